@@ -1,0 +1,253 @@
+"""`billsim` command line (also `python -m engine`). Every command goes through the engine's API.
+
+Errors are one line on stderr and a non-zero exit (2 for bad input, 3 for a busy database).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from .errors import BillsimError, DatabaseBusyError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _print_json(obj) -> None:
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump(mode="json")
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+class _StderrBar:
+    """A text progress bar on stderr: `label [#####.....] 50%`."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, done: float, label: str = "") -> None:
+        width = 30
+        filled = int(round(max(0.0, min(1.0, done)) * width))
+        line = f"\r{label[:40]:<40} [{'#' * filled}{'.' * (width - filled)}] {int(done * 100):3d}%"
+        if line != self.last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self.last = line
+        if done >= 1.0:
+            sys.stderr.write("\n")
+
+
+def _open(args, read_only: bool = False):
+    from .db import connect
+
+    return connect(args.db, read_only=read_only, wait_seconds=args.wait)
+
+
+def cmd_init(args) -> int:
+    con = _open(args)
+    if args.demo:
+        from .demo import seed_demo
+
+        counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
+        _print_json({"initialized": True, "demo": counts})
+    else:
+        _print_json({"initialized": True})
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .importer import import_folder
+
+    con = _open(args)
+    _print_json({"imported": import_folder(con, Path(args.folder))})
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import write_demo_folder
+
+    counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows,
+                               seed=args.seed)
+    _print_json({"out": str(args.out), "rows": counts})
+    return 0
+
+
+def cmd_cycles(args) -> int:
+    from .cycles import billing_cycles
+
+    con = _open(args)
+    rows = billing_cycles(con, args.contract_id, args.from_date, args.to_date)
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["start_date", "end_date", "bill_for_date", "billing_cycle_start_day", "period_days"])
+    for c in rows:
+        out.writerow([c.start_date, c.end_date, c.bill_for_date, c.billing_cycle_start_day, c.period_days])
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .invoices import preview_invoice
+
+    _print_json(preview_invoice(_open(args), args.contract_id, args.period_date))
+    return 0
+
+
+def cmd_draft(args) -> int:
+    from .invoices import draft_period_invoice
+
+    _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .bill_run import bill_run
+
+    con = _open(args)
+    report = bill_run(
+        con, args.period_date,
+        contract_ids=args.contract or None, customer_ids=args.customer or None, business_id=args.business,
+        include_delayed_charges=args.include_delayed_charges, finalize=args.finalize,
+        progress=None if args.quiet else _StderrBar(), requested_by="cli",
+    )
+    _print_json(report)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_ledger
+
+    paths = export_ledger(_open(args, read_only=False), Path(args.out), fmt=args.format)
+    _print_json({k: str(v) for k, v in paths.items()})
+    return 0
+
+
+def cmd_finalize(args) -> int:
+    from .lifecycle import finalize_invoice
+
+    _print_json(finalize_invoice(_open(args), args.invoice_id))
+    return 0
+
+
+def cmd_void(args) -> int:
+    from .lifecycle import void_invoice
+
+    _print_json(void_invoice(_open(args), args.invoice_id))
+    return 0
+
+
+def cmd_pay(args) -> int:
+    from .lifecycle import record_payment
+
+    _print_json(record_payment(_open(args), args.invoice_id, Decimal(args.amount), method=args.method))
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .scenarios import load_scenario, simulate
+
+    scenario = load_scenario(Path(args.scenario))
+    summary = simulate(_open(args), scenario, args.from_date, args.to_date,
+                       out_dir=Path(args.out) if args.out else None)
+    _print_json(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="billsim", description="Billing-simulation workbench engine")
+    p.add_argument("--db", help="database file (default: $BILLSIM_DB or data/workbench.duckdb)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for a database another process holds (default: fail at once)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="create the database (and seed the demo data with --demo)")
+    s.add_argument("--demo", action="store_true")
+    s.add_argument("--contracts", type=int, default=50)
+    s.add_argument("--usage-rows", type=int, default=None)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("import", help="import a data folder of CSV files (all-or-nothing)")
+    s.add_argument("folder")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("demo", help="write a deterministic demo data folder")
+    s.add_argument("--out", required=True)
+    s.add_argument("--contracts", type=int, default=50)
+    s.add_argument("--usage-rows", type=int, default=None)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("cycles", help="print a contract's billing cycles overlapping [from, to] as CSV")
+    s.add_argument("contract_id")
+    s.add_argument("--from", dest="from_date", type=_date, required=True)
+    s.add_argument("--to", dest="to_date", type=_date, required=True)
+    s.set_defaults(func=cmd_cycles)
+
+    for name, func, text in (("preview", cmd_preview, "print the invoice of the period of a date; store nothing"),
+                             ("draft", cmd_draft, "draft the invoice of the period of a date (idempotent)")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("contract_id")
+        s.add_argument("--period-date", type=_date, required=True)
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("run", help="bill run: draft every active contract's invoice for the period of a date")
+    s.add_argument("--period-date", type=_date, required=True)
+    s.add_argument("--include-delayed-charges", action="store_true")
+    s.add_argument("--finalize", action="store_true")
+    s.add_argument("--contract", action="append", help="limit to this contract (repeatable)")
+    s.add_argument("--customer", action="append", help="limit to this customer's contracts (repeatable)")
+    s.add_argument("--business", help="limit to one business")
+    s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("export", help="write invoices and invoice_lines")
+    s.add_argument("--out", required=True)
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.set_defaults(func=cmd_export)
+
+    for name, func, text in (("finalize", cmd_finalize, "finalize a draft: assign its number, status open"),
+                             ("void", cmd_void, "void an open invoice (keeps its number)")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("invoice_id")
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("pay", help="record a payment against an open invoice")
+    s.add_argument("invoice_id")
+    s.add_argument("amount", help="major units, e.g. 125.00")
+    s.add_argument("--method", choices=["manual", "stripe"], default="manual")
+    s.set_defaults(func=cmd_pay)
+
+    s = sub.add_parser("simulate", help="bill cycles twice, baseline and what-if scenario, and compare")
+    s.add_argument("scenario")
+    s.add_argument("--from", dest="from_date", type=_date, required=True)
+    s.add_argument("--to", dest="to_date", type=_date, required=True)
+    s.add_argument("--out")
+    s.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DatabaseBusyError as exc:
+        print(f"billsim: {exc}", file=sys.stderr)
+        return 3
+    except BillsimError as exc:
+        print(f"billsim: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Request and response models of the engine's API, named after the billing APIs they mirror.
+
+Money crosses the API as `Decimal` in major units (serialized as strings in JSON, so never a float)
+next to the integer minor units it was computed in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .currencies import is_currency
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BillingCycle(_Model):
+    """One billing cycle of a contract (spec section 2)."""
+
+    contract_id: str
+    start_date: dt.date
+    end_date: dt.date
+    bill_for_date: dt.date
+    due_date: dt.date
+    billing_cycle_start_day: int
+    period_days: int
+    is_stub: bool = Field(description="shorter than its full boundary-to-boundary period")
+
+
+class TierRow(_Model):
+    """One tier's share of a tiered price: units in the tier × unit price + flat fee."""
+
+    tier_no: int
+    lower: Decimal
+    up_to: Decimal | None
+    units: Decimal
+    unit_price: Decimal
+    flat_fee: Decimal
+    amount: Decimal
+
+
+class InvoiceLine(_Model):
+    line_no: int
+    line_id: str | None = None
+    kind: str
+    product: str | None = None
+    description: str | None = None
+    pricing_model: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    active_days: int | None = None
+    period_days: int | None = None
+    proration_factor: str | None = Field(None, description="exact fraction active_days/period_days")
+    discount_percent: Decimal | None = None
+    usage_rows: int | None = None
+    amount: Decimal
+    amount_minor: int
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    charge_id: str | None = None
+    tiers: list[TierRow] | None = None
+
+
+class InvoiceResponse(_Model):
+    """An invoice, stored or previewed (then `invoice_id` is None and status is 'preview')."""
+
+    invoice_id: str | None
+    business_id: str
+    customer_id: str
+    contract_id: str | None = None
+    number: int | None = None
+    status: str
+    currency: str
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    bill_for_date: dt.date | None = None
+    due_date: dt.date | None = None
+    period_days: int | None = None
+    tax_rate: Decimal
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    total_paid: Decimal
+    balance_due: Decimal
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    total_paid_minor: int
+    balance_due_minor: int
+    description: str | None = None
+    run_id: str | None = None
+    recurring_template_id: str | None = None
+    created_at: dt.datetime | None = None
+    lines: list[InvoiceLine] = []
+    pending_usage: list[dict] = Field(default_factory=list,
+                                      description="pending usage in the cycle, shown but never billed")
+
+
+class ContractInvoiceResult(_Model):
+    """Result of drafting a period invoice (DayZero generate-period-invoices)."""
+
+    created: bool
+    invoice: InvoiceResponse
+
+
+class GeneratePeriodInvoicesRequest(_Model):
+    contract_id: str
+    period_date: dt.date
+
+
+class GenerateInvoiceRequest(_Model):
+    """Zenskar generate_invoice: the dates must be exactly one of the contract's cycles."""
+
+    contract_id: str
+    customer_id: str
+    from_date: dt.date
+    to_date: dt.date
+    bill_for_date: dt.date
+    billing_cycle_start_day: int | None = None
+    check_duplicate_invoice: bool = True
+
+
+class LineItem(_Model):
+    """A custom line item: price in integer MINOR units of the invoice currency."""
+
+    description: str = Field(min_length=1)
+    unit_price: int
+    quantity: Decimal = Decimal(1)
+    product: str | None = None
+
+    @field_validator("quantity")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("quantity must be positive")
+        return v
+
+
+class RecurringConfig(_Model):
+    billing_period: Literal["month", "quarter", "year"] = "month"
+    start_date: dt.date
+    payment_terms_days: int = 30
+
+
+class InvoiceCreateRequest(_Model):
+    """DayZero POST /invoices."""
+
+    customer_id: str
+    currency: str | None = None
+    line_items: list[LineItem] = Field(min_length=1)
+    due_date: dt.date | None = None
+    description: str | None = None
+    recurring: RecurringConfig | None = None
+    idempotency_key: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None and not is_currency(v):
+            raise ValueError(f"unknown currency {v!r}: not an ISO 4217 code")
+        return v
+
+
+class BatchCreateRequest(_Model):
+    """DayZero POST /invoices/batch."""
+
+    items: list[InvoiceCreateRequest] = Field(min_length=1)
+    include_delayed_charges: bool = False
+    finalize: bool = False
+
+
+class BatchItemResult(_Model):
+    index: int
+    ok: bool
+    invoice: InvoiceResponse | None = None
+    error: str | None = None
+
+
+class BatchCreateResponse(_Model):
+    results: list[BatchItemResult]
+    created: int
+    failed: int

@@ -1,0 +1,73 @@
+"""Exact money: the one definition of rounding and of minor-unit conversion.
+
+Amounts are `Decimal` in Python, DECIMAL in DuckDB, and integer minor units once rounded.
+Rounding is half away from zero (Decimal's ROUND_HALF_UP), done once per invoice line and once
+for tax. `sql_round_minor` is the same rule written as integer SQL for the set-based path;
+`tests/test_money.py` checks that the two agree.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
+
+from .currencies import SYMBOLS, minor_units
+
+# DuckDB column types for money and quantities (never DOUBLE).
+PRICE_SCALE = 12  # a price in major units may have up to 12 decimals
+QTY_SCALE = 6  # a quantity up to 6
+
+
+def round_minor(amount: Decimal | Fraction, currency: str) -> int:
+    """Round an exact amount in MAJOR units to integer minor units, half away from zero."""
+    exp = minor_units(currency)
+    frac = Fraction(amount) * 10**exp
+    num, den = frac.numerator, frac.denominator
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return q if num >= 0 else -q
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    """Integer minor units -> Decimal in major units with exactly the currency's decimals."""
+    exp = minor_units(currency)
+    return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def to_minor_exact(amount: Decimal, currency: str) -> int:
+    """Major units -> minor units, rounding half away from zero when there are extra decimals."""
+    exp = minor_units(currency)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int((amount * (Decimal(10) ** exp)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_money(minor: int, currency: str) -> str:
+    """'$1,234.50', '¥7,097', 'KWD 1.250' — for display only."""
+    value = to_major(minor, currency)
+    exp = minor_units(currency)
+    text = f"{abs(value):,.{exp}f}"
+    sign = "-" if value < 0 else ""
+    sym = SYMBOLS.get(currency)
+    return f"{sign}{sym}{text}" if sym and len(sym) <= 3 and currency != "KWD" else f"{sign}{currency} {text}"
+
+
+def sql_round_minor(num: str, mult: str, pow10: str, den: str) -> str:
+    """SQL for round_half_away(num × mult / (pow10 × den)) over HUGEINT, without overflow.
+
+    `num` is an exact amount as a scaled integer, `mult` and `den` small non-negative integers
+    (days, discount factors), `pow10` the power of ten that brings `num` to minor units.
+    num = Q·pow10 + R, so num·mult/(pow10·den) = Q·mult/den + R·mult/(pow10·den): every product
+    stays far below HUGEINT's 1.7e38 for any amount that fits a HUGEINT at all.
+    The arguments are SQL expressions built by the engine (column names), never user values.
+    """
+    a = f"abs(({num})::HUGEINT)"
+    q_m = f"(({a} // ({pow10})) * ({mult}))"
+    r_m = f"(({a} % ({pow10})) * ({mult}))"
+    whole1 = f"({q_m} // ({den}))"
+    rest = f"((({q_m} % ({den})) * ({pow10})) + {r_m})"
+    big_den = f"(({pow10})::HUGEINT * ({den}))"
+    whole2 = f"({rest} // {big_den})"
+    rem2 = f"({rest} % {big_den})"
+    mag = f"({whole1} + {whole2} + CASE WHEN 2 * {rem2} >= {big_den} THEN 1 ELSE 0 END)"
+    return f"(CASE WHEN ({num}) < 0 THEN -{mag} ELSE {mag} END)::BIGINT"

@@ -1,0 +1,227 @@
+"""The DuckDB schema and its forward migrations.
+
+Money in input tables is DECIMAL in major units (prices 12 decimals, quantities 6); money on invoices
+is BIGINT minor units of the invoice currency. Never DOUBLE. Each migration runs once, in order, in
+one transaction with the version bump; `schema_version` records what has been applied.
+"""
+from __future__ import annotations
+
+import duckdb
+
+PRICE = "DECIMAL(38,12)"
+QTY = "DECIMAL(38,6)"
+
+_V1 = f"""
+CREATE TABLE customers (
+    customer_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    business_id VARCHAR NOT NULL DEFAULT 'default',
+    email VARCHAR,
+    currency VARCHAR NOT NULL DEFAULT 'USD',
+    tax_rate {PRICE} NOT NULL DEFAULT 0
+);
+CREATE TABLE contracts (
+    contract_id VARCHAR PRIMARY KEY,
+    customer_id VARCHAR NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE,
+    billing_period VARCHAR NOT NULL DEFAULT 'month',
+    billing_cycle_start_day INTEGER NOT NULL,
+    billing_timing VARCHAR NOT NULL DEFAULT 'arrears',
+    payment_terms_days INTEGER NOT NULL DEFAULT 30,
+    minimum_commitment {PRICE},
+    proration VARCHAR NOT NULL DEFAULT 'actual',
+    currency VARCHAR NOT NULL
+);
+CREATE TABLE order_lines (
+    line_id VARCHAR PRIMARY KEY,
+    contract_id VARCHAR NOT NULL,
+    product VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    pricing_model VARCHAR NOT NULL,
+    description VARCHAR,
+    unit_price {PRICE},
+    quantity {QTY} NOT NULL DEFAULT 1,
+    metric VARCHAR,
+    aggregation VARCHAR NOT NULL DEFAULT 'sum',
+    package_size {QTY},
+    free_units {QTY},
+    percentage_rate {PRICE},
+    fixed_fee {PRICE},
+    discount_percent {QTY},
+    start_date DATE,
+    end_date DATE
+);
+CREATE TABLE price_tiers (
+    line_id VARCHAR NOT NULL,
+    tier_no INTEGER NOT NULL,
+    up_to {QTY},
+    unit_price {PRICE} NOT NULL,
+    flat_fee {PRICE} NOT NULL DEFAULT 0,
+    PRIMARY KEY (line_id, tier_no)
+);
+-- No index on usage: 10M-row imports stay fast; duplicate ids are checked by the importer.
+CREATE TABLE usage (
+    usage_id VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    usage_date DATE NOT NULL,
+    quantity DECIMAL(18,6) NOT NULL,
+    status VARCHAR NOT NULL DEFAULT 'approved'
+);
+CREATE TABLE delayed_charges (
+    charge_id VARCHAR PRIMARY KEY,
+    customer_id VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    amount {PRICE} NOT NULL,
+    charge_date DATE NOT NULL,
+    currency VARCHAR NOT NULL
+);
+-- Delayed-charge state kept apart from the imported charge: one row once a charge is swept.
+CREATE TABLE delayed_charge_sweeps (
+    charge_id VARCHAR PRIMARY KEY,
+    invoice_id VARCHAR NOT NULL,
+    run_id VARCHAR,
+    swept_at TIMESTAMP NOT NULL
+);
+CREATE TABLE invoices (
+    invoice_id VARCHAR PRIMARY KEY,
+    business_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    contract_id VARCHAR,
+    number BIGINT,
+    status VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    period_start DATE,
+    period_end DATE,
+    bill_for_date DATE,
+    due_date DATE,
+    period_days INTEGER,
+    tax_rate {PRICE} NOT NULL DEFAULT 0,
+    subtotal_minor BIGINT NOT NULL,
+    tax_minor BIGINT NOT NULL,
+    total_minor BIGINT NOT NULL,
+    total_paid_minor BIGINT NOT NULL DEFAULT 0,
+    description VARCHAR,
+    run_id VARCHAR,
+    recurring_template_id VARCHAR,
+    idempotency_key VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    finalized_at TIMESTAMP,
+    voided_at TIMESTAMP
+);
+CREATE TABLE invoice_lines (
+    invoice_id VARCHAR NOT NULL,
+    line_no INTEGER NOT NULL,
+    line_id VARCHAR,
+    kind VARCHAR NOT NULL,
+    product VARCHAR,
+    description VARCHAR,
+    quantity {QTY},
+    unit_price {PRICE},
+    active_days INTEGER,
+    period_days INTEGER,
+    amount_minor BIGINT NOT NULL,
+    period_start DATE,
+    period_end DATE,
+    charge_id VARCHAR,
+    breakdown VARCHAR
+);
+-- At most one non-void invoice per (contract, cycle): a claim row exists while the invoice is not void.
+CREATE TABLE invoice_cycle_claims (
+    contract_id VARCHAR NOT NULL,
+    period_start DATE NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    PRIMARY KEY (contract_id, period_start)
+);
+CREATE TABLE invoice_number_counters (
+    business_id VARCHAR PRIMARY KEY,
+    last_number BIGINT NOT NULL
+);
+CREATE TABLE payments (
+    payment_id VARCHAR PRIMARY KEY,
+    invoice_id VARCHAR NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    method VARCHAR NOT NULL,
+    paid_at TIMESTAMP NOT NULL
+);
+CREATE TABLE idempotency_keys (
+    idempotency_key VARCHAR PRIMARY KEY,
+    invoice_id VARCHAR NOT NULL,
+    request_hash VARCHAR NOT NULL
+);
+CREATE TABLE recurring_templates (
+    template_id VARCHAR PRIMARY KEY,
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    description VARCHAR,
+    line_items VARCHAR NOT NULL,
+    billing_period VARCHAR NOT NULL,
+    start_date DATE NOT NULL,
+    payment_terms_days INTEGER NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE bill_runs (
+    run_id VARCHAR PRIMARY KEY,
+    period_date DATE NOT NULL,
+    scope VARCHAR NOT NULL,
+    include_delayed_charges BOOLEAN NOT NULL,
+    finalize BOOLEAN NOT NULL,
+    status VARCHAR NOT NULL,
+    requested_by VARCHAR,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    report VARCHAR
+);
+CREATE TABLE bill_run_items (
+    run_id VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    invoice_id VARCHAR,
+    reason VARCHAR
+);
+CREATE TABLE scenarios (
+    name VARCHAR PRIMARY KEY,
+    body VARCHAR NOT NULL,
+    saved_at TIMESTAMP NOT NULL
+);
+"""
+
+# Forward migrations: append, never edit a released one.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables of spec section 1, in dependency order (import writes them in this order).
+INPUT_TABLES = ["customers", "contracts", "order_lines", "price_tiers", "usage", "delayed_charges"]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_schema = 'main'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration newer than the database's version; returns the version reached."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        from .errors import SchemaError
+
+        raise SchemaError(f"database schema v{version} is newer than this billsim (v{SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if target == 1:
+                con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)")
+            con.execute(MIGRATIONS[target - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [target])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

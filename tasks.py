@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Set-up and entry points that need nothing but Python and pip.
+
+    python3 tasks.py workbench   # create/refresh .venv, seed data/workbench.duckdb, start Streamlit
+    python3 tasks.py test        # create/refresh .venv, install Chromium if missing, run pytest
+    python3 tasks.py setup       # only create/refresh .venv
+    python3 tasks.py lock        # rewrite requirements.lock from the current .venv (maintainers)
+
+The virtual environment is project-local (`.venv`). It is rebuilt when `requirements.lock` or
+`pyproject.toml` change (their hash is kept in `.venv/.billsim-stamp`), so a stale one is never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".billsim-stamp"
+DEFAULT_DB = ROOT / "data" / "workbench.duckdb"
+
+
+def _say(msg: str) -> None:
+    print(f"[tasks] {msg}", file=sys.stderr, flush=True)
+
+
+def _stamp() -> str:
+    h = hashlib.sha256()
+    for f in (LOCK, ROOT / "pyproject.toml"):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create .venv if missing, re-install from the lock file if the lock or pyproject changed."""
+    want = _stamp()
+    if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
+        return
+    if not PY.exists():
+        _say(f"creating virtual environment {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    _say("installing pinned packages from requirements.lock")
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["install", "-r", str(LOCK)], check=True)
+    subprocess.run(pip + ["install", "--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(want + "\n")
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's chromium + chromium-driver; install them when we are root."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        _say("installing Debian packages chromium and chromium-driver")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+    else:
+        _say("chromium/chromedriver not found and not root: the browser test will fail; "
+             "install the Debian packages chromium and chromium-driver")
+
+
+def ensure_database() -> None:
+    db = Path(os.environ.get("BILLSIM_DB", DEFAULT_DB))
+    if not db.exists():
+        _say(f"seeding {db} with the demo data")
+        subprocess.run([str(BIN / "billsim"), "--db", str(db), "init", "--demo"], check=True)
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "help"
+    rest = argv[1:]
+    if cmd == "setup":
+        ensure_venv()
+        return 0
+    if cmd == "test":
+        ensure_venv()
+        ensure_chromium()
+        return subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT).returncode
+    if cmd == "workbench":
+        ensure_venv()
+        ensure_database()
+        os.chdir(ROOT)
+        args = [str(BIN / "streamlit"), "run", "app.py", "--server.headless=true", *rest]
+        os.execv(args[0], args)
+    if cmd == "lock":
+        out = subprocess.run([str(PY), "-m", "pip", "freeze", "--exclude-editable"], check=True,
+                             capture_output=True, text=True).stdout
+        LOCK.write_text("# pinned by `python3 tasks.py lock`; installed by `python3 tasks.py setup`\n" + out)
+        return 0
+    print(__doc__)
+    return 0 if cmd == "help" else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
