@@ -1,13 +1,13 @@
 """Exact money: the one definition of rounding and of minor-unit conversion.
 
 Amounts are `Decimal` in Python, DECIMAL in DuckDB, and integer minor units once rounded.
-Rounding is half away from zero (Decimal's ROUND_HALF_UP), done once per invoice line and once
+Rounding is half away from zero (`round_half_away`), done once per invoice line and once
 for tax. `sql_round_minor` is the same rule written as integer SQL for the set-based path;
 `tests/test_money.py` checks that the two agree.
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 
 from .currencies import SYMBOLS, minor_units
@@ -17,10 +17,9 @@ PRICE_SCALE = 12  # a price in major units may have up to 12 decimals
 QTY_SCALE = 6  # a quantity up to 6
 
 
-def round_minor(amount: Decimal | Fraction, currency: str) -> int:
-    """Round an exact amount in MAJOR units to integer minor units, half away from zero."""
-    exp = minor_units(currency)
-    frac = Fraction(amount) * 10**exp
+def round_half_away(value: Decimal | Fraction | int) -> int:
+    """THE rounding rule: nearest integer, halves away from zero (2.5 -> 3, -2.5 -> -3)."""
+    frac = Fraction(value)
     num, den = frac.numerator, frac.denominator
     q, r = divmod(abs(num), den)
     if 2 * r >= den:
@@ -28,18 +27,20 @@ def round_minor(amount: Decimal | Fraction, currency: str) -> int:
     return q if num >= 0 else -q
 
 
+def round_minor(amount: Decimal | Fraction, currency: str) -> int:
+    """Round an exact amount in MAJOR units to integer minor units of `currency`."""
+    return round_half_away(Fraction(amount) * 10 ** minor_units(currency))
+
+
+def tax_minor(subtotal_minor: int, tax_rate: Decimal) -> int:
+    """tax = round(subtotal × tax_rate / 100), once, at invoice level (already in minor units)."""
+    return round_half_away(Fraction(subtotal_minor) * Fraction(tax_rate) / 100)
+
+
 def to_major(minor: int, currency: str) -> Decimal:
     """Integer minor units -> Decimal in major units with exactly the currency's decimals."""
     exp = minor_units(currency)
     return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
-
-
-def to_minor_exact(amount: Decimal, currency: str) -> int:
-    """Major units -> minor units, rounding half away from zero when there are extra decimals."""
-    exp = minor_units(currency)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return int((amount * (Decimal(10) ** exp)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def format_money(minor: int, currency: str) -> str:

@@ -1,0 +1,112 @@
+"""Reading invoices back and keeping their totals right: the one place totals are computed.
+
+subtotal = Σ rounded line amounts; tax = round(subtotal × tax_rate / 100) once, at invoice level;
+total = subtotal + tax; balance_due = total − total_paid. All integer minor units.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from fractions import Fraction
+
+import duckdb
+
+from .errors import NotFoundError
+from .models import InvoiceLine, InvoiceResponse, TierRow
+from .money import sql_round_minor, to_major
+
+FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
+
+# tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
+TAX_SQL = sql_round_minor(
+    "subtotal_minor", "(tax_rate * 1000000000000)::HUGEINT", "100000000000000::HUGEINT", "1"
+)
+
+
+def new_invoice_id() -> str:
+    return "inv_" + uuid.uuid4().hex[:20]
+
+
+# SQL twin of new_invoice_id() for set-based inserts.
+NEW_INVOICE_ID_SQL = "'inv_' || substr(replace(gen_random_uuid()::VARCHAR, '-', ''), 1, 20)"
+
+
+def refresh_totals(con: duckdb.DuckDBPyConnection, *, invoice_ids: list[str] | None = None,
+                   run_id: str | None = None) -> None:
+    """Recompute subtotal/tax/total of draft invoices from their lines (after lines changed)."""
+    if invoice_ids is None and run_id is None:
+        raise ValueError("refresh_totals needs invoice_ids or run_id")
+    where = "list_contains(?, i.invoice_id)" if invoice_ids is not None else "i.run_id = ?"
+    param = invoice_ids if invoice_ids is not None else run_id
+    con.execute(
+        f"""UPDATE invoices AS i SET subtotal_minor = s.subtotal
+            FROM (SELECT l.invoice_id, coalesce(sum(l.amount_minor), 0)::BIGINT AS subtotal
+                  FROM invoices i JOIN invoice_lines l USING (invoice_id)
+                  WHERE {where} GROUP BY l.invoice_id) s
+            WHERE i.invoice_id = s.invoice_id AND i.status = 'draft'""",
+        [param],
+    )
+    con.execute(
+        f"""UPDATE invoices AS i SET tax_minor = {TAX_SQL}, total_minor = subtotal_minor + {TAX_SQL}
+            WHERE {where} AND i.status = 'draft'""",
+        [param],
+    )
+
+
+def _fraction_text(active: int | None, period: int | None) -> str | None:
+    if active is None or period is None:
+        return None
+    f = Fraction(active, period)
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
+
+
+def line_from_row(row: dict, currency: str) -> InvoiceLine:
+    """An invoice line from a row of invoice_lines (stored) or of the rating's temp table (preview)."""
+    detail = json.loads(row["breakdown"]) if row.get("breakdown") else {}
+    tiers = [TierRow(**t) for t in detail.get("tiers", [])] or None
+    return InvoiceLine(
+        line_no=row["line_no"], line_id=row.get("line_id"), kind=row["kind"], product=row.get("product"),
+        description=row.get("description"), pricing_model=detail.get("pricing_model"),
+        quantity=row.get("quantity"), unit_price=row.get("unit_price"),
+        active_days=row.get("active_days"), period_days=row.get("period_days"),
+        proration_factor=_fraction_text(row.get("active_days"), row.get("period_days")),
+        discount_percent=detail.get("discount_percent"), usage_rows=detail.get("usage_rows"),
+        amount=to_major(row["amount_minor"], currency), amount_minor=row["amount_minor"],
+        period_start=row.get("period_start"), period_end=row.get("period_end"),
+        charge_id=row.get("charge_id"), tiers=tiers,
+    )
+
+
+def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] | None = None) -> InvoiceResponse:
+    cur = head["currency"]
+    paid = head.get("total_paid_minor") or 0
+    return InvoiceResponse(
+        invoice_id=head.get("invoice_id"), business_id=head["business_id"], customer_id=head["customer_id"],
+        contract_id=head.get("contract_id"), number=head.get("number"), status=head["status"], currency=cur,
+        period_start=head.get("period_start"), period_end=head.get("period_end"),
+        bill_for_date=head.get("bill_for_date"), due_date=head.get("due_date"),
+        period_days=head.get("period_days"), tax_rate=Decimal(head.get("tax_rate") or 0).normalize(),
+        subtotal=to_major(head["subtotal_minor"], cur), tax=to_major(head["tax_minor"], cur),
+        total=to_major(head["total_minor"], cur), total_paid=to_major(paid, cur),
+        balance_due=to_major(head["total_minor"] - paid, cur),
+        subtotal_minor=head["subtotal_minor"], tax_minor=head["tax_minor"], total_minor=head["total_minor"],
+        total_paid_minor=paid, balance_due_minor=head["total_minor"] - paid,
+        description=head.get("description"), run_id=head.get("run_id"),
+        recurring_template_id=head.get("recurring_template_id"), created_at=head.get("created_at"),
+        lines=[line_from_row(r, cur) for r in lines], pending_usage=pending_usage or [],
+    )
+
+
+def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Rows of the last executed statement as dicts keyed by column name."""
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+    heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
+    if not heads:
+        raise NotFoundError(f"no invoice {invoice_id!r}")
+    lines = rows_as_dicts(con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no", [invoice_id]))
+    return invoice_from_rows(heads[0], lines)
