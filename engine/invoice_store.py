@@ -54,6 +54,13 @@ def refresh_totals(con: duckdb.DuckDBPyConnection, *, invoice_ids: list[str] | N
     )
 
 
+def plain(value) -> Decimal | None:
+    """A Decimal without trailing zeros or exponent: 1.500000 -> 1.5, 100.00 -> 100."""
+    if value is None:
+        return None
+    return Decimal(format(Decimal(value).normalize(), "f"))
+
+
 def _fraction_text(active: int | None, period: int | None) -> str | None:
     if active is None or period is None:
         return None
@@ -63,15 +70,17 @@ def _fraction_text(active: int | None, period: int | None) -> str | None:
 
 def line_from_row(row: dict, currency: str) -> InvoiceLine:
     """An invoice line from a row of invoice_lines (stored) or of the rating's temp table (preview)."""
-    detail = json.loads(row["breakdown"]) if row.get("breakdown") else {}
-    tiers = [TierRow(**t) for t in detail.get("tiers", [])] or None
+    # decimals travel as strings in the JSON breakdown, so nothing is ever parsed as a float
+    detail = json.loads(row["breakdown"], parse_float=Decimal) if row.get("breakdown") else {}
+    tiers = [TierRow(**{k: plain(v) if k not in ("tier_no",) else v for k, v in t.items()})
+             for t in detail.get("tiers") or []] or None
     return InvoiceLine(
         line_no=row["line_no"], line_id=row.get("line_id"), kind=row["kind"], product=row.get("product"),
         description=row.get("description"), pricing_model=detail.get("pricing_model"),
-        quantity=row.get("quantity"), unit_price=row.get("unit_price"),
+        quantity=plain(row.get("quantity")), unit_price=plain(row.get("unit_price")),
         active_days=row.get("active_days"), period_days=row.get("period_days"),
         proration_factor=_fraction_text(row.get("active_days"), row.get("period_days")),
-        discount_percent=detail.get("discount_percent"), usage_rows=detail.get("usage_rows"),
+        discount_percent=plain(detail.get("discount_percent")), usage_rows=detail.get("usage_rows"),
         amount=to_major(row["amount_minor"], currency), amount_minor=row["amount_minor"],
         period_start=row.get("period_start"), period_end=row.get("period_end"),
         charge_id=row.get("charge_id"), tiers=tiers,

@@ -1,0 +1,119 @@
+"""Billing cycles (spec section 2), computed in SQL so the bulk path and one contract share them.
+
+Boundaries fall on day min(anchor, last day of month) of every L-th month (L = 1, 3, 12), counted
+from the month of start_date. Boundary k is in month index m0 + k·L (m0 = month index of
+start_date). The cycle of a date D is [boundary(k), boundary(k+1) − 1] for the largest k with
+boundary(k) ≤ D, clipped to the contract: it starts no earlier than start_date (a stub) and ends
+no later than end_date. period_days is the length of the FULL unclipped period
+boundary(k+1) − boundary(k). bill_for_date = end + 1 (arrears) or start (advance).
+
+    anchor 31, monthly, from 2026-01-31:   Jan31 | Feb28 | Mar31 | Apr30 | May31
+    cycles:  [Jan31, Feb27] [Feb28, Mar30] [Mar31, Apr29] [Apr30, May30]
+
+The functions returning SQL build expressions from column names only (never values).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from .errors import NotFoundError, ValidationError
+from .models import BillingCycle
+
+PERIOD_MONTHS_SQL = "(CASE {c}.billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END)"
+
+
+def _months(c: str) -> str:
+    return PERIOD_MONTHS_SQL.format(c=c)
+
+
+def month_index_sql(date_expr: str) -> str:
+    """Months since year 0: 2026-03-xx -> 2026·12 + 2."""
+    return f"(year({date_expr}) * 12 + month({date_expr}) - 1)"
+
+
+def boundary_sql(c: str, k: str) -> str:
+    """Date of boundary k of contract alias `c`: day min(anchor, month end) of month m0 + k·L."""
+    m = f"({month_index_sql(f'{c}.start_date')} + ({k}) * {_months(c)})"
+    first = f"make_date(({m}) // 12, ({m}) % 12 + 1, 1)"
+    return f"make_date(({m}) // 12, ({m}) % 12 + 1, least({c}.billing_cycle_start_day, day(last_day({first}))))"
+
+
+def cycle_index_sql(c: str, date_expr: str) -> str:
+    """k of the cycle containing `date_expr` (a date on or after start_date): the largest k with
+    boundary(k) ≤ date. k = months since start ÷ L, one less if that boundary is still ahead."""
+    k0 = f"(({month_index_sql(date_expr)} - {month_index_sql(f'{c}.start_date')}) // {_months(c)})"
+    return f"(CASE WHEN {boundary_sql(c, k0)} > {date_expr} THEN {k0} - 1 ELSE {k0} END)"
+
+
+def cycle_columns_sql(c: str, k: str) -> str:
+    """SELECT-list of a cycle from contract alias `c` and its index expression `k`."""
+    b0, b1 = boundary_sql(c, k), boundary_sql(c, f"({k}) + 1")
+    start = f"greatest({b0}, {c}.start_date)"
+    end = f"least(({b1} - INTERVAL 1 DAY)::DATE, coalesce({c}.end_date, ({b1} - INTERVAL 1 DAY)::DATE))"
+    bill_for = f"(CASE WHEN {c}.billing_timing = 'advance' THEN {start} ELSE ({end} + INTERVAL 1 DAY)::DATE END)"
+    return f"""{start} AS period_start,
+        {end} AS period_end,
+        {bill_for} AS bill_for_date,
+        ({bill_for} + {c}.payment_terms_days * INTERVAL 1 DAY)::DATE AS due_date,
+        {c}.billing_cycle_start_day AS billing_cycle_start_day,
+        ({b1} - {b0})::INTEGER AS period_days,
+        {b0} AS full_start"""
+
+
+def _cycles(con: duckdb.DuckDBPyConnection, contract_id: str, lo: dt.date, hi: dt.date,
+            source: str = "main") -> list[BillingCycle]:
+    """Cycles k(lo) .. k(hi) of one contract."""
+    k_lo, k_hi = cycle_index_sql("c", "p.lo"), cycle_index_sql("c", "p.hi")
+    rows = con.execute(
+        f"""WITH p AS (SELECT ?::DATE AS lo, ?::DATE AS hi)
+            SELECT c.contract_id, {cycle_columns_sql('c', 'k.k')}
+            FROM p, {source}.contracts c,
+                 LATERAL (SELECT unnest(range({k_lo}, {k_hi} + 1)) AS k) k
+            WHERE c.contract_id = ?
+            ORDER BY period_start""",
+        [lo, hi, contract_id],
+    ).fetchall()
+    out = []
+    for cid, start, end, bill_for, due, anchor, pdays, full_start in rows:
+        if end < start:
+            continue
+        full_end = full_start + dt.timedelta(days=pdays - 1)
+        out.append(BillingCycle(contract_id=cid, start_date=start, end_date=end, bill_for_date=bill_for,
+                                due_date=due, billing_cycle_start_day=anchor, period_days=pdays,
+                                is_stub=(start, end) != (full_start, full_end)))
+    return out
+
+
+def contract_window(con: duckdb.DuckDBPyConnection, contract_id: str,
+                    source: str = "main") -> tuple[dt.date, dt.date | None]:
+    row = con.execute(f"SELECT start_date, end_date FROM {source}.contracts WHERE contract_id = ?",
+                      [contract_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"unknown contract {contract_id!r}")
+    return row[0], row[1]
+
+
+def billing_cycles(con: duckdb.DuckDBPyConnection, contract_id: str, from_date: dt.date,
+                   to_date: dt.date, source: str = "main") -> list[BillingCycle]:
+    """The contract's cycles overlapping [from_date, to_date] (Zenskar getContractBillingCycles)."""
+    if to_date < from_date:
+        raise ValidationError(f"--to {to_date} is before --from {from_date}")
+    start, end = contract_window(con, contract_id, source)
+    lo = max(from_date, start)
+    hi = min(to_date, end) if end else to_date
+    if hi < lo:
+        return []
+    return _cycles(con, contract_id, lo, hi, source)
+
+
+def cycle_of_date(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
+                  source: str = "main") -> BillingCycle:
+    """The cycle that contains `date` ("the period of a date"); a date outside the contract is an error."""
+    start, end = contract_window(con, contract_id, source)
+    if date < start or (end is not None and date > end):
+        window = f"{start} – {end}" if end else f"from {start}, open-ended"
+        raise ValidationError(f"{date} is outside contract {contract_id} ({window})")
+    found = billing_cycles(con, contract_id, date, date, source)
+    return found[0]

@@ -1,0 +1,195 @@
+"""Contract invoices: preview, draft the period's invoice, generate for an exact cycle, redraft.
+
+All of them rate through `rating.rate_targets` (the bulk path restricted to one contract), so a
+preview and the draft made from the same data are identical. Drafts are idempotent per
+(contract, cycle): the primary key of invoice_cycle_claims makes a second non-void invoice for a
+cycle impossible, also when several threads or runs race; the loser re-reads the winner's invoice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import duckdb
+
+from .cycles import billing_cycles, cycle_of_date
+from .db import transaction
+from .errors import (
+    BillsimError,
+    CycleMismatchError,
+    InvalidStateError,
+    InvoiceAlreadyGeneratedForThisBillingPeriod,
+    NotFoundError,
+    ValidationError,
+)
+from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
+from .models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
+from .rating import rate_targets
+from .targets import targets_for_date
+from .usage_aggregation import pending_usage
+
+
+class NothingToBill(BillsimError):
+    """The cycle has no line at all (not even a true-up): no invoice is made."""
+
+    code = "nothing_to_bill"
+
+
+RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
+
+
+def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None,
+                  invoice_id: str | None = None) -> int:
+    """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
+
+    `_new_ids(contract_id, period_start, invoice_id)` keeps the ids given; `invoice_id` fixes the id
+    of a single redrafted invoice. Returns the number of invoices stored."""
+    id_sql = "?" if invoice_id else NEW_INVOICE_ID_SQL
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _new_ids AS
+                    SELECT contract_id, period_start, {id_sql} AS invoice_id FROM _rated_invoices""",
+                [invoice_id] if invoice_id else [])
+    con.execute("""INSERT INTO invoice_cycle_claims (contract_id, period_start, invoice_id)
+                   SELECT contract_id, period_start, invoice_id FROM _new_ids""")
+    con.execute(
+        """INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
+               period_start, period_end, bill_for_date, due_date, period_days, tax_rate,
+               subtotal_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
+           SELECT n.invoice_id, r.business_id, r.customer_id, r.contract_id, 'draft', r.currency,
+               r.period_start, r.period_end, r.bill_for_date, r.due_date, r.period_days, r.tax_rate,
+               r.subtotal_minor, r.tax_minor, r.total_minor, 0, ?, current_timestamp
+           FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start)""",
+        [run_id],
+    )
+    con.execute(
+        """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
+               unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id,
+               breakdown)
+           SELECT n.invoice_id, l.line_no, l.line_id, l.kind, l.product, l.description, l.quantity,
+               l.unit_price, l.active_days, l.period_days, l.amount_minor, l.line_start, l.line_end, NULL,
+               l.breakdown
+           FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)""")
+    return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
+
+
+def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
+    row = con.execute("SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
+                      [contract_id, period_start]).fetchone()
+    return row[0] if row else None
+
+
+def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -> InvoiceResponse:
+    heads = rows_as_dicts(con.execute("SELECT *, 'preview' AS status FROM _rated_invoices"))
+    if not heads:
+        cycle = con.execute("SELECT period_start, period_end FROM _targets").fetchone()
+        raise NothingToBill(f"contract {contract_id} has nothing to bill in the cycle {cycle[0]} – {cycle[1]}")
+    lines = rows_as_dicts(con.execute(
+        "SELECT *, line_start AS period_start, line_end AS period_end FROM _rated_lines ORDER BY line_no"))
+    head = heads[0]
+    pending = pending_usage(con, contract_id, head["period_start"], head["period_end"], src)
+    return invoice_from_rows(head, lines, pending)
+
+
+def preview_invoice(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date,
+                    source: str = "main") -> InvoiceResponse:
+    """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored."""
+    cycle_of_date(con, contract_id, period_date, source)
+    targets_for_date(con, period_date, contract_ids=[contract_id], source=source)
+    rate_targets(con, source)
+    return _rated_preview(con, contract_id, source)
+
+
+def _draft_once(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date,
+                check_duplicate: bool) -> ContractInvoiceResult:
+    cycle = cycle_of_date(con, contract_id, period_date)
+    with transaction(con):
+        existing = _claim(con, contract_id, cycle.start_date)
+        if existing is None:
+            targets_for_date(con, period_date, contract_ids=[contract_id])
+            rate_targets(con)
+            if persist_rated(con) == 0:
+                raise NothingToBill(f"contract {contract_id} has nothing to bill in the cycle "
+                                    f"{cycle.start_date} – {cycle.end_date}")
+            new_id = _claim(con, contract_id, cycle.start_date)
+    if existing is not None:
+        if check_duplicate:
+            raise InvoiceAlreadyGeneratedForThisBillingPeriod(
+                f"contract {contract_id} already has invoice {existing} for the cycle "
+                f"{cycle.start_date} – {cycle.end_date}")
+        return ContractInvoiceResult(created=False, invoice=load_invoice(con, existing))
+    return ContractInvoiceResult(created=True, invoice=load_invoice(con, new_id))
+
+
+def _with_retry(fn, *args, attempts: int = 8):
+    """Re-run after a write-write conflict: the retry sees the winner's invoice and returns it."""
+    for i in range(attempts):
+        try:
+            return fn(*args)
+        except RETRYABLE:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.01 * (i + 1))
+
+
+def draft_period_invoice(con: duckdb.DuckDBPyConnection, contract_id: str,
+                         period_date: dt.date) -> ContractInvoiceResult:
+    """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
+    an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
+    return _with_retry(_draft_once, con, contract_id, period_date, False)
+
+
+def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
+    window = billing_cycles(con, contract_id, near - dt.timedelta(days=800), near + dt.timedelta(days=800))
+    best = sorted(window, key=lambda c: abs((c.start_date - near).days))[:2]
+    if not best:
+        return "the contract has no cycle near that date"
+    return "; ".join(f"from_date={c.start_date} to_date={c.end_date} bill_for_date={c.bill_for_date} "
+                     f"billing_cycle_start_day={c.billing_cycle_start_day}" for c in sorted(best, key=lambda c: c.start_date))
+
+
+def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest) -> ContractInvoiceResult:
+    """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract."""
+    owner = con.execute("SELECT customer_id FROM contracts WHERE contract_id = ?", [req.contract_id]).fetchone()
+    if owner is None:
+        raise NotFoundError(f"unknown contract {req.contract_id!r}")
+    if owner[0] != req.customer_id:
+        raise ValidationError(f"customer {req.customer_id} does not own contract {req.contract_id}")
+    matches = [c for c in billing_cycles(con, req.contract_id, req.from_date, req.to_date)
+               if (c.start_date, c.end_date, c.bill_for_date) == (req.from_date, req.to_date, req.bill_for_date)
+               and req.billing_cycle_start_day in (None, c.billing_cycle_start_day)]
+    if not matches:
+        raise CycleMismatchError(
+            f"from_date={req.from_date} to_date={req.to_date} bill_for_date={req.bill_for_date} is not a "
+            f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
+            f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}")
+    return _with_retry(_draft_once, con, req.contract_id, req.from_date, req.check_duplicate_invoice)
+
+
+def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+    """Replace a draft contract invoice by a fresh rating of its cycle, atomically, keeping its id and
+    its swept delayed charges. Finalized invoices cannot be redrafted."""
+    with transaction(con):
+        head = con.execute("SELECT status, contract_id, period_start FROM invoices WHERE invoice_id = ?",
+                           [invoice_id]).fetchone()
+        if head is None:
+            raise NotFoundError(f"no invoice {invoice_id!r}")
+        status, contract_id, period_start = head
+        if status != "draft":
+            raise InvalidStateError(f"invoice {invoice_id} is {status}: only drafts can be redrafted")
+        if contract_id is None:
+            raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _kept_charges AS
+                       SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
+                    [invoice_id])
+        for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
+            con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
+        targets_for_date(con, period_start, contract_ids=[contract_id])
+        rate_targets(con)
+        if persist_rated(con, invoice_id=invoice_id) == 0:
+            raise NothingToBill(f"contract {contract_id} has nothing to bill any more in the cycle of "
+                                f"{period_start}; the draft is left as it was")
+        con.execute("""INSERT INTO invoice_lines
+                       SELECT * REPLACE ((SELECT max(line_no) FROM invoice_lines WHERE invoice_id = ?)
+                                         + row_number() OVER (ORDER BY line_no) AS line_no)
+                       FROM _kept_charges""", [invoice_id])
+        refresh_totals(con, invoice_ids=[invoice_id])
+    return load_invoice(con, invoice_id)

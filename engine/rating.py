@@ -1,0 +1,197 @@
+"""Set-based rating: from a table of target cycles to invoice lines and invoice totals, in DuckDB.
+
+Stages (each a temp table, all contracts at once; one contract is the same SQL with one target):
+    _targets            (contract_id, period_start, …)     built by `targets.py`
+    _rating_lines       order lines active in each target, with their active window
+    _usage_agg          aggregated APPROVED usage per line and window  (usage_aggregation.py)
+    _priced             priced quantity and exact price numerator per line (pricing.py)
+    _tier_rows          each tier's share of graduated / volume lines, the breakdown
+    _rated_lines        rounded line amounts + minimum-commitment true-ups, numbered
+    _rated_invoices     one invoice per target that has a line: subtotal, tax, total
+
+Nothing is persisted here; `invoices.py` and `bill_run.py` store what these tables hold, previews
+read them. A line's amount:
+
+    amount = price(q) × proration × (100 − discount) / 100,  rounded ONCE to the minor unit
+    proration = active_days / period_days   (recurring lines with proration 'actual', else 1)
+"""
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from .currencies import MINOR_UNITS
+from .money import sql_round_minor
+from .pricing import price_case_sql, tier_amount_sql, tier_applies_sql, tier_units_sql
+from .usage_aggregation import aggregate_usage
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+KIND_ORDER = "(CASE kind WHEN 'recurring' THEN 1 WHEN 'one_time' THEN 2 WHEN 'usage' THEN 3 " \
+             "WHEN 'minimum_commitment_true_up' THEN 4 ELSE 5 END)"
+
+
+def check_source(source: str) -> str:
+    """Schema the input tables are read from: 'main', or a scenario's overlay schema."""
+    if not _IDENT.match(source):
+        raise ValueError(f"bad source schema name {source!r}")
+    return source
+
+
+def ensure_currency_table(con: duckdb.DuckDBPyConnection) -> None:
+    """_currency_units(code, exp): ISO 4217 minor units, as a temp table for joins."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _currency_units (code VARCHAR, exp INTEGER)")
+    if con.execute("SELECT count(*) FROM _currency_units").fetchone()[0] == 0:
+        codes = list(MINOR_UNITS)
+        con.execute("INSERT INTO _currency_units SELECT unnest(?), unnest(?)",
+                    [codes, [MINOR_UNITS[c] for c in codes]])
+
+
+def _lines_sql(src: str) -> str:
+    # One-time lines bill whole in the cycle containing their start; others over cycle ∩ line window.
+    one_time_start = "greatest(coalesce(ol.start_date, c.start_date), c.start_date)"
+    win_start = "greatest(t.period_start, coalesce(ol.start_date, t.period_start))"
+    win_end = "least(t.period_end, coalesce(ol.end_date, t.period_end))"
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rating_lines AS
+    SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp,
+           ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
+           ol.unit_price, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
+           ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
+           CASE WHEN ol.kind = 'one_time' THEN t.period_start ELSE {win_start} END AS win_start,
+           CASE WHEN ol.kind = 'one_time' THEN t.period_end ELSE {win_end} END AS win_end
+    FROM _targets t
+    JOIN {src}.contracts c USING (contract_id)
+    JOIN {src}.order_lines ol USING (contract_id)
+    JOIN _currency_units cu ON cu.code = c.currency
+    WHERE CASE WHEN ol.kind = 'one_time'
+               THEN {one_time_start} BETWEEN t.period_start AND t.period_end
+               ELSE {win_start} <= {win_end} END"""
+
+
+_PRICED_SQL = """
+    CREATE OR REPLACE TEMP TABLE _priced AS
+    SELECT l.*,
+           coalesce(a.n_rows, 0) AS n_rows,
+           CASE WHEN l.kind <> 'usage' THEN l.line_quantity
+                WHEN l.aggregation = 'count' THEN coalesce(a.n_rows, 0)
+                WHEN l.aggregation = 'max' THEN coalesce(a.q_max, 0)
+                ELSE coalesce(a.q_sum, 0) END::DECIMAL(38,6) AS q,
+           CASE WHEN l.kind = 'recurring' AND l.proration = 'actual'
+                THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days
+    FROM _rating_lines l
+    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id)"""
+
+
+def _tier_rows_sql(src: str) -> str:
+    lower = ("coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id "
+             "ORDER BY pt.tier_no), 0)")
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _tier_rows AS
+    WITH bounds AS (
+        SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
+               {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee
+        FROM _priced p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
+        WHERE p.pricing_model IN ('graduated', 'volume')),
+    shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
+    units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
+    SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""
+
+
+def _rated_lines_sql(src: str) -> str:
+    num, extra_div = price_case_sql()
+    # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
+    disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
+    mult = f"(active_days::HUGEINT * {disc})"
+    den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
+    pow10 = "(10::HUGEINT ** (18 - exp))::HUGEINT"
+    amount = sql_round_minor("price_n", mult, pow10, den)
+    tiers_json = ("to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
+                  "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
+                  "'flat_fee': t_flat_fee::VARCHAR, "
+                  "'amount': (units * t_unit_price + CASE WHEN applies THEN t_flat_fee ELSE 0 END)::VARCHAR} "
+                  "ORDER BY tier_no) FILTER (WHERE applies))")
+    breakdown = ("to_json({'pricing_model': pricing_model, 'metric': metric, 'aggregation': aggregation, "
+                 "'usage_rows': CASE WHEN kind = 'usage' THEN n_rows END, "
+                 "'discount_percent': discount_percent::VARCHAR, 'percentage_rate': percentage_rate::VARCHAR, "
+                 "'fixed_fee': fixed_fee::VARCHAR, 'package_size': package_size::VARCHAR, "
+                 "'free_units': free_units::VARCHAR, 'tiers': tiers})::VARCHAR")
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rated_lines AS
+    WITH tier_sums AS (
+        SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
+        FROM _tier_rows GROUP BY ALL),
+    scaled AS (
+        SELECT p.*, ts.tier_pn, ts.tiers,
+               (q * 1000000)::HUGEINT AS qn, (unit_price * 1000000000000)::HUGEINT AS upn,
+               (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
+               (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
+        FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)),
+    priced AS (SELECT *, coalesce({num}, 0) AS price_n FROM scaled),
+    order_line_amounts AS (
+        SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
+               CASE WHEN pricing_model IN ('flat', 'per_unit', 'package') THEN unit_price END AS unit_price,
+               CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
+               CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
+               {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown
+        FROM priced),
+    true_ups AS ({_true_up_sql(src)}),
+    all_lines AS (SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups)
+    SELECT *, row_number() OVER (PARTITION BY contract_id, period_start
+                                 ORDER BY {KIND_ORDER}, line_id, line_start)::INTEGER AS line_no
+    FROM all_lines"""
+
+
+def _true_up_sql(src: str) -> str:
+    # true-up = max(0, round(m × factor) − Σ rounded order-line amounts); factor = contract days / period
+    days = "CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT " \
+           "ELSE t.period_days::HUGEINT END"
+    minimum = sql_round_minor("(c.minimum_commitment * 1000000000000)::HUGEINT", days,
+                              "(10::HUGEINT ** (12 - cu.exp))::HUGEINT", "t.period_days::HUGEINT")
+    return f"""
+        SELECT t.contract_id, t.period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
+               NULL AS product, 'Minimum commitment true-up' AS description, NULL::DECIMAL(38,6) AS quantity,
+               NULL::DECIMAL(38,12) AS unit_price,
+               CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::INTEGER
+                    ELSE t.period_days END AS active_days,
+               t.period_days,
+               greatest(0, {minimum} - coalesce(s.lines_minor, 0))::BIGINT AS amount_minor,
+               t.period_start AS line_start, t.period_end AS line_end,
+               to_json({{'minimum_commitment': c.minimum_commitment::VARCHAR,
+                        'order_lines_total_minor': coalesce(s.lines_minor, 0),
+                        'committed_minor': {minimum}}})::VARCHAR AS breakdown
+        FROM _targets t
+        JOIN {src}.contracts c USING (contract_id)
+        JOIN _currency_units cu ON cu.code = c.currency
+        LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
+                   FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
+        WHERE c.minimum_commitment IS NOT NULL"""
+
+
+def _rated_invoices_sql(src: str) -> str:
+    from .invoice_store import TAX_SQL
+
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rated_invoices AS
+    WITH sums AS (SELECT contract_id, period_start, sum(amount_minor)::BIGINT AS subtotal_minor
+                  FROM _rated_lines GROUP BY ALL),
+    heads AS (
+        SELECT t.contract_id, t.period_start, t.period_end, t.bill_for_date, t.due_date, t.period_days,
+               cu.business_id, c.customer_id, c.currency, cu.tax_rate, s.subtotal_minor
+        FROM _targets t
+        JOIN sums s USING (contract_id, period_start)
+        JOIN {src}.contracts c USING (contract_id)
+        JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
+    SELECT *, {TAX_SQL} AS tax_minor, subtotal_minor + {TAX_SQL} AS total_minor FROM heads"""
+
+
+def rate_targets(con: duckdb.DuckDBPyConnection, source: str = "main") -> None:
+    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted)."""
+    src = check_source(source)
+    ensure_currency_table(con)
+    con.execute(_lines_sql(src))
+    aggregate_usage(con, src)
+    con.execute(_PRICED_SQL)
+    con.execute(_tier_rows_sql(src))
+    con.execute(_rated_lines_sql(src))
+    con.execute(_rated_invoices_sql(src))

@@ -1,0 +1,41 @@
+"""Usage aggregation: the quantity a usage line is priced on, before any pricing.
+
+    q = sum | count | max of quantity over APPROVED usage rows of the line's contract and metric
+        whose usage_date lies in the line's active window.
+
+Pending and rejected usage is never billed. One hash join of usage against the usage lines of all
+targets; the scan is first narrowed to the dates any window covers.
+"""
+from __future__ import annotations
+
+import duckdb
+
+
+def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows)."""
+    lo, hi = con.execute(
+        "SELECT min(win_start), max(win_end) FROM _rating_lines WHERE kind = 'usage'").fetchone()
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _usage_agg AS
+            SELECT l.contract_id, l.period_start, l.line_id,
+                   sum(u.quantity) AS q_sum, max(u.quantity) AS q_max, count(*) AS n_rows
+            FROM _rating_lines l
+            JOIN {src}.usage u
+              ON u.contract_id = l.contract_id AND u.metric = l.metric
+             AND u.usage_date BETWEEN l.win_start AND l.win_end
+            WHERE l.kind = 'usage' AND u.status = 'approved' AND u.usage_date BETWEEN ? AND ?
+            GROUP BY ALL""",
+        [lo, hi],
+    )
+
+
+def pending_usage(con: duckdb.DuckDBPyConnection, contract_id: str, start, end, src: str = "main") -> list[dict]:
+    """Usage of a contract in [start, end] that is NOT billed (pending), for the preview to show."""
+    rows = con.execute(
+        f"""SELECT usage_id, metric, usage_date, quantity, status FROM {src}.usage
+            WHERE contract_id = ? AND usage_date BETWEEN ? AND ? AND status = 'pending'
+            ORDER BY usage_date, usage_id LIMIT 200""",
+        [contract_id, start, end],
+    ).fetchall()
+    return [{"usage_id": r[0], "metric": r[1], "usage_date": r[2], "quantity": str(r[3]), "status": r[4]}
+            for r in rows]
