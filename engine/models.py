@@ -184,3 +184,50 @@ class BatchCreateResponse(_Model):
     results: list[BatchItemResult]
     created: int
     failed: int
+
+
+class CurrencyTotals(_Model):
+    currency: str
+    invoices: int
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+class FailedContract(_Model):
+    contract_id: str
+    reason: str
+
+
+class PendingCharge(_Model):
+    charge_id: str
+    customer_id: str
+    currency: str
+    amount: Decimal
+    charge_date: dt.date
+    reason: str
+
+
+class BillRunReport(_Model):
+    """What a bill run did: who/when/what, counts, failures with reasons, totals per currency."""
+
+    run_id: str
+    period_date: dt.date
+    status: str
+    scope: dict
+    include_delayed_charges: bool
+    finalize: bool
+    requested_by: str | None = None
+    resumed: bool = False
+    contracts_in_scope: int
+    drafted: int
+    existing: int
+    nothing_to_bill: int
+    failed: list[FailedContract]
+    finalized: int
+    delayed_charges_swept: int
+    delayed_charges_pending: list[PendingCharge]
+    totals: list[CurrencyTotals]
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    duration_s: float | None = None

@@ -1,0 +1,215 @@
+"""Bill runs: draft the invoices of every contract in scope for the period of a date, set-based.
+
+    targets (cycle of D per active contract) − already invoiced cycles
+      -> rate (one SQL pipeline for all) -> store drafts -> sweep delayed charges -> finalize -> report
+
+Crash safety: the whole run is ONE transaction, so a run killed at any moment leaves either nothing
+or everything; its `bill_runs` row (committed first, status 'running') lets the same run resume
+with the same run_id, and the resumed run makes exactly the invoices a clean run makes.
+Isolation: if rating fails (e.g. an amount overflows), the run rolls back, finds the failing contracts
+by bisection outside the transaction, and re-runs without them; they are reported with the reason.
+Concurrency: a write-write conflict with another run (same process) is retried; the retry then sees
+the other run's invoices as already existing. Another process gets DatabaseBusyError at connect.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import duckdb
+
+from .db import transaction
+from .delayed_charges import sweep_delayed_charges
+from .invoice_store import rows_as_dicts
+from .models import BillRunReport, CurrencyTotals, FailedContract
+from .money import to_major
+from .rating import rate_targets
+from .targets import targets_for_date
+
+Progress = Callable[[float, str], None]
+RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
+
+
+def _noop(_done: float, _label: str) -> None:
+    pass
+
+
+def _scope(contract_ids, customer_ids, business_id) -> dict:
+    return {"contract_ids": sorted(contract_ids) if contract_ids else None,
+            "customer_ids": sorted(customer_ids) if customer_ids else None,
+            "business_id": business_id}
+
+
+def _start_run(con, period_date, scope_json, include, finalize, requested_by) -> tuple[str, bool, dt.datetime]:
+    """Resume the same unfinished run (crashed or killed), else record a new one (committed now)."""
+    row = con.execute(
+        """SELECT run_id, started_at FROM bill_runs WHERE status = 'running' AND period_date = ? AND scope = ?
+           AND include_delayed_charges = ? AND finalize = ? ORDER BY started_at DESC LIMIT 1""",
+        [period_date, scope_json, include, finalize]).fetchone()
+    if row:
+        return row[0], True, row[1]
+    run_id = "run_" + uuid.uuid4().hex[:16]
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(
+        """INSERT INTO bill_runs (run_id, period_date, scope, include_delayed_charges, finalize, status,
+               requested_by, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)""",
+        [run_id, period_date, scope_json, include, finalize, requested_by, started])
+    return run_id, False, started
+
+
+def _isolate_failures(con, period_date, scope: dict) -> dict[str, str]:
+    """Bisect the scope's contracts to find those whose rating fails; returns {contract_id: reason}."""
+    targets_for_date(con, period_date, **scope)
+    ids = [r[0] for r in con.execute("SELECT contract_id FROM _targets ORDER BY 1").fetchall()]
+    failed: dict[str, str] = {}
+
+    def rates(chunk: list[str]) -> bool:
+        targets_for_date(con, period_date, **{**scope, "contract_ids": chunk})
+        try:
+            rate_targets(con)
+            return True
+        except duckdb.Error as exc:
+            if len(chunk) == 1:
+                failed[chunk[0]] = f"rating failed: {str(exc).splitlines()[0]}"
+            return False
+
+    stack = [ids]
+    while stack:
+        chunk = stack.pop()
+        if chunk and not rates(chunk) and len(chunk) > 1:
+            mid = len(chunk) // 2
+            stack += [chunk[:mid], chunk[mid:]]
+    return failed
+
+
+def _unknown_or_inactive(con, period_date, contract_ids) -> dict[str, str]:
+    if not contract_ids:
+        return {}
+    rows = dict(con.execute("SELECT contract_id, start_date || ' – ' || coalesce(end_date::VARCHAR, 'open') "
+                            "FROM contracts WHERE list_contains(?, contract_id)", [contract_ids]).fetchall())
+    active = {r[0] for r in con.execute("SELECT contract_id FROM _run_scope").fetchall()}
+    out = {}
+    for cid in contract_ids:
+        if cid not in rows:
+            out[cid] = "unknown contract"
+        elif cid not in active:
+            out[cid] = f"not active on {period_date} (contract {rows[cid]})"
+    return out
+
+
+def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[str, str],
+              progress: Progress) -> dict:
+    with transaction(con):
+        in_scope = targets_for_date(con, period_date, **scope)
+        con.execute("""CREATE OR REPLACE TEMP TABLE _run_scope AS
+                       SELECT t.contract_id, c.customer_id FROM _targets t JOIN contracts c USING (contract_id)""")
+        failed = {**_unknown_or_inactive(con, period_date, scope["contract_ids"]), **exclude}
+        con.execute("DELETE FROM _targets WHERE list_contains(?, contract_id)", [list(exclude)])
+        con.execute("""CREATE OR REPLACE TEMP TABLE _existing AS
+                       SELECT t.contract_id, cl.invoice_id FROM _targets t
+                       JOIN invoice_cycle_claims cl USING (contract_id, period_start)""")
+        con.execute("DELETE FROM _targets WHERE contract_id IN (SELECT contract_id FROM _existing)")
+        progress(0.15, f"rating {in_scope:,} contracts")
+        rate_targets(con)
+        progress(0.55, "storing drafts")
+        from .invoices import persist_rated
+
+        drafted = persist_rated(con, run_id=run_id)
+        con.execute(
+            """INSERT INTO bill_run_items (run_id, contract_id, outcome, invoice_id, reason)
+               SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM _new_ids
+               UNION ALL SELECT ?, contract_id, 'existing', invoice_id, NULL FROM _existing
+               UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets
+                         WHERE contract_id NOT IN (SELECT contract_id FROM _new_ids)
+               UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
+            [run_id, run_id, run_id, run_id, list(failed), list(failed.values())])
+        swept, pending = 0, []
+        if include:
+            progress(0.75, "sweeping delayed charges")
+            swept, pending = sweep_delayed_charges(con, run_id)
+        finalized = 0
+        if finalize:
+            progress(0.85, "finalizing")
+            from .lifecycle import finalize_invoices_tx
+
+            ids = [r[0] for r in con.execute(
+                "SELECT invoice_id FROM invoices WHERE run_id = ? AND status = 'draft' ORDER BY contract_id, "
+                "period_start", [run_id]).fetchall()]
+            finalized = finalize_invoices_tx(con, ids)
+        existing = con.execute("SELECT count(*) FROM _existing").fetchone()[0]
+        nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
+        totals = _totals(con, run_id)
+        result = dict(contracts_in_scope=in_scope, drafted=drafted, existing=existing, nothing_to_bill=nothing,
+                      failed=[FailedContract(contract_id=k, reason=v) for k, v in sorted(failed.items())],
+                      finalized=finalized, delayed_charges_swept=swept, delayed_charges_pending=pending,
+                      totals=totals)
+        finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        con.execute("UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
+                    [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id])
+    return {**result, "finished_at": finished}
+
+
+def _jsonable(v):
+    if isinstance(v, list):
+        return [x.model_dump(mode="json") if hasattr(x, "model_dump") else x for x in v]
+    return v
+
+
+def _totals(con, run_id: str) -> list[CurrencyTotals]:
+    rows = rows_as_dicts(con.execute(
+        """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
+                  sum(total_minor) AS tot
+           FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""", [run_id]))
+    return [CurrencyTotals(currency=r["currency"], invoices=r["invoices"], subtotal=to_major(int(r["s"]), r["currency"]),
+                           tax=to_major(int(r["t"]), r["currency"]), total=to_major(int(r["tot"]), r["currency"]))
+            for r in rows]
+
+
+def bill_run(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_ids: list[str] | None = None,
+             customer_ids: list[str] | None = None, business_id: str | None = None,
+             include_delayed_charges: bool = False, finalize: bool = False,
+             progress: Progress | None = None, requested_by: str | None = None) -> BillRunReport:
+    """Draft every in-scope contract's invoice for the period of `period_date` (see module doc)."""
+    progress = progress or _noop
+    t0 = time.perf_counter()
+    scope = _scope(contract_ids, customer_ids, business_id)
+    scope_json = json.dumps(scope, sort_keys=True)
+    progress(0.0, "starting bill run")
+    run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize,
+                                          requested_by)
+    exclude: dict[str, str] = {}
+    for attempt in range(8):
+        try:
+            result = _run_once(con, run_id, period_date, scope, include_delayed_charges, finalize, exclude,
+                               progress)
+            break
+        except RETRYABLE:
+            if attempt == 7:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error:
+            if exclude:
+                raise
+            progress(0.1, "isolating failing contracts")
+            exclude = _isolate_failures(con, period_date, scope)
+            if not exclude:
+                raise
+    progress(1.0, "done")
+    return BillRunReport(run_id=run_id, period_date=period_date, status="completed", scope=scope,
+                         include_delayed_charges=include_delayed_charges, finalize=finalize,
+                         requested_by=requested_by, resumed=resumed, started_at=started,
+                         duration_s=round(time.perf_counter() - t0, 3), **result)
+
+
+def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
+    """History of bill runs, newest first, with their stored report."""
+    rows = rows_as_dicts(con.execute(
+        """SELECT run_id, period_date, scope, include_delayed_charges, finalize, status, requested_by,
+                  started_at, finished_at, report FROM bill_runs ORDER BY started_at DESC LIMIT ?""", [limit]))
+    for r in rows:
+        r["report"] = json.loads(r["report"]) if r["report"] else None
+        r["scope"] = json.loads(r["scope"])
+    return rows
