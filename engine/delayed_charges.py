@@ -19,7 +19,7 @@ PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
 
 # amount (DECIMAL(38,12), major units) -> minor units of its currency, rounded half away from zero
 _AMOUNT_MINOR = sql_round_minor("(p.amount * 1000000000000)::HUGEINT", "1",
-                                "(10::HUGEINT ** (12 - cu.exp))::HUGEINT", "1")
+                                "cu.per_minor_12", "1")
 
 
 def sweep_delayed_charges(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, list[PendingCharge]]:

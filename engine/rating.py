@@ -39,12 +39,17 @@ def check_source(source: str) -> str:
 
 
 def ensure_currency_table(con: duckdb.DuckDBPyConnection) -> None:
-    """_currency_units(code, exp): ISO 4217 minor units, as a temp table for joins."""
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _currency_units (code VARCHAR, exp INTEGER)")
+    """_currency_units(code, exp, per_minor_18, per_minor_12): ISO 4217 minor units for joins.
+
+    per_minor_S = 10^(S − exp): how many units of an amount scaled by 10^S make one minor unit
+    (computed here in Python integers: DuckDB's ** would go through DOUBLE)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _currency_units "
+                "(code VARCHAR, exp INTEGER, per_minor_18 HUGEINT, per_minor_12 HUGEINT)")
     if con.execute("SELECT count(*) FROM _currency_units").fetchone()[0] == 0:
         codes = list(MINOR_UNITS)
-        con.execute("INSERT INTO _currency_units SELECT unnest(?), unnest(?)",
-                    [codes, [MINOR_UNITS[c] for c in codes]])
+        con.execute("INSERT INTO _currency_units SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
+                    [codes, [MINOR_UNITS[c] for c in codes], [10 ** (18 - MINOR_UNITS[c]) for c in codes],
+                     [10 ** (12 - MINOR_UNITS[c]) for c in codes]])
 
 
 def _lines_sql(src: str) -> str:
@@ -54,7 +59,7 @@ def _lines_sql(src: str) -> str:
     win_end = "least(t.period_end, coalesce(ol.end_date, t.period_end))"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
-    SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp,
+    SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp, cu.per_minor_18,
            ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
            ol.unit_price, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
            ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
@@ -104,7 +109,7 @@ def _rated_lines_sql(src: str) -> str:
     disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
-    pow10 = "(10::HUGEINT ** (18 - exp))::HUGEINT"
+    pow10 = "per_minor_18"
     amount = sql_round_minor("price_n", mult, pow10, den)
     tiers_json = ("to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
                   "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
@@ -147,7 +152,7 @@ def _true_up_sql(src: str) -> str:
     days = "CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT " \
            "ELSE t.period_days::HUGEINT END"
     minimum = sql_round_minor("(c.minimum_commitment * 1000000000000)::HUGEINT", days,
-                              "(10::HUGEINT ** (12 - cu.exp))::HUGEINT", "t.period_days::HUGEINT")
+                              "cu.per_minor_12", "t.period_days::HUGEINT")
     return f"""
         SELECT t.contract_id, t.period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
                NULL AS product, 'Minimum commitment true-up' AS description, NULL::DECIMAL(38,6) AS quantity,
