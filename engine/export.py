@@ -1,0 +1,185 @@
+"""Ledger export (spec section 6): invoices and invoice_lines as CSV or Parquet, written by DuckDB COPY.
+
+Amounts are integer minor units in the store; each row's currency decides its decimals, so they
+are formatted as text in SQL from the integer (never through a float):
+
+    text = sign ‖ |minor| ÷ 10^exp ‖ '.' ‖ lpad(|minor| mod 10^exp, exp, '0')     (exp = 0: minor)
+
+CSV is for spreadsheets: a text cell starting with = + - @ TAB or CR gets a leading ' so it is never
+run as a formula; numeric columns (amounts, quantities) stay plain, negative ones included.
+Parquet is for data tools: typed columns (amounts DECIMAL(38,4)), text exactly as stored, and the
+lines file carries the invoice currency as a last extra column so an amount's precision is known.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .currencies import MINOR_UNITS
+from .errors import ValidationError
+from .money import sql_round_minor
+
+FORMATS = ("csv", "parquet")
+INVOICE_COLUMNS = [
+    "invoice_id", "business_id", "customer_id", "contract_id", "number", "status", "currency",
+    "period_start", "period_end", "bill_for_date", "due_date", "subtotal", "tax", "total", "total_paid",
+    "balance_due", "run_id", "created_at",
+]
+LINE_COLUMNS = [
+    "invoice_id", "line_no", "line_id", "kind", "product", "description", "quantity", "unit_price",
+    "proration_factor", "amount", "period_start", "period_end",
+]
+_TEXT_COLUMNS = {"invoice_id", "business_id", "customer_id", "contract_id", "status", "currency", "run_id",
+                 "line_id", "kind", "product", "description"}
+_FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
+
+# ISO 4217 decimals as a relation; joined as `cu`. Three bound list parameters (_currency_params).
+_CURRENCIES = ("(SELECT unnest(?::VARCHAR[]) AS currency, unnest(?::INTEGER[]) AS exp, "
+               "unnest(?::HUGEINT[]) AS scale)")
+
+
+def _currency_params() -> list:
+    codes = sorted(MINOR_UNITS)
+    return [codes, [MINOR_UNITS[c] for c in codes], [10 ** MINOR_UNITS[c] for c in codes]]
+
+
+def _fixed_text(value: str, exp: str, scale: str) -> str:
+    """Integer `value` ÷ `scale` (= 10^exp) as exact decimal text with exactly `exp` decimals."""
+    mag = f"abs(({value})::HUGEINT)"
+    return (f"(CASE WHEN ({exp}) = 0 THEN (({value})::HUGEINT)::VARCHAR "
+            f"ELSE (CASE WHEN ({value}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
+            f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)")
+
+
+def _money(minor: str, fmt: str) -> str:
+    text = _fixed_text(minor, "cu.exp", "cu.scale")
+    return f"({text})::DECIMAL(38,4)" if fmt == "parquet" else text
+
+
+def _trimmed(decimal: str, fmt: str) -> str:
+    """A quantity or price without trailing zeros (7.000000 -> 7, 12.500000000000 -> 12.5)."""
+    if fmt == "parquet":
+        return decimal
+    return f"rtrim(rtrim(({decimal})::VARCHAR, '0'), '.')"  # DECIMAL text always has a '.'
+
+
+def _proration(fmt: str) -> str:
+    """active_days / period_days with 6 decimals, rounded by the project's one rule; blank if not prorated."""
+    micro = sql_round_minor("l.active_days", "1000000", "1", "l.period_days")
+    text = _fixed_text(micro, "6", "1000000")
+    value = f"({text})::DECIMAL(38,6)" if fmt == "parquet" else text
+    return f"(CASE WHEN l.active_days IS NULL OR coalesce(l.period_days, 0) = 0 THEN NULL ELSE {value} END)"
+
+
+def _guard(expr: str) -> str:
+    """Formula-injection guard for a CSV text cell."""
+    return (f"(CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+            f"THEN '''' || {expr} ELSE {expr} END)")
+
+
+def _select_list(exprs: dict[str, str], columns: list[str], fmt: str, guard: bool) -> str:
+    def one(name: str) -> str:
+        expr = exprs.get(name, f"i.{name}")
+        return _guard(expr) if guard and fmt == "csv" and name in _TEXT_COLUMNS else expr
+
+    return ",\n       ".join(f"{one(c)} AS {c}" for c in columns)
+
+
+def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
+    exprs = {
+        "number": "(CASE WHEN i.status = 'draft' THEN NULL ELSE i.number END)",
+        "subtotal": _money("i.subtotal_minor", fmt), "tax": _money("i.tax_minor", fmt),
+        "total": _money("i.total_minor", fmt), "total_paid": _money("i.total_paid_minor", fmt),
+        "balance_due": _money("i.total_minor - i.total_paid_minor", fmt),
+        "created_at": "date_trunc('second', i.created_at)",
+    }
+    return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
+FROM invoices i LEFT JOIN {_CURRENCIES} cu USING (currency)
+WHERE {where}"""
+
+
+def _lines_sql(fmt: str, where: str) -> str:
+    exprs = {c: f"l.{c}" for c in LINE_COLUMNS}
+    exprs |= {"quantity": _trimmed("l.quantity", fmt), "unit_price": _trimmed("l.unit_price", fmt),
+              "proration_factor": _proration(fmt), "amount": _money("l.amount_minor", fmt)}
+    columns = LINE_COLUMNS + (["currency"] if fmt == "parquet" else [])
+    exprs["currency"] = "i.currency"
+    return f"""SELECT {_select_list(exprs, columns, fmt, True)}
+FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.currency = i.currency
+WHERE {where}
+ORDER BY l.invoice_id, l.line_no"""
+
+
+def _where(filters: dict | None) -> tuple[str, list]:
+    """WHERE clause over invoices `i` from allow-listed filters; every value a bound parameter."""
+    filters = {k: v for k, v in (filters or {}).items() if v is not None and v != []}
+    unknown = set(filters) - _FILTERS
+    if unknown:
+        raise ValidationError(f"unknown ledger filter(s): {', '.join(sorted(unknown))}")
+    clauses, params = ["TRUE"], []
+    for key, value in filters.items():
+        if key in ("period_start_from", "period_start_to"):
+            clauses.append(f"i.period_start {'>=' if key.endswith('from') else '<='} ?")
+            params.append(_as_date(key, value))
+        else:  # one value or a list of values; `key` is from the allow-list above
+            clauses.append(f"list_contains(?::VARCHAR[], i.{key})")
+            values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+            params.append([str(v) for v in values])
+    return " AND ".join(clauses), params
+
+
+def _as_date(key: str, value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"ledger filter {key}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _check_currencies(con: duckdb.DuckDBPyConnection) -> None:
+    # The store only holds ISO codes; refuse to write amounts whose decimals are unknown.
+    bad = [r[0] for r in con.execute("SELECT DISTINCT currency FROM invoices").fetchall()
+           if r[0] not in MINOR_UNITS]
+    if bad:
+        raise ValidationError(f"invoices in unknown currencies {sorted(bad)}: cannot format their amounts")
+
+
+def export_ledger(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *,
+                  filters: dict | None = None) -> dict[str, Path]:
+    """Write invoices.{fmt} and invoice_lines.{fmt} (spec section 6) into `out_dir`; returns their paths."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")
+    _check_currencies(con)
+    where, params = _where(filters)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
+    paths = {"invoices": out_dir / f"invoices.{fmt}", "invoice_lines": out_dir / f"invoice_lines.{fmt}"}
+    queries = {"invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
+               "invoice_lines": _lines_sql(fmt, where)}
+    for name, query in queries.items():
+        con.execute(f"COPY ({query}) TO ? ({options})", [*_currency_params(), *params, str(paths[name])])
+    return paths
+
+
+def ledger_frames(con: duckdb.DuckDBPyConnection, filters: dict | None = None, limit: int | None = None,
+                  offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """One page of the invoice ledger for the UI (newest first) and the total count of the filter.
+
+    Same columns and amount strings as the CSV export, text shown as stored (no formula guard:
+    the page is displayed, not opened by a spreadsheet).
+    """
+    _check_currencies(con)
+    where, params = _where(filters)
+    page = "" if limit is None else " LIMIT ? OFFSET ?"
+    page_params = [] if limit is None else [int(limit), int(offset)]
+    frame = con.execute(
+        _invoices_sql("csv", where, guard=False) + "\nORDER BY i.created_at DESC, i.invoice_id" + page,
+        [*_currency_params(), *params, *page_params],
+    ).df()
+    total = con.execute(f"SELECT count(*) FROM invoices i WHERE {where}", params).fetchone()[0]
+    return frame, int(total)

@@ -1,0 +1,236 @@
+"""Invoice lifecycle (spec section 4): finalize, void, delete a draft, record payments.
+
+    draft ──finalize──▶ open ──payment──▶ partially_paid ──payment──▶ manual_paid | stripe_paid
+      │                  │                     │
+    delete             void ◀──────────────────┘
+
+A finalized invoice never changes: every write re-reads the status inside its own transaction.
+Numbers come from invoice_number_counters: sequential and gapless per business, never reused.
+The counter is written BEFORE the numbers are derived from it, so two cursors finalizing at once
+collide on the counter row (DuckDB raises a conflict) instead of both reading the same old value;
+the loser's transaction is rolled back whole and retried, so a failed finalize consumes no number.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
+
+import duckdb
+
+from .currencies import minor_units
+from .db import transaction
+from .errors import DatabaseBusyError, InvalidStateError, NotFoundError, ValidationError
+from .invoice_store import load_invoice
+from .models import InvoiceResponse
+from .money import to_major
+
+T = TypeVar("T")
+
+PAYABLE = ("open", "partially_paid")
+PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
+_ATTEMPTS = 8
+
+
+def _utcnow() -> dt.datetime:
+    # Naive UTC, like every TIMESTAMP column of the store (cursors do not inherit SET TimeZone).
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _is_write_conflict(exc: Exception) -> bool:
+    """DuckDB's optimistic concurrency: another cursor wrote the same row or key first."""
+    text = str(exc).lower()
+    return "conflict" in text or "failed to commit" in text or "duplicate key" in text
+
+
+def retry_on_conflict(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],
+                      *, attempts: int = _ATTEMPTS) -> T:
+    """Run `work(con)` in its own transaction; run it again (fresh snapshot) after a write-write conflict.
+
+    Each attempt is all-or-nothing, so a lost race leaves no trace. After `attempts` conflicts the
+    caller gets DatabaseBusyError rather than a raw DuckDB error.
+    """
+    for attempt in range(attempts):
+        try:
+            with transaction(con):
+                return work(con)
+        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
+            if not _is_write_conflict(exc):
+                raise
+            if attempt == attempts - 1:
+                raise DatabaseBusyError(
+                    f"gave up after {attempts} write conflicts with concurrent changes; try again"
+                ) from exc
+            # Randomised exponential back-off so the cursors that collided do not collide again.
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _invoice_state(con: duckdb.DuckDBPyConnection, invoice_id: str) -> tuple[str, str, int, int]:
+    """(status, currency, total_minor, total_paid_minor) as this transaction sees them."""
+    row = con.execute(
+        "SELECT status, currency, total_minor, total_paid_minor FROM invoices WHERE invoice_id = ?",
+        [invoice_id],
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no invoice {invoice_id!r}")
+    return row
+
+
+def _require(status: str, allowed: tuple[str, ...], invoice_id: str, action: str, hint: str = "") -> None:
+    if status not in allowed:
+        raise InvalidStateError(
+            f"cannot {action} invoice {invoice_id!r}: it is {status} (allowed: {', '.join(allowed)}){hint}"
+        )
+
+
+# --- finalize ---------------------------------------------------------------------------------
+
+def finalize_invoices_tx(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> int:
+    """Finalize drafts in the caller's transaction, numbering each business's drafts in list order.
+
+    Set-based for bill runs of 100k invoices: one counter upsert per statement and one UPDATE.
+    Every id must be a draft (unknown -> NotFoundError, other status -> InvalidStateError), so the
+    caller's transaction never half-finalizes a list. Returns the number of invoices finalized.
+    """
+    ids = list(dict.fromkeys(invoice_ids))  # first occurrence fixes the order
+    if not ids:
+        return 0
+    bad = con.execute(
+        """SELECT t.invoice_id, i.status FROM unnest(?::VARCHAR[]) AS t(invoice_id)
+           LEFT JOIN invoices i USING (invoice_id)
+           WHERE i.status IS DISTINCT FROM 'draft' LIMIT 5""",
+        [ids],
+    ).fetchall()
+    if bad:
+        unknown = [i for i, s in bad if s is None]
+        if unknown:
+            raise NotFoundError(f"no invoice {', '.join(map(repr, unknown))}")
+        listed = ", ".join(f"{i!r} is {s}" for i, s in bad)
+        raise InvalidStateError(f"only drafts can be finalized: {listed}")
+    # 1) Reserve numbers: last_number += drafts per business. A concurrent finalize of the same
+    #    business conflicts right here (or at commit), before any number is handed out.
+    reserved = con.execute(
+        """INSERT INTO invoice_number_counters
+           SELECT i.business_id, count(*) FROM unnest(?::VARCHAR[]) AS t(invoice_id)
+           JOIN invoices i USING (invoice_id) GROUP BY i.business_id
+           ON CONFLICT (business_id) DO UPDATE
+               SET last_number = invoice_number_counters.last_number + excluded.last_number
+           RETURNING business_id, last_number""",
+        [ids],
+    ).fetchall()
+    # 2) number = (last_number before) + position of the draft among its business's drafts
+    #           = reserved last_number − count + row_number.
+    con.execute(
+        """UPDATE invoices SET status = 'open', number = s.last_number - s.cnt + s.rn, finalized_at = ?
+           FROM (SELECT t.invoice_id, r.last_number,
+                        row_number() OVER (PARTITION BY i.business_id ORDER BY t.ord) AS rn,
+                        count(*) OVER (PARTITION BY i.business_id) AS cnt
+                 FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(invoice_id, ord)
+                 JOIN invoices i USING (invoice_id)
+                 JOIN (SELECT unnest(?::VARCHAR[]) AS business_id, unnest(?::BIGINT[]) AS last_number) r
+                   USING (business_id)) s
+           WHERE invoices.invoice_id = s.invoice_id""",
+        [_utcnow(), ids, [b for b, _ in reserved], [n for _, n in reserved]],
+    )
+    return len(ids)
+
+
+def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+    """draft -> open with the business's next number; retried on concurrent finalizes."""
+
+    def work(c: duckdb.DuckDBPyConnection) -> None:
+        status = _invoice_state(c, invoice_id)[0]
+        _require(status, ("draft",), invoice_id, "finalize")
+        finalize_invoices_tx(c, [invoice_id])
+
+    retry_on_conflict(con, work)
+    return load_invoice(con, invoice_id)
+
+
+# --- void and delete --------------------------------------------------------------------------
+
+def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+    """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
+    are released: a void invoice collects nothing, so the cycle may be drafted again and the
+    charges billed on the next invoice that sweeps them."""
+
+    def work(c: duckdb.DuckDBPyConnection) -> None:
+        status = _invoice_state(c, invoice_id)[0]
+        hint = "; delete a draft instead" if status == "draft" else ""
+        _require(status, PAYABLE, invoice_id, "void", hint)
+        c.execute("UPDATE invoices SET status = 'void', voided_at = ? WHERE invoice_id = ?",
+                  [_utcnow(), invoice_id])
+        c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
+        c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
+
+    retry_on_conflict(con, work)
+    return load_invoice(con, invoice_id)
+
+
+def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[str]:
+    """Delete a draft with its lines, its cycle claim and its idempotency key.
+
+    Its swept delayed charges become pending again; returns their charge ids.
+    """
+
+    def work(c: duckdb.DuckDBPyConnection) -> list[str]:
+        status = _invoice_state(c, invoice_id)[0]
+        _require(status, ("draft",), invoice_id, "delete", "; void a finalized invoice instead")
+        released = c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id",
+                             [invoice_id]).fetchall()
+        for table in ("invoice_lines", "invoice_cycle_claims", "idempotency_keys", "invoices"):
+            c.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
+        return sorted(r[0] for r in released)
+
+    return retry_on_conflict(con, work)
+
+
+# --- payments ---------------------------------------------------------------------------------
+
+def _payment_minor(amount: Decimal, currency: str) -> int:
+    """A payment in major units -> exact minor units; more decimals than the currency has is an error."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise ValidationError(f"payment amount must be a finite decimal, got {amount!r}")
+    scaled = amount.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValidationError(
+            f"payment {amount} has more decimals than {currency} allows ({minor_units(currency)})"
+        )
+    return int(scaled)
+
+
+def record_payment(con: duckdb.DuckDBPyConnection, invoice_id: str, amount: Decimal,
+                   method: str = "manual") -> InvoiceResponse:
+    """Record a payment (major units) against an open or partially paid invoice.
+
+    0 < amount ≤ balance_due. status -> partially_paid while a balance remains, else manual_paid
+    or stripe_paid by `method`.
+    """
+    if method not in PAID_STATUS:
+        raise ValidationError(f"unknown payment method {method!r}: use 'manual' or 'stripe'")
+
+    def work(c: duckdb.DuckDBPyConnection) -> None:
+        status, currency, total, paid = _invoice_state(c, invoice_id)
+        _require(status, PAYABLE, invoice_id, "pay")
+        minor = _payment_minor(amount, currency)
+        balance = total - paid
+        if minor <= 0:
+            raise ValidationError(f"payment must be positive, got {amount} {currency}")
+        if minor > balance:
+            raise ValidationError(
+                f"payment {to_major(minor, currency)} {currency} exceeds the balance due "
+                f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
+            )
+        new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
+        c.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
+                  ["pay_" + uuid.uuid4().hex[:20], invoice_id, minor, method, _utcnow()])
+        c.execute("UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? "
+                  "WHERE invoice_id = ?", [minor, new_status, invoice_id])
+
+    retry_on_conflict(con, work)
+    return load_invoice(con, invoice_id)

@@ -1,0 +1,352 @@
+"""Manual invoices (DayZero POST /invoices and /invoices/batch) and recurring templates.
+
+A custom line: unit_price arrives in integer MINOR units; it is stored in MAJOR units like every
+price of the store, and its amount is rounded once:
+
+    amount_minor = round_half_away(unit_price_minor × quantity)
+
+Totals are never computed here: invoice_store.refresh_totals does that for every invoice.
+A recurring template's periods use the contract-cycle boundary rule of cycles.py with the anchor
+day of its start_date, so "monthly from Jan 31" means Jan 31, Feb 28, Mar 31, … as for contracts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+from fractions import Fraction
+
+import duckdb
+import pydantic
+
+from .currencies import minor_units
+from .cycles import boundary_sql, cycle_index_sql
+from .errors import BillsimError, NotFoundError, ValidationError
+from .invoice_store import load_invoice, new_invoice_id, refresh_totals
+from .lifecycle import finalize_invoices_tx, retry_on_conflict
+from .models import (
+    BatchCreateRequest,
+    BatchCreateResponse,
+    BatchItemResult,
+    InvoiceCreateRequest,
+    InvoiceResponse,
+    LineItem,
+)
+from .money import round_half_away, round_minor, to_major
+
+DEFAULT_DUE_DAYS = 30
+_BIGINT_MAX = 2**63 - 1
+_QTY_DECIMALS = 6  # invoice_lines.quantity is DECIMAL(38,6): 6 decimals, 32 integer digits
+_QTY_LIMIT = Decimal(10) ** 32
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _plain(d: Decimal) -> str:
+    """Canonical text of a decimal: 1, 1.0 and 1.00 are one quantity."""
+    return format(d.normalize(), "f")
+
+
+def _request_hash(req: InvoiceCreateRequest) -> str:
+    """What 'the same request' means for an idempotency key: every field but the key itself."""
+    body = req.model_dump(mode="json", exclude={"idempotency_key"})
+    for item, line in zip(body["line_items"], req.line_items, strict=True):
+        item["quantity"] = _plain(line.quantity)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[str, str, Decimal]:
+    """(business_id, currency, tax_rate) of a customer."""
+    row = con.execute("SELECT business_id, currency, tax_rate FROM customers WHERE customer_id = ?",
+                      [customer_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"unknown customer {customer_id!r}")
+    return row
+
+
+def _check_request(req: InvoiceCreateRequest, currency: str) -> None:
+    """The model checks these too, but a request may arrive unvalidated (model_construct)."""
+    minor_units(currency)  # unknown currency -> ValidationError
+    if not req.line_items:
+        raise ValidationError("an invoice needs at least one line item")
+    for n, item in enumerate(req.line_items, start=1):
+        if not item.description:
+            raise ValidationError(f"line item {n}: a description is required")
+        if isinstance(item.unit_price, bool) or not isinstance(item.unit_price, int):
+            raise ValidationError(f"line item {n}: unit_price must be an integer in minor units")
+        if item.unit_price < 0:
+            raise ValidationError(f"line item {n}: unit_price must not be negative ({item.unit_price})")
+        qty = Decimal(item.quantity)
+        if not qty.is_finite() or qty <= 0:
+            raise ValidationError(f"line item {n}: quantity must be positive ({item.quantity})")
+        if -qty.normalize().as_tuple().exponent > _QTY_DECIMALS:
+            raise ValidationError(f"line item {n}: quantity has more than {_QTY_DECIMALS} decimals")
+        if qty >= _QTY_LIMIT:
+            raise ValidationError(f"line item {n}: quantity too large")
+        if abs(round_half_away(Fraction(item.unit_price) * Fraction(qty))) > _BIGINT_MAX:
+            raise ValidationError(f"line item {n}: amount too large")
+
+
+def _insert_custom_lines(con: duckdb.DuckDBPyConnection, invoice_id: str, items: list[LineItem],
+                         currency: str, period: tuple[dt.date, dt.date] | None) -> None:
+    """invoice_lines rows of kind 'custom', numbered 1..n in request order (one statement)."""
+    start, end = period or (None, None)
+    con.execute(
+        """INSERT INTO invoice_lines (invoice_id, line_no, kind, product, description, quantity, unit_price,
+                                      amount_minor, period_start, period_end)
+           SELECT ?, t.line_no, 'custom', t.product, t.description, t.qty::DECIMAL(38,6),
+                  t.price::DECIMAL(38,12), t.amount, ?, ?
+           FROM (SELECT unnest(?::INTEGER[]) AS line_no, unnest(?::VARCHAR[]) AS product,
+                        unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS qty,
+                        unnest(?::VARCHAR[]) AS price, unnest(?::BIGINT[]) AS amount) t""",
+        [invoice_id, start, end,
+         list(range(1, len(items) + 1)), [i.product for i in items], [i.description for i in items],
+         [_plain(Decimal(i.quantity)) for i in items],
+         [str(to_major(i.unit_price, currency)) for i in items],
+         [round_half_away(Fraction(i.unit_price) * Fraction(Decimal(i.quantity))) for i in items]],
+    )
+
+
+def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, customer_id: str,
+                              currency: str, run_id: str | None = None) -> list[str]:
+    """Put all the customer's pending delayed charges in `currency` on a draft, mark them swept.
+
+    Lines follow the invoice's existing lines, oldest charge first. The caller refreshes totals.
+    """
+    charges = con.execute(
+        """SELECT d.charge_id, d.description, d.amount FROM delayed_charges d
+           WHERE d.customer_id = ? AND d.currency = ?
+             AND NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = d.charge_id)
+           ORDER BY d.charge_date, d.charge_id""",
+        [customer_id, currency],
+    ).fetchall()
+    if not charges:
+        return []
+    last = con.execute("SELECT coalesce(max(line_no), 0) FROM invoice_lines WHERE invoice_id = ?",
+                       [invoice_id]).fetchone()[0]
+    ids = [c[0] for c in charges]
+    con.execute(
+        """INSERT INTO invoice_lines (invoice_id, line_no, kind, description, amount_minor, charge_id)
+           SELECT ?, ? + t.n, 'delayed_charge', t.description, t.amount, t.charge_id
+           FROM (SELECT unnest(?::VARCHAR[]) AS charge_id, unnest(?::VARCHAR[]) AS description,
+                        unnest(?::BIGINT[]) AS amount, unnest(range(1, ? + 1)) AS n) t""",
+        [invoice_id, last, ids, [c[1] for c in charges], [round_minor(c[2], currency) for c in charges],
+         len(charges)],
+    )
+    con.execute(
+        """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
+           SELECT unnest(?::VARCHAR[]), ?, ?, ?""",
+        [ids, invoice_id, run_id, _utcnow()],
+    )
+    return ids
+
+
+def _insert_invoice(con: duckdb.DuckDBPyConnection, *, customer_id: str, currency: str,
+                    items: list[LineItem], due_date: dt.date, description: str | None,
+                    period: tuple[dt.date, dt.date] | None = None, template_id: str | None = None,
+                    idempotency_key: str | None = None) -> str:
+    """A draft of custom lines for a customer (business and tax rate are the customer's)."""
+    business_id, _, tax_rate = _customer(con, customer_id)
+    invoice_id = new_invoice_id()
+    start, end = period or (None, None)
+    con.execute(
+        """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, period_start,
+                                 period_end, bill_for_date, due_date, period_days, tax_rate, subtotal_minor,
+                                 tax_minor, total_minor, total_paid_minor, description,
+                                 recurring_template_id, idempotency_key, created_at)
+           VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?)""",
+        [invoice_id, business_id, customer_id, currency, start, end, start, due_date,
+         (end - start).days + 1 if period else None, tax_rate, description, template_id,
+         idempotency_key, _utcnow()],
+    )
+    _insert_custom_lines(con, invoice_id, items, currency, period)
+    return invoice_id
+
+
+# --- recurring templates ----------------------------------------------------------------------
+
+def _template_periods(con: duckdb.DuckDBPyConnection, upto: dt.date, template_id: str | None = None,
+                      *, missing_only: bool = False) -> list[tuple[str, dt.date, dt.date]]:
+    """(template_id, period_start, period_end) of every period starting on or before `upto`."""
+    # cycles.py's boundary SQL reads start_date, billing_period, billing_cycle_start_day of alias t.
+    start, end = boundary_sql("t", "n.k"), boundary_sql("t", "n.k + 1")
+    missing = """AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.recurring_template_id = t.template_id
+                                 AND i.period_start = {start} AND i.status <> 'void')"""
+    return con.execute(
+        f"""WITH p AS (SELECT ?::DATE AS upto)
+            SELECT t.template_id, {start} AS period_start, ({end} - INTERVAL 1 DAY)::DATE AS period_end
+            FROM p, (SELECT *, day(start_date) AS billing_cycle_start_day FROM recurring_templates
+                     WHERE ?::VARCHAR IS NULL OR template_id = ?) t,
+                 LATERAL (SELECT unnest(range(0, {cycle_index_sql('t', 'p.upto')} + 1)) AS k) n
+            WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ''}
+            ORDER BY t.template_id, period_start""",
+        [upto, template_id, template_id],
+    ).fetchall()
+
+
+def _create_template(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, currency: str) -> str:
+    rec = req.recurring
+    template_id = "tpl_" + uuid.uuid4().hex[:20]
+    items = [{"description": i.description, "unit_price": i.unit_price,
+              "quantity": _plain(Decimal(i.quantity)), "product": i.product} for i in req.line_items]
+    con.execute(
+        "INSERT INTO recurring_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [template_id, req.customer_id, currency, req.description, json.dumps(items), rec.billing_period,
+         rec.start_date, rec.payment_terms_days, _utcnow()],
+    )
+    return template_id
+
+
+def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[InvoiceResponse]:
+    """Draft every template period starting on or before `as_of` that has no (non-void) invoice.
+
+    Idempotent: a second call drafts nothing. bill_for_date = period_start,
+    due_date = period_start + the template's payment_terms_days.
+    """
+
+    def work(c: duckdb.DuckDBPyConnection) -> list[str]:
+        created = []
+        periods = _template_periods(c, as_of, missing_only=True)
+        templates = {r[0]: r[1:] for r in c.execute(
+            "SELECT template_id, customer_id, currency, description, line_items, payment_terms_days "
+            "FROM recurring_templates").fetchall()}
+        for template_id, start, end in periods:
+            customer_id, currency, description, line_items, terms = templates[template_id]
+            items = [LineItem(**i) for i in json.loads(line_items)]
+            created.append(_insert_invoice(
+                c, customer_id=customer_id, currency=currency, items=items,
+                due_date=start + dt.timedelta(days=terms), description=description,
+                period=(start, end), template_id=template_id))
+        if created:
+            refresh_totals(c, invoice_ids=created)
+        return created
+
+    return [load_invoice(con, i) for i in retry_on_conflict(con, work)]
+
+
+# --- create -----------------------------------------------------------------------------------
+
+def create_invoice_tx(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *,
+                      today: dt.date | None = None, take_delayed_charges: bool = False) -> tuple[str, bool]:
+    """Create a draft in the caller's transaction; returns (invoice_id, created).
+
+    A replayed idempotency key returns the first invoice with created = False and writes nothing.
+    """
+    key_hash = _request_hash(req) if req.idempotency_key is not None else None
+    if req.idempotency_key is not None:
+        row = con.execute("SELECT invoice_id, request_hash FROM idempotency_keys WHERE idempotency_key = ?",
+                          [req.idempotency_key]).fetchone()
+        if row is not None:
+            if row[1] != key_hash:
+                raise ValidationError(f"idempotency key {req.idempotency_key!r} was already used "
+                                      f"for a different request (invoice {row[0]})")
+            return row[0], False
+    _, customer_currency, _ = _customer(con, req.customer_id)
+    currency = req.currency or customer_currency
+    _check_request(req, currency)
+    today = today or dt.datetime.now(dt.UTC).date()
+    template_id = period = None
+    due_date = req.due_date or today + dt.timedelta(days=DEFAULT_DUE_DAYS)
+    if req.recurring is not None:
+        # The invoice created now IS the template's first period, so drafting never bills it twice;
+        # it is due like every later period of the template unless a due_date is given.
+        template_id = _create_template(con, req, currency)
+        period = _template_periods(con, req.recurring.start_date, template_id)[0][1:]
+        due_date = req.due_date or period[0] + dt.timedelta(days=req.recurring.payment_terms_days)
+    invoice_id = _insert_invoice(
+        con, customer_id=req.customer_id, currency=currency, items=req.line_items,
+        due_date=due_date, description=req.description,
+        period=period, template_id=template_id, idempotency_key=req.idempotency_key)
+    if take_delayed_charges:
+        sweep_customer_charges_tx(con, invoice_id, req.customer_id, currency)
+    refresh_totals(con, invoice_ids=[invoice_id])
+    if req.idempotency_key is not None:
+        con.execute("INSERT INTO idempotency_keys VALUES (?, ?, ?)",
+                    [req.idempotency_key, invoice_id, key_hash])
+    return invoice_id, True
+
+
+def create_invoice(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *,
+                   today: dt.date | None = None) -> InvoiceResponse:
+    """DayZero POST /invoices: a draft invoice of custom lines (all-or-nothing)."""
+    invoice_id, _ = retry_on_conflict(con, lambda c: create_invoice_tx(c, req, today=today))
+    return load_invoice(con, invoice_id)
+
+
+# --- batch ------------------------------------------------------------------------------------
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequest | str], bool, bool]:
+    """Items of a batch, each parsed on its own: a malformed item becomes its error text, so one
+    bad item in a raw JSON body fails alone instead of rejecting the whole batch."""
+    if isinstance(req, BatchCreateRequest):
+        return list(req.items), req.include_delayed_charges, req.finalize
+    extra = set(req) - {"items", "include_delayed_charges", "finalize"}
+    if extra:
+        raise ValidationError(f"unknown batch field(s): {', '.join(sorted(extra))}")
+    raw = req.get("items")
+    include, finalize = req.get("include_delayed_charges", False), req.get("finalize", False)
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("a batch needs a non-empty list of items")
+    if not isinstance(include, bool) or not isinstance(finalize, bool):
+        raise ValidationError("include_delayed_charges and finalize must be true or false")
+    items: list[InvoiceCreateRequest | str] = []
+    for item in raw:
+        try:
+            items.append(InvoiceCreateRequest.model_validate(item))
+        except pydantic.ValidationError as exc:
+            items.append(_error_text(exc))
+    return items, include, finalize
+
+
+def batch_create(con: duckdb.DuckDBPyConnection, req: BatchCreateRequest | dict, *,
+                 today: dt.date | None = None) -> BatchCreateResponse:
+    """DayZero POST /invoices/batch. Each item is its own transaction and fails alone.
+
+    include_delayed_charges: a customer's FIRST new invoice of the batch takes all the customer's
+    pending charges in that invoice's currency. finalize: the new invoices are numbered in item
+    order. `created` counts successful items (idempotent replays included), `failed` the others.
+    """
+    items, include, finalize = _parse_batch(req)
+    outcome: list[str | Exception] = []  # invoice_id or the item's error
+    new_ids: list[str] = []
+    customers_with_new: set[str] = set()
+    for item in items:
+        if isinstance(item, str):
+            outcome.append(ValidationError(item))
+            continue
+        take = include and item.customer_id not in customers_with_new
+        try:
+            invoice_id, created = retry_on_conflict(con, lambda c, it=item, tk=take: create_invoice_tx(
+                c, it, today=today, take_delayed_charges=tk))
+        except (BillsimError, duckdb.Error, pydantic.ValidationError) as exc:
+            outcome.append(exc)
+            continue
+        outcome.append(invoice_id)
+        if created:
+            new_ids.append(invoice_id)
+            customers_with_new.add(item.customer_id)
+    finalize_error = None
+    if finalize and new_ids:
+        try:
+            retry_on_conflict(con, lambda c: finalize_invoices_tx(c, new_ids))
+        except (BillsimError, duckdb.Error) as exc:
+            finalize_error = f"created as a draft but not finalized: {exc}"
+    results, new = [], set(new_ids)
+    for index, out in enumerate(outcome):
+        if isinstance(out, Exception):
+            results.append(BatchItemResult(index=index, ok=False, error=_error_text(out)))
+        else:
+            note = finalize_error if out in new else None
+            results.append(BatchItemResult(index=index, ok=True, invoice=load_invoice(con, out), error=note))
+    ok = sum(r.ok for r in results)
+    return BatchCreateResponse(results=results, created=ok, failed=len(results) - ok)
