@@ -1,0 +1,266 @@
+"""What-if changes (spec section 7): one small typed unit per change type.
+
+Each change knows three things: its shape (a pydantic model, parsed exactly: decimals never pass
+through a float), what it refers to in the stored data (`problems`: unknown product, line, metric or
+contract), and how it rewrites the scenario's OVERLAY (`apply`). The overlay is a private in-memory
+catalog holding copies of contracts, order_lines and price_tiers plus views over customers and usage
+(see `scenario_overlay.py`); the stored tables are only ever read.
+
+Changes apply in the order they are listed, each on the result of the previous ones
+(price +10% then price = 120.00 leaves 120.00; the other way round gives 132.00).
+
+Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from zero to 12 decimals
+(only a price that already uses 11–12 decimals can lose anything):
+
+    price' = round(price × (100 + percent) / 100, 12)
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PRICE_DECIMALS = 12
+QTY_DECIMALS = 6
+PERCENT_DECIMALS = 6
+FLAT_MODELS = ("flat", "per_unit", "package")  # models priced by unit_price
+TIERED_MODELS = ("graduated", "volume")
+
+
+def _decimals(value: Decimal) -> int:
+    exp = value.as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _check_decimal(value: Decimal | None, places: int, what: str, *, minimum: Decimal | None = Decimal(0)):
+    if value is None:
+        return value
+    if not value.is_finite():
+        raise ValueError(f"{what} must be a number")
+    if _decimals(value.normalize()) > places:
+        raise ValueError(f"{what} has more than {places} decimal places: {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    return value
+
+
+def factor_of(percent: Decimal) -> Decimal:
+    """(100 + percent) / 100, exactly: +10 -> 1.1, -12.5 -> 0.875."""
+    return (Decimal(100) + percent).scaleb(-2)
+
+
+def _percent_text(percent: Decimal) -> str:
+    text = format(percent.normalize(), "f")
+    return f"+{text}%" if percent >= 0 else f"{text}%"
+
+
+class KnownData(Protocol):
+    """What changes may refer to in the stored data (over SQL: `scenario_overlay.StoredData`)."""
+
+    products: frozenset[str]
+    metrics: frozenset[str]
+
+    def line_model(self, line_id: str) -> str | None:
+        """The pricing model of a line, None for an unknown line."""
+
+    def lines_not_priced_by_unit_price(self, product: str | None, line_id: str | None) -> list[str]:
+        """Selected lines whose model has no unit price ('L-GRAD (graduated)'), at most 11."""
+
+    def unknown_contracts(self, contract_ids: list[str]) -> list[str]:
+        """The ids that name no stored contract."""
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def label(self) -> str:  # pragma: no cover - every change overrides it
+        raise NotImplementedError
+
+    def problems(self, known: KnownData) -> list[str]:
+        return []
+
+
+class PriceChange(_Change):
+    """Scale every price of the selected lines by `percent`, or set their `unit_price`.
+
+    Selected = lines of `product`, or the line `line_id`, or every line when neither is given.
+    "Every price" = unit_price, tier unit prices and flat fees, fixed_fee and percentage_rate (the
+    price of a `percentage` line), so each selected line's amount moves by exactly `percent`
+    before rounding."""
+
+    type: Literal["price"]
+    product: str | None = None
+    line_id: str | None = None
+    percent: Decimal | None = None
+    unit_price: Decimal | None = None
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, v):
+        return _check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100))
+
+    @field_validator("unit_price")
+    @classmethod
+    def _unit_price(cls, v):
+        return _check_decimal(v, PRICE_DECIMALS, "unit_price")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.percent is None) == (self.unit_price is None):
+            raise ValueError("a price change needs exactly one of 'percent' or 'unit_price'")
+        if self.product is not None and self.line_id is not None:
+            raise ValueError("a price change selects lines by 'product' or by 'line_id', not both")
+        return self
+
+    def target(self) -> str:
+        if self.line_id is not None:
+            return f"line {self.line_id}"
+        return self.product if self.product is not None else "all lines"
+
+    def label(self) -> str:
+        if self.percent is not None:
+            return f"price {self.target()} {_percent_text(self.percent)}"
+        return f"price {self.target()} = {self.unit_price}"
+
+    def problems(self, known: KnownData) -> list[str]:
+        if self.product is not None and self.product not in known.products:
+            return [f"{self.label()}: unknown product {self.product!r}"]
+        if self.line_id is not None and known.line_model(self.line_id) is None:
+            return [f"{self.label()}: unknown line {self.line_id!r}"]
+        if self.unit_price is not None:
+            # a unit price means nothing to a tiered or percentage line: say so rather than do nothing
+            other = known.lines_not_priced_by_unit_price(self.product, self.line_id)
+            if other:
+                return [f"{self.label()}: lines not priced by a unit price: {', '.join(other[:10])}"
+                        f"{' …' if len(other) > 10 else ''}; use a 'tiers' change or a 'percent'"]
+        return []
+
+
+class UsageChange(_Change):
+    """Scale the quantity of APPROVED usage rows of `metric` (every metric when absent) by `percent`.
+
+    Rows keep their exact scaled quantity; the usage line's priced quantity (6 decimals) is rounded
+    once, half away from zero. Row counts do not change: `count` aggregations and the per-row
+    fixed fee of `percentage` lines are unaffected by a quantity scaling."""
+
+    type: Literal["usage"]
+    metric: str | None = None
+    percent: Decimal
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, v):
+        return _check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100))
+
+    def label(self) -> str:
+        return f"usage {self.metric or 'all metrics'} {_percent_text(self.percent)}"
+
+    def problems(self, known: KnownData) -> list[str]:
+        if self.metric is not None and self.metric not in known.metrics:
+            return [f"{self.label()}: unknown metric {self.metric!r}"]
+        return []
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    up_to: Decimal | None
+    unit_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+    @field_validator("up_to")
+    @classmethod
+    def _up_to(cls, v):
+        return _check_decimal(v, QTY_DECIMALS, "tier up_to")
+
+    @field_validator("unit_price", "flat_fee")
+    @classmethod
+    def _price(cls, v, info):
+        return _check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}")
+
+
+class TiersChange(_Change):
+    """Replace the tiers of a graduated or volume line (ordered by up_to; exactly one unbounded, last)."""
+
+    type: Literal["tiers"]
+    line_id: str
+    tiers: list[Tier]
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if not self.tiers:
+            raise ValueError(f"tiers of {self.line_id}: at least one tier is needed")
+        bounds = [t.up_to for t in self.tiers]
+        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+            raise ValueError(f"tiers of {self.line_id}: exactly one tier, the last, must be unbounded "
+                             f"(up_to null)")
+        bounded = bounds[:-1]
+        if any(b <= 0 for b in bounded) or any(a >= b for a, b in zip(bounded, bounded[1:], strict=False)):
+            raise ValueError(f"tiers of {self.line_id}: up_to bounds must be positive and strictly "
+                             f"increasing, got {[str(b) for b in bounded]}")
+        return self
+
+    def label(self) -> str:
+        return f"tiers {self.line_id} ({len(self.tiers)} tiers)"
+
+    def problems(self, known: KnownData) -> list[str]:
+        model = known.line_model(self.line_id)
+        if model is None:
+            return [f"{self.label()}: unknown line {self.line_id!r}"]
+        if model not in TIERED_MODELS:
+            return [f"{self.label()}: line {self.line_id} is priced {model!r}, not graduated or volume"]
+        return []
+
+
+class ChurnChange(_Change):
+    """The contracts churn: none of their cycles in the range is billed in the scenario."""
+
+    type: Literal["churn"]
+    contract_ids: list[str] = Field(min_length=1)
+
+    def label(self) -> str:
+        head = ", ".join(self.contract_ids[:3])
+        return f"churn {head}{f' +{len(self.contract_ids) - 3}' if len(self.contract_ids) > 3 else ''}"
+
+    def problems(self, known: KnownData) -> list[str]:
+        unknown = known.unknown_contracts(self.contract_ids)
+        return [f"{self.label()}: unknown contract(s) {', '.join(map(repr, unknown))}"] if unknown else []
+
+
+class MinimumCommitmentChange(_Change):
+    """Set (or, with amount null, remove) a contract's minimum commitment per full cycle."""
+
+    type: Literal["minimum_commitment"]
+    contract_id: str
+    amount: Decimal | None
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, v):
+        return _check_decimal(v, PRICE_DECIMALS, "minimum commitment amount")
+
+    def label(self) -> str:
+        return f"minimum commitment {self.contract_id} = {self.amount if self.amount is not None else 'none'}"
+
+    def problems(self, known: KnownData) -> list[str]:
+        if known.unknown_contracts([self.contract_id]):
+            return [f"{self.label()}: unknown contract {self.contract_id!r}"]
+        return []
+
+
+class ProrationChange(_Change):
+    """Every contract's proration becomes `value` (none: active lines bill whole)."""
+
+    type: Literal["proration"]
+    value: Literal["actual", "none"]
+
+    def label(self) -> str:
+        return f"proration {self.value}"
+
+
+Change = Annotated[
+    PriceChange | UsageChange | TiersChange | ChurnChange | MinimumCommitmentChange | ProrationChange,
+    Field(discriminator="type"),
+]
+CHANGE_TYPES = ("price", "usage", "tiers", "churn", "minimum_commitment", "proration")

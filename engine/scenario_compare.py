@@ -1,0 +1,189 @@
+"""Comparing a baseline rating with a scenario rating, line by line, and summing the comparison.
+
+    _scenario_baseline   the baseline's `_rated_lines`, kept before the scenario is rated
+    _scenario_comparison one row per invoice line of either side (FULL OUTER JOIN); a line missing
+                         on one side counts as 0. Order lines match on (contract, period, line_id);
+                         true-up lines have no line_id and match on (contract, period, kind).
+
+Amounts stay integer minor units until they are shown: `to_major` gives the currency's decimals.
+Totals are sums of the rows, so a summary always equals the sum of its comparison.csv.
+The aggregations (month, product, customer, waterfall) work on the comparison frame and return
+Decimal major units; nothing here is a float.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .money import to_major
+from .rating import KIND_ORDER
+
+BASELINE = "_scenario_baseline"
+COMPARISON = "_scenario_comparison"
+CSV_COLUMNS = ["contract_id", "customer_id", "product", "line_id", "kind", "currency", "period_start",
+               "baseline_amount", "scenario_amount", "delta"]
+# rows in invoice order: contract, cycle, then the invoice's own line order
+ROW_ORDER = f"contract_id, period_start, {KIND_ORDER}, line_id"
+TRUE_UP = "minimum_commitment_true_up"
+TRUE_UP_LABEL = "Minimum commitment true-up"
+
+
+def keep_baseline(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep the baseline's rated lines before the scenario's rating replaces `_rated_lines`."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {BASELINE} AS
+                    SELECT contract_id, period_start, line_id, kind, product, amount_minor
+                    FROM _rated_lines""")
+
+
+def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
+    """`_scenario_comparison` from `_scenario_baseline` and the scenario's `_rated_lines`.
+
+    Customer and currency come from the STORED contract (a churned contract is absent from the
+    overlay, its rows still name their customer). Returns the number of rows."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {COMPARISON} AS
+            WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}),
+            s AS (SELECT contract_id, period_start, line_id, kind, product, amount_minor,
+                         coalesce(line_id, '') AS k FROM _rated_lines),
+            j AS (
+                SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
+                       coalesce(b.period_start, s.period_start) AS period_start,
+                       coalesce(b.line_id, s.line_id) AS line_id, coalesce(b.kind, s.kind) AS kind,
+                       coalesce(b.product, s.product) AS product,
+                       coalesce(b.amount_minor, 0)::BIGINT AS baseline_minor,
+                       coalesce(s.amount_minor, 0)::BIGINT AS scenario_minor
+                FROM b FULL OUTER JOIN s
+                  ON b.contract_id = s.contract_id AND b.period_start = s.period_start
+                 AND b.k = s.k AND b.kind = s.kind)
+            SELECT j.contract_id, c.customer_id, j.product, j.line_id, j.kind, c.currency, j.period_start,
+                   j.baseline_minor, j.scenario_minor,
+                   (j.scenario_minor - j.baseline_minor)::BIGINT AS delta_minor
+            FROM j JOIN {stored}.contracts c USING (contract_id)""")
+    return con.execute(f"SELECT count(*) FROM {COMPARISON}").fetchone()[0]
+
+
+def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per currency: baseline, scenario and delta (sums of the rows, major units as strings), rows."""
+    rows = con.execute(
+        f"""SELECT currency, sum(baseline_minor)::HUGEINT, sum(scenario_minor)::HUGEINT,
+                   sum(delta_minor)::HUGEINT, count(*)
+            FROM {COMPARISON} GROUP BY currency ORDER BY currency""").fetchall()
+    return [{"currency": cur, "baseline": str(to_major(int(b), cur)), "scenario": str(to_major(int(s), cur)),
+             "delta": str(to_major(int(d), cur)), "rows": n} for cur, b, s, d, n in rows]
+
+
+def _major_sql(col: str) -> str:
+    # minor -> major text with exactly the currency's decimals: 3550 USD -> 35.50, 7097 JPY -> 7097
+    return (f"CASE cu.exp WHEN 0 THEN {col}::VARCHAR "
+            f"WHEN 2 THEN ({col} * 0.01::DECIMAL(3,2))::VARCHAR "
+            f"WHEN 3 THEN ({col} * 0.001::DECIMAL(4,3))::VARCHAR "
+            f"ELSE ({col} * 0.0001::DECIMAL(5,4))::VARCHAR END")
+
+
+def _text_sql(col: str) -> str:
+    # a text cell that a spreadsheet would run as a formula gets a leading ' (spec section 6)
+    return f"CASE WHEN regexp_matches({col}, '^[=+\\-@\\t\\r]') THEN '''' || {col} ELSE {col} END"
+
+
+def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
+    """out_dir/comparison.csv with the spec's header; amounts in major units, numbers unquoted."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "comparison.csv"
+    select = ", ".join([
+        *(f"{_text_sql(c)} AS {c}" for c in ("contract_id", "customer_id", "product", "line_id")),
+        "kind", "currency", "period_start",
+        f"{_major_sql('baseline_minor')} AS baseline_amount",
+        f"{_major_sql('scenario_minor')} AS scenario_amount",
+        f"{_major_sql('delta_minor')} AS delta"])
+    rel = con.sql(f"SELECT {select} FROM {COMPARISON} x JOIN _currency_units cu ON cu.code = x.currency "
+                  f"ORDER BY {ROW_ORDER}")
+    rel.write_csv(str(path), header=True)
+    return path
+
+
+def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str) -> pd.DataFrame:
+    """The comparison rows (minor units, plus the customer's name) as a DataFrame, for the aggregations."""
+    frame = con.execute(
+        f"""SELECT x.*, cu.name AS customer_name FROM {COMPARISON} x
+            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {ROW_ORDER}""").df()
+    frame["period_start"] = frame["period_start"].dt.date  # a cycle starts on a date, not at midnight
+    return frame
+
+
+# --- aggregations: DataFrame of comparison rows in -> Decimal major units out -----------------------------
+
+def _to_major_columns(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("baseline", "scenario", "delta"):
+        df[col] = [to_major(int(m), cur) for m, cur in zip(df[f"{col}_minor"], df["currency"], strict=True)]
+    return df.drop(columns=["baseline_minor", "scenario_minor", "delta_minor"])
+
+
+def _sum_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    out = (rows.groupby(keys, dropna=False, sort=True)[["baseline_minor", "scenario_minor", "delta_minor"]]
+           .sum().reset_index())
+    return out
+
+
+def _product_label(rows: pd.DataFrame) -> pd.Series:
+    return rows["product"].where(rows["product"].notna(), TRUE_UP_LABEL)
+
+
+def revenue_by_month(rows: pd.DataFrame) -> pd.DataFrame:
+    """currency, month (first day), baseline, scenario, delta: revenue of the cycles starting that month."""
+    if rows.empty:
+        return pd.DataFrame(columns=["currency", "month", "baseline", "scenario", "delta"])
+    work = rows.assign(month=pd.to_datetime(rows["period_start"]).dt.to_period("M").dt.start_time.dt.date)
+    return _to_major_columns(_sum_by(work, ["currency", "month"]))
+
+
+def delta_by_product(rows: pd.DataFrame) -> pd.DataFrame:
+    """currency, product, baseline, scenario, delta; largest absolute change first within a currency."""
+    if rows.empty:
+        return pd.DataFrame(columns=["currency", "product", "baseline", "scenario", "delta"])
+    out = _sum_by(rows.assign(product=_product_label(rows)), ["currency", "product"])
+    out = out.assign(_abs=out["delta_minor"].abs()).sort_values(["currency", "_abs", "product"],
+                                                                ascending=[True, False, True])
+    return _to_major_columns(out.drop(columns="_abs").reset_index(drop=True))
+
+
+def _percent_change(delta_minor: int, baseline_minor: int) -> Decimal | None:
+    """delta / baseline × 100, to one decimal (half away from zero); None when the baseline is 0."""
+    if baseline_minor == 0:
+        return None
+    exact = Fraction(delta_minor * 100, baseline_minor)
+    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def top_movers(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The n customers per currency whose revenue moves most (absolute delta), with the % change."""
+    cols = ["currency", "customer_id", "customer_name", "baseline", "scenario", "delta", "delta_percent"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    work = rows.assign(customer_name=rows["customer_name"].fillna(""))
+    out = _sum_by(work, ["currency", "customer_id", "customer_name"])
+    out = (out.assign(_abs=out["delta_minor"].abs())
+           .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
+           .groupby("currency", sort=True).head(n).drop(columns="_abs").reset_index(drop=True))
+    out["delta_percent"] = [_percent_change(int(d), int(b))
+                            for d, b in zip(out["delta_minor"], out["baseline_minor"], strict=True)]
+    return _to_major_columns(out)[cols]
+
+
+def waterfall_by_product(rows: pd.DataFrame) -> pd.DataFrame:
+    """Waterfall steps per currency: baseline total, one step per product's delta, scenario total.
+
+    Columns: currency, label, amount, measure ('absolute' | 'relative' | 'total'), as plotly's
+    Waterfall trace expects them."""
+    steps = []
+    for cur, by_product in delta_by_product(rows).groupby("currency", sort=True):
+        base = sum(by_product["baseline"], Decimal(0))
+        steps.append({"currency": cur, "label": "Baseline", "amount": base, "measure": "absolute"})
+        for product, delta in zip(by_product["product"], by_product["delta"], strict=True):
+            steps.append({"currency": cur, "label": product, "amount": delta, "measure": "relative"})
+        steps.append({"currency": cur, "label": "Scenario", "amount": sum(by_product["scenario"], Decimal(0)),
+                      "measure": "total"})
+    return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])

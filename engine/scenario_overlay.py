@@ -1,0 +1,214 @@
+"""The scenario overlay: the stored input tables with a scenario's changes applied, never the tables.
+
+An overlay is a private in-memory catalog ATTACHed to the connection under a fresh name
+(`scn_<hex>`), holding:
+
+    contracts, order_lines, price_tiers   copies of the stored tables, then rewritten change by change
+    customers                             a view over the stored table (no change touches it)
+    usage                                 a view over the stored table; approved rows' quantity ×
+                                          the metric's compounded usage factor (usage_factors)
+
+Rating reads `{source}.table`, so `rate_targets(con, source=overlay)` bills the scenario with the very
+same SQL as real invoices. Nothing is written to the database file: the catalog lives in memory and
+is DETACHed when the overlay closes. The views name the stored tables by their full name
+(`"<catalog>".main.usage`): inside the attached catalog a bare `main.usage` would mean its own schema.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, localcontext
+
+import duckdb
+
+from .errors import ScenarioError
+from .scenario_changes import (
+    FLAT_MODELS,
+    ChurnChange,
+    MinimumCommitmentChange,
+    PriceChange,
+    ProrationChange,
+    TiersChange,
+    UsageChange,
+    factor_of,
+)
+
+COPIED = ("contracts", "order_lines", "price_tiers")
+MAX_FACTOR_DECIMALS = 18
+_SELECTED = "(?::VARCHAR IS NULL OR product = ?) AND (?::VARCHAR IS NULL OR line_id = ?)"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def stored_schema(con: duckdb.DuckDBPyConnection) -> str:
+    """Fully qualified schema of the stored tables: `"<current catalog>".main`."""
+    return f"{_quote(con.execute('SELECT current_database()').fetchone()[0])}.main"
+
+
+class StoredData:
+    """The stored data that changes may name (`scenario_changes.KnownData`), looked up by SQL.
+
+    Products and metrics are small sets read once; lines and contracts are looked up by the ids a
+    scenario names, so validating against 100k contracts costs a few index probes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, extra_metrics: list[str] = ()) -> None:
+        self.con = con
+        self.products = frozenset(r[0] for r in con.execute(
+            "SELECT DISTINCT product FROM order_lines").fetchall())
+        metrics = {r[0] for r in con.execute(
+            "SELECT DISTINCT metric FROM order_lines WHERE metric IS NOT NULL").fetchall()}
+        # a metric only usage rows carry (no line prices it) is known too; scaling it changes nothing
+        rest = sorted(set(extra_metrics) - metrics)
+        if rest:
+            metrics |= {r[0] for r in con.execute(
+                "SELECT DISTINCT metric FROM usage WHERE list_contains(?::VARCHAR[], metric)",
+                [rest]).fetchall()}
+        self.metrics = frozenset(metrics)
+
+    def line_model(self, line_id: str) -> str | None:
+        row = self.con.execute("SELECT pricing_model FROM order_lines WHERE line_id = ?",
+                               [line_id]).fetchone()
+        return row[0] if row else None
+
+    def lines_not_priced_by_unit_price(self, product: str | None, line_id: str | None) -> list[str]:
+        rows = self.con.execute(
+            f"""SELECT line_id || ' (' || pricing_model || ')' FROM order_lines
+                WHERE {_SELECTED} AND NOT list_contains(?::VARCHAR[], pricing_model)
+                ORDER BY line_id LIMIT 11""",
+            [product, product, line_id, line_id, list(FLAT_MODELS)]).fetchall()
+        return [r[0] for r in rows]
+
+    def unknown_contracts(self, contract_ids: list[str]) -> list[str]:
+        found = {r[0] for r in self.con.execute(
+            "SELECT contract_id FROM contracts WHERE list_contains(?::VARCHAR[], contract_id)",
+            [list(contract_ids)]).fetchall()}
+        return [c for c in contract_ids if c not in found]
+
+
+def _selection_params(change: PriceChange) -> list:
+    return [change.product, change.product, change.line_id, change.line_id]
+
+
+def _apply_price(con, scn: str, change: PriceChange) -> None:
+    sel = _selection_params(change)
+    if change.unit_price is not None:
+        con.execute(f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",
+                    [str(change.unit_price), *sel])
+        return
+    factor = str(factor_of(change.percent))
+    # price' = round(price × factor, 12): exact product first, one rounding back to DECIMAL(38,12)
+    scaled = "round({col} * ?::DECIMAL(38,8), 12)::DECIMAL(38,12)"
+    con.execute(
+        f"""UPDATE {scn}.order_lines SET
+                unit_price = {scaled.format(col='unit_price')},
+                fixed_fee = {scaled.format(col='fixed_fee')},
+                percentage_rate = {scaled.format(col='percentage_rate')}
+            WHERE {_SELECTED}""",
+        [factor, factor, factor, *sel])
+    con.execute(
+        f"""UPDATE {scn}.price_tiers SET
+                unit_price = {scaled.format(col='unit_price')},
+                flat_fee = {scaled.format(col='flat_fee')}
+            WHERE line_id IN (SELECT line_id FROM {scn}.order_lines WHERE {_SELECTED})""",
+        [factor, factor, *sel])
+
+
+def _apply_tiers(con, scn: str, change: TiersChange) -> None:
+    con.execute(f"DELETE FROM {scn}.price_tiers WHERE line_id = ?", [change.line_id])
+    n = len(change.tiers)
+    con.execute(
+        f"""INSERT INTO {scn}.price_tiers (line_id, tier_no, up_to, unit_price, flat_fee)
+            SELECT ?, unnest(range(1, ? + 1))::INTEGER, unnest(?::DECIMAL(38,6)[]),
+                   unnest(?::DECIMAL(38,12)[]), unnest(?::DECIMAL(38,12)[])""",
+        [change.line_id, n,
+         [None if t.up_to is None else str(t.up_to) for t in change.tiers],
+         [str(t.unit_price) for t in change.tiers], [str(t.flat_fee) for t in change.tiers]])
+
+
+def _apply_churn(con, scn: str, change: ChurnChange) -> None:
+    con.execute(f"DELETE FROM {scn}.contracts WHERE list_contains(?::VARCHAR[], contract_id)",
+                [change.contract_ids])
+
+
+def _apply_minimum(con, scn: str, change: MinimumCommitmentChange) -> None:
+    amount = None if change.amount is None else str(change.amount)
+    con.execute(f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",
+                [amount, change.contract_id])
+
+
+def _apply_proration(con, scn: str, change: ProrationChange) -> None:
+    con.execute(f"UPDATE {scn}.contracts SET proration = ?", [change.value])
+
+
+def _apply_usage(con, scn: str, change: UsageChange) -> None:
+    """Usage is a view: its factors are compounded once for all usage changes (`_usage_view`)."""
+
+
+APPLY: dict[type, Callable] = {
+    PriceChange: _apply_price,
+    TiersChange: _apply_tiers,
+    ChurnChange: _apply_churn,
+    MinimumCommitmentChange: _apply_minimum,
+    ProrationChange: _apply_proration,
+    UsageChange: _apply_usage,
+}
+
+
+def usage_factors(changes: list, metrics: frozenset[str]) -> dict[str, Decimal]:
+    """metric -> Π (100 + percent) / 100 over the usage changes that select it (exact; 1s omitted)."""
+    usage = [c for c in changes if isinstance(c, UsageChange)]
+    out: dict[str, Decimal] = {}
+    with localcontext() as ctx:
+        ctx.prec = 80  # far beyond any product of a few 8-decimal factors: the product stays exact
+        for metric in sorted(metrics):
+            factor = Decimal(1)
+            for change in usage:
+                if change.metric in (None, metric):
+                    factor *= factor_of(change.percent)
+            if factor != 1:
+                out[metric] = factor.normalize()
+    return out
+
+
+def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None:
+    if not factors:
+        con.execute(f"CREATE VIEW {scn}.usage AS SELECT * FROM {stored}.usage")
+        return
+    scale = max(max(0, -f.as_tuple().exponent) for f in factors.values())
+    if scale > MAX_FACTOR_DECIMALS:
+        raise ScenarioError(f"the usage changes compound to a factor with {scale} decimals "
+                            f"(at most {MAX_FACTOR_DECIMALS}); combine them into one change")
+    ftype = f"DECIMAL(38,{int(scale)})"
+    con.execute(f"CREATE TABLE {scn}.usage_factors (metric VARCHAR, factor {ftype})")
+    con.execute(f"INSERT INTO {scn}.usage_factors SELECT unnest(?::VARCHAR[]), unnest(?::{ftype}[])",
+                [list(factors), [str(f) for f in factors.values()]])
+    # quantity' = quantity × factor, exact (scale 6 + factor's); the rating rounds the line's priced
+    # quantity to 6 decimals once.
+    con.execute(
+        f"""CREATE VIEW {scn}.usage AS
+            SELECT u.usage_id, u.contract_id, u.metric, u.usage_date,
+                   CASE WHEN u.status = 'approved' AND f.factor IS NOT NULL
+                        THEN u.quantity::DECIMAL(38,6) * f.factor ELSE u.quantity END AS quantity,
+                   u.status
+            FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric""")
+
+
+@contextmanager
+def scenario_overlay(con: duckdb.DuckDBPyConnection, changes: list, metrics: frozenset[str]) -> Iterator[str]:
+    """Yield the name of a fresh overlay catalog with `changes` applied in order; detach it after."""
+    stored = stored_schema(con)
+    scn = f"scn_{uuid.uuid4().hex[:12]}"
+    con.execute(f"ATTACH ':memory:' AS {scn}")
+    try:
+        for table in COPIED:
+            con.execute(f"CREATE TABLE {scn}.{table} AS SELECT * FROM {stored}.{table}")
+        con.execute(f"CREATE VIEW {scn}.customers AS SELECT * FROM {stored}.customers")
+        _usage_view(con, scn, stored, usage_factors(changes, metrics))
+        for change in changes:
+            APPLY[type(change)](con, scn, change)
+        yield scn
+    finally:
+        con.execute(f"DETACH {scn}")

@@ -1,0 +1,243 @@
+"""What-if scenarios (spec section 7): bill a range of cycles twice, baseline and scenario, and compare.
+
+    scenario JSON -> Scenario (typed changes) -> validated against the stored data
+    _targets  = every cycle whose start_date lies in [from, to]          (targets.targets_for_range)
+    baseline  = rate_targets(source='main')                               the stored data
+    scenario  = rate_targets(source=<overlay>)                            the changes, in memory
+    comparison: one row per invoice line of either side, delta = scenario − baseline
+
+Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
+to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
+Amounts are line amounts before tax (tax is an invoice-level rounding of their sum).
+
+Saved scenarios live in the `scenarios` table (name, body JSON, saved_at); saving is the only write.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import NotFoundError, ScenarioError, ValidationError
+from .money import to_major
+from .rating import rate_targets
+from .scenario_changes import CHANGE_TYPES, Change, UsageChange
+from .scenario_compare import (
+    build_comparison,
+    comparison_frame,
+    comparison_totals,
+    delta_by_product,
+    keep_baseline,
+    revenue_by_month,
+    top_movers,
+    waterfall_by_product,
+    write_comparison_csv,
+)
+from .scenario_overlay import StoredData, scenario_overlay, stored_schema
+from .targets import targets_for_range
+
+__all__ = [
+    "CHANGE_TYPES", "Scenario", "Simulation", "delete_scenario", "delta_by_product", "get_scenario",
+    "list_scenarios", "load_scenario", "parse_scenario", "revenue_by_month", "run_simulation",
+    "save_scenario", "scenario_json", "simulate", "top_movers", "validate_scenario", "waterfall_by_change",
+    "waterfall_by_product",
+]
+
+
+class Scenario(BaseModel):
+    """A named list of changes, applied in order on top of the stored data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    changes: list[Change] = Field(default_factory=list)
+
+    def labels(self) -> list[str]:
+        return [c.label() for c in self.changes]
+
+
+def _pydantic_message(exc: PydanticValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in CHANGE_TYPES))
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenario:
+    """A Scenario from JSON text or an already parsed dict; numbers are read as exact decimals."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{origin} is not valid JSON: {exc}") from None
+    try:
+        return Scenario.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ScenarioError(f"{origin} is not a valid scenario: {_pydantic_message(exc)}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a scenario JSON file (spec section 7)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    return parse_scenario(text, origin=f"scenario file {path}")
+
+
+def scenario_json(scenario: Scenario) -> str:
+    """The scenario as JSON (decimals as strings), as saved and as downloaded."""
+    return scenario.model_dump_json(indent=1)
+
+
+def validate_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
+                      contract_ids: list[str] | None = None) -> StoredData:
+    """Every product, line, metric and contract the scenario names must exist; all problems at once."""
+    metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
+    known = StoredData(con, metrics)
+    problems = [p for change in scenario.changes for p in change.problems(known)]
+    if contract_ids:
+        unknown = known.unknown_contracts(contract_ids)
+        if unknown:
+            problems.append(f"simulation scope: unknown contract(s) {', '.join(map(repr, unknown))}")
+    if problems:
+        raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: "
+                            + "; ".join(problems))
+    return known
+
+
+def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
+    if to_date < from_date:
+        raise ValidationError(f"--to {to_date} is before --from {from_date}")
+    return targets_for_range(con, from_date, to_date, contract_ids=contract_ids or None)
+
+
+def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
+             contract_ids: list[str] | None) -> dict:
+    """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
+    t0 = time.perf_counter()
+    known = validate_scenario(con, scenario, contract_ids)
+    stored = stored_schema(con)
+    cycles = _target_range(con, from_date, to_date, contract_ids)
+    rate_targets(con)
+    keep_baseline(con)
+    with scenario_overlay(con, scenario.changes, known.metrics) as scn:
+        rate_targets(con, source=scn)
+    rows = build_comparison(con, stored)
+    return {"scenario": scenario.name, "changes": scenario.labels(), "from_date": from_date.isoformat(),
+            "to_date": to_date.isoformat(), "cycles": cycles, "rows": rows, "totals": comparison_totals(con),
+            "comparison_csv": None, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def simulate(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
+             out_dir: Path | None = None, contract_ids: list[str] | None = None) -> dict:
+    """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, and compare.
+
+    Writes out_dir/comparison.csv when out_dir is given. Returns a JSON-able summary: totals per
+    currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path."""
+    summary = _compare(con, scenario, from_date, to_date, contract_ids)
+    if out_dir is not None:
+        summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
+    return summary
+
+
+@dataclass
+class Simulation:
+    """A simulation's summary and its comparison rows (minor units), for the aggregations."""
+
+    summary: dict
+    rows: pd.DataFrame = field(repr=False)
+
+    def by_month(self) -> pd.DataFrame:
+        return revenue_by_month(self.rows)
+
+    def by_product(self) -> pd.DataFrame:
+        return delta_by_product(self.rows)
+
+    def movers(self, n: int = 10) -> pd.DataFrame:
+        return top_movers(self.rows, n)
+
+
+def run_simulation(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
+                   out_dir: Path | None = None, contract_ids: list[str] | None = None) -> Simulation:
+    """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks)."""
+    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids)
+    return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
+
+
+def _rated_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, int]:
+    rows = con.execute(f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT FROM _rated_lines l
+                           JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency""").fetchall()
+    return {cur: int(total) for cur, total in rows}
+
+
+def waterfall_by_change(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date,
+                        to_date: dt.date, contract_ids: list[str] | None = None) -> pd.DataFrame:
+    """What drives the change: the changes applied cumulatively, in their order.
+
+    Step i = total(changes 1..i) − total(changes 1..i−1), per currency; the steps add up exactly to
+    scenario − baseline. An interaction (a price rise on grown usage) counts for the later change.
+    Columns: currency, label, amount (Decimal, major units), measure ('absolute'|'relative'|'total')."""
+    known = validate_scenario(con, scenario, contract_ids)
+    stored = stored_schema(con)
+    _target_range(con, from_date, to_date, contract_ids)
+    rate_targets(con)
+    totals = [_rated_totals(con, stored)]
+    for i in range(1, len(scenario.changes) + 1):
+        with scenario_overlay(con, scenario.changes[:i], known.metrics) as scn:
+            rate_targets(con, source=scn)
+        totals.append(_rated_totals(con, stored))
+    steps = []
+    for cur in sorted(set().union(*totals)):
+        amounts = [t.get(cur, 0) for t in totals]
+        steps.append({"currency": cur, "label": "Baseline", "amount": to_major(amounts[0], cur),
+                      "measure": "absolute"})
+        for label, before, after in zip(scenario.labels(), amounts[:-1], amounts[1:], strict=True):
+            steps.append({"currency": cur, "label": label, "amount": to_major(after - before, cur),
+                          "measure": "relative"})
+        steps.append({"currency": cur, "label": "Scenario", "amount": to_major(amounts[-1], cur),
+                      "measure": "total"})
+    return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])
+
+
+# --- saved scenarios ---------------------------------------------------------------------------------
+
+def save_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> dict:
+    """Save (or replace) a scenario under its name."""
+    saved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute("INSERT OR REPLACE INTO scenarios (name, body, saved_at) VALUES (?, ?, ?)",
+                [scenario.name, scenario_json(scenario), saved_at])
+    return {"name": scenario.name, "saved_at": saved_at, "changes": len(scenario.changes)}
+
+
+def list_scenarios(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Saved scenarios, most recently saved first: name, saved_at, changes (labels)."""
+    rows = con.execute("SELECT name, body, saved_at FROM scenarios ORDER BY saved_at DESC, name").fetchall()
+    out = []
+    for name, body, saved_at in rows:
+        scenario = parse_scenario(body, origin=f"saved scenario {name!r}")
+        out.append({"name": name, "saved_at": saved_at, "changes": scenario.labels()})
+    return out
+
+
+def get_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Scenario:
+    row = con.execute("SELECT body FROM scenarios WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no saved scenario {name!r}")
+    return parse_scenario(row[0], origin=f"saved scenario {name!r}")
+
+
+def delete_scenario(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    if con.execute("SELECT count(*) FROM scenarios WHERE name = ?", [name]).fetchone()[0] == 0:
+        raise NotFoundError(f"no saved scenario {name!r}")
+    con.execute("DELETE FROM scenarios WHERE name = ?", [name])
