@@ -115,10 +115,11 @@ def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, c
                               currency: str, run_id: str | None = None) -> list[str]:
     """Put all the customer's pending delayed charges in `currency` on a draft, mark them swept.
 
-    Lines follow the invoice's existing lines, oldest charge first. The caller refreshes totals.
+    Lines follow the invoice's existing lines, oldest charge first, shaped like a bill run's
+    (delayed_charges.py): quantity 1, period = the charge date. The caller refreshes totals.
     """
     charges = con.execute(
-        """SELECT d.charge_id, d.description, d.amount FROM delayed_charges d
+        """SELECT d.charge_id, d.description, d.amount, d.charge_date FROM delayed_charges d
            WHERE d.customer_id = ? AND d.currency = ?
              AND NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = d.charge_id)
            ORDER BY d.charge_date, d.charge_id""",
@@ -130,12 +131,15 @@ def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, c
                        [invoice_id]).fetchone()[0]
     ids = [c[0] for c in charges]
     con.execute(
-        """INSERT INTO invoice_lines (invoice_id, line_no, kind, description, amount_minor, charge_id)
-           SELECT ?, ? + t.n, 'delayed_charge', t.description, t.amount, t.charge_id
+        """INSERT INTO invoice_lines (invoice_id, line_no, kind, description, quantity, amount_minor,
+                                      period_start, period_end, charge_id)
+           SELECT ?, ? + t.n, 'delayed_charge', t.description, 1, t.amount, t.charge_date, t.charge_date,
+                  t.charge_id
            FROM (SELECT unnest(?::VARCHAR[]) AS charge_id, unnest(?::VARCHAR[]) AS description,
-                        unnest(?::BIGINT[]) AS amount, unnest(range(1, ? + 1)) AS n) t""",
+                        unnest(?::BIGINT[]) AS amount, unnest(?::DATE[]) AS charge_date,
+                        unnest(range(1, ? + 1)) AS n) t""",
         [invoice_id, last, ids, [c[1] for c in charges], [round_minor(c[2], currency) for c in charges],
-         len(charges)],
+         [c[3] for c in charges], len(charges)],
     )
     con.execute(
         """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)

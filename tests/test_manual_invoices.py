@@ -227,10 +227,13 @@ def test_batch_delayed_charges_go_to_the_customers_first_new_invoice_in_its_curr
     items = [_req(), _req(), _req(currency="EUR"), _req("C-JPY")]
     resp = batch_create(db, BatchCreateRequest(items=items, include_delayed_charges=True))
     first, second, eur, yen = (r.invoice for r in resp.results)
-    swept = [(ln.kind, ln.charge_id, ln.line_id, ln.description, ln.amount) for ln in first.lines[1:]]
+    swept = [(ln.kind, ln.charge_id, ln.line_id, ln.description, ln.quantity, ln.period_start, ln.amount)
+             for ln in first.lines[1:]]
     # oldest charge first; 0.005 USD rounds half away from zero to 0.01
-    assert swept == [("delayed_charge", "DC-3", None, "Courier", Decimal("0.01")),
-                     ("delayed_charge", "DC-1", None, "Extra data export", Decimal("25.00"))]
+    assert swept == [
+        ("delayed_charge", "DC-3", None, "Courier", Decimal(1), dt.date(2026, 3, 1), Decimal("0.01")),
+        ("delayed_charge", "DC-1", None, "Extra data export", Decimal(1), dt.date(2026, 3, 20),
+         Decimal("25.00"))]
     assert first.subtotal == Decimal("35.01")
     assert first.tax_minor == 289  # round(3501 × 8.25 %) = round(288.8325)
     assert len(second.lines) == 1
