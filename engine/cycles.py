@@ -47,34 +47,32 @@ def cycle_index_sql(c: str, date_expr: str) -> str:
     return f"(CASE WHEN {boundary_sql(c, k0)} > {date_expr} THEN {k0} - 1 ELSE {k0} END)"
 
 
-def cycle_columns_sql(c: str, k: str) -> str:
-    """SELECT-list of a cycle from contract alias `c` and its index expression `k`."""
-    b0, b1 = boundary_sql(c, k), boundary_sql(c, f"({k}) + 1")
-    start = f"greatest({b0}, {c}.start_date)"
-    end = f"least(({b1} - INTERVAL 1 DAY)::DATE, coalesce({c}.end_date, ({b1} - INTERVAL 1 DAY)::DATE))"
-    bill_for = f"(CASE WHEN {c}.billing_timing = 'advance' THEN {start} ELSE ({end} + INTERVAL 1 DAY)::DATE END)"
-    return f"""{start} AS period_start,
-        {end} AS period_end,
-        {bill_for} AS bill_for_date,
-        ({bill_for} + {c}.payment_terms_days * INTERVAL 1 DAY)::DATE AS due_date,
-        {c}.billing_cycle_start_day AS billing_cycle_start_day,
-        ({b1} - {b0})::INTEGER AS period_days,
-        {b0} AS full_start"""
+def cycle_rows_sql(inner: str) -> str:
+    """SELECT of cycles from `inner`, a query yielding contract columns and `k` (the cycle index).
+
+    Staged so each boundary is computed once: k -> (b0, b1) -> clipped dates -> bill_for/due dates."""
+    b0, b1 = boundary_sql("x", "x.k"), boundary_sql("x", "x.k + 1")
+    return f"""
+        SELECT contract_id, period_start, period_end, bill_for_date,
+               (bill_for_date + payment_terms_days)::DATE AS due_date,
+               billing_cycle_start_day, period_days, full_start
+        FROM (SELECT *, CASE WHEN billing_timing = 'advance' THEN period_start
+                             ELSE (period_end + 1)::DATE END AS bill_for_date
+              FROM (SELECT *, greatest(b0, start_date) AS period_start,
+                           least((b1 - 1)::DATE, coalesce(end_date, (b1 - 1)::DATE)) AS period_end,
+                           (b1 - b0)::INTEGER AS period_days, b0 AS full_start
+                    FROM (SELECT x.*, {b0} AS b0, {b1} AS b1 FROM ({inner}) x)))"""
 
 
 def _cycles(con: duckdb.DuckDBPyConnection, contract_id: str, lo: dt.date, hi: dt.date,
             source: str = "main") -> list[BillingCycle]:
     """Cycles k(lo) .. k(hi) of one contract."""
     k_lo, k_hi = cycle_index_sql("c", "p.lo"), cycle_index_sql("c", "p.hi")
-    rows = con.execute(
-        f"""WITH p AS (SELECT ?::DATE AS lo, ?::DATE AS hi)
-            SELECT c.contract_id, {cycle_columns_sql('c', 'k.k')}
-            FROM p, {source}.contracts c,
-                 LATERAL (SELECT unnest(range({k_lo}, {k_hi} + 1)) AS k) k
-            WHERE c.contract_id = ?
-            ORDER BY period_start""",
-        [lo, hi, contract_id],
-    ).fetchall()
+    inner = f"""SELECT c.*, k.k FROM (SELECT ?::DATE AS lo, ?::DATE AS hi) p, {source}.contracts c,
+                       LATERAL (SELECT unnest(range({k_lo}, {k_hi} + 1)) AS k) k
+                WHERE c.contract_id = ?"""
+    rows = con.execute(f"SELECT * FROM ({cycle_rows_sql(inner)}) ORDER BY period_start",
+                       [lo, hi, contract_id]).fetchall()
     out = []
     for cid, start, end, bill_for, due, anchor, pdays, full_start in rows:
         if end < start:

@@ -9,7 +9,7 @@ import datetime as dt
 
 import duckdb
 
-from .cycles import cycle_columns_sql, cycle_index_sql
+from .cycles import cycle_index_sql, cycle_rows_sql
 from .rating import check_source
 
 _COLUMNS = ("contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, "
@@ -34,14 +34,11 @@ def targets_for_date(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, co
                      customer_ids=None, business_id=None, source: str = "main") -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
     src = check_source(source)
-    k = cycle_index_sql("c", "p.d")
+    active = f"""SELECT c.*, {cycle_index_sql("c", "p.d")} AS k FROM (SELECT ?::DATE AS d) p, {src}.contracts c
+                 WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)
+                   AND {scope_filter_sql('c', src)}"""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _targets AS
-            WITH p AS (SELECT ?::DATE AS d)
-            SELECT c.contract_id, {cycle_columns_sql('c', k)}
-            FROM p, {src}.contracts c
-            WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)
-              AND {scope_filter_sql('c', src)}""",
+        f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(active)}",
         [period_date, *scope_params(contract_ids, customer_ids, business_id)],
     )
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
@@ -61,9 +58,8 @@ def targets_for_range(con: duckdb.DuckDBPyConnection, from_date: dt.date, to_dat
                 FROM p, {src}.contracts c
                 WHERE c.start_date <= p.hi AND (c.end_date IS NULL OR c.end_date >= p.lo)
                   AND {scope_filter_sql('c', src)}),
-            cycles AS (
-                SELECT c.contract_id, {cycle_columns_sql('c', 'k.k')}
-                FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k)
+            cycles AS ({cycle_rows_sql(
+                "SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")})
             SELECT {_COLUMNS}, full_start FROM cycles, p
             WHERE period_start BETWEEN p.lo AND p.hi AND period_start <= period_end""",
         [from_date, to_date, *scope_params(contract_ids, customer_ids, business_id)],
