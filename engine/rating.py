@@ -109,8 +109,7 @@ def _rated_lines_sql(src: str) -> str:
     disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
-    pow10 = "per_minor_18"
-    amount = sql_round_minor("price_n", mult, pow10, den)
+    amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
     tiers_json = ("to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
                   "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
                   "'flat_fee': t_flat_fee::VARCHAR, "
@@ -132,7 +131,7 @@ def _rated_lines_sql(src: str) -> str:
                (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
                (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
         FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)),
-    priced AS (SELECT *, coalesce({num}, 0) AS price_n FROM scaled),
+    priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS (
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
                CASE WHEN pricing_model IN ('flat', 'per_unit', 'package') THEN unit_price END AS unit_price,
