@@ -201,7 +201,7 @@ def scenario_overlay(con: duckdb.DuckDBPyConnection, changes: list, metrics: fro
     """Yield the name of a fresh overlay catalog with `changes` applied in order; detach it after."""
     stored = stored_schema(con)
     scn = f"scn_{uuid.uuid4().hex[:12]}"
-    con.execute(f"ATTACH ':memory:' AS {scn}")
+    con.execute(f"ATTACH ':memory:' AS {scn} (READ_WRITE)")  # also from a read-only connection
     try:
         for table in COPIED:
             con.execute(f"CREATE TABLE {scn}.{table} AS SELECT * FROM {stored}.{table}")

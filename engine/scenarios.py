@@ -47,8 +47,8 @@ from .targets import targets_for_range
 __all__ = [
     "CHANGE_TYPES", "Scenario", "Simulation", "delete_scenario", "delta_by_product", "get_scenario",
     "list_scenarios", "load_scenario", "parse_scenario", "revenue_by_month", "run_simulation",
-    "save_scenario", "scenario_json", "simulate", "top_movers", "validate_scenario", "waterfall_by_change",
-    "waterfall_by_product",
+    "save_scenario", "scenario_choices", "scenario_json", "simulate", "top_movers", "validate_scenario",
+    "waterfall_by_change", "waterfall_by_product",
 ]
 
 
@@ -114,6 +114,13 @@ def validate_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: "
                             + "; ".join(problems))
     return known
+
+
+def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """What a scenario can name by choice: the stored products and metrics (lines and contracts are
+    too many to list; they are typed and validated)."""
+    known = StoredData(con)
+    return {"products": sorted(known.products), "metrics": sorted(known.metrics)}
 
 
 def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:

@@ -1,0 +1,294 @@
+"""What-if scenarios: build (or upload) a scenario, bill a range of cycles twice, compare, save.
+
+Widgets -> one engine call (engine.scenarios) -> plotly. The engine validates everything; money is
+typed as text so it stays an exact decimal, and amounts come back as Decimals in major units.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.errors import BillsimError
+from engine.scenarios import (
+    delete_scenario,
+    get_scenario,
+    list_scenarios,
+    parse_scenario,
+    run_simulation,
+    save_scenario,
+    scenario_choices,
+    scenario_json,
+    validate_scenario,
+    waterfall_by_change,
+    waterfall_by_product,
+)
+from pages._common import cursor, flash, money_of_major, route_through_app, run_action, show_flash
+
+ss = st.session_state
+TYPES = {"price": "Price", "usage": "Usage growth", "tiers": "Replace tiers", "churn": "Churn",
+         "minimum_commitment": "Minimum commitment", "proration": "Proration"}
+MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
+
+route_through_app()
+ss.setdefault("scn_changes", [])
+ss.setdefault("scn_name", "What-if")
+st.title("What-if scenarios")
+st.caption("Changes applied on top of the stored data, never to it: every cycle starting in the range is "
+           "billed twice by the invoice engine, as stored (baseline) and with the changes (scenario).")
+show_flash()
+
+
+# --- building the scenario ------------------------------------------------------------------------
+
+def _scenario(changes: list[dict] | None = None):
+    return parse_scenario({"name": ss["scn_name"].strip() or "What-if",
+                           "changes": ss["scn_changes"] if changes is None else changes})
+
+
+def _tiers(text: str) -> list[dict]:
+    """'500, 0.90' per line; a blank bound ('' or '∞') is the unbounded last tier; optional flat fee."""
+    tiers = []
+    for line in filter(None, (ln.strip() for ln in text.splitlines())):
+        cells = [c.strip() for c in line.split(",")]
+        up_to = None if cells[0] in ("", "∞", "inf") else cells[0]
+        tiers.append({"up_to": up_to, "unit_price": cells[1] if len(cells) > 1 else "",
+                      **({"flat_fee": cells[2]} if len(cells) > 2 and cells[2] else {})})
+    return tiers
+
+
+def _change_from_widgets() -> dict:
+    kind = ss["scn_type"]
+    if kind == "price":
+        change: dict = {"type": "price"}
+        if ss["scn_price_scope"] == "A product":
+            change["product"] = ss["scn_price_product"]
+        elif ss["scn_price_scope"] == "One line":
+            change["line_id"] = ss["scn_price_line"].strip()
+        if ss["scn_price_mode"] == "By percent":
+            change["percent"] = ss["scn_price_percent"].strip()
+        else:
+            change["unit_price"] = ss["scn_price_unit"].strip()
+        return change
+    if kind == "usage":
+        metric = ss["scn_usage_metric"]
+        return {"type": "usage", "percent": ss["scn_usage_percent"].strip(),
+                **({"metric": metric} if metric != "All metrics" else {})}
+    if kind == "tiers":
+        return {"type": "tiers", "line_id": ss["scn_tiers_line"].strip(),
+                "tiers": _tiers(ss["scn_tiers_text"])}
+    if kind == "churn":
+        ids = [c.strip() for c in ss["scn_churn_ids"].replace("\n", ",").split(",") if c.strip()]
+        return {"type": "churn", "contract_ids": ids}
+    if kind == "minimum_commitment":
+        amount = ss["scn_min_amount"].strip()
+        return {"type": "minimum_commitment", "contract_id": ss["scn_min_contract"].strip(),
+                "amount": amount or None}
+    return {"type": "proration", "value": ss["scn_proration"]}
+
+
+def _add_change() -> None:
+    change = _change_from_widgets()
+    try:
+        validate_scenario(cursor(), _scenario([change]))  # shape and data, before it joins the list
+    except BillsimError as exc:
+        flash("error", str(exc))
+        return
+    ss["scn_changes"] = [*ss["scn_changes"], change]
+
+
+def _remove_change(i: int) -> None:
+    ss["scn_changes"] = [c for j, c in enumerate(ss["scn_changes"]) if j != i]
+
+
+def _use(scenario) -> None:
+    ss["scn_name"] = scenario.name
+    ss["scn_changes"] = [c.model_dump(mode="json") for c in scenario.changes]
+
+
+def _upload() -> None:
+    upload = ss.get("scn_upload")
+    if upload is None:
+        return
+    try:
+        _use(parse_scenario(upload.getvalue(), origin=upload.name))
+    except BillsimError as exc:
+        flash("error", str(exc))
+
+
+choices = scenario_choices(cursor())
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Scenario")
+    st.text_input("Name", key="scn_name")
+    kind = st.selectbox("Add a change", list(TYPES), format_func=TYPES.get, key="scn_type")
+    if kind == "price":
+        scope = st.radio("Lines", ["A product", "One line", "All lines"], horizontal=True,
+                         key="scn_price_scope")
+        if scope == "A product":
+            st.selectbox("Product", choices["products"], key="scn_price_product")
+        elif scope == "One line":
+            st.text_input("Line id", key="scn_price_line", placeholder="L-000001-1")
+        mode = st.radio("Change", ["By percent", "Set the unit price"], horizontal=True, key="scn_price_mode")
+        if mode == "By percent":
+            st.text_input("Percent (e.g. 10 or -5.5)", value="10", key="scn_price_percent")
+        else:
+            st.text_input("Unit price (major units)", value="", key="scn_price_unit")
+    elif kind == "usage":
+        st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
+        st.text_input("Percent", value="25", key="scn_usage_percent")
+    elif kind == "tiers":
+        st.text_input("Line id (graduated or volume)", key="scn_tiers_line")
+        st.text_area("Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
+                     value="500, 0.90\n, 0.05", key="scn_tiers_text")
+    elif kind == "churn":
+        st.text_area("Contract ids (comma or line separated)", key="scn_churn_ids")
+    elif kind == "minimum_commitment":
+        st.text_input("Contract id", key="scn_min_contract")
+        st.text_input("Minimum per full cycle (blank removes it)", key="scn_min_amount")
+    else:
+        st.radio("Proration of every contract", ["none", "actual"], horizontal=True, key="scn_proration")
+    st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")
+
+    for i, change in enumerate(ss["scn_changes"]):
+        c1, c2 = st.columns([6, 1])
+        c1.markdown(f"{i + 1}. {_scenario([change]).changes[0].label()}")
+        c2.button("Remove", key=f"scn_remove_{i}", on_click=_remove_change, args=(i,))
+    if not ss["scn_changes"]:
+        st.caption("No change yet: the scenario equals the baseline.")
+
+with right:
+    st.subheader("Upload or download")
+    st.file_uploader("Scenario JSON", type=["json"], key="scn_upload", on_change=_upload)
+    st.download_button("Download scenario JSON", scenario_json(_scenario()), file_name="scenario.json",
+                       mime="application/json", key="scn_download_json")
+    st.subheader("Saved scenarios")
+
+    def _save() -> None:
+        scenario = _scenario()
+        run_action(("scn_save", scenario_json(scenario)), "Save",
+                   lambda: f"Saved {save_scenario(cursor(), scenario)['name']!r}.")
+
+    st.button("Save this scenario", on_click=_save, key="scn_save")
+    saved = list_scenarios(cursor())
+    if saved:
+        by_name = {s["name"]: s for s in saved}
+        name = st.selectbox("Saved", list(by_name), key="scn_saved",
+                            format_func=lambda n: f"{n} · {len(by_name[n]['changes'])} change(s)")
+        st.caption("; ".join(by_name[name]["changes"]) or "no change")
+        b1, b2, b3 = st.columns(3)
+        b1.button("Load", key="scn_load", on_click=lambda: _use(get_scenario(cursor(), name)))
+        b2.button("Re-run", key="scn_rerun",
+                  on_click=lambda: (_use(get_scenario(cursor(), name)), ss.update(scn_run_requested=True)))
+        b3.button("Delete", key="scn_delete", on_click=lambda: run_action(
+            ("scn_delete", name, str(by_name[name]["saved_at"])), "Delete",
+            lambda: delete_scenario(cursor(), name) or f"Deleted {name!r}."))
+    else:
+        st.caption("None saved yet.")
+
+
+# --- running it -----------------------------------------------------------------------------------
+
+today = dt.date.today()
+this_month = today.replace(day=1)
+default_from = this_month.replace(year=this_month.year - 1)
+c1, c2, c3 = st.columns([1, 1, 1])
+from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from")
+to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to")
+c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:",
+          on_click=lambda: ss.update(scn_run_requested=True))
+
+if ss.pop("scn_run_requested", False):
+    with st.status("Billing the cycles twice…", expanded=False) as status:
+        try:
+            scenario = _scenario()
+            with tempfile.TemporaryDirectory(prefix="billsim-scenario-") as tmp:
+                sim = run_simulation(cursor(), scenario, from_date, to_date, out_dir=Path(tmp))
+                csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
+            status.update(label="Working out what drives the change…")
+            if len(scenario.changes) <= MAX_WATERFALL_CHANGES:
+                by_change = waterfall_by_change(cursor(), scenario, from_date, to_date)
+            else:
+                by_change = None
+            ss["scn_result"] = {"summary": sim.summary, "sim": sim, "csv": csv_bytes, "by_change": by_change}
+            done = f"Billed {sim.summary['cycles']:,} cycles twice in {sim.summary['seconds']} s"
+            status.update(label=done, state="complete")
+        except BillsimError as exc:
+            ss.pop("scn_result", None)
+            status.update(label="Scenario refused", state="error")
+            st.error(str(exc))
+
+
+# --- results --------------------------------------------------------------------------------------
+
+def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
+    fig = go.Figure([go.Bar(name="Baseline", x=frame[x], y=list(frame["baseline"])),
+                     go.Bar(name="Scenario", x=frame[x], y=list(frame["scenario"]))])
+    fig.update_layout(title=title, barmode="group", yaxis_title=cur, height=360, margin={"t": 48, "b": 8})
+    return fig
+
+
+def _hbar(x, y, cur: str, title: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(x), y=list(y), orientation="h"))
+    fig.update_layout(title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8},
+                      yaxis={"autorange": "reversed"})
+    return fig
+
+
+def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
+    fig = go.Figure(go.Waterfall(x=list(steps["label"]), y=list(steps["amount"]),
+                                 measure=list(steps["measure"]), connector={"line": {"width": 1}}))
+    fig.update_layout(title=title, yaxis_title=cur, height=400, margin={"t": 48, "b": 8}, showlegend=False)
+    return fig
+
+
+def _money_columns(frame: pd.DataFrame, cur: str, cols=("baseline", "scenario", "delta")) -> pd.DataFrame:
+    return frame.assign(**{c: [money_of_major(v, cur) for v in frame[c]] for c in cols})
+
+
+def _show(result: dict) -> None:
+    summary, sim = result["summary"], result["sim"]
+    st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
+    st.caption(f"{summary['cycles']:,} cycles, {summary['rows']:,} invoice lines compared · "
+               + "; ".join(summary["changes"] or ["no change"]) + " · amounts before tax")
+    totals = {t["currency"]: t for t in summary["totals"]}
+    if not totals:
+        st.info("No cycle starts in this range.")
+        return
+    cur = next(iter(totals))
+    if len(totals) > 1:
+        cur = st.radio("Currency", list(totals), horizontal=True, key="scn_currency")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Baseline", money_of_major(totals[cur]["baseline"], cur))
+    m2.metric("Scenario", money_of_major(totals[cur]["scenario"], cur))
+    m3.metric("Change", money_of_major(totals[cur]["delta"], cur))
+    st.download_button("Download comparison.csv", result["csv"], file_name="comparison.csv",
+                       mime="text/csv", key="scn_download_csv", icon=":material/download:")
+    months = sim.by_month().query("currency == @cur").assign(month=lambda f: f["month"].astype(str))
+    st.plotly_chart(_bars(months, "month", cur, "Revenue per month (cycles starting that month)"),
+                    key="scn_chart_month")
+    g1, g2 = st.columns(2)
+    products = sim.by_product().query("currency == @cur")
+    g1.plotly_chart(_hbar(products["delta"], products["product"], cur, "Change by product"),
+                    key="scn_chart_product")
+    movers = sim.movers(10).query("currency == @cur")
+    who = movers["customer_id"] + " " + movers["customer_name"]
+    g2.plotly_chart(_hbar(movers["delta"], who, cur, "Top movers (customers)"), key="scn_chart_movers")
+    view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
+    steps = result["by_change"]
+    if view == "By product" or steps is None:
+        steps = waterfall_by_product(sim.rows)
+    st.plotly_chart(_waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
+                    key="scn_chart_waterfall")
+    with st.expander("Tables"):
+        st.dataframe(_money_columns(products, cur), hide_index=True)
+        percent = [("" if p is None else f"{p}%") for p in movers["delta_percent"]]
+        st.dataframe(_money_columns(movers.assign(delta_percent=percent), cur), hide_index=True)
+
+
+if ss.get("scn_result"):
+    _show(ss["scn_result"])

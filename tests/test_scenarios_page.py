@@ -1,0 +1,118 @@
+"""The what-if scenarios page under streamlit.testing.v1.AppTest, on a seeded temporary demo database."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.db import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the page imports `pages._common`, as `streamlit run app.py` allows
+    sys.path.insert(0, str(ROOT))
+PAGE = str(ROOT / "pages" / "scenarios.py")
+HEADER = ("contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,"
+          "scenario_amount,delta")
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory) -> Path:
+    from engine.demo import seed_demo
+
+    path = tmp_path_factory.mktemp("scenario-demo") / "demo.duckdb"
+    con = connect(path)
+    seed_demo(con, contracts=16, usage_rows=800, seed=7)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def workbench_db(demo_template, tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "workbench.duckdb"
+    path.write_bytes(demo_template.read_bytes())
+    monkeypatch.setenv("BILLSIM_DB", str(path))
+    yield path
+    from pages import _common
+
+    _common.forget_database(str(path))
+
+
+def clean(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["scn_from"] = __import__("datetime").date(2025, 1, 1)
+    at.session_state["scn_to"] = __import__("datetime").date(2025, 12, 31)
+    return clean(at.run())
+
+
+def by_key(items, key):
+    found = [w for w in items if w.key == key]
+    assert found, f"no widget {key!r}: {[w.key for w in items]}"
+    return found[0]
+
+
+def test_page_renders_on_the_demo_database(workbench_db):
+    at = start()
+    assert [t.value for t in at.title] == ["What-if scenarios"]
+    assert not at.get("plotly_chart")
+
+
+def test_building_and_running_a_scenario_shows_the_charts_and_a_comparison_download(workbench_db):
+    at = start()
+    by_key(at.selectbox, "scn_type").set_value("price").run()
+    by_key(at.radio, "scn_price_scope").set_value("A product").run()
+    by_key(at.selectbox, "scn_price_product").set_value("API calls")
+    by_key(at.text_input, "scn_price_percent").set_value("10")
+    clean(by_key(at.button, "scn_add").click().run())
+    by_key(at.selectbox, "scn_type").set_value("usage").run()
+    by_key(at.text_input, "scn_usage_percent").set_value("25")
+    clean(by_key(at.button, "scn_add").click().run())
+    assert [m.value for m in at.markdown if m.value.startswith(("1.", "2."))] == [
+        "1. price API calls +10%", "2. usage all metrics +25%"]
+    clean(by_key(at.button, "scn_run").click().run())
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4  # per month, by product, top movers, waterfall
+    figures = [json.loads(c.proto.spec) for c in charts]
+    assert {t["type"] for f in figures for t in f["data"]} == {"bar", "waterfall"}
+    downloads = at.get("download_button")
+    assert any("comparison.csv" in str(d.proto) for d in downloads)
+    result = at.session_state["scn_result"]
+    text = result["csv"].decode()
+    assert text.splitlines()[0] == HEADER
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == result["summary"]["rows"] > 0
+    assert {m.label for m in at.metric} == {"Baseline", "Scenario", "Change"}
+
+
+def test_an_unknown_line_is_refused_with_the_engines_message(workbench_db):
+    at = start()
+    by_key(at.selectbox, "scn_type").set_value("price").run()
+    by_key(at.radio, "scn_price_scope").set_value("One line").run()
+    by_key(at.text_input, "scn_price_line").set_value("L-NOPE")
+    at = by_key(at.button, "scn_add").click().run()
+    assert any("unknown line 'L-NOPE'" in e.value for e in at.error)
+    assert at.session_state["scn_changes"] == []
+
+
+def test_saved_scenarios_are_saved_rerun_and_deleted(workbench_db):
+    at = start()
+    by_key(at.text_input, "scn_name").set_value("Proration off")
+    by_key(at.selectbox, "scn_type").set_value("proration").run()
+    clean(by_key(at.button, "scn_add").click().run())
+    clean(by_key(at.button, "scn_save").click().run())
+    assert by_key(at.selectbox, "scn_saved").value == "Proration off"
+    clean(by_key(at.button, "scn_rerun").click().run())
+    assert at.session_state["scn_result"]["summary"]["scenario"] == "Proration off"
+    assert len(at.get("plotly_chart")) == 4
+    clean(by_key(at.button, "scn_delete").click().run())
+    assert not [s for s in at.selectbox if s.key == "scn_saved"]
