@@ -1,6 +1,33 @@
-"""Billsim workbench entry: routes to the pages and sets session defaults; nothing else."""
+"""Billsim workbench entry: sets the session defaults, opens the database, routes to the pages."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Billsim workbench", layout="wide")
-home = st.Page("pages/home.py", title="Home", default=True)
-st.navigation([home]).run()
+from engine.errors import BillsimError
+from pages._common import PAGES, db_path, init_session, route_through_app, shared_database
+
+route_through_app()
+st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
+init_session()
+try:
+    shared_database(db_path())  # created, migrated and (when empty) seeded with the demo on first start
+except BillsimError as exc:
+    st.error(f"Cannot open the workbench database: {exc}")
+    st.stop()
+
+billing = [
+    st.Page(PAGES["cycles"], title="Billing cycles", icon=":material/date_range:"),
+    st.Page(PAGES["preview"], title="Invoice preview", icon=":material/request_quote:"),
+    st.Page(PAGES["run"], title="Bill run", icon=":material/play_circle:"),
+]
+if (Path(__file__).parent / PAGES["scenarios"]).exists():  # the what-if page is built separately
+    billing.append(st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"))
+pages = st.navigation({
+    "Data": [st.Page(PAGES["data"], title="Data", icon=":material/database:", default=True)],
+    "Billing": billing,
+    "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
+})
+st.sidebar.caption(f"Database: `{db_path()}`")
+if goto := st.session_state.pop("goto", None):  # set by a button's callback (pages._common.go_to)
+    st.switch_page(goto)
+pages.run()

@@ -1,0 +1,223 @@
+"""Read-only queries behind the Streamlit workbench pages (the pages never write SQL).
+
+Every value is a bound parameter; the only identifiers put into SQL text come from `BROWSABLE_TABLES`.
+Nothing here writes: the pages change data only through the engine's operations (import, drafting,
+bill runs, lifecycle). Money leaves as integer minor units with its currency, so the page formats it
+with `money.format_money` and nothing is ever a float.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from .invoice_store import rows_as_dicts
+from .schema import INPUT_TABLES
+
+# Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
+BROWSABLE_TABLES: tuple[str, ...] = (*INPUT_TABLES, "invoices", "invoice_lines", "payments", "bill_runs",
+                                     "bill_run_items")
+INVOICE_STATUSES = ("draft", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
+
+
+def open_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of the shared connection for one UI session (thread): own temp tables, UTC clock.
+
+    DuckDB connections are not safe to use from two threads at once, and each Streamlit session
+    runs in its own thread; cursors do not inherit SET TimeZone, so it is set again here."""
+    cur = con.cursor()
+    # fetched, so no unfinished result is left on the cursor (DuckDB 2 then refuses e.g. register())
+    cur.execute("SET TimeZone = 'UTC'").fetchall()
+    return cur
+
+
+def _table(name: str) -> str:
+    if name not in BROWSABLE_TABLES:
+        raise ValueError(f"not a browsable table: {name!r}")
+    return name
+
+
+# --- data page ----------------------------------------------------------------------------------
+
+def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """No customer, contract or invoice at all: a brand-new database."""
+    return con.execute("""SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM contracts)
+                                 + (SELECT count(*) FROM invoices)""").fetchone()[0] == 0
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every browsable table."""
+    union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {_table(t)}" for t in BROWSABLE_TABLES)
+    return {name: int(n) for name, n in con.execute(union).fetchall()}
+
+
+def customer_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Customers and contracts per business and contract currency."""
+    return con.execute(
+        """SELECT cu.business_id, k.currency, count(DISTINCT cu.customer_id) AS customers,
+                  count(k.contract_id) AS contracts
+           FROM customers cu LEFT JOIN contracts k USING (customer_id)
+           GROUP BY ALL ORDER BY 1, 2""").df()
+
+
+def invoice_counts(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Invoices per business, currency and status with their total (minor units)."""
+    return rows_as_dicts(con.execute(
+        """SELECT business_id, currency, status, count(*) AS invoices,
+                  sum(total_minor)::BIGINT AS total_minor,
+                  sum(total_minor - total_paid_minor)::BIGINT AS balance_minor
+           FROM invoices GROUP BY ALL ORDER BY 1, 2, 3"""))
+
+
+def usage_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Usage rows per status and metric."""
+    return con.execute("""SELECT status, metric, count(*) AS rows, min(usage_date) AS first_date,
+                                 max(usage_date) AS last_date
+                          FROM usage GROUP BY ALL ORDER BY 1, 2""").df()
+
+
+def browse_table(con: duckdb.DuckDBPyConnection, table: str, limit: int,
+                 offset: int) -> tuple[pd.DataFrame, int]:
+    """One page of a table (in storage order) and its row count: never the whole table.
+
+    DECIMAL columns come out as exact text without trailing zeros (pandas would make them floats)."""
+    name = _table(table)
+    columns = con.execute(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position""", [name]).fetchall()
+    # DECIMAL text always has a '.', so trimming zeros then the point leaves the exact value
+    trimmed = "rtrim(rtrim(\"{c}\"::VARCHAR, '0'), '.') AS \"{c}\""
+    select = ", ".join(trimmed.format(c=c) if t.startswith("DECIMAL") else f'"{c}"' for c, t in columns)
+    total = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    frame = con.execute(f"SELECT {select} FROM {name} LIMIT ? OFFSET ?", [int(limit), int(offset)]).df()
+    return frame, int(total)
+
+
+# --- contracts and customers --------------------------------------------------------------------
+
+_CONTRACT_COLUMNS = """k.contract_id, k.customer_id, cu.name AS customer_name, cu.business_id, k.currency,
+                       k.start_date, k.end_date, k.billing_period, k.billing_cycle_start_day,
+                       k.billing_timing, k.payment_terms_days, k.minimum_commitment, k.proration,
+                       cu.tax_rate"""
+
+
+def search_contracts(con: duckdb.DuckDBPyConnection, text: str = "", limit: int = 200) -> list[dict]:
+    """Contracts whose id, customer id or customer name contains `text` (case-insensitive), by id."""
+    pattern = f"%{text.strip()}%"
+    return rows_as_dicts(con.execute(
+        f"""SELECT {_CONTRACT_COLUMNS}
+            FROM contracts k JOIN customers cu USING (customer_id)
+            WHERE k.contract_id ILIKE ? OR k.customer_id ILIKE ? OR cu.name ILIKE ?
+            ORDER BY k.contract_id LIMIT ?""",
+        [pattern, pattern, pattern, int(limit)]))
+
+
+def contract_details(con: duckdb.DuckDBPyConnection, contract_id: str) -> dict | None:
+    """One contract with its customer, or None."""
+    rows = rows_as_dicts(con.execute(
+        f"""SELECT {_CONTRACT_COLUMNS}
+            FROM contracts k JOIN customers cu USING (customer_id) WHERE k.contract_id = ?""", [contract_id]))
+    return rows[0] if rows else None
+
+
+def search_customers(con: duckdb.DuckDBPyConnection, text: str = "", limit: int = 200) -> list[dict]:
+    pattern = f"%{text.strip()}%"
+    return rows_as_dicts(con.execute(
+        """SELECT customer_id, name, business_id, currency FROM customers
+           WHERE customer_id ILIKE ? OR name ILIKE ? ORDER BY customer_id LIMIT ?""",
+        [pattern, pattern, int(limit)]))
+
+
+def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT business_id FROM customers ORDER BY 1").fetchall()]
+
+
+def invoice_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        """SELECT currency FROM (SELECT currency FROM contracts UNION SELECT currency FROM invoices)
+           ORDER BY 1""").fetchall()]
+
+
+def contracts_in_scope(con: duckdb.DuckDBPyConnection, period_date: dt.date, *,
+                       customer_ids: list[str] | None = None, business_id: str | None = None) -> int:
+    """Contracts active on `period_date` (start ≤ date ≤ end) in a bill run's scope, before it runs."""
+    return con.execute(
+        """SELECT count(*) FROM contracts k JOIN customers cu USING (customer_id)
+           WHERE k.start_date <= ? AND (k.end_date IS NULL OR k.end_date >= ?)
+             AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.customer_id))
+             AND (?::VARCHAR IS NULL OR cu.business_id = ?)""",
+        [period_date, period_date, customer_ids, customer_ids, business_id, business_id]).fetchone()[0]
+
+
+def usage_date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
+    """First and last usage date in the store (a sensible default period for runs and previews)."""
+    lo, hi = con.execute("SELECT min(usage_date), max(usage_date) FROM usage").fetchone()
+    return lo, hi
+
+
+# --- cycles and invoices of one contract --------------------------------------------------------
+
+def contract_invoices(con: duckdb.DuckDBPyConnection, contract_id: str) -> list[dict]:
+    """Every invoice of a contract (void ones too), oldest cycle first, to mark on its timeline."""
+    return rows_as_dicts(con.execute(
+        """SELECT invoice_id, number, status, currency, period_start, period_end, total_minor,
+                  total_paid_minor, created_at
+           FROM invoices WHERE contract_id = ? ORDER BY period_start, created_at""", [contract_id]))
+
+
+def cycle_invoice_id(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
+    """The non-void invoice that holds a cycle (its claim), if any."""
+    row = con.execute(
+        "SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
+        [contract_id, period_start]).fetchone()
+    return row[0] if row else None
+
+
+def pending_usage_by_cycle(con: duckdb.DuckDBPyConnection, contract_id: str,
+                           spans: list[tuple[dt.date, dt.date]]) -> dict[dt.date, int]:
+    """Pending (never billed) usage rows of a contract per cycle (start, end), keyed by the start."""
+    if not spans:
+        return {}
+    rows = con.execute(
+        """WITH c AS (SELECT unnest(?::DATE[]) AS s, unnest(?::DATE[]) AS e)
+           SELECT c.s, count(u.usage_id) FROM c
+           JOIN usage u ON u.contract_id = ? AND u.status = 'pending' AND u.usage_date BETWEEN c.s AND c.e
+           GROUP BY c.s""",
+        [[s for s, _ in spans], [e for _, e in spans], contract_id]).fetchall()
+    return {s: int(n) for s, n in rows}
+
+
+def invoice_payments(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[dict]:
+    return rows_as_dicts(con.execute(
+        """SELECT p.payment_id, p.paid_at, p.method, p.amount_minor, i.currency
+           FROM payments p JOIN invoices i USING (invoice_id) WHERE p.invoice_id = ? ORDER BY p.paid_at""",
+        [invoice_id]))
+
+
+def invoice_exists(con: duckdb.DuckDBPyConnection, invoice_id: str) -> bool:
+    return con.execute("SELECT count(*) FROM invoices WHERE invoice_id = ?", [invoice_id]).fetchone()[0] > 0
+
+
+# --- bill runs ----------------------------------------------------------------------------------
+
+def run_totals_by_product(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+    """Invoice-line amounts of a run's invoices per currency and product (true-ups and delayed
+    charges under their kind), in minor units."""
+    return rows_as_dicts(con.execute(
+        """SELECT i.currency,
+                  coalesce(l.product, CASE l.kind WHEN 'minimum_commitment_true_up' THEN 'min. commitment'
+                                             ELSE replace(l.kind, '_', ' ') END) AS product,
+                  count(*) AS lines, sum(l.amount_minor)::BIGINT AS amount_minor
+           FROM invoices i JOIN invoice_lines l USING (invoice_id)
+           WHERE i.run_id = ?
+           GROUP BY ALL ORDER BY 1, amount_minor DESC, 2""", [run_id]))
+
+
+def run_outcomes(con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None = None,
+                 limit: int = 500) -> pd.DataFrame:
+    """Per-contract outcomes of a run (drafted / existing / nothing_to_bill / failed), first `limit`."""
+    return con.execute(
+        """SELECT contract_id, outcome, invoice_id, reason FROM bill_run_items
+           WHERE run_id = ? AND (?::VARCHAR IS NULL OR outcome = ?) ORDER BY contract_id LIMIT ?""",
+        [run_id, outcome, outcome, int(limit)]).df()

@@ -1,0 +1,143 @@
+"""Invoice preview: the chosen cycle's invoice before it exists; draft, redraft, finalize, void.
+
+Every button is guarded by a token of the state it was drawn for (`run_action`), and the engine's
+drafting is idempotent per (contract, cycle): a double click or a rerun never bills twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from engine.errors import BillsimError
+from pages._common import (
+    contract_picker,
+    cursor,
+    cycle_label,
+    default_cycle_index,
+    default_window,
+    money,
+    read,
+    route_through_app,
+    run_action,
+    show_flash,
+)
+from pages._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
+
+
+def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
+    def work() -> str:
+        from engine.invoices import draft_period_invoice
+
+        res = draft_period_invoice(cursor(), contract_id, period_start)
+        inv = res.invoice
+        if res.created:
+            return f"Drafted invoice `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}."
+        return f"The cycle already had invoice `{inv.invoice_id}` ({inv.status}); nothing changed."
+
+    run_action(("draft", contract_id, period_start, seen), "Draft", work)
+
+
+def _redraft(invoice_id: str, created_at) -> None:
+    def work() -> str:
+        from engine.invoices import redraft_invoice
+
+        inv = redraft_invoice(cursor(), invoice_id)
+        return f"Redrafted invoice `{invoice_id}`: total now {money(inv.total_minor, inv.currency)}."
+
+    run_action(("redraft", invoice_id, created_at), "Redraft", work)
+
+
+def _finalize(invoice_id: str) -> None:
+    def work() -> str:
+        from engine.lifecycle import finalize_invoice
+
+        inv = finalize_invoice(cursor(), invoice_id)
+        return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
+
+    run_action(("finalize", invoice_id), "Finalize", work)
+
+
+def _void(invoice_id: str) -> None:
+    def work() -> str:
+        from engine.lifecycle import void_invoice
+
+        inv = void_invoice(cursor(), invoice_id)
+        return f"Voided invoice #{inv.number}; the cycle can be drafted again."
+
+    run_action(("void", invoice_id), "Void", work)
+
+
+route_through_app()
+st.title("Invoice preview")
+st.caption("The invoice of a contract's cycle, computed exactly as a draft would be, before anything is "
+           "stored.")
+show_flash()
+
+contract = contract_picker("preview")
+if contract is None:
+    st.stop()
+cid = contract["contract_id"]
+lo, hi = default_window(contract)
+try:
+    cycles = read("billing_cycles", cid, lo, hi)
+except BillsimError as exc:
+    st.error(str(exc))
+    st.stop()
+if not cycles:
+    st.info("The contract has no billing cycle.")
+    st.stop()
+
+invoices = read("contract_invoices", cid)
+holder = {i["period_start"]: i for i in invoices if i["status"] != "void"}
+starts = [c.start_date for c in cycles]
+pick_key = f"preview_cycle_{cid}"
+if st.session_state.get(pick_key) not in starts:
+    st.session_state.pop(pick_key, None)
+start = st.selectbox("Cycle", starts, index=default_cycle_index(cycles, st.session_state.get("period_start")),
+                     key=pick_key, format_func=lambda s: cycle_label(cycles[starts.index(s)], holder.get(s)))
+st.session_state["period_start"] = start
+
+preview, preview_error = None, None
+try:
+    preview = read("preview_invoice", cid, start)
+except BillsimError as exc:  # NothingToBill included: a cycle without any line gets no invoice
+    preview_error = exc
+
+held = holder.get(start)
+stored = read("load_invoice", held["invoice_id"]) if held else None
+voided = [i for i in invoices if i["period_start"] == start and i["status"] == "void"]
+
+if stored is not None:
+    st.subheader(title_of(stored))
+    if stored.status == "draft":
+        if preview is not None and order_lines_signature(preview) != order_lines_signature(stored):
+            st.warning("The data changed since this draft was made: rating the cycle again gives a subtotal "
+                       f"of {money(preview.subtotal_minor, preview.currency)} (draft: "
+                       f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
+                       "date.")
+        b1, b2, _ = st.columns([1, 1, 4])
+        b1.button("Redraft", key=f"redraft_{stored.invoice_id}", on_click=_redraft,
+                  args=(stored.invoice_id, stored.created_at),
+                  help="rate the cycle again and replace the draft")
+        b2.button("Finalize", type="primary", key=f"finalize_{stored.invoice_id}", on_click=_finalize,
+                  args=(stored.invoice_id,),
+                  help="assign the next invoice number; the invoice can never change")
+    elif stored.status in PAYABLE:
+        st.button("Void", key=f"void_{stored.invoice_id}", on_click=_void, args=(stored.invoice_id,),
+                  help="the invoice keeps its number; the cycle may be drafted again")
+    else:
+        st.caption("Paid in full: nothing more to do with this invoice.")
+    show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
+else:
+    st.subheader(title_of(preview) if preview else "Nothing to bill")
+    if preview is None:
+        st.info(str(preview_error))
+    else:
+        st.button("Draft invoice", type="primary", key=f"draft_{cid}_{start}", on_click=_draft,
+                  args=(cid, start, len(voided)), help="store this invoice as a draft (once per cycle)")
+        show_invoice(preview, key="preview")
+
+if voided:
+    st.caption("Voided invoices of this cycle: " + ", ".join(
+        f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])})" for i in voided))

@@ -1,0 +1,138 @@
+"""The workbench served by `streamlit run app.py`, driven in headless Chromium (Debian's chromium and
+chromium-driver; no browser is downloaded). Screenshots go to tests/artifacts/ (git-ignored)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from engine.db import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1440,2000"]
+PAGES = [("", "Data"), ("billing_cycles", "Billing cycles"), ("invoice_preview", "Invoice preview"),
+         ("bill_run", "Bill run"), ("ledger", "Ledger & export")]
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer {url} within {timeout}s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def served_workbench(demo_template, tmp_path):
+    """`streamlit run app.py` on a free 127.0.0.1 port, over a copy of the demo with a finished bill run
+    (so the ledger, the report and the invoice pages have something to show)."""
+    from engine.bill_run import bill_run
+
+    db = tmp_path / "browser.duckdb"
+    shutil.copyfile(demo_template, db)
+    con = connect(db)
+    bill_run(con, dt.date(2026, 9, 15), finalize=True, include_delayed_charges=True)
+    con.close()
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    env = {**os.environ, "BILLSIM_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}/_stcore/health", log)
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def chromium():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are needed: install the Debian packages chromium and "
+                    "chromium-driver (python3 tasks.py test does when run as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="billsim-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_settled(driver, title: str, timeout: float = 45) -> None:
+    """Until the page's title (or an error) is shown and the script has finished (no running indicator,
+    no skeleton) for a second."""
+    from selenium.webdriver.common.by import By
+
+    deadline, calm_since, heads = time.monotonic() + timeout, None, []
+    while time.monotonic() < deadline:
+        heads = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")]
+        shown = title in heads or driver.find_elements(By.CSS_SELECTOR, ERRORS)
+        calm = shown and not driver.find_elements(By.CSS_SELECTOR, BUSY)
+        calm_since = (calm_since or time.monotonic()) if calm else None
+        if calm_since and time.monotonic() - calm_since >= 1.0:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"page {title!r} did not settle in {timeout}s; headings: {heads}")
+
+
+@pytest.mark.browser
+def test_every_page_shows_its_title_and_no_error_in_chromium(served_workbench, chromium):
+    from selenium.webdriver.common.by import By
+
+    base, log = served_workbench
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for path, title in PAGES:
+        chromium.get(f"{base}/{path}")
+        wait_settled(chromium, title)
+        shot = ARTIFACTS / f"workbench-{path or 'data'}.png"
+        chromium.save_screenshot(str(shot))
+        errors = [e.text for e in chromium.find_elements(By.CSS_SELECTOR, ERRORS)]
+        assert not errors, f"{title}: {errors} (screenshot {shot})"
+        assert title in [h.text for h in chromium.find_elements(By.CSS_SELECTOR, "h1")]
+        assert chromium.title.startswith(title), chromium.title
+    assert "Traceback" not in log.read_text()

@@ -1,0 +1,259 @@
+"""The workbench pages under streamlit.testing.v1.AppTest, on a private copy of a small seeded demo."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.db import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = {
+    "pages/data.py": "Data",
+    "pages/billing_cycles.py": "Billing cycles",
+    "pages/invoice_preview.py": "Invoice preview",
+    "pages/bill_run.py": "Bill run",
+    "pages/ledger.py": "Ledger & export",
+}
+
+
+def start_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == [PAGES[page]]
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception element and no error box (a refused action would show one)."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def db_rows(path: Path, sql: str, params=()) -> list[tuple]:
+    """Read the test database beside the app (DuckDB shares one instance per file in a process)."""
+    con = connect(path)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def status_of(path: Path, invoice_id: str) -> str:
+    return db_rows(path, "SELECT status FROM invoices WHERE invoice_id = ?", [invoice_id])[0][0]
+
+
+def input_counts(path: Path) -> list[tuple]:
+    return db_rows(path, "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM contracts)")
+
+
+def widget(items, key: str):
+    found = [w for w in items if w.key == key]
+    assert found, f"no widget with key {key!r}: {[w.key for w in items]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo_database(workbench_db, page):
+    at = start_app()
+    open_page(at, page)
+    assert at.session_state["db_path"] == str(workbench_db)
+
+
+def test_app_opens_on_the_data_page_with_the_table_counts(workbench_db):
+    at = start_app()
+    assert [t.value for t in at.title] == ["Data"]
+    contracts = db_rows(workbench_db, "SELECT count(*) FROM contracts")[0][0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["contracts"] == f"{contracts:,}"
+
+
+def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbench_db):
+    at = start_app()
+    open_page(at, "pages/billing_cycles.py")
+    widget(at.text_input, "cycles_contract_search").set_value("K-000002").run()
+    assert_clean(at)
+    contract = widget(at.selectbox, "cycles_contract")
+    assert contract.value == "K-000002"
+    cid = contract.value
+    cycles = widget(at.selectbox, f"cycles_pick_{cid}")
+    chosen = cycles.value  # the default: the last cycle that has ended
+    assert isinstance(chosen, dt.date)
+    widget(at.button, "cycles_to_preview").click().run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Invoice preview"]
+    open_page(at, "pages/invoice_preview.py")  # AppTest keeps rerunning the page it was last told to open
+    assert widget(at.selectbox, "preview_contract").value == cid
+    assert widget(at.selectbox, f"preview_cycle_{cid}").value == chosen
+    assert at.subheader[0].value == "Preview (nothing stored)"
+    total = {m.label: m.value for m in at.metric}["Total"]
+
+    widget(at.button, f"draft_{cid}_{chosen}").click().run()
+    assert_clean(at)
+    assert "Drafted invoice" in at.success[0].value
+    sql = "SELECT invoice_id, status, period_start FROM invoices WHERE contract_id = ?"
+    rows = db_rows(workbench_db, sql, [cid])
+    assert len(rows) == 1 and rows[0][1] == "draft" and rows[0][2] == chosen
+    invoice_id = rows[0][0]
+    assert {m.label: m.value for m in at.metric}["Total"] == total  # the draft is the preview, stored
+
+    at.run()  # a rerun replays nothing
+    at.run()
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id = ?", [cid])[0][0] == 1
+
+    widget(at.button, f"finalize_{invoice_id}").click().run()
+    assert_clean(at)
+    status, number = db_rows(workbench_db, "SELECT status, number FROM invoices WHERE invoice_id = ?",
+                             [invoice_id])[0]
+    assert status == "open" and number == 1
+    assert at.subheader[0].value == "Invoice #1 · open"
+    assert widget(at.button, f"void_{invoice_id}")  # an open invoice can be voided, no longer finalized
+
+    open_page(at, "pages/ledger.py")
+    widget(at.button, "export_prepare").click().run()
+    assert_clean(at)
+    made = at.session_state["export_paths"]
+    with open(made["invoices"], newline="") as f:
+        exported = {r["invoice_id"]: r for r in csv.DictReader(f)}
+    assert exported[invoice_id]["status"] == "open" and exported[invoice_id]["number"] == "1"
+    with open(made["invoice_lines"], newline="") as f:
+        assert any(r["invoice_id"] == invoice_id for r in csv.DictReader(f))
+    assert [b.key for b in at.get("download_button")] == ["download_invoices", "download_invoice_lines"]
+
+
+def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
+    con = connect(workbench_db)
+    from engine.invoices import draft_period_invoice
+    from engine.lifecycle import finalize_invoice
+
+    inv = draft_period_invoice(con, "K-000001", dt.date(2026, 6, 15)).invoice
+    inv = finalize_invoice(con, inv.invoice_id)
+    con.close()
+    at = start_app()
+    open_page(at, "pages/ledger.py")
+    widget(at.multiselect, "ledger_status").set_value(["open"]).run()
+    assert_clean(at)
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    assert_clean(at)
+    half = inv.total / 2
+    half = half.quantize(inv.total) if inv.total.as_tuple().exponent < 0 else int(half)
+    widget(at.text_input, f"pay_amount_{inv.invoice_id}").set_value(str(half))
+    widget(at.button, f"FormSubmitter:pay_{inv.invoice_id}-Record payment").click().run()
+    assert_clean(at)
+    assert status_of(workbench_db, inv.invoice_id) == "partially_paid"
+    assert [p.value for p in at.dataframe if "method" in p.value.columns][0]["method"].tolist() == ["manual"]
+    widget(at.button, f"ledger_void_{inv.invoice_id}").click().run()
+    assert_clean(at)
+    assert status_of(workbench_db, inv.invoice_id) == "void"
+
+
+@pytest.mark.parametrize("scope", ["All contracts", "One business"])
+def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tmp_path, scope):
+    from engine.bill_run import bill_run
+
+    twin = tmp_path / "twin.duckdb"
+    shutil.copyfile(workbench_db, twin)
+    period = dt.date(2026, 9, 15)
+    business = db_rows(workbench_db, "SELECT min(business_id) FROM customers")[0][0]
+    con = connect(twin)
+    expected = bill_run(con, period, business_id=business if scope == "One business" else None)
+    con.close()
+    assert expected.drafted > 0
+
+    at = start_app()
+    open_page(at, "pages/bill_run.py")
+    widget(at.date_input, "run_period").set_value(period)
+    widget(at.radio, "run_scope").set_value(scope).run()
+    if scope == "One business":
+        widget(at.selectbox, "run_business").set_value(business).run()
+    widget(at.button, "run_start").click().run()
+    assert_clean(at)
+    drafted = db_rows(workbench_db, "SELECT count(*) FROM invoices")[0][0]
+    assert drafted == expected.drafted
+    assert {m.label: m.value for m in at.metric}["Drafted"] == f"{expected.drafted:,}"
+    assert at.session_state["run_request"] is None
+    assert at.get("plotly_chart"), "the totals-by-product chart"
+
+    at.run()  # a rerun after the run neither bills again nor records another run
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices")[0][0] == drafted
+    assert db_rows(workbench_db, "SELECT count(*) FROM bill_runs")[0][0] == 1
+
+
+def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
+    before = input_counts(workbench_db)
+    at = start_app()
+    customers = (b"customer_id,name,business_id,email,currency,tax_rate\n"
+                 b"CUS-NEW-1,New One,biz-north,a@example.com,USD,5\n"
+                 b"CUS-NEW-2,New Two,biz-north,b@example.com,XXX,abc\n")
+    header = (b"contract_id,customer_id,start_date,end_date,billing_period,billing_cycle_start_day,"
+              b"billing_timing,payment_terms_days,minimum_commitment,proration,currency\n")
+    contracts = (header + b"K-NEW-1,CUS-NEW-1,2026-01-01,,month,1,arrears,30,,actual,\n"
+                 b"K-NEW-2,CUS-NOBODY,2026-13-01,,month,1,arrears,30,,actual,\n")
+    files = [("customers.csv", customers, "text/csv"), ("contracts.csv", contracts, "text/csv")]
+    widget(at.file_uploader, "data_upload").set_value(files).run()
+    widget(at.button, "import_button").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Import refused, nothing was imported: 4 problem(s)."]
+    problems = [d.value for d in at.dataframe
+                if list(d.value.columns) == ["file", "line", "column", "reason"]][0]
+    found = {(r.file, r.line, r.column) for r in problems.itertuples()}
+    assert ("customers.csv", 3, "currency") in found
+    assert ("customers.csv", 3, "tax_rate") in found
+    assert ("contracts.csv", 3, "start_date") in found
+    assert ("contracts.csv", 3, "customer_id") in found
+    assert input_counts(workbench_db) == before
+
+
+def test_a_clean_upload_is_imported_and_counted(workbench_db):
+    at = start_app()
+    customers = (b"customer_id,name,business_id,email,currency,tax_rate\n"
+                 b"CUS-NEW-1,New One,biz-new,a@example.com,JPY,10\n")
+    widget(at.file_uploader, "data_upload").set_value(("customers.csv", customers, "text/csv")).run()
+    widget(at.button, "import_button").click().run()
+    assert_clean(at)
+    assert "Imported 1 customers" in at.success[0].value
+    assert db_rows(workbench_db, "SELECT name FROM customers WHERE customer_id = ?", ["CUS-NEW-1"]) == [
+        ("New One",)]
+
+
+def test_an_action_token_is_carried_out_once(workbench_db):
+    """The guard behind every write button: the same token twice (a double click, a replayed click)
+    does the work once; a refused action leaves its token free for a retry."""
+
+    def script():
+        import streamlit as st
+
+        from engine.errors import ValidationError
+        from pages._common import run_action, show_flash
+
+        calls = st.session_state.setdefault("calls", [])
+
+        def work():
+            calls.append(1)
+            return "done"
+
+        def refused():
+            raise ValidationError("no")
+
+        run_action(("demo", 1), "Demo", work)
+        run_action(("demo", 1), "Demo", work)
+        run_action(("refused", 1), "Refused", refused)
+        show_flash()
+
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert at.session_state["calls"] == [1]
+    assert [s.value for s in at.success] == ["done"]
+    assert [i.value for i in at.info] == ["Demo: already done, nothing changed."]
+    assert [e.value for e in at.error] == ["Refused refused: no"]
+    assert ("refused", 1) not in at.session_state["done_actions"]
