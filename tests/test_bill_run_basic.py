@@ -271,7 +271,8 @@ def test_a_contract_whose_rating_overflows_is_reported_failed_and_the_others_are
         add_line(con, f"L-{i}", f"K-{i}", unit_price="10.00")
     add_contract(con, "K-BAD", "C1", "2026-01-01")
     con.execute("""INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, unit_price, quantity)
-                   VALUES ('L-BAD', 'K-BAD', 'Huge', 'recurring', 'per_unit', 1e20, 1e20)""")
+                   VALUES ('L-BAD', 'K-BAD', 'Huge', 'recurring', 'per_unit', ?, ?)""",
+                [Decimal("1e20"), Decimal("1e20")])
     report = bill_run(con, MARCH)
     assert [f.contract_id for f in report.failed] == ["K-BAD"]
     assert report.failed[0].reason
@@ -323,3 +324,12 @@ def test_the_run_report_totals_per_currency_equal_the_sums_of_the_stored_invoice
     assert got == {cur: (n, to_major(sub, cur), to_major(tax, cur), to_major(tot, cur))
                    for cur, (n, sub, tax, tot) in sums.items()}
     assert sorted(got) == ["EUR", "JPY", "USD"]
+
+
+def test_a_run_with_finalize_numbers_its_invoices_per_business_sequentially_from_one(tenants):
+    """Businesses north (3 drafts) and south (1): numbers 1..3 and 1, every invoice open."""
+    report = bill_run(tenants, MARCH, finalize=True)
+    assert report.finalized == 4
+    rows = tenants.execute("""SELECT c.business_id, i.number, i.status FROM invoices i
+                              JOIN customers c USING (customer_id) ORDER BY 1, 2""").fetchall()
+    assert rows == [("north", 1, "open"), ("north", 2, "open"), ("north", 3, "open"), ("south", 1, "open")]

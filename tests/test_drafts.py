@@ -15,7 +15,7 @@ from helpers_data import add_charge, add_contract, add_customer, add_line, add_u
 
 from engine.bill_run import bill_run
 from engine.db import connect
-from engine.errors import InvalidStateError, NotFoundError, ValidationError
+from engine.errors import BillsimError, InvalidStateError, NotFoundError, ValidationError
 from engine.invoices import NothingToBill, draft_period_invoice, preview_invoice, redraft_invoice
 
 D = dt.date.fromisoformat
@@ -188,6 +188,19 @@ def test_redraft_refuses_a_finalized_invoice_and_changes_nothing(usage_contract)
     assert snapshot(con) == before
 
 
+def test_redraft_of_a_bill_runs_draft_keeps_the_run_it_came_from(con):
+    """A run drafted the invoice; a redraft replaces its amounts, not its provenance (run_id)."""
+    add_customer(con, "C1")
+    add_contract(con, "K1", "C1", "2026-01-01")
+    add_line(con, "L1", "K1", unit_price="10.00")
+    report = bill_run(con, MARCH)
+    (inv,) = stored_invoices(con)
+    con.execute("UPDATE order_lines SET unit_price = 11")
+    redrafted = redraft_invoice(con, inv["invoice_id"])
+    assert redrafted.total == Decimal("11.00")
+    assert redrafted.run_id == report.run_id
+
+
 def test_redraft_of_an_unknown_invoice_is_not_found(con):
     with pytest.raises(NotFoundError):
         redraft_invoice(con, "inv_nope")
@@ -220,6 +233,27 @@ def test_a_deleted_drafts_cycle_may_be_drafted_again(usage_contract):
     delete_draft(con, first.invoice_id)
     again = draft_period_invoice(con, "K1", MARCH)
     assert again.created and len(stored_invoices(con)) == 1
+
+
+# --- a contract whose amounts do not fit ------------------------------------------------------------
+
+@pytest.fixture
+def overflowing(con):
+    """K-BAD: 10^20 units × 10^20 per unit: no amount can hold it (the rating overflows)."""
+    add_customer(con, "C1")
+    add_contract(con, "K-BAD", "C1", "2026-01-01")
+    add_line(con, "L-BAD", "K-BAD", pricing_model="per_unit", unit_price="100000000000000000000",
+             quantity="100000000000000000000")
+    return con
+
+
+@pytest.mark.parametrize("operation", [preview_invoice, draft_period_invoice])
+def test_preview_or_draft_of_an_overflowing_contract_is_a_typed_error_and_writes_nothing(overflowing, operation):
+    """Bad input is 'a clear, typed error; nothing written' (issue 3): a BillsimError naming the
+    contract, not a raw DuckDB exception (which the CLI would print as a traceback)."""
+    with pytest.raises(BillsimError, match="K-BAD"):
+        operation(overflowing, "K-BAD", MARCH)
+    assert stored_invoices(overflowing) == []
 
 
 # --- concurrency --------------------------------------------------------------------------------------
