@@ -23,6 +23,7 @@ from .money import to_major
 from .rating import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
+AFFECTED = "_scenario_affected"  # contracts re-rated under the scenario (see mark_affected_contracts)
 COMPARISON = "_scenario_comparison"
 CSV_COLUMNS = ["contract_id", "customer_id", "product", "line_id", "kind", "currency", "period_start",
                "baseline_amount", "scenario_amount", "delta"]
@@ -42,13 +43,18 @@ def keep_baseline(con: duckdb.DuckDBPyConnection) -> None:
 def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
     """`_scenario_comparison` from `_scenario_baseline` and the scenario's `_rated_lines`.
 
-    Customer and currency come from the STORED contract (a churned contract is absent from the
-    overlay, its rows still name their customer). Returns the number of rows."""
+    The scenario side is `_rated_lines` of the re-rated (affected) contracts plus the baseline lines
+    of every other contract, which bills the same in both. Customer and currency come from the STORED
+    contract (a churned contract is absent from the overlay, its rows still name their customer).
+    Returns the number of rows."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {COMPARISON} AS
             WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}),
             s AS (SELECT contract_id, period_start, line_id, kind, product, amount_minor,
-                         coalesce(line_id, '') AS k FROM _rated_lines),
+                         coalesce(line_id, '') AS k FROM _rated_lines
+                  UNION ALL
+                  SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}
+                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})),
             j AS (
                 SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
                        coalesce(b.period_start, s.period_start) AS period_start,

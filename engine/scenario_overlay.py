@@ -33,6 +33,7 @@ from .scenario_changes import (
     UsageChange,
     factor_of,
 )
+from .scenario_compare import AFFECTED
 
 COPIED = ("contracts", "order_lines", "price_tiers")
 MAX_FACTOR_DECIMALS = 18
@@ -194,6 +195,34 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
                         THEN u.quantity::DECIMAL(38,6) * f.factor ELSE u.quantity END AS quantity,
                    u.status
             FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric""")
+
+
+def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: str) -> int:
+    """`_scenario_affected(contract_id)`: the contracts whose rating inputs differ in the overlay.
+
+    Rating is per contract: a contract's lines depend only on its contract row, its order lines, their
+    tiers, its customer and its usage. A contract none of whose inputs the changes touched bills the
+    same in both, so only the affected ones need rating again. Found by comparing the overlay with the
+    stored tables (set difference, NULLs equal), so a new change type needs no rule of its own here:
+        contract row changed or removed (churn, minimum commitment, proration)
+        an order line changed (price)           a line's tiers changed (tiers, price)
+        a line prices a metric whose usage is scaled (usage)"""
+    def differ(table: str) -> str:  # rows on either side that the other side does not have
+        return (f"((SELECT * FROM {scn}.{table} EXCEPT SELECT * FROM {stored}.{table}) "
+                f"UNION ALL (SELECT * FROM {stored}.{table} EXCEPT SELECT * FROM {scn}.{table}))")
+
+    scaled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+                         "AND table_name = 'usage_factors'", [scn]).fetchone()[0]
+    usage = (f"UNION SELECT o.contract_id FROM {stored}.order_lines o "
+             f"JOIN {scn}.usage_factors f USING (metric)" if scaled else "")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {AFFECTED} AS
+            SELECT contract_id FROM {differ('contracts')}
+            UNION SELECT contract_id FROM {differ('order_lines')}
+            UNION SELECT o.contract_id FROM {stored}.order_lines o
+                  WHERE o.line_id IN (SELECT line_id FROM {differ('price_tiers')})
+            {usage}""")
+    return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from .money import to_major
 from .rating import rate_targets
 from .scenario_changes import CHANGE_TYPES, Change, UsageChange
 from .scenario_compare import (
+    AFFECTED,
     build_comparison,
     comparison_frame,
     comparison_totals,
@@ -41,7 +42,7 @@ from .scenario_compare import (
     waterfall_by_product,
     write_comparison_csv,
 )
-from .scenario_overlay import StoredData, scenario_overlay, stored_schema
+from .scenario_overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
 from .targets import targets_for_range
 
 __all__ = [
@@ -139,11 +140,16 @@ def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.d
     rate_targets(con)
     keep_baseline(con)
     with scenario_overlay(con, scenario.changes, known.metrics) as scn:
+        # only contracts whose inputs the changes touched are rated again; the others bill as the baseline
+        mark_affected_contracts(con, scn, stored)
+        con.execute(f"DELETE FROM _targets WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})")
+        rerated = con.execute("SELECT count(*) FROM _targets").fetchone()[0]
         rate_targets(con, source=scn)
     rows = build_comparison(con, stored)
     return {"scenario": scenario.name, "changes": scenario.labels(), "from_date": from_date.isoformat(),
-            "to_date": to_date.isoformat(), "cycles": cycles, "rows": rows, "totals": comparison_totals(con),
-            "comparison_csv": None, "seconds": round(time.perf_counter() - t0, 3)}
+            "to_date": to_date.isoformat(), "cycles": cycles, "cycles_rerated": rerated, "rows": rows,
+            "totals": comparison_totals(con), "comparison_csv": None,
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def simulate(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,

@@ -387,6 +387,33 @@ def test_a_scenario_without_changes_equals_the_baseline(data):
     assert all(Decimal(t["delta"]) == 0 for t in summary["totals"])
 
 
+@pytest.mark.parametrize(("change", "rerated"), [
+    ({"type": "churn", "contract_ids": ["K-MIN"]}, 4),
+    ({"type": "price", "product": "API calls", "percent": 10}, 4),  # K-TIERS
+    ({"type": "usage", "metric": "events", "percent": 10}, 4),  # K-MIN
+    ({"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "1000"}, 4),
+    ({"type": "price", "product": "Platform", "percent": 10}, 12),  # K-FLAT 4, K-STUB 2, K-END31 4, K-YEN 2
+    ({"type": "proration", "value": "none"}, 20),  # every contract row changes
+])
+def test_only_contracts_whose_inputs_change_are_rated_again(data, change, rerated):
+    summary = simulate(data, scenario(change), FROM, TO)
+    assert (summary["cycles"], summary["cycles_rerated"]) == (20, rerated)
+
+
+def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_all(data, monkeypatch):
+    import engine.scenarios as scenarios_module
+
+    def mark_all(con, scn, stored):
+        con.execute("CREATE OR REPLACE TEMP TABLE _scenario_affected AS SELECT contract_id FROM contracts")
+
+    for changes in (SPEC_EXAMPLE["changes"], [{"type": "price", "product": "Platform", "percent": 10}]):
+        targeted = rows_of(data, *changes)
+        with monkeypatch.context() as m:
+            m.setattr(scenarios_module, "mark_affected_contracts", mark_all)
+            everything = rows_of(data, *changes)
+        assert targeted == everything
+
+
 # --- aggregations --------------------------------------------------------------------------------------
 
 def test_aggregations_add_up_to_the_totals(data):
