@@ -333,3 +333,53 @@ def test_a_run_with_finalize_numbers_its_invoices_per_business_sequentially_from
     rows = tenants.execute("""SELECT c.business_id, i.number, i.status FROM invoices i
                               JOIN customers c USING (customer_id) ORDER BY 1, 2""").fetchall()
     assert rows == [("north", 1, "open"), ("north", 2, "open"), ("north", 3, "open"), ("south", 1, "open")]
+
+
+# --- two runs at once ---------------------------------------------------------------------------------------
+
+def test_a_run_started_while_an_identical_run_is_in_progress_does_not_merge_into_it(tmp_path):
+    """Run A (file database) is rating when run B, same date and scope, starts on another cursor
+    (deterministically: from A's progress callback) and completes first.
+
+        A: start ── rating ·············· (B runs here) ·············· store → conflict → retry → done
+        B:                 start ─ rate ─ store ─ commit
+
+    Whatever the outcome, every contract has one invoice, and each run's record is consistent: one
+    item per contract per run, and the stored report says what that run did. B must not "resume" A's
+    run_id while A is alive (resuming is for crashed runs): two live runs writing one run_id leave
+    'drafted' AND 'existing' items for every contract and A's report (drafted 0) over B's."""
+    from engine.db import connect
+
+    con = connect(tmp_path / "runs.duckdb")
+    try:
+        add_customer(con, "C1")
+        for i in range(5):
+            add_contract(con, f"K{i}", "C1", "2026-01-01")
+            add_line(con, f"L{i}", f"K{i}", unit_price="1.00")
+        reports = {}
+
+        def start_b(done: float, label: str) -> None:
+            if label.startswith("rating") and "B" not in reports:
+                cur = con.cursor()
+                try:
+                    reports["B"] = bill_run(cur, MARCH)
+                finally:
+                    cur.close()
+
+        cur_a = con.cursor()
+        try:
+            reports["A"] = bill_run(cur_a, MARCH, progress=start_b)
+        finally:
+            cur_a.close()
+        assert con.execute("SELECT count(*), count(DISTINCT contract_id) FROM invoices").fetchone() == (5, 5)
+        assert reports["A"].drafted + reports["B"].drafted == 5
+        dup_items = con.execute("""SELECT run_id, contract_id, list(outcome) FROM bill_run_items
+                                   GROUP BY ALL HAVING count(*) > 1""").fetchall()
+        assert dup_items == []
+        for r in reports.values():
+            stored = json.loads(con.execute("SELECT report FROM bill_runs WHERE run_id = ?",
+                                            [r.run_id]).fetchone()[0])
+            assert (stored["drafted"], stored["existing"]) == (r.drafted, r.existing)
+        assert reports["A"].run_id != reports["B"].run_id
+    finally:
+        con.close()
