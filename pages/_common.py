@@ -249,7 +249,8 @@ def run_action(token: tuple, label: str, work: Callable[[], str | None], *,
         return
     done.add(token)
     try:
-        message = work()
+        with st.spinner(f"{label}…"):
+            message = work()
     except BillsimError as exc:
         done.discard(token)
         if show_refusal:

@@ -93,7 +93,7 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
             return st.column_config.TextColumn(alignment="right", width=width, help=help_text)
 
         st.dataframe(frame, hide_index=True, key=f"{key}_lines", column_config={
-            "#": st.column_config.NumberColumn(width=32), "line": st.column_config.TextColumn(width=210),
+            "#": st.column_config.NumberColumn(width=32), "line": st.column_config.TextColumn(width=190),
             "kind": st.column_config.TextColumn(width=150), "quantity": right(80),
             "unit price": right(85, f"in {cur}, exact"), "days": right(70, "active days / period days"),
             "proration": right(75, "factor applied to recurring lines and the minimum commitment"),

@@ -33,24 +33,21 @@ show_flash()
 
 # --- import -----------------------------------------------------------------------------------------
 
-def _check_names(files) -> list[dict]:
-    """Problems with the uploaded file names: only the six input files, each once."""
+def _duplicate_names(files) -> list[dict]:
+    """Two uploads with one name (from two folders) would overwrite each other in the data folder."""
     problems, seen = [], set()
     for f in files:
-        table = f.name.rsplit("/", 1)[-1].removesuffix(".csv")
-        if table not in INPUT_TABLES:
-            expected = ", ".join(t + ".csv" for t in INPUT_TABLES)
-            problems.append({"file": f.name, "line": None, "column": None,
-                             "reason": f"not an input file: expected one of {expected}"})
-        elif table in seen:
-            problems.append({"file": f.name, "line": None, "column": None, "reason": "uploaded twice"})
-        seen.add(table)
+        name = f.name.rsplit("/", 1)[-1]
+        if name in seen:
+            problems.append({"file": name, "line": None, "column": None, "reason": "uploaded twice"})
+        seen.add(name)
     return problems
 
 
 def _import_uploads() -> None:
     """Write the uploads into a temporary data folder and import it exactly like `billsim import DIR`:
-    DuckDB reads the files, so every problem names the file's physical line, unreadable rows included."""
+    DuckDB reads the files, so every problem names the file's physical line, unreadable rows included;
+    a misspelt input file name is a problem, other CSV files are ignored (and said so)."""
     files = st.session_state.get(UPLOAD_KEY) or []
     st.session_state["import_problems"] = None
     if not files:
@@ -62,7 +59,7 @@ def _import_uploads() -> None:
         from engine.errors import ImportProblems
         from engine.importer import import_folder
 
-        problems = _check_names(files)
+        problems = _duplicate_names(files)
         if problems:
             st.session_state["import_problems"] = problems
             raise ImportProblems(problems)
@@ -74,7 +71,7 @@ def _import_uploads() -> None:
             except ImportProblems as exc:
                 st.session_state["import_problems"] = exc.problems
                 raise
-        return "Imported " + ", ".join(f"{n:,} {t}" for t, n in counts.items() if n) + "."
+        return "Imported " + (", ".join(f"{n:,} {t}" for t, n in counts.items() if n) or "nothing") + "."
 
     run_action(("import", digest), "Import", work, show_refusal=False)  # the problems table says it all
 
@@ -101,7 +98,11 @@ with tab_import:
              "all-or-nothing: one bad row and nothing is written.")
     uploads = st.file_uploader("CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY)
     if uploads:
-        st.caption("Ready: " + ", ".join(f"`{f.name}` ({f.size:,} bytes)" for f in uploads))
+        ignored = [f.name for f in uploads
+                   if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in INPUT_TABLES]
+        if ignored:
+            st.warning("Not input files (they are ignored unless they look like a misspelt one): "
+                       + ", ".join(f"`{n}`" for n in ignored))
     st.button("Import", type="primary", key="import_button", on_click=_import_uploads, disabled=not uploads)
     problems = st.session_state.get("import_problems")
     if problems:

@@ -116,7 +116,7 @@ if stored is not None:
                        f"of {money(preview.subtotal_minor, preview.currency)} (draft: "
                        f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
                        "date.")
-        b1, b2, _ = st.columns([1, 1, 4])
+        b1, b2, _ = st.columns([1, 1, 8])
         b1.button("Redraft", key=f"redraft_{stored.invoice_id}", on_click=_redraft,
                   args=(stored.invoice_id, stored.created_at),
                   help="rate the cycle again and replace the draft")

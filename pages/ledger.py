@@ -14,6 +14,7 @@ from engine.errors import BillsimError, ValidationError
 from engine.workbench_queries import INVOICE_STATUSES
 from pages._common import (
     cursor,
+    dates_as_dates,
     flash,
     fmt_date,
     money,
@@ -26,8 +27,8 @@ from pages._common import (
 from pages._invoice_view import PAYABLE, show_invoice, title_of
 
 PAGE_SIZES = (25, 50, 100, 250)
-SHOWN = ["number", "status", "customer_id", "contract_id", "currency", "period_start", "period_end",
-         "due_date", "total", "balance_due", "invoice_id", "run_id", "created_at"]
+SHOWN = ["business_id", "number", "status", "customer_id", "contract_id", "currency", "period_start",
+         "period_end", "due_date", "total", "balance_due", "invoice_id", "run_id", "created_at"]
 DATES = ("period_start", "period_end", "due_date")
 
 
@@ -83,13 +84,12 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
 
 
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The page of the ledger as shown: money with its currency's symbol and decimals, dates as dates."""
+    """The page of the ledger as shown: money with its currency's symbol and decimals, dates as dates,
+    no number for drafts (numbers are given at finalization)."""
     out = frame[SHOWN].copy()
     for col in ("total", "balance_due"):
         out[col] = [money_of_major(v, c) for v, c in zip(frame[col], frame["currency"], strict=True)]
-    for col in DATES:
-        out[col] = pd.to_datetime(out[col]).dt.date
-    out["number"] = out["number"].astype("Int64")
+    out["number"] = ["" if pd.isna(n) else f"{int(n)}" for n in frame["number"]]
     return out
 
 
@@ -126,6 +126,7 @@ if page > pages:  # fewer invoices than when this page was chosen
     st.session_state.pop(page_key, None)
     page = pages
     frame, total = read("ledger_frames", filters, size, (page - 1) * size)
+frame = dates_as_dates(frame)
 top_l, top_r = st.columns([4, 1])
 top_r.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size), key="ledger_page_size")
 if pages > 1:
@@ -137,7 +138,8 @@ if frame.empty:
             else "No invoices yet: draft some on the Invoice preview or Bill run pages.")
 else:
     dates = {c: st.column_config.DateColumn(format="YYYY-MM-DD") for c in DATES}
-    money_cols = {c: st.column_config.TextColumn(alignment="right") for c in ("total", "balance_due")}
+    money_cols = {c: st.column_config.TextColumn(alignment="right")
+                  for c in ("number", "total", "balance_due")}
     st.dataframe(_table(frame), hide_index=True, key="ledger_table", column_config=dates | money_cols)
 
 # --- one invoice ------------------------------------------------------------------------------------

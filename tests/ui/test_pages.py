@@ -158,7 +158,7 @@ def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
     assert status_of(workbench_db, inv.invoice_id) == "void"
 
 
-@pytest.mark.parametrize("scope", ["All contracts", "One business"])
+@pytest.mark.parametrize("scope", ["All contracts", "One business", "Chosen customers"])
 def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tmp_path, scope):
     from engine.bill_run import bill_run
 
@@ -166,8 +166,10 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     shutil.copyfile(workbench_db, twin)
     period = dt.date(2026, 9, 15)
     business = db_rows(workbench_db, "SELECT min(business_id) FROM customers")[0][0]
+    customers = [r[0] for r in db_rows(workbench_db, "SELECT customer_id FROM customers ORDER BY 1 LIMIT 3")]
     con = connect(twin)
-    expected = bill_run(con, period, business_id=business if scope == "One business" else None)
+    expected = bill_run(con, period, business_id=business if scope == "One business" else None,
+                        customer_ids=customers if scope == "Chosen customers" else None)
     con.close()
     assert expected.drafted > 0
 
@@ -177,6 +179,10 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     widget(at.radio, "run_scope").set_value(scope).run()
     if scope == "One business":
         widget(at.selectbox, "run_business").set_value(business).run()
+    if scope == "Chosen customers":
+        widget(at.multiselect, "run_customers").set_value(customers).run()
+    assert f"{expected.contracts_in_scope} contract(s) active on 2026-09-15 in this scope." in [
+        c.value for c in at.main.caption]
     widget(at.button, "run_start").click().run()
     assert_clean(at)
     drafted = db_rows(workbench_db, "SELECT count(*) FROM invoices")[0][0]
@@ -188,6 +194,36 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     at.run()  # a rerun after the run neither bills again nor records another run
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices")[0][0] == drafted
     assert db_rows(workbench_db, "SELECT count(*) FROM bill_runs")[0][0] == 1
+
+
+def test_the_first_start_creates_and_seeds_an_empty_database(tmp_path, monkeypatch):
+    path = tmp_path / "new" / "workbench.duckdb"
+    monkeypatch.setenv("BILLSIM_DB", str(path))
+    try:
+        at = start_app()
+        assert at.session_state["db_path"] == str(path)
+        assert db_rows(path, "SELECT count(*) FROM contracts")[0][0] == 50  # the demo's default size
+        assert {m.label: m.value for m in at.metric}["contracts"] == "50"
+    finally:
+        from pages import _common
+
+        _common.forget_database(str(path))
+
+
+def test_regenerating_the_demo_replaces_the_database_and_keeps_the_old_file(workbench_db):
+    at = start_app()
+    widget(at.number_input, "demo_contracts").set_value(8)
+    widget(at.number_input, "demo_usage_rows").set_value(200)
+    widget(at.checkbox, "demo_confirm").check().run()
+    widget(at.button, "demo_button").click().run()
+    assert_clean(at)
+    assert at.success[0].value.startswith("Demo data regenerated")
+    assert db_rows(workbench_db, "SELECT count(*) FROM contracts")[0][0] == 8
+    assert db_rows(workbench_db, "SELECT count(*) FROM usage")[0][0] == 200
+    assert {m.label: m.value for m in at.metric}["contracts"] == "8"
+    previous = workbench_db.with_name("workbench.previous.duckdb")
+    assert db_rows(previous, "SELECT count(*) FROM contracts")[0][0] == 16
+    open_page(at, "pages/invoice_preview.py")  # the session's cursor follows the new database
 
 
 def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
