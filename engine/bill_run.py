@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,11 @@ from .targets import targets_for_date
 Progress = Callable[[float, str], None]
 RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 
+# Runs this process is executing now. A 'running' row that is not live here was left by a crash:
+# no other process can be writing, because DuckDB lets one process at a time open the file.
+_LIVE_RUNS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
 
 def _noop(_done: float, _label: str) -> None:
     pass
@@ -44,14 +50,20 @@ def _scope(contract_ids, customer_ids, business_id) -> dict:
 
 
 def _start_run(con, period_date, scope_json, include, finalize, requested_by) -> tuple[str, bool, dt.datetime]:
-    """Resume the same unfinished run (crashed or killed), else record a new one (committed now)."""
-    row = con.execute(
-        """SELECT run_id, started_at FROM bill_runs WHERE status = 'running' AND period_date = ? AND scope = ?
-           AND include_delayed_charges = ? AND finalize = ? ORDER BY started_at DESC LIMIT 1""",
-        [period_date, scope_json, include, finalize]).fetchone()
-    if row:
-        return row[0], True, row[1]
-    run_id = "run_" + uuid.uuid4().hex[:16]
+    """Resume the same unfinished run (crashed or killed), else record a new one (committed now).
+
+    The caller must release the returned run_id from _LIVE_RUNS when it is done."""
+    with _LIVE_LOCK:
+        rows = con.execute(
+            """SELECT run_id, started_at FROM bill_runs WHERE status = 'running' AND period_date = ?
+               AND scope = ? AND include_delayed_charges = ? AND finalize = ? ORDER BY started_at DESC""",
+            [period_date, scope_json, include, finalize]).fetchall()
+        crashed = [r for r in rows if r[0] not in _LIVE_RUNS]
+        if crashed:
+            _LIVE_RUNS.add(crashed[0][0])
+            return crashed[0][0], True, crashed[0][1]
+        run_id = "run_" + uuid.uuid4().hex[:16]
+        _LIVE_RUNS.add(run_id)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(
         """INSERT INTO bill_runs (run_id, period_date, scope, include_delayed_charges, finalize, status,
@@ -168,6 +180,27 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
             for r in rows]
 
 
+def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress) -> dict:
+    """Retry after write conflicts (another run won: its invoices are then 'existing'); after a
+    rating failure, isolate the failing contracts and run again without them."""
+    exclude: dict[str, str] = {}
+    for attempt in range(8):
+        try:
+            return _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress)
+        except RETRYABLE:
+            if attempt == 7:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error:
+            if exclude:
+                raise
+            progress(0.1, "isolating failing contracts")
+            exclude = _isolate_failures(con, period_date, scope)
+            if not exclude:
+                raise
+    raise AssertionError("unreachable")
+
+
 def bill_run(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_ids: list[str] | None = None,
              customer_ids: list[str] | None = None, business_id: str | None = None,
              include_delayed_charges: bool = False, finalize: bool = False,
@@ -180,23 +213,11 @@ def bill_run(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_i
     progress(0.0, "starting bill run")
     run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize,
                                           requested_by)
-    exclude: dict[str, str] = {}
-    for attempt in range(8):
-        try:
-            result = _run_once(con, run_id, period_date, scope, include_delayed_charges, finalize, exclude,
-                               progress)
-            break
-        except RETRYABLE:
-            if attempt == 7:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error:
-            if exclude:
-                raise
-            progress(0.1, "isolating failing contracts")
-            exclude = _isolate_failures(con, period_date, scope)
-            if not exclude:
-                raise
+    try:
+        result = _run_with_retries(con, run_id, period_date, scope, include_delayed_charges, finalize, progress)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE_RUNS.discard(run_id)
     progress(1.0, "done")
     return BillRunReport(run_id=run_id, period_date=period_date, status="completed", scope=scope,
                          include_delayed_charges=include_delayed_charges, finalize=finalize,

@@ -118,4 +118,10 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResp
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")
     lines = rows_as_dicts(con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no", [invoice_id]))
-    return invoice_from_rows(heads[0], lines)
+    head = heads[0]
+    pending = []
+    if head["contract_id"] is not None:
+        from .usage_aggregation import pending_usage
+
+        pending = pending_usage(con, head["contract_id"], head["period_start"], head["period_end"])
+    return invoice_from_rows(head, lines, pending)

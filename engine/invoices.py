@@ -38,6 +38,15 @@ class NothingToBill(BillsimError):
 RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 
 
+def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> None:
+    """rate_targets for one contract's target, with a rating failure (an amount beyond exact 128-bit
+    arithmetic) turned into a typed error naming the contract."""
+    try:
+        rate_targets(con, source)
+    except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+        raise ValidationError(f"contract {contract_id} cannot be rated: {str(exc).splitlines()[0]}") from None
+
+
 def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None,
                   invoice_id: str | None = None) -> int:
     """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
@@ -94,7 +103,7 @@ def preview_invoice(con: duckdb.DuckDBPyConnection, contract_id: str, period_dat
     """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored."""
     cycle_of_date(con, contract_id, period_date, source)
     targets_for_date(con, period_date, contract_ids=[contract_id], source=source)
-    rate_targets(con, source)
+    _rate_one(con, contract_id, source)
     return _rated_preview(con, contract_id, source)
 
 
@@ -105,7 +114,7 @@ def _draft_once(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: d
         existing = _claim(con, contract_id, cycle.start_date)
         if existing is None:
             targets_for_date(con, period_date, contract_ids=[contract_id])
-            rate_targets(con)
+            _rate_one(con, contract_id)
             if persist_rated(con) == 0:
                 raise NothingToBill(f"contract {contract_id} has nothing to bill in the cycle "
                                     f"{cycle.start_date} – {cycle.end_date}")
@@ -168,11 +177,11 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceR
     """Replace a draft contract invoice by a fresh rating of its cycle, atomically, keeping its id and
     its swept delayed charges. Finalized invoices cannot be redrafted."""
     with transaction(con):
-        head = con.execute("SELECT status, contract_id, period_start FROM invoices WHERE invoice_id = ?",
+        head = con.execute("SELECT status, contract_id, period_start, run_id FROM invoices WHERE invoice_id = ?",
                            [invoice_id]).fetchone()
         if head is None:
             raise NotFoundError(f"no invoice {invoice_id!r}")
-        status, contract_id, period_start = head
+        status, contract_id, period_start, run_id = head
         if status != "draft":
             raise InvalidStateError(f"invoice {invoice_id} is {status}: only drafts can be redrafted")
         if contract_id is None:
@@ -183,8 +192,8 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceR
         for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
             con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
         targets_for_date(con, period_start, contract_ids=[contract_id])
-        rate_targets(con)
-        if persist_rated(con, invoice_id=invoice_id) == 0:
+        _rate_one(con, contract_id)
+        if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
             raise NothingToBill(f"contract {contract_id} has nothing to bill any more in the cycle of "
                                 f"{period_start}; the draft is left as it was")
         con.execute("""INSERT INTO invoice_lines

@@ -37,5 +37,6 @@ def pending_usage(con: duckdb.DuckDBPyConnection, contract_id: str, start, end, 
             ORDER BY usage_date, usage_id LIMIT 200""",
         [contract_id, start, end],
     ).fetchall()
-    return [{"usage_id": r[0], "metric": r[1], "usage_date": r[2], "quantity": str(r[3]), "status": r[4]}
+    return [{"usage_id": r[0], "metric": r[1], "usage_date": r[2], "quantity": format(r[3].normalize(), "f"),
+             "status": r[4]}
             for r in rows]
