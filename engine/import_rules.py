@@ -1,0 +1,276 @@
+"""What a valid row of each input table is (spec section 1), written as SQL the importer runs set-based.
+
+Every column has a kind. A kind knows how to cast valid text to the column's DuckDB type and which
+conditions make a cell wrong, in the order they are reported (the first broken rule of a cell wins, so
+`abc` is "not a number", not also "negative"). Row rules look at several typed columns of one row.
+The SQL reads the staging row as `s` (trimmed text, NULL when blank) and the typed row as `t` (typed
+columns by name, the original text as `raw_<name>`). Reasons are templates filled in Python only for
+the problems found: `{value}` is the offending text, `{detail}` a second value, `{other_line}` a line.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .currencies import MINOR_UNITS
+
+# Money and rates: DECIMAL(38,12) leaves 26 digits before the point; quantities DECIMAL(38,6) leave 32;
+# a usage quantity is DECIMAL(18,6), so it must stay below 10^12.
+DECIMAL_KINDS = {
+    # kind: (DuckDB type, most decimal places, most digits before the point)
+    "price": ("DECIMAL(38,12)", 12, 26),
+    "quantity": ("DECIMAL(38,6)", 6, 32),
+    "usage_quantity": ("DECIMAL(18,6)", 6, 12),
+}
+RE_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
+RE_NEGATIVE = r"-.*[1-9].*"  # "-0" is zero, not negative
+RE_WHOLE = r"[+-]?[0-9]+"
+RE_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+RE_DATE_OR_TIMESTAMP = (  # a date, optionally with a time and a zone (Z or an offset)
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+TIERED_MODELS = ("graduated", "volume")
+CURRENCY_CODES = sorted(MINOR_UNITS)
+
+
+def re_too_many_decimals(places: int) -> str:
+    """A nonzero digit after the `places`-th decimal: trailing zeros (`12.500…0`) lose nothing."""
+    return rf"[+-]?[0-9]*\.[0-9]{{{places}}}[0-9]*[1-9][0-9]*"
+
+
+def re_too_many_digits(digits: int) -> str:
+    """More than `digits` digits before the point, leading zeros not counted."""
+    return rf"[+-]?0*[1-9][0-9]{{{digits},}}(\.[0-9]*)?"
+
+
+class Bind:
+    """Collects the values of one statement as named parameters: `bind(v)` returns `$p0`, `$p1`, …"""
+
+    def __init__(self) -> None:
+        self.params: dict[str, object] = {}
+
+    def __call__(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return "$" + name
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # text | enum | currency | date | usage_date | whole | price | quantity | usage_quantity
+    required: bool = False
+    default: str | None = None  # the text used when the cell is blank
+    fallback: str | None = None  # our own SQL for a blank cell whose default comes from another column
+    choices: tuple[str, ...] = ()
+    low: int | None = None  # whole numbers: inclusive range
+    high: int | None = None  # whole numbers and percentages: inclusive upper bound
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across columns of one typed row; reported on `column` with `value`/`detail` shown."""
+
+    column: str
+    when: Callable[[Bind], str]
+    reason: str
+    value: str
+    detail: str = "NULL"
+
+
+@dataclass(frozen=True)
+class Ref:
+    column: str
+    parent: str  # the input table whose key the value must be
+    noun: str  # how a finance user calls the parent row
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: str | None = None
+    refs: tuple[Ref, ...] = ()
+    row_rules: tuple[RowRule, ...] = ()
+    joins: str = ""  # our own SQL joined to the staging row `s` for fallbacks
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def re_plain_valid(places: int, digits: int) -> str:
+    """A valid non-negative decimal within the limits: the common case, settled by one regex per cell."""
+    return rf"\+?0*[0-9]{{1,{digits}}}(\.[0-9]{{0,{places}}}0*)?|\+?\.[0-9]{{1,{places}}}0*"
+
+
+def fast_valid(col: Column, bind: Bind) -> str | None:
+    """A cheap condition that proves a non-blank cell valid, so 10M-row files skip the detailed checks."""
+    v = f"s.{col.name}"
+    if col.kind in DECIMAL_KINDS and col.high is None:
+        _, places, digits = DECIMAL_KINDS[col.kind]
+        return f"regexp_full_match({v}, {bind(re_plain_valid(places, digits))})"
+    if col.kind in ("date", "usage_date"):
+        return f"regexp_full_match({v}, {bind(RE_DATE)}) AND TRY_CAST({v} AS DATE) IS NOT NULL"
+    return None
+
+
+def cell_checks(col: Column, bind: Bind) -> list[tuple[str, str]]:
+    """(condition on a non-blank `s.<col>`, reason) in reporting order; blank cells are checked apart."""
+    v = f"s.{col.name}"
+    if col.kind == "enum":
+        return [(f"NOT list_contains({bind(list(col.choices))}, {v})",
+                 "'{value}' is not one of: " + ", ".join(col.choices))]
+    if col.kind == "currency":
+        return [(f"NOT list_contains({bind(CURRENCY_CODES)}, {v})",
+                 "'{value}' is not an ISO 4217 currency code (three capital letters, e.g. USD, EUR, JPY)")]
+    if col.kind == "date":
+        return [(f"NOT regexp_full_match({v}, {bind(RE_DATE)})", "'{value}' is not a date (YYYY-MM-DD)"),
+                (f"TRY_CAST({v} AS DATE) IS NULL", "'{value}' is not a real calendar date")]
+    if col.kind == "usage_date":
+        return [(f"NOT regexp_full_match({v}, {bind(RE_DATE_OR_TIMESTAMP)})",
+                 "'{value}' is not a date (YYYY-MM-DD) or an ISO timestamp (e.g. 2026-03-17T23:59:00Z)"),
+                (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL", "'{value}' is not a real calendar date or time")]
+    if col.kind == "whole":
+        return [(f"NOT regexp_full_match({v}, {bind(RE_WHOLE)})", "'{value}' is not a whole number"),
+                (f"coalesce(TRY_CAST({v} AS BIGINT) NOT BETWEEN {bind(col.low)} AND {bind(col.high)}, true)",
+                 f"'{{value}}' is outside the allowed range {col.low} to {col.high}")]
+    if col.kind in DECIMAL_KINDS:
+        sql_type, places, digits = DECIMAL_KINDS[col.kind]
+        checks = [
+            (f"NOT regexp_full_match({v}, {bind(RE_NUMBER)})",
+             "'{value}' is not a number (write a plain decimal such as 12.50, without thousands separators)"),
+            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})",
+             f"'{{value}}' is negative; {col.name} cannot be"),
+            (f"regexp_full_match({v}, {bind(re_too_many_decimals(places))})",
+             f"'{{value}}' has more than {places} decimal places, the most {col.name} allows"),
+            (f"regexp_full_match({v}, {bind(re_too_many_digits(digits))})",
+             f"'{{value}}' is too large: {col.name} allows at most {digits} digits before the decimal point"),
+        ]
+        if col.high is not None:
+            checks.append((f"TRY_CAST({v} AS {sql_type}) > {bind(col.high)}",
+                           f"'{{value}}' is more than {col.high}; {col.name} is a percentage from 0 to 100"))
+        return checks
+    return []  # text: any non-blank text is fine
+
+
+def typed_expr(col: Column, bind: Bind) -> str:
+    """The column's value in its real type; valid text only (the checks ran first), defaults applied."""
+    v = f"s.{col.name}" if col.default is None else f"coalesce(s.{col.name}, {bind(col.default)})"
+    if col.kind == "date":
+        v = f"TRY_CAST({v} AS DATE)"
+    elif col.kind == "usage_date":
+        # A timestamp counts on its UTC date. A bare date (10 characters) is cast directly: parsing every
+        # row as TIMESTAMPTZ would be several times slower on a 10M-row file.
+        v = (f"CASE WHEN length({v}) = {bind(10)} THEN TRY_CAST({v} AS DATE) "
+             f"ELSE timezone({bind('UTC')}, TRY_CAST({v} AS TIMESTAMPTZ))::DATE END")
+    elif col.kind == "whole":
+        v = f"TRY_CAST({v} AS INTEGER)"
+    elif col.kind in DECIMAL_KINDS:
+        v = f"TRY_CAST({v} AS {DECIMAL_KINDS[col.kind][0]})"
+    return v if col.fallback is None else f"coalesce({v}, {col.fallback})"
+
+
+def _end_before_start() -> RowRule:
+    return RowRule("end_date", lambda b: "t.end_date < t.start_date",
+                   "end_date {value} is before start_date {detail}", "t.raw_end_date", "t.raw_start_date")
+
+
+def _model_needs(column: str, models: tuple[str, ...], what: str) -> RowRule:
+    def when(b: Bind) -> str:
+        return f"list_contains({b(list(models))}, t.pricing_model) AND t.raw_{column} IS NULL"
+
+    return RowRule(column, when, "a {value} line needs " + what, "t.pricing_model")
+
+
+_ID = "text"
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("customers", (
+        Column("customer_id", _ID, required=True),
+        Column("name", "text", required=True),
+        Column("business_id", "text", default="default"),
+        Column("email", "text"),
+        Column("currency", "currency", default="USD"),
+        Column("tax_rate", "price", default="0", high=100),
+    ), key="customer_id"),
+    Table("contracts", (
+        Column("contract_id", _ID, required=True),
+        Column("customer_id", _ID, required=True),
+        Column("start_date", "date", required=True),
+        Column("end_date", "date"),
+        Column("billing_period", "enum", default="month", choices=("month", "quarter", "year")),
+        # Blank anchor = the day of start_date (spec section 1).
+        Column("billing_cycle_start_day", "whole", low=1, high=31,
+               fallback="day(TRY_CAST(s.start_date AS DATE))"),
+        Column("billing_timing", "enum", default="arrears", choices=("arrears", "advance")),
+        # Payment terms beyond ten years are a typo, and would push due dates out of any report.
+        Column("payment_terms_days", "whole", default="30", low=0, high=3650),
+        Column("minimum_commitment", "price"),
+        Column("proration", "enum", default="actual", choices=("actual", "none")),
+        # Blank currency = the customer's (stored resolved, so billing never has to look it up).
+        Column("currency", "currency", fallback="owner.currency"),
+    ), key="contract_id", refs=(Ref("customer_id", "customers", "customer"),),
+        row_rules=(_end_before_start(),),
+        joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id"),
+    Table("order_lines", (
+        Column("line_id", _ID, required=True),
+        Column("contract_id", _ID, required=True),
+        Column("product", "text", required=True),
+        Column("kind", "enum", required=True, choices=("recurring", "usage", "one_time")),
+        Column("pricing_model", "enum", required=True,
+               choices=("flat", "per_unit", "graduated", "volume", "package", "percentage")),
+        Column("description", "text"),
+        Column("unit_price", "price"),
+        Column("quantity", "quantity", default="1"),
+        Column("metric", "text"),
+        Column("aggregation", "enum", default="sum", choices=("sum", "count", "max")),
+        Column("package_size", "quantity"),
+        Column("free_units", "quantity"),
+        Column("percentage_rate", "price"),
+        Column("fixed_fee", "price"),
+        Column("discount_percent", "quantity", high=100),
+        Column("start_date", "date"),
+        Column("end_date", "date"),
+    ), key="line_id", refs=(Ref("contract_id", "contracts", "contract"),), row_rules=(
+        RowRule("metric", lambda b: f"t.kind = {b('usage')} AND t.metric IS NULL",
+                "a usage line needs a metric (the usage metric it bills)", "t.kind"),
+        _model_needs("unit_price", ("flat", "per_unit", "package"), "a unit_price"),
+        _model_needs("package_size", ("package",), "a package_size (the units in one package)"),
+        RowRule("package_size", lambda b: f"t.pricing_model = {b('package')} AND t.package_size = 0",
+                "package_size must be more than 0", "t.raw_package_size"),
+        _model_needs("percentage_rate", ("percentage",), "a percentage_rate"),
+        _end_before_start(),
+    )),
+    Table("price_tiers", (
+        Column("line_id", _ID, required=True),
+        Column("up_to", "quantity"),
+        Column("unit_price", "price", required=True),
+        Column("flat_fee", "price", default="0"),
+    ), refs=(Ref("line_id", "order_lines", "order line"),)),
+    Table("usage", (
+        Column("usage_id", _ID, required=True),
+        Column("contract_id", _ID, required=True),
+        Column("metric", "text", required=True),
+        Column("usage_date", "usage_date", required=True),
+        Column("quantity", "usage_quantity", required=True),
+        Column("status", "enum", default="approved", choices=("approved", "pending", "rejected")),
+    ), key="usage_id", refs=(Ref("contract_id", "contracts", "contract"),)),
+    Table("delayed_charges", (
+        Column("charge_id", _ID, required=True),
+        Column("customer_id", _ID, required=True),
+        Column("description", "text", required=True),
+        # Negative amounts (credits) are out of scope: the "price" kind refuses them.
+        Column("amount", "price", required=True),
+        Column("charge_date", "date", required=True),
+        Column("currency", "currency", fallback="owner.currency"),
+    ), key="charge_id", refs=(Ref("customer_id", "customers", "customer"),),
+        joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id"),
+)}

@@ -1,0 +1,103 @@
+"""The database: every table of the schema, exact money types, versioning, a clear error when busy."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import schema
+from engine.db import connect
+from engine.errors import DatabaseBusyError
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_TABLES = sorted(set(re.findall(r"CREATE TABLE (\w+)", "\n".join(schema.MIGRATIONS))))
+# Money and quantities of the input tables: exact decimals in major units.
+DECIMAL_COLUMNS = {
+    "customers": ["tax_rate"],
+    "contracts": ["minimum_commitment"],
+    "order_lines": ["unit_price", "quantity", "package_size", "free_units", "percentage_rate", "fixed_fee",
+                    "discount_percent"],
+    "price_tiers": ["up_to", "unit_price", "flat_fee"],
+    "usage": ["quantity"],
+    "delayed_charges": ["amount"],
+}
+
+
+def columns(con) -> list[tuple[str, str, str]]:
+    return con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                       "WHERE table_schema = 'main'").fetchall()
+
+
+def test_a_fresh_database_has_every_table_of_the_schema(con):
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_schema = 'main'").fetchall()}
+    assert set(SCHEMA_TABLES) | {"schema_version"} <= tables
+    assert set(schema.INPUT_TABLES) <= tables
+    assert len(SCHEMA_TABLES) >= 15
+
+
+def test_no_column_anywhere_is_a_float(con):
+    floats = [c for c in columns(con) if re.match(r"(DOUBLE|FLOAT|REAL)", c[2])]
+    assert floats == []
+
+
+def test_money_and_quantities_are_decimal_and_invoice_money_is_integer_minor_units(con):
+    types = {(t, c): d for t, c, d in columns(con)}
+    for table, names in DECIMAL_COLUMNS.items():
+        for name in names:
+            assert types[(table, name)].startswith("DECIMAL("), (table, name, types[(table, name)])
+    minor = {k: v for k, v in types.items() if k[1].endswith("_minor")}
+    assert minor and set(minor.values()) == {"BIGINT"}
+    assert types[("price_tiers", "unit_price")] == "DECIMAL(38,12)"
+    assert types[("usage", "quantity")] == "DECIMAL(18,6)"
+
+
+def test_schema_version_is_the_current_one(con):
+    assert schema.current_version(con) == schema.SCHEMA_VERSION
+    assert con.execute("SELECT max(version), count(*) FROM schema_version").fetchall() == [
+        (schema.SCHEMA_VERSION, schema.SCHEMA_VERSION)]
+
+
+def test_connecting_again_to_an_existing_database_changes_nothing(db_path):
+    first = connect(db_path)
+    first.execute("INSERT INTO customers (customer_id, name) VALUES ('C1', 'Acme')")
+    first.close()
+    again = connect(db_path)
+    assert again.execute("SELECT count(*) FROM schema_version").fetchall() == [(schema.SCHEMA_VERSION,)]
+    assert again.execute("SELECT customer_id FROM customers").fetchall() == [("C1",)]
+    assert schema.migrate(again) == schema.SCHEMA_VERSION
+    again.close()
+
+
+@pytest.fixture
+def held_db(db_path):
+    """The database file held open by another process (as a running bill run or workbench would)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(120)", str(db_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield db_path
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+def test_a_database_held_by_another_process_is_busy_and_the_error_names_the_file(held_db):
+    with pytest.raises(DatabaseBusyError) as caught:
+        connect(held_db)
+    assert str(held_db) in str(caught.value)
+
+
+def test_cli_on_a_busy_database_prints_one_clean_line_and_exits_3(held_db, basics_folder):
+    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(held_db), "import", str(basics_folder)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 3
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("billsim: ") and str(held_db) in lines[0]
+    assert "Traceback" not in run.stderr
