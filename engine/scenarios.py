@@ -32,6 +32,7 @@ from .rating import rate_targets
 from .scenario_changes import CHANGE_TYPES, Change, UsageChange
 from .scenario_compare import (
     AFFECTED,
+    BASELINE,
     build_comparison,
     comparison_frame,
     comparison_totals,
@@ -44,6 +45,8 @@ from .scenario_compare import (
 )
 from .scenario_overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
 from .targets import targets_for_range
+
+ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
 
 __all__ = [
     "CHANGE_TYPES", "Scenario", "Simulation", "delete_scenario", "delta_by_product", "get_scenario",
@@ -130,21 +133,34 @@ def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> in
     return targets_for_range(con, from_date, to_date, contract_ids=contract_ids or None)
 
 
+def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
+    """Target every cycle starting in the range, rate it as stored, keep targets and lines."""
+    cycles = _target_range(con, from_date, to_date, contract_ids)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")
+    rate_targets(con)
+    keep_baseline(con)
+    return cycles
+
+
+def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> int:
+    """Rate `changes` over the kept targets: only the contracts whose inputs the changes touch are
+    rated again (the others bill exactly as the baseline). Returns the number of cycles rated."""
+    with scenario_overlay(con, changes, metrics) as scn:
+        mark_affected_contracts(con, scn, stored)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _targets AS SELECT * FROM {ALL_TARGETS}
+                        WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})""")
+        rate_targets(con, source=scn)
+    return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
+
+
 def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
              contract_ids: list[str] | None) -> dict:
     """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
     t0 = time.perf_counter()
     known = validate_scenario(con, scenario, contract_ids)
     stored = stored_schema(con)
-    cycles = _target_range(con, from_date, to_date, contract_ids)
-    rate_targets(con)
-    keep_baseline(con)
-    with scenario_overlay(con, scenario.changes, known.metrics) as scn:
-        # only contracts whose inputs the changes touched are rated again; the others bill as the baseline
-        mark_affected_contracts(con, scn, stored)
-        con.execute(f"DELETE FROM _targets WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})")
-        rerated = con.execute("SELECT count(*) FROM _targets").fetchone()[0]
-        rate_targets(con, source=scn)
+    cycles = _rate_baseline(con, from_date, to_date, contract_ids)
+    rerated = _rate_scenario(con, scenario.changes, known.metrics, stored)
     rows = build_comparison(con, stored)
     return {"scenario": scenario.name, "changes": scenario.labels(), "from_date": from_date.isoformat(),
             "to_date": to_date.isoformat(), "cycles": cycles, "cycles_rerated": rerated, "rows": rows,
@@ -188,9 +204,14 @@ def run_simulation(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date
     return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
 
 
-def _rated_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, int]:
-    rows = con.execute(f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT FROM _rated_lines l
-                           JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency""").fetchall()
+def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, int]:
+    """Per currency: the re-rated contracts' lines + the baseline lines of every other contract."""
+    rows = con.execute(
+        f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT
+            FROM (SELECT contract_id, amount_minor FROM _rated_lines
+                  UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
+                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
+            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency""").fetchall()
     return {cur: int(total) for cur, total in rows}
 
 
@@ -203,13 +224,11 @@ def waterfall_by_change(con: duckdb.DuckDBPyConnection, scenario: Scenario, from
     Columns: currency, label, amount (Decimal, major units), measure ('absolute'|'relative'|'total')."""
     known = validate_scenario(con, scenario, contract_ids)
     stored = stored_schema(con)
-    _target_range(con, from_date, to_date, contract_ids)
-    rate_targets(con)
-    totals = [_rated_totals(con, stored)]
-    for i in range(1, len(scenario.changes) + 1):
-        with scenario_overlay(con, scenario.changes[:i], known.metrics) as scn:
-            rate_targets(con, source=scn)
-        totals.append(_rated_totals(con, stored))
+    _rate_baseline(con, from_date, to_date, contract_ids)
+    totals = []
+    for i in range(len(scenario.changes) + 1):
+        _rate_scenario(con, scenario.changes[:i], known.metrics, stored)  # i = 0: nothing re-rated
+        totals.append(_scenario_totals(con, stored))
     steps = []
     for cur in sorted(set().union(*totals)):
         amounts = [t.get(cur, 0) for t in totals]
