@@ -128,7 +128,11 @@ def show_report(run: dict) -> None:
         st.caption(f"Delayed charges swept onto this run's invoices: {report['delayed_charges_swept']:,}")
         if report["delayed_charges_pending"]:
             st.warning(f"{len(report['delayed_charges_pending'])} delayed charge(s) stay pending:")
-            st.dataframe(pd.DataFrame(report["delayed_charges_pending"]), hide_index=True, key="run_pending")
+            pending = pd.DataFrame(report["delayed_charges_pending"])
+            pending["amount"] = [money_of_major(a, c) for a, c in zip(pending["amount"], pending["currency"],
+                                                                      strict=True)]
+            st.dataframe(pending, hide_index=True, key="run_pending",
+                         column_config={"amount": st.column_config.TextColumn(alignment="right")})
     fig = _product_chart(run["run_id"])
     if fig is not None:
         st.caption("Totals by product: line amounts of the invoices this run drafted, per currency.")

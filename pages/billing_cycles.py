@@ -11,10 +11,6 @@ import streamlit as st
 from engine.errors import BillsimError
 from pages._common import (
     PAGES,
-    contract_picker,
-    cycle_label,
-    default_cycle_index,
-    default_window,
     fmt_date,
     go_to,
     money,
@@ -22,6 +18,7 @@ from pages._common import (
     route_through_app,
     show_flash,
 )
+from pages._pickers import contract_picker, cycle_label, default_cycle_index, default_window
 
 MAX_CYCLES = 240  # 20 years of monthly cycles; a longer window shows its latest cycles
 

@@ -11,11 +11,7 @@ import streamlit as st
 
 from engine.errors import BillsimError
 from pages._common import (
-    contract_picker,
     cursor,
-    cycle_label,
-    default_cycle_index,
-    default_window,
     money,
     read,
     route_through_app,
@@ -23,6 +19,7 @@ from pages._common import (
     show_flash,
 )
 from pages._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
+from pages._pickers import contract_picker, cycle_label, default_cycle_index, default_window
 
 
 def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
