@@ -165,12 +165,14 @@ def _percent_change(delta_minor: int, baseline_minor: int) -> Decimal | None:
 
 
 def top_movers(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The n customers per currency whose revenue moves most (absolute delta), with the % change."""
+    """The n customers per currency whose revenue moves most (absolute delta, customers that do not
+    move are left out), with the % change."""
     cols = ["currency", "customer_id", "customer_name", "baseline", "scenario", "delta", "delta_percent"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
     work = rows.assign(customer_name=rows["customer_name"].fillna(""))
     out = _sum_by(work, ["currency", "customer_id", "customer_name"])
+    out = out[out["delta_minor"] != 0]
     out = (out.assign(_abs=out["delta_minor"].abs())
            .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
            .groupby("currency", sort=True).head(n).drop(columns="_abs").reset_index(drop=True))

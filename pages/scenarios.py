@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -155,9 +156,9 @@ with left:
     st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")
 
     for i, change in enumerate(ss["scn_changes"]):
-        c1, c2 = st.columns([6, 1])
+        c1, c2 = st.columns([4, 1])
         c1.markdown(f"{i + 1}. {_scenario([change]).changes[0].label()}")
-        c2.button("Remove", key=f"scn_remove_{i}", on_click=_remove_change, args=(i,))
+        c2.button("✕", key=f"scn_remove_{i}", help="Remove this change", on_click=_remove_change, args=(i,))
     if not ss["scn_changes"]:
         st.caption("No change yet: the scenario equals the baseline.")
 
@@ -243,11 +244,26 @@ def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
     fig = go.Figure(go.Waterfall(x=list(steps["label"]), y=list(steps["amount"]),
                                  measure=list(steps["measure"]), connector={"line": {"width": 1}}))
     fig.update_layout(title=title, yaxis_title=cur, height=400, margin={"t": 48, "b": 8}, showlegend=False)
+    # zoom onto the running totals: from a zero axis, a few percent of change would not show at all
+    running, levels = 0, []
+    for amount, measure in zip(steps["amount"], steps["measure"], strict=True):
+        running = running + amount if measure == "relative" else amount
+        levels.append(running)
+    if levels:
+        low, high = min(levels), max(levels)
+        pad = (high - low) * 2 if high > low else abs(high) / 10
+        fig.update_yaxes(range=[max(low - pad, 0) if low >= 0 else low - pad, high + pad])
     return fig
 
 
 def _money_columns(frame: pd.DataFrame, cur: str, cols=("baseline", "scenario", "delta")) -> pd.DataFrame:
     return frame.assign(**{c: [money_of_major(v, cur) for v in frame[c]] for c in cols})
+
+
+def _share(total: dict):
+    """delta / baseline of a currency's totals (0 when the baseline is 0), for ordering only."""
+    base = Decimal(total["baseline"])
+    return Decimal(total["delta"]) / base if base else Decimal(0)
 
 
 def _show(result: dict) -> None:
@@ -259,9 +275,11 @@ def _show(result: dict) -> None:
     if not totals:
         st.info("No cycle starts in this range.")
         return
-    cur = next(iter(totals))
+    # the currency that moves most first (relative to its baseline): that is where the story is
+    order = sorted(totals, key=lambda c: (-abs(_share(totals[c])), c))
+    cur = order[0]
     if len(totals) > 1:
-        cur = st.radio("Currency", list(totals), horizontal=True, key="scn_currency")
+        cur = st.radio("Currency", order, horizontal=True, key="scn_currency")
     m1, m2, m3 = st.columns(3)
     m1.metric("Baseline", money_of_major(totals[cur]["baseline"], cur))
     m2.metric("Scenario", money_of_major(totals[cur]["scenario"], cur))
