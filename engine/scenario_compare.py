@@ -43,19 +43,17 @@ def keep_baseline(con: duckdb.DuckDBPyConnection) -> None:
 def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
     """`_scenario_comparison` from `_scenario_baseline` and the scenario's `_rated_lines`.
 
-    The scenario side is `_rated_lines` of the re-rated (affected) contracts plus the baseline lines
-    of every other contract, which bills the same in both. Customer and currency come from the STORED
-    contract (a churned contract is absent from the overlay, its rows still name their customer).
-    Returns the number of rows."""
+    `_rated_lines` holds only the re-rated (affected) contracts: their lines are matched with their
+    baseline lines; every other contract bills the same in both, its baseline lines are its rows.
+    Customer and currency come from the STORED contract (a churned contract is absent from the
+    overlay, its rows still name their customer). Returns the number of rows."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {COMPARISON} AS
-            WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}),
+            WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}
+                       WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})),
             s AS (SELECT contract_id, period_start, line_id, kind, product, amount_minor,
-                         coalesce(line_id, '') AS k FROM _rated_lines
-                  UNION ALL
-                  SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}
-                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})),
-            j AS (
+                         coalesce(line_id, '') AS k FROM _rated_lines),
+            matched AS (
                 SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
                        coalesce(b.period_start, s.period_start) AS period_start,
                        coalesce(b.line_id, s.line_id) AS line_id, coalesce(b.kind, s.kind) AS kind,
@@ -64,7 +62,12 @@ def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
                        coalesce(s.amount_minor, 0)::BIGINT AS scenario_minor
                 FROM b FULL OUTER JOIN s
                   ON b.contract_id = s.contract_id AND b.period_start = s.period_start
-                 AND b.k = s.k AND b.kind = s.kind)
+                 AND b.k = s.k AND b.kind = s.kind),
+            j AS (
+                SELECT * FROM matched
+                UNION ALL
+                SELECT contract_id, period_start, line_id, kind, product, amount_minor, amount_minor
+                FROM {BASELINE} WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED}))
             SELECT j.contract_id, c.customer_id, j.product, j.line_id, j.kind, c.currency, j.period_start,
                    j.baseline_minor, j.scenario_minor,
                    (j.scenario_minor - j.baseline_minor)::BIGINT AS delta_minor
