@@ -87,7 +87,8 @@ class PriceChange(_Change):
     Selected = lines of `product`, or the line `line_id`, or every line when neither is given.
     "Every price" = unit_price, tier unit prices and flat fees, fixed_fee and percentage_rate (the
     price of a `percentage` line), so each selected line's amount moves by exactly `percent`
-    before rounding."""
+    before rounding. Quantities, free units, package sizes, discounts and minimum commitments are
+    not prices and do not move (a true-up moves only because the lines under it do)."""
 
     type: Literal["price"]
     product: str | None = None

@@ -44,6 +44,11 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _sql_decimal(value: Decimal) -> str:
+    """Plain decimal text for a bound parameter cast to DECIMAL (never exponent notation: 1E+2 -> 100)."""
+    return format(value, "f")
+
+
 def stored_schema(con: duckdb.DuckDBPyConnection) -> str:
     """Fully qualified schema of the stored tables: `"<current catalog>".main`."""
     return f"{_quote(con.execute('SELECT current_database()').fetchone()[0])}.main"
@@ -97,9 +102,9 @@ def _apply_price(con, scn: str, change: PriceChange) -> None:
     sel = _selection_params(change)
     if change.unit_price is not None:
         con.execute(f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",
-                    [str(change.unit_price), *sel])
+                    [_sql_decimal(change.unit_price), *sel])
         return
-    factor = str(factor_of(change.percent))
+    factor = _sql_decimal(factor_of(change.percent))
     # price' = round(price × factor, 12): exact product first, one rounding back to DECIMAL(38,12)
     scaled = "round({col} * ?::DECIMAL(38,8), 12)::DECIMAL(38,12)"
     con.execute(
@@ -125,8 +130,9 @@ def _apply_tiers(con, scn: str, change: TiersChange) -> None:
             SELECT ?, unnest(range(1, ? + 1))::INTEGER, unnest(?::DECIMAL(38,6)[]),
                    unnest(?::DECIMAL(38,12)[]), unnest(?::DECIMAL(38,12)[])""",
         [change.line_id, n,
-         [None if t.up_to is None else str(t.up_to) for t in change.tiers],
-         [str(t.unit_price) for t in change.tiers], [str(t.flat_fee) for t in change.tiers]])
+         [None if t.up_to is None else _sql_decimal(t.up_to) for t in change.tiers],
+         [_sql_decimal(t.unit_price) for t in change.tiers],
+         [_sql_decimal(t.flat_fee) for t in change.tiers]])
 
 
 def _apply_churn(con, scn: str, change: ChurnChange) -> None:
@@ -135,7 +141,7 @@ def _apply_churn(con, scn: str, change: ChurnChange) -> None:
 
 
 def _apply_minimum(con, scn: str, change: MinimumCommitmentChange) -> None:
-    amount = None if change.amount is None else str(change.amount)
+    amount = None if change.amount is None else _sql_decimal(change.amount)
     con.execute(f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",
                 [amount, change.contract_id])
 
@@ -185,7 +191,7 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
     ftype = f"DECIMAL(38,{int(scale)})"
     con.execute(f"CREATE TABLE {scn}.usage_factors (metric VARCHAR, factor {ftype})")
     con.execute(f"INSERT INTO {scn}.usage_factors SELECT unnest(?::VARCHAR[]), unnest(?::{ftype}[])",
-                [list(factors), [str(f) for f in factors.values()]])
+                [list(factors), [_sql_decimal(f) for f in factors.values()]])
     # quantity' = quantity × factor, exact (scale 6 + factor's); the rating rounds the line's priced
     # quantity to 6 decimals once.
     con.execute(
