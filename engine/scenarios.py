@@ -3,7 +3,9 @@
     scenario JSON -> Scenario (typed changes) -> validated against the stored data
     _targets  = every cycle whose start_date lies in [from, to]          (targets.targets_for_range)
     baseline  = rate_targets(source='main')                               the stored data
-    scenario  = rate_targets(source=<overlay>)                            the changes, in memory
+    scenario  = rate_targets(source=<overlay>)                            the changes, in memory,
+                for the contracts whose inputs the changes touch; every other contract's inputs
+                are identical in both, so its scenario lines are its baseline lines
     comparison: one row per invoice line of either side, delta = scenario − baseline
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
