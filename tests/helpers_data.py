@@ -5,6 +5,7 @@ start_date, currency = the customer's, tier_no in order of `up_to` with the unbo
 a test states only what it is about. Values are bound parameters; money and quantities are passed
 as strings or Decimals and never pass through a float.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +17,21 @@ import duckdb
 _usage_ids = itertools.count(1)
 
 INPUT_AND_LEDGER_TABLES = (
-    "invoice_lines", "invoice_cycle_claims", "delayed_charge_sweeps", "payments", "idempotency_keys",
-    "invoices", "invoice_number_counters", "bill_run_items", "bill_runs",
-    "delayed_charges", "usage", "price_tiers", "order_lines", "contracts", "customers",
+    "invoice_lines",
+    "invoice_cycle_claims",
+    "delayed_charge_sweeps",
+    "payments",
+    "idempotency_keys",
+    "invoices",
+    "invoice_number_counters",
+    "bill_run_items",
+    "bill_runs",
+    "delayed_charges",
+    "usage",
+    "price_tiers",
+    "order_lines",
+    "contracts",
+    "customers",
 )
 
 
@@ -37,19 +50,38 @@ def dec(value) -> Decimal | None:
     return Decimal(str(value))
 
 
-def add_customer(con: duckdb.DuckDBPyConnection, customer_id: str = "C1", *, currency: str = "USD",
-                 tax_rate="0", business_id: str = "default", name: str | None = None,
-                 email: str | None = None) -> str:
-    con.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)",
-                [customer_id, name or customer_id, business_id, email, currency, dec(tax_rate)])
+def add_customer(
+    con: duckdb.DuckDBPyConnection,
+    customer_id: str = "C1",
+    *,
+    currency: str = "USD",
+    tax_rate="0",
+    business_id: str = "default",
+    name: str | None = None,
+    email: str | None = None,
+) -> str:
+    con.execute(
+        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)",
+        [customer_id, name or customer_id, business_id, email, currency, dec(tax_rate)],
+    )
     return customer_id
 
 
-def add_contract(con: duckdb.DuckDBPyConnection, contract_id: str = "K1", customer_id: str = "C1",
-                 start_date="2026-01-01", *, end_date=None, billing_period: str = "month",
-                 billing_cycle_start_day: int | None = None, billing_timing: str = "arrears",
-                 payment_terms_days: int = 30, minimum_commitment=None, proration: str = "actual",
-                 currency: str | None = None) -> str:
+def add_contract(
+    con: duckdb.DuckDBPyConnection,
+    contract_id: str = "K1",
+    customer_id: str = "C1",
+    start_date="2026-01-01",
+    *,
+    end_date=None,
+    billing_period: str = "month",
+    billing_cycle_start_day: int | None = None,
+    billing_timing: str = "arrears",
+    payment_terms_days: int = 30,
+    minimum_commitment=None,
+    proration: str = "actual",
+    currency: str | None = None,
+) -> str:
     """A contract; anchor defaults to the day of start_date and currency to the customer's."""
     start = d(start_date)
     if currency is None:
@@ -59,27 +91,71 @@ def add_contract(con: duckdb.DuckDBPyConnection, contract_id: str = "K1", custom
         """INSERT INTO contracts (contract_id, customer_id, start_date, end_date, billing_period,
                billing_cycle_start_day, billing_timing, payment_terms_days, minimum_commitment, proration,
                currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [contract_id, customer_id, start, d(end_date), billing_period,
-         billing_cycle_start_day if billing_cycle_start_day is not None else start.day,
-         billing_timing, payment_terms_days, dec(minimum_commitment), proration, currency])
+        [
+            contract_id,
+            customer_id,
+            start,
+            d(end_date),
+            billing_period,
+            billing_cycle_start_day if billing_cycle_start_day is not None else start.day,
+            billing_timing,
+            payment_terms_days,
+            dec(minimum_commitment),
+            proration,
+            currency,
+        ],
+    )
     return contract_id
 
 
-def add_line(con: duckdb.DuckDBPyConnection, line_id: str, contract_id: str = "K1", *,
-             kind: str = "recurring", pricing_model: str = "flat", unit_price=None, quantity="1",
-             product: str | None = None, description: str | None = None, metric: str | None = None,
-             aggregation: str = "sum", package_size=None, free_units=None, percentage_rate=None,
-             fixed_fee=None, discount_percent=None, start_date=None, end_date=None,
-             tiers: list[tuple] | None = None) -> str:
+def add_line(
+    con: duckdb.DuckDBPyConnection,
+    line_id: str,
+    contract_id: str = "K1",
+    *,
+    kind: str = "recurring",
+    pricing_model: str = "flat",
+    unit_price=None,
+    quantity="1",
+    product: str | None = None,
+    description: str | None = None,
+    metric: str | None = None,
+    aggregation: str = "sum",
+    package_size=None,
+    free_units=None,
+    percentage_rate=None,
+    fixed_fee=None,
+    discount_percent=None,
+    start_date=None,
+    end_date=None,
+    tiers: list[tuple] | None = None,
+) -> str:
     """An order line; `tiers` = [(up_to or None, unit_price[, flat_fee]), ...] adds its price tiers."""
     con.execute(
         """INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, description,
                unit_price, quantity, metric, aggregation, package_size, free_units, percentage_rate,
                fixed_fee, discount_percent, start_date, end_date)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [line_id, contract_id, product or line_id, kind, pricing_model, description, dec(unit_price),
-         dec(quantity), metric, aggregation, dec(package_size), dec(free_units), dec(percentage_rate),
-         dec(fixed_fee), dec(discount_percent), d(start_date), d(end_date)])
+        [
+            line_id,
+            contract_id,
+            product or line_id,
+            kind,
+            pricing_model,
+            description,
+            dec(unit_price),
+            dec(quantity),
+            metric,
+            aggregation,
+            dec(package_size),
+            dec(free_units),
+            dec(percentage_rate),
+            dec(fixed_fee),
+            dec(discount_percent),
+            d(start_date),
+            d(end_date),
+        ],
+    )
     if tiers:
         add_tiers(con, line_id, tiers)
     return line_id
@@ -93,21 +169,41 @@ def add_tiers(con: duckdb.DuckDBPyConnection, line_id: str, tiers: list[tuple]) 
         con.execute("INSERT INTO price_tiers VALUES (?, ?, ?, ?, ?)", [line_id, no, up_to, price, fee])
 
 
-def add_usage(con: duckdb.DuckDBPyConnection, contract_id: str, metric: str, usage_date, quantity,
-              status: str = "approved", usage_id: str | None = None) -> str:
+def add_usage(
+    con: duckdb.DuckDBPyConnection,
+    contract_id: str,
+    metric: str,
+    usage_date,
+    quantity,
+    status: str = "approved",
+    usage_id: str | None = None,
+) -> str:
     usage_id = usage_id or f"U{next(_usage_ids)}"
-    con.execute("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?)",
-                [usage_id, contract_id, metric, d(usage_date), dec(quantity), status])
+    con.execute(
+        "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?)",
+        [usage_id, contract_id, metric, d(usage_date), dec(quantity), status],
+    )
     return usage_id
 
 
-def add_charge(con: duckdb.DuckDBPyConnection, charge_id: str, customer_id: str, amount, charge_date, *,
-               currency: str | None = None, description: str | None = None) -> str:
+def add_charge(
+    con: duckdb.DuckDBPyConnection,
+    charge_id: str,
+    customer_id: str,
+    amount,
+    charge_date,
+    *,
+    currency: str | None = None,
+    description: str | None = None,
+) -> str:
     if currency is None:
-        currency = con.execute("SELECT currency FROM customers WHERE customer_id = ?",
-                               [customer_id]).fetchone()[0]
-    con.execute("INSERT INTO delayed_charges VALUES (?, ?, ?, ?, ?, ?)",
-                [charge_id, customer_id, description or charge_id, dec(amount), d(charge_date), currency])
+        currency = con.execute(
+            "SELECT currency FROM customers WHERE customer_id = ?", [customer_id]
+        ).fetchone()[0]
+    con.execute(
+        "INSERT INTO delayed_charges VALUES (?, ?, ?, ?, ?, ?)",
+        [charge_id, customer_id, description or charge_id, dec(amount), d(charge_date), currency],
+    )
     return charge_id
 
 
@@ -117,9 +213,13 @@ def clear_all(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {table}")
 
 
-def stored_invoices(con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None) -> list[dict]:
+def stored_invoices(
+    con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None
+) -> list[dict]:
     """Invoice heads as dicts (`where` is a fixed SQL fragment written by the test)."""
-    cur = con.execute(f"SELECT * FROM invoices WHERE {where} ORDER BY contract_id, period_start", params or [])
+    cur = con.execute(
+        f"SELECT * FROM invoices WHERE {where} ORDER BY contract_id, period_start", params or []
+    )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -138,27 +238,88 @@ def basics(con: duckdb.DuckDBPyConnection) -> None:
     add_customer(con, "CUS-BOREAL", currency="CAD", tax_rate="0", business_id="biz-north")
     add_customer(con, "CUS-KITE", currency="JPY", tax_rate="10", business_id="biz-north")
     add_contract(con, "K-FLAT", "CUS-ACME", "2026-01-01", billing_cycle_start_day=1)
-    add_contract(con, "K-STUB", "CUS-ACME", "2026-03-10", billing_cycle_start_day=1, billing_timing="advance",
-                 payment_terms_days=15)
+    add_contract(
+        con,
+        "K-STUB",
+        "CUS-ACME",
+        "2026-03-10",
+        billing_cycle_start_day=1,
+        billing_timing="advance",
+        payment_terms_days=15,
+    )
     add_contract(con, "K-TIERS", "CUS-BOREAL", "2025-11-01", billing_cycle_start_day=1)
-    add_contract(con, "K-MIN", "CUS-BOREAL", "2026-01-01", billing_cycle_start_day=1, minimum_commitment="500")
+    add_contract(
+        con, "K-MIN", "CUS-BOREAL", "2026-01-01", billing_cycle_start_day=1, minimum_commitment="500"
+    )
     add_contract(con, "K-END31", "CUS-ACME", "2026-01-31", billing_cycle_start_day=31)
     add_contract(con, "K-YEN", "CUS-KITE", "2026-03-10", billing_cycle_start_day=1)
     add_line(con, "L-FLAT", "K-FLAT", product="Platform", unit_price="99.00")
-    add_line(con, "L-SEATS", "K-FLAT", product="Seats", pricing_model="per_unit", unit_price="12.50", quantity="7",
-             discount_percent="20")
+    add_line(
+        con,
+        "L-SEATS",
+        "K-FLAT",
+        product="Seats",
+        pricing_model="per_unit",
+        unit_price="12.50",
+        quantity="7",
+        discount_percent="20",
+    )
     add_line(con, "L-STUB", "K-STUB", product="Platform", unit_price="50.00")
     add_line(con, "L-SETUP", "K-STUB", product="Onboarding", kind="one_time", unit_price="300.00")
-    add_line(con, "L-GRAD", "K-TIERS", product="API calls", kind="usage", pricing_model="graduated",
-             metric="api_calls", tiers=[("100", "1.00"), ("1000", "0.50", "5.00"), (None, "0.10")])
-    add_line(con, "L-VOL", "K-TIERS", product="Storage", kind="usage", pricing_model="volume", metric="storage_gb",
-             aggregation="max", tiers=[("1000", "0.02"), (None, "0.015")])
-    add_line(con, "L-PKG", "K-TIERS", product="SMS", kind="usage", pricing_model="package", unit_price="50.00",
-             metric="sms", package_size="1000", free_units="500")
-    add_line(con, "L-PCT", "K-TIERS", product="Payments", kind="usage", pricing_model="percentage",
-             metric="payments", percentage_rate="2.5", fixed_fee="0.30")
-    add_line(con, "L-HOURS", "K-MIN", product="Consulting", kind="usage", pricing_model="per_unit",
-             unit_price="0.10", metric="events")
+    add_line(
+        con,
+        "L-GRAD",
+        "K-TIERS",
+        product="API calls",
+        kind="usage",
+        pricing_model="graduated",
+        metric="api_calls",
+        tiers=[("100", "1.00"), ("1000", "0.50", "5.00"), (None, "0.10")],
+    )
+    add_line(
+        con,
+        "L-VOL",
+        "K-TIERS",
+        product="Storage",
+        kind="usage",
+        pricing_model="volume",
+        metric="storage_gb",
+        aggregation="max",
+        tiers=[("1000", "0.02"), (None, "0.015")],
+    )
+    add_line(
+        con,
+        "L-PKG",
+        "K-TIERS",
+        product="SMS",
+        kind="usage",
+        pricing_model="package",
+        unit_price="50.00",
+        metric="sms",
+        package_size="1000",
+        free_units="500",
+    )
+    add_line(
+        con,
+        "L-PCT",
+        "K-TIERS",
+        product="Payments",
+        kind="usage",
+        pricing_model="percentage",
+        metric="payments",
+        percentage_rate="2.5",
+        fixed_fee="0.30",
+    )
+    add_line(
+        con,
+        "L-HOURS",
+        "K-MIN",
+        product="Consulting",
+        kind="usage",
+        pricing_model="per_unit",
+        unit_price="0.10",
+        metric="events",
+    )
     add_line(con, "L-31", "K-END31", product="Platform", unit_price="100.00")
     add_line(con, "L-YEN", "K-YEN", product="Platform", unit_price="10000")
     for uid, cid, metric, day, qty, status in [
@@ -179,5 +340,7 @@ def basics(con: duckdb.DuckDBPyConnection) -> None:
     ]:
         add_usage(con, cid, metric, day, qty, status, usage_id=uid)
     add_charge(con, "DC-1", "CUS-ACME", "25.00", "2026-03-20", description="Extra data export")
-    add_charge(con, "DC-2", "CUS-ACME", "10.00", "2026-03-20", currency="EUR", description="Late-fee (EUR contract)")
+    add_charge(
+        con, "DC-2", "CUS-ACME", "10.00", "2026-03-20", currency="EUR", description="Late-fee (EUR contract)"
+    )
     add_charge(con, "DC-3", "CUS-BOREAL", "18.40", "2026-04-02", description="Courier")

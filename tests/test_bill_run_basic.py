@@ -5,6 +5,7 @@ Delayed-charge rule: a pending charge goes ONCE onto the customer's invoice DRAF
 charge's currency, with period_end ≥ charge_date, smallest contract_id first; otherwise it stays
 pending and the run reports why.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,12 +37,17 @@ CASE = json.loads((Path(__file__).parent / "examples" / "basics" / "case.json").
 
 def charge_lines(con) -> dict[str, tuple[str, int]]:
     """{charge_id: (contract_id of the invoice it went onto, amount_minor)}."""
-    return {r[0]: (r[1], r[2]) for r in con.execute(
-        """SELECT l.charge_id, i.contract_id, l.amount_minor FROM invoice_lines l JOIN invoices i USING (invoice_id)
-           WHERE l.kind = 'delayed_charge'""").fetchall()}
+    return {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            """SELECT l.charge_id, i.contract_id, l.amount_minor
+               FROM invoice_lines l JOIN invoices i USING (invoice_id) WHERE l.kind = 'delayed_charge'"""
+        ).fetchall()
+    }
 
 
 # --- the basics case, inserted row by row ---------------------------------------------------------------
+
 
 def test_run_over_the_basics_data_drafts_one_invoice_per_active_contract_exactly_as_the_worked_case(con):
     """period date 2026-03-15, with delayed charges: the six invoices of case.json, field by field."""
@@ -58,8 +64,10 @@ def test_run_over_the_basics_data_drafts_one_invoice_per_active_contract_exactly
             assert inv[field].isoformat() == e[field], (e["contract_id"], field)
         for field in ("subtotal", "tax", "total"):
             assert to_major(inv[f"{field}_minor"], cur) == Decimal(e[field]), (e["contract_id"], field)
-        have = sorted((ln["line_id"] or "", ln["kind"], to_major(ln["amount_minor"], cur))
-                      for ln in stored_lines(con, inv["invoice_id"]))
+        have = sorted(
+            (ln["line_id"] or "", ln["kind"], to_major(ln["amount_minor"], cur))
+            for ln in stored_lines(con, inv["invoice_id"])
+        )
         want = sorted((ln["line_id"], ln["kind"], Decimal(ln["amount"])) for ln in e["lines"])
         assert have == want, e["contract_id"]
         assert inv["status"] == "draft" and inv["run_id"] == report.run_id
@@ -73,11 +81,17 @@ def test_a_second_run_for_the_same_date_finds_every_invoice_existing_and_makes_n
     assert second.run_id != first.run_id
     assert (second.drafted, second.existing, second.failed, second.delayed_charges_swept) == (0, 6, [], 0)
     assert con.execute("SELECT invoice_id, total_minor FROM invoices ORDER BY 1").fetchall() == before
-    assert con.execute("""SELECT count(*) FROM (SELECT contract_id, period_start FROM invoices
-                          WHERE status <> 'void' GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0] == 0
+    assert (
+        con.execute("""SELECT count(*) FROM (SELECT contract_id, period_start FROM invoices
+                          WHERE status <> 'void' GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
+        == 0
+    )
     assert second.totals == []
-    outcomes = dict(con.execute("SELECT contract_id, outcome FROM bill_run_items WHERE run_id = ?",
-                                [second.run_id]).fetchall())
+    outcomes = dict(
+        con.execute(
+            "SELECT contract_id, outcome FROM bill_run_items WHERE run_id = ?", [second.run_id]
+        ).fetchall()
+    )
     assert set(outcomes.values()) == {"existing"} and len(outcomes) == 6
 
 
@@ -96,6 +110,7 @@ def test_basics_charges_go_to_the_smallest_contract_and_the_others_stay_pending_
 
 
 # --- delayed-charge sweep rule ---------------------------------------------------------------------------
+
 
 @pytest.fixture
 def two_contracts(con):
@@ -129,8 +144,8 @@ def test_a_charge_dated_on_the_period_end_is_swept_and_one_day_later_is_not(two_
 def test_a_charge_skips_contracts_whose_period_ends_before_it(con):
     """K-A's cycle ends Mar 19 (anchor 20), K-B's Mar 31: a Mar 25 charge goes to K-B although K-A < K-B.
 
-        K-A  |Feb20 ............ Mar19|             charge Mar25
-        K-B  |Mar1 ........................... Mar31|
+    K-A  |Feb20 ............ Mar19|             charge Mar25
+    K-B  |Mar1 ........................... Mar31|
     """
     add_customer(con, "C1")
     add_contract(con, "K-A", "C1", "2026-01-20", billing_cycle_start_day=20)
@@ -164,7 +179,8 @@ def test_a_charge_is_swept_once_only_and_later_runs_take_the_still_pending_ones(
     march = bill_run(con, MARCH, include_delayed_charges=True)
     april = bill_run(con, D("2026-04-15"), include_delayed_charges=True)
     assert (march.delayed_charges_swept, april.delayed_charges_swept) == (1, 1)
-    rows = con.execute("""SELECT l.charge_id, i.period_start FROM invoice_lines l JOIN invoices i USING (invoice_id)
+    rows = con.execute("""SELECT l.charge_id, i.period_start
+                          FROM invoice_lines l JOIN invoices i USING (invoice_id)
                           WHERE l.kind = 'delayed_charge' ORDER BY 1""").fetchall()
     assert rows == [("DC-APR", D("2026-04-01")), ("DC-MAR", D("2026-03-01"))]
     assert april.delayed_charges_pending == []
@@ -200,6 +216,7 @@ def test_a_charge_with_sub_minor_decimals_is_rounded_once_half_away(two_contract
 
 # --- who is billed: active contracts and scopes ---------------------------------------------------------
 
+
 @pytest.fixture
 def tenants(con):
     """Businesses north (C-N1, C-N2) and south (C-S); one contract each, plus inactive ones."""
@@ -226,18 +243,24 @@ def test_a_run_bills_exactly_the_contracts_active_on_the_date(tenants):
     assert (edge["period_start"], edge["period_end"], edge["total_minor"]) == (MARCH, MARCH, 100)
 
 
-@pytest.mark.parametrize("scope, expected", [
-    pytest.param(dict(contract_ids=["K-N2"]), ["K-N2"], id="contract"),
-    pytest.param(dict(customer_ids=["C-N1"]), ["K-N1"], id="customer"),
-    pytest.param(dict(business_id="north"), ["K-EDGE", "K-N1", "K-N2"], id="business"),
-    pytest.param(dict(business_id="south"), ["K-S"], id="other business"),
-])
+@pytest.mark.parametrize(
+    "scope, expected",
+    [
+        pytest.param(dict(contract_ids=["K-N2"]), ["K-N2"], id="contract"),
+        pytest.param(dict(customer_ids=["C-N1"]), ["K-N1"], id="customer"),
+        pytest.param(dict(business_id="north"), ["K-EDGE", "K-N1", "K-N2"], id="business"),
+        pytest.param(dict(business_id="south"), ["K-S"], id="other business"),
+    ],
+)
 def test_a_run_limited_to_a_scope_drafts_only_that_scope(tenants, scope, expected):
     report = bill_run(tenants, MARCH, **scope)
     assert sorted(i["contract_id"] for i in stored_invoices(tenants)) == expected
     assert report.drafted == len(expected)
-    assert report.scope == {"contract_ids": scope.get("contract_ids"), "customer_ids": scope.get("customer_ids"),
-                            "business_id": scope.get("business_id")}
+    assert report.scope == {
+        "contract_ids": scope.get("contract_ids"),
+        "customer_ids": scope.get("customer_ids"),
+        "business_id": scope.get("business_id"),
+    }
 
 
 def test_a_scoped_run_names_unknown_and_inactive_contracts_as_failed(tenants):
@@ -255,12 +278,14 @@ def test_an_active_contract_without_a_line_in_the_cycle_is_reported_nothing_to_b
     add_line(con, "L-OK", "K-OK", unit_price="1.00")
     report = bill_run(con, MARCH)
     assert (report.drafted, report.nothing_to_bill) == (1, 1)
-    outcome = con.execute("SELECT outcome FROM bill_run_items WHERE run_id = ? AND contract_id = 'K-EMPTY'",
-                          [report.run_id]).fetchone()
+    outcome = con.execute(
+        "SELECT outcome FROM bill_run_items WHERE run_id = ? AND contract_id = 'K-EMPTY'", [report.run_id]
+    ).fetchone()
     assert outcome == ("nothing_to_bill",)
 
 
 # --- failure isolation and totals -------------------------------------------------------------------------
+
 
 def test_a_contract_whose_rating_overflows_is_reported_failed_and_the_others_are_drafted(con):
     """K-BAD: 10^20 units × 10^20 per unit overflows HUGEINT: it fails with the reason, nothing of it is
@@ -270,9 +295,11 @@ def test_a_contract_whose_rating_overflows_is_reported_failed_and_the_others_are
         add_contract(con, f"K-{i}", "C1", "2026-01-01")
         add_line(con, f"L-{i}", f"K-{i}", unit_price="10.00")
     add_contract(con, "K-BAD", "C1", "2026-01-01")
-    con.execute("""INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, unit_price, quantity)
+    con.execute(
+        """INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, unit_price, quantity)
                    VALUES ('L-BAD', 'K-BAD', 'Huge', 'recurring', 'per_unit', ?, ?)""",
-                [Decimal("1e20"), Decimal("1e20")])
+        [Decimal("1e20"), Decimal("1e20")],
+    )
     report = bill_run(con, MARCH)
     assert [f.contract_id for f in report.failed] == ["K-BAD"]
     assert report.failed[0].reason
@@ -288,8 +315,15 @@ def test_a_usage_overflow_fails_only_its_contract(con):
     add_contract(con, "K-OK", "C1", "2026-01-01")
     add_line(con, "L-OK", "K-OK", unit_price="10.00")
     add_contract(con, "K-BAD", "C1", "2026-01-01")
-    add_line(con, "L-BAD", "K-BAD", kind="usage", pricing_model="per_unit", unit_price="100000000000000000000",
-             metric="m")
+    add_line(
+        con,
+        "L-BAD",
+        "K-BAD",
+        kind="usage",
+        pricing_model="per_unit",
+        unit_price="100000000000000000000",
+        metric="m",
+    )
     add_usage(con, "K-BAD", "m", "2026-03-02", "100000000000")
     report = bill_run(con, MARCH)
     assert [f.contract_id for f in report.failed] == ["K-BAD"]
@@ -306,7 +340,9 @@ def test_the_run_report_totals_per_currency_equal_the_sums_of_the_stored_invoice
             cid = f"K-{cust}-{i}"
             add_contract(con, cid, cust, f"2026-0{1 + i}-1{i}")
             add_line(con, f"L-{cid}", cid, unit_price="33.33")
-            add_line(con, f"U-{cid}", cid, kind="usage", pricing_model="per_unit", unit_price="0.017", metric="m")
+            add_line(
+                con, f"U-{cid}", cid, kind="usage", pricing_model="per_unit", unit_price="0.017", metric="m"
+            )
             add_usage(con, cid, "m", "2026-03-12", str(1000 + 7 * i))
     add_charge(con, "DC-USD", "C-USD", "12.345", "2026-03-01")
     add_charge(con, "DC-JPY", "C-JPY", "999.5", "2026-03-01")
@@ -321,8 +357,10 @@ def test_the_run_report_totals_per_currency_equal_the_sums_of_the_stored_invoice
         s[3] += inv["total_minor"]
         assert inv["subtotal_minor"] == sum(ln["amount_minor"] for ln in stored_lines(con, inv["invoice_id"]))
     got = {t.currency: (t.invoices, t.subtotal, t.tax, t.total) for t in report.totals}
-    assert got == {cur: (n, to_major(sub, cur), to_major(tax, cur), to_major(tot, cur))
-                   for cur, (n, sub, tax, tot) in sums.items()}
+    assert got == {
+        cur: (n, to_major(sub, cur), to_major(tax, cur), to_major(tot, cur))
+        for cur, (n, sub, tax, tot) in sums.items()
+    }
     assert sorted(got) == ["EUR", "JPY", "USD"]
 
 
@@ -336,6 +374,7 @@ def test_a_run_with_finalize_numbers_its_invoices_per_business_sequentially_from
 
 
 # --- two runs at once ---------------------------------------------------------------------------------------
+
 
 def test_a_run_started_while_an_identical_run_is_in_progress_does_not_merge_into_it(tmp_path):
     """Run A (file database) is rating when run B, same date and scope, starts on another cursor
@@ -377,8 +416,9 @@ def test_a_run_started_while_an_identical_run_is_in_progress_does_not_merge_into
                                    GROUP BY ALL HAVING count(*) > 1""").fetchall()
         assert dup_items == []
         for r in reports.values():
-            stored = json.loads(con.execute("SELECT report FROM bill_runs WHERE run_id = ?",
-                                            [r.run_id]).fetchone()[0])
+            stored = json.loads(
+                con.execute("SELECT report FROM bill_runs WHERE run_id = ?", [r.run_id]).fetchone()[0]
+            )
             assert (stored["drafted"], stored["existing"]) == (r.drafted, r.existing)
         assert reports["A"].run_id != reports["B"].run_id
     finally:

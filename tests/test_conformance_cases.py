@@ -6,6 +6,7 @@ the non-void exported invoices must be exactly the expected ones (dates, currenc
 with exactly the expected (line_id, kind, amount) lines. Amounts compare as decimals (a leading `'`
 of formula-safe text is ignored, as the tool does).
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,9 @@ def num(s) -> Decimal | str:
 def cli(args: list[str], env: dict, check: bool = True) -> subprocess.CompletedProcess:
     p = subprocess.run(CLI + args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if check and p.returncode != 0:
-        raise AssertionError(f"`billsim {' '.join(args)}` exited {p.returncode}: {(p.stderr or p.stdout)[-800:]}")
+        raise AssertionError(
+            f"`billsim {' '.join(args)}` exited {p.returncode}: {(p.stderr or p.stdout)[-800:]}"
+        )
     return p
 
 
@@ -55,8 +58,21 @@ class CaseRun:
         for c in self.spec.get("cycles", []):
             out = cli(["cycles", c["contract_id"], "--from", c["from"], "--to", c["to"]], self.env).stdout
             rows = list(csv.DictReader(out.splitlines()))
-            self.cycles.append((c, [[r["start_date"], r["end_date"], r["bill_for_date"],
-                                     int(r["billing_cycle_start_day"]), int(r["period_days"])] for r in rows]))
+            self.cycles.append(
+                (
+                    c,
+                    [
+                        [
+                            r["start_date"],
+                            r["end_date"],
+                            r["bill_for_date"],
+                            int(r["billing_cycle_start_day"]),
+                            int(r["period_days"]),
+                        ]
+                        for r in rows
+                    ],
+                )
+            )
         self.runs = []
         for r in self.spec.get("runs", []):
             args = ["run", "--period-date", r["period_date"]]
@@ -110,8 +126,11 @@ def test_each_expected_invoice_has_the_expected_dates_totals_and_lines(case_run)
             if field in e and num(got.get(field, "")) != num(e[field]):
                 problems.append(f"{key} {field}: expected {e[field]}, got {got.get(field)}")
         want = sorted((ln.get("line_id", ""), ln["kind"], num(ln["amount"])) for ln in e["lines"])
-        have = sorted((ln.get("line_id") or "", ln["kind"], num(ln["amount"]))
-                      for ln in case_run.lines if ln["invoice_id"] == got["invoice_id"])
+        have = sorted(
+            (ln.get("line_id") or "", ln["kind"], num(ln["amount"]))
+            for ln in case_run.lines
+            if ln["invoice_id"] == got["invoice_id"]
+        )
         if want != have:
             problems.append(f"{key} lines: expected {want}, got {have}")
     assert problems == []

@@ -3,6 +3,7 @@ listed cycle; a mismatch names the nearest valid cycles; ownership and duplicate
 
 K1: monthly, anchor 1, arrears, from 2026-01-01 (cycles [Mar1, Mar31] B=Apr1, [Apr1, Apr30] B=May1 …)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,18 +31,37 @@ def k1(con):
     add_customer(con, "C2")
     add_contract(con, "K1", "C1", "2026-01-01", billing_cycle_start_day=1)
     add_line(con, "L1", "K1", unit_price="40.00")
-    add_contract(con, "K-STUB", "C1", "2026-03-10", billing_cycle_start_day=1, billing_timing="advance",
-                 payment_terms_days=15)
+    add_contract(
+        con,
+        "K-STUB",
+        "C1",
+        "2026-03-10",
+        billing_cycle_start_day=1,
+        billing_timing="advance",
+        payment_terms_days=15,
+    )
     add_line(con, "L2", "K-STUB", unit_price="50.00")
     add_contract(con, "K-END", "C1", "2026-01-01", end_date="2026-03-14", billing_cycle_start_day=1)
     add_line(con, "L3", "K-END", unit_price="31.00")
     return con
 
 
-def req(contract_id="K1", customer_id="C1", from_date="2026-03-01", to_date="2026-03-31",
-        bill_for_date="2026-04-01", **kw) -> GenerateInvoiceRequest:
-    return GenerateInvoiceRequest(contract_id=contract_id, customer_id=customer_id, from_date=D(from_date),
-                                  to_date=D(to_date), bill_for_date=D(bill_for_date), **kw)
+def req(
+    contract_id="K1",
+    customer_id="C1",
+    from_date="2026-03-01",
+    to_date="2026-03-31",
+    bill_for_date="2026-04-01",
+    **kw,
+) -> GenerateInvoiceRequest:
+    return GenerateInvoiceRequest(
+        contract_id=contract_id,
+        customer_id=customer_id,
+        from_date=D(from_date),
+        to_date=D(to_date),
+        bill_for_date=D(bill_for_date),
+        **kw,
+    )
 
 
 def test_exact_cycle_generates_its_invoice(k1):
@@ -49,13 +69,19 @@ def test_exact_cycle_generates_its_invoice(k1):
     assert result.created
     inv = result.invoice
     assert (inv.period_start, inv.period_end, inv.bill_for_date, inv.due_date, inv.total) == (
-        D("2026-03-01"), D("2026-03-31"), D("2026-04-01"), D("2026-05-01"), Decimal("40.00"))
+        D("2026-03-01"),
+        D("2026-03-31"),
+        D("2026-04-01"),
+        D("2026-05-01"),
+        Decimal("40.00"),
+    )
 
 
 def test_exact_stub_cycle_of_an_advance_contract(k1):
     """K-STUB: S=Mar10, advance: [Mar10, Mar31] B=Mar10 -> 22/31 × 50 = 35.48, due Mar25."""
-    inv = generate_invoice(k1, req("K-STUB", from_date="2026-03-10", to_date="2026-03-31",
-                                   bill_for_date="2026-03-10")).invoice
+    inv = generate_invoice(
+        k1, req("K-STUB", from_date="2026-03-10", to_date="2026-03-31", bill_for_date="2026-03-10")
+    ).invoice
     assert (inv.total, inv.due_date) == (Decimal("35.48"), D("2026-03-25"))
 
 
@@ -65,13 +91,16 @@ def test_exact_last_cycle_of_a_contract_ending_mid_cycle(k1):
     assert inv.total == Decimal("14.00")
 
 
-@pytest.mark.parametrize("kwargs", [
-    pytest.param(dict(to_date="2026-03-30"), id="end one day short"),
-    pytest.param(dict(from_date="2026-03-02"), id="start one day late"),
-    pytest.param(dict(to_date="2026-04-30", bill_for_date="2026-05-01"), id="two cycles at once"),
-    pytest.param(dict(bill_for_date="2026-03-01"), id="advance bill_for_date on an arrears contract"),
-    pytest.param(dict(billing_cycle_start_day=15), id="wrong anchor day"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param(dict(to_date="2026-03-30"), id="end one day short"),
+        pytest.param(dict(from_date="2026-03-02"), id="start one day late"),
+        pytest.param(dict(to_date="2026-04-30", bill_for_date="2026-05-01"), id="two cycles at once"),
+        pytest.param(dict(bill_for_date="2026-03-01"), id="advance bill_for_date on an arrears contract"),
+        pytest.param(dict(billing_cycle_start_day=15), id="wrong anchor day"),
+    ],
+)
 def test_dates_that_match_no_cycle_are_a_cycle_mismatch_naming_the_nearest_cycles(k1, kwargs):
     """Never a silent empty result or a $0 invoice: a CycleMismatchError that names the valid March
     cycle, and nothing written."""
@@ -93,8 +122,9 @@ def test_a_mismatch_near_a_stub_names_the_stub_and_the_next_cycle(k1):
 
 def test_dates_before_the_contract_start_are_a_clear_error_naming_its_first_cycle(k1):
     with pytest.raises(BillsimError) as err:
-        generate_invoice(k1, req("K-STUB", from_date="2026-02-01", to_date="2026-02-28",
-                                 bill_for_date="2026-02-01"))
+        generate_invoice(
+            k1, req("K-STUB", from_date="2026-02-01", to_date="2026-02-28", bill_for_date="2026-02-01")
+        )
     assert "2026-03-10" in str(err.value)
     assert stored_invoices(k1) == []
 

@@ -3,6 +3,7 @@
 `money.round_half_away` is the Python rule; `money.sql_round_minor` is the same rule as integer SQL
 for the set-based path. Both are checked against `Fraction` arithmetic written out here.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -33,11 +34,24 @@ def reference_round(value: Fraction) -> int:
 
 # --- the Python rule -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ("0", 0), ("0.5", 1), ("-0.5", -1), ("1.5", 2), ("2.5", 3), ("-2.5", -3),
-    ("0.4999999999", 0), ("-0.4999999999", 0), ("0.5000000001", 1), ("7096.774193548", 7097),
-    ("-7096.5", -7097), ("123456789012345678901234567890.5", 123456789012345678901234567891),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("0", 0),
+        ("0.5", 1),
+        ("-0.5", -1),
+        ("1.5", 2),
+        ("2.5", 3),
+        ("-2.5", -3),
+        ("0.4999999999", 0),
+        ("-0.4999999999", 0),
+        ("0.5000000001", 1),
+        ("7096.774193548", 7097),
+        ("-7096.5", -7097),
+        ("123456789012345678901234567890.5", 123456789012345678901234567891),
+    ],
+)
 def test_round_half_away_rounds_exact_halves_away_from_zero(value, expected):
     assert round_half_away(Decimal(value)) == expected
 
@@ -49,13 +63,28 @@ def test_round_half_away_accepts_fractions_and_ints():
     assert round_half_away(7) == 7
 
 
-@pytest.mark.parametrize("amount, currency, minor", [
-    ("0.005", "USD", 1), ("-0.005", "USD", -1), ("0.0049999999", "USD", 0), ("35.4838709677", "USD", 3548),
-    ("1.125", "USD", 113), ("-1.125", "USD", -113), ("0.015", "USD", 2),
-    ("0.5", "JPY", 1), ("-0.5", "JPY", -1), ("1.4999", "JPY", 1), ("7096.77", "JPY", 7097), ("10000", "JPY", 10000),
-    ("1.2345", "KWD", 1235), ("-1.2345", "KWD", -1235), ("0.0005", "KWD", 1), ("0.00049", "KWD", 0),
-    ("1.25", "KWD", 1250),
-])
+@pytest.mark.parametrize(
+    "amount, currency, minor",
+    [
+        ("0.005", "USD", 1),
+        ("-0.005", "USD", -1),
+        ("0.0049999999", "USD", 0),
+        ("35.4838709677", "USD", 3548),
+        ("1.125", "USD", 113),
+        ("-1.125", "USD", -113),
+        ("0.015", "USD", 2),
+        ("0.5", "JPY", 1),
+        ("-0.5", "JPY", -1),
+        ("1.4999", "JPY", 1),
+        ("7096.77", "JPY", 7097),
+        ("10000", "JPY", 10000),
+        ("1.2345", "KWD", 1235),
+        ("-1.2345", "KWD", -1235),
+        ("0.0005", "KWD", 1),
+        ("0.00049", "KWD", 0),
+        ("1.25", "KWD", 1250),
+    ],
+)
 def test_round_minor_uses_the_currency_minor_units_usd_jpy_kwd(amount, currency, minor):
     assert round_minor(Decimal(amount), currency) == minor
 
@@ -65,27 +94,50 @@ def test_round_minor_of_an_unknown_currency_is_a_validation_error():
         round_minor(Decimal("1.00"), "XYZ")
 
 
-@pytest.mark.parametrize("subtotal, rate, tax", [
-    (16900, "10", 1690), (33548, "10", 3355),  # 335.48 × 10% = 33.548 -> 33.55 (basics K-STUB)
-    (7097, "10", 710),  # JPY: 709.7 -> 710
-    (1005, "10", 101), (1004, "10", 100), (-1005, "10", -101), (16900, "8.25", 1394), (0, "25", 0),
-    (10, "5", 1),  # 0.5 minor unit -> 1
-    (123, "0", 0),
-])
+@pytest.mark.parametrize(
+    "subtotal, rate, tax",
+    [
+        (16900, "10", 1690),
+        (33548, "10", 3355),  # 335.48 × 10% = 33.548 -> 33.55 (basics K-STUB)
+        (7097, "10", 710),  # JPY: 709.7 -> 710
+        (1005, "10", 101),
+        (1004, "10", 100),
+        (-1005, "10", -101),
+        (16900, "8.25", 1394),
+        (0, "25", 0),
+        (10, "5", 1),  # 0.5 minor unit -> 1
+        (123, "0", 0),
+    ],
+)
 def test_tax_minor_is_the_rounded_rate_of_the_subtotal(subtotal, rate, tax):
     assert tax_minor(subtotal, Decimal(rate)) == tax
 
 
-@pytest.mark.parametrize("minor, currency, text", [
-    (3548, "USD", "35.48"), (7097, "JPY", "7097"), (1250, "KWD", "1.250"), (-5, "USD", "-0.05"), (0, "KWD", "0.000"),
-])
+@pytest.mark.parametrize(
+    "minor, currency, text",
+    [
+        (3548, "USD", "35.48"),
+        (7097, "JPY", "7097"),
+        (1250, "KWD", "1.250"),
+        (-5, "USD", "-0.05"),
+        (0, "KWD", "0.000"),
+    ],
+)
 def test_to_major_has_exactly_the_currency_decimals(minor, currency, text):
     assert str(to_major(minor, currency)) == text
 
 
 @settings(deadline=None)
-@given(st.decimals(min_value=Decimal("-1e15"), max_value=Decimal("1e15"), places=12, allow_nan=False,
-                   allow_infinity=False), st.sampled_from(["USD", "JPY", "KWD", "CLF"]))
+@given(
+    st.decimals(
+        min_value=Decimal("-1e15"),
+        max_value=Decimal("1e15"),
+        places=12,
+        allow_nan=False,
+        allow_infinity=False,
+    ),
+    st.sampled_from(["USD", "JPY", "KWD", "CLF"]),
+)
 def test_round_minor_equals_the_fraction_reference(amount, currency):
     exp = {"USD": 2, "JPY": 0, "KWD": 3, "CLF": 4}[currency]
     assert round_minor(amount, currency) == reference_round(Fraction(amount) * 10**exp)
@@ -94,8 +146,10 @@ def test_round_minor_equals_the_fraction_reference(amount, currency):
 # --- the SQL twin ------------------------------------------------------------------------------------
 
 _SQL = sql_round_minor("n", "m", "p", "q")
-_FROM = ("FROM (SELECT unnest(?::VARCHAR[])::HUGEINT AS n, unnest(?::VARCHAR[])::HUGEINT AS m, "
-         "unnest(?::VARCHAR[])::HUGEINT AS p, unnest(?::VARCHAR[])::HUGEINT AS q)")
+_FROM = (
+    "FROM (SELECT unnest(?::VARCHAR[])::HUGEINT AS n, unnest(?::VARCHAR[])::HUGEINT AS m, "
+    "unnest(?::VARCHAR[])::HUGEINT AS p, unnest(?::VARCHAR[])::HUGEINT AS q)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +169,12 @@ def sql_round(con, rows: list[tuple[int, int, int, int]]) -> list[int]:
 POW10 = st.sampled_from([10**k for k in (8, 9, 10, 12, 14, 15, 16, 18)])
 MULT = st.one_of(st.integers(0, 1000), st.integers(0, 366 * 10**8), st.just(10**14))
 DEN = st.one_of(st.integers(1, 1000), st.integers(1, 366 * 10**8 * 100))
-NUM = st.one_of(st.integers(-(10**30), 10**30), st.integers(-HUGEINT_MAX, HUGEINT_MAX),
-                st.integers(HUGEINT_MAX - 10**6, HUGEINT_MAX), st.integers(-HUGEINT_MAX, -HUGEINT_MAX + 10**6))
+NUM = st.one_of(
+    st.integers(-(10**30), 10**30),
+    st.integers(-HUGEINT_MAX, HUGEINT_MAX),
+    st.integers(HUGEINT_MAX - 10**6, HUGEINT_MAX),
+    st.integers(-HUGEINT_MAX, -HUGEINT_MAX + 10**6),
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -137,13 +195,25 @@ def test_sql_round_minor_equals_the_fraction_reference_or_refuses_to_overflow(du
             pytest.fail(f"{row}: expected an overflow error (exact result {ref}), got {got}")
 
 
-@pytest.mark.parametrize("n, m, p, q", [
-    (5, 1, 10, 1), (-5, 1, 10, 1), (15, 1, 10, 1), (-15, 1, 10, 1), (4, 1, 10, 1), (-4, 1, 10, 1),
-    (1, 1, 2, 1), (-1, 1, 2, 1), (1, 1, 3, 1), (0, 7, 10, 3),
-    (50 * 10**16, 22, 10**16, 31),  # $50 × 22/31 at scale 18 -> 3548 cents
-    (HUGEINT_MAX, 1, 10**18, 10**3), (-HUGEINT_MAX, 1, 10**18, 10**3),  # 1.7e17, fits a BIGINT
-    (HUGEINT_MAX, 366 * 10**8, 10**18, 366 * 10**8 * 100),  # 1.7e18
-])
+@pytest.mark.parametrize(
+    "n, m, p, q",
+    [
+        (5, 1, 10, 1),
+        (-5, 1, 10, 1),
+        (15, 1, 10, 1),
+        (-15, 1, 10, 1),
+        (4, 1, 10, 1),
+        (-4, 1, 10, 1),
+        (1, 1, 2, 1),
+        (-1, 1, 2, 1),
+        (1, 1, 3, 1),
+        (0, 7, 10, 3),
+        (50 * 10**16, 22, 10**16, 31),  # $50 × 22/31 at scale 18 -> 3548 cents
+        (HUGEINT_MAX, 1, 10**18, 10**3),
+        (-HUGEINT_MAX, 1, 10**18, 10**3),  # 1.7e17, fits a BIGINT
+        (HUGEINT_MAX, 366 * 10**8, 10**18, 366 * 10**8 * 100),  # 1.7e18
+    ],
+)
 def test_sql_round_minor_named_cases(duck, n, m, p, q):
     """Exact halves (±0.5, ±1.5), a third, zero, the K-STUB proration and HUGEINT-limit numerators."""
     assert sql_round(duck, [(n, m, p, q)]) == [reference_round(Fraction(n * m, p * q))]
@@ -153,6 +223,8 @@ def test_sql_round_minor_named_cases(duck, n, m, p, q):
 @given(st.integers(-(10**15), 10**15), st.decimals(min_value=0, max_value=100, places=4, allow_nan=False))
 def test_tax_sql_equals_tax_minor(duck, subtotal, rate):
     """The invoice tax computed in SQL (refresh_totals, rating) equals the Python tax_minor."""
-    got = duck.execute(f"SELECT {TAX_SQL} FROM (SELECT ?::BIGINT AS subtotal_minor, "
-                       f"?::DECIMAL(38,12) AS tax_rate)", [subtotal, str(rate)]).fetchone()[0]
+    got = duck.execute(
+        f"SELECT {TAX_SQL} FROM (SELECT ?::BIGINT AS subtotal_minor, ?::DECIMAL(38,12) AS tax_rate)",
+        [subtotal, str(rate)],
+    ).fetchone()[0]
     assert got == tax_minor(subtotal, rate) == reference_round(Fraction(subtotal) * Fraction(rate) / 100)

@@ -7,6 +7,7 @@ bill runs). Tiers, as in the basics case:
     graduated   (0, 100] @ 1.00 | (100, 1000] @ 0.50 + flat 5.00 | (1000, ∞) @ 0.10
     volume      (0, 1000] @ 0.02 | (1000, ∞) @ 0.015
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,11 +43,14 @@ def usage_line(con, model: str, quantities: list[str], *, currency: str = "USD",
     return ln
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero"),
-    pytest.param("1", "0.35", id="one unit"),
-    pytest.param("1234.567", "432.10", id="fractional quantity, rounded once"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero"),
+        pytest.param("1", "0.35", id="one unit"),
+        pytest.param("1234.567", "432.10", id="fractional quantity, rounded once"),
+    ],
+)
 @pytest.mark.parametrize("model", ["flat", "per_unit"])
 def test_flat_and_per_unit_price_is_quantity_times_unit_price(con, model, q, amount):
     ln = usage_line(con, model, [q], unit_price="0.35")
@@ -54,16 +58,19 @@ def test_flat_and_per_unit_price_is_quantity_times_unit_price(con, model, q, amo
     assert ln.quantity == Decimal(q)
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero"),
-    pytest.param("50", "50.00", id="inside the first tier"),
-    pytest.param("100", "100.00", id="limit of the first tier"),
-    pytest.param("100.000001", "105.00", id="just above the first tier: its flat fee applies"),
-    pytest.param("101", "105.50", id="first unit of the second tier"),
-    pytest.param("500", "305.00", id="between tiers"),
-    pytest.param("1000", "555.00", id="limit of the second tier"),
-    pytest.param("1500", "605.00", id="above the last bound"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero"),
+        pytest.param("50", "50.00", id="inside the first tier"),
+        pytest.param("100", "100.00", id="limit of the first tier"),
+        pytest.param("100.000001", "105.00", id="just above the first tier: its flat fee applies"),
+        pytest.param("101", "105.50", id="first unit of the second tier"),
+        pytest.param("500", "305.00", id="between tiers"),
+        pytest.param("1000", "555.00", id="limit of the second tier"),
+        pytest.param("1500", "605.00", id="above the last bound"),
+    ],
+)
 def test_graduated_price_sums_each_tier_share_plus_its_flat_fee(con, q, amount):
     """price(q) = Σ over tiers with q > lower: (min(q, up_to) − lower) × price + flat fee."""
     ln = usage_line(con, "graduated", [q], tiers=GRADUATED)
@@ -74,59 +81,79 @@ def test_graduated_breakdown_lists_the_tiers_that_apply(con):
     """q = 1500 -> tier rows (0,100] 100 units, (100,1000] 900 units + 5.00, (1000,∞) 500 units."""
     ln = usage_line(con, "graduated", ["1500"], tiers=GRADUATED)
     rows = [(t.tier_no, t.lower, t.up_to, t.units, t.unit_price, t.flat_fee, t.amount) for t in ln.tiers]
-    assert rows == [(1, 0, 100, 100, Decimal("1"), 0, 100), (2, 100, 1000, 900, Decimal("0.5"), 5, 455),
-                    (3, 1000, None, 500, Decimal("0.1"), 0, 50)]
+    assert rows == [
+        (1, 0, 100, 100, Decimal("1"), 0, 100),
+        (2, 100, 1000, 900, Decimal("0.5"), 5, 455),
+        (3, 1000, None, 500, Decimal("0.1"), 0, 50),
+    ]
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero: no tier, no flat fee"),
-    pytest.param("0.000001", "2.00", id="the smallest quantity takes the first tier's flat fee"),
-    pytest.param("10", "12.00", id="inside the first tier"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero: no tier, no flat fee"),
+        pytest.param("0.000001", "2.00", id="the smallest quantity takes the first tier's flat fee"),
+        pytest.param("10", "12.00", id="inside the first tier"),
+    ],
+)
 def test_graduated_flat_fee_of_the_first_tier_only_when_q_is_above_zero(con, q, amount):
     ln = usage_line(con, "graduated", [q], tiers=[("10", "1.00", "2.00"), (None, "0.50", "3.00")])
     assert ln.amount == Decimal(amount)
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero"),
-    pytest.param("500", "10.00", id="inside the first tier"),
-    pytest.param("1000", "20.00", id="exactly at the first bound: the first tier's price"),
-    pytest.param("1000.5", "15.01", id="just above the bound: all units at the second price"),
-    pytest.param("2500", "37.50", id="above the last bound"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero"),
+        pytest.param("500", "10.00", id="inside the first tier"),
+        pytest.param("1000", "20.00", id="exactly at the first bound: the first tier's price"),
+        pytest.param("1000.5", "15.01", id="just above the bound: all units at the second price"),
+        pytest.param("2500", "37.50", id="above the last bound"),
+    ],
+)
 def test_volume_prices_all_units_at_the_tier_containing_q(con, q, amount):
     ln = usage_line(con, "volume", [q], tiers=VOLUME)
     assert ln.amount == Decimal(amount)
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero: no flat fee"),
-    pytest.param("1000", "21.00", id="at the bound: first tier + its flat fee"),
-    pytest.param("1001", "25.02", id="above the bound: 15.015 + 10 = 25.015 -> 25.02 (half away)"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero: no flat fee"),
+        pytest.param("1000", "21.00", id="at the bound: first tier + its flat fee"),
+        pytest.param("1001", "25.02", id="above the bound: 15.015 + 10 = 25.015 -> 25.02 (half away)"),
+    ],
+)
 def test_volume_adds_only_the_containing_tiers_flat_fee(con, q, amount):
     ln = usage_line(con, "volume", [q], tiers=[("1000", "0.02", "1.00"), (None, "0.015", "10.00")])
     assert ln.amount == Decimal(amount)
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero"),
-    pytest.param("500", "0.00", id="all free"),
-    pytest.param("501", "50.00", id="one unit above the free units: one package"),
-    pytest.param("1500", "50.00", id="exactly one package"),
-    pytest.param("1500.000001", "100.00", id="a fraction over: ceil to the next package"),
-    pytest.param("2600", "150.00", id="basics SMS"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero"),
+        pytest.param("500", "0.00", id="all free"),
+        pytest.param("501", "50.00", id="one unit above the free units: one package"),
+        pytest.param("1500", "50.00", id="exactly one package"),
+        pytest.param("1500.000001", "100.00", id="a fraction over: ceil to the next package"),
+        pytest.param("2600", "150.00", id="basics SMS"),
+    ],
+)
 def test_package_price_is_ceil_of_paid_units_over_package_size_times_package_price(con, q, amount):
     ln = usage_line(con, "package", [q], unit_price="50.00", package_size="1000", free_units="500")
     assert ln.amount == Decimal(amount)
 
 
-@pytest.mark.parametrize("q, amount", [
-    pytest.param("0", "0.00", id="zero"), pytest.param("1", "2.50", id="one unit: one package"),
-    pytest.param("10", "2.50", id="one full package"), pytest.param("10.5", "5.00", id="a fraction over"),
-])
+@pytest.mark.parametrize(
+    "q, amount",
+    [
+        pytest.param("0", "0.00", id="zero"),
+        pytest.param("1", "2.50", id="one unit: one package"),
+        pytest.param("10", "2.50", id="one full package"),
+        pytest.param("10.5", "5.00", id="a fraction over"),
+    ],
+)
 def test_package_without_free_units(con, q, amount):
     ln = usage_line(con, "package", [q], unit_price="2.50", package_size="10")
     assert ln.amount == Decimal(amount)
@@ -137,22 +164,37 @@ def test_percentage_counts_the_fixed_fee_once_per_approved_row_only(con):
     row of 1000.00 and a rejected one add neither their percentage nor their fixed fee."""
     add_customer(con, "C1")
     add_contract(con, "K1", "C1", "2026-03-01")
-    add_line(con, "L1", "K1", kind="usage", pricing_model="percentage", metric="pay", percentage_rate="2.5",
-             fixed_fee="0.30")
-    for day, q, status in [("2026-03-03", "100.00", "approved"), ("2026-03-12", "250.00", "approved"),
-                           ("2026-03-30", "49.99", "approved"), ("2026-03-30", "1000.00", "pending"),
-                           ("2026-03-31", "77.00", "rejected")]:
+    add_line(
+        con,
+        "L1",
+        "K1",
+        kind="usage",
+        pricing_model="percentage",
+        metric="pay",
+        percentage_rate="2.5",
+        fixed_fee="0.30",
+    )
+    for day, q, status in [
+        ("2026-03-03", "100.00", "approved"),
+        ("2026-03-12", "250.00", "approved"),
+        ("2026-03-30", "49.99", "approved"),
+        ("2026-03-30", "1000.00", "pending"),
+        ("2026-03-31", "77.00", "rejected"),
+    ]:
         add_usage(con, "K1", "pay", day, q, status)
     (ln,) = preview_invoice(con, "K1", MARCH).lines
     assert ln.amount == Decimal("10.90")
     assert ln.usage_rows == 3
 
 
-@pytest.mark.parametrize("quantities, amount", [
-    pytest.param([], "0.00", id="no rows: no fixed fee"),
-    pytest.param(["0"], "1.00", id="a row of 0 is a counted row"),
-    pytest.param(["10", "10"], "2.40", id="two rows: 20 × 2 % + 2 × 1.00"),
-])
+@pytest.mark.parametrize(
+    "quantities, amount",
+    [
+        pytest.param([], "0.00", id="no rows: no fixed fee"),
+        pytest.param(["0"], "1.00", id="a row of 0 is a counted row"),
+        pytest.param(["10", "10"], "2.40", id="two rows: 20 × 2 % + 2 × 1.00"),
+    ],
+)
 def test_percentage_edge_cases(con, quantities, amount):
     ln = usage_line(con, "percentage", quantities, percentage_rate="2", fixed_fee="1.00")
     assert ln.amount == Decimal(amount)
@@ -167,13 +209,21 @@ def test_recurring_line_prices_its_quantity_by_graduated_tiers(con):
     """Pricing receives the priced quantity whatever the line kind: 7 seats, graduated (0,5]@10, (5,∞)@8."""
     add_customer(con, "C1")
     add_contract(con, "K1", "C1", "2026-03-01")
-    add_line(con, "L1", "K1", kind="recurring", pricing_model="graduated", quantity="7",
-             tiers=[("5", "10"), (None, "8")])
+    add_line(
+        con,
+        "L1",
+        "K1",
+        kind="recurring",
+        pricing_model="graduated",
+        quantity="7",
+        tiers=[("5", "10"), (None, "8")],
+    )
     (ln,) = preview_invoice(con, "K1", MARCH).lines
     assert ln.amount == Decimal("66.00")
 
 
 # --- properties over generated tiers ------------------------------------------------------------------
+
 
 def ref_graduated(q: Fraction, tiers: list[tuple[Fraction | None, Fraction, Fraction]]) -> Fraction:
     total, lower = Fraction(0), Fraction(0)
@@ -199,9 +249,12 @@ money_12 = st.integers(0, 5 * 10**12).map(lambda n: Fraction(n, 10**12))  # 0 ..
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(bounds=tier_bounds, prices=st.lists(money_12, min_size=5, max_size=5),
-       fees=st.lists(st.one_of(st.just(Fraction(0)), money_12), min_size=5, max_size=5),
-       extra=st.lists(st.integers(0, 2 * 10**15), max_size=4))
+@given(
+    bounds=tier_bounds,
+    prices=st.lists(money_12, min_size=5, max_size=5),
+    fees=st.lists(st.one_of(st.just(Fraction(0)), money_12), min_size=5, max_size=5),
+    extra=st.lists(st.integers(0, 2 * 10**15), max_size=4),
+)
 def test_graduated_price_is_exact_monotone_and_continuous_at_tier_bounds(mcon, bounds, prices, fees, extra):
     """Property, through a bill run over one contract per probed quantity: each amount is the rounded
     exact graduated price; amounts never decrease as q grows; at every bound b, price(b) − price(b − δ)
@@ -211,8 +264,9 @@ def test_graduated_price_is_exact_monotone_and_continuous_at_tier_bounds(mcon, b
     clear_all(con)
     six = Fraction(1, 10**6)
     bounds6 = [Fraction(b, 10**3) for b in bounds]  # up_to with 3 decimals (quantities allow 6)
-    tiers = [(b, prices[i], fees[i]) for i, b in enumerate(bounds6)] + [(None, prices[len(bounds6)],
-                                                                          fees[len(bounds6)])]
+    tiers = [(b, prices[i], fees[i]) for i, b in enumerate(bounds6)] + [
+        (None, prices[len(bounds6)], fees[len(bounds6)])
+    ]
     probes = {Fraction(0), six}
     for b in bounds6:
         probes |= {b - six, b, b + six}
@@ -222,16 +276,30 @@ def test_graduated_price_is_exact_monotone_and_continuous_at_tier_bounds(mcon, b
     for i, q in enumerate(probes):
         cid = f"K{i:03d}"
         add_contract(con, cid, "C1", "2026-03-01")
-        add_line(con, f"L{i:03d}", cid, kind="usage", pricing_model="graduated", metric="m",
-                 tiers=[(None if u is None else Decimal(u.numerator) / u.denominator,
-                         Decimal(p.numerator) / p.denominator, Decimal(f.numerator) / f.denominator)
-                        for u, p, f in tiers])
+        add_line(
+            con,
+            f"L{i:03d}",
+            cid,
+            kind="usage",
+            pricing_model="graduated",
+            metric="m",
+            tiers=[
+                (
+                    None if u is None else Decimal(u.numerator) / u.denominator,
+                    Decimal(p.numerator) / p.denominator,
+                    Decimal(f.numerator) / f.denominator,
+                )
+                for u, p, f in tiers
+            ],
+        )
         if q:
             add_usage(con, cid, "m", "2026-03-10", Decimal(q.numerator) / q.denominator)
     report = bill_run(con, MARCH)
     assert report.failed == []
-    got = dict(con.execute("""SELECT i.contract_id, l.amount_minor FROM invoices i JOIN invoice_lines l
-                              USING (invoice_id) ORDER BY 1""").fetchall())
+    got = dict(
+        con.execute("""SELECT i.contract_id, l.amount_minor FROM invoices i JOIN invoice_lines l
+                              USING (invoice_id) ORDER BY 1""").fetchall()
+    )
     amounts = [got[f"K{i:03d}"] for i in range(len(probes))]
     exact = [ref_graduated(q, tiers) for q in probes]
     assert amounts == [round_half_away(x * 100) for x in exact]

@@ -3,6 +3,7 @@ commitment, tax, minor units, and the properties of issue 3 (stub sums, total = 
 
 Timelines: `|` a boundary, `S`/`E` contract start/end, `[a, b]` a line's active window.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -12,7 +13,15 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from helpers_data import add_contract, add_customer, add_line, add_usage, clear_all, stored_invoices, stored_lines
+from helpers_data import (
+    add_contract,
+    add_customer,
+    add_line,
+    add_usage,
+    clear_all,
+    stored_invoices,
+    stored_lines,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -40,12 +49,21 @@ def k1(con):
 
 # --- usage aggregation -----------------------------------------------------------------------------
 
+
 def test_aggregation_sum_count_and_max_of_the_same_rows(k1):
     """Rows 5, 7, 3 of metric m in March: sum 15, count 3, max 7 (each priced at 1.00 per unit)."""
     con = k1
     for agg in ("sum", "count", "max"):
-        add_line(con, f"L-{agg}", "K1", kind="usage", pricing_model="per_unit", unit_price="1.00", metric="m",
-                 aggregation=agg)
+        add_line(
+            con,
+            f"L-{agg}",
+            "K1",
+            kind="usage",
+            pricing_model="per_unit",
+            unit_price="1.00",
+            metric="m",
+            aggregation=agg,
+        )
     for day, q in [("2026-03-02", "5"), ("2026-03-09", "7"), ("2026-03-30", "3")]:
         add_usage(con, "K1", "m", day, q)
     inv = preview_invoice(con, "K1", MARCH)
@@ -88,12 +106,25 @@ def test_usage_on_the_edge_days_of_the_cycle_is_counted_and_outside_it_is_not(k1
 def test_usage_on_the_edge_days_of_a_line_window_is_counted_and_outside_it_is_not(k1):
     """Line window [Mar10, Mar20] inside the March cycle: rows on Mar9, Mar10, Mar20, Mar21 -> 10 + 100."""
     con = k1
-    add_line(con, "L-U", "K1", kind="usage", pricing_model="per_unit", unit_price="1.00", metric="m",
-             start_date="2026-03-10", end_date="2026-03-20")
+    add_line(
+        con,
+        "L-U",
+        "K1",
+        kind="usage",
+        pricing_model="per_unit",
+        unit_price="1.00",
+        metric="m",
+        start_date="2026-03-10",
+        end_date="2026-03-20",
+    )
     for day, q in [("2026-03-09", "1"), ("2026-03-10", "10"), ("2026-03-20", "100"), ("2026-03-21", "1000")]:
         add_usage(con, "K1", "m", day, q)
     (ln,) = preview_invoice(con, "K1", MARCH).lines
-    assert (ln.amount, ln.period_start, ln.period_end) == (Decimal("110.00"), D("2026-03-10"), D("2026-03-20"))
+    assert (ln.amount, ln.period_start, ln.period_end) == (
+        Decimal("110.00"),
+        D("2026-03-10"),
+        D("2026-03-20"),
+    )
 
 
 def test_usage_after_the_contract_end_is_not_counted(con):
@@ -113,19 +144,24 @@ def test_a_usage_row_with_an_iso_timestamp_is_stored_as_its_utc_date_and_billed_
 
     folder = tmp_path / "data"
     folder.mkdir()
-    (folder / "customers.csv").write_text("customer_id,name,business_id,email,currency,tax_rate\n"
-                                          "C1,One,default,,USD,0\n")
+    (folder / "customers.csv").write_text(
+        "customer_id,name,business_id,email,currency,tax_rate\nC1,One,default,,USD,0\n"
+    )
     (folder / "contracts.csv").write_text(
         "contract_id,customer_id,start_date,end_date,billing_period,billing_cycle_start_day,billing_timing,"
-        "payment_terms_days,minimum_commitment,proration,currency\nK1,C1,2026-01-01,,month,1,arrears,30,,actual,\n")
+        "payment_terms_days,minimum_commitment,proration,currency\nK1,C1,2026-01-01,,month,1,arrears,30,,actual,\n"
+    )
     (folder / "order_lines.csv").write_text(
         "line_id,contract_id,product,kind,pricing_model,description,unit_price,quantity,metric,aggregation,"
         "package_size,free_units,percentage_rate,fixed_fee,discount_percent,start_date,end_date\n"
-        "L-U,K1,API,usage,per_unit,,1.00,,m,sum,,,,,,,\n")
-    (folder / "usage.csv").write_text("usage_id,contract_id,metric,usage_date,quantity,status\n"
-                                      "U1,K1,m,2026-03-31T23:30:00Z,1,approved\n"
-                                      "U2,K1,m,2026-03-31T22:00:00-05:00,10,approved\n"
-                                      "U3,K1,m,2026-04-01T01:00:00+02:00,100,approved\n")
+        "L-U,K1,API,usage,per_unit,,1.00,,m,sum,,,,,,,\n"
+    )
+    (folder / "usage.csv").write_text(
+        "usage_id,contract_id,metric,usage_date,quantity,status\n"
+        "U1,K1,m,2026-03-31T23:30:00Z,1,approved\n"
+        "U2,K1,m,2026-03-31T22:00:00-05:00,10,approved\n"
+        "U3,K1,m,2026-04-01T01:00:00+02:00,100,approved\n"
+    )
     import_folder(con, Path(folder))
     stored = dict(con.execute("SELECT usage_id, usage_date FROM usage").fetchall())
     assert stored == {"U1": D("2026-03-31"), "U2": D("2026-04-01"), "U3": D("2026-03-31")}
@@ -134,11 +170,12 @@ def test_a_usage_row_with_an_iso_timestamp_is_stored_as_its_utc_date_and_billed_
 
 # --- windows, proration, discounts ------------------------------------------------------------------
 
+
 def test_ramp_two_recurring_lines_with_consecutive_windows_split_one_cycle(k1):
     """Price ramp inside March (31 days):
 
-        |Mar1 ........ Mar15|Mar16 ........ Mar31|
-        [L-A 100.00: 15/31 ] [L-B 200.00: 16/31 ]   -> 48.39 + 103.23
+    |Mar1 ........ Mar15|Mar16 ........ Mar31|
+    [L-A 100.00: 15/31 ] [L-B 200.00: 16/31 ]   -> 48.39 + 103.23
     """
     con = k1
     add_line(con, "L-A", "K1", unit_price="100.00", end_date="2026-03-15")
@@ -156,10 +193,26 @@ def test_ramp_two_recurring_lines_with_consecutive_windows_split_one_cycle(k1):
 def test_ramp_of_two_usage_lines_on_one_metric_splits_the_usage_by_window(k1):
     """[Mar1, Mar15] at 1.00 and [Mar16, Mar31] at 2.00; rows Mar15 (10) and Mar16 (10) -> 10 + 20."""
     con = k1
-    add_line(con, "L-A", "K1", kind="usage", pricing_model="per_unit", unit_price="1.00", metric="m",
-             end_date="2026-03-15")
-    add_line(con, "L-B", "K1", kind="usage", pricing_model="per_unit", unit_price="2.00", metric="m",
-             start_date="2026-03-16")
+    add_line(
+        con,
+        "L-A",
+        "K1",
+        kind="usage",
+        pricing_model="per_unit",
+        unit_price="1.00",
+        metric="m",
+        end_date="2026-03-15",
+    )
+    add_line(
+        con,
+        "L-B",
+        "K1",
+        kind="usage",
+        pricing_model="per_unit",
+        unit_price="2.00",
+        metric="m",
+        start_date="2026-03-16",
+    )
     add_usage(con, "K1", "m", "2026-03-15", "10")
     add_usage(con, "K1", "m", "2026-03-16", "10")
     assert amounts(preview_invoice(con, "K1", MARCH)) == {"L-A": Decimal("10.00"), "L-B": Decimal("20.00")}
@@ -171,7 +224,12 @@ def test_proration_actual_is_active_days_over_the_full_period_days(con):
     add_contract(con, "K1", "C1", "2026-08-10", billing_cycle_start_day=1)
     add_line(con, "L1", "K1", unit_price="50.00")
     (ln,) = preview_invoice(con, "K1", D("2026-08-20")).lines
-    assert (ln.amount, ln.active_days, ln.period_days, ln.proration_factor) == (Decimal("35.48"), 22, 31, "22/31")
+    assert (ln.amount, ln.active_days, ln.period_days, ln.proration_factor) == (
+        Decimal("35.48"),
+        22,
+        31,
+        "22/31",
+    )
 
 
 def test_proration_none_bills_an_active_recurring_line_whole(con):
@@ -180,7 +238,10 @@ def test_proration_none_bills_an_active_recurring_line_whole(con):
     add_contract(con, "K1", "C1", "2026-08-10", billing_cycle_start_day=1, proration="none")
     add_line(con, "L1", "K1", unit_price="50.00")
     add_line(con, "L2", "K1", unit_price="30.00", start_date="2026-08-29")
-    assert amounts(preview_invoice(con, "K1", D("2026-08-20"))) == {"L1": Decimal("50.00"), "L2": Decimal("30.00")}
+    assert amounts(preview_invoice(con, "K1", D("2026-08-20"))) == {
+        "L1": Decimal("50.00"),
+        "L2": Decimal("30.00"),
+    }
 
 
 def test_proration_of_the_last_cycle_of_a_contract_ending_mid_cycle(con):
@@ -205,8 +266,15 @@ def test_discount_applies_to_the_exact_amount_before_the_one_rounding(k1):
     Basics L-SEATS: 7 × 12.50 × 80 % = 70.00."""
     con = k1
     add_line(con, "L-D", "K1", pricing_model="per_unit", unit_price="0.125", discount_percent="50")
-    add_line(con, "L-SEATS", "K1", pricing_model="per_unit", unit_price="12.50", quantity="7",
-             discount_percent="20")
+    add_line(
+        con,
+        "L-SEATS",
+        "K1",
+        pricing_model="per_unit",
+        unit_price="12.50",
+        quantity="7",
+        discount_percent="20",
+    )
     assert amounts(preview_invoice(con, "K1", MARCH)) == {"L-D": Decimal("0.06"), "L-SEATS": Decimal("70.00")}
 
 
@@ -225,11 +293,12 @@ def test_a_hundred_percent_discount_is_a_line_of_zero(k1):
 
 # --- one-time lines ------------------------------------------------------------------------------------
 
+
 def test_one_time_line_is_billed_whole_only_in_the_cycle_containing_its_start(k1):
     """One-time 300.00 starting Feb 15 (mid-cycle, not prorated):
 
-        |Jan1 ...... |Feb1 .. [Feb15 ........ |Mar1 ...
-          none          300.00                  none
+    |Jan1 ...... |Feb1 .. [Feb15 ........ |Mar1 ...
+      none          300.00                  none
     """
     con = k1
     add_line(con, "L-BASE", "K1", unit_price="10.00")
@@ -246,7 +315,10 @@ def test_one_time_line_without_a_start_is_billed_in_the_contracts_first_cycle_ev
     add_contract(con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1, billing_timing="advance")
     add_line(con, "L-SETUP", "K1", kind="one_time", unit_price="300.00")
     add_line(con, "L-STUB", "K1", unit_price="50.00")
-    assert amounts(preview_invoice(con, "K1", MARCH)) == {"L-SETUP": Decimal("300.00"), "L-STUB": Decimal("35.48")}
+    assert amounts(preview_invoice(con, "K1", MARCH)) == {
+        "L-SETUP": Decimal("300.00"),
+        "L-STUB": Decimal("35.48"),
+    }
     assert amounts(preview_invoice(con, "K1", D("2026-04-02"))) == {"L-STUB": Decimal("50.00")}
 
 
@@ -267,6 +339,7 @@ def test_a_cycle_whose_lines_all_lie_outside_their_windows_has_nothing_to_bill(k
 
 
 # --- minimum commitment -----------------------------------------------------------------------------
+
 
 def test_minimum_commitment_true_up_tops_the_lines_up_to_the_minimum(con):
     """Basics K-MIN: usage 1234 × 0.10 = 123.40 < 500 -> true-up 376.60 (no line_id); total 500.00."""
@@ -294,8 +367,9 @@ def test_minimum_commitment_of_a_stub_is_prorated_by_contract_days(con):
 
 def test_minimum_commitment_with_proration_none_is_the_whole_minimum_in_a_stub(con):
     add_customer(con, "C1")
-    add_contract(con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1, minimum_commitment="310",
-                 proration="none")
+    add_contract(
+        con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1, minimum_commitment="310", proration="none"
+    )
     add_line(con, "L-U", "K1", kind="usage", pricing_model="per_unit", unit_price="1.00", metric="m")
     add_usage(con, "K1", "m", "2026-03-11", "50")
     assert amounts(preview_invoice(con, "K1", MARCH))["minimum_commitment_true_up"] == Decimal("260.00")
@@ -318,8 +392,11 @@ def test_minimum_commitment_compares_with_the_rounded_line_amounts(k1):
     add_line(con, "L1", "K1", pricing_model="per_unit", unit_price="0.005")
     add_line(con, "L2", "K1", pricing_model="per_unit", unit_price="0.005")
     inv = preview_invoice(con, "K1", MARCH)
-    assert amounts(inv) == {"L1": Decimal("0.01"), "L2": Decimal("0.01"),
-                            "minimum_commitment_true_up": Decimal("0.98")}
+    assert amounts(inv) == {
+        "L1": Decimal("0.01"),
+        "L2": Decimal("0.01"),
+        "minimum_commitment_true_up": Decimal("0.98"),
+    }
 
 
 def test_a_true_up_alone_makes_an_invoice(k1):
@@ -332,6 +409,7 @@ def test_a_true_up_alone_makes_an_invoice(k1):
 
 
 # --- tax and currencies --------------------------------------------------------------------------------
+
 
 def test_tax_is_computed_once_on_the_subtotal_not_per_line(con):
     """Two lines of 0.05 at 10 %: tax = round(0.10 × 10 %) = 0.01, not 0.01 + 0.01."""
@@ -361,7 +439,12 @@ def test_jpy_has_no_minor_unit(con):
     add_contract(con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1)
     add_line(con, "L-YEN", "K1", unit_price="10000")
     inv = preview_invoice(con, "K1", MARCH)
-    assert (inv.currency, inv.subtotal, inv.tax, inv.total) == ("JPY", Decimal("7097"), Decimal("710"), Decimal("7807"))
+    assert (inv.currency, inv.subtotal, inv.tax, inv.total) == (
+        "JPY",
+        Decimal("7097"),
+        Decimal("710"),
+        Decimal("7807"),
+    )
     assert inv.lines[0].amount_minor == 7097
 
 
@@ -385,6 +468,7 @@ def test_the_contract_currency_is_the_invoice_currency(con):
 
 # --- properties --------------------------------------------------------------------------------------
 
+
 def boundary(y: int, m: int, anchor: int) -> dt.date:
     return dt.date(y, m, min(anchor, calendar.monthrange(y, m)[1]))
 
@@ -405,12 +489,19 @@ EXP = {"USD": 2, "JPY": 0, "KWD": 3}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(anchor=st.integers(1, 31), year=st.integers(2023, 2030), month=st.integers(1, 12),
-       period=st.sampled_from(["month", "quarter", "year"]), currency=st.sampled_from(list(EXP)),
-       price=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999"), places=4, allow_nan=False),
-       quantity=st.integers(1, 9), cuts=st.lists(st.floats(0.01, 0.99), min_size=1, max_size=3))
+@given(
+    anchor=st.integers(1, 31),
+    year=st.integers(2023, 2030),
+    month=st.integers(1, 12),
+    period=st.sampled_from(["month", "quarter", "year"]),
+    currency=st.sampled_from(list(EXP)),
+    price=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999"), places=4, allow_nan=False),
+    quantity=st.integers(1, 9),
+    cuts=st.lists(st.floats(0.01, 0.99), min_size=1, max_size=3),
+)
 def test_a_full_period_prorated_over_the_pieces_that_make_it_up_adds_up_to_the_full_price(
-        mcon, anchor, year, month, period, currency, price, quantity, cuts):
+    mcon, anchor, year, month, period, currency, price, quantity, cuts
+):
     """Property: one full period [B0, B1) cut into pieces; the recurring line of each piece is
     price × quantity × piece days / period_days, rounded once, and the pieces add up to the full price
     within one minor unit per piece. Pieces are (a) consecutive line windows (ramps) of one contract,
@@ -432,8 +523,16 @@ def test_a_full_period_prorated_over_the_pieces_that_make_it_up_adds_up_to_the_f
     add_customer(con, "C1", currency=currency)
     add_contract(con, "K-RAMP", "C1", b0, billing_period=period, billing_cycle_start_day=anchor)
     for i, (s, e) in enumerate(pieces):
-        add_line(con, f"L{i}", "K-RAMP", pricing_model="per_unit", unit_price=price, quantity=quantity,
-                 start_date=s, end_date=e)
+        add_line(
+            con,
+            f"L{i}",
+            "K-RAMP",
+            pricing_model="per_unit",
+            unit_price=price,
+            quantity=quantity,
+            start_date=s,
+            end_date=e,
+        )
     inv = preview_invoice(con, "K-RAMP", b0)
     assert inv.period_days == days and (inv.period_start, inv.period_end) == (b0, b1 - dt.timedelta(days=1))
     got = {ln.line_id: ln.amount_minor for ln in inv.lines}
@@ -445,29 +544,40 @@ def test_a_full_period_prorated_over_the_pieces_that_make_it_up_adds_up_to_the_f
         stub_total = 0
         for i, (s, e) in enumerate(pieces):
             add_contract(con, f"K-STUB{i}", "C1", s, end_date=e, billing_cycle_start_day=anchor)
-            add_line(con, f"S{i}", f"K-STUB{i}", pricing_model="per_unit", unit_price=price, quantity=quantity)
+            add_line(
+                con, f"S{i}", f"K-STUB{i}", pricing_model="per_unit", unit_price=price, quantity=quantity
+            )
             stub = preview_invoice(con, f"K-STUB{i}", s)
             assert (stub.period_start, stub.period_end, stub.period_days) == (s, e, days)
             stub_total += stub.subtotal_minor
         assert abs(stub_total - round_half_away(full * scale)) <= len(pieces)
 
 
-line_spec = st.fixed_dictionaries({
-    "kind": st.sampled_from(["recurring", "usage", "one_time"]),
-    "price": st.decimals(min_value=0, max_value=Decimal("5000"), places=6, allow_nan=False),
-    "quantity": st.integers(0, 20),
-    "discount": st.one_of(st.none(), st.integers(0, 100)),
-    "window": st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))),
-    "usage": st.lists(st.tuples(st.integers(0, 40), st.decimals(min_value=0, max_value=1000, places=3,
-                                                                allow_nan=False)), max_size=4),
-})
-contract_spec = st.fixed_dictionaries({
-    "currency": st.sampled_from(list(EXP)),
-    "tax": st.decimals(min_value=0, max_value=30, places=3, allow_nan=False),
-    "start": st.integers(0, 60), "anchor": st.integers(1, 31),
-    "proration": st.sampled_from(["actual", "none"]),
-    "lines": st.lists(line_spec, min_size=1, max_size=4),
-})
+line_spec = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["recurring", "usage", "one_time"]),
+        "price": st.decimals(min_value=0, max_value=Decimal("5000"), places=6, allow_nan=False),
+        "quantity": st.integers(0, 20),
+        "discount": st.one_of(st.none(), st.integers(0, 100)),
+        "window": st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))),
+        "usage": st.lists(
+            st.tuples(
+                st.integers(0, 40), st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False)
+            ),
+            max_size=4,
+        ),
+    }
+)
+contract_spec = st.fixed_dictionaries(
+    {
+        "currency": st.sampled_from(list(EXP)),
+        "tax": st.decimals(min_value=0, max_value=30, places=3, allow_nan=False),
+        "start": st.integers(0, 60),
+        "anchor": st.integers(1, 31),
+        "proration": st.sampled_from(["actual", "none"]),
+        "lines": st.lists(line_spec, min_size=1, max_size=4),
+    }
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -484,18 +594,33 @@ def test_random_invoices_total_is_the_sum_of_rounded_lines_plus_tax_once(mcon, c
     for ci, c in enumerate(contracts):
         cid = f"K{ci}"
         add_customer(con, f"C{ci}", currency=c["currency"], tax_rate=c["tax"])
-        add_contract(con, cid, f"C{ci}", base + dt.timedelta(days=c["start"]), billing_cycle_start_day=c["anchor"],
-                     proration=c["proration"])
+        add_contract(
+            con,
+            cid,
+            f"C{ci}",
+            base + dt.timedelta(days=c["start"]),
+            billing_cycle_start_day=c["anchor"],
+            proration=c["proration"],
+        )
         for li, ln in enumerate(c["lines"]):
             lid = f"L{ci}-{li}"
             window = None
             if ln["window"]:
                 a, b = sorted(ln["window"])
                 window = (D("2026-02-20") + dt.timedelta(days=a), D("2026-02-20") + dt.timedelta(days=b))
-            add_line(con, lid, cid, kind=ln["kind"], pricing_model="per_unit", unit_price=ln["price"],
-                     quantity=ln["quantity"], metric=lid if ln["kind"] == "usage" else None,
-                     discount_percent=ln["discount"], start_date=window[0] if window else None,
-                     end_date=window[1] if window else None)
+            add_line(
+                con,
+                lid,
+                cid,
+                kind=ln["kind"],
+                pricing_model="per_unit",
+                unit_price=ln["price"],
+                quantity=ln["quantity"],
+                metric=lid if ln["kind"] == "usage" else None,
+                discount_percent=ln["discount"],
+                start_date=window[0] if window else None,
+                end_date=window[1] if window else None,
+            )
             if ln["kind"] == "usage":
                 for day, q in ln["usage"]:  # each usage line has a metric of its own
                     add_usage(con, cid, lid, D("2026-02-20") + dt.timedelta(days=day), q)
@@ -516,8 +641,14 @@ def test_random_invoices_total_is_the_sum_of_rounded_lines_plus_tax_once(mcon, c
             ws, we = max(ps, window[0]) if window else ps, min(pe, window[1]) if window else pe
             price = Fraction(spec["price"])
             if spec["kind"] == "usage":
-                q = sum((Fraction(qty) for day, qty in spec["usage"]
-                         if ws <= D("2026-02-20") + dt.timedelta(days=day) <= we), Fraction(0))
+                q = sum(
+                    (
+                        Fraction(qty)
+                        for day, qty in spec["usage"]
+                        if ws <= D("2026-02-20") + dt.timedelta(days=day) <= we
+                    ),
+                    Fraction(0),
+                )
                 exact = q * price
             elif spec["kind"] == "one_time":
                 exact = spec["quantity"] * price
