@@ -46,12 +46,25 @@ def charge_lines(con) -> dict[str, tuple[str, int]]:
     }
 
 
-# --- the basics case, inserted row by row ---------------------------------------------------------------
+# --- the basics case: inserted row by row, and imported from its CSV folder ---------------------------------
 
 
-def test_run_over_the_basics_data_drafts_one_invoice_per_active_contract_exactly_as_the_worked_case(con):
-    """period date 2026-03-15, with delayed charges: the six invoices of case.json, field by field."""
-    basics(con)
+def load_basics(con, how: str, folder: Path) -> None:
+    if how == "rows":
+        basics(con)
+    else:
+        from engine.importer import import_folder
+
+        import_folder(con, folder)
+
+
+@pytest.mark.parametrize("how", ["rows", "import_folder"])
+def test_run_over_the_basics_data_drafts_one_invoice_per_active_contract_exactly_as_the_worked_case(
+    con, basics_folder, how
+):
+    """period date 2026-03-15, with delayed charges: the six invoices of case.json, field by field
+    (the same whether the data came from tests/helpers_data.basics or the importer)."""
+    load_basics(con, how, basics_folder)
     report = bill_run(con, MARCH, include_delayed_charges=True)
     assert (report.contracts_in_scope, report.drafted, report.existing, report.failed) == (6, 6, 0, [])
     got = {i["contract_id"]: i for i in stored_invoices(con)}

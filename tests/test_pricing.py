@@ -310,3 +310,27 @@ def test_graduated_price_is_exact_monotone_and_continuous_at_tier_bounds(mcon, b
         right = (prices[i + 1] * six + fees[i + 1]) * 100
         assert abs(at[b] - at[b - six] - left) <= 1
         assert abs(at[b + six] - at[b] - right) <= 1
+
+
+def test_tiers_listed_out_of_order_in_the_csv_are_priced_in_order_of_up_to(con, tmp_path):
+    """price_tiers.csv lists the unbounded tier first and 1000 before 100; tiers are ordered by up_to
+    (spec section 3), so q = 1500 still prices at 100 + 455 + 50 = 605.00."""
+    from engine.importer import import_folder
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id,name\nC1,One\n")
+    (folder / "contracts.csv").write_text("contract_id,customer_id,start_date\nK1,C1,2026-03-01\n")
+    (folder / "order_lines.csv").write_text(
+        "line_id,contract_id,product,kind,pricing_model,metric\nL1,K1,API,usage,graduated,m\n"
+    )
+    (folder / "price_tiers.csv").write_text(
+        "line_id,up_to,unit_price,flat_fee\nL1,,0.10,0\nL1,1000,0.50,5.00\nL1,100,1.00,0\n"
+    )
+    (folder / "usage.csv").write_text(
+        "usage_id,contract_id,metric,usage_date,quantity\nU1,K1,m,2026-03-02,1500\n"
+    )
+    import_folder(con, folder)
+    (ln,) = preview_invoice(con, "K1", MARCH).lines
+    assert ln.amount == Decimal("605.00")
+    assert [t.up_to for t in ln.tiers] == [100, 1000, None]
