@@ -97,7 +97,7 @@ def cached_database(args) -> tuple[Path, float | None]:
            "--usage-rows", str(args.usage_rows), "--seed", str(args.seed)]
     if args.memory_limit:
         cmd += ["--memory-limit", args.memory_limit]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=sys.stderr)  # stdout is for the final JSON line only
     seconds = time.perf_counter() - t0
     tmp.rename(path)  # only a complete database becomes the cache
     log(f"generated in {seconds:.1f} s: {path.relative_to(ROOT)} ({path.stat().st_size / 2**30:.2f} GiB)")

@@ -20,9 +20,10 @@ rating (it never imports engine.rating / pricing / cycles / usage_aggregation / 
     tax          round(subtotal × tax_rate / 100), once per invoice
 
 Money is never a float: DECIMAL columns are read as exact decimal TEXT and parsed into integers;
-the usage quantity is read as BIGINT × 10^6. The heavy work (filtering and aggregating the usage of
-the period) is int64 numpy/pandas; the per-line money step (a few hundred thousand lines) uses
-object arrays of Python integers, because price × quantity × days × discount overflows int64.
+the usage quantity (DECIMAL(18,6)) arrives as Arrow decimal128 and becomes int64 × 10^6 exactly.
+The heavy work (filtering and aggregating the usage of the period) is
+int64 numpy/pandas; the per-line money step (a few hundred thousand lines) uses object arrays of
+Python integers, because price × quantity × days × discount overflows int64.
 
 Delayed charges are NOT swept: compare with a bill run made without `include_delayed_charges`.
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -148,50 +150,69 @@ def _read(con, sql: str) -> pd.DataFrame:
     return con.sql(sql).to_arrow_table().to_pandas(date_as_object=False)
 
 
+USAGE_BATCH_ROWS = 2_000_000  # usage is streamed in Arrow batches: memory stays bounded on 100M rows
+_MILLION = pa.scalar(Decimal(10**6))
+
+
 def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
     """sum / max / count of the quantity (int64 × 10^6) of APPROVED usage rows of each usage line's
     contract and metric dated in its window [ws, we]. Returns (line positions, sums, maxes, counts).
 
     Only the outer date range of all windows is pushed into the read (as a Parquet filter would be);
-    status, contract, metric and each line's own window are decided here, vectorized."""
+    status, contract, metric and each line's own window are decided here, vectorized, one Arrow batch
+    at a time; the batches' partial aggregates are then combined."""
     lo, hi = (np.datetime64(int(v), "D") for v in (ul["ws"].min(), ul["we"].max()))
-    usage = con.sql(f"""SELECT contract_id, metric, usage_date, CAST(quantity * 1000000 AS BIGINT) AS qn,
-                               status FROM usage WHERE usage_date BETWEEN DATE '{lo}' AND DATE '{hi}'""")
-    usage = usage.to_arrow_table()
+    reader = con.sql(f"""SELECT contract_id, metric, usage_date, quantity, status FROM usage
+                         WHERE usage_date BETWEEN DATE '{lo}' AND DATE '{hi}'""")
+    reader = reader.to_arrow_reader(USAGE_BATCH_ROWS)
     # integer codes of (contract, metric): positions in the usage lines' own sets (-1 = not billed here)
     contracts = pd.unique(ul["contract_id"].to_numpy())
     metrics = pd.unique(ul["metric"].to_numpy())
-    u_c = pc.fill_null(pc.index_in(usage["contract_id"], value_set=pa.array(contracts)), -1).to_numpy()
-    u_m = pc.fill_null(pc.index_in(usage["metric"], value_set=pa.array(metrics)), -1).to_numpy()
-    approved = pc.equal(usage["status"], "approved").to_numpy(zero_copy_only=False)
-    keep = approved & (u_c >= 0) & (u_m >= 0)
-    nm = len(metrics)
-    u_key = u_c[keep].astype("int64") * nm + u_m[keep]
-    u_day = usage["usage_date"].cast(pa.int32()).to_numpy()[keep]
-    u_qn = usage["qn"].to_numpy()[keep]
-    del usage
-    l_key = (pd.Index(contracts).get_indexer(ul["contract_id"]).astype("int64") * nm
-             + pd.Index(metrics).get_indexer(ul["metric"]))
+    contract_set, metric_set, nm = pa.array(contracts), pa.array(metrics), len(metrics)
+    l_key = pd.Index(pd.Index(contracts).get_indexer(ul["contract_id"]).astype("int64") * nm
+                     + pd.Index(metrics).get_indexer(ul["metric"]))
     ws, we = ul["ws"].to_numpy(), ul["we"].to_numpy()
-    if pd.Index(l_key).is_unique:  # one usage line per (contract, metric): a hash lookup
-        at = pd.Index(l_key).get_indexer(u_key)
-        hit = at >= 0
-        at, u_day, u_qn = at[hit], u_day[hit], u_qn[hit]
-    else:  # several lines share a (contract, metric): each row goes to each of them
-        j = pd.DataFrame({"key": u_key, "row": np.arange(len(u_key))}).merge(
-            pd.DataFrame({"key": l_key, "at": np.arange(len(l_key))}), on="key")
-        at, u_day, u_qn = j["at"].to_numpy(), u_day[j["row"].to_numpy()], u_qn[j["row"].to_numpy()]
-    inside = (u_day >= ws[at]) & (u_day <= we[at])
-    rows = pd.DataFrame({"at": at[inside], "qn": u_qn[inside]})
-    agg = rows.groupby("at", sort=False)["qn"].agg(["sum", "max", "min", "count"])
+    unique = l_key.is_unique
+    parts = []
+    for batch in reader:
+        u_c = pc.fill_null(pc.index_in(batch["contract_id"], value_set=contract_set), -1).to_numpy()
+        u_m = pc.fill_null(pc.index_in(batch["metric"], value_set=metric_set), -1).to_numpy()
+        approved = pc.equal(batch["status"], "approved").to_numpy(zero_copy_only=False)
+        keep = approved & (u_c >= 0) & (u_m >= 0)
+        u_key = u_c[keep].astype("int64") * nm + u_m[keep]
+        u_day = batch["usage_date"].cast(pa.int32()).to_numpy()[keep]
+        # DECIMAL(18,6) arrives as Arrow decimal128: × 10^6 and cast to int64 is exact (Arrow refuses a loss)
+        u_qn = pc.cast(pc.multiply(batch["quantity"], _MILLION), pa.int64()).to_numpy()[keep]
+        if unique:  # one usage line per (contract, metric): a hash lookup
+            at = l_key.get_indexer(u_key)
+            hit = at >= 0
+            at, u_day, u_qn = at[hit], u_day[hit], u_qn[hit]
+        else:  # several lines share a (contract, metric): each row goes to each of them
+            j = pd.DataFrame({"key": u_key, "row": np.arange(len(u_key))}).merge(
+                pd.DataFrame({"key": l_key, "at": np.arange(len(l_key))}), on="key")
+            at, u_day, u_qn = j["at"].to_numpy(), u_day[j["row"].to_numpy()], u_qn[j["row"].to_numpy()]
+        inside = (u_day >= ws[at]) & (u_day <= we[at])
+        parts.append(_aggregate(at[inside], u_qn[inside]))
+    agg = pd.concat(parts) if parts else _aggregate(np.zeros(0, "int64"), np.zeros(0, "int64"))
+    if len(parts) > 1:
+        exact = any(p["sum"].dtype == object for p in parts)
+        bound = int(max(agg["max"].abs().max(), agg["min"].abs().max())) * int(agg["count"].max() or 0)
+        sums = agg["sum"].astype(object) if exact or bound > INT64_MAX else agg["sum"]
+        agg = pd.DataFrame({"sum": sums.groupby(level=0).sum(), "max": agg["max"].groupby(level=0).max(),
+                            "count": agg["count"].groupby(level=0).sum()})
     at = agg.index.to_numpy()
-    sums = agg["sum"].to_numpy().astype(object)
-    biggest = np.maximum(np.abs(agg["max"].to_numpy()), np.abs(agg["min"].to_numpy())).astype(object)
-    unsafe = biggest * agg["count"].to_numpy().astype(object) > INT64_MAX
-    if unsafe.any():  # an int64 sum could have wrapped: redo those lines in Python integers
-        exact = rows[rows["at"].isin(at[unsafe])].astype({"qn": object}).groupby("at")["qn"].sum()
-        sums[unsafe] = exact.reindex(at[unsafe]).to_numpy()
-    return line_pos[at], sums, agg["max"].to_numpy().astype(object), agg["count"].to_numpy()
+    return (line_pos[at], agg["sum"].to_numpy().astype(object), agg["max"].to_numpy().astype(object),
+            agg["count"].to_numpy())
+
+
+def _aggregate(at: np.ndarray, qn: np.ndarray) -> pd.DataFrame:
+    """sum, max, min, count of int64 `qn` by `at`; the sum in Python integers if int64 could wrap."""
+    rows = pd.DataFrame({"at": at, "qn": qn})
+    agg = rows.groupby("at", sort=False)["qn"].agg(["sum", "max", "min", "count"])
+    if len(agg) and (int(max(agg["max"].abs().max(), agg["min"].abs().max())) * int(agg["count"].max())
+                     > INT64_MAX):
+        agg["sum"] = rows.astype({"qn": object}).groupby("at", sort=False)["qn"].sum()
+    return agg
 
 
 def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:

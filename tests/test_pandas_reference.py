@@ -92,3 +92,25 @@ def test_reference_agrees_with_the_engine_on_generated_data(con, period_date):
     got = _engine_rows(con, report.run_id)
     assert len(got) == report.drafted > 100
     assert got == expected
+
+
+def test_reference_is_exact_where_int64_would_wrap(con):
+    """Usage sums beyond int64 (× 10^6) and amounts beyond int64 numerators: reference == engine."""
+    con.execute("INSERT INTO customers (customer_id, name, currency, tax_rate) "
+                "VALUES ('C', 'x', 'KWD', '7.125')")
+    con.execute("INSERT INTO contracts VALUES ('K', 'C', '2026-01-01', NULL, 'month', 31, 'arrears', 30, "
+                "'123456789.123456789', 'actual', 'KWD')")
+    con.execute("""INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, unit_price,
+                       metric, aggregation, discount_percent) VALUES
+                   ('L1', 'K', 'p', 'usage', 'per_unit', '0.000001', 'm', 'sum', NULL),
+                   ('L2', 'K', 'p', 'usage', 'per_unit', '0.000003', 'm2', 'max', '33.333333')""")
+    con.executemany("INSERT INTO usage VALUES (?, 'K', ?, ?, '999999999999.999999', 'approved')",
+                    [[f"U{i}", "m" if i % 2 else "m2", f"2026-03-0{1 + i % 9}"] for i in range(40)])
+    expected = _rows(reference_invoices(con, PERIOD))
+    report = bill_run(con, PERIOD)
+    assert _engine_rows(con, report.run_id) == expected
+    from benchmarks.pandas_reference import reference_lines
+
+    lines = reference_lines(con, PERIOD)[1].set_index("line_id")
+    assert lines.loc["L1", "q_n"] > 2**63  # 2·10^13 units × 10^6: past int64, summed exactly
+    assert expected["K"][3] == 123456789123  # the true-up lifts the subtotal to the commitment
