@@ -168,6 +168,28 @@ def test_a_usage_row_with_an_iso_timestamp_is_stored_as_its_utc_date_and_billed_
     assert amounts(preview_invoice(con, "K1", MARCH)) == {"L-U": Decimal("101.00")}
 
 
+def test_a_timestamp_without_an_offset_counts_on_the_same_date_whatever_the_session_time_zone(con, tmp_path):
+    """`2026-03-31T23:30:00` (no offset) is read as UTC: stored as Mar31 also when the import runs on a
+    cursor (a new DuckDB connection: it does NOT inherit connect()'s `SET TimeZone = 'UTC'`, it starts
+    in the machine's zone), here one in America/New_York where the same text would be Apr1 03:30 UTC."""
+    from engine.importer import import_folder
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id,name\nC1,One\n")
+    (folder / "contracts.csv").write_text("contract_id,customer_id,start_date\nK1,C1,2026-01-01\n")
+    (folder / "usage.csv").write_text(
+        "usage_id,contract_id,metric,usage_date,quantity\nU1,K1,m,2026-03-31T23:30:00,1\n"
+    )
+    cur = con.cursor()
+    try:
+        cur.execute("SET TimeZone = 'America/New_York'")
+        import_folder(cur, folder)
+    finally:
+        cur.close()
+    assert con.execute("SELECT usage_date FROM usage").fetchall() == [(D("2026-03-31"),)]
+
+
 # --- windows, proration, discounts ------------------------------------------------------------------
 
 
