@@ -145,22 +145,31 @@ WITH base AS (
     contract_start(k) AS start_date, contract_end(k) AS end_date,
     CASE profile_of(k) WHEN 7 THEN 'year' WHEN 2 THEN 'quarter'
       ELSE (['month', 'month', 'quarter', 'month', 'month', 'year', 'month'])[1 + rot(k, 12, 7)] END
-      AS billing_period
-  FROM range(1, getvariable('demo_contracts') + 1) r(k))
-SELECT k, profile, b.c, cu.currency AS currency_code,
-  CASE billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END AS months,
-  printf('K-%06d', k) AS contract_id, cu.customer_id, start_date, end_date, billing_period,
+      AS billing_period,
+    -- One contract in twelve is billed in another currency than its customer's (EUR, or USD for EUR
+    -- customers): the currency of the demo's foreign delayed charges.
+    rot(k, 24, 12) = 0 AS foreign_currency
+  FROM range(1, getvariable('demo_contracts') + 1) r(k)),
+priced AS (
+  SELECT b.*, cu.customer_id, cu.currency AS customer_currency,
+    CASE WHEN foreign_currency THEN CASE cu.currency WHEN 'EUR' THEN 'USD' ELSE 'EUR' END ELSE cu.currency END
+      AS currency_code,
+    CASE billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END AS months
+  FROM base b JOIN customers cu ON cu.c = b.c)
+SELECT k, profile, c, customer_currency, currency_code, months,
+  printf('K-%06d', k) AS contract_id, customer_id, start_date, end_date, billing_period,
   -- Mostly the 1st; 29, 30 and 31 clamp in short months; blank = the day of start_date.
   (['1', '1', '1', '15', '29', '30', '31', NULL, '1', '28'])[1 + rot(k, 13, 10)] AS billing_cycle_start_day,
   CASE WHEN profile = 7 THEN 'advance'
     ELSE (['arrears', 'arrears', 'advance', 'arrears'])[1 + rot(k, 14, 4)] END AS billing_timing,
   (['30', '30', '15', '45'])[1 + rot(k, 15, 4)] AS payment_terms_days,
-  CASE WHEN profile IN (5, 6) THEN money(minor_micros(500000000::BIGINT * months, cu.currency), cu.currency)
-    END AS minimum_commitment,
-  CASE WHEN profile = 7 OR rot(k, 19, 12) = 0 THEN 'none' ELSE 'actual' END AS proration,
-  -- Blank = the customer's currency; every third contract names it.
-  CASE WHEN rot(k, 20, 3) = 0 THEN cu.currency END AS currency
-FROM base b JOIN customers cu ON cu.c = b.c;
+  CASE WHEN profile IN (5, 6) THEN money(minor_micros(500000000::BIGINT * months, currency_code),
+    currency_code) END AS minimum_commitment,
+  -- Annual licenses bill whole periods; a few other contracts too.
+  CASE WHEN profile = 7 OR rot(k, 19, 24) = 0 THEN 'none' ELSE 'actual' END AS proration,
+  -- Blank = the customer's currency; every third contract names it anyway.
+  CASE WHEN foreign_currency OR rot(k, 20, 3) = 0 THEN currency_code END AS currency
+FROM priced;
 """
 
 _ORDER_LINES = """
@@ -229,20 +238,30 @@ COPY (
 
 _DELAYED_CHARGES = """
 CREATE TABLE delayed_charges AS
-WITH base AS (
-  SELECT j, cu.customer_id, cu.currency AS customer_currency,
-    -- One charge in five is in another currency than the customer's (for a contract in that currency).
-    CASE WHEN rot(j, 45, 5) = 0 THEN CASE cu.currency WHEN 'EUR' THEN 'USD' ELSE 'EUR' END END
-      AS other_currency
+WITH foreign_contracts AS (
+  SELECT row_number() OVER (ORDER BY k) AS n, customer_id, currency_code
+  FROM contracts WHERE currency_code <> customer_currency),
+picks AS (
+  SELECT j, rot(j, 45, 10) AS pick, cu.customer_id, cu.currency AS customer_currency
   FROM range(1, getvariable('demo_charges') + 1) r(j)
-  JOIN customers cu ON cu.c = 1 + rnd(j, 46, getvariable('demo_customers')))
+  JOIN customers cu ON cu.c = 1 + rnd(j, 46, getvariable('demo_customers'))),
+base AS (
+  -- One charge in ten belongs to a contract in another currency than its customer's, in that currency (a
+  -- run sweeps it onto that contract's invoice); one in ten is in a currency the customer has no contract
+  -- in (a run reports it as unsweepable); the rest are blank = the customer's currency.
+  SELECT p.j, coalesce(f.customer_id, p.customer_id) AS customer_id,
+    CASE WHEN f.customer_id IS NOT NULL THEN f.currency_code
+      WHEN p.pick = 1 THEN CASE p.customer_currency WHEN 'GBP' THEN 'USD' ELSE 'GBP' END END AS currency,
+    coalesce(f.currency_code, p.customer_currency) AS currency_code
+  FROM picks p LEFT JOIN foreign_contracts f
+    ON p.pick = 0 AND f.n = 1 + rnd(p.j, 50, greatest(1, (SELECT count(*) FROM foreign_contracts))))
 SELECT j, printf('DC-%06d', j) AS charge_id, customer_id,
   (['Extra data export', 'Courier', 'Hardware replacement', 'Training session', 'Expedited onboarding',
     'Conference pass'])[1 + rnd(j, 47, 6)] AS description,
-  money(minor_micros((5 + rnd(j, 48, 246)) * 1000000, coalesce(other_currency, customer_currency)),
-        coalesce(other_currency, customer_currency)) AS amount,
+  money(minor_micros((5 + rnd(j, 48, 246)) * 1000000, coalesce(currency, currency_code)),
+        coalesce(currency, currency_code)) AS amount,
   DATE '2026-01-01' + rnd(j, 49, 304)::INTEGER AS charge_date,
-  other_currency AS currency
+  currency
 FROM base;
 """
 

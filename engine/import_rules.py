@@ -30,6 +30,7 @@ RE_DATE_OR_TIMESTAMP = (  # a date, optionally with a time and a zone (Z or an o
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
+RE_ZONE_AT_END = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 TIERED_MODELS = ("graduated", "volume")
 CURRENCY_CODES = sorted(MINOR_UNITS)
 
@@ -168,10 +169,13 @@ def typed_expr(col: Column, bind: Bind) -> str:
     if col.kind == "date":
         v = f"TRY_CAST({v} AS DATE)"
     elif col.kind == "usage_date":
-        # A timestamp counts on its UTC date. A bare date (10 characters) is cast directly: parsing every
-        # row as TIMESTAMPTZ would be several times slower on a 10M-row file.
+        # A timestamp counts on its UTC date; one without a zone is read as UTC, whatever the session's
+        # TimeZone (a cursor does not inherit connect()'s). A bare date (10 characters) is cast directly:
+        # parsing every row as TIMESTAMPTZ would be several times slower on a 10M-row file.
         v = (f"CASE WHEN length({v}) = {bind(10)} THEN TRY_CAST({v} AS DATE) "
-             f"ELSE timezone({bind('UTC')}, TRY_CAST({v} AS TIMESTAMPTZ))::DATE END")
+             f"WHEN regexp_matches({v}, {bind(RE_ZONE_AT_END)}) "
+             f"THEN timezone({bind('UTC')}, TRY_CAST({v} AS TIMESTAMPTZ))::DATE "
+             f"ELSE TRY_CAST({v} AS TIMESTAMP)::DATE END")
     elif col.kind == "whole":
         v = f"TRY_CAST({v} AS INTEGER)"
     elif col.kind in DECIMAL_KINDS:

@@ -79,6 +79,7 @@ class _CsvSource:
         self.rejected: list[tuple[int, str, str]] = []  # (byte offset, error type, message) of bad rows
 
     def header(self) -> list[str] | None:
+        """The header's column names; None when the first line is blank or the file empty."""
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
             return next(csv.reader(fh), None) or None
 
@@ -112,8 +113,9 @@ class _CsvSource:
             empty = ", ".join(f"NULL::VARCHAR AS {cell.rsplit(' AS ', 1)[1]}" for cell in cells)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {empty} LIMIT 0")
             return [_problem(self.file, 0, "", "the file cannot be read as CSV: " + str(exc).splitlines()[0])]
-        self.rejected = con.execute("SELECT line_byte_position, error_type, error_message "
-                                    "FROM _import_rejects ORDER BY 1").fetchall()
+        # One problem per unreadable row (DuckDB lists a row once per missing column).
+        self.rejected = con.execute("SELECT line_byte_position, min(error_type), min(error_message) "
+                                    "FROM _import_rejects GROUP BY 1 ORDER BY 1").fetchall()
         lines = _lines_at_offsets(self.path, [r[0] for r in self.rejected])
         return [_problem(self.file, lines[at], "", _UNREADABLE_ROW.get(kind, f"unreadable row: {msg}"))
                 for at, kind, msg in self.rejected]
@@ -219,7 +221,7 @@ class _ImportRun:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.sources: dict[str, _CsvSource | _FrameSource] = {}  # staged tables, in dependency order
-        self.unreadable: set[str] = set()  # present, but a header problem makes their rows meaningless
+        self.unreadable: set[str] = set()  # present, but not all its ids are known (header or CSV problems)
         self.base: dict[str, tuple[int, int]] = {}  # table -> (first staging rowid, rows)
         self.early: list[tuple[tuple, dict]] = []  # (sort key, problem) found outside SQL
         self.reasons: list[str] = []  # check_no -> reason template
@@ -249,8 +251,8 @@ class _ImportRun:
     def _stage(self, table: Table, source: _CsvSource | _FrameSource) -> None:
         header = source.header()
         if header is None:
-            self._header_problem(table, 0, "", f"the file is empty: its first line must be the header "
-                                               f"({', '.join(table.names)})")
+            self._header_problem(table, 0, "", f"the first line is blank or the file empty: the first line "
+                                               f"must be the header ({', '.join(table.names)})")
             self.unreadable.add(table.name)
             return
         positions: dict[str, int] = {}
@@ -279,6 +281,8 @@ class _ImportRun:
                  if c.name in positions else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in table.columns]
         for problem in source.stage(self.con, stage, cells):
             self.early.append(((INPUT_TABLES.index(table.name), problem["line"], -1), problem))
+            # Rows of it are missing from staging: references to its ids could be blamed wrongly.
+            self.unreadable.add(table.name)
         first, rows = self.con.execute(f"SELECT min(rowid), count(*) FROM {stage}").fetchall()[0]
         self.base[table.name] = (first or 0, rows)
         self.sources[table.name] = source

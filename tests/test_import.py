@@ -146,6 +146,16 @@ def test_usage_timestamp_counts_on_its_utc_date(con, basics_folder):
                      "U22": dt.date(2026, 4, 1)}
 
 
+def test_a_timestamp_without_a_zone_is_read_as_utc_whatever_the_session_time_zone(con, basics_folder):
+    append(basics_folder, "usage.csv", "U20,K-TIERS,api_calls,2026-03-31T03:30:00,1,approved")
+    cursor = con.cursor()  # a cursor starts in the machine's time zone, not connect()'s UTC
+    cursor.execute("SET TimeZone = 'Asia/Tokyo'")  # 03:30 in Tokyo would be March 30th in UTC
+    import_folder(cursor, basics_folder)
+    cursor.close()
+    assert con.execute("SELECT usage_date FROM usage WHERE usage_id = 'U20'").fetchall() == [
+        (dt.date(2026, 3, 31),)]
+
+
 def test_a_folder_may_hold_any_subset_and_references_resolve_to_the_database(con, basics_folder, tmp_path):
     """Imports are additive: a later import's usage may refer to contracts imported before."""
     (basics_folder / "usage.csv").unlink()
