@@ -5,10 +5,11 @@ give byte-identical files, and 100,000 contracts with 10,000,000 usage rows take
 must show (every pricing model, currency, period, anchors 29–31, …) ROTATE with the row number (offset by
 the seed), so any handful of consecutive contracts covers all of them; amounts and dates are hashed.
 
-Contract k follows one of eight profiles (`_TEMPLATES`): platform + seats + setup fee, graduated API
+Contract k follows one of eight profiles (`_LINE_TEMPLATES`): platform + seats + setup fee, graduated API
 calls, volume storage, SMS packages, payment percentage, a price ramp with minimum commitment, consulting
 hours with minimum commitment, an annual license. Prices are written in US dollars and converted at fixed
-rates into the customer's currency, in integer micro-units (1e-6 of a major unit), so no float is ever used.
+rates into the contract's currency (its customer's, or for one contract in twelve a second currency), in
+integer micro-units (1e-6 of a major unit), so no float is ever used.
 """
 from __future__ import annotations
 

@@ -100,9 +100,6 @@ class Table:
     def file(self) -> str:
         return f"{self.name}.csv"
 
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -195,10 +192,9 @@ def _model_needs(column: str, models: tuple[str, ...], what: str) -> RowRule:
     return RowRule(column, when, "a {value} line needs " + what, "t.pricing_model")
 
 
-_ID = "text"
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("customers", (
-        Column("customer_id", _ID, required=True),
+        Column("customer_id", "text", required=True),
         Column("name", "text", required=True),
         Column("business_id", "text", default="default"),
         Column("email", "text"),
@@ -206,8 +202,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         Column("tax_rate", "price", default="0", high=100),
     ), key="customer_id"),
     Table("contracts", (
-        Column("contract_id", _ID, required=True),
-        Column("customer_id", _ID, required=True),
+        Column("contract_id", "text", required=True),
+        Column("customer_id", "text", required=True),
         Column("start_date", "date", required=True),
         Column("end_date", "date"),
         Column("billing_period", "enum", default="month", choices=("month", "quarter", "year")),
@@ -225,8 +221,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         row_rules=(_end_before_start(),),
         joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id"),
     Table("order_lines", (
-        Column("line_id", _ID, required=True),
-        Column("contract_id", _ID, required=True),
+        Column("line_id", "text", required=True),
+        Column("contract_id", "text", required=True),
         Column("product", "text", required=True),
         Column("kind", "enum", required=True, choices=("recurring", "usage", "one_time")),
         Column("pricing_model", "enum", required=True,
@@ -254,22 +250,22 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _end_before_start(),
     )),
     Table("price_tiers", (
-        Column("line_id", _ID, required=True),
+        Column("line_id", "text", required=True),
         Column("up_to", "quantity"),
         Column("unit_price", "price", required=True),
         Column("flat_fee", "price", default="0"),
     ), refs=(Ref("line_id", "order_lines", "order line"),)),
     Table("usage", (
-        Column("usage_id", _ID, required=True),
-        Column("contract_id", _ID, required=True),
+        Column("usage_id", "text", required=True),
+        Column("contract_id", "text", required=True),
         Column("metric", "text", required=True),
         Column("usage_date", "usage_date", required=True),
         Column("quantity", "usage_quantity", required=True),
         Column("status", "enum", default="approved", choices=("approved", "pending", "rejected")),
     ), key="usage_id", refs=(Ref("contract_id", "contracts", "contract"),)),
     Table("delayed_charges", (
-        Column("charge_id", _ID, required=True),
-        Column("customer_id", _ID, required=True),
+        Column("charge_id", "text", required=True),
+        Column("customer_id", "text", required=True),
         Column("description", "text", required=True),
         # Negative amounts (credits) are out of scope: the "price" kind refuses them.
         Column("amount", "price", required=True),
