@@ -174,7 +174,7 @@ def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
     ws, we = ul["ws"].to_numpy(), ul["we"].to_numpy()
     unique = l_key.is_unique
     parts = []
-    for batch in reader:
+    for batch in _chunks(reader, USAGE_BATCH_ROWS):
         u_c = pc.fill_null(pc.index_in(batch["contract_id"], value_set=contract_set), -1).to_numpy()
         u_m = pc.fill_null(pc.index_in(batch["metric"], value_set=metric_set), -1).to_numpy()
         approved = pc.equal(batch["status"], "approved").to_numpy(zero_copy_only=False)
@@ -203,6 +203,20 @@ def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
     at = agg.index.to_numpy()
     return (line_pos[at], agg["sum"].to_numpy().astype(object), agg["max"].to_numpy().astype(object),
             agg["count"].to_numpy())
+
+
+def _chunks(reader, rows: int):
+    """The reader's record batches regrouped into tables of at least `rows` rows (DuckDB hands out small
+    batches; each chunk pays the set lookups' setup once)."""
+    pending, n = [], 0
+    for batch in reader:
+        pending.append(batch)
+        n += batch.num_rows
+        if n >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, n = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _aggregate(at: np.ndarray, qn: np.ndarray) -> pd.DataFrame:
