@@ -4,9 +4,8 @@ from pathlib import Path
 import streamlit as st
 
 from engine.errors import BillsimError
-from pages._common import PAGES, db_path, init_session, route_through_app, shared_database
+from views._common import PAGES, db_path, init_session, shared_database
 
-route_through_app()
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
 try:
@@ -28,6 +27,6 @@ pages = st.navigation({
     "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
 })
 st.sidebar.caption(f"Database: `{db_path()}`")
-if goto := st.session_state.pop("goto", None):  # set by a button's callback (pages._common.go_to)
+if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._common.go_to)
     st.switch_page(goto)
 pages.run()

@@ -1,6 +1,7 @@
 """`billsim` command line (also `python -m engine`). Every command goes through the engine's API.
 
-Errors are one line on stderr and a non-zero exit (2 for bad input, 3 for a busy database).
+Errors are one line on stderr and a non-zero exit (2 for bad input, 3 for a busy database, 4 for a
+database error); a refused import lists every problem, one `file:line column: reason` per line.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from .errors import BillsimError, DatabaseBusyError
+import duckdb
+
+from .errors import BillsimError, DatabaseBusyError, ImportProblems
 
 
 def _date(text: str) -> dt.date:
@@ -69,7 +72,17 @@ def cmd_import(args) -> int:
     from .importer import import_folder
 
     con = _open(args)
-    _print_json({"imported": import_folder(con, Path(args.folder))})
+    try:
+        counts = import_folder(con, Path(args.folder))
+    except ImportProblems as exc:
+        # every problem, one per line, so a script or a person can fix the whole file at once
+        total = getattr(exc, "total", None) or len(exc.problems)
+        shown = f" (the first {len(exc.problems)})" if total > len(exc.problems) else ""
+        print(f"billsim: import refused, nothing written: {total} problem(s){shown}", file=sys.stderr)
+        for p in exc.problems:
+            print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=sys.stderr)
+        return 2
+    _print_json({"imported": counts})
     return 0
 
 
@@ -247,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except duckdb.Error as exc:
+        # a database that cannot be read or written (corrupt file, disk full, …): one line, no traceback
+        print(f"billsim: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -483,7 +483,10 @@ class _ImportRun:
                 cols = "line_id, tier_no, up_to, unit_price, flat_fee"
                 select = ("t.line_id, row_number() OVER (PARTITION BY t.line_id ORDER BY t.up_to NULLS LAST)"
                           "::INTEGER, t.up_to, t.unit_price, t.flat_fee")
-            self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t",
+            # Usage is stored clustered by contract and date: one contract's rows then sit in a few row
+            # groups, which a preview's `contract_id = ?` scan reads alone (zone maps skip the rest).
+            order = " ORDER BY t.contract_id, t.usage_date" if name == "usage" else ""
+            self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}",
                              bind.params)
             counts[name] = self.base[name][1]
         return counts

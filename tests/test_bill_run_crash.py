@@ -105,26 +105,60 @@ def _ledger(db) -> list[tuple]:
         con.close()
 
 
+# The progress labels a run writes on stderr, in order: each crash attempt kills the run as soon as it
+# reaches the next one, so every stage is interrupted whatever the speed of the machine.
+STAGES = ("starting bill run", "rating", "storing drafts", "sweeping delayed charges", "finalizing")
+
+
+def _run_until(db, label: str, extra_delay: float = 0.0) -> bool:
+    """Start a run, kill -9 it once `label` appears on its stderr (plus `extra_delay`); True if killed."""
+    proc = subprocess.Popen([*CLI, "--db", str(db), "run", "--period-date", PERIOD,
+                             "--include-delayed-charges", "--finalize"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = threading.Event()
+
+    def watch():
+        text = b""
+        while chunk := proc.stderr.read1(4096):
+            text += chunk
+            if label.encode() in text:
+                seen.set()
+        seen.set()  # the run ended without reaching the label
+
+    reader = threading.Thread(target=watch, daemon=True)
+    reader.start()
+    seen.wait(timeout=120)
+    if extra_delay:
+        time.sleep(extra_delay)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reader.join(timeout=10)
+    return killed
+
+
 def test_a_run_killed_at_any_moment_leaves_a_consistent_database_and_rerun_completes_it(seeded, tmp_path):
     clean = _copy(seeded, tmp_path / "clean.duckdb")
+    started = time.monotonic()
     done = _run_cli(clean)
+    clean_s = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     reference = _ledger(clean)
     assert len(reference[0]) > 1000
 
     crashed = _copy(seeded, tmp_path / "crashed.duckdb")
-    kills = 0
-    for delay in (0.4, 0.9, 1.4, 2.0, 2.8):
-        proc = subprocess.Popen([*CLI, "--db", str(crashed), "run", "--period-date", PERIOD,
-                                 "--include-delayed-charges", "--finalize", "--quiet"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait()
+    killed_at = []
+    for stage in STAGES:
+        if _run_until(crashed, stage):
+            killed_at.append(stage)
+        assert _consistency_problems(crashed) == [], f"after a kill at {stage!r}"
+    # and late, while the run writes and commits: a share of a whole run's time after finalizing starts
+    for share in (0.1, 0.3):
+        if _run_until(crashed, "finalizing", extra_delay=share * clean_s):
+            killed_at.append(f"finalizing + {share:.0%} of a run")
         assert _consistency_problems(crashed) == []
-    assert kills >= 2, "the run finished before it could be killed: the test did not test a crash"
+    assert len(killed_at) >= len(STAGES), f"the run finished before it could be killed at every stage: {killed_at}"
     again = _run_cli(crashed)
     assert again.returncode == 0, again.stderr
     assert _consistency_problems(crashed) == []

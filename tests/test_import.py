@@ -552,3 +552,15 @@ def test_cli_import_of_bad_data_exits_2_with_the_problems_on_stderr(basics_folde
     assert "usage.csv:13 contract_id: unknown contract 'K-MAX'" in run.stderr
     assert "Traceback" not in run.stderr
     assert run.stdout == ""
+
+
+def test_cli_import_lists_every_problem_one_per_line(basics_folder, tmp_path):
+    for n in range(2, 9):  # seven bad quantities: more than the error's one-line summary shows
+        set_cell(basics_folder, "usage.csv", n, "quantity", f"lots{n}")
+    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import",
+                          str(basics_folder)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert lines[0] == "billsim: import refused, nothing written: 7 problem(s)"
+    assert [line.split(" ", 1)[0] for line in lines[1:]] == [f"usage.csv:{n}" for n in range(2, 9)]
+    assert all("quantity:" in line for line in lines[1:])

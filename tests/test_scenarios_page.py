@@ -15,7 +15,7 @@ from engine.db import connect
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the page imports `pages._common`, as `streamlit run app.py` allows
     sys.path.insert(0, str(ROOT))
-PAGE = str(ROOT / "pages" / "scenarios.py")
+PAGE = str(ROOT / "views" / "scenarios.py")
 HEADER = ("contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,"
           "scenario_amount,delta")
 
@@ -37,7 +37,7 @@ def workbench_db(demo_template, tmp_path, monkeypatch) -> Path:
     path.write_bytes(demo_template.read_bytes())
     monkeypatch.setenv("BILLSIM_DB", str(path))
     yield path
-    from pages import _common
+    from views import _common
 
     _common.forget_database(str(path))
 

@@ -10,7 +10,7 @@ import pytest
 from engine.db import connect
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the pages import `pages._common` like `streamlit run app.py` lets them
+if str(ROOT) not in sys.path:  # the pages import `views._common` like `streamlit run app.py` lets them
     sys.path.insert(0, str(ROOT))
 
 DEMO_CONTRACTS = 16  # two of each of the demo's eight contract profiles
@@ -36,6 +36,6 @@ def workbench_db(demo_template, tmp_path, monkeypatch) -> Path:
     shutil.copyfile(demo_template, path)
     monkeypatch.setenv("BILLSIM_DB", str(path))
     yield path
-    from pages import _common
+    from views import _common
 
     _common.forget_database(str(path))

@@ -27,7 +27,7 @@ CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-de
                 "--no-first-run", "--window-size=1440,2000"]
 PAGES = [("", "Data"), ("billing_cycles", "Billing cycles"), ("invoice_preview", "Invoice preview"),
          ("bill_run", "Bill run"), ("ledger", "Ledger & export")]
-if (ROOT / "pages" / "scenarios.py").exists():  # routed by app.py when present (built separately)
+if (ROOT / "views" / "scenarios.py").exists():  # routed by app.py when present (built separately)
     PAGES.append(("scenarios", "What-if scenarios"))
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'

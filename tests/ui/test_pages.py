@@ -13,11 +13,11 @@ from engine.db import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {
-    "pages/data.py": "Data",
-    "pages/billing_cycles.py": "Billing cycles",
-    "pages/invoice_preview.py": "Invoice preview",
-    "pages/bill_run.py": "Bill run",
-    "pages/ledger.py": "Ledger & export",
+    "views/data.py": "Data",
+    "views/billing_cycles.py": "Billing cycles",
+    "views/invoice_preview.py": "Invoice preview",
+    "views/bill_run.py": "Bill run",
+    "views/ledger.py": "Ledger & export",
 }
 
 
@@ -81,7 +81,7 @@ def test_app_opens_on_the_data_page_with_the_table_counts(workbench_db):
 
 def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbench_db):
     at = start_app()
-    open_page(at, "pages/billing_cycles.py")
+    open_page(at, "views/billing_cycles.py")
     widget(at.text_input, "cycles_contract_search").set_value("K-000002").run()
     assert_clean(at)
     contract = widget(at.selectbox, "cycles_contract")
@@ -93,7 +93,7 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
     widget(at.button, "cycles_to_preview").click().run()
     assert_clean(at)
     assert [t.value for t in at.title] == ["Invoice preview"]
-    open_page(at, "pages/invoice_preview.py")  # AppTest keeps rerunning the page it was last told to open
+    open_page(at, "views/invoice_preview.py")  # AppTest keeps rerunning the page it was last told to open
     assert widget(at.selectbox, "preview_contract").value == cid
     assert widget(at.selectbox, f"preview_cycle_{cid}").value == chosen
     assert at.subheader[0].value == "Preview (nothing stored)"
@@ -120,7 +120,7 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
     assert at.subheader[0].value == "Invoice #1 · open"
     assert widget(at.button, f"void_{invoice_id}")  # an open invoice can be voided, no longer finalized
 
-    open_page(at, "pages/ledger.py")
+    open_page(at, "views/ledger.py")
     widget(at.button, "export_prepare").click().run()
     assert_clean(at)
     made = at.session_state["export_paths"]
@@ -141,7 +141,7 @@ def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
     inv = finalize_invoice(con, inv.invoice_id)
     con.close()
     at = start_app()
-    open_page(at, "pages/ledger.py")
+    open_page(at, "views/ledger.py")
     widget(at.multiselect, "ledger_status").set_value(["open"]).run()
     assert_clean(at)
     widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
@@ -174,7 +174,7 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     assert expected.drafted > 0
 
     at = start_app()
-    open_page(at, "pages/bill_run.py")
+    open_page(at, "views/bill_run.py")
     widget(at.date_input, "run_period").set_value(period)
     widget(at.radio, "run_scope").set_value(scope).run()
     if scope == "One business":
@@ -205,7 +205,7 @@ def test_the_first_start_creates_and_seeds_an_empty_database(tmp_path, monkeypat
         assert db_rows(path, "SELECT count(*) FROM contracts")[0][0] == 50  # the demo's default size
         assert {m.label: m.value for m in at.metric}["contracts"] == "50"
     finally:
-        from pages import _common
+        from views import _common
 
         _common.forget_database(str(path))
 
@@ -223,7 +223,7 @@ def test_regenerating_the_demo_replaces_the_database_and_keeps_the_old_file(work
     assert {m.label: m.value for m in at.metric}["contracts"] == "8"
     previous = workbench_db.with_name("workbench.previous.duckdb")
     assert db_rows(previous, "SELECT count(*) FROM contracts")[0][0] == 16
-    open_page(at, "pages/invoice_preview.py")  # the session's cursor follows the new database
+    open_page(at, "views/invoice_preview.py")  # the session's cursor follows the new database
 
 
 def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
@@ -270,7 +270,7 @@ def test_an_action_token_is_carried_out_once(workbench_db):
         import streamlit as st
 
         from engine.errors import ValidationError
-        from pages._common import run_action, show_flash
+        from views._common import run_action, show_flash
 
         calls = st.session_state.setdefault("calls", [])
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from engine.currencies import minor_units
 from engine.errors import BillsimError
-from pages._common import (
+from views._common import (
     cursor,
     data_changed,
     flash,
@@ -24,7 +24,6 @@ from pages._common import (
     money,
     money_of_major,
     read,
-    route_through_app,
     show_flash,
 )
 
@@ -144,7 +143,6 @@ def show_report(run: dict) -> None:
             st.caption("The first 1,000 contracts.")
 
 
-route_through_app()
 st.title("Bill run")
 st.caption("Draft the invoice of every contract active on a date for that date's cycle; cycles that already "
            "have an invoice are left as they are.")

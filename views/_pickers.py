@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from pages._common import fmt_date, read
+from views._common import fmt_date, read
 
 
 def contract_label(row: dict) -> str:

@@ -25,31 +25,16 @@ from engine.errors import BillsimError, DatabaseBusyError
 from engine.money import format_money
 
 PAGES = {
-    "data": "pages/data.py",
-    "cycles": "pages/billing_cycles.py",
-    "preview": "pages/invoice_preview.py",
-    "run": "pages/bill_run.py",
-    "ledger": "pages/ledger.py",
-    "scenarios": "pages/scenarios.py",
+    "data": "views/data.py",
+    "cycles": "views/billing_cycles.py",
+    "preview": "views/invoice_preview.py",
+    "run": "views/bill_run.py",
+    "ledger": "views/ledger.py",
+    "scenarios": "views/scenarios.py",
 }
 
 
 # --- routing ------------------------------------------------------------------------------------------
-
-def route_through_app() -> None:
-    """Make sure this run goes through app.py's st.navigation.
-
-    A folder named pages/ beside app.py switches Streamlit into its old multipage mode until the first
-    st.navigation call of the process: a server whose first request names a page (or every AppTest
-    run) would run that page file alone, without app.py's session defaults, and list every file of
-    pages/ in the sidebar. Leave that mode and rerun: app.py then routes to the same page (page
-    hashes come from the url path, which both modes derive from the file name)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
 
 def go_to(page: str, **state) -> None:
     """A button's on_click: remember `state`, then app.py switches to `page` on the rerun.

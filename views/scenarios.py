@@ -28,14 +28,13 @@ from engine.scenarios import (
     waterfall_by_change,
     waterfall_by_product,
 )
-from pages._common import cursor, flash, money_of_major, route_through_app, run_action, show_flash
+from views._common import cursor, flash, money_of_major, run_action, show_flash
 
 ss = st.session_state
 TYPES = {"price": "Price", "usage": "Usage growth", "tiers": "Replace tiers", "churn": "Churn",
          "minimum_commitment": "Minimum commitment", "proration": "Proration"}
 MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
 
-route_through_app()
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
 st.title("What-if scenarios")

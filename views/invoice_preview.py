@@ -10,16 +10,15 @@ import datetime as dt
 import streamlit as st
 
 from engine.errors import BillsimError
-from pages._common import (
+from views._common import (
     cursor,
     money,
     read,
-    route_through_app,
     run_action,
     show_flash,
 )
-from pages._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
-from pages._pickers import contract_picker, cycle_label, default_cycle_index, default_window
+from views._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
+from views._pickers import contract_picker, cycle_label, default_cycle_index, default_window
 
 
 def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
@@ -65,7 +64,6 @@ def _void(invoice_id: str) -> None:
     run_action(("void", invoice_id), "Void", work)
 
 
-route_through_app()
 st.title("Invoice preview")
 st.caption("The invoice of a contract's cycle, computed exactly as a draft would be, before anything is "
            "stored.")

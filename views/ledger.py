@@ -12,7 +12,7 @@ import streamlit as st
 
 from engine.errors import BillsimError, ValidationError
 from engine.workbench_queries import INVOICE_STATUSES
-from pages._common import (
+from views._common import (
     cursor,
     dates_as_dates,
     flash,
@@ -20,11 +20,10 @@ from pages._common import (
     money,
     money_of_major,
     read,
-    route_through_app,
     run_action,
     show_flash,
 )
-from pages._invoice_view import PAYABLE, show_invoice, title_of
+from views._invoice_view import PAYABLE, show_invoice, title_of
 
 PAGE_SIZES = (25, 50, 100, 250)
 SHOWN = ["business_id", "number", "status", "customer_id", "contract_id", "currency", "period_start",
@@ -93,7 +92,6 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-route_through_app()
 st.title("Ledger & export")
 st.caption("Every stored invoice. Filters narrow the table and the export; the table is read one page at a "
            "time.")

@@ -10,21 +10,19 @@ import streamlit as st
 
 from engine.schema import INPUT_TABLES
 from engine.workbench_queries import BROWSABLE_TABLES
-from pages._common import (
+from views._common import (
     cursor,
     dates_as_dates,
     flash,
     money,
     read,
     replace_database,
-    route_through_app,
     run_action,
     show_flash,
 )
 
 UPLOAD_KEY = "data_upload"
 
-route_through_app()
 st.title("Data")
 st.caption("Contracts, usage and invoices in the workbench database: import a data folder's CSV files, "
            "or regenerate the demo data.")

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.models import InvoiceResponse
-from pages._common import fmt_date, money, plain_number
+from views._common import fmt_date, money, plain_number
 
 PAYABLE = ("open", "partially_paid")
 KIND_NAMES = {"minimum_commitment_true_up": "min. commitment true-up", "delayed_charge": "delayed charge",

@@ -9,16 +9,15 @@ import plotly.express as px
 import streamlit as st
 
 from engine.errors import BillsimError
-from pages._common import (
+from views._common import (
     PAGES,
     fmt_date,
     go_to,
     money,
     read,
-    route_through_app,
     show_flash,
 )
-from pages._pickers import contract_picker, cycle_label, default_cycle_index, default_window
+from views._pickers import contract_picker, cycle_label, default_cycle_index, default_window
 
 MAX_CYCLES = 240  # 20 years of monthly cycles; a longer window shows its latest cycles
 
@@ -98,7 +97,6 @@ def timeline(cycles, invoices: list[dict], pending: dict, chosen_start: dt.date 
     return fig
 
 
-route_through_app()
 st.title("Billing cycles")
 st.caption("A contract's billing cycles: stubs, anchor days clamped to short months, and the invoices "
            "already made. Pick a cycle to preview its invoice.")
