@@ -106,12 +106,18 @@ def billing_cycles(con: duckdb.DuckDBPyConnection, contract_id: str, from_date: 
     return _cycles(con, contract_id, lo, hi, source)
 
 
-def cycle_of_date(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
-                  source: str = "main") -> BillingCycle:
-    """The cycle that contains `date` ("the period of a date"); a date outside the contract is an error."""
+def check_date_in_contract(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
+                           source: str = "main") -> None:
+    """An unknown contract or a date outside the contract's [start, end] is an error."""
     start, end = contract_window(con, contract_id, source)
     if date < start or (end is not None and date > end):
         window = f"{start} – {end}" if end else f"from {start}, open-ended"
         raise ValidationError(f"{date} is outside contract {contract_id} ({window})")
+
+
+def cycle_of_date(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
+                  source: str = "main") -> BillingCycle:
+    """The cycle that contains `date` ("the period of a date"); a date outside the contract is an error."""
+    check_date_in_contract(con, contract_id, date, source)
     found = billing_cycles(con, contract_id, date, date, source)
     return found[0]

@@ -12,7 +12,7 @@ import time
 
 import duckdb
 
-from .cycles import billing_cycles, cycle_of_date
+from .cycles import billing_cycles, check_date_in_contract, cycle_of_date
 from .db import transaction
 from .errors import (
     BillsimError,
@@ -101,7 +101,7 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
 def preview_invoice(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date,
                     source: str = "main") -> InvoiceResponse:
     """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored."""
-    cycle_of_date(con, contract_id, period_date, source)
+    check_date_in_contract(con, contract_id, period_date, source)  # the cycle itself comes with _targets
     targets_for_date(con, period_date, contract_ids=[contract_id], source=source)
     _rate_one(con, contract_id, source)
     return _rated_preview(con, contract_id, source)

@@ -132,7 +132,7 @@ def _rated_lines_sql(src: str) -> str:
                (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
         FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
-    order_line_amounts AS (
+    order_line_amounts AS MATERIALIZED (  -- read twice: by the true-ups and by the union
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
                CASE WHEN pricing_model IN ('flat', 'per_unit', 'package') THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
