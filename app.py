@@ -1,6 +1,4 @@
 """Billsim workbench entry: sets the session defaults, opens the database, routes to the pages."""
-from pathlib import Path
-
 import streamlit as st
 
 from engine.errors import BillsimError
@@ -18,9 +16,8 @@ billing = [
     st.Page(PAGES["cycles"], title="Billing cycles", icon=":material/date_range:"),
     st.Page(PAGES["preview"], title="Invoice preview", icon=":material/request_quote:"),
     st.Page(PAGES["run"], title="Bill run", icon=":material/play_circle:"),
+    st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"),
 ]
-if (Path(__file__).parent / PAGES["scenarios"]).exists():  # the what-if page is built separately
-    billing.append(st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"))
 pages = st.navigation({
     "Data": [st.Page(PAGES["data"], title="Data", icon=":material/database:", default=True)],
     "Billing": billing,

@@ -175,7 +175,8 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
         """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
                   sum(total_minor) AS tot
            FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""", [run_id]))
-    return [CurrencyTotals(currency=r["currency"], invoices=r["invoices"], subtotal=to_major(int(r["s"]), r["currency"]),
+    return [CurrencyTotals(currency=r["currency"], invoices=r["invoices"],
+                           subtotal=to_major(int(r["s"]), r["currency"]),
                            tax=to_major(int(r["t"]), r["currency"]), total=to_major(int(r["tot"]), r["currency"]))
             for r in rows]
 

@@ -117,7 +117,8 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResp
     heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")
-    lines = rows_as_dicts(con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no", [invoice_id]))
+    lines = rows_as_dicts(con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no",
+                                      [invoice_id]))
     head = heads[0]
     pending = []
     if head["contract_id"] is not None:

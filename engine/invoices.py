@@ -152,7 +152,8 @@ def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
     if not best:
         return "the contract has no cycle near that date"
     return "; ".join(f"from_date={c.start_date} to_date={c.end_date} bill_for_date={c.bill_for_date} "
-                     f"billing_cycle_start_day={c.billing_cycle_start_day}" for c in sorted(best, key=lambda c: c.start_date))
+                     f"billing_cycle_start_day={c.billing_cycle_start_day}"
+                     for c in sorted(best, key=lambda c: c.start_date))
 
 
 def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest) -> ContractInvoiceResult:

@@ -33,7 +33,7 @@ def _per_unit() -> PriceSQL:
 
 def _package() -> PriceSQL:
     # price = ceil(max(0, q − free_units) / package_size) × unit_price; ceil(a/b) = (a + b − 1) // b
-    packages = f"((greatest(qn - coalesce(freen, 0), 0) + pkgn - 1) // pkgn)"
+    packages = "((greatest(qn - coalesce(freen, 0), 0) + pkgn - 1) // pkgn)"
     return PriceSQL(f"{packages} * upn * {E6}")
 
 

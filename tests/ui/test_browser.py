@@ -26,9 +26,7 @@ CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-de
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1440,2000"]
 PAGES = [("", "Data"), ("billing_cycles", "Billing cycles"), ("invoice_preview", "Invoice preview"),
-         ("bill_run", "Bill run"), ("ledger", "Ledger & export")]
-if (ROOT / "views" / "scenarios.py").exists():  # routed by app.py when present (built separately)
-    PAGES.append(("scenarios", "What-if scenarios"))
+         ("bill_run", "Bill run"), ("ledger", "Ledger & export"), ("scenarios", "What-if scenarios")]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
 

@@ -18,6 +18,7 @@ PAGES = {
     "views/invoice_preview.py": "Invoice preview",
     "views/bill_run.py": "Bill run",
     "views/ledger.py": "Ledger & export",
+    "views/scenarios.py": "What-if scenarios",
 }
 
 
