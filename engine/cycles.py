@@ -34,10 +34,12 @@ def month_index_sql(date_expr: str) -> str:
 
 
 def boundary_sql(c: str, k: str) -> str:
-    """Date of boundary k of contract alias `c`: day min(anchor, month end) of month m0 + k·L."""
-    m = f"({month_index_sql(f'{c}.start_date')} + ({k}) * {_months(c)})"
-    first = f"make_date(({m}) // 12, ({m}) % 12 + 1, 1)"
-    return f"make_date(({m}) // 12, ({m}) % 12 + 1, least({c}.billing_cycle_start_day, day(last_day({first}))))"
+    """Date of boundary k of contract alias `c`: day min(anchor, month end) of month m0 + k·L.
+
+    Kept small on purpose (each `k` is written twice): DuckDB plans every statement afresh, and the
+    size of these expressions is most of the time of a one-contract preview."""
+    first = f"(date_trunc('month', {c}.start_date) + to_months((({k}) * {_months(c)})::INTEGER))::DATE"
+    return f"least({first} + ({c}.billing_cycle_start_day - 1)::INTEGER, last_day({first}))"
 
 
 def cycle_index_sql(c: str, date_expr: str) -> str:

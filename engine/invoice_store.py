@@ -19,9 +19,12 @@ from .money import sql_round_minor, to_major
 FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
-TAX_SQL = sql_round_minor(
-    "subtotal_minor", "(tax_rate * 1000000000000)::HUGEINT", "100000000000000::HUGEINT", "1"
-)
+def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT") -> str:
+    """round(subtotal_minor × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
+    return sql_round_minor("subtotal_minor", rate_n, "100000000000000::HUGEINT", "1")
+
+
+TAX_SQL = tax_sql()
 
 
 def new_invoice_id() -> str:

@@ -53,16 +53,30 @@ def format_money(minor: int, currency: str) -> str:
     return f"{sign}{sym}{text}" if sym and len(sym) <= 3 and currency != "KWD" else f"{sign}{currency} {text}"
 
 
+# Where the one-division rounding below cannot overflow HUGEINT (2·|num|·mult + pow10·den < 2^127):
+# (largest |num|, largest mult) pairs, each with |num|·mult ≤ 10^37; pow10·den ≤ 10^36 is checked too.
+_FAST_BOUNDS = ((10**26, 10**11), (10**23, 10**14), (10**30, 10**7))
+
+
+def _hugeint(n: int) -> str:
+    return f"{n}::HUGEINT"
+
+
 def sql_round_minor(num: str, mult: str, pow10: str, den: str) -> str:
     """SQL for round_half_away(num × mult / (pow10 × den)) over HUGEINT, without overflow.
 
-    `num` is an exact amount as a scaled integer, `mult` and `den` small non-negative integers
-    (days, discount factors), `pow10` the power of ten that brings `num` to minor units.
-    num = Q·pow10 + R, so num·mult/(pow10·den) = Q·mult/den + R·mult/(pow10·den): every product
-    stays far below HUGEINT's 1.7e38 for any amount that fits a HUGEINT at all.
+    `num` is an exact amount as a scaled integer, `mult` and `den` non-negative integers (days,
+    discount and tax factors), `pow10` the power of ten that brings `num` to minor units.
+    Usual sizes take one division:  |x| = (2·|num|·mult + pow10·den) // (2·pow10·den).
+    Any larger amount takes the split form, where every product stays far below HUGEINT's 1.7e38:
+    num = Q·pow10 + R, so num·mult/(pow10·den) = Q·mult/den + R·mult/(pow10·den).
     The arguments are SQL expressions built by the engine (column names), never user values.
     """
     a = f"abs(({num})::HUGEINT)"
+    fits = " OR ".join(f"({a} <= {_hugeint(n_max)} AND ({mult}) <= {_hugeint(m_max)})"
+                       for n_max, m_max in _FAST_BOUNDS)
+    fits = f"(({fits}) AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})"
+    one_division = f"((2 * {a} * ({mult}) + ({pow10})::HUGEINT * ({den})) // (2 * ({pow10})::HUGEINT * ({den})))"
     q_m = f"(({a} // ({pow10})) * ({mult}))"
     r_m = f"(({a} % ({pow10})) * ({mult}))"
     whole1 = f"({q_m} // ({den}))"
@@ -70,5 +84,6 @@ def sql_round_minor(num: str, mult: str, pow10: str, den: str) -> str:
     big_den = f"(({pow10})::HUGEINT * ({den}))"
     whole2 = f"({rest} // {big_den})"
     rem2 = f"({rest} % {big_den})"
-    mag = f"({whole1} + {whole2} + CASE WHEN 2 * {rem2} >= {big_den} THEN 1 ELSE 0 END)"
-    return f"(CASE WHEN ({num}) < 0 THEN -{mag} ELSE {mag} END)::BIGINT"
+    split = f"({whole1} + {whole2} + CASE WHEN 2 * {rem2} >= {big_den} THEN 1 ELSE 0 END)"
+    mag = f"(CASE WHEN {fits} THEN {one_division} ELSE {split} END)"
+    return f"((CASE WHEN ({num}) < 0 THEN -1 ELSE 1 END) * {mag})::BIGINT"

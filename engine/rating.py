@@ -103,7 +103,7 @@ def _tier_rows_sql(src: str) -> str:
     SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""
 
 
-def _rated_lines_sql(src: str) -> str:
+def _rated_lines_sql(src: str, explain: bool = True) -> str:
     num, extra_div = price_case_sql()
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
     disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
@@ -120,6 +120,8 @@ def _rated_lines_sql(src: str) -> str:
                  "'discount_percent': discount_percent::VARCHAR, 'percentage_rate': percentage_rate::VARCHAR, "
                  "'fixed_fee': fixed_fee::VARCHAR, 'package_size': package_size::VARCHAR, "
                  "'free_units': free_units::VARCHAR, 'tiers': tiers})::VARCHAR")
+    if not explain:  # totals only (what-if comparisons): the breakdown is a third of the work
+        tiers_json, breakdown = "NULL", "NULL::VARCHAR"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_lines AS
     WITH tier_sums AS (
@@ -139,41 +141,44 @@ def _rated_lines_sql(src: str) -> str:
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown
         FROM priced),
-    true_ups AS ({_true_up_sql(src)}),
+    true_ups AS ({_true_up_sql(src, explain)}),
     all_lines AS (SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups)
     SELECT *, row_number() OVER (PARTITION BY contract_id, period_start
                                  ORDER BY {KIND_ORDER}, line_id, line_start)::INTEGER AS line_no
     FROM all_lines"""
 
 
-def _true_up_sql(src: str) -> str:
+def _true_up_sql(src: str, explain: bool = True) -> str:
     # true-up = max(0, round(m × factor) − Σ rounded order-line amounts); factor = contract days / period
-    days = "CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT " \
-           "ELSE t.period_days::HUGEINT END"
-    minimum = sql_round_minor("(c.minimum_commitment * 1000000000000)::HUGEINT", days,
-                              "cu.per_minor_12", "t.period_days::HUGEINT")
+    # staged in a subquery so each input of the rounding is a column (a small expression to plan)
+    minimum = sql_round_minor("m_n", "days_n", "per_minor_12", "pd_n")
+    breakdown = ("to_json({'minimum_commitment': minimum_commitment::VARCHAR, "
+                 "'order_lines_total_minor': lines_minor, 'committed_minor': committed_minor})::VARCHAR"
+                 if explain else "NULL::VARCHAR")
     return f"""
-        SELECT t.contract_id, t.period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
+        SELECT contract_id, period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
                NULL AS product, 'Minimum commitment true-up' AS description, NULL::DECIMAL(38,6) AS quantity,
-               NULL::DECIMAL(38,12) AS unit_price,
-               CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::INTEGER
-                    ELSE t.period_days END AS active_days,
-               t.period_days,
-               greatest(0, {minimum} - coalesce(s.lines_minor, 0))::BIGINT AS amount_minor,
-               t.period_start AS line_start, t.period_end AS line_end,
-               to_json({{'minimum_commitment': c.minimum_commitment::VARCHAR,
-                        'order_lines_total_minor': coalesce(s.lines_minor, 0),
-                        'committed_minor': {minimum}}})::VARCHAR AS breakdown
-        FROM _targets t
-        JOIN {src}.contracts c USING (contract_id)
-        JOIN _currency_units cu ON cu.code = c.currency
-        LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
-                   FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
-        WHERE c.minimum_commitment IS NOT NULL"""
+               NULL::DECIMAL(38,12) AS unit_price, days_n::INTEGER AS active_days, period_days,
+               greatest(0, committed_minor - lines_minor)::BIGINT AS amount_minor,
+               period_start AS line_start, period_end AS line_end,
+               {breakdown} AS breakdown
+        FROM (SELECT *, {minimum} AS committed_minor
+              FROM (SELECT t.contract_id, t.period_start, t.period_end, t.period_days, c.minimum_commitment,
+                           cu.per_minor_12, coalesce(s.lines_minor, 0) AS lines_minor,
+                           (c.minimum_commitment * 1000000000000)::HUGEINT AS m_n,
+                           CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT
+                                ELSE t.period_days::HUGEINT END AS days_n,
+                           t.period_days::HUGEINT AS pd_n
+                    FROM _targets t
+                    JOIN {src}.contracts c USING (contract_id)
+                    JOIN _currency_units cu ON cu.code = c.currency
+                    LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
+                               FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
+                    WHERE c.minimum_commitment IS NOT NULL))"""
 
 
 def _rated_invoices_sql(src: str) -> str:
-    from .invoice_store import TAX_SQL
+    from .invoice_store import tax_sql
 
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_invoices AS
@@ -181,21 +186,26 @@ def _rated_invoices_sql(src: str) -> str:
                   FROM _rated_lines GROUP BY ALL),
     heads AS (
         SELECT t.contract_id, t.period_start, t.period_end, t.bill_for_date, t.due_date, t.period_days,
-               cu.business_id, c.customer_id, c.currency, cu.tax_rate, s.subtotal_minor
+               cu.business_id, c.customer_id, c.currency, cu.tax_rate, s.subtotal_minor,
+               (cu.tax_rate * 1000000000000)::HUGEINT AS tax_n
         FROM _targets t
         JOIN sums s USING (contract_id, period_start)
         JOIN {src}.contracts c USING (contract_id)
         JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
-    SELECT *, {TAX_SQL} AS tax_minor, subtotal_minor + {TAX_SQL} AS total_minor FROM heads"""
+    SELECT * EXCLUDE (tax_n), subtotal_minor + tax_minor AS total_minor
+    FROM (SELECT *, {tax_sql("tax_n")} AS tax_minor FROM heads)"""
 
 
-def rate_targets(con: duckdb.DuckDBPyConnection, source: str = "main") -> None:
-    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted)."""
+def rate_targets(con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True) -> None:
+    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted).
+
+    `explain=False` leaves every line's `breakdown` NULL (same amounts): for what-if comparisons,
+    which show amounts only; invoices, previews and bill runs always carry it."""
     src = check_source(source)
     ensure_currency_table(con)
     con.execute(_lines_sql(src))
     aggregate_usage(con, src)
     con.execute(_PRICED_SQL)
     con.execute(_tier_rows_sql(src))
-    con.execute(_rated_lines_sql(src))
+    con.execute(_rated_lines_sql(src, explain))
     con.execute(_rated_invoices_sql(src))

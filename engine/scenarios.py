@@ -139,7 +139,7 @@ def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> i
     """Target every cycle starting in the range, rate it as stored, keep targets and lines."""
     cycles = _target_range(con, from_date, to_date, contract_ids)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")
-    rate_targets(con)
+    rate_targets(con, explain=False)
     keep_baseline(con)
     return cycles
 
@@ -151,7 +151,7 @@ def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> 
         mark_affected_contracts(con, scn, stored)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _targets AS SELECT * FROM {ALL_TARGETS}
                         WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})""")
-        rate_targets(con, source=scn)
+        rate_targets(con, source=scn, explain=False)
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 

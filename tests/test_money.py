@@ -212,6 +212,15 @@ def test_sql_round_minor_equals_the_fraction_reference_or_refuses_to_overflow(du
         (HUGEINT_MAX, 1, 10**18, 10**3),
         (-HUGEINT_MAX, 1, 10**18, 10**3),  # 1.7e17, fits a BIGINT
         (HUGEINT_MAX, 366 * 10**8, 10**18, 366 * 10**8 * 100),  # 1.7e18
+        # on and just past the bounds of the one-division form (money._FAST_BOUNDS): both forms agree
+        (10**26, 10**11, 10**18, 3),
+        (10**26 + 1, 10**11, 10**18, 3),
+        (-(10**26) - 1, 10**11 + 1, 10**18, 7),
+        (10**23 - 7, 10**14, 10**19, 3),
+        (10**23 + 7, 10**14, 10**19, 3),
+        (10**30, 10**7, 10**18, 3 * 10**10),
+        (5 * 10**17, 1, 10**18, 10**18),  # pow10 × den = 10^36: still one division
+        (5 * 10**17, 1, 10**18, 10**18 + 1),  # past it: the split form
     ],
 )
 def test_sql_round_minor_named_cases(duck, n, m, p, q):
