@@ -14,14 +14,14 @@ import duckdb
 
 from .errors import NotFoundError
 from .models import InvoiceLine, InvoiceResponse, TierRow
-from .money import sql_round_minor, to_major
+from .money import TAX_BOUNDS, sql_round_minor, to_major
 
 FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
 def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT") -> str:
     """round(subtotal_minor × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
-    return sql_round_minor("subtotal_minor", rate_n, "100000000000000::HUGEINT", "1")
+    return sql_round_minor("subtotal_minor", rate_n, "100000000000000::HUGEINT", "1", fast=TAX_BOUNDS)
 
 
 TAX_SQL = tax_sql()

@@ -54,28 +54,32 @@ def format_money(minor: int, currency: str) -> str:
 
 
 # Where the one-division rounding below cannot overflow HUGEINT (2·|num|·mult + pow10·den < 2^127):
-# (largest |num|, largest mult) pairs, each with |num|·mult ≤ 10^37; pow10·den ≤ 10^36 is checked too.
-_FAST_BOUNDS = ((10**26, 10**11), (10**23, 10**14), (10**30, 10**7))
+# |num| ≤ n_max and mult ≤ m_max with n_max·m_max ≤ 10^37, and pow10·den ≤ 10^36.
+LINE_BOUNDS = (10**26, 10**11)  # line amounts: mult = days × discount factor ≤ 366·10^8
+TAX_BOUNDS = (10**23, 10**14)  # tax: num = a BIGINT subtotal, mult = tax rate × 10^12 ≤ 10^14
 
 
 def _hugeint(n: int) -> str:
     return f"{n}::HUGEINT"
 
 
-def sql_round_minor(num: str, mult: str, pow10: str, den: str) -> str:
+def sql_round_minor(num: str, mult: str, pow10: str, den: str, fast: tuple[int, int] = LINE_BOUNDS) -> str:
     """SQL for round_half_away(num × mult / (pow10 × den)) over HUGEINT, without overflow.
 
     `num` is an exact amount as a scaled integer, `mult` and `den` non-negative integers (days,
     discount and tax factors), `pow10` the power of ten that brings `num` to minor units.
-    Usual sizes take one division:  |x| = (2·|num|·mult + pow10·den) // (2·pow10·den).
+    Usual sizes take one division:  |x| = (2·|num|·mult + pow10·den) // (2·pow10·den), when
+    |num| ≤ n_max and mult ≤ m_max (`fast`, a pair whose product is at most 10^37).
     Any larger amount takes the split form, where every product stays far below HUGEINT's 1.7e38:
     num = Q·pow10 + R, so num·mult/(pow10·den) = Q·mult/den + R·mult/(pow10·den).
     The arguments are SQL expressions built by the engine (column names), never user values.
     """
     a = f"abs(({num})::HUGEINT)"
-    fits = " OR ".join(f"({a} <= {_hugeint(n_max)} AND ({mult}) <= {_hugeint(m_max)})"
-                       for n_max, m_max in _FAST_BOUNDS)
-    fits = f"(({fits}) AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})"
+    n_max, m_max = fast
+    if n_max * m_max > 10**37:
+        raise ValueError(f"bounds {fast} could overflow HUGEINT")
+    fits = (f"({a} <= {_hugeint(n_max)} AND ({mult}) <= {_hugeint(m_max)} "
+            f"AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})")
     one_division = f"((2 * {a} * ({mult}) + ({pow10})::HUGEINT * ({den})) // (2 * ({pow10})::HUGEINT * ({den})))"
     q_m = f"(({a} // ({pow10})) * ({mult}))"
     r_m = f"(({a} % ({pow10})) * ({mult}))"

@@ -16,31 +16,45 @@ _COLUMNS = ("contract_id, period_start, period_end, bill_for_date, due_date, bil
             "period_days")
 
 
-def scope_filter_sql(c: str, src: str) -> str:
-    """WHERE fragment for an optional scope; binds 3 parameters (contract ids, customer ids, business).
-
-    NULL lists mean "no restriction"."""
-    return (f"(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], {c}.contract_id)) "
-            f"AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], {c}.customer_id)) "
-            f"AND (?::VARCHAR IS NULL OR {c}.customer_id IN "
-            f"(SELECT customer_id FROM {src}.customers WHERE business_id = ?))")
+_FEW_IDS = 16  # up to this many ids are written as `IN (?, …)`: a constant filter the table scan uses
 
 
-def scope_params(contract_ids, customer_ids, business_id) -> list:
-    return [contract_ids, contract_ids, customer_ids, customer_ids, business_id, business_id]
+def _ids_filter(column: str, ids: list[str]) -> tuple[str, list]:
+    if not ids:
+        return "FALSE", []  # an empty list restricts to nothing
+    if len(ids) <= _FEW_IDS:
+        return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
+    return f"list_contains(?::VARCHAR[], {column})", [list(ids)]
+
+
+def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, business_id=None) -> tuple[str, list]:
+    """(WHERE fragment, its parameters) for an optional scope over contracts alias `c`.
+
+    None means "no restriction"; only the restrictions given are written, so a one-contract preview
+    plans a small query and its scan reads only that contract."""
+    clauses, params = ["TRUE"], []
+    if contract_ids is not None:
+        sql, p = _ids_filter(f"{c}.contract_id", contract_ids)
+        clauses.append(sql)
+        params += p
+    if customer_ids is not None:
+        sql, p = _ids_filter(f"{c}.customer_id", customer_ids)
+        clauses.append(sql)
+        params += p
+    if business_id is not None:
+        clauses.append(f"{c}.customer_id IN (SELECT customer_id FROM {src}.customers WHERE business_id = ?)")
+        params.append(business_id)
+    return " AND ".join(clauses), params
 
 
 def targets_for_date(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_ids=None,
                      customer_ids=None, business_id=None, source: str = "main") -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
     src = check_source(source)
+    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
     active = f"""SELECT c.*, {cycle_index_sql("c", "p.d")} AS k FROM (SELECT ?::DATE AS d) p, {src}.contracts c
-                 WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)
-                   AND {scope_filter_sql('c', src)}"""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(active)}",
-        [period_date, *scope_params(contract_ids, customer_ids, business_id)],
-    )
+                 WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d) AND {scope}"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(active)}", [period_date, *scope_params])
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 
@@ -48,6 +62,7 @@ def targets_for_range(con: duckdb.DuckDBPyConnection, from_date: dt.date, to_dat
                       contract_ids=None, customer_ids=None, business_id=None, source: str = "main") -> int:
     """_targets := every cycle whose start_date lies in [from_date, to_date] (what-if re-rating)."""
     src = check_source(source)
+    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
     lo = "greatest(p.lo, c.start_date)"
     hi = "least(p.hi, coalesce(c.end_date, p.hi))"
     con.execute(
@@ -57,11 +72,11 @@ def targets_for_range(con: duckdb.DuckDBPyConnection, from_date: dt.date, to_dat
                 SELECT c.*, {cycle_index_sql('c', lo)} AS k_lo, {cycle_index_sql('c', hi)} AS k_hi
                 FROM p, {src}.contracts c
                 WHERE c.start_date <= p.hi AND (c.end_date IS NULL OR c.end_date >= p.lo)
-                  AND {scope_filter_sql('c', src)}),
+                  AND {scope}),
             cycles AS ({cycle_rows_sql(
                 "SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")})
             SELECT {_COLUMNS}, full_start FROM cycles, p
             WHERE period_start BETWEEN p.lo AND p.hi AND period_start <= period_end""",
-        [from_date, to_date, *scope_params(contract_ids, customer_ids, business_id)],
+        [from_date, to_date, *scope_params],
     )
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.errors import ValidationError
 from engine.invoice_store import TAX_SQL
-from engine.money import round_half_away, round_minor, sql_round_minor, tax_minor, to_major
+from engine.money import TAX_BOUNDS, round_half_away, round_minor, sql_round_minor, tax_minor, to_major
 
 HUGEINT_MAX = 2**127 - 1
 BIGINT_MAX = 2**63 - 1
@@ -146,6 +146,7 @@ def test_round_minor_equals_the_fraction_reference(amount, currency):
 # --- the SQL twin ------------------------------------------------------------------------------------
 
 _SQL = sql_round_minor("n", "m", "p", "q")
+_SQL_TAX_BOUNDS = sql_round_minor("n", "m", "p", "q", fast=TAX_BOUNDS)
 _FROM = (
     "FROM (SELECT unnest(?::VARCHAR[])::HUGEINT AS n, unnest(?::VARCHAR[])::HUGEINT AS m, "
     "unnest(?::VARCHAR[])::HUGEINT AS p, unnest(?::VARCHAR[])::HUGEINT AS q)"
@@ -159,9 +160,9 @@ def duck():
     c.close()
 
 
-def sql_round(con, rows: list[tuple[int, int, int, int]]) -> list[int]:
+def sql_round(con, rows: list[tuple[int, int, int, int]], sql: str = _SQL) -> list[int]:
     cols = [[str(r[i]) for r in rows] for i in range(4)]
-    return [r[0] for r in con.execute(f"SELECT {_SQL} {_FROM}", cols).fetchall()]
+    return [r[0] for r in con.execute(f"SELECT {sql} {_FROM}", cols).fetchall()]
 
 
 # The divisor shapes the engine uses: 10^(18 − exp) for line amounts, 10^(12 − exp) for minimum
@@ -212,7 +213,7 @@ def test_sql_round_minor_equals_the_fraction_reference_or_refuses_to_overflow(du
         (HUGEINT_MAX, 1, 10**18, 10**3),
         (-HUGEINT_MAX, 1, 10**18, 10**3),  # 1.7e17, fits a BIGINT
         (HUGEINT_MAX, 366 * 10**8, 10**18, 366 * 10**8 * 100),  # 1.7e18
-        # on and just past the bounds of the one-division form (money._FAST_BOUNDS): both forms agree
+        # on and just past the bounds of the one-division form (LINE_BOUNDS, TAX_BOUNDS): both forms agree
         (10**26, 10**11, 10**18, 3),
         (10**26 + 1, 10**11, 10**18, 3),
         (-(10**26) - 1, 10**11 + 1, 10**18, 7),
@@ -223,9 +224,15 @@ def test_sql_round_minor_equals_the_fraction_reference_or_refuses_to_overflow(du
         (5 * 10**17, 1, 10**18, 10**18 + 1),  # past it: the split form
     ],
 )
-def test_sql_round_minor_named_cases(duck, n, m, p, q):
+@pytest.mark.parametrize("sql", [_SQL, _SQL_TAX_BOUNDS], ids=["line-bounds", "tax-bounds"])
+def test_sql_round_minor_named_cases(duck, n, m, p, q, sql):
     """Exact halves (±0.5, ±1.5), a third, zero, the K-STUB proration and HUGEINT-limit numerators."""
-    assert sql_round(duck, [(n, m, p, q)]) == [reference_round(Fraction(n * m, p * q))]
+    assert sql_round(duck, [(n, m, p, q)], sql) == [reference_round(Fraction(n * m, p * q))]
+
+
+def test_sql_round_minor_refuses_bounds_that_could_overflow():
+    with pytest.raises(ValueError):
+        sql_round_minor("n", "m", "p", "q", fast=(10**30, 10**8))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
