@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/backtest.py --contracts 2000      # a quick run
 
 The demo database is generated once (engine.demo, deterministic for a seed) and cached as
-benchmarks/out/backtest_demo_c<contracts>_s<seed>.duckdb (git-ignored). It is then opened READ-ONLY
+benchmarks/out/backtest_demo_c<contracts>_s<seed>_<hash>.duckdb (git-ignored; the hash is of the
+generator, importer and schema code, as for the bill-run benchmark). It is then opened READ-ONLY
 and `engine.scenarios.simulate` bills every cycle starting in [--from, --to] twice, baseline and
 scenario. Printed: one JSON line with the sizes and the seconds (target: ≤ 10 s for the simulation
 on the 2-core machine); `--csv` also times writing comparison.csv.
@@ -35,7 +36,9 @@ TARGET_SECONDS = 10.0
 def demo_database(contracts: int, seed: int, rebuild: bool) -> tuple[Path, bool]:
     """The cached demo database and whether it had to be built; built into a temporary file first, so a
     half-built one is never used."""
-    path = OUT / f"backtest_demo_c{contracts}_s{seed}.duckdb"
+    from bill_run import generator_fingerprint  # the same cache key rule as the bill-run benchmark
+
+    path = OUT / f"backtest_demo_c{contracts}_s{seed}_{generator_fingerprint()}.duckdb"
     if path.exists() and not rebuild:
         return path, False
     OUT.mkdir(parents=True, exist_ok=True)
