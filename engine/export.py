@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from .currencies import MINOR_UNITS
+from .db import transaction
 from .errors import ValidationError
 from .money import sql_round_minor
 
@@ -161,8 +162,10 @@ def export_ledger(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv
     paths = {"invoices": out_dir / f"invoices.{fmt}", "invoice_lines": out_dir / f"invoice_lines.{fmt}"}
     queries = {"invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
                "invoice_lines": _lines_sql(fmt, where)}
-    for name, query in queries.items():
-        con.execute(f"COPY ({query}) TO ? ({options})", [*_currency_params(), *params, str(paths[name])])
+    # One transaction: both files are the same snapshot of the ledger, even while a bill run commits.
+    with transaction(con):
+        for name, query in queries.items():
+            con.execute(f"COPY ({query}) TO ? ({options})", [*_currency_params(), *params, str(paths[name])])
     return paths
 
 

@@ -245,3 +245,28 @@ def test_100k_invoices_and_400k_lines_export_in_seconds(con, tmp_path):
         export_ledger(con, tmp_path, fmt)
         assert time.perf_counter() - started < 5, fmt  # ~1 s on a laptop; generous for CI
     assert sum(1 for _ in open(tmp_path / "invoice_lines.csv")) == 400_001
+
+
+class _CommitsBetweenCopies:
+    """A connection whose first COPY is followed by another cursor committing a new invoice and line,
+    as a bill run in another session would."""
+
+    def __init__(self, con):
+        self.con, self.copies = con, 0
+
+    def execute(self, sql, params=None):
+        result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        if sql.startswith("COPY"):
+            self.copies += 1
+            if self.copies == 1:
+                _invoice(self.con.cursor(), "inv-late", "USD",
+                         [("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("5"), 31, 31, 500)])
+        return result
+
+
+def test_both_files_are_one_snapshot_while_another_session_commits(ledger, tmp_path):
+    paths = export_ledger(_CommitsBetweenCopies(ledger), tmp_path, "csv")
+    invoices = {r["invoice_id"] for r in _read(paths["invoices"])}
+    line_invoices = {r["invoice_id"] for r in _read(paths["invoice_lines"])}
+    assert line_invoices == invoices == {"inv-usd", "inv-jpy", "inv-kwd"}
+    assert ledger.execute("SELECT count(*) FROM invoices WHERE invoice_id = 'inv-late'").fetchone()[0] == 1
