@@ -1,7 +1,8 @@
 """`billsim` command line (also `python -m engine`). Every command goes through the engine's API.
 
 Errors are one line on stderr and a non-zero exit (2 for bad input, 3 for a busy database, 4 for a
-database error); a refused import lists every problem, one `file:line column: reason` per line.
+database or file that cannot be read or written); a refused import lists every problem, one
+`file:line column: reason` per line.
 """
 from __future__ import annotations
 
@@ -263,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     except duckdb.Error as exc:
         # a database that cannot be read or written (corrupt file, disk full, …): one line, no traceback
         print(f"billsim: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 4
+    except OSError as exc:  # a folder or file that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"billsim: {exc.strerror or exc}{where}", file=sys.stderr)
         return 4
 
 

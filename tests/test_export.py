@@ -228,6 +228,24 @@ def test_cli_export_writes_both_files(db_path, tmp_path, capsys):
     assert (tmp_path / "out" / "invoice_lines.parquet").exists()
 
 
+def test_cli_export_to_a_folder_that_cannot_be_made_is_one_line_exit_4(db_path, tmp_path, capsys):
+    connect(db_path).close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert cli_main(["--db", str(db_path), "export", "--out", str(blocker / "out")]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("billsim: ") and len(err.strip().splitlines()) == 1
+    assert str(blocker) in err
+
+
+def test_cli_on_a_file_that_is_not_a_database_is_one_line_exit_4(tmp_path, capsys):
+    bogus = tmp_path / "bogus.duckdb"
+    bogus.write_text("garbage")
+    assert cli_main(["--db", str(bogus), "cycles", "K-1", "--from", "2026-01-01", "--to", "2026-02-01"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("billsim: database error:") and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_100k_invoices_and_400k_lines_export_in_seconds(con, tmp_path):
     con.execute("""INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, number,
