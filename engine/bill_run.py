@@ -18,7 +18,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import duckdb
 
@@ -27,10 +26,10 @@ from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
 from .models import BillRunReport, CurrencyTotals, FailedContract
 from .money import to_major
+from .progress import Progress, no_progress
 from .rating import rate_targets
 from .targets import targets_for_date
 
-Progress = Callable[[float, str], None]
 RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 
 # Runs this process is executing now. A 'running' row that is not live here was left by a crash:
@@ -38,9 +37,6 @@ RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 _LIVE_RUNS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
-
-def _noop(_done: float, _label: str) -> None:
-    pass
 
 
 def _scope(contract_ids, customer_ids, business_id) -> dict:
@@ -207,7 +203,7 @@ def bill_run(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_i
              include_delayed_charges: bool = False, finalize: bool = False,
              progress: Progress | None = None, requested_by: str | None = None) -> BillRunReport:
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc)."""
-    progress = progress or _noop
+    progress = progress or no_progress
     t0 = time.perf_counter()
     scope = _scope(contract_ids, customer_ids, business_id)
     scope_json = json.dumps(scope, sort_keys=True)

@@ -49,6 +49,18 @@ class _StderrBar:
             self.last = line
         if done >= 1.0:
             sys.stderr.write("\n")
+            self.last = ""
+
+    def close(self) -> None:
+        """End a bar left unfinished (the work failed), so the error starts on its own line."""
+        if self.last:
+            sys.stderr.write("\n")
+            self.last = ""
+
+
+def _terminal_bar() -> _StderrBar | None:
+    """A bar only for a person watching: scripts reading stderr get the error lines alone."""
+    return _StderrBar() if sys.stderr.isatty() else None
 
 
 def _open(args, read_only: bool = False):
@@ -62,7 +74,13 @@ def cmd_init(args) -> int:
     if args.demo:
         from .demo import seed_demo
 
-        counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
+        bar = _terminal_bar()
+        try:
+            counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed,
+                               progress=bar)
+        finally:
+            if bar:
+                bar.close()
         _print_json({"initialized": True, "demo": counts})
     else:
         _print_json({"initialized": True})
@@ -73,9 +91,12 @@ def cmd_import(args) -> int:
     from .importer import import_folder
 
     con = _open(args)
+    bar = _terminal_bar()
     try:
-        counts = import_folder(con, Path(args.folder))
+        counts = import_folder(con, Path(args.folder), progress=bar)
     except ImportProblems as exc:
+        if bar:
+            bar.close()
         # every problem, one per line, so a script or a person can fix the whole file at once
         total = getattr(exc, "total", None) or len(exc.problems)
         shown = f" (the first {len(exc.problems)})" if total > len(exc.problems) else ""
@@ -83,6 +104,9 @@ def cmd_import(args) -> int:
         for p in exc.problems:
             print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=sys.stderr)
         return 2
+    finally:
+        if bar:
+            bar.close()
     _print_json({"imported": counts})
     return 0
 
@@ -169,8 +193,13 @@ def cmd_simulate(args) -> int:
     from .scenarios import load_scenario, simulate
 
     scenario = load_scenario(Path(args.scenario))
-    summary = simulate(_open(args), scenario, args.from_date, args.to_date,
-                       out_dir=Path(args.out) if args.out else None)
+    bar = _terminal_bar()
+    try:
+        summary = simulate(_open(args), scenario, args.from_date, args.to_date,
+                           out_dir=Path(args.out) if args.out else None, progress=bar)
+    finally:
+        if bar:
+            bar.close()
     _print_json(summary)
     return 0
 

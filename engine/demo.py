@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from .importer import import_folder
+from .progress import Progress, within
 from .schema import INPUT_TABLES
 
 USAGE_ROWS_PER_CONTRACT = 100
@@ -323,8 +324,10 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
 
 
 def seed_demo(con: duckdb.DuckDBPyConnection, contracts: int = 50, usage_rows: int | None = None,
-              seed: int = 7) -> dict[str, int]:
+              seed: int = 7, progress: Progress | None = None) -> dict[str, int]:
     """Generate the demo folder and import it like any data folder (so demo data always passes validation)."""
     with tempfile.TemporaryDirectory(prefix="billsim-demo-") as tmp:
+        if progress:
+            progress(0.0, f"generating {contracts:,} demo contracts")
         write_demo_folder(Path(tmp), contracts=contracts, usage_rows=usage_rows, seed=seed)
-        return import_folder(con, Path(tmp))
+        return import_folder(con, Path(tmp), progress=within(progress, 0.3, 1.0))

@@ -23,6 +23,7 @@ import pandas as pd
 from .db import transaction
 from .errors import ImportProblems, ValidationError
 from .import_rules import TABLES, TIERED_MODELS, Bind, Ref, Table, cell_checks, fast_valid, typed_expr
+from .progress import Progress, no_progress
 from .schema import INPUT_TABLES
 
 MAX_PROBLEMS = 1000  # problems listed; the count of all of them is always given
@@ -39,7 +40,7 @@ _UNREADABLE_ROW = {
 }
 
 
-def import_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+def import_folder(con: duckdb.DuckDBPyConnection, folder: Path, progress: Progress | None = None) -> dict[str, int]:
     """Import the CSV files of a data folder (any of the six of spec section 1); rows added per table."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -54,16 +55,17 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
     if not sources and not early:
         expected = ", ".join(f"{t}.csv" for t in INPUT_TABLES)
         early.append(_problem("", 0, "", f"the folder holds none of {expected}"))
-    return _ImportRun(con).run(sources, early)
+    return _ImportRun(con, progress).run(sources, early)
 
 
-def import_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+def import_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame],
+                  progress: Progress | None = None) -> dict[str, int]:
     """Import DataFrames keyed by file stem ("customers", "usage", …); problems name them `<stem>.csv`."""
     expected = ", ".join(INPUT_TABLES)
     early = [_problem(f"{name}.csv", 0, "", f"unknown table '{name}': expected one of {expected}")
              for name in frames if name not in TABLES]
     sources = {t: _FrameSource(t, frames[t]) for t in INPUT_TABLES if frames.get(t) is not None}
-    return _ImportRun(con).run(sources, early)
+    return _ImportRun(con, progress).run(sources, early)
 
 
 def _problem(file: str, line: int, column: str, reason: str) -> dict:
@@ -218,8 +220,9 @@ def _lines_at_offsets(path: Path, offsets: list[int]) -> dict[int, int]:
 class _ImportRun:
     """One import: staging, checks, then the inserts; its temp tables are dropped whatever happens."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> None:
         self.con = con
+        self.progress = progress or no_progress
         self.sources: dict[str, _CsvSource | _FrameSource] = {}  # staged tables, in dependency order
         self.unreadable: set[str] = set()  # present, but not all its ids are known (header or CSV problems)
         self.base: dict[str, tuple[int, int]] = {}  # table -> (first staging rowid, rows)
@@ -231,14 +234,20 @@ class _ImportRun:
         self.con.execute("CREATE OR REPLACE TEMP TABLE _import_problems (file_no INTEGER, row_id BIGINT, "
                          "col_no INTEGER, check_no INTEGER, value VARCHAR, detail VARCHAR, other_row BIGINT)")
         try:
-            for table, source in sources.items():
+            # shares of the work, roughly as measured on a 10M-row usage file: reading 45 %, checks 30 %
+            for n, (table, source) in enumerate(sources.items()):
+                self.progress(0.45 * n / len(sources), f"reading {table}.csv")
                 self._stage(TABLES[table], source)
             with transaction(self.con):
+                self.progress(0.45, "checking every row")
                 self._check_all()
                 problems = self._report()
                 if problems:
                     raise problems
-                return self._insert_all()
+                self.progress(0.75, "writing the tables")
+                counts = self._insert_all()
+            self.progress(1.0, "imported")
+            return counts
         finally:
             for name in _SCRATCH + [f"_import_stage_{t}" for t in INPUT_TABLES]:
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")

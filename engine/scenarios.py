@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, ScenarioError, ValidationError
 from .money import to_major
+from .progress import Progress, no_progress
 from .rating import rate_targets
 from .scenario_changes import CHANGE_TYPES, Change, UsageChange
 from .scenario_compare import (
@@ -156,14 +157,20 @@ def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> 
 
 
 def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-             contract_ids: list[str] | None) -> dict:
+             contract_ids: list[str] | None, progress: Progress | None = None) -> dict:
     """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
+    progress = progress or no_progress
     t0 = time.perf_counter()
+    progress(0.0, "checking the scenario")
     known = validate_scenario(con, scenario, contract_ids)
     stored = stored_schema(con)
+    progress(0.05, "billing the baseline")
     cycles = _rate_baseline(con, from_date, to_date, contract_ids)
+    progress(0.5, f"billing the scenario ({cycles:,} cycles in the range)")
     rerated = _rate_scenario(con, scenario.changes, known.metrics, stored)
+    progress(0.9, "comparing line by line")
     rows = build_comparison(con, stored)
+    progress(1.0, "compared")
     return {"scenario": scenario.name, "changes": scenario.labels(), "from_date": from_date.isoformat(),
             "to_date": to_date.isoformat(), "cycles": cycles, "cycles_rerated": rerated, "rows": rows,
             "totals": comparison_totals(con), "comparison_csv": None,
@@ -171,12 +178,13 @@ def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.d
 
 
 def simulate(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-             out_dir: Path | None = None, contract_ids: list[str] | None = None) -> dict:
+             out_dir: Path | None = None, contract_ids: list[str] | None = None,
+             progress: Progress | None = None) -> dict:
     """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, and compare.
 
     Writes out_dir/comparison.csv when out_dir is given. Returns a JSON-able summary: totals per
     currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path."""
-    summary = _compare(con, scenario, from_date, to_date, contract_ids)
+    summary = _compare(con, scenario, from_date, to_date, contract_ids, progress)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
     return summary
@@ -200,9 +208,11 @@ class Simulation:
 
 
 def run_simulation(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-                   out_dir: Path | None = None, contract_ids: list[str] | None = None) -> Simulation:
+                   out_dir: Path | None = None, contract_ids: list[str] | None = None,
+                   progress: Progress | None = None) -> Simulation:
     """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks)."""
-    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids)
+    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids,
+                       progress=progress)
     return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
 
 

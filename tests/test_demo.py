@@ -163,3 +163,12 @@ def test_impossible_sizes_are_refused(tmp_path):
         write_demo_folder(tmp_path, contracts=-1)
     with pytest.raises(ValueError):
         write_demo_folder(tmp_path, contracts=0, usage_rows=10)
+
+
+def test_seeding_the_demo_reports_generation_then_the_import_up_to_done(con):
+    seen = []
+    seed_demo(con, contracts=30, seed=3, progress=lambda done, label: seen.append((done, label)))
+    assert seen[0] == (0.0, "generating 30 demo contracts")
+    fractions = [d for d, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(label == "reading usage.csv" and 0.3 <= d < 1.0 for d, label in seen)

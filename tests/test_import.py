@@ -564,3 +564,20 @@ def test_cli_import_lists_every_problem_one_per_line(basics_folder, tmp_path):
     assert lines[0] == "billsim: import refused, nothing written: 7 problem(s)"
     assert [line.split(" ", 1)[0] for line in lines[1:]] == [f"usage.csv:{n}" for n in range(2, 9)]
     assert all("quantity:" in line for line in lines[1:])
+
+
+def test_import_reports_progress_in_order_up_to_done(con, basics_folder):
+    seen = []
+    import_folder(con, basics_folder, progress=lambda done, label: seen.append((done, label)))
+    fractions = [d for d, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    labels = [label for _, label in seen]
+    assert "reading usage.csv" in labels and "checking every row" in labels and labels[-1] == "imported"
+
+
+def test_a_refused_import_never_reports_done(con, basics_folder):
+    set_cell(basics_folder, "usage.csv", "U12", "quantity", "lots")
+    seen = []
+    with pytest.raises(ImportProblems):
+        import_folder(con, basics_folder, progress=lambda done, label: seen.append(done))
+    assert seen and max(seen) < 1.0

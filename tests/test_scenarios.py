@@ -472,3 +472,12 @@ def test_saved_scenarios_are_listed_rerun_and_deleted(data):
         get_scenario(data, "growth")
     with pytest.raises(NotFoundError):
         delete_scenario(data, "growth")
+
+
+def test_simulate_reports_progress_through_baseline_scenario_and_comparison(data):
+    seen = []
+    simulate(data, parse_scenario(SPEC_EXAMPLE), FROM, TO, progress=lambda done, label: seen.append((done, label)))
+    fractions = [d for d, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    labels = [label for _, label in seen]
+    assert labels[1] == "billing the baseline" and labels[2].startswith("billing the scenario (")

@@ -42,6 +42,12 @@ def _duplicate_names(files) -> list[dict]:
     return problems
 
 
+def _progress_bar(first: str):
+    """A progress bar for the engine's progress callback (drawn while a button's work runs)."""
+    bar = st.progress(0.0, text=first)
+    return lambda done, label: bar.progress(min(1.0, max(0.0, float(done))), text=label)
+
+
 def _import_uploads() -> None:
     """Write the uploads into a temporary data folder and import it exactly like `billsim import DIR`:
     DuckDB reads the files, so every problem names the file's physical line, unreadable rows included;
@@ -65,7 +71,7 @@ def _import_uploads() -> None:
             for f in files:
                 (Path(folder) / f.name.rsplit("/", 1)[-1]).write_bytes(f.getvalue())
             try:
-                counts = import_folder(cursor(), Path(folder))
+                counts = import_folder(cursor(), Path(folder), progress=_progress_bar("reading the files"))
             except ImportProblems as exc:
                 st.session_state["import_problems"] = exc.problems
                 raise
@@ -78,8 +84,9 @@ def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: i
     def work() -> str:
         from engine.demo import seed_demo
 
+        progress = _progress_bar(f"generating {contracts:,} contracts")
         counts = replace_database(
-            lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed))
+            lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress))
         return "Demo data regenerated: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + "."
 
     # The nonce the button was drawn with: a double click replays the same nonce and runs once;

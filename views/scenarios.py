@@ -207,7 +207,10 @@ if ss.pop("scn_run_requested", False):
         try:
             scenario = _scenario()
             with tempfile.TemporaryDirectory(prefix="billsim-scenario-") as tmp:
-                sim = run_simulation(cursor(), scenario, from_date, to_date, out_dir=Path(tmp))
+                def progress(_done: float, label: str) -> None:
+                    status.update(label=f"{label[:1].upper()}{label[1:]}…")
+
+                sim = run_simulation(cursor(), scenario, from_date, to_date, out_dir=Path(tmp), progress=progress)
                 csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
             status.update(label="Working out what drives the change…")
             if len(scenario.changes) <= MAX_WATERFALL_CHANGES:
