@@ -38,7 +38,6 @@ _LIVE_RUNS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-
 def _scope(contract_ids, customer_ids, business_id) -> dict:
     return {"contract_ids": sorted(contract_ids) if contract_ids else None,
             "customer_ids": sorted(customer_ids) if customer_ids else None,

@@ -7,6 +7,7 @@ database or file that cannot be read or written); a refused import lists every p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -58,9 +59,16 @@ class _StderrBar:
             self.last = ""
 
 
-def _terminal_bar() -> _StderrBar | None:
-    """A bar only for a person watching: scripts reading stderr get the error lines alone."""
-    return _StderrBar() if sys.stderr.isatty() else None
+@contextlib.contextmanager
+def _terminal_bar():
+    """A bar (or None) only for a person watching: scripts reading stderr get the error lines alone.
+    Ended on the way out, so an error printed after it starts on its own line."""
+    bar = _StderrBar() if sys.stderr.isatty() else None
+    try:
+        yield bar
+    finally:
+        if bar:
+            bar.close()
 
 
 def _open(args, read_only: bool = False):
@@ -74,13 +82,9 @@ def cmd_init(args) -> int:
     if args.demo:
         from .demo import seed_demo
 
-        bar = _terminal_bar()
-        try:
+        with _terminal_bar() as bar:
             counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed,
                                progress=bar)
-        finally:
-            if bar:
-                bar.close()
         _print_json({"initialized": True, "demo": counts})
     else:
         _print_json({"initialized": True})
@@ -91,12 +95,10 @@ def cmd_import(args) -> int:
     from .importer import import_folder
 
     con = _open(args)
-    bar = _terminal_bar()
     try:
-        counts = import_folder(con, Path(args.folder), progress=bar)
+        with _terminal_bar() as bar:
+            counts = import_folder(con, Path(args.folder), progress=bar)
     except ImportProblems as exc:
-        if bar:
-            bar.close()
         # every problem, one per line, so a script or a person can fix the whole file at once
         total = getattr(exc, "total", None) or len(exc.problems)
         shown = f" (the first {len(exc.problems)})" if total > len(exc.problems) else ""
@@ -104,9 +106,6 @@ def cmd_import(args) -> int:
         for p in exc.problems:
             print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=sys.stderr)
         return 2
-    finally:
-        if bar:
-            bar.close()
     _print_json({"imported": counts})
     return 0
 
@@ -193,13 +192,9 @@ def cmd_simulate(args) -> int:
     from .scenarios import load_scenario, simulate
 
     scenario = load_scenario(Path(args.scenario))
-    bar = _terminal_bar()
-    try:
+    with _terminal_bar() as bar:
         summary = simulate(_open(args), scenario, args.from_date, args.to_date,
                            out_dir=Path(args.out) if args.out else None, progress=bar)
-    finally:
-        if bar:
-            bar.close()
     _print_json(summary)
     return 0
 

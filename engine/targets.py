@@ -10,21 +10,11 @@ import datetime as dt
 import duckdb
 
 from .cycles import cycle_index_sql, cycle_rows_sql
+from .id_filters import ids_filter
 from .rating import check_source
 
 _COLUMNS = ("contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, "
             "period_days")
-
-
-_FEW_IDS = 16  # up to this many ids are written as `IN (?, …)`: a constant filter the table scan uses
-
-
-def _ids_filter(column: str, ids: list[str]) -> tuple[str, list]:
-    if not ids:
-        return "FALSE", []  # an empty list restricts to nothing
-    if len(ids) <= _FEW_IDS:
-        return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
-    return f"list_contains(?::VARCHAR[], {column})", [list(ids)]
 
 
 def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, business_id=None) -> tuple[str, list]:
@@ -34,11 +24,11 @@ def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, busines
     plans a small query and its scan reads only that contract."""
     clauses, params = ["TRUE"], []
     if contract_ids is not None:
-        sql, p = _ids_filter(f"{c}.contract_id", contract_ids)
+        sql, p = ids_filter(f"{c}.contract_id", contract_ids)
         clauses.append(sql)
         params += p
     if customer_ids is not None:
-        sql, p = _ids_filter(f"{c}.customer_id", customer_ids)
+        sql, p = ids_filter(f"{c}.customer_id", customer_ids)
         clauses.append(sql)
         params += p
     if business_id is not None:

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import duckdb
 
-_FEW = 16  # up to this many contracts, their ids are a constant filter on the usage scan
+from .id_filters import FEW_IDS, ids_filter
 
 
 def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
     """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows)."""
     lo, hi, few = con.execute(
         f"""SELECT min(win_start), max(win_end),
-                   CASE WHEN count(DISTINCT contract_id) <= {_FEW} THEN list(DISTINCT contract_id) END
+                   CASE WHEN count(DISTINCT contract_id) <= {FEW_IDS} THEN list(DISTINCT contract_id) END
             FROM _rating_lines WHERE kind = 'usage'""").fetchone()
     # A preview or a single draft names its contract as a constant filter, so the scan of usage (clustered
     # by contract at import) reads only that contract's row groups; a bulk rating scans the date range.
-    few = few or []
-    only = f"AND u.contract_id IN ({', '.join('?' * len(few))})" if few else ""
+    only, only_params = ids_filter("u.contract_id", few) if few else ("TRUE", [])
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _usage_agg AS
             SELECT l.contract_id, l.period_start, l.line_id,
@@ -31,9 +30,9 @@ def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
             JOIN {src}.usage u
               ON u.contract_id = l.contract_id AND u.metric = l.metric
              AND u.usage_date BETWEEN l.win_start AND l.win_end
-            WHERE l.kind = 'usage' AND u.status = 'approved' AND u.usage_date BETWEEN ? AND ? {only}
+            WHERE l.kind = 'usage' AND u.status = 'approved' AND u.usage_date BETWEEN ? AND ? AND {only}
             GROUP BY ALL""",
-        [lo, hi, *few],
+        [lo, hi, *only_params],
     )
 
 
