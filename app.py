@@ -1,4 +1,5 @@
 """Billsim workbench entry: sets the session defaults, opens the database, routes to the pages."""
+
 import streamlit as st
 
 from engine.errors import BillsimError
@@ -18,11 +19,13 @@ billing = [
     st.Page(PAGES["run"], title="Bill run", icon=":material/play_circle:"),
     st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"),
 ]
-pages = st.navigation({
-    "Data": [st.Page(PAGES["data"], title="Data", icon=":material/database:", default=True)],
-    "Billing": billing,
-    "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
-})
+pages = st.navigation(
+    {
+        "Data": [st.Page(PAGES["data"], title="Data", icon=":material/database:", default=True)],
+        "Billing": billing,
+        "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
+    }
+)
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._common.go_to)
     st.switch_page(goto)

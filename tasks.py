@@ -9,6 +9,7 @@
 The virtual environment is project-local (`.venv`). It is rebuilt when `requirements.lock` or
 `pyproject.toml` change (their hash is kept in `.venv/.billsim-stamp`), so a stale one is never used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,11 +63,17 @@ def ensure_chromium() -> None:
         _say("installing Debian packages chromium and chromium-driver")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
     else:
-        _say("chromium/chromedriver not found and not root: the browser test will fail; "
-             "install the Debian packages chromium and chromium-driver")
+        _say(
+            "chromium/chromedriver not found and not root: the browser test will fail; "
+            "install the Debian packages chromium and chromium-driver"
+        )
 
 
 def ensure_database() -> None:
@@ -93,8 +100,9 @@ def main(argv: list[str]) -> int:
         args = [str(BIN / "streamlit"), "run", "app.py", "--server.headless=true", *rest]
         os.execv(args[0], args)
     if cmd == "lock":
-        out = subprocess.run([str(PY), "-m", "pip", "freeze", "--exclude-editable"], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [str(PY), "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+        ).stdout
         LOCK.write_text("# pinned by `python3 tasks.py lock`; installed by `python3 tasks.py setup`\n" + out)
         return 0
     print(__doc__)

@@ -11,6 +11,7 @@ and `engine.scenarios.simulate` bills every cycle starting in [--from, --to] twi
 scenario. Printed: one JSON line with the sizes and the seconds (target: ≤ 10 s for the simulation
 on the 2-core machine); `--csv` also times writing comparison.csv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,12 +58,19 @@ def scenarios(churned: list[str]) -> dict:
     """broad: touches (nearly) every contract, so every cycle is rated twice — the headline figure.
     targeted: one product's price; only contracts with that product are rated a second time."""
     return {
-        "broad": parse_scenario({"name": "API +10%, usage +25%, 1% churn", "changes": [
-            {"type": "price", "product": "API calls", "percent": "10"},
-            {"type": "usage", "percent": "25"},
-            {"type": "churn", "contract_ids": churned}]}),
-        "targeted": parse_scenario({"name": "API calls +10%", "changes": [
-            {"type": "price", "product": "API calls", "percent": "10"}]}),
+        "broad": parse_scenario(
+            {
+                "name": "API +10%, usage +25%, 1% churn",
+                "changes": [
+                    {"type": "price", "product": "API calls", "percent": "10"},
+                    {"type": "usage", "percent": "25"},
+                    {"type": "churn", "contract_ids": churned},
+                ],
+            }
+        ),
+        "targeted": parse_scenario(
+            {"name": "API calls +10%", "changes": [{"type": "price", "product": "API calls", "percent": "10"}]}
+        ),
     }
 
 
@@ -82,30 +90,51 @@ def main(argv: list[str] | None = None) -> int:
 
     con = connect(path, read_only=True)
     con.execute("SET enable_progress_bar = false")
-    sizes = dict(zip(("contracts", "order_lines", "usage_rows"), con.execute(
-        "SELECT (SELECT count(*) FROM contracts), (SELECT count(*) FROM order_lines), "
-        "(SELECT count(*) FROM usage)").fetchone(), strict=True))
-    churned = [r[0] for r in con.execute("SELECT contract_id FROM contracts ORDER BY contract_id LIMIT ?",
-                                         [max(1, args.contracts // 100)]).fetchall()]
+    sizes = dict(
+        zip(
+            ("contracts", "order_lines", "usage_rows"),
+            con.execute(
+                "SELECT (SELECT count(*) FROM contracts), (SELECT count(*) FROM order_lines), "
+                "(SELECT count(*) FROM usage)"
+            ).fetchone(),
+            strict=True,
+        )
+    )
+    churned = [
+        r[0]
+        for r in con.execute(
+            "SELECT contract_id FROM contracts ORDER BY contract_id LIMIT ?", [max(1, args.contracts // 100)]
+        ).fetchall()
+    ]
     runs = {}
     for kind, sc in scenarios(churned).items():
         t1 = time.perf_counter()
         summary = simulate(con, sc, args.from_date, args.to_date)
-        runs[kind] = {"scenario": sc.name, "seconds": round(time.perf_counter() - t1, 2),
-                      "cycles_rerated": summary["cycles_rerated"], "comparison_rows": summary["rows"]}
+        runs[kind] = {
+            "scenario": sc.name,
+            "seconds": round(time.perf_counter() - t1, 2),
+            "cycles_rerated": summary["cycles_rerated"],
+            "comparison_rows": summary["rows"],
+        }
     simulate_s = runs["broad"]["seconds"]
     result = {
-        "benchmark": "backtest", "from": str(args.from_date), "to": str(args.to_date), **sizes,
-        "cycles": summary["cycles"], "simulate_s": simulate_s, "target_s": TARGET_SECONDS,
-        "within_target": simulate_s <= TARGET_SECONDS, "runs": runs,
+        "benchmark": "backtest",
+        "from": str(args.from_date),
+        "to": str(args.to_date),
+        **sizes,
+        "cycles": summary["cycles"],
+        "simulate_s": simulate_s,
+        "target_s": TARGET_SECONDS,
+        "within_target": simulate_s <= TARGET_SECONDS,
+        "runs": runs,
         "threads": int(con.execute("SELECT current_setting('threads')").fetchone()[0]),
-        "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "database_built_s": round(build_s, 1) if built else None,
     }
     if args.csv:
         t2 = time.perf_counter()
-        simulate(con, scenarios(churned)["broad"], args.from_date, args.to_date,
-                 out_dir=OUT / "backtest_comparison")
+        simulate(con, scenarios(churned)["broad"], args.from_date, args.to_date, out_dir=OUT / "backtest_comparison")
         result["simulate_with_csv_s"] = round(time.perf_counter() - t2, 2)
     con.close()
     print(json.dumps(result))

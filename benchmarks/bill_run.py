@@ -25,6 +25,7 @@ Progress goes to stderr, one `partial:` JSON line after each step (so a run cut 
 measured), and the final JSON line on stdout. The bill run is made without delayed charges (the pandas
 reference does not sweep them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,8 +96,18 @@ def cached_database(args) -> tuple[Path, float | None]:
         p.unlink(missing_ok=True)
     log(f"generating {args.contracts:,} contracts / {args.usage_rows:,} usage rows (seed {args.seed}) ...")
     t0 = time.perf_counter()
-    cmd = [sys.executable, __file__, "--_generate", str(tmp), "--contracts", str(args.contracts),
-           "--usage-rows", str(args.usage_rows), "--seed", str(args.seed)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--_generate",
+        str(tmp),
+        "--contracts",
+        str(args.contracts),
+        "--usage-rows",
+        str(args.usage_rows),
+        "--seed",
+        str(args.seed),
+    ]
     if args.memory_limit:
         cmd += ["--memory-limit", args.memory_limit]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=sys.stderr)  # stdout is for the final JSON line only
@@ -137,8 +148,10 @@ def month_bounds(d: dt.date) -> tuple[dt.date, dt.date]:
 
 def measure_floor(con, period_date: dt.date) -> tuple[float, int]:
     lo, hi = month_bounds(period_date)
-    sql = (f"SELECT contract_id, metric, SUM(quantity) FROM usage "
-           f"WHERE usage_date BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}' GROUP BY ALL")
+    sql = (
+        f"SELECT contract_id, metric, SUM(quantity) FROM usage "
+        f"WHERE usage_date BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}' GROUP BY ALL"
+    )
     best, rows = float("inf"), 0
     for i in range(3):
         t0 = time.perf_counter()
@@ -153,19 +166,23 @@ def engine_invoices(con, run_id: str):
         """SELECT i.contract_id, i.currency, i.period_start::VARCHAR AS period_start,
                   i.period_end::VARCHAR AS period_end, i.subtotal_minor, i.tax_minor, i.total_minor,
                   (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.invoice_id) AS n_lines
-           FROM invoices i WHERE i.run_id = ? ORDER BY i.contract_id""", [run_id]).df()
+           FROM invoices i WHERE i.run_id = ? ORDER BY i.contract_id""",
+        [run_id],
+    ).df()
 
 
 def compare(engine, ref) -> tuple[bool, bool, list[str]]:
     """(totals_match, lines_match, first mismatches as text)."""
     import pandas as pd
 
-    ref = ref.assign(period_start=ref["period_start"].dt.strftime("%Y-%m-%d"),
-                     period_end=ref["period_end"].dt.strftime("%Y-%m-%d"))
+    ref = ref.assign(
+        period_start=ref["period_start"].dt.strftime("%Y-%m-%d"), period_end=ref["period_end"].dt.strftime("%Y-%m-%d")
+    )
     keys = ["contract_id"]
     cols = ["currency", "period_start", "period_end", "subtotal_minor", "tax_minor", "total_minor", "n_lines"]
-    m = engine[keys + cols].merge(ref[keys + cols], on=keys, how="outer", suffixes=("_engine", "_pandas"),
-                                  indicator=True)
+    m = engine[keys + cols].merge(
+        ref[keys + cols], on=keys, how="outer", suffixes=("_engine", "_pandas"), indicator=True
+    )
     only = m["_merge"] != "both"
     differs = pd.Series(False, index=m.index)
     for c in cols[:-1]:
@@ -175,28 +192,46 @@ def compare(engine, ref) -> tuple[bool, bool, list[str]]:
     out = []
     for _, r in m[only | differs | lines_differ].head(20).iterrows():
         if r["_merge"] == "left_only":
-            out.append(f"{r.contract_id}: invoice only in the engine "
-                       f"({r.period_start_engine}..{r.period_end_engine}, total {r.total_minor_engine})")
+            out.append(
+                f"{r.contract_id}: invoice only in the engine "
+                f"({r.period_start_engine}..{r.period_end_engine}, total {r.total_minor_engine})"
+            )
         elif r["_merge"] == "right_only":
-            out.append(f"{r.contract_id}: invoice only in pandas "
-                       f"({r.period_start_pandas}..{r.period_end_pandas}, total {r.total_minor_pandas})")
+            out.append(
+                f"{r.contract_id}: invoice only in pandas "
+                f"({r.period_start_pandas}..{r.period_end_pandas}, total {r.total_minor_pandas})"
+            )
         else:
-            diffs = [f"{c} engine={r[f'{c}_engine']} pandas={r[f'{c}_pandas']}" for c in cols
-                     if r[f"{c}_engine"] != r[f"{c}_pandas"]]
+            diffs = [
+                f"{c} engine={r[f'{c}_engine']} pandas={r[f'{c}_pandas']}"
+                for c in cols
+                if r[f"{c}_engine"] != r[f"{c}_pandas"]
+            ]
             head = f"{r.contract_id} ({r.period_start_engine}..{r.period_end_engine}, {r.currency_engine})"
             out.append(head + ": " + "; ".join(diffs))
     n_bad = int((only | differs).sum())
     n_lines_bad = int(lines_differ.sum())
     if n_bad or n_lines_bad:
-        out.insert(0, f"{n_bad} invoice(s) differ in totals/period/presence, {n_lines_bad} in line count "
-                      f"(engine {len(engine):,} invoices, pandas {len(ref):,})")
+        out.insert(
+            0,
+            f"{n_bad} invoice(s) differ in totals/period/presence, {n_lines_bad} in line count "
+            f"(engine {len(engine):,} invoices, pandas {len(ref):,})",
+        )
     return n_bad == 0, n_lines_bad == 0, out
 
 
 def run_pandas(db: Path, period_date: dt.date) -> dict:
     out = OUT / "bill_run_pandas_invoices.pkl"
-    cmd = [sys.executable, str(HERE / "pandas_reference.py"), "--db", str(db), "--period-date",
-           period_date.isoformat(), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(HERE / "pandas_reference.py"),
+        "--db",
+        str(db),
+        "--period-date",
+        period_date.isoformat(),
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     import pandas as pd
@@ -208,9 +243,12 @@ def run_pandas(db: Path, period_date: dt.date) -> dict:
 def measure_preview(con, run_id: str, period_date: dt.date, calls: int = 20) -> float:
     from engine.invoices import preview_invoice
 
-    ids = [r[0] for r in con.execute(
-        f"SELECT contract_id FROM invoices WHERE run_id = ? ORDER BY hash(contract_id) LIMIT {int(calls)}",
-        [run_id]).fetchall()]
+    ids = [
+        r[0]
+        for r in con.execute(
+            f"SELECT contract_id FROM invoices WHERE run_id = ? ORDER BY hash(contract_id) LIMIT {int(calls)}", [run_id]
+        ).fetchall()
+    ]
     times = []
     for cid in ids:
         t0 = time.perf_counter()
@@ -237,15 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--usage-rows", type=int, default=10_000_000)
     ap.add_argument("--period-date", type=dt.date.fromisoformat, default=dt.date(2026, 3, 15))
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--memory-limit", default=None,
-                    help=f"DuckDB memory_limit (spills to benchmarks/out/bill_run_spill); default "
-                         f"{DEFAULT_LARGE_MEMORY_LIMIT} from {LARGE_ROWS:,} usage rows on, else DuckDB's own")
+    ap.add_argument(
+        "--memory-limit",
+        default=None,
+        help=f"DuckDB memory_limit (spills to benchmarks/out/bill_run_spill); default "
+        f"{DEFAULT_LARGE_MEMORY_LIMIT} from {LARGE_ROWS:,} usage rows on, else DuckDB's own",
+    )
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: DuckDB's)")
-    ap.add_argument("--skip-pandas", action="store_true",
-                    help="no pandas reference (then totals_match is null)")
+    ap.add_argument("--skip-pandas", action="store_true", help="no pandas reference (then totals_match is null)")
     ap.add_argument("--regenerate", action="store_true", help="regenerate the cached database")
-    ap.add_argument("--db", type=Path, default=None,
-                    help="use this demo database (never written) instead of the generated cache")
+    ap.add_argument(
+        "--db", type=Path, default=None, help="use this demo database (never written) instead of the generated cache"
+    )
     ap.add_argument("--_generate", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_limit is None and args.usage_rows >= LARGE_ROWS:
@@ -254,9 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         generate(Path(args._generate), args.contracts, args.usage_rows, args.seed, args.memory_limit)
         return 0
 
-    figures: dict = {"contracts": args.contracts, "usage_rows": args.usage_rows,
-                     "period_date": args.period_date.isoformat(), "cpus": os.cpu_count(),
-                     "loadavg_start": round(os.getloadavg()[0], 2)}
+    figures: dict = {
+        "contracts": args.contracts,
+        "usage_rows": args.usage_rows,
+        "period_date": args.period_date.isoformat(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": round(os.getloadavg()[0], 2),
+    }
 
     def partial(**kv) -> None:
         figures.update(kv)
@@ -304,13 +349,21 @@ def main(argv: list[str] | None = None) -> int:
     export_ledger(con, export_dir, "csv")
     t2 = time.perf_counter()
     bill_run_s = t2 - t0
-    log(f"bill run {t1 - t0:.2f} s ({report.drafted:,} drafted, {report.nothing_to_bill:,} nothing to bill, "
-        f"{len(report.failed)} failed); export {t2 - t1:.2f} s")
+    log(
+        f"bill run {t1 - t0:.2f} s ({report.drafted:,} drafted, {report.nothing_to_bill:,} nothing to bill, "
+        f"{len(report.failed)} failed); export {t2 - t1:.2f} s"
+    )
     if report.failed:
         log(f"FAILED contracts: {[f.model_dump() for f in report.failed[:5]]}")
-    partial(bill_run_s=round(bill_run_s, 3), bill_run_only_s=round(t1 - t0, 3), export_s=round(t2 - t1, 3),
-            ratio_to_floor=round(bill_run_s / floor_s, 2), invoices=report.drafted,
-            failed_contracts=len(report.failed), peak_rss_mb=peak_rss_mb())
+    partial(
+        bill_run_s=round(bill_run_s, 3),
+        bill_run_only_s=round(t1 - t0, 3),
+        export_s=round(t2 - t1, 3),
+        ratio_to_floor=round(bill_run_s / floor_s, 2),
+        invoices=report.drafted,
+        failed_contracts=len(report.failed),
+        peak_rss_mb=peak_rss_mb(),
+    )
 
     preview_ms = measure_preview(con, report.run_id, args.period_date)
     log(f"preview median {preview_ms} ms")
@@ -329,14 +382,29 @@ def main(argv: list[str] | None = None) -> int:
         totals_match, lines_match, problems = compare(engine_frame, ref["frame"])
         for p in problems:
             log("MISMATCH " + p)
-        partial(pandas_s=ref["pandas_s"], speedup_vs_pandas=round(ref["pandas_s"] / bill_run_s, 2),
-                rating_speedup_vs_pandas=round(ref["pandas_s"] / rating_only_s, 2),
-                pandas_peak_rss_mb=ref["peak_rss_mb"], totals_match=totals_match,
-                line_counts_match=lines_match)
+        partial(
+            pandas_s=ref["pandas_s"],
+            speedup_vs_pandas=round(ref["pandas_s"] / bill_run_s, 2),
+            rating_speedup_vs_pandas=round(ref["pandas_s"] / rating_only_s, 2),
+            pandas_peak_rss_mb=ref["peak_rss_mb"],
+            totals_match=totals_match,
+            line_counts_match=lines_match,
+        )
         totals_match = totals_match and lines_match
 
-    keys = ["contracts", "usage_rows", "bill_run_s", "export_s", "floor_s", "ratio_to_floor", "pandas_s",
-            "speedup_vs_pandas", "preview_ms", "peak_rss_mb", "totals_match"]
+    keys = [
+        "contracts",
+        "usage_rows",
+        "bill_run_s",
+        "export_s",
+        "floor_s",
+        "ratio_to_floor",
+        "pandas_s",
+        "speedup_vs_pandas",
+        "preview_ms",
+        "peak_rss_mb",
+        "totals_match",
+    ]
     final = {k: figures.get(k) for k in keys}
     final |= {k: v for k, v in figures.items() if k not in final}
     final["totals_match"] = totals_match

@@ -34,6 +34,7 @@ Where the spec is silent, this reference decides (and the engine should agree):
 Run alone (the benchmark runs it in a subprocess so its memory is measured apart):
     python benchmarks/pandas_reference.py --db DB --period-date 2026-03-15 --out invoices.pkl
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,8 +55,15 @@ from engine.currencies import MINOR_UNITS  # noqa: E402
 E6, E12, E18 = 10**6, 10**12, 10**18
 INT64_MAX = 2**63 - 1
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-INVOICE_COLUMNS = ["contract_id", "currency", "period_start", "period_end", "subtotal_minor", "tax_minor",
-                   "total_minor"]
+INVOICE_COLUMNS = [
+    "contract_id",
+    "currency",
+    "period_start",
+    "period_end",
+    "subtotal_minor",
+    "tax_minor",
+    "total_minor",
+]
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -80,7 +88,7 @@ def _scaled(text: pd.Series, scale: int) -> np.ndarray:
     frac = parts[2].str.rstrip("0")
     if (frac.str.len() > scale).any():
         raise ValueError(f"more than {scale} decimals in {s[frac.str.len() > scale].iloc[0]!r}")
-    digits = (parts[0].where(parts[0] != "", "0") + frac.str.pad(scale, side="right", fillchar="0"))
+    digits = parts[0].where(parts[0] != "", "0") + frac.str.pad(scale, side="right", fillchar="0")
     digits = digits.str.lstrip("0").replace("", "0")
     if (digits.str.len() <= 18).all():
         mag = digits.astype("int64").to_numpy().astype(object)
@@ -169,8 +177,10 @@ def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
     contracts = pd.unique(ul["contract_id"].to_numpy())
     metrics = pd.unique(ul["metric"].to_numpy())
     contract_set, metric_set, nm = pa.array(contracts), pa.array(metrics), len(metrics)
-    l_key = pd.Index(pd.Index(contracts).get_indexer(ul["contract_id"]).astype("int64") * nm
-                     + pd.Index(metrics).get_indexer(ul["metric"]))
+    l_key = pd.Index(
+        pd.Index(contracts).get_indexer(ul["contract_id"]).astype("int64") * nm
+        + pd.Index(metrics).get_indexer(ul["metric"])
+    )
     ws, we = ul["ws"].to_numpy(), ul["we"].to_numpy()
     unique = l_key.is_unique
     parts = []
@@ -189,7 +199,8 @@ def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
             at, u_day, u_qn = at[hit], u_day[hit], u_qn[hit]
         else:  # several lines share a (contract, metric): each row goes to each of them
             j = pd.DataFrame({"key": u_key, "row": np.arange(len(u_key))}).merge(
-                pd.DataFrame({"key": l_key, "at": np.arange(len(l_key))}), on="key")
+                pd.DataFrame({"key": l_key, "at": np.arange(len(l_key))}), on="key"
+            )
             at, u_day, u_qn = j["at"].to_numpy(), u_day[j["row"].to_numpy()], u_qn[j["row"].to_numpy()]
         inside = (u_day >= ws[at]) & (u_day <= we[at])
         parts.append(_aggregate(at[inside], u_qn[inside]))
@@ -198,11 +209,20 @@ def _usage_aggregates(con, ul: pd.DataFrame, line_pos: np.ndarray):
         exact = any(p["sum"].dtype == object for p in parts)
         bound = int(max(agg["max"].abs().max(), agg["min"].abs().max())) * int(agg["count"].max() or 0)
         sums = agg["sum"].astype(object) if exact or bound > INT64_MAX else agg["sum"]
-        agg = pd.DataFrame({"sum": sums.groupby(level=0).sum(), "max": agg["max"].groupby(level=0).max(),
-                            "count": agg["count"].groupby(level=0).sum()})
+        agg = pd.DataFrame(
+            {
+                "sum": sums.groupby(level=0).sum(),
+                "max": agg["max"].groupby(level=0).max(),
+                "count": agg["count"].groupby(level=0).sum(),
+            }
+        )
     at = agg.index.to_numpy()
-    return (line_pos[at], agg["sum"].to_numpy().astype(object), agg["max"].to_numpy().astype(object),
-            agg["count"].to_numpy())
+    return (
+        line_pos[at],
+        agg["sum"].to_numpy().astype(object),
+        agg["max"].to_numpy().astype(object),
+        agg["count"].to_numpy(),
+    )
 
 
 def _chunks(reader, rows: int):
@@ -223,17 +243,19 @@ def _aggregate(at: np.ndarray, qn: np.ndarray) -> pd.DataFrame:
     """sum, max, min, count of int64 `qn` by `at`; the sum in Python integers if int64 could wrap."""
     rows = pd.DataFrame({"at": at, "qn": qn})
     agg = rows.groupby("at", sort=False)["qn"].agg(["sum", "max", "min", "count"])
-    if len(agg) and (int(max(agg["max"].abs().max(), agg["min"].abs().max())) * int(agg["count"].max())
-                     > INT64_MAX):
+    if len(agg) and (int(max(agg["max"].abs().max(), agg["min"].abs().max())) * int(agg["count"].max()) > INT64_MAX):
         agg["sum"] = rows.astype({"qn": object}).groupby("at", sort=False)["qn"].sum()
     return agg
 
 
 def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(invoices, lines) of the bill run for the period of `period_date`; amounts in minor units."""
-    contracts = _read(con, f"""SELECT contract_id, customer_id, start_date, end_date, billing_period,
+    contracts = _read(
+        con,
+        f"""SELECT contract_id, customer_id, start_date, end_date, billing_period,
                                       billing_cycle_start_day, proration, currency,
-                                      {_text_sql('minimum_commitment')} FROM contracts""")
+                                      {_text_sql("minimum_commitment")} FROM contracts""",
+    )
     customers = _read(con, f"SELECT customer_id, {_text_sql('tax_rate')} FROM customers")
     c = _cycles(contracts, period_date)
     c = c.merge(customers, on="customer_id", how="left", validate="many_to_one")
@@ -244,14 +266,20 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     c["cidx"] = np.arange(len(c))
 
     # ---- order lines active in each target cycle
-    lines = _read(con, f"""SELECT line_id, contract_id, kind, pricing_model, metric, aggregation,
-                                  {_text_sql('unit_price')}, {_text_sql('quantity')},
-                                  {_text_sql('package_size')},
-                                  {_text_sql('free_units')}, {_text_sql('percentage_rate')},
-                                  {_text_sql('fixed_fee')}, {_text_sql('discount_percent')},
-                                  start_date, end_date FROM order_lines""")
-    lines = lines.merge(c[["contract_id", "cidx", "ps", "pe", "period_days", "proration", "c_start", "exp"]],
-                        on="contract_id", how="inner")
+    lines = _read(
+        con,
+        f"""SELECT line_id, contract_id, kind, pricing_model, metric, aggregation,
+                                  {_text_sql("unit_price")}, {_text_sql("quantity")},
+                                  {_text_sql("package_size")},
+                                  {_text_sql("free_units")}, {_text_sql("percentage_rate")},
+                                  {_text_sql("fixed_fee")}, {_text_sql("discount_percent")},
+                                  start_date, end_date FROM order_lines""",
+    )
+    lines = lines.merge(
+        c[["contract_id", "cidx", "ps", "pe", "period_days", "proration", "c_start", "exp"]],
+        on="contract_id",
+        how="inner",
+    )
     ls, ls_null = _days(lines["start_date"])
     le, le_null = _days(lines["end_date"])
     ps, pe = lines["ps"].to_numpy(), lines["pe"].to_numpy()
@@ -279,8 +307,9 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     aggregation = lines["aggregation"].fillna("sum").to_numpy()
     qn = _scaled(lines["quantity"], 6)
     um, agg_of = usage_mask, aggregation[usage_mask]
-    qn[um] = np.where(agg_of == "count", n_rows[um].astype(object) * E6,
-                      np.where(agg_of == "max", q_max[um], q_sum[um]))
+    qn[um] = np.where(
+        agg_of == "count", n_rows[um].astype(object) * E6, np.where(agg_of == "max", q_max[um], q_sum[um])
+    )
     qn = np.where(qn == None, 1 * E6, qn)  # noqa: E711  (quantity defaults to 1)
     rows_counted = np.where(usage_mask, n_rows, 0).astype(object)
 
@@ -316,7 +345,7 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     pdays = np.where(prorated, lines["period_days"].to_numpy(), 1).astype(object)
     dn = _scaled(lines["discount_percent"], 6)
     dn = np.where(dn == None, 0, dn)  # noqa: E711
-    pow10 = (10 ** lines["exp"].to_numpy().astype(object))
+    pow10 = 10 ** lines["exp"].to_numpy().astype(object)
     amount = _round_half_away(price * days * (100 * E6 - dn) * pow10, E18 * extra * pdays * 100 * E6)
     lines["q_n"] = qn
     lines["usage_rows"] = rows_counted
@@ -332,8 +361,10 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
         actual = c["proration"].to_numpy() == "actual"
         cdays = np.where(actual, c["pe"].to_numpy() - c["ps"].to_numpy() + 1, c["period_days"].to_numpy())
         pow10c = 10 ** c["exp"].to_numpy()[has_min].astype(object)
-        committed = _round_half_away(mc[has_min] * cdays[has_min].astype(object) * pow10c,
-                                     E12 * c["period_days"].to_numpy()[has_min].astype(object))
+        committed = _round_half_away(
+            mc[has_min] * cdays[has_min].astype(object) * pow10c,
+            E12 * c["period_days"].to_numpy()[has_min].astype(object),
+        )
         true_up[has_min] = np.maximum(committed - line_sum[has_min], 0)
     subtotal = line_sum + true_up
     rate = _scaled(c["tax_rate"], 12)
@@ -341,13 +372,23 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     tax = _round_half_away(subtotal * rate, 100 * E12)
     billed = (n_lines > 0) | has_min
     to_date = lambda v: pd.to_datetime(v, unit="D")  # noqa: E731
-    invoices = pd.DataFrame({
-        "contract_id": c["contract_id"], "currency": c["currency"],
-        "period_start": to_date(c["ps"].to_numpy()), "period_end": to_date(c["pe"].to_numpy()),
-        "subtotal_minor": _as_int64(subtotal), "tax_minor": _as_int64(tax),
-        "total_minor": _as_int64(subtotal + tax),
-        "n_lines": n_lines + has_min.astype("int64"), "true_up_minor": _as_int64(true_up),
-    })[billed].sort_values("contract_id").reset_index(drop=True)
+    invoices = (
+        pd.DataFrame(
+            {
+                "contract_id": c["contract_id"],
+                "currency": c["currency"],
+                "period_start": to_date(c["ps"].to_numpy()),
+                "period_end": to_date(c["pe"].to_numpy()),
+                "subtotal_minor": _as_int64(subtotal),
+                "tax_minor": _as_int64(tax),
+                "total_minor": _as_int64(subtotal + tax),
+                "n_lines": n_lines + has_min.astype("int64"),
+                "true_up_minor": _as_int64(true_up),
+            }
+        )[billed]
+        .sort_values("contract_id")
+        .reset_index(drop=True)
+    )
     return invoices, lines
 
 
@@ -355,8 +396,10 @@ def _tier_prices(con, line_ids: pd.Series, qn: np.ndarray, model: np.ndarray) ->
     """Σ over the line's tiers, × 10^18: graduated every tier with q > lower, volume the tier holding q.
 
     Tiers are ordered by up_to (blank = unbounded, last); a tier covers (previous up_to, up_to]."""
-    tiers = _read(con, f"SELECT line_id, {_text_sql('up_to')}, {_text_sql('unit_price')}, "
-                       f"{_text_sql('flat_fee')} FROM price_tiers")
+    tiers = _read(
+        con,
+        f"SELECT line_id, {_text_sql('up_to')}, {_text_sql('unit_price')}, {_text_sql('flat_fee')} FROM price_tiers",
+    )
     pos = pd.Index(line_ids.to_numpy()).get_indexer(tiers["line_id"])
     tiers = tiers[pos >= 0].assign(pos=pos[pos >= 0])
     up = _scaled(tiers["up_to"], 6)

@@ -3,6 +3,7 @@
 The public surface is re-exported here; modules are named for the stage they implement:
 import -> DuckDB tables -> cycles -> usage aggregation -> pricing -> invoice assembly -> persistence/export.
 """
+
 from .db import connect, default_db_path, transaction
 from .errors import (
     BillsimError,
@@ -17,7 +18,16 @@ from .errors import (
 )
 
 __all__ = [
-    "connect", "default_db_path", "transaction",
-    "BillsimError", "CycleMismatchError", "DatabaseBusyError", "ImportProblems", "InvalidStateError",
-    "InvoiceAlreadyGeneratedForThisBillingPeriod", "NotFoundError", "ScenarioError", "ValidationError",
+    "connect",
+    "default_db_path",
+    "transaction",
+    "BillsimError",
+    "CycleMismatchError",
+    "DatabaseBusyError",
+    "ImportProblems",
+    "InvalidStateError",
+    "InvoiceAlreadyGeneratedForThisBillingPeriod",
+    "NotFoundError",
+    "ScenarioError",
+    "ValidationError",
 ]

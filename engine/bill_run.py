@@ -11,6 +11,7 @@ by bisection outside the transaction, and re-runs without them; they are reporte
 Concurrency: a write-write conflict with another run (same process) is retried; the retry then sees
 the other run's invoices as already existing. Another process gets DatabaseBusyError at connect.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,9 +40,11 @@ _LIVE_LOCK = threading.Lock()
 
 
 def _scope(contract_ids, customer_ids, business_id) -> dict:
-    return {"contract_ids": sorted(contract_ids) if contract_ids else None,
-            "customer_ids": sorted(customer_ids) if customer_ids else None,
-            "business_id": business_id}
+    return {
+        "contract_ids": sorted(contract_ids) if contract_ids else None,
+        "customer_ids": sorted(customer_ids) if customer_ids else None,
+        "business_id": business_id,
+    }
 
 
 def _start_run(con, period_date, scope_json, include, finalize, requested_by) -> tuple[str, bool, dt.datetime]:
@@ -52,7 +55,8 @@ def _start_run(con, period_date, scope_json, include, finalize, requested_by) ->
         rows = con.execute(
             """SELECT run_id, started_at FROM bill_runs WHERE status = 'running' AND period_date = ?
                AND scope = ? AND include_delayed_charges = ? AND finalize = ? ORDER BY started_at DESC""",
-            [period_date, scope_json, include, finalize]).fetchall()
+            [period_date, scope_json, include, finalize],
+        ).fetchall()
         crashed = [r for r in rows if r[0] not in _LIVE_RUNS]
         if crashed:
             _LIVE_RUNS.add(crashed[0][0])
@@ -63,7 +67,8 @@ def _start_run(con, period_date, scope_json, include, finalize, requested_by) ->
     con.execute(
         """INSERT INTO bill_runs (run_id, period_date, scope, include_delayed_charges, finalize, status,
                requested_by, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)""",
-        [run_id, period_date, scope_json, include, finalize, requested_by, started])
+        [run_id, period_date, scope_json, include, finalize, requested_by, started],
+    )
     return run_id, False, started
 
 
@@ -95,8 +100,13 @@ def _isolate_failures(con, period_date, scope: dict) -> dict[str, str]:
 def _unknown_or_inactive(con, period_date, contract_ids) -> dict[str, str]:
     if not contract_ids:
         return {}
-    rows = dict(con.execute("SELECT contract_id, start_date || ' – ' || coalesce(end_date::VARCHAR, 'open') "
-                            "FROM contracts WHERE list_contains(?, contract_id)", [contract_ids]).fetchall())
+    rows = dict(
+        con.execute(
+            "SELECT contract_id, start_date || ' – ' || coalesce(end_date::VARCHAR, 'open') "
+            "FROM contracts WHERE list_contains(?, contract_id)",
+            [contract_ids],
+        ).fetchall()
+    )
     active = {r[0] for r in con.execute("SELECT contract_id FROM _run_scope").fetchall()}
     out = {}
     for cid in contract_ids:
@@ -107,8 +117,7 @@ def _unknown_or_inactive(con, period_date, contract_ids) -> dict[str, str]:
     return out
 
 
-def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[str, str],
-              progress: Progress) -> dict:
+def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[str, str], progress: Progress) -> dict:
     with transaction(con):
         in_scope = targets_for_date(con, period_date, **scope)
         con.execute("""CREATE OR REPLACE TEMP TABLE _run_scope AS
@@ -132,7 +141,8 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
                UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets
                          WHERE contract_id NOT IN (SELECT contract_id FROM _new_ids)
                UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
-            [run_id, run_id, run_id, run_id, list(failed), list(failed.values())])
+            [run_id, run_id, run_id, run_id, list(failed), list(failed.values())],
+        )
         swept, pending = 0, []
         if include:
             progress(0.75, "sweeping delayed charges")
@@ -142,20 +152,34 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
             progress(0.85, "finalizing")
             from .lifecycle import finalize_invoices_tx
 
-            ids = [r[0] for r in con.execute(
-                "SELECT invoice_id FROM invoices WHERE run_id = ? AND status = 'draft' ORDER BY contract_id, "
-                "period_start", [run_id]).fetchall()]
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT invoice_id FROM invoices WHERE run_id = ? AND status = 'draft' ORDER BY contract_id, "
+                    "period_start",
+                    [run_id],
+                ).fetchall()
+            ]
             finalized = finalize_invoices_tx(con, ids)
         existing = con.execute("SELECT count(*) FROM _existing").fetchone()[0]
         nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
         totals = _totals(con, run_id)
-        result = dict(contracts_in_scope=in_scope, drafted=drafted, existing=existing, nothing_to_bill=nothing,
-                      failed=[FailedContract(contract_id=k, reason=v) for k, v in sorted(failed.items())],
-                      finalized=finalized, delayed_charges_swept=swept, delayed_charges_pending=pending,
-                      totals=totals)
+        result = dict(
+            contracts_in_scope=in_scope,
+            drafted=drafted,
+            existing=existing,
+            nothing_to_bill=nothing,
+            failed=[FailedContract(contract_id=k, reason=v) for k, v in sorted(failed.items())],
+            finalized=finalized,
+            delayed_charges_swept=swept,
+            delayed_charges_pending=pending,
+            totals=totals,
+        )
         finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        con.execute("UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
-                    [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id])
+        con.execute(
+            "UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
+            [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
+        )
     return {**result, "finished_at": finished}
 
 
@@ -166,14 +190,24 @@ def _jsonable(v):
 
 
 def _totals(con, run_id: str) -> list[CurrencyTotals]:
-    rows = rows_as_dicts(con.execute(
-        """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
+    rows = rows_as_dicts(
+        con.execute(
+            """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
                   sum(total_minor) AS tot
-           FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""", [run_id]))
-    return [CurrencyTotals(currency=r["currency"], invoices=r["invoices"],
-                           subtotal=to_major(int(r["s"]), r["currency"]),
-                           tax=to_major(int(r["t"]), r["currency"]), total=to_major(int(r["tot"]), r["currency"]))
-            for r in rows]
+           FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""",
+            [run_id],
+        )
+    )
+    return [
+        CurrencyTotals(
+            currency=r["currency"],
+            invoices=r["invoices"],
+            subtotal=to_major(int(r["s"]), r["currency"]),
+            tax=to_major(int(r["t"]), r["currency"]),
+            total=to_major(int(r["tot"]), r["currency"]),
+        )
+        for r in rows
+    ]
 
 
 def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress) -> dict:
@@ -197,35 +231,55 @@ def _run_with_retries(con, run_id, period_date, scope, include, finalize, progre
     raise AssertionError("unreachable")
 
 
-def bill_run(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_ids: list[str] | None = None,
-             customer_ids: list[str] | None = None, business_id: str | None = None,
-             include_delayed_charges: bool = False, finalize: bool = False,
-             progress: Progress | None = None, requested_by: str | None = None) -> BillRunReport:
+def bill_run(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    contract_ids: list[str] | None = None,
+    customer_ids: list[str] | None = None,
+    business_id: str | None = None,
+    include_delayed_charges: bool = False,
+    finalize: bool = False,
+    progress: Progress | None = None,
+    requested_by: str | None = None,
+) -> BillRunReport:
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc)."""
     progress = progress or no_progress
     t0 = time.perf_counter()
     scope = _scope(contract_ids, customer_ids, business_id)
     scope_json = json.dumps(scope, sort_keys=True)
     progress(0.0, "starting bill run")
-    run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize,
-                                          requested_by)
+    run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize, requested_by)
     try:
         result = _run_with_retries(con, run_id, period_date, scope, include_delayed_charges, finalize, progress)
     finally:
         with _LIVE_LOCK:
             _LIVE_RUNS.discard(run_id)
     progress(1.0, "done")
-    return BillRunReport(run_id=run_id, period_date=period_date, status="completed", scope=scope,
-                         include_delayed_charges=include_delayed_charges, finalize=finalize,
-                         requested_by=requested_by, resumed=resumed, started_at=started,
-                         duration_s=round(time.perf_counter() - t0, 3), **result)
+    return BillRunReport(
+        run_id=run_id,
+        period_date=period_date,
+        status="completed",
+        scope=scope,
+        include_delayed_charges=include_delayed_charges,
+        finalize=finalize,
+        requested_by=requested_by,
+        resumed=resumed,
+        started_at=started,
+        duration_s=round(time.perf_counter() - t0, 3),
+        **result,
+    )
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
     """History of bill runs, newest first, with their stored report."""
-    rows = rows_as_dicts(con.execute(
-        """SELECT run_id, period_date, scope, include_delayed_charges, finalize, status, requested_by,
-                  started_at, finished_at, report FROM bill_runs ORDER BY started_at DESC LIMIT ?""", [limit]))
+    rows = rows_as_dicts(
+        con.execute(
+            """SELECT run_id, period_date, scope, include_delayed_charges, finalize, status, requested_by,
+                  started_at, finished_at, report FROM bill_runs ORDER BY started_at DESC LIMIT ?""",
+            [limit],
+        )
+    )
     for r in rows:
         r["report"] = json.loads(r["report"]) if r["report"] else None
         r["scope"] = json.loads(r["scope"])

@@ -4,6 +4,7 @@ Errors are one line on stderr and a non-zero exit (2 for bad input, 3 for a busy
 database or file that cannot be read or written); a refused import lists every problem, one
 `file:line column: reason` per line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,7 @@ def cmd_init(args) -> int:
         from .demo import seed_demo
 
         with _terminal_bar() as bar:
-            counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed,
-                               progress=bar)
+            counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, progress=bar)
         _print_json({"initialized": True, "demo": counts})
     else:
         _print_json({"initialized": True})
@@ -113,8 +113,7 @@ def cmd_import(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import write_demo_folder
 
-    counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows,
-                               seed=args.seed)
+    counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
     _print_json({"out": str(args.out), "rows": counts})
     return 0
 
@@ -150,10 +149,15 @@ def cmd_run(args) -> int:
 
     con = _open(args)
     report = bill_run(
-        con, args.period_date,
-        contract_ids=args.contract or None, customer_ids=args.customer or None, business_id=args.business,
-        include_delayed_charges=args.include_delayed_charges, finalize=args.finalize,
-        progress=None if args.quiet else _StderrBar(), requested_by="cli",
+        con,
+        args.period_date,
+        contract_ids=args.contract or None,
+        customer_ids=args.customer or None,
+        business_id=args.business,
+        include_delayed_charges=args.include_delayed_charges,
+        finalize=args.finalize,
+        progress=None if args.quiet else _StderrBar(),
+        requested_by="cli",
     )
     _print_json(report)
     return 0
@@ -193,8 +197,14 @@ def cmd_simulate(args) -> int:
 
     scenario = load_scenario(Path(args.scenario))
     with _terminal_bar() as bar:
-        summary = simulate(_open(args), scenario, args.from_date, args.to_date,
-                           out_dir=Path(args.out) if args.out else None, progress=bar)
+        summary = simulate(
+            _open(args),
+            scenario,
+            args.from_date,
+            args.to_date,
+            out_dir=Path(args.out) if args.out else None,
+            progress=bar,
+        )
     _print_json(summary)
     return 0
 
@@ -202,8 +212,13 @@ def cmd_simulate(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="billsim", description="Billing-simulation workbench engine")
     p.add_argument("--db", help="database file (default: $BILLSIM_DB or data/workbench.duckdb)")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait this long for a database another process holds (default: fail at once)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a database another process holds (default: fail at once)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create the database (and seed the demo data with --demo)")
@@ -230,8 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="to_date", type=_date, required=True)
     s.set_defaults(func=cmd_cycles)
 
-    for name, func, text in (("preview", cmd_preview, "print the invoice of the period of a date; store nothing"),
-                             ("draft", cmd_draft, "draft the invoice of the period of a date (idempotent)")):
+    for name, func, text in (
+        ("preview", cmd_preview, "print the invoice of the period of a date; store nothing"),
+        ("draft", cmd_draft, "draft the invoice of the period of a date (idempotent)"),
+    ):
         s = sub.add_parser(name, help=text)
         s.add_argument("contract_id")
         s.add_argument("--period-date", type=_date, required=True)
@@ -252,8 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.set_defaults(func=cmd_export)
 
-    for name, func, text in (("finalize", cmd_finalize, "finalize a draft: assign its number, status open"),
-                             ("void", cmd_void, "void an open invoice (keeps its number)")):
+    for name, func, text in (
+        ("finalize", cmd_finalize, "finalize a draft: assign its number, status open"),
+        ("void", cmd_void, "void an open invoice (keeps its number)"),
+    ):
         s = sub.add_parser(name, help=text)
         s.add_argument("invoice_id")
         s.set_defaults(func=func)

@@ -1,4 +1,5 @@
 """ISO 4217 currency codes and their minor units (number of decimals)."""
+
 from __future__ import annotations
 
 from .errors import ValidationError

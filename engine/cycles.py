@@ -12,6 +12,7 @@ boundary(k+1) − boundary(k). bill_for_date = end + 1 (arrears) or start (advan
 
 The functions returning SQL build expressions from column names only (never values).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,37 +67,51 @@ def cycle_rows_sql(inner: str) -> str:
                     FROM (SELECT x.*, {b0} AS b0, {b1} AS b1 FROM ({inner}) x)))"""
 
 
-def _cycles(con: duckdb.DuckDBPyConnection, contract_id: str, lo: dt.date, hi: dt.date,
-            source: str = "main") -> list[BillingCycle]:
+def _cycles(
+    con: duckdb.DuckDBPyConnection, contract_id: str, lo: dt.date, hi: dt.date, source: str = "main"
+) -> list[BillingCycle]:
     """Cycles k(lo) .. k(hi) of one contract."""
     k_lo, k_hi = cycle_index_sql("c", "p.lo"), cycle_index_sql("c", "p.hi")
     inner = f"""SELECT c.*, k.k FROM (SELECT ?::DATE AS lo, ?::DATE AS hi) p, {source}.contracts c,
                        LATERAL (SELECT unnest(range({k_lo}, {k_hi} + 1)) AS k) k
                 WHERE c.contract_id = ?"""
-    rows = con.execute(f"SELECT * FROM ({cycle_rows_sql(inner)}) ORDER BY period_start",
-                       [lo, hi, contract_id]).fetchall()
+    rows = con.execute(
+        f"SELECT * FROM ({cycle_rows_sql(inner)}) ORDER BY period_start", [lo, hi, contract_id]
+    ).fetchall()
     out = []
     for cid, start, end, bill_for, due, anchor, pdays, full_start in rows:
         if end < start:
             continue
         full_end = full_start + dt.timedelta(days=pdays - 1)
-        out.append(BillingCycle(contract_id=cid, start_date=start, end_date=end, bill_for_date=bill_for,
-                                due_date=due, billing_cycle_start_day=anchor, period_days=pdays,
-                                is_stub=(start, end) != (full_start, full_end)))
+        out.append(
+            BillingCycle(
+                contract_id=cid,
+                start_date=start,
+                end_date=end,
+                bill_for_date=bill_for,
+                due_date=due,
+                billing_cycle_start_day=anchor,
+                period_days=pdays,
+                is_stub=(start, end) != (full_start, full_end),
+            )
+        )
     return out
 
 
-def contract_window(con: duckdb.DuckDBPyConnection, contract_id: str,
-                    source: str = "main") -> tuple[dt.date, dt.date | None]:
-    row = con.execute(f"SELECT start_date, end_date FROM {source}.contracts WHERE contract_id = ?",
-                      [contract_id]).fetchone()
+def contract_window(
+    con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main"
+) -> tuple[dt.date, dt.date | None]:
+    row = con.execute(
+        f"SELECT start_date, end_date FROM {source}.contracts WHERE contract_id = ?", [contract_id]
+    ).fetchone()
     if row is None:
         raise NotFoundError(f"unknown contract {contract_id!r}")
     return row[0], row[1]
 
 
-def billing_cycles(con: duckdb.DuckDBPyConnection, contract_id: str, from_date: dt.date,
-                   to_date: dt.date, source: str = "main") -> list[BillingCycle]:
+def billing_cycles(
+    con: duckdb.DuckDBPyConnection, contract_id: str, from_date: dt.date, to_date: dt.date, source: str = "main"
+) -> list[BillingCycle]:
     """The contract's cycles overlapping [from_date, to_date] (Zenskar getContractBillingCycles)."""
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
@@ -108,8 +123,9 @@ def billing_cycles(con: duckdb.DuckDBPyConnection, contract_id: str, from_date: 
     return _cycles(con, contract_id, lo, hi, source)
 
 
-def check_date_in_contract(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
-                           source: str = "main") -> None:
+def check_date_in_contract(
+    con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date, source: str = "main"
+) -> None:
     """An unknown contract or a date outside the contract's [start, end] is an error."""
     start, end = contract_window(con, contract_id, source)
     if date < start or (end is not None and date > end):
@@ -117,8 +133,9 @@ def check_date_in_contract(con: duckdb.DuckDBPyConnection, contract_id: str, dat
         raise ValidationError(f"{date} is outside contract {contract_id} ({window})")
 
 
-def cycle_of_date(con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date,
-                  source: str = "main") -> BillingCycle:
+def cycle_of_date(
+    con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date, source: str = "main"
+) -> BillingCycle:
     """The cycle that contains `date` ("the period of a date"); a date outside the contract is an error."""
     check_date_in_contract(con, contract_id, date, source)
     found = billing_cycles(con, contract_id, date, date, source)

@@ -1,4 +1,5 @@
 """Opening the workbench database. The connection is always passed in; nothing here is global."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def _is_lock_error(exc: Exception) -> bool:
     return "could not set lock" in text or "conflicting lock" in text or "resource temporarily unavailable" in text
 
 
-def connect(path: str | Path | None = None, *, read_only: bool = False,
-            wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path | None = None, *, read_only: bool = False, wait_seconds: float = 0.0
+) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) a billsim database; ':memory:' for tests.
 
     DuckDB lets one process write a database file at a time. When another process holds it, wait up

@@ -5,6 +5,7 @@ in the charge's currency whose period_end is on or after its charge_date, the on
 smallest contract_id. A charge with no such invoice stays pending, reported with the reason.
 A charge is pending while it has no row in delayed_charge_sweeps.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -18,8 +19,7 @@ PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
                  WHERE NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = dc.charge_id)"""
 
 # amount (DECIMAL(38,12), major units) -> minor units of its currency, rounded half away from zero
-_AMOUNT_MINOR = sql_round_minor("(p.amount * 1000000000000)::HUGEINT", "1",
-                                "cu.per_minor_12", "1")
+_AMOUNT_MINOR = sql_round_minor("(p.amount * 1000000000000)::HUGEINT", "1", "cu.per_minor_12", "1")
 
 
 def sweep_delayed_charges(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, list[PendingCharge]]:
@@ -49,9 +49,13 @@ def sweep_delayed_charges(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[
                   s.charge_date, s.charge_date, s.charge_id, NULL
            FROM _sweep s
            JOIN (SELECT invoice_id, max(line_no) AS last_no FROM invoice_lines
-                 WHERE invoice_id IN (SELECT invoice_id FROM _sweep) GROUP BY ALL) m USING (invoice_id)""")
-    con.execute("""INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
-                   SELECT charge_id, invoice_id, ?, current_timestamp FROM _sweep""", [run_id])
+                 WHERE invoice_id IN (SELECT invoice_id FROM _sweep) GROUP BY ALL) m USING (invoice_id)"""
+    )
+    con.execute(
+        """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
+                   SELECT charge_id, invoice_id, ?, current_timestamp FROM _sweep""",
+        [run_id],
+    )
     swept = con.execute("SELECT count(*) FROM _sweep").fetchone()[0]
     if swept:
         refresh_totals(con, run_id=run_id)
@@ -78,5 +82,9 @@ def _pending_with_reasons(con: duckdb.DuckDBPyConnection, run_id: str) -> list[P
             ORDER BY p.charge_id""",
         [run_id, run_id],
     ).fetchall()
-    return [PendingCharge(charge_id=r[0], customer_id=r[1], currency=r[2], amount=plain(r[3]), charge_date=r[4],
-                          reason=r[5]) for r in rows]
+    return [
+        PendingCharge(
+            charge_id=r[0], customer_id=r[1], currency=r[2], amount=plain(r[3]), charge_date=r[4], reason=r[5]
+        )
+        for r in rows
+    ]

@@ -11,6 +11,7 @@ hours with minimum commitment, an annual license. Prices are written in US dolla
 rates into the contract's currency (its customer's, or for one contract in twelve a second currency), in
 integer micro-units (1e-6 of a major unit), so no float is ever used.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -60,15 +61,40 @@ CREATE MACRO money(micros, cur) AS (micros // 1000000)::VARCHAR || CASE
 # seats (3..50). ramp 1/2: the same product, the step-up price from the seventh month.
 
 
-def _line(profile, slot, product, kind, model, description, usd_micros, price="cycle", quantity="one",
-          metric=None, aggregation=None, discounted=False, ramp=None) -> tuple:
-    return (profile, slot, product, kind, model, description, usd_micros, price, quantity, metric,
-            aggregation, discounted, ramp)
+def _line(
+    profile,
+    slot,
+    product,
+    kind,
+    model,
+    description,
+    usd_micros,
+    price="cycle",
+    quantity="one",
+    metric=None,
+    aggregation=None,
+    discounted=False,
+    ramp=None,
+) -> tuple:
+    return (
+        profile,
+        slot,
+        product,
+        kind,
+        model,
+        description,
+        usd_micros,
+        price,
+        quantity,
+        metric,
+        aggregation,
+        discounted,
+        ramp,
+    )
 
 
 def _usage_line(profile, slot, product, model, description, usd_micros, price, metric, aggregation) -> tuple:
-    return _line(profile, slot, product, "usage", model, description, usd_micros, price, None, metric,
-                 aggregation)
+    return _line(profile, slot, product, "usage", model, description, usd_micros, price, None, metric, aggregation)
 
 
 _LINE_TEMPLATES = [
@@ -87,8 +113,7 @@ _LINE_TEMPLATES = [
     _line(5, 1, "Platform", "recurring", "flat", "Platform fee", 199_000000, ramp=1),
     _line(5, 2, "Platform", "recurring", "flat", "Platform fee", 239_000000, ramp=2),
     _usage_line(5, 3, "Events", "per_unit", "Tracked events", 50000, "unit", "events", "count"),
-    _line(6, 1, "Seats", "recurring", "per_unit", "Consultant seats", 20_000000, quantity="seats",
-          discounted=True),
+    _line(6, 1, "Seats", "recurring", "per_unit", "Consultant seats", 20_000000, quantity="seats", discounted=True),
     _usage_line(6, 2, "Consulting", "per_unit", "Consulting hours", 150_000000, "whole", "hours", "sum"),
     _line(7, 1, "License", "recurring", "flat", "Annual license", 200_000000, discounted=True),
     _line(7, 2, "Setup", "one_time", "flat", "Implementation", 1500_000000, price="whole"),
@@ -270,19 +295,23 @@ FROM base;
 _COLUMNS = {
     "customers": "customer_id, name, business_id, email, currency, tax_rate",
     "contracts": "contract_id, customer_id, start_date, end_date, billing_period, billing_cycle_start_day, "
-                 "billing_timing, payment_terms_days, minimum_commitment, proration, currency",
+    "billing_timing, payment_terms_days, minimum_commitment, proration, currency",
     "order_lines": "line_id, contract_id, product, kind, pricing_model, description, unit_price, quantity, "
-                   "metric, aggregation, package_size, free_units, percentage_rate, fixed_fee, "
-                   "discount_percent, start_date, end_date",
+    "metric, aggregation, package_size, free_units, percentage_rate, fixed_fee, "
+    "discount_percent, start_date, end_date",
     "price_tiers": "line_id, up_to, unit_price, flat_fee",
     "delayed_charges": "charge_id, customer_id, description, amount, charge_date, currency",
 }
-_ORDER = {"customers": "c", "contracts": "k", "order_lines": "k, slot", "price_tiers": "k, slot, tier",
-          "delayed_charges": "j"}
+_ORDER = {
+    "customers": "c",
+    "contracts": "k",
+    "order_lines": "k, slot",
+    "price_tiers": "k, slot, tier",
+    "delayed_charges": "j",
+}
 
 
-def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = None,
-                      seed: int = 7) -> dict[str, int]:
+def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = None, seed: int = 7) -> dict[str, int]:
     """Write the six demo CSV files into `out`; returns the rows written per file."""
     usage_rows = contracts * USAGE_ROWS_PER_CONTRACT if usage_rows is None else usage_rows
     if contracts < 0 or usage_rows < 0:
@@ -294,9 +323,13 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
     con = duckdb.connect(":memory:")  # a private connection: generation never touches the workbench database
     try:
         con.execute("SET enable_progress_bar = false")
-        sizes = {"demo_seed": seed, "demo_contracts": contracts, "demo_usage_rows": usage_rows,
-                 "demo_customers": -(-contracts * 2 // 3),  # one or two contracts per customer
-                 "demo_charges": -(-contracts // 5)}
+        sizes = {
+            "demo_seed": seed,
+            "demo_contracts": contracts,
+            "demo_usage_rows": usage_rows,
+            "demo_customers": -(-contracts * 2 // 3),  # one or two contracts per customer
+            "demo_charges": -(-contracts // 5),
+        }
         for name, value in sizes.items():
             con.execute(f"SET VARIABLE {name} = $value", {"value": value})
         con.execute(_MACROS)
@@ -304,8 +337,9 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
         con.executemany(f"INSERT INTO templates VALUES ({', '.join(['?'] * 13)})", _LINE_TEMPLATES)
         con.executemany("INSERT INTO tier_templates VALUES (?, ?, ?, ?, ?)", _TIER_TEMPLATES)
         # Every profile has exactly one usage line: its metric is the metric of the profile's usage rows.
-        con.execute("SET VARIABLE demo_metrics = (SELECT list(metric ORDER BY profile) FROM templates "
-                    "WHERE kind = 'usage')")
+        con.execute(
+            "SET VARIABLE demo_metrics = (SELECT list(metric ORDER BY profile) FROM templates WHERE kind = 'usage')"
+        )
         for script in (_CUSTOMERS, _CONTRACTS, _ORDER_LINES, _USAGE_SPANS, _DELAYED_CHARGES):
             con.execute(script)
         counts = {}
@@ -315,16 +349,24 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
                 con.execute(_USAGE, {"path": path})
                 counts[table] = usage_rows
                 continue
-            con.execute(f"COPY (SELECT {_COLUMNS[table]} FROM {table} ORDER BY {_ORDER[table]}) "
-                        "TO $path (HEADER, DELIMITER ',')", {"path": path})
+            con.execute(
+                f"COPY (SELECT {_COLUMNS[table]} FROM {table} ORDER BY {_ORDER[table]}) "
+                "TO $path (HEADER, DELIMITER ',')",
+                {"path": path},
+            )
             counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         return counts
     finally:
         con.close()
 
 
-def seed_demo(con: duckdb.DuckDBPyConnection, contracts: int = 50, usage_rows: int | None = None,
-              seed: int = 7, progress: Progress | None = None) -> dict[str, int]:
+def seed_demo(
+    con: duckdb.DuckDBPyConnection,
+    contracts: int = 50,
+    usage_rows: int | None = None,
+    seed: int = 7,
+    progress: Progress | None = None,
+) -> dict[str, int]:
     """Generate the demo folder and import it like any data folder (so demo data always passes validation)."""
     with tempfile.TemporaryDirectory(prefix="billsim-demo-") as tmp:
         if progress:

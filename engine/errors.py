@@ -1,4 +1,5 @@
 """Typed errors of the engine. Every message names the problem in a finance user's words."""
+
 from __future__ import annotations
 
 

@@ -10,6 +10,7 @@ run as a formula; numeric columns (amounts, quantities) stay plain, negative one
 Parquet is for data tools: typed columns (amounts DECIMAL(38,4)), text exactly as stored, and the
 lines file carries the invoice currency as a last extra column so an amount's precision is known.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,21 +26,56 @@ from .money import sql_round_minor
 
 FORMATS = ("csv", "parquet")
 INVOICE_COLUMNS = [
-    "invoice_id", "business_id", "customer_id", "contract_id", "number", "status", "currency",
-    "period_start", "period_end", "bill_for_date", "due_date", "subtotal", "tax", "total", "total_paid",
-    "balance_due", "run_id", "created_at",
+    "invoice_id",
+    "business_id",
+    "customer_id",
+    "contract_id",
+    "number",
+    "status",
+    "currency",
+    "period_start",
+    "period_end",
+    "bill_for_date",
+    "due_date",
+    "subtotal",
+    "tax",
+    "total",
+    "total_paid",
+    "balance_due",
+    "run_id",
+    "created_at",
 ]
 LINE_COLUMNS = [
-    "invoice_id", "line_no", "line_id", "kind", "product", "description", "quantity", "unit_price",
-    "proration_factor", "amount", "period_start", "period_end",
+    "invoice_id",
+    "line_no",
+    "line_id",
+    "kind",
+    "product",
+    "description",
+    "quantity",
+    "unit_price",
+    "proration_factor",
+    "amount",
+    "period_start",
+    "period_end",
 ]
-_TEXT_COLUMNS = {"invoice_id", "business_id", "customer_id", "contract_id", "status", "currency", "run_id",
-                 "line_id", "kind", "product", "description"}
+_TEXT_COLUMNS = {
+    "invoice_id",
+    "business_id",
+    "customer_id",
+    "contract_id",
+    "status",
+    "currency",
+    "run_id",
+    "line_id",
+    "kind",
+    "product",
+    "description",
+}
 _FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
 
 # ISO 4217 decimals as a relation; joined as `cu`. Three bound list parameters (_currency_params).
-_CURRENCIES = ("(SELECT unnest(?::VARCHAR[]) AS currency, unnest(?::INTEGER[]) AS exp, "
-               "unnest(?::HUGEINT[]) AS scale)")
+_CURRENCIES = "(SELECT unnest(?::VARCHAR[]) AS currency, unnest(?::INTEGER[]) AS exp, unnest(?::HUGEINT[]) AS scale)"
 
 
 def _currency_params() -> list:
@@ -50,9 +86,11 @@ def _currency_params() -> list:
 def _fixed_text(value: str, exp: str, scale: str) -> str:
     """Integer `value` ÷ `scale` (= 10^exp) as exact decimal text with exactly `exp` decimals."""
     mag = f"abs(({value})::HUGEINT)"
-    return (f"(CASE WHEN ({exp}) = 0 THEN (({value})::HUGEINT)::VARCHAR "
-            f"ELSE (CASE WHEN ({value}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
-            f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)")
+    return (
+        f"(CASE WHEN ({exp}) = 0 THEN (({value})::HUGEINT)::VARCHAR "
+        f"ELSE (CASE WHEN ({value}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
+        f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)"
+    )
 
 
 def _money(minor: str, fmt: str) -> str:
@@ -77,8 +115,7 @@ def _proration(fmt: str) -> str:
 
 def _guard(expr: str) -> str:
     """Formula-injection guard for a CSV text cell."""
-    return (f"(CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-            f"THEN '''' || {expr} ELSE {expr} END)")
+    return f"(CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {expr} ELSE {expr} END)"
 
 
 def _select_list(exprs: dict[str, str], columns: list[str], fmt: str, guard: bool) -> str:
@@ -92,8 +129,10 @@ def _select_list(exprs: dict[str, str], columns: list[str], fmt: str, guard: boo
 def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
     exprs = {
         "number": "(CASE WHEN i.status = 'draft' THEN NULL ELSE i.number END)",
-        "subtotal": _money("i.subtotal_minor", fmt), "tax": _money("i.tax_minor", fmt),
-        "total": _money("i.total_minor", fmt), "total_paid": _money("i.total_paid_minor", fmt),
+        "subtotal": _money("i.subtotal_minor", fmt),
+        "tax": _money("i.tax_minor", fmt),
+        "total": _money("i.total_minor", fmt),
+        "total_paid": _money("i.total_paid_minor", fmt),
         "balance_due": _money("i.total_minor - i.total_paid_minor", fmt),
         "created_at": "date_trunc('second', i.created_at)",
     }
@@ -104,8 +143,12 @@ WHERE {where}"""
 
 def _lines_sql(fmt: str, where: str) -> str:
     exprs = {c: f"l.{c}" for c in LINE_COLUMNS}
-    exprs |= {"quantity": _trimmed("l.quantity", fmt), "unit_price": _trimmed("l.unit_price", fmt),
-              "proration_factor": _proration(fmt), "amount": _money("l.amount_minor", fmt)}
+    exprs |= {
+        "quantity": _trimmed("l.quantity", fmt),
+        "unit_price": _trimmed("l.unit_price", fmt),
+        "proration_factor": _proration(fmt),
+        "amount": _money("l.amount_minor", fmt),
+    }
     columns = LINE_COLUMNS + (["currency"] if fmt == "parquet" else [])
     exprs["currency"] = "i.currency"
     return f"""SELECT {_select_list(exprs, columns, fmt, True)}
@@ -143,14 +186,14 @@ def _as_date(key: str, value: dt.date | str) -> dt.date:
 
 def _check_currencies(con: duckdb.DuckDBPyConnection) -> None:
     # The store only holds ISO codes; refuse to write amounts whose decimals are unknown.
-    bad = [r[0] for r in con.execute("SELECT DISTINCT currency FROM invoices").fetchall()
-           if r[0] not in MINOR_UNITS]
+    bad = [r[0] for r in con.execute("SELECT DISTINCT currency FROM invoices").fetchall() if r[0] not in MINOR_UNITS]
     if bad:
         raise ValidationError(f"invoices in unknown currencies {sorted(bad)}: cannot format their amounts")
 
 
-def export_ledger(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *,
-                  filters: dict | None = None) -> dict[str, Path]:
+def export_ledger(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *, filters: dict | None = None
+) -> dict[str, Path]:
     """Write invoices.{fmt} and invoice_lines.{fmt} (spec section 6) into `out_dir`; returns their paths."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")
@@ -160,8 +203,10 @@ def export_ledger(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv
     out_dir.mkdir(parents=True, exist_ok=True)
     options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
     paths = {"invoices": out_dir / f"invoices.{fmt}", "invoice_lines": out_dir / f"invoice_lines.{fmt}"}
-    queries = {"invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
-               "invoice_lines": _lines_sql(fmt, where)}
+    queries = {
+        "invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
+        "invoice_lines": _lines_sql(fmt, where),
+    }
     # One transaction: both files are the same snapshot of the ledger, even while a bill run commits.
     with transaction(con):
         for name, query in queries.items():
@@ -169,8 +214,9 @@ def export_ledger(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv
     return paths
 
 
-def ledger_frames(con: duckdb.DuckDBPyConnection, filters: dict | None = None, limit: int | None = None,
-                  offset: int = 0) -> tuple[pd.DataFrame, int]:
+def ledger_frames(
+    con: duckdb.DuckDBPyConnection, filters: dict | None = None, limit: int | None = None, offset: int = 0
+) -> tuple[pd.DataFrame, int]:
     """One page of the invoice ledger for the UI (newest first) and the total count of the filter.
 
     Same columns and amount strings as the CSV export, text shown as stored (no formula guard:

@@ -4,6 +4,7 @@ Up to FEW_IDS ids become a constant `column IN (?, …)`: the scan then reads on
 zone maps can hold them (one contract's usage, clustered at import, sits in a few). A longer list is
 one bound list parameter. Values are always bound parameters.
 """
+
 from __future__ import annotations
 
 FEW_IDS = 16

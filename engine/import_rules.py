@@ -7,6 +7,7 @@ The SQL reads the staging row as `s` (trimmed text, NULL when blank) and the typ
 columns by name, the original text as `raw_<name>`). Reasons are templates filled in Python only for
 the problems found: `{value}` is the offending text, `{detail}` a second value, `{other_line}` a line.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -125,37 +126,61 @@ def cell_checks(col: Column, bind: Bind) -> list[tuple[str, str]]:
     """(condition on a non-blank `s.<col>`, reason) in reporting order; blank cells are checked apart."""
     v = f"s.{col.name}"
     if col.kind == "enum":
-        return [(f"NOT list_contains({bind(list(col.choices))}, {v})",
-                 "'{value}' is not one of: " + ", ".join(col.choices))]
+        return [
+            (f"NOT list_contains({bind(list(col.choices))}, {v})", "'{value}' is not one of: " + ", ".join(col.choices))
+        ]
     if col.kind == "currency":
-        return [(f"NOT list_contains({bind(CURRENCY_CODES)}, {v})",
-                 "'{value}' is not an ISO 4217 currency code (three capital letters, e.g. USD, EUR, JPY)")]
+        return [
+            (
+                f"NOT list_contains({bind(CURRENCY_CODES)}, {v})",
+                "'{value}' is not an ISO 4217 currency code (three capital letters, e.g. USD, EUR, JPY)",
+            )
+        ]
     if col.kind == "date":
-        return [(f"NOT regexp_full_match({v}, {bind(RE_DATE)})", "'{value}' is not a date (YYYY-MM-DD)"),
-                (f"TRY_CAST({v} AS DATE) IS NULL", "'{value}' is not a real calendar date")]
+        return [
+            (f"NOT regexp_full_match({v}, {bind(RE_DATE)})", "'{value}' is not a date (YYYY-MM-DD)"),
+            (f"TRY_CAST({v} AS DATE) IS NULL", "'{value}' is not a real calendar date"),
+        ]
     if col.kind == "usage_date":
-        return [(f"NOT regexp_full_match({v}, {bind(RE_DATE_OR_TIMESTAMP)})",
-                 "'{value}' is not a date (YYYY-MM-DD) or an ISO timestamp (e.g. 2026-03-17T23:59:00Z)"),
-                (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL", "'{value}' is not a real calendar date or time")]
+        return [
+            (
+                f"NOT regexp_full_match({v}, {bind(RE_DATE_OR_TIMESTAMP)})",
+                "'{value}' is not a date (YYYY-MM-DD) or an ISO timestamp (e.g. 2026-03-17T23:59:00Z)",
+            ),
+            (f"TRY_CAST({v} AS TIMESTAMPTZ) IS NULL", "'{value}' is not a real calendar date or time"),
+        ]
     if col.kind == "whole":
-        return [(f"NOT regexp_full_match({v}, {bind(RE_WHOLE)})", "'{value}' is not a whole number"),
-                (f"coalesce(TRY_CAST({v} AS BIGINT) NOT BETWEEN {bind(col.low)} AND {bind(col.high)}, true)",
-                 f"'{{value}}' is outside the allowed range {col.low} to {col.high}")]
+        return [
+            (f"NOT regexp_full_match({v}, {bind(RE_WHOLE)})", "'{value}' is not a whole number"),
+            (
+                f"coalesce(TRY_CAST({v} AS BIGINT) NOT BETWEEN {bind(col.low)} AND {bind(col.high)}, true)",
+                f"'{{value}}' is outside the allowed range {col.low} to {col.high}",
+            ),
+        ]
     if col.kind in DECIMAL_KINDS:
         sql_type, places, digits = DECIMAL_KINDS[col.kind]
         checks = [
-            (f"NOT regexp_full_match({v}, {bind(RE_NUMBER)})",
-             "'{value}' is not a number (write a plain decimal such as 12.50, without thousands separators)"),
-            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})",
-             f"'{{value}}' is negative; {col.name} cannot be"),
-            (f"regexp_full_match({v}, {bind(re_too_many_decimals(places))})",
-             f"'{{value}}' has more than {places} decimal places, the most {col.name} allows"),
-            (f"regexp_full_match({v}, {bind(re_too_many_digits(digits))})",
-             f"'{{value}}' is too large: {col.name} allows at most {digits} digits before the decimal point"),
+            (
+                f"NOT regexp_full_match({v}, {bind(RE_NUMBER)})",
+                "'{value}' is not a number (write a plain decimal such as 12.50, without thousands separators)",
+            ),
+            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})", f"'{{value}}' is negative; {col.name} cannot be"),
+            (
+                f"regexp_full_match({v}, {bind(re_too_many_decimals(places))})",
+                f"'{{value}}' has more than {places} decimal places, the most {col.name} allows",
+            ),
+            (
+                f"regexp_full_match({v}, {bind(re_too_many_digits(digits))})",
+                f"'{{value}}' is too large: {col.name} allows at most {digits} digits before the decimal point",
+            ),
         ]
         if col.high is not None:
-            checks.append((f"TRY_CAST({v} AS {sql_type}) > {bind(col.high)}",
-                           f"'{{value}}' is more than {col.high}; {col.name} is a percentage from 0 to 100"))
+            checks.append(
+                (
+                    f"TRY_CAST({v} AS {sql_type}) > {bind(col.high)}",
+                    f"'{{value}}' is more than {col.high}; {col.name} is a percentage from 0 to 100",
+                )
+            )
         return checks
     return []  # text: any non-blank text is fine
 
@@ -169,10 +194,12 @@ def typed_expr(col: Column, bind: Bind) -> str:
         # A timestamp counts on its UTC date; one without a zone is read as UTC, whatever the session's
         # TimeZone (a cursor does not inherit connect()'s). A bare date (10 characters) is cast directly:
         # parsing every row as TIMESTAMPTZ would be several times slower on a 10M-row file.
-        v = (f"CASE WHEN length({v}) = {bind(10)} THEN TRY_CAST({v} AS DATE) "
-             f"WHEN regexp_matches({v}, {bind(RE_ZONE_AT_END)}) "
-             f"THEN timezone({bind('UTC')}, TRY_CAST({v} AS TIMESTAMPTZ))::DATE "
-             f"ELSE TRY_CAST({v} AS TIMESTAMP)::DATE END")
+        v = (
+            f"CASE WHEN length({v}) = {bind(10)} THEN TRY_CAST({v} AS DATE) "
+            f"WHEN regexp_matches({v}, {bind(RE_ZONE_AT_END)}) "
+            f"THEN timezone({bind('UTC')}, TRY_CAST({v} AS TIMESTAMPTZ))::DATE "
+            f"ELSE TRY_CAST({v} AS TIMESTAMP)::DATE END"
+        )
     elif col.kind == "whole":
         v = f"TRY_CAST({v} AS INTEGER)"
     elif col.kind in DECIMAL_KINDS:
@@ -181,8 +208,13 @@ def typed_expr(col: Column, bind: Bind) -> str:
 
 
 def _end_before_start() -> RowRule:
-    return RowRule("end_date", lambda b: "t.end_date < t.start_date",
-                   "end_date {value} is before start_date {detail}", "t.raw_end_date", "t.raw_start_date")
+    return RowRule(
+        "end_date",
+        lambda b: "t.end_date < t.start_date",
+        "end_date {value} is before start_date {detail}",
+        "t.raw_end_date",
+        "t.raw_start_date",
+    )
 
 
 def _model_needs(column: str, models: tuple[str, ...], what: str) -> RowRule:
@@ -192,85 +224,130 @@ def _model_needs(column: str, models: tuple[str, ...], what: str) -> RowRule:
     return RowRule(column, when, "a {value} line needs " + what, "t.pricing_model")
 
 
-TABLES: dict[str, Table] = {t.name: t for t in (
-    Table("customers", (
-        Column("customer_id", "text", required=True),
-        Column("name", "text", required=True),
-        Column("business_id", "text", default="default"),
-        Column("email", "text"),
-        Column("currency", "currency", default="USD"),
-        Column("tax_rate", "price", default="0", high=100),
-    ), key="customer_id"),
-    Table("contracts", (
-        Column("contract_id", "text", required=True),
-        Column("customer_id", "text", required=True),
-        Column("start_date", "date", required=True),
-        Column("end_date", "date"),
-        Column("billing_period", "enum", default="month", choices=("month", "quarter", "year")),
-        # Blank anchor = the day of start_date (spec section 1).
-        Column("billing_cycle_start_day", "whole", low=1, high=31,
-               fallback="day(TRY_CAST(s.start_date AS DATE))"),
-        Column("billing_timing", "enum", default="arrears", choices=("arrears", "advance")),
-        # Payment terms beyond ten years are a typo, and would push due dates out of any report.
-        Column("payment_terms_days", "whole", default="30", low=0, high=3650),
-        Column("minimum_commitment", "price"),
-        Column("proration", "enum", default="actual", choices=("actual", "none")),
-        # Blank currency = the customer's (stored resolved, so billing never has to look it up).
-        Column("currency", "currency", fallback="owner.currency"),
-    ), key="contract_id", refs=(Ref("customer_id", "customers", "customer"),),
-        row_rules=(_end_before_start(),),
-        joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id"),
-    Table("order_lines", (
-        Column("line_id", "text", required=True),
-        Column("contract_id", "text", required=True),
-        Column("product", "text", required=True),
-        Column("kind", "enum", required=True, choices=("recurring", "usage", "one_time")),
-        Column("pricing_model", "enum", required=True,
-               choices=("flat", "per_unit", "graduated", "volume", "package", "percentage")),
-        Column("description", "text"),
-        Column("unit_price", "price"),
-        Column("quantity", "quantity", default="1"),
-        Column("metric", "text"),
-        Column("aggregation", "enum", default="sum", choices=("sum", "count", "max")),
-        Column("package_size", "quantity"),
-        Column("free_units", "quantity"),
-        Column("percentage_rate", "price"),
-        Column("fixed_fee", "price"),
-        Column("discount_percent", "quantity", high=100),
-        Column("start_date", "date"),
-        Column("end_date", "date"),
-    ), key="line_id", refs=(Ref("contract_id", "contracts", "contract"),), row_rules=(
-        RowRule("metric", lambda b: f"t.kind = {b('usage')} AND t.metric IS NULL",
-                "a usage line needs a metric (the usage metric it bills)", "t.kind"),
-        _model_needs("unit_price", ("flat", "per_unit", "package"), "a unit_price"),
-        _model_needs("package_size", ("package",), "a package_size (the units in one package)"),
-        RowRule("package_size", lambda b: f"t.pricing_model = {b('package')} AND t.package_size = 0",
-                "package_size must be more than 0", "t.raw_package_size"),
-        _model_needs("percentage_rate", ("percentage",), "a percentage_rate"),
-        _end_before_start(),
-    )),
-    Table("price_tiers", (
-        Column("line_id", "text", required=True),
-        Column("up_to", "quantity"),
-        Column("unit_price", "price", required=True),
-        Column("flat_fee", "price", default="0"),
-    ), refs=(Ref("line_id", "order_lines", "order line"),)),
-    Table("usage", (
-        Column("usage_id", "text", required=True),
-        Column("contract_id", "text", required=True),
-        Column("metric", "text", required=True),
-        Column("usage_date", "usage_date", required=True),
-        Column("quantity", "usage_quantity", required=True),
-        Column("status", "enum", default="approved", choices=("approved", "pending", "rejected")),
-    ), key="usage_id", refs=(Ref("contract_id", "contracts", "contract"),)),
-    Table("delayed_charges", (
-        Column("charge_id", "text", required=True),
-        Column("customer_id", "text", required=True),
-        Column("description", "text", required=True),
-        # Negative amounts (credits) are out of scope: the "price" kind refuses them.
-        Column("amount", "price", required=True),
-        Column("charge_date", "date", required=True),
-        Column("currency", "currency", fallback="owner.currency"),
-    ), key="charge_id", refs=(Ref("customer_id", "customers", "customer"),),
-        joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id"),
-)}
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "customers",
+            (
+                Column("customer_id", "text", required=True),
+                Column("name", "text", required=True),
+                Column("business_id", "text", default="default"),
+                Column("email", "text"),
+                Column("currency", "currency", default="USD"),
+                Column("tax_rate", "price", default="0", high=100),
+            ),
+            key="customer_id",
+        ),
+        Table(
+            "contracts",
+            (
+                Column("contract_id", "text", required=True),
+                Column("customer_id", "text", required=True),
+                Column("start_date", "date", required=True),
+                Column("end_date", "date"),
+                Column("billing_period", "enum", default="month", choices=("month", "quarter", "year")),
+                # Blank anchor = the day of start_date (spec section 1).
+                Column(
+                    "billing_cycle_start_day", "whole", low=1, high=31, fallback="day(TRY_CAST(s.start_date AS DATE))"
+                ),
+                Column("billing_timing", "enum", default="arrears", choices=("arrears", "advance")),
+                # Payment terms beyond ten years are a typo, and would push due dates out of any report.
+                Column("payment_terms_days", "whole", default="30", low=0, high=3650),
+                Column("minimum_commitment", "price"),
+                Column("proration", "enum", default="actual", choices=("actual", "none")),
+                # Blank currency = the customer's (stored resolved, so billing never has to look it up).
+                Column("currency", "currency", fallback="owner.currency"),
+            ),
+            key="contract_id",
+            refs=(Ref("customer_id", "customers", "customer"),),
+            row_rules=(_end_before_start(),),
+            joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id",
+        ),
+        Table(
+            "order_lines",
+            (
+                Column("line_id", "text", required=True),
+                Column("contract_id", "text", required=True),
+                Column("product", "text", required=True),
+                Column("kind", "enum", required=True, choices=("recurring", "usage", "one_time")),
+                Column(
+                    "pricing_model",
+                    "enum",
+                    required=True,
+                    choices=("flat", "per_unit", "graduated", "volume", "package", "percentage"),
+                ),
+                Column("description", "text"),
+                Column("unit_price", "price"),
+                Column("quantity", "quantity", default="1"),
+                Column("metric", "text"),
+                Column("aggregation", "enum", default="sum", choices=("sum", "count", "max")),
+                Column("package_size", "quantity"),
+                Column("free_units", "quantity"),
+                Column("percentage_rate", "price"),
+                Column("fixed_fee", "price"),
+                Column("discount_percent", "quantity", high=100),
+                Column("start_date", "date"),
+                Column("end_date", "date"),
+            ),
+            key="line_id",
+            refs=(Ref("contract_id", "contracts", "contract"),),
+            row_rules=(
+                RowRule(
+                    "metric",
+                    lambda b: f"t.kind = {b('usage')} AND t.metric IS NULL",
+                    "a usage line needs a metric (the usage metric it bills)",
+                    "t.kind",
+                ),
+                _model_needs("unit_price", ("flat", "per_unit", "package"), "a unit_price"),
+                _model_needs("package_size", ("package",), "a package_size (the units in one package)"),
+                RowRule(
+                    "package_size",
+                    lambda b: f"t.pricing_model = {b('package')} AND t.package_size = 0",
+                    "package_size must be more than 0",
+                    "t.raw_package_size",
+                ),
+                _model_needs("percentage_rate", ("percentage",), "a percentage_rate"),
+                _end_before_start(),
+            ),
+        ),
+        Table(
+            "price_tiers",
+            (
+                Column("line_id", "text", required=True),
+                Column("up_to", "quantity"),
+                Column("unit_price", "price", required=True),
+                Column("flat_fee", "price", default="0"),
+            ),
+            refs=(Ref("line_id", "order_lines", "order line"),),
+        ),
+        Table(
+            "usage",
+            (
+                Column("usage_id", "text", required=True),
+                Column("contract_id", "text", required=True),
+                Column("metric", "text", required=True),
+                Column("usage_date", "usage_date", required=True),
+                Column("quantity", "usage_quantity", required=True),
+                Column("status", "enum", default="approved", choices=("approved", "pending", "rejected")),
+            ),
+            key="usage_id",
+            refs=(Ref("contract_id", "contracts", "contract"),),
+        ),
+        Table(
+            "delayed_charges",
+            (
+                Column("charge_id", "text", required=True),
+                Column("customer_id", "text", required=True),
+                Column("description", "text", required=True),
+                # Negative amounts (credits) are out of scope: the "price" kind refuses them.
+                Column("amount", "price", required=True),
+                Column("charge_date", "date", required=True),
+                Column("currency", "currency", fallback="owner.currency"),
+            ),
+            key="charge_id",
+            refs=(Ref("customer_id", "customers", "customer"),),
+            joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id",
+        ),
+    )
+}

@@ -10,6 +10,7 @@ One path for CSV files and DataFrames:
 Imports are additive: ids already in the database are duplicates, references may point at them.
 Physical line numbers (header = line 1) are worked out only for the problems reported.
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,12 +59,16 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path, progress: Progre
     return _ImportRun(con, progress).run(sources, early)
 
 
-def import_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame],
-                  progress: Progress | None = None) -> dict[str, int]:
+def import_frames(
+    con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame], progress: Progress | None = None
+) -> dict[str, int]:
     """Import DataFrames keyed by file stem ("customers", "usage", …); problems name them `<stem>.csv`."""
     expected = ", ".join(INPUT_TABLES)
-    early = [_problem(f"{name}.csv", 0, "", f"unknown table '{name}': expected one of {expected}")
-             for name in frames if name not in TABLES]
+    early = [
+        _problem(f"{name}.csv", 0, "", f"unknown table '{name}': expected one of {expected}")
+        for name in frames
+        if name not in TABLES
+    ]
     sources = {t: _FrameSource(t, frames[t]) for t in INPUT_TABLES if frames.get(t) is not None}
     return _ImportRun(con, progress).run(sources, early)
 
@@ -93,14 +98,21 @@ class _CsvSource:
             bind = Bind()
             blank = bind("")
             exprs = ", ".join(cell.format(blank=blank) for cell in cells)
-            options = (f"header = true, all_varchar = true, auto_detect = false, delim = {bind(',')}, "
-                       f"quote = {bind(chr(34))}, escape = {bind(chr(34))}, "
-                       f"columns = {bind({f'c{i}': 'VARCHAR' for i in range(width)})}")
+            options = (
+                f"header = true, all_varchar = true, auto_detect = false, delim = {bind(',')}, "
+                f"quote = {bind(chr(34))}, escape = {bind(chr(34))}, "
+                f"columns = {bind({f'c{i}': 'VARCHAR' for i in range(width)})}"
+            )
             if with_rejects:
-                options += (f", store_rejects = true, rejects_table = {bind('_import_rejects')}, "
-                            f"rejects_scan = {bind('_import_reject_scans')}")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} "
-                        f"FROM read_csv({bind(str(self.path))}, {options})", bind.params)
+                options += (
+                    f", store_rejects = true, rejects_table = {bind('_import_rejects')}, "
+                    f"rejects_scan = {bind('_import_reject_scans')}"
+                )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} "
+                f"FROM read_csv({bind(str(self.path))}, {options})",
+                bind.params,
+            )
 
         try:
             create(with_rejects=False)
@@ -116,11 +128,14 @@ class _CsvSource:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {empty} LIMIT 0")
             return [_problem(self.file, 0, "", "the file cannot be read as CSV: " + str(exc).splitlines()[0])]
         # One problem per unreadable row (DuckDB lists a row once per missing column).
-        self.rejected = con.execute("SELECT line_byte_position, min(error_type), min(error_message) "
-                                    "FROM _import_rejects GROUP BY 1 ORDER BY 1").fetchall()
+        self.rejected = con.execute(
+            "SELECT line_byte_position, min(error_type), min(error_message) FROM _import_rejects GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         lines = _lines_at_offsets(self.path, [r[0] for r in self.rejected])
-        return [_problem(self.file, lines[at], "", _UNREADABLE_ROW.get(kind, f"unreadable row: {msg}"))
-                for at, kind, msg in self.rejected]
+        return [
+            _problem(self.file, lines[at], "", _UNREADABLE_ROW.get(kind, f"unreadable row: {msg}"))
+            for at, kind, msg in self.rejected
+        ]
 
     def lines(self, indexes: set[int], staged_rows: int) -> dict[int, int]:
         """Physical line of each staged row (0-based index in file order)."""
@@ -160,8 +175,7 @@ class _FrameSource:
             bind = Bind()
             blank = bind("")
             exprs = ", ".join(cell.format(blank=blank) for cell in cells)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} FROM {self.view}",
-                        bind.params)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} FROM {self.view}", bind.params)
         finally:
             con.unregister(self.view)
         return []
@@ -188,8 +202,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_blank(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _count_lines(path: Path) -> int:
@@ -231,8 +244,10 @@ class _ImportRun:
 
     def run(self, sources: dict, early: list[dict]) -> dict[str, int]:
         self.early = [((-1, 0, 0), p) for p in early]
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _import_problems (file_no INTEGER, row_id BIGINT, "
-                         "col_no INTEGER, check_no INTEGER, value VARCHAR, detail VARCHAR, other_row BIGINT)")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _import_problems (file_no INTEGER, row_id BIGINT, "
+            "col_no INTEGER, check_no INTEGER, value VARCHAR, detail VARCHAR, other_row BIGINT)"
+        )
         try:
             # shares of the work, roughly as measured on a 10M-row usage file: reading 45 %, checks 30 %
             for n, (table, source) in enumerate(sources.items()):
@@ -260,8 +275,13 @@ class _ImportRun:
     def _stage(self, table: Table, source: _CsvSource | _FrameSource) -> None:
         header = source.header()
         if header is None:
-            self._header_problem(table, 0, "", f"the first line is blank or the file empty: the first line "
-                                               f"must be the header ({', '.join(table.names)})")
+            self._header_problem(
+                table,
+                0,
+                "",
+                f"the first line is blank or the file empty: the first line "
+                f"must be the header ({', '.join(table.names)})",
+            )
             self.unreadable.add(table.name)
             return
         positions: dict[str, int] = {}
@@ -276,18 +296,20 @@ class _ImportRun:
             else:
                 near = difflib.get_close_matches(name, table.names, n=1)
                 hint = f" (did you mean '{near[0]}'?)" if near else f"; its columns: {', '.join(table.names)}"
-                self._header_problem(table, pos, name,
-                                     f"unknown column '{name}': not a column of {table.file}{hint}")
+                self._header_problem(table, pos, name, f"unknown column '{name}': not a column of {table.file}{hint}")
         missing = [c.name for c in table.columns if c.required and c.name not in positions]
         for name in missing:
-            self._header_problem(table, len(header), name,
-                                 f"required column '{name}' is missing from the header")
+            self._header_problem(table, len(header), name, f"required column '{name}' is missing from the header")
         if missing:
             self.unreadable.add(table.name)
             return
         stage = f"_import_stage_{table.name}"
-        cells = [f"NULLIF(trim(CAST(c{positions[c.name]} AS VARCHAR)), {{blank}}) AS {c.name}"
-                 if c.name in positions else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in table.columns]
+        cells = [
+            f"NULLIF(trim(CAST(c{positions[c.name]} AS VARCHAR)), {{blank}}) AS {c.name}"
+            if c.name in positions
+            else f"CAST(NULL AS VARCHAR) AS {c.name}"
+            for c in table.columns
+        ]
         for problem in source.stage(self.con, stage, cells):
             self.early.append(((INPUT_TABLES.index(table.name), problem["line"], -1), problem))
             # Rows of it are missing from staging: references to its ids could be blamed wrongly.
@@ -305,31 +327,44 @@ class _ImportRun:
     def _add(self, table: Table, column: str, select: str, bind: Bind) -> None:
         """Record each row of `select` (rowid, check_no, value, detail, other_row) as a problem."""
         file_no, col_no = INPUT_TABLES.index(table.name), table.names.index(column) if column else -1
-        self.con.execute(f"INSERT INTO _import_problems SELECT {bind(file_no)}, rowid, {bind(col_no)}, "
-                         f"check_no, value, detail, other_row FROM ({select})", bind.params)
+        self.con.execute(
+            f"INSERT INTO _import_problems SELECT {bind(file_no)}, rowid, {bind(col_no)}, "
+            f"check_no, value, detail, other_row FROM ({select})",
+            bind.params,
+        )
 
     def _typed(self, table: Table, bind: Bind) -> str:
         """The staging rows cast to their real types: `_row`, each column, and its text as raw_<column>."""
-        cols = ", ".join(f"{typed_expr(c, bind)} AS {c.name}, s.{c.name} AS raw_{c.name}"
-                         for c in table.columns)
+        cols = ", ".join(f"{typed_expr(c, bind)} AS {c.name}, s.{c.name} AS raw_{c.name}" for c in table.columns)
         return f"(SELECT s.rowid AS _row, {cols} FROM _import_stage_{table.name} s {table.joins})"
 
     def _check_all(self) -> None:
         bind = Bind()
         # Each customer's currency, in the database or in this import: the default of contracts and charges.
-        staged = (f" UNION ALL SELECT customer_id, coalesce(currency, {bind('USD')}) "
-                  "FROM _import_stage_customers" if "customers" in self.sources else "")
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _import_customer_currency AS SELECT customer_id, "
-                         "min(currency) AS currency FROM (SELECT customer_id, currency FROM customers"
-                         f"{staged}) GROUP BY customer_id", bind.params)
+        staged = (
+            f" UNION ALL SELECT customer_id, coalesce(currency, {bind('USD')}) FROM _import_stage_customers"
+            if "customers" in self.sources
+            else ""
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _import_customer_currency AS SELECT customer_id, "
+            "min(currency) AS currency FROM (SELECT customer_id, currency FROM customers"
+            f"{staged}) GROUP BY customer_id",
+            bind.params,
+        )
         for name in self.sources:
             table = TABLES[name]
             self._check_cells(table)
             for rule in table.row_rules:
                 bind = Bind()
-                self._add(table, rule.column, f"SELECT t._row AS rowid, {self._reason(rule.reason, bind)} AS "
-                          f"check_no, {rule.value} AS value, {rule.detail} AS detail, NULL AS other_row "
-                          f"FROM {self._typed(table, bind)} t WHERE {rule.when(bind)}", bind)
+                self._add(
+                    table,
+                    rule.column,
+                    f"SELECT t._row AS rowid, {self._reason(rule.reason, bind)} AS "
+                    f"check_no, {rule.value} AS value, {rule.detail} AS detail, NULL AS other_row "
+                    f"FROM {self._typed(table, bind)} t WHERE {rule.when(bind)}",
+                    bind,
+                )
             self._check_key(table)
             for ref in table.refs:
                 self._check_ref(table, ref)
@@ -342,34 +377,52 @@ class _ImportRun:
         """One scan per column: a CASE picks the first broken rule of each cell."""
         for col in table.columns:
             bind = Bind()
-            branches = [f"WHEN {cond} THEN {self._reason(reason, bind)}"
-                        for cond, reason in cell_checks(col, bind)]
+            branches = [f"WHEN {cond} THEN {self._reason(reason, bind)}" for cond, reason in cell_checks(col, bind)]
             fast = fast_valid(col, bind) if branches else None
             if fast:
                 branches.insert(0, f"WHEN {fast} THEN NULL")
             blank = self._reason("a value is required", bind) if col.required else "NULL"
             if branches or col.required:
-                self._add(table, col.name, f"SELECT * FROM (SELECT s.rowid, CASE WHEN s.{col.name} IS NULL "
-                          f"THEN {blank} {' '.join(branches)} END AS check_no, s.{col.name} AS value, "
-                          f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s) "
-                          "WHERE check_no IS NOT NULL", bind)
+                self._add(
+                    table,
+                    col.name,
+                    f"SELECT * FROM (SELECT s.rowid, CASE WHEN s.{col.name} IS NULL "
+                    f"THEN {blank} {' '.join(branches)} END AS check_no, s.{col.name} AS value, "
+                    f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s) "
+                    "WHERE check_no IS NOT NULL",
+                    bind,
+                )
 
     def _check_key(self, table: Table) -> None:
         if not table.key:
             return
         key, stage = table.key, f"_import_stage_{table.name}"
         bind = Bind()
-        again = self._reason(f"{key} '{{value}}' appears more than once in this file "
-                             "(first on line {other_line})", bind)
-        self._add(table, key, f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "
-                  f"d.first_row AS other_row FROM {stage} s JOIN (SELECT {key}, min(rowid) AS first_row "
-                  f"FROM {stage} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d "
-                  f"ON s.{key} = d.{key} WHERE s.rowid > d.first_row", bind)
+        again = self._reason(
+            f"{key} '{{value}}' appears more than once in this file (first on line {{other_line}})", bind
+        )
+        self._add(
+            table,
+            key,
+            f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "
+            f"d.first_row AS other_row FROM {stage} s JOIN (SELECT {key}, min(rowid) AS first_row "
+            f"FROM {stage} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d "
+            f"ON s.{key} = d.{key} WHERE s.rowid > d.first_row",
+            bind,
+        )
         bind = Bind()
-        known = self._reason(f"{key} '{{value}}' is already in the database (an import adds rows; a row "
-                             "imported before is a duplicate, not new data)", bind)
-        self._add(table, key, f"SELECT s.rowid, {known} AS check_no, s.{key} AS value, NULL AS detail, "
-                  f"NULL AS other_row FROM {stage} s SEMI JOIN {table.name} db ON s.{key} = db.{key}", bind)
+        known = self._reason(
+            f"{key} '{{value}}' is already in the database (an import adds rows; a row "
+            "imported before is a duplicate, not new data)",
+            bind,
+        )
+        self._add(
+            table,
+            key,
+            f"SELECT s.rowid, {known} AS check_no, s.{key} AS value, NULL AS detail, "
+            f"NULL AS other_row FROM {stage} s SEMI JOIN {table.name} db ON s.{key} = db.{key}",
+            bind,
+        )
 
     def _check_ref(self, table: Table, ref: Ref) -> None:
         """The referenced id must be in the database or in this import's file of that table."""
@@ -382,10 +435,14 @@ class _ImportRun:
             where += f" AND NOT EXISTS (SELECT 1 FROM _import_stage_{parent.name} p WHERE p.{key} = s.{col})"
             reason = f"unknown {ref.noun} '{{value}}': not in {parent.file} nor in the database"
         else:
-            reason = (f"unknown {ref.noun} '{{value}}': not in the database, and this import has no "
-                      f"{parent.file}")
-        self._add(table, col, f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.{col} AS value, "
-                  f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s WHERE {where}", bind)
+            reason = f"unknown {ref.noun} '{{value}}': not in the database, and this import has no {parent.file}"
+        self._add(
+            table,
+            col,
+            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.{col} AS value, "
+            f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s WHERE {where}",
+            bind,
+        )
 
     def _check_lines_have_tiers(self) -> None:
         """A graduated or volume line needs its tiers in the same import (it cannot have any yet)."""
@@ -396,54 +453,87 @@ class _ImportRun:
             where += " AND NOT EXISTS (SELECT 1 FROM _import_stage_price_tiers p WHERE p.line_id = s.line_id)"
         else:
             reason = "a {value} line needs price tiers, and this import has no price_tiers.csv"
-        self._add(TABLES["order_lines"], "pricing_model",
-                  f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.pricing_model AS value, "
-                  f"NULL AS detail, NULL AS other_row FROM _import_stage_order_lines s WHERE {where}", bind)
+        self._add(
+            TABLES["order_lines"],
+            "pricing_model",
+            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.pricing_model AS value, "
+            f"NULL AS detail, NULL AS other_row FROM _import_stage_order_lines s WHERE {where}",
+            bind,
+        )
 
     def _check_tiers(self) -> None:
         """Tiers belong to a new graduated/volume line; bounds differ; exactly one, the last, is unbounded."""
         table = TABLES["price_tiers"]
         bind = Bind()
         tiered = bind(list(TIERED_MODELS))
-        not_tiered = self._reason("order line '{value}' is priced '{detail}': only graduated and volume "
-                                  "lines have price tiers", bind)
-        in_db = self._reason("order line '{value}' is already in the database with its tiers; tiers "
-                             "cannot be added to a line imported before", bind)
-        staged = ("SELECT line_id, pricing_model, false FROM _import_stage_order_lines"
-                  if "order_lines" in self.sources else "SELECT NULL, NULL, NULL WHERE false")
-        self._add(table, "line_id", f"SELECT s.rowid, CASE WHEN NOT list_contains({tiered}, l.pricing_model) "
-                  f"THEN {not_tiered} ELSE {in_db} END AS check_no, s.line_id AS value, l.pricing_model AS "
-                  "detail, NULL AS other_row FROM _import_stage_price_tiers s JOIN (SELECT line_id, "
-                  f"pricing_model, true AS in_db FROM order_lines UNION ALL {staged}) l "
-                  f"ON l.line_id = s.line_id WHERE l.in_db OR NOT list_contains({tiered}, l.pricing_model)",
-                  bind)
+        not_tiered = self._reason(
+            "order line '{value}' is priced '{detail}': only graduated and volume lines have price tiers", bind
+        )
+        in_db = self._reason(
+            "order line '{value}' is already in the database with its tiers; tiers "
+            "cannot be added to a line imported before",
+            bind,
+        )
+        staged = (
+            "SELECT line_id, pricing_model, false FROM _import_stage_order_lines"
+            if "order_lines" in self.sources
+            else "SELECT NULL, NULL, NULL WHERE false"
+        )
+        self._add(
+            table,
+            "line_id",
+            f"SELECT s.rowid, CASE WHEN NOT list_contains({tiered}, l.pricing_model) "
+            f"THEN {not_tiered} ELSE {in_db} END AS check_no, s.line_id AS value, l.pricing_model AS "
+            "detail, NULL AS other_row FROM _import_stage_price_tiers s JOIN (SELECT line_id, "
+            f"pricing_model, true AS in_db FROM order_lines UNION ALL {staged}) l "
+            f"ON l.line_id = s.line_id WHERE l.in_db OR NOT list_contains({tiered}, l.pricing_model)",
+            bind,
+        )
 
         bind = Bind()
-        same = self._reason("order line '{value}' has two tiers up to {detail} (the other on line "
-                            "{other_line})", bind)
-        self._add(table, "up_to", f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, {same} "
-                  "AS check_no, t.line_id AS value, t.raw_up_to AS detail, d.first_row AS other_row "
-                  "FROM tiers t JOIN (SELECT line_id, up_to, min(_row) AS first_row FROM tiers "
-                  "WHERE up_to IS NOT NULL GROUP BY ALL HAVING count(*) > 1) d "
-                  "ON t.line_id = d.line_id AND t.up_to = d.up_to WHERE t._row > d.first_row", bind)
+        same = self._reason("order line '{value}' has two tiers up to {detail} (the other on line {other_line})", bind)
+        self._add(
+            table,
+            "up_to",
+            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, {same} "
+            "AS check_no, t.line_id AS value, t.raw_up_to AS detail, d.first_row AS other_row "
+            "FROM tiers t JOIN (SELECT line_id, up_to, min(_row) AS first_row FROM tiers "
+            "WHERE up_to IS NOT NULL GROUP BY ALL HAVING count(*) > 1) d "
+            "ON t.line_id = d.line_id AND t.up_to = d.up_to WHERE t._row > d.first_row",
+            bind,
+        )
 
         bind = Bind()
-        second = self._reason("order line '{value}' has more than one unbounded tier (blank up_to; the "
-                              "first on line {other_line}): only its last tier may be unbounded", bind)
-        self._add(table, "up_to", f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, "
-                  f"{second} AS check_no, t.line_id AS value, NULL AS detail, d.first_row AS other_row "
-                  "FROM tiers t JOIN (SELECT line_id, min(_row) AS first_row FROM tiers "
-                  "WHERE raw_up_to IS NULL GROUP BY ALL) d ON t.line_id = d.line_id "
-                  "WHERE t.raw_up_to IS NULL AND t._row > d.first_row", bind)
+        second = self._reason(
+            "order line '{value}' has more than one unbounded tier (blank up_to; the "
+            "first on line {other_line}): only its last tier may be unbounded",
+            bind,
+        )
+        self._add(
+            table,
+            "up_to",
+            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, "
+            f"{second} AS check_no, t.line_id AS value, NULL AS detail, d.first_row AS other_row "
+            "FROM tiers t JOIN (SELECT line_id, min(_row) AS first_row FROM tiers "
+            "WHERE raw_up_to IS NULL GROUP BY ALL) d ON t.line_id = d.line_id "
+            "WHERE t.raw_up_to IS NULL AND t._row > d.first_row",
+            bind,
+        )
 
         bind = Bind()
         # Reported on the highest bounded tier: that is the one whose up_to should be blank.
-        none = self._reason("order line '{value}' has no unbounded last tier: leave up_to blank on its "
-                            "highest tier", bind)
-        self._add(table, "up_to", f"WITH tiers AS {self._typed(table, bind)} SELECT arg_max(_row, up_to) "
-                  f"AS rowid, {none} AS check_no, line_id AS value, NULL AS detail, NULL AS other_row "
-                  "FROM tiers WHERE line_id IS NOT NULL GROUP BY line_id "
-                  "HAVING count(*) FILTER (raw_up_to IS NULL) = 0 AND arg_max(_row, up_to) IS NOT NULL", bind)
+        none = self._reason(
+            "order line '{value}' has no unbounded last tier: leave up_to blank on its highest tier", bind
+        )
+        self._add(
+            table,
+            "up_to",
+            f"WITH tiers AS {self._typed(table, bind)} SELECT arg_max(_row, up_to) "
+            f"AS rowid, {none} AS check_no, line_id AS value, NULL AS detail, NULL AS other_row "
+            "FROM tiers WHERE line_id IS NOT NULL GROUP BY line_id "
+            "HAVING count(*) FILTER (raw_up_to IS NULL) = 0 AND arg_max(_row, up_to) IS NOT NULL",
+            bind,
+        )
 
     # -- report ----------------------------------------------------------------------------------
     def _report(self) -> ImportProblems | None:
@@ -451,9 +541,11 @@ class _ImportRun:
         total = self.con.execute("SELECT count(*) FROM _import_problems").fetchall()[0][0] + len(self.early)
         if not total:
             return None
-        rows = self.con.execute("SELECT file_no, row_id, col_no, check_no, value, detail, other_row "
-                                "FROM _import_problems ORDER BY file_no, row_id, col_no, check_no LIMIT $cap",
-                                {"cap": MAX_PROBLEMS}).fetchall()
+        rows = self.con.execute(
+            "SELECT file_no, row_id, col_no, check_no, value, detail, other_row "
+            "FROM _import_problems ORDER BY file_no, row_id, col_no, check_no LIMIT $cap",
+            {"cap": MAX_PROBLEMS},
+        ).fetchall()
         wanted: dict[int, set[int]] = {}
         for file_no, row_id, _, _, _, _, other in rows:
             first = self.base[INPUT_TABLES[file_no]][0]
@@ -467,15 +559,17 @@ class _ImportRun:
             table, first = TABLES[INPUT_TABLES[file_no]], self.base[INPUT_TABLES[file_no]][0]
             line = lines[file_no].get(row_id - first, 0)
             other_line = "" if other is None else lines[file_no].get(other - first, "?")
-            reason = self.reasons[check_no].format(value=_shown(value), detail=_shown(detail),
-                                                   other_line=other_line)
+            reason = self.reasons[check_no].format(value=_shown(value), detail=_shown(detail), other_line=other_line)
             column = table.names[col_no] if col_no >= 0 else ""
             listed.append(((file_no, line, col_no), _problem(table.file, line, column, reason)))
         listed.sort(key=lambda item: item[0])
         problems = [p for _, p in listed[:MAX_PROBLEMS]]
         if total > MAX_PROBLEMS:
-            problems.append(_problem("", 0, "", f"{MAX_PROBLEMS} of {total} problems listed; fix these and "
-                                                "import again to see the rest"))
+            problems.append(
+                _problem(
+                    "", 0, "", f"{MAX_PROBLEMS} of {total} problems listed; fix these and import again to see the rest"
+                )
+            )
         error = ImportProblems(problems)
         error.total = total
         return error
@@ -490,13 +584,16 @@ class _ImportRun:
             if name == "price_tiers":
                 # tier_no = 1..n per line in order of up_to, the unbounded tier last.
                 cols = "line_id, tier_no, up_to, unit_price, flat_fee"
-                select = ("t.line_id, row_number() OVER (PARTITION BY t.line_id ORDER BY t.up_to NULLS LAST)"
-                          "::INTEGER, t.up_to, t.unit_price, t.flat_fee")
+                select = (
+                    "t.line_id, row_number() OVER (PARTITION BY t.line_id ORDER BY t.up_to NULLS LAST)"
+                    "::INTEGER, t.up_to, t.unit_price, t.flat_fee"
+                )
             # Usage is stored clustered by contract and date: one contract's rows then sit in a few row
             # groups, which a preview's `contract_id = ?` scan reads alone (zone maps skip the rest).
             order = " ORDER BY t.contract_id, t.usage_date" if name == "usage" else ""
-            self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}",
-                             bind.params)
+            self.con.execute(
+                f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}", bind.params
+            )
             counts[name] = self.base[name][1]
         return counts
 

@@ -3,6 +3,7 @@
 subtotal = Σ rounded line amounts; tax = round(subtotal × tax_rate / 100) once, at invoice level;
 total = subtotal + tax; balance_due = total − total_paid. All integer minor units.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from .models import InvoiceLine, InvoiceResponse, TierRow
 from .money import TAX_BOUNDS, sql_round_minor, to_major
 
 FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
+
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
 def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT") -> str:
@@ -35,8 +37,9 @@ def new_invoice_id() -> str:
 NEW_INVOICE_ID_SQL = "'inv_' || substr(replace(gen_random_uuid()::VARCHAR, '-', ''), 1, 20)"
 
 
-def refresh_totals(con: duckdb.DuckDBPyConnection, *, invoice_ids: list[str] | None = None,
-                   run_id: str | None = None) -> None:
+def refresh_totals(
+    con: duckdb.DuckDBPyConnection, *, invoice_ids: list[str] | None = None, run_id: str | None = None
+) -> None:
     """Recompute subtotal/tax/total of draft invoices from their lines (after lines changed)."""
     if invoice_ids is None and run_id is None:
         raise ValueError("refresh_totals needs invoice_ids or run_id")
@@ -75,18 +78,30 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
     """An invoice line from a row of invoice_lines (stored) or of the rating's temp table (preview)."""
     # decimals travel as strings in the JSON breakdown, so nothing is ever parsed as a float
     detail = json.loads(row["breakdown"], parse_float=Decimal) if row.get("breakdown") else {}
-    tiers = [TierRow(**{k: plain(v) if k not in ("tier_no",) else v for k, v in t.items()})
-             for t in detail.get("tiers") or []] or None
+    tiers = [
+        TierRow(**{k: plain(v) if k not in ("tier_no",) else v for k, v in t.items()})
+        for t in detail.get("tiers") or []
+    ] or None
     return InvoiceLine(
-        line_no=row["line_no"], line_id=row.get("line_id"), kind=row["kind"], product=row.get("product"),
-        description=row.get("description"), pricing_model=detail.get("pricing_model"),
-        quantity=plain(row.get("quantity")), unit_price=plain(row.get("unit_price")),
-        active_days=row.get("active_days"), period_days=row.get("period_days"),
+        line_no=row["line_no"],
+        line_id=row.get("line_id"),
+        kind=row["kind"],
+        product=row.get("product"),
+        description=row.get("description"),
+        pricing_model=detail.get("pricing_model"),
+        quantity=plain(row.get("quantity")),
+        unit_price=plain(row.get("unit_price")),
+        active_days=row.get("active_days"),
+        period_days=row.get("period_days"),
         proration_factor=_fraction_text(row.get("active_days"), row.get("period_days")),
-        discount_percent=plain(detail.get("discount_percent")), usage_rows=detail.get("usage_rows"),
-        amount=to_major(row["amount_minor"], currency), amount_minor=row["amount_minor"],
-        period_start=row.get("period_start"), period_end=row.get("period_end"),
-        charge_id=row.get("charge_id"), tiers=tiers,
+        discount_percent=plain(detail.get("discount_percent")),
+        usage_rows=detail.get("usage_rows"),
+        amount=to_major(row["amount_minor"], currency),
+        amount_minor=row["amount_minor"],
+        period_start=row.get("period_start"),
+        period_end=row.get("period_end"),
+        charge_id=row.get("charge_id"),
+        tiers=tiers,
     )
 
 
@@ -94,19 +109,35 @@ def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] |
     cur = head["currency"]
     paid = head.get("total_paid_minor") or 0
     return InvoiceResponse(
-        invoice_id=head.get("invoice_id"), business_id=head["business_id"], customer_id=head["customer_id"],
-        contract_id=head.get("contract_id"), number=head.get("number"), status=head["status"], currency=cur,
-        period_start=head.get("period_start"), period_end=head.get("period_end"),
-        bill_for_date=head.get("bill_for_date"), due_date=head.get("due_date"),
-        period_days=head.get("period_days"), tax_rate=Decimal(head.get("tax_rate") or 0).normalize(),
-        subtotal=to_major(head["subtotal_minor"], cur), tax=to_major(head["tax_minor"], cur),
-        total=to_major(head["total_minor"], cur), total_paid=to_major(paid, cur),
+        invoice_id=head.get("invoice_id"),
+        business_id=head["business_id"],
+        customer_id=head["customer_id"],
+        contract_id=head.get("contract_id"),
+        number=head.get("number"),
+        status=head["status"],
+        currency=cur,
+        period_start=head.get("period_start"),
+        period_end=head.get("period_end"),
+        bill_for_date=head.get("bill_for_date"),
+        due_date=head.get("due_date"),
+        period_days=head.get("period_days"),
+        tax_rate=Decimal(head.get("tax_rate") or 0).normalize(),
+        subtotal=to_major(head["subtotal_minor"], cur),
+        tax=to_major(head["tax_minor"], cur),
+        total=to_major(head["total_minor"], cur),
+        total_paid=to_major(paid, cur),
         balance_due=to_major(head["total_minor"] - paid, cur),
-        subtotal_minor=head["subtotal_minor"], tax_minor=head["tax_minor"], total_minor=head["total_minor"],
-        total_paid_minor=paid, balance_due_minor=head["total_minor"] - paid,
-        description=head.get("description"), run_id=head.get("run_id"),
-        recurring_template_id=head.get("recurring_template_id"), created_at=head.get("created_at"),
-        lines=[line_from_row(r, cur) for r in lines], pending_usage=pending_usage or [],
+        subtotal_minor=head["subtotal_minor"],
+        tax_minor=head["tax_minor"],
+        total_minor=head["total_minor"],
+        total_paid_minor=paid,
+        balance_due_minor=head["total_minor"] - paid,
+        description=head.get("description"),
+        run_id=head.get("run_id"),
+        recurring_template_id=head.get("recurring_template_id"),
+        created_at=head.get("created_at"),
+        lines=[line_from_row(r, cur) for r in lines],
+        pending_usage=pending_usage or [],
     )
 
 
@@ -120,8 +151,9 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResp
     heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")
-    lines = rows_as_dicts(con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no",
-                                      [invoice_id]))
+    lines = rows_as_dicts(
+        con.execute("SELECT * FROM invoice_lines WHERE invoice_id = ? ORDER BY line_no", [invoice_id])
+    )
     head = heads[0]
     pending = []
     if head["contract_id"] is not None:

@@ -5,6 +5,7 @@ preview and the draft made from the same data are identical. Drafts are idempote
 (contract, cycle): the primary key of invoice_cycle_claims makes a second non-void invoice for a
 cycle impossible, also when several threads or runs race; the loser re-reads the winner's invoice.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,16 +48,17 @@ def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "m
         raise ValidationError(f"contract {contract_id} cannot be rated: {str(exc).splitlines()[0]}") from None
 
 
-def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None,
-                  invoice_id: str | None = None) -> int:
+def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, invoice_id: str | None = None) -> int:
     """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
 
     `_new_ids(contract_id, period_start, invoice_id)` keeps the ids given; `invoice_id` fixes the id
     of a single redrafted invoice. Returns the number of invoices stored."""
     id_sql = "?" if invoice_id else NEW_INVOICE_ID_SQL
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _new_ids AS
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _new_ids AS
                     SELECT contract_id, period_start, {id_sql} AS invoice_id FROM _rated_invoices""",
-                [invoice_id] if invoice_id else [])
+        [invoice_id] if invoice_id else [],
+    )
     con.execute("""INSERT INTO invoice_cycle_claims (contract_id, period_start, invoice_id)
                    SELECT contract_id, period_start, invoice_id FROM _new_ids""")
     con.execute(
@@ -76,13 +78,16 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None,
            SELECT n.invoice_id, l.line_no, l.line_id, l.kind, l.product, l.description, l.quantity,
                l.unit_price, l.active_days, l.period_days, l.amount_minor, l.line_start, l.line_end, NULL,
                l.breakdown
-           FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)""")
+           FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)"""
+    )
     return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
 
 
 def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
-    row = con.execute("SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
-                      [contract_id, period_start]).fetchone()
+    row = con.execute(
+        "SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
+        [contract_id, period_start],
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -91,15 +96,17 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
     if not heads:
         cycle = con.execute("SELECT period_start, period_end FROM _targets").fetchone()
         raise NothingToBill(f"contract {contract_id} has nothing to bill in the cycle {cycle[0]} – {cycle[1]}")
-    lines = rows_as_dicts(con.execute(
-        "SELECT *, line_start AS period_start, line_end AS period_end FROM _rated_lines ORDER BY line_no"))
+    lines = rows_as_dicts(
+        con.execute("SELECT *, line_start AS period_start, line_end AS period_end FROM _rated_lines ORDER BY line_no")
+    )
     head = heads[0]
     pending = pending_usage(con, contract_id, head["period_start"], head["period_end"], src)
     return invoice_from_rows(head, lines, pending)
 
 
-def preview_invoice(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date,
-                    source: str = "main") -> InvoiceResponse:
+def preview_invoice(
+    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, source: str = "main"
+) -> InvoiceResponse:
     """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored."""
     check_date_in_contract(con, contract_id, period_date, source)  # the cycle itself comes with _targets
     targets_for_date(con, period_date, contract_ids=[contract_id], source=source)
@@ -107,8 +114,9 @@ def preview_invoice(con: duckdb.DuckDBPyConnection, contract_id: str, period_dat
     return _rated_preview(con, contract_id, source)
 
 
-def _draft_once(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date,
-                check_duplicate: bool) -> ContractInvoiceResult:
+def _draft_once(
+    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, check_duplicate: bool
+) -> ContractInvoiceResult:
     cycle = cycle_of_date(con, contract_id, period_date)
     with transaction(con):
         existing = _claim(con, contract_id, cycle.start_date)
@@ -116,14 +124,16 @@ def _draft_once(con: duckdb.DuckDBPyConnection, contract_id: str, period_date: d
             targets_for_date(con, period_date, contract_ids=[contract_id])
             _rate_one(con, contract_id)
             if persist_rated(con) == 0:
-                raise NothingToBill(f"contract {contract_id} has nothing to bill in the cycle "
-                                    f"{cycle.start_date} – {cycle.end_date}")
+                raise NothingToBill(
+                    f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
+                )
             new_id = _claim(con, contract_id, cycle.start_date)
     if existing is not None:
         if check_duplicate:
             raise InvoiceAlreadyGeneratedForThisBillingPeriod(
                 f"contract {contract_id} already has invoice {existing} for the cycle "
-                f"{cycle.start_date} – {cycle.end_date}")
+                f"{cycle.start_date} – {cycle.end_date}"
+            )
         return ContractInvoiceResult(created=False, invoice=load_invoice(con, existing))
     return ContractInvoiceResult(created=True, invoice=load_invoice(con, new_id))
 
@@ -139,8 +149,9 @@ def _with_retry(fn, *args, attempts: int = 8):
             time.sleep(0.01 * (i + 1))
 
 
-def draft_period_invoice(con: duckdb.DuckDBPyConnection, contract_id: str,
-                         period_date: dt.date) -> ContractInvoiceResult:
+def draft_period_invoice(
+    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date
+) -> ContractInvoiceResult:
     """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
     an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
     return _with_retry(_draft_once, con, contract_id, period_date, False)
@@ -151,9 +162,11 @@ def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
     best = sorted(window, key=lambda c: abs((c.start_date - near).days))[:2]
     if not best:
         return "the contract has no cycle near that date"
-    return "; ".join(f"from_date={c.start_date} to_date={c.end_date} bill_for_date={c.bill_for_date} "
-                     f"billing_cycle_start_day={c.billing_cycle_start_day}"
-                     for c in sorted(best, key=lambda c: c.start_date))
+    return "; ".join(
+        f"from_date={c.start_date} to_date={c.end_date} bill_for_date={c.bill_for_date} "
+        f"billing_cycle_start_day={c.billing_cycle_start_day}"
+        for c in sorted(best, key=lambda c: c.start_date)
+    )
 
 
 def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest) -> ContractInvoiceResult:
@@ -163,14 +176,18 @@ def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest
         raise NotFoundError(f"unknown contract {req.contract_id!r}")
     if owner[0] != req.customer_id:
         raise ValidationError(f"customer {req.customer_id} does not own contract {req.contract_id}")
-    matches = [c for c in billing_cycles(con, req.contract_id, req.from_date, req.to_date)
-               if (c.start_date, c.end_date, c.bill_for_date) == (req.from_date, req.to_date, req.bill_for_date)
-               and req.billing_cycle_start_day in (None, c.billing_cycle_start_day)]
+    matches = [
+        c
+        for c in billing_cycles(con, req.contract_id, req.from_date, req.to_date)
+        if (c.start_date, c.end_date, c.bill_for_date) == (req.from_date, req.to_date, req.bill_for_date)
+        and req.billing_cycle_start_day in (None, c.billing_cycle_start_day)
+    ]
     if not matches:
         raise CycleMismatchError(
             f"from_date={req.from_date} to_date={req.to_date} bill_for_date={req.bill_for_date} is not a "
             f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
-            f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}")
+            f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}"
+        )
     return _with_retry(_draft_once, con, req.contract_id, req.from_date, req.check_duplicate_invoice)
 
 
@@ -178,8 +195,9 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceR
     """Replace a draft contract invoice by a fresh rating of its cycle, atomically, keeping its id and
     its swept delayed charges. Finalized invoices cannot be redrafted."""
     with transaction(con):
-        head = con.execute("SELECT status, contract_id, period_start, run_id FROM invoices WHERE invoice_id = ?",
-                           [invoice_id]).fetchone()
+        head = con.execute(
+            "SELECT status, contract_id, period_start, run_id FROM invoices WHERE invoice_id = ?", [invoice_id]
+        ).fetchone()
         if head is None:
             raise NotFoundError(f"no invoice {invoice_id!r}")
         status, contract_id, period_start, run_id = head
@@ -187,19 +205,26 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceR
             raise InvalidStateError(f"invoice {invoice_id} is {status}: only drafts can be redrafted")
         if contract_id is None:
             raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
-        con.execute("""CREATE OR REPLACE TEMP TABLE _kept_charges AS
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _kept_charges AS
                        SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
-                    [invoice_id])
+            [invoice_id],
+        )
         for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
             con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
         targets_for_date(con, period_start, contract_ids=[contract_id])
         _rate_one(con, contract_id)
         if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
-            raise NothingToBill(f"contract {contract_id} has nothing to bill any more in the cycle of "
-                                f"{period_start}; the draft is left as it was")
-        con.execute("""INSERT INTO invoice_lines
+            raise NothingToBill(
+                f"contract {contract_id} has nothing to bill any more in the cycle of "
+                f"{period_start}; the draft is left as it was"
+            )
+        con.execute(
+            """INSERT INTO invoice_lines
                        SELECT * REPLACE ((SELECT max(line_no) FROM invoice_lines WHERE invoice_id = ?)
                                          + row_number() OVER (ORDER BY line_no) AS line_no)
-                       FROM _kept_charges""", [invoice_id])
+                       FROM _kept_charges""",
+            [invoice_id],
+        )
         refresh_totals(con, invoice_ids=[invoice_id])
     return load_invoice(con, invoice_id)

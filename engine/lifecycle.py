@@ -10,6 +10,7 @@ The counter is written BEFORE the numbers are derived from it, so two cursors fi
 collide on the counter row (DuckDB raises a conflict) instead of both reading the same old value;
 the loser's transaction is rolled back whole and retried, so a failed finalize consumes no number.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,9 @@ def _is_write_conflict(exc: Exception) -> bool:
     return "conflict" in text or "failed to commit" in text or "duplicate key" in text
 
 
-def retry_on_conflict(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],
-                      *, attempts: int = _ATTEMPTS) -> T:
+def retry_on_conflict(
+    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T], *, attempts: int = _ATTEMPTS
+) -> T:
     """Run `work(con)` in its own transaction; run it again (fresh snapshot) after a write-write conflict.
 
     Each attempt is all-or-nothing, so a lost race leaves no trace. After `attempts` conflicts the
@@ -89,6 +91,7 @@ def _require(status: str, allowed: tuple[str, ...], invoice_id: str, action: str
 
 
 # --- finalize ---------------------------------------------------------------------------------
+
 
 def finalize_invoices_tx(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> int:
     """Finalize drafts in the caller's transaction, numbering each business's drafts in list order.
@@ -154,6 +157,7 @@ def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice
 
 # --- void and delete --------------------------------------------------------------------------
 
+
 def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
     """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
@@ -163,8 +167,7 @@ def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResp
         status = _invoice_state(c, invoice_id)[0]
         hint = "; delete a draft instead" if status == "draft" else ""
         _require(status, PAYABLE, invoice_id, "void", hint)
-        c.execute("UPDATE invoices SET status = 'void', voided_at = ? WHERE invoice_id = ?",
-                  [_utcnow(), invoice_id])
+        c.execute("UPDATE invoices SET status = 'void', voided_at = ? WHERE invoice_id = ?", [_utcnow(), invoice_id])
         c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
         c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
 
@@ -181,8 +184,9 @@ def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[str]:
     def work(c: duckdb.DuckDBPyConnection) -> list[str]:
         status = _invoice_state(c, invoice_id)[0]
         _require(status, ("draft",), invoice_id, "delete", "; void a finalized invoice instead")
-        released = c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id",
-                             [invoice_id]).fetchall()
+        released = c.execute(
+            "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
+        ).fetchall()
         for table in ("invoice_lines", "invoice_cycle_claims", "idempotency_keys", "invoices"):
             c.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
         return sorted(r[0] for r in released)
@@ -192,20 +196,20 @@ def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[str]:
 
 # --- payments ---------------------------------------------------------------------------------
 
+
 def _payment_minor(amount: Decimal, currency: str) -> int:
     """A payment in major units -> exact minor units; more decimals than the currency has is an error."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValidationError(f"payment amount must be a finite decimal, got {amount!r}")
     scaled = amount.scaleb(minor_units(currency))
     if scaled != scaled.to_integral_value():
-        raise ValidationError(
-            f"payment {amount} has more decimals than {currency} allows ({minor_units(currency)})"
-        )
+        raise ValidationError(f"payment {amount} has more decimals than {currency} allows ({minor_units(currency)})")
     return int(scaled)
 
 
-def record_payment(con: duckdb.DuckDBPyConnection, invoice_id: str, amount: Decimal,
-                   method: str = "manual") -> InvoiceResponse:
+def record_payment(
+    con: duckdb.DuckDBPyConnection, invoice_id: str, amount: Decimal, method: str = "manual"
+) -> InvoiceResponse:
     """Record a payment (major units) against an open or partially paid invoice.
 
     0 < amount ≤ balance_due. status -> partially_paid while a balance remains, else manual_paid
@@ -227,10 +231,14 @@ def record_payment(con: duckdb.DuckDBPyConnection, invoice_id: str, amount: Deci
                 f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
             )
         new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
-        c.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
-                  ["pay_" + uuid.uuid4().hex[:20], invoice_id, minor, method, _utcnow()])
-        c.execute("UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? "
-                  "WHERE invoice_id = ?", [minor, new_status, invoice_id])
+        c.execute(
+            "INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
+            ["pay_" + uuid.uuid4().hex[:20], invoice_id, minor, method, _utcnow()],
+        )
+        c.execute(
+            "UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? WHERE invoice_id = ?",
+            [minor, new_status, invoice_id],
+        )
 
     retry_on_conflict(con, work)
     return load_invoice(con, invoice_id)

@@ -9,6 +9,7 @@ Totals are never computed here: invoice_store.refresh_totals does that for every
 A recurring template's periods use the contract-cycle boundary rule of cycles.py with the anchor
 day of its start_date, so "monthly from Jan 31" means Jan 31, Feb 28, Mar 31, … as for contracts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,8 +62,9 @@ def _request_hash(req: InvoiceCreateRequest) -> str:
 
 def _customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[str, str, Decimal]:
     """(business_id, currency, tax_rate) of a customer."""
-    row = con.execute("SELECT business_id, currency, tax_rate FROM customers WHERE customer_id = ?",
-                      [customer_id]).fetchone()
+    row = con.execute(
+        "SELECT business_id, currency, tax_rate FROM customers WHERE customer_id = ?", [customer_id]
+    ).fetchone()
     if row is None:
         raise NotFoundError(f"unknown customer {customer_id!r}")
     return row
@@ -91,8 +93,13 @@ def _check_request(req: InvoiceCreateRequest, currency: str) -> None:
             raise ValidationError(f"line item {n}: amount too large")
 
 
-def _insert_custom_lines(con: duckdb.DuckDBPyConnection, invoice_id: str, items: list[LineItem],
-                         currency: str, period: tuple[dt.date, dt.date] | None) -> None:
+def _insert_custom_lines(
+    con: duckdb.DuckDBPyConnection,
+    invoice_id: str,
+    items: list[LineItem],
+    currency: str,
+    period: tuple[dt.date, dt.date] | None,
+) -> None:
     """invoice_lines rows of kind 'custom', numbered 1..n in request order (one statement)."""
     start, end = period or (None, None)
     con.execute(
@@ -103,16 +110,23 @@ def _insert_custom_lines(con: duckdb.DuckDBPyConnection, invoice_id: str, items:
            FROM (SELECT unnest(?::INTEGER[]) AS line_no, unnest(?::VARCHAR[]) AS product,
                         unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS qty,
                         unnest(?::VARCHAR[]) AS price, unnest(?::BIGINT[]) AS amount) t""",
-        [invoice_id, start, end,
-         list(range(1, len(items) + 1)), [i.product for i in items], [i.description for i in items],
-         [_plain(Decimal(i.quantity)) for i in items],
-         [str(to_major(i.unit_price, currency)) for i in items],
-         [round_half_away(Fraction(i.unit_price) * Fraction(Decimal(i.quantity))) for i in items]],
+        [
+            invoice_id,
+            start,
+            end,
+            list(range(1, len(items) + 1)),
+            [i.product for i in items],
+            [i.description for i in items],
+            [_plain(Decimal(i.quantity)) for i in items],
+            [str(to_major(i.unit_price, currency)) for i in items],
+            [round_half_away(Fraction(i.unit_price) * Fraction(Decimal(i.quantity))) for i in items],
+        ],
     )
 
 
-def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, customer_id: str,
-                              currency: str, run_id: str | None = None) -> list[str]:
+def sweep_customer_charges_tx(
+    con: duckdb.DuckDBPyConnection, invoice_id: str, customer_id: str, currency: str, run_id: str | None = None
+) -> list[str]:
     """Put all the customer's pending delayed charges in `currency` on a draft, mark them swept.
 
     Lines follow the invoice's existing lines, oldest charge first, shaped like a bill run's
@@ -127,8 +141,9 @@ def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, c
     ).fetchall()
     if not charges:
         return []
-    last = con.execute("SELECT coalesce(max(line_no), 0) FROM invoice_lines WHERE invoice_id = ?",
-                       [invoice_id]).fetchone()[0]
+    last = con.execute(
+        "SELECT coalesce(max(line_no), 0) FROM invoice_lines WHERE invoice_id = ?", [invoice_id]
+    ).fetchone()[0]
     ids = [c[0] for c in charges]
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, kind, description, quantity, amount_minor,
@@ -138,8 +153,15 @@ def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, c
            FROM (SELECT unnest(?::VARCHAR[]) AS charge_id, unnest(?::VARCHAR[]) AS description,
                         unnest(?::BIGINT[]) AS amount, unnest(?::DATE[]) AS charge_date,
                         unnest(range(1, ? + 1)) AS n) t""",
-        [invoice_id, last, ids, [c[1] for c in charges], [round_minor(c[2], currency) for c in charges],
-         [c[3] for c in charges], len(charges)],
+        [
+            invoice_id,
+            last,
+            ids,
+            [c[1] for c in charges],
+            [round_minor(c[2], currency) for c in charges],
+            [c[3] for c in charges],
+            len(charges),
+        ],
     )
     con.execute(
         """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
@@ -149,10 +171,18 @@ def sweep_customer_charges_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, c
     return ids
 
 
-def _insert_invoice(con: duckdb.DuckDBPyConnection, *, customer_id: str, currency: str,
-                    items: list[LineItem], due_date: dt.date, description: str | None,
-                    period: tuple[dt.date, dt.date] | None = None, template_id: str | None = None,
-                    idempotency_key: str | None = None) -> str:
+def _insert_invoice(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    customer_id: str,
+    currency: str,
+    items: list[LineItem],
+    due_date: dt.date,
+    description: str | None,
+    period: tuple[dt.date, dt.date] | None = None,
+    template_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> str:
     """A draft of custom lines for a customer (business and tax rate are the customer's)."""
     business_id, _, tax_rate = _customer(con, customer_id)
     invoice_id = new_invoice_id()
@@ -163,9 +193,22 @@ def _insert_invoice(con: duckdb.DuckDBPyConnection, *, customer_id: str, currenc
                                  tax_minor, total_minor, total_paid_minor, description,
                                  recurring_template_id, idempotency_key, created_at)
            VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?)""",
-        [invoice_id, business_id, customer_id, currency, start, end, start, due_date,
-         (end - start).days + 1 if period else None, tax_rate, description, template_id,
-         idempotency_key, _utcnow()],
+        [
+            invoice_id,
+            business_id,
+            customer_id,
+            currency,
+            start,
+            end,
+            start,
+            due_date,
+            (end - start).days + 1 if period else None,
+            tax_rate,
+            description,
+            template_id,
+            idempotency_key,
+            _utcnow(),
+        ],
     )
     _insert_custom_lines(con, invoice_id, items, currency, period)
     return invoice_id
@@ -173,8 +216,10 @@ def _insert_invoice(con: duckdb.DuckDBPyConnection, *, customer_id: str, currenc
 
 # --- recurring templates ----------------------------------------------------------------------
 
-def _template_periods(con: duckdb.DuckDBPyConnection, upto: dt.date, template_id: str | None = None,
-                      *, missing_only: bool = False) -> list[tuple[str, dt.date, dt.date]]:
+
+def _template_periods(
+    con: duckdb.DuckDBPyConnection, upto: dt.date, template_id: str | None = None, *, missing_only: bool = False
+) -> list[tuple[str, dt.date, dt.date]]:
     """(template_id, period_start, period_end) of every period starting on or before `upto`."""
     # cycles.py's boundary SQL reads start_date, billing_period, billing_cycle_start_day of alias t.
     start, end = boundary_sql("t", "n.k"), boundary_sql("t", "n.k + 1")
@@ -185,8 +230,8 @@ def _template_periods(con: duckdb.DuckDBPyConnection, upto: dt.date, template_id
             SELECT t.template_id, {start} AS period_start, ({end} - INTERVAL 1 DAY)::DATE AS period_end
             FROM p, (SELECT *, day(start_date) AS billing_cycle_start_day FROM recurring_templates
                      WHERE ?::VARCHAR IS NULL OR template_id = ?) t,
-                 LATERAL (SELECT unnest(range(0, {cycle_index_sql('t', 'p.upto')} + 1)) AS k) n
-            WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ''}
+                 LATERAL (SELECT unnest(range(0, {cycle_index_sql("t", "p.upto")} + 1)) AS k) n
+            WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ""}
             ORDER BY t.template_id, period_start""",
         [upto, template_id, template_id],
     ).fetchall()
@@ -195,12 +240,28 @@ def _template_periods(con: duckdb.DuckDBPyConnection, upto: dt.date, template_id
 def _create_template(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, currency: str) -> str:
     rec = req.recurring
     template_id = "tpl_" + uuid.uuid4().hex[:20]
-    items = [{"description": i.description, "unit_price": i.unit_price,
-              "quantity": _plain(Decimal(i.quantity)), "product": i.product} for i in req.line_items]
+    items = [
+        {
+            "description": i.description,
+            "unit_price": i.unit_price,
+            "quantity": _plain(Decimal(i.quantity)),
+            "product": i.product,
+        }
+        for i in req.line_items
+    ]
     con.execute(
         "INSERT INTO recurring_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [template_id, req.customer_id, currency, req.description, json.dumps(items), rec.billing_period,
-         rec.start_date, rec.payment_terms_days, _utcnow()],
+        [
+            template_id,
+            req.customer_id,
+            currency,
+            req.description,
+            json.dumps(items),
+            rec.billing_period,
+            rec.start_date,
+            rec.payment_terms_days,
+            _utcnow(),
+        ],
     )
     return template_id
 
@@ -215,16 +276,28 @@ def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> 
     def work(c: duckdb.DuckDBPyConnection) -> list[str]:
         created = []
         periods = _template_periods(c, as_of, missing_only=True)
-        templates = {r[0]: r[1:] for r in c.execute(
-            "SELECT template_id, customer_id, currency, description, line_items, payment_terms_days "
-            "FROM recurring_templates").fetchall()}
+        templates = {
+            r[0]: r[1:]
+            for r in c.execute(
+                "SELECT template_id, customer_id, currency, description, line_items, payment_terms_days "
+                "FROM recurring_templates"
+            ).fetchall()
+        }
         for template_id, start, end in periods:
             customer_id, currency, description, line_items, terms = templates[template_id]
             items = [LineItem(**i) for i in json.loads(line_items)]
-            created.append(_insert_invoice(
-                c, customer_id=customer_id, currency=currency, items=items,
-                due_date=start + dt.timedelta(days=terms), description=description,
-                period=(start, end), template_id=template_id))
+            created.append(
+                _insert_invoice(
+                    c,
+                    customer_id=customer_id,
+                    currency=currency,
+                    items=items,
+                    due_date=start + dt.timedelta(days=terms),
+                    description=description,
+                    period=(start, end),
+                    template_id=template_id,
+                )
+            )
         if created:
             refresh_totals(c, invoice_ids=created)
         return created
@@ -234,20 +307,29 @@ def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> 
 
 # --- create -----------------------------------------------------------------------------------
 
-def create_invoice_tx(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *,
-                      today: dt.date | None = None, take_delayed_charges: bool = False) -> tuple[str, bool]:
+
+def create_invoice_tx(
+    con: duckdb.DuckDBPyConnection,
+    req: InvoiceCreateRequest,
+    *,
+    today: dt.date | None = None,
+    take_delayed_charges: bool = False,
+) -> tuple[str, bool]:
     """Create a draft in the caller's transaction; returns (invoice_id, created).
 
     A replayed idempotency key returns the first invoice with created = False and writes nothing.
     """
     key_hash = _request_hash(req) if req.idempotency_key is not None else None
     if req.idempotency_key is not None:
-        row = con.execute("SELECT invoice_id, request_hash FROM idempotency_keys WHERE idempotency_key = ?",
-                          [req.idempotency_key]).fetchone()
+        row = con.execute(
+            "SELECT invoice_id, request_hash FROM idempotency_keys WHERE idempotency_key = ?", [req.idempotency_key]
+        ).fetchone()
         if row is not None:
             if row[1] != key_hash:
-                raise ValidationError(f"idempotency key {req.idempotency_key!r} was already used "
-                                      f"for a different request (invoice {row[0]})")
+                raise ValidationError(
+                    f"idempotency key {req.idempotency_key!r} was already used "
+                    f"for a different request (invoice {row[0]})"
+                )
             return row[0], False
     _, customer_currency, _ = _customer(con, req.customer_id)
     currency = req.currency or customer_currency
@@ -262,26 +344,34 @@ def create_invoice_tx(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest,
         period = _template_periods(con, req.recurring.start_date, template_id)[0][1:]
         due_date = req.due_date or period[0] + dt.timedelta(days=req.recurring.payment_terms_days)
     invoice_id = _insert_invoice(
-        con, customer_id=req.customer_id, currency=currency, items=req.line_items,
-        due_date=due_date, description=req.description,
-        period=period, template_id=template_id, idempotency_key=req.idempotency_key)
+        con,
+        customer_id=req.customer_id,
+        currency=currency,
+        items=req.line_items,
+        due_date=due_date,
+        description=req.description,
+        period=period,
+        template_id=template_id,
+        idempotency_key=req.idempotency_key,
+    )
     if take_delayed_charges:
         sweep_customer_charges_tx(con, invoice_id, req.customer_id, currency)
     refresh_totals(con, invoice_ids=[invoice_id])
     if req.idempotency_key is not None:
-        con.execute("INSERT INTO idempotency_keys VALUES (?, ?, ?)",
-                    [req.idempotency_key, invoice_id, key_hash])
+        con.execute("INSERT INTO idempotency_keys VALUES (?, ?, ?)", [req.idempotency_key, invoice_id, key_hash])
     return invoice_id, True
 
 
-def create_invoice(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *,
-                   today: dt.date | None = None) -> InvoiceResponse:
+def create_invoice(
+    con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *, today: dt.date | None = None
+) -> InvoiceResponse:
     """DayZero POST /invoices: a draft invoice of custom lines (all-or-nothing)."""
     invoice_id, _ = retry_on_conflict(con, lambda c: create_invoice_tx(c, req, today=today))
     return load_invoice(con, invoice_id)
 
 
 # --- batch ------------------------------------------------------------------------------------
+
 
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
@@ -312,8 +402,9 @@ def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequ
     return items, include, finalize
 
 
-def batch_create(con: duckdb.DuckDBPyConnection, req: BatchCreateRequest | dict, *,
-                 today: dt.date | None = None) -> BatchCreateResponse:
+def batch_create(
+    con: duckdb.DuckDBPyConnection, req: BatchCreateRequest | dict, *, today: dt.date | None = None
+) -> BatchCreateResponse:
     """DayZero POST /invoices/batch. Each item is its own transaction and fails alone.
 
     include_delayed_charges: a customer's FIRST new invoice of the batch takes all the customer's
@@ -330,8 +421,9 @@ def batch_create(con: duckdb.DuckDBPyConnection, req: BatchCreateRequest | dict,
             continue
         take = include and item.customer_id not in customers_with_new
         try:
-            invoice_id, created = retry_on_conflict(con, lambda c, it=item, tk=take: create_invoice_tx(
-                c, it, today=today, take_delayed_charges=tk))
+            invoice_id, created = retry_on_conflict(
+                con, lambda c, it=item, tk=take: create_invoice_tx(c, it, today=today, take_delayed_charges=tk)
+            )
         except (BillsimError, duckdb.Error, pydantic.ValidationError) as exc:
             outcome.append(exc)
             continue

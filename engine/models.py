@@ -3,6 +3,7 @@
 Money crosses the API as `Decimal` in major units (serialized as strings in JSON, so never a float)
 next to the integer minor units it was computed in.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -96,8 +97,9 @@ class InvoiceResponse(_Model):
     recurring_template_id: str | None = None
     created_at: dt.datetime | None = None
     lines: list[InvoiceLine] = []
-    pending_usage: list[dict] = Field(default_factory=list,
-                                      description="pending usage in the cycle, shown but never billed")
+    pending_usage: list[dict] = Field(
+        default_factory=list, description="pending usage in the cycle, shown but never billed"
+    )
 
 
 class ContractInvoiceResult(_Model):

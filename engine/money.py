@@ -5,6 +5,7 @@ Rounding is half away from zero (`round_half_away`), done once per invoice line 
 for tax. `sql_round_minor` is the same rule written as integer SQL for the set-based path;
 `tests/test_money.py` checks that the two agree.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -78,8 +79,10 @@ def sql_round_minor(num: str, mult: str, pow10: str, den: str, fast: tuple[int, 
     n_max, m_max = fast
     if n_max * m_max > 10**37:
         raise ValueError(f"bounds {fast} could overflow HUGEINT")
-    fits = (f"({a} <= {_hugeint(n_max)} AND ({mult}) <= {_hugeint(m_max)} "
-            f"AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})")
+    fits = (
+        f"({a} <= {_hugeint(n_max)} AND ({mult}) <= {_hugeint(m_max)} "
+        f"AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})"
+    )
     one_division = f"((2 * {a} * ({mult}) + ({pow10})::HUGEINT * ({den})) // (2 * ({pow10})::HUGEINT * ({den})))"
     q_m = f"(({a} // ({pow10})) * ({mult}))"
     r_m = f"(({a} % ({pow10})) * ({mult}))"

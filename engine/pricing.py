@@ -11,6 +11,7 @@ Columns available to the expressions (all HUGEINT, scaled as named):
     ratn  percentage_rate × 10^12         feen   fixed_fee × 10^12
     n_rows  approved usage rows counted   tier_pn  Σ of the line's tier amounts (tiered models)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -76,17 +77,20 @@ def tier_applies_sql() -> str:
     """Whether tier (lower, up_to] takes part in price(q).
 
     graduated: every tier with q > lower;  volume: only the tier that contains q (0 -> none)."""
-    return ("(CASE pricing_model WHEN 'graduated' THEN q > lower "
-            "ELSE q > lower AND (up_to IS NULL OR q <= up_to) END)")
+    return "(CASE pricing_model WHEN 'graduated' THEN q > lower ELSE q > lower AND (up_to IS NULL OR q <= up_to) END)"
 
 
 def tier_units_sql() -> str:
     """Units billed in the tier: graduated min(q, up_to) − lower; volume all of q."""
-    return ("(CASE WHEN NOT applies THEN 0 WHEN pricing_model = 'graduated' "
-            "THEN least(q, coalesce(up_to, q)) - lower ELSE q END)")
+    return (
+        "(CASE WHEN NOT applies THEN 0 WHEN pricing_model = 'graduated' "
+        "THEN least(q, coalesce(up_to, q)) - lower ELSE q END)"
+    )
 
 
 def tier_amount_sql() -> str:
     """Tier amount × 10^18: units × tier unit_price + flat_fee (when the tier applies)."""
-    return (f"((units * 1000000)::HUGEINT * (t_unit_price * 1000000000000)::HUGEINT "
-            f"+ CASE WHEN applies THEN (t_flat_fee * 1000000000000)::HUGEINT * {E6} ELSE 0 END)")
+    return (
+        f"((units * 1000000)::HUGEINT * (t_unit_price * 1000000000000)::HUGEINT "
+        f"+ CASE WHEN applies THEN (t_flat_fee * 1000000000000)::HUGEINT * {E6} ELSE 0 END)"
+    )

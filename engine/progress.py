@@ -3,6 +3,7 @@
 The engine calls a `Progress` callback; the CLI draws it as a bar on stderr, the workbench as
 `st.progress`. `within` maps a step's own 0..1 onto its share of the whole.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

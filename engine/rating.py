@@ -15,6 +15,7 @@ read them. A line's amount:
     amount = price(q) × proration × (100 − discount) / 100,  rounded ONCE to the minor unit
     proration = active_days / period_days   (recurring lines with proration 'actual', else 1)
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ from .pricing import price_case_sql, tier_amount_sql, tier_applies_sql, tier_uni
 from .usage_aggregation import aggregate_usage
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-KIND_ORDER = "(CASE kind WHEN 'recurring' THEN 1 WHEN 'one_time' THEN 2 WHEN 'usage' THEN 3 " \
-             "WHEN 'minimum_commitment_true_up' THEN 4 ELSE 5 END)"
+KIND_ORDER = (
+    "(CASE kind WHEN 'recurring' THEN 1 WHEN 'one_time' THEN 2 WHEN 'usage' THEN 3 "
+    "WHEN 'minimum_commitment_true_up' THEN 4 ELSE 5 END)"
+)
 
 
 def check_source(source: str) -> str:
@@ -43,13 +46,21 @@ def ensure_currency_table(con: duckdb.DuckDBPyConnection) -> None:
 
     per_minor_S = 10^(S − exp): how many units of an amount scaled by 10^S make one minor unit
     (computed here in Python integers: DuckDB's ** would go through DOUBLE)."""
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _currency_units "
-                "(code VARCHAR, exp INTEGER, per_minor_18 HUGEINT, per_minor_12 HUGEINT)")
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _currency_units "
+        "(code VARCHAR, exp INTEGER, per_minor_18 HUGEINT, per_minor_12 HUGEINT)"
+    )
     if con.execute("SELECT count(*) FROM _currency_units").fetchone()[0] == 0:
         codes = list(MINOR_UNITS)
-        con.execute("INSERT INTO _currency_units SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
-                    [codes, [MINOR_UNITS[c] for c in codes], [10 ** (18 - MINOR_UNITS[c]) for c in codes],
-                     [10 ** (12 - MINOR_UNITS[c]) for c in codes]])
+        con.execute(
+            "INSERT INTO _currency_units SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
+            [
+                codes,
+                [MINOR_UNITS[c] for c in codes],
+                [10 ** (18 - MINOR_UNITS[c]) for c in codes],
+                [10 ** (12 - MINOR_UNITS[c]) for c in codes],
+            ],
+        )
 
 
 def _lines_sql(src: str) -> str:
@@ -89,8 +100,9 @@ _PRICED_SQL = """
 
 
 def _tier_rows_sql(src: str) -> str:
-    lower = ("coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id "
-             "ORDER BY pt.tier_no), 0)")
+    lower = (
+        "coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id ORDER BY pt.tier_no), 0)"
+    )
     return f"""
     CREATE OR REPLACE TEMP TABLE _tier_rows AS
     WITH bounds AS (
@@ -110,16 +122,20 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
     amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
-    tiers_json = ("to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
-                  "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
-                  "'flat_fee': t_flat_fee::VARCHAR, "
-                  "'amount': (units * t_unit_price + CASE WHEN applies THEN t_flat_fee ELSE 0 END)::VARCHAR} "
-                  "ORDER BY tier_no) FILTER (WHERE applies))")
-    breakdown = ("to_json({'pricing_model': pricing_model, 'metric': metric, 'aggregation': aggregation, "
-                 "'usage_rows': CASE WHEN kind = 'usage' THEN n_rows END, "
-                 "'discount_percent': discount_percent::VARCHAR, 'percentage_rate': percentage_rate::VARCHAR, "
-                 "'fixed_fee': fixed_fee::VARCHAR, 'package_size': package_size::VARCHAR, "
-                 "'free_units': free_units::VARCHAR, 'tiers': tiers})::VARCHAR")
+    tiers_json = (
+        "to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
+        "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
+        "'flat_fee': t_flat_fee::VARCHAR, "
+        "'amount': (units * t_unit_price + CASE WHEN applies THEN t_flat_fee ELSE 0 END)::VARCHAR} "
+        "ORDER BY tier_no) FILTER (WHERE applies))"
+    )
+    breakdown = (
+        "to_json({'pricing_model': pricing_model, 'metric': metric, 'aggregation': aggregation, "
+        "'usage_rows': CASE WHEN kind = 'usage' THEN n_rows END, "
+        "'discount_percent': discount_percent::VARCHAR, 'percentage_rate': percentage_rate::VARCHAR, "
+        "'fixed_fee': fixed_fee::VARCHAR, 'package_size': package_size::VARCHAR, "
+        "'free_units': free_units::VARCHAR, 'tiers': tiers})::VARCHAR"
+    )
     if not explain:  # totals only (what-if comparisons): the breakdown is a third of the work
         tiers_json, breakdown = "NULL", "NULL::VARCHAR"
     return f"""
@@ -152,9 +168,12 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
     # true-up = max(0, round(m × factor) − Σ rounded order-line amounts); factor = contract days / period
     # staged in a subquery so each input of the rounding is a column (a small expression to plan)
     minimum = sql_round_minor("m_n", "days_n", "per_minor_12", "pd_n")
-    breakdown = ("to_json({'minimum_commitment': minimum_commitment::VARCHAR, "
-                 "'order_lines_total_minor': lines_minor, 'committed_minor': committed_minor})::VARCHAR"
-                 if explain else "NULL::VARCHAR")
+    breakdown = (
+        "to_json({'minimum_commitment': minimum_commitment::VARCHAR, "
+        "'order_lines_total_minor': lines_minor, 'committed_minor': committed_minor})::VARCHAR"
+        if explain
+        else "NULL::VARCHAR"
+    )
     return f"""
         SELECT contract_id, period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
                NULL AS product, 'Minimum commitment true-up' AS description, NULL::DECIMAL(38,6) AS quantity,

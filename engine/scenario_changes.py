@@ -14,6 +14,7 @@ Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from
 
     price' = round(price × (100 + percent) / 100, 12)
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -133,8 +134,10 @@ class PriceChange(_Change):
             # a unit price means nothing to a tiered or percentage line: say so rather than do nothing
             other = known.lines_not_priced_by_unit_price(self.product, self.line_id)
             if other:
-                return [f"{self.label()}: lines not priced by a unit price: {', '.join(other[:10])}"
-                        f"{' …' if len(other) > 10 else ''}; use a 'tiers' change or a 'percent'"]
+                return [
+                    f"{self.label()}: lines not priced by a unit price: {', '.join(other[:10])}"
+                    f"{' …' if len(other) > 10 else ''}; use a 'tiers' change or a 'percent'"
+                ]
         return []
 
 
@@ -194,12 +197,13 @@ class TiersChange(_Change):
             raise ValueError(f"tiers of {self.line_id}: at least one tier is needed")
         bounds = [t.up_to for t in self.tiers]
         if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
-            raise ValueError(f"tiers of {self.line_id}: exactly one tier, the last, must be unbounded "
-                             f"(up_to null)")
+            raise ValueError(f"tiers of {self.line_id}: exactly one tier, the last, must be unbounded (up_to null)")
         bounded = bounds[:-1]
         if any(b <= 0 for b in bounded) or any(a >= b for a, b in zip(bounded, bounded[1:], strict=False)):
-            raise ValueError(f"tiers of {self.line_id}: up_to bounds must be positive and strictly "
-                             f"increasing, got {[str(b) for b in bounded]}")
+            raise ValueError(
+                f"tiers of {self.line_id}: up_to bounds must be positive and strictly "
+                f"increasing, got {[str(b) for b in bounded]}"
+            )
         return self
 
     def label(self) -> str:

@@ -10,6 +10,7 @@ Totals are sums of the rows, so a summary always equals the sum of its compariso
 The aggregations (month, product, customer, waterfall) work on the comparison frame and return
 Decimal major units; nothing here is a float.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,8 +26,18 @@ from .rating import KIND_ORDER
 BASELINE = "_scenario_baseline"
 AFFECTED = "_scenario_affected"  # contracts re-rated under the scenario (see mark_affected_contracts)
 COMPARISON = "_scenario_comparison"
-CSV_COLUMNS = ["contract_id", "customer_id", "product", "line_id", "kind", "currency", "period_start",
-               "baseline_amount", "scenario_amount", "delta"]
+CSV_COLUMNS = [
+    "contract_id",
+    "customer_id",
+    "product",
+    "line_id",
+    "kind",
+    "currency",
+    "period_start",
+    "baseline_amount",
+    "scenario_amount",
+    "delta",
+]
 # rows in invoice order: contract, cycle, then the invoice's own line order
 ROW_ORDER = f"contract_id, period_start, {KIND_ORDER}, line_id"
 TRUE_UP = "minimum_commitment_true_up"
@@ -71,7 +82,8 @@ def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
             SELECT j.contract_id, c.customer_id, j.product, j.line_id, j.kind, c.currency, j.period_start,
                    j.baseline_minor, j.scenario_minor,
                    (j.scenario_minor - j.baseline_minor)::BIGINT AS delta_minor
-            FROM j JOIN {stored}.contracts c USING (contract_id)""")
+            FROM j JOIN {stored}.contracts c USING (contract_id)"""
+    )
     return con.execute(f"SELECT count(*) FROM {COMPARISON}").fetchone()[0]
 
 
@@ -80,17 +92,28 @@ def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = con.execute(
         f"""SELECT currency, sum(baseline_minor)::HUGEINT, sum(scenario_minor)::HUGEINT,
                    sum(delta_minor)::HUGEINT, count(*)
-            FROM {COMPARISON} GROUP BY currency ORDER BY currency""").fetchall()
-    return [{"currency": cur, "baseline": str(to_major(int(b), cur)), "scenario": str(to_major(int(s), cur)),
-             "delta": str(to_major(int(d), cur)), "rows": n} for cur, b, s, d, n in rows]
+            FROM {COMPARISON} GROUP BY currency ORDER BY currency"""
+    ).fetchall()
+    return [
+        {
+            "currency": cur,
+            "baseline": str(to_major(int(b), cur)),
+            "scenario": str(to_major(int(s), cur)),
+            "delta": str(to_major(int(d), cur)),
+            "rows": n,
+        }
+        for cur, b, s, d, n in rows
+    ]
 
 
 def _major_sql(col: str) -> str:
     # minor -> major text with exactly the currency's decimals: 3550 USD -> 35.50, 7097 JPY -> 7097
-    return (f"CASE cu.exp WHEN 0 THEN {col}::VARCHAR "
-            f"WHEN 2 THEN ({col} * 0.01::DECIMAL(3,2))::VARCHAR "
-            f"WHEN 3 THEN ({col} * 0.001::DECIMAL(4,3))::VARCHAR "
-            f"ELSE ({col} * 0.0001::DECIMAL(5,4))::VARCHAR END")
+    return (
+        f"CASE cu.exp WHEN 0 THEN {col}::VARCHAR "
+        f"WHEN 2 THEN ({col} * 0.01::DECIMAL(3,2))::VARCHAR "
+        f"WHEN 3 THEN ({col} * 0.001::DECIMAL(4,3))::VARCHAR "
+        f"ELSE ({col} * 0.0001::DECIMAL(5,4))::VARCHAR END"
+    )
 
 
 def _text_sql(col: str) -> str:
@@ -102,14 +125,20 @@ def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
     """out_dir/comparison.csv with the spec's header; amounts in major units, numbers unquoted."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "comparison.csv"
-    select = ", ".join([
-        *(f"{_text_sql(c)} AS {c}" for c in ("contract_id", "customer_id", "product", "line_id")),
-        "kind", "currency", "period_start",
-        f"{_major_sql('baseline_minor')} AS baseline_amount",
-        f"{_major_sql('scenario_minor')} AS scenario_amount",
-        f"{_major_sql('delta_minor')} AS delta"])
-    rel = con.sql(f"SELECT {select} FROM {COMPARISON} x JOIN _currency_units cu ON cu.code = x.currency "
-                  f"ORDER BY {ROW_ORDER}")
+    select = ", ".join(
+        [
+            *(f"{_text_sql(c)} AS {c}" for c in ("contract_id", "customer_id", "product", "line_id")),
+            "kind",
+            "currency",
+            "period_start",
+            f"{_major_sql('baseline_minor')} AS baseline_amount",
+            f"{_major_sql('scenario_minor')} AS scenario_amount",
+            f"{_major_sql('delta_minor')} AS delta",
+        ]
+    )
+    rel = con.sql(
+        f"SELECT {select} FROM {COMPARISON} x JOIN _currency_units cu ON cu.code = x.currency ORDER BY {ROW_ORDER}"
+    )
     rel.write_csv(str(path), header=True)
     return path
 
@@ -118,12 +147,14 @@ def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str) -> pd.DataFram
     """The comparison rows (minor units, plus the customer's name) as a DataFrame, for the aggregations."""
     frame = con.execute(
         f"""SELECT x.*, cu.name AS customer_name FROM {COMPARISON} x
-            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {ROW_ORDER}""").df()
+            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {ROW_ORDER}"""
+    ).df()
     frame["period_start"] = frame["period_start"].dt.date  # a cycle starts on a date, not at midnight
     return frame
 
 
 # --- aggregations: DataFrame of comparison rows in -> Decimal major units out -----------------------------
+
 
 def _to_major_columns(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("baseline", "scenario", "delta"):
@@ -132,8 +163,11 @@ def _to_major_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sum_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    out = (rows.groupby(keys, dropna=False, sort=True)[["baseline_minor", "scenario_minor", "delta_minor"]]
-           .sum().reset_index())
+    out = (
+        rows.groupby(keys, dropna=False, sort=True)[["baseline_minor", "scenario_minor", "delta_minor"]]
+        .sum()
+        .reset_index()
+    )
     return out
 
 
@@ -154,8 +188,9 @@ def delta_by_product(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["currency", "product", "baseline", "scenario", "delta"])
     out = _sum_by(rows.assign(product=_product_label(rows)), ["currency", "product"])
-    out = out.assign(_abs=out["delta_minor"].abs()).sort_values(["currency", "_abs", "product"],
-                                                                ascending=[True, False, True])
+    out = out.assign(_abs=out["delta_minor"].abs()).sort_values(
+        ["currency", "_abs", "product"], ascending=[True, False, True]
+    )
     return _to_major_columns(out.drop(columns="_abs").reset_index(drop=True))
 
 
@@ -176,11 +211,17 @@ def top_movers(rows: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     work = rows.assign(customer_name=rows["customer_name"].fillna(""))
     out = _sum_by(work, ["currency", "customer_id", "customer_name"])
     out = out[out["delta_minor"] != 0]
-    out = (out.assign(_abs=out["delta_minor"].abs())
-           .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
-           .groupby("currency", sort=True).head(n).drop(columns="_abs").reset_index(drop=True))
-    out["delta_percent"] = [_percent_change(int(d), int(b))
-                            for d, b in zip(out["delta_minor"], out["baseline_minor"], strict=True)]
+    out = (
+        out.assign(_abs=out["delta_minor"].abs())
+        .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
+        .groupby("currency", sort=True)
+        .head(n)
+        .drop(columns="_abs")
+        .reset_index(drop=True)
+    )
+    out["delta_percent"] = [
+        _percent_change(int(d), int(b)) for d, b in zip(out["delta_minor"], out["baseline_minor"], strict=True)
+    ]
     return _to_major_columns(out)[cols]
 
 
@@ -195,6 +236,12 @@ def waterfall_by_product(rows: pd.DataFrame) -> pd.DataFrame:
         steps.append({"currency": cur, "label": "Baseline", "amount": base, "measure": "absolute"})
         for product, delta in zip(by_product["product"], by_product["delta"], strict=True):
             steps.append({"currency": cur, "label": product, "amount": delta, "measure": "relative"})
-        steps.append({"currency": cur, "label": "Scenario", "amount": sum(by_product["scenario"], Decimal(0)),
-                      "measure": "total"})
+        steps.append(
+            {
+                "currency": cur,
+                "label": "Scenario",
+                "amount": sum(by_product["scenario"], Decimal(0)),
+                "measure": "total",
+            }
+        )
     return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])

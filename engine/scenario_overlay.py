@@ -13,6 +13,7 @@ same SQL as real invoices. Nothing is written to the database file: the catalog 
 is DETACHed when the overlay closes. The views name the stored tables by their full name
 (`"<catalog>".main.usage`): inside the attached catalog a bare `main.usage` would mean its own schema.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -62,21 +63,23 @@ class StoredData:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, extra_metrics: list[str] = ()) -> None:
         self.con = con
-        self.products = frozenset(r[0] for r in con.execute(
-            "SELECT DISTINCT product FROM order_lines").fetchall())
-        metrics = {r[0] for r in con.execute(
-            "SELECT DISTINCT metric FROM order_lines WHERE metric IS NOT NULL").fetchall()}
+        self.products = frozenset(r[0] for r in con.execute("SELECT DISTINCT product FROM order_lines").fetchall())
+        metrics = {
+            r[0] for r in con.execute("SELECT DISTINCT metric FROM order_lines WHERE metric IS NOT NULL").fetchall()
+        }
         # a metric only usage rows carry (no line prices it) is known too; scaling it changes nothing
         rest = sorted(set(extra_metrics) - metrics)
         if rest:
-            metrics |= {r[0] for r in con.execute(
-                "SELECT DISTINCT metric FROM usage WHERE list_contains(?::VARCHAR[], metric)",
-                [rest]).fetchall()}
+            metrics |= {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT metric FROM usage WHERE list_contains(?::VARCHAR[], metric)", [rest]
+                ).fetchall()
+            }
         self.metrics = frozenset(metrics)
 
     def line_model(self, line_id: str) -> str | None:
-        row = self.con.execute("SELECT pricing_model FROM order_lines WHERE line_id = ?",
-                               [line_id]).fetchone()
+        row = self.con.execute("SELECT pricing_model FROM order_lines WHERE line_id = ?", [line_id]).fetchone()
         return row[0] if row else None
 
     def lines_not_priced_by_unit_price(self, product: str | None, line_id: str | None) -> list[str]:
@@ -84,13 +87,17 @@ class StoredData:
             f"""SELECT line_id || ' (' || pricing_model || ')' FROM order_lines
                 WHERE {_SELECTED} AND NOT list_contains(?::VARCHAR[], pricing_model)
                 ORDER BY line_id LIMIT 11""",
-            [product, product, line_id, line_id, list(FLAT_MODELS)]).fetchall()
+            [product, product, line_id, line_id, list(FLAT_MODELS)],
+        ).fetchall()
         return [r[0] for r in rows]
 
     def unknown_contracts(self, contract_ids: list[str]) -> list[str]:
-        found = {r[0] for r in self.con.execute(
-            "SELECT contract_id FROM contracts WHERE list_contains(?::VARCHAR[], contract_id)",
-            [list(contract_ids)]).fetchall()}
+        found = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT contract_id FROM contracts WHERE list_contains(?::VARCHAR[], contract_id)", [list(contract_ids)]
+            ).fetchall()
+        }
         return [c for c in contract_ids if c not in found]
 
 
@@ -101,25 +108,29 @@ def _selection_params(change: PriceChange) -> list:
 def _apply_price(con, scn: str, change: PriceChange) -> None:
     sel = _selection_params(change)
     if change.unit_price is not None:
-        con.execute(f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",
-                    [_sql_decimal(change.unit_price), *sel])
+        con.execute(
+            f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",
+            [_sql_decimal(change.unit_price), *sel],
+        )
         return
     factor = _sql_decimal(factor_of(change.percent))
     # price' = round(price × factor, 12): exact product first, one rounding back to DECIMAL(38,12)
     scaled = "round({col} * ?::DECIMAL(38,8), 12)::DECIMAL(38,12)"
     con.execute(
         f"""UPDATE {scn}.order_lines SET
-                unit_price = {scaled.format(col='unit_price')},
-                fixed_fee = {scaled.format(col='fixed_fee')},
-                percentage_rate = {scaled.format(col='percentage_rate')}
+                unit_price = {scaled.format(col="unit_price")},
+                fixed_fee = {scaled.format(col="fixed_fee")},
+                percentage_rate = {scaled.format(col="percentage_rate")}
             WHERE {_SELECTED}""",
-        [factor, factor, factor, *sel])
+        [factor, factor, factor, *sel],
+    )
     con.execute(
         f"""UPDATE {scn}.price_tiers SET
-                unit_price = {scaled.format(col='unit_price')},
-                flat_fee = {scaled.format(col='flat_fee')}
+                unit_price = {scaled.format(col="unit_price")},
+                flat_fee = {scaled.format(col="flat_fee")}
             WHERE line_id IN (SELECT line_id FROM {scn}.order_lines WHERE {_SELECTED})""",
-        [factor, factor, *sel])
+        [factor, factor, *sel],
+    )
 
 
 def _apply_tiers(con, scn: str, change: TiersChange) -> None:
@@ -129,21 +140,26 @@ def _apply_tiers(con, scn: str, change: TiersChange) -> None:
         f"""INSERT INTO {scn}.price_tiers (line_id, tier_no, up_to, unit_price, flat_fee)
             SELECT ?, unnest(range(1, ? + 1))::INTEGER, unnest(?::DECIMAL(38,6)[]),
                    unnest(?::DECIMAL(38,12)[]), unnest(?::DECIMAL(38,12)[])""",
-        [change.line_id, n,
-         [None if t.up_to is None else _sql_decimal(t.up_to) for t in change.tiers],
-         [_sql_decimal(t.unit_price) for t in change.tiers],
-         [_sql_decimal(t.flat_fee) for t in change.tiers]])
+        [
+            change.line_id,
+            n,
+            [None if t.up_to is None else _sql_decimal(t.up_to) for t in change.tiers],
+            [_sql_decimal(t.unit_price) for t in change.tiers],
+            [_sql_decimal(t.flat_fee) for t in change.tiers],
+        ],
+    )
 
 
 def _apply_churn(con, scn: str, change: ChurnChange) -> None:
-    con.execute(f"DELETE FROM {scn}.contracts WHERE list_contains(?::VARCHAR[], contract_id)",
-                [change.contract_ids])
+    con.execute(f"DELETE FROM {scn}.contracts WHERE list_contains(?::VARCHAR[], contract_id)", [change.contract_ids])
 
 
 def _apply_minimum(con, scn: str, change: MinimumCommitmentChange) -> None:
     amount = None if change.amount is None else _sql_decimal(change.amount)
-    con.execute(f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",
-                [amount, change.contract_id])
+    con.execute(
+        f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",
+        [amount, change.contract_id],
+    )
 
 
 def _apply_proration(con, scn: str, change: ProrationChange) -> None:
@@ -186,12 +202,16 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
         return
     scale = max(max(0, -f.as_tuple().exponent) for f in factors.values())
     if scale > MAX_FACTOR_DECIMALS:
-        raise ScenarioError(f"the usage changes compound to a factor with {scale} decimals "
-                            f"(at most {MAX_FACTOR_DECIMALS}); combine them into one change")
+        raise ScenarioError(
+            f"the usage changes compound to a factor with {scale} decimals "
+            f"(at most {MAX_FACTOR_DECIMALS}); combine them into one change"
+        )
     ftype = f"DECIMAL(38,{int(scale)})"
     con.execute(f"CREATE TABLE {scn}.usage_factors (metric VARCHAR, factor {ftype})")
-    con.execute(f"INSERT INTO {scn}.usage_factors SELECT unnest(?::VARCHAR[]), unnest(?::{ftype}[])",
-                [list(factors), [_sql_decimal(f) for f in factors.values()]])
+    con.execute(
+        f"INSERT INTO {scn}.usage_factors SELECT unnest(?::VARCHAR[]), unnest(?::{ftype}[])",
+        [list(factors), [_sql_decimal(f) for f in factors.values()]],
+    )
     # quantity' = quantity × factor, exact (scale 6 + factor's); the rating rounds the line's priced
     # quantity to 6 decimals once.
     con.execute(
@@ -200,7 +220,8 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
                    CASE WHEN u.status = 'approved' AND f.factor IS NOT NULL
                         THEN u.quantity::DECIMAL(38,6) * f.factor ELSE u.quantity END AS quantity,
                    u.status
-            FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric""")
+            FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric"""
+    )
 
 
 def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: str) -> int:
@@ -213,21 +234,29 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
         contract row changed or removed (churn, minimum commitment, proration)
         an order line changed (price)           a line's tiers changed (tiers, price)
         a line prices a metric whose usage is scaled (usage)"""
-    def differ(table: str) -> str:  # rows on either side that the other side does not have
-        return (f"((SELECT * FROM {scn}.{table} EXCEPT SELECT * FROM {stored}.{table}) "
-                f"UNION ALL (SELECT * FROM {stored}.{table} EXCEPT SELECT * FROM {scn}.{table}))")
 
-    scaled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-                         "AND table_name = 'usage_factors'", [scn]).fetchone()[0]
-    usage = (f"UNION SELECT o.contract_id FROM {stored}.order_lines o "
-             f"JOIN {scn}.usage_factors f USING (metric)" if scaled else "")
+    def differ(table: str) -> str:  # rows on either side that the other side does not have
+        return (
+            f"((SELECT * FROM {scn}.{table} EXCEPT SELECT * FROM {stored}.{table}) "
+            f"UNION ALL (SELECT * FROM {stored}.{table} EXCEPT SELECT * FROM {scn}.{table}))"
+        )
+
+    scaled = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'usage_factors'", [scn]
+    ).fetchone()[0]
+    usage = (
+        f"UNION SELECT o.contract_id FROM {stored}.order_lines o JOIN {scn}.usage_factors f USING (metric)"
+        if scaled
+        else ""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {AFFECTED} AS
-            SELECT contract_id FROM {differ('contracts')}
-            UNION SELECT contract_id FROM {differ('order_lines')}
+            SELECT contract_id FROM {differ("contracts")}
+            UNION SELECT contract_id FROM {differ("order_lines")}
             UNION SELECT o.contract_id FROM {stored}.order_lines o
-                  WHERE o.line_id IN (SELECT line_id FROM {differ('price_tiers')})
-            {usage}""")
+                  WHERE o.line_id IN (SELECT line_id FROM {differ("price_tiers")})
+            {usage}"""
+    )
     return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]
 
 

@@ -14,6 +14,7 @@ Amounts are line amounts before tax (tax is an invoice-level rounding of their s
 
 Saved scenarios live in the `scenarios` table (name, body JSON, saved_at); saving is the only write.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,10 +53,25 @@ from .targets import targets_for_range
 ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
 
 __all__ = [
-    "CHANGE_TYPES", "Scenario", "Simulation", "delete_scenario", "delta_by_product", "get_scenario",
-    "list_scenarios", "load_scenario", "parse_scenario", "revenue_by_month", "run_simulation",
-    "save_scenario", "scenario_choices", "scenario_json", "simulate", "top_movers", "validate_scenario",
-    "waterfall_by_change", "waterfall_by_product",
+    "CHANGE_TYPES",
+    "Scenario",
+    "Simulation",
+    "delete_scenario",
+    "delta_by_product",
+    "get_scenario",
+    "list_scenarios",
+    "load_scenario",
+    "parse_scenario",
+    "revenue_by_month",
+    "run_simulation",
+    "save_scenario",
+    "scenario_choices",
+    "scenario_json",
+    "simulate",
+    "top_movers",
+    "validate_scenario",
+    "waterfall_by_change",
+    "waterfall_by_product",
 ]
 
 
@@ -107,8 +123,9 @@ def scenario_json(scenario: Scenario) -> str:
     return scenario.model_dump_json(indent=1)
 
 
-def validate_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
-                      contract_ids: list[str] | None = None) -> StoredData:
+def validate_scenario(
+    con: duckdb.DuckDBPyConnection, scenario: Scenario, contract_ids: list[str] | None = None
+) -> StoredData:
     """Every product, line, metric and contract the scenario names must exist; all problems at once."""
     metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
     known = StoredData(con, metrics)
@@ -118,8 +135,7 @@ def validate_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario,
         if unknown:
             problems.append(f"simulation scope: unknown contract(s) {', '.join(map(repr, unknown))}")
     if problems:
-        raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: "
-                            + "; ".join(problems))
+        raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: " + "; ".join(problems))
     return known
 
 
@@ -156,8 +172,14 @@ def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> 
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 
-def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-             contract_ids: list[str] | None, progress: Progress | None = None) -> dict:
+def _compare(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    contract_ids: list[str] | None,
+    progress: Progress | None = None,
+) -> dict:
     """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
     progress = progress or no_progress
     t0 = time.perf_counter()
@@ -171,15 +193,29 @@ def _compare(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.d
     progress(0.9, "comparing line by line")
     rows = build_comparison(con, stored)
     progress(1.0, "compared")
-    return {"scenario": scenario.name, "changes": scenario.labels(), "from_date": from_date.isoformat(),
-            "to_date": to_date.isoformat(), "cycles": cycles, "cycles_rerated": rerated, "rows": rows,
-            "totals": comparison_totals(con), "comparison_csv": None,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "scenario": scenario.name,
+        "changes": scenario.labels(),
+        "from_date": from_date.isoformat(),
+        "to_date": to_date.isoformat(),
+        "cycles": cycles,
+        "cycles_rerated": rerated,
+        "rows": rows,
+        "totals": comparison_totals(con),
+        "comparison_csv": None,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
-def simulate(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-             out_dir: Path | None = None, contract_ids: list[str] | None = None,
-             progress: Progress | None = None) -> dict:
+def simulate(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    out_dir: Path | None = None,
+    contract_ids: list[str] | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, and compare.
 
     Writes out_dir/comparison.csv when out_dir is given. Returns a JSON-able summary: totals per
@@ -207,12 +243,17 @@ class Simulation:
         return top_movers(self.rows, n)
 
 
-def run_simulation(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date,
-                   out_dir: Path | None = None, contract_ids: list[str] | None = None,
-                   progress: Progress | None = None) -> Simulation:
+def run_simulation(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    out_dir: Path | None = None,
+    contract_ids: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Simulation:
     """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks)."""
-    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids,
-                       progress=progress)
+    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress)
     return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
 
 
@@ -223,12 +264,18 @@ def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, i
             FROM (SELECT contract_id, amount_minor FROM _rated_lines
                   UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
                   WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
-            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency""").fetchall()
+            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""
+    ).fetchall()
     return {cur: int(total) for cur, total in rows}
 
 
-def waterfall_by_change(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date,
-                        to_date: dt.date, contract_ids: list[str] | None = None) -> pd.DataFrame:
+def waterfall_by_change(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    contract_ids: list[str] | None = None,
+) -> pd.DataFrame:
     """What drives the change: the changes applied cumulatively, in their order.
 
     Step i = total(changes 1..i) − total(changes 1..i−1), per currency; the steps add up exactly to
@@ -244,23 +291,25 @@ def waterfall_by_change(con: duckdb.DuckDBPyConnection, scenario: Scenario, from
     steps = []
     for cur in sorted(set().union(*totals)):
         amounts = [t.get(cur, 0) for t in totals]
-        steps.append({"currency": cur, "label": "Baseline", "amount": to_major(amounts[0], cur),
-                      "measure": "absolute"})
+        steps.append({"currency": cur, "label": "Baseline", "amount": to_major(amounts[0], cur), "measure": "absolute"})
         for label, before, after in zip(scenario.labels(), amounts[:-1], amounts[1:], strict=True):
-            steps.append({"currency": cur, "label": label, "amount": to_major(after - before, cur),
-                          "measure": "relative"})
-        steps.append({"currency": cur, "label": "Scenario", "amount": to_major(amounts[-1], cur),
-                      "measure": "total"})
+            steps.append(
+                {"currency": cur, "label": label, "amount": to_major(after - before, cur), "measure": "relative"}
+            )
+        steps.append({"currency": cur, "label": "Scenario", "amount": to_major(amounts[-1], cur), "measure": "total"})
     return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])
 
 
 # --- saved scenarios ---------------------------------------------------------------------------------
 
+
 def save_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> dict:
     """Save (or replace) a scenario under its name."""
     saved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute("INSERT OR REPLACE INTO scenarios (name, body, saved_at) VALUES (?, ?, ?)",
-                [scenario.name, scenario_json(scenario), saved_at])
+    con.execute(
+        "INSERT OR REPLACE INTO scenarios (name, body, saved_at) VALUES (?, ?, ?)",
+        [scenario.name, scenario_json(scenario), saved_at],
+    )
     return {"name": scenario.name, "saved_at": saved_at, "changes": len(scenario.changes)}
 
 

@@ -4,6 +4,7 @@ Money in input tables is DECIMAL in major units (prices 12 decimals, quantities 
 is BIGINT minor units of the invoice currency. Never DOUBLE. Each migration runs once, in order, in
 one transaction with the version bump; `schema_version` records what has been applied.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -197,8 +198,7 @@ INPUT_TABLES = ["customers", "contracts", "order_lines", "price_tiers", "usage",
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
-        "AND table_schema = 'main'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
     ).fetchone()[0]
     if not exists:
         return 0

@@ -3,6 +3,7 @@
 A target is one (contract, cycle). A bill run targets the cycle containing a date for every
 contract in scope; a what-if re-rating targets every cycle starting in a date range.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,7 @@ from .cycles import cycle_index_sql, cycle_rows_sql
 from .id_filters import ids_filter
 from .rating import check_source
 
-_COLUMNS = ("contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, "
-            "period_days")
+_COLUMNS = "contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, period_days"
 
 
 def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, business_id=None) -> tuple[str, list]:
@@ -37,8 +37,15 @@ def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, busines
     return " AND ".join(clauses), params
 
 
-def targets_for_date(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, contract_ids=None,
-                     customer_ids=None, business_id=None, source: str = "main") -> int:
+def targets_for_date(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    contract_ids=None,
+    customer_ids=None,
+    business_id=None,
+    source: str = "main",
+) -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
     src = check_source(source)
     scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
@@ -48,8 +55,16 @@ def targets_for_date(con: duckdb.DuckDBPyConnection, period_date: dt.date, *, co
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 
-def targets_for_range(con: duckdb.DuckDBPyConnection, from_date: dt.date, to_date: dt.date, *,
-                      contract_ids=None, customer_ids=None, business_id=None, source: str = "main") -> int:
+def targets_for_range(
+    con: duckdb.DuckDBPyConnection,
+    from_date: dt.date,
+    to_date: dt.date,
+    *,
+    contract_ids=None,
+    customer_ids=None,
+    business_id=None,
+    source: str = "main",
+) -> int:
     """_targets := every cycle whose start_date lies in [from_date, to_date] (what-if re-rating)."""
     src = check_source(source)
     scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
@@ -59,12 +74,13 @@ def targets_for_range(con: duckdb.DuckDBPyConnection, from_date: dt.date, to_dat
         f"""CREATE OR REPLACE TEMP TABLE _targets AS
             WITH p AS (SELECT ?::DATE AS lo, ?::DATE AS hi),
             spans AS (
-                SELECT c.*, {cycle_index_sql('c', lo)} AS k_lo, {cycle_index_sql('c', hi)} AS k_hi
+                SELECT c.*, {cycle_index_sql("c", lo)} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi
                 FROM p, {src}.contracts c
                 WHERE c.start_date <= p.hi AND (c.end_date IS NULL OR c.end_date >= p.lo)
                   AND {scope}),
-            cycles AS ({cycle_rows_sql(
-                "SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")})
+            cycles AS ({
+            cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
+        })
             SELECT {_COLUMNS}, full_start FROM cycles, p
             WHERE period_start BETWEEN p.lo AND p.hi AND period_start <= period_end""",
         [from_date, to_date, *scope_params],

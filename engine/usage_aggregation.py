@@ -6,6 +6,7 @@
 Pending and rejected usage is never billed. One hash join of usage against the usage lines of all
 targets; the scan is first narrowed to the dates any window covers.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -18,7 +19,8 @@ def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
     lo, hi, few = con.execute(
         f"""SELECT min(win_start), max(win_end),
                    CASE WHEN count(DISTINCT contract_id) <= {FEW_IDS} THEN list(DISTINCT contract_id) END
-            FROM _rating_lines WHERE kind = 'usage'""").fetchone()
+            FROM _rating_lines WHERE kind = 'usage'"""
+    ).fetchone()
     # A preview or a single draft names its contract as a constant filter, so the scan of usage (clustered
     # by contract at import) reads only that contract's row groups; a bulk rating scans the date range.
     only, only_params = ids_filter("u.contract_id", few) if few else ("TRUE", [])
@@ -44,6 +46,13 @@ def pending_usage(con: duckdb.DuckDBPyConnection, contract_id: str, start, end, 
             ORDER BY usage_date, usage_id LIMIT 200""",
         [contract_id, start, end],
     ).fetchall()
-    return [{"usage_id": r[0], "metric": r[1], "usage_date": r[2], "quantity": format(r[3].normalize(), "f"),
-             "status": r[4]}
-            for r in rows]
+    return [
+        {
+            "usage_id": r[0],
+            "metric": r[1],
+            "usage_date": r[2],
+            "quantity": format(r[3].normalize(), "f"),
+            "status": r[4],
+        }
+        for r in rows
+    ]

@@ -5,6 +5,7 @@ Nothing here writes: the pages change data only through the engine's operations 
 bill runs, lifecycle). Money leaves as integer minor units with its currency, so the page formats it
 with `money.format_money` and nothing is ever a float.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,14 @@ from .invoice_store import rows_as_dicts
 from .schema import INPUT_TABLES
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
-BROWSABLE_TABLES: tuple[str, ...] = (*INPUT_TABLES, "invoices", "invoice_lines", "payments", "bill_runs",
-                                     "bill_run_items")
+BROWSABLE_TABLES: tuple[str, ...] = (
+    *INPUT_TABLES,
+    "invoices",
+    "invoice_lines",
+    "payments",
+    "bill_runs",
+    "bill_run_items",
+)
 INVOICE_STATUSES = ("draft", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
 
 
@@ -40,10 +47,14 @@ def _table(name: str) -> str:
 
 # --- data page ----------------------------------------------------------------------------------
 
+
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """No customer, contract or invoice at all: a brand-new database."""
-    return con.execute("""SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM contracts)
-                                 + (SELECT count(*) FROM invoices)""").fetchone()[0] == 0
+    return (
+        con.execute("""SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM contracts)
+                                 + (SELECT count(*) FROM invoices)""").fetchone()[0]
+        == 0
+    )
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -58,16 +69,20 @@ def customer_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """SELECT cu.business_id, k.currency, count(DISTINCT cu.customer_id) AS customers,
                   count(k.contract_id) AS contracts
            FROM customers cu LEFT JOIN contracts k USING (customer_id)
-           GROUP BY ALL ORDER BY 1, 2""").df()
+           GROUP BY ALL ORDER BY 1, 2"""
+    ).df()
 
 
 def invoice_counts(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Invoices per business, currency and status with their total (minor units)."""
-    return rows_as_dicts(con.execute(
-        """SELECT business_id, currency, status, count(*) AS invoices,
+    return rows_as_dicts(
+        con.execute(
+            """SELECT business_id, currency, status, count(*) AS invoices,
                   sum(total_minor)::BIGINT AS total_minor,
                   sum(total_minor - total_paid_minor)::BIGINT AS balance_minor
-           FROM invoices GROUP BY ALL ORDER BY 1, 2, 3"""))
+           FROM invoices GROUP BY ALL ORDER BY 1, 2, 3"""
+        )
+    )
 
 
 def usage_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -77,15 +92,16 @@ def usage_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                           FROM usage GROUP BY ALL ORDER BY 1, 2""").df()
 
 
-def browse_table(con: duckdb.DuckDBPyConnection, table: str, limit: int,
-                 offset: int) -> tuple[pd.DataFrame, int]:
+def browse_table(con: duckdb.DuckDBPyConnection, table: str, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
     """One page of a table (in storage order) and its row count: never the whole table.
 
     DECIMAL columns come out as exact text without trailing zeros (pandas would make them floats)."""
     name = _table(table)
     columns = con.execute(
         """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position""", [name]).fetchall()
+           WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position""",
+        [name],
+    ).fetchall()
     # DECIMAL text always has a '.', so trimming zeros then the point leaves the exact value
     trimmed = "rtrim(rtrim(\"{c}\"::VARCHAR, '0'), '.') AS \"{c}\""
     select = ", ".join(trimmed.format(c=c) if t.startswith("DECIMAL") else f'"{c}"' for c, t in columns)
@@ -105,28 +121,38 @@ _CONTRACT_COLUMNS = """k.contract_id, k.customer_id, cu.name AS customer_name, c
 def search_contracts(con: duckdb.DuckDBPyConnection, text: str = "", limit: int = 200) -> list[dict]:
     """Contracts whose id, customer id or customer name contains `text` (case-insensitive), by id."""
     pattern = f"%{text.strip()}%"
-    return rows_as_dicts(con.execute(
-        f"""SELECT {_CONTRACT_COLUMNS}
+    return rows_as_dicts(
+        con.execute(
+            f"""SELECT {_CONTRACT_COLUMNS}
             FROM contracts k JOIN customers cu USING (customer_id)
             WHERE k.contract_id ILIKE ? OR k.customer_id ILIKE ? OR cu.name ILIKE ?
             ORDER BY k.contract_id LIMIT ?""",
-        [pattern, pattern, pattern, int(limit)]))
+            [pattern, pattern, pattern, int(limit)],
+        )
+    )
 
 
 def contract_details(con: duckdb.DuckDBPyConnection, contract_id: str) -> dict | None:
     """One contract with its customer, or None."""
-    rows = rows_as_dicts(con.execute(
-        f"""SELECT {_CONTRACT_COLUMNS}
-            FROM contracts k JOIN customers cu USING (customer_id) WHERE k.contract_id = ?""", [contract_id]))
+    rows = rows_as_dicts(
+        con.execute(
+            f"""SELECT {_CONTRACT_COLUMNS}
+            FROM contracts k JOIN customers cu USING (customer_id) WHERE k.contract_id = ?""",
+            [contract_id],
+        )
+    )
     return rows[0] if rows else None
 
 
 def search_customers(con: duckdb.DuckDBPyConnection, text: str = "", limit: int = 200) -> list[dict]:
     pattern = f"%{text.strip()}%"
-    return rows_as_dicts(con.execute(
-        """SELECT customer_id, name, business_id, currency FROM customers
+    return rows_as_dicts(
+        con.execute(
+            """SELECT customer_id, name, business_id, currency FROM customers
            WHERE customer_id ILIKE ? OR name ILIKE ? ORDER BY customer_id LIMIT ?""",
-        [pattern, pattern, int(limit)]))
+            [pattern, pattern, int(limit)],
+        )
+    )
 
 
 def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -134,20 +160,30 @@ def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def invoice_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute(
-        """SELECT currency FROM (SELECT currency FROM contracts UNION SELECT currency FROM invoices)
-           ORDER BY 1""").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            """SELECT currency FROM (SELECT currency FROM contracts UNION SELECT currency FROM invoices)
+           ORDER BY 1"""
+        ).fetchall()
+    ]
 
 
-def contracts_in_scope(con: duckdb.DuckDBPyConnection, period_date: dt.date, *,
-                       customer_ids: list[str] | None = None, business_id: str | None = None) -> int:
+def contracts_in_scope(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    customer_ids: list[str] | None = None,
+    business_id: str | None = None,
+) -> int:
     """Contracts active on `period_date` (start ≤ date ≤ end) in a bill run's scope, before it runs."""
     return con.execute(
         """SELECT count(*) FROM contracts k JOIN customers cu USING (customer_id)
            WHERE k.start_date <= ? AND (k.end_date IS NULL OR k.end_date >= ?)
              AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.customer_id))
              AND (?::VARCHAR IS NULL OR cu.business_id = ?)""",
-        [period_date, period_date, customer_ids, customer_ids, business_id, business_id]).fetchone()[0]
+        [period_date, period_date, customer_ids, customer_ids, business_id, business_id],
+    ).fetchone()[0]
 
 
 def usage_date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
@@ -158,24 +194,31 @@ def usage_date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt
 
 # --- cycles and invoices of one contract --------------------------------------------------------
 
+
 def contract_invoices(con: duckdb.DuckDBPyConnection, contract_id: str) -> list[dict]:
     """Every invoice of a contract (void ones too), oldest cycle first, to mark on its timeline."""
-    return rows_as_dicts(con.execute(
-        """SELECT invoice_id, number, status, currency, period_start, period_end, total_minor,
+    return rows_as_dicts(
+        con.execute(
+            """SELECT invoice_id, number, status, currency, period_start, period_end, total_minor,
                   total_paid_minor, created_at
-           FROM invoices WHERE contract_id = ? ORDER BY period_start, created_at""", [contract_id]))
+           FROM invoices WHERE contract_id = ? ORDER BY period_start, created_at""",
+            [contract_id],
+        )
+    )
 
 
 def cycle_invoice_id(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
     """The non-void invoice that holds a cycle (its claim), if any."""
     row = con.execute(
         "SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
-        [contract_id, period_start]).fetchone()
+        [contract_id, period_start],
+    ).fetchone()
     return row[0] if row else None
 
 
-def pending_usage_by_cycle(con: duckdb.DuckDBPyConnection, contract_id: str,
-                           spans: list[tuple[dt.date, dt.date]]) -> dict[dt.date, int]:
+def pending_usage_by_cycle(
+    con: duckdb.DuckDBPyConnection, contract_id: str, spans: list[tuple[dt.date, dt.date]]
+) -> dict[dt.date, int]:
     """Pending (never billed) usage rows of a contract per cycle (start, end), keyed by the start."""
     if not spans:
         return {}
@@ -184,15 +227,19 @@ def pending_usage_by_cycle(con: duckdb.DuckDBPyConnection, contract_id: str,
            SELECT c.s, count(u.usage_id) FROM c
            JOIN usage u ON u.contract_id = ? AND u.status = 'pending' AND u.usage_date BETWEEN c.s AND c.e
            GROUP BY c.s""",
-        [[s for s, _ in spans], [e for _, e in spans], contract_id]).fetchall()
+        [[s for s, _ in spans], [e for _, e in spans], contract_id],
+    ).fetchall()
     return {s: int(n) for s, n in rows}
 
 
 def invoice_payments(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[dict]:
-    return rows_as_dicts(con.execute(
-        """SELECT p.payment_id, p.paid_at, p.method, p.amount_minor, i.currency
+    return rows_as_dicts(
+        con.execute(
+            """SELECT p.payment_id, p.paid_at, p.method, p.amount_minor, i.currency
            FROM payments p JOIN invoices i USING (invoice_id) WHERE p.invoice_id = ? ORDER BY p.paid_at""",
-        [invoice_id]))
+            [invoice_id],
+        )
+    )
 
 
 def invoice_exists(con: duckdb.DuckDBPyConnection, invoice_id: str) -> bool:
@@ -201,23 +248,30 @@ def invoice_exists(con: duckdb.DuckDBPyConnection, invoice_id: str) -> bool:
 
 # --- bill runs ----------------------------------------------------------------------------------
 
+
 def run_totals_by_product(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
     """Invoice-line amounts of a run's invoices per currency and product (true-ups and delayed
     charges under their kind), in minor units."""
-    return rows_as_dicts(con.execute(
-        """SELECT i.currency,
+    return rows_as_dicts(
+        con.execute(
+            """SELECT i.currency,
                   coalesce(l.product, CASE l.kind WHEN 'minimum_commitment_true_up' THEN 'min. commitment'
                                              ELSE replace(l.kind, '_', ' ') END) AS product,
                   count(*) AS lines, sum(l.amount_minor)::BIGINT AS amount_minor
            FROM invoices i JOIN invoice_lines l USING (invoice_id)
            WHERE i.run_id = ?
-           GROUP BY ALL ORDER BY 1, amount_minor DESC, 2""", [run_id]))
+           GROUP BY ALL ORDER BY 1, amount_minor DESC, 2""",
+            [run_id],
+        )
+    )
 
 
-def run_outcomes(con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None = None,
-                 limit: int = 500) -> pd.DataFrame:
+def run_outcomes(
+    con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None = None, limit: int = 500
+) -> pd.DataFrame:
     """Per-contract outcomes of a run (drafted / existing / nothing_to_bill / failed), first `limit`."""
     return con.execute(
         """SELECT contract_id, outcome, invoice_id, reason FROM bill_run_items
            WHERE run_id = ? AND (?::VARCHAR IS NULL OR outcome = ?) ORDER BY contract_id LIMIT ?""",
-        [run_id, outcome, outcome, int(limit)]).df()
+        [run_id, outcome, outcome, int(limit)],
+    ).df()

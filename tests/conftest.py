@@ -1,4 +1,5 @@
 """Shared fixtures: every test gets its own in-memory (or temp-file) database."""
+
 from __future__ import annotations
 
 import shutil

@@ -197,9 +197,7 @@ def add_charge(
     description: str | None = None,
 ) -> str:
     if currency is None:
-        currency = con.execute(
-            "SELECT currency FROM customers WHERE customer_id = ?", [customer_id]
-        ).fetchone()[0]
+        currency = con.execute("SELECT currency FROM customers WHERE customer_id = ?", [customer_id]).fetchone()[0]
     con.execute(
         "INSERT INTO delayed_charges VALUES (?, ?, ?, ?, ?, ?)",
         [charge_id, customer_id, description or charge_id, dec(amount), d(charge_date), currency],
@@ -213,13 +211,9 @@ def clear_all(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {table}")
 
 
-def stored_invoices(
-    con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None
-) -> list[dict]:
+def stored_invoices(con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None) -> list[dict]:
     """Invoice heads as dicts (`where` is a fixed SQL fragment written by the test)."""
-    cur = con.execute(
-        f"SELECT * FROM invoices WHERE {where} ORDER BY contract_id, period_start", params or []
-    )
+    cur = con.execute(f"SELECT * FROM invoices WHERE {where} ORDER BY contract_id, period_start", params or [])
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -248,9 +242,7 @@ def basics(con: duckdb.DuckDBPyConnection) -> None:
         payment_terms_days=15,
     )
     add_contract(con, "K-TIERS", "CUS-BOREAL", "2025-11-01", billing_cycle_start_day=1)
-    add_contract(
-        con, "K-MIN", "CUS-BOREAL", "2026-01-01", billing_cycle_start_day=1, minimum_commitment="500"
-    )
+    add_contract(con, "K-MIN", "CUS-BOREAL", "2026-01-01", billing_cycle_start_day=1, minimum_commitment="500")
     add_contract(con, "K-END31", "CUS-ACME", "2026-01-31", billing_cycle_start_day=31)
     add_contract(con, "K-YEN", "CUS-KITE", "2026-03-10", billing_cycle_start_day=1)
     add_line(con, "L-FLAT", "K-FLAT", product="Platform", unit_price="99.00")
@@ -340,7 +332,5 @@ def basics(con: duckdb.DuckDBPyConnection) -> None:
     ]:
         add_usage(con, cid, metric, day, qty, status, usage_id=uid)
     add_charge(con, "DC-1", "CUS-ACME", "25.00", "2026-03-20", description="Extra data export")
-    add_charge(
-        con, "DC-2", "CUS-ACME", "10.00", "2026-03-20", currency="EUR", description="Late-fee (EUR contract)"
-    )
+    add_charge(con, "DC-2", "CUS-ACME", "10.00", "2026-03-20", currency="EUR", description="Late-fee (EUR contract)")
     add_charge(con, "DC-3", "CUS-BOREAL", "18.40", "2026-04-02", description="Courier")

@@ -101,9 +101,7 @@ def test_a_second_run_for_the_same_date_finds_every_invoice_existing_and_makes_n
     )
     assert second.totals == []
     outcomes = dict(
-        con.execute(
-            "SELECT contract_id, outcome FROM bill_run_items WHERE run_id = ?", [second.run_id]
-        ).fetchall()
+        con.execute("SELECT contract_id, outcome FROM bill_run_items WHERE run_id = ?", [second.run_id]).fetchall()
     )
     assert set(outcomes.values()) == {"existing"} and len(outcomes) == 6
 
@@ -353,9 +351,7 @@ def test_the_run_report_totals_per_currency_equal_the_sums_of_the_stored_invoice
             cid = f"K-{cust}-{i}"
             add_contract(con, cid, cust, f"2026-0{1 + i}-1{i}")
             add_line(con, f"L-{cid}", cid, unit_price="33.33")
-            add_line(
-                con, f"U-{cid}", cid, kind="usage", pricing_model="per_unit", unit_price="0.017", metric="m"
-            )
+            add_line(con, f"U-{cid}", cid, kind="usage", pricing_model="per_unit", unit_price="0.017", metric="m")
             add_usage(con, cid, "m", "2026-03-12", str(1000 + 7 * i))
     add_charge(con, "DC-USD", "C-USD", "12.345", "2026-03-01")
     add_charge(con, "DC-JPY", "C-JPY", "999.5", "2026-03-01")
@@ -371,8 +367,7 @@ def test_the_run_report_totals_per_currency_equal_the_sums_of_the_stored_invoice
         assert inv["subtotal_minor"] == sum(ln["amount_minor"] for ln in stored_lines(con, inv["invoice_id"]))
     got = {t.currency: (t.invoices, t.subtotal, t.tax, t.total) for t in report.totals}
     assert got == {
-        cur: (n, to_major(sub, cur), to_major(tax, cur), to_major(tot, cur))
-        for cur, (n, sub, tax, tot) in sums.items()
+        cur: (n, to_major(sub, cur), to_major(tax, cur), to_major(tot, cur)) for cur, (n, sub, tax, tot) in sums.items()
     }
     assert sorted(got) == ["EUR", "JPY", "USD"]
 
@@ -429,9 +424,7 @@ def test_a_run_started_while_an_identical_run_is_in_progress_does_not_merge_into
                                    GROUP BY ALL HAVING count(*) > 1""").fetchall()
         assert dup_items == []
         for r in reports.values():
-            stored = json.loads(
-                con.execute("SELECT report FROM bill_runs WHERE run_id = ?", [r.run_id]).fetchone()[0]
-            )
+            stored = json.loads(con.execute("SELECT report FROM bill_runs WHERE run_id = ?", [r.run_id]).fetchone()[0])
             assert (stored["drafted"], stored["existing"]) == (r.drafted, r.existing)
         assert reports["A"].run_id != reports["B"].run_id
     finally:

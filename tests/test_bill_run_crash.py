@@ -1,9 +1,10 @@
 """Crash safety and concurrency of bill runs, with real processes.
 
-    seed ── copy ──► clean.duckdb : billsim run (to completion)              = the reference
-         └─ copy ──► crashed.duckdb: billsim run, kill -9 at t1, t2, …, then run again to completion
-                     after every kill: the database is consistent; at the end it equals the reference
+seed ── copy ──► clean.duckdb : billsim run (to completion)              = the reference
+     └─ copy ──► crashed.duckdb: billsim run, kill -9 at t1, t2, …, then run again to completion
+                 after every kill: the database is consistent; at the end it equals the reference
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,18 +57,21 @@ def _consistency_problems(db) -> list[str]:
             """SELECT i.invoice_id FROM invoices i LEFT JOIN invoice_lines l USING (invoice_id)
                GROUP BY i.invoice_id, i.subtotal_minor, i.tax_minor, i.total_minor
                HAVING coalesce(sum(l.amount_minor), 0) <> i.subtotal_minor OR count(l.invoice_id) = 0
-                   OR i.subtotal_minor + i.tax_minor <> i.total_minor""").fetchall()
+                   OR i.subtotal_minor + i.tax_minor <> i.total_minor"""
+        ).fetchall()
         if bad_sums:
             problems.append(f"{len(bad_sums)} invoices whose lines do not make their totals")
         orphan_sweeps = con.execute(
             """SELECT s.charge_id FROM delayed_charge_sweeps s
                WHERE NOT EXISTS (SELECT 1 FROM invoice_lines l WHERE l.charge_id = s.charge_id
-                                 AND l.invoice_id = s.invoice_id)""").fetchall()
+                                 AND l.invoice_id = s.invoice_id)"""
+        ).fetchall()
         if orphan_sweeps:
             problems.append(f"{len(orphan_sweeps)} charges marked swept but on no invoice")
         unmarked = con.execute(
             """SELECT l.charge_id FROM invoice_lines l WHERE l.kind = 'delayed_charge'
-               AND l.charge_id NOT IN (SELECT charge_id FROM delayed_charge_sweeps)""").fetchall()
+               AND l.charge_id NOT IN (SELECT charge_id FROM delayed_charge_sweeps)"""
+        ).fetchall()
         if unmarked:
             problems.append(f"{len(unmarked)} charges on an invoice but still pending")
         twice = con.execute("""SELECT charge_id FROM invoice_lines WHERE kind = 'delayed_charge'
@@ -94,11 +98,13 @@ def _ledger(db) -> list[tuple]:
     try:
         heads = con.execute(
             """SELECT contract_id, period_start, status, number, subtotal_minor, tax_minor, total_minor
-               FROM invoices ORDER BY contract_id, period_start""").fetchall()
+               FROM invoices ORDER BY contract_id, period_start"""
+        ).fetchall()
         lines = con.execute(
             """SELECT i.contract_id, l.line_no, l.line_id, l.kind, l.charge_id, l.amount_minor
                FROM invoice_lines l JOIN invoices i USING (invoice_id)
-               ORDER BY i.contract_id, l.line_no""").fetchall()
+               ORDER BY i.contract_id, l.line_no"""
+        ).fetchall()
         pending = con.execute("SELECT count(*) FROM delayed_charge_sweeps").fetchone()
         return [heads, lines, pending]
     finally:
@@ -112,9 +118,11 @@ STAGES = ("starting bill run", "rating", "storing drafts", "sweeping delayed cha
 
 def _run_until(db, label: str, extra_delay: float = 0.0) -> bool:
     """Start a run, kill -9 it once `label` appears on its stderr (plus `extra_delay`); True if killed."""
-    proc = subprocess.Popen([*CLI, "--db", str(db), "run", "--period-date", PERIOD,
-                             "--include-delayed-charges", "--finalize"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(db), "run", "--period-date", PERIOD, "--include-delayed-charges", "--finalize"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     seen = threading.Event()
 
     def watch():
@@ -167,9 +175,15 @@ def test_a_run_killed_at_any_moment_leaves_a_consistent_database_and_rerun_compl
 
 def test_a_second_process_gets_a_clear_message_while_the_database_is_held(seeded, tmp_path):
     db = _copy(seeded, tmp_path / "held.duckdb")
-    holder = subprocess.Popen([sys.executable, "-c",
-                               f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
-                               "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         blocked = _run_cli(db)
@@ -183,9 +197,16 @@ def test_a_second_process_gets_a_clear_message_while_the_database_is_held(seeded
 
 def test_a_waiting_process_proceeds_once_the_database_is_released(seeded, tmp_path):
     db = _copy(seeded, tmp_path / "wait.duckdb")
-    holder = subprocess.Popen([sys.executable, "-c",
-                               f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
-                               "time.sleep(2); c.close()"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
+            "time.sleep(2); c.close()",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         waited = _run_cli(db, wait=60)
@@ -197,8 +218,15 @@ def test_a_waiting_process_proceeds_once_the_database_is_released(seeded, tmp_pa
 
 def test_two_processes_running_the_same_period_make_one_invoice_per_cycle(seeded, tmp_path):
     db = _copy(seeded, tmp_path / "two.duckdb")
-    procs = [subprocess.Popen([*CLI, "--db", str(db), "--wait", "120", "run", "--period-date", PERIOD, "--quiet"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*CLI, "--db", str(db), "--wait", "120", "run", "--period-date", PERIOD, "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
     import json

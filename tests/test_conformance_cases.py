@@ -36,9 +36,7 @@ def num(s) -> Decimal | str:
 def cli(args: list[str], env: dict, check: bool = True) -> subprocess.CompletedProcess:
     p = subprocess.run(CLI + args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if check and p.returncode != 0:
-        raise AssertionError(
-            f"`billsim {' '.join(args)}` exited {p.returncode}: {(p.stderr or p.stdout)[-800:]}"
-        )
+        raise AssertionError(f"`billsim {' '.join(args)}` exited {p.returncode}: {(p.stderr or p.stdout)[-800:]}")
     return p
 
 

@@ -271,9 +271,7 @@ def test_quarterly_anchor_30_across_february(one_customer):
         (31, "2028-02-29", 29, 31),
     ],
 )
-def test_monthly_anchor_28_to_31_around_a_leap_february(
-    one_customer, anchor, feb_boundary, jan_days, feb_days
-):
+def test_monthly_anchor_28_to_31_around_a_leap_february(one_customer, anchor, feb_boundary, jan_days, feb_days):
     """Monthly from 2028-01-{anchor}: the February boundary is min(anchor, 29) in 2028.
 
     |Jan{anchor} ........ |Feb{min(anchor,29)} ........ |Mar{anchor}
@@ -281,9 +279,7 @@ def test_monthly_anchor_28_to_31_around_a_leap_february(
     con = one_customer
     add_contract(con, "K", "C1", f"2028-01-{anchor:02d}", billing_cycle_start_day=anchor)
     jan, feb = billing_cycles(con, "K", D(f"2028-01-{anchor:02d}"), D(feb_boundary))
-    assert jan.start_date == D(f"2028-01-{anchor:02d}") and jan.end_date == D(feb_boundary) - dt.timedelta(
-        days=1
-    )
+    assert jan.start_date == D(f"2028-01-{anchor:02d}") and jan.end_date == D(feb_boundary) - dt.timedelta(days=1)
     assert feb.start_date == D(feb_boundary)
     assert feb.end_date == D(f"2028-03-{anchor:02d}") - dt.timedelta(days=1)
     assert (jan.period_days, feb.period_days) == (jan_days, feb_days)
@@ -509,9 +505,7 @@ def test_cycles_tile_time_for_any_anchor_period_and_start_over_ten_years(
     offset=st.integers(0, 2000),
     span=st.integers(1, 20),
 )
-def test_cycle_of_date_is_the_cycle_containing_each_day_of_a_random_range(
-    mcon, anchor, period, start, offset, span
-):
+def test_cycle_of_date_is_the_cycle_containing_each_day_of_a_random_range(mcon, anchor, period, start, offset, span):
     """Property: for each day of a random range inside the contract, cycle_of_date is the listed cycle
     that contains it (same dates, same period_days)."""
     _reset_contract(mcon, start_date=start, billing_period=period, billing_cycle_start_day=anchor)

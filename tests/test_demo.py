@@ -1,4 +1,5 @@
 """Demo data: deterministic, realistic, and always accepted by the importer."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -88,27 +89,42 @@ def test_the_demo_has_every_period_timing_anchor_end_and_proration_case(demo_con
 def test_the_demo_has_ramps_discounts_minimums_setup_fees_and_package_free_units(demo_con):
     con, _ = demo_con
     # A ramp: two lines of one product on one contract, the second starting the day after the first ends.
-    ramps = con.execute("SELECT count(*) FROM order_lines a JOIN order_lines b "
-                        "ON a.contract_id = b.contract_id AND a.product = b.product "
-                        "AND b.start_date = a.end_date + 1 "
-                        "AND b.unit_price > a.unit_price").fetchall()[0][0]
+    ramps = con.execute(
+        "SELECT count(*) FROM order_lines a JOIN order_lines b "
+        "ON a.contract_id = b.contract_id AND a.product = b.product "
+        "AND b.start_date = a.end_date + 1 "
+        "AND b.unit_price > a.unit_price"
+    ).fetchall()[0][0]
     assert ramps >= 1
     assert con.execute("SELECT count(*) FROM order_lines WHERE discount_percent > 0").fetchall()[0][0] >= 1
     assert con.execute("SELECT count(*) FROM contracts WHERE minimum_commitment > 0").fetchall()[0][0] >= 1
     assert con.execute("SELECT count(*) FROM order_lines WHERE kind = 'one_time'").fetchall()[0][0] >= 1
-    assert con.execute("SELECT count(*) FROM order_lines WHERE pricing_model = 'package' AND free_units > 0 "
-                       "AND package_size > 0").fetchall()[0][0] >= 1
-    assert con.execute("SELECT count(*) FROM order_lines WHERE pricing_model = 'percentage' "
-                       "AND fixed_fee > 0").fetchall()[0][0] >= 1
-    assert con.execute("SELECT count(*) FROM order_lines WHERE pricing_model = 'per_unit' "
-                       "AND kind = 'recurring' AND quantity > 1").fetchall()[0][0] >= 1
+    assert (
+        con.execute(
+            "SELECT count(*) FROM order_lines WHERE pricing_model = 'package' AND free_units > 0 AND package_size > 0"
+        ).fetchall()[0][0]
+        >= 1
+    )
+    assert (
+        con.execute("SELECT count(*) FROM order_lines WHERE pricing_model = 'percentage' AND fixed_fee > 0").fetchall()[
+            0
+        ][0]
+        >= 1
+    )
+    assert (
+        con.execute(
+            "SELECT count(*) FROM order_lines WHERE pricing_model = 'per_unit' AND kind = 'recurring' AND quantity > 1"
+        ).fetchall()[0][0]
+        >= 1
+    )
 
 
 def test_usage_matches_a_usage_line_of_its_contract_and_falls_in_the_demo_year(demo_con):
     con, _ = demo_con
-    orphans = con.execute("SELECT count(*) FROM usage u WHERE NOT EXISTS (SELECT 1 FROM order_lines l "
-                          "WHERE l.contract_id = u.contract_id AND l.metric = u.metric AND l.kind = 'usage')"
-                          ).fetchall()[0][0]
+    orphans = con.execute(
+        "SELECT count(*) FROM usage u WHERE NOT EXISTS (SELECT 1 FROM order_lines l "
+        "WHERE l.contract_id = u.contract_id AND l.metric = u.metric AND l.kind = 'usage')"
+    ).fetchall()[0][0]
     assert orphans == 0
     first, last = con.execute("SELECT min(usage_date), max(usage_date) FROM usage").fetchall()[0]
     assert str(first) >= "2025-12-01" and str(last) <= "2026-11-30"
@@ -118,11 +134,14 @@ def test_some_contracts_and_delayed_charges_are_in_another_currency_than_the_cus
     con, _ = demo_con
 
     def count(table: str, extra: str = "") -> int:
-        return con.execute(f"SELECT count(*) FROM {table} x JOIN customers c USING (customer_id) "
-                           f"WHERE x.currency <> c.currency {extra}").fetchall()[0][0]
+        return con.execute(
+            f"SELECT count(*) FROM {table} x JOIN customers c USING (customer_id) "
+            f"WHERE x.currency <> c.currency {extra}"
+        ).fetchall()[0][0]
 
-    in_contract_currency = ("EXISTS (SELECT 1 FROM contracts k WHERE k.customer_id = x.customer_id "
-                            "AND k.currency = x.currency)")
+    in_contract_currency = (
+        "EXISTS (SELECT 1 FROM contracts k WHERE k.customer_id = x.customer_id AND k.currency = x.currency)"
+    )
     assert count("contracts") >= 1
     # Some foreign charges have a contract of their customer in their currency (a run can sweep them) …
     assert count("delayed_charges", f"AND {in_contract_currency}") >= 1
@@ -133,9 +152,11 @@ def test_some_contracts_and_delayed_charges_are_in_another_currency_than_the_cus
 
 def test_yen_prices_are_whole_yen_except_sub_unit_usage_rates(demo_con):
     con, _ = demo_con
-    fractional = con.execute("SELECT count(*) FROM order_lines l JOIN contracts k USING (contract_id) "
-                             "WHERE k.currency = 'JPY' AND l.kind <> 'usage' "
-                             "AND l.unit_price <> round(l.unit_price)").fetchall()[0][0]
+    fractional = con.execute(
+        "SELECT count(*) FROM order_lines l JOIN contracts k USING (contract_id) "
+        "WHERE k.currency = 'JPY' AND l.kind <> 'usage' "
+        "AND l.unit_price <> round(l.unit_price)"
+    ).fetchall()[0][0]
     assert fractional == 0
 
 

@@ -162,12 +162,7 @@ def test_redraft_after_usage_changed_replaces_the_draft_in_place(usage_contract)
         Decimal("38.50"),
     )
     assert redrafted.status == "draft"
-    assert (
-        con.execute("SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [first.invoice_id]).fetchone()[
-            0
-        ]
-        == 2
-    )
+    assert con.execute("SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [first.invoice_id]).fetchone()[0] == 2
     assert con.execute("SELECT invoice_id FROM invoice_cycle_claims").fetchall() == [(first.invoice_id,)]
     assert len(stored_invoices(con)) == 1
     assert redrafted.model_dump(exclude=NOT_COMPARED | {"pending_usage"}) == preview_invoice(
@@ -250,9 +245,7 @@ def test_a_voided_invoices_cycle_may_be_drafted_again(usage_contract):
     again = draft_period_invoice(con, "K1", MARCH)
     assert again.created and again.invoice.invoice_id != first.invoice_id
     assert again.invoice.total == first.total
-    assert con.execute("SELECT invoice_id FROM invoice_cycle_claims").fetchall() == [
-        (again.invoice.invoice_id,)
-    ]
+    assert con.execute("SELECT invoice_id FROM invoice_cycle_claims").fetchall() == [(again.invoice.invoice_id,)]
     statuses = sorted(i["status"] for i in stored_invoices(con))
     assert statuses == ["draft", "void"]
 
@@ -287,9 +280,7 @@ def overflowing(con):
 
 
 @pytest.mark.parametrize("operation", [preview_invoice, draft_period_invoice])
-def test_preview_or_draft_of_an_overflowing_contract_is_a_typed_error_and_writes_nothing(
-    overflowing, operation
-):
+def test_preview_or_draft_of_an_overflowing_contract_is_a_typed_error_and_writes_nothing(overflowing, operation):
     """Bad input is 'a clear, typed error; nothing written' (issue 3): a BillsimError naming the
     contract, not a raw DuckDB exception (which the CLI would print as a traceback)."""
     with pytest.raises(BillsimError, match="K-BAD"):

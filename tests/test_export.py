@@ -1,4 +1,5 @@
 """Ledger export (spec section 6): columns, per-currency decimals, formula safety, CSV = Parquet."""
+
 from __future__ import annotations
 
 import csv
@@ -17,14 +18,29 @@ from engine.lifecycle import finalize_invoice
 from engine.manual_invoices import create_invoice
 from engine.models import InvoiceCreateRequest, LineItem
 
-SPEC_INVOICE_HEADER = ("invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
-                       "period_end,bill_for_date,due_date,subtotal,tax,total,total_paid,balance_due,run_id,created_at")
-SPEC_LINE_HEADER = ("invoice_id,line_no,line_id,kind,product,description,quantity,unit_price,"
-                    "proration_factor,amount,period_start,period_end")
+SPEC_INVOICE_HEADER = (
+    "invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
+    "period_end,bill_for_date,due_date,subtotal,tax,total,total_paid,balance_due,run_id,created_at"
+)
+SPEC_LINE_HEADER = (
+    "invoice_id,line_no,line_id,kind,product,description,quantity,unit_price,"
+    "proration_factor,amount,period_start,period_end"
+)
 
 
-def _invoice(con, invoice_id, currency, lines, *, status="draft", number=None, business="biz-a",
-             customer="C-1", contract="K-1", paid=0):
+def _invoice(
+    con,
+    invoice_id,
+    currency,
+    lines,
+    *,
+    status="draft",
+    number=None,
+    business="biz-a",
+    customer="C-1",
+    contract="K-1",
+    paid=0,
+):
     """A contract invoice as the rating engine stores it; lines = (kind, product, description, qty,
     unit_price, active_days, period_days, amount_minor)."""
     subtotal = sum(ln[7] for ln in lines)
@@ -34,30 +50,53 @@ def _invoice(con, invoice_id, currency, lines, *, status="draft", number=None, b
                total_minor, total_paid_minor, run_id, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, DATE '2026-03-10', DATE '2026-03-31', DATE '2026-04-01',
                    DATE '2026-05-01', 31, ?, 0, ?, ?, 'run-1', TIMESTAMP '2026-04-01 06:00:00.123456')""",
-        [invoice_id, business, customer, contract, number, status, currency, subtotal, subtotal, paid])
+        [invoice_id, business, customer, contract, number, status, currency, subtotal, subtotal, paid],
+    )
     for no, (kind, product, desc, qty, price, active, period, amount) in enumerate(lines, start=1):
         con.execute(
             """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
                    unit_price, active_days, period_days, amount_minor, period_start, period_end)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, DATE '2026-03-10', DATE '2026-03-31')""",
-            [invoice_id, no, f"L-{invoice_id}-{no}", kind, product, desc, qty, price, active, period, amount])
+            [invoice_id, no, f"L-{invoice_id}-{no}", kind, product, desc, qty, price, active, period, amount],
+        )
 
 
 @pytest.fixture
 def ledger(con):
     """Spec worked amounts: 22/31 × 50 USD = 35.48, 22/31 × 10000 JPY = 7097, and a KWD 1.250."""
-    con.execute("INSERT INTO customers (customer_id, name, business_id, currency) VALUES "
-                "('C-1', 'Acme', 'biz-a', 'USD'), ('C-2', 'Kite', 'biz-b', 'JPY')")
-    _invoice(con, "inv-usd", "USD", [
-        ("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("50"), 22, 31, 3548),
-        ("usage", "-minus", '=HYPERLINK("http://x","y")', Decimal("1234.5"), Decimal("0.10"),
-         None, None, 12345),
-        ("minimum_commitment_true_up", None, None, None, None, None, None, -1234)],
-        status="open", number=7, paid=1000)
-    _invoice(con, "inv-jpy", "JPY", [("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("10000"),
-                                      22, 31, 7097)], business="biz-b", customer="C-2", contract="K-YEN")
-    _invoice(con, "inv-kwd", "KWD", [("one_time", "@setup", "\tTabbed", Decimal("2.000"), Decimal("0.625"),
-                                      2, 3, 1250)], contract="K-KWD")
+    con.execute(
+        "INSERT INTO customers (customer_id, name, business_id, currency) VALUES "
+        "('C-1', 'Acme', 'biz-a', 'USD'), ('C-2', 'Kite', 'biz-b', 'JPY')"
+    )
+    _invoice(
+        con,
+        "inv-usd",
+        "USD",
+        [
+            ("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("50"), 22, 31, 3548),
+            ("usage", "-minus", '=HYPERLINK("http://x","y")', Decimal("1234.5"), Decimal("0.10"), None, None, 12345),
+            ("minimum_commitment_true_up", None, None, None, None, None, None, -1234),
+        ],
+        status="open",
+        number=7,
+        paid=1000,
+    )
+    _invoice(
+        con,
+        "inv-jpy",
+        "JPY",
+        [("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("10000"), 22, 31, 7097)],
+        business="biz-b",
+        customer="C-2",
+        contract="K-YEN",
+    )
+    _invoice(
+        con,
+        "inv-kwd",
+        "KWD",
+        [("one_time", "@setup", "\tTabbed", Decimal("2.000"), Decimal("0.625"), 2, 3, 1250)],
+        contract="K-KWD",
+    )
     return con
 
 
@@ -81,9 +120,13 @@ def test_amounts_have_exactly_the_currency_decimals(ledger, tmp_path):
     inv = _by_id(_read(export_ledger(ledger, tmp_path)["invoices"]))
     usd, jpy, kwd = inv["inv-usd"], inv["inv-jpy"], inv["inv-kwd"]
     assert [usd[c] for c in ("subtotal", "tax", "total", "total_paid", "balance_due")] == [
-        "146.59", "0.00", "146.59", "10.00", "136.59"]
-    assert [jpy[c] for c in ("subtotal", "total", "total_paid", "balance_due")] == [
-        "7097", "7097", "0", "7097"]
+        "146.59",
+        "0.00",
+        "146.59",
+        "10.00",
+        "136.59",
+    ]
+    assert [jpy[c] for c in ("subtotal", "total", "total_paid", "balance_due")] == ["7097", "7097", "0", "7097"]
     assert [kwd[c] for c in ("subtotal", "total", "balance_due")] == ["1.250", "1.250", "1.250"]
 
 
@@ -95,29 +138,31 @@ def test_draft_number_is_blank_and_finalized_number_is_written(ledger, tmp_path)
 
 def test_line_values_quantities_prices_and_proration(ledger, tmp_path):
     lines = _read(export_ledger(ledger, tmp_path)["invoice_lines"])
-    got = [(r["invoice_id"], r["line_no"], r["quantity"], r["unit_price"], r["proration_factor"], r["amount"])
-           for r in lines]
+    got = [
+        (r["invoice_id"], r["line_no"], r["quantity"], r["unit_price"], r["proration_factor"], r["amount"])
+        for r in lines
+    ]
     assert got == [  # ordered by invoice_id, line_no
         ("inv-jpy", "1", "1", "10000", "0.709677", "7097"),
         ("inv-kwd", "1", "2", "0.625", "0.666667", "1.250"),  # 2/3 rounds half away at 6 places
         ("inv-usd", "1", "1", "50", "0.709677", "35.48"),
         ("inv-usd", "2", "1234.5", "0.1", "", "123.45"),
-        ("inv-usd", "3", "", "", "", "-12.34")]
+        ("inv-usd", "3", "", "", "", "-12.34"),
+    ]
 
 
 def test_formula_like_text_cells_get_a_leading_quote_while_negative_amounts_stay_plain(ledger, tmp_path):
     lines = _read(export_ledger(ledger, tmp_path)["invoice_lines"])
     usage = lines[3]
     assert usage["product"] == "'-minus"
-    assert usage["description"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert usage["description"] == '\'=HYPERLINK("http://x","y")'
     assert (lines[1]["product"], lines[1]["description"]) == ("'@setup", "'\tTabbed")
     assert lines[4]["amount"] == "-12.34"
     assert lines[4]["kind"] == "minimum_commitment_true_up"
 
 
 def test_text_starting_with_plus_or_carriage_return_in_any_text_column_is_guarded(ledger, tmp_path):
-    ledger.execute("UPDATE invoices SET run_id = '+1 run', customer_id = chr(13) || 'cr' "
-                   "WHERE invoice_id = 'inv-kwd'")
+    ledger.execute("UPDATE invoices SET run_id = '+1 run', customer_id = chr(13) || 'cr' WHERE invoice_id = 'inv-kwd'")
     kwd = _by_id(_read(export_ledger(ledger, tmp_path)["invoices"]))["inv-kwd"]
     assert (kwd["run_id"], kwd["customer_id"]) == ("'+1 run", "'\rcr")
 
@@ -127,8 +172,19 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
     pq_paths = export_ledger(ledger, tmp_path / "pq", "parquet")
     amounts = {"subtotal", "tax", "total", "total_paid", "balance_due", "amount"}
     numbers = {"quantity", "unit_price", "proration_factor"}
-    text_columns = {"invoice_id", "business_id", "customer_id", "contract_id", "status", "currency", "run_id",
-                    "line_id", "kind", "product", "description"}
+    text_columns = {
+        "invoice_id",
+        "business_id",
+        "customer_id",
+        "contract_id",
+        "status",
+        "currency",
+        "run_id",
+        "line_id",
+        "kind",
+        "product",
+        "description",
+    }
 
     def as_csv(name, value):
         """The CSV cell the Parquet value should appear as."""
@@ -156,28 +212,45 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
 
 def test_parquet_amounts_are_decimal_38_4_and_lines_carry_the_currency(ledger, tmp_path):
     paths = export_ledger(ledger, tmp_path, "parquet")
-    types = dict(ledger.execute(
-        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-        [str(paths["invoice_lines"])]).fetchall())
+    types = dict(
+        ledger.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+            [str(paths["invoice_lines"])],
+        ).fetchall()
+    )
     assert list(types) == LINE_COLUMNS + ["currency"]
     assert types["amount"] == "DECIMAL(38,4)"
-    rows = ledger.execute("SELECT invoice_id, amount, currency FROM read_parquet(?) WHERE line_no = 1",
-                          [str(paths["invoice_lines"])]).fetchall()
-    assert rows == [("inv-jpy", Decimal("7097"), "JPY"), ("inv-kwd", Decimal("1.25"), "KWD"),
-                    ("inv-usd", Decimal("35.48"), "USD")]
-    inv_cols = ledger.execute("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-                              [str(paths["invoices"])]).fetchall()
+    rows = ledger.execute(
+        "SELECT invoice_id, amount, currency FROM read_parquet(?) WHERE line_no = 1", [str(paths["invoice_lines"])]
+    ).fetchall()
+    assert rows == [
+        ("inv-jpy", Decimal("7097"), "JPY"),
+        ("inv-kwd", Decimal("1.25"), "KWD"),
+        ("inv-usd", Decimal("35.48"), "USD"),
+    ]
+    inv_cols = ledger.execute(
+        "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))", [str(paths["invoices"])]
+    ).fetchall()
     assert [c[0] for c in inv_cols] == INVOICE_COLUMNS
 
 
 def test_manual_invoice_lines_export_unit_price_in_major_units(con, tmp_path):
     con.execute("INSERT INTO customers (customer_id, name, currency) VALUES ('C-1', 'Acme', 'USD')")
-    inv = create_invoice(con, InvoiceCreateRequest(customer_id="C-1", line_items=[
-        LineItem(description="Hours", unit_price=1250, quantity=Decimal("2.5"))]))
+    inv = create_invoice(
+        con,
+        InvoiceCreateRequest(
+            customer_id="C-1", line_items=[LineItem(description="Hours", unit_price=1250, quantity=Decimal("2.5"))]
+        ),
+    )
     finalize_invoice(con, inv.invoice_id)
     line = _read(export_ledger(con, tmp_path)["invoice_lines"])[0]
     assert [line[c] for c in ("kind", "line_id", "quantity", "unit_price", "amount")] == [
-        "custom", "", "2.5", "12.5", "31.25"]
+        "custom",
+        "",
+        "2.5",
+        "12.5",
+        "31.25",
+    ]
 
 
 def test_filters_select_invoices_and_their_lines_with_bound_values(ledger, tmp_path):
@@ -186,9 +259,15 @@ def test_filters_select_invoices_and_their_lines_with_bound_values(ledger, tmp_p
     assert [r["invoice_id"] for r in _read(paths["invoice_lines"])] == ["inv-kwd"]
     paths = export_ledger(ledger, tmp_path, filters={"customer_id": "x' OR '1'='1"})
     assert _read(paths["invoices"]) == []
-    paths = export_ledger(ledger, tmp_path, filters={
-        "period_start_from": dt.date(2026, 3, 10), "period_start_to": "2026-03-10",
-        "currency": ["JPY", "USD"]})
+    paths = export_ledger(
+        ledger,
+        tmp_path,
+        filters={
+            "period_start_from": dt.date(2026, 3, 10),
+            "period_start_to": "2026-03-10",
+            "currency": ["JPY", "USD"],
+        },
+    )
     assert sorted(r["invoice_id"] for r in _read(paths["invoices"])) == ["inv-jpy", "inv-usd"]
     with pytest.raises(ValidationError, match="unknown ledger filter"):
         export_ledger(ledger, tmp_path, filters={"1=1; DROP TABLE invoices; --": "x"})
@@ -197,7 +276,7 @@ def test_filters_select_invoices_and_their_lines_with_bound_values(ledger, tmp_p
 
 
 def test_output_directory_with_quotes_in_its_name_is_written(ledger, tmp_path):
-    out = tmp_path / "it's a \"ledger\""
+    out = tmp_path / 'it\'s a "ledger"'
     paths = export_ledger(ledger, out)
     assert paths["invoices"].parent == out and len(_read(paths["invoices"])) == 3
 
@@ -277,8 +356,12 @@ class _CommitsBetweenCopies:
         if sql.startswith("COPY"):
             self.copies += 1
             if self.copies == 1:
-                _invoice(self.con.cursor(), "inv-late", "USD",
-                         [("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("5"), 31, 31, 500)])
+                _invoice(
+                    self.con.cursor(),
+                    "inv-late",
+                    "USD",
+                    [("recurring", "Platform", "Platform fee", Decimal("1"), Decimal("5"), 31, 31, 500)],
+                )
         return result
 
 

@@ -122,9 +122,7 @@ def test_a_mismatch_near_a_stub_names_the_stub_and_the_next_cycle(k1):
 
 def test_dates_before_the_contract_start_are_a_clear_error_naming_its_first_cycle(k1):
     with pytest.raises(BillsimError) as err:
-        generate_invoice(
-            k1, req("K-STUB", from_date="2026-02-01", to_date="2026-02-28", bill_for_date="2026-02-01")
-        )
+        generate_invoice(k1, req("K-STUB", from_date="2026-02-01", to_date="2026-02-28", bill_for_date="2026-02-01"))
     assert "2026-03-10" in str(err.value)
     assert stored_invoices(k1) == []
 

@@ -1,4 +1,5 @@
 """Importing data folders and DataFrames (spec section 1): typed rows in, or every problem and nothing in."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,7 @@ from engine.importer import MAX_PROBLEMS, import_folder, import_frames
 from engine.schema import INPUT_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
-BASICS_COUNTS = {"customers": 3, "contracts": 6, "order_lines": 11, "price_tiers": 5, "usage": 14,
-                 "delayed_charges": 3}
+BASICS_COUNTS = {"customers": 3, "contracts": 6, "order_lines": 11, "price_tiers": 5, "usage": 14, "delayed_charges": 3}
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -88,15 +88,17 @@ def test_basics_folder_imports_every_row_and_reports_the_counts(con, basics_fold
 
 def test_values_are_stored_exactly_with_spec_defaults(con, basics_folder):
     import_folder(con, basics_folder)
-    seats = con.execute("SELECT unit_price, quantity, discount_percent, aggregation FROM order_lines "
-                        "WHERE line_id = 'L-SEATS'").fetchone()
+    seats = con.execute(
+        "SELECT unit_price, quantity, discount_percent, aggregation FROM order_lines WHERE line_id = 'L-SEATS'"
+    ).fetchone()
     assert seats == (Decimal("12.5"), Decimal("7"), Decimal("20"), "sum")  # blank aggregation = sum
     hours = con.execute("SELECT quantity, unit_price FROM order_lines WHERE line_id = 'L-HOURS'").fetchone()
     assert hours == (Decimal("1"), Decimal("0.1"))  # blank quantity = 1
     assert con.execute("SELECT typeof(unit_price), typeof(quantity) FROM order_lines LIMIT 1").fetchone() == (
-        "DECIMAL(38,12)", "DECIMAL(38,6)")
-    assert con.execute("SELECT amount FROM delayed_charges WHERE charge_id = 'DC-3'").fetchone() == (
-        Decimal("18.40"),)
+        "DECIMAL(38,12)",
+        "DECIMAL(38,6)",
+    )
+    assert con.execute("SELECT amount FROM delayed_charges WHERE charge_id = 'DC-3'").fetchone() == (Decimal("18.40"),)
 
 
 def test_contract_currency_blank_is_the_customers_currency(con, basics_folder):
@@ -116,34 +118,53 @@ def test_blank_anchor_day_is_the_day_of_start_date_and_other_defaults_apply(con,
     write(tmp_path, "contracts.csv", "contract_id,customer_id,start_date\nK1,C1,2026-01-17\n")
     import_folder(con, tmp_path)
     assert con.execute("SELECT business_id, currency, tax_rate FROM customers").fetchone() == (
-        "default", "USD", Decimal("0"))
-    assert con.execute("SELECT billing_period, billing_cycle_start_day, billing_timing, payment_terms_days, "
-                       "proration, currency, end_date FROM contracts").fetchone() == (
-        "month", 17, "arrears", 30, "actual", "USD", None)
+        "default",
+        "USD",
+        Decimal("0"),
+    )
+    assert con.execute(
+        "SELECT billing_period, billing_cycle_start_day, billing_timing, payment_terms_days, "
+        "proration, currency, end_date FROM contracts"
+    ).fetchone() == ("month", 17, "arrears", 30, "actual", "USD", None)
 
 
 def test_price_tiers_are_numbered_by_bound_with_the_unbounded_tier_last(con, basics_folder):
     # The file lists the unbounded tier first: numbering follows up_to, not the file.
-    write(basics_folder, "price_tiers.csv", "line_id,up_to,unit_price,flat_fee\nL-GRAD,,0.10,0\n"
-          "L-GRAD,1000,0.50,5.00\nL-GRAD,100,1.00,0\nL-VOL,1000,0.02,0\nL-VOL,,0.015,\n")
+    write(
+        basics_folder,
+        "price_tiers.csv",
+        "line_id,up_to,unit_price,flat_fee\nL-GRAD,,0.10,0\n"
+        "L-GRAD,1000,0.50,5.00\nL-GRAD,100,1.00,0\nL-VOL,1000,0.02,0\nL-VOL,,0.015,\n",
+    )
     import_folder(con, basics_folder)
-    tiers = con.execute("SELECT tier_no, up_to, unit_price, flat_fee FROM price_tiers "
-                        "WHERE line_id = 'L-GRAD' ORDER BY tier_no").fetchall()
-    assert tiers == [(1, Decimal("100"), Decimal("1"), Decimal("0")),
-                     (2, Decimal("1000"), Decimal("0.5"), Decimal("5")),
-                     (3, None, Decimal("0.1"), Decimal("0"))]
+    tiers = con.execute(
+        "SELECT tier_no, up_to, unit_price, flat_fee FROM price_tiers WHERE line_id = 'L-GRAD' ORDER BY tier_no"
+    ).fetchall()
+    assert tiers == [
+        (1, Decimal("100"), Decimal("1"), Decimal("0")),
+        (2, Decimal("1000"), Decimal("0.5"), Decimal("5")),
+        (3, None, Decimal("0.1"), Decimal("0")),
+    ]
 
 
 def test_usage_timestamp_counts_on_its_utc_date(con, basics_folder):
-    append(basics_folder, "usage.csv",
-           "U20,K-TIERS,api_calls,2026-03-31T23:30:00-05:00,1,approved",  # 04:30 UTC on April 1st
-           "U21,K-TIERS,api_calls,2026-04-01T02:00:00+09:00,1,approved",  # 17:00 UTC on March 31st
-           "U22,K-TIERS,api_calls,2026-04-01 00:00:00Z,1,")
+    append(
+        basics_folder,
+        "usage.csv",
+        "U20,K-TIERS,api_calls,2026-03-31T23:30:00-05:00,1,approved",  # 04:30 UTC on April 1st
+        "U21,K-TIERS,api_calls,2026-04-01T02:00:00+09:00,1,approved",  # 17:00 UTC on March 31st
+        "U22,K-TIERS,api_calls,2026-04-01 00:00:00Z,1,",
+    )
     import_folder(con, basics_folder)
-    dates = dict(con.execute("SELECT usage_id, usage_date FROM usage "
-                             "WHERE usage_id IN ('U2', 'U20', 'U21', 'U22')").fetchall())
-    assert dates == {"U2": dt.date(2026, 3, 17), "U20": dt.date(2026, 4, 1), "U21": dt.date(2026, 3, 31),
-                     "U22": dt.date(2026, 4, 1)}
+    dates = dict(
+        con.execute("SELECT usage_id, usage_date FROM usage WHERE usage_id IN ('U2', 'U20', 'U21', 'U22')").fetchall()
+    )
+    assert dates == {
+        "U2": dt.date(2026, 3, 17),
+        "U20": dt.date(2026, 4, 1),
+        "U21": dt.date(2026, 3, 31),
+        "U22": dt.date(2026, 4, 1),
+    }
 
 
 def test_a_timestamp_without_a_zone_is_read_as_utc_whatever_the_session_time_zone(con, basics_folder):
@@ -152,8 +173,7 @@ def test_a_timestamp_without_a_zone_is_read_as_utc_whatever_the_session_time_zon
     cursor.execute("SET TimeZone = 'Asia/Tokyo'")  # 03:30 in Tokyo would be March 30th in UTC
     import_folder(cursor, basics_folder)
     cursor.close()
-    assert con.execute("SELECT usage_date FROM usage WHERE usage_id = 'U20'").fetchall() == [
-        (dt.date(2026, 3, 31),)]
+    assert con.execute("SELECT usage_date FROM usage WHERE usage_id = 'U20'").fetchall() == [(dt.date(2026, 3, 31),)]
 
 
 def test_a_folder_may_hold_any_subset_and_references_resolve_to_the_database(con, basics_folder, tmp_path):
@@ -161,8 +181,7 @@ def test_a_folder_may_hold_any_subset_and_references_resolve_to_the_database(con
     (basics_folder / "usage.csv").unlink()
     import_folder(con, basics_folder)
     later = tmp_path / "later"
-    write(later, "usage.csv", "usage_id,contract_id,metric,usage_date,quantity\n"
-                              "U1,K-TIERS,api_calls,2026-03-02,5\n")
+    write(later, "usage.csv", "usage_id,contract_id,metric,usage_date,quantity\nU1,K-TIERS,api_calls,2026-03-02,5\n")
     assert import_folder(con, later) == {**dict.fromkeys(INPUT_TABLES, 0), "usage": 1}
     assert counts(con)["usage"] == 1
 
@@ -177,8 +196,7 @@ def test_trailing_zeros_beyond_the_decimal_limit_lose_nothing_and_are_accepted(c
 def test_cells_are_trimmed_and_blank_lines_skipped(con, basics_folder):
     edit(basics_folder, "customers.csv", "CUS-KITE,Kite Robotics KK,", "\n  CUS-KITE , Kite Robotics KK ,")
     import_folder(con, basics_folder)
-    assert con.execute("SELECT name FROM customers WHERE customer_id = 'CUS-KITE'").fetchone() == (
-        "Kite Robotics KK",)
+    assert con.execute("SELECT name FROM customers WHERE customer_id = 'CUS-KITE'").fetchone() == ("Kite Robotics KK",)
 
 
 # -- each class of error: file, line and column exactly ----------------------------------------------------
@@ -190,10 +208,8 @@ def test_unknown_column_is_named_on_the_header_line(con, basics_folder):
 
 
 def test_missing_required_column_is_named_on_the_header_line(con, basics_folder):
-    write(basics_folder, "usage.csv", "usage_id,contract_id,metric,usage_date\n"
-                                      "U1,K-TIERS,api_calls,2026-03-02\n")
-    assert_problem(problems_of(con, basics_folder), "usage.csv", 1, "quantity", "required column",
-                   "missing")
+    write(basics_folder, "usage.csv", "usage_id,contract_id,metric,usage_date\nU1,K-TIERS,api_calls,2026-03-02\n")
+    assert_problem(problems_of(con, basics_folder), "usage.csv", 1, "quantity", "required column", "missing")
 
 
 def test_bad_date_is_reported_at_its_line_and_column(con, basics_folder):
@@ -258,8 +274,13 @@ def test_anchor_day_32_is_refused(con, basics_folder):
 
 
 def test_enumerations_and_ranges_are_checked(con, basics_folder):
-    bad = {"end_date": "2025-12-31", "billing_period": "monthly", "billing_timing": "later",
-           "payment_terms_days": "-5", "proration": "partial"}
+    bad = {
+        "end_date": "2025-12-31",
+        "billing_period": "monthly",
+        "billing_timing": "later",
+        "payment_terms_days": "-5",
+        "proration": "partial",
+    }
     for column, value in bad.items():
         set_cell(basics_folder, "contracts.csv", "K-FLAT", column, value)
     set_cell(basics_folder, "customers.csv", "CUS-ACME", "tax_rate", "110")
@@ -279,8 +300,7 @@ def test_enumerations_and_ranges_are_checked(con, basics_folder):
 
 def test_required_value_left_blank_is_refused(con, basics_folder):
     set_cell(basics_folder, "delayed_charges.csv", "DC-3", "description", "  ")
-    assert_problem(problems_of(con, basics_folder), "delayed_charges.csv", 4, "description",
-                   "value is required")
+    assert_problem(problems_of(con, basics_folder), "delayed_charges.csv", 4, "description", "value is required")
 
 
 def test_contract_of_an_unknown_customer_is_refused(con, basics_folder):
@@ -299,8 +319,7 @@ def test_usage_of_an_unknown_contract_is_refused(con, basics_folder):
 
 def test_delayed_charge_of_an_unknown_customer_is_refused(con, basics_folder):
     set_cell(basics_folder, "delayed_charges.csv", "DC-3", "customer_id", "CUS-NOBODY")
-    assert_problem(problems_of(con, basics_folder), "delayed_charges.csv", 4, "customer_id",
-                   "unknown customer")
+    assert_problem(problems_of(con, basics_folder), "delayed_charges.csv", 4, "customer_id", "unknown customer")
 
 
 def test_duplicate_id_within_a_file_names_the_first_line(con, basics_folder):
@@ -353,8 +372,14 @@ def test_tiers_without_an_unbounded_last_tier_are_reported_on_the_highest_tier(c
 
 def test_two_unbounded_tiers_are_refused(con, basics_folder):
     set_cell(basics_folder, "price_tiers.csv", 2, "up_to", "")
-    assert_problem(problems_of(con, basics_folder), "price_tiers.csv", 4, "up_to",
-                   "more than one unbounded tier", "first on line 2")
+    assert_problem(
+        problems_of(con, basics_folder),
+        "price_tiers.csv",
+        4,
+        "up_to",
+        "more than one unbounded tier",
+        "first on line 2",
+    )
 
 
 def test_two_tiers_with_the_same_bound_are_refused(con, basics_folder):
@@ -393,9 +418,13 @@ def test_several_problems_in_one_import_are_all_reported_in_file_and_line_order(
     set_cell(basics_folder, "delayed_charges.csv", "DC-3", "customer_id", "CUS-NOBODY")
     problems = problems_of(con, basics_folder)
     where = [(p["file"], p["line"], p["column"]) for p in problems]
-    assert where == [("customers.csv", 3, "currency"), ("contracts.csv", 7, "customer_id"),
-                     ("usage.csv", 8, "quantity"), ("usage.csv", 13, "usage_date"),
-                     ("delayed_charges.csv", 4, "customer_id")]
+    assert where == [
+        ("customers.csv", 3, "currency"),
+        ("contracts.csv", 7, "customer_id"),
+        ("usage.csv", 8, "quantity"),
+        ("usage.csv", 13, "usage_date"),
+        ("delayed_charges.csv", 4, "customer_id"),
+    ]
 
 
 def test_many_problems_are_capped_and_their_total_given(con, basics_folder):
@@ -406,8 +435,7 @@ def test_many_problems_are_capped_and_their_total_given(con, basics_folder):
     assert len(problems) == MAX_PROBLEMS + 1
     assert caught.value.total == 1200
     assert "1000 of 1200 problems listed" in problems[-1]["reason"]
-    assert problems[0] == {"file": "usage.csv", "line": 16, "column": "quantity",
-                           "reason": problems[0]["reason"]}
+    assert problems[0] == {"file": "usage.csv", "line": 16, "column": "quantity", "reason": problems[0]["reason"]}
 
 
 def test_physical_line_numbers_count_blank_lines_and_quoted_line_breaks(con, basics_folder):
@@ -417,8 +445,12 @@ def test_physical_line_numbers_count_blank_lines_and_quoted_line_breaks(con, bas
 
 
 def test_a_malformed_csv_row_is_reported_with_the_rest(con, basics_folder):
-    edit(basics_folder, "usage.csv", "U5,K-TIERS,storage_gb,2026-03-05,1800,approved",
-         "U5,K-TIERS,storage_gb,2026-03-05,1800,approved,extra")
+    edit(
+        basics_folder,
+        "usage.csv",
+        "U5,K-TIERS,storage_gb,2026-03-05,1800,approved",
+        "U5,K-TIERS,storage_gb,2026-03-05,1800,approved,extra",
+    )
     set_cell(basics_folder, "usage.csv", "U9", "quantity", "x")
     problems = problems_of(con, basics_folder)
     assert_problem(problems, "usage.csv", 6, "", "more values than the header")
@@ -453,11 +485,18 @@ def test_a_bad_row_in_the_last_file_leaves_every_table_unchanged(con, basics_fol
     more = tmp_path / "more"
     write(more, "customers.csv", "customer_id,name\nCUS-NEW,New Co\n")
     write(more, "contracts.csv", "contract_id,customer_id,start_date\nK-NEW,CUS-NEW,2026-01-01\n")
-    write(more, "order_lines.csv", "line_id,contract_id,product,kind,pricing_model,unit_price\n"
-          "L-NEW,K-NEW,Platform,recurring,flat,10\n")
+    write(
+        more,
+        "order_lines.csv",
+        "line_id,contract_id,product,kind,pricing_model,unit_price\nL-NEW,K-NEW,Platform,recurring,flat,10\n",
+    )
     write(more, "usage.csv", "usage_id,contract_id,metric,usage_date,quantity\nU-NEW,K-NEW,x,2026-01-02,1\n")
-    write(more, "delayed_charges.csv", "charge_id,customer_id,description,amount,charge_date\n"
-          "DC-NEW,CUS-NEW,Fee,5,2026-01-05\nDC-BAD,CUS-NEW,Fee,five,2026-01-05\n")
+    write(
+        more,
+        "delayed_charges.csv",
+        "charge_id,customer_id,description,amount,charge_date\n"
+        "DC-NEW,CUS-NEW,Fee,5,2026-01-05\nDC-BAD,CUS-NEW,Fee,five,2026-01-05\n",
+    )
     assert_problem(problems_of(con, more), "delayed_charges.csv", 3, "amount", "not a number")
     assert counts(con) == before
 
@@ -476,8 +515,7 @@ def test_reimporting_a_usage_file_reports_duplicates_and_counts_nothing_twice(co
     assert len(problems) == 14
     assert_problem(problems, "usage.csv", 2, "usage_id", "'U1' is already in the database")
     assert counts(con)["usage"] == 14
-    assert con.execute("SELECT sum(quantity) FROM usage WHERE usage_id = 'U1'").fetchone() == (
-        Decimal("1000"),)
+    assert con.execute("SELECT sum(quantity) FROM usage WHERE usage_id = 'U1'").fetchone() == (Decimal("1000"),)
 
 
 def test_import_leaves_no_scratch_tables_behind(con, basics_folder):
@@ -513,20 +551,36 @@ def test_import_frames_reports_the_same_problems_as_the_csv_path(con, basics_fol
 
 
 def test_import_frames_takes_typed_columns_exactly(con):
-    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "name": ["Acme", "Boreal"],
-                              "currency": ["USD", None], "tax_rate": [Decimal("8.25"), None]})
-    contracts = pd.DataFrame({"contract_id": ["K1"], "customer_id": ["C1"],
-                              "start_date": pd.to_datetime(["2026-01-15"])})
-    usage = pd.DataFrame({"usage_id": ["U1", "U2"], "contract_id": ["K1", "K1"], "metric": ["calls", "calls"],
-                          "usage_date": pd.to_datetime(["2026-01-31T23:00:00-05:00", "2026-02-01T01:00:00Z"],
-                                                       utc=True),
-                          "quantity": [3, 4]})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "name": ["Acme", "Boreal"],
+            "currency": ["USD", None],
+            "tax_rate": [Decimal("8.25"), None],
+        }
+    )
+    contracts = pd.DataFrame(
+        {"contract_id": ["K1"], "customer_id": ["C1"], "start_date": pd.to_datetime(["2026-01-15"])}
+    )
+    usage = pd.DataFrame(
+        {
+            "usage_id": ["U1", "U2"],
+            "contract_id": ["K1", "K1"],
+            "metric": ["calls", "calls"],
+            "usage_date": pd.to_datetime(["2026-01-31T23:00:00-05:00", "2026-02-01T01:00:00Z"], utc=True),
+            "quantity": [3, 4],
+        }
+    )
     import_frames(con, {"customers": customers, "contracts": contracts, "usage": usage})
     assert con.execute("SELECT tax_rate, currency FROM customers ORDER BY customer_id").fetchall() == [
-        (Decimal("8.25"), "USD"), (Decimal("0"), "USD")]
+        (Decimal("8.25"), "USD"),
+        (Decimal("0"), "USD"),
+    ]
     assert con.execute("SELECT start_date FROM contracts").fetchone() == (dt.date(2026, 1, 15),)
     assert con.execute("SELECT usage_date FROM usage ORDER BY usage_id").fetchall() == [
-        (dt.date(2026, 2, 1),), (dt.date(2026, 2, 1),)]
+        (dt.date(2026, 2, 1),),
+        (dt.date(2026, 2, 1),),
+    ]
 
 
 def test_import_frames_refuses_an_unknown_table(con):
@@ -538,16 +592,26 @@ def test_import_frames_refuses_an_unknown_table(con):
 
 # -- command line ------------------------------------------------------------------------------------------
 def test_cli_import_prints_the_counts(basics_folder, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import",
-                          str(basics_folder)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import", str(basics_folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert '"usage": 14' in run.stdout
 
 
 def test_cli_import_of_bad_data_exits_2_with_the_problems_on_stderr(basics_folder, tmp_path):
     set_cell(basics_folder, "usage.csv", "U12", "contract_id", "K-MAX")
-    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import",
-                          str(basics_folder)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import", str(basics_folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert "usage.csv:13 contract_id: unknown contract 'K-MAX'" in run.stderr
     assert "Traceback" not in run.stderr
@@ -557,8 +621,13 @@ def test_cli_import_of_bad_data_exits_2_with_the_problems_on_stderr(basics_folde
 def test_cli_import_lists_every_problem_one_per_line(basics_folder, tmp_path):
     for n in range(2, 9):  # seven bad quantities: more than the error's one-line summary shows
         set_cell(basics_folder, "usage.csv", n, "quantity", f"lots{n}")
-    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import",
-                          str(basics_folder)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "--db", str(tmp_path / "w.duckdb"), "import", str(basics_folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 2
     lines = run.stderr.splitlines()
     assert lines[0] == "billsim: import refused, nothing written: 7 problem(s)"

@@ -1,4 +1,5 @@
 """Invoice lifecycle: numbering, void, delete, payments (spec section 4, lifecycle)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,18 +23,30 @@ from engine.lifecycle import (
     void_invoice,
 )
 
-CUSTOMERS = [("C-N", "North", "biz-north", "USD"), ("C-S", "South", "biz-south", "USD"),
-             ("C-Y", "Yen", "biz-north", "JPY")]
+CUSTOMERS = [
+    ("C-N", "North", "biz-north", "USD"),
+    ("C-S", "South", "biz-south", "USD"),
+    ("C-Y", "Yen", "biz-north", "JPY"),
+]
 
 
 def _customers(con) -> None:
     for cid, name, biz, cur in CUSTOMERS:
-        con.execute("INSERT INTO customers (customer_id, name, business_id, currency) VALUES (?, ?, ?, ?)",
-                    [cid, name, biz, cur])
+        con.execute(
+            "INSERT INTO customers (customer_id, name, business_id, currency) VALUES (?, ?, ?, ?)",
+            [cid, name, biz, cur],
+        )
 
 
-def _draft(con, invoice_id: str, *, customer: str = "C-N", contract: str | None = None,
-           period_start: dt.date = dt.date(2026, 3, 1), total_minor: int = 10_000) -> str:
+def _draft(
+    con,
+    invoice_id: str,
+    *,
+    customer: str = "C-N",
+    contract: str | None = None,
+    period_start: dt.date = dt.date(2026, 3, 1),
+    total_minor: int = 10_000,
+) -> str:
     """A contract draft as a bill run stores it: invoice, one line, and its cycle claim."""
     biz, cur = {c[0]: (c[2], c[3]) for c in CUSTOMERS}[customer]
     contract = contract or f"K-{invoice_id}"
@@ -41,18 +54,34 @@ def _draft(con, invoice_id: str, *, customer: str = "C-N", contract: str | None 
         """INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
                period_start, period_end, subtotal_minor, tax_minor, total_minor, created_at)
            VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, 0, ?, now()::TIMESTAMP)""",
-        [invoice_id, biz, customer, contract, cur, period_start, period_start + dt.timedelta(days=30),
-         total_minor, total_minor])
-    con.execute("INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, amount_minor) "
-                "VALUES (?, 1, 'L-1', 'recurring', ?)", [invoice_id, total_minor])
+        [
+            invoice_id,
+            biz,
+            customer,
+            contract,
+            cur,
+            period_start,
+            period_start + dt.timedelta(days=30),
+            total_minor,
+            total_minor,
+        ],
+    )
+    con.execute(
+        "INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, amount_minor) "
+        "VALUES (?, 1, 'L-1', 'recurring', ?)",
+        [invoice_id, total_minor],
+    )
     con.execute("INSERT INTO invoice_cycle_claims VALUES (?, ?, ?)", [contract, period_start, invoice_id])
     return invoice_id
 
 
 def _numbers(con, business: str) -> list[int]:
-    return [r[0] for r in con.execute(
-        "SELECT number FROM invoices WHERE business_id = ? AND number IS NOT NULL ORDER BY number",
-        [business]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT number FROM invoices WHERE business_id = ? AND number IS NOT NULL ORDER BY number", [business]
+        ).fetchall()
+    ]
 
 
 @pytest.fixture
@@ -63,6 +92,7 @@ def db(con):
 
 # --- finalize ---------------------------------------------------------------------------------
 
+
 def test_finalize_numbers_each_business_1_to_n_gapless_and_independently(db):
     order = [("a1", "C-N"), ("b1", "C-S"), ("a2", "C-N"), ("a3", "C-Y"), ("b2", "C-S")]
     for inv, cust in order:
@@ -72,8 +102,7 @@ def test_finalize_numbers_each_business_1_to_n_gapless_and_independently(db):
     assert [got[i].number for i in ("b1", "b2")] == [1, 2]
     assert all(g.status == "open" for g in got.values())
     assert db.execute("SELECT count(*) FROM invoices WHERE finalized_at IS NULL").fetchone()[0] == 0
-    assert dict(db.execute("SELECT * FROM invoice_number_counters").fetchall()) == {
-        "biz-north": 3, "biz-south": 2}
+    assert dict(db.execute("SELECT * FROM invoice_number_counters").fetchall()) == {"biz-north": 3, "biz-south": 2}
 
 
 def test_finalize_invoices_tx_numbers_each_business_in_list_order(db):
@@ -118,6 +147,7 @@ def test_finalize_of_void_invoice_is_invalid_state(db):
 
 # --- void ------------------------------------------------------------------------------------
 
+
 def test_void_keeps_number_sets_voided_at_and_frees_the_cycle_claim(db):
     _draft(db, "a", contract="K-1", period_start=dt.date(2026, 3, 1))
     finalize_invoice(db, "a")
@@ -155,19 +185,24 @@ def test_void_returns_its_delayed_charges_to_pending(db):
     void_invoice(db, "a")
     assert db.execute("SELECT count(*) FROM delayed_charge_sweeps").fetchone()[0] == 0
     # The void invoice itself is unchanged: its line still names the charge it billed.
-    assert db.execute("SELECT charge_id FROM invoice_lines WHERE invoice_id = 'a' AND line_no = 2"
-                      ).fetchone()[0] == "DC-1"
+    assert (
+        db.execute("SELECT charge_id FROM invoice_lines WHERE invoice_id = 'a' AND line_no = 2").fetchone()[0] == "DC-1"
+    )
 
 
 # --- delete ----------------------------------------------------------------------------------
 
+
 def _sweep(con, invoice_id: str, charge_id: str) -> None:
-    con.execute("INSERT INTO delayed_charges VALUES (?, 'C-N', 'Courier', 18.40, DATE '2026-03-02', 'USD')",
-                [charge_id])
-    con.execute("INSERT INTO invoice_lines (invoice_id, line_no, kind, description, amount_minor, charge_id) "
-                "VALUES (?, 2, 'delayed_charge', 'Courier', 1840, ?)", [invoice_id, charge_id])
-    con.execute("INSERT INTO delayed_charge_sweeps VALUES (?, ?, 'run-1', now()::TIMESTAMP)",
-                [charge_id, invoice_id])
+    con.execute(
+        "INSERT INTO delayed_charges VALUES (?, 'C-N', 'Courier', 18.40, DATE '2026-03-02', 'USD')", [charge_id]
+    )
+    con.execute(
+        "INSERT INTO invoice_lines (invoice_id, line_no, kind, description, amount_minor, charge_id) "
+        "VALUES (?, 2, 'delayed_charge', 'Courier', 1840, ?)",
+        [invoice_id, charge_id],
+    )
+    con.execute("INSERT INTO delayed_charge_sweeps VALUES (?, ?, 'run-1', now()::TIMESTAMP)", [charge_id, invoice_id])
 
 
 def test_delete_draft_removes_lines_claim_and_returns_delayed_charges_to_pending(db):
@@ -200,6 +235,7 @@ def test_delete_of_unknown_invoice_is_not_found(db):
 
 # --- payments --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def open_invoice(db):
     _draft(db, "a", total_minor=10_000)  # 100.00 USD
@@ -209,8 +245,7 @@ def open_invoice(db):
 
 def test_partial_payment_makes_invoice_partially_paid(db, open_invoice):
     inv = record_payment(db, open_invoice, Decimal("40.25"))
-    assert (inv.status, inv.total_paid, inv.balance_due) == (
-        "partially_paid", Decimal("40.25"), Decimal("59.75"))
+    assert (inv.status, inv.total_paid, inv.balance_due) == ("partially_paid", Decimal("40.25"), Decimal("59.75"))
     inv = record_payment(db, open_invoice, Decimal("59.75"))
     assert (inv.status, inv.balance_due_minor) == ("manual_paid", 0)
     assert db.execute("SELECT sum(amount_minor), count(*) FROM payments").fetchone() == (10_000, 2)
@@ -222,12 +257,15 @@ def test_full_payment_by_stripe_makes_invoice_stripe_paid(db, open_invoice):
         record_payment(db, open_invoice, Decimal("1"))
 
 
-@pytest.mark.parametrize("amount, message", [
-    (Decimal("100.01"), "exceeds the balance due 100.00"),
-    (Decimal("0"), "must be positive"),
-    (Decimal("-5"), "must be positive"),
-    (Decimal("1.005"), "more decimals than USD"),
-])
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        (Decimal("100.01"), "exceeds the balance due 100.00"),
+        (Decimal("0"), "must be positive"),
+        (Decimal("-5"), "must be positive"),
+        (Decimal("1.005"), "more decimals than USD"),
+    ],
+)
 def test_bad_payment_is_validation_error_and_writes_nothing(db, open_invoice, amount, message):
     with pytest.raises(ValidationError, match=message):
         record_payment(db, open_invoice, amount)
@@ -261,8 +299,14 @@ def test_jpy_payment_takes_whole_yen_only(db):
 
 # --- properties and concurrency ----------------------------------------------------------------
 
-_OPS = st.lists(st.tuples(st.sampled_from(["create", "finalize", "void", "delete", "finalize_open"]),
-                          st.integers(0, 30), st.sampled_from(["C-N", "C-S"])), max_size=40)
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "finalize", "void", "delete", "finalize_open"]),
+        st.integers(0, 30),
+        st.sampled_from(["C-N", "C-S"]),
+    ),
+    max_size=40,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -273,10 +317,18 @@ def test_random_lifecycle_keeps_numbers_1_to_n_per_business_without_gaps_or_reus
     assigned: dict[str, int] = {}  # invoice -> the number it got; must never change
     try:
         for step, (op, pick, customer) in enumerate(ops):
-            drafts = [r[0] for r in con.execute(
-                "SELECT invoice_id FROM invoices WHERE status = 'draft' ORDER BY invoice_id").fetchall()]
-            opens = [r[0] for r in con.execute(
-                "SELECT invoice_id FROM invoices WHERE status = 'open' ORDER BY invoice_id").fetchall()]
+            drafts = [
+                r[0]
+                for r in con.execute(
+                    "SELECT invoice_id FROM invoices WHERE status = 'draft' ORDER BY invoice_id"
+                ).fetchall()
+            ]
+            opens = [
+                r[0]
+                for r in con.execute(
+                    "SELECT invoice_id FROM invoices WHERE status = 'open' ORDER BY invoice_id"
+                ).fetchall()
+            ]
             if op == "create":
                 _draft(con, f"i{step:03d}", customer=customer)
             elif op == "finalize" and drafts:
@@ -292,8 +344,7 @@ def test_random_lifecycle_keeps_numbers_1_to_n_per_business_without_gaps_or_reus
             for business in ("biz-north", "biz-south"):
                 numbers = _numbers(con, business)
                 assert numbers == list(range(1, len(numbers) + 1))
-            stored = dict(con.execute("SELECT invoice_id, number FROM invoices WHERE number IS NOT NULL"
-                                      ).fetchall())
+            stored = dict(con.execute("SELECT invoice_id, number FROM invoices WHERE number IS NOT NULL").fetchall())
             assert stored == assigned
     finally:
         con.close()
@@ -337,6 +388,7 @@ def test_two_threads_finalizing_the_same_draft_finalize_it_once(db):
 
 
 # --- command line ------------------------------------------------------------------------------
+
 
 def test_cli_finalize_pay_and_void_print_the_invoice(db_path, capsys):
     con = connect(db_path)

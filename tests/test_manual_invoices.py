@@ -1,4 +1,5 @@
 """Manual invoices: DayZero POST /invoices, /invoices/batch and recurring templates (spec section 4)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,11 @@ def db(con):
 
 
 def _req(customer: str = "C-USD", price: int = 1000, qty: str = "1", **kw) -> InvoiceCreateRequest:
-    return InvoiceCreateRequest(customer_id=customer, line_items=[
-        LineItem(description="Consulting", unit_price=price, quantity=Decimal(qty))], **kw)
+    return InvoiceCreateRequest(
+        customer_id=customer,
+        line_items=[LineItem(description="Consulting", unit_price=price, quantity=Decimal(qty))],
+        **kw,
+    )
 
 
 def _count(con, table: str = "invoices") -> int:
@@ -35,10 +39,10 @@ def _count(con, table: str = "invoices") -> int:
 
 # --- create -----------------------------------------------------------------------------------
 
+
 def test_new_invoice_is_a_draft_in_the_customers_currency_business_and_tax_rate(db):
     inv = create_invoice(db, _req(), today=TODAY)
-    assert (inv.status, inv.currency, inv.business_id, inv.tax_rate) == (
-        "draft", "USD", "biz-a", Decimal("8.25"))
+    assert (inv.status, inv.currency, inv.business_id, inv.tax_rate) == ("draft", "USD", "biz-a", Decimal("8.25"))
     assert inv.number is None and inv.contract_id is None
     assert inv.due_date == TODAY + dt.timedelta(days=30)
     assert (inv.subtotal, inv.tax, inv.total) == (Decimal("10.00"), Decimal("0.83"), Decimal("10.83"))
@@ -68,9 +72,18 @@ def test_empty_line_items_are_rejected(db):
     with pytest.raises(pydantic.ValidationError):
         InvoiceCreateRequest(customer_id="C-USD", line_items=[])
     with pytest.raises(ValidationError, match="at least one line item"):
-        create_invoice(db, InvoiceCreateRequest.model_construct(
-            customer_id="C-USD", line_items=[], currency=None, idempotency_key=None, recurring=None,
-            due_date=None, description=None))
+        create_invoice(
+            db,
+            InvoiceCreateRequest.model_construct(
+                customer_id="C-USD",
+                line_items=[],
+                currency=None,
+                idempotency_key=None,
+                recurring=None,
+                due_date=None,
+                description=None,
+            ),
+        )
 
 
 @pytest.mark.parametrize("qty", ["-1", "0"])
@@ -86,8 +99,10 @@ def test_zero_or_negative_quantity_is_rejected(db, qty):
 
 
 def test_negative_unit_price_is_rejected_and_nothing_written(db):
-    req = InvoiceCreateRequest(customer_id="C-USD", line_items=[
-        LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-1)])
+    req = InvoiceCreateRequest(
+        customer_id="C-USD",
+        line_items=[LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-1)],
+    )
     with pytest.raises(ValidationError, match="line item 2: unit_price must not be negative"):
         create_invoice(db, req)
     assert (_count(db), _count(db, "invoice_lines")) == (0, 0)
@@ -97,15 +112,23 @@ def test_custom_line_stores_major_unit_price_and_rounds_amount_once_half_away(db
     inv = create_invoice(db, _req(price=1999, qty="1.5"))  # 19.99 × 1.5 = 29.985 -> 29.99
     line = inv.lines[0]
     assert (line.kind, line.unit_price, line.quantity, line.amount_minor) == (
-        "custom", Decimal("19.99"), Decimal("1.5"), 2999)
+        "custom",
+        Decimal("19.99"),
+        Decimal("1.5"),
+        2999,
+    )
     assert line.line_id is None and line.description == "Consulting"
     assert inv.tax_minor == 247  # 2999 × 8.25 % = 247.4175
 
 
 def test_jpy_amounts_and_tax_round_to_whole_yen(db):
-    req = InvoiceCreateRequest(customer_id="C-JPY", line_items=[
-        LineItem(description="a", unit_price=333, quantity=Decimal("1.5")),   # 499.5 -> 500
-        LineItem(description="b", unit_price=101, quantity=Decimal("5"))])    # 505
+    req = InvoiceCreateRequest(
+        customer_id="C-JPY",
+        line_items=[
+            LineItem(description="a", unit_price=333, quantity=Decimal("1.5")),  # 499.5 -> 500
+            LineItem(description="b", unit_price=101, quantity=Decimal("5")),
+        ],
+    )  # 505
     inv = create_invoice(db, req)
     assert [ln.amount for ln in inv.lines] == [Decimal("500"), Decimal("505")]
     # tax = round(1005 × 10 %) = round(100.5) = 101, once at invoice level
@@ -141,9 +164,9 @@ def test_deleting_a_keyed_draft_frees_its_idempotency_key(db):
 
 # --- recurring --------------------------------------------------------------------------------
 
+
 def _monthly_from_jan31(db):
-    return create_invoice(db, _req(recurring=RecurringConfig(start_date=dt.date(2026, 1, 31),
-                                                             payment_terms_days=10)))
+    return create_invoice(db, _req(recurring=RecurringConfig(start_date=dt.date(2026, 1, 31), payment_terms_days=10)))
 
 
 def test_recurring_invoice_is_its_templates_first_period(db):
@@ -161,12 +184,12 @@ def test_recurring_template_drafts_one_invoice_per_started_period_idempotently(d
     assert [(i.period_start, i.period_end) for i in drafted] == [
         (dt.date(2026, 2, 28), dt.date(2026, 3, 30)),
         (dt.date(2026, 3, 31), dt.date(2026, 4, 29)),
-        (dt.date(2026, 4, 30), dt.date(2026, 5, 30))]
+        (dt.date(2026, 4, 30), dt.date(2026, 5, 30)),
+    ]
     assert all(i.recurring_template_id == first.recurring_template_id for i in drafted)
     assert all(i.status == "draft" and i.total == first.total for i in drafted)
     assert [i.due_date for i in drafted] == [dt.date(2026, 3, 10), dt.date(2026, 4, 10), dt.date(2026, 5, 10)]
-    assert [(ln.period_start, ln.amount) for ln in drafted[0].lines] == [
-        (dt.date(2026, 2, 28), Decimal("10.00"))]
+    assert [(ln.period_start, ln.amount) for ln in drafted[0].lines] == [(dt.date(2026, 2, 28), Decimal("10.00"))]
     assert draft_recurring_invoices(db, dt.date(2026, 4, 30)) == []
     assert _count(db) == 4
 
@@ -185,14 +208,19 @@ def test_quarterly_template_periods_follow_the_anchor_day(db):
     create_invoice(db, _req(recurring=quarterly))
     drafted = draft_recurring_invoices(db, dt.date(2026, 5, 30))
     assert [(i.period_start, i.period_end) for i in drafted] == [
-        (dt.date(2026, 2, 28), dt.date(2026, 5, 29)), (dt.date(2026, 5, 30), dt.date(2026, 8, 29))]
+        (dt.date(2026, 2, 28), dt.date(2026, 5, 29)),
+        (dt.date(2026, 5, 30), dt.date(2026, 8, 29)),
+    ]
 
 
 # --- batch ------------------------------------------------------------------------------------
 
+
 def test_batch_items_fail_alone_and_a_failed_item_writes_nothing(db):
-    bad_price = InvoiceCreateRequest(customer_id="C-USD", line_items=[
-        LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-5)])
+    bad_price = InvoiceCreateRequest(
+        customer_id="C-USD",
+        line_items=[LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-5)],
+    )
     resp = batch_create(db, BatchCreateRequest(items=[_req(), _req("C-NOPE"), bad_price, _req("C-JPY")]))
     assert [r.ok for r in resp.results] == [True, False, False, True]
     assert "unknown customer 'C-NOPE'" in resp.results[1].error
@@ -202,10 +230,16 @@ def test_batch_items_fail_alone_and_a_failed_item_writes_nothing(db):
 
 
 def test_batch_from_raw_json_reports_a_malformed_item_without_stopping_the_others(db):
-    resp = batch_create(db, {"items": [
-        {"customer_id": "C-USD", "line_items": [{"description": "a", "unit_price": 100, "quantity": "-1"}]},
-        {"customer_id": "C-USD", "currency": "XYZ", "line_items": [{"description": "a", "unit_price": 100}]},
-        {"customer_id": "C-USD", "line_items": [{"description": "a", "unit_price": 100}]}]})
+    resp = batch_create(
+        db,
+        {
+            "items": [
+                {"customer_id": "C-USD", "line_items": [{"description": "a", "unit_price": 100, "quantity": "-1"}]},
+                {"customer_id": "C-USD", "currency": "XYZ", "line_items": [{"description": "a", "unit_price": 100}]},
+                {"customer_id": "C-USD", "line_items": [{"description": "a", "unit_price": 100}]},
+            ]
+        },
+    )
     assert [r.ok for r in resp.results] == [False, False, True]
     assert "quantity must be positive" in resp.results[0].error
     assert "ISO 4217" in resp.results[1].error
@@ -227,23 +261,27 @@ def test_batch_delayed_charges_go_to_the_customers_first_new_invoice_in_its_curr
     items = [_req(), _req(), _req(currency="EUR"), _req("C-JPY")]
     resp = batch_create(db, BatchCreateRequest(items=items, include_delayed_charges=True))
     first, second, eur, yen = (r.invoice for r in resp.results)
-    swept = [(ln.kind, ln.charge_id, ln.line_id, ln.description, ln.quantity, ln.period_start, ln.amount)
-             for ln in first.lines[1:]]
+    swept = [
+        (ln.kind, ln.charge_id, ln.line_id, ln.description, ln.quantity, ln.period_start, ln.amount)
+        for ln in first.lines[1:]
+    ]
     # oldest charge first; 0.005 USD rounds half away from zero to 0.01
     assert swept == [
         ("delayed_charge", "DC-3", None, "Courier", Decimal(1), dt.date(2026, 3, 1), Decimal("0.01")),
-        ("delayed_charge", "DC-1", None, "Extra data export", Decimal(1), dt.date(2026, 3, 20),
-         Decimal("25.00"))]
+        ("delayed_charge", "DC-1", None, "Extra data export", Decimal(1), dt.date(2026, 3, 20), Decimal("25.00")),
+    ]
     assert first.subtotal == Decimal("35.01")
     assert first.tax_minor == 289  # round(3501 × 8.25 %) = round(288.8325)
     assert len(second.lines) == 1
     # The customer's FIRST new invoice is USD: the EUR charge stays pending, even for a later EUR item.
     assert len(eur.lines) == 1
     assert [(ln.charge_id, ln.amount) for ln in yen.lines[1:]] == [("DC-4", Decimal("1001"))]
-    sweeps = db.execute("SELECT charge_id, invoice_id, run_id FROM delayed_charge_sweeps ORDER BY 1"
-                        ).fetchall()
-    assert sweeps == [("DC-1", first.invoice_id, None), ("DC-3", first.invoice_id, None),
-                      ("DC-4", yen.invoice_id, None)]
+    sweeps = db.execute("SELECT charge_id, invoice_id, run_id FROM delayed_charge_sweeps ORDER BY 1").fetchall()
+    assert sweeps == [
+        ("DC-1", first.invoice_id, None),
+        ("DC-3", first.invoice_id, None),
+        ("DC-4", yen.invoice_id, None),
+    ]
     again = batch_create(db, BatchCreateRequest(items=[_req()], include_delayed_charges=True))
     assert len(again.results[0].invoice.lines) == 1  # swept charges are never taken twice
 
@@ -257,8 +295,7 @@ def test_batch_without_the_flag_takes_no_delayed_charges(charges):
 def test_batch_delayed_charges_skip_a_failed_first_item(charges):
     bad = _req(currency="EUR")
     bad.line_items[0].unit_price = -1
-    resp = batch_create(charges, BatchCreateRequest(items=[bad, _req(currency="EUR")],
-                                                    include_delayed_charges=True))
+    resp = batch_create(charges, BatchCreateRequest(items=[bad, _req(currency="EUR")], include_delayed_charges=True))
     assert not resp.results[0].ok
     assert [ln.charge_id for ln in resp.results[1].invoice.lines[1:]] == ["DC-2"]
 
@@ -274,7 +311,12 @@ def test_batch_finalize_numbers_new_invoices_in_item_order(db):
     create_invoice(db, _req(idempotency_key="old"))
     items = [_req("C-KWD"), _req(), _req("C-NOPE"), _req("C-JPY"), _req("C-KWD"), _req(idempotency_key="old")]
     resp = batch_create(db, BatchCreateRequest(items=items, finalize=True))
-    got = [(r.invoice.business_id, r.invoice.number, r.invoice.status) if r.ok else None
-           for r in resp.results]
-    assert got == [("biz-b", 1, "open"), ("biz-a", 1, "open"), None, ("biz-a", 2, "open"),
-                   ("biz-b", 2, "open"), ("biz-a", None, "draft")]  # the replayed invoice is not new
+    got = [(r.invoice.business_id, r.invoice.number, r.invoice.status) if r.ok else None for r in resp.results]
+    assert got == [
+        ("biz-b", 1, "open"),
+        ("biz-a", 1, "open"),
+        None,
+        ("biz-a", 2, "open"),
+        ("biz-b", 2, "open"),
+        ("biz-a", None, "draft"),
+    ]  # the replayed invoice is not new

@@ -3,6 +3,7 @@
 They are executed with nbclient on the `python3` kernel, which jupyter_client starts with the
 interpreter running the tests (the project's .venv), so they import this checkout's `engine`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,9 @@ PLOTLY = "application/vnd.plotly.v1+json"
 
 def execute(name: str, workdir: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=False,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=600, allow_errors=False, resources={"metadata": {"path": str(workdir)}}
+    ).execute()
     return nb
 
 

@@ -5,6 +5,7 @@ and on generated data checks both sides. It does not sweep delayed charges: on t
 K-END31 invoice of case.json carries a swept delayed charge (DC-1, 25.00 USD, taxed at 10 %), which the
 comparison takes out of the expected subtotal, tax and total.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,15 +31,25 @@ def _minor(text: str, currency: str) -> int:
 
 
 def _rows(frame) -> dict[str, tuple]:
-    return {r.contract_id: (r.currency, r.period_start.date().isoformat(), r.period_end.date().isoformat(),
-                            int(r.subtotal_minor), int(r.tax_minor), int(r.total_minor))
-            for r in frame.itertuples()}
+    return {
+        r.contract_id: (
+            r.currency,
+            r.period_start.date().isoformat(),
+            r.period_end.date().isoformat(),
+            int(r.subtotal_minor),
+            int(r.tax_minor),
+            int(r.total_minor),
+        )
+        for r in frame.itertuples()
+    }
 
 
 def _engine_rows(con, run_id: str) -> dict[str, tuple]:
     rows = con.execute(
         """SELECT contract_id, currency, period_start::VARCHAR, period_end::VARCHAR, subtotal_minor,
-                  tax_minor, total_minor FROM invoices WHERE run_id = ?""", [run_id]).fetchall()
+                  tax_minor, total_minor FROM invoices WHERE run_id = ?""",
+        [run_id],
+    ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -54,11 +65,12 @@ def test_reference_reproduces_the_worked_example(con, basics_folder):
         subtotal = _minor(inv["subtotal"], cur) - swept
         tax = _minor(inv["tax"], cur)
         if swept:  # the example's tax is on the subtotal with the charge; recompute without it
-            rate = con.execute("SELECT cu.tax_rate FROM contracts c JOIN customers cu USING (customer_id) "
-                               "WHERE contract_id = ?", [inv["contract_id"]]).fetchall()[0][0]
+            rate = con.execute(
+                "SELECT cu.tax_rate FROM contracts c JOIN customers cu USING (customer_id) WHERE contract_id = ?",
+                [inv["contract_id"]],
+            ).fetchall()[0][0]
             tax = int((Decimal(subtotal) * rate / 100).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
-        expected[inv["contract_id"]] = (cur, inv["period_start"], inv["period_end"], subtotal, tax,
-                                        subtotal + tax)
+        expected[inv["contract_id"]] = (cur, inv["period_start"], inv["period_end"], subtotal, tax, subtotal + tax)
     got = _rows(reference_invoices(con, PERIOD))
     assert got == expected
     # the delayed charge is the only difference from the example: K-END31 is 100.00 + 10.00 tax without it
@@ -96,16 +108,19 @@ def test_reference_agrees_with_the_engine_on_generated_data(con, period_date):
 
 def test_reference_is_exact_where_int64_would_wrap(con):
     """Usage sums beyond int64 (× 10^6) and amounts beyond int64 numerators: reference == engine."""
-    con.execute("INSERT INTO customers (customer_id, name, currency, tax_rate) "
-                "VALUES ('C', 'x', 'KWD', '7.125')")
-    con.execute("INSERT INTO contracts VALUES ('K', 'C', '2026-01-01', NULL, 'month', 31, 'arrears', 30, "
-                "'123456789.123456789', 'actual', 'KWD')")
+    con.execute("INSERT INTO customers (customer_id, name, currency, tax_rate) VALUES ('C', 'x', 'KWD', '7.125')")
+    con.execute(
+        "INSERT INTO contracts VALUES ('K', 'C', '2026-01-01', NULL, 'month', 31, 'arrears', 30, "
+        "'123456789.123456789', 'actual', 'KWD')"
+    )
     con.execute("""INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, unit_price,
                        metric, aggregation, discount_percent) VALUES
                    ('L1', 'K', 'p', 'usage', 'per_unit', '0.000001', 'm', 'sum', NULL),
                    ('L2', 'K', 'p', 'usage', 'per_unit', '0.000003', 'm2', 'max', '33.333333')""")
-    con.executemany("INSERT INTO usage VALUES (?, 'K', ?, ?, '999999999999.999999', 'approved')",
-                    [[f"U{i}", "m" if i % 2 else "m2", f"2026-03-0{1 + i % 9}"] for i in range(40)])
+    con.executemany(
+        "INSERT INTO usage VALUES (?, 'K', ?, ?, '999999999999.999999', 'approved')",
+        [[f"U{i}", "m" if i % 2 else "m2", f"2026-03-0{1 + i % 9}"] for i in range(40)],
+    )
     expected = _rows(reference_invoices(con, PERIOD))
     report = bill_run(con, PERIOD)
     assert _engine_rows(con, report.run_id) == expected

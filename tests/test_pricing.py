@@ -327,9 +327,7 @@ def test_tiers_listed_out_of_order_in_the_csv_are_priced_in_order_of_up_to(con, 
     (folder / "price_tiers.csv").write_text(
         "line_id,up_to,unit_price,flat_fee\nL1,,0.10,0\nL1,1000,0.50,5.00\nL1,100,1.00,0\n"
     )
-    (folder / "usage.csv").write_text(
-        "usage_id,contract_id,metric,usage_date,quantity\nU1,K1,m,2026-03-02,1500\n"
-    )
+    (folder / "usage.csv").write_text("usage_id,contract_id,metric,usage_date,quantity\nU1,K1,m,2026-03-02,1500\n")
     import_folder(con, folder)
     (ln,) = preview_invoice(con, "K1", MARCH).lines
     assert ln.amount == Decimal("605.00")

@@ -389,9 +389,7 @@ def test_minimum_commitment_of_a_stub_is_prorated_by_contract_days(con):
 
 def test_minimum_commitment_with_proration_none_is_the_whole_minimum_in_a_stub(con):
     add_customer(con, "C1")
-    add_contract(
-        con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1, minimum_commitment="310", proration="none"
-    )
+    add_contract(con, "K1", "C1", "2026-03-10", billing_cycle_start_day=1, minimum_commitment="310", proration="none")
     add_line(con, "L-U", "K1", kind="usage", pricing_model="per_unit", unit_price="1.00", metric="m")
     add_usage(con, "K1", "m", "2026-03-11", "50")
     assert amounts(preview_invoice(con, "K1", MARCH))["minimum_commitment_true_up"] == Decimal("260.00")
@@ -566,9 +564,7 @@ def test_a_full_period_prorated_over_the_pieces_that_make_it_up_adds_up_to_the_f
         stub_total = 0
         for i, (s, e) in enumerate(pieces):
             add_contract(con, f"K-STUB{i}", "C1", s, end_date=e, billing_cycle_start_day=anchor)
-            add_line(
-                con, f"S{i}", f"K-STUB{i}", pricing_model="per_unit", unit_price=price, quantity=quantity
-            )
+            add_line(con, f"S{i}", f"K-STUB{i}", pricing_model="per_unit", unit_price=price, quantity=quantity)
             stub = preview_invoice(con, f"K-STUB{i}", s)
             assert (stub.period_start, stub.period_end, stub.period_days) == (s, e, days)
             stub_total += stub.subtotal_minor
@@ -583,9 +579,7 @@ line_spec = st.fixed_dictionaries(
         "discount": st.one_of(st.none(), st.integers(0, 100)),
         "window": st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))),
         "usage": st.lists(
-            st.tuples(
-                st.integers(0, 40), st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False)
-            ),
+            st.tuples(st.integers(0, 40), st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False)),
             max_size=4,
         ),
     }

@@ -12,6 +12,7 @@
 
 Each change must move exactly the lines it selects; everything else stays as it was.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,19 +45,23 @@ from engine.scenarios import (
 from engine.targets import targets_for_range
 
 FROM, TO = dt.date(2026, 1, 1), dt.date(2026, 4, 30)
-HEADER = ("contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,"
-          "scenario_amount,delta")
+HEADER = "contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,scenario_amount,delta"
 SPEC_EXAMPLE = {  # the example of spec section 7, verbatim
     "name": "API price +10%, usage +25%",
     "changes": [
         {"type": "price", "product": "API calls", "percent": 10},
         {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
         {"type": "usage", "metric": "api_calls", "percent": 25},
-        {"type": "tiers", "line_id": "L-GRAD", "tiers": [{"up_to": "500", "unit_price": "0.90"},
-                                                         {"up_to": None, "unit_price": "0.05"}]},
+        {
+            "type": "tiers",
+            "line_id": "L-GRAD",
+            "tiers": [{"up_to": "500", "unit_price": "0.90"}, {"up_to": None, "unit_price": "0.05"}],
+        },
         {"type": "churn", "contract_ids": ["K-MIN"]},
         {"type": "minimum_commitment", "contract_id": "K-TIERS", "amount": "1000"},
-        {"type": "proration", "value": "none"}]}
+        {"type": "proration", "value": "none"},
+    ],
+}
 
 
 @pytest.fixture
@@ -106,8 +111,7 @@ def baseline(data) -> dict[tuple, object]:
     cur = data.execute("SELECT l.*, c.currency FROM _rated_lines l JOIN contracts c USING (contract_id)")
     cols = [c[0] for c in cur.description]
     rows = [dict(zip(cols, v, strict=True)) for v in cur.fetchall()]
-    return {(r["contract_id"], str(r["period_start"]), r["line_id"]): line_from_row(r, r["currency"])
-            for r in rows}
+    return {(r["contract_id"], str(r["period_start"]), r["line_id"]): line_from_row(r, r["currency"]) for r in rows}
 
 
 def exact_baseline(baseline: dict, row: dict) -> Fraction:
@@ -124,9 +128,11 @@ def exact_baseline(baseline: dict, row: dict) -> Fraction:
 
 # --- price ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("product", ["Platform", "API calls"])
 def test_price_percent_moves_only_that_products_lines_each_by_exactly_ten_percent_before_rounding(
-        data, baseline, product):
+    data, baseline, product
+):
     rows = rows_of(data, {"type": "price", "product": product, "percent": 10})
     moved = [r for r in rows if r["product"] == product]
     assert moved
@@ -147,17 +153,22 @@ def test_price_percent_is_applied_before_rounding_not_to_the_rounded_amount(data
 def test_price_percent_scales_a_percentage_lines_rate_and_fixed_fee(data):
     """L-PCT March: 399.99 × 2.5% + 3 × 0.30 = 10.89975 → 10.90; +10%: 11.989725 → 11.99."""
     rows = rows_of(data, {"type": "price", "line_id": "L-PCT", "percent": 10})
-    assert_only(rows, lambda r: r["line_id"] == "L-PCT",
-                {("K-TIERS", "2026-03-01", "L-PCT", "usage"): 1199})
+    assert_only(rows, lambda r: r["line_id"] == "L-PCT", {("K-TIERS", "2026-03-01", "L-PCT", "usage"): 1199})
     assert by_key(rows)[("K-TIERS", "2026-03-01", "L-PCT", "usage")]["baseline_minor"] == 1090
 
 
 def test_price_unit_price_sets_the_line_and_later_changes_apply_on_top(data):
     rows = rows_of(data, {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"})
-    assert_only(rows, lambda r: r["line_id"] == "L-FLAT",
-                {("K-FLAT", f"2026-0{m}-01", "L-FLAT", "recurring"): 12000 for m in range(1, 5)})
-    rows = rows_of(data, {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
-                   {"type": "price", "line_id": "L-FLAT", "percent": "10"})
+    assert_only(
+        rows,
+        lambda r: r["line_id"] == "L-FLAT",
+        {("K-FLAT", f"2026-0{m}-01", "L-FLAT", "recurring"): 12000 for m in range(1, 5)},
+    )
+    rows = rows_of(
+        data,
+        {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
+        {"type": "price", "line_id": "L-FLAT", "percent": "10"},
+    )
     assert by_key(rows)[("K-FLAT", "2026-02-01", "L-FLAT", "recurring")]["scenario_minor"] == 13200
 
 
@@ -175,14 +186,20 @@ def test_price_without_product_or_line_scales_every_line(data, baseline):
 
 # --- usage ------------------------------------------------------------------------------------------
 
+
 def test_usage_of_one_metric_grows_only_its_lines(data):
     """api_calls +25%: March 1500 → 1875: 100 × 1.00 + 900 × 0.50 + 5 + 875 × 0.10 = 642.50;
     February 9999 → 12498.75: 555 + 11498.75 × 0.10 = 1704.875 → 1704.88."""
     rows = rows_of(data, {"type": "usage", "metric": "api_calls", "percent": 25})
-    assert_only(rows, lambda r: r["line_id"] == "L-GRAD", {
-        ("K-TIERS", "2026-03-01", "L-GRAD", "usage"): 64250,
-        ("K-TIERS", "2026-02-01", "L-GRAD", "usage"): 170488,
-        ("K-TIERS", "2026-01-01", "L-GRAD", "usage"): 0})
+    assert_only(
+        rows,
+        lambda r: r["line_id"] == "L-GRAD",
+        {
+            ("K-TIERS", "2026-03-01", "L-GRAD", "usage"): 64250,
+            ("K-TIERS", "2026-02-01", "L-GRAD", "usage"): 170488,
+            ("K-TIERS", "2026-01-01", "L-GRAD", "usage"): 0,
+        },
+    )
 
 
 def test_usage_of_all_metrics_grows_approved_quantities_only(data):
@@ -191,11 +208,13 @@ def test_usage_of_all_metrics_grows_approved_quantities_only(data):
     payments 399.99 → 499.9875 × 2.5% + 3 × 0.30 = 13.3996875 → 13.40 (pending U11 still not billed);
     events 1234 → 1542.5 × 0.10 = 154.25 (pending U14 and rejected U13 not billed) → true-up 345.75."""
     rows = by_key(rows_of(data, {"type": "usage", "percent": 25}))
-    expect = {("K-TIERS", "2026-03-01", "L-VOL", "usage"): 4688,
-              ("K-TIERS", "2026-03-01", "L-PKG", "usage"): 15000,
-              ("K-TIERS", "2026-03-01", "L-PCT", "usage"): 1340,
-              ("K-MIN", "2026-03-01", "L-HOURS", "usage"): 15425,
-              ("K-MIN", "2026-03-01", None, "minimum_commitment_true_up"): 34575}
+    expect = {
+        ("K-TIERS", "2026-03-01", "L-VOL", "usage"): 4688,
+        ("K-TIERS", "2026-03-01", "L-PKG", "usage"): 15000,
+        ("K-TIERS", "2026-03-01", "L-PCT", "usage"): 1340,
+        ("K-MIN", "2026-03-01", "L-HOURS", "usage"): 15425,
+        ("K-MIN", "2026-03-01", None, "minimum_commitment_true_up"): 34575,
+    }
     for k, minor in expect.items():
         assert rows[k]["scenario_minor"] == minor, k
     for r in rows.values():
@@ -206,19 +225,23 @@ def test_usage_of_all_metrics_grows_approved_quantities_only(data):
 def test_usage_changes_compound_and_exact_percents_need_no_float(data):
     """api_calls +10% and every metric +10% again: March 1500 × 1.21 = 1815 → 555 + 815 × 0.10 = 636.50;
     a percent written as 1E+1 is 10."""
-    rows = by_key(rows_of(data, {"type": "usage", "metric": "api_calls", "percent": "1E+1"},
-                          {"type": "usage", "percent": 10}))
+    rows = by_key(
+        rows_of(data, {"type": "usage", "metric": "api_calls", "percent": "1E+1"}, {"type": "usage", "percent": 10})
+    )
     assert rows[("K-TIERS", "2026-03-01", "L-GRAD", "usage")]["scenario_minor"] == 63650
 
 
 # --- tiers, churn, minimum commitment, proration ------------------------------------------------------
 
+
 def test_tiers_replacement_reprices_only_that_line(data):
     """New tiers (0, 500] 0.90, (500, ∞) 0.05: March 1500 → 450 + 50 = 500.00; Feb 9999 → 450 + 474.95."""
     rows = rows_of(data, SPEC_EXAMPLE["changes"][3])
-    assert_only(rows, lambda r: r["line_id"] == "L-GRAD", {
-        ("K-TIERS", "2026-03-01", "L-GRAD", "usage"): 50000,
-        ("K-TIERS", "2026-02-01", "L-GRAD", "usage"): 92495})
+    assert_only(
+        rows,
+        lambda r: r["line_id"] == "L-GRAD",
+        {("K-TIERS", "2026-03-01", "L-GRAD", "usage"): 50000, ("K-TIERS", "2026-02-01", "L-GRAD", "usage"): 92495},
+    )
 
 
 def test_churned_contracts_drop_out(data):
@@ -248,9 +271,11 @@ def test_minimum_commitment_removed_with_a_null_amount(data):
 def test_proration_none_bills_stub_cycles_whole(data):
     """Stubs Mar 10–31: L-STUB 35.48 → 50.00, L-YEN 7097 → 10000; full cycles do not move."""
     rows = rows_of(data, {"type": "proration", "value": "none"})
-    assert_only(rows, lambda r: day(r) == "2026-03-10",
-                {("K-STUB", "2026-03-10", "L-STUB", "recurring"): 5000,
-                 ("K-YEN", "2026-03-10", "L-YEN", "recurring"): 10000})
+    assert_only(
+        rows,
+        lambda r: day(r) == "2026-03-10",
+        {("K-STUB", "2026-03-10", "L-STUB", "recurring"): 5000, ("K-YEN", "2026-03-10", "L-YEN", "recurring"): 10000},
+    )
     assert by_key(rows)[("K-STUB", "2026-03-10", "L-STUB", "recurring")]["baseline_minor"] == 3548
 
 
@@ -259,16 +284,19 @@ def test_proration_none_bills_stub_cycles_whole(data):
 ONE_TIER = {"up_to": None, "unit_price": "1"}
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    ({"type": "price", "product": "Widgets", "percent": 10}, "unknown product 'Widgets'"),
-    ({"type": "price", "line_id": "L-NOPE", "percent": 10}, "unknown line 'L-NOPE'"),
-    ({"type": "usage", "metric": "gpu_hours", "percent": 10}, "unknown metric 'gpu_hours'"),
-    ({"type": "tiers", "line_id": "L-NOPE", "tiers": [ONE_TIER]}, "unknown line 'L-NOPE'"),
-    ({"type": "tiers", "line_id": "L-FLAT", "tiers": [ONE_TIER]}, "not graduated or volume"),
-    ({"type": "churn", "contract_ids": ["K-FLAT", "K-GONE"]}, "unknown contract(s) 'K-GONE'"),
-    ({"type": "minimum_commitment", "contract_id": "K-GONE", "amount": "5"}, "unknown contract 'K-GONE'"),
-    ({"type": "price", "product": "API calls", "unit_price": "1.00"}, "L-GRAD (graduated)"),
-])
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"type": "price", "product": "Widgets", "percent": 10}, "unknown product 'Widgets'"),
+        ({"type": "price", "line_id": "L-NOPE", "percent": 10}, "unknown line 'L-NOPE'"),
+        ({"type": "usage", "metric": "gpu_hours", "percent": 10}, "unknown metric 'gpu_hours'"),
+        ({"type": "tiers", "line_id": "L-NOPE", "tiers": [ONE_TIER]}, "unknown line 'L-NOPE'"),
+        ({"type": "tiers", "line_id": "L-FLAT", "tiers": [ONE_TIER]}, "not graduated or volume"),
+        ({"type": "churn", "contract_ids": ["K-FLAT", "K-GONE"]}, "unknown contract(s) 'K-GONE'"),
+        ({"type": "minimum_commitment", "contract_id": "K-GONE", "amount": "5"}, "unknown contract 'K-GONE'"),
+        ({"type": "price", "product": "API calls", "unit_price": "1.00"}, "L-GRAD (graduated)"),
+    ],
+)
 def test_a_scenario_naming_what_the_data_does_not_have_is_rejected(data, change, named):
     with pytest.raises(ScenarioError) as err:
         simulate(data, scenario(change), FROM, TO)
@@ -277,28 +305,41 @@ def test_a_scenario_naming_what_the_data_does_not_have_is_rejected(data, change,
 
 def test_every_problem_is_reported_at_once(data):
     with pytest.raises(ScenarioError) as err:
-        simulate(data, scenario({"type": "price", "product": "Widgets", "percent": 1},
-                                {"type": "churn", "contract_ids": ["K-GONE"]}), FROM, TO)
+        simulate(
+            data,
+            scenario(
+                {"type": "price", "product": "Widgets", "percent": 1}, {"type": "churn", "contract_ids": ["K-GONE"]}
+            ),
+            FROM,
+            TO,
+        )
     assert "Widgets" in str(err.value) and "K-GONE" in str(err.value)
 
 
-@pytest.mark.parametrize(("body", "named"), [
-    ({"type": "tiers", "line_id": "L-GRAD", "tiers": [ONE_TIER, ONE_TIER]}, "exactly one tier"),
-    ({"type": "tiers", "line_id": "L-GRAD", "tiers": [ONE_TIER, {"up_to": "10", "unit_price": "2"}]},
-     "the last"),
-    ({"type": "tiers", "line_id": "L-GRAD", "tiers": [{"up_to": "10", "unit_price": "1"}]}, "unbounded"),
-    ({"type": "tiers", "line_id": "L-GRAD", "tiers": [{"up_to": "10", "unit_price": "1"},
-                                                      {"up_to": "10", "unit_price": "1"}, ONE_TIER]},
-     "strictly increasing"),
-    ({"type": "tiers", "line_id": "L-GRAD", "tiers": []}, "at least one tier"),
-    ({"type": "price", "product": "Platform"}, "exactly one of 'percent' or 'unit_price'"),
-    ({"type": "price", "product": "Platform", "line_id": "L-FLAT", "percent": 1}, "not both"),
-    ({"type": "price", "percent": "-101"}, "at least -100"),
-    ({"type": "price", "line_id": "L-FLAT", "unit_price": "0.0000000000001"}, "more than 12 decimal places"),
-    ({"type": "usage", "percent": 10, "metrc": "x"}, "metrc"),
-    ({"type": "discount", "percent": 10}, "discount"),
-    ({"type": "proration", "value": "daily"}, "value"),
-])
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"type": "tiers", "line_id": "L-GRAD", "tiers": [ONE_TIER, ONE_TIER]}, "exactly one tier"),
+        ({"type": "tiers", "line_id": "L-GRAD", "tiers": [ONE_TIER, {"up_to": "10", "unit_price": "2"}]}, "the last"),
+        ({"type": "tiers", "line_id": "L-GRAD", "tiers": [{"up_to": "10", "unit_price": "1"}]}, "unbounded"),
+        (
+            {
+                "type": "tiers",
+                "line_id": "L-GRAD",
+                "tiers": [{"up_to": "10", "unit_price": "1"}, {"up_to": "10", "unit_price": "1"}, ONE_TIER],
+            },
+            "strictly increasing",
+        ),
+        ({"type": "tiers", "line_id": "L-GRAD", "tiers": []}, "at least one tier"),
+        ({"type": "price", "product": "Platform"}, "exactly one of 'percent' or 'unit_price'"),
+        ({"type": "price", "product": "Platform", "line_id": "L-FLAT", "percent": 1}, "not both"),
+        ({"type": "price", "percent": "-101"}, "at least -100"),
+        ({"type": "price", "line_id": "L-FLAT", "unit_price": "0.0000000000001"}, "more than 12 decimal places"),
+        ({"type": "usage", "percent": 10, "metrc": "x"}, "metrc"),
+        ({"type": "discount", "percent": 10}, "discount"),
+        ({"type": "proration", "value": "daily"}, "value"),
+    ],
+)
 def test_malformed_changes_are_rejected_with_a_clear_error(body, named):
     with pytest.raises(ScenarioError) as err:
         scenario(body)
@@ -315,6 +356,7 @@ def test_load_scenario_reads_decimals_exactly(tmp_path):
 
 
 # --- the stored data, the comparison and the CLI -----------------------------------------------------
+
 
 def _file_state(path):
     files = sorted(p.name for p in path.parent.iterdir())
@@ -341,16 +383,18 @@ def test_stored_data_is_byte_for_byte_unchanged_after_a_simulation(basics_folder
     assert _file_state(db_path) == before
 
 
-def test_cli_simulate_writes_comparison_csv_whose_rows_sum_to_the_printed_totals(db_path, basics_folder,
-                                                                                 tmp_path, capsys):
+def test_cli_simulate_writes_comparison_csv_whose_rows_sum_to_the_printed_totals(
+    db_path, basics_folder, tmp_path, capsys
+):
     con = connect(db_path)
     import_folder(con, basics_folder)
     con.close()
     scn = tmp_path / "s.json"
     scn.write_text(json.dumps(SPEC_EXAMPLE))
     out = tmp_path / "out"
-    code = cli_main(["--db", str(db_path), "simulate", str(scn), "--from", "2026-01-01", "--to", "2026-04-30",
-                     "--out", str(out)])
+    code = cli_main(
+        ["--db", str(db_path), "simulate", str(scn), "--from", "2026-01-01", "--to", "2026-04-30", "--out", str(out)]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     text = (out / "comparison.csv").read_text()
@@ -360,11 +404,9 @@ def test_cli_simulate_writes_comparison_csv_whose_rows_sum_to_the_printed_totals
     for t in summary["totals"]:
         mine = [r for r in rows if r["currency"] == t["currency"]]
         assert len(mine) == t["rows"]
-        for col, total in (("baseline_amount", "baseline"), ("scenario_amount", "scenario"),
-                           ("delta", "delta")):
+        for col, total in (("baseline_amount", "baseline"), ("scenario_amount", "scenario"), ("delta", "delta")):
             assert sum((Decimal(r[col]) for r in mine), Decimal(0)) == Decimal(t[total])
-        assert all(Decimal(r["scenario_amount"]) - Decimal(r["baseline_amount"]) == Decimal(r["delta"])
-                   for r in mine)
+        assert all(Decimal(r["scenario_amount"]) - Decimal(r["baseline_amount"]) == Decimal(r["delta"]) for r in mine)
     yen = next(r for r in rows if r["contract_id"] == "K-YEN" and r["period_start"] == "2026-03-10")
     assert (yen["baseline_amount"], yen["scenario_amount"], yen["delta"]) == ("7097", "10000", "2903")
     flat = next(r for r in rows if r["line_id"] == "L-FLAT" and r["period_start"] == "2026-01-01")
@@ -395,14 +437,17 @@ def test_a_scenario_without_changes_equals_the_baseline(data):
     assert all(Decimal(t["delta"]) == 0 for t in summary["totals"])
 
 
-@pytest.mark.parametrize(("change", "rerated"), [
-    ({"type": "churn", "contract_ids": ["K-MIN"]}, 4),
-    ({"type": "price", "product": "API calls", "percent": 10}, 4),  # K-TIERS
-    ({"type": "usage", "metric": "events", "percent": 10}, 4),  # K-MIN
-    ({"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "1000"}, 4),
-    ({"type": "price", "product": "Platform", "percent": 10}, 12),  # K-FLAT 4, K-STUB 2, K-END31 4, K-YEN 2
-    ({"type": "proration", "value": "none"}, 20),  # every contract row changes
-])
+@pytest.mark.parametrize(
+    ("change", "rerated"),
+    [
+        ({"type": "churn", "contract_ids": ["K-MIN"]}, 4),
+        ({"type": "price", "product": "API calls", "percent": 10}, 4),  # K-TIERS
+        ({"type": "usage", "metric": "events", "percent": 10}, 4),  # K-MIN
+        ({"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "1000"}, 4),
+        ({"type": "price", "product": "Platform", "percent": 10}, 12),  # K-FLAT 4, K-STUB 2, K-END31 4, K-YEN 2
+        ({"type": "proration", "value": "none"}, 20),  # every contract row changes
+    ],
+)
 def test_only_contracts_whose_inputs_change_are_rated_again(data, change, rerated):
     summary = simulate(data, scenario(change), FROM, TO)
     assert (summary["cycles"], summary["cycles_rerated"]) == (20, rerated)
@@ -423,6 +468,7 @@ def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_a
 
 
 # --- aggregations --------------------------------------------------------------------------------------
+
 
 def test_aggregations_add_up_to_the_totals(data):
     sim = run_simulation(data, parse_scenario(SPEC_EXAMPLE), FROM, TO)
@@ -454,6 +500,7 @@ def test_waterfall_by_change_steps_add_up_to_the_scenario(data):
 
 
 # --- saved scenarios ----------------------------------------------------------------------------------
+
 
 def test_saved_scenarios_are_listed_rerun_and_deleted(data):
     sc = parse_scenario(SPEC_EXAMPLE)

@@ -1,4 +1,5 @@
 """The what-if scenarios page under streamlit.testing.v1.AppTest, on a seeded temporary demo database."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the page imports `pages._common`, as `streamlit run app.py` allows
     sys.path.insert(0, str(ROOT))
 PAGE = str(ROOT / "views" / "scenarios.py")
-HEADER = ("contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,"
-          "scenario_amount,delta")
+HEADER = "contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,scenario_amount,delta"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,9 @@ def test_building_and_running_a_scenario_shows_the_charts_and_a_comparison_downl
     by_key(at.text_input, "scn_usage_percent").set_value("25")
     clean(by_key(at.button, "scn_add").click().run())
     assert [m.value for m in at.markdown if m.value.startswith(("1.", "2."))] == [
-        "1. price API calls +10%", "2. usage all metrics +25%"]
+        "1. price API calls +10%",
+        "2. usage all metrics +25%",
+    ]
     clean(by_key(at.button, "scn_run").click().run())
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # per month, by product, top movers, waterfall

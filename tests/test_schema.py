@@ -1,4 +1,5 @@
 """The database: every table of the schema, exact money types, versioning, a clear error when busy."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,15 @@ SCHEMA_TABLES = sorted(set(re.findall(r"CREATE TABLE (\w+)", "\n".join(schema.MI
 DECIMAL_COLUMNS = {
     "customers": ["tax_rate"],
     "contracts": ["minimum_commitment"],
-    "order_lines": ["unit_price", "quantity", "package_size", "free_units", "percentage_rate", "fixed_fee",
-                    "discount_percent"],
+    "order_lines": [
+        "unit_price",
+        "quantity",
+        "package_size",
+        "free_units",
+        "percentage_rate",
+        "fixed_fee",
+        "discount_percent",
+    ],
     "price_tiers": ["up_to", "unit_price", "flat_fee"],
     "usage": ["quantity"],
     "delayed_charges": ["amount"],
@@ -27,13 +35,16 @@ DECIMAL_COLUMNS = {
 
 
 def columns(con) -> list[tuple[str, str, str]]:
-    return con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
-                       "WHERE table_schema = 'main'").fetchall()
+    return con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall()
 
 
 def test_a_fresh_database_has_every_table_of_the_schema(con):
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                        "WHERE table_schema = 'main'").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+    }
     assert set(SCHEMA_TABLES) | {"schema_version"} <= tables
     assert set(schema.INPUT_TABLES) <= tables
     assert len(SCHEMA_TABLES) >= 15
@@ -58,7 +69,8 @@ def test_money_and_quantities_are_decimal_and_invoice_money_is_integer_minor_uni
 def test_schema_version_is_the_current_one(con):
     assert schema.current_version(con) == schema.SCHEMA_VERSION
     assert con.execute("SELECT max(version), count(*) FROM schema_version").fetchall() == [
-        (schema.SCHEMA_VERSION, schema.SCHEMA_VERSION)]
+        (schema.SCHEMA_VERSION, schema.SCHEMA_VERSION)
+    ]
 
 
 def test_connecting_again_to_an_existing_database_changes_nothing(db_path):
@@ -76,9 +88,15 @@ def test_connecting_again_to_an_existing_database_changes_nothing(db_path):
 def held_db(db_path):
     """The database file held open by another process (as a running bill run or workbench would)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(120)", str(db_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         yield db_path
@@ -94,8 +112,13 @@ def test_a_database_held_by_another_process_is_busy_and_the_error_names_the_file
 
 
 def test_cli_on_a_busy_database_prints_one_clean_line_and_exits_3(held_db, basics_folder):
-    run = subprocess.run([sys.executable, "-m", "engine", "--db", str(held_db), "import", str(basics_folder)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "engine", "--db", str(held_db), "import", str(basics_folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 3
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr

@@ -4,6 +4,7 @@ Pages call the engine's operations and `engine.workbench_queries` through these 
 write SQL and never import duckdb. Reads are cached per database file (`st.cache_data`) and the
 cache is cleared after every write, so a page always shows what is stored.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,6 +36,7 @@ PAGES = {
 
 
 # --- routing ------------------------------------------------------------------------------------------
+
 
 def go_to(page: str, **state) -> None:
     """A button's on_click: remember `state`, then app.py switches to `page` on the rerun.
@@ -192,13 +194,34 @@ def _runs(cur, limit: int):
 
 
 _READERS: dict[str, Callable] = {
-    **{name: getattr(q, name) for name in (
-        "table_counts", "customer_counts", "invoice_counts", "usage_counts", "browse_table",
-        "search_contracts", "contract_details", "search_customers", "businesses", "invoice_currencies",
-        "contracts_in_scope", "usage_date_range", "contract_invoices", "cycle_invoice_id",
-        "pending_usage_by_cycle", "invoice_payments", "run_totals_by_product", "run_outcomes")},
-    "preview_invoice": _preview, "billing_cycles": _cycles, "load_invoice": _invoice,
-    "ledger_frames": _ledger, "list_runs": _runs,
+    **{
+        name: getattr(q, name)
+        for name in (
+            "table_counts",
+            "customer_counts",
+            "invoice_counts",
+            "usage_counts",
+            "browse_table",
+            "search_contracts",
+            "contract_details",
+            "search_customers",
+            "businesses",
+            "invoice_currencies",
+            "contracts_in_scope",
+            "usage_date_range",
+            "contract_invoices",
+            "cycle_invoice_id",
+            "pending_usage_by_cycle",
+            "invoice_payments",
+            "run_totals_by_product",
+            "run_outcomes",
+        )
+    },
+    "preview_invoice": _preview,
+    "billing_cycles": _cycles,
+    "load_invoice": _invoice,
+    "ledger_frames": _ledger,
+    "list_runs": _runs,
 }
 
 
@@ -216,6 +239,7 @@ def data_changed() -> None:
 
 # --- guarded actions --------------------------------------------------------------------------------
 
+
 def flash(kind: str, text: str) -> None:
     st.session_state.setdefault("flash", []).append((kind, text))
 
@@ -227,8 +251,7 @@ def show_flash() -> None:
     st.session_state["flash"] = []
 
 
-def run_action(token: tuple, label: str, work: Callable[[], str | None], *,
-               show_refusal: bool = True) -> None:
+def run_action(token: tuple, label: str, work: Callable[[], str | None], *, show_refusal: bool = True) -> None:
     """Carry out a write once per token (a button's on_click callback).
 
     The token names the action and the state the button was drawn for (e.g. ('finalize', invoice_id)),
@@ -256,6 +279,7 @@ def run_action(token: tuple, label: str, work: Callable[[], str | None], *,
 
 
 # --- formatting -------------------------------------------------------------------------------------
+
 
 def money(minor: int | None, currency: str) -> str:
     return "" if minor is None else format_money(int(minor), currency)

@@ -1,4 +1,5 @@
 """One invoice (previewed or stored): header, lines with their breakdown, tiers, totals, pending usage."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -8,8 +9,11 @@ from engine.models import InvoiceResponse
 from views._common import fmt_date, money, plain_number
 
 PAYABLE = ("open", "partially_paid")
-KIND_NAMES = {"minimum_commitment_true_up": "min. commitment true-up", "delayed_charge": "delayed charge",
-              "one_time": "one-time"}
+KIND_NAMES = {
+    "minimum_commitment_true_up": "min. commitment true-up",
+    "delayed_charge": "delayed charge",
+    "one_time": "one-time",
+}
 
 
 def title_of(inv: InvoiceResponse) -> str:
@@ -32,16 +36,22 @@ def lines_frame(inv: InvoiceResponse) -> pd.DataFrame:
         window = ""
         if ln.period_start and (ln.period_start, ln.period_end) != (inv.period_start, inv.period_end):
             window = f"{fmt_date(ln.period_start)} → {fmt_date(ln.period_end)}"
-        rows.append({
-            "#": ln.line_no, "line": text,
-            "kind": KIND_NAMES.get(ln.kind, ln.kind) + (f" · {ln.pricing_model}" if ln.pricing_model else ""),
-            "quantity": plain_number(ln.quantity), "unit price": plain_number(ln.unit_price),
-            "days": f"{ln.active_days}/{ln.period_days}" if ln.active_days is not None else "",
-            "proration": ln.proration_factor or "", "discount %": plain_number(ln.discount_percent),
-            "amount": money(ln.amount_minor, cur),
-            "usage rows": "" if ln.usage_rows is None else f"{ln.usage_rows:,}", "window": window,
-            "id": ln.line_id or ln.charge_id or "",
-        })
+        rows.append(
+            {
+                "#": ln.line_no,
+                "line": text,
+                "kind": KIND_NAMES.get(ln.kind, ln.kind) + (f" · {ln.pricing_model}" if ln.pricing_model else ""),
+                "quantity": plain_number(ln.quantity),
+                "unit price": plain_number(ln.unit_price),
+                "days": f"{ln.active_days}/{ln.period_days}" if ln.active_days is not None else "",
+                "proration": ln.proration_factor or "",
+                "discount %": plain_number(ln.discount_percent),
+                "amount": money(ln.amount_minor, cur),
+                "usage rows": "" if ln.usage_rows is None else f"{ln.usage_rows:,}",
+                "window": window,
+                "id": ln.line_id or ln.charge_id or "",
+            }
+        )
     frame = pd.DataFrame(rows)
     if not frame.empty and not frame["window"].any():
         frame = frame.drop(columns="window")
@@ -57,13 +67,20 @@ def facts(pairs: list[tuple[str, str]]) -> None:
 
 def tiers_frame(line, currency: str) -> pd.DataFrame:
     """Each tier's share: units in (lower, up_to] × unit price + flat fee (exact, before rounding)."""
-    return pd.DataFrame([{
-        "tier": t.tier_no, "above": plain_number(t.lower),
-        "up to": plain_number(t.up_to) if t.up_to is not None else "∞", "units": plain_number(t.units),
-        f"unit price ({currency})": plain_number(t.unit_price),
-        f"flat fee ({currency})": plain_number(t.flat_fee),
-        f"amount ({currency}, exact)": plain_number(t.amount),
-    } for t in line.tiers or []])
+    return pd.DataFrame(
+        [
+            {
+                "tier": t.tier_no,
+                "above": plain_number(t.lower),
+                "up to": plain_number(t.up_to) if t.up_to is not None else "∞",
+                "units": plain_number(t.units),
+                f"unit price ({currency})": plain_number(t.unit_price),
+                f"flat fee ({currency})": plain_number(t.flat_fee),
+                f"amount ({currency}, exact)": plain_number(t.amount),
+            }
+            for t in line.tiers or []
+        ]
+    )
 
 
 def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | None = None) -> None:
@@ -72,10 +89,15 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
     A stored invoice does not carry its cycle's pending usage; pass the preview's `pending_usage`."""
     cur = inv.currency
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
-    facts([("Period", period), ("Bill-for date", fmt_date(inv.bill_for_date) or "—"),
-           ("Due date", fmt_date(inv.due_date) or "—"),
-           ("Customer", f"{inv.customer_id} ({inv.business_id})"),
-           ("Contract", inv.contract_id or "manual invoice")])
+    facts(
+        [
+            ("Period", period),
+            ("Bill-for date", fmt_date(inv.bill_for_date) or "—"),
+            ("Due date", fmt_date(inv.due_date) or "—"),
+            ("Customer", f"{inv.customer_id} ({inv.business_id})"),
+            ("Contract", inv.contract_id or "manual invoice"),
+        ]
+    )
     details = [f"currency {cur}", f"tax rate {plain_number(inv.tax_rate)}%"]
     if inv.period_days:
         details.append(f"full period {inv.period_days} days")
@@ -89,20 +111,32 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
     if frame.empty:
         st.info("No lines.")
     else:
+
         def right(width: int, help_text: str | None = None):
             return st.column_config.TextColumn(alignment="right", width=width, help=help_text)
 
-        st.dataframe(frame, hide_index=True, key=f"{key}_lines", column_config={
-            "#": st.column_config.NumberColumn(width=32), "line": st.column_config.TextColumn(width=190),
-            "kind": st.column_config.TextColumn(width=150), "quantity": right(80),
-            "unit price": right(85, f"in {cur}, exact"), "days": right(70, "active days / period days"),
-            "proration": right(75, "factor applied to recurring lines and the minimum commitment"),
-            "discount %": right(75), "amount": right(110, f"rounded once to {cur}'s minor unit"),
-            "usage rows": right(80, "approved usage rows aggregated")})
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key=f"{key}_lines",
+            column_config={
+                "#": st.column_config.NumberColumn(width=32),
+                "line": st.column_config.TextColumn(width=190),
+                "kind": st.column_config.TextColumn(width=150),
+                "quantity": right(80),
+                "unit price": right(85, f"in {cur}, exact"),
+                "days": right(70, "active days / period days"),
+                "proration": right(75, "factor applied to recurring lines and the minimum commitment"),
+                "discount %": right(75),
+                "amount": right(110, f"rounded once to {cur}'s minor unit"),
+                "usage rows": right(80, "approved usage rows aggregated"),
+            },
+        )
     for ln in inv.lines:
         if ln.tiers:
-            with st.expander(f"Tiers of line {ln.line_no}: {ln.product} ({ln.pricing_model}, quantity "
-                             f"{plain_number(ln.quantity)})"):
+            with st.expander(
+                f"Tiers of line {ln.line_no}: {ln.product} ({ln.pricing_model}, quantity {plain_number(ln.quantity)})"
+            ):
                 st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}")
 
     t1, t2, t3, t4, t5 = st.columns(5)
@@ -114,15 +148,21 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
 
     pending = inv.pending_usage if pending_usage is None else pending_usage
     if pending:
-        st.warning(f"{len(pending)} pending usage row(s) in this cycle are NOT billed (only approved "
-                   "usage is).")
+        st.warning(f"{len(pending)} pending usage row(s) in this cycle are NOT billed (only approved usage is).")
         shown = pd.DataFrame(pending)
         shown["quantity"] = shown["quantity"].map(plain_number)
-        st.dataframe(shown, hide_index=True, key=f"{key}_pending",
-                     column_config={"usage_date": st.column_config.DateColumn(format="YYYY-MM-DD")})
+        st.dataframe(
+            shown,
+            hide_index=True,
+            key=f"{key}_pending",
+            column_config={"usage_date": st.column_config.DateColumn(format="YYYY-MM-DD")},
+        )
 
 
 def order_lines_signature(inv: InvoiceResponse) -> list[tuple]:
     """What a re-rating can change (delayed charges are swept by runs, never by a preview)."""
-    return sorted((ln.kind, ln.line_id or "", ln.amount_minor, str(ln.quantity))
-                  for ln in inv.lines if ln.kind != "delayed_charge")
+    return sorted(
+        (ln.kind, ln.line_id or "", ln.amount_minor, str(ln.quantity))
+        for ln in inv.lines
+        if ln.kind != "delayed_charge"
+    )

@@ -1,4 +1,5 @@
 """Pickers shared by the cycles and preview pages: a searchable contract, the cycles around it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,14 +11,17 @@ from views._common import fmt_date, read
 
 def contract_label(row: dict) -> str:
     end = fmt_date(row["end_date"]) or "open-ended"
-    return (f"{row['contract_id']} · {row['customer_name']} ({row['customer_id']}) · {row['currency']} · "
-            f"{fmt_date(row['start_date'])} → {end}")
+    return (
+        f"{row['contract_id']} · {row['customer_name']} ({row['customer_id']}) · {row['currency']} · "
+        f"{fmt_date(row['start_date'])} → {end}"
+    )
 
 
 def contract_picker(prefix: str) -> dict | None:
     """Searchable contract choice shared by pages through st.session_state['contract_id']."""
-    search = st.text_input("Find a contract", key=f"{prefix}_contract_search",
-                           placeholder="contract id, customer id or customer name")
+    search = st.text_input(
+        "Find a contract", key=f"{prefix}_contract_search", placeholder="contract id, customer id or customer name"
+    )
     rows = read("search_contracts", search or "", 200)
     current = st.session_state.get("contract_id")
     if current and current not in {r["contract_id"] for r in rows} and not search:
@@ -25,8 +29,9 @@ def contract_picker(prefix: str) -> dict | None:
         if chosen:
             rows = [chosen, *rows]
     if not rows:
-        st.info("No contract matches the search." if search
-                else "There are no contracts yet: import data on the Data page.")
+        st.info(
+            "No contract matches the search." if search else "There are no contracts yet: import data on the Data page."
+        )
         return None
     by_id = {r["contract_id"]: r for r in rows}
     options = list(by_id)
@@ -35,8 +40,9 @@ def contract_picker(prefix: str) -> dict | None:
         st.session_state.pop(key, None)
     index = options.index(current) if current in by_id else 0
     caption = f"{len(options)} shown" + (" (first 200: refine the search)" if len(options) >= 200 else "")
-    contract_id = st.selectbox("Contract", options, index=index, key=key,
-                               format_func=lambda cid: contract_label(by_id[cid]), help=caption)
+    contract_id = st.selectbox(
+        "Contract", options, index=index, key=key, format_func=lambda cid: contract_label(by_id[cid]), help=caption
+    )
     if contract_id != current:
         st.session_state["contract_id"] = contract_id
         st.session_state["period_start"] = None

@@ -5,6 +5,7 @@ with a progress bar fed by the engine. The request stays recorded until the run 
 run interrupted by a rerun resumes (the engine resumes an unfinished run with the same run id) and a
 double click never starts a second one. The engine skips cycles that already have an invoice.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,10 +47,16 @@ def _carry_out(params: dict) -> None:
         bar.progress(min(1.0, max(0.0, float(fraction))), text=label)
 
     try:
-        report = bill_run(cursor(), params["period_date"], customer_ids=params["customer_ids"],
-                          business_id=params["business_id"],
-                          include_delayed_charges=params["include_delayed_charges"],
-                          finalize=params["finalize"], progress=progress, requested_by="workbench")
+        report = bill_run(
+            cursor(),
+            params["period_date"],
+            customer_ids=params["customer_ids"],
+            business_id=params["business_id"],
+            include_delayed_charges=params["include_delayed_charges"],
+            finalize=params["finalize"],
+            progress=progress,
+            requested_by="workbench",
+        )
     except BillsimError as exc:
         flash("error", f"Bill run refused: {exc}")
     except Exception:
@@ -58,9 +65,12 @@ def _carry_out(params: dict) -> None:
     else:
         st.session_state["shown_run"] = report.run_id
         st.session_state.pop("run_report_pick", None)  # show the new run's report
-        flash("success", f"Bill run `{report.run_id}` finished in {report.duration_s:.1f} s: "
-                         f"{report.drafted:,} drafted, {report.existing:,} already invoiced, "
-                         f"{len(report.failed):,} failed.")
+        flash(
+            "success",
+            f"Bill run `{report.run_id}` finished in {report.duration_s:.1f} s: "
+            f"{report.drafted:,} drafted, {report.existing:,} already invoiced, "
+            f"{len(report.failed):,} failed.",
+        )
     st.session_state["run_request"] = None
     data_changed()
     st.rerun()
@@ -71,39 +81,67 @@ def _product_chart(run_id: str):
     rows = read("run_totals_by_product", run_id)
     if not rows:
         return None
-    frame = pd.DataFrame([{
-        "currency": r["currency"], "product": r["product"], "lines": r["lines"],
-        # the bar's length only; its label is the exact formatted amount
-        "amount": float(Decimal(r["amount_minor"]).scaleb(-minor_units(r["currency"]))),
-        "label": money(r["amount_minor"], r["currency"]),
-    } for r in rows])
+    frame = pd.DataFrame(
+        [
+            {
+                "currency": r["currency"],
+                "product": r["product"],
+                "lines": r["lines"],
+                # the bar's length only; its label is the exact formatted amount
+                "amount": float(Decimal(r["amount_minor"]).scaleb(-minor_units(r["currency"]))),
+                "label": money(r["amount_minor"], r["currency"]),
+            }
+            for r in rows
+        ]
+    )
     currencies = sorted(frame["currency"].unique())
-    fig = px.bar(frame, x="amount", y="product", orientation="h", facet_col="currency", facet_col_wrap=3,
-                 category_orders={"currency": currencies}, text="label",
-                 hover_data={"lines": True, "label": True, "amount": False, "currency": False},
-                 labels={"amount": "", "product": "", "label": "amount"}, color_discrete_sequence=["#4C78A8"],
-                 facet_row_spacing=0.12, facet_col_spacing=0.2)
+    fig = px.bar(
+        frame,
+        x="amount",
+        y="product",
+        orientation="h",
+        facet_col="currency",
+        facet_col_wrap=3,
+        category_orders={"currency": currencies},
+        text="label",
+        hover_data={"lines": True, "label": True, "amount": False, "currency": False},
+        labels={"amount": "", "product": "", "label": "amount"},
+        color_discrete_sequence=["#4C78A8"],
+        facet_row_spacing=0.12,
+        facet_col_spacing=0.2,
+    )
     fig.update_xaxes(matches=None, showticklabels=False, showgrid=False)
     fig.update_yaxes(matches=None, showticklabels=True, categoryorder="total ascending")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1], font_size=14))
     fig.update_traces(textposition="auto", cliponaxis=False)
     rows_of_panels = -(-len(currencies) // 3)
-    fig.update_layout(height=60 + 260 * rows_of_panels, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      showlegend=False)
+    fig.update_layout(height=60 + 260 * rows_of_panels, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
     return fig
 
 
 def show_report(run: dict) -> None:
     report = run.get("report") or {}
     scope = run.get("scope") or {}
-    where = ("business " + scope["business_id"]) if scope.get("business_id") else (
-        f"{len(scope['customer_ids'])} customer(s)" if scope.get("customer_ids") else (
-            f"{len(scope['contract_ids'])} contract(s)" if scope.get("contract_ids") else "all contracts"))
-    flags = [f for f, on in (("with delayed charges", run.get("include_delayed_charges")),
-                             ("finalized", run.get("finalize"))) if on]
-    st.markdown(f"Run `{run['run_id']}` for the period of **{fmt_date(run['period_date'])}**, {where}"
-                + (f", {', '.join(flags)}" if flags else "") + f" — {run['status']}, started "
-                f"{fmt_date(run['started_at'])} UTC")
+    where = (
+        ("business " + scope["business_id"])
+        if scope.get("business_id")
+        else (
+            f"{len(scope['customer_ids'])} customer(s)"
+            if scope.get("customer_ids")
+            else (f"{len(scope['contract_ids'])} contract(s)" if scope.get("contract_ids") else "all contracts")
+        )
+    )
+    flags = [
+        f
+        for f, on in (("with delayed charges", run.get("include_delayed_charges")), ("finalized", run.get("finalize")))
+        if on
+    ]
+    st.markdown(
+        f"Run `{run['run_id']}` for the period of **{fmt_date(run['period_date'])}**, {where}"
+        + (f", {', '.join(flags)}" if flags else "")
+        + f" — {run['status']}, started "
+        f"{fmt_date(run['started_at'])} UTC"
+    )
     if not report:
         st.info("This run has no report (it did not finish).")
         return
@@ -118,20 +156,35 @@ def show_report(run: dict) -> None:
         st.error(f"{len(report['failed'])} contract(s) failed and were left out; the others were billed.")
         st.dataframe(pd.DataFrame(report["failed"]), hide_index=True, key="run_failed")
     if report["totals"]:
-        st.dataframe(pd.DataFrame([{
-            "currency": t["currency"], "invoices": t["invoices"],
-            **{part: money_of_major(t[part], t["currency"]) for part in ("subtotal", "tax", "total")},
-        } for t in report["totals"]]), hide_index=True, key="run_totals", column_config={
-            c: st.column_config.TextColumn(alignment="right") for c in ("subtotal", "tax", "total")})
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "currency": t["currency"],
+                        "invoices": t["invoices"],
+                        **{part: money_of_major(t[part], t["currency"]) for part in ("subtotal", "tax", "total")},
+                    }
+                    for t in report["totals"]
+                ]
+            ),
+            hide_index=True,
+            key="run_totals",
+            column_config={c: st.column_config.TextColumn(alignment="right") for c in ("subtotal", "tax", "total")},
+        )
     if run.get("include_delayed_charges"):
         st.caption(f"Delayed charges swept onto this run's invoices: {report['delayed_charges_swept']:,}")
         if report["delayed_charges_pending"]:
             st.warning(f"{len(report['delayed_charges_pending'])} delayed charge(s) stay pending:")
             pending = pd.DataFrame(report["delayed_charges_pending"])
-            pending["amount"] = [money_of_major(a, c) for a, c in zip(pending["amount"], pending["currency"],
-                                                                      strict=True)]
-            st.dataframe(pending, hide_index=True, key="run_pending",
-                         column_config={"amount": st.column_config.TextColumn(alignment="right")})
+            pending["amount"] = [
+                money_of_major(a, c) for a, c in zip(pending["amount"], pending["currency"], strict=True)
+            ]
+            st.dataframe(
+                pending,
+                hide_index=True,
+                key="run_pending",
+                column_config={"amount": st.column_config.TextColumn(alignment="right")},
+            )
     fig = _product_chart(run["run_id"])
     if fig is not None:
         st.caption("Totals by product: line amounts of the invoices this run drafted, per currency.")
@@ -144,14 +197,20 @@ def show_report(run: dict) -> None:
 
 
 st.title("Bill run")
-st.caption("Draft the invoice of every contract active on a date for that date's cycle; cycles that already "
-           "have an invoice are left as they are.")
+st.caption(
+    "Draft the invoice of every contract active on a date for that date's cycle; cycles that already "
+    "have an invoice are left as they are."
+)
 show_flash()
 
 lo, hi = read("usage_date_range")
-period_date = st.date_input("Period date", key="run_period", format="YYYY-MM-DD",
-                            value=st.session_state.get("run_period_date") or hi or dt.date.today(),
-                            help="each contract is billed for its cycle that contains this date")
+period_date = st.date_input(
+    "Period date",
+    key="run_period",
+    format="YYYY-MM-DD",
+    value=st.session_state.get("run_period_date") or hi or dt.date.today(),
+    help="each contract is billed for its cycle that contains this date",
+)
 st.session_state["run_period_date"] = period_date
 scope = st.radio("Scope", SCOPES, horizontal=True, key="run_scope")
 business_id, customer_ids = None, None
@@ -164,25 +223,42 @@ elif scope == "Chosen customers":
     found = read("search_customers", search or "", 200)
     names = {r["customer_id"]: f"{r['customer_id']} · {r['name']} ({r['currency']})" for r in found}
     options = chosen + [c for c in names if c not in chosen]
-    customer_ids = st.multiselect("Customers", options, key="run_customers",
-                                  format_func=lambda c: names.get(c, c)) or []
+    customer_ids = (
+        st.multiselect("Customers", options, key="run_customers", format_func=lambda c: names.get(c, c)) or []
+    )
 o1, o2 = st.columns(2)
-include = o1.checkbox("Include delayed charges", key="run_delayed",
-                      help="sweep each pending delayed charge onto one of the customer's new invoices")
-finalize = o2.checkbox("Finalize the drafted invoices", key="run_finalize",
-                       help="number them and make them open; finalized invoices never change")
+include = o1.checkbox(
+    "Include delayed charges",
+    key="run_delayed",
+    help="sweep each pending delayed charge onto one of the customer's new invoices",
+)
+finalize = o2.checkbox(
+    "Finalize the drafted invoices",
+    key="run_finalize",
+    help="number them and make them open; finalized invoices never change",
+)
 
 if scope != "Chosen customers":
     customer_ids = None
 in_scope = read("contracts_in_scope", period_date, customer_ids=customer_ids, business_id=business_id)
 st.caption(f"{in_scope:,} contract(s) active on {period_date} in this scope.")
-ready = {"All contracts": True, "One business": bool(business_id),
-         "Chosen customers": bool(customer_ids)}[scope]
-params = {"period_date": period_date, "business_id": business_id, "customer_ids": customer_ids,
-          "include_delayed_charges": include, "finalize": finalize}
+ready = {"All contracts": True, "One business": bool(business_id), "Chosen customers": bool(customer_ids)}[scope]
+params = {
+    "period_date": period_date,
+    "business_id": business_id,
+    "customer_ids": customer_ids,
+    "include_delayed_charges": include,
+    "finalize": finalize,
+}
 running = bool(st.session_state.get("run_request"))
-st.button("Start bill run", type="primary", key="run_start", disabled=running or not ready,
-          on_click=_request_run, args=(params, st.session_state.get("run_nonce", 0)))
+st.button(
+    "Start bill run",
+    type="primary",
+    key="run_start",
+    disabled=running or not ready,
+    on_click=_request_run,
+    args=(params, st.session_state.get("run_nonce", 0)),
+)
 
 if running:
     _carry_out(st.session_state["run_request"])
@@ -198,21 +274,47 @@ ids = list(by_id)
 if st.session_state.get("run_report_pick") not in by_id:
     st.session_state.pop("run_report_pick", None)
 current = st.session_state.get("shown_run")
-shown = st.selectbox("Run", ids, index=ids.index(current) if current in by_id else 0, key="run_report_pick",
-                     format_func=lambda r: f"{fmt_date(by_id[r]['started_at'])} · {r} · period of "
-                                           f"{fmt_date(by_id[r]['period_date'])} · {by_id[r]['status']}")
+shown = st.selectbox(
+    "Run",
+    ids,
+    index=ids.index(current) if current in by_id else 0,
+    key="run_report_pick",
+    format_func=lambda r: (
+        f"{fmt_date(by_id[r]['started_at'])} · {r} · period of "
+        f"{fmt_date(by_id[r]['period_date'])} · {by_id[r]['status']}"
+    ),
+)
 st.session_state["shown_run"] = shown
 show_report(by_id[shown])
 
 st.subheader("History")
-st.dataframe(pd.DataFrame([{
-    "run": r["run_id"], "period date": r["period_date"], "status": r["status"],
-    "scope": (r["scope"].get("business_id") or (f"{len(r['scope']['customer_ids'])} customers"
-              if r["scope"].get("customer_ids") else "all")),
-    "delayed charges": r["include_delayed_charges"], "finalize": r["finalize"],
-    "drafted": (r["report"] or {}).get("drafted"), "existing": (r["report"] or {}).get("existing"),
-    "failed": len((r["report"] or {}).get("failed") or []), "started (UTC)": r["started_at"],
-    "seconds": round((r["finished_at"] - r["started_at"]).total_seconds(), 1) if r["finished_at"] else None,
-    "by": r["requested_by"] or ""} for r in runs]), hide_index=True, key="run_history",
-    column_config={"period date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                   "started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "run": r["run_id"],
+                "period date": r["period_date"],
+                "status": r["status"],
+                "scope": (
+                    r["scope"].get("business_id")
+                    or (f"{len(r['scope']['customer_ids'])} customers" if r["scope"].get("customer_ids") else "all")
+                ),
+                "delayed charges": r["include_delayed_charges"],
+                "finalize": r["finalize"],
+                "drafted": (r["report"] or {}).get("drafted"),
+                "existing": (r["report"] or {}).get("existing"),
+                "failed": len((r["report"] or {}).get("failed") or []),
+                "started (UTC)": r["started_at"],
+                "seconds": round((r["finished_at"] - r["started_at"]).total_seconds(), 1) if r["finished_at"] else None,
+                "by": r["requested_by"] or "",
+            }
+            for r in runs
+        ]
+    ),
+    hide_index=True,
+    key="run_history",
+    column_config={
+        "period date": st.column_config.DateColumn(format="YYYY-MM-DD"),
+        "started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    },
+)

@@ -1,4 +1,5 @@
 """Data: what is stored (counts per business, currency, status; a table browser), CSV upload, demo data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,12 +25,15 @@ from views._common import (
 UPLOAD_KEY = "data_upload"
 
 st.title("Data")
-st.caption("Contracts, usage and invoices in the workbench database: import a data folder's CSV files, "
-           "or regenerate the demo data.")
+st.caption(
+    "Contracts, usage and invoices in the workbench database: import a data folder's CSV files, "
+    "or regenerate the demo data."
+)
 show_flash()
 
 
 # --- import -----------------------------------------------------------------------------------------
+
 
 def _duplicate_names(files) -> list[dict]:
     """Two uploads with one name (from two folders) would overwrite each other in the data folder."""
@@ -86,7 +90,8 @@ def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: i
 
         progress = _progress_bar(f"generating {contracts:,} contracts")
         counts = replace_database(
-            lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress))
+            lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
+        )
         return "Demo data regenerated: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + "."
 
     # The nonce the button was drawn with: a double click replays the same nonce and runs once;
@@ -98,16 +103,19 @@ def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: i
 tab_tables, tab_import, tab_demo = st.tabs(["Tables", "Import CSV files", "Demo data"])
 
 with tab_import:
-    st.write("Upload the CSV files of a data folder (`customers.csv`, `contracts.csv`, `order_lines.csv`, "
-             "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; any subset). An import is "
-             "all-or-nothing: one bad row and nothing is written.")
+    st.write(
+        "Upload the CSV files of a data folder (`customers.csv`, `contracts.csv`, `order_lines.csv`, "
+        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; any subset). An import is "
+        "all-or-nothing: one bad row and nothing is written."
+    )
     uploads = st.file_uploader("CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY)
     if uploads:
-        ignored = [f.name for f in uploads
-                   if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in INPUT_TABLES]
+        ignored = [f.name for f in uploads if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in INPUT_TABLES]
         if ignored:
-            st.warning("Not input files (they are ignored unless they look like a misspelt one): "
-                       + ", ".join(f"`{n}`" for n in ignored))
+            st.warning(
+                "Not input files (they are ignored unless they look like a misspelt one): "
+                + ", ".join(f"`{n}`" for n in ignored)
+            )
     st.button("Import", type="primary", key="import_button", on_click=_import_uploads, disabled=not uploads)
     problems = st.session_state.get("import_problems")
     if problems:
@@ -117,18 +125,30 @@ with tab_import:
         st.dataframe(frame, hide_index=True, key="import_problems_table")
 
 with tab_demo:
-    st.write("Replace everything in the database (inputs, invoices, runs) by a deterministic demo data set "
-             "of the chosen size. The new database is built beside the current one and then swapped in; the "
-             "current file is kept as `*.previous.duckdb`.")
+    st.write(
+        "Replace everything in the database (inputs, invoices, runs) by a deterministic demo data set "
+        "of the chosen size. The new database is built beside the current one and then swapped in; the "
+        "current file is kept as `*.previous.duckdb`."
+    )
     c1, c2, c3 = st.columns(3)
-    n_contracts = c1.number_input("Contracts", min_value=1, max_value=500_000, value=50, step=50,
-                                  key="demo_contracts")
-    n_usage = c2.number_input("Usage rows (0 = 100 per contract)", min_value=0, max_value=50_000_000,
-                              value=0, step=10_000, key="demo_usage_rows")
+    n_contracts = c1.number_input("Contracts", min_value=1, max_value=500_000, value=50, step=50, key="demo_contracts")
+    n_usage = c2.number_input(
+        "Usage rows (0 = 100 per contract)",
+        min_value=0,
+        max_value=50_000_000,
+        value=0,
+        step=10_000,
+        key="demo_usage_rows",
+    )
     seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=7, step=1, key="demo_seed")
     sure = st.checkbox("I understand this deletes all current data, invoices included", key="demo_confirm")
-    st.button("Regenerate demo data", key="demo_button", disabled=not sure, on_click=_regenerate_demo,
-              args=(int(n_contracts), int(n_usage) or None, int(seed), st.session_state.get("demo_nonce", 0)))
+    st.button(
+        "Regenerate demo data",
+        key="demo_button",
+        disabled=not sure,
+        on_click=_regenerate_demo,
+        args=(int(n_contracts), int(n_usage) or None, int(seed), st.session_state.get("demo_nonce", 0)),
+    )
 
 with tab_tables:
     counts = read("table_counts")
@@ -149,12 +169,24 @@ with tab_tables:
         st.caption("per business, currency and status")
         inv = read("invoice_counts")
         if inv:
-            st.dataframe(pd.DataFrame([{
-                "business": r["business_id"], "currency": r["currency"], "status": r["status"],
-                "invoices": r["invoices"], "total": money(r["total_minor"], r["currency"]),
-                "balance due": money(r["balance_minor"], r["currency"])} for r in inv]),
-                hide_index=True, key="invoice_counts", column_config={
-                    c: st.column_config.TextColumn(alignment="right") for c in ("total", "balance due")})
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "business": r["business_id"],
+                            "currency": r["currency"],
+                            "status": r["status"],
+                            "invoices": r["invoices"],
+                            "total": money(r["total_minor"], r["currency"]),
+                            "balance due": money(r["balance_minor"], r["currency"]),
+                        }
+                        for r in inv
+                    ]
+                ),
+                hide_index=True,
+                key="invoice_counts",
+                column_config={c: st.column_config.TextColumn(alignment="right") for c in ("total", "balance due")},
+            )
         else:
             st.info("No invoices yet: draft one on the Invoice preview page or start a Bill run.")
         st.subheader("Usage")

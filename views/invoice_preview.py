@@ -3,6 +3,7 @@
 Every button is guarded by a token of the state it was drawn for (`run_action`), and the engine's
 drafting is idempotent per (contract, cycle): a double click or a rerun never bills twice.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,8 +66,7 @@ def _void(invoice_id: str) -> None:
 
 
 st.title("Invoice preview")
-st.caption("The invoice of a contract's cycle, computed exactly as a draft would be, before anything is "
-           "stored.")
+st.caption("The invoice of a contract's cycle, computed exactly as a draft would be, before anything is stored.")
 show_flash()
 
 contract = contract_picker("preview")
@@ -89,8 +89,13 @@ starts = [c.start_date for c in cycles]
 pick_key = f"preview_cycle_{cid}"
 if st.session_state.get(pick_key) not in starts:
     st.session_state.pop(pick_key, None)
-start = st.selectbox("Cycle", starts, index=default_cycle_index(cycles, st.session_state.get("period_start")),
-                     key=pick_key, format_func=lambda s: cycle_label(cycles[starts.index(s)], holder.get(s)))
+start = st.selectbox(
+    "Cycle",
+    starts,
+    index=default_cycle_index(cycles, st.session_state.get("period_start")),
+    key=pick_key,
+    format_func=lambda s: cycle_label(cycles[starts.index(s)], holder.get(s)),
+)
 st.session_state["period_start"] = start
 
 preview, preview_error = None, None
@@ -107,20 +112,36 @@ if stored is not None:
     st.subheader(title_of(stored))
     if stored.status == "draft":
         if preview is not None and order_lines_signature(preview) != order_lines_signature(stored):
-            st.warning("The data changed since this draft was made: rating the cycle again gives a subtotal "
-                       f"of {money(preview.subtotal_minor, preview.currency)} (draft: "
-                       f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
-                       "date.")
+            st.warning(
+                "The data changed since this draft was made: rating the cycle again gives a subtotal "
+                f"of {money(preview.subtotal_minor, preview.currency)} (draft: "
+                f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
+                "date."
+            )
         b1, b2, _ = st.columns([1, 1, 8])
-        b1.button("Redraft", key=f"redraft_{stored.invoice_id}", on_click=_redraft,
-                  args=(stored.invoice_id, stored.created_at),
-                  help="rate the cycle again and replace the draft")
-        b2.button("Finalize", type="primary", key=f"finalize_{stored.invoice_id}", on_click=_finalize,
-                  args=(stored.invoice_id,),
-                  help="assign the next invoice number; the invoice can never change")
+        b1.button(
+            "Redraft",
+            key=f"redraft_{stored.invoice_id}",
+            on_click=_redraft,
+            args=(stored.invoice_id, stored.created_at),
+            help="rate the cycle again and replace the draft",
+        )
+        b2.button(
+            "Finalize",
+            type="primary",
+            key=f"finalize_{stored.invoice_id}",
+            on_click=_finalize,
+            args=(stored.invoice_id,),
+            help="assign the next invoice number; the invoice can never change",
+        )
     elif stored.status in PAYABLE:
-        st.button("Void", key=f"void_{stored.invoice_id}", on_click=_void, args=(stored.invoice_id,),
-                  help="the invoice keeps its number; the cycle may be drafted again")
+        st.button(
+            "Void",
+            key=f"void_{stored.invoice_id}",
+            on_click=_void,
+            args=(stored.invoice_id,),
+            help="the invoice keeps its number; the cycle may be drafted again",
+        )
     else:
         st.caption("Paid in full: nothing more to do with this invoice.")
     show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
@@ -129,10 +150,18 @@ else:
     if preview is None:
         st.info(str(preview_error))
     else:
-        st.button("Draft invoice", type="primary", key=f"draft_{cid}_{start}", on_click=_draft,
-                  args=(cid, start, len(voided)), help="store this invoice as a draft (once per cycle)")
+        st.button(
+            "Draft invoice",
+            type="primary",
+            key=f"draft_{cid}_{start}",
+            on_click=_draft,
+            args=(cid, start, len(voided)),
+            help="store this invoice as a draft (once per cycle)",
+        )
         show_invoice(preview, key="preview")
 
 if voided:
-    st.caption("Voided invoices of this cycle: " + ", ".join(
-        f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])})" for i in voided))
+    st.caption(
+        "Voided invoices of this cycle: "
+        + ", ".join(f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])})" for i in voided)
+    )

@@ -3,6 +3,7 @@
 Widgets -> one engine call (engine.scenarios) -> plotly. The engine validates everything; money is
 typed as text so it stays an exact decimal, and amounts come back as Decimals in major units.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,23 +32,33 @@ from engine.scenarios import (
 from views._common import cursor, flash, money_of_major, run_action, show_flash
 
 ss = st.session_state
-TYPES = {"price": "Price", "usage": "Usage growth", "tiers": "Replace tiers", "churn": "Churn",
-         "minimum_commitment": "Minimum commitment", "proration": "Proration"}
+TYPES = {
+    "price": "Price",
+    "usage": "Usage growth",
+    "tiers": "Replace tiers",
+    "churn": "Churn",
+    "minimum_commitment": "Minimum commitment",
+    "proration": "Proration",
+}
 MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
 
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
 st.title("What-if scenarios")
-st.caption("Changes applied on top of the stored data, never to it: every cycle starting in the range is "
-           "billed twice by the invoice engine, as stored (baseline) and with the changes (scenario).")
+st.caption(
+    "Changes applied on top of the stored data, never to it: every cycle starting in the range is "
+    "billed twice by the invoice engine, as stored (baseline) and with the changes (scenario)."
+)
 show_flash()
 
 
 # --- building the scenario ------------------------------------------------------------------------
 
+
 def _scenario(changes: list[dict] | None = None):
-    return parse_scenario({"name": ss["scn_name"].strip() or "What-if",
-                           "changes": ss["scn_changes"] if changes is None else changes})
+    return parse_scenario(
+        {"name": ss["scn_name"].strip() or "What-if", "changes": ss["scn_changes"] if changes is None else changes}
+    )
 
 
 def _tiers(text: str) -> list[dict]:
@@ -56,8 +67,13 @@ def _tiers(text: str) -> list[dict]:
     for line in filter(None, (ln.strip() for ln in text.splitlines())):
         cells = [c.strip() for c in line.split(",")]
         up_to = None if cells[0] in ("", "∞", "inf") else cells[0]
-        tiers.append({"up_to": up_to, "unit_price": cells[1] if len(cells) > 1 else "",
-                      **({"flat_fee": cells[2]} if len(cells) > 2 and cells[2] else {})})
+        tiers.append(
+            {
+                "up_to": up_to,
+                "unit_price": cells[1] if len(cells) > 1 else "",
+                **({"flat_fee": cells[2]} if len(cells) > 2 and cells[2] else {}),
+            }
+        )
     return tiers
 
 
@@ -76,18 +92,19 @@ def _change_from_widgets() -> dict:
         return change
     if kind == "usage":
         metric = ss["scn_usage_metric"]
-        return {"type": "usage", "percent": ss["scn_usage_percent"].strip(),
-                **({"metric": metric} if metric != "All metrics" else {})}
+        return {
+            "type": "usage",
+            "percent": ss["scn_usage_percent"].strip(),
+            **({"metric": metric} if metric != "All metrics" else {}),
+        }
     if kind == "tiers":
-        return {"type": "tiers", "line_id": ss["scn_tiers_line"].strip(),
-                "tiers": _tiers(ss["scn_tiers_text"])}
+        return {"type": "tiers", "line_id": ss["scn_tiers_line"].strip(), "tiers": _tiers(ss["scn_tiers_text"])}
     if kind == "churn":
         ids = [c.strip() for c in ss["scn_churn_ids"].replace("\n", ",").split(",") if c.strip()]
         return {"type": "churn", "contract_ids": ids}
     if kind == "minimum_commitment":
         amount = ss["scn_min_amount"].strip()
-        return {"type": "minimum_commitment", "contract_id": ss["scn_min_contract"].strip(),
-                "amount": amount or None}
+        return {"type": "minimum_commitment", "contract_id": ss["scn_min_contract"].strip(), "amount": amount or None}
     return {"type": "proration", "value": ss["scn_proration"]}
 
 
@@ -127,8 +144,7 @@ with left:
     st.text_input("Name", key="scn_name")
     kind = st.selectbox("Add a change", list(TYPES), format_func=TYPES.get, key="scn_type")
     if kind == "price":
-        scope = st.radio("Lines", ["A product", "One line", "All lines"], horizontal=True,
-                         key="scn_price_scope")
+        scope = st.radio("Lines", ["A product", "One line", "All lines"], horizontal=True, key="scn_price_scope")
         if scope == "A product":
             st.selectbox("Product", choices["products"], key="scn_price_product")
         elif scope == "One line":
@@ -143,8 +159,11 @@ with left:
         st.text_input("Percent", value="25", key="scn_usage_percent")
     elif kind == "tiers":
         st.text_input("Line id (graduated or volume)", key="scn_tiers_line")
-        st.text_area("Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
-                     value="500, 0.90\n, 0.05", key="scn_tiers_text")
+        st.text_area(
+            "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
+            value="500, 0.90\n, 0.05",
+            key="scn_tiers_text",
+        )
     elif kind == "churn":
         st.text_area("Contract ids (comma or line separated)", key="scn_churn_ids")
     elif kind == "minimum_commitment":
@@ -164,29 +183,50 @@ with left:
 with right:
     st.subheader("Upload or download")
     st.file_uploader("Scenario JSON", type=["json"], key="scn_upload", on_change=_upload)
-    st.download_button("Download scenario JSON", scenario_json(_scenario()), file_name="scenario.json",
-                       mime="application/json", key="scn_download_json")
+    st.download_button(
+        "Download scenario JSON",
+        scenario_json(_scenario()),
+        file_name="scenario.json",
+        mime="application/json",
+        key="scn_download_json",
+    )
     st.subheader("Saved scenarios")
 
     def _save() -> None:
         scenario = _scenario()
-        run_action(("scn_save", scenario_json(scenario)), "Save",
-                   lambda: f"Saved {save_scenario(cursor(), scenario)['name']!r}.")
+        run_action(
+            ("scn_save", scenario_json(scenario)),
+            "Save",
+            lambda: f"Saved {save_scenario(cursor(), scenario)['name']!r}.",
+        )
 
     st.button("Save this scenario", on_click=_save, key="scn_save")
     saved = list_scenarios(cursor())
     if saved:
         by_name = {s["name"]: s for s in saved}
-        name = st.selectbox("Saved", list(by_name), key="scn_saved",
-                            format_func=lambda n: f"{n} · {len(by_name[n]['changes'])} change(s)")
+        name = st.selectbox(
+            "Saved",
+            list(by_name),
+            key="scn_saved",
+            format_func=lambda n: f"{n} · {len(by_name[n]['changes'])} change(s)",
+        )
         st.caption("; ".join(by_name[name]["changes"]) or "no change")
         b1, b2, b3 = st.columns(3)
         b1.button("Load", key="scn_load", on_click=lambda: _use(get_scenario(cursor(), name)))
-        b2.button("Re-run", key="scn_rerun",
-                  on_click=lambda: (_use(get_scenario(cursor(), name)), ss.update(scn_run_requested=True)))
-        b3.button("Delete", key="scn_delete", on_click=lambda: run_action(
-            ("scn_delete", name, str(by_name[name]["saved_at"])), "Delete",
-            lambda: delete_scenario(cursor(), name) or f"Deleted {name!r}."))
+        b2.button(
+            "Re-run",
+            key="scn_rerun",
+            on_click=lambda: (_use(get_scenario(cursor(), name)), ss.update(scn_run_requested=True)),
+        )
+        b3.button(
+            "Delete",
+            key="scn_delete",
+            on_click=lambda: run_action(
+                ("scn_delete", name, str(by_name[name]["saved_at"])),
+                "Delete",
+                lambda: delete_scenario(cursor(), name) or f"Deleted {name!r}.",
+            ),
+        )
     else:
         st.caption("None saved yet.")
 
@@ -199,14 +239,20 @@ default_from = this_month.replace(year=this_month.year - 1)
 c1, c2, c3 = st.columns([1, 1, 1])
 from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from")
 to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to")
-c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:",
-          on_click=lambda: ss.update(scn_run_requested=True))
+c3.button(
+    "Run scenario",
+    type="primary",
+    key="scn_run",
+    icon=":material/play_arrow:",
+    on_click=lambda: ss.update(scn_run_requested=True),
+)
 
 if ss.pop("scn_run_requested", False):
     with st.status("Billing the cycles twice…", expanded=False) as status:
         try:
             scenario = _scenario()
             with tempfile.TemporaryDirectory(prefix="billsim-scenario-") as tmp:
+
                 def progress(_done: float, label: str) -> None:
                     status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
@@ -228,23 +274,35 @@ if ss.pop("scn_run_requested", False):
 
 # --- results --------------------------------------------------------------------------------------
 
+
 def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
-    fig = go.Figure([go.Bar(name="Baseline", x=frame[x], y=list(frame["baseline"])),
-                     go.Bar(name="Scenario", x=frame[x], y=list(frame["scenario"]))])
+    fig = go.Figure(
+        [
+            go.Bar(name="Baseline", x=frame[x], y=list(frame["baseline"])),
+            go.Bar(name="Scenario", x=frame[x], y=list(frame["scenario"])),
+        ]
+    )
     fig.update_layout(title=title, barmode="group", yaxis_title=cur, height=360, margin={"t": 48, "b": 8})
     return fig
 
 
 def _hbar(x, y, cur: str, title: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(x), y=list(y), orientation="h"))
-    fig.update_layout(title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8},
-                      yaxis={"autorange": "reversed"})
+    fig.update_layout(
+        title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8}, yaxis={"autorange": "reversed"}
+    )
     return fig
 
 
 def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
-    fig = go.Figure(go.Waterfall(x=list(steps["label"]), y=list(steps["amount"]),
-                                 measure=list(steps["measure"]), connector={"line": {"width": 1}}))
+    fig = go.Figure(
+        go.Waterfall(
+            x=list(steps["label"]),
+            y=list(steps["amount"]),
+            measure=list(steps["measure"]),
+            connector={"line": {"width": 1}},
+        )
+    )
     fig.update_layout(title=title, yaxis_title=cur, height=400, margin={"t": 48, "b": 8}, showlegend=False)
     # zoom onto the running totals: from a zero axis, a few percent of change would not show at all
     running, levels = 0, []
@@ -271,8 +329,11 @@ def _share(total: dict):
 def _show(result: dict) -> None:
     summary, sim = result["summary"], result["sim"]
     st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
-    st.caption(f"{summary['cycles']:,} cycles, {summary['rows']:,} invoice lines compared · "
-               + "; ".join(summary["changes"] or ["no change"]) + " · amounts before tax")
+    st.caption(
+        f"{summary['cycles']:,} cycles, {summary['rows']:,} invoice lines compared · "
+        + "; ".join(summary["changes"] or ["no change"])
+        + " · amounts before tax"
+    )
     totals = {t["currency"]: t for t in summary["totals"]}
     if not totals:
         st.info("No cycle starts in this range.")
@@ -286,15 +347,21 @@ def _show(result: dict) -> None:
     m1.metric("Baseline", money_of_major(totals[cur]["baseline"], cur))
     m2.metric("Scenario", money_of_major(totals[cur]["scenario"], cur))
     m3.metric("Change", money_of_major(totals[cur]["delta"], cur))
-    st.download_button("Download comparison.csv", result["csv"], file_name="comparison.csv",
-                       mime="text/csv", key="scn_download_csv", icon=":material/download:")
+    st.download_button(
+        "Download comparison.csv",
+        result["csv"],
+        file_name="comparison.csv",
+        mime="text/csv",
+        key="scn_download_csv",
+        icon=":material/download:",
+    )
     months = sim.by_month().query("currency == @cur").assign(month=lambda f: f["month"].astype(str))
-    st.plotly_chart(_bars(months, "month", cur, "Revenue per month (cycles starting that month)"),
-                    key="scn_chart_month")
+    st.plotly_chart(
+        _bars(months, "month", cur, "Revenue per month (cycles starting that month)"), key="scn_chart_month"
+    )
     g1, g2 = st.columns(2)
     products = sim.by_product().query("currency == @cur")
-    g1.plotly_chart(_hbar(products["delta"], products["product"], cur, "Change by product"),
-                    key="scn_chart_product")
+    g1.plotly_chart(_hbar(products["delta"], products["product"], cur, "Change by product"), key="scn_chart_product")
     movers = sim.movers(10).query("currency == @cur")
     who = movers["customer_id"] + " " + movers["customer_name"]
     g2.plotly_chart(_hbar(movers["delta"], who, cur, "Top movers (customers)"), key="scn_chart_movers")
@@ -302,8 +369,10 @@ def _show(result: dict) -> None:
     steps = result["by_change"]
     if view == "By product" or steps is None:
         steps = waterfall_by_product(sim.rows)
-    st.plotly_chart(_waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
-                    key="scn_chart_waterfall")
+    st.plotly_chart(
+        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
+        key="scn_chart_waterfall",
+    )
     with st.expander("Tables"):
         st.dataframe(_money_columns(products, cur), hide_index=True)
         percent = [("" if p is None else f"{p}%") for p in movers["delta_percent"]]

@@ -1,4 +1,5 @@
 """Fixtures of the workbench UI tests: a seeded temporary database per test, the app under AppTest."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """The workbench served by `streamlit run app.py`, driven in headless Chromium (Debian's chromium and
 chromium-driver; no browser is downloaded). Screenshots go to tests/artifacts/ (git-ignored)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,11 +23,25 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1440,2000"]
-PAGES = [("", "Data"), ("billing_cycles", "Billing cycles"), ("invoice_preview", "Invoice preview"),
-         ("bill_run", "Bill run"), ("ledger", "Ledger & export"), ("scenarios", "What-if scenarios")]
+CHROME_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1440,2000",
+]
+PAGES = [
+    ("", "Data"),
+    ("billing_cycles", "Billing cycles"),
+    ("invoice_preview", "Invoice preview"),
+    ("bill_run", "Bill run"),
+    ("ledger", "Ledger & export"),
+    ("scenarios", "What-if scenarios"),
+]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
 
@@ -67,9 +82,20 @@ def served_workbench(demo_template, tmp_path):
     env = {**os.environ, "BILLSIM_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(Path(sys.executable).parent / "streamlit"),
+                "run",
+                "app.py",
+                "--server.headless=true",
+                f"--server.port={port}",
+                "--server.address=127.0.0.1",
+                "--server.fileWatcherType=none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_healthy(proc, f"http://127.0.0.1:{port}/_stcore/health", log)
         yield f"http://127.0.0.1:{port}", log
@@ -86,8 +112,10 @@ def require_chromium() -> None:
     """A missing browser fails the test (it must run in CI), it is never skipped."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not found: install the Debian packages chromium and "
-                    "chromium-driver (`python3 tasks.py test` does when run as root)")
+        pytest.fail(
+            f"{' and '.join(missing)} not found: install the Debian packages chromium and "
+            "chromium-driver (`python3 tasks.py test` does when run as root)"
+        )
 
 
 @contextmanager

@@ -1,4 +1,5 @@
 """The workbench pages under streamlit.testing.v1.AppTest, on a private copy of a small seeded demo."""
+
 from __future__ import annotations
 
 import csv
@@ -115,8 +116,7 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
 
     widget(at.button, f"finalize_{invoice_id}").click().run()
     assert_clean(at)
-    status, number = db_rows(workbench_db, "SELECT status, number FROM invoices WHERE invoice_id = ?",
-                             [invoice_id])[0]
+    status, number = db_rows(workbench_db, "SELECT status, number FROM invoices WHERE invoice_id = ?", [invoice_id])[0]
     assert status == "open" and number == 1
     assert at.subheader[0].value == "Invoice #1 · open"
     assert widget(at.button, f"void_{invoice_id}")  # an open invoice can be voided, no longer finalized
@@ -169,8 +169,12 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     business = db_rows(workbench_db, "SELECT min(business_id) FROM customers")[0][0]
     customers = [r[0] for r in db_rows(workbench_db, "SELECT customer_id FROM customers ORDER BY 1 LIMIT 3")]
     con = connect(twin)
-    expected = bill_run(con, period, business_id=business if scope == "One business" else None,
-                        customer_ids=customers if scope == "Chosen customers" else None)
+    expected = bill_run(
+        con,
+        period,
+        business_id=business if scope == "One business" else None,
+        customer_ids=customers if scope == "Chosen customers" else None,
+    )
     con.close()
     assert expected.drafted > 0
 
@@ -183,7 +187,8 @@ def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tm
     if scope == "Chosen customers":
         widget(at.multiselect, "run_customers").set_value(customers).run()
     assert f"{expected.contracts_in_scope} contract(s) active on 2026-09-15 in this scope." in [
-        c.value for c in at.main.caption]
+        c.value for c in at.main.caption
+    ]
     widget(at.button, "run_start").click().run()
     assert_clean(at)
     drafted = db_rows(workbench_db, "SELECT count(*) FROM invoices")[0][0]
@@ -230,19 +235,22 @@ def test_regenerating_the_demo_replaces_the_database_and_keeps_the_old_file(work
 def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
     before = input_counts(workbench_db)
     at = start_app()
-    customers = (b"customer_id,name,business_id,email,currency,tax_rate\n"
-                 b"CUS-NEW-1,New One,biz-north,a@example.com,USD,5\n"
-                 b"CUS-NEW-2,New Two,biz-north,b@example.com,XXX,abc\n")
-    contracts = (b"contract_id,customer_id,start_date\n"  # optional columns may be left out
-                 b"K-NEW-1,CUS-NEW-1,2026-01-01\n"
-                 b"K-NEW-2,CUS-NOBODY,2026-13-01\n")
+    customers = (
+        b"customer_id,name,business_id,email,currency,tax_rate\n"
+        b"CUS-NEW-1,New One,biz-north,a@example.com,USD,5\n"
+        b"CUS-NEW-2,New Two,biz-north,b@example.com,XXX,abc\n"
+    )
+    contracts = (
+        b"contract_id,customer_id,start_date\n"  # optional columns may be left out
+        b"K-NEW-1,CUS-NEW-1,2026-01-01\n"
+        b"K-NEW-2,CUS-NOBODY,2026-13-01\n"
+    )
     files = [("customers.csv", customers, "text/csv"), ("contracts.csv", contracts, "text/csv")]
     widget(at.file_uploader, "data_upload").set_value(files).run()
     widget(at.button, "import_button").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["Import refused, nothing was imported: 4 problem(s)."]
-    problems = [d.value for d in at.dataframe
-                if list(d.value.columns) == ["file", "line", "column", "reason"]][0]
+    problems = [d.value for d in at.dataframe if list(d.value.columns) == ["file", "line", "column", "reason"]][0]
     found = {(r.file, r.line, r.column) for r in problems.itertuples()}
     assert ("customers.csv", 3, "currency") in found
     assert ("customers.csv", 3, "tax_rate") in found
@@ -253,14 +261,14 @@ def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
 
 def test_a_clean_upload_is_imported_and_counted(workbench_db):
     at = start_app()
-    customers = (b"customer_id,name,business_id,email,currency,tax_rate\n"
-                 b"CUS-NEW-1,New One,biz-new,a@example.com,JPY,10\n")
+    customers = (
+        b"customer_id,name,business_id,email,currency,tax_rate\nCUS-NEW-1,New One,biz-new,a@example.com,JPY,10\n"
+    )
     widget(at.file_uploader, "data_upload").set_value(("customers.csv", customers, "text/csv")).run()
     widget(at.button, "import_button").click().run()
     assert_clean(at)
     assert "Imported 1 customers" in at.success[0].value
-    assert db_rows(workbench_db, "SELECT name FROM customers WHERE customer_id = ?", ["CUS-NEW-1"]) == [
-        ("New One",)]
+    assert db_rows(workbench_db, "SELECT name FROM customers WHERE customer_id = ?", ["CUS-NEW-1"]) == [("New One",)]
 
 
 def test_an_action_token_is_carried_out_once(workbench_db):
