@@ -4,10 +4,10 @@
     .venv/bin/python benchmarks/backtest.py                       # 100,000 contracts, cycles of 2026
     .venv/bin/python benchmarks/backtest.py --contracts 2000      # a quick run
 
-The demo database is generated once (engine.demo, deterministic for a seed) and cached as
+The demo database is generated once (engine.ingest.demo, deterministic for a seed) and cached as
 benchmarks/out/backtest_demo_c<contracts>_s<seed>_<hash>.duckdb (git-ignored; the hash is of the
 generator, importer and schema code, as for the bill-run benchmark). It is then opened READ-ONLY
-and `engine.scenarios.simulate` bills every cycle starting in [--from, --to] twice, baseline and
+and `engine.whatif.scenarios.simulate` bills every cycle starting in [--from, --to] twice, baseline and
 scenario. Printed: one JSON line with the sizes and the seconds (target: ≤ 10 s for the simulation
 on the 2-core machine); `--csv` also times writing comparison.csv.
 """
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.db import connect  # noqa: E402 - after the path set-up, so the script runs from anywhere
-from engine.demo import seed_demo  # noqa: E402
-from engine.scenarios import parse_scenario, simulate  # noqa: E402
+from engine.ingest.demo import seed_demo  # noqa: E402
+from engine.whatif.scenarios import parse_scenario, simulate  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 TARGET_SECONDS = 10.0

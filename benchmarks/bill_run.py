@@ -3,19 +3,19 @@
     python benchmarks/bill_run.py [--contracts 100000 --usage-rows 10000000 --period-date 2026-03-15]
     python benchmarks/bill_run.py --contracts 1000000 --usage-rows 100000000      # the large case
 
-One run, on a generated demo database (engine.demo.seed_demo, cached in benchmarks/out/):
+One run, on a generated demo database (engine.ingest.demo.seed_demo, cached in benchmarks/out/):
 
   floor_s       best of 3: bare DuckDB SUM(quantity) GROUP BY contract_id, metric over the usage of the
                 period date's calendar month (result fetched as an Arrow table)
-  bill_run_s    engine.bill_run.bill_run for the period of --period-date on a fresh copy of the database
-                (no invoice exists yet) + engine.export.export_ledger to CSV; also split into
+  bill_run_s    engine.billing.bill_run.bill_run for the period of --period-date on a fresh copy of the database
+                (no invoice exists yet) + engine.io.export.export_ledger to CSV; also split into
                 bill_run_only_s and export_s
   pandas_s      benchmarks/pandas_reference.py (vectorized pandas, written from the spec, no engine rating
                 code) computing the same invoices, in a subprocess (its own peak RSS: pandas_peak_rss_mb)
   totals_match  every invoice equal on both sides: the same (contract, period), currency, subtotal, tax and
                 total in minor units, and the same number of lines. A mismatch prints the first cases and
                 the script exits 1.
-  preview_ms    median of 20 engine.invoices.preview_invoice calls (20 different contracts), big database
+  preview_ms    median of 20 engine.billing.invoices.preview_invoice calls (20 different contracts), big database
   rating_only_s the same period rated again with nothing stored (targets + rate_targets), for
                 rating_speedup_vs_pandas = pandas_s / rating_only_s: like for like with the reference
   peak_rss_mb   peak RSS of this process (floor, bill run, export, preview); generation and pandas run in
@@ -74,7 +74,7 @@ def generator_fingerprint() -> str:
 def generate(path: Path, contracts: int, usage_rows: int, seed: int, memory_limit: str | None) -> None:
     """(subprocess) a fresh database at `path` with the demo data of that size."""
     from engine.db import connect
-    from engine.demo import seed_demo
+    from engine.ingest.demo import seed_demo
 
     con = connect(path)
     configure(con, memory_limit, None, path.parent)
@@ -241,7 +241,7 @@ def run_pandas(db: Path, period_date: dt.date) -> dict:
 
 
 def measure_preview(con, run_id: str, period_date: dt.date, calls: int = 20) -> float:
-    from engine.invoices import preview_invoice
+    from engine.billing.invoices import preview_invoice
 
     ids = [
         r[0]
@@ -260,8 +260,8 @@ def measure_preview(con, run_id: str, period_date: dt.date, calls: int = 20) -> 
 def measure_rating_only(con, period_date: dt.date) -> float:
     """The engine's rating of the period alone (targets -> rated lines and invoice totals, with every
     line's breakdown), nothing stored, no export: the work the pandas reference does, and more."""
-    from engine.rating import rate_targets
-    from engine.targets import targets_for_date
+    from engine.rating.pipeline import rate_targets
+    from engine.rating.targets import targets_for_date
 
     t0 = time.perf_counter()
     targets_for_date(con, period_date)
@@ -325,9 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(base, work)
     log(f"copied the database in {time.perf_counter() - t0:.1f} s")
 
-    from engine.bill_run import bill_run
+    from engine.billing.bill_run import bill_run
     from engine.db import connect
-    from engine.export import export_ledger
+    from engine.io.export import export_ledger
 
     con = connect(work)
     configure(con, args.memory_limit, args.threads, OUT)

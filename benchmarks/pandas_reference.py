@@ -3,7 +3,7 @@
 It is the benchmark's baseline and its correctness check: it reads the input tables of a billsim
 database into pandas and computes, for every contract active on `period_date`, the invoice of the
 cycle that contains that date — written from the spec text, sharing no code with the engine's
-rating (it never imports engine.rating / pricing / cycles / usage_aggregation / targets).
+rating (it never imports engine.rating.pipeline / pricing / cycles / usage_aggregation / targets).
 
     cycles       numpy month arithmetic: boundaries on day min(anchor, month end) of every L-th month
                  counted from the month of start_date; the cycle of D = [b(k), b(k+1) − 1] for the

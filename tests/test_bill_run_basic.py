@@ -26,8 +26,8 @@ from helpers_data import (
     stored_lines,
 )
 
-from engine.bill_run import bill_run
-from engine.invoices import draft_period_invoice
+from engine.billing.bill_run import bill_run
+from engine.billing.invoices import draft_period_invoice
 from engine.money import to_major
 
 D = dt.date.fromisoformat
@@ -53,7 +53,7 @@ def load_basics(con, how: str, folder: Path) -> None:
     if how == "rows":
         basics(con)
     else:
-        from engine.importer import import_folder
+        from engine.ingest.importer import import_folder
 
         import_folder(con, folder)
 

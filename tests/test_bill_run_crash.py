@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from engine.bill_run import bill_run
+from engine.billing.bill_run import bill_run
 from engine.db import connect
-from engine.demo import seed_demo
+from engine.ingest.demo import seed_demo
 
 PERIOD = "2026-03-15"
 CLI = [sys.executable, "-m", "engine"]

@@ -14,9 +14,9 @@ from helpers_data import add_contract, add_customer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cycles import billing_cycles, cycle_of_date
 from engine.db import connect
 from engine.errors import NotFoundError, ValidationError
+from engine.rating.cycles import billing_cycles, cycle_of_date
 
 D = dt.date.fromisoformat
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.demo import seed_demo, write_demo_folder
-from engine.importer import import_folder
+from engine.ingest.demo import seed_demo, write_demo_folder
+from engine.ingest.importer import import_folder
 from engine.schema import INPUT_TABLES
 
 

@@ -25,10 +25,10 @@ from helpers_data import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.bill_run import bill_run
+from engine.billing.bill_run import bill_run
+from engine.billing.invoices import NothingToBill, draft_period_invoice, preview_invoice, redraft_invoice
 from engine.db import connect
 from engine.errors import BillsimError, InvalidStateError, NotFoundError, ValidationError
-from engine.invoices import NothingToBill, draft_period_invoice, preview_invoice, redraft_invoice
 
 D = dt.date.fromisoformat
 MARCH = D("2026-03-15")
@@ -200,7 +200,7 @@ def test_redraft_keeps_the_delayed_charges_swept_onto_the_draft(con):
 
 
 def test_redraft_refuses_a_finalized_invoice_and_changes_nothing(usage_contract):
-    from engine.lifecycle import finalize_invoice
+    from engine.billing.lifecycle import finalize_invoice
 
     con = usage_contract
     first = draft_period_invoice(con, "K1", MARCH).invoice
@@ -235,7 +235,7 @@ def test_redraft_of_an_unknown_invoice_is_not_found(con):
 
 def test_a_voided_invoices_cycle_may_be_drafted_again(usage_contract):
     """draft -> finalize (#1) -> void (keeps #1) -> draft again: a new draft; one claim, on the new one."""
-    from engine.lifecycle import finalize_invoice, void_invoice
+    from engine.billing.lifecycle import finalize_invoice, void_invoice
 
     con = usage_contract
     first = draft_period_invoice(con, "K1", MARCH).invoice
@@ -251,7 +251,7 @@ def test_a_voided_invoices_cycle_may_be_drafted_again(usage_contract):
 
 
 def test_a_deleted_drafts_cycle_may_be_drafted_again(usage_contract):
-    from engine.lifecycle import delete_draft
+    from engine.billing.lifecycle import delete_draft
 
     con = usage_contract
     first = draft_period_invoice(con, "K1", MARCH).invoice

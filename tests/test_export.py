@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from engine.cli import main as cli_main
+from engine.billing.lifecycle import finalize_invoice
+from engine.billing.manual_invoices import create_invoice
 from engine.db import connect
 from engine.errors import ValidationError
-from engine.export import INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
-from engine.lifecycle import finalize_invoice
-from engine.manual_invoices import create_invoice
+from engine.io.cli import main as cli_main
+from engine.io.export import INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
 from engine.models import InvoiceCreateRequest, LineItem
 
 SPEC_INVOICE_HEADER = (

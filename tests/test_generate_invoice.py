@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from helpers_data import add_contract, add_customer, add_line, stored_invoices
 
+from engine.billing.invoices import draft_period_invoice, generate_invoice
 from engine.errors import (
     BillsimError,
     CycleMismatchError,
@@ -19,7 +20,6 @@ from engine.errors import (
     NotFoundError,
     ValidationError,
 )
-from engine.invoices import draft_period_invoice, generate_invoice
 from engine.models import GenerateInvoiceRequest
 
 D = dt.date.fromisoformat

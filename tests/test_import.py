@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from engine.errors import ImportProblems, ValidationError
-from engine.importer import MAX_PROBLEMS, import_folder, import_frames
+from engine.ingest.importer import MAX_PROBLEMS, import_folder, import_frames
 from engine.schema import INPUT_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent

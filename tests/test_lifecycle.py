@@ -11,17 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main as cli_main
-from engine.db import connect, transaction
-from engine.errors import InvalidStateError, NotFoundError, ValidationError
-from engine.invoice_store import load_invoice, refresh_totals
-from engine.lifecycle import (
+from engine.billing.invoice_store import load_invoice, refresh_totals
+from engine.billing.lifecycle import (
     delete_draft,
     finalize_invoice,
     finalize_invoices_tx,
     record_payment,
     void_invoice,
 )
+from engine.db import connect, transaction
+from engine.errors import InvalidStateError, NotFoundError, ValidationError
+from engine.io.cli import main as cli_main
 
 CUSTOMERS = [
     ("C-N", "North", "biz-north", "USD"),

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pydantic
 import pytest
 
+from engine.billing.lifecycle import delete_draft, finalize_invoice, void_invoice
+from engine.billing.manual_invoices import batch_create, create_invoice, draft_recurring_invoices
 from engine.errors import NotFoundError, ValidationError
-from engine.lifecycle import delete_draft, finalize_invoice, void_invoice
-from engine.manual_invoices import batch_create, create_invoice, draft_recurring_invoices
 from engine.models import BatchCreateRequest, InvoiceCreateRequest, LineItem, RecurringConfig
 
 TODAY = dt.date(2026, 3, 15)

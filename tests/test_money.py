@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.billing.invoice_store import TAX_SQL
 from engine.errors import ValidationError
-from engine.invoice_store import TAX_SQL
 from engine.money import TAX_BOUNDS, round_half_away, round_minor, sql_round_minor, tax_minor, to_major
 
 HUGEINT_MAX = 2**127 - 1

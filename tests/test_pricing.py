@@ -19,12 +19,12 @@ from helpers_data import add_contract, add_customer, add_line, add_usage, clear_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.bill_run import bill_run
+from engine.billing.bill_run import bill_run
+from engine.billing.invoices import preview_invoice
 from engine.db import connect
 from engine.errors import ValidationError
-from engine.invoices import preview_invoice
 from engine.money import round_half_away
-from engine.pricing import price_sql
+from engine.rating.pricing import price_sql
 
 MARCH = dt.date(2026, 3, 15)
 GRADUATED = [("100", "1.00"), ("1000", "0.50", "5.00"), (None, "0.10")]
@@ -315,7 +315,7 @@ def test_graduated_price_is_exact_monotone_and_continuous_at_tier_bounds(mcon, b
 def test_tiers_listed_out_of_order_in_the_csv_are_priced_in_order_of_up_to(con, tmp_path):
     """price_tiers.csv lists the unbounded tier first and 1000 before 100; tiers are ordered by up_to
     (spec section 3), so q = 1500 still prices at 100 + 455 + 50 = 605.00."""
-    from engine.importer import import_folder
+    from engine.ingest.importer import import_folder
 
     folder = tmp_path / "data"
     folder.mkdir()

@@ -25,9 +25,9 @@ from helpers_data import (
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.bill_run import bill_run
+from engine.billing.bill_run import bill_run
+from engine.billing.invoices import NothingToBill, draft_period_invoice, preview_invoice
 from engine.db import connect
-from engine.invoices import NothingToBill, draft_period_invoice, preview_invoice
 from engine.money import round_half_away, tax_minor
 
 D = dt.date.fromisoformat
@@ -140,7 +140,7 @@ def test_usage_after_the_contract_end_is_not_counted(con):
 def test_a_usage_row_with_an_iso_timestamp_is_stored_as_its_utc_date_and_billed_in_that_cycle(con, tmp_path):
     """usage.csv rows `2026-03-31T23:30:00Z` (UTC date Mar31) and `2026-03-31T22:00:00-05:00` (UTC date
     Apr1) and `2026-04-01T01:00:00+02:00` (UTC date Mar31): the March invoice counts 1 + 100."""
-    from engine.importer import import_folder
+    from engine.ingest.importer import import_folder
 
     folder = tmp_path / "data"
     folder.mkdir()
@@ -172,7 +172,7 @@ def test_a_timestamp_without_an_offset_counts_on_the_same_date_whatever_the_sess
     """`2026-03-31T23:30:00` (no offset) is read as UTC: stored as Mar31 also when the import runs on a
     cursor (a new DuckDB connection: it does NOT inherit connect()'s `SET TimeZone = 'UTC'`, it starts
     in the machine's zone), here one in America/New_York where the same text would be Apr1 03:30 UTC."""
-    from engine.importer import import_folder
+    from engine.ingest.importer import import_folder
 
     folder = tmp_path / "data"
     folder.mkdir()

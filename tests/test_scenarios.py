@@ -24,14 +24,15 @@ from fractions import Fraction
 
 import pytest
 
-from engine.cli import main as cli_main
+from engine.billing.invoice_store import line_from_row
 from engine.db import connect
 from engine.errors import NotFoundError, ScenarioError
-from engine.importer import import_folder
-from engine.invoice_store import line_from_row
+from engine.ingest.importer import import_folder
+from engine.io.cli import main as cli_main
 from engine.money import round_minor
-from engine.rating import rate_targets
-from engine.scenarios import (
+from engine.rating.pipeline import rate_targets
+from engine.rating.targets import targets_for_range
+from engine.whatif.scenarios import (
     delete_scenario,
     get_scenario,
     list_scenarios,
@@ -42,7 +43,6 @@ from engine.scenarios import (
     simulate,
     waterfall_by_change,
 )
-from engine.targets import targets_for_range
 
 FROM, TO = dt.date(2026, 1, 1), dt.date(2026, 4, 30)
 HEADER = "contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,scenario_amount,delta"
@@ -454,7 +454,7 @@ def test_only_contracts_whose_inputs_change_are_rated_again(data, change, rerate
 
 
 def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_all(data, monkeypatch):
-    import engine.scenarios as scenarios_module
+    import engine.whatif.scenarios as scenarios_module
 
     def mark_all(con, scn, stored):
         con.execute("CREATE OR REPLACE TEMP TABLE _scenario_affected AS SELECT contract_id FROM contracts")

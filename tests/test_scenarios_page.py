@@ -22,7 +22,7 @@ HEADER = "contract_id,customer_id,product,line_id,kind,currency,period_start,bas
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> Path:
-    from engine.demo import seed_demo
+    from engine.ingest.demo import seed_demo
 
     path = tmp_path_factory.mktemp("scenario-demo") / "demo.duckdb"
     con = connect(path)

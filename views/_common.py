@@ -1,6 +1,6 @@
 """What every workbench page shares: the connection, cached reads, guarded actions and formatting.
 
-Pages call the engine's operations and `engine.workbench_queries` through these helpers; they never
+Pages call the engine's operations and `engine.io.workbench_queries` through these helpers; they never
 write SQL and never import duckdb. Reads are cached per database file (`st.cache_data`) and the
 cache is cleared after every write, so a page always shows what is stored.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine import workbench_queries as q
+from engine.io import workbench_queries as q
 from engine.currencies import minor_units
 from engine.db import connect, default_db_path
 from engine.errors import BillsimError, DatabaseBusyError
@@ -88,7 +88,7 @@ def shared_database(path: str) -> SharedDatabase:
     db = SharedDatabase(path)
     with db.cursor() as cur:
         if q.is_empty(cur):
-            from engine.demo import seed_demo
+            from engine.ingest.demo import seed_demo
 
             seed_demo(cur)
     return db
@@ -164,31 +164,31 @@ def _cached(name: str, path: str, args: tuple, kwargs: tuple) -> Any:
 
 
 def _preview(cur, contract_id: str, period_date: dt.date):
-    from engine.invoices import preview_invoice
+    from engine.billing.invoices import preview_invoice
 
     return preview_invoice(cur, contract_id, period_date)
 
 
 def _cycles(cur, contract_id: str, from_date: dt.date, to_date: dt.date):
-    from engine.cycles import billing_cycles
+    from engine.rating.cycles import billing_cycles
 
     return billing_cycles(cur, contract_id, from_date, to_date)
 
 
 def _invoice(cur, invoice_id: str):
-    from engine.invoice_store import load_invoice
+    from engine.billing.invoice_store import load_invoice
 
     return load_invoice(cur, invoice_id)
 
 
 def _ledger(cur, filters: dict, limit: int, offset: int):
-    from engine.export import ledger_frames
+    from engine.io.export import ledger_frames
 
     return ledger_frames(cur, filters=filters, limit=limit, offset=offset)
 
 
 def _runs(cur, limit: int):
-    from engine.bill_run import list_runs
+    from engine.billing.bill_run import list_runs
 
     return list_runs(cur, limit=limit)
 

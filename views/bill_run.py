@@ -39,7 +39,7 @@ def _request_run(params: dict, nonce: int) -> None:
 
 
 def _carry_out(params: dict) -> None:
-    from engine.bill_run import bill_run
+    from engine.billing.bill_run import bill_run
 
     bar = st.progress(0.0, text="starting bill run")
 

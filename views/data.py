@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from engine.io.workbench_queries import BROWSABLE_TABLES
 from engine.schema import INPUT_TABLES
-from engine.workbench_queries import BROWSABLE_TABLES
 from views._common import (
     cursor,
     dates_as_dates,
@@ -65,7 +65,7 @@ def _import_uploads() -> None:
 
     def work() -> str:
         from engine.errors import ImportProblems
-        from engine.importer import import_folder
+        from engine.ingest.importer import import_folder
 
         problems = _duplicate_names(files)
         if problems:
@@ -86,7 +86,7 @@ def _import_uploads() -> None:
 
 def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
     def work() -> str:
-        from engine.demo import seed_demo
+        from engine.ingest.demo import seed_demo
 
         progress = _progress_bar(f"generating {contracts:,} contracts")
         counts = replace_database(

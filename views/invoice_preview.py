@@ -24,7 +24,7 @@ from views._pickers import contract_picker, cycle_label, default_cycle_index, de
 
 def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
     def work() -> str:
-        from engine.invoices import draft_period_invoice
+        from engine.billing.invoices import draft_period_invoice
 
         res = draft_period_invoice(cursor(), contract_id, period_start)
         inv = res.invoice
@@ -37,7 +37,7 @@ def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
 
 def _redraft(invoice_id: str, created_at) -> None:
     def work() -> str:
-        from engine.invoices import redraft_invoice
+        from engine.billing.invoices import redraft_invoice
 
         inv = redraft_invoice(cursor(), invoice_id)
         return f"Redrafted invoice `{invoice_id}`: total now {money(inv.total_minor, inv.currency)}."
@@ -47,7 +47,7 @@ def _redraft(invoice_id: str, created_at) -> None:
 
 def _finalize(invoice_id: str) -> None:
     def work() -> str:
-        from engine.lifecycle import finalize_invoice
+        from engine.billing.lifecycle import finalize_invoice
 
         inv = finalize_invoice(cursor(), invoice_id)
         return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
@@ -57,7 +57,7 @@ def _finalize(invoice_id: str) -> None:
 
 def _void(invoice_id: str) -> None:
     def work() -> str:
-        from engine.lifecycle import void_invoice
+        from engine.billing.lifecycle import void_invoice
 
         inv = void_invoice(cursor(), invoice_id)
         return f"Voided invoice #{inv.number}; the cycle can be drafted again."

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import BillsimError, ValidationError
-from engine.workbench_queries import INVOICE_STATUSES
+from engine.io.workbench_queries import INVOICE_STATUSES
 from views._common import (
     cursor,
     dates_as_dates,
@@ -48,7 +48,7 @@ DATES = ("period_start", "period_end", "due_date")
 
 def _finalize(invoice_id: str) -> None:
     def work() -> str:
-        from engine.lifecycle import finalize_invoice
+        from engine.billing.lifecycle import finalize_invoice
 
         return f"Finalized: invoice #{finalize_invoice(cursor(), invoice_id).number} is open."
 
@@ -57,7 +57,7 @@ def _finalize(invoice_id: str) -> None:
 
 def _void(invoice_id: str) -> None:
     def work() -> str:
-        from engine.lifecycle import void_invoice
+        from engine.billing.lifecycle import void_invoice
 
         return f"Voided invoice #{void_invoice(cursor(), invoice_id).number}."
 
@@ -69,7 +69,7 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
     def work() -> str:
-        from engine.lifecycle import record_payment
+        from engine.billing.lifecycle import record_payment
 
         try:
             amount = Decimal(text.replace(",", ""))
@@ -86,7 +86,7 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
 
 
 def _prepare_export(fmt: str, filters: dict | None) -> None:
-    from engine.export import export_ledger
+    from engine.io.export import export_ledger
 
     folder = Path(st.session_state.get("export_dir") or tempfile.mkdtemp(prefix="billsim-export-"))
     st.session_state["export_dir"] = str(folder)

@@ -1,6 +1,6 @@
 """What-if scenarios: build (or upload) a scenario, bill a range of cycles twice, compare, save.
 
-Widgets -> one engine call (engine.scenarios) -> plotly. The engine validates everything; money is
+Widgets -> one engine call (engine.whatif.scenarios) -> plotly. The engine validates everything; money is
 typed as text so it stays an exact decimal, and amounts come back as Decimals in major units.
 """
 
@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.errors import BillsimError
-from engine.scenarios import (
+from engine.whatif.scenarios import (
     delete_scenario,
     get_scenario,
     list_scenarios,

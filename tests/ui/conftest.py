@@ -21,7 +21,7 @@ DEMO_USAGE_ROWS = 800
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """The small demo, seeded once per test session; every test works on its own copy."""
-    from engine.demo import seed_demo
+    from engine.ingest.demo import seed_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     con = connect(path)

@@ -70,7 +70,7 @@ def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 6
 def served_workbench(demo_template, tmp_path):
     """`streamlit run app.py` on a free 127.0.0.1 port, over a copy of the demo with a finished bill run
     (so the ledger, the report and the invoice pages have something to show)."""
-    from engine.bill_run import bill_run
+    from engine.billing.bill_run import bill_run
 
     db = tmp_path / "browser.duckdb"
     shutil.copyfile(demo_template, db)

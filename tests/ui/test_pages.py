@@ -135,8 +135,8 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
 
 def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
     con = connect(workbench_db)
-    from engine.invoices import draft_period_invoice
-    from engine.lifecycle import finalize_invoice
+    from engine.billing.invoices import draft_period_invoice
+    from engine.billing.lifecycle import finalize_invoice
 
     inv = draft_period_invoice(con, "K-000001", dt.date(2026, 6, 15)).invoice
     inv = finalize_invoice(con, inv.invoice_id)
@@ -161,7 +161,7 @@ def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
 
 @pytest.mark.parametrize("scope", ["All contracts", "One business", "Chosen customers"])
 def test_a_bill_run_from_the_page_drafts_what_the_engine_drafts(workbench_db, tmp_path, scope):
-    from engine.bill_run import bill_run
+    from engine.billing.bill_run import bill_run
 
     twin = tmp_path / "twin.duckdb"
     shutil.copyfile(workbench_db, twin)

@@ -19,8 +19,8 @@ import datetime as dt
 
 import duckdb
 
-from .errors import NotFoundError, ValidationError
-from .models import BillingCycle
+from ..errors import NotFoundError, ValidationError
+from ..models import BillingCycle
 
 PERIOD_MONTHS_SQL = "(CASE {c}.billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END)"
 

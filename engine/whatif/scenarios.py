@@ -29,12 +29,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import NotFoundError, ScenarioError, ValidationError
-from .money import to_major
-from .progress import Progress, no_progress
-from .rating import rate_targets
-from .scenario_changes import CHANGE_TYPES, Change, UsageChange
-from .scenario_compare import (
+from ..errors import NotFoundError, ScenarioError, ValidationError
+from ..money import to_major
+from ..progress import Progress, no_progress
+from ..rating.pipeline import rate_targets
+from ..rating.targets import targets_for_range
+from .changes import CHANGE_TYPES, Change, UsageChange
+from .compare import (
     AFFECTED,
     BASELINE,
     build_comparison,
@@ -47,8 +48,7 @@ from .scenario_compare import (
     waterfall_by_product,
     write_comparison_csv,
 )
-from .scenario_overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
-from .targets import targets_for_range
+from .overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
 
 ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import BillsimError, DatabaseBusyError, ImportProblems
+from ..errors import BillsimError, DatabaseBusyError, ImportProblems
 
 
 def _date(text: str) -> dt.date:
@@ -73,7 +73,7 @@ def _terminal_bar():
 
 
 def _open(args, read_only: bool = False):
-    from .db import connect
+    from ..db import connect
 
     return connect(args.db, read_only=read_only, wait_seconds=args.wait)
 
@@ -81,7 +81,7 @@ def _open(args, read_only: bool = False):
 def cmd_init(args) -> int:
     con = _open(args)
     if args.demo:
-        from .demo import seed_demo
+        from ..ingest.demo import seed_demo
 
         with _terminal_bar() as bar:
             counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, progress=bar)
@@ -92,7 +92,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_folder
+    from ..ingest.importer import import_folder
 
     con = _open(args)
     try:
@@ -111,7 +111,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import write_demo_folder
+    from ..ingest.demo import write_demo_folder
 
     counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
     _print_json({"out": str(args.out), "rows": counts})
@@ -119,7 +119,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_cycles(args) -> int:
-    from .cycles import billing_cycles
+    from ..rating.cycles import billing_cycles
 
     con = _open(args)
     rows = billing_cycles(con, args.contract_id, args.from_date, args.to_date)
@@ -131,21 +131,21 @@ def cmd_cycles(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .invoices import preview_invoice
+    from ..billing.invoices import preview_invoice
 
     _print_json(preview_invoice(_open(args), args.contract_id, args.period_date))
     return 0
 
 
 def cmd_draft(args) -> int:
-    from .invoices import draft_period_invoice
+    from ..billing.invoices import draft_period_invoice
 
     _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date))
     return 0
 
 
 def cmd_run(args) -> int:
-    from .bill_run import bill_run
+    from ..billing.bill_run import bill_run
 
     con = _open(args)
     report = bill_run(
@@ -172,28 +172,28 @@ def cmd_export(args) -> int:
 
 
 def cmd_finalize(args) -> int:
-    from .lifecycle import finalize_invoice
+    from ..billing.lifecycle import finalize_invoice
 
     _print_json(finalize_invoice(_open(args), args.invoice_id))
     return 0
 
 
 def cmd_void(args) -> int:
-    from .lifecycle import void_invoice
+    from ..billing.lifecycle import void_invoice
 
     _print_json(void_invoice(_open(args), args.invoice_id))
     return 0
 
 
 def cmd_pay(args) -> int:
-    from .lifecycle import record_payment
+    from ..billing.lifecycle import record_payment
 
     _print_json(record_payment(_open(args), args.invoice_id, Decimal(args.amount), method=args.method))
     return 0
 
 
 def cmd_simulate(args) -> int:
-    from .scenarios import load_scenario, simulate
+    from ..whatif.scenarios import load_scenario, simulate
 
     scenario = load_scenario(Path(args.scenario))
     with _terminal_bar() as bar:

@@ -13,8 +13,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from .invoice_store import rows_as_dicts
-from .schema import INPUT_TABLES
+from ..billing.invoice_store import rows_as_dicts
+from ..schema import INPUT_TABLES
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
 BROWSABLE_TABLES: tuple[str, ...] = (

@@ -22,8 +22,8 @@ import re
 
 import duckdb
 
-from .currencies import MINOR_UNITS
-from .money import sql_round_minor
+from ..currencies import MINOR_UNITS
+from ..money import sql_round_minor
 from .pricing import price_case_sql, tier_amount_sql, tier_applies_sql, tier_units_sql
 from .usage_aggregation import aggregate_usage
 
@@ -197,7 +197,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
 
 
 def _rated_invoices_sql(src: str) -> str:
-    from .invoice_store import tax_sql
+    from ..billing.invoice_store import tax_sql
 
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_invoices AS

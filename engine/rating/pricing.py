@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 E6 = "1000000::HUGEINT"
 

@@ -13,9 +13,9 @@ from fractions import Fraction
 
 import duckdb
 
-from .errors import NotFoundError
-from .models import InvoiceLine, InvoiceResponse, TierRow
-from .money import TAX_BOUNDS, sql_round_minor, to_major
+from ..errors import NotFoundError
+from ..models import InvoiceLine, InvoiceResponse, TierRow
+from ..money import TAX_BOUNDS, sql_round_minor, to_major
 
 FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
 
@@ -157,7 +157,7 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResp
     head = heads[0]
     pending = []
     if head["contract_id"] is not None:
-        from .usage_aggregation import pending_usage
+        from ..rating.usage_aggregation import pending_usage
 
         pending = pending_usage(con, head["contract_id"], head["period_start"], head["period_end"])
     return invoice_from_rows(head, lines, pending)

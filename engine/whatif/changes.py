@@ -4,7 +4,7 @@ Each change knows three things: its shape (a pydantic model, parsed exactly: dec
 through a float), what it refers to in the stored data (`problems`: unknown product, line, metric or
 contract), and how it rewrites the scenario's OVERLAY (`apply`). The overlay is a private in-memory
 catalog holding copies of contracts, order_lines and price_tiers plus views over customers and usage
-(see `scenario_overlay.py`); the stored tables are only ever read.
+(see `overlay.py`); the stored tables are only ever read.
 
 Changes apply in the order they are listed, each on the result of the previous ones
 (price +10% then price = 120.00 leaves 120.00; the other way round gives 132.00).
@@ -57,7 +57,7 @@ def _percent_text(percent: Decimal) -> str:
 
 
 class KnownData(Protocol):
-    """What changes may refer to in the stored data (over SQL: `scenario_overlay.StoredData`)."""
+    """What changes may refer to in the stored data (over SQL: `overlay.StoredData`)."""
 
     products: frozenset[str]
     metrics: frozenset[str]

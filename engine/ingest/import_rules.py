@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .currencies import MINOR_UNITS
+from ..currencies import MINOR_UNITS
 
 # Money and rates: DECIMAL(38,12) leaves 26 digits before the point; quantities DECIMAL(38,6) leave 32;
 # a usage quantity is DECIMAL(18,6), so it must stay below 10^12.

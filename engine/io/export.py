@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .currencies import MINOR_UNITS
-from .db import transaction
-from .errors import ValidationError
-from .money import sql_round_minor
+from ..currencies import MINOR_UNITS
+from ..db import transaction
+from ..errors import ValidationError
+from ..money import sql_round_minor
 
 FORMATS = ("csv", "parquet")
 INVOICE_COLUMNS = [

@@ -23,12 +23,12 @@ from typing import TypeVar
 
 import duckdb
 
-from .currencies import minor_units
-from .db import transaction
-from .errors import DatabaseBusyError, InvalidStateError, NotFoundError, ValidationError
+from ..currencies import minor_units
+from ..db import transaction
+from ..errors import DatabaseBusyError, InvalidStateError, NotFoundError, ValidationError
+from ..models import InvoiceResponse
+from ..money import to_major
 from .invoice_store import load_invoice
-from .models import InvoiceResponse
-from .money import to_major
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import duckdb
 
+from ..models import PendingCharge
+from ..money import sql_round_minor
+from ..rating.pipeline import ensure_currency_table
 from .invoice_store import plain, refresh_totals
-from .models import PendingCharge
-from .money import sql_round_minor
-from .rating import ensure_currency_table
 
 PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
                  WHERE NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = dc.charge_id)"""

@@ -13,9 +13,8 @@ import time
 
 import duckdb
 
-from .cycles import billing_cycles, check_date_in_contract, cycle_of_date
-from .db import transaction
-from .errors import (
+from ..db import transaction
+from ..errors import (
     BillsimError,
     CycleMismatchError,
     InvalidStateError,
@@ -23,11 +22,12 @@ from .errors import (
     NotFoundError,
     ValidationError,
 )
+from ..models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
+from ..rating.cycles import billing_cycles, check_date_in_contract, cycle_of_date
+from ..rating.pipeline import rate_targets
+from ..rating.targets import targets_for_date
+from ..rating.usage_aggregation import pending_usage
 from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
-from .models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
-from .rating import rate_targets
-from .targets import targets_for_date
-from .usage_aggregation import pending_usage
 
 
 class NothingToBill(BillsimError):

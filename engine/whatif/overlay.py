@@ -23,8 +23,8 @@ from decimal import Decimal, localcontext
 
 import duckdb
 
-from .errors import ScenarioError
-from .scenario_changes import (
+from ..errors import ScenarioError
+from .changes import (
     FLAT_MODELS,
     ChurnChange,
     MinimumCommitmentChange,
@@ -34,7 +34,7 @@ from .scenario_changes import (
     UsageChange,
     factor_of,
 )
-from .scenario_compare import AFFECTED
+from .compare import AFFECTED
 
 COPIED = ("contracts", "order_lines", "price_tiers")
 MAX_FACTOR_DECIMALS = 18
@@ -56,7 +56,7 @@ def stored_schema(con: duckdb.DuckDBPyConnection) -> str:
 
 
 class StoredData:
-    """The stored data that changes may name (`scenario_changes.KnownData`), looked up by SQL.
+    """The stored data that changes may name (`changes.KnownData`), looked up by SQL.
 
     Products and metrics are small sets read once; lines and contracts are looked up by the ids a
     scenario names, so validating against 100k contracts costs a few index probes."""

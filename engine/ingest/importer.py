@@ -21,11 +21,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .db import transaction
-from .errors import ImportProblems, ValidationError
+from ..db import transaction
+from ..errors import ImportProblems, ValidationError
+from ..progress import Progress, no_progress
+from ..schema import INPUT_TABLES
 from .import_rules import TABLES, TIERED_MODELS, Bind, Ref, Table, cell_checks, fast_valid, typed_expr
-from .progress import Progress, no_progress
-from .schema import INPUT_TABLES
 
 MAX_PROBLEMS = 1000  # problems listed; the count of all of them is always given
 _VALUE_SHOWN = 60  # characters of an offending value quoted in a reason

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from ..progress import Progress, within
+from ..schema import INPUT_TABLES
 from .importer import import_folder
-from .progress import Progress, within
-from .schema import INPUT_TABLES
 
 USAGE_ROWS_PER_CONTRACT = 100
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .money import to_major
-from .rating import KIND_ORDER
+from ..money import to_major
+from ..rating.pipeline import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
 AFFECTED = "_scenario_affected"  # contracts re-rated under the scenario (see mark_affected_contracts)

@@ -22,14 +22,14 @@ import uuid
 
 import duckdb
 
-from .db import transaction
+from ..db import transaction
+from ..models import BillRunReport, CurrencyTotals, FailedContract
+from ..money import to_major
+from ..progress import Progress, no_progress
+from ..rating.pipeline import rate_targets
+from ..rating.targets import targets_for_date
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
-from .models import BillRunReport, CurrencyTotals, FailedContract
-from .money import to_major
-from .progress import Progress, no_progress
-from .rating import rate_targets
-from .targets import targets_for_date
 
 RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 

@@ -22,12 +22,9 @@ from fractions import Fraction
 import duckdb
 import pydantic
 
-from .currencies import minor_units
-from .cycles import boundary_sql, cycle_index_sql
-from .errors import BillsimError, NotFoundError, ValidationError
-from .invoice_store import load_invoice, new_invoice_id, refresh_totals
-from .lifecycle import finalize_invoices_tx, retry_on_conflict
-from .models import (
+from ..currencies import minor_units
+from ..errors import BillsimError, NotFoundError, ValidationError
+from ..models import (
     BatchCreateRequest,
     BatchCreateResponse,
     BatchItemResult,
@@ -35,7 +32,10 @@ from .models import (
     InvoiceResponse,
     LineItem,
 )
-from .money import round_half_away, round_minor, to_major
+from ..money import round_half_away, round_minor, to_major
+from ..rating.cycles import boundary_sql, cycle_index_sql
+from .invoice_store import load_invoice, new_invoice_id, refresh_totals
+from .lifecycle import finalize_invoices_tx, retry_on_conflict
 
 DEFAULT_DUE_DAYS = 30
 _BIGINT_MAX = 2**63 - 1

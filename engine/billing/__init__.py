@@ -1,0 +1,1 @@
+"""Billing: drafts, bill runs, delayed charges, manual invoices, the invoice lifecycle and its storage."""

@@ -1,0 +1,1 @@
+"""Rating: billing cycles, target cycles, usage aggregation, pricing models and the set-based pipeline."""

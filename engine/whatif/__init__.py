@@ -1,0 +1,1 @@
+"""What-if scenarios: changes applied through an overlay, baseline vs scenario comparisons."""
