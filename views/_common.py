@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine.io import workbench_queries as q
 from engine.currencies import minor_units
 from engine.db import connect, default_db_path
 from engine.errors import BillsimError, DatabaseBusyError
+from engine.io import workbench_queries as q
 from engine.money import format_money
 
 PAGES = {
