@@ -93,12 +93,18 @@ def by_key(rows: list[dict]) -> dict[tuple, dict]:
 
 
 def assert_only(rows: list[dict], moved, expected: dict[tuple, int] | None = None) -> None:
-    """Rows selected by `moved` may change (to `expected` minor amounts when given); no other row moves."""
+    """Rows selected by `moved` change (to `expected` minor amounts when given); no other row moves.
+
+    The selected rows must be there, every expected row among them, and at least one must move: a change
+    whose rows vanished from the comparison must fail here, not pass for having nothing to check."""
+    selected = {key(r): r for r in rows if moved(r)}
+    assert selected, "no row is selected: the rows the change should move are missing"
+    assert any(r["scenario_minor"] != r["baseline_minor"] for r in selected.values()), "no selected row moved"
+    for k, minor in (expected or {}).items():
+        assert k in selected, f"{k} is missing from the selected rows"
+        assert selected[k]["scenario_minor"] == minor, k
     for r in rows:
-        if moved(r):
-            if expected is not None and key(r) in expected:
-                assert r["scenario_minor"] == expected[key(r)], key(r)
-        else:
+        if not moved(r):
             assert r["scenario_minor"] == r["baseline_minor"], f"{key(r)} moved but should not"
 
 
