@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.pandas_reference import reference_invoices  # noqa: E402
 from engine.billing.bill_run import bill_run  # noqa: E402
 from engine.currencies import MINOR_UNITS  # noqa: E402
+from engine.ingest.demo import seed_demo  # noqa: E402
+from engine.ingest.importer import import_folder  # noqa: E402
 
 PERIOD = dt.date(2026, 3, 15)
 
@@ -54,8 +56,6 @@ def _engine_rows(con, run_id: str) -> dict[str, tuple]:
 
 
 def test_reference_reproduces_the_worked_example(con, basics_folder):
-    import_folder = pytest.importorskip("engine.ingest.importer").import_folder
-
     import_folder(con, basics_folder)
     case = json.loads((basics_folder / "case.json").read_text())
     expected = {}
@@ -81,8 +81,6 @@ def test_reference_lines_of_the_worked_example(con, basics_folder):
     """Line amounts of the example, one per pricing model (case.json lines)."""
     from benchmarks.pandas_reference import reference_lines
 
-    import_folder = pytest.importorskip("engine.ingest.importer").import_folder
-
     import_folder(con, basics_folder)
     case = json.loads((basics_folder / "case.json").read_text())
     _, lines = reference_lines(con, PERIOD)
@@ -95,8 +93,6 @@ def test_reference_lines_of_the_worked_example(con, basics_folder):
 
 @pytest.mark.parametrize("period_date", [dt.date(2026, 3, 15), dt.date(2026, 2, 28)])
 def test_reference_agrees_with_the_engine_on_generated_data(con, period_date):
-    seed_demo = pytest.importorskip("engine.ingest.demo").seed_demo
-
     seed_demo(con, contracts=300, usage_rows=30_000, seed=11)
     expected = _rows(reference_invoices(con, period_date))
     report = bill_run(con, period_date)
