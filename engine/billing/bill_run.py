@@ -40,9 +40,10 @@ _LIVE_LOCK = threading.Lock()
 
 
 def _scope(contract_ids, customer_ids, business_id) -> dict:
+    """The run's scope as stored. An empty list is an empty scope (nothing is billed); only None means all."""
     return {
-        "contract_ids": sorted(contract_ids) if contract_ids else None,
-        "customer_ids": sorted(customer_ids) if customer_ids else None,
+        "contract_ids": None if contract_ids is None else sorted(contract_ids),
+        "customer_ids": None if customer_ids is None else sorted(customer_ids),
         "business_id": business_id,
     }
 

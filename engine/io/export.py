@@ -159,7 +159,7 @@ ORDER BY l.invoice_id, l.line_no"""
 
 def _where(filters: dict | None) -> tuple[str, list]:
     """WHERE clause over invoices `i` from allow-listed filters; every value a bound parameter."""
-    filters = {k: v for k, v in (filters or {}).items() if v is not None and v != []}
+    filters = {k: v for k, v in (filters or {}).items() if v is not None}  # [] matches nothing
     unknown = set(filters) - _FILTERS
     if unknown:
         raise ValidationError(f"unknown ledger filter(s): {', '.join(sorted(unknown))}")

@@ -149,7 +149,7 @@ def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
-    return targets_for_range(con, from_date, to_date, contract_ids=contract_ids or None)
+    return targets_for_range(con, from_date, to_date, contract_ids=contract_ids)
 
 
 def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
