@@ -21,6 +21,7 @@ import duckdb
 
 from ..errors import NotFoundError, ValidationError
 from ..models import BillingCycle
+from .sources import check_source
 
 PERIOD_MONTHS_SQL = "(CASE {c}.billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END)"
 
@@ -71,6 +72,7 @@ def _cycles(
     con: duckdb.DuckDBPyConnection, contract_id: str, lo: dt.date, hi: dt.date, source: str = "main"
 ) -> list[BillingCycle]:
     """Cycles k(lo) .. k(hi) of one contract."""
+    source = check_source(source)
     k_lo, k_hi = cycle_index_sql("c", "p.lo"), cycle_index_sql("c", "p.hi")
     inner = f"""SELECT c.*, k.k FROM (SELECT ?::DATE AS lo, ?::DATE AS hi) p, {source}.contracts c,
                        LATERAL (SELECT unnest(range({k_lo}, {k_hi} + 1)) AS k) k
@@ -101,6 +103,7 @@ def _cycles(
 def contract_window(
     con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main"
 ) -> tuple[dt.date, dt.date | None]:
+    source = check_source(source)
     row = con.execute(
         f"SELECT start_date, end_date FROM {source}.contracts WHERE contract_id = ?", [contract_id]
     ).fetchone()

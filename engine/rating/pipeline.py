@@ -18,27 +18,18 @@ read them. A line's amount:
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
 from ..currencies import MINOR_UNITS
 from ..money import sql_round_minor
 from .pricing import price_case_sql, tier_amount_sql, tier_applies_sql, tier_units_sql
+from .sources import check_source
 from .usage_aggregation import aggregate_usage
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 KIND_ORDER = (
     "(CASE kind WHEN 'recurring' THEN 1 WHEN 'one_time' THEN 2 WHEN 'usage' THEN 3 "
     "WHEN 'minimum_commitment_true_up' THEN 4 ELSE 5 END)"
 )
-
-
-def check_source(source: str) -> str:
-    """Schema the input tables are read from: 'main', or a scenario's overlay schema."""
-    if not _IDENT.match(source):
-        raise ValueError(f"bad source schema name {source!r}")
-    return source
 
 
 def ensure_currency_table(con: duckdb.DuckDBPyConnection) -> None:

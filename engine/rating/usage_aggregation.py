@@ -12,10 +12,12 @@ from __future__ import annotations
 import duckdb
 
 from .id_filters import FEW_IDS, ids_filter
+from .sources import check_source
 
 
 def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
     """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows)."""
+    src = check_source(src)
     lo, hi, few = con.execute(
         f"""SELECT min(win_start), max(win_end),
                    CASE WHEN count(DISTINCT contract_id) <= {FEW_IDS} THEN list(DISTINCT contract_id) END
@@ -40,6 +42,7 @@ def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
 
 def pending_usage(con: duckdb.DuckDBPyConnection, contract_id: str, start, end, src: str = "main") -> list[dict]:
     """Usage of a contract in [start, end] that is NOT billed (pending), for the preview to show."""
+    src = check_source(src)
     rows = con.execute(
         f"""SELECT usage_id, metric, usage_date, quantity, status FROM {src}.usage
             WHERE contract_id = ? AND usage_date BETWEEN ? AND ? AND status = 'pending'
