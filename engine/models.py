@@ -96,6 +96,7 @@ class InvoiceResponse(_Model):
     run_id: str | None = None
     recurring_template_id: str | None = None
     created_at: dt.datetime | None = None
+    void_reason: str | None = None
     lines: list[InvoiceLine] = []
     pending_usage: list[dict] = Field(
         default_factory=list, description="pending usage in the cycle, shown but never billed"

@@ -188,8 +188,11 @@ CREATE TABLE scenarios (
 );
 """
 
+# v2: why an invoice was voided, kept with it (NULL for invoices voided before, or without a reason).
+_V2 = "ALTER TABLE invoices ADD COLUMN void_reason VARCHAR;"
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec section 1, in dependency order (import writes them in this order).

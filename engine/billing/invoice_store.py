@@ -136,6 +136,7 @@ def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] |
         run_id=head.get("run_id"),
         recurring_template_id=head.get("recurring_template_id"),
         created_at=head.get("created_at"),
+        void_reason=head.get("void_reason"),
         lines=[line_from_row(r, cur) for r in lines],
         pending_usage=pending_usage or [],
     )

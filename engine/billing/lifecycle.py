@@ -158,16 +158,21 @@ def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice
 # --- void and delete --------------------------------------------------------------------------
 
 
-def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None) -> InvoiceResponse:
     """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
-    charges billed on the next invoice that sweeps them."""
+    charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
+    one counts as none)."""
+    reason = (reason or "").strip() or None
 
     def work(c: duckdb.DuckDBPyConnection) -> None:
         status = _invoice_state(c, invoice_id)[0]
         hint = "; delete a draft instead" if status == "draft" else ""
         _require(status, PAYABLE, invoice_id, "void", hint)
-        c.execute("UPDATE invoices SET status = 'void', voided_at = ? WHERE invoice_id = ?", [_utcnow(), invoice_id])
+        c.execute(
+            "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
+            [_utcnow(), reason, invoice_id],
+        )
         c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
         c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
 

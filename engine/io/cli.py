@@ -181,7 +181,7 @@ def cmd_finalize(args) -> int:
 def cmd_void(args) -> int:
     from ..billing.lifecycle import void_invoice
 
-    _print_json(void_invoice(_open(args), args.invoice_id))
+    _print_json(void_invoice(_open(args), args.invoice_id, reason=args.reason))
     return 0
 
 
@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         s = sub.add_parser(name, help=text)
         s.add_argument("invoice_id")
+        if name == "void":
+            s.add_argument("--reason", help="why the invoice is voided (kept with it)")
         s.set_defaults(func=func)
 
     s = sub.add_parser("pay", help="record a payment against an open invoice")
