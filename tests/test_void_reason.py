@@ -17,9 +17,7 @@ from engine.io.cli import main as cli_main
 
 def _open_invoice(con, invoice_id: str = "a") -> str:
     """A finalized one-line invoice of 10.00 USD."""
-    con.execute(
-        "INSERT INTO customers (customer_id, name, business_id, currency) VALUES ('C-1', 'One', 'biz', 'USD')"
-    )
+    con.execute("INSERT INTO customers (customer_id, name, business_id, currency) VALUES ('C-1', 'One', 'biz', 'USD')")
     con.execute(
         """INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
                period_start, period_end, subtotal_minor, tax_minor, total_minor, created_at)
