@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.errors import BillsimError
+from engine.rating.pricing import tiered_models
 from engine.whatif.scenarios import (
     delete_scenario,
     get_scenario,
@@ -158,7 +159,7 @@ with left:
         st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
         st.text_input("Percent", value="25", key="scn_usage_percent")
     elif kind == "tiers":
-        st.text_input("Line id (graduated or volume)", key="scn_tiers_line")
+        st.text_input(f"Line id ({' or '.join(tiered_models())})", key="scn_tiers_line")
         st.text_area(
             "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
             value="500, 0.90\n, 0.05",

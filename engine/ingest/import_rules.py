@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..currencies import MINOR_UNITS
+from ..rating.pricing import PRICING_MODELS, model_names, models_requiring
 
 # Money and rates: DECIMAL(38,12) leaves 26 digits before the point; quantities DECIMAL(38,6) leave 32;
 # a usage quantity is DECIMAL(18,6), so it must stay below 10^12.
@@ -32,7 +33,6 @@ RE_DATE_OR_TIMESTAMP = (  # a date, optionally with a time and a zone (Z or an o
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
 RE_ZONE_AT_END = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-TIERED_MODELS = ("graduated", "volume")
 CURRENCY_CODES = sorted(MINOR_UNITS)
 
 
@@ -217,11 +217,39 @@ def _end_before_start() -> RowRule:
     )
 
 
-def _model_needs(column: str, models: tuple[str, ...], what: str) -> RowRule:
-    def when(b: Bind) -> str:
-        return f"list_contains({b(list(models))}, t.pricing_model) AND t.raw_{column} IS NULL"
+# What a finance user is told an order line lacks, per column a pricing model may require.
+_NEEDED = {
+    "unit_price": "a unit_price",
+    "package_size": "a package_size (the units in one package)",
+    "percentage_rate": "a percentage_rate",
+}
 
-    return RowRule(column, when, "a {value} line needs " + what, "t.pricing_model")
+
+def _model_needs(column: str) -> RowRule:
+    """A line of a model that requires `column` (pricing.PRICING_MODELS) and leaves it blank."""
+    models = list(models_requiring(column))
+
+    def when(b: Bind) -> str:
+        return f"list_contains({b(models)}, t.pricing_model) AND t.raw_{column} IS NULL"
+
+    return RowRule(column, when, "a {value} line needs " + _NEEDED[column], "t.pricing_model")
+
+
+def _model_positive(column: str) -> RowRule:
+    """A line of a model that needs `column` above 0 (a package of 0 units has no price)."""
+    models = [m.name for m in PRICING_MODELS.values() if column in m.positive]
+
+    def when(b: Bind) -> str:
+        return f"list_contains({b(models)}, t.pricing_model) AND t.{column} = 0"
+
+    return RowRule(column, when, f"{column} must be more than 0", f"t.raw_{column}")
+
+
+def _pricing_model_rules() -> tuple[RowRule, ...]:
+    """The field rules of every pricing model, read from the one registry (pricing.PRICING_MODELS)."""
+    required = dict.fromkeys(c for m in PRICING_MODELS.values() for c in m.required)
+    positive = dict.fromkeys(c for m in PRICING_MODELS.values() for c in m.positive)
+    return (*(_model_needs(c) for c in required), *(_model_positive(c) for c in positive))
 
 
 TABLES: dict[str, Table] = {
@@ -275,7 +303,7 @@ TABLES: dict[str, Table] = {
                     "pricing_model",
                     "enum",
                     required=True,
-                    choices=("flat", "per_unit", "graduated", "volume", "package", "percentage"),
+                    choices=model_names(),
                 ),
                 Column("description", "text"),
                 Column("unit_price", "price"),
@@ -299,15 +327,7 @@ TABLES: dict[str, Table] = {
                     "a usage line needs a metric (the usage metric it bills)",
                     "t.kind",
                 ),
-                _model_needs("unit_price", ("flat", "per_unit", "package"), "a unit_price"),
-                _model_needs("package_size", ("package",), "a package_size (the units in one package)"),
-                RowRule(
-                    "package_size",
-                    lambda b: f"t.pricing_model = {b('package')} AND t.package_size = 0",
-                    "package_size must be more than 0",
-                    "t.raw_package_size",
-                ),
-                _model_needs("percentage_rate", ("percentage",), "a percentage_rate"),
+                *_pricing_model_rules(),
                 _end_before_start(),
             ),
         ),

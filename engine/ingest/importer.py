@@ -24,8 +24,9 @@ import pandas as pd
 from ..db import transaction
 from ..errors import ImportProblems, ValidationError
 from ..progress import Progress, no_progress
+from ..rating.pricing import tiered_models
 from ..schema import INPUT_TABLES
-from .import_rules import TABLES, TIERED_MODELS, Bind, Ref, Table, cell_checks, fast_valid, typed_expr
+from .import_rules import TABLES, Bind, Ref, Table, cell_checks, fast_valid, typed_expr
 
 MAX_PROBLEMS = 1000  # problems listed; the count of all of them is always given
 _VALUE_SHOWN = 60  # characters of an offending value quoted in a reason
@@ -447,7 +448,7 @@ class _ImportRun:
     def _check_lines_have_tiers(self) -> None:
         """A graduated or volume line needs its tiers in the same import (it cannot have any yet)."""
         bind = Bind()
-        where = f"list_contains({bind(list(TIERED_MODELS))}, s.pricing_model)"
+        where = f"list_contains({bind(list(tiered_models()))}, s.pricing_model)"
         if "price_tiers" in self.sources:
             reason = "a {value} line needs price tiers, and price_tiers.csv has none for it"
             where += " AND NOT EXISTS (SELECT 1 FROM _import_stage_price_tiers p WHERE p.line_id = s.line_id)"
@@ -465,9 +466,12 @@ class _ImportRun:
         """Tiers belong to a new graduated/volume line; bounds differ; exactly one, the last, is unbounded."""
         table = TABLES["price_tiers"]
         bind = Bind()
-        tiered = bind(list(TIERED_MODELS))
+        tiered = bind(list(tiered_models()))
         not_tiered = self._reason(
-            "order line '{value}' is priced '{detail}': only graduated and volume lines have price tiers", bind
+            "order line '{value}' is priced '{detail}': only "
+            + " and ".join(tiered_models())
+            + " lines have price tiers",
+            bind,
         )
         in_db = self._reason(
             "order line '{value}' is already in the database with its tiers; tiers "

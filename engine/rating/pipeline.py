@@ -22,7 +22,15 @@ import duckdb
 
 from ..currencies import MINOR_UNITS
 from ..money import sql_round_minor
-from .pricing import price_case_sql, tier_amount_sql, tier_applies_sql, tier_units_sql
+from .pricing import (
+    models_in_sql,
+    price_case_sql,
+    tier_amount_sql,
+    tier_applies_sql,
+    tier_units_sql,
+    tiered_models,
+    unit_price_models,
+)
 from .sources import check_source
 from .usage_aggregation import aggregate_usage
 
@@ -100,7 +108,7 @@ def _tier_rows_sql(src: str) -> str:
         SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
                {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee
         FROM _priced p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
-        WHERE p.pricing_model IN ('graduated', 'volume')),
+        WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
     shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
     units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
     SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""
@@ -143,7 +151,7 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS MATERIALIZED (  -- read twice: by the true-ups and by the union
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
-               CASE WHEN pricing_model IN ('flat', 'per_unit', 'package') THEN unit_price END AS unit_price,
+               CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown

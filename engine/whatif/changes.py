@@ -22,11 +22,11 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..rating.pricing import tiered_models
+
 PRICE_DECIMALS = 12
 QTY_DECIMALS = 6
 PERCENT_DECIMALS = 6
-FLAT_MODELS = ("flat", "per_unit", "package")  # models priced by unit_price
-TIERED_MODELS = ("graduated", "volume")
 
 
 def _decimals(value: Decimal) -> int:
@@ -213,8 +213,8 @@ class TiersChange(_Change):
         model = known.line_model(self.line_id)
         if model is None:
             return [f"{self.label()}: unknown line {self.line_id!r}"]
-        if model not in TIERED_MODELS:
-            return [f"{self.label()}: line {self.line_id} is priced {model!r}, not graduated or volume"]
+        if model not in tiered_models():
+            return [f"{self.label()}: line {self.line_id} is priced {model!r}, not {' or '.join(tiered_models())}"]
         return []
 
 

@@ -24,8 +24,8 @@ from decimal import Decimal, localcontext
 import duckdb
 
 from ..errors import ScenarioError
+from ..rating.pricing import unit_price_models
 from .changes import (
-    FLAT_MODELS,
     ChurnChange,
     MinimumCommitmentChange,
     PriceChange,
@@ -87,7 +87,7 @@ class StoredData:
             f"""SELECT line_id || ' (' || pricing_model || ')' FROM order_lines
                 WHERE {_SELECTED} AND NOT list_contains(?::VARCHAR[], pricing_model)
                 ORDER BY line_id LIMIT 11""",
-            [product, product, line_id, line_id, list(FLAT_MODELS)],
+            [product, product, line_id, line_id, list(unit_price_models())],
         ).fetchall()
         return [r[0] for r in rows]
 
