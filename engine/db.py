@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import random
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from .errors import DatabaseBusyError
 from .schema import migrate
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = PROJECT_ROOT / "data" / "workbench.duckdb"
@@ -69,3 +74,50 @@ def transaction(con: duckdb.DuckDBPyConnection):
         raise
     else:
         con.execute("COMMIT")
+
+
+# --- transient write conflicts ------------------------------------------------------------------
+# DuckDB's concurrency is optimistic: two cursors (threads, or a bill run and a draft) that write the
+# same row or claim the same key conflict, and the later one's transaction fails whole. Re-running it
+# on a fresh snapshot then sees the winner's rows (an existing invoice, a taken number) and does the
+# right thing. This is the one place the engine decides what such a conflict is and how to retry it.
+
+CONFLICT_ATTEMPTS = 8
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """Another writer changed the same row or key first: a retry on a fresh snapshot can succeed."""
+    if not isinstance(exc, duckdb.TransactionException | duckdb.ConstraintException):
+        return False
+    text = str(exc).lower()
+    return "conflict" in text or "failed to commit" in text or "duplicate key" in text
+
+
+def retry_write_conflicts(attempt: Callable[[], T], *, attempts: int = CONFLICT_ATTEMPTS) -> T:
+    """Call `attempt()` (all-or-nothing: it holds its own transaction); again after a write conflict.
+
+    Any other error is raised at once. After `attempts` conflicts the caller gets DatabaseBusyError
+    rather than a raw DuckDB error."""
+    for n in range(attempts):
+        try:
+            return attempt()
+        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
+            if not is_write_conflict(exc):
+                raise
+            if n == attempts - 1:
+                raise DatabaseBusyError(
+                    f"gave up after {attempts} write conflicts with concurrent changes; try again"
+                ) from exc
+            # Randomised exponential back-off so the writers that collided do not collide again.
+            time.sleep(random.uniform(0, 0.002 * 2**n))
+    raise AssertionError("unreachable")
+
+
+def retry_on_conflict(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """`work(con)` in its own transaction, re-run on a fresh snapshot after a write conflict."""
+
+    def attempt() -> T:
+        with transaction(con):
+            return work(con)
+
+    return retry_write_conflicts(attempt)

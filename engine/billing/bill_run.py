@@ -22,7 +22,7 @@ import uuid
 
 import duckdb
 
-from ..db import transaction
+from ..db import retry_write_conflicts, transaction
 from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
@@ -30,8 +30,6 @@ from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
-
-RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 
 # Runs this process is executing now. A 'running' row that is not live here was left by a crash:
 # no other process can be writing, because DuckDB lets one process at a time open the file.
@@ -214,22 +212,20 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
 def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress) -> dict:
     """Retry after write conflicts (another run won: its invoices are then 'existing'); after a
     rating failure, isolate the failing contracts and run again without them."""
-    exclude: dict[str, str] = {}
-    for attempt in range(8):
-        try:
-            return _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress)
-        except RETRYABLE:
-            if attempt == 7:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error:
-            if exclude:
-                raise
-            progress(0.1, "isolating failing contracts")
-            exclude = _isolate_failures(con, period_date, scope)
-            if not exclude:
-                raise
-    raise AssertionError("unreachable")
+
+    def run(exclude: dict[str, str]) -> dict:
+        return retry_write_conflicts(
+            lambda: _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress)
+        )
+
+    try:
+        return run({})
+    except duckdb.Error:
+        progress(0.1, "isolating failing contracts")
+        exclude = _isolate_failures(con, period_date, scope)
+        if not exclude:
+            raise
+        return run(exclude)
 
 
 def bill_run(

@@ -9,11 +9,10 @@ cycle impossible, also when several threads or runs race; the loser re-reads the
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import duckdb
 
-from ..db import transaction
+from ..db import retry_write_conflicts, transaction
 from ..errors import (
     BillsimError,
     CycleMismatchError,
@@ -34,9 +33,6 @@ class NothingToBill(BillsimError):
     """The cycle has no line at all (not even a true-up): no invoice is made."""
 
     code = "nothing_to_bill"
-
-
-RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
 
 
 def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> None:
@@ -138,23 +134,13 @@ def _draft_once(
     return ContractInvoiceResult(created=True, invoice=load_invoice(con, new_id))
 
 
-def _with_retry(fn, *args, attempts: int = 8):
-    """Re-run after a write-write conflict: the retry sees the winner's invoice and returns it."""
-    for i in range(attempts):
-        try:
-            return fn(*args)
-        except RETRYABLE:
-            if i == attempts - 1:
-                raise
-            time.sleep(0.01 * (i + 1))
-
-
 def draft_period_invoice(
     con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date
 ) -> ContractInvoiceResult:
     """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
     an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
-    return _with_retry(_draft_once, con, contract_id, period_date, False)
+    # After a write conflict the retry sees the winner's invoice and returns it.
+    return retry_write_conflicts(lambda: _draft_once(con, contract_id, period_date, False))
 
 
 def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
@@ -188,7 +174,7 @@ def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest
             f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
             f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}"
         )
-    return _with_retry(_draft_once, con, req.contract_id, req.from_date, req.check_duplicate_invoice)
+    return retry_write_conflicts(lambda: _draft_once(con, req.contract_id, req.from_date, req.check_duplicate_invoice))
 
 
 def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:

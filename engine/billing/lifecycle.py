@@ -14,62 +14,25 @@ the loser's transaction is rolled back whole and retried, so a failed finalize c
 from __future__ import annotations
 
 import datetime as dt
-import random
-import time
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
-from typing import TypeVar
 
 import duckdb
 
 from ..currencies import minor_units
-from ..db import transaction
-from ..errors import DatabaseBusyError, InvalidStateError, NotFoundError, ValidationError
+from ..db import retry_on_conflict
+from ..errors import InvalidStateError, NotFoundError, ValidationError
 from ..models import InvoiceResponse
 from ..money import to_major
 from .invoice_store import load_invoice
 
-T = TypeVar("T")
-
 PAYABLE = ("open", "partially_paid")
 PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
-_ATTEMPTS = 8
 
 
 def _utcnow() -> dt.datetime:
     # Naive UTC, like every TIMESTAMP column of the store (cursors do not inherit SET TimeZone).
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _is_write_conflict(exc: Exception) -> bool:
-    """DuckDB's optimistic concurrency: another cursor wrote the same row or key first."""
-    text = str(exc).lower()
-    return "conflict" in text or "failed to commit" in text or "duplicate key" in text
-
-
-def retry_on_conflict(
-    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T], *, attempts: int = _ATTEMPTS
-) -> T:
-    """Run `work(con)` in its own transaction; run it again (fresh snapshot) after a write-write conflict.
-
-    Each attempt is all-or-nothing, so a lost race leaves no trace. After `attempts` conflicts the
-    caller gets DatabaseBusyError rather than a raw DuckDB error.
-    """
-    for attempt in range(attempts):
-        try:
-            with transaction(con):
-                return work(con)
-        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
-            if not _is_write_conflict(exc):
-                raise
-            if attempt == attempts - 1:
-                raise DatabaseBusyError(
-                    f"gave up after {attempts} write conflicts with concurrent changes; try again"
-                ) from exc
-            # Randomised exponential back-off so the cursors that collided do not collide again.
-            time.sleep(random.uniform(0, 0.002 * 2**attempt))
-    raise AssertionError("unreachable")
 
 
 def _invoice_state(con: duckdb.DuckDBPyConnection, invoice_id: str) -> tuple[str, str, int, int]:

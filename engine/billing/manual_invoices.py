@@ -23,6 +23,7 @@ import duckdb
 import pydantic
 
 from ..currencies import minor_units
+from ..db import retry_on_conflict
 from ..errors import BillsimError, NotFoundError, ValidationError
 from ..models import (
     BatchCreateRequest,
@@ -35,7 +36,7 @@ from ..models import (
 from ..money import round_half_away, round_minor, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
-from .lifecycle import finalize_invoices_tx, retry_on_conflict
+from .lifecycle import finalize_invoices_tx
 
 DEFAULT_DUE_DAYS = 30
 _BIGINT_MAX = 2**63 - 1
