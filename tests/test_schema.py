@@ -86,14 +86,16 @@ def test_connecting_again_to_an_existing_database_changes_nothing(db_path):
 
 @pytest.fixture
 def held_db(db_path):
-    """The database file held open by another process (as a running bill run or workbench would)."""
+    """The database file held open by another process (as a running bill run or workbench would), from its
+    'ready' until the test is over: the holder waits on its stdin, not for a fixed time."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
             str(db_path),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -101,7 +103,7 @@ def held_db(db_path):
         assert holder.stdout.readline().strip() == "ready"
         yield db_path
     finally:
-        holder.kill()
+        holder.stdin.close()  # end of input: the holder exits and releases the file
         holder.wait(timeout=30)
 
 
