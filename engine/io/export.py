@@ -6,7 +6,7 @@ are formatted as text in SQL from the integer (never through a float):
     text = sign ‖ |minor| ÷ 10^exp ‖ '.' ‖ lpad(|minor| mod 10^exp, exp, '0')     (exp = 0: minor)
 
 CSV is for spreadsheets: a text cell starting with = + - @ TAB or CR gets a leading ' so it is never
-run as a formula; numeric columns (amounts, quantities) stay plain, negative ones included.
+run as a formula (`csv_guard.py`); numeric columns (amounts, quantities) stay plain, negative ones included.
 Parquet is for data tools: typed columns (amounts DECIMAL(38,4)), text exactly as stored, and the
 lines file carries the invoice currency as a last extra column so an amount's precision is known.
 """
@@ -23,6 +23,7 @@ from ..currencies import MINOR_UNITS
 from ..db import transaction
 from ..errors import ValidationError
 from ..money import sql_round_minor
+from .csv_guard import guard_formula_sql
 
 FORMATS = ("csv", "parquet")
 INVOICE_COLUMNS = [
@@ -113,15 +114,10 @@ def _proration(fmt: str) -> str:
     return f"(CASE WHEN l.active_days IS NULL OR coalesce(l.period_days, 0) = 0 THEN NULL ELSE {value} END)"
 
 
-def _guard(expr: str) -> str:
-    """Formula-injection guard for a CSV text cell."""
-    return f"(CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {expr} ELSE {expr} END)"
-
-
 def _select_list(exprs: dict[str, str], columns: list[str], fmt: str, guard: bool) -> str:
     def one(name: str) -> str:
         expr = exprs.get(name, f"i.{name}")
-        return _guard(expr) if guard and fmt == "csv" and name in _TEXT_COLUMNS else expr
+        return guard_formula_sql(expr) if guard and fmt == "csv" and name in _TEXT_COLUMNS else expr
 
     return ",\n       ".join(f"{one(c)} AS {c}" for c in columns)
 
@@ -214,20 +210,43 @@ def export_ledger(
     return paths
 
 
+# Orders of the UI's ledger (an allow-list for the ORDER BY text). Amounts compare in major units, exactly:
+# minor × 10^(4 − exp) is every currency's amount in ten-thousandths (no currency has more than 4 decimals).
+_MAJOR_E4 = "(({minor})::HUGEINT * (10000 // cu.scale))"
+LEDGER_ORDERS = {
+    "newest": "i.created_at DESC, i.invoice_id",
+    "total_desc": _MAJOR_E4.format(minor="i.total_minor") + " DESC, i.invoice_id",
+    "total_asc": _MAJOR_E4.format(minor="i.total_minor") + ", i.invoice_id",
+    "balance_desc": _MAJOR_E4.format(minor="i.total_minor - i.total_paid_minor") + " DESC, i.invoice_id",
+    "period_desc": "i.period_start DESC NULLS LAST, i.invoice_id",
+    "period_asc": "i.period_start NULLS LAST, i.invoice_id",
+    "due_asc": "i.due_date NULLS LAST, i.invoice_id",
+    "number": "i.business_id, i.number NULLS LAST, i.invoice_id",
+    "customer": "i.customer_id, i.period_start, i.invoice_id",
+}
+
+
 def ledger_frames(
-    con: duckdb.DuckDBPyConnection, filters: dict | None = None, limit: int | None = None, offset: int = 0
+    con: duckdb.DuckDBPyConnection,
+    filters: dict | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "newest",
 ) -> tuple[pd.DataFrame, int]:
-    """One page of the invoice ledger for the UI (newest first) and the total count of the filter.
+    """One page of the invoice ledger for the UI and the total count of the filter, sorted by `order`
+    (a key of LEDGER_ORDERS; newest first by default) over every matching invoice before paging.
 
     Same columns and amount strings as the CSV export, text shown as stored (no formula guard:
     the page is displayed, not opened by a spreadsheet).
     """
+    if order not in LEDGER_ORDERS:
+        raise ValidationError(f"unknown ledger order {order!r}: use one of {', '.join(LEDGER_ORDERS)}")
     _check_currencies(con)
     where, params = _where(filters)
     page = "" if limit is None else " LIMIT ? OFFSET ?"
     page_params = [] if limit is None else [int(limit), int(offset)]
     frame = con.execute(
-        _invoices_sql("csv", where, guard=False) + "\nORDER BY i.created_at DESC, i.invoice_id" + page,
+        _invoices_sql("csv", where, guard=False) + f"\nORDER BY {LEDGER_ORDERS[order]}" + page,
         [*_currency_params(), *params, *page_params],
     ).df()
     total = con.execute(f"SELECT count(*) FROM invoices i WHERE {where}", params).fetchone()[0]

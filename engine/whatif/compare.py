@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..io.csv_guard import guard_formula_sql
 from ..money import to_major
 from ..rating.pipeline import KIND_ORDER
 
@@ -116,18 +117,13 @@ def _major_sql(col: str) -> str:
     )
 
 
-def _text_sql(col: str) -> str:
-    # a text cell that a spreadsheet would run as a formula gets a leading ' (spec section 6)
-    return f"CASE WHEN regexp_matches({col}, '^[=+\\-@\\t\\r]') THEN '''' || {col} ELSE {col} END"
-
-
 def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
     """out_dir/comparison.csv with the spec's header; amounts in major units, numbers unquoted."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "comparison.csv"
     select = ", ".join(
         [
-            *(f"{_text_sql(c)} AS {c}" for c in ("contract_id", "customer_id", "product", "line_id")),
+            *(f"{guard_formula_sql(c)} AS {c}" for c in ("contract_id", "customer_id", "product", "line_id")),
             "kind",
             "currency",
             "period_start",
