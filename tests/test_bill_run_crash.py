@@ -1,20 +1,27 @@
 """Crash safety and concurrency of bill runs, with real processes.
 
 seed ── copy ──► clean.duckdb : billsim run (to completion)              = the reference
-     └─ copy ──► crashed.duckdb: billsim run, kill -9 at t1, t2, …, then run again to completion
-                 after every kill: the database is consistent; at the end it equals the reference
+     └─ copy ──► crashed.duckdb: a run killed -9 at each named stage, then billsim run again
+                 after every kill: the database is consistent, and holds none of the run (killed before
+                 its COMMIT) or all of it (after); at the end it equals the reference
+
+No sleeps: a run is stopped at a stage by its own progress callback (the engine names its stages,
+"committing" being the last one inside the run's transaction), and a process holding the database
+keeps it until the test closes its stdin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +29,7 @@ from engine.billing.bill_run import bill_run
 from engine.db import connect
 from engine.ingest.demo import seed_demo
 
+ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2026-03-15"
 CLI = [sys.executable, "-m", "engine"]
 
@@ -111,109 +119,150 @@ def _ledger(db) -> list[tuple]:
         con.close()
 
 
-# The progress labels a run writes on stderr, in order: each crash attempt kills the run as soon as it
-# reaches the next one, so every stage is interrupted whatever the speed of the machine.
-STAGES = ("starting bill run", "rating", "storing drafts", "sweeping delayed charges", "finalizing")
+# A bill run in its own process that stops at the first progress stage starting with argv[2]: it prints the
+# label and waits on stdin, so the test kills it exactly there, however fast or slow the machine is.
+PAUSING_RUN = """
+import datetime as dt, sys
+from engine.billing.bill_run import bill_run
+from engine.db import connect
+
+def progress(_done, label):
+    if label.startswith(sys.argv[2]):
+        print(label, flush=True)
+        sys.stdin.readline()
+
+con = connect(sys.argv[1])
+bill_run(con, dt.date.fromisoformat(sys.argv[3]), include_delayed_charges=True, finalize=True, progress=progress)
+con.close()
+print("finished", flush=True)
+"""
+
+# The stages of a run, in order: each is before the COMMIT of the run's one transaction, except "done".
+BEFORE_COMMIT = (
+    "starting bill run",
+    "rating",
+    "storing drafts",
+    "sweeping delayed charges",
+    "finalizing",
+    "committing",
+)
 
 
-def _run_until(db, label: str, extra_delay: float = 0.0) -> bool:
-    """Start a run, kill -9 it once `label` appears on its stderr (plus `extra_delay`); True if killed."""
+def _run_until(db, stage: str, release_first: bool = False) -> bool:
+    """Start a run and kill -9 it when it reaches `stage` (after letting it go on, when `release_first`);
+    True if it was killed, False if it finished without reaching the stage."""
     proc = subprocess.Popen(
-        [*CLI, "--db", str(db), "run", "--period-date", PERIOD, "--include-delayed-charges", "--finalize"],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", PAUSING_RUN, str(db), stage, PERIOD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
-    seen = threading.Event()
-
-    def watch():
-        text = b""
-        while chunk := proc.stderr.read1(4096):
-            text += chunk
-            if label.encode() in text:
-                seen.set()
-        seen.set()  # the run ended without reaching the label
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    seen.wait(timeout=120)
-    if extra_delay:
-        time.sleep(extra_delay)
-    killed = proc.poll() is None
-    if killed:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    reader.join(timeout=10)
-    return killed
+    watchdog = threading.Timer(300, proc.kill)  # only turns a hang into a failure (the stage is never seen)
+    watchdog.start()
+    try:
+        reached = proc.stdout.readline().startswith(stage)
+        if reached and release_first:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        if reached:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+    finally:
+        watchdog.cancel()
+    assert reached or proc.returncode == 0, err
+    return reached and proc.returncode == -signal.SIGKILL
 
 
-def test_a_run_killed_at_any_moment_leaves_a_consistent_database_and_rerun_completes_it(seeded, tmp_path):
+def test_a_run_killed_at_any_stage_leaves_all_or_nothing_and_a_rerun_completes_it(seeded, tmp_path):
     clean = _copy(seeded, tmp_path / "clean.duckdb")
-    started = time.monotonic()
     done = _run_cli(clean)
-    clean_s = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     reference = _ledger(clean)
     assert len(reference[0]) > 1000
+    nothing = _ledger(seeded)
+    assert nothing != reference
 
     crashed = _copy(seeded, tmp_path / "crashed.duckdb")
-    killed_at = []
-    for stage in STAGES:
-        if _run_until(crashed, stage):
-            killed_at.append(stage)
+    for stage in BEFORE_COMMIT:
+        assert _run_until(crashed, stage), f"the run finished without reaching {stage!r}"
         assert _consistency_problems(crashed) == [], f"after a kill at {stage!r}"
-    # and late, while the run writes and commits: a share of a whole run's time after finalizing starts
-    for share in (0.1, 0.3):
-        if _run_until(crashed, "finalizing", extra_delay=share * clean_s):
-            killed_at.append(f"finalizing + {share:.0%} of a run")
-        assert _consistency_problems(crashed) == []
-    assert len(killed_at) >= len(STAGES), f"the run finished before it could be killed at every stage: {killed_at}"
-    again = _run_cli(crashed)
-    assert again.returncode == 0, again.stderr
+        assert _ledger(crashed) == nothing, f"a kill at {stage!r}, before the commit, must leave nothing"
+    # let the run go from "committing" and kill it at once: it dies in or around the COMMIT, and whichever
+    # way that falls, the database holds all of the run or none of it
+    _run_until(crashed, "committing", release_first=True)
+    assert _consistency_problems(crashed) == []
+    assert _ledger(crashed) in (nothing, reference)
+    # killed after the COMMIT, before it could print its report: the resumed run is all there
+    assert _run_until(crashed, "done")
     assert _consistency_problems(crashed) == []
     assert _ledger(crashed) == reference
+
+    again = _run_cli(crashed)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["drafted"], report["existing"]) == (0, len(reference[0]))
+    assert _ledger(crashed) == reference
+    con = connect(crashed)
+    try:
+        unfinished = con.execute("SELECT count(*) FROM bill_runs WHERE status <> 'completed'").fetchone()[0]
+    finally:
+        con.close()
+    assert unfinished == 0  # the killed attempts resumed one run, which the attempt killed after its COMMIT ended
 
 
 def test_a_second_process_gets_a_clear_message_while_the_database_is_held(seeded, tmp_path):
     db = _copy(seeded, tmp_path / "held.duckdb")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _holding(db) as holder:
         blocked = _run_cli(db)
         assert blocked.returncode == 3
         assert "in use by another process" in blocked.stderr
         assert "Traceback" not in blocked.stderr
-    finally:
-        holder.kill()
-        holder.wait()
+        assert holder.poll() is None  # still holding it when the run gave up
 
 
 def test_a_waiting_process_proceeds_once_the_database_is_released(seeded, tmp_path):
+    """The run starts while the file is held, says it waits, and completes once the holder lets go."""
     db = _copy(seeded, tmp_path / "wait.duckdb")
+    with _holding(db) as holder:
+        waiting = subprocess.Popen(
+            [*CLI, "--db", str(db), "--wait", "300", "run", "--period-date", PERIOD, "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        notice = waiting.stderr.readline()
+        assert "in use by another process; waiting" in notice, notice
+        holder.stdin.close()  # release
+        holder.wait(timeout=60)
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["drafted"] > 1000
+    assert _consistency_problems(db) == []
+
+
+@contextlib.contextmanager
+def _holding(db):
+    """Another process holding the database file from its 'held' until its stdin is closed."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
-            "time.sleep(2); c.close()",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
+            str(db),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        waited = _run_cli(db, wait=60)
-        assert waited.returncode == 0, waited.stderr
+        yield holder
     finally:
-        holder.wait()
-    assert _consistency_problems(db) == []
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=60)
 
 
 def test_two_processes_running_the_same_period_make_one_invoice_per_cycle(seeded, tmp_path):
@@ -229,8 +278,6 @@ def test_two_processes_running_the_same_period_make_one_invoice_per_cycle(seeded
     ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
-    import json
-
     reports = [json.loads(o[0]) for o in outs]
     assert sorted(r["drafted"] > 0 for r in reports) == [False, True]
     first, second = sorted(reports, key=lambda r: -r["drafted"])

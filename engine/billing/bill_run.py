@@ -179,6 +179,8 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
             "UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
             [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
         )
+        # every write is done, the COMMIT is next: a named stage, so a crash test can stop the run right here
+        progress(0.95, "committing")
     return {**result, "finished_at": finished}
 
 

@@ -75,6 +75,14 @@ def _terminal_bar():
 def _open(args, read_only: bool = False):
     from ..db import connect
 
+    try:
+        return connect(args.db, read_only=read_only)
+    except DatabaseBusyError:
+        if args.wait <= 0:
+            raise
+    # one line when the wait begins, so a person (or a script) knows why nothing happens yet
+    print(f"billsim: the database is in use by another process; waiting up to {args.wait:g} s", file=sys.stderr)
+    sys.stderr.flush()
     return connect(args.db, read_only=read_only, wait_seconds=args.wait)
 
 
