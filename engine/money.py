@@ -39,19 +39,53 @@ def tax_minor(subtotal_minor: int, tax_rate: Decimal) -> int:
 
 
 def to_major(minor: int, currency: str) -> Decimal:
-    """Integer minor units -> Decimal in major units with exactly the currency's decimals."""
+    """THE minor -> major conversion: integer minor units -> Decimal with exactly the currency's decimals."""
     exp = minor_units(currency)
     return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
 
 
+def exact_minor(amount: Decimal, currency: str) -> int | None:
+    """Major units -> integer minor units when exact (35.48 USD -> 3548); None when the amount has more
+    decimals than the currency (12.345 USD), which only rounding could make minor units."""
+    scaled = amount.scaleb(minor_units(currency))
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
 def format_money(minor: int, currency: str) -> str:
-    """'$1,234.50', '¥7,097', 'KWD 1.250' — for display only."""
+    """THE display text of an amount: '$1,234.50', '¥7,097', 'KWD 1.250' (display only, never parsed)."""
     value = to_major(minor, currency)
     exp = minor_units(currency)
     text = f"{abs(value):,.{exp}f}"
     sign = "-" if value < 0 else ""
     sym = SYMBOLS.get(currency)
     return f"{sign}{sym}{text}" if sym and len(sym) <= 3 and currency != "KWD" else f"{sign}{currency} {text}"
+
+
+def format_major(amount: Decimal, currency: str) -> str:
+    """Display text of an amount in major units: '$35.48'. One with more decimals than the currency has
+    (not rounded yet, e.g. a pending delayed charge) is shown exactly with its code: '18.405 USD'."""
+    minor = exact_minor(amount, currency)
+    if minor is None:
+        return f"{format(amount.normalize(), 'f')} {currency}"
+    return format_money(minor, currency)
+
+
+def sql_major_text(minor: str, exp: str | int, scale: str | None = None) -> str:
+    """SQL text of integer `minor` in major units with exactly `exp` decimals: 3550, 2 -> '35.50';
+    -5, 2 -> '-0.05'; 7097, 0 -> '7097'. The same value as `to_major`, written from integers (no float).
+
+    `exp` is an int or an SQL expression; with an expression, `scale` is an SQL expression for 10^exp
+    (DuckDB's ** goes through DOUBLE). Arguments are engine-built SQL (column names), never user values."""
+    if isinstance(exp, int):
+        exp, scale = str(exp), str(10**exp)
+    if scale is None:
+        raise ValueError("sql_major_text needs `scale` (10^exp) when `exp` is an SQL expression")
+    mag = f"abs(({minor})::HUGEINT)"
+    return (
+        f"(CASE WHEN ({exp}) = 0 THEN (({minor})::HUGEINT)::VARCHAR "
+        f"ELSE (CASE WHEN ({minor}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
+        f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)"
+    )
 
 
 # Where the one-division rounding below cannot overflow HUGEINT (2·|num|·mult + pow10·den < 2^127):

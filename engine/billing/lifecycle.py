@@ -23,7 +23,7 @@ from ..currencies import minor_units
 from ..db import retry_on_conflict
 from ..errors import InvalidStateError, NotFoundError, ValidationError
 from ..models import InvoiceResponse
-from ..money import to_major
+from ..money import exact_minor, to_major
 from .invoice_store import load_invoice
 
 PAYABLE = ("open", "partially_paid")
@@ -169,10 +169,10 @@ def _payment_minor(amount: Decimal, currency: str) -> int:
     """A payment in major units -> exact minor units; more decimals than the currency has is an error."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValidationError(f"payment amount must be a finite decimal, got {amount!r}")
-    scaled = amount.scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
+    minor = exact_minor(amount, currency)
+    if minor is None:
         raise ValidationError(f"payment {amount} has more decimals than {currency} allows ({minor_units(currency)})")
-    return int(scaled)
+    return minor
 
 
 def record_payment(

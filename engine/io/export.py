@@ -22,7 +22,7 @@ import pandas as pd
 from ..currencies import MINOR_UNITS
 from ..db import transaction
 from ..errors import ValidationError
-from ..money import sql_round_minor
+from ..money import sql_major_text, sql_round_minor
 from .csv_guard import guard_formula_sql
 
 FORMATS = ("csv", "parquet")
@@ -84,18 +84,8 @@ def _currency_params() -> list:
     return [codes, [MINOR_UNITS[c] for c in codes], [10 ** MINOR_UNITS[c] for c in codes]]
 
 
-def _fixed_text(value: str, exp: str, scale: str) -> str:
-    """Integer `value` ÷ `scale` (= 10^exp) as exact decimal text with exactly `exp` decimals."""
-    mag = f"abs(({value})::HUGEINT)"
-    return (
-        f"(CASE WHEN ({exp}) = 0 THEN (({value})::HUGEINT)::VARCHAR "
-        f"ELSE (CASE WHEN ({value}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
-        f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)"
-    )
-
-
 def _money(minor: str, fmt: str) -> str:
-    text = _fixed_text(minor, "cu.exp", "cu.scale")
+    text = sql_major_text(minor, "cu.exp", "cu.scale")
     return f"({text})::DECIMAL(38,4)" if fmt == "parquet" else text
 
 
@@ -109,7 +99,7 @@ def _trimmed(decimal: str, fmt: str) -> str:
 def _proration(fmt: str) -> str:
     """active_days / period_days with 6 decimals, rounded by the project's one rule; blank if not prorated."""
     micro = sql_round_minor("l.active_days", "1000000", "1", "l.period_days")
-    text = _fixed_text(micro, "6", "1000000")
+    text = sql_major_text(micro, 6)
     value = f"({text})::DECIMAL(38,6)" if fmt == "parquet" else text
     return f"(CASE WHEN l.active_days IS NULL OR coalesce(l.period_days, 0) = 0 THEN NULL ELSE {value} END)"
 

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from ..io.csv_guard import guard_formula_sql
-from ..money import to_major
+from ..money import sql_major_text, to_major
 from ..rating.pipeline import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
@@ -107,14 +107,9 @@ def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
     ]
 
 
-def _major_sql(col: str) -> str:
-    # minor -> major text with exactly the currency's decimals: 3550 USD -> 35.50, 7097 JPY -> 7097
-    return (
-        f"CASE cu.exp WHEN 0 THEN {col}::VARCHAR "
-        f"WHEN 2 THEN ({col} * 0.01::DECIMAL(3,2))::VARCHAR "
-        f"WHEN 3 THEN ({col} * 0.001::DECIMAL(4,3))::VARCHAR "
-        f"ELSE ({col} * 0.0001::DECIMAL(5,4))::VARCHAR END"
-    )
+def _major(col: str) -> str:
+    # 10^exp = 10^12 / per_minor_12 (= 10^(12 − exp)), exact in HUGEINT
+    return sql_major_text(col, "cu.exp", "(1000000000000::HUGEINT // cu.per_minor_12)")
 
 
 def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
@@ -127,9 +122,9 @@ def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
             "kind",
             "currency",
             "period_start",
-            f"{_major_sql('baseline_minor')} AS baseline_amount",
-            f"{_major_sql('scenario_minor')} AS scenario_amount",
-            f"{_major_sql('delta_minor')} AS delta",
+            f"{_major('baseline_minor')} AS baseline_amount",
+            f"{_major('scenario_minor')} AS scenario_amount",
+            f"{_major('delta_minor')} AS delta",
         ]
     )
     rel = con.sql(

@@ -1,0 +1,82 @@
+"""Minor -> major conversion and display: one Python function each, and one SQL text that agrees with them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.currencies import MINOR_UNITS
+from engine.money import exact_minor, format_major, format_money, sql_major_text, to_major
+
+CURRENCIES = sorted(MINOR_UNITS)
+
+
+@pytest.fixture(scope="module")
+def duck():
+    con = duckdb.connect()
+    yield con
+    con.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minor=st.one_of(st.integers(-(10**18), 10**18), st.integers(-1000, 1000)),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_sql_major_text_is_the_text_of_to_major_for_every_currency(duck, minor, currency):
+    exp = MINOR_UNITS[currency]
+    # exp as an SQL expression with its scale column, as the writers join them
+    sql = f"SELECT {sql_major_text('m', 'e', 's')} FROM (SELECT ?::BIGINT AS m, ?::INTEGER AS e, ?::HUGEINT AS s)"
+    assert duck.execute(sql, [minor, exp, 10**exp]).fetchone()[0] == str(to_major(minor, currency))
+
+
+@pytest.mark.parametrize(
+    "minor, exp, text",
+    [
+        (3550, 2, "35.50"),
+        (-5, 2, "-0.05"),
+        (7097, 0, "7097"),
+        (-7097, 0, "-7097"),
+        (1250, 3, "1.250"),
+        (0, 6, "0.000000"),
+    ],
+)
+def test_sql_major_text_with_a_literal_exponent(duck, minor, exp, text):
+    sql = f"SELECT {sql_major_text('m', exp)} FROM (SELECT ?::BIGINT AS m)"
+    assert duck.execute(sql, [minor]).fetchone()[0] == text
+
+
+@pytest.mark.parametrize(
+    "amount, currency, minor",
+    [
+        ("35.48", "USD", 3548),
+        ("35.480000", "USD", 3548),
+        ("12.345", "USD", None),
+        ("7097", "JPY", 7097),
+        ("0.5", "JPY", None),
+        ("1.250", "KWD", 1250),
+    ],
+)
+def test_exact_minor_converts_only_amounts_the_currency_can_hold(amount, currency, minor):
+    assert exact_minor(Decimal(amount), currency) == minor
+
+
+@pytest.mark.parametrize(
+    "amount, currency, text",
+    [
+        ("35.48", "USD", "$35.48"),
+        ("18.405", "USD", "18.405 USD"),
+        ("-1234.5", "USD", "-$1,234.50"),
+        ("7097", "JPY", "¥7,097"),
+        ("1.25", "KWD", "KWD 1.250"),
+    ],
+)
+def test_format_major_is_format_money_of_the_exact_minor_amount_else_the_exact_text(amount, currency, text):
+    assert format_major(Decimal(amount), currency) == text
+    minor = exact_minor(Decimal(amount), currency)
+    if minor is not None:
+        assert text == format_money(minor, currency)
