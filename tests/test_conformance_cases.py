@@ -135,23 +135,27 @@ def test_each_expected_invoice_has_the_expected_dates_totals_and_lines(case_run)
 
 
 def test_amounts_are_exported_with_exactly_the_currency_decimals(case_run):
-    """`35.48`, `7097`, `1.250`: the text of each amount has the currency's number of decimals."""
-    decimals = {"USD": 2, "CAD": 2, "EUR": 2, "JPY": 0, "KWD": 3}
+    """`35.48`, `7097`, `1.250`: the text of each amount has the currency's number of decimals (ISO 4217;
+    a case in a currency missing here fails until it is added, rather than passing unchecked)."""
+    decimals = {"USD": 2, "CAD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "JPY": 0, "KWD": 3}
+    assert case_run.invoices
     currency_of = {i["invoice_id"]: i["currency"] for i in case_run.invoices}
     for i in case_run.invoices:
         for field in ("subtotal", "tax", "total", "total_paid", "balance_due"):
             text = i[field]
             places = len(text.split(".")[1]) if "." in text else 0
-            assert places == decimals.get(i["currency"], places), (i["invoice_id"], field, text)
-    for ln in case_run.lines:
-        if ln["invoice_id"] in currency_of:
-            text = ln["amount"]
-            places = len(text.split(".")[1]) if "." in text else 0
-            assert places == decimals.get(currency_of[ln["invoice_id"]], places), (ln, text)
+            assert places == decimals[i["currency"]], (i["invoice_id"], field, text)
+    lines = [ln for ln in case_run.lines if ln["invoice_id"] in currency_of]
+    assert lines
+    for ln in lines:
+        text = ln["amount"]
+        places = len(text.split(".")[1]) if "." in text else 0
+        assert places == decimals[currency_of[ln["invoice_id"]]], (ln, text)
 
 
 def test_cli_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
     env = dict(os.environ, BILLSIM_DB=str(tmp_path / "empty.duckdb"))
     p = cli(["cycles", "K-NOPE", "--from", "2026-01-01", "--to", "2026-02-01"], env, check=False)
-    assert p.returncode != 0
+    assert p.returncode == 2  # bad input (the CLI's documented exit codes)
+    assert p.stderr.startswith("billsim: ") and len(p.stderr.strip().splitlines()) == 1
     assert "K-NOPE" in p.stderr and p.stdout == ""
