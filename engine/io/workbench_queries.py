@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from ..billing.invoice_store import rows_as_dicts
+from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
@@ -176,14 +177,9 @@ def contracts_in_scope(
     customer_ids: list[str] | None = None,
     business_id: str | None = None,
 ) -> int:
-    """Contracts active on `period_date` (start ≤ date ≤ end) in a bill run's scope, before it runs."""
-    return con.execute(
-        """SELECT count(*) FROM contracts k JOIN customers cu USING (customer_id)
-           WHERE k.start_date <= ? AND (k.end_date IS NULL OR k.end_date >= ?)
-             AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.customer_id))
-             AND (?::VARCHAR IS NULL OR cu.business_id = ?)""",
-        [period_date, period_date, customer_ids, customer_ids, business_id, business_id],
-    ).fetchone()[0]
+    """Contracts a bill run of `period_date` with this scope will rate, counted before it runs (the run's
+    own definition, `targets.active_contracts_sql`)."""
+    return count_active_contracts(con, period_date, customer_ids=customer_ids, business_id=business_id)
 
 
 def usage_date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:

@@ -37,6 +37,27 @@ def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, busines
     return " AND ".join(clauses), params
 
 
+def active_contracts_sql(
+    period_date: dt.date, *, contract_ids=None, customer_ids=None, business_id=None, source: str = "main"
+) -> tuple[str, list]:
+    """THE contracts a bill run of `period_date` rates: active on it (start_date ≤ date ≤ end_date, blank
+    end = open) and in scope. (SELECT of contract columns plus the date `d`, its parameters.)
+
+    Bill runs, previews and drafts target these (`targets_for_date`); the workbench counts them before a
+    run (`count_active_contracts`), so the count shown is the run's own."""
+    src = check_source(source)
+    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
+    sql = f"""SELECT c.*, p.d FROM (SELECT ?::DATE AS d) p, {src}.contracts c
+              WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d) AND {scope}"""
+    return sql, [period_date, *scope_params]
+
+
+def count_active_contracts(con: duckdb.DuckDBPyConnection, period_date: dt.date, **scope) -> int:
+    """How many contracts a bill run of `period_date` with this scope targets (see active_contracts_sql)."""
+    sql, params = active_contracts_sql(period_date, **scope)
+    return con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+
+
 def targets_for_date(
     con: duckdb.DuckDBPyConnection,
     period_date: dt.date,
@@ -47,11 +68,11 @@ def targets_for_date(
     source: str = "main",
 ) -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
-    src = check_source(source)
-    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
-    active = f"""SELECT c.*, {cycle_index_sql("c", "p.d")} AS k FROM (SELECT ?::DATE AS d) p, {src}.contracts c
-                 WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d) AND {scope}"""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(active)}", [period_date, *scope_params])
+    active, params = active_contracts_sql(
+        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id, source=source
+    )
+    with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(with_k)}", params)
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 
