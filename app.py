@@ -3,7 +3,8 @@
 import streamlit as st
 
 from engine.errors import BillsimError
-from views._common import PAGES, db_path, init_session, shared_database
+from views._database import db_path, init_session, shared_database
+from views._routing import PAGES
 
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
@@ -27,6 +28,6 @@ pages = st.navigation(
     }
 )
 st.sidebar.caption(f"Database: `{db_path()}`")
-if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._common.go_to)
+if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)
     st.switch_page(goto)
 pages.run()

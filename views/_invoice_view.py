@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from engine.models import InvoiceResponse
-from views._common import fmt_date, money, plain_number
+from views import _reads
+from views._database import db_path
+from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number
 
 PAYABLE = ("open", "partially_paid")
 KIND_NAMES = {
@@ -21,6 +23,11 @@ def title_of(inv: InvoiceResponse) -> str:
         return "Preview (nothing stored)"
     number = f"#{inv.number} " if inv.number else ""
     return f"Invoice {number}· {inv.status.replace('_', ' ')}"
+
+
+def customer_of(inv: InvoiceResponse) -> str:
+    names = _reads.customer_names(db_path(), (inv.customer_id,))
+    return customer(names.get(inv.customer_id), inv.customer_id)
 
 
 def lines_frame(inv: InvoiceResponse) -> pd.DataFrame:
@@ -88,13 +95,15 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
 
     A stored invoice does not carry its cycle's pending usage; pass the preview's `pending_usage`."""
     cur = inv.currency
+    if inv.status == "void":
+        st.warning("Voided" + (f": {inv.void_reason}" if inv.void_reason else " (no reason given)"))
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
     facts(
         [
             ("Period", period),
             ("Bill-for date", fmt_date(inv.bill_for_date) or "—"),
             ("Due date", fmt_date(inv.due_date) or "—"),
-            ("Customer", f"{inv.customer_id} ({inv.business_id})"),
+            ("Customer", f"{customer_of(inv)}, business {inv.business_id}"),
             ("Contract", inv.contract_id or "manual invoice"),
         ]
     )
@@ -119,6 +128,7 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
             frame,
             hide_index=True,
             key=f"{key}_lines",
+            placeholder="",
             column_config={
                 "#": st.column_config.NumberColumn(width=32),
                 "line": st.column_config.TextColumn(width=190),
@@ -137,7 +147,7 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
             with st.expander(
                 f"Tiers of line {ln.line_no}: {ln.product} ({ln.pricing_model}, quantity {plain_number(ln.quantity)})"
             ):
-                st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}")
+                st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}", placeholder="")
 
     t1, t2, t3, t4, t5 = st.columns(5)
     t1.metric("Subtotal", money(inv.subtotal_minor, cur))
@@ -152,10 +162,11 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
         shown = pd.DataFrame(pending)
         shown["quantity"] = shown["quantity"].map(plain_number)
         st.dataframe(
-            shown,
+            labelled(shown),
             hide_index=True,
             key=f"{key}_pending",
-            column_config={"usage_date": st.column_config.DateColumn(format="YYYY-MM-DD")},
+            placeholder="",
+            column_config={"usage date": st.column_config.DateColumn(format=DATE_FORMAT)},
         )
 
 

@@ -1,31 +1,63 @@
-"""Pickers shared by the cycles and preview pages: a searchable contract, the cycles around it."""
+"""Pickers shared by the pages: select boxes whose labels show what is stored now, a searchable
+contract, the cycles around it."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
-from views._common import fmt_date, read
+from views import _reads
+from views._database import db_path
+from views._format import customer, fmt_date
+
+
+def select_current(
+    label: str, options: Sequence, *, key: str, default: Any, format_func: Callable[[Any], str], **kwargs
+):
+    """A select box (keyed) whose shown label is the label of its value now.
+
+    The browser keeps showing the label it holds for a keyed select box until the server sends it a
+    value, even when the option's label has changed since (an invoice finalized, a search that
+    replaced the chosen contract). So whenever the label of the value differs from the one last
+    shown, the value is assigned again, which sends the current label. `default` is chosen when the
+    box has no value among `options` (None: no choice, the placeholder shows)."""
+    shown_key = f"_shown_{key}"
+    value = st.session_state.get(key)
+    if value not in options:
+        value = default if default in options else None
+    label_now = None if value is None else format_func(value)
+    if (
+        key not in st.session_state
+        or st.session_state.get(key) != value
+        or label_now != st.session_state.get(shown_key)
+    ):
+        st.session_state[key] = value
+    chosen = st.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    st.session_state[shown_key] = None if chosen is None else format_func(chosen)
+    return chosen
 
 
 def contract_label(row: dict) -> str:
     end = fmt_date(row["end_date"]) or "open-ended"
     return (
-        f"{row['contract_id']} · {row['customer_name']} ({row['customer_id']}) · {row['currency']} · "
+        f"{row['contract_id']} · {customer(row['customer_name'], row['customer_id'])} · {row['currency']} · "
         f"{fmt_date(row['start_date'])} → {end}"
     )
 
 
 def contract_picker(prefix: str) -> dict | None:
     """Searchable contract choice shared by pages through st.session_state['contract_id']."""
+    db = db_path()
     search = st.text_input(
         "Find a contract", key=f"{prefix}_contract_search", placeholder="contract id, customer id or customer name"
     )
-    rows = read("search_contracts", search or "", 200)
+    rows = _reads.search_contracts(db, search or "", 200)
     current = st.session_state.get("contract_id")
     if current and current not in {r["contract_id"] for r in rows} and not search:
-        chosen = read("contract_details", current)
+        chosen = _reads.contract_details(db, current)
         if chosen:
             rows = [chosen, *rows]
     if not rows:
@@ -35,13 +67,14 @@ def contract_picker(prefix: str) -> dict | None:
         return None
     by_id = {r["contract_id"]: r for r in rows}
     options = list(by_id)
-    key = f"{prefix}_contract"
-    if st.session_state.get(key) not in by_id:
-        st.session_state.pop(key, None)
-    index = options.index(current) if current in by_id else 0
     caption = f"{len(options)} shown" + (" (first 200: refine the search)" if len(options) >= 200 else "")
-    contract_id = st.selectbox(
-        "Contract", options, index=index, key=key, format_func=lambda cid: contract_label(by_id[cid]), help=caption
+    contract_id = select_current(
+        "Contract",
+        options,
+        key=f"{prefix}_contract",
+        default=current if current in by_id else options[0],
+        format_func=lambda cid: contract_label(by_id[cid]),
+        help=caption,
     )
     if contract_id != current:
         st.session_state["contract_id"] = contract_id
@@ -55,7 +88,7 @@ def default_window(contract: dict) -> tuple[dt.date, dt.date]:
     start = contract["start_date"]
     if contract["end_date"] is not None:
         return start, contract["end_date"]
-    _, last_usage = read("usage_date_range")
+    _, last_usage = _reads.usage_date_range(db_path())
     horizon = max(dt.date.today(), last_usage or start, start)
     return start, horizon + dt.timedelta(days=92)
 
@@ -66,14 +99,15 @@ def cycle_label(cycle, invoice: dict | None = None) -> str:
     text += ", stub)" if cycle.is_stub else ")"
     if invoice:
         number = f" #{invoice['number']}" if invoice.get("number") else ""
-        text += f" · invoice{number} {invoice['status']}"
+        text += f" · invoice{number} {invoice['status'].replace('_', ' ')}"
     return text
 
 
-def default_cycle_index(cycles: list, wanted: dt.date | None) -> int:
-    """The chosen cycle if listed, else the last cycle that has ended by today, else the first."""
-    for i, c in enumerate(cycles):
+def default_cycle(cycles: list, wanted: dt.date | None) -> dt.date:
+    """The start of the chosen cycle if listed, else of the last cycle that has ended by today, else
+    of the first."""
+    for c in cycles:
         if wanted is not None and c.start_date <= wanted <= c.end_date:
-            return i
-    ended = [i for i, c in enumerate(cycles) if c.end_date < dt.date.today()]
-    return ended[-1] if ended else 0
+            return c.start_date
+    ended = [c for c in cycles if c.end_date < dt.date.today()]
+    return (ended[-1] if ended else cycles[0]).start_date

@@ -17,16 +17,21 @@ import streamlit as st
 
 from engine.currencies import minor_units
 from engine.errors import BillsimError
-from views._common import (
-    cursor,
-    data_changed,
-    flash,
+from views import _reads
+from views._actions import data_changed, flash, show_flash
+from views._database import cursor, db_path
+from views._format import (
+    CHART_CONFIG,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    customer,
     fmt_date,
+    labelled,
     money,
     money_of_major,
-    read,
-    show_flash,
 )
+from views._pickers import select_current
+from views._routing import PAGES, go_to
 
 SCOPES = ("All contracts", "One business", "Chosen customers")
 
@@ -78,7 +83,7 @@ def _carry_out(params: dict) -> None:
 
 def _product_chart(run_id: str):
     """Invoiced amount per product, one panel per currency (amounts of two currencies never add up)."""
-    rows = read("run_totals_by_product", run_id)
+    rows = _reads.run_totals_by_product(db_path(), run_id)
     if not rows:
         return None
     frame = pd.DataFrame(
@@ -154,7 +159,7 @@ def show_report(run: dict) -> None:
     m[5].metric("Finalized", f"{report['finalized']:,}")
     if report["failed"]:
         st.error(f"{len(report['failed'])} contract(s) failed and were left out; the others were billed.")
-        st.dataframe(pd.DataFrame(report["failed"]), hide_index=True, key="run_failed")
+        st.dataframe(labelled(pd.DataFrame(report["failed"])), hide_index=True, key="run_failed", placeholder="")
     if report["totals"]:
         st.dataframe(
             pd.DataFrame(
@@ -169,6 +174,7 @@ def show_report(run: dict) -> None:
             ),
             hide_index=True,
             key="run_totals",
+            placeholder="",
             column_config={c: st.column_config.TextColumn(alignment="right") for c in ("subtotal", "tax", "total")},
         )
     if run.get("include_delayed_charges"):
@@ -180,20 +186,76 @@ def show_report(run: dict) -> None:
                 money_of_major(a, c) for a, c in zip(pending["amount"], pending["currency"], strict=True)
             ]
             st.dataframe(
-                pending,
+                labelled(pending),
                 hide_index=True,
                 key="run_pending",
+                placeholder="",
                 column_config={"amount": st.column_config.TextColumn(alignment="right")},
             )
     fig = _product_chart(run["run_id"])
     if fig is not None:
         st.caption("Totals by product: line amounts of the invoices this run drafted, per currency.")
-        st.plotly_chart(fig, key="run_chart")
+        st.plotly_chart(fig, key="run_chart", config=CHART_CONFIG)
     with st.expander("Outcome per contract"):
-        outcomes = read("run_outcomes", run["run_id"], None, 1000)
-        st.dataframe(outcomes, hide_index=True, key="run_outcomes")
-        if len(outcomes) == 1000:
-            st.caption("The first 1,000 contracts.")
+        show_outcomes(run["run_id"])
+
+
+def _invoice_text(row: dict) -> str:
+    if row["invoice_id"] is None:
+        return ""
+    number = "draft" if row["number"] is None or row["status"] == "draft" else f"#{row['number']}"
+    return f"{number} · {row['status'].replace('_', ' ')} · {row['invoice_id']}"
+
+
+def show_outcomes(run_id: str, limit: int = 1000) -> None:
+    """Each contract of the run: its customer, what the run did, and its invoice as stored now, with
+    a button that opens the invoice in the Ledger."""
+    rows = _reads.run_outcomes(db_path(), run_id, limit)
+    if not rows:
+        st.info("The run recorded no contract.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "contract": r["contract_id"],
+                    "customer": customer(r["customer_name"], r["customer_id"]) if r["customer_id"] else "",
+                    "outcome": r["outcome"].replace("_", " "),
+                    "invoice": _invoice_text(r),
+                    "total": money(r["total_minor"], r["currency"]) if r["currency"] else "",
+                    "reason": r["reason"] or "",
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+        key="run_outcomes",
+        placeholder="",
+        column_config={"total": st.column_config.TextColumn(alignment="right")},
+    )
+    if len(rows) == limit:
+        st.caption(f"The first {limit:,} contracts.")
+    invoices = {r["invoice_id"]: r for r in rows if r["invoice_id"]}
+    if invoices:
+        o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = o1.selectbox(
+            "Open an invoice of this run",
+            list(invoices),
+            key="run_open_invoice",
+            format_func=lambda i: (
+                f"{invoices[i]['contract_id']} · "
+                f"{customer(invoices[i]['customer_name'], invoices[i]['customer_id'])} · "
+                f"{money(invoices[i]['total_minor'], invoices[i]['currency'])} · {_invoice_text(invoices[i])}"
+            ),
+        )
+        o2.button(
+            "Open in the Ledger",
+            key="run_open_in_ledger",
+            icon=":material/open_in_new:",
+            on_click=go_to,
+            args=(PAGES["ledger"],),
+            kwargs={"ledger_open": chosen},
+        )
 
 
 st.title("Bill run")
@@ -203,11 +265,12 @@ st.caption(
 )
 show_flash()
 
-lo, hi = read("usage_date_range")
+db = db_path()
+lo, hi = _reads.usage_date_range(db)
 period_date = st.date_input(
     "Period date",
     key="run_period",
-    format="YYYY-MM-DD",
+    format=DATE_FORMAT,
     value=st.session_state.get("run_period_date") or hi or dt.date.today(),
     help="each contract is billed for its cycle that contains this date",
 )
@@ -215,12 +278,12 @@ st.session_state["run_period_date"] = period_date
 scope = st.radio("Scope", SCOPES, horizontal=True, key="run_scope")
 business_id, customer_ids = None, None
 if scope == "One business":
-    options = read("businesses")
+    options = _reads.businesses(db)
     business_id = st.selectbox("Business", options, key="run_business") if options else None
 elif scope == "Chosen customers":
     search = st.text_input("Find customers", key="run_customer_search", placeholder="customer id or name")
     chosen = list(st.session_state.get("run_customers") or [])
-    found = read("search_customers", search or "", 200)
+    found = _reads.search_customers(db, search or "", 200)
     names = {r["customer_id"]: f"{r['customer_id']} · {r['name']} ({r['currency']})" for r in found}
     options = chosen + [c for c in names if c not in chosen]
     customer_ids = (
@@ -240,7 +303,9 @@ finalize = o2.checkbox(
 
 if scope != "Chosen customers":
     customer_ids = None
-in_scope = read("contracts_in_scope", period_date, customer_ids=customer_ids, business_id=business_id)
+in_scope = _reads.contracts_in_scope(
+    db, period_date, None if customer_ids is None else tuple(customer_ids), business_id
+)
 st.caption(f"{in_scope:,} contract(s) active on {period_date} in this scope.")
 ready = {"All contracts": True, "One business": bool(business_id), "Chosen customers": bool(customer_ids)}[scope]
 params = {
@@ -263,7 +328,7 @@ st.button(
 if running:
     _carry_out(st.session_state["run_request"])
 
-runs = read("list_runs", 50)
+runs = _reads.list_runs(db, 50)
 by_id = {r["run_id"]: r for r in runs}
 if not runs:
     st.info("No bill run yet.")
@@ -271,14 +336,12 @@ if not runs:
 
 st.subheader("Report")
 ids = list(by_id)
-if st.session_state.get("run_report_pick") not in by_id:
-    st.session_state.pop("run_report_pick", None)
 current = st.session_state.get("shown_run")
-shown = st.selectbox(
+shown = select_current(
     "Run",
     ids,
-    index=ids.index(current) if current in by_id else 0,
     key="run_report_pick",
+    default=current if current in by_id else ids[0],
     format_func=lambda r: (
         f"{fmt_date(by_id[r]['started_at'])} · {r} · period of "
         f"{fmt_date(by_id[r]['period_date'])} · {by_id[r]['status']}"
@@ -313,8 +376,9 @@ st.dataframe(
     ),
     hide_index=True,
     key="run_history",
+    placeholder="",
     column_config={
-        "period date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "period date": st.column_config.DateColumn(format=DATE_FORMAT),
+        "started (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
     },
 )

@@ -10,15 +10,12 @@ import plotly.express as px
 import streamlit as st
 
 from engine.errors import BillsimError
-from views._common import (
-    PAGES,
-    fmt_date,
-    go_to,
-    money,
-    read,
-    show_flash,
-)
-from views._pickers import contract_picker, cycle_label, default_cycle_index, default_window
+from views import _reads
+from views._actions import show_flash
+from views._database import db_path
+from views._format import CHART_CONFIG, DATE_FORMAT, fmt_date, money
+from views._pickers import contract_picker, cycle_label, default_cycle, default_window, select_current
+from views._routing import PAGES, go_to
 
 MAX_CYCLES = 240  # 20 years of monthly cycles; a longer window shows its latest cycles
 
@@ -38,7 +35,7 @@ COLORS = {
 def invoice_text(inv: dict | None) -> str:
     if inv is None:
         return ""
-    return (f"#{inv['number']} " if inv["number"] else "") + inv["status"]
+    return (f"#{inv['number']} " if inv["number"] else "") + inv["status"].replace("_", " ")
 
 
 def anchor_clamped(cycle) -> bool:
@@ -160,6 +157,7 @@ contract = contract_picker("cycles")
 if contract is None:
     st.stop()
 cid = contract["contract_id"]
+db = db_path()
 st.markdown(
     f"**{contract['billing_period']}ly**, anchor day **{contract['billing_cycle_start_day']}**, billed in "
     f"**{contract['billing_timing']}**, payment terms {contract['payment_terms_days']} days, proration "
@@ -169,10 +167,10 @@ st.markdown(
 
 lo, hi = default_window(contract)
 w1, w2 = st.columns(2)
-from_date = w1.date_input("Cycles from", value=lo, key=f"cycles_from_{cid}", format="YYYY-MM-DD")
-to_date = w2.date_input("Cycles to", value=hi, key=f"cycles_to_{cid}", format="YYYY-MM-DD")
+from_date = w1.date_input("Cycles from", value=lo, key=f"cycles_from_{cid}", format=DATE_FORMAT)
+to_date = w2.date_input("Cycles to", value=hi, key=f"cycles_to_{cid}", format=DATE_FORMAT)
 try:
-    cycles = read("billing_cycles", cid, from_date, to_date)
+    cycles = _reads.billing_cycles(db, cid, from_date, to_date)
 except BillsimError as exc:
     st.error(str(exc))
     st.stop()
@@ -185,9 +183,9 @@ if len(cycles) > MAX_CYCLES:
     )
     cycles = cycles[-MAX_CYCLES:]
 
-invoices = read("contract_invoices", cid)
+invoices = _reads.contract_invoices(db, cid)
 holder = {i["period_start"]: i for i in invoices if i["status"] != "void"}  # the invoice holding each cycle
-pending = read("pending_usage_by_cycle", cid, [(c.start_date, c.end_date) for c in cycles])
+pending = _reads.pending_usage_by_cycle(db, cid, tuple((c.start_date, c.end_date) for c in cycles))
 starts = [c.start_date for c in cycles]
 
 # A bar clicked on the chart chooses its cycle (before the select box below is drawn).
@@ -204,23 +202,23 @@ if points:
         st.session_state["period_start"] = clicked
         st.session_state[f"cycles_pick_{cid}"] = clicked
 
-chosen_default = default_cycle_index(cycles, st.session_state.get("period_start"))
+chosen_default = default_cycle(cycles, st.session_state.get("period_start"))
 pick_key = f"cycles_pick_{cid}"
-if st.session_state.get(pick_key) not in starts:
-    st.session_state.pop(pick_key, None)
+marked = st.session_state.get(pick_key)
 
 st.plotly_chart(
-    timeline(cycles, invoices, pending, st.session_state.get(pick_key, starts[chosen_default])),
+    timeline(cycles, invoices, pending, marked if marked in starts else chosen_default),
     key=chart_key,
     on_select="rerun",
     selection_mode="points",
+    config=CHART_CONFIG,
 )
 
-chosen_start = st.selectbox(
+chosen_start = select_current(
     "Cycle",
     starts,
-    index=chosen_default,
     key=pick_key,
+    default=chosen_default,
     format_func=lambda s: cycle_label(cycles[starts.index(s)], holder.get(s)),
 )
 st.session_state["period_start"] = chosen_start
@@ -269,20 +267,22 @@ with st.expander(f"All {len(cycles)} cycles in the window", expanded=False):
         pd.DataFrame(
             [
                 {
-                    "start_date": c.start_date,
-                    "end_date": c.end_date,
-                    "bill_for_date": c.bill_for_date,
-                    "due_date": c.due_date,
-                    "billing_cycle_start_day": c.billing_cycle_start_day,
+                    "start": c.start_date,
+                    "end": c.end_date,
+                    "bill for": c.bill_for_date,
+                    "due": c.due_date,
+                    "anchor day": c.billing_cycle_start_day,
                     "days": (c.end_date - c.start_date).days + 1,
-                    "period_days": c.period_days,
+                    "period days": c.period_days,
                     "kind": cycle_kind(c),
                     "invoice": invoice_text(holder.get(c.start_date)),
-                    "pending_usage": pending.get(c.start_date, 0),
+                    "pending usage rows": pending.get(c.start_date, 0),
                 }
                 for c in cycles
             ]
         ),
         hide_index=True,
         key="cycles_table",
+        placeholder="",
+        column_config={c: st.column_config.DateColumn(format=DATE_FORMAT) for c in ("start", "end", "bill for", "due")},
     )

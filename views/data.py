@@ -1,4 +1,9 @@
-"""Data: what is stored (counts per business, currency, status; a table browser), CSV upload, demo data."""
+"""Data: what is stored (counts per business, currency, status; a table browser), CSV upload, demo data.
+
+Import and demo regeneration are long: a button's callback only records the request (once per
+drawn button) and opens its tab; the page body carries it out with a progress bar inside that tab,
+then reruns so the outcome is shown where the user is looking.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from engine.errors import ImportProblems
 from engine.io.workbench_queries import BROWSABLE_TABLES
 from engine.schema import INPUT_TABLES
-from views._common import (
-    cursor,
-    dates_as_dates,
-    flash,
-    money,
-    read,
-    replace_database,
-    run_action,
-    show_flash,
-)
+from views import _reads
+from views._actions import flash, run_action, show_flash
+from views._database import cursor, db_path, replace_database
+from views._format import DATE_FORMAT, dates_as_dates, labelled, money
 
 UPLOAD_KEY = "data_upload"
+TABS = ("Tables", "Import CSV files", "Demo data")
+SAMPLE_FOLDER = "data/sample"
 
 st.title("Data")
 st.caption(
@@ -47,9 +49,24 @@ def _duplicate_names(files) -> list[dict]:
 
 
 def _progress_bar(first: str):
-    """A progress bar for the engine's progress callback (drawn while a button's work runs)."""
+    """A progress bar for the engine's progress callback, drawn where the page body is."""
     bar = st.progress(0.0, text=first)
-    return lambda done, label: bar.progress(min(1.0, max(0.0, float(done))), text=label)
+    return bar, lambda done, label: bar.progress(min(1.0, max(0.0, float(done))), text=label)
+
+
+def _new_files() -> None:
+    """Another choice of files: the problems of the previous import no longer apply."""
+    st.session_state["import_problems"] = None
+
+
+def _request_import() -> None:
+    files = st.session_state.get(UPLOAD_KEY) or []
+    st.session_state["import_problems"] = None
+    st.session_state["data_tab"] = TABS[1]
+    if not files:
+        flash("warning", "Choose the CSV files to import first.")
+        return
+    st.session_state["import_request"] = True
 
 
 def _import_uploads() -> None:
@@ -57,50 +74,59 @@ def _import_uploads() -> None:
     DuckDB reads the files, so every problem names the file's physical line, unreadable rows included;
     a misspelt input file name is a problem, other CSV files are ignored (and said so)."""
     files = st.session_state.get(UPLOAD_KEY) or []
-    st.session_state["import_problems"] = None
-    if not files:
-        flash("warning", "Choose the CSV files to import first.")
-        return
     digest = hashlib.sha256(b"".join(f.name.encode() + f.getvalue() for f in files)).hexdigest()
 
     def work() -> str:
-        from engine.errors import ImportProblems
         from engine.ingest.importer import import_folder
 
         problems = _duplicate_names(files)
         if problems:
             st.session_state["import_problems"] = problems
             raise ImportProblems(problems)
-        with tempfile.TemporaryDirectory(prefix="billsim-upload-") as folder:
-            for f in files:
-                (Path(folder) / f.name.rsplit("/", 1)[-1]).write_bytes(f.getvalue())
-            try:
-                counts = import_folder(cursor(), Path(folder), progress=_progress_bar("reading the files"))
-            except ImportProblems as exc:
-                st.session_state["import_problems"] = exc.problems
-                raise
+        bar, progress = _progress_bar("reading the files")
+        try:
+            with tempfile.TemporaryDirectory(prefix="billsim-upload-") as folder:
+                for f in files:
+                    (Path(folder) / f.name.rsplit("/", 1)[-1]).write_bytes(f.getvalue())
+                try:
+                    counts = import_folder(cursor(), Path(folder), progress=progress)
+                except ImportProblems as exc:
+                    st.session_state["import_problems"] = exc.problems
+                    raise
+        finally:
+            bar.empty()
         return "Imported " + (", ".join(f"{n:,} {t}" for t, n in counts.items() if n) or "nothing") + "."
 
     run_action(("import", digest), "Import", work, show_refusal=False)  # the problems table says it all
+
+
+def _request_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
+    # The nonce the button was drawn with: a double click replays the same nonce and runs once;
+    # the next drawn button carries a new one.
+    st.session_state["data_tab"] = TABS[2]
+    if st.session_state.get("demo_nonce", 0) != nonce:
+        return
+    st.session_state["demo_nonce"] = nonce + 1
+    st.session_state["demo_request"] = (contracts, usage_rows, seed, nonce)
 
 
 def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
     def work() -> str:
         from engine.ingest.demo import seed_demo
 
-        progress = _progress_bar(f"generating {contracts:,} contracts")
-        counts = replace_database(
-            lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
-        )
+        bar, progress = _progress_bar(f"generating {contracts:,} contracts")
+        try:
+            counts = replace_database(
+                lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
+            )
+        finally:
+            bar.empty()
         return "Demo data regenerated: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + "."
 
-    # The nonce the button was drawn with: a double click replays the same nonce and runs once;
-    # the next drawn button carries a new one.
-    st.session_state["demo_nonce"] = nonce + 1
     run_action(("demo", nonce), "Demo data", work)
 
 
-tab_tables, tab_import, tab_demo = st.tabs(["Tables", "Import CSV files", "Demo data"])
+tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="rerun")
 
 with tab_import:
     st.write(
@@ -108,7 +134,14 @@ with tab_import:
         "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; any subset). An import is "
         "all-or-nothing: one bad row and nothing is written."
     )
-    uploads = st.file_uploader("CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY)
+    st.caption(
+        f"New here? The project's `{SAMPLE_FOLDER}/` folder is a small sample data folder (20 contracts, "
+        "500 usage rows): choose all of its files to see what an import takes. From a terminal: "
+        f"`billsim import {SAMPLE_FOLDER}`."
+    )
+    uploads = st.file_uploader(
+        "CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY, on_change=_new_files
+    )
     if uploads:
         ignored = [f.name for f in uploads if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in INPUT_TABLES]
         if ignored:
@@ -116,13 +149,19 @@ with tab_import:
                 "Not input files (they are ignored unless they look like a misspelt one): "
                 + ", ".join(f"`{n}`" for n in ignored)
             )
-    st.button("Import", type="primary", key="import_button", on_click=_import_uploads, disabled=not uploads)
+    st.button("Import", type="primary", key="import_button", on_click=_request_import, disabled=not uploads)
+    if st.session_state.pop("import_request", False):
+        _import_uploads()
+        st.rerun()
     problems = st.session_state.get("import_problems")
     if problems:
         st.error(f"Import refused, nothing was imported: {len(problems):,} problem(s).")
         frame = pd.DataFrame(problems, columns=["file", "line", "column", "reason"])
-        frame["line"] = frame["line"].astype("Int64")
-        st.dataframe(frame, hide_index=True, key="import_problems_table")
+        frame["line"] = [("" if pd.isna(n) else f"{int(n)}") for n in frame["line"]]
+        frame["column"] = frame["column"].fillna("")
+        st.caption("Line 1 is the header; line 0 means the whole file.")
+        with st.container(height=min(600, 80 + 40 * len(frame))):  # a static table wraps long reasons
+            st.table(frame, hide_index=True)
 
 with tab_demo:
     st.write(
@@ -146,12 +185,16 @@ with tab_demo:
         "Regenerate demo data",
         key="demo_button",
         disabled=not sure,
-        on_click=_regenerate_demo,
+        on_click=_request_demo,
         args=(int(n_contracts), int(n_usage) or None, int(seed), st.session_state.get("demo_nonce", 0)),
     )
+    if request := st.session_state.pop("demo_request", None):
+        _regenerate_demo(*request)
+        st.rerun()
 
 with tab_tables:
-    counts = read("table_counts")
+    db = db_path()
+    counts = _reads.table_counts(db)
     inputs = st.columns(len(INPUT_TABLES))
     for col, table in zip(inputs, INPUT_TABLES, strict=True):
         col.metric(table.replace("_", " "), f"{counts[table]:,}")
@@ -163,11 +206,11 @@ with tab_tables:
     with left:
         st.subheader("Customers and contracts")
         st.caption("per business and contract currency")
-        st.dataframe(read("customer_counts"), hide_index=True, key="customer_counts")
+        st.dataframe(labelled(_reads.customer_counts(db)), hide_index=True, key="customer_counts", placeholder="")
     with right:
         st.subheader("Invoices")
         st.caption("per business, currency and status")
-        inv = read("invoice_counts")
+        inv = _reads.invoice_counts(db)
         if inv:
             st.dataframe(
                 pd.DataFrame(
@@ -175,7 +218,7 @@ with tab_tables:
                         {
                             "business": r["business_id"],
                             "currency": r["currency"],
-                            "status": r["status"],
+                            "status": r["status"].replace("_", " "),
                             "invoices": r["invoices"],
                             "total": money(r["total_minor"], r["currency"]),
                             "balance due": money(r["balance_minor"], r["currency"]),
@@ -185,22 +228,41 @@ with tab_tables:
                 ),
                 hide_index=True,
                 key="invoice_counts",
+                placeholder="",
                 column_config={c: st.column_config.TextColumn(alignment="right") for c in ("total", "balance due")},
             )
         else:
             st.info("No invoices yet: draft one on the Invoice preview page or start a Bill run.")
         st.subheader("Usage")
         st.caption("rows per status and metric; only approved usage is ever billed")
-        st.dataframe(dates_as_dates(read("usage_counts")), hide_index=True, key="usage_counts")
+        st.dataframe(
+            labelled(dates_as_dates(_reads.usage_counts(db))),
+            hide_index=True,
+            key="usage_counts",
+            placeholder="",
+            column_config={c: st.column_config.DateColumn(format=DATE_FORMAT) for c in ("first date", "last date")},
+        )
 
     st.subheader("Browse a table")
     b1, b2 = st.columns([3, 1])
-    table = b1.selectbox("Table", BROWSABLE_TABLES, key="browse_table")
+    table = b1.selectbox("Table", BROWSABLE_TABLES, key="browse_table", format_func=lambda t: t.replace("_", " "))
     page_size = b2.selectbox("Rows per page", [25, 50, 100, 500], index=1, key="browse_page_size")
     total = counts[table]
     pages = max(1, -(-total // page_size))
     page = st.pagination(pages, key=f"browse_page_{table}_{page_size}") if pages > 1 else 1
-    frame, total = read("browse_table", table, page_size, (page - 1) * page_size)
-    st.dataframe(dates_as_dates(frame), hide_index=True, key="browse_frame")
+    frame, total = _reads.browse_table(db, table, page_size, (page - 1) * page_size)
+    frame = dates_as_dates(frame)
+    shown = labelled(frame)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="browse_frame",
+        placeholder="",
+        # headers in words; the stored column (the CSV header of an input file) on hover
+        column_config={
+            label: st.column_config.Column(help=f"column `{name}`")
+            for name, label in zip(frame.columns, shown.columns, strict=True)
+        },
+    )
     first, last = min(total, (page - 1) * page_size + 1), min(total, page * page_size)
     st.caption(f"rows {first:,}–{last:,} of {total:,}")

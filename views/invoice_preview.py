@@ -11,15 +11,13 @@ import datetime as dt
 import streamlit as st
 
 from engine.errors import BillsimError
-from views._common import (
-    cursor,
-    money,
-    read,
-    run_action,
-    show_flash,
-)
+from views import _reads
+from views._actions import run_action, show_flash
+from views._database import cursor, db_path
+from views._format import money
+from views._invoice_actions import finalize_control, void_control
 from views._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
-from views._pickers import contract_picker, cycle_label, default_cycle_index, default_window
+from views._pickers import contract_picker, cycle_label, default_cycle, default_window, select_current
 
 
 def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
@@ -45,26 +43,6 @@ def _redraft(invoice_id: str, created_at) -> None:
     run_action(("redraft", invoice_id, created_at), "Redraft", work)
 
 
-def _finalize(invoice_id: str) -> None:
-    def work() -> str:
-        from engine.billing.lifecycle import finalize_invoice
-
-        inv = finalize_invoice(cursor(), invoice_id)
-        return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
-
-    run_action(("finalize", invoice_id), "Finalize", work)
-
-
-def _void(invoice_id: str) -> None:
-    def work() -> str:
-        from engine.billing.lifecycle import void_invoice
-
-        inv = void_invoice(cursor(), invoice_id)
-        return f"Voided invoice #{inv.number}; the cycle can be drafted again."
-
-    run_action(("void", invoice_id), "Void", work)
-
-
 st.title("Invoice preview")
 st.caption("The invoice of a contract's cycle, computed exactly as a draft would be, before anything is stored.")
 show_flash()
@@ -73,9 +51,10 @@ contract = contract_picker("preview")
 if contract is None:
     st.stop()
 cid = contract["contract_id"]
+db = db_path()
 lo, hi = default_window(contract)
 try:
-    cycles = read("billing_cycles", cid, lo, hi)
+    cycles = _reads.billing_cycles(db, cid, lo, hi)
 except BillsimError as exc:
     st.error(str(exc))
     st.stop()
@@ -83,29 +62,26 @@ if not cycles:
     st.info("The contract has no billing cycle.")
     st.stop()
 
-invoices = read("contract_invoices", cid)
+invoices = _reads.contract_invoices(db, cid)
 holder = {i["period_start"]: i for i in invoices if i["status"] != "void"}
 starts = [c.start_date for c in cycles]
-pick_key = f"preview_cycle_{cid}"
-if st.session_state.get(pick_key) not in starts:
-    st.session_state.pop(pick_key, None)
-start = st.selectbox(
+start = select_current(
     "Cycle",
     starts,
-    index=default_cycle_index(cycles, st.session_state.get("period_start")),
-    key=pick_key,
+    key=f"preview_cycle_{cid}",
+    default=default_cycle(cycles, st.session_state.get("period_start")),
     format_func=lambda s: cycle_label(cycles[starts.index(s)], holder.get(s)),
 )
 st.session_state["period_start"] = start
 
 preview, preview_error = None, None
 try:
-    preview = read("preview_invoice", cid, start)
+    preview = _reads.preview_invoice(db, cid, start)
 except BillsimError as exc:  # NothingToBill included: a cycle without any line gets no invoice
     preview_error = exc
 
 held = holder.get(start)
-stored = read("load_invoice", held["invoice_id"]) if held else None
+stored = _reads.load_invoice(db, held["invoice_id"]) if held else None
 voided = [i for i in invoices if i["period_start"] == start and i["status"] == "void"]
 
 if stored is not None:
@@ -118,30 +94,19 @@ if stored is not None:
                 f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
                 "date."
             )
-        b1, b2, _ = st.columns([1, 1, 8])
-        b1.button(
-            "Redraft",
-            key=f"redraft_{stored.invoice_id}",
-            on_click=_redraft,
-            args=(stored.invoice_id, stored.created_at),
-            help="rate the cycle again and replace the draft",
-        )
-        b2.button(
-            "Finalize",
-            type="primary",
-            key=f"finalize_{stored.invoice_id}",
-            on_click=_finalize,
-            args=(stored.invoice_id,),
-            help="assign the next invoice number; the invoice can never change",
-        )
+        b1, b2, _ = st.columns([1, 1, 6])
+        with b1:
+            st.button(
+                "Redraft",
+                key=f"redraft_{stored.invoice_id}",
+                on_click=_redraft,
+                args=(stored.invoice_id, stored.created_at),
+                help="rate the cycle again and replace the draft",
+            )
+        with b2:
+            finalize_control(stored, "preview")
     elif stored.status in PAYABLE:
-        st.button(
-            "Void",
-            key=f"void_{stored.invoice_id}",
-            on_click=_void,
-            args=(stored.invoice_id,),
-            help="the invoice keeps its number; the cycle may be drafted again",
-        )
+        void_control(stored, "preview")
     else:
         st.caption("Paid in full: nothing more to do with this invoice.")
     show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
@@ -163,5 +128,10 @@ else:
 if voided:
     st.caption(
         "Voided invoices of this cycle: "
-        + ", ".join(f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])})" for i in voided)
+        + ", ".join(
+            f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])}"
+            + (f", {i['void_reason']}" if i.get("void_reason") else "")
+            + ")"
+            for i in voided
+        )
     )

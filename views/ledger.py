@@ -12,60 +12,33 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import BillsimError, ValidationError
+from engine.io.export import LEDGER_ORDERS
 from engine.io.workbench_queries import INVOICE_STATUSES
-from views._common import (
-    cursor,
-    dates_as_dates,
-    flash,
-    fmt_date,
-    money,
-    money_of_major,
-    read,
-    run_action,
-    show_flash,
-)
+from views import _reads
+from views._actions import flash, run_action, show_flash
+from views._database import cursor, db_path
+from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
+from views._invoice_actions import finalize_control, void_control
 from views._invoice_view import PAYABLE, show_invoice, title_of
+from views._pickers import select_current
 
 PAGE_SIZES = (25, 50, 100, 250)
-SHOWN = [
-    "business_id",
-    "number",
-    "status",
-    "customer_id",
-    "contract_id",
-    "currency",
-    "period_start",
-    "period_end",
-    "due_date",
-    "total",
-    "balance_due",
-    "invoice_id",
-    "run_id",
-    "created_at",
-]
-DATES = ("period_start", "period_end", "due_date")
-
-
-def _finalize(invoice_id: str) -> None:
-    def work() -> str:
-        from engine.billing.lifecycle import finalize_invoice
-
-        return f"Finalized: invoice #{finalize_invoice(cursor(), invoice_id).number} is open."
-
-    run_action(("finalize", invoice_id), "Finalize", work)
-
-
-def _void(invoice_id: str) -> None:
-    def work() -> str:
-        from engine.billing.lifecycle import void_invoice
-
-        return f"Voided invoice #{void_invoice(cursor(), invoice_id).number}."
-
-    run_action(("void", invoice_id), "Void", work)
+ORDER_NAMES = {
+    "newest": "newest first",
+    "total_desc": "total, highest first",
+    "total_asc": "total, lowest first",
+    "balance_desc": "balance due, highest first",
+    "period_desc": "period start, latest first",
+    "period_asc": "period start, earliest first",
+    "due_asc": "due date, soonest first",
+    "number": "business and number",
+    "customer": "customer",
+}
+DATES = ("period start", "period end", "due date")
 
 
 def _pay(invoice_id: str, paid_seen: int) -> None:
-    text = (st.session_state.get(f"pay_amount_{invoice_id}") or "").strip()
+    text = (st.session_state.get(f"pay_amount_{invoice_id}_{paid_seen}") or "").strip()
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
     def work() -> str:
@@ -81,7 +54,8 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
             f"{inv.status.replace('_', ' ')}, balance due {money(inv.balance_due_minor, inv.currency)}."
         )
 
-    # The balance the form was drawn for: the same click replayed finds its token done.
+    # The amount paid when the form was drawn: the same click replayed finds its token done. The
+    # amount box is keyed by it too, so after a payment it is a new box holding the new balance.
     run_action(("pay", invoice_id, paid_seen, text, method), "Payment", work)
 
 
@@ -103,29 +77,52 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
     }
 
 
-def _table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The page of the ledger as shown: money with its currency's symbol and decimals, dates as dates,
-    no number for drafts (numbers are given at finalization)."""
-    out = frame[SHOWN].copy()
-    for col in ("total", "balance_due"):
-        out[col] = [money_of_major(v, c) for v, c in zip(frame[col], frame["currency"], strict=True)]
-    out["number"] = ["" if pd.isna(n) else f"{int(n)}" for n in frame["number"]]
-    return out
+def _table(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The page of the ledger as shown: customers by name, amounts as exact numbers (Decimal, so the
+    table sorts them as numbers) beside their currency, dates as dates, no number for drafts
+    (numbers are given at finalization)."""
+    return pd.DataFrame(
+        {
+            "number": ["" if pd.isna(n) else f"{int(n)}" for n in frame["number"]],
+            "status": frame["status"].str.replace("_", " "),
+            "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
+            "contract": frame["contract_id"].fillna("manual"),
+            "business": frame["business_id"],
+            "period start": frame["period_start"],
+            "period end": frame["period_end"],
+            "due date": frame["due_date"],
+            "currency": frame["currency"],
+            "total": [Decimal(v) for v in frame["total"]],
+            "balance due": [Decimal(v) for v in frame["balance_due"]],
+            "invoice": frame["invoice_id"],
+            "bill run": frame["run_id"].fillna(""),
+            "created (UTC)": frame["created_at"],
+        }
+    )
+
+
+def _label(number, customer_text: str, contract_id, period_start, total, currency: str, status: str) -> str:
+    shown_number = "draft" if number is None or pd.isna(number) else f"#{int(number)}"
+    return (
+        f"{shown_number} · {customer_text} · {contract_id or 'manual'} · {fmt_date(period_start)} · "
+        f"{money_of_major(total, currency)} · {status.replace('_', ' ')}"
+    )
 
 
 st.title("Ledger & export")
 st.caption("Every stored invoice. Filters narrow the table and the export; the table is read one page at a time.")
 show_flash()
 
+db = db_path()
 with st.container(border=True):
     f1, f2, f3 = st.columns(3)
-    biz = f1.multiselect("Business", read("businesses"), key="ledger_business")
-    status = f2.multiselect("Status", INVOICE_STATUSES, key="ledger_status")
-    currency = f3.multiselect("Currency", read("invoice_currencies"), key="ledger_currency")
+    biz = f1.multiselect("Business", _reads.businesses(db), key="ledger_business")
+    status = f2.multiselect("Status", INVOICE_STATUSES, key="ledger_status", format_func=lambda s: s.replace("_", " "))
+    currency = f3.multiselect("Currency", _reads.invoice_currencies(db), key="ledger_currency")
     f4, f5, f6 = st.columns(3)
     customers = f4.text_input("Customer id(s)", key="ledger_customer", placeholder="CUS-1, CUS-2")
-    start_from = f5.date_input("Period start from", value=None, key="ledger_from", format="YYYY-MM-DD")
-    start_to = f6.date_input("Period start to", value=None, key="ledger_to", format="YYYY-MM-DD")
+    start_from = f5.date_input("Period start from", value=None, key="ledger_from", format=DATE_FORMAT)
+    start_to = f6.date_input("Period start to", value=None, key="ledger_to", format=DATE_FORMAT)
 filters = {
     k: v
     for k, v in {
@@ -140,10 +137,11 @@ filters = {
 }
 
 size = st.session_state.get("ledger_page_size", PAGE_SIZES[1])
-page_key = "ledger_page_" + repr(sorted((k, str(v)) for k, v in filters.items())) + f"_{size}"
+order = st.session_state.get("ledger_sort", "newest")
+page_key = "ledger_page_" + repr(sorted((k, str(v)) for k, v in filters.items())) + f"_{size}_{order}"
 page = max(1, int(st.session_state.get(page_key) or 1))
 try:
-    frame, total = read("ledger_frames", filters, size, (page - 1) * size)
+    frame, total = _reads.ledger_page(db, filters, order, size, (page - 1) * size)
 except BillsimError as exc:
     st.error(str(exc))
     st.stop()
@@ -151,9 +149,17 @@ pages = max(1, -(-total // size))
 if page > pages:  # fewer invoices than when this page was chosen
     st.session_state.pop(page_key, None)
     page = pages
-    frame, total = read("ledger_frames", filters, size, (page - 1) * size)
+    frame, total = _reads.ledger_page(db, filters, order, size, (page - 1) * size)
 frame = dates_as_dates(frame)
-top_l, top_r = st.columns([4, 1])
+names = _reads.customer_names(db, tuple(sorted(set(frame["customer_id"]))))
+top_l, top_m, top_r = st.columns([3, 2, 1])
+top_m.selectbox(
+    "Sort by",
+    list(LEDGER_ORDERS),
+    key="ledger_sort",
+    format_func=ORDER_NAMES.get,
+    help="sorts every matching invoice, then shows one page",
+)
 top_r.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size), key="ledger_page_size")
 if pages > 1:
     st.pagination(pages, default=page, key=page_key)
@@ -167,57 +173,89 @@ if frame.empty:
         "No invoice matches." if filters else "No invoices yet: draft some on the Invoice preview or Bill run pages."
     )
 else:
-    dates = {c: st.column_config.DateColumn(format="YYYY-MM-DD") for c in DATES}
-    money_cols = {c: st.column_config.TextColumn(alignment="right") for c in ("number", "total", "balance_due")}
-    st.dataframe(_table(frame), hide_index=True, key="ledger_table", column_config=dates | money_cols)
+    amount = "in the invoice's currency, exact"
+    st.dataframe(
+        _table(frame, names),
+        hide_index=True,
+        key="ledger_table",
+        placeholder="",
+        column_config={
+            **{c: st.column_config.DateColumn(format=DATE_FORMAT) for c in DATES},
+            "total": st.column_config.NumberColumn(format="localized", help=amount),
+            "balance due": st.column_config.NumberColumn(format="localized", help=amount),
+            "created (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
+        },
+    )
 
 # --- one invoice ------------------------------------------------------------------------------------
 st.subheader("Invoice")
 labels = {
-    r.invoice_id: f"{'#' + str(int(r.number)) if pd.notna(r.number) else 'draft'} · {r.customer_id} · "
-    f"{r.contract_id or 'manual'} · {fmt_date(r.period_start)} · "
-    f"{money_of_major(r.total, r.currency)} · {r.status}"
+    r.invoice_id: _label(
+        r.number,
+        customer(names.get(r.customer_id), r.customer_id),
+        r.contract_id,
+        r.period_start,
+        r.total,
+        r.currency,
+        r.status,
+    )
     for r in frame.itertuples()
 }
 opened = st.session_state.get("ledger_open")
-options = ([opened] if opened and opened not in labels else []) + list(labels)
-if st.session_state.get("ledger_pick") not in options:
-    st.session_state.pop("ledger_pick", None)
-pick = st.selectbox(
+if opened and opened not in labels:  # opened from another page, or on another page of the ledger
+    try:
+        other = _reads.load_invoice(db, opened)
+    except BillsimError:
+        opened = None
+    else:
+        other_customer = customer(
+            _reads.customer_names(db, (other.customer_id,)).get(other.customer_id), other.customer_id
+        )
+        labels = {
+            opened: _label(
+                other.number,
+                other_customer,
+                other.contract_id,
+                other.period_start,
+                other.total,
+                other.currency,
+                other.status,
+            ),
+            **labels,
+        }
+pick = select_current(
     "Open an invoice of this page",
-    options,
+    list(labels),
     key="ledger_pick",
-    index=options.index(opened) if opened in options else None,
+    default=opened,
     placeholder="choose an invoice",
     format_func=lambda i: labels.get(i, i),
 )
 st.session_state["ledger_open"] = pick
 if pick:
     try:
-        inv = read("load_invoice", pick)
+        inv = _reads.load_invoice(db, pick)
     except BillsimError as exc:
         st.error(str(exc))
     else:
         st.markdown(f"**{title_of(inv)}** · `{inv.invoice_id}`")
         if inv.status == "draft":
-            st.button("Finalize", type="primary", key=f"ledger_finalize_{pick}", on_click=_finalize, args=(pick,))
+            finalize_control(inv, "ledger")
         elif inv.status in PAYABLE:
             with st.form(f"pay_{pick}", border=True):
                 p1, p2, p3 = st.columns([2, 1, 1])
-                p1.text_input(f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}")
+                p1.text_input(
+                    f"Payment amount ({inv.currency})",
+                    value=str(inv.balance_due),
+                    key=f"pay_amount_{pick}_{inv.total_paid_minor}",
+                )
                 p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
                 p3.form_submit_button(
                     "Record payment", type="primary", on_click=_pay, args=(pick, inv.total_paid_minor)
                 )
-            st.button(
-                "Void",
-                key=f"ledger_void_{pick}",
-                on_click=_void,
-                args=(pick,),
-                help="the invoice keeps its number; its cycle may be drafted again",
-            )
+            void_control(inv, "ledger")
         show_invoice(inv, key="ledger")
-        payments = read("invoice_payments", pick)
+        payments = _reads.invoice_payments(db, pick)
         if payments:
             st.caption("Payments")
             st.dataframe(
@@ -234,6 +272,11 @@ if pick:
                 ),
                 hide_index=True,
                 key="ledger_payments",
+                placeholder="",
+                column_config={
+                    "paid at (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
+                    "amount": st.column_config.TextColumn(alignment="right"),
+                },
             )
 
 # --- export -----------------------------------------------------------------------------------------

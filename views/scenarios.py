@@ -30,7 +30,9 @@ from engine.whatif.scenarios import (
     waterfall_by_change,
     waterfall_by_product,
 )
-from views._common import cursor, flash, money_of_major, run_action, show_flash
+from views._actions import flash, run_action, show_flash
+from views._database import cursor
+from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
 
 ss = st.session_state
 TYPES = {
@@ -238,8 +240,8 @@ today = dt.date.today()
 this_month = today.replace(day=1)
 default_from = this_month.replace(year=this_month.year - 1)
 c1, c2, c3 = st.columns([1, 1, 1])
-from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from")
-to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to")
+from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from", format=DATE_FORMAT)
+to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to", format=DATE_FORMAT)
 c3.button(
     "Run scenario",
     type="primary",
@@ -288,7 +290,9 @@ def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
 
 
 def _hbar(x, y, cur: str, title: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(x), y=list(y), orientation="h"))
+    """Horizontal bars of the changes that are not 0 (a bar of 0 says nothing and crowds the others)."""
+    kept = [(a, b) for a, b in zip(x, y, strict=True) if a != 0]
+    fig = go.Figure(go.Bar(x=[a for a, _ in kept], y=[b for _, b in kept], orientation="h"))
     fig.update_layout(
         title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8}, yaxis={"autorange": "reversed"}
     )
@@ -313,7 +317,21 @@ def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
     if levels:
         low, high = min(levels), max(levels)
         pad = (high - low) * 2 if high > low else abs(high) / 10
-        fig.update_yaxes(range=[max(low - pad, 0) if low >= 0 else low - pad, high + pad])
+        bottom = max(low - pad, 0) if low >= 0 else low - pad
+        fig.update_yaxes(range=[bottom, high + pad])
+        if bottom > 0:  # a cut axis exaggerates the steps: say so on the chart
+            fig.add_annotation(
+                text=f"axis does not start at 0 (starts at {bottom:,.0f} {cur})",
+                xref="paper",
+                yref="paper",
+                x=0,
+                y=0,
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                font={"size": 11, "color": "#B00020"},
+                bgcolor="rgba(255,255,255,0.8)",
+            )
     return fig
 
 
@@ -341,13 +359,34 @@ def _show(result: dict) -> None:
         return
     # the currency that moves most first (relative to its baseline): that is where the story is
     order = sorted(totals, key=lambda c: (-abs(_share(totals[c])), c))
-    cur = order[0]
     if len(totals) > 1:
-        cur = st.radio("Currency", order, horizontal=True, key="scn_currency")
+        # amounts of two currencies never add up: every currency side by side, exact, then its charts
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "currency": c,
+                        "baseline": money_of_major(totals[c]["baseline"], c),
+                        "scenario": money_of_major(totals[c]["scenario"], c),
+                        "change": money_of_major(totals[c]["delta"], c),
+                    }
+                    for c in order
+                ]
+            ),
+            hide_index=True,
+            key="scn_totals",
+            placeholder="",
+            column_config={
+                c: st.column_config.TextColumn(alignment="right") for c in ("baseline", "scenario", "change")
+            },
+        )
+        cur = st.radio("Charts and totals of", order, horizontal=True, key="scn_currency")
+    else:
+        cur = order[0]
     m1, m2, m3 = st.columns(3)
-    m1.metric("Baseline", money_of_major(totals[cur]["baseline"], cur))
-    m2.metric("Scenario", money_of_major(totals[cur]["scenario"], cur))
-    m3.metric("Change", money_of_major(totals[cur]["delta"], cur))
+    m1.metric(f"Baseline ({cur})", money_of_major(totals[cur]["baseline"], cur))
+    m2.metric(f"Scenario ({cur})", money_of_major(totals[cur]["scenario"], cur))
+    m3.metric(f"Change ({cur})", money_of_major(totals[cur]["delta"], cur))
     st.download_button(
         "Download comparison.csv",
         result["csv"],
@@ -358,14 +397,22 @@ def _show(result: dict) -> None:
     )
     months = sim.by_month().query("currency == @cur").assign(month=lambda f: f["month"].astype(str))
     st.plotly_chart(
-        _bars(months, "month", cur, "Revenue per month (cycles starting that month)"), key="scn_chart_month"
+        _bars(months, "month", cur, "Revenue per month (cycles starting that month)"),
+        key="scn_chart_month",
+        config=CHART_CONFIG,
     )
     g1, g2 = st.columns(2)
     products = sim.by_product().query("currency == @cur")
-    g1.plotly_chart(_hbar(products["delta"], products["product"], cur, "Change by product"), key="scn_chart_product")
+    g1.plotly_chart(
+        _hbar(products["delta"], products["product"], cur, "Change by product"),
+        key="scn_chart_product",
+        config=CHART_CONFIG,
+    )
     movers = sim.movers(10).query("currency == @cur")
-    who = movers["customer_id"] + " " + movers["customer_name"]
-    g2.plotly_chart(_hbar(movers["delta"], who, cur, "Top movers (customers)"), key="scn_chart_movers")
+    who = [customer(n, c) for n, c in zip(movers["customer_name"], movers["customer_id"], strict=True)]
+    g2.plotly_chart(
+        _hbar(movers["delta"], who, cur, "Top movers (customers)"), key="scn_chart_movers", config=CHART_CONFIG
+    )
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
     if view == "By product" or steps is None:
@@ -373,11 +420,14 @@ def _show(result: dict) -> None:
     st.plotly_chart(
         _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
         key="scn_chart_waterfall",
+        config=CHART_CONFIG,
     )
     with st.expander("Tables"):
-        st.dataframe(_money_columns(products, cur), hide_index=True)
+        st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
         percent = [("" if p is None else f"{p}%") for p in movers["delta_percent"]]
-        st.dataframe(_money_columns(movers.assign(delta_percent=percent), cur), hide_index=True)
+        st.dataframe(
+            labelled(_money_columns(movers.assign(delta_percent=percent), cur)), hide_index=True, placeholder=""
+        )
 
 
 if ss.get("scn_result"):

@@ -156,6 +156,14 @@ def search_customers(con: duckdb.DuckDBPyConnection, text: str = "", limit: int 
     )
 
 
+def customer_names(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> dict[str, str]:
+    """Name of each of these customers (unknown ids are left out)."""
+    rows = con.execute(
+        "SELECT customer_id, name FROM customers WHERE list_contains(?::VARCHAR[], customer_id)", [customer_ids]
+    ).fetchall()
+    return {cid: name for cid, name in rows}
+
+
 def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT business_id FROM customers ORDER BY 1").fetchall()]
 
@@ -196,7 +204,7 @@ def contract_invoices(con: duckdb.DuckDBPyConnection, contract_id: str) -> list[
     return rows_as_dicts(
         con.execute(
             """SELECT invoice_id, number, status, currency, period_start, period_end, total_minor,
-                  total_paid_minor, created_at
+                  total_paid_minor, created_at, void_reason
            FROM invoices WHERE contract_id = ? ORDER BY period_start, created_at""",
             [contract_id],
         )
@@ -264,10 +272,18 @@ def run_totals_by_product(con: duckdb.DuckDBPyConnection, run_id: str) -> list[d
 
 def run_outcomes(
     con: duckdb.DuckDBPyConnection, run_id: str, outcome: str | None = None, limit: int = 500
-) -> pd.DataFrame:
-    """Per-contract outcomes of a run (drafted / existing / nothing_to_bill / failed), first `limit`."""
-    return con.execute(
-        """SELECT contract_id, outcome, invoice_id, reason FROM bill_run_items
-           WHERE run_id = ? AND (?::VARCHAR IS NULL OR outcome = ?) ORDER BY contract_id LIMIT ?""",
-        [run_id, outcome, outcome, int(limit)],
-    ).df()
+) -> list[dict]:
+    """Per-contract outcomes of a run (drafted / existing / nothing_to_bill / failed), first `limit`, with
+    the customer and, when the contract has one, its invoice as stored now (number, status, total)."""
+    return rows_as_dicts(
+        con.execute(
+            """SELECT b.contract_id, k.customer_id, cu.name AS customer_name, b.outcome, b.invoice_id, b.reason,
+                      i.number, i.status, i.currency, i.total_minor
+               FROM bill_run_items b
+               LEFT JOIN contracts k USING (contract_id)
+               LEFT JOIN customers cu ON cu.customer_id = k.customer_id
+               LEFT JOIN invoices i ON i.invoice_id = b.invoice_id
+               WHERE b.run_id = ? AND (?::VARCHAR IS NULL OR b.outcome = ?) ORDER BY b.contract_id LIMIT ?""",
+            [run_id, outcome, outcome, int(limit)],
+        )
+    )

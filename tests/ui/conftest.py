@@ -11,7 +11,7 @@ import pytest
 from engine.db import connect
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the pages import `views._common` like `streamlit run app.py` lets them
+if str(ROOT) not in sys.path:  # the pages import `views._database` like `streamlit run app.py` lets them
     sys.path.insert(0, str(ROOT))
 
 DEMO_CONTRACTS = 16  # two of each of the demo's eight contract profiles
@@ -37,6 +37,6 @@ def workbench_db(demo_template, tmp_path, monkeypatch) -> Path:
     shutil.copyfile(demo_template, path)
     monkeypatch.setenv("BILLSIM_DB", str(path))
     yield path
-    from views import _common
+    from views._database import forget_database
 
-    _common.forget_database(str(path))
+    forget_database(str(path))

@@ -114,12 +114,12 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
     at.run()
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id = ?", [cid])[0][0] == 1
 
-    widget(at.button, f"finalize_{invoice_id}").click().run()
+    widget(at.button, f"preview_finalize_{invoice_id}").click().run()
     assert_clean(at)
     status, number = db_rows(workbench_db, "SELECT status, number FROM invoices WHERE invoice_id = ?", [invoice_id])[0]
     assert status == "open" and number == 1
     assert at.subheader[0].value == "Invoice #1 · open"
-    assert widget(at.button, f"void_{invoice_id}")  # an open invoice can be voided, no longer finalized
+    assert widget(at.text_input, f"preview_void_reason_{invoice_id}")  # an open invoice can be voided, not finalized
 
     open_page(at, "views/ledger.py")
     widget(at.button, "export_prepare").click().run()
@@ -149,12 +149,13 @@ def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
     assert_clean(at)
     half = inv.total / 2
     half = half.quantize(inv.total) if inv.total.as_tuple().exponent < 0 else int(half)
-    widget(at.text_input, f"pay_amount_{inv.invoice_id}").set_value(str(half))
+    widget(at.text_input, f"pay_amount_{inv.invoice_id}_0").set_value(str(half))  # keyed by the amount paid
     widget(at.button, f"FormSubmitter:pay_{inv.invoice_id}-Record payment").click().run()
     assert_clean(at)
     assert status_of(workbench_db, inv.invoice_id) == "partially_paid"
     assert [p.value for p in at.dataframe if "method" in p.value.columns][0]["method"].tolist() == ["manual"]
-    widget(at.button, f"ledger_void_{inv.invoice_id}").click().run()
+    widget(at.text_input, f"ledger_void_reason_{inv.invoice_id}").set_value("paid by mistake")
+    widget(at.button, f"FormSubmitter:ledger_void_{inv.invoice_id}-Void the invoice").click().run()
     assert_clean(at)
     assert status_of(workbench_db, inv.invoice_id) == "void"
 
@@ -211,9 +212,9 @@ def test_the_first_start_creates_and_seeds_an_empty_database(tmp_path, monkeypat
         assert db_rows(path, "SELECT count(*) FROM contracts")[0][0] == 50  # the demo's default size
         assert {m.label: m.value for m in at.metric}["contracts"] == "50"
     finally:
-        from views import _common
+        from views._database import forget_database
 
-        _common.forget_database(str(path))
+        forget_database(str(path))
 
 
 def test_regenerating_the_demo_replaces_the_database_and_keeps_the_old_file(workbench_db):
@@ -250,12 +251,12 @@ def test_an_upload_with_errors_shows_them_all_and_imports_nothing(workbench_db):
     widget(at.button, "import_button").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["Import refused, nothing was imported: 4 problem(s)."]
-    problems = [d.value for d in at.dataframe if list(d.value.columns) == ["file", "line", "column", "reason"]][0]
+    problems = at.table[0].value
     found = {(r.file, r.line, r.column) for r in problems.itertuples()}
-    assert ("customers.csv", 3, "currency") in found
-    assert ("customers.csv", 3, "tax_rate") in found
-    assert ("contracts.csv", 3, "start_date") in found
-    assert ("contracts.csv", 3, "customer_id") in found
+    assert ("customers.csv", "3", "currency") in found
+    assert ("customers.csv", "3", "tax_rate") in found
+    assert ("contracts.csv", "3", "start_date") in found
+    assert ("contracts.csv", "3", "customer_id") in found
     assert input_counts(workbench_db) == before
 
 
@@ -279,7 +280,7 @@ def test_an_action_token_is_carried_out_once(workbench_db):
         import streamlit as st
 
         from engine.errors import ValidationError
-        from views._common import run_action, show_flash
+        from views._actions import run_action, show_flash
 
         calls = st.session_state.setdefault("calls", [])
 
@@ -298,6 +299,6 @@ def test_an_action_token_is_carried_out_once(workbench_db):
     at = AppTest.from_function(script, default_timeout=30).run()
     assert at.session_state["calls"] == [1]
     assert [s.value for s in at.success] == ["done"]
-    assert [i.value for i in at.info] == ["Demo: already done, nothing changed."]
+    assert not at.info  # the first click's message is still to be shown: the replay adds nothing
     assert [e.value for e in at.error] == ["Refused refused: no"]
     assert ("refused", 1) not in at.session_state["done_actions"]

@@ -1,0 +1,80 @@
+"""How values look on every page: money with its currency, dates as YYYY-MM-DD, exact decimals,
+customers as "name (id)", and column headers in words rather than column names."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+
+from engine.money import format_major, format_money
+
+DATE_FORMAT = "YYYY-MM-DD"  # every st.date_input and DateColumn
+DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"  # every DatetimeColumn (times are UTC)
+# Every plotly chart: Streamlit's own element toolbar (full screen) is enough; plotly's would sit over
+# the chart's title.
+CHART_CONFIG = {"displayModeBar": False, "displaylogo": False}
+
+
+def money(minor: int | None, currency: str) -> str:
+    return "" if minor is None else format_money(int(minor), currency)
+
+
+def money_of_major(amount: Decimal | str | None, currency: str) -> str:
+    """An amount in major units ('35.48') -> '$35.48' (engine.money.format_major: one with more decimals
+    than the currency has is shown exactly, with its code); '' for none."""
+    if amount is None or amount == "" or (isinstance(amount, float) and pd.isna(amount)):
+        return ""
+    return format_major(Decimal(str(amount)), currency)
+
+
+def fmt_date(value) -> str:
+    if value is None or (not isinstance(value, dt.date) and pd.isna(value)):
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def dates_as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """DuckDB DATE columns arrive as datetime64: show them as dates, not midnight timestamps."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            ser = out[col]
+            is_midnight = ser.dropna().eq(ser.dropna().dt.normalize()).all()
+            out[col] = ser.dt.date if is_midnight and not col.endswith("_at") else ser.dt.floor("s")
+    return out
+
+
+def plain_number(value) -> str:
+    """An exact decimal without trailing zeros, as text ('' for none)."""
+    if value is None:
+        return ""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def customer(name: str | None, customer_id: str) -> str:
+    """'Boreal Media Pty Ltd (CUS-000001)': people know customers by name, the data by id."""
+    return f"{name} ({customer_id})" if name else customer_id
+
+
+def column_label(name: str) -> str:
+    """'business_id' -> 'business', 'first_date' -> 'first date': headers in words."""
+    words = name.removesuffix("_id").removesuffix("_minor")
+    return words.replace("_", " ")
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with headers in words (a header that would then be taken twice keeps its words in full)."""
+    labels = [column_label(c) for c in frame.columns]
+    return frame.set_axis(
+        [
+            lab if labels.count(lab) == 1 else str(c).replace("_", " ")
+            for c, lab in zip(frame.columns, labels, strict=True)
+        ],
+        axis=1,
+    )

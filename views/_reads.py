@@ -1,0 +1,198 @@
+"""Typed, cached reads behind the pages: one `st.cache_data` function per read.
+
+Each takes the database file (`db`, from `views._database.db_path()`) first, so two files never share
+a cached answer, and is cleared after every write (`views._actions`). They open a cursor of the
+shared connection of their own: a cached read may run on any session's thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from engine.io import workbench_queries as q
+from engine.models import BillingCycle, InvoiceResponse
+from views._database import shared_database
+
+_cached = st.cache_data(show_spinner=False, max_entries=256)
+
+
+@contextmanager
+def _cursor(db: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    with shared_database(db).cursor() as cur:
+        yield cur
+
+
+def clear() -> None:
+    """After any write: every cached read may be stale."""
+    st.cache_data.clear()
+
+
+# --- data page ------------------------------------------------------------------------------------
+
+
+@_cached
+def table_counts(db: str) -> dict[str, int]:
+    with _cursor(db) as cur:
+        return q.table_counts(cur)
+
+
+@_cached
+def customer_counts(db: str) -> pd.DataFrame:
+    with _cursor(db) as cur:
+        return q.customer_counts(cur)
+
+
+@_cached
+def invoice_counts(db: str) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.invoice_counts(cur)
+
+
+@_cached
+def usage_counts(db: str) -> pd.DataFrame:
+    with _cursor(db) as cur:
+        return q.usage_counts(cur)
+
+
+@_cached
+def browse_table(db: str, table: str, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
+    with _cursor(db) as cur:
+        return q.browse_table(cur, table, limit, offset)
+
+
+# --- contracts, customers, businesses ---------------------------------------------------------------
+
+
+@_cached
+def search_contracts(db: str, text: str, limit: int) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.search_contracts(cur, text, limit)
+
+
+@_cached
+def contract_details(db: str, contract_id: str) -> dict | None:
+    with _cursor(db) as cur:
+        return q.contract_details(cur, contract_id)
+
+
+@_cached
+def search_customers(db: str, text: str, limit: int) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.search_customers(cur, text, limit)
+
+
+@_cached
+def customer_names(db: str, customer_ids: tuple[str, ...]) -> dict[str, str]:
+    with _cursor(db) as cur:
+        return q.customer_names(cur, list(customer_ids))
+
+
+@_cached
+def businesses(db: str) -> list[str]:
+    with _cursor(db) as cur:
+        return q.businesses(cur)
+
+
+@_cached
+def invoice_currencies(db: str) -> list[str]:
+    with _cursor(db) as cur:
+        return q.invoice_currencies(cur)
+
+
+@_cached
+def usage_date_range(db: str) -> tuple[dt.date | None, dt.date | None]:
+    with _cursor(db) as cur:
+        return q.usage_date_range(cur)
+
+
+# --- cycles and invoices -------------------------------------------------------------------------
+
+
+@_cached
+def billing_cycles(db: str, contract_id: str, from_date: dt.date, to_date: dt.date) -> list[BillingCycle]:
+    from engine.rating.cycles import billing_cycles as cycles_of
+
+    with _cursor(db) as cur:
+        return cycles_of(cur, contract_id, from_date, to_date)
+
+
+@_cached
+def contract_invoices(db: str, contract_id: str) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.contract_invoices(cur, contract_id)
+
+
+@_cached
+def pending_usage_by_cycle(db: str, contract_id: str, spans: tuple[tuple[dt.date, dt.date], ...]) -> dict[dt.date, int]:
+    with _cursor(db) as cur:
+        return q.pending_usage_by_cycle(cur, contract_id, list(spans))
+
+
+@_cached
+def preview_invoice(db: str, contract_id: str, period_date: dt.date) -> InvoiceResponse:
+    from engine.billing.invoices import preview_invoice as preview
+
+    with _cursor(db) as cur:
+        return preview(cur, contract_id, period_date)
+
+
+@_cached
+def load_invoice(db: str, invoice_id: str) -> InvoiceResponse:
+    from engine.billing.invoice_store import load_invoice as load
+
+    with _cursor(db) as cur:
+        return load(cur, invoice_id)
+
+
+@_cached
+def invoice_payments(db: str, invoice_id: str) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.invoice_payments(cur, invoice_id)
+
+
+@_cached
+def ledger_page(db: str, filters: dict, order: str, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
+    """One page of the ledger in `order` (sorted by the engine over every matching invoice)."""
+    from engine.io.export import ledger_frames
+
+    with _cursor(db) as cur:
+        return ledger_frames(cur, filters=filters, limit=limit, offset=offset, order=order)
+
+
+# --- bill runs -----------------------------------------------------------------------------------
+
+
+@_cached
+def contracts_in_scope(
+    db: str, period_date: dt.date, customer_ids: tuple[str, ...] | None, business_id: str | None
+) -> int:
+    with _cursor(db) as cur:
+        return q.contracts_in_scope(
+            cur, period_date, customer_ids=None if customer_ids is None else list(customer_ids), business_id=business_id
+        )
+
+
+@_cached
+def list_runs(db: str, limit: int) -> list[dict]:
+    from engine.billing.bill_run import list_runs as runs
+
+    with _cursor(db) as cur:
+        return runs(cur, limit=limit)
+
+
+@_cached
+def run_totals_by_product(db: str, run_id: str) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.run_totals_by_product(cur, run_id)
+
+
+@_cached
+def run_outcomes(db: str, run_id: str, limit: int) -> list[dict]:
+    with _cursor(db) as cur:
+        return q.run_outcomes(cur, run_id, limit=limit)
