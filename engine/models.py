@@ -110,11 +110,6 @@ class ContractInvoiceResult(_Model):
     invoice: InvoiceResponse
 
 
-class GeneratePeriodInvoicesRequest(_Model):
-    contract_id: str
-    period_date: dt.date
-
-
 class GenerateInvoiceRequest(_Model):
     """Zenskar generate_invoice: the dates must be exactly one of the contract's cycles."""
 

@@ -13,10 +13,6 @@ from fractions import Fraction
 
 from .currencies import SYMBOLS, minor_units
 
-# DuckDB column types for money and quantities (never DOUBLE).
-PRICE_SCALE = 12  # a price in major units may have up to 12 decimals
-QTY_SCALE = 6  # a quantity up to 6
-
 
 def round_half_away(value: Decimal | Fraction | int) -> int:
     """THE rounding rule: nearest integer, halves away from zero (2.5 -> 3, -2.5 -> -3)."""

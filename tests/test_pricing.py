@@ -24,7 +24,7 @@ from engine.billing.invoices import preview_invoice
 from engine.db import connect
 from engine.errors import ValidationError
 from engine.money import round_half_away
-from engine.rating.pricing import price_sql
+from engine.rating.pricing import pricing_model
 
 MARCH = dt.date(2026, 3, 15)
 GRADUATED = [("100", "1.00"), ("1000", "0.50", "5.00"), (None, "0.10")]
@@ -202,7 +202,7 @@ def test_percentage_edge_cases(con, quantities, amount):
 
 def test_unknown_pricing_model_is_a_validation_error():
     with pytest.raises(ValidationError, match="unknown pricing model"):
-        price_sql("tiered_magic")
+        pricing_model("tiered_magic")
 
 
 def test_recurring_line_prices_its_quantity_by_graduated_tiers(con):

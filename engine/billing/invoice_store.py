@@ -17,8 +17,6 @@ from ..errors import NotFoundError
 from ..models import InvoiceLine, InvoiceResponse, TierRow
 from ..money import TAX_BOUNDS, sql_round_minor, to_major
 
-FINAL_STATUSES = ("open", "partially_paid", "manual_paid", "stripe_paid", "void")
-
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
 def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT") -> str:

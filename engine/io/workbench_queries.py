@@ -211,15 +211,6 @@ def contract_invoices(con: duckdb.DuckDBPyConnection, contract_id: str) -> list[
     )
 
 
-def cycle_invoice_id(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
-    """The non-void invoice that holds a cycle (its claim), if any."""
-    row = con.execute(
-        "SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
-        [contract_id, period_start],
-    ).fetchone()
-    return row[0] if row else None
-
-
 def pending_usage_by_cycle(
     con: duckdb.DuckDBPyConnection, contract_id: str, spans: list[tuple[dt.date, dt.date]]
 ) -> dict[dt.date, int]:
@@ -244,10 +235,6 @@ def invoice_payments(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[di
             [invoice_id],
         )
     )
-
-
-def invoice_exists(con: duckdb.DuckDBPyConnection, invoice_id: str) -> bool:
-    return con.execute("SELECT count(*) FROM invoices WHERE invoice_id = ?", [invoice_id]).fetchone()[0] > 0
 
 
 # --- bill runs ----------------------------------------------------------------------------------

@@ -119,10 +119,6 @@ def models_in_sql(names: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{pricing_model(n).name}'" for n in names) + ")"
 
 
-def price_sql(model: str) -> PriceSQL:
-    return pricing_model(model).price
-
-
 def price_case_sql() -> tuple[str, str]:
     """(numerator, extra divisor) as CASE expressions over the row's pricing_model."""
     nums = " ".join(f"WHEN '{m.name}' THEN {m.price.numerator}" for m in PRICING_MODELS.values())

@@ -27,18 +27,6 @@ from ..rating.pipeline import KIND_ORDER
 BASELINE = "_scenario_baseline"
 AFFECTED = "_scenario_affected"  # contracts re-rated under the scenario (see mark_affected_contracts)
 COMPARISON = "_scenario_comparison"
-CSV_COLUMNS = [
-    "contract_id",
-    "customer_id",
-    "product",
-    "line_id",
-    "kind",
-    "currency",
-    "period_start",
-    "baseline_amount",
-    "scenario_amount",
-    "delta",
-]
 # rows in invoice order: contract, cycle, then the invoice's own line order
 ROW_ORDER = f"contract_id, period_start, {KIND_ORDER}, line_id"
 TRUE_UP = "minimum_commitment_true_up"
