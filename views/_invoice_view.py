@@ -149,10 +149,12 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
             ):
                 st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}", placeholder="")
 
-    t1, t2, t3, t4, t5 = st.columns(5)
+    # two rows of wide columns: in five narrow ones a metric cuts a long amount off ('A$12,478…')
+    t1, t2, t3 = st.columns(3)
     t1.metric("Subtotal", money(inv.subtotal_minor, cur))
     t2.metric(f"Tax ({plain_number(inv.tax_rate)}%)", money(inv.tax_minor, cur))
     t3.metric("Total", money(inv.total_minor, cur))
+    t4, t5, _ = st.columns(3)
     t4.metric("Paid", money(inv.total_paid_minor, cur))
     t5.metric("Balance due", money(inv.balance_due_minor, cur))
 

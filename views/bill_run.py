@@ -9,14 +9,14 @@ double click never starts a second one. The engine skips cycles that already hav
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
-from engine.currencies import minor_units
 from engine.errors import BillsimError
+from engine.money import to_major
 from views import _reads
 from views._actions import data_changed, flash, show_flash
 from views._database import cursor, db_path
@@ -82,45 +82,56 @@ def _carry_out(params: dict) -> None:
 
 
 def _product_chart(run_id: str):
-    """Invoiced amount per product, one panel per currency (amounts of two currencies never add up)."""
-    rows = _reads.run_totals_by_product(db_path(), run_id)
+    """Invoiced amount per product, one panel per currency (amounts of two currencies never add up).
+
+    Each bar carries its exact amount as a label outside the bar, in one readable size; products that
+    billed 0 are left out; every panel's axis starts at 0 (bars compare lengths)."""
+    rows = [r for r in _reads.run_totals_by_product(db_path(), run_id) if r["amount_minor"] != 0]
     if not rows:
         return None
-    frame = pd.DataFrame(
-        [
-            {
-                "currency": r["currency"],
-                "product": r["product"],
-                "lines": r["lines"],
-                # the bar's length only; its label is the exact formatted amount
-                "amount": float(Decimal(r["amount_minor"]).scaleb(-minor_units(r["currency"]))),
-                "label": money(r["amount_minor"], r["currency"]),
-            }
-            for r in rows
-        ]
+    currencies = sorted({r["currency"] for r in rows})
+    cols = min(3, len(currencies))
+    panel_rows = -(-len(currencies) // cols)
+    fig = make_subplots(
+        rows=panel_rows,
+        cols=cols,
+        subplot_titles=currencies,
+        horizontal_spacing=0.16,
+        vertical_spacing=0.08 if panel_rows > 1 else 0.0,
     )
-    currencies = sorted(frame["currency"].unique())
-    fig = px.bar(
-        frame,
-        x="amount",
-        y="product",
-        orientation="h",
-        facet_col="currency",
-        facet_col_wrap=3,
-        category_orders={"currency": currencies},
-        text="label",
-        hover_data={"lines": True, "label": True, "amount": False, "currency": False},
-        labels={"amount": "", "product": "", "label": "amount"},
-        color_discrete_sequence=["#4C78A8"],
-        facet_row_spacing=0.12,
-        facet_col_spacing=0.2,
+    tallest = 0
+    for i, cur in enumerate(currencies):
+        mine = sorted((r for r in rows if r["currency"] == cur), key=lambda r: r["amount_minor"])
+        tallest = max(tallest, len(mine))
+        # the bar's length only; its label is the exact formatted amount
+        lengths = [float(to_major(r["amount_minor"], cur)) for r in mine]
+        fig.add_trace(
+            go.Bar(
+                x=lengths,
+                y=[r["product"] for r in mine],
+                orientation="h",
+                text=[money(r["amount_minor"], cur) for r in mine],
+                textposition="outside",
+                cliponaxis=False,
+                textfont={"size": 12},
+                marker_color="#4C78A8",
+                customdata=[r["lines"] for r in mine],
+                hovertemplate="%{y}: %{text} (%{customdata} lines)<extra></extra>",
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
+        low, high = min(0.0, *lengths), max(0.0, *lengths)
+        # room for the labels outside the bars
+        fig.update_xaxes(range=[low * 1.6, high * 1.6 or 1], row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=True, zerolinecolor="#999")
+    fig.update_yaxes(tickfont={"size": 12})
+    fig.update_layout(
+        height=80 + panel_rows * (40 + 22 * tallest),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+        bargap=0.25,
     )
-    fig.update_xaxes(matches=None, showticklabels=False, showgrid=False)
-    fig.update_yaxes(matches=None, showticklabels=True, categoryorder="total ascending")
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1], font_size=14))
-    fig.update_traces(textposition="auto", cliponaxis=False)
-    rows_of_panels = -(-len(currencies) // 3)
-    fig.update_layout(height=60 + 260 * rows_of_panels, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
     return fig
 
 
@@ -185,13 +196,10 @@ def show_report(run: dict) -> None:
             pending["amount"] = [
                 money_of_major(a, c) for a, c in zip(pending["amount"], pending["currency"], strict=True)
             ]
-            st.dataframe(
-                labelled(pending),
-                hide_index=True,
-                key="run_pending",
-                placeholder="",
-                column_config={"amount": st.column_config.TextColumn(alignment="right")},
-            )
+            if "customer_id" in pending:
+                names = _reads.customer_names(db_path(), tuple(sorted(set(pending["customer_id"]))))
+                pending["customer_id"] = [customer(names.get(c), c) for c in pending["customer_id"]]
+            st.table(labelled(pending).fillna(""), hide_index=True)  # a static table wraps the long reasons
     fig = _product_chart(run["run_id"])
     if fig is not None:
         st.caption("Totals by product: line amounts of the invoices this run drafted, per currency.")

@@ -129,8 +129,16 @@ def timeline(cycles, invoices: list[dict], pending: dict, chosen_start: dt.date 
                 fillcolor="#E45756",
                 opacity=0.12,
                 line_width=0,
-                annotation_text="chosen",
-                annotation_position="top left",
+            )
+            # above the plot area: inside it, the bars would cover the word
+            fig.add_annotation(
+                x=chosen.start_date + (chosen.end_date - chosen.start_date) / 2,
+                y=1.0,
+                yref="paper",
+                yanchor="bottom",
+                text="chosen",
+                showarrow=False,
+                font={"color": "#B03A3A", "size": 12},
             )
     today = dt.date.today()
     if first <= today <= last:

@@ -181,8 +181,8 @@ else:
         placeholder="",
         column_config={
             **{c: st.column_config.DateColumn(format=DATE_FORMAT) for c in DATES},
-            "total": st.column_config.NumberColumn(format="localized", help=amount),
-            "balance due": st.column_config.NumberColumn(format="localized", help=amount),
+            "total": st.column_config.NumberColumn(format="accounting", help=amount),
+            "balance due": st.column_config.NumberColumn(format="accounting", help=amount),
             "created (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
         },
     )

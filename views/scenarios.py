@@ -239,7 +239,7 @@ with right:
 today = dt.date.today()
 this_month = today.replace(day=1)
 default_from = this_month.replace(year=this_month.year - 1)
-c1, c2, c3 = st.columns([1, 1, 1])
+c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
 from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from", format=DATE_FORMAT)
 to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to", format=DATE_FORMAT)
 c3.button(
@@ -306,6 +306,9 @@ def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
             y=list(steps["amount"]),
             measure=list(steps["measure"]),
             connector={"line": {"width": 1}},
+            text=[money_of_major(a, cur) for a in steps["amount"]],  # each step's exact amount
+            textposition="outside",
+            cliponaxis=False,
         )
     )
     fig.update_layout(title=title, yaxis_title=cur, height=400, margin={"t": 48, "b": 8}, showlegend=False)
@@ -324,9 +327,9 @@ def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
                 text=f"axis does not start at 0 (starts at {bottom:,.0f} {cur})",
                 xref="paper",
                 yref="paper",
-                x=0,
-                y=0,
-                xanchor="left",
+                x=1,
+                y=1.0,
+                xanchor="right",
                 yanchor="bottom",
                 showarrow=False,
                 font={"size": 11, "color": "#B00020"},

@@ -371,6 +371,9 @@ def test_the_bill_run_chart_has_no_toolbar_over_its_title(workbench_db):
     assert_clean(at)
     proto = _figures(at)["run_chart"]
     assert json.loads(proto.config or "{}").get("displayModeBar") is False
+    bars = json.loads(proto.spec)["data"]
+    assert bars and all(x != 0 for b in bars for x in b["x"]), "products that billed 0 are left out"
+    assert {b["textposition"] for b in bars} == {"outside"}, "labels beside the bars, not squeezed inside"
 
 
 # --- 9. a bill run's outcome per contract -----------------------------------------------------------
