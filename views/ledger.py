@@ -243,7 +243,7 @@ if pick:
             finalize_control(inv, "ledger")
         elif inv.status in PAYABLE:
             with st.form(f"pay_{pick}", border=True):
-                p1, p2, p3 = st.columns([2, 1, 1])
+                p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
                 p1.text_input(
                     f"Payment amount ({inv.currency})",
                     value=str(inv.balance_due),
