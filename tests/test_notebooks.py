@@ -15,10 +15,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
-import shutil
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,20 +34,19 @@ NOTEBOOKS = ROOT / "notebooks"
 PLOTLY = "application/vnd.plotly.v1+json"
 
 
-@contextmanager
-def executed(name: str, dump_source: str, workdir: Path) -> Iterator[tuple[nbformat.NotebookNode, dict]]:
-    """Run the notebook with `dump_source` appended as its last cell; yield it and the JSON that cell printed.
-    The notebook's own temporary folder is removed afterwards."""
+def execute(name: str, dump_source: str, workdir: Path, monkeypatch) -> tuple[nbformat.NotebookNode, dict]:
+    """Run the notebook with `dump_source` appended as its last cell; return it and the JSON that cell printed."""
+    # the kernel inherits TMPDIR: the notebook's mkdtemp folder lands in the test's tmp_path and goes with it,
+    # even when a cell fails
+    monkeypatch.setenv("TMPDIR", str(workdir))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(dump_source))
     NotebookClient(
         nb, kernel_name="python3", timeout=600, allow_errors=False, resources={"metadata": {"path": str(workdir)}}
     ).execute()
     dumped = json.loads("".join(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
-    try:
-        yield nb, dumped
-    finally:
-        shutil.rmtree(dumped["workdir"], ignore_errors=True)
+    assert Path(dumped["workdir"]).parent == workdir
+    return nb, dumped
 
 
 def outputs(nb) -> list[dict]:
@@ -118,9 +114,9 @@ print(_json.dumps({
 
 
 @pytest.mark.slow
-def test_bill_run_review_shows_the_runs_figures(tmp_path):
-    with executed("bill_run_review.ipynb", REVIEW_DUMP, tmp_path) as (nb, dumped):
-        con = demo_copy(dumped, tmp_path)
+def test_bill_run_review_shows_the_runs_figures(tmp_path, monkeypatch):
+    nb, dumped = execute("bill_run_review.ipynb", REVIEW_DUMP, tmp_path, monkeypatch)
+    con = demo_copy(dumped, tmp_path)
     report = bill_run(con, dt.date.fromisoformat(dumped["period_date"]), include_delayed_charges=True)
     assert report.drafted > 50 and not report.failed
 
@@ -244,9 +240,9 @@ def _expected_totals(rows: list[dict]) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_what_if_pricing_shows_the_simulated_figures(tmp_path):
-    with executed("what_if_pricing.ipynb", WHAT_IF_DUMP, tmp_path) as (nb, dumped):
-        con = demo_copy(dumped, tmp_path)
+def test_what_if_pricing_shows_the_simulated_figures(tmp_path, monkeypatch):
+    nb, dumped = execute("what_if_pricing.ipynb", WHAT_IF_DUMP, tmp_path, monkeypatch)
+    con = demo_copy(dumped, tmp_path)
     dates = [dt.date.fromisoformat(dumped[k]) for k in ("from", "to")]
     cur = dumped["currency"]
     price = run_simulation(con, parse_scenario(PRICE), *dates).rows.to_dict("records")
