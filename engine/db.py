@@ -82,7 +82,9 @@ def transaction(con: duckdb.DuckDBPyConnection):
 # on a fresh snapshot then sees the winner's rows (an existing invoice, a taken number) and does the
 # right thing. This is the one place the engine decides what such a conflict is and how to retry it.
 
-CONFLICT_ATTEMPTS = 8
+# Ten attempts with randomised exponential back-off (at most ~1 s of waiting in all): enough for a handful of threads
+# finalizing one business at once on a loaded machine, short enough to report a truly busy database.
+CONFLICT_ATTEMPTS = 10
 
 
 def is_write_conflict(exc: BaseException) -> bool:
@@ -109,7 +111,7 @@ def retry_write_conflicts(attempt: Callable[[], T], *, attempts: int = CONFLICT_
                     f"gave up after {attempts} write conflicts with concurrent changes; try again"
                 ) from exc
             # Randomised exponential back-off so the writers that collided do not collide again.
-            time.sleep(random.uniform(0, 0.002 * 2**n))
+            time.sleep(random.uniform(0, 0.002 * 2**n))  # n = 0 … 8: at most 0.5 s at the end
     raise AssertionError("unreachable")
 
 

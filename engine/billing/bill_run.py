@@ -26,6 +26,7 @@ from ..db import retry_write_conflicts, transaction
 from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
+from ..rating.cycles import check_period_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from .delayed_charges import sweep_delayed_charges
@@ -245,6 +246,7 @@ def bill_run(
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc)."""
     progress = progress or no_progress
     t0 = time.perf_counter()
+    check_period_date(period_date, "period date")
     scope = _scope(contract_ids, customer_ids, business_id)
     scope_json = json.dumps(scope, sort_keys=True)
     progress(0.0, "starting bill run")

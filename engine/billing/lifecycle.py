@@ -193,9 +193,9 @@ def record_payment(
         balance = total - paid
         if minor <= 0:
             raise ValidationError(f"payment must be positive, got {amount} {currency}")
-        if minor > balance:
+        if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
             raise ValidationError(
-                f"payment {to_major(minor, currency)} {currency} exceeds the balance due "
+                f"payment {amount} {currency} exceeds the balance due "
                 f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
             )
         new_status = "partially_paid" if minor < balance else PAID_STATUS[method]

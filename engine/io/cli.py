@@ -13,12 +13,20 @@ import csv
 import datetime as dt
 import json
 import sys
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 
 from ..errors import BillsimError, DatabaseBusyError, ImportProblems
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as ONE line on stderr (exit 2) like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _date(text: str) -> dt.date:
@@ -26,6 +34,37 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _amount(text: str) -> Decimal:
+    """An amount as an exact Decimal; whether it is positive or has too many decimals the engine says."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(
+            f"not a number: {text!r} (write a plain decimal such as 12.50, without thousands separators)"
+        ) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    # a waiting time, not money: a float is fine here
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
 
 
 def _print_json(obj) -> None:
@@ -159,8 +198,8 @@ def cmd_run(args) -> int:
     report = bill_run(
         con,
         args.period_date,
-        contract_ids=args.contract or None,
-        customer_ids=args.customer or None,
+        contract_ids=args.contract,  # None when not given: argparse never gives an empty list
+        customer_ids=args.customer,
         business_id=args.business,
         include_delayed_charges=args.include_delayed_charges,
         finalize=args.finalize,
@@ -196,7 +235,7 @@ def cmd_void(args) -> int:
 def cmd_pay(args) -> int:
     from ..billing.lifecycle import record_payment
 
-    _print_json(record_payment(_open(args), args.invoice_id, Decimal(args.amount), method=args.method))
+    _print_json(record_payment(_open(args), args.invoice_id, args.amount, method=args.method))
     return 0
 
 
@@ -218,11 +257,11 @@ def cmd_simulate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="billsim", description="Billing-simulation workbench engine")
+    p = _Parser(prog="billsim", description="Billing-simulation workbench engine")
     p.add_argument("--db", help="database file (default: $BILLSIM_DB or data/workbench.duckdb)")
     p.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
         help="wait this long for a database another process holds (default: fail at once)",
@@ -231,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("init", help="create the database (and seed the demo data with --demo)")
     s.add_argument("--demo", action="store_true")
-    s.add_argument("--contracts", type=int, default=50)
-    s.add_argument("--usage-rows", type=int, default=None)
+    s.add_argument("--contracts", type=_count, default=50)
+    s.add_argument("--usage-rows", type=_count, default=None)
     s.add_argument("--seed", type=int, default=7)
     s.set_defaults(func=cmd_init)
 
@@ -242,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="write a deterministic demo data folder")
     s.add_argument("--out", required=True)
-    s.add_argument("--contracts", type=int, default=50)
-    s.add_argument("--usage-rows", type=int, default=None)
+    s.add_argument("--contracts", type=_count, default=50)
+    s.add_argument("--usage-rows", type=_count, default=None)
     s.add_argument("--seed", type=int, default=7)
     s.set_defaults(func=cmd_demo)
 
@@ -289,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pay", help="record a payment against an open invoice")
     s.add_argument("invoice_id")
-    s.add_argument("amount", help="major units, e.g. 125.00")
+    s.add_argument("amount", type=_amount, help="major units, e.g. 125.00")
     s.add_argument("--method", choices=["manual", "stripe"], default="manual")
     s.set_defaults(func=cmd_pay)
 

@@ -23,7 +23,23 @@ from ..errors import NotFoundError, ValidationError
 from ..models import BillingCycle
 from .sources import check_source
 
+# The last date whose cycle the workbench bills. A cycle ends less than a year after a date it contains,
+# the bill_for_date is at most the day after, and the due date at most 3650 days later (payment_terms_days,
+# import rule): 9988-12-31 + 366 + 1 + 3650 days stays before 9999-12-31, the last date Python (and so
+# every report) can hold. Later dates are refused where they enter, not met as an unreadable invoice.
+LAST_PERIOD_DATE = dt.date(9988, 12, 31)
+
 PERIOD_MONTHS_SQL = "(CASE {c}.billing_period WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END)"
+
+
+def check_period_date(date: dt.date, what: str = "date") -> dt.date:
+    """`date` itself if its cycle's dates can all be held (see LAST_PERIOD_DATE), else ValidationError."""
+    if date > LAST_PERIOD_DATE:
+        raise ValidationError(
+            f"{what} {date} is after {LAST_PERIOD_DATE}, the last date billed: its cycle and due date "
+            f"must end by 9999-12-31"
+        )
+    return date
 
 
 def _months(c: str) -> str:
@@ -118,6 +134,7 @@ def billing_cycles(
     """The contract's cycles overlapping [from_date, to_date] (Zenskar getContractBillingCycles)."""
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
+    check_period_date(to_date, "--to")
     start, end = contract_window(con, contract_id, source)
     lo = max(from_date, start)
     hi = min(to_date, end) if end else to_date
@@ -129,7 +146,8 @@ def billing_cycles(
 def check_date_in_contract(
     con: duckdb.DuckDBPyConnection, contract_id: str, date: dt.date, source: str = "main"
 ) -> None:
-    """An unknown contract or a date outside the contract's [start, end] is an error."""
+    """An unknown contract, a date outside the contract's [start, end] or after LAST_PERIOD_DATE is an error."""
+    check_period_date(date)
     start, end = contract_window(con, contract_id, source)
     if date < start or (end is not None and date > end):
         window = f"{start} – {end}" if end else f"from {start}, open-ended"

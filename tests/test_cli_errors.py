@@ -1,0 +1,115 @@
+"""Every `billsim` error is ONE line on stderr and an exit code (README): 2 bad input, 3 database busy,
+4 a database or file that cannot be read or written. Never a Python traceback.
+
+Each case runs the real command in a subprocess against a small database: customer C1 (USD) with
+contract K1 (monthly from 2026-01-01, 10.00 flat) and one open invoice of March.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers_data import add_contract, add_customer, add_line
+
+from engine.billing.invoices import draft_period_invoice
+from engine.billing.lifecycle import finalize_invoice
+from engine.db import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+CLI = [str(VENV_PY if VENV_PY.exists() else Path(sys.executable)), "-m", "engine"]
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory) -> tuple[Path, str]:
+    """(database path, id of an open invoice of 10.00 USD)."""
+    path = tmp_path_factory.mktemp("cli") / "cli.duckdb"
+    con = connect(path)
+    add_customer(con, "C1")
+    add_contract(con, "K1", "C1", "2026-01-01")
+    add_line(con, "L1", "K1", unit_price="10.00")
+    invoice_id = draft_period_invoice(con, "K1", dt.date(2026, 3, 15)).invoice.invoice_id
+    finalize_invoice(con, invoice_id)
+    con.close()
+    return path, invoice_id
+
+
+def billsim(db: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, "--db", str(db), *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("billsim"), proc.stderr
+    assert proc.returncode == code, proc.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize(
+    "amount, words",
+    [
+        ("abc", ["not a number"]),
+        ("1,5", ["not a number"]),
+        ("0x10", ["not a number"]),
+        ("", ["not a number"]),
+        ("-5", ["positive"]),
+        ("0", ["positive"]),
+        ("nan", ["finite"]),
+        ("1e999", ["exceeds the balance due"]),
+        ("10.001", ["decimals"]),
+        ("10.01", ["exceeds the balance due"]),
+    ],
+)
+def test_a_bad_payment_amount_is_one_line_and_exit_2(ledger, amount, words):
+    db, invoice_id = ledger
+    assert_one_line_error(billsim(db, "pay", invoice_id, amount), 2, *words)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["pay", "INV-NOPE", "abc"], ["not a number"]),
+        (["pay", "INV-NOPE", "5"], ["no invoice"]),
+        (["finalize", "INV-NOPE"], ["no invoice"]),
+        (["void", "INV-NOPE"], ["no invoice"]),
+        (["preview", "K-NOPE", "--period-date", "2026-03-01"], ["unknown contract"]),
+        (["draft", "K1", "--period-date", "2026-02-30"], ["not a date"]),
+        (["run", "--period-date", "yesterday"], ["not a date"]),
+        (["cycles", "K1", "--from", "2026-03-01", "--to", "2026-01-01"], ["before"]),
+        (["cycles", "K1", "--from", "2026-01-01"], ["--to"]),
+        (["preview", "K1", "--period-date", "9999-12-31"], ["9999"]),
+        (["draft", "K1", "--period-date", "9999-12-31"], ["9999"]),
+        (["cycles", "K1", "--from", "2026-01-01", "--to", "9999-12-31"], ["9999"]),
+        (["run", "--period-date", "9999-12-31", "--quiet"], ["9999"]),
+        (["demo", "--out", "unused", "--contracts", "-1"], ["negative"]),
+        (["init", "--demo", "--usage-rows", "-5"], ["negative"]),
+        (["init", "--contracts", "many"], ["whole number"]),
+        (["--wait", "soon", "init"], ["number"]),
+        (["simulate", "no-such-scenario.json", "--from", "2026-01-01", "--to", "2026-02-01"], ["scenario"]),
+        (["import", "no-such-folder"], ["no-such-folder"]),
+        (["frobnicate"], ["invalid choice"]),
+        ([], ["command"]),
+    ],
+)
+def test_bad_input_to_any_command_is_one_line_and_exit_2(ledger, args, words):
+    assert_one_line_error(billsim(ledger[0], *args), 2, *words)
+
+
+def test_an_unwritable_export_folder_is_one_line_and_exit_4(ledger, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert_one_line_error(billsim(ledger[0], "export", "--out", str(a_file / "out")), 4)
+
+
+def test_a_file_that_is_not_a_database_is_one_line_and_exit_4(tmp_path):
+    not_db = tmp_path / "notes.duckdb"
+    not_db.write_text("hello")
+    assert_one_line_error(billsim(not_db, "init"), 4)
