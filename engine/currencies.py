@@ -36,3 +36,31 @@ def minor_units(code: str) -> int:
         return MINOR_UNITS[code]
     except KeyError:
         raise ValidationError(f"unknown currency {code!r}: not an ISO 4217 code") from None
+
+
+# --- minor units as SQL: the one relation every query joins on a currency code ----------------------------
+# code, exp (decimals), scale = 10^exp, and per_minor_S = 10^(S − exp): how many units of an amount scaled
+# by 10^S make one minor unit (S = 12 for money columns, 18 for a price × quantity). The powers are
+# Python integers bound as HUGEINT lists: DuckDB's ** would go through DOUBLE.
+CURRENCY_UNITS_SQL = (
+    "(SELECT unnest(?::VARCHAR[]) AS code, unnest(?::INTEGER[]) AS exp, unnest(?::HUGEINT[]) AS scale, "
+    "unnest(?::HUGEINT[]) AS per_minor_12, unnest(?::HUGEINT[]) AS per_minor_18)"
+)
+CURRENCY_UNITS_TABLE = "_currency_units"
+
+
+def currency_units_params() -> list[list]:
+    """The bound parameters of CURRENCY_UNITS_SQL, in its column order."""
+    codes = sorted(MINOR_UNITS)
+    exps = [MINOR_UNITS[c] for c in codes]
+    return [codes, exps, [10**e for e in exps], [10 ** (12 - e) for e in exps], [10 ** (18 - e) for e in exps]]
+
+
+def currency_units_table(con) -> str:
+    """Create CURRENCY_UNITS_SQL as a temp table of this connection (once) and return its name, for
+    set-based SQL that joins it many times (rating, sweeps)."""
+    con.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {CURRENCY_UNITS_TABLE} AS SELECT * FROM {CURRENCY_UNITS_SQL}",
+        currency_units_params(),
+    )
+    return CURRENCY_UNITS_TABLE

@@ -11,7 +11,30 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from .currencies import SYMBOLS, minor_units
+from .currencies import MINOR_UNITS, SYMBOLS, minor_units
+
+BIGINT_MAX = 2**63 - 1  # amounts are stored as BIGINT minor units
+
+# --- magnitude bounds: ONE definition, read by the importer (it refuses beyond them) and the engine ---
+# Rating turns each stored decimal into an exact integer, `value × 10^s` (s = its column's scale), in
+# DuckDB's DECIMAL(38, s) arithmetic before the cast to HUGEINT (e.g. `unit_price * 1000000000000`).
+# The product keeps scale s, so it must fit 38 digits of which s are decimals:
+#     |value| · 10^s < 10^(38 − s)   ⇔   |value| < 10^(38 − 2s)
+#     money (prices, fees, rates, commitments, delayed charges; DECIMAL(38,12), s = 12):  < 10^14
+#     quantities (line quantity, package size, free units, tier bounds; DECIMAL(38,6), s = 6):  < 10^26
+# A money value below its bound is, on its own (quantity 1, a whole period), also a storable amount
+# in every currency: 10^14 major units × 10^4 (the most minor-unit decimals, CLF) = 10^18 < BIGINT_MAX.
+# Products of in-range values can still exceed what a line holds (10^14 × 10^26): that contract or
+# that charge then fails alone, with its reason (bill runs isolate it).
+PRICE_SCALE = 12  # decimals of a money value in major units
+QTY_SCALE = 6  # decimals of a quantity
+DECIMAL_DIGITS = 38
+MONEY_MAX_DIGITS = DECIMAL_DIGITS - 2 * PRICE_SCALE  # 14 digits before the point
+QTY_MAX_DIGITS = DECIMAL_DIGITS - 2 * QTY_SCALE  # 26 digits before the point
+USAGE_QTY_MAX_DIGITS = 12  # usage.quantity is the narrower DECIMAL(18,6) (10M-row tables)
+MONEY_LIMIT = 10**MONEY_MAX_DIGITS  # exclusive: |money value| < MONEY_LIMIT
+if MONEY_LIMIT * 10 ** max(MINOR_UNITS.values()) > BIGINT_MAX:
+    raise AssertionError("a money value within the bound must be a storable amount in every currency")
 
 
 def round_half_away(value: Decimal | Fraction | int) -> int:

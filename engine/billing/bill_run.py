@@ -134,19 +134,23 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
         from .invoices import persist_rated
 
         drafted = persist_rated(con, run_id=run_id)
+        # The run's drafts are read back by run_id: the run is one transaction, so every invoice
+        # carrying its id was drafted just now (a crashed or conflicting attempt left none).
         con.execute(
             """INSERT INTO bill_run_items (run_id, contract_id, outcome, invoice_id, reason)
-               SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM _new_ids
+               WITH drafted AS (SELECT contract_id, invoice_id FROM invoices WHERE run_id = ?)
+               SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM drafted
                UNION ALL SELECT ?, contract_id, 'existing', invoice_id, NULL FROM _existing
                UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets
-                         WHERE contract_id NOT IN (SELECT contract_id FROM _new_ids)
+                         WHERE contract_id NOT IN (SELECT contract_id FROM drafted)
                UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
-            [run_id, run_id, run_id, run_id, list(failed), list(failed.values())],
+            [run_id, run_id, run_id, run_id, run_id, list(failed), list(failed.values())],
         )
         swept, pending = 0, []
         if include:
             progress(0.75, "sweeping delayed charges")
-            swept, pending = sweep_delayed_charges(con, run_id)
+            customers = [r[0] for r in con.execute("SELECT DISTINCT customer_id FROM _run_scope").fetchall()]
+            swept, pending = sweep_delayed_charges(con, run_id, customers)
         finalized = 0
         if finalize:
             progress(0.85, "finalizing")

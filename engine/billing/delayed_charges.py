@@ -1,75 +1,151 @@
-"""Sweeping delayed charges onto the invoices a bill run drafted (spec section 4).
+"""Delayed charges onto draft invoices (spec section 4): ONE rounding and ONE way of attaching them,
+used by the bill run's sweep and by batch create.
 
-Each pending charge goes, once, onto ONE invoice: of the customer's invoices drafted by that run
-in the charge's currency whose period_end is on or after its charge_date, the one with the
-smallest contract_id. A charge with no such invoice stays pending, reported with the reason.
-A charge is pending while it has no row in delayed_charge_sweeps.
+Which draft a pending charge goes onto: of the candidate drafts of its customer in its currency,
+
+    bill run       the drafts of that run whose period_end is on or after the charge_date
+    batch create   the customer's first new invoice of the batch (no date condition: it takes them all)
+
+the one with the smallest contract_id (then period_start, invoice_id). Its line amount is
+
+    amount_minor = round_half_away(amount × 10^exp)      (charge_minor_sql, the only place)
+
+A charge is pending while it has no row in delayed_charge_sweeps. A charge that cannot be computed stays
+pending with its reason, and the rest goes on: an amount at or beyond money.MONEY_LIMIT, or one that would
+carry its invoice's subtotal or total past the largest storable amount (a draft takes its charges in
+charge_date order, so the earliest ones are those that fit).
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from ..currencies import currency_units_table
 from ..models import PendingCharge
-from ..money import sql_round_minor
-from ..rating.pipeline import ensure_currency_table
-from .invoice_store import plain, refresh_totals
+from ..money import BIGINT_MAX, MONEY_LIMIT, MONEY_MAX_DIGITS, sql_round_minor
+from .invoice_store import plain, refresh_totals, tax_sql
 
 PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
                  WHERE NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = dc.charge_id)"""
 
-# amount (DECIMAL(38,12), major units) -> minor units of its currency, rounded half away from zero
-_AMOUNT_MINOR = sql_round_minor("(p.amount * 1000000000000)::HUGEINT", "1", "cu.per_minor_12", "1")
+
+def charge_minor_sql(amount: str, per_minor_12: str) -> str:
+    """SQL: a charge `amount` (DECIMAL(38,12), major units) in minor units, rounded half away from zero;
+    NULL when |amount| ≥ MONEY_LIMIT, where its exact integer (amount × 10^12) would not fit."""
+    exact = f"(({amount}) * 1000000000000)::HUGEINT"
+    return f"(CASE WHEN abs({amount}) < {MONEY_LIMIT} THEN {sql_round_minor(exact, '1', per_minor_12, '1')} END)"
 
 
-def sweep_delayed_charges(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, list[PendingCharge]]:
-    """Attach pending charges to the run's drafts (caller holds the transaction).
+def _fits_sql(subtotal: str, tax_n: str) -> str:
+    """SQL: whether a draft with this HUGEINT subtotal still has a storable subtotal and total (tax included)."""
+    total = f"({subtotal} + {tax_sql(tax_n, subtotal)})"
+    # CASE, not AND: the tax is computed only for a subtotal that fits (its rounding ends in a BIGINT cast)
+    return f"(CASE WHEN {subtotal} <= {BIGINT_MAX} THEN {total} <= {BIGINT_MAX} ELSE false END)"
 
-    Returns (number swept, charges of the run's customers left pending with their reason)."""
-    ensure_currency_table(con)
+
+def attach_pending_charges(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str | None = None,
+    invoice_ids: list[str] | None = None,
+    until_period_end: bool,
+) -> tuple[int, dict[str, str]]:
+    """Attach pending charges onto drafts (the caller holds the transaction) and refresh their totals.
+
+    The candidate drafts are those of the run `run_id`, else the drafts `invoice_ids`; with
+    `until_period_end` a draft takes only charges dated on or before its period_end. Returns
+    (number attached, {charge_id: reason} for the charges that had a draft but could not be computed)."""
+    if run_id is None and invoice_ids is None:
+        raise ValueError("attach_pending_charges needs run_id or invoice_ids")
+    units = currency_units_table(con)
+    which, param = ("i.run_id = ?", run_id) if invoice_ids is None else ("list_contains(?, i.invoice_id)", invoice_ids)
+    dated = "AND i.period_end >= p.charge_date" if until_period_end else ""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _sweep AS
-            WITH pending AS ({PENDING_SQL}),
-            candidates AS (
-                SELECT p.charge_id, p.description, p.charge_date, i.invoice_id, {_AMOUNT_MINOR} AS amount_minor,
-                       row_number() OVER (PARTITION BY p.charge_id ORDER BY i.contract_id, i.period_start) AS rank
-                FROM pending p
-                JOIN invoices i ON i.customer_id = p.customer_id AND i.currency = p.currency
-                               AND i.period_end >= p.charge_date AND i.run_id = ? AND i.status = 'draft'
-                JOIN _currency_units cu ON cu.code = p.currency)
-            SELECT * EXCLUDE (rank) FROM candidates WHERE rank = 1""",
-        [run_id],
+        f"""CREATE OR REPLACE TEMP TABLE _charge_picks AS
+            WITH drafts AS (SELECT * FROM invoices i WHERE i.status = 'draft' AND {which}),
+            ranked AS (
+                SELECT p.charge_id, p.description, p.charge_date, p.amount, p.currency, i.invoice_id,
+                       (i.tax_rate * 1000000000000)::HUGEINT AS tax_n,
+                       {charge_minor_sql("p.amount", "cu.per_minor_12")} AS amount_minor,
+                       row_number() OVER (PARTITION BY p.charge_id
+                                          ORDER BY i.contract_id, i.period_start, i.invoice_id) AS rank
+                FROM ({PENDING_SQL}) p
+                JOIN drafts i ON i.customer_id = p.customer_id AND i.currency = p.currency {dated}
+                JOIN {units} cu ON cu.code = p.currency),
+            picked AS (SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1),
+            lines_sum AS (SELECT invoice_id, sum(amount_minor)::HUGEINT AS subtotal FROM invoice_lines
+                          WHERE invoice_id IN (SELECT invoice_id FROM picked) GROUP BY ALL),
+            running AS (
+                SELECT p.*, coalesce(s.subtotal, 0) + sum(p.amount_minor::HUGEINT) OVER (
+                           PARTITION BY p.invoice_id ORDER BY p.charge_date, p.charge_id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS subtotal_with
+                FROM picked p LEFT JOIN lines_sum s USING (invoice_id)
+                WHERE p.amount_minor IS NOT NULL)
+            SELECT p.*, r.subtotal_with IS NOT NULL AND {_fits_sql("r.subtotal_with", "r.tax_n")} AS fits
+            FROM picked p LEFT JOIN running r USING (charge_id)""",
+        [param],
+    )
+    refused = dict(
+        con.execute(
+            f"""SELECT charge_id,
+                       CASE WHEN amount_minor IS NULL
+                            THEN 'amount ' || amount::VARCHAR || ' ' || currency || ' is too large: at most '
+                                 || {MONEY_MAX_DIGITS} || ' digits before the decimal point'
+                            ELSE 'too large for invoice ' || invoice_id || ': its total would pass the largest '
+                                 || 'amount an invoice can hold' END
+                FROM _charge_picks WHERE NOT fits"""
+        ).fetchall()
     )
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
                unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id, breakdown)
            SELECT s.invoice_id,
-                  m.last_no + row_number() OVER (PARTITION BY s.invoice_id ORDER BY s.charge_date, s.charge_id),
+                  coalesce(m.last_no, 0) + row_number() OVER (PARTITION BY s.invoice_id
+                                                              ORDER BY s.charge_date, s.charge_id),
                   NULL, 'delayed_charge', NULL, s.description, 1, NULL, NULL, NULL, s.amount_minor,
                   s.charge_date, s.charge_date, s.charge_id, NULL
-           FROM _sweep s
-           JOIN (SELECT invoice_id, max(line_no) AS last_no FROM invoice_lines
-                 WHERE invoice_id IN (SELECT invoice_id FROM _sweep) GROUP BY ALL) m USING (invoice_id)"""
+           FROM _charge_picks s
+           LEFT JOIN (SELECT invoice_id, max(line_no) AS last_no FROM invoice_lines
+                      WHERE invoice_id IN (SELECT invoice_id FROM _charge_picks) GROUP BY ALL) m USING (invoice_id)
+           WHERE s.fits"""
     )
     con.execute(
         """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
-                   SELECT charge_id, invoice_id, ?, current_timestamp FROM _sweep""",
+           SELECT charge_id, invoice_id, ?, current_timestamp FROM _charge_picks WHERE fits""",
         [run_id],
     )
-    swept = con.execute("SELECT count(*) FROM _sweep").fetchone()[0]
-    if swept:
-        refresh_totals(con, run_id=run_id)
-    return swept, _pending_with_reasons(con, run_id)
+    attached = con.execute("SELECT count(*) FROM _charge_picks WHERE fits").fetchone()[0]
+    if attached:
+        if invoice_ids is None:
+            refresh_totals(con, run_id=run_id)
+        else:
+            refresh_totals(con, invoice_ids=invoice_ids)
+    return attached, refused
 
 
-def _pending_with_reasons(con: duckdb.DuckDBPyConnection, run_id: str) -> list[PendingCharge]:
+def sweep_delayed_charges(
+    con: duckdb.DuckDBPyConnection, run_id: str, scope_customers: list[str]
+) -> tuple[int, list[PendingCharge]]:
+    """A bill run's sweep onto the drafts it made (the caller holds the transaction).
+
+    Returns (number swept, charges of `scope_customers` — the customers of the run's scope — left
+    pending, each with its reason)."""
+    swept, refused = attach_pending_charges(con, run_id=run_id, until_period_end=True)
+    return swept, _pending_with_reasons(con, run_id, scope_customers, refused)
+
+
+def _pending_with_reasons(
+    con: duckdb.DuckDBPyConnection, run_id: str, scope_customers: list[str], refused: dict[str, str]
+) -> list[PendingCharge]:
     rows = con.execute(
         f"""WITH pending AS ({PENDING_SQL}),
             run_invoices AS (SELECT customer_id, currency, max(period_end) AS last_end
                              FROM invoices WHERE run_id = ? AND status = 'draft' GROUP BY ALL),
-            any_currency AS (SELECT DISTINCT customer_id FROM invoices WHERE run_id = ?)
+            any_currency AS (SELECT DISTINCT customer_id FROM invoices WHERE run_id = ?),
+            refused AS (SELECT unnest(?::VARCHAR[]) AS charge_id, unnest(?::VARCHAR[]) AS reason)
             SELECT p.charge_id, p.customer_id, p.currency, p.amount, p.charge_date,
-                   CASE WHEN a.customer_id IS NULL
+                   CASE WHEN x.reason IS NOT NULL THEN x.reason
+                        WHEN a.customer_id IS NULL
                           THEN 'no invoice drafted by this run for customer ' || p.customer_id
                         WHEN r.customer_id IS NULL
                           THEN 'no ' || p.currency || ' invoice drafted by this run for customer ' || p.customer_id
@@ -78,9 +154,10 @@ def _pending_with_reasons(con: duckdb.DuckDBPyConnection, run_id: str) -> list[P
             FROM pending p
             LEFT JOIN any_currency a USING (customer_id)
             LEFT JOIN run_invoices r USING (customer_id, currency)
-            WHERE p.customer_id IN (SELECT customer_id FROM _run_scope)
+            LEFT JOIN refused x USING (charge_id)
+            WHERE p.customer_id IN (SELECT unnest(?::VARCHAR[]))
             ORDER BY p.charge_id""",
-        [run_id, run_id],
+        [run_id, run_id, list(refused), list(refused.values()), scope_customers],
     ).fetchall()
     return [
         PendingCharge(

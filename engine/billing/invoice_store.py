@@ -19,9 +19,9 @@ from ..money import TAX_BOUNDS, sql_round_minor, to_major
 
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
-def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT") -> str:
-    """round(subtotal_minor × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
-    return sql_round_minor("subtotal_minor", rate_n, "100000000000000::HUGEINT", "1", fast=TAX_BOUNDS)
+def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT", subtotal: str = "subtotal_minor") -> str:
+    """round(subtotal × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
+    return sql_round_minor(subtotal, rate_n, "100000000000000::HUGEINT", "1", fast=TAX_BOUNDS)
 
 
 TAX_SQL = tax_sql()

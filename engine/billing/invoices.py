@@ -47,8 +47,8 @@ def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "m
 def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, invoice_id: str | None = None) -> int:
     """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
 
-    `_new_ids(contract_id, period_start, invoice_id)` keeps the ids given; `invoice_id` fixes the id
-    of a single redrafted invoice. Returns the number of invoices stored."""
+    `invoice_id` fixes the id of a single redrafted invoice; `run_id` marks the run that drafted them
+    (callers read a run's drafts back by it). Returns the number of invoices stored."""
     id_sql = "?" if invoice_id else NEW_INVOICE_ID_SQL
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _new_ids AS

@@ -33,8 +33,9 @@ from ..models import (
     InvoiceResponse,
     LineItem,
 )
-from ..money import round_half_away, round_minor, to_major
+from ..money import round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
+from .delayed_charges import attach_pending_charges
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
 from .lifecycle import finalize_invoices_tx
 
@@ -123,53 +124,6 @@ def _insert_custom_lines(
             [round_half_away(Fraction(i.unit_price) * Fraction(Decimal(i.quantity))) for i in items],
         ],
     )
-
-
-def sweep_customer_charges_tx(
-    con: duckdb.DuckDBPyConnection, invoice_id: str, customer_id: str, currency: str, run_id: str | None = None
-) -> list[str]:
-    """Put all the customer's pending delayed charges in `currency` on a draft, mark them swept.
-
-    Lines follow the invoice's existing lines, oldest charge first, shaped like a bill run's
-    (delayed_charges.py): quantity 1, period = the charge date. The caller refreshes totals.
-    """
-    charges = con.execute(
-        """SELECT d.charge_id, d.description, d.amount, d.charge_date FROM delayed_charges d
-           WHERE d.customer_id = ? AND d.currency = ?
-             AND NOT EXISTS (SELECT 1 FROM delayed_charge_sweeps s WHERE s.charge_id = d.charge_id)
-           ORDER BY d.charge_date, d.charge_id""",
-        [customer_id, currency],
-    ).fetchall()
-    if not charges:
-        return []
-    last = con.execute(
-        "SELECT coalesce(max(line_no), 0) FROM invoice_lines WHERE invoice_id = ?", [invoice_id]
-    ).fetchone()[0]
-    ids = [c[0] for c in charges]
-    con.execute(
-        """INSERT INTO invoice_lines (invoice_id, line_no, kind, description, quantity, amount_minor,
-                                      period_start, period_end, charge_id)
-           SELECT ?, ? + t.n, 'delayed_charge', t.description, 1, t.amount, t.charge_date, t.charge_date,
-                  t.charge_id
-           FROM (SELECT unnest(?::VARCHAR[]) AS charge_id, unnest(?::VARCHAR[]) AS description,
-                        unnest(?::BIGINT[]) AS amount, unnest(?::DATE[]) AS charge_date,
-                        unnest(range(1, ? + 1)) AS n) t""",
-        [
-            invoice_id,
-            last,
-            ids,
-            [c[1] for c in charges],
-            [round_minor(c[2], currency) for c in charges],
-            [c[3] for c in charges],
-            len(charges),
-        ],
-    )
-    con.execute(
-        """INSERT INTO delayed_charge_sweeps (charge_id, invoice_id, run_id, swept_at)
-           SELECT unnest(?::VARCHAR[]), ?, ?, ?""",
-        [ids, invoice_id, run_id, _utcnow()],
-    )
-    return ids
 
 
 def _insert_invoice(
@@ -356,7 +310,8 @@ def create_invoice_tx(
         idempotency_key=req.idempotency_key,
     )
     if take_delayed_charges:
-        sweep_customer_charges_tx(con, invoice_id, req.customer_id, currency)
+        # the customer's pending charges in this invoice's currency, rounded and attached as a run does
+        attach_pending_charges(con, invoice_ids=[invoice_id], until_period_end=False)
     refresh_totals(con, invoice_ids=[invoice_id])
     if req.idempotency_key is not None:
         con.execute("INSERT INTO idempotency_keys VALUES (?, ?, ?)", [req.idempotency_key, invoice_id, key_hash])

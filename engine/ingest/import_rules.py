@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..currencies import MINOR_UNITS
+from ..money import MONEY_MAX_DIGITS, PRICE_SCALE, QTY_MAX_DIGITS, QTY_SCALE, USAGE_QTY_MAX_DIGITS
 from ..rating.pricing import PRICING_MODELS, model_names, models_requiring
 
-# Money and rates: DECIMAL(38,12) leaves 26 digits before the point; quantities DECIMAL(38,6) leave 32;
-# a usage quantity is DECIMAL(18,6), so it must stay below 10^12.
+# The most digits before the point are the engine's exact-arithmetic bounds (derived in money.py): a
+# value the import accepts is one rating can compute.
 DECIMAL_KINDS = {
     # kind: (DuckDB type, most decimal places, most digits before the point)
-    "price": ("DECIMAL(38,12)", 12, 26),
-    "quantity": ("DECIMAL(38,6)", 6, 32),
-    "usage_quantity": ("DECIMAL(18,6)", 6, 12),
+    "price": ("DECIMAL(38,12)", PRICE_SCALE, MONEY_MAX_DIGITS),
+    "quantity": ("DECIMAL(38,6)", QTY_SCALE, QTY_MAX_DIGITS),
+    "usage_quantity": ("DECIMAL(18,6)", QTY_SCALE, USAGE_QTY_MAX_DIGITS),
 }
 RE_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
 RE_NEGATIVE = r"-.*[1-9].*"  # "-0" is zero, not negative

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..currencies import MINOR_UNITS
+from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
 from ..db import transaction
 from ..errors import ValidationError
 from ..money import sql_major_text, sql_round_minor
@@ -75,13 +75,9 @@ _TEXT_COLUMNS = {
 }
 _FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
 
-# ISO 4217 decimals as a relation; joined as `cu`. Three bound list parameters (_currency_params).
-_CURRENCIES = "(SELECT unnest(?::VARCHAR[]) AS currency, unnest(?::INTEGER[]) AS exp, unnest(?::HUGEINT[]) AS scale)"
-
-
-def _currency_params() -> list:
-    codes = sorted(MINOR_UNITS)
-    return [codes, [MINOR_UNITS[c] for c in codes], [10 ** MINOR_UNITS[c] for c in codes]]
+# ISO 4217 decimals as the one relation of currencies.py, joined as `cu`; its bound lists come first.
+_CURRENCIES = CURRENCY_UNITS_SQL
+_currency_params = currency_units_params
 
 
 def _money(minor: str, fmt: str) -> str:
@@ -123,7 +119,7 @@ def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
         "created_at": "date_trunc('second', i.created_at)",
     }
     return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
-FROM invoices i LEFT JOIN {_CURRENCIES} cu USING (currency)
+FROM invoices i LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency
 WHERE {where}"""
 
 
@@ -138,7 +134,7 @@ def _lines_sql(fmt: str, where: str) -> str:
     columns = LINE_COLUMNS + (["currency"] if fmt == "parquet" else [])
     exprs["currency"] = "i.currency"
     return f"""SELECT {_select_list(exprs, columns, fmt, True)}
-FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.currency = i.currency
+FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency
 WHERE {where}
 ORDER BY l.invoice_id, l.line_no"""
 

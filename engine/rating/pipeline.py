@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import duckdb
 
-from ..currencies import MINOR_UNITS
+from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
 from .pricing import (
     models_in_sql,
@@ -40,28 +40,6 @@ KIND_ORDER = (
 )
 
 
-def ensure_currency_table(con: duckdb.DuckDBPyConnection) -> None:
-    """_currency_units(code, exp, per_minor_18, per_minor_12): ISO 4217 minor units for joins.
-
-    per_minor_S = 10^(S − exp): how many units of an amount scaled by 10^S make one minor unit
-    (computed here in Python integers: DuckDB's ** would go through DOUBLE)."""
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _currency_units "
-        "(code VARCHAR, exp INTEGER, per_minor_18 HUGEINT, per_minor_12 HUGEINT)"
-    )
-    if con.execute("SELECT count(*) FROM _currency_units").fetchone()[0] == 0:
-        codes = list(MINOR_UNITS)
-        con.execute(
-            "INSERT INTO _currency_units SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
-            [
-                codes,
-                [MINOR_UNITS[c] for c in codes],
-                [10 ** (18 - MINOR_UNITS[c]) for c in codes],
-                [10 ** (12 - MINOR_UNITS[c]) for c in codes],
-            ],
-        )
-
-
 def _lines_sql(src: str) -> str:
     # One-time lines bill whole in the cycle containing their start; others over cycle ∩ line window.
     one_time_start = "greatest(coalesce(ol.start_date, c.start_date), c.start_date)"
@@ -78,7 +56,7 @@ def _lines_sql(src: str) -> str:
     FROM _targets t
     JOIN {src}.contracts c USING (contract_id)
     JOIN {src}.order_lines ol USING (contract_id)
-    JOIN _currency_units cu ON cu.code = c.currency
+    JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
     WHERE CASE WHEN ol.kind = 'one_time'
                THEN {one_time_start} BETWEEN t.period_start AND t.period_end
                ELSE {win_start} <= {win_end} END"""
@@ -189,7 +167,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                            t.period_days::HUGEINT AS pd_n
                     FROM _targets t
                     JOIN {src}.contracts c USING (contract_id)
-                    JOIN _currency_units cu ON cu.code = c.currency
+                    JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
                     LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
                                FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
                     WHERE c.minimum_commitment IS NOT NULL))"""
@@ -220,7 +198,7 @@ def rate_targets(con: duckdb.DuckDBPyConnection, source: str = "main", *, explai
     `explain=False` leaves every line's `breakdown` NULL (same amounts): for what-if comparisons,
     which show amounts only; invoices, previews and bill runs always carry it."""
     src = check_source(source)
-    ensure_currency_table(con)
+    currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     con.execute(_lines_sql(src))
     aggregate_usage(con, src)
     con.execute(_PRICED_SQL)

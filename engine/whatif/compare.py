@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..currencies import currency_units_table
 from ..io.csv_guard import guard_formula_sql
 from ..money import sql_major_text, to_major
 from ..rating.pipeline import KIND_ORDER
@@ -115,9 +116,8 @@ def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
             f"{_major('delta_minor')} AS delta",
         ]
     )
-    rel = con.sql(
-        f"SELECT {select} FROM {COMPARISON} x JOIN _currency_units cu ON cu.code = x.currency ORDER BY {ROW_ORDER}"
-    )
+    units = currency_units_table(con)
+    rel = con.sql(f"SELECT {select} FROM {COMPARISON} x JOIN {units} cu ON cu.code = x.currency ORDER BY {ROW_ORDER}")
     rel.write_csv(str(path), header=True)
     return path
 
