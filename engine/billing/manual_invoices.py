@@ -33,14 +33,13 @@ from ..models import (
     InvoiceResponse,
     LineItem,
 )
-from ..money import round_half_away, to_major
+from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
 from .delayed_charges import attach_pending_charges
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
 from .lifecycle import finalize_invoices_tx
 
 DEFAULT_DUE_DAYS = 30
-_BIGINT_MAX = 2**63 - 1
 _QTY_DECIMALS = 6  # invoice_lines.quantity is DECIMAL(38,6): 6 decimals, 32 integer digits
 _QTY_LIMIT = Decimal(10) ** 32
 
@@ -91,7 +90,7 @@ def _check_request(req: InvoiceCreateRequest, currency: str) -> None:
             raise ValidationError(f"line item {n}: quantity has more than {_QTY_DECIMALS} decimals")
         if qty >= _QTY_LIMIT:
             raise ValidationError(f"line item {n}: quantity too large")
-        if abs(round_half_away(Fraction(item.unit_price) * Fraction(qty))) > _BIGINT_MAX:
+        if abs(round_half_away(Fraction(item.unit_price) * Fraction(qty))) > BIGINT_MAX:
             raise ValidationError(f"line item {n}: amount too large")
 
 
