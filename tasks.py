@@ -2,7 +2,7 @@
 """Set-up and entry points that need nothing but Python and pip.
 
     python3 tasks.py workbench   # create/refresh .venv, seed data/workbench.duckdb, start Streamlit
-    python3 tasks.py test        # create/refresh .venv, install Chromium if missing, run pytest
+    python3 tasks.py test        # create/refresh .venv, install Debian packages if missing, run pytest
     python3 tasks.py setup       # only create/refresh .venv
     python3 tasks.py lock        # rewrite requirements.lock from the current .venv (maintainers)
 
@@ -55,25 +55,40 @@ def ensure_venv() -> None:
     STAMP.write_text(want + "\n")
 
 
-def ensure_chromium() -> None:
-    """The browser test drives Debian's chromium + chromium-driver; install them when we are root."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
+# Debian packages the project needs beyond Python: Chromium and its driver for the browser test;
+# Pango and a font for WeasyPrint's invoice PDFs (the workbench and `billsim render` need those too).
+DOCUMENT_PACKAGES = ["libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"]
+BROWSER_PACKAGES = ["chromium", "chromium-driver"]
+
+
+def _missing_debian(packages: list[str]) -> list[str]:
+    if not shutil.which("dpkg-query"):
+        return []  # not a Debian system: nothing we can check or install
+    missing = []
+    for name in packages:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True)
+        if "install ok installed" not in out.stdout:
+            missing.append(name)
+    return missing
+
+
+def ensure_debian(packages: list[str]) -> None:
+    """Install the Debian packages that are missing, when we are root; otherwise say which."""
+    missing = _missing_debian(packages)
+    if not missing:
         return
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        _say("installing Debian packages chromium and chromium-driver")
+        _say(f"installing Debian packages {' '.join(missing)}")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
         subprocess.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
             check=True,
             env=env,
             stdout=subprocess.DEVNULL,
         )
     else:
-        _say(
-            "chromium/chromedriver not found and not root: the browser test will fail; "
-            "install the Debian packages chromium and chromium-driver"
-        )
+        _say(f"missing Debian packages (install them as root): {' '.join(missing)}")
 
 
 def ensure_database() -> None:
@@ -91,10 +106,11 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "test":
         ensure_venv()
-        ensure_chromium()
+        ensure_debian(BROWSER_PACKAGES + DOCUMENT_PACKAGES)
         return subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT).returncode
     if cmd == "workbench":
         ensure_venv()
+        ensure_debian(DOCUMENT_PACKAGES)
         ensure_database()
         os.chdir(ROOT)
         args = [str(BIN / "streamlit"), "run", "app.py", "--server.headless=true", *rest]

@@ -191,8 +191,43 @@ CREATE TABLE scenarios (
 # v2: why an invoice was voided, kept with it (NULL for invoices voided before, or without a reason).
 _V2 = "ALTER TABLE invoices ADD COLUMN void_reason VARCHAR;"
 
+# v3: review and approval (spec section 8). Invoice statuses gain 'approved' and 'held' (between draft
+# and open); the audit trail is append-only (no code path updates or deletes an event); review thresholds
+# are per business (a missing row means the spec's defaults), large-invoice amounts per business and currency.
+_V3 = f"""
+ALTER TABLE invoices ADD COLUMN hold_reason VARCHAR;
+ALTER TABLE invoices ADD COLUMN approved_by VARCHAR;
+ALTER TABLE invoices ADD COLUMN approved_at TIMESTAMP;
+CREATE SEQUENCE invoice_event_ids;
+CREATE TABLE invoice_events (
+    event_id BIGINT NOT NULL DEFAULT nextval('invoice_event_ids'),
+    invoice_id VARCHAR NOT NULL,
+    occurred_at TIMESTAMP NOT NULL,
+    actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    status_before VARCHAR,
+    status_after VARCHAR,
+    note VARCHAR,
+    changes VARCHAR
+);
+CREATE TABLE review_thresholds (
+    business_id VARCHAR PRIMARY KEY,
+    total_change_percent {QTY} NOT NULL DEFAULT 25,
+    total_change_min {PRICE} NOT NULL DEFAULT 10,
+    usage_spike_factor {QTY} NOT NULL DEFAULT 3,
+    updated_by VARCHAR,
+    updated_at TIMESTAMP
+);
+CREATE TABLE review_large_invoice (
+    business_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    above {PRICE} NOT NULL,
+    PRIMARY KEY (business_id, currency)
+);
+"""
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec section 1, in dependency order (import writes them in this order).
