@@ -478,6 +478,12 @@ def test_a_folder_that_does_not_exist_is_an_error(con, tmp_path):
         import_folder(con, tmp_path / "nowhere")
 
 
+def test_a_file_given_as_the_data_folder_is_named_as_a_file(con, tmp_path):
+    (tmp_path / "customers.csv").write_text("customer_id,name\n")
+    with pytest.raises(ValidationError, match="is a file, not a folder"):
+        import_folder(con, tmp_path / "customers.csv")
+
+
 # -- all or nothing; re-imports ----------------------------------------------------------------------------
 def test_a_bad_row_in_the_last_file_leaves_every_table_unchanged(con, basics_folder, tmp_path):
     (basics_folder / "delayed_charges.csv").rename(tmp_path / "delayed_charges.csv")

@@ -46,7 +46,8 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path, progress: Progre
     """Import the CSV files of a data folder (any of the six of spec section 1); rows added per table."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValidationError(f"data folder {folder} does not exist")
+        what = "is a file, not a folder of CSV files" if folder.exists() else "does not exist"
+        raise ValidationError(f"data folder {folder} {what}")
     sources = {t: _CsvSource(folder / f"{t}.csv") for t in INPUT_TABLES if (folder / f"{t}.csv").is_file()}
     early = []
     # A misspelt input file would silently import nothing; other CSV files (notes, expectations) are ignored.

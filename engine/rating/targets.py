@@ -12,7 +12,7 @@ import duckdb
 
 from .cycles import cycle_index_sql, cycle_rows_sql
 from .id_filters import ids_filter
-from .pipeline import check_source
+from .sources import check_source
 
 _COLUMNS = "contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, period_days"
 
