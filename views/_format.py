@@ -78,3 +78,15 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
         ],
         axis=1,
     )
+
+
+def scope_text(scope: dict) -> str:
+    """A bill run's scope in words. Each restriction given is named (an empty list is an empty scope,
+    "0 contracts"); only a scope with no restriction at all is "all contracts"."""
+    parts = []
+    if scope.get("business_id") is not None:
+        parts.append(f"business {scope['business_id']}")
+    for key, noun in (("customer_ids", "customer"), ("contract_ids", "contract")):
+        if scope.get(key) is not None:
+            parts.append(f"{len(scope[key])} {noun}(s)")
+    return ", ".join(parts) or "all contracts"

@@ -29,6 +29,7 @@ from views._format import (
     labelled,
     money,
     money_of_major,
+    scope_text,
 )
 from views._pickers import select_current
 from views._routing import PAGES, go_to
@@ -138,15 +139,7 @@ def _product_chart(run_id: str):
 def show_report(run: dict) -> None:
     report = run.get("report") or {}
     scope = run.get("scope") or {}
-    where = (
-        ("business " + scope["business_id"])
-        if scope.get("business_id")
-        else (
-            f"{len(scope['customer_ids'])} customer(s)"
-            if scope.get("customer_ids")
-            else (f"{len(scope['contract_ids'])} contract(s)" if scope.get("contract_ids") else "all contracts")
-        )
-    )
+    where = scope_text(scope)
     flags = [
         f
         for f, on in (("with delayed charges", run.get("include_delayed_charges")), ("finalized", run.get("finalize")))
