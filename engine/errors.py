@@ -55,3 +55,9 @@ class InvalidStateError(BillsimError):
 
 class ScenarioError(BillsimError):
     code = "scenario_error"
+
+
+class InvoiceNotApprovedError(InvalidStateError):
+    """Finalize of a draft that is not approved (spec section 8: finalize takes only approved invoices)."""
+
+    code = "invoice_not_approved"

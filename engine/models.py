@@ -97,10 +97,21 @@ class InvoiceResponse(_Model):
     recurring_template_id: str | None = None
     created_at: dt.datetime | None = None
     void_reason: str | None = None
+    hold_reason: str | None = None
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
     lines: list[InvoiceLine] = []
     pending_usage: list[dict] = Field(
         default_factory=list, description="pending usage in the cycle, shown but never billed"
     )
+
+
+class ApprovalResult(_Model):
+    """Result of approving a list of drafts: those approved now, and those that already were."""
+
+    approved: list[str]
+    already_approved: list[str] = []
+    actor: str
 
 
 class ContractInvoiceResult(_Model):

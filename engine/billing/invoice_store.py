@@ -135,6 +135,9 @@ def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] |
         recurring_template_id=head.get("recurring_template_id"),
         created_at=head.get("created_at"),
         void_reason=head.get("void_reason"),
+        hold_reason=head.get("hold_reason"),
+        approved_by=head.get("approved_by"),
+        approved_at=head.get("approved_at"),
         lines=[line_from_row(r, cur) for r in lines],
         pending_usage=pending_usage or [],
     )
