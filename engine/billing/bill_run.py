@@ -29,6 +29,7 @@ from ..progress import Progress, no_progress
 from ..rating.cycles import check_period_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
+from .audit import resolve_actor
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
 
@@ -117,7 +118,9 @@ def _unknown_or_inactive(con, period_date, contract_ids) -> dict[str, str]:
     return out
 
 
-def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[str, str], progress: Progress) -> dict:
+def _run_once(
+    con, run_id, period_date, scope, include, finalize, exclude: dict[str, str], progress: Progress, actor: str
+) -> dict:
     with transaction(con):
         in_scope = targets_for_date(con, period_date, **scope)
         con.execute("""CREATE OR REPLACE TEMP TABLE _run_scope AS
@@ -131,7 +134,7 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
         progress(0.15, f"rating {in_scope:,} contracts")
         rate_targets(con)
         progress(0.55, "storing drafts")
-        from .invoices import persist_rated
+        from .invoices import persist_rated, record_drafted
 
         drafted = persist_rated(con, run_id=run_id)
         # The run's drafts are read back by run_id: the run is one transaction, so every invoice
@@ -151,6 +154,8 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
             progress(0.75, "sweeping delayed charges")
             customers = [r[0] for r in con.execute("SELECT DISTINCT customer_id FROM _run_scope").fetchall()]
             swept, pending = sweep_delayed_charges(con, run_id, customers)
+        # one `drafted` event per new draft (after the sweep: it carries the charges swept onto it)
+        record_drafted(con, "SELECT invoice_id FROM invoices WHERE run_id = ?", [run_id], actor)
         finalized = 0
         if finalize:
             progress(0.85, "finalizing")
@@ -164,7 +169,8 @@ def _run_once(con, run_id, period_date, scope, include, finalize, exclude: dict[
                     [run_id],
                 ).fetchall()
             ]
-            finalized = finalize_invoices_tx(con, ids)
+            # the auto-finalize path: approved and finalized in one step, recorded as such
+            finalized = finalize_invoices_tx(con, ids, actor=actor, approve=True)
         existing = con.execute("SELECT count(*) FROM _existing").fetchone()[0]
         nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
         totals = _totals(con, run_id)
@@ -216,13 +222,13 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
     ]
 
 
-def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress) -> dict:
+def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress, actor: str) -> dict:
     """Retry after write conflicts (another run won: its invoices are then 'existing'); after a
     rating failure, isolate the failing contracts and run again without them."""
 
     def run(exclude: dict[str, str]) -> dict:
         return retry_write_conflicts(
-            lambda: _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress)
+            lambda: _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress, actor)
         )
 
     try:
@@ -247,8 +253,10 @@ def bill_run(
     progress: Progress | None = None,
     requested_by: str | None = None,
 ) -> BillRunReport:
-    """Draft every in-scope contract's invoice for the period of `period_date` (see module doc)."""
+    """Draft every in-scope contract's invoice for the period of `period_date` (see module doc).
+    `requested_by` is the actor of the run's audit events (default: the OS user)."""
     progress = progress or no_progress
+    requested_by = resolve_actor(requested_by)
     t0 = time.perf_counter()
     check_period_date(period_date, "period date")
     scope = _scope(contract_ids, customer_ids, business_id)
@@ -256,7 +264,9 @@ def bill_run(
     progress(0.0, "starting bill run")
     run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize, requested_by)
     try:
-        result = _run_with_retries(con, run_id, period_date, scope, include_delayed_charges, finalize, progress)
+        result = _run_with_retries(
+            con, run_id, period_date, scope, include_delayed_charges, finalize, progress, requested_by
+        )
     finally:
         with _LIVE_LOCK:
             _LIVE_RUNS.discard(run_id)

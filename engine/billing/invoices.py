@@ -26,7 +26,12 @@ from ..rating.cycles import billing_cycles, check_date_in_contract, cycle_of_dat
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
+from .audit import record_events
 from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
+
+# Statuses that make a cycle's invoice "already generated" for Zenskar's duplicate check (spec section 8):
+# approved or finalized. A plain draft or a held one is still under review and is returned instead.
+GENERATED = ("approved", "open", "partially_paid", "manual_paid", "stripe_paid")
 
 
 class NothingToBill(BillsimError):
@@ -79,6 +84,25 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, 
     return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
 
 
+def record_drafted(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list, actor: str | None) -> int:
+    """`drafted` events for the new drafts whose ids `ids_sql` selects (caller's transaction), each with
+    its total and the delayed charges swept onto it: one INSERT for a whole run."""
+    return record_events(
+        con,
+        action="drafted",
+        actor=actor,
+        from_sql=f"""SELECT i.invoice_id, NULL AS status_before, 'draft' AS status_after,
+                            json_object('total_minor', i.total_minor, 'currency', i.currency,
+                                        'run_id', i.run_id, 'delayed_charges', coalesce(s.n, 0))::VARCHAR AS changes
+                     FROM invoices i
+                     LEFT JOIN (SELECT invoice_id, count(*) AS n FROM delayed_charge_sweeps
+                                WHERE invoice_id IN ({ids_sql}) GROUP BY ALL) s USING (invoice_id)
+                     WHERE i.invoice_id IN ({ids_sql})
+                     ORDER BY i.contract_id, i.period_start""",
+        params=[*params, *params],
+    )
+
+
 def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.date) -> str | None:
     row = con.execute(
         "SELECT invoice_id FROM invoice_cycle_claims WHERE contract_id = ? AND period_start = ?",
@@ -111,7 +135,7 @@ def preview_invoice(
 
 
 def _draft_once(
-    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, check_duplicate: bool
+    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, check_duplicate: bool, actor: str | None
 ) -> ContractInvoiceResult:
     cycle = cycle_of_date(con, contract_id, period_date)
     with transaction(con):
@@ -124,23 +148,26 @@ def _draft_once(
                     f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
                 )
             new_id = _claim(con, contract_id, cycle.start_date)
+            record_drafted(con, "SELECT invoice_id FROM _new_ids", [], actor)
     if existing is not None:
         if check_duplicate:
-            raise InvoiceAlreadyGeneratedForThisBillingPeriod(
-                f"contract {contract_id} already has invoice {existing} for the cycle "
-                f"{cycle.start_date} – {cycle.end_date}"
-            )
+            status = con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [existing]).fetchone()[0]
+            if status in GENERATED:
+                raise InvoiceAlreadyGeneratedForThisBillingPeriod(
+                    f"contract {contract_id} already has invoice {existing} ({status}) for the cycle "
+                    f"{cycle.start_date} – {cycle.end_date}"
+                )
         return ContractInvoiceResult(created=False, invoice=load_invoice(con, existing))
     return ContractInvoiceResult(created=True, invoice=load_invoice(con, new_id))
 
 
 def draft_period_invoice(
-    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date
+    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, *, actor: str | None = None
 ) -> ContractInvoiceResult:
     """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
     an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
     # After a write conflict the retry sees the winner's invoice and returns it.
-    return retry_write_conflicts(lambda: _draft_once(con, contract_id, period_date, False))
+    return retry_write_conflicts(lambda: _draft_once(con, contract_id, period_date, False, actor))
 
 
 def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
@@ -155,8 +182,12 @@ def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
     )
 
 
-def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest) -> ContractInvoiceResult:
-    """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract."""
+def generate_invoice(
+    con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest, *, actor: str | None = None
+) -> ContractInvoiceResult:
+    """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract.
+    With check_duplicate_invoice, the cycle's invoice being approved or finalized is the error
+    InvoiceAlreadyGeneratedForThisBillingPeriod; a draft or held one is returned (created = False)."""
     owner = con.execute("SELECT customer_id FROM contracts WHERE contract_id = ?", [req.contract_id]).fetchone()
     if owner is None:
         raise NotFoundError(f"unknown contract {req.contract_id!r}")
@@ -174,21 +205,29 @@ def generate_invoice(con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest
             f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
             f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}"
         )
-    return retry_write_conflicts(lambda: _draft_once(con, req.contract_id, req.from_date, req.check_duplicate_invoice))
+    return retry_write_conflicts(
+        lambda: _draft_once(con, req.contract_id, req.from_date, req.check_duplicate_invoice, actor)
+    )
 
 
-def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> InvoiceResponse:
     """Replace a draft contract invoice by a fresh rating of its cycle, atomically, keeping its id and
-    its swept delayed charges. Finalized invoices cannot be redrafted."""
+    its swept delayed charges. Finalized invoices cannot be redrafted. An approved or held invoice
+    becomes a plain draft (its figures changed: the approval no longer covers them; the hold reason
+    stays in the audit trail)."""
     with transaction(con):
         head = con.execute(
-            "SELECT status, contract_id, period_start, run_id FROM invoices WHERE invoice_id = ?", [invoice_id]
+            "SELECT status, contract_id, period_start, run_id, total_minor FROM invoices WHERE invoice_id = ?",
+            [invoice_id],
         ).fetchone()
         if head is None:
             raise NotFoundError(f"no invoice {invoice_id!r}")
-        status, contract_id, period_start, run_id = head
-        if status != "draft":
-            raise InvalidStateError(f"invoice {invoice_id} is {status}: only drafts can be redrafted")
+        status, contract_id, period_start, run_id, total_before = head
+        if status not in ("draft", "approved", "held"):
+            raise InvalidStateError(
+                f"invoice {invoice_id} is {status}: only invoices not yet finalized (draft, approved, held) "
+                "can be redrafted"
+            )
         if contract_id is None:
             raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
         con.execute(
@@ -213,4 +252,14 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceR
             [invoice_id],
         )
         refresh_totals(con, invoice_ids=[invoice_id])
+        record_events(
+            con,
+            action="redrafted",
+            actor=actor,
+            from_sql="""SELECT invoice_id, ? AS status_before, status AS status_after,
+                               json_object('total_minor_before', ?::BIGINT,
+                                           'total_minor', total_minor)::VARCHAR AS changes
+                        FROM invoices WHERE invoice_id = ?""",
+            params=[status, total_before, invoice_id],
+        )
     return load_invoice(con, invoice_id)

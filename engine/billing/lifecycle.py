@@ -1,8 +1,13 @@
-"""Invoice lifecycle (spec section 4): finalize, void, delete a draft, record payments.
+"""Invoice lifecycle (spec sections 4 and 8): finalize, void, delete a draft, record payments.
 
-    draft ──finalize──▶ open ──payment──▶ partially_paid ──payment──▶ manual_paid | stripe_paid
-      │                  │                     │
-    delete             void ◀──────────────────┘
+    draft ──approve──▶ approved ──finalize──▶ open ──payment──▶ partially_paid ──▶ manual_paid | stripe_paid
+      │  ◀─release── held ◀─hold─┘               │                 │
+    delete (draft, approved or held)            void ◀─────────────┘
+
+Approve / hold / release live in approval.py; finalize takes only `approved` invoices, except on the
+auto-finalize paths (bill run and batch `finalize`), which approve and finalize in one step
+(`approve=True`, one event `approved_and_finalized`). Every change writes its audit event (audit.py)
+in its own transaction.
 
 A finalized invoice never changes: every write re-reads the status inside its own transaction.
 Numbers come from invoice_number_counters: sequential and gapless per business, never reused.
@@ -21,12 +26,14 @@ import duckdb
 
 from ..currencies import minor_units
 from ..db import retry_on_conflict
-from ..errors import InvalidStateError, NotFoundError, ValidationError
+from ..errors import InvalidStateError, InvoiceNotApprovedError, NotFoundError, ValidationError
 from ..models import InvoiceResponse
 from ..money import exact_minor, to_major
+from .audit import record_events, resolve_actor
 from .invoice_store import load_invoice
 
 PAYABLE = ("open", "partially_paid")
+UNDER_REVIEW = ("draft", "approved", "held")  # not finalized yet: no number, may still change
 PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
 
 
@@ -56,63 +63,98 @@ def _require(status: str, allowed: tuple[str, ...], invoice_id: str, action: str
 # --- finalize ---------------------------------------------------------------------------------
 
 
-def finalize_invoices_tx(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> int:
-    """Finalize drafts in the caller's transaction, numbering each business's drafts in list order.
+def finalize_invoices_tx(
+    con: duckdb.DuckDBPyConnection, invoice_ids: list[str], *, actor: str | None = None, approve: bool = False
+) -> int:
+    """Finalize approved invoices in the caller's transaction, numbering each business's in list order.
 
-    Set-based for bill runs of 100k invoices: one counter upsert per statement and one UPDATE.
-    Every id must be a draft (unknown -> NotFoundError, other status -> InvalidStateError), so the
-    caller's transaction never half-finalizes a list. Returns the number of invoices finalized.
+    Set-based for bill runs of 100k invoices: one counter upsert per statement, one UPDATE, one INSERT
+    of events. Every id must be approved (with `approve`, the auto-finalize paths: a draft too, approved
+    and finalized in this one step): unknown -> NotFoundError, draft/held -> InvoiceNotApprovedError,
+    other status -> InvalidStateError, so the caller's transaction never half-finalizes a list.
+    Returns the number of invoices finalized.
     """
     ids = list(dict.fromkeys(invoice_ids))  # first occurrence fixes the order
     if not ids:
         return 0
+    allowed = ["approved", "draft"] if approve else ["approved"]
     bad = con.execute(
         """SELECT t.invoice_id, i.status FROM unnest(?::VARCHAR[]) AS t(invoice_id)
            LEFT JOIN invoices i USING (invoice_id)
-           WHERE i.status IS DISTINCT FROM 'draft' LIMIT 5""",
-        [ids],
+           WHERE i.status IS NULL OR NOT list_contains(?::VARCHAR[], i.status) LIMIT 5""",
+        [ids, allowed],
     ).fetchall()
     if bad:
         unknown = [i for i, s in bad if s is None]
         if unknown:
             raise NotFoundError(f"no invoice {', '.join(map(repr, unknown))}")
         listed = ", ".join(f"{i!r} is {s}" for i, s in bad)
-        raise InvalidStateError(f"only drafts can be finalized: {listed}")
-    # 1) Reserve numbers: last_number += drafts per business. A concurrent finalize of the same
+        if all(s in UNDER_REVIEW for _, s in bad):
+            raise InvoiceNotApprovedError(f"only approved invoices can be finalized: {listed}; approve it first")
+        raise InvalidStateError(f"only approved invoices can be finalized: {listed}")
+    who, now = resolve_actor(actor), _utcnow()
+    # the status each invoice had, for its event (the UPDATE below overwrites it)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _finalizing AS
+           SELECT t.invoice_id, t.ord, i.status AS status_before
+           FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(invoice_id, ord) JOIN invoices i USING (invoice_id)""",
+        [ids],
+    )
+    # 1) Reserve numbers: last_number += invoices per business. A concurrent finalize of the same
     #    business conflicts right here (or at commit), before any number is handed out.
     reserved = con.execute(
         """INSERT INTO invoice_number_counters
-           SELECT i.business_id, count(*) FROM unnest(?::VARCHAR[]) AS t(invoice_id)
+           SELECT i.business_id, count(*) FROM _finalizing t
            JOIN invoices i USING (invoice_id) GROUP BY i.business_id
            ON CONFLICT (business_id) DO UPDATE
                SET last_number = invoice_number_counters.last_number + excluded.last_number
            RETURNING business_id, last_number""",
-        [ids],
     ).fetchall()
-    # 2) number = (last_number before) + position of the draft among its business's drafts
-    #           = reserved last_number − count + row_number.
+    # 2) number = (last_number before) + position of the invoice among its business's invoices
+    #           = reserved last_number − count + row_number. A draft approved in this same step
+    #    carries the approval too (who and when), like one approved first.
     con.execute(
-        """UPDATE invoices SET status = 'open', number = s.last_number - s.cnt + s.rn, finalized_at = ?
-           FROM (SELECT t.invoice_id, r.last_number,
+        """UPDATE invoices SET status = 'open', number = s.last_number - s.cnt + s.rn, finalized_at = ?,
+               approved_by = CASE WHEN s.status_before = 'draft' THEN ? ELSE invoices.approved_by END,
+               approved_at = CASE WHEN s.status_before = 'draft' THEN ? ELSE invoices.approved_at END
+           FROM (SELECT t.invoice_id, t.status_before, r.last_number,
                         row_number() OVER (PARTITION BY i.business_id ORDER BY t.ord) AS rn,
                         count(*) OVER (PARTITION BY i.business_id) AS cnt
-                 FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(invoice_id, ord)
+                 FROM _finalizing t
                  JOIN invoices i USING (invoice_id)
                  JOIN (SELECT unnest(?::VARCHAR[]) AS business_id, unnest(?::BIGINT[]) AS last_number) r
                    USING (business_id)) s
            WHERE invoices.invoice_id = s.invoice_id""",
-        [_utcnow(), ids, [b for b, _ in reserved], [n for _, n in reserved]],
+        [now, who, now, [b for b, _ in reserved], [n for _, n in reserved]],
     )
+    for action, before in (("finalized", "approved"), ("approved_and_finalized", "draft")):
+        record_events(
+            con,
+            action=action,
+            actor=who,
+            occurred_at=now,
+            from_sql="""SELECT t.invoice_id, t.status_before, 'open' AS status_after,
+                               json_object('number', i.number)::VARCHAR AS changes
+                        FROM _finalizing t JOIN invoices i USING (invoice_id)
+                        WHERE t.status_before = ? ORDER BY t.ord""",
+            params=[before],
+        )
     return len(ids)
 
 
-def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
-    """draft -> open with the business's next number; retried on concurrent finalizes."""
+def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> InvoiceResponse:
+    """approved -> open with the business's next number; retried on concurrent finalizes.
+    A draft or held invoice is refused (`invoice_not_approved`): approve it first."""
 
     def work(c: duckdb.DuckDBPyConnection) -> None:
         status = _invoice_state(c, invoice_id)[0]
-        _require(status, ("draft",), invoice_id, "finalize")
-        finalize_invoices_tx(c, [invoice_id])
+        if status in UNDER_REVIEW and status != "approved":
+            hint = "release it, then approve it" if status == "held" else "approve it"
+            raise InvoiceNotApprovedError(
+                f"cannot finalize invoice {invoice_id!r}: it is {status}, not approved; {hint} first"
+            )
+        _require(status, ("approved",), invoice_id, "finalize")
+        finalize_invoices_tx(c, [invoice_id], actor=actor)
 
     retry_on_conflict(con, work)
     return load_invoice(con, invoice_id)
@@ -121,7 +163,9 @@ def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice
 # --- void and delete --------------------------------------------------------------------------
 
 
-def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None) -> InvoiceResponse:
+def void_invoice(
+    con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None, *, actor: str | None = None
+) -> InvoiceResponse:
     """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
@@ -130,11 +174,20 @@ def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | 
 
     def work(c: duckdb.DuckDBPyConnection) -> None:
         status = _invoice_state(c, invoice_id)[0]
-        hint = "; delete a draft instead" if status == "draft" else ""
+        hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
         _require(status, PAYABLE, invoice_id, "void", hint)
         c.execute(
             "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
             [_utcnow(), reason, invoice_id],
+        )
+        record_events(
+            c,
+            action="voided",
+            actor=actor,
+            invoice_ids=[invoice_id],
+            status_before=status,
+            status_after="void",
+            note=reason,
         )
         c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
         c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
@@ -143,15 +196,26 @@ def void_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | 
     return load_invoice(con, invoice_id)
 
 
-def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str) -> list[str]:
-    """Delete a draft with its lines, its cycle claim and its idempotency key.
-
-    Its swept delayed charges become pending again; returns their charge ids.
+def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> list[str]:
+    """Delete an invoice not yet finalized (draft, approved or held) with its lines, its cycle claim and
+    its idempotency key. Its swept delayed charges become pending again; returns their charge ids.
+    The `deleted` event keeps who it was for (business, customer, contract, total): the row is gone.
     """
 
     def work(c: duckdb.DuckDBPyConnection) -> list[str]:
         status = _invoice_state(c, invoice_id)[0]
-        _require(status, ("draft",), invoice_id, "delete", "; void a finalized invoice instead")
+        _require(status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
+        record_events(
+            c,
+            action="deleted",
+            actor=actor,
+            from_sql="""SELECT invoice_id, status AS status_before, NULL AS status_after,
+                               json_object('business_id', business_id, 'customer_id', customer_id,
+                                           'contract_id', contract_id, 'total_minor', total_minor,
+                                           'currency', currency)::VARCHAR AS changes
+                        FROM invoices WHERE invoice_id = ?""",
+            params=[invoice_id],
+        )
         released = c.execute(
             "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
         ).fetchall()
@@ -176,7 +240,12 @@ def _payment_minor(amount: Decimal, currency: str) -> int:
 
 
 def record_payment(
-    con: duckdb.DuckDBPyConnection, invoice_id: str, amount: Decimal, method: str = "manual"
+    con: duckdb.DuckDBPyConnection,
+    invoice_id: str,
+    amount: Decimal,
+    method: str = "manual",
+    *,
+    actor: str | None = None,
 ) -> InvoiceResponse:
     """Record a payment (major units) against an open or partially paid invoice.
 
@@ -199,9 +268,22 @@ def record_payment(
                 f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
             )
         new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
-        c.execute(
-            "INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
-            ["pay_" + uuid.uuid4().hex[:20], invoice_id, minor, method, _utcnow()],
+        payment_id = "pay_" + uuid.uuid4().hex[:20]
+        c.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)", [payment_id, invoice_id, minor, method, _utcnow()])
+        record_events(
+            c,
+            action="payment_recorded",
+            actor=actor,
+            invoice_ids=[invoice_id],
+            status_before=status,
+            status_after=new_status,
+            changes={
+                "payment_id": payment_id,
+                "amount": str(to_major(minor, currency)),
+                "amount_minor": minor,
+                "currency": currency,
+                "method": method,
+            },
         )
         c.execute(
             "UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? WHERE invoice_id = ?",
