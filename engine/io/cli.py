@@ -239,6 +239,31 @@ def cmd_pay(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from ..billing.invoice_store import load_invoice
+    from .documents import render_document
+
+    out = Path(args.out)
+    # no --format: a .pdf file gets a PDF, anything else HTML
+    fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
+    con = _open(args)
+    invoice = load_invoice(con, args.invoice_id)
+    document = render_document(con, invoice, fmt)  # rendered first: a bad id never leaves an empty file
+    data = document.encode("utf-8") if isinstance(document, str) else document
+    out.write_bytes(data)
+    _print_json(
+        {
+            "invoice_id": invoice.invoice_id,
+            "number": invoice.number,
+            "status": invoice.status,
+            "format": fmt,
+            "out": str(out),
+            "bytes": len(data),
+        }
+    )
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from ..whatif.scenarios import load_scenario, simulate
 
@@ -331,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("amount", type=_amount, help="major units, e.g. 125.00")
     s.add_argument("--method", choices=["manual", "stripe"], default="manual")
     s.set_defaults(func=cmd_pay)
+
+    s = sub.add_parser("render", help="write an invoice's document (as the customer sees it) as HTML or PDF")
+    s.add_argument("invoice_id")
+    s.add_argument("--out", required=True, help="file to write")
+    s.add_argument("--format", choices=["html", "pdf"], help="default: pdf for a .pdf file, html otherwise")
+    s.set_defaults(func=cmd_render)
 
     s = sub.add_parser("simulate", help="bill cycles twice, baseline and what-if scenario, and compare")
     s.add_argument("scenario")

@@ -1,0 +1,181 @@
+"""Invoice documents (spec section 8): the invoice as the customer sees it, as HTML and as PDF.
+
+One Jinja2 template (`templates/invoice.html.j2`, autoescaped) makes the HTML; WeasyPrint prints that
+same HTML to PDF, so the two never disagree. Every amount is formatted here, in Python, with
+`engine.money` (the currency's decimals and symbol); the template only places text.
+
+An invoice that is not finalized (draft, approved, held, or a preview) has no number: it shows DRAFT
+in its place and a DRAFT watermark; a void invoice shows a VOID watermark and its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import jinja2
+
+from ..billing.invoice_store import load_invoice
+from ..errors import ValidationError
+from ..models import InvoiceLine, InvoiceResponse
+from ..money import format_major, format_money
+
+Format = Literal["html", "pdf"]
+FORMATS: tuple[str, ...] = ("html", "pdf")
+# Statuses before finalize: no number yet, so the document must not pass for a bill to pay.
+NOT_FINALIZED = ("preview", "draft", "approved", "held")
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+_KIND_NAMES = {
+    "recurring": "recurring",
+    "one_time": "one-time",
+    "usage": "usage",
+    "minimum_commitment_true_up": "minimum commitment true-up",
+    "delayed_charge": "delayed charge",
+    "custom": "",
+}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    # autoescape on for every template: names and descriptions come from imported data
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# --- what the document shows -----------------------------------------------------------------------
+
+
+def document_parties(con: duckdb.DuckDBPyConnection, invoice: InvoiceResponse) -> tuple[dict, dict]:
+    """(seller, customer) of an invoice. There is no business table: the seller is named by its business
+    id (`details` has room for an address once businesses have one). A customer no longer in the data is
+    shown by its id alone."""
+    row = con.execute("SELECT name, email FROM customers WHERE customer_id = ?", [invoice.customer_id]).fetchone()
+    name, email = row if row else (None, None)
+    seller = {"name": invoice.business_id, "details": []}
+    customer = {"name": name or invoice.customer_id, "email": email, "customer_id": invoice.customer_id}
+    return seller, customer
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def _number(value: Decimal | None) -> str:
+    """An exact quantity with thousands separators and no trailing zeros: 1234.500000 -> 1,234.5."""
+    if value is None:
+        return ""
+    return format(value.normalize(), ",f")
+
+
+def _line(line: InvoiceLine, inv: InvoiceResponse) -> dict:
+    cur = inv.currency
+    title = line.product or ""
+    if line.description and line.description != line.product:
+        title = f"{title} — {line.description}" if title else line.description
+    details = []
+    kind = _KIND_NAMES.get(line.kind, line.kind.replace("_", " "))
+    if kind:
+        details.append(kind)
+    if line.period_start and (line.period_start, line.period_end) != (inv.period_start, inv.period_end):
+        details.append(f"{_date(line.period_start)} to {_date(line.period_end)}")
+    if line.active_days is not None and line.period_days and line.active_days != line.period_days:
+        details.append(f"prorated {line.active_days}/{line.period_days} days")
+    if line.discount_percent:
+        details.append(f"{_number(line.discount_percent)} % discount")
+    tiers = [
+        f"tier {t.tier_no}: {_number(t.units)} × {format_major(t.unit_price, cur)}"
+        + (f" + {format_major(t.flat_fee, cur)}" if t.flat_fee else "")
+        for t in line.tiers or []
+        if t.units or t.flat_fee
+    ]
+    return {
+        "title": title or kind or f"line {line.line_no}",
+        "details": " · ".join(details),
+        "tiers": tiers,
+        "quantity": _number(line.quantity),
+        "unit_price": "" if line.unit_price is None or line.tiers else format_major(line.unit_price, cur),
+        "amount": format_money(line.amount_minor, cur),
+    }
+
+
+def document_context(invoice: InvoiceResponse, seller: dict, customer: dict) -> dict:
+    """Everything the template shows, as text already formatted."""
+    inv, cur = invoice, invoice.currency
+    finalized = inv.status not in NOT_FINALIZED
+    mark = "DRAFT" if not finalized else ("VOID" if inv.status == "void" else None)
+    number = str(inv.number) if finalized and inv.number is not None else "DRAFT"
+    dates = [("Invoice date", _date(inv.bill_for_date or inv.created_at))]
+    if inv.period_start:
+        dates.append(("Service period", f"{_date(inv.period_start)} to {_date(inv.period_end)}"))
+    dates.append(("Due date", _date(inv.due_date)))
+    refs = [("Currency", cur)]
+    if inv.contract_id:
+        refs.append(("Contract", inv.contract_id))
+    if inv.invoice_id:
+        refs.append(("Reference", inv.invoice_id))
+    status = {"preview": "not drafted (preview)"}.get(inv.status, inv.status.replace("_", " "))
+    return {
+        "title": f"Invoice {number}" if finalized else "DRAFT invoice",
+        "number": number,
+        "status": status,
+        "mark": mark,
+        "void_reason": inv.void_reason,
+        "seller": seller,
+        "customer": customer,
+        "dates": [(k, v) for k, v in dates if v],
+        "refs": refs,
+        "description": inv.description,
+        "lines": [_line(ln, inv) for ln in inv.lines],
+        "subtotal": format_money(inv.subtotal_minor, cur),
+        "tax_label": f"Tax ({_number(inv.tax_rate)} %)",
+        "tax": format_money(inv.tax_minor, cur),
+        "total": format_money(inv.total_minor, cur),
+        "paid": format_money(inv.total_paid_minor, cur),
+        "balance_due": format_money(inv.balance_due_minor, cur),
+    }
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+
+
+def invoice_html(invoice: InvoiceResponse, seller: dict, customer: dict) -> str:
+    """The invoice document as one self-contained HTML page (inline CSS, no external resource)."""
+    return _environment().get_template("invoice.html.j2").render(**document_context(invoice, seller, customer))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print an HTML document to PDF. base_url None and no external resource: nothing is fetched."""
+    import weasyprint  # imported here: it loads Pango, which the HTML path never needs
+
+    return weasyprint.HTML(string=html, base_url=None).write_pdf()
+
+
+def invoice_pdf(invoice: InvoiceResponse, seller: dict, customer: dict) -> bytes:
+    return html_to_pdf(invoice_html(invoice, seller, customer))
+
+
+def render_document(con: duckdb.DuckDBPyConnection, invoice: InvoiceResponse, fmt: str) -> str | bytes:
+    """An invoice (stored or a preview) as `fmt`: HTML text or PDF bytes."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
+    seller, customer = document_parties(con, invoice)
+    html = invoice_html(invoice, seller, customer)
+    return html if fmt == "html" else html_to_pdf(html)
+
+
+def render_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, fmt: str) -> str | bytes:
+    """A stored invoice's document; an unknown invoice id is NotFoundError."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
+    return render_document(con, load_invoice(con, invoice_id), fmt)
