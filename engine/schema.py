@@ -226,8 +226,32 @@ CREATE TABLE review_large_invoice (
 );
 """
 
+# v4: Billsim as a service (spec section 9). API tokens are stored as a sha256 hash only (the token is shown
+# once); a revoked token keeps its row. Every POST with an Idempotency-Key keeps its request hash and the
+# response it got, per business, so a retried request is answered the same, also after a server restart.
+_V4 = """
+CREATE TABLE api_tokens (
+    name VARCHAR PRIMARY KEY,
+    business_id VARCHAR NOT NULL,
+    token_hash VARCHAR NOT NULL UNIQUE,
+    created_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP
+);
+CREATE TABLE api_idempotency (
+    business_id VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    request_hash VARCHAR NOT NULL,
+    status_code INTEGER NOT NULL,
+    response_body VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (business_id, key)
+);
+"""
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec section 1, in dependency order (import writes them in this order).
