@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.billing.approval import approve_invoices
 from engine.billing.invoice_store import load_invoice, refresh_totals
 from engine.billing.lifecycle import (
     delete_draft,
@@ -75,6 +76,14 @@ def _draft(
     return invoice_id
 
 
+def _finalize(con, invoice_id: str):
+    """Approve a draft (finalize takes only approved invoices, spec section 8), then finalize it."""
+    row = con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [invoice_id]).fetchone()
+    if row and row[0] == "draft":
+        approve_invoices(con, [invoice_id], actor="tester")
+    return finalize_invoice(con, invoice_id)
+
+
 def _numbers(con, business: str) -> list[int]:
     return [
         r[0]
@@ -97,7 +106,7 @@ def test_finalize_numbers_each_business_1_to_n_gapless_and_independently(db):
     order = [("a1", "C-N"), ("b1", "C-S"), ("a2", "C-N"), ("a3", "C-Y"), ("b2", "C-S")]
     for inv, cust in order:
         _draft(db, inv, customer=cust)
-    got = {inv: finalize_invoice(db, inv) for inv, _ in order}
+    got = {inv: _finalize(db, inv) for inv, _ in order}
     assert [got[i].number for i in ("a1", "a2", "a3")] == [1, 2, 3]  # C-Y is also biz-north
     assert [got[i].number for i in ("b1", "b2")] == [1, 2]
     assert all(g.status == "open" for g in got.values())
@@ -108,6 +117,7 @@ def test_finalize_numbers_each_business_1_to_n_gapless_and_independently(db):
 def test_finalize_invoices_tx_numbers_each_business_in_list_order(db):
     for inv, cust in [("x", "C-N"), ("y", "C-S"), ("z", "C-N"), ("w", "C-S")]:
         _draft(db, inv, customer=cust)
+    approve_invoices(db, ["x", "y", "z", "w"], actor="tester")
     with transaction(db):
         assert finalize_invoices_tx(db, ["z", "w", "x", "y", "z"]) == 4  # a repeated id counts once
     numbers = dict(db.execute("SELECT invoice_id, number FROM invoices").fetchall())
@@ -117,31 +127,32 @@ def test_finalize_invoices_tx_numbers_each_business_in_list_order(db):
 def test_finalize_invoices_tx_with_a_non_draft_finalizes_nothing(db):
     _draft(db, "a")
     _draft(db, "b")
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
+    approve_invoices(db, ["b"], actor="tester")
     with pytest.raises(InvalidStateError, match="'a' is open"):
         with transaction(db):
             finalize_invoices_tx(db, ["b", "a"])
-    assert load_invoice(db, "b").status == "draft"
+    assert load_invoice(db, "b").status == "approved"
     assert _numbers(db, "biz-north") == [1]
 
 
 def test_failed_finalize_consumes_no_number(db):
     _draft(db, "a")
     _draft(db, "b")
-    assert finalize_invoice(db, "a").number == 1
+    assert _finalize(db, "a").number == 1
     with pytest.raises(NotFoundError):
-        finalize_invoice(db, "no-such-invoice")
+        _finalize(db, "no-such-invoice")
     with pytest.raises(InvalidStateError, match="it is open"):
-        finalize_invoice(db, "a")
-    assert finalize_invoice(db, "b").number == 2
+        _finalize(db, "a")
+    assert _finalize(db, "b").number == 2
 
 
 def test_finalize_of_void_invoice_is_invalid_state(db):
     _draft(db, "a")
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
     void_invoice(db, "a")
     with pytest.raises(InvalidStateError, match="it is void"):
-        finalize_invoice(db, "a")
+        _finalize(db, "a")
     assert load_invoice(db, "a").number == 1
 
 
@@ -150,14 +161,14 @@ def test_finalize_of_void_invoice_is_invalid_state(db):
 
 def test_void_keeps_number_sets_voided_at_and_frees_the_cycle_claim(db):
     _draft(db, "a", contract="K-1", period_start=dt.date(2026, 3, 1))
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
     voided = void_invoice(db, "a")
     assert (voided.status, voided.number) == ("void", 1)
     assert db.execute("SELECT voided_at IS NOT NULL FROM invoices WHERE invoice_id = 'a'").fetchone()[0]
     assert db.execute("SELECT count(*) FROM invoice_cycle_claims").fetchone()[0] == 0
     # The cycle can be drafted again, and the new invoice gets the next number (1 is never reused).
     _draft(db, "a2", contract="K-1", period_start=dt.date(2026, 3, 1))
-    assert finalize_invoice(db, "a2").number == 2
+    assert _finalize(db, "a2").number == 2
 
 
 def test_void_of_draft_or_paid_invoice_is_invalid_state(db):
@@ -165,7 +176,7 @@ def test_void_of_draft_or_paid_invoice_is_invalid_state(db):
     with pytest.raises(InvalidStateError, match="delete a draft instead"):
         void_invoice(db, "d")
     _draft(db, "p", total_minor=500)
-    finalize_invoice(db, "p")
+    _finalize(db, "p")
     record_payment(db, "p", Decimal("5.00"))
     with pytest.raises(InvalidStateError, match="manual_paid"):
         void_invoice(db, "p")
@@ -173,7 +184,7 @@ def test_void_of_draft_or_paid_invoice_is_invalid_state(db):
 
 def test_void_of_partially_paid_invoice_is_allowed(db):
     _draft(db, "a", total_minor=1000)
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
     record_payment(db, "a", Decimal("2.50"))
     assert void_invoice(db, "a").status == "void"
 
@@ -181,7 +192,7 @@ def test_void_of_partially_paid_invoice_is_allowed(db):
 def test_void_returns_its_delayed_charges_to_pending(db):
     _draft(db, "a")
     _sweep(db, "a", "DC-1")
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
     void_invoice(db, "a")
     assert db.execute("SELECT count(*) FROM delayed_charge_sweeps").fetchone()[0] == 0
     # The void invoice itself is unchanged: its line still names the charge it billed.
@@ -216,11 +227,11 @@ def test_delete_draft_removes_lines_claim_and_returns_delayed_charges_to_pending
 
 def test_finalized_invoice_cannot_be_deleted_or_changed(db):
     _draft(db, "a")
-    before = finalize_invoice(db, "a")
+    before = _finalize(db, "a")
     with pytest.raises(InvalidStateError, match="void a finalized invoice instead"):
         delete_draft(db, "a")
     with pytest.raises(InvalidStateError):
-        finalize_invoice(db, "a")
+        _finalize(db, "a")
     # Even a totals refresh after its lines changed leaves a finalized invoice alone.
     db.execute("UPDATE invoice_lines SET amount_minor = 1 WHERE invoice_id = 'a'")
     refresh_totals(db, invoice_ids=["a"])
@@ -239,7 +250,7 @@ def test_delete_of_unknown_invoice_is_not_found(db):
 @pytest.fixture
 def open_invoice(db):
     _draft(db, "a", total_minor=10_000)  # 100.00 USD
-    finalize_invoice(db, "a")
+    _finalize(db, "a")
     return "a"
 
 
@@ -291,7 +302,7 @@ def test_payment_of_draft_or_unknown_method_is_refused(db):
 
 def test_jpy_payment_takes_whole_yen_only(db):
     _draft(db, "y", customer="C-Y", total_minor=7807)
-    finalize_invoice(db, "y")
+    _finalize(db, "y")
     with pytest.raises(ValidationError, match="JPY"):
         record_payment(db, "y", Decimal("0.5"))
     assert record_payment(db, "y", Decimal("7807")).status == "manual_paid"
@@ -332,7 +343,7 @@ def test_random_lifecycle_keeps_numbers_1_to_n_per_business_without_gaps_or_reus
             if op == "create":
                 _draft(con, f"i{step:03d}", customer=customer)
             elif op == "finalize" and drafts:
-                inv = finalize_invoice(con, drafts[pick % len(drafts)])
+                inv = _finalize(con, drafts[pick % len(drafts)])
                 assigned[inv.invoice_id] = inv.number
             elif op == "delete" and drafts:
                 delete_draft(con, drafts[pick % len(drafts)])
@@ -340,7 +351,7 @@ def test_random_lifecycle_keeps_numbers_1_to_n_per_business_without_gaps_or_reus
                 void_invoice(con, opens[pick % len(opens)])
             elif op == "finalize_open" and opens:
                 with pytest.raises(InvalidStateError):
-                    finalize_invoice(con, opens[pick % len(opens)])
+                    _finalize(con, opens[pick % len(opens)])
             for business in ("biz-north", "biz-south"):
                 numbers = _numbers(con, business)
                 assert numbers == list(range(1, len(numbers) + 1))
@@ -376,12 +387,14 @@ def _finalize_at_once(con, invoice_ids: list[str]) -> list[object]:
 def test_four_threads_finalizing_drafts_of_one_business_get_numbers_1_to_4(db):
     for rnd in range(5):  # several rounds: the first creates the counter row, later ones update it
         ids = [_draft(db, f"r{rnd}t{t}") for t in range(4)]
+        approve_invoices(db, ids, actor="tester")
         assert sorted(_finalize_at_once(db, ids)) == [4 * rnd + k for k in range(1, 5)]
     assert _numbers(db, "biz-north") == list(range(1, 21))
 
 
 def test_two_threads_finalizing_the_same_draft_finalize_it_once(db):
     _draft(db, "a")
+    approve_invoices(db, ["a"], actor="tester")
     outcomes = _finalize_at_once(db, ["a", "a"])
     assert sorted(type(o).__name__ for o in outcomes) == ["InvalidStateError", "int"]
     assert _numbers(db, "biz-north") == [1]
@@ -395,6 +408,10 @@ def test_cli_finalize_pay_and_void_print_the_invoice(db_path, capsys):
     _customers(con)
     _draft(con, "a", total_minor=1000)
     con.close()
+    assert cli_main(["--db", str(db_path), "finalize", "a"]) == 2
+    assert "invoice_not_approved" not in capsys.readouterr().out
+    assert cli_main(["--db", str(db_path), "approve", "a"]) == 0
+    assert json.loads(capsys.readouterr().out)["approved"] == ["a"]
     assert cli_main(["--db", str(db_path), "finalize", "a"]) == 0
     assert json.loads(capsys.readouterr().out)["number"] == 1
     assert cli_main(["--db", str(db_path), "pay", "a", "2.50", "--method", "stripe"]) == 0

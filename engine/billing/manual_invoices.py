@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
+from .audit import record_events
 from .delayed_charges import attach_pending_charges
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
 from .lifecycle import finalize_invoices_tx
@@ -220,7 +221,9 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, 
     return template_id
 
 
-def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[InvoiceResponse]:
+def draft_recurring_invoices(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, *, actor: str | None = None
+) -> list[InvoiceResponse]:
     """Draft every template period starting on or before `as_of` that has no (non-void) invoice.
 
     Idempotent: a second call drafts nothing. bill_for_date = period_start,
@@ -254,6 +257,7 @@ def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> 
             )
         if created:
             refresh_totals(c, invoice_ids=created)
+            _record_new(c, "drafted", created, actor)
         return created
 
     return [load_invoice(con, i) for i in retry_on_conflict(con, work)]
@@ -262,12 +266,29 @@ def draft_recurring_invoices(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> 
 # --- create -----------------------------------------------------------------------------------
 
 
+def _record_new(con: duckdb.DuckDBPyConnection, action: str, invoice_ids: list[str], actor: str | None) -> None:
+    """`created` / `drafted` events of new manual drafts, each with its total and delayed charges."""
+    record_events(
+        con,
+        action=action,
+        actor=actor,
+        from_sql="""SELECT i.invoice_id, NULL AS status_before, 'draft' AS status_after,
+                           json_object('total_minor', i.total_minor, 'currency', i.currency,
+                                       'recurring_template_id', i.recurring_template_id,
+                                       'delayed_charges', (SELECT count(*) FROM delayed_charge_sweeps s
+                                                           WHERE s.invoice_id = i.invoice_id))::VARCHAR AS changes
+                    FROM invoices i WHERE list_contains(?::VARCHAR[], i.invoice_id) ORDER BY i.invoice_id""",
+        params=[invoice_ids],
+    )
+
+
 def create_invoice_tx(
     con: duckdb.DuckDBPyConnection,
     req: InvoiceCreateRequest,
     *,
     today: dt.date | None = None,
     take_delayed_charges: bool = False,
+    actor: str | None = None,
 ) -> tuple[str, bool]:
     """Create a draft in the caller's transaction; returns (invoice_id, created).
 
@@ -314,14 +335,19 @@ def create_invoice_tx(
     refresh_totals(con, invoice_ids=[invoice_id])
     if req.idempotency_key is not None:
         con.execute("INSERT INTO idempotency_keys VALUES (?, ?, ?)", [req.idempotency_key, invoice_id, key_hash])
+    _record_new(con, "created", [invoice_id], actor)
     return invoice_id, True
 
 
 def create_invoice(
-    con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, *, today: dt.date | None = None
+    con: duckdb.DuckDBPyConnection,
+    req: InvoiceCreateRequest,
+    *,
+    today: dt.date | None = None,
+    actor: str | None = None,
 ) -> InvoiceResponse:
     """DayZero POST /invoices: a draft invoice of custom lines (all-or-nothing)."""
-    invoice_id, _ = retry_on_conflict(con, lambda c: create_invoice_tx(c, req, today=today))
+    invoice_id, _ = retry_on_conflict(con, lambda c: create_invoice_tx(c, req, today=today, actor=actor))
     return load_invoice(con, invoice_id)
 
 
@@ -358,13 +384,18 @@ def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequ
 
 
 def batch_create(
-    con: duckdb.DuckDBPyConnection, req: BatchCreateRequest | dict, *, today: dt.date | None = None
+    con: duckdb.DuckDBPyConnection,
+    req: BatchCreateRequest | dict,
+    *,
+    today: dt.date | None = None,
+    actor: str | None = None,
 ) -> BatchCreateResponse:
     """DayZero POST /invoices/batch. Each item is its own transaction and fails alone.
 
     include_delayed_charges: a customer's FIRST new invoice of the batch takes all the customer's
-    pending charges in that invoice's currency. finalize: the new invoices are numbered in item
-    order. `created` counts successful items (idempotent replays included), `failed` the others.
+    pending charges in that invoice's currency. finalize: the new invoices are approved and numbered
+    in item order, in one step (the auto-finalize path, event `approved_and_finalized`). `created`
+    counts successful items (idempotent replays included), `failed` the others.
     """
     items, include, finalize = _parse_batch(req)
     outcome: list[str | Exception] = []  # invoice_id or the item's error
@@ -377,7 +408,8 @@ def batch_create(
         take = include and item.customer_id not in customers_with_new
         try:
             invoice_id, created = retry_on_conflict(
-                con, lambda c, it=item, tk=take: create_invoice_tx(c, it, today=today, take_delayed_charges=tk)
+                con,
+                lambda c, it=item, tk=take: create_invoice_tx(c, it, today=today, take_delayed_charges=tk, actor=actor),
             )
         except (BillsimError, duckdb.Error, pydantic.ValidationError) as exc:
             outcome.append(exc)
@@ -389,7 +421,7 @@ def batch_create(
     finalize_error = None
     if finalize and new_ids:
         try:
-            retry_on_conflict(con, lambda c: finalize_invoices_tx(c, new_ids))
+            retry_on_conflict(con, lambda c: finalize_invoices_tx(c, new_ids, actor=actor, approve=True))
         except (BillsimError, duckdb.Error) as exc:
             finalize_error = f"created as a draft but not finalized: {exc}"
     results, new = [], set(new_ids)

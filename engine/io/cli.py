@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import duckdb
 
-from ..errors import BillsimError, DatabaseBusyError, ImportProblems
+from ..errors import BillsimError, DatabaseBusyError, ImportProblems, ValidationError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -187,7 +187,7 @@ def cmd_preview(args) -> int:
 def cmd_draft(args) -> int:
     from ..billing.invoices import draft_period_invoice
 
-    _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date))
+    _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date, actor=args.actor))
     return 0
 
 
@@ -204,7 +204,7 @@ def cmd_run(args) -> int:
         include_delayed_charges=args.include_delayed_charges,
         finalize=args.finalize,
         progress=None if args.quiet else _StderrBar(),
-        requested_by="cli",
+        requested_by=args.actor,
     )
     _print_json(report)
     return 0
@@ -221,21 +221,52 @@ def cmd_export(args) -> int:
 def cmd_finalize(args) -> int:
     from ..billing.lifecycle import finalize_invoice
 
-    _print_json(finalize_invoice(_open(args), args.invoice_id))
+    _print_json(finalize_invoice(_open(args), args.invoice_id, actor=args.actor))
     return 0
 
 
 def cmd_void(args) -> int:
     from ..billing.lifecycle import void_invoice
 
-    _print_json(void_invoice(_open(args), args.invoice_id, reason=args.reason))
+    _print_json(void_invoice(_open(args), args.invoice_id, reason=args.reason, actor=args.actor))
     return 0
 
 
 def cmd_pay(args) -> int:
     from ..billing.lifecycle import record_payment
 
-    _print_json(record_payment(_open(args), args.invoice_id, args.amount, method=args.method))
+    _print_json(record_payment(_open(args), args.invoice_id, args.amount, method=args.method, actor=args.actor))
+    return 0
+
+
+def cmd_approve(args) -> int:
+    from ..billing.approval import approve_invoices
+
+    if not args.invoice_ids:
+        raise ValidationError("name the invoices to approve (billsim approve INV …)")
+    _print_json(approve_invoices(_open(args), args.invoice_ids, actor=args.actor, note=args.note))
+    return 0
+
+
+def cmd_hold(args) -> int:
+    from ..billing.approval import hold_invoice
+
+    _print_json(hold_invoice(_open(args), args.invoice_id, reason=args.reason, actor=args.actor))
+    return 0
+
+
+def cmd_release(args) -> int:
+    from ..billing.approval import release_invoice
+
+    _print_json(release_invoice(_open(args), args.invoice_id, actor=args.actor, note=args.note))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from ..billing.audit import export_audit
+
+    path = export_audit(_open(args), Path(args.out))
+    _print_json({"audit": str(path)})
     return 0
 
 
@@ -291,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait this long for a database another process holds (default: fail at once)",
     )
+    p.add_argument("--actor", default=None, help="who acts, for the audit trail (default: the OS user)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create the database (and seed the demo data with --demo)")
@@ -357,6 +389,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=["manual", "stripe"], default="manual")
     s.set_defaults(func=cmd_pay)
 
+    s = sub.add_parser("approve", help="approve drafts for finalizing (all or nothing; approved ones stay as they are)")
+    s.add_argument("invoice_ids", nargs="*", metavar="INV")
+    s.add_argument("--note", help="kept with the approval in the audit trail")
+    s.set_defaults(func=cmd_approve)
+
+    s = sub.add_parser("hold", help="put a draft or approved invoice on hold (it cannot be approved or finalized)")
+    s.add_argument("invoice_id")
+    s.add_argument("--reason", required=True, help="why it is held (required)")
+    s.set_defaults(func=cmd_hold)
+
+    s = sub.add_parser("release", help="release a held invoice: it is a draft again, to be approved")
+    s.add_argument("invoice_id")
+    s.add_argument("--note", help="kept with the release in the audit trail")
+    s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("audit", help="write the audit trail of every invoice change as audit.csv")
+    s.add_argument("--out", required=True, help="the CSV file, or a folder to write audit.csv into")
+    s.set_defaults(func=cmd_audit)
+
     s = sub.add_parser("render", help="write an invoice's document (as the customer sees it) as HTML or PDF")
     s.add_argument("invoice_id")
     s.add_argument("--out", required=True, help="file to write")
@@ -369,6 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="to_date", type=_date, required=True)
     s.add_argument("--out")
     s.set_defaults(func=cmd_simulate)
+    # --actor is accepted after the command too (`billsim approve INV --actor NAME`); SUPPRESS keeps a
+    # global `billsim --actor NAME approve INV` when the command does not repeat it.
+    for command in sub.choices.values():
+        if not any("--actor" in a.option_strings for a in command._actions):
+            command.add_argument("--actor", default=argparse.SUPPRESS, help="who acts (default: the OS user)")
     return p
 
 
