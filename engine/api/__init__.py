@@ -1,0 +1,1 @@
+"""Billsim as a service (spec section 9): the HTTP API, the MCP server and their API tokens."""
