@@ -131,8 +131,9 @@ def document_context(invoice: InvoiceResponse, seller: dict, customer: dict) -> 
         "status": status,
         "mark": mark,
         "void_reason": inv.void_reason,
-        "seller": seller,
-        "customer": customer,
+        # the keys the template reads, so a caller may pass only what it knows
+        "seller": {"details": [], **seller},
+        "customer": {"email": None, "customer_id": inv.customer_id, **customer},
         "dates": [(k, v) for k, v in dates if v],
         "refs": refs,
         "description": inv.description,
@@ -142,7 +143,8 @@ def document_context(invoice: InvoiceResponse, seller: dict, customer: dict) -> 
         "tax": format_money(inv.tax_minor, cur),
         "total": format_money(inv.total_minor, cur),
         "paid": format_money(inv.total_paid_minor, cur),
-        "balance_due": format_money(inv.balance_due_minor, cur),
+        # a void invoice is cancelled: an amount here would read as still owed
+        "balance_due": "none (void)" if inv.status == "void" else format_money(inv.balance_due_minor, cur),
     }
 
 
