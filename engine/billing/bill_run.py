@@ -39,6 +39,10 @@ _LIVE_RUNS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+def new_bill_run_id() -> str:
+    return "run_" + uuid.uuid4().hex[:16]
+
+
 def _scope(contract_ids, customer_ids, business_id) -> dict:
     """The run's scope as stored. An empty list is an empty scope (nothing is billed); only None means all."""
     return {
@@ -48,8 +52,11 @@ def _scope(contract_ids, customer_ids, business_id) -> dict:
     }
 
 
-def _start_run(con, period_date, scope_json, include, finalize, requested_by) -> tuple[str, bool, dt.datetime]:
-    """Resume the same unfinished run (crashed or killed), else record a new one (committed now).
+def _start_run(
+    con, period_date, scope_json, include, finalize, requested_by, new_run_id: str | None = None
+) -> tuple[str, bool, dt.datetime]:
+    """Resume the same unfinished run (crashed or killed), else record a new one (committed now), with
+    `new_run_id` when the caller chose the id (the HTTP API answers with it before the run starts).
 
     The caller must release the returned run_id from _LIVE_RUNS when it is done."""
     with _LIVE_LOCK:
@@ -62,7 +69,7 @@ def _start_run(con, period_date, scope_json, include, finalize, requested_by) ->
         if crashed:
             _LIVE_RUNS.add(crashed[0][0])
             return crashed[0][0], True, crashed[0][1]
-        run_id = "run_" + uuid.uuid4().hex[:16]
+        run_id = new_run_id or new_bill_run_id()
         _LIVE_RUNS.add(run_id)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(
@@ -252,9 +259,11 @@ def bill_run(
     finalize: bool = False,
     progress: Progress | None = None,
     requested_by: str | None = None,
+    run_id: str | None = None,
 ) -> BillRunReport:
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc).
-    `requested_by` is the actor of the run's audit events (default: the OS user)."""
+    `requested_by` is the actor of the run's audit events (default: the OS user). `run_id` (from
+    new_bill_run_id) names a new run; an unfinished run of the same scope is resumed under its own id."""
     progress = progress or no_progress
     requested_by = resolve_actor(requested_by)
     t0 = time.perf_counter()
@@ -262,7 +271,9 @@ def bill_run(
     scope = _scope(contract_ids, customer_ids, business_id)
     scope_json = json.dumps(scope, sort_keys=True)
     progress(0.0, "starting bill run")
-    run_id, resumed, started = _start_run(con, period_date, scope_json, include_delayed_charges, finalize, requested_by)
+    run_id, resumed, started = _start_run(
+        con, period_date, scope_json, include_delayed_charges, finalize, requested_by, run_id
+    )
     try:
         result = _run_with_retries(
             con, run_id, period_date, scope, include_delayed_charges, finalize, progress, requested_by
