@@ -217,6 +217,17 @@ class PendingCharge(_Model):
     reason: str
 
 
+class UnbilledCycle(_Model):
+    """A cycle that ended before a date, is due and has something to bill, but has no invoice
+    (engine.rating.targets: a missed cycle). A bill run with catch-up drafts these."""
+
+    contract_id: str
+    customer_id: str
+    period_start: dt.date
+    period_end: dt.date
+    bill_for_date: dt.date
+
+
 class BillRunReport(_Model):
     """What a bill run did: who/when/what, counts, failures with reasons, totals per currency."""
 
@@ -240,3 +251,61 @@ class BillRunReport(_Model):
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
     duration_s: float | None = None
+    catch_up: bool = Field(False, description="also drafted every missed cycle before the period date")
+    unbilled_cycles_count: int = Field(0, description="missed cycles of the scope still without invoice after the run")
+    unbilled_cycles: list[UnbilledCycle] = Field(
+        default_factory=list, description="the first of them (by contract, period), at most UNBILLED_LISTED"
+    )
+
+
+class ReviewFlag(_Model):
+    """One review rule a draft trips (spec section 8): its name, the figures it was decided on, the reason."""
+
+    flag: str
+    reason: str
+    figures: dict = Field(default_factory=dict, description="amounts as Decimal major units, counts as integers")
+
+
+class ReviewRow(_Model):
+    """A draft under review (draft, approved or held) against its contract's previous non-void invoice."""
+
+    invoice_id: str
+    contract_id: str
+    customer_id: str
+    customer_name: str
+    business_id: str
+    currency: str
+    status: str
+    period_start: dt.date
+    period_end: dt.date
+    total: Decimal
+    previous_invoice_id: str | None = None
+    previous_total: Decimal | None = None
+    change: Decimal | None = None
+    change_percent: Decimal | None = Field(None, description="change ÷ |previous total| × 100, 1 decimal")
+    flags: list[ReviewFlag] = []
+
+
+class ReviewResult(_Model):
+    """The review of a run's (or a period's) drafts, and the cycles of its scope that were never billed."""
+
+    run_id: str | None = None
+    period_date: dt.date
+    drafts: list[ReviewRow]
+    flag_counts: dict[str, int] = Field(description="drafts per flag (before the --flag filter), every flag listed")
+    unbilled_cycles: list[UnbilledCycle]
+    unbilled_cycles_count: int
+
+
+class ReviewThresholds(_Model):
+    """A business's review thresholds (spec section 8); a business with no stored row has the defaults."""
+
+    business_id: str
+    total_change_percent: Decimal = Decimal(25)
+    total_change_min: Decimal = Decimal(10)
+    usage_spike_factor: Decimal = Decimal(3)
+    large_invoice: dict[str, Decimal] = Field(
+        default_factory=dict, description="currency -> total above which a draft is flagged large_invoice"
+    )
+    updated_by: str | None = None
+    updated_at: dt.datetime | None = None

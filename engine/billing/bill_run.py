@@ -28,7 +28,8 @@ from ..money import to_major
 from ..progress import Progress, no_progress
 from ..rating.cycles import check_period_date
 from ..rating.pipeline import rate_targets
-from ..rating.targets import targets_for_date
+from ..rating.targets import targets_for_run
+from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
 from .audit import resolve_actor
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
@@ -43,13 +44,20 @@ def new_bill_run_id() -> str:
     return "run_" + uuid.uuid4().hex[:16]
 
 
-def _scope(contract_ids, customer_ids, business_id) -> dict:
-    """The run's scope as stored. An empty list is an empty scope (nothing is billed); only None means all."""
-    return {
+def _scope(contract_ids, customer_ids, business_id, catch_up: bool = False) -> dict:
+    """The run's scope as stored. An empty list is an empty scope (nothing is billed); only None means all.
+    `catch_up` is kept only when set, so a catch-up run resumes as one and other runs' scopes read as before."""
+    scope = {
         "contract_ids": None if contract_ids is None else sorted(contract_ids),
         "customer_ids": None if customer_ids is None else sorted(customer_ids),
         "business_id": business_id,
     }
+    return {**scope, "catch_up": True} if catch_up else scope
+
+
+def _contract_scope(scope: dict) -> dict:
+    """The contract restrictions of a run's scope (without its options)."""
+    return {k: scope[k] for k in ("contract_ids", "customer_ids", "business_id")}
 
 
 def _start_run(
@@ -82,12 +90,12 @@ def _start_run(
 
 def _isolate_failures(con, period_date, scope: dict) -> dict[str, str]:
     """Bisect the scope's contracts to find those whose rating fails; returns {contract_id: reason}."""
-    targets_for_date(con, period_date, **scope)
-    ids = [r[0] for r in con.execute("SELECT contract_id FROM _targets ORDER BY 1").fetchall()]
+    targets_for_run(con, period_date, **scope)
+    ids = [r[0] for r in con.execute("SELECT DISTINCT contract_id FROM _targets ORDER BY 1").fetchall()]
     failed: dict[str, str] = {}
 
     def rates(chunk: list[str]) -> bool:
-        targets_for_date(con, period_date, **{**scope, "contract_ids": chunk})
+        targets_for_run(con, period_date, **{**scope, "contract_ids": chunk})
         try:
             rate_targets(con)
             return True
@@ -129,15 +137,18 @@ def _run_once(
     con, run_id, period_date, scope, include, finalize, exclude: dict[str, str], progress: Progress, actor: str
 ) -> dict:
     with transaction(con):
-        in_scope = targets_for_date(con, period_date, **scope)
+        # with catch-up, _targets also holds every missed cycle before the date (several per contract)
+        in_scope = targets_for_run(con, period_date, **scope)
         con.execute("""CREATE OR REPLACE TEMP TABLE _run_scope AS
-                       SELECT t.contract_id, c.customer_id FROM _targets t JOIN contracts c USING (contract_id)""")
+                       SELECT DISTINCT t.contract_id, c.customer_id
+                       FROM _targets t JOIN contracts c USING (contract_id)""")
         failed = {**_unknown_or_inactive(con, period_date, scope["contract_ids"]), **exclude}
         con.execute("DELETE FROM _targets WHERE list_contains(?, contract_id)", [list(exclude)])
         con.execute("""CREATE OR REPLACE TEMP TABLE _existing AS
-                       SELECT t.contract_id, cl.invoice_id FROM _targets t
+                       SELECT t.contract_id, t.period_start, cl.invoice_id FROM _targets t
                        JOIN invoice_cycle_claims cl USING (contract_id, period_start)""")
-        con.execute("DELETE FROM _targets WHERE contract_id IN (SELECT contract_id FROM _existing)")
+        con.execute("""DELETE FROM _targets t USING _existing e
+                       WHERE t.contract_id = e.contract_id AND t.period_start = e.period_start""")
         progress(0.15, f"rating {in_scope:,} contracts")
         rate_targets(con)
         progress(0.55, "storing drafts")
@@ -148,11 +159,12 @@ def _run_once(
         # carrying its id was drafted just now (a crashed or conflicting attempt left none).
         con.execute(
             """INSERT INTO bill_run_items (run_id, contract_id, outcome, invoice_id, reason)
-               WITH drafted AS (SELECT contract_id, invoice_id FROM invoices WHERE run_id = ?)
+               WITH drafted AS (SELECT contract_id, period_start, invoice_id FROM invoices WHERE run_id = ?)
                SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM drafted
                UNION ALL SELECT ?, contract_id, 'existing', invoice_id, NULL FROM _existing
-               UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets
-                         WHERE contract_id NOT IN (SELECT contract_id FROM drafted)
+               UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets t
+                         WHERE NOT EXISTS (SELECT 1 FROM drafted d
+                                           WHERE d.contract_id = t.contract_id AND d.period_start = t.period_start)
                UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
             [run_id, run_id, run_id, run_id, run_id, list(failed), list(failed.values())],
         )
@@ -181,6 +193,8 @@ def _run_once(
         existing = con.execute("SELECT count(*) FROM _existing").fetchone()[0]
         nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
         totals = _totals(con, run_id)
+        # what is still missed after the run (with catch-up: only cycles that failed or had nothing to bill)
+        unbilled, unbilled_count = unbilled_cycles(con, period_date, limit=UNBILLED_LISTED, **_contract_scope(scope))
         result = dict(
             contracts_in_scope=in_scope,
             drafted=drafted,
@@ -191,6 +205,8 @@ def _run_once(
             delayed_charges_swept=swept,
             delayed_charges_pending=pending,
             totals=totals,
+            unbilled_cycles_count=unbilled_count,
+            unbilled_cycles=unbilled,
         )
         finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         con.execute(
@@ -260,15 +276,18 @@ def bill_run(
     progress: Progress | None = None,
     requested_by: str | None = None,
     run_id: str | None = None,
+    catch_up: bool = False,
 ) -> BillRunReport:
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc).
     `requested_by` is the actor of the run's audit events (default: the OS user). `run_id` (from
-    new_bill_run_id) names a new run; an unfinished run of the same scope is resumed under its own id."""
+    new_bill_run_id) names a new run; an unfinished run of the same scope is resumed under its own id.
+    With `catch_up`, also every missed cycle before the date (engine.rating.targets), each once, in the same
+    transaction. The report counts (and lists the first of) the missed cycles still unbilled after the run."""
     progress = progress or no_progress
     requested_by = resolve_actor(requested_by)
     t0 = time.perf_counter()
     check_period_date(period_date, "period date")
-    scope = _scope(contract_ids, customer_ids, business_id)
+    scope = _scope(contract_ids, customer_ids, business_id, catch_up)
     scope_json = json.dumps(scope, sort_keys=True)
     progress(0.0, "starting bill run")
     run_id, resumed, started = _start_run(
@@ -289,6 +308,7 @@ def bill_run(
         scope=scope,
         include_delayed_charges=include_delayed_charges,
         finalize=finalize,
+        catch_up=catch_up,
         requested_by=requested_by,
         resumed=resumed,
         started_at=started,

@@ -40,11 +40,26 @@ KIND_ORDER = (
 )
 
 
+def _window_sql(ol: str, c: str, t: str) -> tuple[str, str, str]:
+    """(one-time line's billing date, active window start, end) of order line `ol` of contract `c` in cycle `t`."""
+    one_time_start = f"greatest(coalesce({ol}.start_date, {c}.start_date), {c}.start_date)"
+    win_start = f"greatest({t}.period_start, coalesce({ol}.start_date, {t}.period_start))"
+    win_end = f"least({t}.period_end, coalesce({ol}.end_date, {t}.period_end))"
+    return one_time_start, win_start, win_end
+
+
+def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
+    """THE rule whether order line `ol` (of contract `c`) has a line in cycle `t` (period_start, period_end):
+    one-time lines bill whole in the cycle containing their start; others over cycle ∩ line window.
+    Rating selects its lines with it; catch-up reads it to tell a cycle with something to bill."""
+    one_time_start, win_start, win_end = _window_sql(ol, c, t)
+    return f"""CASE WHEN {ol}.kind = 'one_time'
+               THEN {one_time_start} BETWEEN {t}.period_start AND {t}.period_end
+               ELSE {win_start} <= {win_end} END"""
+
+
 def _lines_sql(src: str) -> str:
-    # One-time lines bill whole in the cycle containing their start; others over cycle ∩ line window.
-    one_time_start = "greatest(coalesce(ol.start_date, c.start_date), c.start_date)"
-    win_start = "greatest(t.period_start, coalesce(ol.start_date, t.period_start))"
-    win_end = "least(t.period_end, coalesce(ol.end_date, t.period_end))"
+    _, win_start, win_end = _window_sql("ol", "c", "t")
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
     SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp, cu.per_minor_18,
@@ -57,9 +72,7 @@ def _lines_sql(src: str) -> str:
     JOIN {src}.contracts c USING (contract_id)
     JOIN {src}.order_lines ol USING (contract_id)
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
-    WHERE CASE WHEN ol.kind = 'one_time'
-               THEN {one_time_start} BETWEEN t.period_start AND t.period_end
-               ELSE {win_start} <= {win_end} END"""
+    WHERE {line_in_cycle_sql("ol", "c", "t")}"""
 
 
 _PRICED_SQL = """

@@ -1,7 +1,17 @@
 """Target cycles to rate: the `_targets` temp table that every rating starts from.
 
 A target is one (contract, cycle). A bill run targets the cycle containing a date for every
-contract in scope; a what-if re-rating targets every cycle starting in a date range.
+contract in scope (with catch-up, also every missed cycle before it); a what-if re-rating targets
+every cycle starting in a date range.
+
+A MISSED cycle of a date D (what review reports as "unbilled" and catch-up drafts) is a cycle of a
+contract in scope that
+  - ended before D and is due (period_end < D, bill_for_date ≤ D),
+  - has no non-void invoice (no row in invoice_cycle_claims), and
+  - has something to bill: an order line with a line in it (pipeline.line_in_cycle_sql) or a minimum
+    commitment (the true-up line); a cycle with neither never gets an invoice, so it is not missed.
+The look-back starts at each contract's start_date (its first cycle) and ends at its end_date: nothing
+before a contract exists is billed, and a contract that ended before D still has its last cycles missed.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import duckdb
 
 from .cycles import cycle_index_sql, cycle_rows_sql
 from .id_filters import ids_filter
+from .pipeline import line_in_cycle_sql
 from .sources import check_source
 
 _COLUMNS = "contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, period_days"
@@ -107,3 +118,53 @@ def targets_for_range(
         [from_date, to_date, *scope_params],
     )
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
+
+
+def missed_cycles_sql(
+    period_date: dt.date, *, contract_ids=None, customer_ids=None, business_id=None
+) -> tuple[str, list]:
+    """SELECT of the missed cycles of `period_date` (see the module doc) with the target columns plus
+    `customer_id`, and its parameters. Reads the stored data (main) only: catch-up and review are about
+    real invoices."""
+    scope, scope_params = scope_filter("c", "main", contract_ids, customer_ids, business_id)
+    # cycles k(start_date) .. k(hi), hi = the day before D, or the contract's end when that is earlier
+    hi = "least((p.d - 1)::DATE, coalesce(c.end_date, (p.d - 1)::DATE))"
+    sql = f"""
+        WITH p AS (SELECT ?::DATE AS d),
+        spans AS (
+            SELECT c.*, {cycle_index_sql("c", "c.start_date")} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi
+            FROM p, main.contracts c
+            WHERE c.start_date < p.d AND {scope}),
+        cycles AS ({
+        cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
+    })
+        SELECT t.{_COLUMNS.replace(", ", ", t.")}, t.full_start, c.customer_id
+        FROM cycles t, p, main.contracts c
+        WHERE c.contract_id = t.contract_id
+          AND t.period_start <= t.period_end AND t.period_end < p.d AND t.bill_for_date <= p.d
+          AND NOT EXISTS (SELECT 1 FROM main.invoice_cycle_claims cl
+                          WHERE cl.contract_id = t.contract_id AND cl.period_start = t.period_start)
+          AND (c.minimum_commitment IS NOT NULL
+               OR EXISTS (SELECT 1 FROM main.order_lines ol
+                          WHERE ol.contract_id = t.contract_id AND {line_in_cycle_sql("ol", "c", "t")}))"""
+    return sql, [period_date, *scope_params]
+
+
+def targets_for_run(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    catch_up: bool = False,
+    contract_ids=None,
+    customer_ids=None,
+    business_id=None,
+) -> int:
+    """_targets of a bill run: the cycle containing `period_date` of every active contract in scope and,
+    with `catch_up`, every missed cycle before it. Returns the number of ACTIVE contracts in scope (what
+    the run reports as in scope, with or without catch-up)."""
+    scope = dict(contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id)
+    active = targets_for_date(con, period_date, **scope)
+    if catch_up:
+        missed, params = missed_cycles_sql(period_date, **scope)
+        con.execute(f"INSERT INTO _targets BY NAME SELECT * EXCLUDE (customer_id) FROM ({missed})", params)
+    return active

@@ -1,0 +1,17 @@
+"""Review before approval (spec section 8): review flags, thresholds per business, unbilled cycles."""
+
+from .flags import FLAGS, check_flags
+from .review import review, unflagged_draft_ids
+from .thresholds import get_thresholds, set_thresholds
+from .unbilled import UNBILLED_LISTED, unbilled_cycles
+
+__all__ = [
+    "FLAGS",
+    "UNBILLED_LISTED",
+    "check_flags",
+    "get_thresholds",
+    "review",
+    "set_thresholds",
+    "unbilled_cycles",
+    "unflagged_draft_ids",
+]

@@ -1,0 +1,47 @@
+"""Unbilled cycles: the missed cycles of a date (engine.rating.targets.missed_cycles_sql), listed.
+
+A bill run bills the cycle containing its date; a cycle that ended before it with no invoice would be
+silently missed. Every bill run and every review reports them (how many, and the first ones by contract
+and period); `bill_run(…, catch_up=True)` drafts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from ..models import UnbilledCycle
+from ..rating.targets import missed_cycles_sql
+
+# How many unbilled cycles a report lists (all are counted): enough to act on, small enough to print.
+UNBILLED_LISTED = 1000
+
+
+def unbilled_cycles(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    contract_ids=None,
+    customer_ids=None,
+    business_id=None,
+    limit: int | None = UNBILLED_LISTED,
+) -> tuple[list[UnbilledCycle], int]:
+    """(the first `limit` missed cycles of `period_date` in scope, ordered by contract and period; how many
+    there are in all). `limit=None` lists every one."""
+    sql, params = missed_cycles_sql(
+        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id
+    )
+    lim = "" if limit is None else f"LIMIT {int(limit)}"
+    rows = con.execute(
+        f"""WITH m AS ({sql})
+            SELECT contract_id, customer_id, period_start, period_end, bill_for_date, count(*) OVER () AS n
+            FROM m ORDER BY contract_id, period_start {lim}""",
+        params,
+    ).fetchall()
+    total = rows[0][5] if rows else 0
+    listed = [
+        UnbilledCycle(contract_id=r[0], customer_id=r[1], period_start=r[2], period_end=r[3], bill_for_date=r[4])
+        for r in rows
+    ]
+    return listed, total
