@@ -151,6 +151,42 @@ def load_invoice(db: str, invoice_id: str) -> InvoiceResponse:
 
 
 @_cached
+def invoice_document_html(db: str, invoice_id: str) -> str:
+    """A stored invoice's document as HTML (engine.io.documents)."""
+    from engine.io.documents import render_invoice
+
+    with _cursor(db) as cur:
+        return render_invoice(cur, invoice_id, "html")
+
+
+@_cached
+def preview_document_html(db: str, contract_id: str, period_date: dt.date) -> str:
+    """The document of the invoice a draft of this cycle would be (status preview: DRAFT mark)."""
+    from engine.io.documents import render_document
+
+    with _cursor(db) as cur:
+        return render_document(cur, preview_invoice(db, contract_id, period_date), "html")
+
+
+def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None, period_date: dt.date | None):
+    """A callable that makes the PDF when called (st.download_button calls it on click, on another thread).
+    Not cached and free of Streamlit calls: it holds the shared database taken here, on the page's thread."""
+    from engine.io.documents import render_document, render_invoice
+
+    database = shared_database(db)
+
+    def make() -> bytes:
+        with database.cursor() as cur:
+            if invoice_id is not None:
+                return render_invoice(cur, invoice_id, "pdf")
+            from engine.billing.invoices import preview_invoice as preview
+
+            return render_document(cur, preview(cur, contract_id, period_date), "pdf")
+
+    return make
+
+
+@_cached
 def invoice_payments(db: str, invoice_id: str) -> list[dict]:
     with _cursor(db) as cur:
         return q.invoice_payments(cur, invoice_id)

@@ -16,6 +16,7 @@ from views._actions import run_action, show_flash
 from views._database import cursor, db_path
 from views._format import money
 from views._invoice_actions import finalize_control, void_control
+from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
 from views._pickers import contract_picker, cycle_label, default_cycle, default_window, select_current
 
@@ -110,6 +111,7 @@ if stored is not None:
     else:
         st.caption("Paid in full: nothing more to do with this invoice.")
     show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
+    show_document(stored, key="stored")
 else:
     st.subheader(title_of(preview) if preview else "Nothing to bill")
     if preview is None:
@@ -124,6 +126,7 @@ else:
             help="store this invoice as a draft (once per cycle)",
         )
         show_invoice(preview, key="preview")
+        show_document(preview, key="preview", period_date=start)
 
 if voided:
     st.caption(

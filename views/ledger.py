@@ -19,6 +19,7 @@ from views._actions import flash, run_action, show_flash
 from views._database import cursor, db_path
 from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
 from views._invoice_actions import finalize_control, void_control
+from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, show_invoice, title_of
 from views._pickers import select_current
 
@@ -255,6 +256,7 @@ if pick:
                 )
             void_control(inv, "ledger")
         show_invoice(inv, key="ledger")
+        show_document(inv, key="ledger")
         payments = _reads.invoice_payments(db, pick)
         if payments:
             st.caption("Payments")
