@@ -1,13 +1,14 @@
 """Review before approval (spec section 8): review flags, thresholds per business, unbilled cycles."""
 
 from .flags import FLAGS, check_flags
-from .review import review, unflagged_draft_ids
+from .review import approve_unflagged, review, unflagged_draft_ids
 from .thresholds import get_thresholds, set_thresholds
 from .unbilled import UNBILLED_LISTED, unbilled_cycles
 
 __all__ = [
     "FLAGS",
     "UNBILLED_LISTED",
+    "approve_unflagged",
     "check_flags",
     "get_thresholds",
     "review",

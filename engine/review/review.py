@@ -13,9 +13,9 @@ import json
 
 import duckdb
 
-from ..db import transaction
+from ..db import retry_on_conflict, transaction
 from ..errors import NotFoundError, ValidationError
-from ..models import ReviewResult, ReviewRow
+from ..models import ApprovalResult, ReviewResult, ReviewRow
 from ..money import to_major
 from .flags import FLAGS, any_flag_sql, change_percent, check_flags, compute_review, flags_of
 from .unbilled import UNBILLED_LISTED, unbilled_cycles
@@ -102,3 +102,16 @@ def unflagged_draft_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str
             "ORDER BY contract_id, period_start, invoice_id"
         ).fetchall()
     ]
+
+
+def approve_unflagged(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, actor: str | None = None, note: str | None = None
+) -> ApprovalResult:
+    """Approve every draft of the run that has no flag, all or nothing. The selection and the approval are
+    one transaction: a draft redrafted (and perhaps flagged) meanwhile is either seen as it is now or the
+    approval is retried on a fresh snapshot."""
+    from ..billing.approval import approve_invoices_tx
+
+    return retry_on_conflict(
+        con, lambda c: approve_invoices_tx(c, unflagged_draft_ids(c, run_id), actor=actor, note=note)
+    )
