@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers_data import add_contract, add_customer, add_line
 
+from engine.billing.approval import approve_invoices
 from engine.billing.invoices import draft_period_invoice
 from engine.billing.lifecycle import finalize_invoice
 from engine.db import connect
@@ -33,6 +34,7 @@ def ledger(tmp_path_factory) -> tuple[Path, str]:
     add_contract(con, "K1", "C1", "2026-01-01")
     add_line(con, "L1", "K1", unit_price="10.00")
     invoice_id = draft_period_invoice(con, "K1", dt.date(2026, 3, 15)).invoice.invoice_id
+    approve_invoices(con, [invoice_id])  # finalize takes only approved invoices
     finalize_invoice(con, invoice_id)
     con.close()
     return path, invoice_id

@@ -25,6 +25,7 @@ from helpers_data import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.billing.approval import approve_invoices
 from engine.billing.bill_run import bill_run
 from engine.billing.invoices import NothingToBill, draft_period_invoice, preview_invoice, redraft_invoice
 from engine.db import connect
@@ -204,6 +205,7 @@ def test_redraft_refuses_a_finalized_invoice_and_changes_nothing(usage_contract)
 
     con = usage_contract
     first = draft_period_invoice(con, "K1", MARCH).invoice
+    approve_invoices(con, [first.invoice_id])  # finalize takes only approved invoices
     finalize_invoice(con, first.invoice_id)
     add_usage(con, "K1", "api", "2026-03-20", "50")
     before = snapshot(con)
@@ -239,6 +241,7 @@ def test_a_voided_invoices_cycle_may_be_drafted_again(usage_contract):
 
     con = usage_contract
     first = draft_period_invoice(con, "K1", MARCH).invoice
+    approve_invoices(con, [first.invoice_id])  # finalize takes only approved invoices
     finalize_invoice(con, first.invoice_id)
     voided = void_invoice(con, first.invoice_id)
     assert (voided.status, voided.number) == ("void", 1)

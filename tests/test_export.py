@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from engine.billing.approval import approve_invoices
 from engine.billing.lifecycle import finalize_invoice
 from engine.billing.manual_invoices import create_invoice
 from engine.db import connect
@@ -241,6 +242,7 @@ def test_manual_invoice_lines_export_unit_price_in_major_units(con, tmp_path):
             customer_id="C-1", line_items=[LineItem(description="Hours", unit_price=1250, quantity=Decimal("2.5"))]
         ),
     )
+    approve_invoices(con, [inv.invoice_id])  # finalize takes only approved invoices
     finalize_invoice(con, inv.invoice_id)
     line = _read(export_ledger(con, tmp_path)["invoice_lines"])[0]
     assert [line[c] for c in ("kind", "line_id", "quantity", "unit_price", "amount")] == [

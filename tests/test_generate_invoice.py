@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 from helpers_data import add_contract, add_customer, add_line, stored_invoices
 
+from engine.billing.approval import approve_invoices, hold_invoice, release_invoice
 from engine.billing.invoices import draft_period_invoice, generate_invoice
+from engine.billing.lifecycle import finalize_invoice
 from engine.errors import (
     BillsimError,
     CycleMismatchError,
@@ -140,13 +142,31 @@ def test_an_unknown_contract_is_not_found(k1):
 
 def test_check_duplicate_invoice_true_refuses_a_second_invoice_for_the_cycle(k1):
     first = generate_invoice(k1, req(check_duplicate_invoice=True)).invoice
+    approve_invoices(k1, [first.invoice_id])  # approved counts as generated (spec section 8)
     with pytest.raises(InvoiceAlreadyGeneratedForThisBillingPeriod, match=first.invoice_id):
         generate_invoice(k1, req(check_duplicate_invoice=True))
     assert len(stored_invoices(k1)) == 1
 
 
-def test_check_duplicate_invoice_true_also_sees_a_draft_made_by_draft_period_invoice(k1):
-    draft_period_invoice(k1, "K1", D("2026-03-20"))
+def test_check_duplicate_invoice_true_returns_a_draft_or_held_invoice_of_the_cycle(k1):
+    # a plain draft (or a held one) is still under review: not "already generated", it is returned
+    first = generate_invoice(k1, req(check_duplicate_invoice=True)).invoice
+    again = generate_invoice(k1, req(check_duplicate_invoice=True))
+    assert not again.created and again.invoice.invoice_id == first.invoice_id
+    hold_invoice(k1, first.invoice_id, reason="checking the usage", actor="ann")
+    again = generate_invoice(k1, req(check_duplicate_invoice=True))
+    assert not again.created and again.invoice.status == "held"
+    release_invoice(k1, first.invoice_id, actor="ann")
+    approve_invoices(k1, [first.invoice_id], actor="ann")
+    finalize_invoice(k1, first.invoice_id, actor="ann")  # finalized: generated, too
+    with pytest.raises(InvoiceAlreadyGeneratedForThisBillingPeriod, match="open"):
+        generate_invoice(k1, req(check_duplicate_invoice=True))
+    assert len(stored_invoices(k1)) == 1
+
+
+def test_check_duplicate_invoice_true_also_sees_an_approved_draft_made_by_draft_period_invoice(k1):
+    made = draft_period_invoice(k1, "K1", D("2026-03-20")).invoice
+    approve_invoices(k1, [made.invoice_id])
     with pytest.raises(InvoiceAlreadyGeneratedForThisBillingPeriod):
         generate_invoice(k1, req())
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pydantic
 import pytest
 
+from engine.billing.approval import approve_invoices
 from engine.billing.lifecycle import delete_draft, finalize_invoice, void_invoice
 from engine.billing.manual_invoices import batch_create, create_invoice, draft_recurring_invoices
 from engine.errors import NotFoundError, ValidationError
@@ -197,6 +198,7 @@ def test_recurring_template_drafts_one_invoice_per_started_period_idempotently(d
 def test_recurring_template_redrafts_a_voided_period_but_not_before_it_starts(db):
     first = _monthly_from_jan31(db)
     assert draft_recurring_invoices(db, dt.date(2026, 1, 30)) == []
+    approve_invoices(db, [first.invoice_id])  # finalize takes only approved invoices
     finalize_invoice(db, first.invoice_id)
     void_invoice(db, first.invoice_id)
     redrafted = draft_recurring_invoices(db, dt.date(2026, 2, 1))

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from engine import schema
+from engine.billing.approval import approve_invoices
 from engine.billing.invoice_store import load_invoice
 from engine.billing.lifecycle import finalize_invoice, void_invoice
 from engine.db import connect
@@ -25,6 +26,7 @@ def _open_invoice(con, invoice_id: str = "a") -> str:
         [invoice_id, dt.date(2026, 3, 1), dt.date(2026, 3, 31)],
     )
     con.execute("INSERT INTO invoice_cycle_claims VALUES ('K-1', ?, ?)", [dt.date(2026, 3, 1), invoice_id])
+    approve_invoices(con, [invoice_id])  # finalize takes only approved invoices
     finalize_invoice(con, invoice_id)
     return invoice_id
 

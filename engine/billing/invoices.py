@@ -225,8 +225,7 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
         status, contract_id, period_start, run_id, total_before = head
         if status not in ("draft", "approved", "held"):
             raise InvalidStateError(
-                f"invoice {invoice_id} is {status}: only invoices not yet finalized (draft, approved, held) "
-                "can be redrafted"
+                f"invoice {invoice_id} is {status}: only drafts under review (draft, approved, held) can be redrafted"
             )
         if contract_id is None:
             raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
