@@ -18,6 +18,7 @@ import pypdf
 import pytest
 from helpers_data import add_contract, add_customer, add_line, add_tiers, add_usage
 
+from engine.billing.approval import approve_invoices, hold_invoice
 from engine.billing.invoice_store import load_invoice
 from engine.billing.invoices import draft_period_invoice, preview_invoice
 from engine.billing.lifecycle import finalize_invoice, record_payment, void_invoice
@@ -34,13 +35,8 @@ MARCH = dt.date(2026, 3, 15)
 
 
 def finalize(con, invoice_id: str) -> None:
-    """Finalize as the lifecycle asks: approve first where approval exists (spec section 8)."""
-    try:
-        from engine.billing.approval import approve_invoices
-    except ImportError:  # before approval existed, finalize took drafts
-        approve_invoices = None
-    if approve_invoices is not None:
-        approve_invoices(con, [invoice_id], actor="test")
+    """Finalize as the lifecycle asks: approve first (spec section 8)."""
+    approve_invoices(con, [invoice_id], actor="test")
     finalize_invoice(con, invoice_id)
 
 
@@ -102,6 +98,17 @@ def test_a_draft_pdf_carries_the_DRAFT_mark_and_no_number(con, usd):
     text = pdf_text(render_invoice(con, usd, "pdf"))
     assert "DRAFT" in text and "Invoice 1" not in text
     assert "Platform — Platform fee" in text and "$121.78" in text
+
+
+@pytest.mark.parametrize("status", ["approved", "held"])
+def test_approved_and_held_invoices_are_not_finalized_so_they_show_DRAFT(con, usd, status):
+    approve_invoices(con, [usd], actor="test")
+    if status == "held":
+        hold_invoice(con, usd, reason="customer disputes usage", actor="test")
+    assert load_invoice(con, usd).status == status
+    text = pdf_text(render_invoice(con, usd, "pdf"))
+    assert "DRAFT" in text and "Number DRAFT" in text and "$121.78" in text
+    assert "disputes" not in text  # a hold reason is the analysts' note, not the customer's
 
 
 def test_payments_show_in_paid_and_balance_due(con, usd):
