@@ -85,7 +85,7 @@ def _line(line: InvoiceLine, inv: InvoiceResponse) -> dict:
         title = f"{title} — {line.description}" if title else line.description
     details = []
     kind = _KIND_NAMES.get(line.kind, line.kind.replace("_", " "))
-    if kind:
+    if kind and kind.lower() != title.lower():  # a true-up line is titled by its kind already
         details.append(kind)
     if line.period_start and (line.period_start, line.period_end) != (inv.period_start, inv.period_end):
         details.append(f"{_date(line.period_start)} to {_date(line.period_end)}")
