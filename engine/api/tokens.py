@@ -84,9 +84,15 @@ def revoke_token(con: duckdb.DuckDBPyConnection, name: str) -> dict:
 
 def business_of_token(con: duckdb.DuckDBPyConnection, token: str | None) -> str | None:
     """The business a presented token belongs to; None for no token, an unknown one or a revoked one."""
+    identity = token_identity(con, token)
+    return identity["business_id"] if identity else None
+
+
+def token_identity(con: duckdb.DuckDBPyConnection, token: str | None) -> dict | None:
+    """{"name", "business_id"} of a presented token that is valid; None for no token, an unknown or a revoked one."""
     if not token:
         return None
     row = con.execute(
-        "SELECT business_id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [token_hash(token)]
+        "SELECT name, business_id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [token_hash(token)]
     ).fetchone()
-    return row[0] if row else None
+    return {"name": row[0], "business_id": row[1]} if row else None

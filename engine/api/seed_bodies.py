@@ -1,0 +1,96 @@
+"""DayZero request bodies (seed 003/004: POST /invoices and /invoices/batch) as the engine's requests.
+
+A seed line item is `{variant_id?, quantity?, description, unit_price?, amount?}` with money in integer
+MINOR units. Billsim has no product variants: a line is custom (`variant_id` omitted, null or "custom");
+`amount` is the deprecated spelling of `unit_price`, taken only when `unit_price` is absent. Everything
+else is checked by the engine's models, once, as for the workbench and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydantic
+
+from ..errors import ValidationError
+from ..models import InvoiceCreateRequest
+
+
+def _line(item):
+    if not isinstance(item, dict):
+        return item  # the engine's model names the problem
+    line = dict(item)
+    variant = line.pop("variant_id", None)
+    if variant not in (None, "", "custom"):
+        raise ValidationError(f"variant_id {variant!r}: Billsim has no product variants; send a custom line item")
+    amount = line.pop("amount", None)
+    if line.get("unit_price") is None and amount is not None:
+        line["unit_price"] = amount
+    return line
+
+
+def engine_item(body):
+    """One seed invoice body as the engine's create-invoice fields (a dict; other values pass through)."""
+    if not isinstance(body, dict) or not isinstance(body.get("line_items"), list):
+        return body
+    return {**body, "line_items": [_line(i) for i in body["line_items"]]}
+
+
+def _pydantic_text(exc: pydantic.ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def create_request(body, idempotency_key: str | None = None) -> InvoiceCreateRequest:
+    """A DayZero POST /invoices body as the engine's InvoiceCreateRequest (ValidationError naming every problem)."""
+    if not isinstance(body, dict):
+        raise ValidationError("an invoice request is a JSON object")
+    fields = engine_item(body)
+    if idempotency_key is not None:
+        fields = {**fields, "idempotency_key": idempotency_key}
+    try:
+        return InvoiceCreateRequest.model_validate(fields)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(f"invalid invoice request: {_pydantic_text(exc)}") from None
+
+
+def batch_request(body) -> tuple[dict, dict[int, str]]:
+    """A DayZero POST /invoices/batch body for engine.billing.manual_invoices.batch_create, each item
+    converted on its own, and the errors of the items that cannot be (index -> message): such an item is
+    passed on as it came, so it fails alone, and its result's error is replaced by `batch_errors`."""
+    if not isinstance(body, dict):
+        raise ValidationError("a batch request is a JSON object with 'items'")
+    items = body.get("items")
+    if not isinstance(items, list):
+        return body, {}  # batch_create names the problem
+    converted, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            converted.append(engine_item(item))
+        except ValidationError as exc:
+            converted.append(item)
+            errors[index] = str(exc)
+    return {**body, "items": converted}, errors
+
+
+def with_item_errors(response, errors: dict[int, str]):
+    """A BatchCreateResponse with the conversion errors of `batch_request` as those items' errors."""
+    for result in response.results:
+        if result.index in errors:
+            result.ok, result.invoice, result.error = False, None, errors[result.index]
+    ok = sum(r.ok for r in response.results)
+    return response.model_copy(update={"created": ok, "failed": len(response.results) - ok})
+
+
+def read_json(path: Path):
+    """A request file's JSON (numbers exact: a float is never made of money)."""
+    from decimal import Decimal
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{path} is not valid JSON: {exc}") from None
