@@ -435,6 +435,17 @@ def cmd_redraft(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from ..api.app import create_app
+
+    app = create_app(args.db)  # opened here: a busy or unreadable database is one line and an exit code
+    print(f"billsim: serving {args.db or 'the workbench database'} on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="billsim", description="Billing-simulation workbench engine")
     p.add_argument("--db", help="database file (default: $BILLSIM_DB or data/workbench.duckdb)")
@@ -564,6 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="to_date", type=_date, required=True)
     s.add_argument("--out")
     s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("serve", help="serve the HTTP API (spec section 9) on this machine")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=_count, default=8000)
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    s.set_defaults(func=cmd_serve)
     s = sub.add_parser("token", help="API tokens: create (shown once), list, revoke")
     tokens = s.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
     t = tokens.add_parser("create", help="a new token for a business; printed once, stored only as a hash")

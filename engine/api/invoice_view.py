@@ -1,0 +1,122 @@
+"""An engine invoice (Decimal major units) as the DayZero InvoiceResponse (integer minor units), with the
+customer, payments and last change read from the store, and document links on this server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+
+from ..currencies import minor_units
+from ..models import InvoiceLine
+from ..models import InvoiceResponse as EngineInvoice
+from .schemas import InvoicePaymentResponse, InvoicePreview, InvoiceResponse, LineItemResponse
+
+PAID = ("manual_paid", "stripe_paid")
+
+
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """The store's naive UTC timestamps as aware UTC (JSON: ...Z)."""
+    return None if t is None else (t if t.tzinfo else t.replace(tzinfo=dt.UTC))
+
+
+def plain(d: Decimal) -> str:
+    """A decimal as plain digits (10, not 1E+1)."""
+    return format(d, "f")
+
+
+def _unit_minor(unit_price: Decimal | None, currency: str) -> int | None:
+    if unit_price is None:
+        return None
+    scaled = unit_price.scaleb(minor_units(currency))
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> list[LineItemResponse]:
+    return [
+        LineItemResponse(
+            id=f"{invoice_key}:{line.line_no}",
+            line_no=line.line_no,
+            line_id=line.line_id,
+            kind=line.kind,
+            product=line.product,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=_unit_minor(line.unit_price, currency),
+            unit_price_decimal=line.unit_price,
+            amount=line.amount_minor,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
+        for line in lines
+    ]
+
+
+def dayzero_invoice(con: duckdb.DuckDBPyConnection, inv: EngineInvoice, base_url: str) -> InvoiceResponse:
+    invoice_id = inv.invoice_id
+    customer = con.execute("SELECT name, email FROM customers WHERE customer_id = ?", [inv.customer_id]).fetchone()
+    payments = con.execute(
+        """SELECT payment_id, amount_minor, method, paid_at FROM payments WHERE invoice_id = ?
+           ORDER BY paid_at, payment_id""",
+        [invoice_id],
+    ).fetchall()
+    last_event = con.execute(
+        "SELECT max(occurred_at) FROM invoice_events WHERE invoice_id = ?", [invoice_id]
+    ).fetchone()[0]
+    created = inv.created_at or dt.datetime(1970, 1, 1)
+    base = base_url.rstrip("/")
+    return InvoiceResponse(
+        id=invoice_id,
+        business_id=inv.business_id,
+        created_at=utc(created),
+        updated_at=utc(max(created, last_event) if last_event else created),
+        status=inv.status,
+        currency=inv.currency,
+        total=inv.total_minor,
+        total_paid=inv.total_paid_minor,
+        balance_due=inv.balance_due_minor,
+        description=inv.description,
+        customer_id=inv.customer_id,
+        customer_name=customer[0] if customer else None,
+        customer_email=customer[1] if customer else None,
+        due_date=inv.due_date,
+        line_items=line_items(invoice_id, inv.lines, inv.currency),
+        pdf_url=f"{base}/api/v1/invoices/{invoice_id}.pdf",
+        hosted_invoice_url=f"{base}/api/v1/invoices/{invoice_id}.html",
+        number=None if inv.number is None else str(inv.number),
+        paid_on=utc(payments[-1][3]) if payments and inv.status in PAID else None,
+        payments=[InvoicePaymentResponse(id=p[0], amount=p[1], method=p[2], paid_at=utc(p[3])) for p in payments],
+        recurring_template_id=inv.recurring_template_id,
+        contract_id=inv.contract_id,
+        period_start=inv.period_start,
+        period_end=inv.period_end,
+        bill_for_date=inv.bill_for_date,
+        subtotal=inv.subtotal_minor,
+        tax=inv.tax_minor,
+        tax_rate=plain(inv.tax_rate),
+        run_id=inv.run_id,
+        approved_by=inv.approved_by,
+        approved_at=utc(inv.approved_at),
+        hold_reason=inv.hold_reason,
+        void_reason=inv.void_reason,
+    )
+
+
+def preview_view(inv: EngineInvoice) -> InvoicePreview:
+    return InvoicePreview(
+        business_id=inv.business_id,
+        customer_id=inv.customer_id,
+        contract_id=inv.contract_id,
+        currency=inv.currency,
+        period_start=inv.period_start,
+        period_end=inv.period_end,
+        bill_for_date=inv.bill_for_date,
+        due_date=inv.due_date,
+        subtotal=inv.subtotal_minor,
+        tax=inv.tax_minor,
+        tax_rate=plain(inv.tax_rate),
+        total=inv.total_minor,
+        line_items=line_items("preview", inv.lines, inv.currency),
+        pending_usage=inv.pending_usage,
+    )
