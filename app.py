@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from engine.billing.audit import default_actor
 from engine.errors import BillsimError
 from views._database import db_path, init_session, shared_database
 from views._routing import PAGES
@@ -27,6 +28,9 @@ pages = st.navigation(
         "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
     }
 )
+# Who acts, for the audit trail of every change (approve, hold, finalize, …); the OS user until changed.
+st.session_state.setdefault("actor", default_actor())
+st.sidebar.text_input("Your name", key="actor", help="recorded with every change you make to an invoice")
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)
     st.switch_page(goto)

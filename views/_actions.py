@@ -22,6 +22,11 @@ def show_flash() -> None:
     st.session_state["flash"] = []
 
 
+def actor() -> str | None:
+    """The name set in the sidebar ("Your name"), for the audit trail; None lets the engine use the OS user."""
+    return (st.session_state.get("actor") or "").strip() or None
+
+
 def data_changed() -> None:
     """After any write: every cached read may be stale."""
     _reads.clear()

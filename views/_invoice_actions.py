@@ -1,13 +1,16 @@
-"""Finalize and void, each behind a confirmation: a popover that says what the action does, and for a
-void the reason (kept with the invoice). Shared by the Invoice preview and the Ledger."""
+"""Review and lifecycle actions of one invoice, shared by the Invoice preview and the Ledger:
+approve / hold (with a reason) / release a draft, finalize an approved invoice and void an open one.
+Finalize and void sit behind a confirmation: a popover that says what the action does, and for a void
+or a hold the reason (kept with the invoice). Every action is recorded under the sidebar's name."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from engine.models import InvoiceResponse
-from views._actions import flash, run_action
-from views._database import cursor
+from views import _reads
+from views._actions import actor, flash, run_action
+from views._database import cursor, db_path
 from views._format import money
 
 
@@ -15,7 +18,7 @@ def _finalize(invoice_id: str) -> None:
     def work() -> str:
         from engine.billing.lifecycle import finalize_invoice
 
-        inv = finalize_invoice(cursor(), invoice_id)
+        inv = finalize_invoice(cursor(), invoice_id, actor=actor())
         return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
 
     run_action(("finalize", invoice_id), "Finalize", work)
@@ -30,18 +33,105 @@ def _void(invoice_id: str, reason_key: str) -> None:
     def work() -> str:
         from engine.billing.lifecycle import void_invoice
 
-        inv = void_invoice(cursor(), invoice_id, reason=reason)
+        inv = void_invoice(cursor(), invoice_id, reason=reason, actor=actor())
         return f"Voided invoice #{inv.number} ({reason}); its cycle can be drafted again."
 
     run_action(("void", invoice_id), "Void", work)
 
 
+def _approve(invoice_id: str, seen: int) -> None:
+    def work() -> str:
+        from engine.billing.approval import approve_invoices
+
+        result = approve_invoices(cursor(), [invoice_id], actor=actor())
+        if not result.approved:
+            return "The invoice was already approved; nothing changed."
+        return f"Approved by {result.actor}: the invoice can now be finalized."
+
+    run_action(("approve", invoice_id, seen), "Approve", work)
+
+
+def _hold(invoice_id: str, reason_key: str, seen: int) -> None:
+    reason = (st.session_state.get(reason_key) or "").strip()
+    if not reason:
+        flash("error", "Hold: give the reason first (it is kept with the invoice).")
+        return
+
+    def work() -> str:
+        from engine.billing.approval import hold_invoice
+
+        hold_invoice(cursor(), invoice_id, reason=reason, actor=actor())
+        return f"On hold ({reason}): release it before it can be approved."
+
+    run_action(("hold", invoice_id, seen), "Hold", work)
+
+
+def _release(invoice_id: str, seen: int) -> None:
+    def work() -> str:
+        from engine.billing.approval import release_invoice
+
+        release_invoice(cursor(), invoice_id, actor=actor())
+        return "Released: the invoice is a draft again, to be approved."
+
+    run_action(("release", invoice_id, seen), "Release", work)
+
+
+def _events_seen(inv: InvoiceResponse) -> int:
+    """How many audit events the invoice had when its buttons were drawn: part of each button's token, so a
+    replayed click is carried out once while a later hold or release of the same invoice is a new action."""
+    return len(_reads.invoice_history(db_path(), inv.invoice_id))
+
+
+def review_controls(inv: InvoiceResponse, prefix: str) -> None:
+    """The buttons of an invoice under review: a draft can be approved or held, an approved one finalized
+    (or held), a held one released. Nothing for a finalized invoice."""
+    seen = _events_seen(inv)
+    if inv.status == "held":
+        st.warning(f"On hold: {inv.hold_reason}")
+        st.button(
+            "Release",
+            key=f"{prefix}_release_{inv.invoice_id}",
+            on_click=_release,
+            args=(inv.invoice_id, seen),
+            help="make it a draft again, to be reviewed and approved",
+        )
+        return
+    if inv.status not in ("draft", "approved"):
+        return
+    c1, c2, _ = st.columns([1, 1, 4])
+    with c1:
+        if inv.status == "draft":
+            st.button(
+                "Approve",
+                type="primary",
+                key=f"{prefix}_approve_{inv.invoice_id}",
+                on_click=_approve,
+                args=(inv.invoice_id, seen),
+                help="reviewed: it may be finalized",
+            )
+        else:
+            finalize_control(inv, prefix)
+    with c2:
+        hold_control(inv, prefix, seen)
+    if inv.status == "approved":
+        st.caption(f"Approved by {inv.approved_by} at {inv.approved_at:%Y-%m-%d %H:%M} UTC.")
+
+
+def hold_control(inv: InvoiceResponse, prefix: str, seen: int) -> None:
+    """'Hold…' asks for the reason (required); a held draft cannot be approved or finalized."""
+    reason_key = f"{prefix}_hold_reason_{inv.invoice_id}"
+    with st.popover("Hold…", help="keep it from being approved or finalized until it is released"):
+        with st.form(f"{prefix}_hold_{inv.invoice_id}", border=False):
+            st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. usage looks doubled")
+            st.form_submit_button("Put on hold", on_click=_hold, args=(inv.invoice_id, reason_key, seen))
+
+
 def finalize_control(inv: InvoiceResponse, prefix: str) -> None:
-    """'Finalize…' opens a confirmation; the button inside finalizes."""
+    """'Finalize…' (approved invoices only) opens a confirmation; the button inside finalizes."""
     with st.popover("Finalize…", type="primary", help="assign the next invoice number; the invoice can never change"):
         st.markdown(
-            f"Finalize this draft of **{money(inv.total_minor, inv.currency)}**? It gets the next invoice "
-            f"number of business {inv.business_id} and can never change again (only be voided)."
+            f"Finalize this approved invoice of **{money(inv.total_minor, inv.currency)}**? It gets the next "
+            f"invoice number of business {inv.business_id} and can never change again (only be voided)."
         )
         st.button(
             "Finalize the invoice",
@@ -64,3 +154,23 @@ def void_control(inv: InvoiceResponse, prefix: str) -> None:
             )
             st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. billed twice")
             st.form_submit_button("Void the invoice", on_click=_void, args=(inv.invoice_id, reason_key))
+
+
+def history_panel(inv: InvoiceResponse, key: str) -> None:
+    """The invoice's audit trail (who did what, when), newest last."""
+    events = _reads.invoice_history(db_path(), inv.invoice_id)
+    with st.expander(f"History ({len(events)} event{'s' if len(events) != 1 else ''})"):
+        st.dataframe(
+            [
+                {
+                    "when (UTC)": e["occurred_at"],
+                    "who": e["actor"],
+                    "action": e["action"].replace("_", " "),
+                    "status": f"{e['status_before'] or '–'} → {e['status_after'] or 'deleted'}",
+                    "note": e["note"] or "",
+                }
+                for e in events
+            ],
+            hide_index=True,
+            key=f"{key}_history_{inv.invoice_id}",
+        )

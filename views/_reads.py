@@ -187,6 +187,15 @@ def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None,
 
 
 @_cached
+def invoice_history(db: str, invoice_id: str) -> list[dict]:
+    """The invoice's audit events, oldest first."""
+    from engine.billing.audit import invoice_events
+
+    with _cursor(db) as cur:
+        return invoice_events(cur, invoice_id)
+
+
+@_cached
 def invoice_payments(db: str, invoice_id: str) -> list[dict]:
     with _cursor(db) as cur:
         return q.invoice_payments(cur, invoice_id)

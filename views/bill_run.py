@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from engine.errors import BillsimError
 from engine.money import to_major
 from views import _reads
-from views._actions import data_changed, flash, show_flash
+from views._actions import actor, data_changed, flash, show_flash
 from views._database import cursor, db_path
 from views._format import (
     CHART_CONFIG,
@@ -61,7 +61,7 @@ def _carry_out(params: dict) -> None:
             include_delayed_charges=params["include_delayed_charges"],
             finalize=params["finalize"],
             progress=progress,
-            requested_by="workbench",
+            requested_by=actor(),
         )
     except BillsimError as exc:
         flash("error", f"Bill run refused: {exc}")

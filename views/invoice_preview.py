@@ -12,10 +12,10 @@ import streamlit as st
 
 from engine.errors import BillsimError
 from views import _reads
-from views._actions import run_action, show_flash
+from views._actions import actor, run_action, show_flash
 from views._database import cursor, db_path
 from views._format import money
-from views._invoice_actions import finalize_control, void_control
+from views._invoice_actions import history_panel, review_controls, void_control
 from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
 from views._pickers import contract_picker, cycle_label, default_cycle, default_window, select_current
@@ -25,7 +25,7 @@ def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
     def work() -> str:
         from engine.billing.invoices import draft_period_invoice
 
-        res = draft_period_invoice(cursor(), contract_id, period_start)
+        res = draft_period_invoice(cursor(), contract_id, period_start, actor=actor())
         inv = res.invoice
         if res.created:
             return f"Drafted invoice `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}."
@@ -38,7 +38,7 @@ def _redraft(invoice_id: str, created_at) -> None:
     def work() -> str:
         from engine.billing.invoices import redraft_invoice
 
-        inv = redraft_invoice(cursor(), invoice_id)
+        inv = redraft_invoice(cursor(), invoice_id, actor=actor())
         return f"Redrafted invoice `{invoice_id}`: total now {money(inv.total_minor, inv.currency)}."
 
     run_action(("redraft", invoice_id, created_at), "Redraft", work)
@@ -87,30 +87,28 @@ voided = [i for i in invoices if i["period_start"] == start and i["status"] == "
 
 if stored is not None:
     st.subheader(title_of(stored))
-    if stored.status == "draft":
+    if stored.status in ("draft", "approved", "held"):  # under review: may still change
         if preview is not None and order_lines_signature(preview) != order_lines_signature(stored):
             st.warning(
                 "The data changed since this draft was made: rating the cycle again gives a subtotal "
                 f"of {money(preview.subtotal_minor, preview.currency)} (draft: "
                 f"{money(stored.subtotal_minor, stored.currency)}). Redraft to bring the draft up to "
-                "date."
+                "date" + (" (it then needs approving again)." if stored.status != "draft" else ".")
             )
-        b1, b2, _ = st.columns([1, 1, 6])
-        with b1:
-            st.button(
-                "Redraft",
-                key=f"redraft_{stored.invoice_id}",
-                on_click=_redraft,
-                args=(stored.invoice_id, stored.created_at),
-                help="rate the cycle again and replace the draft",
-            )
-        with b2:
-            finalize_control(stored, "preview")
+        review_controls(stored, "preview")
+        st.button(
+            "Redraft",
+            key=f"redraft_{stored.invoice_id}",
+            on_click=_redraft,
+            args=(stored.invoice_id, stored.created_at),
+            help="rate the cycle again and replace the draft (an approval or hold is reset: it is a plain draft)",
+        )
     elif stored.status in PAYABLE:
         void_control(stored, "preview")
     else:
         st.caption("Paid in full: nothing more to do with this invoice.")
     show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
+    history_panel(stored, key="preview")
     show_document(stored, key="stored")
 else:
     st.subheader(title_of(preview) if preview else "Nothing to bill")

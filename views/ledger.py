@@ -15,10 +15,10 @@ from engine.errors import BillsimError, ValidationError
 from engine.io.export import LEDGER_ORDERS
 from engine.io.workbench_queries import INVOICE_STATUSES
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import actor, flash, run_action, show_flash
 from views._database import cursor, db_path
 from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
-from views._invoice_actions import finalize_control, void_control
+from views._invoice_actions import history_panel, review_controls, void_control
 from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, show_invoice, title_of
 from views._pickers import select_current
@@ -49,7 +49,7 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
             amount = Decimal(text.replace(",", ""))
         except InvalidOperation:
             raise ValidationError(f"{text!r} is not an amount") from None
-        inv = record_payment(cursor(), invoice_id, amount, method=method)
+        inv = record_payment(cursor(), invoice_id, amount, method=method, actor=actor())
         return (
             f"Recorded a {method} payment of {money_of_major(amount, inv.currency)}: invoice is "
             f"{inv.status.replace('_', ' ')}, balance due {money(inv.balance_due_minor, inv.currency)}."
@@ -240,8 +240,8 @@ if pick:
         st.error(str(exc))
     else:
         st.markdown(f"**{title_of(inv)}** · `{inv.invoice_id}`")
-        if inv.status == "draft":
-            finalize_control(inv, "ledger")
+        if inv.status in ("draft", "approved", "held"):
+            review_controls(inv, "ledger")
         elif inv.status in PAYABLE:
             with st.form(f"pay_{pick}", border=True):
                 p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -256,6 +256,7 @@ if pick:
                 )
             void_control(inv, "ledger")
         show_invoice(inv, key="ledger")
+        history_panel(inv, key="ledger")
         show_document(inv, key="ledger")
         payments = _reads.invoice_payments(db, pick)
         if payments:

@@ -47,12 +47,14 @@ class Browser:
 
 
 def _open_invoice(path: Path, contract_id: str = "K-000001", period: dt.date = dt.date(2026, 6, 15)):
+    from engine.billing.approval import approve_invoices
     from engine.billing.invoices import draft_period_invoice
     from engine.billing.lifecycle import finalize_invoice
 
     con = connect(path)
     try:
         inv = draft_period_invoice(con, contract_id, period).invoice
+        approve_invoices(con, [inv.invoice_id])
         return finalize_invoice(con, inv.invoice_id)
     finally:
         con.close()
@@ -103,6 +105,9 @@ def test_the_cycle_label_follows_the_invoice_from_draft_to_open(workbench_db):
     assert_clean(at)
     assert browser.look(at)[key].endswith("invoice draft")
     invoice_id = db_rows(workbench_db, "SELECT invoice_id FROM invoices WHERE contract_id = 'K-000002'")[0][0]
+    widget(at.button, f"preview_approve_{invoice_id}").click().run()
+    assert_clean(at)
+    assert browser.look(at)[key].endswith("invoice approved")
     widget(at.button, f"preview_finalize_{invoice_id}").click().run()
     assert_clean(at)
     assert browser.look(at)[key].endswith("invoice #1 open")
@@ -119,6 +124,9 @@ def test_the_ledger_picker_label_follows_finalize_and_void(workbench_db):
     open_page(at, "views/ledger.py")
     browser.pick(at, "ledger_pick", draft.invoice_id)
     assert "· draft" in browser.look(at)["ledger_pick"]
+    widget(at.button, f"ledger_approve_{draft.invoice_id}").click().run()
+    assert_clean(at)
+    assert "· approved" in browser.look(at)["ledger_pick"]
     widget(at.button, f"ledger_finalize_{draft.invoice_id}").click().run()
     assert_clean(at)
     assert browser.look(at)["ledger_pick"].startswith("#1 ")
@@ -218,10 +226,43 @@ def test_finalize_is_confirmed_inside_a_popover(workbench_db):
     at = start_app()
     open_page(at, "views/ledger.py")
     widget(at.selectbox, "ledger_pick").set_value(draft.invoice_id).run()
+    # a draft offers Approve and Hold…, not Finalize
+    assert "Finalize…" not in [p.proto.popover.label for p in at.get("popover")]
+    assert widget(at.button, f"ledger_approve_{draft.invoice_id}")
+    widget(at.button, f"ledger_approve_{draft.invoice_id}").click().run()
+    assert_clean(at)
     popovers = at.get("popover")
     assert "Finalize…" in [p.proto.popover.label for p in popovers]
     button = widget(at.button, f"ledger_finalize_{draft.invoice_id}")
     assert "Finalize" in button.label and button.label != "Finalize…"
+
+
+def test_hold_asks_for_a_reason_blocks_approval_and_release_makes_a_draft_again(workbench_db):
+    from engine.billing.invoices import draft_period_invoice
+
+    con = connect(workbench_db)
+    draft = draft_period_invoice(con, "K-000002", dt.date(2026, 6, 15)).invoice
+    con.close()
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(draft.invoice_id).run()
+    hold = f"FormSubmitter:ledger_hold_{draft.invoice_id}-Put on hold"
+    widget(at.button, hold).click().run()  # no reason yet: refused, nothing changes
+    assert not at.exception
+    assert status_of(workbench_db, draft.invoice_id) == "draft"
+    assert any("give the reason first" in e.value for e in at.error)
+    widget(at.text_input, f"ledger_hold_reason_{draft.invoice_id}").set_value("seats look doubled")
+    widget(at.button, hold).click().run()
+    assert_clean(at)
+    assert status_of(workbench_db, draft.invoice_id) == "held"
+    assert any("seats look doubled" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == f"ledger_approve_{draft.invoice_id}"]  # held: no approve
+    widget(at.button, f"ledger_release_{draft.invoice_id}").click().run()
+    assert_clean(at)
+    assert status_of(workbench_db, draft.invoice_id) == "draft"
+    assert widget(at.button, f"ledger_approve_{draft.invoice_id}")
+    sql = "SELECT action FROM invoice_events WHERE invoice_id = ? ORDER BY event_id"
+    assert [r[0] for r in db_rows(workbench_db, sql, [draft.invoice_id])] == ["drafted", "held", "released"]
 
 
 # --- 6. payments ---------------------------------------------------------------------------------

@@ -114,8 +114,16 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
     at.run()
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id = ?", [cid])[0][0] == 1
 
+    assert not [b for b in at.button if b.key == f"preview_finalize_{invoice_id}"]  # a draft is approved first
+    widget(at.text_input, "actor").set_value("Ann Analyst").run()  # the sidebar's name goes to the audit trail
+    widget(at.button, f"preview_approve_{invoice_id}").click().run()
+    assert_clean(at)
+    sql = "SELECT status, approved_by FROM invoices WHERE invoice_id = ?"
+    assert db_rows(workbench_db, sql, [invoice_id]) == [("approved", "Ann Analyst")]
     widget(at.button, f"preview_finalize_{invoice_id}").click().run()
     assert_clean(at)
+    sql = "SELECT action, actor FROM invoice_events WHERE invoice_id = ? ORDER BY event_id"
+    assert db_rows(workbench_db, sql, [invoice_id])[1:] == [("approved", "Ann Analyst"), ("finalized", "Ann Analyst")]
     status, number = db_rows(workbench_db, "SELECT status, number FROM invoices WHERE invoice_id = ?", [invoice_id])[0]
     assert status == "open" and number == 1
     assert at.subheader[0].value == "Invoice #1 · open"
@@ -135,10 +143,12 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
 
 def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):
     con = connect(workbench_db)
+    from engine.billing.approval import approve_invoices
     from engine.billing.invoices import draft_period_invoice
     from engine.billing.lifecycle import finalize_invoice
 
     inv = draft_period_invoice(con, "K-000001", dt.date(2026, 6, 15)).invoice
+    approve_invoices(con, [inv.invoice_id])
     inv = finalize_invoice(con, inv.invoice_id)
     con.close()
     at = start_app()
