@@ -16,6 +16,7 @@ from ..db import connect
 from . import errors
 from .bill_run_jobs import BillRunJobs
 from .idempotency import drop_unfinished
+from .mcp_server import mount_mcp
 from .routers import bill_runs, contracts, invoices, scenarios, zenskar
 
 DESCRIPTION = """Billsim's billing engine over HTTP: the DayZero and Zenskar endpoints it mirrors, with the
@@ -42,6 +43,7 @@ def create_app(db_path: str | Path | None = None) -> FastAPI:
     errors.install(app)
     for module in (contracts, invoices, bill_runs, scenarios, zenskar):
         app.include_router(module.router)
+    mount_mcp(app, con)  # the MCP tools at /mcp (streamable HTTP), behind the same bearer auth
 
     @app.get("/health", tags=["service"], summary="The server answers")
     def health() -> dict:

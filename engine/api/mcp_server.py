@@ -41,7 +41,6 @@ from starlette.routing import Route
 
 from ..billing.audit import default_actor
 from ..errors import BillsimError, CycleMismatchError, NotFoundError, ValidationError
-from .tokens import token_identity
 
 SERVER_NAME = "billsim"
 MCP_PATH = "/mcp"
@@ -173,6 +172,33 @@ def _business_contracts(con: duckdb.DuckDBPyConnection, caller: Caller) -> list[
             [caller.business_id],
         ).fetchall()
     ]
+
+
+def _check_scenario_ids(con: duckdb.DuckDBPyConnection, caller: Caller, scenario, contracts: list[str]) -> None:
+    """The contracts and lines a scenario names must be the business's: another's are unknown, as missing ones."""
+    named_contracts = [
+        cid
+        for change in scenario.changes
+        for cid in (getattr(change, "contract_ids", None) or [getattr(change, "contract_id", None)])
+        if cid is not None
+    ]
+    unknown = [c for c in named_contracts if c not in set(contracts)]
+    lines = [c.line_id for c in scenario.changes if getattr(c, "line_id", None) is not None]
+    if lines:
+        mine = {
+            r[0]
+            for r in con.execute(
+                """SELECT l.line_id FROM order_lines l WHERE list_contains(?::VARCHAR[], l.line_id)
+                   AND list_contains(?::VARCHAR[], l.contract_id)""",
+                [lines, contracts],
+            ).fetchall()
+        }
+        unknown += [f"line {line}" for line in lines if line not in mine]
+    if unknown:
+        raise ValidationError(
+            f"scenario {scenario.name!r} refers to what the data does not have: unknown "
+            + ", ".join(map(repr, dict.fromkeys(unknown)))
+        )
 
 
 def _date(value: str | int | None, field: str) -> dt.date | None:
@@ -448,6 +474,7 @@ def build_server(backend: StdioBackend | SharedBackend) -> MCPServer:
             contracts = _business_contracts(con, caller)
             if not contracts:
                 raise ValidationError(f"business {caller.business_id!r} has no contracts to simulate")
+            _check_scenario_ids(con, caller, parsed, contracts)
             return simulate(
                 con,
                 parsed,
@@ -532,45 +559,43 @@ def run_stdio(db_path: str | Path | None, business_id: str, actor: str | None = 
 # --- streamable HTTP ---------------------------------------------------------------------------------
 
 
-def _problem(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"success": False, "code": code, "message": message}, status_code=status)
-
-
 class BearerAuth:
-    """ASGI wrapper: `Authorization: Bearer <token>` (or `x-api-key`) and `x-business-id` (or `organisation`)
-    on every request, as the HTTP API checks them: no or bad token 401, another business 403. The caller
-    (business, actor) is put in the request's state for the tools."""
+    """ASGI wrapper: every request to /mcp is authenticated exactly as the HTTP API's routes are
+    (engine.api.auth.authenticate: `Authorization: Bearer <token>` and `x-business-id`; no or bad token 401,
+    another business 403, the same error body). The caller (business, actor `api:<token name>`) is put in
+    the request's state for the tools."""
 
     def __init__(self, app, con: duckdb.DuckDBPyConnection):
         self.app, self.con = app, con
 
-    def _identify(self, token: str | None) -> dict | None:
+    def _authenticate(self, headers: Headers):
+        from .auth import authenticate
+
+        scheme, _, value = headers.get("authorization", "").partition(" ")
         cur = self.con.cursor()
         try:
-            return token_identity(cur, token)
+            return authenticate(
+                cur,
+                bearer_token=value.strip() if scheme.lower() == "bearer" else None,
+                business_id=headers.get("x-business-id"),
+            )
         finally:
             cur.close()
 
     async def __call__(self, scope, receive, send) -> None:
+        from .errors import ApiError
+
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        auth = headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-        business = headers.get("x-business-id") or headers.get("organisation")
-        identity = await anyio.to_thread.run_sync(self._identify, token) if token else None
-        if identity is None:
-            response = _problem(401, "unauthorized", "a valid API token is required (Authorization: Bearer <token>)")
-        elif not business:
-            response = _problem(403, "forbidden", "the x-business-id header is required")
-        elif business != identity["business_id"]:
-            response = _problem(403, "forbidden", f"this token does not belong to business {business!r}")
-        else:
-            scope.setdefault("state", {})[_STATE_KEY] = Caller(business, f"api:{identity['name']}")
-            await self.app(scope, receive, send)
+        try:
+            principal = await anyio.to_thread.run_sync(self._authenticate, Headers(scope=scope))
+        except ApiError as exc:
+            body = {"success": False, "code": exc.code, "message": exc.message}
+            await JSONResponse(body, status_code=exc.status, headers=exc.headers)(scope, receive, send)
             return
-        await response(scope, receive, send)
+        scope.setdefault("state", {})[_STATE_KEY] = Caller(principal.business_id, f"api:{principal.token_name}")
+        await self.app(scope, receive, send)
 
 
 class McpHttp:
@@ -593,8 +618,8 @@ class McpHttp:
 
         @contextlib.asynccontextmanager
         async def lifespan(a):
-            async with self.lifespan():
-                async with previous(a) as state:
+            async with previous(a) as state:  # the app's resources outlive the MCP sessions
+                async with self.lifespan():
                     yield state
 
         app.router.lifespan_context = lifespan
