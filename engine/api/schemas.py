@@ -244,6 +244,7 @@ class BillRunRequest(_Request):
     customer_ids: list[str] | None = Field(None, max_length=100_000)
     include_delayed_charges: bool = False
     finalize: bool = False
+    catch_up: bool = Field(False, description="also draft every missed cycle before the period date")
 
 
 class BillRunStatus(BaseModel):

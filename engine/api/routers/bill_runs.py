@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 
+from ...models import ReviewResult
 from ...rating.cycles import check_period_date
+from ...review import review
 from ..auth import Caller, Db, Principal
 from ..bill_run_jobs import stored_run
 from ..errors import ApiError, not_found
@@ -41,6 +43,7 @@ def start_bill_run(
         customer_ids=body.customer_ids,
         include_delayed_charges=body.include_delayed_charges,
         finalize=body.finalize,
+        catch_up=body.catch_up,
     )
     response.headers["Location"] = f"/api/v1/bill-runs/{job.run_id}"
     return job.view()
@@ -66,7 +69,7 @@ def get_bill_run(run_id: str, request: Request, who: Caller, con: Db):
     return _require_run(request, con, who, run_id)
 
 
-@router.get("/api/v1/bill-runs/{run_id}/review", summary="Review flags of a bill run's drafts")
+@router.get("/api/v1/bill-runs/{run_id}/review", response_model=ReviewResult, summary="Review flags of a run's drafts")
 def review_bill_run(
     who: Caller,
     con: Db,
@@ -78,8 +81,4 @@ def review_bill_run(
     status = _require_run(request, con, who, run_id)
     if status.status != "completed":
         raise ApiError(409, "bill_run_not_completed", f"bill run {run_id} is {status.status}; review it when completed")
-    try:
-        from ...review import review
-    except ImportError:
-        raise ApiError(501, "not_implemented", "review flags are not available in this build") from None
     return review(con, run_id=run_id, flags=flag)
