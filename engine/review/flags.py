@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
+from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table, minor_units
 from ..errors import ValidationError
 from ..models import ReviewFlag, ReviewThresholds
 from ..money import to_major
@@ -42,6 +42,15 @@ FLAGS = (
 )
 
 UNDER_REVIEW = ("draft", "approved", "held")
+
+# What Python reads of _review: plain BIGINT/VARCHAR/DATE columns, the line lists, the flag columns. The
+# thresholds are read once per business (get_thresholds), never per row (Decimal and HUGEINT columns
+# are the slow part of fetching tens of thousands of rows).
+READ_COLUMNS = (
+    "invoice_id, contract_id, customer_id, customer_name, business_id, currency, status, period_start, period_end, "
+    "total_minor, prev_id, prev_total_minor, added, removed, spikes, true_up_minor::BIGINT AS true_up_minor, "
+    "charges, charges_minor::BIGINT AS charges_minor, pending_rows, " + ", ".join(f"f_{f}" for f in FLAGS)
+)
 _LISTED = 3  # lines named in a reason; the figures hold them all
 
 
@@ -196,10 +205,11 @@ def _number(value) -> str:
 
 def change_percent(change: int, previous: int) -> Decimal | None:
     """change ÷ |previous| × 100 to one decimal, half away from zero (display and figures only: the flag
-    itself is decided on the exact integers)."""
+    itself is decided on the exact integers). Integer arithmetic: tenths = round(|change|·1000 / |previous|)."""
     if previous == 0:
         return None
-    return (Decimal(change) * 100 / abs(Decimal(previous))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    tenths = (abs(change) * 2000 + abs(previous)) // (2 * abs(previous))
+    return Decimal(tenths if change >= 0 else -tenths).scaleb(-1)
 
 
 def _line_names(lines: list[dict]) -> str:
@@ -211,30 +221,33 @@ def _line_names(lines: list[dict]) -> str:
     return ", ".join(names) + more
 
 
-def flags_of(r: dict) -> list[ReviewFlag]:
-    """The flags of one row of _review, each with its figures and its one-line reason."""
-    cur, exp = r["currency"], r["exp"]
+def flags_of(r: dict, limits: ReviewThresholds) -> list[ReviewFlag]:
+    """The flags of one row of _review (READ_COLUMNS), each with its figures and its one-line reason;
+    `limits` are the thresholds of the draft's business."""
+    cur = r["currency"]
+    exp = minor_units(cur)
     total, prev = r["total_minor"], r["prev_total_minor"]
+    pct, min_change, factor = limits.total_change_percent, limits.total_change_min, limits.usage_spike_factor
     out: list[ReviewFlag] = []
 
     def add(flag: str, reason: str, **figures) -> None:
         out.append(ReviewFlag.model_construct(flag=flag, reason=reason, figures=figures))
 
     if r["f_total_change"]:
-        change = int(r["change_minor"])
-        pct = change_percent(change, prev)
+        change = total - prev
+        percent = change_percent(change, prev)
         word = "up" if change > 0 else "down"
-        how = f"{abs(pct)} %" if pct is not None else f"by {_money(abs(change), cur)}"
+        how = f"{abs(percent)} %" if percent is not None else f"by {_money(abs(change), cur)}"
         add(
             "total_change",
             f"total {word} {how} ({_money(prev, cur)} → {_money(total, cur)}), "
-            f"above {_number(r['pct'])} % and {_amount(r['min_change'], cur, exp)}",
+            f"above {_number(pct)} % and {_amount(min_change, cur, exp)}",
             previous_total=to_major(prev, cur),
             total=to_major(total, cur),
             change=to_major(change, cur),
-            change_percent=pct,
-            threshold_percent=Decimal(_number(r["pct"])),
-            threshold_min=Decimal(_number(r["min_change"])),
+            change_percent=percent,
+            threshold_percent=pct,
+            threshold_min=min_change,
         )
     if r["f_first_invoice"]:
         add(
@@ -271,9 +284,9 @@ def flags_of(r: dict) -> list[ReviewFlag]:
         add(
             "usage_spike",
             f"usage of {_line_names([first])} up {first['times']}× "
-            f"({first['previous_quantity']:,} → {first['quantity']:,}), above {_number(r['factor'])}×{more}",
+            f"({first['previous_quantity']:,} → {first['quantity']:,}), above {_number(factor)}×{more}",
             lines=spikes,
-            threshold_factor=Decimal(_number(r["factor"])),
+            threshold_factor=factor,
         )
     if r["f_pending_usage"]:
         n = int(r["pending_rows"])
@@ -300,9 +313,9 @@ def flags_of(r: dict) -> list[ReviewFlag]:
     if r["f_large_invoice"]:
         add(
             "large_invoice",
-            f"total {_money(total, cur)} is above {_amount(r['large_above'], cur, exp)}, "
+            f"total {_money(total, cur)} is above {_amount(limits.large_invoice[cur], cur, exp)}, "
             f"the business's large-invoice amount",
             total=to_major(total, cur),
-            threshold=Decimal(_number(r["large_above"])),
+            threshold=limits.large_invoice[cur],
         )
     return out

@@ -17,7 +17,8 @@ from ..db import retry_on_conflict, transaction
 from ..errors import NotFoundError, ValidationError
 from ..models import ApprovalResult, ReviewResult, ReviewRow
 from ..money import to_major
-from .flags import FLAGS, any_flag_sql, change_percent, check_flags, compute_review, flags_of
+from .flags import FLAGS, READ_COLUMNS, any_flag_sql, change_percent, check_flags, compute_review, flags_of
+from .thresholds import get_thresholds
 from .unbilled import UNBILLED_LISTED, unbilled_cycles
 
 
@@ -52,15 +53,18 @@ def review(
         counts_sql = ", ".join(f"count(*) FILTER (WHERE f_{f})" for f in FLAGS)
         counts = dict(zip(FLAGS, con.execute(f"SELECT {counts_sql} FROM _review").fetchone(), strict=True))
         filt = any_flag_sql(wanted) if wanted else "TRUE"
-        cur = con.execute(f"SELECT * FROM _review WHERE {filt} ORDER BY contract_id, period_start, invoice_id")
+        cur = con.execute(
+            f"SELECT {READ_COLUMNS} FROM _review WHERE {filt} ORDER BY contract_id, period_start, invoice_id"
+        )
         cols = [c[0] for c in cur.description]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        limits = {b: get_thresholds(con, b) for b in {r["business_id"] for r in rows}}
         unbilled, unbilled_count = unbilled_cycles(con, date, limit=unbilled_limit, **scope)
     drafts = []
     for r in rows:
         c = r["currency"]
         prev = r["prev_total_minor"]
-        change = None if prev is None else int(r["change_minor"])
+        change = None if prev is None else r["total_minor"] - prev
         drafts.append(
             ReviewRow.model_construct(
                 invoice_id=r["invoice_id"],
@@ -77,7 +81,7 @@ def review(
                 previous_total=None if prev is None else to_major(prev, c),
                 change=None if change is None else to_major(change, c),
                 change_percent=None if change is None else change_percent(change, prev),
-                flags=flags_of(r),
+                flags=flags_of(r, limits[r["business_id"]]),
             )
         )
     return ReviewResult(
