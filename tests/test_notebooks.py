@@ -27,6 +27,7 @@ from engine.billing.bill_run import bill_run
 from engine.currencies import MINOR_UNITS
 from engine.db import connect
 from engine.ingest.importer import import_folder
+from engine.review import FLAGS, review
 from engine.whatif.scenarios import parse_scenario, run_simulation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,10 @@ print(_json.dumps({
     "exceptions": sorted(exceptions["contract_id"]),
     "pending_charges": sorted(c.charge_id for c in report.delayed_charges_pending),
     "pending_usage": summary.astype(str).to_dict("records"),
+    "next_date": NEXT_DATE.isoformat(),
+    "flag_counts": flag_counts.astype(str).to_dict("records"),
+    "flag_table": flag_table[["contract_id", "flag", "reason"]].to_dict("records"),
+    "unbilled": reviewed.unbilled_cycles_count,
 }))
 """
 
@@ -184,6 +189,30 @@ def test_bill_run_review_shows_the_runs_figures(tmp_path, monkeypatch):
     ).fetchall()
     assert pending_usage
     assert [(r["contract_id"], r["metric"], int(r["rows"])) for r in dumped["pending_usage"]] == pending_usage
+
+    # the review of the next month's run: flags per draft and per flag, unbilled cycles, the change chart
+    nxt = bill_run(con, dt.date.fromisoformat(dumped["next_date"]), include_delayed_charges=True)
+    reviewed = review(con, run_id=nxt.run_id)
+    assert [{"flag": r["flag"], "drafts": int(r["drafts"])} for r in dumped["flag_counts"]] == [
+        {"flag": f, "drafts": reviewed.flag_counts[f]} for f in FLAGS
+    ]
+    assert sum(reviewed.flag_counts.values()) > len(reviewed.drafts) // 2  # the demo trips several rules
+    rows = [
+        {"contract_id": d.contract_id, "flag": f.flag, "reason": f.reason} for d in reviewed.drafts for f in d.flags
+    ]
+    assert dumped["flag_table"] == rows
+    assert dumped["unbilled"] == reviewed.unbilled_cycles_count
+    usd = [d for d in reviewed.drafts if d.currency == "USD" and d.previous_total is not None]
+    points = {
+        t["name"]: sorted(zip(map(shown, t["x"]), map(shown, t["y"]), strict=True))
+        for t in figure_of(nb, "changes = go.Figure()")
+    }
+    changed = {d.invoice_id for d in usd if "total_change" in {f.flag for f in d.flags}}
+    assert points == {
+        "total_change": sorted((d.previous_total, d.total) for d in usd if d.invoice_id in changed),
+        "within the thresholds": sorted((d.previous_total, d.total) for d in usd if d.invoice_id not in changed),
+    }
+    assert points["total_change"] and points["within the thresholds"]
     con.close()
 
 
