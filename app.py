@@ -19,6 +19,7 @@ billing = [
     st.Page(PAGES["cycles"], title="Billing cycles", icon=":material/date_range:"),
     st.Page(PAGES["preview"], title="Invoice preview", icon=":material/request_quote:"),
     st.Page(PAGES["run"], title="Bill run", icon=":material/play_circle:"),
+    st.Page(PAGES["manual"], title="Manual invoices", icon=":material/edit_document:"),
     st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"),
 ]
 pages = st.navigation(
@@ -26,6 +27,7 @@ pages = st.navigation(
         "Data": [st.Page(PAGES["data"], title="Data", icon=":material/database:", default=True)],
         "Billing": billing,
         "Ledger": [st.Page(PAGES["ledger"], title="Ledger & export", icon=":material/account_balance:")],
+        "Service": [st.Page(PAGES["api"], title="API", icon=":material/key:")],
     }
 )
 # Who acts, for the audit trail of every change (approve, hold, finalize, …); the OS user until changed.

@@ -241,3 +241,15 @@ def run_totals_by_product(db: str, run_id: str) -> list[dict]:
 def run_outcomes(db: str, run_id: str, limit: int) -> list[dict]:
     with _cursor(db) as cur:
         return q.run_outcomes(cur, run_id, limit=limit)
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+@_cached
+def api_tokens(db: str) -> list[dict]:
+    """Every API token: name, business, created, revoked (never the token or its hash)."""
+    from engine.api.tokens import list_tokens
+
+    with _cursor(db) as cur:
+        return list_tokens(cur)

@@ -11,6 +11,8 @@ PAGES = {
     "run": "views/bill_run.py",
     "ledger": "views/ledger.py",
     "scenarios": "views/scenarios.py",
+    "manual": "views/manual_invoices.py",
+    "api": "views/api.py",
 }
 
 

@@ -94,3 +94,66 @@ def read_json(path: Path):
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{path} is not valid JSON: {exc}") from None
+
+
+# A batch as CSV (the workbench's upload): one row per line item; rows with the same `invoice` key make
+# one invoice (its customer_id, currency, due_date and description are taken from its first row).
+BATCH_CSV_COLUMNS = (
+    "invoice",
+    "customer_id",
+    "currency",
+    "due_date",
+    "description",
+    "line_description",
+    "unit_price",
+    "quantity",
+)
+_REQUIRED_CSV = ("invoice", "customer_id", "due_date", "line_description", "unit_price")
+
+
+def batch_from_csv(text: str, *, include_delayed_charges: bool = False, finalize: bool = False) -> dict:
+    """A DayZero batch body from CSV text with BATCH_CSV_COLUMNS (currency, description and quantity may
+    be absent or blank). unit_price is integer MINOR units, quantity a whole number (default 1). A row
+    that cannot be read is a ValidationError naming its line."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in _REQUIRED_CSV if c not in header]
+    if missing:
+        raise ValidationError(f"the CSV needs the columns {', '.join(_REQUIRED_CSV)}; missing: {', '.join(missing)}")
+    unknown = [c for c in header if c not in BATCH_CSV_COLUMNS]
+    if unknown:
+        raise ValidationError(f"unknown CSV column(s): {', '.join(unknown)} (known: {', '.join(BATCH_CSV_COLUMNS)})")
+    invoices: dict[str, dict] = {}
+    for n, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        if not any(row.values()):
+            continue
+        for column in _REQUIRED_CSV:
+            if not row.get(column):
+                raise ValidationError(f"line {n}: {column} is empty")
+        try:
+            price = int(row["unit_price"])
+            quantity = int(row.get("quantity") or 1)
+        except ValueError:
+            raise ValidationError(
+                f"line {n}: unit_price (integer minor units, e.g. 1250 for 12.50) and quantity must be whole numbers"
+            ) from None
+        head = invoices.setdefault(
+            row["invoice"],
+            {
+                "customer_id": row["customer_id"],
+                "due_date": row["due_date"],
+                "line_items": [],
+                **({"currency": row["currency"]} if row.get("currency") else {}),
+                **({"description": row["description"]} if row.get("description") else {}),
+            },
+        )
+        if head["customer_id"] != row["customer_id"]:
+            raise ValidationError(f"line {n}: invoice {row['invoice']!r} has rows of two customers")
+        head["line_items"].append({"description": row["line_description"], "unit_price": price, "quantity": quantity})
+    if not invoices:
+        raise ValidationError("the CSV has no rows")
+    return {"items": list(invoices.values()), "include_delayed_charges": include_delayed_charges, "finalize": finalize}

@@ -20,6 +20,8 @@ PAGES = {
     "views/bill_run.py": "Bill run",
     "views/ledger.py": "Ledger & export",
     "views/scenarios.py": "What-if scenarios",
+    "views/manual_invoices.py": "Manual invoices",
+    "views/api.py": "API",
 }
 
 

@@ -1,0 +1,145 @@
+"""The Manual invoices and API pages under AppTest, on a private copy of the small demo: an invoice created
+from the form (exact minor units, optional recurring template), a batch from uploaded JSON and CSV with each
+item's own result, and API tokens created (shown once), listed and revoked."""
+
+from __future__ import annotations
+
+import json
+
+from test_pages import assert_clean, db_rows, open_page, start_app, widget
+
+from engine.api.tokens import business_of_token
+
+
+def _a_customer(path) -> tuple[str, str]:
+    return db_rows(path, "SELECT customer_id, currency FROM customers WHERE currency = 'USD' ORDER BY 1 LIMIT 1")[0]
+
+
+def _results(at):
+    """The batch results table (the dataframe with a Result column)."""
+    (table,) = [d.value for d in at.dataframe if "Result" in d.value.columns]
+    return table
+
+
+def test_create_one_invoice_from_the_form(workbench_db):
+    customer_id, _ = _a_customer(workbench_db)
+    at = open_page(start_app(), "views/manual_invoices.py")
+    widget(at.selectbox, "manual_customer").set_value(customer_id).run()
+    at.session_state["manual_lines_0"] = {
+        "edited_rows": {0: {"description": "Consulting", "unit_price": "1250.50", "quantity": "2"}},
+        "added_rows": [{"description": "Travel", "unit_price": "99.99"}],
+        "deleted_rows": [],
+    }
+    widget(at.text_input, "manual_description").set_value("March work")
+    widget(at.checkbox, "manual_recurring").check().run()
+    widget(at.button, "manual_create").click().run()
+    assert_clean(at)
+    assert any("Created draft" in s.value for s in at.success)
+    rows = db_rows(
+        workbench_db,
+        """SELECT i.total_minor, i.status, i.description, i.recurring_template_id IS NOT NULL
+           FROM invoices i WHERE i.customer_id = ? AND i.contract_id IS NULL""",
+        [customer_id],
+    )
+    assert len(rows) == 1
+    total, status, description, has_template = rows[0]
+    assert (status, description, has_template) == ("draft", "March work", True)
+    lines = db_rows(
+        workbench_db,
+        """SELECT l.description, l.amount_minor FROM invoice_lines l JOIN invoices i USING (invoice_id)
+           WHERE i.customer_id = ? AND i.contract_id IS NULL ORDER BY l.line_no""",
+        [customer_id],
+    )
+    assert lines == [("Consulting", 250100), ("Travel", 9999)]
+    # the form is emptied after the invoice is created: a second click creates nothing
+    widget(at.button, "manual_create").click().run()
+    assert any("at least one line item" in e.value for e in at.error)
+    count = db_rows(
+        workbench_db, "SELECT count(*) FROM invoices WHERE customer_id = ? AND contract_id IS NULL", [customer_id]
+    )
+    assert count == [(1,)]
+
+
+def test_a_price_with_too_many_decimals_is_refused_not_rounded(workbench_db):
+    customer_id, _ = _a_customer(workbench_db)
+    at = open_page(start_app(), "views/manual_invoices.py")
+    widget(at.selectbox, "manual_customer").set_value(customer_id).run()
+    at.session_state["manual_lines_0"] = {
+        "edited_rows": {0: {"description": "Odd", "unit_price": "1.005"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    widget(at.button, "manual_create").click().run()
+    assert any("more decimals" in e.value for e in at.error)
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+def test_batch_from_json_and_csv_shows_each_items_result(workbench_db):
+    customer_id, _ = _a_customer(workbench_db)
+    body = {
+        "items": [
+            {
+                "customer_id": customer_id,
+                "line_items": [{"description": "A", "unit_price": 1000}],
+                "due_date": "2026-05-01",
+            },
+            {"customer_id": "NOPE", "line_items": [{"description": "B", "unit_price": 1}], "due_date": "2026-05-01"},
+        ]
+    }
+    at = open_page(start_app(), "views/manual_invoices.py")
+    widget(at.file_uploader, "manual_batch_file").set_value(
+        ("batch.json", json.dumps(body).encode(), "application/json")
+    )
+    at.run()
+    widget(at.button, "manual_batch_create").click().run()
+    assert_clean(at)
+    table = _results(at)
+    assert list(table["Result"]) == ["created", "refused"]
+    assert "NOPE" in table["Error"][1]
+
+    csv_text = (
+        "invoice,customer_id,due_date,line_description,unit_price,quantity\n"
+        f"x,{customer_id},2026-06-01,Setup,5000,1\n"
+        f"x,{customer_id},2026-06-01,Support,250,4\n"
+    )
+    widget(at.file_uploader, "manual_batch_file").set_value(("batch.csv", csv_text.encode(), "text/csv"))
+    at.run()
+    widget(at.checkbox, "manual_finalize").check().run()
+    widget(at.button, "manual_batch_create").click().run()
+    assert_clean(at)
+    table = _results(at)
+    assert list(table["Result"]) == ["created"] and list(table["Status"]) == ["open"]
+    assert db_rows(workbench_db, "SELECT subtotal_minor FROM invoices WHERE invoice_id = ?", [table["Invoice"][0]]) == [
+        (6000,)
+    ]
+
+
+def test_api_tokens_are_shown_once_listed_and_revoked(workbench_db):
+    business = db_rows(workbench_db, "SELECT min(business_id) FROM customers")[0][0]
+    at = open_page(start_app(), "views/api.py")
+    widget(at.selectbox, "api_token_business").set_value(business)
+    widget(at.text_input, "api_token_name").set_value("finance-bot")
+    widget(at.button, "api_create_token").click().run()
+    assert_clean(at)
+    shown = [c.value for c in at.code]
+    assert len(shown) == 1 and shown[0].startswith("bsk_")
+    assert any("shown only once" in w.value for w in at.warning)
+    (token,) = shown
+    from engine.db import connect
+
+    con = connect(workbench_db)
+    try:
+        assert business_of_token(con, token) == business
+    finally:
+        con.close()
+    listed = at.dataframe[0].value
+    assert list(listed["Name"]) == ["finance-bot"] and list(listed["Status"]) == ["active"]
+
+    at.run()  # any later run: the token is gone from the page for good
+    assert not at.code or all(not c.value.startswith("bsk_") for c in at.code)
+
+    widget(at.selectbox, "api_revoke_choice").set_value("finance-bot").run()
+    widget(at.button, "api_revoke_confirm").click().run()
+    assert_clean(at)
+    assert list(at.dataframe[0].value["Status"]) == ["revoked"]
+    assert db_rows(workbench_db, "SELECT revoked_at IS NOT NULL FROM api_tokens") == [(True,)]
