@@ -536,6 +536,54 @@ def build_server(backend: StdioBackend | SharedBackend) -> MCPServer:
             _check_invoices(con, caller, [invoice_id])
             return release_invoice(con, invoice_id, actor=caller.actor, note=note)
 
+    @tool(
+        "createInvoice",
+        CHANGING,
+        "Changes data: creates a DRAFT invoice of custom lines for a customer (DayZero POST /invoices), outside "
+        "any contract. line_items: [{description, unit_price (integer MINOR units: 1250 = 12.50), quantity}]. "
+        "Optional recurring {billing_period: month|quarter|year, start_date, payment_terms_days} also creates a "
+        "template that drafts it every period. Each call creates a new invoice.",
+    )
+    def create_invoice_tool(
+        ctx: Context,
+        customer_id: Annotated[str, Field(description="The customer to invoice.")],
+        line_items: Annotated[list[dict[str, Any]], Field(description="At least one custom line.", min_length=1)],
+        due_date: Annotated[str, Field(description="YYYY-MM-DD.")],
+        currency: Annotated[str | None, Field(description="ISO 4217; default the customer's.")] = None,
+        description: Annotated[str | None, Field(description="Shown on the invoice.")] = None,
+        recurring: Annotated[dict[str, Any] | None, Field(description="Optional recurring template.")] = None,
+    ) -> dict[str, Any]:
+        from ..billing.manual_invoices import create_invoice
+        from .seed_bodies import create_request
+
+        with backend.call(ctx) as (con, caller):
+            row = con.execute("SELECT business_id FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
+            if row is None or row[0] != caller.business_id:
+                raise NotFoundError(f"unknown customer {customer_id!r}")
+            body = {"customer_id": customer_id, "line_items": line_items, "due_date": due_date}
+            body |= {
+                k: v
+                for k, v in (("currency", currency), ("description", description), ("recurring", recurring))
+                if v is not None
+            }
+            return create_invoice(con, create_request(body), actor=caller.actor)
+
+    @tool(
+        "finalizeInvoice",
+        CHANGING,
+        "Changes data, irreversibly: finalizes an APPROVED invoice (status open) and gives it the business's next "
+        "invoice number; a finalized invoice can never change (only be voided). A draft or held invoice is the "
+        "error invoice_not_approved: approveInvoices first.",
+    )
+    def finalize_invoice_tool(
+        ctx: Context, invoice_id: Annotated[str, Field(description="The approved invoice.")]
+    ) -> dict[str, Any]:
+        from ..billing.lifecycle import finalize_invoice
+
+        with backend.call(ctx) as (con, caller):
+            _check_invoices(con, caller, [invoice_id])
+            return finalize_invoice(con, invoice_id, actor=caller.actor)
+
     return server
 
 

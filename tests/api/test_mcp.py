@@ -161,6 +161,8 @@ async def _exercise(session: ClientSession, ids: dict) -> None:
     listed = await _call(session, "listInvoices", {})
     assert {i["contract_id"] for i in listed["invoices"]} == {"K1", "K1B"}  # never B2's invoice
     assert listed["total_count"] == 2
+    assert (await _call(session, "listInvoices", {"status": "draft", "customer_id": "C1B"}))["total_count"] == 1
+    assert "unknown status" in await _error(session, "listInvoices", {"status": "paid"})
     got = await _call(session, "getInvoice", {"invoice_id": done["invoice_ids"][0]})
     assert got["lines"][0]["amount"] == "10.00"
 
@@ -175,6 +177,24 @@ async def _exercise(session: ClientSession, ids: dict) -> None:
     assert (await _call(session, "getInvoice", {"invoice_id": done["invoice_ids"][0]}))["status"] == "approved"
     text = await _error(session, "generateInvoice", {**gen, "bill_for_date": "2026-03-15"})
     assert "InvoiceAlreadyGeneratedForThisBillingPeriod" in text
+    assert "invoice_not_approved" in await _error(
+        session, "finalizeInvoice", {"invoice_id": review["drafts"][0]["invoice_id"]}
+    )
+    final = await _call(session, "finalizeInvoice", {"invoice_id": done["invoice_ids"][0]})
+    assert (final["status"], final["number"]) == ("open", 1)
+
+    manual = await _call(
+        session,
+        "createInvoice",
+        {
+            "customer_id": "C1",
+            "line_items": [{"description": "Setup", "unit_price": 1250, "quantity": 2}],
+            "due_date": "2026-05-01",
+        },
+    )
+    assert (manual["status"], manual["total_minor"], manual["contract_id"]) == ("draft", 2500, None)
+    other = {"customer_id": "C2", "line_items": [{"description": "X", "unit_price": 1}], "due_date": "2026-05-01"}
+    assert "not_found" in await _error(session, "createInvoice", other)
 
     scenario = {"name": "price +10%", "changes": [{"type": "price", "product": "Platform", "percent": 10}]}
     sim = await _call(
