@@ -20,9 +20,9 @@ from engine.billing.audit import AUDIT_COLUMNS, default_actor, export_audit, inv
 from engine.billing.bill_run import bill_run
 from engine.billing.invoices import draft_period_invoice, redraft_invoice
 from engine.billing.lifecycle import delete_draft, finalize_invoice, record_payment, void_invoice
-from engine.billing.manual_invoices import create_invoice
+from engine.billing.manual_invoices import create_invoice, draft_recurring_invoices
 from engine.db import connect
-from engine.models import InvoiceCreateRequest, LineItem
+from engine.models import InvoiceCreateRequest, LineItem, RecurringConfig
 
 MARCH, APRIL = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
 
@@ -135,6 +135,22 @@ def test_a_manual_invoice_records_created(con):
     (event,) = invoice_events(con, inv.invoice_id)
     assert (event["action"], event["actor"], event["status_after"]) == ("created", default_actor(), "draft")
     assert event["changes"]["total_minor"] == 990
+
+
+def test_recurring_drafts_record_drafted(con):
+    add_customer(con, "C1")
+    first = create_invoice(
+        con,
+        InvoiceCreateRequest(
+            customer_id="C1",
+            line_items=[LineItem(description="Support", unit_price=1000)],
+            recurring=RecurringConfig(billing_period="month", start_date=dt.date(2026, 1, 1)),
+        ),
+        actor="ann",
+    )
+    later = draft_recurring_invoices(con, dt.date(2026, 2, 10), actor="cron")
+    assert [e["action"] for e in invoice_events(con, first.invoice_id)] == ["created"]
+    assert [(e["action"], e["actor"]) for e in invoice_events(con, later[0].invoice_id)] == [("drafted", "cron")]
 
 
 def test_the_default_actor_is_the_os_user():

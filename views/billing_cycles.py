@@ -24,6 +24,8 @@ COLORS = {
     "stub": "#9ecae9",
     "anchor clamped": "#F58518",
     "draft": "#EECA3B",
+    "approved": "#B279A2",
+    "held": "#E45756",
     "open": "#54A24B",
     "partially_paid": "#88D27A",
     "manual_paid": "#2E7D32",

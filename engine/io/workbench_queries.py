@@ -26,7 +26,7 @@ BROWSABLE_TABLES: tuple[str, ...] = (
     "bill_runs",
     "bill_run_items",
 )
-INVOICE_STATUSES = ("draft", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
+INVOICE_STATUSES = ("draft", "approved", "held", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
 
 
 def open_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
