@@ -9,6 +9,7 @@ every contract for the unbilled cycles.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 
 import duckdb
@@ -60,6 +61,27 @@ def review(
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
         limits = {b: get_thresholds(con, b) for b in {r["business_id"] for r in rows}}
         unbilled, unbilled_count = unbilled_cycles(con, date, limit=unbilled_limit, **scope)
+    # Tens of thousands of rows become a few hundred thousand small objects, none of them cyclic: the
+    # cyclic collector would scan them all again and again while they are made (a third of the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        drafts = _rows(rows, limits)
+    finally:
+        if collecting:
+            gc.enable()
+    return ReviewResult(
+        run_id=run_id,
+        period_date=date,
+        drafts=drafts,
+        flag_counts={k: int(v) for k, v in counts.items()},
+        unbilled_cycles=unbilled,
+        unbilled_cycles_count=unbilled_count,
+    )
+
+
+def _rows(rows: list[dict], limits: dict) -> list[ReviewRow]:
+    """ReviewRow of each row of _review (READ_COLUMNS); `limits` = the thresholds of each business."""
     drafts = []
     for r in rows:
         c = r["currency"]
@@ -84,14 +106,7 @@ def review(
                 flags=flags_of(r, limits[r["business_id"]]),
             )
         )
-    return ReviewResult(
-        run_id=run_id,
-        period_date=date,
-        drafts=drafts,
-        flag_counts={k: int(v) for k, v in counts.items()},
-        unbilled_cycles=unbilled,
-        unbilled_cycles_count=unbilled_count,
-    )
+    return drafts
 
 
 def unflagged_draft_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
