@@ -56,8 +56,10 @@ def ensure_venv() -> None:
 
 
 # Debian packages the project needs beyond Python: Chromium and its driver for the browser test;
-# Pango and a font for WeasyPrint's invoice PDFs (the workbench and `billsim render` need those too).
+# Pango and a font for WeasyPrint's invoice PDFs (the workbench and `billsim render` need those too);
 DOCUMENT_PACKAGES = ["libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"]
+# A Java runtime for PySpark (spark-run, spark-simulate and their tests, in local mode).
+SPARK_PACKAGES = ["openjdk-17-jre-headless"]
 BROWSER_PACKAGES = ["chromium", "chromium-driver"]
 
 
@@ -106,7 +108,7 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "test":
         ensure_venv()
-        ensure_debian(BROWSER_PACKAGES + DOCUMENT_PACKAGES)
+        ensure_debian(BROWSER_PACKAGES + DOCUMENT_PACKAGES + SPARK_PACKAGES)
         return subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT).returncode
     if cmd == "workbench":
         ensure_venv()
