@@ -19,6 +19,7 @@ billing = [
     st.Page(PAGES["cycles"], title="Billing cycles", icon=":material/date_range:"),
     st.Page(PAGES["preview"], title="Invoice preview", icon=":material/request_quote:"),
     st.Page(PAGES["run"], title="Bill run", icon=":material/play_circle:"),
+    st.Page(PAGES["review"], title="Review", icon=":material/fact_check:"),
     st.Page(PAGES["manual"], title="Manual invoices", icon=":material/edit_document:"),
     st.Page(PAGES["scenarios"], title="What-if scenarios", icon=":material/science:"),
 ]

@@ -16,8 +16,10 @@ import pandas as pd
 import streamlit as st
 
 from engine.io import workbench_queries as q
-from engine.models import BillingCycle, InvoiceResponse
+from engine.models import BillingCycle, InvoiceResponse, ReviewThresholds
 from views._database import shared_database
+from views._review_table import ReviewTable
+from views._review_table import build as build_review_table
 
 _cached = st.cache_data(show_spinner=False, max_entries=256)
 
@@ -31,6 +33,7 @@ def _cursor(db: str) -> Iterator[duckdb.DuckDBPyConnection]:
 def clear() -> None:
     """After any write: every cached read may be stale."""
     st.cache_data.clear()
+    review_table.clear()
 
 
 # --- data page ------------------------------------------------------------------------------------
@@ -253,3 +256,38 @@ def api_tokens(db: str) -> list[dict]:
 
     with _cursor(db) as cur:
         return list_tokens(cur)
+
+
+# --- review ----------------------------------------------------------------------------------------
+
+
+def review_version(db: str) -> tuple:
+    """Not cached: read on every rerun, it is part of the cached review's key (a change made elsewhere
+    gives a new key, so the review is read again)."""
+    with _cursor(db) as cur:
+        return q.review_version(cur)
+
+
+# A review of 50k drafts is a large frame: kept once for the whole server (never copied per read, as
+# st.cache_data would), a few at a time. Pages treat it as read-only; clear() drops it with the rest.
+@st.cache_resource(show_spinner="Reading the review…", max_entries=4)
+def review_table(db: str, run_id: str | None, period_date: dt.date | None, version: tuple) -> ReviewTable:
+    """The drafts under review of a run (or of the period of a date) with their flags, as one table."""
+    from engine.review import review
+
+    with _cursor(db) as cur:
+        return build_review_table(review(cur, run_id=run_id, period_date=period_date))
+
+
+@_cached
+def review_thresholds(db: str, business_id: str) -> ReviewThresholds:
+    from engine.review import get_thresholds
+
+    with _cursor(db) as cur:
+        return get_thresholds(cur, business_id)
+
+
+def invoice_number_ranges(db: str, invoice_ids: list[str]) -> list[dict]:
+    """Not cached: read once, right after the invoices were finalized (numbered)."""
+    with _cursor(db) as cur:
+        return q.invoice_number_ranges(cur, list(invoice_ids))

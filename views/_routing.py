@@ -9,6 +9,7 @@ PAGES = {
     "cycles": "views/billing_cycles.py",
     "preview": "views/invoice_preview.py",
     "run": "views/bill_run.py",
+    "review": "views/review.py",
     "ledger": "views/ledger.py",
     "scenarios": "views/scenarios.py",
     "manual": "views/manual_invoices.py",

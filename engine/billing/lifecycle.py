@@ -142,6 +142,12 @@ def finalize_invoices_tx(
     return len(ids)
 
 
+def finalize_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], *, actor: str | None = None) -> int:
+    """Finalize approved invoices, all or nothing, numbered in list order (per business); retried on
+    concurrent finalizes. Any id not approved refuses the whole list. Returns how many were finalized."""
+    return retry_on_conflict(con, lambda c: finalize_invoices_tx(c, invoice_ids, actor=actor))
+
+
 def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> InvoiceResponse:
     """approved -> open with the business's next number; retried on concurrent finalizes.
     A draft or held invoice is refused (`invoice_not_approved`): approve it first."""

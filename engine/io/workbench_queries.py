@@ -274,3 +274,28 @@ def run_outcomes(
             [run_id, outcome, outcome, int(limit)],
         )
     )
+
+
+# --- review --------------------------------------------------------------------------------------
+
+
+def review_version(con: duckdb.DuckDBPyConnection) -> tuple:
+    """What the review of any scope depends on that changes without a new run: every invoice change is an
+    audit event, every threshold change stamps updated_at. Part of the cached review's key, so a change
+    made by another session (or a write that forgot to clear the cache) is never shown stale."""
+    return con.execute(
+        """SELECT (SELECT max(event_id) FROM invoice_events), (SELECT count(*) FROM invoice_events),
+                  (SELECT max(updated_at)::VARCHAR FROM review_thresholds),
+                  (SELECT count(*) FROM invoices), (SELECT count(*) FROM usage WHERE status = 'pending')"""
+    ).fetchone()
+
+
+def invoice_number_ranges(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[dict]:
+    """Per business, how many of these invoices have a number, and the lowest and highest number."""
+    return rows_as_dicts(
+        con.execute(
+            """SELECT business_id, count(number) AS numbered, min(number) AS first, max(number) AS last
+               FROM invoices WHERE invoice_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY business_id ORDER BY 1""",
+            [list(invoice_ids)],
+        )
+    )

@@ -18,6 +18,7 @@ PAGES = {
     "views/billing_cycles.py": "Billing cycles",
     "views/invoice_preview.py": "Invoice preview",
     "views/bill_run.py": "Bill run",
+    "views/review.py": "Review",
     "views/ledger.py": "Ledger & export",
     "views/scenarios.py": "What-if scenarios",
     "views/manual_invoices.py": "Manual invoices",
