@@ -22,7 +22,6 @@ from views import _reads
 from views._actions import actor, flash, run_action, show_flash
 from views._database import cursor, db_path
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
-from views._invoice_actions import review_controls
 from views._invoice_document import show_document
 from views._invoice_view import lines_frame, title_of
 from views._pickers import select_current
@@ -399,7 +398,7 @@ def finalize_control(frame: pd.DataFrame, approved_selected: list[str], token: t
         )
 
 
-def invoice_panel(db: str, invoice_id: str, heading: str, key: str, controls: bool) -> None:
+def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
     inv = _reads.load_invoice(db, invoice_id)
     st.markdown(f"**{heading}** — {title_of(inv)}")
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
@@ -410,20 +409,19 @@ def invoice_panel(db: str, invoice_id: str, heading: str, key: str, controls: bo
     else:
         right = {"alignment": "right"}
         st.dataframe(
-            frame.drop(columns=[c for c in ("days", "proration", "discount %", "usage rows", "id") if c in frame]),
+            frame[[c for c in ("#", "line", "quantity", "unit price", "amount") if c in frame]],
             hide_index=True,
             key=f"{key}_lines",
             placeholder="",
             column_config={
                 "#": st.column_config.NumberColumn(width=32),
+                "line": st.column_config.TextColumn(width=220),
                 "quantity": st.column_config.TextColumn(**right),
                 "unit price": st.column_config.TextColumn(**right),
                 "amount": st.column_config.TextColumn(**right),
             },
         )
     show_document(inv, key)
-    if controls:
-        review_controls(inv, key)
 
 
 def compare(db: str, selected: pd.DataFrame) -> None:
@@ -447,10 +445,10 @@ def compare(db: str, selected: pd.DataFrame) -> None:
         st.caption("No review flag.")
     left, right = st.columns(2)
     with left:
-        invoice_panel(db, row["invoice_id"], "This draft", "rv_cur", controls=True)
+        invoice_panel(db, row["invoice_id"], "This draft", "rv_cur")
     with right:
         if row["previous_invoice_id"]:
-            invoice_panel(db, row["previous_invoice_id"], "Previous invoice", "rv_prev", controls=False)
+            invoice_panel(db, row["previous_invoice_id"], "Previous invoice", "rv_prev")
         else:
             st.info("The contract's first invoice: there is no earlier invoice to compare with.")
 
@@ -477,8 +475,7 @@ if frame.empty:
     st.info("No draft under review in this scope (every invoice of it is finalized, void, or not drafted yet).")
     st.stop()
 
-f1, f2 = st.columns([3, 1])
-wanted = f1.pills(
+wanted = st.pills(
     "Show drafts with flag…",
     list(FLAGS),
     selection_mode="multi",
@@ -486,7 +483,7 @@ wanted = f1.pills(
     format_func=lambda f: f"{flag_words(f)} · {table.flag_counts.get(f, 0):,}",
     help="drafts having any of the chosen flags (none chosen: every draft); the number is how many drafts have it",
 )
-statuses = f2.pills(
+statuses = st.pills(
     "Status",
     list(STATUSES),
     selection_mode="multi",

@@ -1,0 +1,246 @@
+"""The Review page under AppTest: a run's drafts with their flags, filters, numeric sorting, the approve /
+hold / finalize actions and the thresholds form, checked against the engine's review and the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from engine.db import connect
+from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
+
+PREVIOUS, CURRENT = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
+
+
+@pytest.fixture(scope="module")
+def review_template(tmp_path_factory) -> tuple[Path, str]:
+    """A demo of 40 contracts with a March run and the April run under review (12 drafts against their March
+    invoices: flagged and unflagged, several currencies, changes up and down)."""
+    from engine.billing.bill_run import bill_run
+    from engine.ingest.demo import seed_demo
+
+    path = tmp_path_factory.mktemp("review") / "review.duckdb"
+    con = connect(path)
+    seed_demo(con, contracts=40, usage_rows=4000, seed=7)
+    bill_run(con, PREVIOUS)
+    run_id = bill_run(con, CURRENT).run_id
+    con.close()
+    return path, run_id
+
+
+@pytest.fixture
+def review_db(review_template, tmp_path, monkeypatch) -> tuple[Path, str]:
+    path = tmp_path / "workbench.duckdb"
+    shutil.copyfile(review_template[0], path)
+    monkeypatch.setenv("BILLSIM_DB", str(path))
+    yield path, review_template[1]
+    from views._database import forget_database
+
+    forget_database(str(path))
+
+
+def engine_review(path: Path, run_id: str):
+    from engine.review import review
+
+    con = connect(path)
+    try:
+        return review(con, run_id=run_id)
+    finally:
+        con.close()
+
+
+def review_page():
+    at = start_app()
+    return open_page(at, "views/review.py")
+
+
+def grid(at):
+    found = [d for d in at.dataframe if (d.key or "").startswith("rv_table_")]
+    assert len(found) == 1, [d.key for d in at.dataframe]
+    return found[0]
+
+
+def select_rows(at, contracts: list[str]):
+    """Tick the rows of these contracts (what a click on the grid's row boxes sends)."""
+    table = grid(at)
+    positions = [i for i, c in enumerate(table.value["contract_id"]) if c in contracts]
+    assert len(positions) == len(contracts)
+    at.session_state[table.key] = {"selection": {"rows": positions, "columns": [], "cells": []}}
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def statuses(path: Path, run_id: str) -> dict[str, str]:
+    return dict(db_rows(path, "SELECT contract_id, status FROM invoices WHERE run_id = ?", [run_id]))
+
+
+def metric(at, label: str) -> str:
+    return [m.value for m in at.metric if m.label == label][0]
+
+
+def test_the_page_lists_the_runs_drafts_with_their_flags_and_reasons(review_db):
+    path, run_id = review_db
+    expected = engine_review(path, run_id)
+    at = review_page()
+    shown = grid(at).value
+    assert list(shown["contract_id"]) == [d.contract_id for d in expected.drafts]
+    assert list(shown["invoice_id"]) == [d.invoice_id for d in expected.drafts]
+    by_contract = {d.contract_id: d for d in expected.drafts}
+    for _, row in shown.iterrows():
+        draft = by_contract[row["contract_id"]]
+        assert list(row["flags"]) == [f.flag.replace("_", " ") for f in draft.flags]
+        assert row["why"] == " · ".join(f.reason for f in draft.flags)
+        assert row["customer"] == f"{draft.customer_name} ({draft.customer_id})"
+        assert row["total"] == draft.total
+    assert metric(at, "Drafts under review") == str(len(expected.drafts))
+    assert metric(at, "Flagged") == str(sum(1 for d in expected.drafts if d.flags))
+    assert metric(at, "Unbilled cycles") == f"{expected.unbilled_cycles_count:,}"
+    pills = widget(at.pills, "rv_flags")
+    assert f"total change · {expected.flag_counts['total_change']}" in pills.options
+
+
+def test_filtering_by_a_flag_shows_only_the_drafts_with_it(review_db):
+    path, run_id = review_db
+    expected = engine_review(path, run_id)
+    at = review_page()
+    widget(at.pills, "rv_flags").set_value(["total_change"]).run()
+    assert_clean(at)
+    with_flag = [d.contract_id for d in expected.drafts if any(f.flag == "total_change" for f in d.flags)]
+    assert len(with_flag) == expected.flag_counts["total_change"] > 0
+    assert list(grid(at).value["contract_id"]) == with_flag
+    widget(at.pills, "rv_flags").set_value(["total_change", "first_invoice"]).run()
+    either = [d.contract_id for d in expected.drafts if {f.flag for f in d.flags} & {"total_change", "first_invoice"}]
+    assert list(grid(at).value["contract_id"]) == either
+    assert len(either) > len(with_flag)
+
+
+def test_money_and_change_columns_are_numbers_so_the_header_sorts_numerically(review_db):
+    path, run_id = review_db
+    at = review_page()
+    table = grid(at)
+    schema = pa.ipc.open_stream(table.proto.arrow_data.data).read_all().schema
+    for col in ("total", "previous_total", "change", "change_percent"):
+        assert pa.types.is_decimal(schema.field(col).type), (col, schema.field(col).type)
+    config = {c: json.loads(table.proto.columns)[c] for c in ("total", "change", "change_percent")}
+    assert all(c["type_config"]["type"] == "number" for c in config.values()), config
+    changes = [v for v in table.value["change"] if v is not None]
+    assert all(isinstance(v, Decimal) for v in changes)
+    # numeric order differs from text order here (negative amounts, "9.42" vs "142313"): the grid sorts numbers
+    assert sorted(changes) != sorted(changes, key=str)
+    expected = sorted(d.change for d in engine_review(path, run_id).drafts if d.change is not None)
+    assert sorted(changes) == expected
+
+
+def test_approve_all_unflagged_approves_exactly_the_unflagged_drafts(review_db):
+    path, run_id = review_db
+    expected = engine_review(path, run_id)
+    unflagged = {d.contract_id for d in expected.drafts if not d.flags}
+    assert 0 < len(unflagged) < len(expected.drafts)
+    at = review_page()
+    button = widget(at.button, "rv_approve_unflagged")
+    assert button.label == f"Approve all {len(unflagged)} unflagged"
+    button.click().run()
+    assert_clean(at)
+    now = statuses(path, run_id)
+    assert {c for c, s in now.items() if s == "approved"} == unflagged
+    assert {c for c, s in now.items() if s == "draft"} == {d.contract_id for d in expected.drafts} - unflagged
+    assert any(f"Approved {len(unflagged)} unflagged drafts" in s.value for s in at.success)
+    assert metric(at, "Approved") == str(len(unflagged))  # read again after the action
+    assert metric(at, "Unflagged drafts") == "0"
+    actors = db_rows(path, "SELECT DISTINCT actor FROM invoice_events WHERE action = 'approved'")
+    assert actors == [(at.session_state["actor"],)]
+
+
+def test_hold_needs_a_reason_and_release_makes_drafts_again(review_db):
+    path, run_id = review_db
+    at = review_page()
+    picked = ["K-000004", "K-000022"]
+    select_rows(at, picked)
+    hold = widget(at.button, "FormSubmitter:rv_hold_form-Put on hold")
+    hold.click().run()  # no reason: refused, nothing changes
+    assert any("give the reason first" in e.value for e in at.error)
+    assert {c: s for c, s in statuses(path, run_id).items() if c in picked} == dict.fromkeys(picked, "draft")
+    select_rows(at, picked)
+    widget(at.text_input, "rv_hold_reason").set_value("usage looks doubled")
+    widget(at.button, "FormSubmitter:rv_hold_form-Put on hold").click().run()
+    assert_clean(at)
+    now = statuses(path, run_id)
+    assert [now[c] for c in picked] == ["held", "held"]
+    assert sum(1 for s in now.values() if s == "held") == 2
+    reasons = db_rows(path, "SELECT DISTINCT hold_reason FROM invoices WHERE status = 'held'")
+    assert reasons == [("usage looks doubled",)]
+    assert metric(at, "Held") == "2"
+    select_rows(at, picked)
+    widget(at.button, "rv_release").click().run()
+    assert_clean(at)
+    assert [statuses(path, run_id)[c] for c in picked] == ["draft", "draft"]
+
+
+def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoices(review_db):
+    path, run_id = review_db
+    expected = engine_review(path, run_id)
+    unflagged = [d for d in expected.drafts if not d.flags]
+    at = review_page()
+    widget(at.button, "rv_approve_unflagged").click().run()
+    totals: dict[str, Decimal] = {}
+    for d in unflagged:
+        totals[d.currency] = totals.get(d.currency, Decimal(0)) + d.total
+    text = " · ".join(f"{c} {t:,}" for c, t in sorted(totals.items()))
+    n = len(unflagged)
+    assert any(f"Finalize {n} approved invoices: {text}" in m.value for m in at.markdown), text
+    widget(at.button, "rv_finalize").click().run()
+    assert_clean(at)
+    rows = db_rows(
+        path,
+        "SELECT status, number FROM invoices WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
+        [[d.invoice_id for d in unflagged]],
+    )
+    assert [s for s, _ in rows] == ["open"] * n
+    assert all(number is not None for _, number in rows)
+    assert any(f"Finalized {n} invoice(s)" in s.value and "#" in s.value for s in at.success)
+    assert metric(at, "Drafts under review") == str(len(expected.drafts) - n)  # finalized ones left the review
+
+
+def test_a_selected_draft_opens_beside_its_previous_invoice(review_db):
+    path, run_id = review_db
+    expected = {d.contract_id: d for d in engine_review(path, run_id).drafts}
+    at = review_page()
+    select_rows(at, ["K-000022"])
+    assert [h.value for h in at.subheader if "K-000022" in h.value]
+    texts = [m.value for m in at.markdown]
+    assert any(t.startswith("**This draft**") for t in texts)
+    assert any(t.startswith("**Previous invoice**") for t in texts)
+    captions = " ".join(c.value for c in at.caption)
+    assert expected["K-000022"].invoice_id in captions
+    assert expected["K-000022"].previous_invoice_id in captions
+    assert any("total change" in t and "above 25 %" in t for t in texts)
+
+
+def test_saved_thresholds_change_the_flags(review_db):
+    path, run_id = review_db
+    before = {d.contract_id: {f.flag for f in d.flags} for d in engine_review(path, run_id).drafts}
+    assert "total_change" not in before["K-000028"]  # down 9.2 % and 7.79: below 25 % and 10
+    at = review_page()
+    business = "biz-north"
+    widget(at.selectbox, "rv_thr_business").set_value(business).run()
+    widget(at.text_input, f"rv_thr_total_change_percent_{business}").set_value("-5")
+    widget(at.button, f"FormSubmitter:rv_thresholds_{business}-Save thresholds").click().run()
+    assert any("Total change above (%) must be zero or more" in e.value for e in at.error)
+    assert db_rows(path, "SELECT count(*) FROM review_thresholds") == [(0,)]
+    widget(at.text_input, f"rv_thr_total_change_percent_{business}").set_value("5")
+    widget(at.text_input, f"rv_thr_total_change_min_{business}").set_value("5")
+    widget(at.button, f"FormSubmitter:rv_thresholds_{business}-Save thresholds").click().run()
+    assert_clean(at)
+    stored = db_rows(path, "SELECT total_change_percent, total_change_min, updated_by FROM review_thresholds")
+    assert stored == [(Decimal(5), Decimal(5), at.session_state["actor"])]
+    shown = grid(at).value.set_index("contract_id")
+    assert "total change" in list(shown.loc["K-000028", "flags"])
+    after = {d.contract_id: {f.flag for f in d.flags} for d in engine_review(path, run_id).drafts}
+    assert list(shown["flags"].map(len)) == [len(after[c]) for c in shown.index]
