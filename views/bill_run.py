@@ -60,6 +60,7 @@ def _carry_out(params: dict) -> None:
             business_id=params["business_id"],
             include_delayed_charges=params["include_delayed_charges"],
             finalize=params["finalize"],
+            catch_up=params.get("catch_up", False),
             progress=progress,
             requested_by=actor(),
         )
@@ -161,6 +162,21 @@ def show_report(run: dict) -> None:
     m[3].metric("Nothing to bill", f"{report['nothing_to_bill']:,}")
     m[4].metric("Failed", f"{len(report['failed']):,}")
     m[5].metric("Finalized", f"{report['finalized']:,}")
+    unbilled = report.get("unbilled_cycles_count") or 0
+    r1, r2 = st.columns([4, 1], vertical_alignment="center")
+    if unbilled:
+        r1.warning(
+            f"{unbilled:,} earlier cycle(s) of this scope ended with no invoice: start the run again with "
+            "**Catch up missed cycles** to draft them."
+        )
+    r2.button(
+        "Review this run",
+        key="run_to_review",
+        icon=":material/fact_check:",
+        on_click=go_to,
+        args=(PAGES["review"],),
+        kwargs={"rv_run": run["run_id"], "rv_mode": "A bill run"},
+    )
     if report["failed"]:
         st.error(f"{len(report['failed'])} contract(s) failed and were left out; the others were billed.")
         st.dataframe(labelled(pd.DataFrame(report["failed"])), hide_index=True, key="run_failed", placeholder="")
@@ -290,7 +306,7 @@ elif scope == "Chosen customers":
     customer_ids = (
         st.multiselect("Customers", options, key="run_customers", format_func=lambda c: names.get(c, c)) or []
     )
-o1, o2 = st.columns(2)
+o1, o2, o3 = st.columns(3)
 include = o1.checkbox(
     "Include delayed charges",
     key="run_delayed",
@@ -300,6 +316,11 @@ finalize = o2.checkbox(
     "Finalize the drafted invoices",
     key="run_finalize",
     help="number them and make them open; finalized invoices never change",
+)
+catch_up = o3.checkbox(
+    "Catch up missed cycles",
+    key="run_catch_up",
+    help="also draft every earlier cycle that ended with no invoice (the Review page lists them as unbilled)",
 )
 
 if scope != "Chosen customers":
@@ -315,6 +336,7 @@ params = {
     "customer_ids": customer_ids,
     "include_delayed_charges": include,
     "finalize": finalize,
+    "catch_up": catch_up,
 }
 running = bool(st.session_state.get("run_request"))
 st.button(

@@ -244,3 +244,25 @@ def test_saved_thresholds_change_the_flags(review_db):
     assert "total change" in list(shown.loc["K-000028", "flags"])
     after = {d.contract_id: {f.flag for f in d.flags} for d in engine_review(path, run_id).drafts}
     assert list(shown["flags"].map(len)) == [len(after[c]) for c in shown.index]
+
+
+def test_unbilled_cycles_are_listed_and_a_catch_up_run_from_the_bill_run_page_drafts_them(review_db):
+    path, run_id = review_db
+    missed = engine_review(path, run_id).unbilled_cycles_count
+    assert missed > 0
+    at = review_page()
+    assert metric(at, "Unbilled cycles") == f"{missed:,}"
+    assert [e for e in at.expander if e.label.startswith(f"Unbilled cycles: {missed:,} cycle(s)")]
+    open_page(at, "views/bill_run.py")
+    widget(at.date_input, "run_period").set_value(CURRENT).run()
+    widget(at.checkbox, "run_catch_up").check().run()
+    widget(at.button, "run_start").click().run()
+    assert_clean(at)
+    new_run = db_rows(path, "SELECT run_id, scope FROM bill_runs ORDER BY started_at DESC LIMIT 1")[0]
+    assert json.loads(new_run[1]).get("catch_up") is True
+    assert db_rows(path, "SELECT count(*) FROM invoices WHERE run_id = ?", [new_run[0]])[0][0] == missed
+    widget(at.button, "run_to_review").click().run()  # the report's link opens this run on the Review page
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Review"]
+    assert widget(at.selectbox, "rv_run").value == new_run[0]
+    assert metric(at, "Unbilled cycles") == "0"
