@@ -237,3 +237,25 @@ def ledger_frames(
     ).df()
     total = con.execute(f"SELECT count(*) FROM invoices i WHERE {where}", params).fetchone()[0]
     return frame, int(total)
+
+
+# Columns a Parquet export does not carry but a ledger needs to hold an invoice exactly as drafted
+# (the Spark run writes them after the export columns, `billsim import-drafts` reads them back).
+INVOICE_STORE_EXTRAS = ["period_days", "tax_rate"]
+LINE_STORE_EXTRAS = ["active_days", "period_days", "charge_id", "breakdown"]
+
+
+def ledger_arrow(con: duckdb.DuckDBPyConnection, *, store_extras: bool = False) -> dict:
+    """invoices and invoice_lines of the whole ledger as Arrow tables with the Parquet export's columns
+    and types (the same SQL as `export_ledger(fmt='parquet')`); with `store_extras`, also the columns of
+    INVOICE_STORE_EXTRAS / LINE_STORE_EXTRAS at the end. Rows in invoice_id (, line_no) order."""
+    _check_currencies(con)
+    inv_extra = "".join(f", i.{c}" for c in INVOICE_STORE_EXTRAS) if store_extras else ""
+    line_extra = "".join(f", l.{c}" for c in LINE_STORE_EXTRAS) if store_extras else ""
+    invoices = _invoices_sql("parquet", "TRUE").replace("\nFROM invoices i", f"{inv_extra}\nFROM invoices i", 1)
+    lines = _lines_sql("parquet", "TRUE").replace("\nFROM invoice_lines l", f"{line_extra}\nFROM invoice_lines l", 1)
+    params = _currency_params()
+    return {
+        "invoices": con.sql(invoices + "\nORDER BY i.invoice_id", params=params).to_arrow_table(),
+        "invoice_lines": con.sql(lines, params=params).to_arrow_table(),
+    }
