@@ -39,6 +39,7 @@ PAGES = [
     ("billing_cycles", "Billing cycles"),
     ("invoice_preview", "Invoice preview"),
     ("bill_run", "Bill run"),
+    ("review", "Review"),
     ("ledger", "Ledger & export"),
     ("scenarios", "What-if scenarios"),
 ]
@@ -76,6 +77,7 @@ def served_workbench(demo_template, tmp_path):
     shutil.copyfile(demo_template, db)
     con = connect(db)
     bill_run(con, dt.date(2026, 9, 15), finalize=True, include_delayed_charges=True)
+    bill_run(con, dt.date(2026, 10, 15))  # drafts under review against September's invoices (Review page)
     con.close()
     port = free_port()
     log = tmp_path / "streamlit.log"
@@ -171,4 +173,37 @@ def test_every_page_shows_its_title_and_no_error_in_chromium(served_workbench):
             assert not errors, f"{title}: {errors} (screenshot {shot})"
             assert title in [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")]
             assert driver.title.startswith(title), driver.title
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.browser
+def test_review_page_shows_the_table_and_approves_the_unflagged_drafts_in_chromium(served_workbench):
+    """The newest run's drafts in the grid; 'Approve all N unflagged' approves them and says so."""
+    from selenium.webdriver.common.by import By
+
+    require_chromium()
+    base, log = served_workbench
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium() as driver:
+        driver.get(f"{base}/review")
+        wait_settled(driver, "Review")
+        grids = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+        assert grids, "no review table"
+        cells = grids[-1].get_attribute("textContent")  # the grid's accessible table (it draws on a canvas)
+        assert "Customer" in cells and "Change %" in cells, cells[:300]
+        buttons = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.startswith("Approve all")]
+        assert len(buttons) == 1, [b.text for b in driver.find_elements(By.TAG_NAME, "button")]
+        count = int(buttons[0].text.split()[2].replace(",", ""))
+        assert count > 0, buttons[0].text
+        driver.save_screenshot(str(ARTIFACTS / "workbench-review.png"))
+        buttons[0].click()
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and f"Approved {count:,} unflagged drafts" not in driver.page_source:
+            time.sleep(0.2)
+        wait_settled(driver, "Review")
+        driver.save_screenshot(str(ARTIFACTS / "workbench-review-approved.png"))
+        assert f"Approved {count:,} unflagged drafts" in driver.page_source
+        assert not driver.find_elements(By.CSS_SELECTOR, ERRORS)
+        after = [b.text for b in driver.find_elements(By.TAG_NAME, "button") if b.text.startswith("Approve all")]
+        assert after == ["Approve all 0 unflagged"], after
     assert "Traceback" not in log.read_text()
