@@ -82,7 +82,8 @@ def build(result: ReviewResult) -> ReviewTable:
         "flags": [[flag_words(f.flag) for f in r.flags] for r in rows],
         "reasons": [[f.reason for f in r.flags] for r in rows],
         "why": [" · ".join(f.reason for f in r.flags) for r in rows],
-        "previous_invoice_id": [r.previous_invoice_id for r in rows],
+        # object, not pandas' string dtype: a missing previous invoice stays None (not NaN, which is truthy)
+        "previous_invoice_id": pd.Series([r.previous_invoice_id for r in rows], dtype=object),
         "unflagged": [not s for s in flag_sets],
     }
     for name in FLAGS:

@@ -429,10 +429,11 @@ def compare(db: str, selected: pd.DataFrame) -> None:
     rows = selected.to_dict("records")
     if len(rows) > 1:
         by_id = {r["invoice_id"]: r for r in rows}
-        chosen = st.selectbox(
+        chosen = select_current(
             "Open",
             list(by_id),
             key="rv_open",
+            default=rows[0]["invoice_id"],
             format_func=lambda i: f"{by_id[i]['customer']} · {by_id[i]['contract_id']} · {by_id[i]['status']} · {i}",
         )
         row = by_id[chosen]

@@ -266,3 +266,32 @@ def test_unbilled_cycles_are_listed_and_a_catch_up_run_from_the_bill_run_page_dr
     assert [t.value for t in at.title] == ["Review"]
     assert widget(at.selectbox, "rv_run").value == new_run[0]
     assert metric(at, "Unbilled cycles") == "0"
+
+
+def test_a_period_date_reviews_every_draft_of_that_period_and_approves_its_unflagged_ones(review_db):
+    path, _ = review_db
+    from engine.review import review
+
+    con = connect(path)
+    expected = review(con, period_date=CURRENT)
+    con.close()
+    at = review_page()
+    widget(at.radio, "rv_mode").set_value("A period date").run()
+    widget(at.date_input, "rv_period").set_value(CURRENT).run()
+    assert_clean(at)
+    assert list(grid(at).value["invoice_id"]) == [d.invoice_id for d in expected.drafts]
+    unflagged = {d.invoice_id for d in expected.drafts if not d.flags}
+    select_rows(at, [d.contract_id for d in expected.drafts[:2]])
+    assert widget(at.selectbox, "rv_open").value == expected.drafts[0].invoice_id  # two selected: pick one
+    widget(at.button, "rv_approve_unflagged").click().run()
+    assert_clean(at)
+    approved = db_rows(path, "SELECT invoice_id FROM invoices WHERE status = 'approved'")
+    assert {r[0] for r in approved} == unflagged
+    assert any(f"Approved {len(unflagged)} unflagged draft(s)" in s.value for s in at.success)
+
+
+def test_a_first_invoice_opens_with_nothing_to_compare(review_db):
+    at = review_page()
+    select_rows(at, ["K-000001"])  # flagged first_invoice: the contract has no earlier invoice
+    assert any("no earlier invoice to compare with" in i.value for i in at.info)
+    assert not any(m.value.startswith("**Previous invoice**") for m in at.markdown)
