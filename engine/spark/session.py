@@ -32,5 +32,6 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int = 8, app
     if master.startswith("local"):  # this machine only: workers run this interpreter, nothing listens outside
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
     return builder.getOrCreate()
