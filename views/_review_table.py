@@ -5,10 +5,13 @@ their reasons, and one boolean column per flag for filtering. Built once per cac
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.currencies import minor_units
 from engine.models import ReviewResult
@@ -47,6 +50,7 @@ class ReviewTable:
     period_date: dt.date
     frame: pd.DataFrame
     flag_counts: dict[str, int]
+    grid: pa.Table  # the SHOWN columns of `frame`, converted once (not on every rerun of the page)
     unbilled: pd.DataFrame
     unbilled_count: int
     decimals: int = 2  # the most decimals any currency of the table has (how the money columns are shown)
@@ -62,7 +66,20 @@ class ReviewTable:
 
 
 def build(result: ReviewResult) -> ReviewTable:
-    """The review's rows as a frame: Decimal money columns (None where there is no previous invoice)."""
+    """The review's rows as a frame: Decimal money columns (None where there is no previous invoice).
+
+    Tens of thousands of rows make hundreds of thousands of small objects, none cyclic: the cyclic garbage
+    collector is paused meanwhile (else it scans the review's objects again and again: most of the time)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(result)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build(result: ReviewResult) -> ReviewTable:
     rows = result.drafts
     flag_sets = [{f.flag for f in r.flags} for r in rows]
     data = {
@@ -92,7 +109,7 @@ def build(result: ReviewResult) -> ReviewTable:
     # object columns of Decimal (and None) stay exact; pyarrow sends them as decimal128: numbers in the grid
     for col in (*MONEY, "change_percent"):
         frame[col] = frame[col].astype(object)
-    currencies = sorted(set(frame["currency"])) if len(frame) else []
+    currencies = sorted(frame["currency"].unique()) if len(frame) else []
     unbilled = pd.DataFrame(
         [
             {
@@ -110,19 +127,26 @@ def build(result: ReviewResult) -> ReviewTable:
         run_id=result.run_id,
         period_date=result.period_date,
         frame=frame,
+        grid=pa.Table.from_pandas(frame[list(SHOWN)], preserve_index=False),
         flag_counts=dict(result.flag_counts),
         unbilled=unbilled,
         unbilled_count=result.unbilled_cycles_count,
         decimals=max((minor_units(c) for c in currencies), default=2),
-        businesses=tuple(sorted(set(frame["business_id"]))) if len(frame) else (),
+        businesses=tuple(sorted(frame["business_id"].unique())) if len(frame) else (),
     )
 
 
-def with_flags(frame: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
-    """The rows having any of the `wanted` flags (all rows when none is wanted)."""
-    if not wanted:
-        return frame
-    return frame[frame[[f"f_{f}" for f in wanted]].any(axis=1)]
+def view(table: ReviewTable, flags: list[str], statuses: list[str]) -> tuple[pd.DataFrame, pa.Table]:
+    """The rows having any of the `flags` (every row when none is given) and one of the `statuses` (any when
+    none is given): as rows of the frame, and as the grid's table (the same rows in the same order)."""
+    keep = np.ones(len(table.frame), dtype=bool)
+    if flags:
+        keep &= table.frame[[f"f_{f}" for f in flags]].to_numpy().any(axis=1)
+    if statuses:
+        keep &= table.frame["status"].isin(statuses).to_numpy()
+    if keep.all():
+        return table.frame, table.grid
+    return table.frame[keep], table.grid.filter(pa.array(keep))
 
 
 def totals_by_currency(frame: pd.DataFrame) -> dict[str, Decimal]:

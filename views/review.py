@@ -25,7 +25,7 @@ from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plai
 from views._invoice_document import show_document
 from views._invoice_view import lines_frame, title_of
 from views._pickers import select_current
-from views._review_table import SHOWN, flag_words, totals_by_currency, with_flags
+from views._review_table import flag_words, totals_by_currency, view
 
 MODES = ("A bill run", "A period date")
 STATUSES = ("draft", "approved", "held")
@@ -275,19 +275,19 @@ def thresholds_panel(db: str, table, version: tuple) -> None:
             st.caption("The defaults (never changed for this business).")
 
 
-def review_grid(frame: pd.DataFrame, decimals: int, key: str) -> list[int]:
-    """The drafts, one virtualized grid: money and change % are numbers (sorted numerically over every row);
-    returns the positions of the selected rows in `frame`."""
+def review_grid(grid, decimals: int, key: str) -> list[int]:
+    """The drafts, one virtualized grid (`grid`: the table's shown columns, pyarrow): money and change % are
+    numbers (sorted numerically over every row); returns the positions of the selected rows."""
     money = st.column_config.NumberColumn
     fmt = f"%,.{decimals}f"
     event = st.dataframe(
-        frame[list(SHOWN)],
+        grid,
         hide_index=True,
         key=key,
         on_select="rerun",
         selection_mode="multi-row",
         placeholder="–",
-        height=min(38 + 35 * max(len(frame), 1), 560),
+        height=min(38 + 35 * max(grid.num_rows, 1), 560),
         column_config={
             "customer": st.column_config.TextColumn("Customer", width=230),
             "contract_id": st.column_config.TextColumn("Contract", width=90),
@@ -491,14 +491,12 @@ statuses = st.pills(
     key="rv_statuses",
     format_func=lambda s: f"{s} · {int((frame['status'] == s).sum()):,}",
 )
-shown = with_flags(frame, list(wanted or []))
-if statuses:
-    shown = shown[shown["status"].isin(statuses)]
+shown, grid = view(table, list(wanted or []), list(statuses or []))
 st.caption(f"{len(shown):,} of {len(frame):,} drafts shown. Click a header to sort by that column.")
 # The key names what the rows are: another filter, or any change of the data, starts a fresh selection
 # (a selection is a list of row positions, which would otherwise point at other rows).
 view = repr((run_id, str(period_date), sorted(wanted or []), sorted(statuses or []), version))
-picked = review_grid(shown, table.decimals, "rv_table_" + hashlib.sha1(view.encode()).hexdigest()[:12])
+picked = review_grid(grid, table.decimals, "rv_table_" + hashlib.sha1(view.encode()).hexdigest()[:12])
 selected = shown.iloc[[p for p in picked if p < len(shown)]]
 actions(table, shown, selected, version)
 if len(selected):
