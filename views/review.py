@@ -39,8 +39,9 @@ THRESHOLD_WORDS = {
 
 
 def per_currency(totals: dict[str, Decimal]) -> str:
-    """'USD 1,234,567.89 · EUR 12,345.00' (exact, each in its currency's decimals)."""
-    return " · ".join(f"{cur} {total:,}" for cur, total in totals.items())
+    """'USD 1,234,567.89 · EUR 12,345.00' (exact, each in its currency's decimals; a no-break space after
+    each code)."""
+    return " · ".join(f"{cur}\u00a0{total:,}" for cur, total in totals.items())  # no break inside an amount
 
 
 def _who() -> str:

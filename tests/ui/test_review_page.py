@@ -192,7 +192,7 @@ def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoic
     totals: dict[str, Decimal] = {}
     for d in unflagged:
         totals[d.currency] = totals.get(d.currency, Decimal(0)) + d.total
-    text = " · ".join(f"{c} {t:,}" for c, t in sorted(totals.items()))
+    text = " · ".join(f"{c}\u00a0{t:,}" for c, t in sorted(totals.items()))
     n = len(unflagged)
     assert any(f"Finalize {n} approved invoices: {text}" in m.value for m in at.markdown), text
     widget(at.button, "rv_finalize").click().run()
