@@ -18,8 +18,6 @@ from engine.ingest.importer import import_folder
 from engine.io.cli import main
 from engine.io.export import ledger_arrow
 from engine.spark.import_drafts import import_drafts
-from engine.spark.inputs import export_inputs
-from engine.spark.run import spark_run
 from engine.spark.simulate import spark_simulate
 from engine.whatif.scenarios import parse_scenario, simulate
 
@@ -49,9 +47,11 @@ def ran(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("import")
     con = connect(tmp / "ledger.duckdb")
     import_folder(con, EXAMPLES / "basics")
-    export_inputs(con, tmp / "inputs")
     con.close()
-    spark_run(spark, str(tmp / "inputs"), DATE, str(tmp / "out"), partitions=2, include_delayed_charges=True)
+    db = ["--db", str(tmp / "ledger.duckdb")]
+    assert main([*db, "export-inputs", "--out", str(tmp / "inputs")]) == 0
+    run = ["spark-run", "--inputs", str(tmp / "inputs"), "--period-date", str(DATE), "--out", str(tmp / "out")]
+    assert main([*db, *run, "--partitions", "2", "--include-delayed-charges"]) == 0
     return tmp
 
 
@@ -126,3 +126,11 @@ def test_spark_simulate_rejects_a_scenario_naming_what_the_data_lacks(spark, ran
     scenario = parse_scenario({"name": "x", "changes": [{"type": "price", "product": "Nope", "percent": 5}]})
     with pytest.raises(ScenarioError, match="unknown product 'Nope'"):
         spark_simulate(spark, scenario, str(ran / "inputs"), DATE, DATE, str(tmp_path / "out"))
+
+
+def test_spark_run_of_a_missing_inputs_folder_is_one_line_and_exit_2(spark, tmp_path, capsys):
+    code = main(
+        ["spark-run", "--inputs", str(tmp_path / "nope"), "--period-date", "2026-03-15", "--out", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("billsim: spark: ") and len(err.strip().splitlines()) == 1
