@@ -77,7 +77,7 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
             raise ValidationError(f"{out_dir}: invoices of another run than {run_id} (mixed outputs?)")
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _spark_skipped AS
-               SELECT i.invoice_id, i.contract_id, i.period_start,
+               SELECT i.invoice_id, i.contract_id, i.period_start, cl.invoice_id AS existing_id,
                       CASE WHEN cl.invoice_id IS NOT NULL
                            THEN 'cycle already invoiced (invoice ' || cl.invoice_id || ')'
                            WHEN x.invoice_id IS NOT NULL THEN 'invoice id already in the ledger'
@@ -138,7 +138,7 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
         con.execute(
             """INSERT INTO bill_run_items (run_id, contract_id, outcome, invoice_id, reason)
                SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM _spark_keep
-               UNION ALL SELECT ?, contract_id, 'existing', NULL, reason FROM _spark_skipped
+               UNION ALL SELECT ?, contract_id, 'existing', existing_id, reason FROM _spark_skipped
                UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
             [run_id, run_id, run_id, [f["contract_id"] for f in failed], [f["reason"] for f in failed]],
         )
@@ -146,7 +146,9 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
         imported = con.execute("SELECT count(*) FROM _spark_keep").fetchone()[0]
         skipped = [
             {"invoice_id": r[0], "contract_id": r[1], "period_start": str(r[2]), "reason": r[3]}
-            for r in con.execute("SELECT * FROM _spark_skipped ORDER BY contract_id, period_start").fetchall()
+            for r in con.execute(
+                "SELECT invoice_id, contract_id, period_start, reason FROM _spark_skipped ORDER BY contract_id, period_start"
+            ).fetchall()
         ]
         result = {**base, "already_imported": False, "imported": imported, "skipped": skipped, "failed": failed}
         report = {**summary, "imported": imported, "skipped": skipped, "source": "spark", "spark_out": str(out_dir)}
