@@ -147,7 +147,8 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
         skipped = [
             {"invoice_id": r[0], "contract_id": r[1], "period_start": str(r[2]), "reason": r[3]}
             for r in con.execute(
-                "SELECT invoice_id, contract_id, period_start, reason FROM _spark_skipped ORDER BY contract_id, period_start"
+                "SELECT invoice_id, contract_id, period_start, reason FROM _spark_skipped "
+                "ORDER BY contract_id, period_start"
             ).fetchall()
         ]
         result = {**base, "already_imported": False, "imported": imported, "skipped": skipped, "failed": failed}
