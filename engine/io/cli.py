@@ -67,9 +67,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+# Databases this command opened. They are closed before the result is written: a reader of stdout that is
+# slow (a pager, a full pipe) must never keep the file from another process waiting for it.
+_opened: list = []
+
+
+def _release_databases() -> None:
+    while _opened:
+        _opened.pop().close()
+
+
 def _print_json(obj) -> None:
     if hasattr(obj, "model_dump"):
         obj = obj.model_dump(mode="json")
+    _release_databases()
     json.dump(obj, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 
@@ -115,14 +126,16 @@ def _open(args, read_only: bool = False):
     from ..db import connect
 
     try:
-        return connect(args.db, read_only=read_only)
+        con = connect(args.db, read_only=read_only)
     except DatabaseBusyError:
         if args.wait <= 0:
             raise
-    # one line when the wait begins, so a person (or a script) knows why nothing happens yet
-    print(f"billsim: the database is in use by another process; waiting up to {args.wait:g} s", file=sys.stderr)
-    sys.stderr.flush()
-    return connect(args.db, read_only=read_only, wait_seconds=args.wait)
+        # one line when the wait begins, so a person (or a script) knows why nothing happens yet
+        print(f"billsim: the database is in use by another process; waiting up to {args.wait:g} s", file=sys.stderr)
+        sys.stderr.flush()
+        con = connect(args.db, read_only=read_only, wait_seconds=args.wait)
+    _opened.append(con)
+    return con
 
 
 def cmd_init(args) -> int:
@@ -170,6 +183,7 @@ def cmd_cycles(args) -> int:
 
     con = _open(args)
     rows = billing_cycles(con, args.contract_id, args.from_date, args.to_date)
+    _release_databases()
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["start_date", "end_date", "bill_for_date", "billing_cycle_start_day", "period_days"])
     for c in rows:
