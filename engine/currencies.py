@@ -60,7 +60,7 @@ def currency_units_table(con) -> str:
     """Create CURRENCY_UNITS_SQL as a temp table of this connection (once) and return its name, for
     set-based SQL that joins it many times (rating, sweeps)."""
     con.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {CURRENCY_UNITS_TABLE} AS SELECT * FROM {CURRENCY_UNITS_SQL}",
+        f"CREATE TEMP TABLE IF NOT EXISTS {CURRENCY_UNITS_TABLE} AS SELECT * FROM {CURRENCY_UNITS_SQL}",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
         currency_units_params(),
     )
     return CURRENCY_UNITS_TABLE

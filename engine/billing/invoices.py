@@ -57,7 +57,7 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, 
     id_sql = "?" if invoice_id else NEW_INVOICE_ID_SQL
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _new_ids AS
-                    SELECT contract_id, period_start, {id_sql} AS invoice_id FROM _rated_invoices""",
+                    SELECT contract_id, period_start, {id_sql} AS invoice_id FROM _rated_invoices""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
         [invoice_id] if invoice_id else [],
     )
     con.execute("""INSERT INTO invoice_cycle_claims (contract_id, period_start, invoice_id)
@@ -98,7 +98,7 @@ def record_drafted(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list, a
                      LEFT JOIN (SELECT invoice_id, count(*) AS n FROM delayed_charge_sweeps
                                 WHERE invoice_id IN ({ids_sql}) GROUP BY ALL) s USING (invoice_id)
                      WHERE i.invoice_id IN ({ids_sql})
-                     ORDER BY i.contract_id, i.period_start""",
+                     ORDER BY i.contract_id, i.period_start""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
         params=[*params, *params],
     )
 
@@ -235,7 +235,7 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
             [invoice_id],
         )
         for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
-            con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])
+            con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         targets_for_date(con, period_start, contract_ids=[contract_id])
         _rate_one(con, contract_id)
         if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:

@@ -187,7 +187,7 @@ def _template_periods(
                      WHERE ?::VARCHAR IS NULL OR template_id = ?) t,
                  LATERAL (SELECT unnest(range(0, {cycle_index_sql("t", "p.upto")} + 1)) AS k) n
             WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ""}
-            ORDER BY t.template_id, period_start""",
+            ORDER BY t.template_id, period_start""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
         [upto, template_id, template_id],
     ).fetchall()
 

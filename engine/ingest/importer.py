@@ -111,7 +111,7 @@ class _CsvSource:
                     f"rejects_scan = {bind('_import_reject_scans')}"
                 )
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} "
+                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
                 f"FROM read_csv({bind(str(self.path))}, {options})",
                 bind.params,
             )
@@ -177,7 +177,7 @@ class _FrameSource:
             bind = Bind()
             blank = bind("")
             exprs = ", ".join(cell.format(blank=blank) for cell in cells)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} FROM {self.view}", bind.params)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {exprs} FROM {self.view}", bind.params)  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         finally:
             con.unregister(self.view)
         return []
@@ -316,7 +316,7 @@ class _ImportRun:
             self.early.append(((INPUT_TABLES.index(table.name), problem["line"], -1), problem))
             # Rows of it are missing from staging: references to its ids could be blamed wrongly.
             self.unreadable.add(table.name)
-        first, rows = self.con.execute(f"SELECT min(rowid), count(*) FROM {stage}").fetchall()[0]
+        first, rows = self.con.execute(f"SELECT min(rowid), count(*) FROM {stage}").fetchall()[0]  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         self.base[table.name] = (first or 0, rows)
         self.sources[table.name] = source
 
@@ -330,7 +330,7 @@ class _ImportRun:
         """Record each row of `select` (rowid, check_no, value, detail, other_row) as a problem."""
         file_no, col_no = INPUT_TABLES.index(table.name), table.names.index(column) if column else -1
         self.con.execute(
-            f"INSERT INTO _import_problems SELECT {bind(file_no)}, rowid, {bind(col_no)}, "
+            f"INSERT INTO _import_problems SELECT {bind(file_no)}, rowid, {bind(col_no)}, "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             f"check_no, value, detail, other_row FROM ({select})",
             bind.params,
         )
@@ -338,18 +338,18 @@ class _ImportRun:
     def _typed(self, table: Table, bind: Bind) -> str:
         """The staging rows cast to their real types: `_row`, each column, and its text as raw_<column>."""
         cols = ", ".join(f"{typed_expr(c, bind)} AS {c.name}, s.{c.name} AS raw_{c.name}" for c in table.columns)
-        return f"(SELECT s.rowid AS _row, {cols} FROM _import_stage_{table.name} s {table.joins})"
+        return f"(SELECT s.rowid AS _row, {cols} FROM _import_stage_{table.name} s {table.joins})"  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
 
     def _check_all(self) -> None:
         bind = Bind()
         # Each customer's currency, in the database or in this import: the default of contracts and charges.
         staged = (
-            f" UNION ALL SELECT customer_id, coalesce(currency, {bind('USD')}) FROM _import_stage_customers"
+            f" UNION ALL SELECT customer_id, coalesce(currency, {bind('USD')}) FROM _import_stage_customers"  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
             if "customers" in self.sources
             else ""
         )
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE _import_customer_currency AS SELECT customer_id, "
+            "CREATE OR REPLACE TEMP TABLE _import_customer_currency AS SELECT customer_id, "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
             "min(currency) AS currency FROM (SELECT customer_id, currency FROM customers"
             f"{staged}) GROUP BY customer_id",
             bind.params,
@@ -362,7 +362,7 @@ class _ImportRun:
                 self._add(
                     table,
                     rule.column,
-                    f"SELECT t._row AS rowid, {self._reason(rule.reason, bind)} AS "
+                    f"SELECT t._row AS rowid, {self._reason(rule.reason, bind)} AS "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
                     f"check_no, {rule.value} AS value, {rule.detail} AS detail, NULL AS other_row "
                     f"FROM {self._typed(table, bind)} t WHERE {rule.when(bind)}",
                     bind,
@@ -388,7 +388,7 @@ class _ImportRun:
                 self._add(
                     table,
                     col.name,
-                    f"SELECT * FROM (SELECT s.rowid, CASE WHEN s.{col.name} IS NULL "
+                    f"SELECT * FROM (SELECT s.rowid, CASE WHEN s.{col.name} IS NULL "  # noqa: S608 (column names from the engine's allow-lists; values bound)
                     f"THEN {blank} {' '.join(branches)} END AS check_no, s.{col.name} AS value, "
                     f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s) "
                     "WHERE check_no IS NOT NULL",
@@ -406,7 +406,7 @@ class _ImportRun:
         self._add(
             table,
             key,
-            f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "
+            f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
             f"d.first_row AS other_row FROM {stage} s JOIN (SELECT {key}, min(rowid) AS first_row "
             f"FROM {stage} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d "
             f"ON s.{key} = d.{key} WHERE s.rowid > d.first_row",
@@ -421,7 +421,7 @@ class _ImportRun:
         self._add(
             table,
             key,
-            f"SELECT s.rowid, {known} AS check_no, s.{key} AS value, NULL AS detail, "
+            f"SELECT s.rowid, {known} AS check_no, s.{key} AS value, NULL AS detail, "  # noqa: S608 (column names from the engine's allow-lists; values bound)
             f"NULL AS other_row FROM {stage} s SEMI JOIN {table.name} db ON s.{key} = db.{key}",
             bind,
         )
@@ -432,16 +432,16 @@ class _ImportRun:
         if ref.parent in self.unreadable:
             return  # its ids are unknown; its own header problem is reported
         bind, col, key = Bind(), ref.column, parent.key
-        where = f"s.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.name} p WHERE p.{key} = s.{col})"
+        where = f"s.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.name} p WHERE p.{key} = s.{col})"  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         if ref.parent in self.sources:
-            where += f" AND NOT EXISTS (SELECT 1 FROM _import_stage_{parent.name} p WHERE p.{key} = s.{col})"
+            where += f" AND NOT EXISTS (SELECT 1 FROM _import_stage_{parent.name} p WHERE p.{key} = s.{col})"  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
             reason = f"unknown {ref.noun} '{{value}}': not in {parent.file} nor in the database"
         else:
             reason = f"unknown {ref.noun} '{{value}}': not in the database, and this import has no {parent.file}"
         self._add(
             table,
             col,
-            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.{col} AS value, "
+            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.{col} AS value, "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
             f"NULL AS detail, NULL AS other_row FROM _import_stage_{table.name} s WHERE {where}",
             bind,
         )
@@ -458,7 +458,7 @@ class _ImportRun:
         self._add(
             TABLES["order_lines"],
             "pricing_model",
-            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.pricing_model AS value, "
+            f"SELECT s.rowid, {self._reason(reason, bind)} AS check_no, s.pricing_model AS value, "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             f"NULL AS detail, NULL AS other_row FROM _import_stage_order_lines s WHERE {where}",
             bind,
         )
@@ -487,7 +487,7 @@ class _ImportRun:
         self._add(
             table,
             "line_id",
-            f"SELECT s.rowid, CASE WHEN NOT list_contains({tiered}, l.pricing_model) "
+            f"SELECT s.rowid, CASE WHEN NOT list_contains({tiered}, l.pricing_model) "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             f"THEN {not_tiered} ELSE {in_db} END AS check_no, s.line_id AS value, l.pricing_model AS "
             "detail, NULL AS other_row FROM _import_stage_price_tiers s JOIN (SELECT line_id, "
             f"pricing_model, true AS in_db FROM order_lines UNION ALL {staged}) l "
@@ -500,7 +500,7 @@ class _ImportRun:
         self._add(
             table,
             "up_to",
-            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, {same} "
+            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, {same} "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             "AS check_no, t.line_id AS value, t.raw_up_to AS detail, d.first_row AS other_row "
             "FROM tiers t JOIN (SELECT line_id, up_to, min(_row) AS first_row FROM tiers "
             "WHERE up_to IS NOT NULL GROUP BY ALL HAVING count(*) > 1) d "
@@ -517,7 +517,7 @@ class _ImportRun:
         self._add(
             table,
             "up_to",
-            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, "
+            f"WITH tiers AS {self._typed(table, bind)} SELECT t._row AS rowid, "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             f"{second} AS check_no, t.line_id AS value, NULL AS detail, d.first_row AS other_row "
             "FROM tiers t JOIN (SELECT line_id, min(_row) AS first_row FROM tiers "
             "WHERE raw_up_to IS NULL GROUP BY ALL) d ON t.line_id = d.line_id "
@@ -533,7 +533,7 @@ class _ImportRun:
         self._add(
             table,
             "up_to",
-            f"WITH tiers AS {self._typed(table, bind)} SELECT arg_max(_row, up_to) "
+            f"WITH tiers AS {self._typed(table, bind)} SELECT arg_max(_row, up_to) "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             f"AS rowid, {none} AS check_no, line_id AS value, NULL AS detail, NULL AS other_row "
             "FROM tiers WHERE line_id IS NOT NULL GROUP BY line_id "
             "HAVING count(*) FILTER (raw_up_to IS NULL) = 0 AND arg_max(_row, up_to) IS NOT NULL",
@@ -597,7 +597,8 @@ class _ImportRun:
             # groups, which a preview's `contract_id = ?` scan reads alone (zone maps skip the rest).
             order = " ORDER BY t.contract_id, t.usage_date" if name == "usage" else ""
             self.con.execute(
-                f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}", bind.params
+                f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}",  # noqa: S608 (table and column names from import_rules.TABLES; values bound)
+                bind.params,
             )
             counts[name] = self.base[name][1]
         return counts

@@ -86,7 +86,7 @@ class StoredData:
         rows = self.con.execute(
             f"""SELECT line_id || ' (' || pricing_model || ')' FROM order_lines
                 WHERE {_SELECTED} AND NOT list_contains(?::VARCHAR[], pricing_model)
-                ORDER BY line_id LIMIT 11""",
+                ORDER BY line_id LIMIT 11""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
             [product, product, line_id, line_id, list(unit_price_models())],
         ).fetchall()
         return [r[0] for r in rows]
@@ -109,7 +109,7 @@ def _apply_price(con, scn: str, change: PriceChange) -> None:
     sel = _selection_params(change)
     if change.unit_price is not None:
         con.execute(
-            f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",
+            f"UPDATE {scn}.order_lines SET unit_price = ?::DECIMAL(38,12) WHERE {_SELECTED}",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
             [_sql_decimal(change.unit_price), *sel],
         )
         return
@@ -121,20 +121,20 @@ def _apply_price(con, scn: str, change: PriceChange) -> None:
                 unit_price = {scaled.format(col="unit_price")},
                 fixed_fee = {scaled.format(col="fixed_fee")},
                 percentage_rate = {scaled.format(col="percentage_rate")}
-            WHERE {_SELECTED}""",
+            WHERE {_SELECTED}""",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         [factor, factor, factor, *sel],
     )
     con.execute(
         f"""UPDATE {scn}.price_tiers SET
                 unit_price = {scaled.format(col="unit_price")},
                 flat_fee = {scaled.format(col="flat_fee")}
-            WHERE line_id IN (SELECT line_id FROM {scn}.order_lines WHERE {_SELECTED})""",
+            WHERE line_id IN (SELECT line_id FROM {scn}.order_lines WHERE {_SELECTED})""",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         [factor, factor, *sel],
     )
 
 
 def _apply_tiers(con, scn: str, change: TiersChange) -> None:
-    con.execute(f"DELETE FROM {scn}.price_tiers WHERE line_id = ?", [change.line_id])
+    con.execute(f"DELETE FROM {scn}.price_tiers WHERE line_id = ?", [change.line_id])  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     n = len(change.tiers)
     con.execute(
         f"""INSERT INTO {scn}.price_tiers (line_id, tier_no, up_to, unit_price, flat_fee)
@@ -151,19 +151,19 @@ def _apply_tiers(con, scn: str, change: TiersChange) -> None:
 
 
 def _apply_churn(con, scn: str, change: ChurnChange) -> None:
-    con.execute(f"DELETE FROM {scn}.contracts WHERE list_contains(?::VARCHAR[], contract_id)", [change.contract_ids])
+    con.execute(f"DELETE FROM {scn}.contracts WHERE list_contains(?::VARCHAR[], contract_id)", [change.contract_ids])  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
 
 
 def _apply_minimum(con, scn: str, change: MinimumCommitmentChange) -> None:
     amount = None if change.amount is None else _sql_decimal(change.amount)
     con.execute(
-        f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",
+        f"UPDATE {scn}.contracts SET minimum_commitment = ?::DECIMAL(38,12) WHERE contract_id = ?",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         [amount, change.contract_id],
     )
 
 
 def _apply_proration(con, scn: str, change: ProrationChange) -> None:
-    con.execute(f"UPDATE {scn}.contracts SET proration = ?", [change.value])
+    con.execute(f"UPDATE {scn}.contracts SET proration = ?", [change.value])  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
 
 
 def _apply_usage(con, scn: str, change: UsageChange) -> None:
@@ -198,7 +198,7 @@ def usage_factors(changes: list, metrics: frozenset[str]) -> dict[str, Decimal]:
 
 def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None:
     if not factors:
-        con.execute(f"CREATE VIEW {scn}.usage AS SELECT * FROM {stored}.usage")
+        con.execute(f"CREATE VIEW {scn}.usage AS SELECT * FROM {stored}.usage")  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         return
     scale = max(max(0, -f.as_tuple().exponent) for f in factors.values())
     if scale > MAX_FACTOR_DECIMALS:
@@ -220,7 +220,7 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
                    CASE WHEN u.status = 'approved' AND f.factor IS NOT NULL
                         THEN u.quantity::DECIMAL(38,6) * f.factor ELSE u.quantity END AS quantity,
                    u.status
-            FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric"""
+            FROM {stored}.usage u LEFT JOIN {scn}.usage_factors f ON f.metric = u.metric"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
 
 
@@ -237,7 +237,7 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
 
     def differ(table: str) -> str:  # rows on either side that the other side does not have
         return (
-            f"((SELECT * FROM {scn}.{table} EXCEPT SELECT * FROM {stored}.{table}) "
+            f"((SELECT * FROM {scn}.{table} EXCEPT SELECT * FROM {stored}.{table}) "  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
             f"UNION ALL (SELECT * FROM {stored}.{table} EXCEPT SELECT * FROM {scn}.{table}))"
         )
 
@@ -245,7 +245,7 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'usage_factors'", [scn]
     ).fetchone()[0]
     usage = (
-        f"UNION SELECT o.contract_id FROM {stored}.order_lines o JOIN {scn}.usage_factors f USING (metric)"
+        f"UNION SELECT o.contract_id FROM {stored}.order_lines o JOIN {scn}.usage_factors f USING (metric)"  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         if scaled
         else ""
     )
@@ -255,9 +255,9 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
             UNION SELECT contract_id FROM {differ("order_lines")}
             UNION SELECT o.contract_id FROM {stored}.order_lines o
                   WHERE o.line_id IN (SELECT line_id FROM {differ("price_tiers")})
-            {usage}"""
+            {usage}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
-    return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
 
 
 @contextmanager
@@ -268,8 +268,8 @@ def scenario_overlay(con: duckdb.DuckDBPyConnection, changes: list, metrics: fro
     con.execute(f"ATTACH ':memory:' AS {scn} (READ_WRITE)")  # also from a read-only connection
     try:
         for table in COPIED:
-            con.execute(f"CREATE TABLE {scn}.{table} AS SELECT * FROM {stored}.{table}")
-        con.execute(f"CREATE VIEW {scn}.customers AS SELECT * FROM {stored}.customers")
+            con.execute(f"CREATE TABLE {scn}.{table} AS SELECT * FROM {stored}.{table}")  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        con.execute(f"CREATE VIEW {scn}.customers AS SELECT * FROM {stored}.customers")  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         _usage_view(con, scn, stored, usage_factors(changes, metrics))
         for change in changes:
             APPLY[type(change)](con, scn, change)
