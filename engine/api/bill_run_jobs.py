@@ -20,6 +20,7 @@ import pydantic
 from ..billing.bill_run import bill_run, new_bill_run_id
 from ..errors import BillsimError
 from ..models import BillRunReport
+from . import faults
 from .db_session import new_cursor
 from .errors import engine_error_status
 from .schemas import BillRunStatus, ErrorResponse
@@ -68,6 +69,7 @@ class BillRunJobs:
     def _work(self, job: Job, actor: str, run_args: dict) -> None:
         def progress(done: float, label: str) -> None:
             job.progress, job.stage = round(max(0.0, min(1.0, done)), 4), label
+            faults.pause(f"bill_run:{label}")  # a test's named stop (engine/api/faults.py); else nothing
 
         cur = new_cursor(self._con)
         try:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -65,13 +65,14 @@ class Server:
     port: int
     log: Path
     proc: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)  # e.g. the pause points of engine/api/faults.py
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "BILLSIM_DB": str(self.db)}
+        env = {**os.environ, "BILLSIM_DB": str(self.db), **self.env}
         self._log = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [str(BILLSIM), "--db", str(self.db), "serve", "--port", str(self.port)],
@@ -92,6 +93,13 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"billsim serve did not answer within {START_DEADLINE_S} s")
             time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies where it is (no shutdown, no rollback but the database's own)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        self._log.close()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
