@@ -245,6 +245,52 @@ def _payment_minor(amount: Decimal, currency: str) -> int:
     return minor
 
 
+def record_payment_tx(
+    c: duckdb.DuckDBPyConnection,
+    invoice_id: str,
+    amount: Decimal,
+    method: str = "manual",
+    *,
+    actor: str | None = None,
+) -> None:
+    """`record_payment` in the caller's transaction (the API stores its idempotent response in the same one)."""
+    if method not in PAID_STATUS:
+        raise ValidationError(f"unknown payment method {method!r}: use 'manual' or 'stripe'")
+    status, currency, total, paid = _invoice_state(c, invoice_id)
+    _require(status, PAYABLE, invoice_id, "pay")
+    minor = _payment_minor(amount, currency)
+    balance = total - paid
+    if minor <= 0:
+        raise ValidationError(f"payment must be positive, got {amount} {currency}")
+    if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
+        raise ValidationError(
+            f"payment {amount} {currency} exceeds the balance due "
+            f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
+        )
+    new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
+    payment_id = "pay_" + uuid.uuid4().hex[:20]
+    c.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)", [payment_id, invoice_id, minor, method, _utcnow()])
+    record_events(
+        c,
+        action="payment_recorded",
+        actor=actor,
+        invoice_ids=[invoice_id],
+        status_before=status,
+        status_after=new_status,
+        changes={
+            "payment_id": payment_id,
+            "amount": str(to_major(minor, currency)),
+            "amount_minor": minor,
+            "currency": currency,
+            "method": method,
+        },
+    )
+    c.execute(
+        "UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? WHERE invoice_id = ?",
+        [minor, new_status, invoice_id],
+    )
+
+
 def record_payment(
     con: duckdb.DuckDBPyConnection,
     invoice_id: str,
@@ -258,43 +304,5 @@ def record_payment(
     0 < amount ≤ balance_due. status -> partially_paid while a balance remains, else manual_paid
     or stripe_paid by `method`.
     """
-    if method not in PAID_STATUS:
-        raise ValidationError(f"unknown payment method {method!r}: use 'manual' or 'stripe'")
-
-    def work(c: duckdb.DuckDBPyConnection) -> None:
-        status, currency, total, paid = _invoice_state(c, invoice_id)
-        _require(status, PAYABLE, invoice_id, "pay")
-        minor = _payment_minor(amount, currency)
-        balance = total - paid
-        if minor <= 0:
-            raise ValidationError(f"payment must be positive, got {amount} {currency}")
-        if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
-            raise ValidationError(
-                f"payment {amount} {currency} exceeds the balance due "
-                f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
-            )
-        new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
-        payment_id = "pay_" + uuid.uuid4().hex[:20]
-        c.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)", [payment_id, invoice_id, minor, method, _utcnow()])
-        record_events(
-            c,
-            action="payment_recorded",
-            actor=actor,
-            invoice_ids=[invoice_id],
-            status_before=status,
-            status_after=new_status,
-            changes={
-                "payment_id": payment_id,
-                "amount": str(to_major(minor, currency)),
-                "amount_minor": minor,
-                "currency": currency,
-                "method": method,
-            },
-        )
-        c.execute(
-            "UPDATE invoices SET total_paid_minor = total_paid_minor + ?, status = ? WHERE invoice_id = ?",
-            [minor, new_status, invoice_id],
-        )
-
-    retry_on_conflict(con, work)
+    retry_on_conflict(con, lambda c: record_payment_tx(c, invoice_id, amount, method, actor=actor))
     return load_invoice(con, invoice_id)
