@@ -9,9 +9,15 @@
 "The same request" is method, path, query and body (a JSON body compared as parsed JSON, so spacing and key
 order do not matter). Keys are per business. A response of 5xx is not kept (the claim is dropped, a retry
 runs again); every other response is. Because the claim is a primary-key row written before the request
-runs, concurrent retries cannot both run. A claim left by a server that stopped mid-request is dropped at
-the next start (`drop_unfinished`): the engine's own idempotency (one invoice per contract cycle) covers
-the contract endpoints; for the others a retry after a crash may run again.
+runs, concurrent retries cannot both run.
+
+Across a crash: a claim left by a server that stopped mid-request is dropped at the next start
+(`drop_unfinished`), so the retry runs. That is exact where the effect and the stored response are one
+transaction (`atomic_response`: POST /api/v1/invoices and POST /api/v1/invoices/{id}/payments): after a
+crash both exist (the retry replays) or neither (the retry runs once). Generate, bill runs and the review
+and lifecycle actions are idempotent in the engine (one invoice per cycle, a run resumes, a state change
+applies once). POST /api/v1/invoices/batch commits each item on its own, so a crash in the middle of a
+batch leaves the items already committed; a retry with the same key creates them again.
 """
 
 from __future__ import annotations
@@ -26,9 +32,12 @@ from typing import Any
 import duckdb
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from ..db import retry_on_conflict
+from ..db import retry_on_conflict, retry_write_conflicts, transaction
+from . import faults
 from .auth import principal_from_headers
 from .db_session import new_cursor
 from .errors import ApiError, known_error_response
@@ -98,6 +107,33 @@ def _drop(con, business: str, key: str) -> None:
     )
 
 
+_CLAIM = "billsim_idempotency_claim"  # request.state: (business, key) of the claim this request holds
+
+
+def atomic_response(
+    request: Request, con: duckdb.DuckDBPyConnection, status: int, point: str, work: Callable[[Any], BaseModel]
+) -> JSONResponse:
+    """`work(con)` (the engine's `*_tx` step and the response it makes) in ONE transaction with this request's
+    Idempotency-Key record (if it has one), retried whole after a write conflict: a crash leaves both or neither.
+    `point` names the test pause points `<point>:before_commit` / `<point>:after_commit` (faults.py)."""
+    claim = getattr(request.state, _CLAIM, None)
+
+    def attempt() -> JSONResponse:
+        with transaction(con):
+            response = JSONResponse(work(con).model_dump(mode="json", by_alias=True), status_code=status)
+            if claim is not None:
+                con.execute(
+                    """UPDATE api_idempotency SET status_code = ?, response_body = ?
+                       WHERE business_id = ? AND key = ? AND status_code = ?""",
+                    [status, bytes(response.body).decode(), *claim, PENDING],
+                )
+            faults.pause(f"{point}:before_commit")
+        faults.pause(f"{point}:after_commit")
+        return response
+
+    return retry_write_conflicts(attempt)
+
+
 def _replay(row: tuple) -> Response:
     return Response(
         content=row[2],
@@ -149,6 +185,7 @@ class IdempotentRoute(APIRoute):
                             409, "idempotency_key_in_progress", "a request with this Idempotency-Key is still running"
                         )
                     await asyncio.sleep(0.05)
+                setattr(request.state, _CLAIM, (business, key))
                 try:
                     response = await handler(request)
                 except Exception as exc:

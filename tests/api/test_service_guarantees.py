@@ -131,3 +131,63 @@ def test_the_server_answers_other_requests_while_a_bill_run_holds_its_transactio
         flat = north.get("/api/v1/invoices", params={"contract_id": "K-FLAT", "period_date": "2026-03-15"}).json()
         assert flat["total"] == 1 and flat["data"][0]["id"] == same.json()["data"]["invoice"]["id"]
         assert north.get("/api/v1/invoices", params={"run_id": run_id}).json()["total"] == 1
+
+
+# --- idempotency across a crash ------------------------------------------------------------------------
+
+INVOICE = {
+    "customer_id": "CUS-KITE",
+    "line_items": [{"description": "Crash-safe setup", "unit_price": 5000}],
+    "due_date": "2026-09-30",
+}
+
+
+def _kite_invoices(c: httpx.Client) -> int:
+    return c.get("/api/v1/invoices", params={"customer_id": "CUS-KITE"}).json()["total"]
+
+
+@pytest.mark.parametrize("endpoint", ["create_invoice", "record_payment"])
+@pytest.mark.parametrize("when", ["before_commit", "after_commit"])
+def test_a_retried_write_after_a_crash_takes_effect_exactly_once(paused_server, endpoint, when):
+    """The server is killed (SIGKILL) inside the write's transaction (its effect and stored response written,
+    not committed) or just after its COMMIT (not yet answered). Restarted on the same database, the retry with
+    the same Idempotency-Key runs the write once (before) or replays the committed answer (after): never twice."""
+    point = f"{endpoint}:{when}"
+    server = paused_server(point)
+    key = {"Idempotency-Key": f"crash-{endpoint}-{when}"}
+    with client(server) as north:
+        if endpoint == "create_invoice":
+            path, body = "/api/v1/invoices", INVOICE
+        else:
+            made = north.post("/api/v1/invoices/batch", json={"items": [INVOICE], "finalize": True})
+            invoice_id = made.json()["results"][0]["invoice"]["id"]
+            path, body = f"/api/v1/invoices/{invoice_id}/payments", {"amount": 1234}
+        before = _kite_invoices(north)
+
+        def first_attempt():
+            try:
+                north.post(path, json=body, headers=key)
+            except httpx.TransportError:
+                pass  # the server died under it: the client never got an answer
+
+        attempt = threading.Thread(target=first_attempt, daemon=True)
+        attempt.start()
+        with reached(server, point):
+            server.kill()
+        attempt.join(REACH_DEADLINE_S)
+        assert not attempt.is_alive()
+
+        server.env = {}  # restarted without pause points
+        server.start()
+        retry = north.post(path, json=body, headers=key)
+        assert retry.status_code == 201, retry.text
+        assert retry.headers.get("idempotent-replayed") == ("true" if when == "after_commit" else None)
+        again = north.post(path, json=body, headers=key)
+        assert again.json() == retry.json() and again.headers["idempotent-replayed"] == "true"
+
+        if endpoint == "create_invoice":
+            assert _kite_invoices(north) == before + 1
+        else:
+            assert _kite_invoices(north) == before
+            paid = north.get(f"/api/v1/invoices/{invoice_id}").json()
+            assert paid["total_paid"] == 1234 and len(paid["payments"]) == 1, paid

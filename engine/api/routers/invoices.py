@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, Response
 from ... import models
 from ...billing.approval import approve_invoice, hold_invoice, release_invoice
 from ...billing.invoice_store import load_invoice
-from ...billing.lifecycle import finalize_invoice, record_payment, void_invoice
-from ...billing.manual_invoices import batch_create
-from ...billing.manual_invoices import create_invoice as engine_create_invoice
+from ...billing.lifecycle import finalize_invoice, record_payment_tx, void_invoice
+from ...billing.manual_invoices import batch_create, create_invoice_tx
 from ...errors import BillsimError
 from ...io.documents import render_invoice
 from ...money import to_major
 from ..auth import Caller, Db
+from ..idempotency import atomic_response
 from ..invoice_list import DEFAULT_LIMIT, MAX_LIMIT, STATUSES
 from ..invoice_list import list_invoices as business_invoices
 from ..invoice_view import dayzero_invoice
@@ -62,8 +62,13 @@ def create_invoice(
     """Create a draft invoice of custom line items (prices in minor units). With `recurring`, also a
     recurring template that drafts an invoice every period."""
     require_customer(con, who.business_id, body.customer_id)
-    inv = engine_create_invoice(con, engine_request(body), actor=who.token_name)
-    return dayzero_invoice(con, inv, str(request.base_url))
+    req = engine_request(body)
+
+    def work(c) -> InvoiceResponse:
+        invoice_id, _ = create_invoice_tx(c, req, actor=who.token_name)
+        return _view(c, request, invoice_id)
+
+    return atomic_response(request, con, 201, "create_invoice", work)
 
 
 @router.post(
@@ -261,5 +266,9 @@ def record_invoice_payment(
     then never recorded twice."""
     require_invoice(con, who.business_id, invoice_id)
     currency = con.execute("SELECT currency FROM invoices WHERE invoice_id = ?", [invoice_id]).fetchone()[0]
-    record_payment(con, invoice_id, to_major(body.amount, currency), body.method, actor=who.token_name)
-    return _view(con, request, invoice_id)
+
+    def work(c) -> InvoiceResponse:
+        record_payment_tx(c, invoice_id, to_major(body.amount, currency), body.method, actor=who.token_name)
+        return _view(c, request, invoice_id)
+
+    return atomic_response(request, con, 201, "record_payment", work)
