@@ -115,7 +115,7 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
                SELECT i.invoice_id, i.business_id, i.customer_id, i.contract_id, 'draft', i.currency,
                    i.period_start, i.period_end, i.bill_for_date, i.due_date, i.period_days, i.tax_rate,
                    {_money("i.subtotal")}, {_money("i.tax")}, {_money("i.total")}, 0, i.run_id, i.created_at
-               FROM _spark_keep i JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = i.currency""",
+               FROM _spark_keep i JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = i.currency""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
             units,
         )
         con.execute(
@@ -125,7 +125,7 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
                    l.unit_price, l.active_days, l.period_days, {_money("l.amount")}, l.period_start, l.period_end,
                    l.charge_id, l.breakdown
                FROM _spark_lines l JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = l.currency
-               WHERE l.invoice_id IN (SELECT invoice_id FROM _spark_keep)""",
+               WHERE l.invoice_id IN (SELECT invoice_id FROM _spark_keep)""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
             units,
         )
         con.execute(

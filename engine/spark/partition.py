@@ -82,7 +82,7 @@ def _active_contracts(con, period_date: dt.date) -> list[str]:
     from ..rating.targets import active_contracts_sql
 
     sql, params = active_contracts_sql(period_date)
-    return [r[0] for r in con.execute(f"SELECT contract_id FROM ({sql}) ORDER BY 1", params).fetchall()]
+    return [r[0] for r in con.execute(f"SELECT contract_id FROM ({sql}) ORDER BY 1", params).fetchall()]  # noqa: S608 (an engine-built query with ? placeholders; values bound)
 
 
 def bill_partition(batches, period_date: dt.date, include_delayed_charges: bool, run_id: str) -> pa.Table | None:
@@ -169,7 +169,7 @@ def simulate_partition(batches, scenario_json: str, from_date: dt.date, to_date:
         cols = ", ".join(COMPARISON_COLUMNS)
         with warnings.catch_warnings():  # con.sql would refuse: the overlay's last DDL left a result open
             warnings.simplefilter("ignore", UserWarning)  # "extra copy": a partition's rows, small
-            rows = con.execute(f"SELECT {cols} FROM {COMPARISON}").to_arrow_table()
+            rows = con.execute(f"SELECT {cols} FROM {COMPARISON}").to_arrow_table()  # noqa: S608 (engine constants: column list and temp-table name)
         return rows.cast(comparison_schema())
     finally:
         con.close()

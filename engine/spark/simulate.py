@@ -116,7 +116,7 @@ def _write_csv(out: str) -> str:
     con = connect(":memory:")
     try:
         con.execute(
-            f"CREATE TEMP TABLE {COMPARISON} AS SELECT * FROM read_parquet(?)",
+            f"CREATE TEMP TABLE {COMPARISON} AS SELECT * FROM read_parquet(?)",  # noqa: S608 (an engine temp-table name; the path is bound)
             [str(folder / "comparison" / "*.parquet")],
         )
         return str(write_comparison_csv(con, folder))
