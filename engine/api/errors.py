@@ -56,6 +56,17 @@ def engine_error_status(exc: engine_errors.BillsimError) -> tuple[int, str]:
     return 400, exc.code
 
 
+def error_code(exc: BaseException) -> tuple[int, str, str] | None:
+    """(status, code, message) of an expected error, None for any other: the ONE mapping of the HTTP API and
+    the MCP tools (a tool error reads `code: message`), so a client sees the same code over either."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, engine_errors.BillsimError):
+        status, code = engine_error_status(exc)
+        return status, code, str(exc)
+    return None
+
+
 def error_body(code: str, message: str) -> dict:
     return {"success": False, "code": code, "message": message}
 
@@ -87,8 +98,8 @@ def known_error_response(exc: BaseException) -> JSONResponse | None:
     if isinstance(exc, ApiError):
         return _json(exc.status, exc.code, exc.message, exc.headers)
     if isinstance(exc, engine_errors.BillsimError):
-        status, code = engine_error_status(exc)
-        return _json(status, code, str(exc), {"Retry-After": "1"} if status == 503 else None)
+        status, code, message = error_code(exc)
+        return _json(status, code, message, {"Retry-After": "1"} if status == 503 else None)
     if isinstance(exc, RequestValidationError):
         return validation_response(exc)
     return None

@@ -8,8 +8,9 @@ as if it did not exist.
 
 Each tool call gets its own cursor (tools run in worker threads): over stdio the database is opened for
 the call and closed after it, so the workbench and the CLI can use the file between calls; over HTTP it
-is a cursor of the server's shared connection. Engine errors come back as tool errors `code: message`
-(e.g. `cycle_mismatch: ... nearest valid cycles: ...`), never as an empty result.
+is a cursor of the server's shared connection. Errors come back as tool errors `code: message` with the
+HTTP API's code and message (engine/api/errors.py: error_code, one mapping for both; e.g. `contract_not_found`,
+`no_matching_cycle: ... nearest valid cycles: ...`), never as an empty result.
 
 Tools that change nothing say so in their description and carry `readOnlyHint`.
 """
@@ -40,7 +41,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..billing.audit import default_actor
-from ..errors import BillsimError, CycleMismatchError, NotFoundError, ValidationError
+from ..errors import BillsimError, NotFoundError, ValidationError
+from .errors import ApiError, error_code, not_found
+from .tenancy import simulation_scope
 
 SERVER_NAME = "billsim"
 MCP_PATH = "/mcp"
@@ -125,7 +128,7 @@ def _check_contract(con: duckdb.DuckDBPyConnection, caller: Caller, contract_id:
         [contract_id],
     ).fetchone()
     if row is None or row[0] != caller.business_id:
-        raise NotFoundError(f"unknown contract {contract_id!r}")
+        raise not_found("contract", contract_id)
 
 
 def _check_invoices(con: duckdb.DuckDBPyConnection, caller: Caller, invoice_ids: list[str]) -> None:
@@ -139,7 +142,7 @@ def _check_invoices(con: duckdb.DuckDBPyConnection, caller: Caller, invoice_ids:
     }
     unknown = [i for i in ids if i not in mine]
     if unknown:
-        raise NotFoundError(f"no invoice {', '.join(map(repr, unknown[:5]))}")
+        raise not_found("invoice", unknown[0])
 
 
 def _check_run(con: duckdb.DuckDBPyConnection, caller: Caller, run_id: str) -> None:
@@ -160,7 +163,7 @@ def _check_run(con: duckdb.DuckDBPyConnection, caller: Caller, run_id: str) -> N
                 ).fetchone()[0]
             )
     if not visible:
-        raise NotFoundError(f"no bill run {run_id!r}")
+        raise not_found("bill_run", run_id)
 
 
 def _business_contracts(con: duckdb.DuckDBPyConnection, caller: Caller) -> list[str]:
@@ -172,33 +175,6 @@ def _business_contracts(con: duckdb.DuckDBPyConnection, caller: Caller) -> list[
             [caller.business_id],
         ).fetchall()
     ]
-
-
-def _check_scenario_ids(con: duckdb.DuckDBPyConnection, caller: Caller, scenario, contracts: list[str]) -> None:
-    """The contracts and lines a scenario names must be the business's: another's are unknown, as missing ones."""
-    named_contracts = [
-        cid
-        for change in scenario.changes
-        for cid in (getattr(change, "contract_ids", None) or [getattr(change, "contract_id", None)])
-        if cid is not None
-    ]
-    unknown = [c for c in named_contracts if c not in set(contracts)]
-    lines = [c.line_id for c in scenario.changes if getattr(c, "line_id", None) is not None]
-    if lines:
-        mine = {
-            r[0]
-            for r in con.execute(
-                """SELECT l.line_id FROM order_lines l WHERE list_contains(?::VARCHAR[], l.line_id)
-                   AND list_contains(?::VARCHAR[], l.contract_id)""",
-                [lines, contracts],
-            ).fetchall()
-        }
-        unknown += [f"line {line}" for line in lines if line not in mine]
-    if unknown:
-        raise ValidationError(
-            f"scenario {scenario.name!r} refers to what the data does not have: unknown "
-            + ", ".join(map(repr, dict.fromkeys(unknown)))
-        )
 
 
 def _date(value: str | int | None, field: str) -> dt.date | None:
@@ -238,9 +214,9 @@ def build_server(backend: StdioBackend | SharedBackend) -> MCPServer:
                     return _jsonable(fn(*args, **kwargs))
                 except ToolError:
                     raise
-                except BillsimError as exc:
-                    code = "no_matching_cycle" if isinstance(exc, CycleMismatchError) else exc.code
-                    raise ToolError(f"{code}: {exc}") from None
+                except (ApiError, BillsimError) as exc:
+                    _status, code, message = error_code(exc)  # the HTTP API's codes (errors.py), one mapping
+                    raise ToolError(f"{code}: {message}") from None
                 except pydantic.ValidationError as exc:
                     detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
                     raise ToolError(f"validation_error: {detail}") from None
@@ -470,17 +446,15 @@ def build_server(backend: StdioBackend | SharedBackend) -> MCPServer:
         from ..whatif.scenarios import parse_scenario, simulate
 
         with backend.call(ctx) as (con, caller):
+            contracts, mine = simulation_scope(con, caller.business_id, None)
             parsed = parse_scenario(json.dumps(scenario), origin="scenario")
-            contracts = _business_contracts(con, caller)
-            if not contracts:
-                raise ValidationError(f"business {caller.business_id!r} has no contracts to simulate")
-            _check_scenario_ids(con, caller, parsed, contracts)
             return simulate(
                 con,
                 parsed,
                 _required_date(from_date, "from_date"),
                 _required_date(to_date, "to_date"),
                 contract_ids=contracts,
+                within=mine,  # names checked against the business's data only, as over HTTP
             )
 
     @tool(
@@ -559,7 +533,7 @@ def build_server(backend: StdioBackend | SharedBackend) -> MCPServer:
         with backend.call(ctx) as (con, caller):
             row = con.execute("SELECT business_id FROM customers WHERE customer_id = ?", [customer_id]).fetchone()
             if row is None or row[0] != caller.business_id:
-                raise NotFoundError(f"unknown customer {customer_id!r}")
+                raise not_found("customer", customer_id)
             body = {"customer_id": customer_id, "line_items": line_items, "due_date": due_date}
             body |= {
                 k: v

@@ -8,7 +8,7 @@ import json
 
 import duckdb
 
-from .errors import not_found
+from .errors import ApiError, not_found
 
 
 def require_contract(con: duckdb.DuckDBPyConnection, business_id: str, contract_id: str) -> str:
@@ -65,6 +65,25 @@ def business_contract_ids(con: duckdb.DuckDBPyConnection, business_id: str) -> l
             [business_id],
         ).fetchall()
     ]
+
+
+def simulation_scope(
+    con: duckdb.DuckDBPyConnection, business_id: str, contract_ids: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """What a what-if of the business covers (HTTP and MCP alike): (the contracts to simulate: `contract_ids`,
+    or all the business's; the business's contracts, the data the scenario's names are checked against).
+    A contract of another business is not found; a business without contracts has nothing to simulate."""
+    mine = business_contract_ids(con, business_id)
+    ids = mine
+    if contract_ids is not None:
+        known = set(mine)
+        foreign = [c for c in dict.fromkeys(contract_ids) if c not in known]
+        if foreign:
+            raise not_found("contract", foreign[0])
+        ids = contract_ids
+    if not ids:
+        raise ApiError(400, "nothing_to_simulate", "the business has no contract in the simulation's scope")
+    return ids, mine
 
 
 def run_business(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:

@@ -59,13 +59,31 @@ class StoredData:
     """The stored data that changes may name (`changes.KnownData`), looked up by SQL.
 
     Products and metrics are small sets read once; lines and contracts are looked up by the ids a
-    scenario names, so validating against 100k contracts costs a few index probes."""
+    scenario names, so validating against 100k contracts costs a few index probes.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, extra_metrics: list[str] = ()) -> None:
+    `within` (contract ids) limits what is known to the data of those contracts: the API passes a
+    business's contracts, so a name that exists only in another business is unknown, exactly as one that
+    exists nowhere, and no message names another business's lines. None: all stored data."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, extra_metrics: list[str] = (), within: list[str] | None = None
+    ) -> None:
         self.con = con
-        self.products = frozenset(r[0] for r in con.execute("SELECT DISTINCT product FROM order_lines").fetchall())
+        self._within = None if within is None else list(within)
+        scope = self._scope_sql("contract_id")
+        self.products = frozenset(
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT product FROM order_lines WHERE {scope}",  # noqa: S608
+                self._scope_params(),
+            ).fetchall()
+        )
         metrics = {
-            r[0] for r in con.execute("SELECT DISTINCT metric FROM order_lines WHERE metric IS NOT NULL").fetchall()
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT metric FROM order_lines WHERE metric IS NOT NULL AND {scope}",  # noqa: S608
+                self._scope_params(),
+            ).fetchall()
         }
         # a metric only usage rows carry (no line prices it) is known too; scaling it changes nothing
         rest = sorted(set(extra_metrics) - metrics)
@@ -73,21 +91,34 @@ class StoredData:
             metrics |= {
                 r[0]
                 for r in con.execute(
-                    "SELECT DISTINCT metric FROM usage WHERE list_contains(?::VARCHAR[], metric)", [rest]
+                    f"""SELECT DISTINCT metric FROM usage
+                        WHERE list_contains(?::VARCHAR[], metric) AND {scope}""",  # noqa: S608
+                    [rest, *self._scope_params()],
                 ).fetchall()
             }
         self.metrics = frozenset(metrics)
 
+    @staticmethod
+    def _scope_sql(column: str) -> str:
+        return f"(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], {column}))"
+
+    def _scope_params(self) -> list:
+        return [self._within, self._within]
+
     def line_model(self, line_id: str) -> str | None:
-        row = self.con.execute("SELECT pricing_model FROM order_lines WHERE line_id = ?", [line_id]).fetchone()
+        row = self.con.execute(
+            f"SELECT pricing_model FROM order_lines WHERE line_id = ? AND {self._scope_sql('contract_id')}",  # noqa: S608
+            [line_id, *self._scope_params()],
+        ).fetchone()
         return row[0] if row else None
 
     def lines_not_priced_by_unit_price(self, product: str | None, line_id: str | None) -> list[str]:
         rows = self.con.execute(
             f"""SELECT line_id || ' (' || pricing_model || ')' FROM order_lines
                 WHERE {_SELECTED} AND NOT list_contains(?::VARCHAR[], pricing_model)
-                ORDER BY line_id LIMIT 11""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-            [product, product, line_id, line_id, list(unit_price_models())],
+                  AND {self._scope_sql("contract_id")}
+                ORDER BY line_id LIMIT 11""",  # noqa: S608
+            [product, product, line_id, line_id, list(unit_price_models()), *self._scope_params()],
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -95,7 +126,9 @@ class StoredData:
         found = {
             r[0]
             for r in self.con.execute(
-                "SELECT contract_id FROM contracts WHERE list_contains(?::VARCHAR[], contract_id)", [list(contract_ids)]
+                f"""SELECT contract_id FROM contracts WHERE list_contains(?::VARCHAR[], contract_id)
+                    AND {self._scope_sql("contract_id")}""",  # noqa: S608
+                [list(contract_ids), *self._scope_params()],
             ).fetchall()
         }
         return [c for c in contract_ids if c not in found]

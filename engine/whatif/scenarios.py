@@ -124,11 +124,16 @@ def scenario_json(scenario: Scenario) -> str:
 
 
 def validate_scenario(
-    con: duckdb.DuckDBPyConnection, scenario: Scenario, contract_ids: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    contract_ids: list[str] | None = None,
+    *,
+    within: list[str] | None = None,
 ) -> StoredData:
-    """Every product, line, metric and contract the scenario names must exist; all problems at once."""
+    """Every product, line, metric and contract the scenario names must exist (in the data of the contracts
+    `within`, when given: a business's); all problems at once."""
     metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
-    known = StoredData(con, metrics)
+    known = StoredData(con, metrics, within=within)
     problems = [p for change in scenario.changes for p in change.problems(known)]
     if contract_ids:
         unknown = known.unknown_contracts(contract_ids)
@@ -179,12 +184,13 @@ def _compare(
     to_date: dt.date,
     contract_ids: list[str] | None,
     progress: Progress | None = None,
+    within: list[str] | None = None,
 ) -> dict:
     """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
     progress = progress or no_progress
     t0 = time.perf_counter()
     progress(0.0, "checking the scenario")
-    known = validate_scenario(con, scenario, contract_ids)
+    known = validate_scenario(con, scenario, contract_ids, within=within)
     stored = stored_schema(con)
     progress(0.05, "billing the baseline")
     cycles = _rate_baseline(con, from_date, to_date, contract_ids)
@@ -227,12 +233,15 @@ def simulate(
     out_dir: Path | None = None,
     contract_ids: list[str] | None = None,
     progress: Progress | None = None,
+    within: list[str] | None = None,
 ) -> dict:
     """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, and compare.
 
     Writes out_dir/comparison.csv when out_dir is given. Returns a JSON-able summary: totals per
-    currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path."""
-    summary = _compare(con, scenario, from_date, to_date, contract_ids, progress)
+    currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path.
+    `within`: the contracts whose data the scenario's names are checked against (the API: the caller's
+    business's); None: all stored data."""
+    summary = _compare(con, scenario, from_date, to_date, contract_ids, progress, within)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
     return summary

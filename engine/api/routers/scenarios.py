@@ -11,9 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from ...whatif.scenarios import parse_scenario, simulate
 from ..auth import Caller, Principal
 from ..db_session import new_cursor
-from ..errors import ApiError, not_found
 from ..schemas import SimulateRequest
-from ..tenancy import business_contract_ids, foreign_ids
+from ..tenancy import simulation_scope
 from .common import router as new_router
 
 router = new_router("scenarios")
@@ -22,17 +21,10 @@ router = new_router("scenarios")
 def _simulate(con, who: Principal, body: SimulateRequest, scenario_raw) -> dict:
     cur = new_cursor(con)
     try:
-        if body.contract_ids is not None:
-            foreign = foreign_ids(cur, who.business_id, "contracts", body.contract_ids)
-            if foreign:
-                raise not_found("contract", foreign[0])
-            ids = body.contract_ids
-        else:
-            ids = business_contract_ids(cur, who.business_id)
+        ids, mine = simulation_scope(cur, who.business_id, body.contract_ids)
         scenario = parse_scenario(scenario_raw)
-        if not ids:
-            raise ApiError(400, "nothing_to_simulate", "the business has no contract in the simulation's scope")
-        return simulate(cur, scenario, body.from_date, body.to_date, contract_ids=ids)
+        # the scenario's products, metrics, lines and contracts are checked against the business's data only
+        return simulate(cur, scenario, body.from_date, body.to_date, contract_ids=ids, within=mine)
     finally:
         cur.close()
 
