@@ -22,7 +22,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
-from ..rating.cycles import billing_cycles, check_date_in_contract, cycle_of_date
+from ..rating.cycles import billing_cycles, check_date_in_contract, check_period_date, cycle_of_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
@@ -44,7 +44,7 @@ def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "m
     """rate_targets for one contract's target, with a rating failure (an amount beyond exact 128-bit
     arithmetic) turned into a typed error naming the contract."""
     try:
-        rate_targets(con, source)
+        rate_targets(con, source, contract_ids=[contract_id])
     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
         raise ValidationError(f"contract {contract_id} cannot be rated: {str(exc).splitlines()[0]}") from None
 
@@ -127,9 +127,14 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
 def preview_invoice(
     con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, source: str = "main"
 ) -> InvoiceResponse:
-    """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored."""
-    check_date_in_contract(con, contract_id, period_date, source)  # the cycle itself comes with _targets
-    targets_for_date(con, period_date, contract_ids=[contract_id], source=source)
+    """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored.
+
+    An unknown contract or a date outside it is told by the empty target (checked only then: DuckDB
+    plans every statement afresh, and a preview is a handful of statements)."""
+    check_period_date(period_date)
+    if targets_for_date(con, period_date, contract_ids=[contract_id], source=source) == 0:
+        check_date_in_contract(con, contract_id, period_date, source)  # raises: which of the two it is
+        raise NotFoundError(f"contract {contract_id} has no cycle on {period_date}")  # not reached
     _rate_one(con, contract_id, source)
     return _rated_preview(con, contract_id, source)
 

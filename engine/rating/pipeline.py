@@ -183,7 +183,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
                     LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
                                FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
-                    WHERE c.minimum_commitment IS NOT NULL))"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+                    WHERE (c.minimum_commitment IS NOT NULL) IS TRUE))"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 def _rated_invoices_sql(src: str) -> str:
@@ -205,15 +205,18 @@ def _rated_invoices_sql(src: str) -> str:
     FROM (SELECT *, {tax_sql("tax_n")} AS tax_minor FROM heads)"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
-def rate_targets(con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True) -> None:
+def rate_targets(
+    con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True, contract_ids: list[str] | None = None
+) -> None:
     """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted).
 
     `explain=False` leaves every line's `breakdown` NULL (same amounts): for what-if comparisons,
-    which show amounts only; invoices, previews and bill runs always carry it."""
+    which show amounts only; invoices, previews and bill runs always carry it. `contract_ids`, when the
+    caller knows every target's contract (a preview, a draft), narrows the usage scan without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     con.execute(_lines_sql(src))
-    aggregate_usage(con, src)
+    aggregate_usage(con, src, contract_ids)
     con.execute(_PRICED_SQL)
     con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain))

@@ -58,8 +58,10 @@ def active_contracts_sql(
     run (`count_active_contracts`), so the count shown is the run's own."""
     src = check_source(source)
     scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
+    # `(…) IS TRUE` keeps the date test a plain filter: pushed into the scan as a join-derived filter it
+    # would turn a one-contract lookup by the primary key into a scan of every contract.
     sql = f"""SELECT c.*, p.d FROM (SELECT ?::DATE AS d) p, {src}.contracts c
-              WHERE c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d) AND {scope}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+              WHERE (c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)) IS TRUE AND {scope}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
     return sql, [period_date, *scope_params]
 
 
@@ -83,8 +85,8 @@ def targets_for_date(
         period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id, source=source
     )
     with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(with_k)}", params)
-    return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
+    # CREATE … AS returns the number of rows it stored
+    return con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(with_k)}", params).fetchone()[0]
 
 
 def targets_for_range(

@@ -15,14 +15,20 @@ from .id_filters import FEW_IDS, ids_filter
 from .sources import check_source
 
 
-def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
-    """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows)."""
+def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str, contract_ids: list[str] | None = None) -> None:
+    """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows).
+
+    `contract_ids`: every contract of _rating_lines, when the caller knows them (a preview, a draft)."""
     src = check_source(src)
-    lo, hi, few = con.execute(
-        f"""SELECT min(win_start), max(win_end),
-                   CASE WHEN count(DISTINCT contract_id) <= {FEW_IDS} THEN list(DISTINCT contract_id) END
-            FROM _rating_lines WHERE kind = 'usage'"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-    ).fetchone()
+    if contract_ids is not None and len(contract_ids) <= FEW_IDS:
+        few, narrow, narrow_params = contract_ids, "TRUE", []  # the join bounds the dates at run time
+    else:
+        lo, hi, few = con.execute(
+            f"""SELECT min(win_start), max(win_end),
+                       CASE WHEN count(DISTINCT contract_id) <= {FEW_IDS} THEN list(DISTINCT contract_id) END
+                FROM _rating_lines WHERE kind = 'usage'"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+        ).fetchone()
+        narrow, narrow_params = "u.usage_date BETWEEN ? AND ?", [lo, hi]
     # A preview or a single draft names its contract as a constant filter, so the scan of usage (clustered
     # by contract at import) reads only that contract's row groups; a bulk rating scans the date range.
     only, only_params = ids_filter("u.contract_id", few) if few else ("TRUE", [])
@@ -34,9 +40,9 @@ def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str) -> None:
             JOIN {src}.usage u
               ON u.contract_id = l.contract_id AND u.metric = l.metric
              AND u.usage_date BETWEEN l.win_start AND l.win_end
-            WHERE l.kind = 'usage' AND u.status = 'approved' AND u.usage_date BETWEEN ? AND ? AND {only}
-            GROUP BY ALL""",  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
-        [lo, hi, *only_params],
+            WHERE l.kind = 'usage' AND u.status = 'approved' AND {narrow} AND {only}
+            GROUP BY ALL""",  # noqa: S608 (schema name checked by rating.sources.check_source; engine-built filters; values bound)
+        [*narrow_params, *only_params],
     )
 
 
