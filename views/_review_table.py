@@ -5,7 +5,6 @@ their reasons, and one boolean column per flag for filtering. Built once per cac
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.currencies import minor_units
+from engine.gc_pause import cyclic_gc_paused
 from engine.models import ReviewResult
 from engine.review import FLAGS
 from views._format import customer
@@ -67,16 +67,9 @@ class ReviewTable:
 
 def build(result: ReviewResult) -> ReviewTable:
     """The review's rows as a frame: Decimal money columns (None where there is no previous invoice).
-
-    Tens of thousands of rows make hundreds of thousands of small objects, none cyclic: the cyclic garbage
-    collector is paused meanwhile (else it scans the review's objects again and again: most of the time)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    Many small acyclic objects: built with the cyclic collector paused (engine/gc_pause.py)."""
+    with cyclic_gc_paused():
         return _build(result)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _build(result: ReviewResult) -> ReviewTable:

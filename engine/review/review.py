@@ -9,13 +9,13 @@ every contract for the unbilled cycles.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 
 import duckdb
 
 from ..db import retry_on_conflict, transaction
 from ..errors import NotFoundError, ValidationError
+from ..gc_pause import cyclic_gc_paused
 from ..models import ApprovalResult, ReviewResult, ReviewRow
 from ..money import to_major
 from .flags import FLAGS, READ_COLUMNS, any_flag_sql, change_percent, check_flags, compute_review, flags_of
@@ -61,15 +61,8 @@ def review(
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
         limits = {b: get_thresholds(con, b) for b in {r["business_id"] for r in rows}}
         unbilled, unbilled_count = unbilled_cycles(con, date, limit=unbilled_limit, **scope)
-    # Tens of thousands of rows become a few hundred thousand small objects, none of them cyclic: the
-    # cyclic collector would scan them all again and again while they are made (a third of the time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():  # hundreds of thousands of small acyclic objects (see engine/gc_pause.py)
         drafts = _rows(rows, limits)
-    finally:
-        if collecting:
-            gc.enable()
     return ReviewResult(
         run_id=run_id,
         period_date=date,
