@@ -1,0 +1,255 @@
+"""The ledger commands: set up and import data, cycles, preview/draft, bill run, export, the invoice
+lifecycle (finalize, void, pay, redraft), the audit trail and rendered documents."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from ...errors import ImportProblems
+from .common import _amount, _count, _date, _open, _print_json, _release_databases, _StderrBar, _terminal_bar
+
+
+def cmd_init(args) -> int:
+    con = _open(args)
+    if args.demo:
+        from ...ingest.demo import seed_demo
+
+        with _terminal_bar() as bar:
+            counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, progress=bar)
+        _print_json({"initialized": True, "demo": counts})
+    else:
+        _print_json({"initialized": True})
+    return 0
+
+
+def cmd_import(args) -> int:
+    from ...ingest.importer import import_folder
+
+    con = _open(args)
+    try:
+        with _terminal_bar() as bar:
+            counts = import_folder(con, Path(args.folder), progress=bar)
+    except ImportProblems as exc:
+        # every problem, one per line, so a script or a person can fix the whole file at once
+        total = getattr(exc, "total", None) or len(exc.problems)
+        shown = f" (the first {len(exc.problems)})" if total > len(exc.problems) else ""
+        print(f"billsim: import refused, nothing written: {total} problem(s){shown}", file=sys.stderr)
+        for p in exc.problems:
+            print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=sys.stderr)
+        return 2
+    _print_json({"imported": counts})
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ...ingest.demo import write_demo_folder
+
+    counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
+    _print_json({"out": str(args.out), "rows": counts})
+    return 0
+
+
+def cmd_cycles(args) -> int:
+    from ...rating.cycles import billing_cycles
+
+    con = _open(args)
+    rows = billing_cycles(con, args.contract_id, args.from_date, args.to_date)
+    _release_databases()
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["start_date", "end_date", "bill_for_date", "billing_cycle_start_day", "period_days"])
+    for c in rows:
+        out.writerow([c.start_date, c.end_date, c.bill_for_date, c.billing_cycle_start_day, c.period_days])
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from ...billing.invoices import preview_invoice
+
+    _print_json(preview_invoice(_open(args), args.contract_id, args.period_date))
+    return 0
+
+
+def cmd_draft(args) -> int:
+    from ...billing.invoices import draft_period_invoice
+
+    _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date, actor=args.actor))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ...billing.bill_run import bill_run
+
+    con = _open(args)
+    report = bill_run(
+        con,
+        args.period_date,
+        contract_ids=args.contract,  # None when not given: argparse never gives an empty list
+        customer_ids=args.customer,
+        business_id=args.business,
+        include_delayed_charges=args.include_delayed_charges,
+        finalize=args.finalize,
+        progress=None if args.quiet else _StderrBar(),
+        requested_by=args.actor,
+        catch_up=args.catch_up,
+    )
+    _print_json(report)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ..export import export_ledger
+
+    paths = export_ledger(_open(args, read_only=False), Path(args.out), fmt=args.format)
+    _print_json({k: str(v) for k, v in paths.items()})
+    return 0
+
+
+def cmd_finalize(args) -> int:
+    from ...billing.lifecycle import finalize_invoice
+
+    _print_json(finalize_invoice(_open(args), args.invoice_id, actor=args.actor))
+    return 0
+
+
+def cmd_void(args) -> int:
+    from ...billing.lifecycle import void_invoice
+
+    _print_json(void_invoice(_open(args), args.invoice_id, reason=args.reason, actor=args.actor))
+    return 0
+
+
+def cmd_pay(args) -> int:
+    from ...billing.lifecycle import record_payment
+
+    _print_json(record_payment(_open(args), args.invoice_id, args.amount, method=args.method, actor=args.actor))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from ...billing.audit import export_audit
+
+    path = export_audit(_open(args), Path(args.out))
+    _print_json({"audit": str(path)})
+    return 0
+
+
+def cmd_render(args) -> int:
+    from ...billing.invoice_store import load_invoice
+    from ..documents import render_document
+
+    out = Path(args.out)
+    # no --format: a .pdf file gets a PDF, anything else HTML
+    fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
+    con = _open(args)
+    invoice = load_invoice(con, args.invoice_id)
+    document = render_document(con, invoice, fmt)  # rendered first: a bad id never leaves an empty file
+    data = document.encode("utf-8") if isinstance(document, str) else document
+    out.write_bytes(data)
+    _print_json(
+        {
+            "invoice_id": invoice.invoice_id,
+            "number": invoice.number,
+            "status": invoice.status,
+            "format": fmt,
+            "out": str(out),
+            "bytes": len(data),
+        }
+    )
+    return 0
+
+
+def cmd_redraft(args) -> int:
+    from ...billing.invoices import redraft_invoice
+
+    _print_json(redraft_invoice(_open(args), args.invoice_id, actor=args.actor))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """init … pay (listed first in `billsim --help`)."""
+    s = sub.add_parser("init", help="create the database (and seed the demo data with --demo)")
+    s.add_argument("--demo", action="store_true")
+    s.add_argument("--contracts", type=_count, default=50)
+    s.add_argument("--usage-rows", type=_count, default=None)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("import", help="import a data folder of CSV files (all-or-nothing)")
+    s.add_argument("folder")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("demo", help="write a deterministic demo data folder")
+    s.add_argument("--out", required=True)
+    s.add_argument("--contracts", type=_count, default=50)
+    s.add_argument("--usage-rows", type=_count, default=None)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("cycles", help="print a contract's billing cycles overlapping [from, to] as CSV")
+    s.add_argument("contract_id")
+    s.add_argument("--from", dest="from_date", type=_date, required=True)
+    s.add_argument("--to", dest="to_date", type=_date, required=True)
+    s.set_defaults(func=cmd_cycles)
+
+    for name, func, text in (
+        ("preview", cmd_preview, "print the invoice of the period of a date; store nothing"),
+        ("draft", cmd_draft, "draft the invoice of the period of a date (idempotent)"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("contract_id")
+        s.add_argument("--period-date", type=_date, required=True)
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("run", help="bill run: draft every active contract's invoice for the period of a date")
+    s.add_argument("--period-date", type=_date, required=True)
+    s.add_argument("--include-delayed-charges", action="store_true")
+    s.add_argument("--finalize", action="store_true")
+    s.add_argument("--catch-up", action="store_true", help="also draft every missed cycle before the date (once each)")
+    s.add_argument("--contract", action="append", help="limit to this contract (repeatable)")
+    s.add_argument("--customer", action="append", help="limit to this customer's contracts (repeatable)")
+    s.add_argument("--business", help="limit to one business")
+    s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("export", help="write invoices and invoice_lines")
+    s.add_argument("--out", required=True)
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.set_defaults(func=cmd_export)
+
+    for name, func, text in (
+        ("finalize", cmd_finalize, "finalize a draft: assign its number, status open"),
+        ("void", cmd_void, "void an open invoice (keeps its number)"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("invoice_id")
+        if name == "void":
+            s.add_argument("--reason", help="why the invoice is voided (kept with it)")
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("pay", help="record a payment against an open invoice")
+    s.add_argument("invoice_id")
+    s.add_argument("amount", type=_amount, help="major units, e.g. 125.00")
+    s.add_argument("--method", choices=["manual", "stripe"], default="manual")
+    s.set_defaults(func=cmd_pay)
+
+
+def add_record_parsers(sub) -> None:
+    """audit, render (listed after the review commands)."""
+    s = sub.add_parser("audit", help="write the audit trail of every invoice change as audit.csv")
+    s.add_argument("--out", required=True, help="the CSV file, or a folder to write audit.csv into")
+    s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("render", help="write an invoice's document (as the customer sees it) as HTML or PDF")
+    s.add_argument("invoice_id")
+    s.add_argument("--out", required=True, help="file to write")
+    s.add_argument("--format", choices=["html", "pdf"], help="default: pdf for a .pdf file, html otherwise")
+    s.set_defaults(func=cmd_render)
+
+
+def add_redraft_parser(sub) -> None:
+    """redraft (listed last)."""
+    s = sub.add_parser("redraft", help="re-rate a draft after its data changed (replaces it, same id)")
+    s.add_argument("invoice_id")
+    s.set_defaults(func=cmd_redraft)
