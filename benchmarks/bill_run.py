@@ -7,6 +7,9 @@ One run, on a generated demo database (engine.ingest.demo.seed_demo, cached in b
 
   floor_s       best of 3: bare DuckDB SUM(quantity) GROUP BY contract_id, metric over the usage of the
                 period date's calendar month (result fetched as an Arrow table)
+  scan_floor_s  best of 3 (issue 13): bare SELECT contract_id, metric, SUM(quantity) FROM usage
+                WHERE status = 'approved' GROUP BY ALL over the whole usage table, on a read-only connection
+                to the same (cached) database, result fetched; ratio_to_scan_floor = bill_run_s / scan_floor_s
   bill_run_s    engine.billing.bill_run.bill_run for the period of --period-date on a fresh copy of the database
                 (no invoice exists yet) + engine.io.export.export_ledger to CSV; also split into
                 bill_run_only_s and export_s
@@ -18,7 +21,7 @@ One run, on a generated demo database (engine.ingest.demo.seed_demo, cached in b
   preview_ms    median of 20 engine.billing.invoices.preview_invoice calls (20 different contracts), big database
   rating_only_s the same period rated again with nothing stored (targets + rate_targets), for
                 rating_speedup_vs_pandas = pandas_s / rating_only_s: like for like with the reference
-  peak_rss_mb   peak RSS of this process (floor, bill run, export, preview); generation and pandas run in
+  peak_rss_mb   peak RSS of this process (floors, bill run, export, preview); generation and pandas run in
                 subprocesses and are not in it
 
 Progress goes to stderr, one `partial:` JSON line after each step (so a run cut short still tells what it
@@ -159,6 +162,28 @@ def measure_floor(con, period_date: dt.date) -> tuple[float, int]:
         best = min(best, time.perf_counter() - t0)
         log(f"floor #{i + 1}: {time.perf_counter() - t0:.3f} s ({rows:,} groups)")
     return best, rows
+
+
+SCAN_FLOOR_SQL = "SELECT contract_id, metric, SUM(quantity) FROM usage WHERE status = 'approved' GROUP BY ALL"
+
+
+def measure_scan_floor(db: Path, memory_limit: str | None, threads: int | None) -> tuple[float, int]:
+    """Issue 13's fair floor: the whole usage table's approved quantities per (contract, metric), fetched."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        configure(con, memory_limit, threads, OUT)
+        best, rows = float("inf"), 0
+        for i in range(3):
+            t0 = time.perf_counter()
+            rows = con.sql(SCAN_FLOOR_SQL).to_arrow_table().num_rows
+            seconds = time.perf_counter() - t0
+            best = min(best, seconds)
+            log(f"scan floor #{i + 1}: {seconds:.3f} s ({rows:,} groups)")
+        return best, rows
+    finally:
+        con.close()
 
 
 def engine_invoices(con, run_id: str):
@@ -317,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     if gen_s is not None:
         partial(generate_s=round(gen_s, 1))
 
+    scan_floor_s, scan_floor_groups = measure_scan_floor(base, args.memory_limit, args.threads)
+    partial(scan_floor_s=round(scan_floor_s, 3), scan_floor_groups=scan_floor_groups)
+
     # A fresh copy: the bill run finds no invoice, and the cache stays untouched.
     work = OUT / "bill_run_work.duckdb"
     for p in (work, Path(str(work) + ".wal")):
@@ -360,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         bill_run_only_s=round(t1 - t0, 3),
         export_s=round(t2 - t1, 3),
         ratio_to_floor=round(bill_run_s / floor_s, 2),
+        ratio_to_scan_floor=round(bill_run_s / scan_floor_s, 2),
         invoices=report.drafted,
         failed_contracts=len(report.failed),
         peak_rss_mb=peak_rss_mb(),
@@ -399,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
         "export_s",
         "floor_s",
         "ratio_to_floor",
+        "scan_floor_s",
+        "ratio_to_scan_floor",
         "pandas_s",
+        "rating_only_s",
+        "rating_speedup_vs_pandas",
         "speedup_vs_pandas",
         "preview_ms",
         "peak_rss_mb",
