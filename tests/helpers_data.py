@@ -334,3 +334,22 @@ def basics(con: duckdb.DuckDBPyConnection) -> None:
     add_charge(con, "DC-1", "CUS-ACME", "25.00", "2026-03-20", description="Extra data export")
     add_charge(con, "DC-2", "CUS-ACME", "10.00", "2026-03-20", currency="EUR", description="Late-fee (EUR contract)")
     add_charge(con, "DC-3", "CUS-BOREAL", "18.40", "2026-04-02", description="Courier")
+
+
+# The example scenario of spec section 7, verbatim (what-if tests on one machine and on Spark).
+SPEC_SCENARIO = {
+    "name": "API price +10%, usage +25%",
+    "changes": [
+        {"type": "price", "product": "API calls", "percent": 10},
+        {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
+        {"type": "usage", "metric": "api_calls", "percent": 25},
+        {
+            "type": "tiers",
+            "line_id": "L-GRAD",
+            "tiers": [{"up_to": "500", "unit_price": "0.90"}, {"up_to": None, "unit_price": "0.05"}],
+        },
+        {"type": "churn", "contract_ids": ["K-MIN"]},
+        {"type": "minimum_commitment", "contract_id": "K-TIERS", "amount": "1000"},
+        {"type": "proration", "value": "none"},
+    ],
+}

@@ -23,6 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from helpers_data import SPEC_SCENARIO
 
 from engine.billing.invoice_store import line_from_row
 from engine.db import connect
@@ -46,22 +47,6 @@ from engine.whatif.scenarios import (
 
 FROM, TO = dt.date(2026, 1, 1), dt.date(2026, 4, 30)
 HEADER = "contract_id,customer_id,product,line_id,kind,currency,period_start,baseline_amount,scenario_amount,delta"
-SPEC_EXAMPLE = {  # the example of spec section 7, verbatim
-    "name": "API price +10%, usage +25%",
-    "changes": [
-        {"type": "price", "product": "API calls", "percent": 10},
-        {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
-        {"type": "usage", "metric": "api_calls", "percent": 25},
-        {
-            "type": "tiers",
-            "line_id": "L-GRAD",
-            "tiers": [{"up_to": "500", "unit_price": "0.90"}, {"up_to": None, "unit_price": "0.05"}],
-        },
-        {"type": "churn", "contract_ids": ["K-MIN"]},
-        {"type": "minimum_commitment", "contract_id": "K-TIERS", "amount": "1000"},
-        {"type": "proration", "value": "none"},
-    ],
-}
 
 
 @pytest.fixture
@@ -242,7 +227,7 @@ def test_usage_changes_compound_and_exact_percents_need_no_float(data):
 
 def test_tiers_replacement_reprices_only_that_line(data):
     """New tiers (0, 500] 0.90, (500, ∞) 0.05: March 1500 → 450 + 50 = 500.00; Feb 9999 → 450 + 474.95."""
-    rows = rows_of(data, SPEC_EXAMPLE["changes"][3])
+    rows = rows_of(data, SPEC_SCENARIO["changes"][3])
     assert_only(
         rows,
         lambda r: r["line_id"] == "L-GRAD",
@@ -376,15 +361,15 @@ def test_stored_data_is_byte_for_byte_unchanged_after_a_simulation(basics_folder
     con.close()
     before = _file_state(db_path)
     con = connect(db_path)
-    summary = simulate(con, parse_scenario(SPEC_EXAMPLE), FROM, TO, out_dir=tmp_path / "out")
-    waterfall_by_change(con, parse_scenario(SPEC_EXAMPLE), FROM, TO)
+    summary = simulate(con, parse_scenario(SPEC_SCENARIO), FROM, TO, out_dir=tmp_path / "out")
+    waterfall_by_change(con, parse_scenario(SPEC_SCENARIO), FROM, TO)
     overlays = "SELECT count(*) FROM duckdb_databases() WHERE database_name LIKE 'scn_%'"
     assert con.execute(overlays).fetchone()[0] == 0  # every overlay was detached
     con.close()
     assert summary["rows"] > 0
     assert _file_state(db_path) == before
     scn = tmp_path / "s.json"
-    scn.write_text(json.dumps(SPEC_EXAMPLE))
+    scn.write_text(json.dumps(SPEC_SCENARIO))
     assert cli_main(["--db", str(db_path), "simulate", str(scn), "--from", str(FROM), "--to", str(TO)]) == 0
     assert _file_state(db_path) == before
 
@@ -396,7 +381,7 @@ def test_cli_simulate_writes_comparison_csv_whose_rows_sum_to_the_printed_totals
     import_folder(con, basics_folder)
     con.close()
     scn = tmp_path / "s.json"
-    scn.write_text(json.dumps(SPEC_EXAMPLE))
+    scn.write_text(json.dumps(SPEC_SCENARIO))
     out = tmp_path / "out"
     code = cli_main(
         ["--db", str(db_path), "simulate", str(scn), "--from", "2026-01-01", "--to", "2026-04-30", "--out", str(out)]
@@ -467,7 +452,7 @@ def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_a
     def mark_all(con, scn, stored):
         con.execute("CREATE OR REPLACE TEMP TABLE _scenario_affected AS SELECT contract_id FROM contracts")
 
-    for changes in (SPEC_EXAMPLE["changes"], [{"type": "price", "product": "Platform", "percent": 10}]):
+    for changes in (SPEC_SCENARIO["changes"], [{"type": "price", "product": "Platform", "percent": 10}]):
         targeted = rows_of(data, *changes)
         with monkeypatch.context() as m:
             m.setattr(scenarios_module, "mark_affected_contracts", mark_all)
@@ -479,7 +464,7 @@ def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_a
 
 
 def test_aggregations_add_up_to_the_totals(data):
-    sim = run_simulation(data, parse_scenario(SPEC_EXAMPLE), FROM, TO)
+    sim = run_simulation(data, parse_scenario(SPEC_SCENARIO), FROM, TO)
     totals = {t["currency"]: t for t in sim.summary["totals"]}
     for frame in (sim.by_month(), sim.by_product()):
         for cur, part in frame.groupby("currency"):
@@ -493,7 +478,7 @@ def test_aggregations_add_up_to_the_totals(data):
 
 
 def test_waterfall_by_change_steps_add_up_to_the_scenario(data):
-    sc = parse_scenario(SPEC_EXAMPLE)
+    sc = parse_scenario(SPEC_SCENARIO)
     steps = waterfall_by_change(data, sc, FROM, TO)
     totals = {t["currency"]: t for t in simulate(data, sc, FROM, TO)["totals"]}
     for cur, part in steps.groupby("currency"):
@@ -511,7 +496,7 @@ def test_waterfall_by_change_steps_add_up_to_the_scenario(data):
 
 
 def test_saved_scenarios_are_listed_rerun_and_deleted(data):
-    sc = parse_scenario(SPEC_EXAMPLE)
+    sc = parse_scenario(SPEC_SCENARIO)
     save_scenario(data, sc)
     save_scenario(data, scenario({"type": "usage", "percent": "12.5"}, name="growth"))
     assert {s["name"] for s in list_scenarios(data)} == {sc.name, "growth"}
@@ -531,7 +516,7 @@ def test_saved_scenarios_are_listed_rerun_and_deleted(data):
 
 def test_simulate_reports_progress_through_baseline_scenario_and_comparison(data):
     seen = []
-    simulate(data, parse_scenario(SPEC_EXAMPLE), FROM, TO, progress=lambda done, label: seen.append((done, label)))
+    simulate(data, parse_scenario(SPEC_SCENARIO), FROM, TO, progress=lambda done, label: seen.append((done, label)))
     fractions = [d for d, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     labels = [label for _, label in seen]

@@ -133,6 +133,20 @@ def headers(token: str, business: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "x-business-id": business}
 
 
+POLL_DEADLINE_S = 60.0  # turns a run that never ends into a failure; no test asserts a duration
+
+
+def wait_run(client: httpx.Client, run_id: str) -> dict:
+    """A background bill run's body once it is no longer running."""
+    deadline = time.monotonic() + POLL_DEADLINE_S
+    while True:
+        body = client.get(f"/api/v1/bill-runs/{run_id}").json()
+        if body["status"] != "running":
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def north(api):
     with httpx.Client(base_url=api.url, headers=headers(api.tokens["north"], "biz-north"), timeout=60) as c:

@@ -4,12 +4,11 @@ error codes, two-tenant isolation, idempotency (replay, conflict, across a resta
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import httpx
 import pytest
 
-from .conftest import headers
+from .conftest import headers, wait_run
 
 INVOICE_FIELDS = {
     "id", "business_id", "created_at", "updated_at", "status", "currency", "stripe_invoice_id", "total",
@@ -17,7 +16,6 @@ INVOICE_FIELDS = {
     "line_items", "pdf_url", "number", "delivered", "delivered_on", "hosted_invoice_url", "paid_on",
     "journal_entries", "payments", "recurring_template_id",
 }  # fmt: skip
-POLL_DEADLINE_S = 60.0
 
 
 def error(r: httpx.Response, status: int, code: str) -> dict:
@@ -34,16 +32,6 @@ def custom_invoice(customer: str = "CUS-ACME", **extra) -> dict:
         "due_date": "2026-07-31",
         **extra,
     }
-
-
-def wait_run(client: httpx.Client, run_id: str) -> dict:
-    deadline = time.monotonic() + POLL_DEADLINE_S
-    while True:
-        body = client.get(f"/api/v1/bill-runs/{run_id}").json()
-        if body["status"] != "running":
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
 
 
 # --- auth ----------------------------------------------------------------------------------------------

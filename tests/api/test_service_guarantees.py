@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from contextlib import contextmanager
 
 import httpx
@@ -18,10 +17,9 @@ import pytest
 
 from engine.api.faults import fifo_path
 
-from .conftest import Server, free_port, headers, make_database
+from .conftest import Server, free_port, headers, make_database, wait_run
 
 REACH_DEADLINE_S = 60.0
-POLL_DEADLINE_S = 60.0
 
 
 @pytest.fixture
@@ -66,16 +64,6 @@ def reached(server: Server, point: str):
 def client(server: Server, who: str = "north") -> httpx.Client:
     business = {"north": "biz-north", "south": "biz-south"}[who]
     return httpx.Client(base_url=server.url, headers=headers(server.tokens[who], business), timeout=60)
-
-
-def wait_run(c: httpx.Client, run_id: str) -> dict:
-    deadline = time.monotonic() + POLL_DEADLINE_S
-    while True:
-        body = c.get(f"/api/v1/bill-runs/{run_id}").json()
-        if body["status"] != "running":
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
 
 
 # --- responsive during a bill run ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers_data import SPEC_SCENARIO
 from helpers_spark import rows_of, spark_rows
 
 from engine.billing.invoices import draft_period_invoice
@@ -23,22 +24,6 @@ from engine.whatif.scenarios import parse_scenario, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATE = dt.date(2026, 3, 15)
-SPEC_SCENARIO = {  # spec section 7's example
-    "name": "API price +10%, usage +25%",
-    "changes": [
-        {"type": "price", "product": "API calls", "percent": 10},
-        {"type": "price", "line_id": "L-FLAT", "unit_price": "120.00"},
-        {"type": "usage", "metric": "api_calls", "percent": 25},
-        {
-            "type": "tiers",
-            "line_id": "L-GRAD",
-            "tiers": [{"up_to": "500", "unit_price": "0.90"}, {"up_to": None, "unit_price": "0.05"}],
-        },
-        {"type": "churn", "contract_ids": ["K-MIN"]},
-        {"type": "minimum_commitment", "contract_id": "K-TIERS", "amount": "1000"},
-        {"type": "proration", "value": "none"},
-    ],
-}
 
 
 @pytest.fixture(scope="module")
