@@ -8,8 +8,11 @@ as strings or Decimals and never pass through a float.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+import subprocess
+import sys
 from decimal import Decimal
 
 import duckdb
@@ -353,3 +356,27 @@ SPEC_SCENARIO = {
         {"type": "proration", "value": "none"},
     ],
 }
+
+
+@contextlib.contextmanager
+def held_by_another_process(db):
+    """Another process holding the database file (as a running bill run or the workbench would), from its
+    'held' line until its stdin is closed: it waits on its input, never for a fixed time. Yields the process."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        if not holder.stdin.closed:
+            holder.stdin.close()  # end of input: the holder exits and releases the file
+        holder.wait(timeout=60)

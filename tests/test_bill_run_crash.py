@@ -12,7 +12,6 @@ keeps it until the test closes its stdin.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -24,6 +23,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers_data import held_by_another_process
 
 from engine.billing.bill_run import bill_run
 from engine.db import connect
@@ -214,7 +214,7 @@ def test_a_run_killed_at_any_stage_leaves_all_or_nothing_and_a_rerun_completes_i
 
 def test_a_second_process_gets_a_clear_message_while_the_database_is_held(seeded, tmp_path):
     db = _copy(seeded, tmp_path / "held.duckdb")
-    with _holding(db) as holder:
+    with held_by_another_process(db) as holder:
         blocked = _run_cli(db)
         assert blocked.returncode == 3
         assert "in use by another process" in blocked.stderr
@@ -225,7 +225,7 @@ def test_a_second_process_gets_a_clear_message_while_the_database_is_held(seeded
 def test_a_waiting_process_proceeds_once_the_database_is_released(seeded, tmp_path):
     """The run starts while the file is held, says it waits, and completes once the holder lets go."""
     db = _copy(seeded, tmp_path / "wait.duckdb")
-    with _holding(db) as holder:
+    with held_by_another_process(db) as holder:
         waiting = subprocess.Popen(
             [*CLI, "--db", str(db), "--wait", "300", "run", "--period-date", PERIOD, "--quiet"],
             stdout=subprocess.PIPE,
@@ -240,29 +240,6 @@ def test_a_waiting_process_proceeds_once_the_database_is_released(seeded, tmp_pa
     assert waiting.returncode == 0, err
     assert json.loads(out)["drafted"] > 1000
     assert _consistency_problems(db) == []
-
-
-@contextlib.contextmanager
-def _holding(db):
-    """Another process holding the database file from its 'held' until its stdin is closed."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
-            str(db),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield holder
-    finally:
-        if not holder.stdin.closed:
-            holder.stdin.close()
-        holder.wait(timeout=60)
 
 
 def test_two_processes_running_the_same_period_make_one_invoice_per_cycle(seeded, tmp_path):

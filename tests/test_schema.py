@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers_data import held_by_another_process
 
 from engine import schema
 from engine.db import connect
@@ -86,25 +87,9 @@ def test_connecting_again_to_an_existing_database_changes_nothing(db_path):
 
 @pytest.fixture
 def held_db(db_path):
-    """The database file held open by another process (as a running bill run or workbench would), from its
-    'ready' until the test is over: the holder waits on its stdin, not for a fixed time."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-            str(db_path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    """The database file held open by another process until the test is over."""
+    with held_by_another_process(db_path):
         yield db_path
-    finally:
-        holder.stdin.close()  # end of input: the holder exits and releases the file
-        holder.wait(timeout=30)
 
 
 def test_a_database_held_by_another_process_is_busy_and_the_error_names_the_file(held_db):
