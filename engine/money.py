@@ -90,22 +90,24 @@ def format_major(amount: Decimal, currency: str) -> str:
     return format_money(minor, currency)
 
 
-def sql_major_text(minor: str, exp: str | int, scale: str | None = None) -> str:
+def _scaled_text(minor: str, exp: int) -> str:
+    if exp == 0:
+        return f"(({minor})::HUGEINT)::VARCHAR"
+    # DECIMAL(38,0) × 10^-exp is exact (a decimal product keeps every digit) and DuckDB writes a DECIMAL
+    # with exactly its scale's decimals and a leading 0 ('-0.05'): one multiplication and one cast per cell
+    return f"((({minor})::DECIMAL(38,0) * 0.{'0' * (exp - 1)}1)::VARCHAR)"
+
+
+def sql_major_text(minor: str, exp: str | int) -> str:
     """SQL text of integer `minor` in major units with exactly `exp` decimals: 3550, 2 -> '35.50';
     -5, 2 -> '-0.05'; 7097, 0 -> '7097'. The same value as `to_major`, written from integers (no float).
 
-    `exp` is an int or an SQL expression; with an expression, `scale` is an SQL expression for 10^exp
-    (DuckDB's ** goes through DOUBLE). Arguments are engine-built SQL (column names), never user values."""
+    `exp` is an int, or an SQL expression whose value is the minor-unit decimals of a currency (any other
+    value gives NULL). Arguments are engine-built SQL (column names), never user values."""
     if isinstance(exp, int):
-        exp, scale = str(exp), str(10**exp)
-    if scale is None:
-        raise ValueError("sql_major_text needs `scale` (10^exp) when `exp` is an SQL expression")
-    mag = f"abs(({minor})::HUGEINT)"
-    return (
-        f"(CASE WHEN ({exp}) = 0 THEN (({minor})::HUGEINT)::VARCHAR "
-        f"ELSE (CASE WHEN ({minor}) < 0 THEN '-' ELSE '' END) || ({mag} // ({scale}))::VARCHAR "
-        f"|| '.' || lpad(({mag} % ({scale}))::VARCHAR, ({exp}), '0') END)"
-    )
+        return _scaled_text(minor, exp)
+    whens = " ".join(f"WHEN {e} THEN {_scaled_text(minor, e)}" for e in sorted(set(MINOR_UNITS.values())))
+    return f"(CASE ({exp}) {whens} END)"
 
 
 # Where the one-division rounding below cannot overflow HUGEINT (2·|num|·mult + pow10·den < 2^127):

@@ -385,3 +385,20 @@ def test_both_files_are_one_snapshot_while_another_session_commits(ledger, tmp_p
     line_invoices = {r["invoice_id"] for r in _read(paths["invoice_lines"])}
     assert line_invoices == invoices == {"inv-usd", "inv-jpy", "inv-kwd"}
     assert ledger.execute("SELECT count(*) FROM invoices WHERE invoice_id = 'inv-late'").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("active, period", [(1, 3), (2, 3), (1, 8), (15, 31), (366, 366), (0, 30), (1, 2000000)])
+def test_the_proration_factor_is_rounded_half_away_to_six_decimals(active, period):
+    from fractions import Fraction
+
+    import duckdb
+
+    from engine.io.export import _proration
+    from engine.money import round_half_away
+
+    con = duckdb.connect()
+    sql = f"SELECT {_proration('csv')} FROM (SELECT ?::INTEGER AS active_days, ?::INTEGER AS period_days) l"
+    micro = round_half_away(Fraction(active, period) * 10**6)
+    assert con.execute(sql, [active, period]).fetchone()[0] == f"{micro // 10**6}.{micro % 10**6:06d}"
+    assert con.execute(sql, [None, period]).fetchone()[0] is None
+    assert con.execute(sql, [active, 0]).fetchone()[0] is None

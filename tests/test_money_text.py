@@ -24,14 +24,14 @@ def duck():
 
 @settings(max_examples=300, deadline=None)
 @given(
-    minor=st.one_of(st.integers(-(10**18), 10**18), st.integers(-1000, 1000)),
+    minor=st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-1000, 1000)),
     currency=st.sampled_from(CURRENCIES),
 )
 def test_sql_major_text_is_the_text_of_to_major_for_every_currency(duck, minor, currency):
     exp = MINOR_UNITS[currency]
     # exp as an SQL expression with its scale column, as the writers join them
-    sql = f"SELECT {sql_major_text('m', 'e', 's')} FROM (SELECT ?::BIGINT AS m, ?::INTEGER AS e, ?::HUGEINT AS s)"
-    assert duck.execute(sql, [minor, exp, 10**exp]).fetchone()[0] == str(to_major(minor, currency))
+    sql = f"SELECT {sql_major_text('m', 'e')} FROM (SELECT ?::BIGINT AS m, ?::INTEGER AS e)"
+    assert duck.execute(sql, [minor, exp]).fetchone()[0] == str(to_major(minor, currency))
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-# chr(n) literals: constants of this module, so no quoting of user text is involved
-_PREFIXES_SQL = ", ".join(f"chr({ord(c)})" for c in FORMULA_PREFIXES)
+# code points of the prefixes: integer constants of this module (no quoting of user text involved), compared
+# with ascii(cell), the code point of its first character (0 for an empty cell); a list of constant integers
+# is a plain IN test, where the chr() calls were planned as one join per column
+_PREFIXES_SQL = ", ".join(str(ord(c)) for c in FORMULA_PREFIXES)
 
 
 def guard_formula_sql(expr: str) -> str:
     """SQL for the text cell `expr` (an engine-built expression) as it is written to a CSV file."""
-    return f"(CASE WHEN left({expr}, 1) IN ({_PREFIXES_SQL}) THEN '''' || {expr} ELSE {expr} END)"
+    return f"(CASE WHEN ascii({expr}) IN ({_PREFIXES_SQL}) THEN '''' || {expr} ELSE {expr} END)"

@@ -22,6 +22,7 @@ import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
+from .breakdown_json import json_object_sql, tier_json_sql
 from .pricing import (
     models_in_sql,
     price_case_sql,
@@ -75,7 +76,7 @@ def _lines_sql(src: str) -> str:
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
-_PRICED_SQL = """
+_PRICED_SQL = f"""
     CREATE OR REPLACE TEMP TABLE _priced AS
     SELECT l.*,
            coalesce(a.n_rows, 0) AS n_rows,
@@ -84,9 +85,16 @@ _PRICED_SQL = """
                 WHEN l.aggregation = 'max' THEN coalesce(a.q_max, 0)
                 ELSE coalesce(a.q_sum, 0) END::DECIMAL(38,6) AS q,
            CASE WHEN l.kind = 'recurring' AND l.proration = 'actual'
-                THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days
+                THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days,
+           n.line_no
     FROM _rating_lines l
-    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id)"""
+    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id)
+    -- numbered over the keys alone (a window over the wide rows sorts them all); the true-up, kind 4 and
+    -- after every order line, is numbered n + 1 by its own stage
+    JOIN (SELECT contract_id, period_start, line_id,
+                 row_number() OVER (PARTITION BY contract_id, period_start
+                                    ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
+          FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
 def _tier_rows_sql(src: str) -> str:
@@ -112,19 +120,20 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
     amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
-    tiers_json = (
-        "to_json(list({'tier_no': tier_no, 'lower': lower::VARCHAR, 'up_to': up_to::VARCHAR, "
-        "'units': units::VARCHAR, 'unit_price': t_unit_price::VARCHAR, "
-        "'flat_fee': t_flat_fee::VARCHAR, "
-        "'amount': (units * t_unit_price + CASE WHEN applies THEN t_flat_fee ELSE 0 END)::VARCHAR} "
-        "ORDER BY tier_no) FILTER (WHERE applies))"
-    )
-    breakdown = (
-        "to_json({'pricing_model': pricing_model, 'metric': metric, 'aggregation': aggregation, "
-        "'usage_rows': CASE WHEN kind = 'usage' THEN n_rows END, "
-        "'discount_percent': discount_percent::VARCHAR, 'percentage_rate': percentage_rate::VARCHAR, "
-        "'fixed_fee': fixed_fee::VARCHAR, 'package_size': package_size::VARCHAR, "
-        "'free_units': free_units::VARCHAR, 'tiers': tiers})::VARCHAR"
+    tiers_json = f"'[' || string_agg({tier_json_sql()}, ',' ORDER BY tier_no) FILTER (WHERE applies) || ']'"
+    breakdown = json_object_sql(
+        [
+            ("pricing_model", "pricing_model", "text"),
+            ("metric", "metric", "text"),
+            ("aggregation", "aggregation", "text"),
+            ("usage_rows", "CASE WHEN kind = 'usage' THEN n_rows END", "integer"),
+            ("discount_percent", "discount_percent", "decimal"),
+            ("percentage_rate", "percentage_rate", "decimal"),
+            ("fixed_fee", "fixed_fee", "decimal"),
+            ("package_size", "package_size", "decimal"),
+            ("free_units", "free_units", "decimal"),
+            ("tiers", "tiers", "json"),
+        ]
     )
     if not explain:  # totals only (what-if comparisons): the breakdown is a third of the work
         tiers_json, breakdown = "NULL", "NULL::VARCHAR"
@@ -145,35 +154,34 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
                CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
-               {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown
+               {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
+               line_no
         FROM priced),
     true_ups AS ({_true_up_sql(src, explain)}),
-    all_lines AS (SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups)
-    SELECT *, row_number() OVER (PARTITION BY contract_id, period_start
-                                 ORDER BY {KIND_ORDER}, line_id, line_start)::INTEGER AS line_no
-    FROM all_lines"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+    SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
 
 
 def _true_up_sql(src: str, explain: bool = True) -> str:
     # true-up = max(0, round(m × factor) − Σ rounded order-line amounts); factor = contract days / period
     # staged in a subquery so each input of the rounding is a column (a small expression to plan)
     minimum = sql_round_minor("m_n", "days_n", "per_minor_12", "pd_n")
-    breakdown = (
-        "to_json({'minimum_commitment': minimum_commitment::VARCHAR, "
-        "'order_lines_total_minor': lines_minor, 'committed_minor': committed_minor})::VARCHAR"
-        if explain
-        else "NULL::VARCHAR"
-    )
+    members = [
+        ("minimum_commitment", "minimum_commitment", "decimal"),
+        ("order_lines_total_minor", "lines_minor", "integer"),
+        ("committed_minor", "committed_minor", "integer"),
+    ]
+    breakdown = json_object_sql(members) if explain else "NULL::VARCHAR"
     return f"""
         SELECT contract_id, period_start, NULL AS line_id, 'minimum_commitment_true_up' AS kind,
                NULL AS product, 'Minimum commitment true-up' AS description, NULL::DECIMAL(38,6) AS quantity,
                NULL::DECIMAL(38,12) AS unit_price, days_n::INTEGER AS active_days, period_days,
                greatest(0, committed_minor - lines_minor)::BIGINT AS amount_minor,
                period_start AS line_start, period_end AS line_end,
-               {breakdown} AS breakdown
+               {breakdown} AS breakdown, (n_lines + 1)::INTEGER AS line_no
         FROM (SELECT *, {minimum} AS committed_minor
               FROM (SELECT t.contract_id, t.period_start, t.period_end, t.period_days, c.minimum_commitment,
                            cu.per_minor_12, coalesce(s.lines_minor, 0) AS lines_minor,
+                           coalesce(s.n_lines, 0) AS n_lines,
                            (c.minimum_commitment * 1000000000000)::HUGEINT AS m_n,
                            CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT
                                 ELSE t.period_days::HUGEINT END AS days_n,
@@ -181,7 +189,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                     FROM _targets t
                     JOIN {src}.contracts c USING (contract_id)
                     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
-                    LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor
+                    LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor, count(*) AS n_lines
                                FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
                     WHERE (c.minimum_commitment IS NOT NULL) IS TRUE))"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 

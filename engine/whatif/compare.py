@@ -98,7 +98,7 @@ def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def _major(col: str) -> str:
     # 10^exp = 10^12 / per_minor_12 (= 10^(12 − exp)), exact in HUGEINT
-    return sql_major_text(col, "cu.exp", "(1000000000000::HUGEINT // cu.per_minor_12)")
+    return sql_major_text(col, "cu.exp")
 
 
 def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
