@@ -79,6 +79,9 @@ def test_what_counts_as_missed(con):
     add_line(con, "L-LATE", "K-LATE", unit_price="10", start_date="2026-03-01")
     # ...unless there is a minimum commitment (a true-up line every cycle)
     add_contract(con, "K-MIN", "C1", "2026-03-01", minimum_commitment="10")
+    # a one-time fee only: just the cycle of its date has something to bill
+    add_contract(con, "K-ONCE", "C1", "2026-01-01")
+    add_line(con, "L-ONCE", "K-ONCE", kind="one_time", unit_price="50", start_date="2026-02-10")
     # starts on the date: nothing before it
     add_contract(con, "K-NEW", "C1", "2026-04-15")
     add_line(con, "L-NEW", "K-NEW", unit_price="10")
@@ -95,6 +98,7 @@ def test_what_counts_as_missed(con):
         ("K-END", "2026-03-01", "2026-03-10"),
         ("K-LATE", "2026-03-01", "2026-03-31"),
         ("K-MIN", "2026-03-01", "2026-03-31"),
+        ("K-ONCE", "2026-02-01", "2026-02-28"),
         ("K-Q", "2026-01-01", "2026-03-31"),
     ]
     assert total == len(got)

@@ -139,16 +139,27 @@ def missed_cycles_sql(
             WHERE c.start_date < p.d AND {scope}),
         cycles AS ({
         cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
-    })
-        SELECT t.{_COLUMNS.replace(", ", ", t.")}, t.full_start, c.customer_id
-        FROM cycles t, p, main.contracts c
-        WHERE c.contract_id = t.contract_id
-          AND t.period_start <= t.period_end AND t.period_end < p.d AND t.bill_for_date <= p.d
-          AND NOT EXISTS (SELECT 1 FROM main.invoice_cycle_claims cl
-                          WHERE cl.contract_id = t.contract_id AND cl.period_start = t.period_start)
-          AND (c.minimum_commitment IS NOT NULL
-               OR EXISTS (SELECT 1 FROM main.order_lines ol
-                          WHERE ol.contract_id = t.contract_id AND {line_in_cycle_sql("ol", "c", "t")}))"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+    }),
+        -- a contract with a minimum commitment, or with a non-one-time line open at both ends, has something to
+        -- bill in every cycle: only the others are tested line by line (most contracts are the former)
+        open_lines AS (SELECT DISTINCT contract_id FROM main.order_lines
+                       WHERE kind <> 'one_time' AND start_date IS NULL AND end_date IS NULL),
+        due AS MATERIALIZED (
+            SELECT t.{_COLUMNS.replace(", ", ", t.")}, t.full_start, c.customer_id,
+                   (c.minimum_commitment IS NOT NULL OR o.contract_id IS NOT NULL) AS always_billed
+            FROM cycles t, p, main.contracts c
+            LEFT JOIN open_lines o ON o.contract_id = c.contract_id
+            WHERE c.contract_id = t.contract_id
+              AND t.period_start <= t.period_end AND t.period_end < p.d AND t.bill_for_date <= p.d
+              AND NOT EXISTS (SELECT 1 FROM main.invoice_cycle_claims cl
+                              WHERE cl.contract_id = t.contract_id AND cl.period_start = t.period_start))
+        SELECT * EXCLUDE (always_billed) FROM due WHERE always_billed
+        UNION ALL
+        SELECT * EXCLUDE (always_billed) FROM due t
+        WHERE NOT always_billed
+          AND EXISTS (SELECT 1 FROM main.order_lines ol, main.contracts c
+                      WHERE ol.contract_id = t.contract_id AND c.contract_id = t.contract_id
+                        AND {line_in_cycle_sql("ol", "c", "t")})"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
     return sql, [period_date, *scope_params]
 
 
