@@ -76,7 +76,16 @@ def _lines_sql(src: str) -> str:
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
-_PRICED_SQL = f"""
+def _priced_sql(numbered: bool) -> str:
+    # numbered over the keys alone (a window over the wide rows sorts them all); the true-up, kind 4 and
+    # after every order line, is numbered n + 1 by its own stage. Amounts alone (what-if) need no numbers.
+    number = "n.line_no" if numbered else "NULL::INTEGER AS line_no"
+    numbers = f"""
+    JOIN (SELECT contract_id, period_start, line_id,
+                 row_number() OVER (PARTITION BY contract_id, period_start
+                                    ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
+          FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (engine constants)
+    return f"""
     CREATE OR REPLACE TEMP TABLE _priced AS
     SELECT l.*,
            coalesce(a.n_rows, 0) AS n_rows,
@@ -86,15 +95,9 @@ _PRICED_SQL = f"""
                 ELSE coalesce(a.q_sum, 0) END::DECIMAL(38,6) AS q,
            CASE WHEN l.kind = 'recurring' AND l.proration = 'actual'
                 THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days,
-           n.line_no
+           {number}
     FROM _rating_lines l
-    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id)
-    -- numbered over the keys alone (a window over the wide rows sorts them all); the true-up, kind 4 and
-    -- after every order line, is numbered n + 1 by its own stage
-    JOIN (SELECT contract_id, period_start, line_id,
-                 row_number() OVER (PARTITION BY contract_id, period_start
-                                    ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
-          FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id){numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
 def _tier_rows_sql(src: str) -> str:
@@ -115,6 +118,7 @@ def _tier_rows_sql(src: str) -> str:
 
 def _rated_lines_sql(src: str, explain: bool = True) -> str:
     num, extra_div = price_case_sql()
+    tiered = models_in_sql(tiered_models())
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
     disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
     mult = f"(active_days::HUGEINT * {disc})"
@@ -142,12 +146,19 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
     WITH tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
         FROM _tier_rows GROUP BY ALL),
+    -- only the lines of tiered models meet their tier sums: a join probed by every line costs as much as the rest
+    with_tiers AS (
+        SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM _priced p WHERE pricing_model NOT IN {tiered}
+        UNION ALL
+        SELECT p.*, ts.tier_pn, ts.tiers
+        FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)
+        WHERE p.pricing_model IN {tiered}),
     scaled AS (
-        SELECT p.*, ts.tier_pn, ts.tiers,
+        SELECT *,
                (q * 1000000)::HUGEINT AS qn, (unit_price * 1000000000000)::HUGEINT AS upn,
                (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
                (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
-        FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)),
+        FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS MATERIALIZED (  -- read twice: by the true-ups and by the union
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
@@ -218,14 +229,15 @@ def rate_targets(
 ) -> None:
     """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted).
 
-    `explain=False` leaves every line's `breakdown` NULL (same amounts): for what-if comparisons,
-    which show amounts only; invoices, previews and bill runs always carry it. `contract_ids`, when the
-    caller knows every target's contract (a preview, a draft), narrows the usage scan without a query."""
+    `explain=False` leaves every line's `breakdown` and order lines' `line_no` NULL (same amounts): for
+    what-if comparisons, which show amounts only; invoices, previews and bill runs always carry them.
+    `contract_ids`, when the caller knows every target's contract (a preview, a draft), narrows the usage scan
+    without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     con.execute(_lines_sql(src))
     aggregate_usage(con, src, contract_ids)
-    con.execute(_PRICED_SQL)
+    con.execute(_priced_sql(numbered=explain))
     con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain))
     con.execute(_rated_invoices_sql(src))
