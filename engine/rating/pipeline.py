@@ -18,12 +18,15 @@ read them. A line's amount:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
 from .breakdown_json import json_object_sql, tier_json_sql
 from .pricing import (
+    PRICING_MODELS,
     models_in_sql,
     price_case_sql,
     tier_amount_sql,
@@ -116,8 +119,38 @@ def _tier_rows_sql(src: str) -> str:
     SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
-def _rated_lines_sql(src: str, explain: bool = True) -> str:
-    num, extra_div = price_case_sql()
+@dataclass(frozen=True)
+class _Shape:
+    """What the lines being rated hold: their pricing models, and whether any target has a minimum commitment.
+    The last stage is written for that shape only (no tier stage without tiered lines, no true-up without a
+    commitment, a price CASE of the models present): the same amounts, and a much smaller statement to plan
+    for a one-contract preview. Every model and the true-up are written when the lines hold them."""
+
+    models: tuple[str, ...]
+    commitments: bool
+
+    @property
+    def tiered(self) -> bool:
+        return any(m in tiered_models() for m in self.models)
+
+
+_EVERY_SHAPE = _Shape(tuple(PRICING_MODELS), True)
+
+
+def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
+    models, commitments = con.execute(
+        f"""SELECT (SELECT list(DISTINCT pricing_model ORDER BY pricing_model) FROM _rating_lines),
+                   EXISTS (SELECT 1 FROM _targets t JOIN {src}.contracts c USING (contract_id)
+                           WHERE c.minimum_commitment IS NOT NULL)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    ).fetchone()
+    known = tuple(m for m in models or () if m in PRICING_MODELS)
+    if len(known) != len(models or ()):  # a model the registry does not know: the full CASE reports it as before
+        return _EVERY_SHAPE
+    return _Shape(known, bool(commitments))
+
+
+def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE) -> str:
+    num, extra_div = price_case_sql(shape.models)
     tiered = models_in_sql(tiered_models())
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
     disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
@@ -141,18 +174,28 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
     )
     if not explain:  # totals only (what-if comparisons): the breakdown is a third of the work
         tiers_json, breakdown = "NULL", "NULL::VARCHAR"
-    return f"""
-    CREATE OR REPLACE TEMP TABLE _rated_lines AS
-    WITH tier_sums AS (
+    untiered = "SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM _priced p"
+    # only the lines of tiered models meet their tier sums: a join probed by every line costs as much as the rest
+    tiers = f"""tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
         FROM _tier_rows GROUP BY ALL),
-    -- only the lines of tiered models meet their tier sums: a join probed by every line costs as much as the rest
     with_tiers AS (
-        SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM _priced p WHERE pricing_model NOT IN {tiered}
+        {untiered} WHERE pricing_model NOT IN {tiered}
         UNION ALL
         SELECT p.*, ts.tier_pn, ts.tiers
         FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)
-        WHERE p.pricing_model IN {tiered}),
+        WHERE p.pricing_model IN {tiered}),"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+    if not shape.tiered:
+        tiers = f"with_tiers AS ({untiered}),"
+    if shape.commitments:
+        materialized = "MATERIALIZED"  # read twice: by the true-ups and by the union
+        result = f"""true_ups AS ({_true_up_sql(src, explain)})
+    SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"""  # noqa: S608 (engine-built SQL)
+    else:
+        materialized, result = "", "SELECT * FROM order_line_amounts"
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rated_lines AS
+    WITH {tiers}
     scaled AS (
         SELECT *,
                (q * 1000000)::HUGEINT AS qn, (unit_price * 1000000000000)::HUGEINT AS upn,
@@ -160,16 +203,15 @@ def _rated_lines_sql(src: str, explain: bool = True) -> str:
                (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
         FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
-    order_line_amounts AS MATERIALIZED (  -- read twice: by the true-ups and by the union
+    order_line_amounts AS {materialized} (
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
                CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
                line_no
-        FROM priced),
-    true_ups AS ({_true_up_sql(src, explain)}),
-    SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+        FROM priced){"," if shape.commitments else ""}
+    {result}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
 
 
 def _true_up_sql(src: str, explain: bool = True) -> str:
@@ -238,6 +280,8 @@ def rate_targets(
     con.execute(_lines_sql(src))
     aggregate_usage(con, src, contract_ids)
     con.execute(_priced_sql(numbered=explain))
-    con.execute(_tier_rows_sql(src))
-    con.execute(_rated_lines_sql(src, explain))
+    shape = _shape(con, src)
+    if shape.tiered:
+        con.execute(_tier_rows_sql(src))
+    con.execute(_rated_lines_sql(src, explain, shape))
     con.execute(_rated_invoices_sql(src))

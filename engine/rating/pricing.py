@@ -119,10 +119,12 @@ def models_in_sql(names: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{pricing_model(n).name}'" for n in names) + ")"
 
 
-def price_case_sql() -> tuple[str, str]:
-    """(numerator, extra divisor) as CASE expressions over the row's pricing_model."""
-    nums = " ".join(f"WHEN '{m.name}' THEN {m.price.numerator}" for m in PRICING_MODELS.values())
-    divs = " ".join(f"WHEN '{m.name}' THEN {m.price.extra_divisor}" for m in PRICING_MODELS.values())
+def price_case_sql(models: tuple[str, ...] | None = None) -> tuple[str, str]:
+    """(numerator, extra divisor) as CASE expressions over the row's pricing_model; with `models`, only
+    theirs (the rows hold no other model: a smaller expression to plan), else every model's."""
+    chosen = [PRICING_MODELS[m] for m in models] if models else list(PRICING_MODELS.values())
+    nums = " ".join(f"WHEN '{m.name}' THEN {m.price.numerator}" for m in chosen)
+    divs = " ".join(f"WHEN '{m.name}' THEN {m.price.extra_divisor}" for m in chosen)
     return f"(CASE pricing_model {nums} END)", f"(CASE pricing_model {divs} END)"
 
 
