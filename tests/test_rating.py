@@ -18,6 +18,7 @@ from helpers_data import (
     add_customer,
     add_line,
     add_usage,
+    basics,
     clear_all,
     stored_invoices,
     stored_lines,
@@ -673,3 +674,25 @@ def test_random_invoices_total_is_the_sum_of_rounded_lines_plus_tax_once(mcon, c
                 exact = spec["quantity"] * price * factor
             exact *= Fraction(100 - (spec["discount"] or 0), 100)
             assert ln["amount_minor"] == round_half_away(exact * scale), ln
+
+
+def _temp_tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+
+
+def test_a_bulk_rating_frees_its_intermediate_stages_and_a_bill_run_its_results_once_stored(con, monkeypatch):
+    """Over KEEP_STAGES_UP_TO rated lines the rating drops the stages only it reads (gigabytes at 1M contracts);
+    a bill run drops the rated tables once it has stored them. A small rating (a preview) keeps them."""
+    from engine.rating import pipeline
+
+    basics(con)
+    preview_invoice(con, "K-FLAT", MARCH)
+    assert set(pipeline.INTERMEDIATE_STAGES) - {"_tier_rows"} <= _temp_tables(con)  # a preview keeps them
+    monkeypatch.setattr(pipeline, "KEEP_STAGES_UP_TO", 0)
+    report = bill_run(con, MARCH)
+    assert report.drafted == 6 and not report.failed
+    left = _temp_tables(con)
+    assert not left & {*pipeline.INTERMEDIATE_STAGES, "_rated_lines", "_rated_invoices", "_new_ids"}, left
+    # the run stored what the stages held: every invoice has its lines
+    bare = "SELECT count(*) FROM invoices i WHERE NOT EXISTS (FROM invoice_lines l WHERE l.invoice_id = i.invoice_id)"
+    assert con.execute(bare).fetchone() == (0,)

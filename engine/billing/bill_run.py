@@ -27,7 +27,7 @@ from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
 from ..rating.cycles import check_period_date
-from ..rating.pipeline import rate_targets
+from ..rating.pipeline import drop_temp_tables, rate_targets
 from ..rating.targets import targets_for_run
 from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
 from .audit import resolve_actor
@@ -213,6 +213,7 @@ def _run_once(
             "UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
             [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
         )
+        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", "_new_ids"))  # stored now: free their memory
         # every write is done, the COMMIT is next: a named stage, so a crash test can stop the run right here
         progress(0.95, "committing")
     return {**result, "finished_at": finished}

@@ -277,7 +277,7 @@ def rate_targets(
     without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
-    con.execute(_lines_sql(src))
+    lines = con.execute(_lines_sql(src)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
     con.execute(_priced_sql(numbered=explain))
     shape = _shape(con, src)
@@ -285,3 +285,17 @@ def rate_targets(
         con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain, shape))
     con.execute(_rated_invoices_sql(src))
+    if lines > KEEP_STAGES_UP_TO:
+        drop_temp_tables(con, INTERMEDIATE_STAGES)
+
+
+# The stages only the rating reads. A bulk rating drops them once its results are made: at 1M contracts they
+# hold gigabytes that the storing, the commit and the export then need (and a workbench session would keep
+# them until its next rating). A small rating (a preview) keeps them: dropping costs more than they weigh.
+INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows")
+KEEP_STAGES_UP_TO = 10_000  # rated lines
+
+
+def drop_temp_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    """Drop the engine's temp tables `names` (its own constant names, never user text)."""
+    con.execute("; ".join(f"DROP TABLE IF EXISTS temp.{n}" for n in names))
