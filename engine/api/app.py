@@ -17,6 +17,7 @@ from . import errors
 from .bill_run_jobs import BillRunJobs
 from .idempotency import drop_unfinished
 from .mcp_server import mount_mcp
+from .preview_queue import PreviewQueue
 from .routers import bill_runs, contracts, invoices, scenarios, zenskar
 
 DESCRIPTION = """Billsim's billing engine over HTTP: the DayZero and Zenskar endpoints it mirrors, with the
@@ -35,11 +36,13 @@ def create_app(db_path: str | Path | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         yield
         app.state.jobs.wait_all()
+        app.state.previews.stop()
         con.close()
 
     app = FastAPI(title="Billsim API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.con = con
     app.state.jobs = BillRunJobs(con)
+    app.state.previews = PreviewQueue(con)  # previews asked at the same time are rated together
     errors.install(app)
     for module in (contracts, invoices, bill_runs, scenarios, zenskar):
         app.include_router(module.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ...billing.invoices import draft_period_invoice, preview_invoice
+from ...billing.invoices import draft_period_invoice
 from ..auth import Caller, Db
 from ..invoice_view import dayzero_invoice, preview_view
 from ..schemas import (
@@ -52,7 +52,9 @@ def preview_contract_invoice(
     con: Db,
     contract_id: str,
     body: PreviewInvoiceRequest,
+    request: Request,
 ):
     """The invoice of the period containing `period_date`, computed exactly as a draft; nothing is stored."""
     require_contract(con, who.business_id, contract_id)
-    return preview_view(preview_invoice(con, contract_id, body.period_date))
+    # rated with the other previews asked meanwhile (engine/api/preview_queue.py): the same invoice
+    return preview_view(request.app.state.previews.preview(contract_id, body.period_date))
