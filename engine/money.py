@@ -120,7 +120,9 @@ def _hugeint(n: int) -> str:
     return f"{n}::HUGEINT"
 
 
-def sql_round_minor(num: str, mult: str, pow10: str, den: str, fast: tuple[int, int] = LINE_BOUNDS) -> str:
+def sql_round_minor(
+    num: str, mult: str, pow10: str, den: str, fast: tuple[int, int] = LINE_BOUNDS, *, bounded: bool = False
+) -> str:
     """SQL for round_half_away(num × mult / (pow10 × den)) over HUGEINT, without overflow.
 
     `num` is an exact amount as a scaled integer, `mult` and `den` non-negative integers (days,
@@ -129,6 +131,8 @@ def sql_round_minor(num: str, mult: str, pow10: str, den: str, fast: tuple[int, 
     |num| ≤ n_max and mult ≤ m_max (`fast`, a pair whose product is at most 10^37).
     Any larger amount takes the split form, where every product stays far below HUGEINT's 1.7e38:
     num = Q·pow10 + R, so num·mult/(pow10·den) = Q·mult/den + R·mult/(pow10·den).
+    `bounded`: the caller's types keep every value within `fast` (e.g. day counts), so only the one-division
+    form is written — a smaller expression, no test per row.
     The arguments are SQL expressions built by the engine (column names), never user values.
     """
     a = f"abs(({num})::HUGEINT)"
@@ -140,6 +144,8 @@ def sql_round_minor(num: str, mult: str, pow10: str, den: str, fast: tuple[int, 
         f"AND ({pow10})::HUGEINT * ({den}) <= {_hugeint(10**36)})"
     )
     one_division = f"((2 * {a} * ({mult}) + ({pow10})::HUGEINT * ({den})) // (2 * ({pow10})::HUGEINT * ({den})))"
+    if bounded:
+        return f"((CASE WHEN ({num}) < 0 THEN -1 ELSE 1 END) * {one_division})::BIGINT"
     q_m = f"(({a} // ({pow10})) * ({mult}))"
     r_m = f"(({a} % ({pow10})) * ({mult}))"
     whole1 = f"({q_m} // ({den}))"

@@ -230,6 +230,17 @@ def test_sql_round_minor_named_cases(duck, n, m, p, q, sql):
     assert sql_round(duck, [(n, m, p, q)], sql) == [reference_round(Fraction(n * m, p * q))]
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(-(10**26), 10**26), st.integers(0, 10**11), POW10, DEN), min_size=1, max_size=40))
+def test_the_bounded_form_equals_the_reference_within_its_bounds(duck, rows):
+    """`bounded=True` (the caller's types keep the values within `fast`) writes only the one-division form."""
+    rows = [r for r in rows if abs(reference_round(Fraction(r[0] * r[1], r[2] * r[3]))) <= BIGINT_MAX]
+    bounded = sql_round_minor("n", "m", "p", "q", bounded=True)
+    assert "ELSE" not in bounded.replace("ELSE 1 END", "")  # no split form, no test per row
+    if rows:
+        assert sql_round(duck, rows, bounded) == [reference_round(Fraction(n * m, p * q)) for n, m, p, q in rows]
+
+
 def test_sql_round_minor_refuses_bounds_that_could_overflow():
     with pytest.raises(ValueError):
         sql_round_minor("n", "m", "p", "q", fast=(10**30, 10**8))

@@ -22,7 +22,7 @@ import pandas as pd
 from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
 from ..db import transaction
 from ..errors import ValidationError
-from ..money import sql_major_text
+from ..money import sql_major_text, sql_round_minor
 from .csv_guard import guard_formula_sql
 
 FORMATS = ("csv", "parquet")
@@ -94,10 +94,8 @@ def _trimmed(decimal: str, fmt: str) -> str:
 
 def _proration(fmt: str) -> str:
     """active_days / period_days with 6 decimals, rounded by the project's one rule (half away from zero);
-    blank if not prorated. Days are INTEGERs, so 2·|a|·10^6 + p stays far inside BIGINT: one division."""
-    micro = (
-        "(sign(l.active_days) * ((2 * abs(l.active_days::BIGINT) * 1000000 + l.period_days) // (2 * l.period_days)))"
-    )
+    blank if not prorated. Days are INTEGERs, far inside the rounding's bounds: its one-division form."""
+    micro = sql_round_minor("l.active_days", "1000000", "1", "l.period_days", bounded=True)
     text = sql_major_text(micro, 6)
     value = f"({text})::DECIMAL(38,6)" if fmt == "parquet" else text
     return f"(CASE WHEN l.active_days IS NULL OR coalesce(l.period_days, 0) <= 0 THEN NULL ELSE {value} END)"
