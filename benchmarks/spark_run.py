@@ -7,7 +7,7 @@ Steps: export-inputs of the ledger (Parquet) -> DuckDB `bill_run` on a fresh cop
 peak RSS) -> `spark_run` in local mode for each --partitions value (time, peak RSS of the whole process
 tree: driver, JVM and Python workers) -> the two outputs compared (invoice count and totals per currency).
 Prints one JSON object; per-partition throughput = usage rows / (spark seconds × cores) is what the
-cluster model in the README extrapolates from.
+cluster model in benchmarks/README.md (Spark section) extrapolates from.
 """
 
 from __future__ import annotations

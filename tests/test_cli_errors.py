@@ -1,4 +1,4 @@
-"""Every `billsim` error is ONE line on stderr and an exit code (README): 2 bad input, 3 database busy,
+"""Every `billsim` error is ONE line on stderr and an exit code (docs/cli.md): 2 bad input, 3 database busy,
 4 a database or file that cannot be read or written. Never a Python traceback.
 
 Each case runs the real command in a subprocess against a small database: customer C1 (USD) with

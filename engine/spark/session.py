@@ -3,7 +3,7 @@
 Spark's Python workers must run this interpreter (the one with the engine and DuckDB installed):
 PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON are set in the process environment before the session starts
 (the `spark.pyspark.python` conf alone is not enough). On a cluster, the workers' Python must have
-billsim installed the same way (see README, "Spark").
+billsim installed the same way (see docs/spark.md, "On a real cluster").
 """
 
 from __future__ import annotations
