@@ -1,16 +1,34 @@
-"""Typed errors of the engine. Every message names the problem in a finance user's words."""
+"""Typed errors of the engine. Every message names the problem in a finance user's words.
+
+Each class carries a stable machine `code` and a `status`: the kind of failure in HTTP's vocabulary
+(400 bad input, 401/403 who is asking, 404 not found, 409 the state does not allow it, 413 more work
+than one request may take, 503 busy). This is the ONE table of error codes: the HTTP API answers the
+status and `{"code", "message"}`, the MCP tools `code: message`, the command line the message with exit
+2 (3 when busy), the workbench the message next to the action.
+"""
 
 from __future__ import annotations
 
 
 class BillsimError(Exception):
-    """Base class: the CLI prints these as one line on stderr and exits non-zero."""
+    """Base class: a refusal with a stable code; nothing was written."""
 
     code = "billsim_error"
+    status = 400
+
+    def __init__(self, message: str = "", *, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 class DatabaseBusyError(BillsimError):
     code = "database_busy"
+    status = 503
 
 
 class SchemaError(BillsimError):
@@ -18,11 +36,40 @@ class SchemaError(BillsimError):
 
 
 class NotFoundError(BillsimError):
+    """Does not exist, or belongs to another business: the two must look exactly the same."""
+
     code = "not_found"
+    status = 404
+
+    @classmethod
+    def of(cls, what: str, ident: str) -> NotFoundError:
+        """`contract_not_found: no contract 'K-1'` (what: contract, customer, invoice, bill_run, …)."""
+        return cls(f"no {what.replace('_', ' ')} {ident!r}", code=f"{what}_not_found")
 
 
 class ValidationError(BillsimError):
     code = "validation_error"
+
+
+class UnauthorizedError(BillsimError):
+    """No credentials, or a token that is unknown or revoked."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class ForbiddenError(BillsimError):
+    """A valid token used for another business (or with none named)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class TooMuchWorkError(BillsimError):
+    """The request needs more time or memory than one request may take (limits.py): narrow it."""
+
+    code = "deadline_exceeded"
+    status = 413
 
 
 class ImportProblems(BillsimError):
@@ -40,17 +87,19 @@ class ImportProblems(BillsimError):
 class CycleMismatchError(BillsimError):
     """Dates that match no billing cycle of the contract; names the nearest valid cycles."""
 
-    code = "cycle_mismatch"
+    code = "no_matching_cycle"
 
 
 class InvoiceAlreadyGeneratedForThisBillingPeriod(BillsimError):
     code = "InvoiceAlreadyGeneratedForThisBillingPeriod"
+    status = 409
 
 
 class InvalidStateError(BillsimError):
     """An operation the invoice's lifecycle state does not allow (e.g. finalizing a void invoice)."""
 
     code = "invalid_state"
+    status = 409
 
 
 class ScenarioError(BillsimError):
@@ -61,3 +110,9 @@ class InvoiceNotApprovedError(InvalidStateError):
     """Finalize of a draft that is not approved (spec section 8: finalize takes only approved invoices)."""
 
     code = "invoice_not_approved"
+
+
+class NothingToBill(BillsimError):
+    """The cycle has no line at all (not even a true-up): no invoice is made."""
+
+    code = "nothing_to_bill"

@@ -66,7 +66,7 @@ class InvoiceLine(_Model):
     tiers: list[TierRow] | None = None
 
 
-class InvoiceResponse(_Model):
+class Invoice(_Model):
     """An invoice, stored or previewed (then `invoice_id` is None and status is 'preview')."""
 
     invoice_id: str | None
@@ -114,11 +114,11 @@ class ApprovalResult(_Model):
     actor: str
 
 
-class ContractInvoiceResult(_Model):
+class DraftResult(_Model):
     """Result of drafting a period invoice (DayZero generate-period-invoices)."""
 
     created: bool
-    invoice: InvoiceResponse
+    invoice: Invoice
 
 
 class GenerateInvoiceRequest(_Model):
@@ -155,7 +155,7 @@ class RecurringConfig(_Model):
     payment_terms_days: int = 30
 
 
-class InvoiceCreateRequest(_Model):
+class ManualInvoiceRequest(_Model):
     """DayZero POST /invoices."""
 
     customer_id: str
@@ -174,23 +174,23 @@ class InvoiceCreateRequest(_Model):
         return v
 
 
-class BatchCreateRequest(_Model):
+class ManualBatchRequest(_Model):
     """DayZero POST /invoices/batch."""
 
-    items: list[InvoiceCreateRequest] = Field(min_length=1)
+    items: list[ManualInvoiceRequest] = Field(min_length=1)
     include_delayed_charges: bool = False
     finalize: bool = False
 
 
-class BatchItemResult(_Model):
+class ManualBatchItem(_Model):
     index: int
     ok: bool
-    invoice: InvoiceResponse | None = None
+    invoice: Invoice | None = None
     error: str | None = None
 
 
-class BatchCreateResponse(_Model):
-    results: list[BatchItemResult]
+class ManualBatchResult(_Model):
+    results: list[ManualBatchItem]
     created: int
     failed: int
 

@@ -33,6 +33,7 @@ MONEY_MAX_DIGITS = DECIMAL_DIGITS - 2 * PRICE_SCALE  # 14 digits before the poin
 QTY_MAX_DIGITS = DECIMAL_DIGITS - 2 * QTY_SCALE  # 26 digits before the point
 USAGE_QTY_MAX_DIGITS = 12  # usage.quantity is the narrower DECIMAL(18,6) (10M-row tables)
 MONEY_LIMIT = 10**MONEY_MAX_DIGITS  # exclusive: |money value| < MONEY_LIMIT
+PRICE_UNIT = 10**PRICE_SCALE  # a money value (DECIMAL(38,12)) × PRICE_UNIT is an exact integer
 if MONEY_LIMIT * 10 ** max(MINOR_UNITS.values()) > BIGINT_MAX:
     raise AssertionError("a money value within the bound must be a storable amount in every currency")
 
@@ -114,6 +115,12 @@ def sql_major_text(minor: str, exp: str | int) -> str:
 # |num| ≤ n_max and mult ≤ m_max with n_max·m_max ≤ 10^37, and pow10·den ≤ 10^36.
 LINE_BOUNDS = (10**26, 10**11)  # line amounts: mult = days × discount factor ≤ 366·10^8
 TAX_BOUNDS = (10**23, 10**14)  # tax: num = a BIGINT subtotal, mult = tax rate × 10^12 ≤ 10^14
+
+
+def sql_price_scaled(value: str) -> str:
+    """SQL: the money value `value` (DECIMAL(38,12), an engine-built expression) as the exact integer
+    value × PRICE_UNIT, a HUGEINT — how rating, tax and the review compare and multiply money exactly."""
+    return f"(({value}) * {PRICE_UNIT})::HUGEINT"
 
 
 def _hugeint(n: int) -> str:

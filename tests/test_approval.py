@@ -20,7 +20,7 @@ from engine.billing.lifecycle import delete_draft, finalize_invoice, void_invoic
 from engine.billing.manual_invoices import batch_create
 from engine.db import connect
 from engine.errors import InvalidStateError, InvoiceNotApprovedError, NotFoundError, ValidationError
-from engine.models import BatchCreateRequest, InvoiceCreateRequest, LineItem
+from engine.models import LineItem, ManualBatchRequest, ManualInvoiceRequest
 
 MARCH = dt.date(2026, 3, 15)
 
@@ -246,8 +246,8 @@ def test_a_finalizing_bill_run_approves_and_finalizes_in_one_recorded_step(con):
 
 def test_batch_create_with_finalize_approves_and_finalizes(con):
     add_customer(con, "C1")
-    item = InvoiceCreateRequest(customer_id="C1", line_items=[LineItem(description="Setup", unit_price=5000)])
-    out = batch_create(con, BatchCreateRequest(items=[item, item], finalize=True), actor="ops")
+    item = ManualInvoiceRequest(customer_id="C1", line_items=[LineItem(description="Setup", unit_price=5000)])
+    out = batch_create(con, ManualBatchRequest(items=[item, item], finalize=True), actor="ops")
     assert [r.invoice.status for r in out.results] == ["open", "open"]
     for r in out.results:
         assert _actions(con, r.invoice.invoice_id) == ["created", "approved_and_finalized"]

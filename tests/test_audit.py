@@ -22,7 +22,7 @@ from engine.billing.invoices import draft_period_invoice, redraft_invoice
 from engine.billing.lifecycle import delete_draft, finalize_invoice, record_payment, void_invoice
 from engine.billing.manual_invoices import create_invoice, draft_recurring_invoices
 from engine.db import connect
-from engine.models import InvoiceCreateRequest, LineItem, RecurringConfig
+from engine.models import LineItem, ManualInvoiceRequest, RecurringConfig
 
 MARCH, APRIL = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
 
@@ -130,7 +130,7 @@ def test_a_bill_run_records_one_drafted_event_per_draft_with_its_swept_charges(k
 def test_a_manual_invoice_records_created(con):
     add_customer(con, "C1")
     inv = create_invoice(
-        con, InvoiceCreateRequest(customer_id="C1", line_items=[LineItem(description="Setup", unit_price=990)])
+        con, ManualInvoiceRequest(customer_id="C1", line_items=[LineItem(description="Setup", unit_price=990)])
     )
     (event,) = invoice_events(con, inv.invoice_id)
     assert (event["action"], event["actor"], event["status_after"]) == ("created", default_actor(), "draft")
@@ -141,7 +141,7 @@ def test_recurring_drafts_record_drafted(con):
     add_customer(con, "C1")
     first = create_invoice(
         con,
-        InvoiceCreateRequest(
+        ManualInvoiceRequest(
             customer_id="C1",
             line_items=[LineItem(description="Support", unit_price=1000)],
             recurring=RecurringConfig(billing_period="month", start_date=dt.date(2026, 1, 1)),

@@ -26,7 +26,7 @@ from engine.billing.manual_invoices import create_invoice
 from engine.db import connect
 from engine.errors import NotFoundError, ValidationError
 from engine.io.documents import document_parties, invoice_html, invoice_pdf, render_document, render_invoice
-from engine.models import InvoiceCreateRequest, LineItem
+from engine.models import LineItem, ManualInvoiceRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PY = ROOT / ".venv" / "bin" / "python"
@@ -143,7 +143,7 @@ def test_a_preview_renders_as_a_draft(con):
 def test_amounts_follow_the_currency_decimals(con, currency, unit_price, line, total):
     """JPY has no decimals, KWD three: 10 % tax of ¥7,097 is ¥710 (709.7 rounded), of KWD 1.250 is 0.125."""
     add_customer(con, "C9", currency=currency, tax_rate="10", name="Nine")
-    req = InvoiceCreateRequest(customer_id="C9", line_items=[LineItem(description="Consulting", unit_price=unit_price)])
+    req = ManualInvoiceRequest(customer_id="C9", line_items=[LineItem(description="Consulting", unit_price=unit_price)])
     inv = create_invoice(con, req, today=dt.date(2026, 3, 1))
     html = render_invoice(con, inv.invoice_id, "html")
     assert line in html and total in html

@@ -16,7 +16,7 @@ from engine.db import connect
 from engine.errors import ValidationError
 from engine.io.cli import main as cli_main
 from engine.io.export import INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
-from engine.models import InvoiceCreateRequest, LineItem
+from engine.models import LineItem, ManualInvoiceRequest
 
 SPEC_INVOICE_HEADER = (
     "invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
@@ -238,7 +238,7 @@ def test_manual_invoice_lines_export_unit_price_in_major_units(con, tmp_path):
     con.execute("INSERT INTO customers (customer_id, name, currency) VALUES ('C-1', 'Acme', 'USD')")
     inv = create_invoice(
         con,
-        InvoiceCreateRequest(
+        ManualInvoiceRequest(
             customer_id="C-1", line_items=[LineItem(description="Hours", unit_price=1250, quantity=Decimal("2.5"))]
         ),
     )

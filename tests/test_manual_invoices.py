@@ -12,7 +12,7 @@ from engine.billing.approval import approve_invoices
 from engine.billing.lifecycle import delete_draft, finalize_invoice, void_invoice
 from engine.billing.manual_invoices import batch_create, create_invoice, draft_recurring_invoices
 from engine.errors import NotFoundError, ValidationError
-from engine.models import BatchCreateRequest, InvoiceCreateRequest, LineItem, RecurringConfig
+from engine.models import LineItem, ManualBatchRequest, ManualInvoiceRequest, RecurringConfig
 
 TODAY = dt.date(2026, 3, 15)
 
@@ -26,8 +26,8 @@ def db(con):
     return con
 
 
-def _req(customer: str = "C-USD", price: int = 1000, qty: str = "1", **kw) -> InvoiceCreateRequest:
-    return InvoiceCreateRequest(
+def _req(customer: str = "C-USD", price: int = 1000, qty: str = "1", **kw) -> ManualInvoiceRequest:
+    return ManualInvoiceRequest(
         customer_id=customer,
         line_items=[LineItem(description="Consulting", unit_price=price, quantity=Decimal(qty))],
         **kw,
@@ -57,7 +57,7 @@ def test_explicit_due_date_and_any_iso_currency_are_kept(db):
 def test_unknown_currency_is_rejected(db):
     with pytest.raises(pydantic.ValidationError, match="ISO 4217"):
         _req(currency="XYZ")
-    unchecked = InvoiceCreateRequest.model_construct(**{**_req().__dict__, "currency": "XYZ"})
+    unchecked = ManualInvoiceRequest.model_construct(**{**_req().__dict__, "currency": "XYZ"})
     with pytest.raises(ValidationError, match="ISO 4217"):
         create_invoice(db, unchecked)
     assert _count(db) == 0
@@ -71,11 +71,11 @@ def test_unknown_customer_is_not_found(db):
 
 def test_empty_line_items_are_rejected(db):
     with pytest.raises(pydantic.ValidationError):
-        InvoiceCreateRequest(customer_id="C-USD", line_items=[])
+        ManualInvoiceRequest(customer_id="C-USD", line_items=[])
     with pytest.raises(ValidationError, match="at least one line item"):
         create_invoice(
             db,
-            InvoiceCreateRequest.model_construct(
+            ManualInvoiceRequest.model_construct(
                 customer_id="C-USD",
                 line_items=[],
                 currency=None,
@@ -100,7 +100,7 @@ def test_zero_or_negative_quantity_is_rejected(db, qty):
 
 
 def test_negative_unit_price_is_rejected_and_nothing_written(db):
-    req = InvoiceCreateRequest(
+    req = ManualInvoiceRequest(
         customer_id="C-USD",
         line_items=[LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-1)],
     )
@@ -123,7 +123,7 @@ def test_custom_line_stores_major_unit_price_and_rounds_amount_once_half_away(db
 
 
 def test_jpy_amounts_and_tax_round_to_whole_yen(db):
-    req = InvoiceCreateRequest(
+    req = ManualInvoiceRequest(
         customer_id="C-JPY",
         line_items=[
             LineItem(description="a", unit_price=333, quantity=Decimal("1.5")),  # 499.5 -> 500
@@ -219,11 +219,11 @@ def test_quarterly_template_periods_follow_the_anchor_day(db):
 
 
 def test_batch_items_fail_alone_and_a_failed_item_writes_nothing(db):
-    bad_price = InvoiceCreateRequest(
+    bad_price = ManualInvoiceRequest(
         customer_id="C-USD",
         line_items=[LineItem(description="ok", unit_price=100), LineItem(description="bad", unit_price=-5)],
     )
-    resp = batch_create(db, BatchCreateRequest(items=[_req(), _req("C-NOPE"), bad_price, _req("C-JPY")]))
+    resp = batch_create(db, ManualBatchRequest(items=[_req(), _req("C-NOPE"), bad_price, _req("C-JPY")]))
     assert [r.ok for r in resp.results] == [True, False, False, True]
     assert "unknown customer 'C-NOPE'" in resp.results[1].error
     assert "unit_price must not be negative" in resp.results[2].error
@@ -261,7 +261,7 @@ def charges(db):
 def test_batch_delayed_charges_go_to_the_customers_first_new_invoice_in_its_currency_once(charges):
     db = charges
     items = [_req(), _req(), _req(currency="EUR"), _req("C-JPY")]
-    resp = batch_create(db, BatchCreateRequest(items=items, include_delayed_charges=True))
+    resp = batch_create(db, ManualBatchRequest(items=items, include_delayed_charges=True))
     first, second, eur, yen = (r.invoice for r in resp.results)
     swept = [
         (ln.kind, ln.charge_id, ln.line_id, ln.description, ln.quantity, ln.period_start, ln.amount)
@@ -284,12 +284,12 @@ def test_batch_delayed_charges_go_to_the_customers_first_new_invoice_in_its_curr
         ("DC-3", first.invoice_id, None),
         ("DC-4", yen.invoice_id, None),
     ]
-    again = batch_create(db, BatchCreateRequest(items=[_req()], include_delayed_charges=True))
+    again = batch_create(db, ManualBatchRequest(items=[_req()], include_delayed_charges=True))
     assert len(again.results[0].invoice.lines) == 1  # swept charges are never taken twice
 
 
 def test_batch_without_the_flag_takes_no_delayed_charges(charges):
-    resp = batch_create(charges, BatchCreateRequest(items=[_req()]))
+    resp = batch_create(charges, ManualBatchRequest(items=[_req()]))
     assert len(resp.results[0].invoice.lines) == 1
     assert _count(charges, "delayed_charge_sweeps") == 0
 
@@ -297,22 +297,22 @@ def test_batch_without_the_flag_takes_no_delayed_charges(charges):
 def test_batch_delayed_charges_skip_a_failed_first_item(charges):
     bad = _req(currency="EUR")
     bad.line_items[0].unit_price = -1
-    resp = batch_create(charges, BatchCreateRequest(items=[bad, _req(currency="EUR")], include_delayed_charges=True))
+    resp = batch_create(charges, ManualBatchRequest(items=[bad, _req(currency="EUR")], include_delayed_charges=True))
     assert not resp.results[0].ok
     assert [ln.charge_id for ln in resp.results[1].invoice.lines[1:]] == ["DC-2"]
 
 
 def test_deleting_the_draft_returns_batch_swept_charges_to_pending(charges):
-    resp = batch_create(charges, BatchCreateRequest(items=[_req()], include_delayed_charges=True))
+    resp = batch_create(charges, ManualBatchRequest(items=[_req()], include_delayed_charges=True))
     assert delete_draft(charges, resp.results[0].invoice.invoice_id) == ["DC-1", "DC-3"]
-    again = batch_create(charges, BatchCreateRequest(items=[_req()], include_delayed_charges=True))
+    again = batch_create(charges, ManualBatchRequest(items=[_req()], include_delayed_charges=True))
     assert {ln.charge_id for ln in again.results[0].invoice.lines[1:]} == {"DC-1", "DC-3"}
 
 
 def test_batch_finalize_numbers_new_invoices_in_item_order(db):
     create_invoice(db, _req(idempotency_key="old"))
     items = [_req("C-KWD"), _req(), _req("C-NOPE"), _req("C-JPY"), _req("C-KWD"), _req(idempotency_key="old")]
-    resp = batch_create(db, BatchCreateRequest(items=items, finalize=True))
+    resp = batch_create(db, ManualBatchRequest(items=items, finalize=True))
     got = [(r.invoice.business_id, r.invoice.number, r.invoice.status) if r.ok else None for r in resp.results]
     assert got == [
         ("biz-b", 1, "open"),

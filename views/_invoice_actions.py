@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.models import InvoiceResponse
+from engine.models import Invoice
 from views import _reads
 from views._actions import actor, flash, run_action
 from views._database import cursor, db_path
@@ -76,13 +76,13 @@ def _release(invoice_id: str, seen: int) -> None:
     run_action(("release", invoice_id, seen), "Release", work)
 
 
-def _events_seen(inv: InvoiceResponse) -> int:
+def _events_seen(inv: Invoice) -> int:
     """How many audit events the invoice had when its buttons were drawn: part of each button's token, so a
     replayed click is carried out once while a later hold or release of the same invoice is a new action."""
     return len(_reads.invoice_history(db_path(), inv.invoice_id))
 
 
-def review_controls(inv: InvoiceResponse, prefix: str) -> None:
+def review_controls(inv: Invoice, prefix: str) -> None:
     """The buttons of an invoice under review: a draft can be approved or held, an approved one finalized
     (or held), a held one released. Nothing for a finalized invoice."""
     seen = _events_seen(inv)
@@ -117,7 +117,7 @@ def review_controls(inv: InvoiceResponse, prefix: str) -> None:
         st.caption(f"Approved by {inv.approved_by} at {inv.approved_at:%Y-%m-%d %H:%M} UTC.")
 
 
-def hold_control(inv: InvoiceResponse, prefix: str, seen: int) -> None:
+def hold_control(inv: Invoice, prefix: str, seen: int) -> None:
     """'Hold…' asks for the reason (required); a held draft cannot be approved or finalized."""
     reason_key = f"{prefix}_hold_reason_{inv.invoice_id}"
     with st.popover("Hold…", help="keep it from being approved or finalized until it is released"):
@@ -126,7 +126,7 @@ def hold_control(inv: InvoiceResponse, prefix: str, seen: int) -> None:
             st.form_submit_button("Put on hold", on_click=_hold, args=(inv.invoice_id, reason_key, seen))
 
 
-def finalize_control(inv: InvoiceResponse, prefix: str) -> None:
+def finalize_control(inv: Invoice, prefix: str) -> None:
     """'Finalize…' (approved invoices only) opens a confirmation; the button inside finalizes."""
     with st.popover("Finalize…", type="primary", help="assign the next invoice number; the invoice can never change"):
         st.markdown(
@@ -142,7 +142,7 @@ def finalize_control(inv: InvoiceResponse, prefix: str) -> None:
         )
 
 
-def void_control(inv: InvoiceResponse, prefix: str) -> None:
+def void_control(inv: Invoice, prefix: str) -> None:
     """'Void…' opens a confirmation asking for the reason; voiding needs one. A form, so the reason
     typed is sent with the click (a plain text box would only commit it when it loses focus)."""
     reason_key = f"{prefix}_void_reason_{inv.invoice_id}"
@@ -156,7 +156,7 @@ def void_control(inv: InvoiceResponse, prefix: str) -> None:
             st.form_submit_button("Void the invoice", on_click=_void, args=(inv.invoice_id, reason_key))
 
 
-def history_panel(inv: InvoiceResponse, key: str) -> None:
+def history_panel(inv: Invoice, key: str) -> None:
     """The invoice's audit trail (who did what, when), newest last."""
     events = _reads.invoice_history(db_path(), inv.invoice_id)
     with st.expander(f"History ({len(events)} event{'s' if len(events) != 1 else ''})"):

@@ -6,12 +6,12 @@ import datetime as dt
 
 import streamlit as st
 
-from engine.models import InvoiceResponse
+from engine.models import Invoice
 from views import _reads
 from views._database import db_path
 
 
-def _file_name(inv: InvoiceResponse, period_date: dt.date | None) -> str:
+def _file_name(inv: Invoice, period_date: dt.date | None) -> str:
     if inv.number is not None:
         return f"invoice-{inv.business_id}-{inv.number}.pdf"
     if inv.invoice_id is not None:
@@ -19,7 +19,7 @@ def _file_name(inv: InvoiceResponse, period_date: dt.date | None) -> str:
     return f"preview-{inv.contract_id}-{period_date}.pdf"
 
 
-def show_document(inv: InvoiceResponse, key: str, period_date: dt.date | None = None) -> None:
+def show_document(inv: Invoice, key: str, period_date: dt.date | None = None) -> None:
     """The document of a stored invoice, or of a preview (then `period_date` picks its cycle).
 
     The PDF is made only when Download PDF is clicked: printing takes a moment, and most visits only look."""

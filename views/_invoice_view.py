@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine.models import InvoiceResponse
+from engine.models import Invoice
 from views import _reads
 from views._database import db_path
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number
@@ -18,19 +18,19 @@ KIND_NAMES = {
 }
 
 
-def title_of(inv: InvoiceResponse) -> str:
+def title_of(inv: Invoice) -> str:
     if inv.invoice_id is None:
         return "Preview (nothing stored)"
     number = f"#{inv.number} " if inv.number else ""
     return f"Invoice {number}· {inv.status.replace('_', ' ')}"
 
 
-def customer_of(inv: InvoiceResponse) -> str:
+def customer_of(inv: Invoice) -> str:
     names = _reads.customer_names(db_path(), (inv.customer_id,))
     return customer(names.get(inv.customer_id), inv.customer_id)
 
 
-def lines_frame(inv: InvoiceResponse) -> pd.DataFrame:
+def lines_frame(inv: Invoice) -> pd.DataFrame:
     """One row per line: what was priced (quantity × unit price, proration days / period days,
     discount) and the amount rounded once to the currency. The line's own window is shown only
     when it differs from the invoice period."""
@@ -90,7 +90,7 @@ def tiers_frame(line, currency: str) -> pd.DataFrame:
     )
 
 
-def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | None = None) -> None:
+def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None) -> None:
     """The whole invoice; `key` keeps the element keys of two invoices on one page apart.
 
     A stored invoice does not carry its cycle's pending usage; pass the preview's `pending_usage`."""
@@ -172,7 +172,7 @@ def show_invoice(inv: InvoiceResponse, key: str, pending_usage: list[dict] | Non
         )
 
 
-def order_lines_signature(inv: InvoiceResponse) -> list[tuple]:
+def order_lines_signature(inv: Invoice) -> list[tuple]:
     """What a re-rating can change (delayed charges are swept by runs, never by a preview)."""
     return sorted(
         (ln.kind, ln.line_id or "", ln.amount_minor, str(ln.quantity))

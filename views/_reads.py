@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.io import workbench_queries as q
-from engine.models import BillingCycle, InvoiceResponse, ReviewThresholds
+from engine.models import BillingCycle, Invoice, ReviewThresholds
 from views._database import shared_database
 from views._review_table import ReviewTable
 from views._review_table import build as build_review_table
@@ -138,7 +138,7 @@ def pending_usage_by_cycle(db: str, contract_id: str, spans: tuple[tuple[dt.date
 
 
 @_cached
-def preview_invoice(db: str, contract_id: str, period_date: dt.date) -> InvoiceResponse:
+def preview_invoice(db: str, contract_id: str, period_date: dt.date) -> Invoice:
     from engine.billing.invoices import preview_invoice as preview
 
     with _cursor(db) as cur:
@@ -146,7 +146,7 @@ def preview_invoice(db: str, contract_id: str, period_date: dt.date) -> InvoiceR
 
 
 @_cached
-def load_invoice(db: str, invoice_id: str) -> InvoiceResponse:
+def load_invoice(db: str, invoice_id: str) -> Invoice:
     from engine.billing.invoice_store import load_invoice as load
 
     with _cursor(db) as cur:

@@ -13,8 +13,8 @@ import duckdb
 from ..billing.invoice_store import rows_as_dicts
 from ..errors import ValidationError
 from ..money import to_major
+from ..statuses import STATUSES
 
-STATUSES = ("draft", "approved", "held", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import duckdb
 
 from ..currencies import minor_units
+from ..models import Invoice as EngineInvoice
 from ..models import InvoiceLine
-from ..models import InvoiceResponse as EngineInvoice
 from .schemas import InvoicePaymentResponse, InvoicePreview, InvoiceResponse, LineItemResponse
 
 PAID = ("manual_paid", "stripe_paid")

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 import duckdb
 
 from ..billing.preview_batch import preview_invoices
-from ..models import InvoiceResponse
+from ..models import Invoice
 from .db_session import new_cursor
 
 MAX_PASS = 32  # previews per pass at most (the pass rates them 16 contracts at a time)
@@ -31,7 +31,7 @@ class PreviewQueue:
         self._lock = threading.Lock()
         self.passes: list[int] = []  # size of each pass made (the last 1000), for tests and the benchmark
 
-    def preview(self, contract_id: str, period_date: dt.date) -> InvoiceResponse:
+    def preview(self, contract_id: str, period_date: dt.date) -> Invoice:
         """The preview of the contract's period of `period_date` (raises what preview_invoice raises)."""
         return self.submit(contract_id, period_date).result()
 

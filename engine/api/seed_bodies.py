@@ -14,7 +14,7 @@ from pathlib import Path
 import pydantic
 
 from ..errors import ValidationError
-from ..models import InvoiceCreateRequest
+from ..models import ManualInvoiceRequest
 
 
 def _line(item):
@@ -41,15 +41,15 @@ def _pydantic_text(exc: pydantic.ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
-def create_request(body, idempotency_key: str | None = None) -> InvoiceCreateRequest:
-    """A DayZero POST /invoices body as the engine's InvoiceCreateRequest (ValidationError naming every problem)."""
+def create_request(body, idempotency_key: str | None = None) -> ManualInvoiceRequest:
+    """A DayZero POST /invoices body as the engine's ManualInvoiceRequest (ValidationError naming every problem)."""
     if not isinstance(body, dict):
         raise ValidationError("an invoice request is a JSON object")
     fields = engine_item(body)
     if idempotency_key is not None:
         fields = {**fields, "idempotency_key": idempotency_key}
     try:
-        return InvoiceCreateRequest.model_validate(fields)
+        return ManualInvoiceRequest.model_validate(fields)
     except pydantic.ValidationError as exc:
         raise ValidationError(f"invalid invoice request: {_pydantic_text(exc)}") from None
 

@@ -14,7 +14,7 @@ import duckdb
 
 from ..billing.invoices import generate_invoice
 from ..errors import CycleMismatchError, ValidationError
-from ..models import BillingCycle, ContractInvoiceResult, GenerateInvoiceRequest
+from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
 from ..rating.cycles import LAST_PERIOD_DATE, billing_cycles, contract_window
 
 DEFAULT_CYCLES_LIMIT = 12
@@ -127,7 +127,7 @@ def generate_from_fields(
     billing_cycle_start_day: int | None = None,
     check_duplicate_invoice: bool | None = None,
     actor: str | None = None,
-) -> ContractInvoiceResult:
+) -> DraftResult:
     """Zenskar generate_invoice from raw request fields (section 4): the dates must be exactly one listed
     cycle; a missing date names the valid cycles (CycleMismatchError), never an empty or $0 result."""
     contract_window(con, contract_id)  # an unknown contract is NotFoundError before any date is read

@@ -21,7 +21,7 @@ import duckdb
 
 from ..db import retry_on_conflict
 from ..errors import InvalidStateError, NotFoundError, ValidationError
-from ..models import ApprovalResult, InvoiceResponse
+from ..models import ApprovalResult, Invoice
 from .audit import record_events, resolve_actor, utcnow
 from .invoice_store import load_invoice
 
@@ -86,7 +86,7 @@ def approve_invoices(
 
 def approve_invoice(
     con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None, note: str | None = None
-) -> InvoiceResponse:
+) -> Invoice:
     approve_invoices(con, [invoice_id], actor=actor, note=note)
     return load_invoice(con, invoice_id)
 
@@ -98,9 +98,7 @@ def _one_status(con: duckdb.DuckDBPyConnection, invoice_id: str) -> str:
     return row[0]
 
 
-def hold_invoice(
-    con: duckdb.DuckDBPyConnection, invoice_id: str, *, reason: str, actor: str | None = None
-) -> InvoiceResponse:
+def hold_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, reason: str, actor: str | None = None) -> Invoice:
     """draft or approved -> held, with the reason (required). A hold withdraws an approval."""
     reason = (reason or "").strip()
     if not reason:
@@ -134,7 +132,7 @@ def hold_invoice(
 
 def release_invoice(
     con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None, note: str | None = None
-) -> InvoiceResponse:
+) -> Invoice:
     """held -> draft (to be reviewed and approved again); the hold reason stays in the audit trail."""
 
     def work(c: duckdb.DuckDBPyConnection) -> None:

@@ -14,7 +14,7 @@ from fractions import Fraction
 import duckdb
 
 from ..errors import NotFoundError
-from ..models import InvoiceLine, InvoiceResponse, TierRow
+from ..models import Invoice, InvoiceLine, TierRow
 from ..money import TAX_BOUNDS, sql_round_minor, to_major
 
 
@@ -103,10 +103,10 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
     )
 
 
-def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] | None = None) -> InvoiceResponse:
+def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] | None = None) -> Invoice:
     cur = head["currency"]
     paid = head.get("total_paid_minor") or 0
-    return InvoiceResponse(
+    return Invoice(
         invoice_id=head.get("invoice_id"),
         business_id=head["business_id"],
         customer_id=head["customer_id"],
@@ -149,7 +149,7 @@ def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceResponse:
+def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice:
     heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")

@@ -14,30 +14,21 @@ import duckdb
 
 from ..db import retry_write_conflicts, transaction
 from ..errors import (
-    BillsimError,
     CycleMismatchError,
     InvalidStateError,
     InvoiceAlreadyGeneratedForThisBillingPeriod,
     NotFoundError,
+    NothingToBill,
     ValidationError,
 )
-from ..models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
+from ..models import DraftResult, GenerateInvoiceRequest, Invoice
 from ..rating.cycles import billing_cycles, check_date_in_contract, check_period_date, cycle_of_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
+from ..statuses import GENERATED, UNDER_REVIEW
 from .audit import record_events
 from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
-
-# Statuses that make a cycle's invoice "already generated" for Zenskar's duplicate check (spec section 8):
-# approved or finalized. A plain draft or a held one is still under review and is returned instead.
-GENERATED = ("approved", "open", "partially_paid", "manual_paid", "stripe_paid")
-
-
-class NothingToBill(BillsimError):
-    """The cycle has no line at all (not even a true-up): no invoice is made."""
-
-    code = "nothing_to_bill"
 
 
 def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> None:
@@ -111,7 +102,7 @@ def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.da
     return row[0] if row else None
 
 
-def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -> InvoiceResponse:
+def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -> Invoice:
     heads = rows_as_dicts(con.execute("SELECT *, 'preview' AS status FROM _rated_invoices"))
     if not heads:
         cycle = con.execute("SELECT period_start, period_end FROM _targets").fetchone()
@@ -126,7 +117,7 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
 
 def preview_invoice(
     con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, source: str = "main"
-) -> InvoiceResponse:
+) -> Invoice:
     """The invoice of the period of `period_date`, computed exactly as a draft would be; nothing stored.
 
     An unknown contract or a date outside it is told by the empty target (checked only then: DuckDB
@@ -141,7 +132,7 @@ def preview_invoice(
 
 def _draft_once(
     con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, check_duplicate: bool, actor: str | None
-) -> ContractInvoiceResult:
+) -> DraftResult:
     cycle = cycle_of_date(con, contract_id, period_date)
     with transaction(con):
         existing = _claim(con, contract_id, cycle.start_date)
@@ -162,13 +153,13 @@ def _draft_once(
                     f"contract {contract_id} already has invoice {existing} ({status}) for the cycle "
                     f"{cycle.start_date} – {cycle.end_date}"
                 )
-        return ContractInvoiceResult(created=False, invoice=load_invoice(con, existing))
-    return ContractInvoiceResult(created=True, invoice=load_invoice(con, new_id))
+        return DraftResult(created=False, invoice=load_invoice(con, existing))
+    return DraftResult(created=True, invoice=load_invoice(con, new_id))
 
 
 def draft_period_invoice(
     con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, *, actor: str | None = None
-) -> ContractInvoiceResult:
+) -> DraftResult:
     """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
     an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
     # After a write conflict the retry sees the winner's invoice and returns it.
@@ -189,7 +180,7 @@ def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
 
 def generate_invoice(
     con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest, *, actor: str | None = None
-) -> ContractInvoiceResult:
+) -> DraftResult:
     """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract.
     With check_duplicate_invoice, the cycle's invoice being approved or finalized is the error
     InvoiceAlreadyGeneratedForThisBillingPeriod; a draft or held one is returned (created = False)."""
@@ -215,7 +206,7 @@ def generate_invoice(
     )
 
 
-def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> InvoiceResponse:
+def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> Invoice:
     """Replace a draft contract invoice by a fresh rating of its cycle, atomically, keeping its id and
     its swept delayed charges. Finalized invoices cannot be redrafted. An approved or held invoice
     becomes a plain draft (its figures changed: the approval no longer covers them; the hold reason
@@ -228,7 +219,7 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
         if head is None:
             raise NotFoundError(f"no invoice {invoice_id!r}")
         status, contract_id, period_start, run_id, total_before = head
-        if status not in ("draft", "approved", "held"):
+        if status not in UNDER_REVIEW:
             raise InvalidStateError(
                 f"invoice {invoice_id} is {status}: only drafts under review (draft, approved, held) can be redrafted"
             )

@@ -27,13 +27,12 @@ import duckdb
 from ..currencies import minor_units
 from ..db import retry_on_conflict
 from ..errors import InvalidStateError, InvoiceNotApprovedError, NotFoundError, ValidationError
-from ..models import InvoiceResponse
+from ..models import Invoice
 from ..money import exact_minor, to_major
+from ..statuses import PAYABLE, UNDER_REVIEW
 from .audit import record_events, resolve_actor
 from .invoice_store import load_invoice
 
-PAYABLE = ("open", "partially_paid")
-UNDER_REVIEW = ("draft", "approved", "held")  # not finalized yet: no number, may still change
 PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
 
 
@@ -148,7 +147,7 @@ def finalize_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], *,
     return retry_on_conflict(con, lambda c: finalize_invoices_tx(c, invoice_ids, actor=actor))
 
 
-def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> InvoiceResponse:
+def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> Invoice:
     """approved -> open with the business's next number; retried on concurrent finalizes.
     A draft or held invoice is refused (`invoice_not_approved`): approve it first."""
 
@@ -171,7 +170,7 @@ def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: 
 
 def void_invoice(
     con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None, *, actor: str | None = None
-) -> InvoiceResponse:
+) -> Invoice:
     """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
@@ -298,7 +297,7 @@ def record_payment(
     method: str = "manual",
     *,
     actor: str | None = None,
-) -> InvoiceResponse:
+) -> Invoice:
     """Record a payment (major units) against an open or partially paid invoice.
 
     0 < amount ≤ balance_due. status -> partially_paid while a balance remains, else manual_paid

@@ -26,12 +26,12 @@ from ..currencies import minor_units
 from ..db import retry_on_conflict
 from ..errors import BillsimError, NotFoundError, ValidationError
 from ..models import (
-    BatchCreateRequest,
-    BatchCreateResponse,
-    BatchItemResult,
-    InvoiceCreateRequest,
-    InvoiceResponse,
+    Invoice,
     LineItem,
+    ManualBatchItem,
+    ManualBatchRequest,
+    ManualBatchResult,
+    ManualInvoiceRequest,
 )
 from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
@@ -54,7 +54,7 @@ def _plain(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
-def _request_hash(req: InvoiceCreateRequest) -> str:
+def _request_hash(req: ManualInvoiceRequest) -> str:
     """What 'the same request' means for an idempotency key: every field but the key itself."""
     body = req.model_dump(mode="json", exclude={"idempotency_key"})
     for item, line in zip(body["line_items"], req.line_items, strict=True):
@@ -72,7 +72,7 @@ def _customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[str, st
     return row
 
 
-def _check_request(req: InvoiceCreateRequest, currency: str) -> None:
+def _check_request(req: ManualInvoiceRequest, currency: str) -> None:
     """The model checks these too, but a request may arrive unvalidated (model_construct)."""
     minor_units(currency)  # unknown currency -> ValidationError
     if not req.line_items:
@@ -192,7 +192,7 @@ def _template_periods(
     ).fetchall()
 
 
-def _create_template(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, currency: str) -> str:
+def _create_template(con: duckdb.DuckDBPyConnection, req: ManualInvoiceRequest, currency: str) -> str:
     rec = req.recurring
     template_id = "tpl_" + uuid.uuid4().hex[:20]
     items = [
@@ -223,7 +223,7 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: InvoiceCreateRequest, 
 
 def draft_recurring_invoices(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, *, actor: str | None = None
-) -> list[InvoiceResponse]:
+) -> list[Invoice]:
     """Draft every template period starting on or before `as_of` that has no (non-void) invoice.
 
     Idempotent: a second call drafts nothing. bill_for_date = period_start,
@@ -284,7 +284,7 @@ def _record_new(con: duckdb.DuckDBPyConnection, action: str, invoice_ids: list[s
 
 def create_invoice_tx(
     con: duckdb.DuckDBPyConnection,
-    req: InvoiceCreateRequest,
+    req: ManualInvoiceRequest,
     *,
     today: dt.date | None = None,
     take_delayed_charges: bool = False,
@@ -341,11 +341,11 @@ def create_invoice_tx(
 
 def create_invoice(
     con: duckdb.DuckDBPyConnection,
-    req: InvoiceCreateRequest,
+    req: ManualInvoiceRequest,
     *,
     today: dt.date | None = None,
     actor: str | None = None,
-) -> InvoiceResponse:
+) -> Invoice:
     """DayZero POST /invoices: a draft invoice of custom lines (all-or-nothing)."""
     invoice_id, _ = retry_on_conflict(con, lambda c: create_invoice_tx(c, req, today=today, actor=actor))
     return load_invoice(con, invoice_id)
@@ -360,10 +360,10 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
-def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequest | str], bool, bool]:
+def _parse_batch(req: ManualBatchRequest | dict) -> tuple[list[ManualInvoiceRequest | str], bool, bool]:
     """Items of a batch, each parsed on its own: a malformed item becomes its error text, so one
     bad item in a raw JSON body fails alone instead of rejecting the whole batch."""
-    if isinstance(req, BatchCreateRequest):
+    if isinstance(req, ManualBatchRequest):
         return list(req.items), req.include_delayed_charges, req.finalize
     extra = set(req) - {"items", "include_delayed_charges", "finalize"}
     if extra:
@@ -374,10 +374,10 @@ def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequ
         raise ValidationError("a batch needs a non-empty list of items")
     if not isinstance(include, bool) or not isinstance(finalize, bool):
         raise ValidationError("include_delayed_charges and finalize must be true or false")
-    items: list[InvoiceCreateRequest | str] = []
+    items: list[ManualInvoiceRequest | str] = []
     for item in raw:
         try:
-            items.append(InvoiceCreateRequest.model_validate(item))
+            items.append(ManualInvoiceRequest.model_validate(item))
         except pydantic.ValidationError as exc:
             items.append(_error_text(exc))
     return items, include, finalize
@@ -385,11 +385,11 @@ def _parse_batch(req: BatchCreateRequest | dict) -> tuple[list[InvoiceCreateRequ
 
 def batch_create(
     con: duckdb.DuckDBPyConnection,
-    req: BatchCreateRequest | dict,
+    req: ManualBatchRequest | dict,
     *,
     today: dt.date | None = None,
     actor: str | None = None,
-) -> BatchCreateResponse:
+) -> ManualBatchResult:
     """DayZero POST /invoices/batch. Each item is its own transaction and fails alone.
 
     include_delayed_charges: a customer's FIRST new invoice of the batch takes all the customer's
@@ -427,9 +427,9 @@ def batch_create(
     results, new = [], set(new_ids)
     for index, out in enumerate(outcome):
         if isinstance(out, Exception):
-            results.append(BatchItemResult(index=index, ok=False, error=_error_text(out)))
+            results.append(ManualBatchItem(index=index, ok=False, error=_error_text(out)))
         else:
             note = finalize_error if out in new else None
-            results.append(BatchItemResult(index=index, ok=True, invoice=load_invoice(con, out), error=note))
+            results.append(ManualBatchItem(index=index, ok=True, invoice=load_invoice(con, out), error=note))
     ok = sum(r.ok for r in results)
-    return BatchCreateResponse(results=results, created=ok, failed=len(results) - ok)
+    return ManualBatchResult(results=results, created=ok, failed=len(results) - ok)

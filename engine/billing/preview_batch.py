@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import duckdb
 
-from ..models import InvoiceResponse
+from ..models import Invoice
 from ..rating.id_filters import FEW_IDS
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
@@ -24,11 +24,11 @@ from ..rating.usage_aggregation import pending_usage
 from .invoice_store import invoice_from_rows, rows_as_dicts
 from .invoices import preview_invoice
 
-Outcome = InvoiceResponse | Exception
+Outcome = Invoice | Exception
 
 
 def preview_invoices(con: duckdb.DuckDBPyConnection, requests: list[tuple[str, dt.date]]) -> list[Outcome]:
-    """The preview of each (contract_id, period_date), in order: an InvoiceResponse, or the exception
+    """The preview of each (contract_id, period_date), in order: an Invoice, or the exception
     `preview_invoice` raises for it (returned, not raised). A contract asked twice for a date is rated once."""
     by_date: dict[dt.date, list[str]] = defaultdict(list)
     for contract_id, date in requests:

@@ -21,7 +21,7 @@ import jinja2
 
 from ..billing.invoice_store import load_invoice
 from ..errors import ValidationError
-from ..models import InvoiceLine, InvoiceResponse
+from ..models import Invoice, InvoiceLine
 from ..money import format_major, format_money
 
 Format = Literal["html", "pdf"]
@@ -54,7 +54,7 @@ def _environment() -> jinja2.Environment:
 # --- what the document shows -----------------------------------------------------------------------
 
 
-def document_parties(con: duckdb.DuckDBPyConnection, invoice: InvoiceResponse) -> tuple[dict, dict]:
+def document_parties(con: duckdb.DuckDBPyConnection, invoice: Invoice) -> tuple[dict, dict]:
     """(seller, customer) of an invoice. There is no business table: the seller is named by its business
     id (`details` has room for an address once businesses have one). A customer no longer in the data is
     shown by its id alone."""
@@ -78,7 +78,7 @@ def _number(value: Decimal | None) -> str:
     return format(value.normalize(), ",f")
 
 
-def _line(line: InvoiceLine, inv: InvoiceResponse) -> dict:
+def _line(line: InvoiceLine, inv: Invoice) -> dict:
     cur = inv.currency
     title = line.product or ""
     if line.description and line.description != line.product:
@@ -109,7 +109,7 @@ def _line(line: InvoiceLine, inv: InvoiceResponse) -> dict:
     }
 
 
-def document_context(invoice: InvoiceResponse, seller: dict, customer: dict) -> dict:
+def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
     """Everything the template shows, as text already formatted."""
     inv, cur = invoice, invoice.currency
     finalized = inv.status not in NOT_FINALIZED
@@ -151,7 +151,7 @@ def document_context(invoice: InvoiceResponse, seller: dict, customer: dict) -> 
 # --- rendering ------------------------------------------------------------------------------------------
 
 
-def invoice_html(invoice: InvoiceResponse, seller: dict, customer: dict) -> str:
+def invoice_html(invoice: Invoice, seller: dict, customer: dict) -> str:
     """The invoice document as one self-contained HTML page (inline CSS, no external resource)."""
     return _environment().get_template("invoice.html.j2").render(**document_context(invoice, seller, customer))
 
@@ -163,11 +163,11 @@ def html_to_pdf(html: str) -> bytes:
     return weasyprint.HTML(string=html, base_url=None).write_pdf()
 
 
-def invoice_pdf(invoice: InvoiceResponse, seller: dict, customer: dict) -> bytes:
+def invoice_pdf(invoice: Invoice, seller: dict, customer: dict) -> bytes:
     return html_to_pdf(invoice_html(invoice, seller, customer))
 
 
-def render_document(con: duckdb.DuckDBPyConnection, invoice: InvoiceResponse, fmt: str) -> str | bytes:
+def render_document(con: duckdb.DuckDBPyConnection, invoice: Invoice, fmt: str) -> str | bytes:
     """An invoice (stored or a preview) as `fmt`: HTML text or PDF bytes."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")

@@ -16,6 +16,7 @@ import pandas as pd
 from ..billing.invoice_store import rows_as_dicts
 from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
+from ..statuses import STATUSES
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
 BROWSABLE_TABLES: tuple[str, ...] = (
@@ -26,7 +27,7 @@ BROWSABLE_TABLES: tuple[str, ...] = (
     "bill_runs",
     "bill_run_items",
 )
-INVOICE_STATUSES = ("draft", "approved", "held", "open", "partially_paid", "manual_paid", "stripe_paid", "void")
+INVOICE_STATUSES = STATUSES
 
 
 def open_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

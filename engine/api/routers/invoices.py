@@ -43,7 +43,7 @@ from .common import router as new_router
 router = new_router("invoices")
 
 
-def engine_request(item: InvoiceCreateRequest | BatchInvoiceItem) -> models.InvoiceCreateRequest:
+def engine_request(item: InvoiceCreateRequest | BatchInvoiceItem) -> models.ManualInvoiceRequest:
     """The DayZero body as the engine's request (seed_bodies: custom lines, `amount` as `unit_price`)."""
     return create_request(item.model_dump(mode="json", exclude_none=True))
 
@@ -84,7 +84,7 @@ def create_batch_invoices(
     error. `include_delayed_charges`: a customer's first new invoice takes their pending charges in its currency.
     `finalize`: the new invoices are approved and finalized in one step."""
     errors: dict[int, tuple[str, str]] = {}
-    engine_items: list[tuple[int, models.InvoiceCreateRequest]] = []
+    engine_items: list[tuple[int, models.ManualInvoiceRequest]] = []
     for index, item in enumerate(body.items):
         if not customer_of_business(con, who.business_id, item.customer_id):
             errors[index] = ("customer_not_found", f"no customer {item.customer_id!r}")
@@ -93,11 +93,11 @@ def create_batch_invoices(
             engine_items.append((index, engine_request(item)))
         except BillsimError as exc:
             errors[index] = (exc.code, str(exc))
-    done: dict[int, models.BatchItemResult] = {}
+    done: dict[int, models.ManualBatchItem] = {}
     if engine_items:
         result = batch_create(
             con,
-            models.BatchCreateRequest(
+            models.ManualBatchRequest(
                 items=[r for _, r in engine_items],
                 include_delayed_charges=body.include_delayed_charges,
                 finalize=body.finalize,

@@ -1,0 +1,78 @@
+"""The bounds every front end holds, in ONE place: hostile input is normal input.
+
+The application layer (engine/service) checks requests against these before the engine sees them, so the
+workbench, the command line, the HTTP API and the MCP tools refuse the same input with the same code.
+
+    dates                1900-01-01 .. 2199-12-31
+    a what-if range      at most 10 years
+    lines of an invoice  at most 1,000 (items of a batch: 1,000)
+    texts                ids and names 200 characters, descriptions / notes / reasons 2,000; no NUL and
+                         no unpaired surrogate (they cannot be stored as UTF-8)
+    amounts              integer minor units within BIGINT; decimals finite, within the money bound
+    one request          DuckDB memory_limit of the server, and a deadline that interrupts its query
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .errors import ValidationError
+from .money import BIGINT_MAX
+
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2199, 12, 31)
+MAX_RANGE_YEARS = 10  # a what-if bills every cycle starting in its range: at most this many years of them
+MAX_LINES = 1000  # lines of one invoice made by hand
+MAX_ITEMS = 1000  # invoices of one batch
+MAX_NAME = 200  # an id or a name
+MAX_TEXT = 2000  # a description, a note, a reason
+MAX_IDS = 100_000  # ids named in one request (a run's contracts or customers)
+MAX_PAGE = 500  # rows of one page of a list
+MINOR_MAX = BIGINT_MAX  # integer minor units, as stored
+MAX_QUANTITY = 10**15  # quantity of a line made by hand
+
+# One request of the server: DuckDB's memory for the whole process, and the time one request may take
+# before its query is interrupted (a bill run started over HTTP works in the background, without one).
+SERVER_MEMORY_LIMIT = "4GB"
+REQUEST_DEADLINE_S = 60.0
+REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
+
+
+def check_date(value: dt.date, field: str = "date") -> dt.date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValidationError(f"{field}: {value} is outside {FIRST_DATE} .. {LAST_DATE}", code="date_out_of_range")
+    return value
+
+
+def check_range(first: dt.date, last: dt.date, what: str = "the range") -> None:
+    """A what-if range: last on or after first, at most MAX_RANGE_YEARS long."""
+    if last < first:
+        raise ValidationError(f"{what}: to_date {last} is before from_date {first}")
+    try:
+        limit = first.replace(year=first.year + MAX_RANGE_YEARS)
+    except ValueError:  # 29 February
+        limit = first.replace(year=first.year + MAX_RANGE_YEARS, day=28)
+    if last >= limit:
+        raise ValidationError(
+            f"{what}: {first} .. {last} is longer than {MAX_RANGE_YEARS} years; simulate a shorter range",
+            code="range_too_long",
+        )
+
+
+def check_text(value: str, field: str = "text", max_length: int = MAX_TEXT) -> str:
+    """At most `max_length` characters, storable as UTF-8 (no unpaired surrogate), no NUL."""
+    if len(value) > max_length:
+        raise ValidationError(f"{field}: {len(value):,} characters, at most {max_length:,}", code="text_too_long")
+    if "\x00" in value:
+        raise ValidationError(f"{field}: contains a NUL character", code="invalid_text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{field}: contains an unpaired surrogate (not text)", code="invalid_text") from None
+    return value
+
+
+def check_minor(value: int, field: str = "amount") -> int:
+    if not -MINOR_MAX <= value <= MINOR_MAX:
+        raise ValidationError(f"{field}: {value} is beyond the largest storable amount", code="amount_out_of_range")
+    return value
