@@ -98,57 +98,84 @@ def _one_status(con: duckdb.DuckDBPyConnection, invoice_id: str) -> str:
     return row[0]
 
 
-def hold_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, reason: str, actor: str | None = None) -> Invoice:
-    """draft or approved -> held, with the reason (required). A hold withdraws an approval."""
+def hold_invoices_tx(
+    c: duckdb.DuckDBPyConnection, invoice_ids: list[str], *, reason: str, actor: str | None = None
+) -> list[str]:
+    """draft or approved -> held for every id, in the caller's transaction, all or nothing: an unknown id,
+    or one that is not a draft or approved (already held included), refuses the whole list."""
+    ids = list(dict.fromkeys(invoice_ids))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(f"putting invoice {invoice_id!r} on hold needs a reason")
-
-    def work(c: duckdb.DuckDBPyConnection) -> None:
-        status = _one_status(c, invoice_id)
-        if status not in ("draft", "approved"):
-            hint = "; it is already held (release it to change the reason)" if status == "held" else ""
-            raise InvalidStateError(
-                f"cannot hold invoice {invoice_id!r}: it is {status} (allowed: draft, approved){hint}"
-            )
+        named = repr(ids[0]) if len(ids) == 1 else f"{len(ids)} invoices"
+        raise ValidationError(f"putting invoice {named} on hold needs a reason")
+    status = _statuses(c, ids)
+    unknown = [i for i in ids if status[i] is None]
+    if unknown:
+        raise NotFoundError(f"no invoice {', '.join(map(repr, unknown[:5]))}; nothing held")
+    bad = [(i, status[i]) for i in ids if status[i] not in ("draft", "approved")]
+    if bad:
+        if len(ids) == 1:
+            invoice_id, st = bad[0]
+            hint = "; it is already held (release it to change the reason)" if st == "held" else ""
+            raise InvalidStateError(f"cannot hold invoice {invoice_id!r}: it is {st} (allowed: draft, approved){hint}")
+        raise InvalidStateError(f"only drafts and approved invoices can be held: {_listed(bad)}; nothing held")
+    for before in ("draft", "approved"):
         record_events(
             c,
             action="held",
             actor=actor,
-            invoice_ids=[invoice_id],
-            status_before=status,
+            invoice_ids=[i for i in ids if status[i] == before],
+            status_before=before,
             status_after="held",
             note=reason,
         )
-        c.execute(
-            """UPDATE invoices SET status = 'held', hold_reason = ?, approved_by = NULL, approved_at = NULL
-               WHERE invoice_id = ?""",
-            [reason, invoice_id],
-        )
+    c.execute(
+        """UPDATE invoices SET status = 'held', hold_reason = ?, approved_by = NULL, approved_at = NULL
+           WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))""",
+        [reason, ids],
+    )
+    return ids
 
-    retry_on_conflict(con, work)
+
+def hold_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, reason: str, actor: str | None = None) -> Invoice:
+    """draft or approved -> held, with the reason (required). A hold withdraws an approval."""
+    retry_on_conflict(con, lambda c: hold_invoices_tx(c, [invoice_id], reason=reason, actor=actor))
     return load_invoice(con, invoice_id)
+
+
+def release_invoices_tx(
+    c: duckdb.DuckDBPyConnection, invoice_ids: list[str], *, actor: str | None = None, note: str | None = None
+) -> list[str]:
+    """held -> draft for every id, in the caller's transaction, all or nothing (an id not held refuses all)."""
+    ids = list(dict.fromkeys(invoice_ids))
+    status = _statuses(c, ids)
+    unknown = [i for i in ids if status[i] is None]
+    if unknown:
+        raise NotFoundError(f"no invoice {', '.join(map(repr, unknown[:5]))}; nothing released")
+    bad = [(i, status[i]) for i in ids if status[i] != "held"]
+    if bad:
+        if len(ids) == 1:
+            raise InvalidStateError(f"cannot release invoice {bad[0][0]!r}: it is {bad[0][1]}, not held")
+        raise InvalidStateError(f"only held invoices can be released: {_listed(bad)}; nothing released")
+    record_events(
+        c,
+        action="released",
+        actor=actor,
+        invoice_ids=ids,
+        status_before="held",
+        status_after="draft",
+        note=(note or "").strip() or None,
+    )
+    c.execute(
+        "UPDATE invoices SET status = 'draft', hold_reason = NULL WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
+        [ids],
+    )
+    return ids
 
 
 def release_invoice(
     con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None, note: str | None = None
 ) -> Invoice:
     """held -> draft (to be reviewed and approved again); the hold reason stays in the audit trail."""
-
-    def work(c: duckdb.DuckDBPyConnection) -> None:
-        status = _one_status(c, invoice_id)
-        if status != "held":
-            raise InvalidStateError(f"cannot release invoice {invoice_id!r}: it is {status}, not held")
-        record_events(
-            c,
-            action="released",
-            actor=actor,
-            invoice_ids=[invoice_id],
-            status_before="held",
-            status_after="draft",
-            note=(note or "").strip() or None,
-        )
-        c.execute("UPDATE invoices SET status = 'draft', hold_reason = NULL WHERE invoice_id = ?", [invoice_id])
-
-    retry_on_conflict(con, work)
+    retry_on_conflict(con, lambda c: release_invoices_tx(c, [invoice_id], actor=actor, note=note))
     return load_invoice(con, invoice_id)

@@ -12,7 +12,7 @@ import datetime as dt
 
 import duckdb
 
-from ..db import retry_write_conflicts, transaction
+from ..db import retry_on_conflict
 from ..errors import (
     CycleMismatchError,
     InvalidStateError,
@@ -130,21 +130,18 @@ def preview_invoice(
     return _rated_preview(con, contract_id, source)
 
 
-def _draft_once(
-    con: duckdb.DuckDBPyConnection, contract_id: str, period_date: dt.date, check_duplicate: bool, actor: str | None
+def draft_period_invoice_tx(
+    con: duckdb.DuckDBPyConnection,
+    contract_id: str,
+    period_date: dt.date,
+    *,
+    check_duplicate: bool = False,
+    actor: str | None = None,
 ) -> DraftResult:
+    """`draft_period_invoice` in the caller's transaction. With `check_duplicate`, an existing invoice of the
+    cycle that is approved or finalized is InvoiceAlreadyGeneratedForThisBillingPeriod (Zenskar)."""
     cycle = cycle_of_date(con, contract_id, period_date)
-    with transaction(con):
-        existing = _claim(con, contract_id, cycle.start_date)
-        if existing is None:
-            targets_for_date(con, period_date, contract_ids=[contract_id])
-            _rate_one(con, contract_id)
-            if persist_rated(con) == 0:
-                raise NothingToBill(
-                    f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
-                )
-            new_id = _claim(con, contract_id, cycle.start_date)
-            record_drafted(con, "SELECT invoice_id FROM _new_ids", [], actor)
+    existing = _claim(con, contract_id, cycle.start_date)
     if existing is not None:
         if check_duplicate:
             status = con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [existing]).fetchone()[0]
@@ -154,6 +151,14 @@ def _draft_once(
                     f"{cycle.start_date} – {cycle.end_date}"
                 )
         return DraftResult(created=False, invoice=load_invoice(con, existing))
+    targets_for_date(con, period_date, contract_ids=[contract_id])
+    _rate_one(con, contract_id)
+    if persist_rated(con) == 0:
+        raise NothingToBill(
+            f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
+        )
+    new_id = _claim(con, contract_id, cycle.start_date)
+    record_drafted(con, "SELECT invoice_id FROM _new_ids", [], actor)
     return DraftResult(created=True, invoice=load_invoice(con, new_id))
 
 
@@ -163,7 +168,7 @@ def draft_period_invoice(
     """Draft the invoice of the period of a date (DayZero generate-period-invoices); idempotent:
     an existing non-void invoice for the cycle is returned with created=False, nothing changes."""
     # After a write conflict the retry sees the winner's invoice and returns it.
-    return retry_write_conflicts(lambda: _draft_once(con, contract_id, period_date, False, actor))
+    return retry_on_conflict(con, lambda c: draft_period_invoice_tx(c, contract_id, period_date, actor=actor))
 
 
 def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
@@ -178,12 +183,10 @@ def _nearest_cycles_text(con, contract_id: str, near: dt.date) -> str:
     )
 
 
-def generate_invoice(
+def generate_invoice_tx(
     con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest, *, actor: str | None = None
 ) -> DraftResult:
-    """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract.
-    With check_duplicate_invoice, the cycle's invoice being approved or finalized is the error
-    InvoiceAlreadyGeneratedForThisBillingPeriod; a draft or held one is returned (created = False)."""
+    """`generate_invoice` in the caller's transaction."""
     owner = con.execute("SELECT customer_id FROM contracts WHERE contract_id = ?", [req.contract_id]).fetchone()
     if owner is None:
         raise NotFoundError(f"unknown contract {req.contract_id!r}")
@@ -201,8 +204,66 @@ def generate_invoice(
             f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
             f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}"
         )
-    return retry_write_conflicts(
-        lambda: _draft_once(con, req.contract_id, req.from_date, req.check_duplicate_invoice, actor)
+    return draft_period_invoice_tx(
+        con, req.contract_id, req.from_date, check_duplicate=req.check_duplicate_invoice, actor=actor
+    )
+
+
+def generate_invoice(
+    con: duckdb.DuckDBPyConnection, req: GenerateInvoiceRequest, *, actor: str | None = None
+) -> DraftResult:
+    """Zenskar generate_invoice: the request's dates must be exactly one listed cycle of the contract.
+    With check_duplicate_invoice, the cycle's invoice being approved or finalized is the error
+    InvoiceAlreadyGeneratedForThisBillingPeriod; a draft or held one is returned (created = False)."""
+    return retry_on_conflict(con, lambda c: generate_invoice_tx(c, req, actor=actor))
+
+
+def redraft_invoice_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> None:
+    """`redraft_invoice` in the caller's transaction."""
+    head = con.execute(
+        "SELECT status, contract_id, period_start, run_id, total_minor FROM invoices WHERE invoice_id = ?",
+        [invoice_id],
+    ).fetchone()
+    if head is None:
+        raise NotFoundError(f"no invoice {invoice_id!r}")
+    status, contract_id, period_start, run_id, total_before = head
+    if status not in UNDER_REVIEW:
+        raise InvalidStateError(
+            f"invoice {invoice_id} is {status}: only drafts under review (draft, approved, held) can be redrafted"
+        )
+    if contract_id is None:
+        raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _kept_charges AS
+                   SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
+        [invoice_id],
+    )
+    for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
+        con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
+    targets_for_date(con, period_start, contract_ids=[contract_id])
+    _rate_one(con, contract_id)
+    if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
+        raise NothingToBill(
+            f"contract {contract_id} has nothing to bill any more in the cycle of "
+            f"{period_start}; the draft is left as it was"
+        )
+    con.execute(
+        """INSERT INTO invoice_lines
+                   SELECT * REPLACE ((SELECT max(line_no) FROM invoice_lines WHERE invoice_id = ?)
+                                     + row_number() OVER (ORDER BY line_no) AS line_no)
+                   FROM _kept_charges""",
+        [invoice_id],
+    )
+    refresh_totals(con, invoice_ids=[invoice_id])
+    record_events(
+        con,
+        action="redrafted",
+        actor=actor,
+        from_sql="""SELECT invoice_id, ? AS status_before, status AS status_after,
+                           json_object('total_minor_before', ?::BIGINT,
+                                       'total_minor', total_minor)::VARCHAR AS changes
+                    FROM invoices WHERE invoice_id = ?""",
+        params=[status, total_before, invoice_id],
     )
 
 
@@ -211,50 +272,5 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
     its swept delayed charges. Finalized invoices cannot be redrafted. An approved or held invoice
     becomes a plain draft (its figures changed: the approval no longer covers them; the hold reason
     stays in the audit trail)."""
-    with transaction(con):
-        head = con.execute(
-            "SELECT status, contract_id, period_start, run_id, total_minor FROM invoices WHERE invoice_id = ?",
-            [invoice_id],
-        ).fetchone()
-        if head is None:
-            raise NotFoundError(f"no invoice {invoice_id!r}")
-        status, contract_id, period_start, run_id, total_before = head
-        if status not in UNDER_REVIEW:
-            raise InvalidStateError(
-                f"invoice {invoice_id} is {status}: only drafts under review (draft, approved, held) can be redrafted"
-            )
-        if contract_id is None:
-            raise InvalidStateError(f"invoice {invoice_id} is a manual invoice: nothing to re-rate")
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _kept_charges AS
-                       SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
-            [invoice_id],
-        )
-        for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
-            con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
-        targets_for_date(con, period_start, contract_ids=[contract_id])
-        _rate_one(con, contract_id)
-        if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
-            raise NothingToBill(
-                f"contract {contract_id} has nothing to bill any more in the cycle of "
-                f"{period_start}; the draft is left as it was"
-            )
-        con.execute(
-            """INSERT INTO invoice_lines
-                       SELECT * REPLACE ((SELECT max(line_no) FROM invoice_lines WHERE invoice_id = ?)
-                                         + row_number() OVER (ORDER BY line_no) AS line_no)
-                       FROM _kept_charges""",
-            [invoice_id],
-        )
-        refresh_totals(con, invoice_ids=[invoice_id])
-        record_events(
-            con,
-            action="redrafted",
-            actor=actor,
-            from_sql="""SELECT invoice_id, ? AS status_before, status AS status_after,
-                               json_object('total_minor_before', ?::BIGINT,
-                                           'total_minor', total_minor)::VARCHAR AS changes
-                        FROM invoices WHERE invoice_id = ?""",
-            params=[status, total_before, invoice_id],
-        )
+    retry_on_conflict(con, lambda c: redraft_invoice_tx(c, invoice_id, actor=actor))
     return load_invoice(con, invoice_id)

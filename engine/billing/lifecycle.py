@@ -147,25 +147,51 @@ def finalize_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], *,
     return retry_on_conflict(con, lambda c: finalize_invoices_tx(c, invoice_ids, actor=actor))
 
 
+def finalize_invoice_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> None:
+    """`finalize_invoice` in the caller's transaction, with the message that names what to do first."""
+    status = _invoice_state(c, invoice_id)[0]
+    if status in UNDER_REVIEW and status != "approved":
+        hint = "release it, then approve it" if status == "held" else "approve it"
+        raise InvoiceNotApprovedError(
+            f"cannot finalize invoice {invoice_id!r}: it is {status}, not approved; {hint} first"
+        )
+    _require(status, ("approved",), invoice_id, "finalize")
+    finalize_invoices_tx(c, [invoice_id], actor=actor)
+
+
 def finalize_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> Invoice:
     """approved -> open with the business's next number; retried on concurrent finalizes.
     A draft or held invoice is refused (`invoice_not_approved`): approve it first."""
-
-    def work(c: duckdb.DuckDBPyConnection) -> None:
-        status = _invoice_state(c, invoice_id)[0]
-        if status in UNDER_REVIEW and status != "approved":
-            hint = "release it, then approve it" if status == "held" else "approve it"
-            raise InvoiceNotApprovedError(
-                f"cannot finalize invoice {invoice_id!r}: it is {status}, not approved; {hint} first"
-            )
-        _require(status, ("approved",), invoice_id, "finalize")
-        finalize_invoices_tx(c, [invoice_id], actor=actor)
-
-    retry_on_conflict(con, work)
+    retry_on_conflict(con, lambda c: finalize_invoice_tx(c, invoice_id, actor=actor))
     return load_invoice(con, invoice_id)
 
 
 # --- void and delete --------------------------------------------------------------------------
+
+
+def void_invoice_tx(
+    c: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None, *, actor: str | None = None
+) -> None:
+    """`void_invoice` in the caller's transaction."""
+    reason = (reason or "").strip() or None
+    status = _invoice_state(c, invoice_id)[0]
+    hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
+    _require(status, PAYABLE, invoice_id, "void", hint)
+    c.execute(
+        "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
+        [_utcnow(), reason, invoice_id],
+    )
+    record_events(
+        c,
+        action="voided",
+        actor=actor,
+        invoice_ids=[invoice_id],
+        status_before=status,
+        status_after="void",
+        note=reason,
+    )
+    c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
+    c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
 
 
 def void_invoice(
@@ -175,30 +201,31 @@ def void_invoice(
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
     one counts as none)."""
-    reason = (reason or "").strip() or None
-
-    def work(c: duckdb.DuckDBPyConnection) -> None:
-        status = _invoice_state(c, invoice_id)[0]
-        hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
-        _require(status, PAYABLE, invoice_id, "void", hint)
-        c.execute(
-            "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
-            [_utcnow(), reason, invoice_id],
-        )
-        record_events(
-            c,
-            action="voided",
-            actor=actor,
-            invoice_ids=[invoice_id],
-            status_before=status,
-            status_after="void",
-            note=reason,
-        )
-        c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
-        c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
-
-    retry_on_conflict(con, work)
+    retry_on_conflict(con, lambda c: void_invoice_tx(c, invoice_id, reason, actor=actor))
     return load_invoice(con, invoice_id)
+
+
+def delete_draft_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> list[str]:
+    """`delete_draft` in the caller's transaction."""
+    status = _invoice_state(c, invoice_id)[0]
+    _require(status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
+    record_events(
+        c,
+        action="deleted",
+        actor=actor,
+        from_sql="""SELECT invoice_id, status AS status_before, NULL AS status_after,
+                           json_object('business_id', business_id, 'customer_id', customer_id,
+                                       'contract_id', contract_id, 'total_minor', total_minor,
+                                       'currency', currency)::VARCHAR AS changes
+                    FROM invoices WHERE invoice_id = ?""",
+        params=[invoice_id],
+    )
+    released = c.execute(
+        "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
+    ).fetchall()
+    for table in ("invoice_lines", "invoice_cycle_claims", "idempotency_keys", "invoices"):
+        c.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
+    return sorted(r[0] for r in released)
 
 
 def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> list[str]:
@@ -206,29 +233,7 @@ def delete_draft(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str 
     its idempotency key. Its swept delayed charges become pending again; returns their charge ids.
     The `deleted` event keeps who it was for (business, customer, contract, total): the row is gone.
     """
-
-    def work(c: duckdb.DuckDBPyConnection) -> list[str]:
-        status = _invoice_state(c, invoice_id)[0]
-        _require(status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
-        record_events(
-            c,
-            action="deleted",
-            actor=actor,
-            from_sql="""SELECT invoice_id, status AS status_before, NULL AS status_after,
-                               json_object('business_id', business_id, 'customer_id', customer_id,
-                                           'contract_id', contract_id, 'total_minor', total_minor,
-                                           'currency', currency)::VARCHAR AS changes
-                        FROM invoices WHERE invoice_id = ?""",
-            params=[invoice_id],
-        )
-        released = c.execute(
-            "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
-        ).fetchall()
-        for table in ("invoice_lines", "invoice_cycle_claims", "idempotency_keys", "invoices"):
-            c.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
-        return sorted(r[0] for r in released)
-
-    return retry_on_conflict(con, work)
+    return retry_on_conflict(con, lambda c: delete_draft_tx(c, invoice_id, actor=actor))
 
 
 # --- payments ---------------------------------------------------------------------------------
