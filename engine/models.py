@@ -186,6 +186,7 @@ class ManualBatchItem(_Model):
     index: int
     ok: bool
     invoice: Invoice | None = None
+    code: str | None = Field(None, description="the error's stable code (not_finalized: created, not finalized)")
     error: str | None = None
 
 
@@ -295,6 +296,8 @@ class ReviewResult(_Model):
     flag_counts: dict[str, int] = Field(description="drafts per flag (before the --flag filter), every flag listed")
     unbilled_cycles: list[UnbilledCycle]
     unbilled_cycles_count: int
+    drafts_total: int | None = Field(None, description="drafts matching (after the flag filter), when paged")
+    offset: int = Field(0, description="drafts skipped before this page, when paged")
 
 
 class ReviewThresholds(_Model):

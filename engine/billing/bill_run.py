@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import time
 import uuid
 
 import duckdb
+import pydantic
 
 from ..db import retry_write_conflicts, transaction
 from ..models import BillRunReport, CurrencyTotals, FailedContract
@@ -33,6 +35,8 @@ from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
 from .audit import resolve_actor
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
+
+log = logging.getLogger("billsim.engine")
 
 # Runs this process is executing now. A 'running' row that is not live here was left by a crash:
 # no other process can be writing, because DuckDB lets one process at a time open the file.
@@ -192,7 +196,7 @@ def _run_once(
             finalized = finalize_invoices_tx(con, ids, actor=actor, approve=True)
         existing = con.execute("SELECT count(*) FROM _existing").fetchone()[0]
         nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
-        totals = _totals(con, run_id)
+        totals = run_totals(con, run_id)
         # what is still missed after the run (with catch-up: only cycles that failed or had nothing to bill)
         unbilled, unbilled_count = unbilled_cycles(con, period_date, limit=UNBILLED_LISTED, **_contract_scope(scope))
         result = dict(
@@ -225,13 +229,15 @@ def _jsonable(v):
     return v
 
 
-def _totals(con, run_id: str) -> list[CurrencyTotals]:
+def run_totals(con, run_id: str, business_id: str | None = None) -> list[CurrencyTotals]:
+    """Totals per currency of the invoices a run drafted (of one business's: `business_id`)."""
     rows = rows_as_dicts(
         con.execute(
             """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
                   sum(total_minor) AS tot
-           FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""",
-            [run_id],
+           FROM invoices WHERE run_id = ? AND (?::VARCHAR IS NULL OR business_id = ?)
+           GROUP BY currency ORDER BY currency""",
+            [run_id, business_id, business_id],
         )
     )
     return [
@@ -331,3 +337,40 @@ def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
         r["report"] = json.loads(r["report"]) if r["report"] else None
         r["scope"] = json.loads(r["scope"])
     return rows
+
+
+def stored_run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, BillRunReport | None] | None:
+    """(status, report) of a stored run (None: no such run). The report is None while the run is running (or
+    was cut off by a crash) and when its stored text cannot be read."""
+    row = con.execute(
+        """SELECT run_id, period_date, scope, include_delayed_charges, finalize, status, requested_by,
+                  started_at, finished_at, report FROM bill_runs WHERE run_id = ?""",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        return None
+    run_id, period_date, scope, include, finalize, status, requested_by, started, finished, report = row
+    if status == "running" or not report:
+        return status, None
+    try:
+        stored = json.loads(report)
+        parsed = BillRunReport.model_validate(
+            {
+                **stored,
+                "run_id": run_id,
+                "period_date": period_date,
+                "status": status,
+                "scope": json.loads(scope),
+                "include_delayed_charges": include,
+                "finalize": finalize,
+                "catch_up": bool(json.loads(scope).get("catch_up")),
+                "requested_by": requested_by,
+                "started_at": started,
+                "finished_at": finished,
+                "duration_s": (finished - started).total_seconds() if finished and started else None,
+            }
+        )
+    except (pydantic.ValidationError, ValueError, TypeError):
+        log.warning("bill run %s: stored report not readable", run_id)
+        return status, None
+    return status, parsed

@@ -354,6 +354,12 @@ def create_invoice(
 # --- batch ------------------------------------------------------------------------------------
 
 
+def _error_code(exc: Exception) -> str:
+    if isinstance(exc, BillsimError):
+        return exc.code
+    return "validation_error" if isinstance(exc, pydantic.ValidationError) else "invoice_not_created"
+
+
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
@@ -427,9 +433,10 @@ def batch_create(
     results, new = [], set(new_ids)
     for index, out in enumerate(outcome):
         if isinstance(out, Exception):
-            results.append(ManualBatchItem(index=index, ok=False, error=_error_text(out)))
+            results.append(ManualBatchItem(index=index, ok=False, code=_error_code(out), error=_error_text(out)))
         else:
             note = finalize_error if out in new else None
-            results.append(ManualBatchItem(index=index, ok=True, invoice=load_invoice(con, out), error=note))
+            code = "not_finalized" if note else None
+            results.append(ManualBatchItem(index=index, ok=True, invoice=load_invoice(con, out), code=code, error=note))
     ok = sum(r.ok for r in results)
     return ManualBatchResult(results=results, created=ok, failed=len(results) - ok)

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.api.tokens import create_token, revoke_token
+from engine.access.tokens import create_token, revoke_token
 from engine.db import connect
 from engine.ingest.importer import import_folder
 

@@ -26,7 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from engine.api.tokens import create_token, revoke_token
+from engine.access.tokens import create_token, revoke_token
 from engine.billing.bill_run import bill_run
 from engine.billing.invoices import draft_period_invoice
 from engine.db import connect

@@ -8,7 +8,7 @@ import json
 
 from test_pages import assert_clean, db_rows, open_page, start_app, widget
 
-from engine.api.tokens import business_of_token
+from engine.access.tokens import business_of_token
 
 
 def _a_customer(path) -> tuple[str, str]:

@@ -1,8 +1,10 @@
-"""Previews over HTTP, rated together: one worker thread with its own cursor takes every preview waiting and
-rates them in one pass (engine.billing.preview_batch). DuckDB's cost of a preview is mostly preparing its
-statements, and a pass for eight contracts costs about twice one for one, so clients asking at the same time
-share the work instead of queueing behind each other. No timer: a preview asked while the worker is idle is
-rated at once, alone; those asked while it works form the next pass.
+"""Previews asked at the same time (a server's requests), rated together.
+
+One worker thread with its own cursor takes every preview waiting and rates them in one pass
+(engine.billing.preview_batch). DuckDB's cost of a preview is mostly preparing its statements, and a pass
+for eight contracts costs about twice one for one, so clients asking at the same time share the work instead
+of queueing behind each other. No timer: a preview asked while the worker is idle is rated at once, alone;
+those asked while it works form the next pass.
 
 Each request gets what `preview_invoice` would give it (its invoice, or its error raised in its own thread).
 """
@@ -18,14 +20,14 @@ import duckdb
 
 from ..billing.preview_batch import preview_invoices
 from ..models import Invoice
-from .db_session import new_cursor
+from .database import Database
 
 MAX_PASS = 32  # previews per pass at most (the pass rates them 16 contracts at a time)
 
 
 class PreviewQueue:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._waiting: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -56,7 +58,7 @@ class PreviewQueue:
             thread.join()
 
     def _work(self) -> None:
-        cur = new_cursor(self._con)
+        cur = self._database.open_cursor()
         try:
             while True:
                 first = self._waiting.get()

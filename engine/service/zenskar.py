@@ -12,10 +12,11 @@ import datetime as dt
 
 import duckdb
 
-from ..billing.invoices import generate_invoice
+from ..billing.invoices import generate_invoice_tx
 from ..errors import CycleMismatchError, ValidationError
+from ..limits import LAST_DATE, check_date
 from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
-from ..rating.cycles import LAST_PERIOD_DATE, billing_cycles, contract_window
+from ..rating.cycles import billing_cycles, contract_window
 
 DEFAULT_CYCLES_LIMIT = 12
 MAX_CYCLES_LIMIT = 500
@@ -80,10 +81,13 @@ def contract_cycles(
     limit = DEFAULT_CYCLES_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_CYCLES_LIMIT:
         raise ValidationError(f"limit must be between 1 and {MAX_CYCLES_LIMIT} (got {limit})")
+    for field, value in (("from_date", from_date), ("to_date", to_date)):
+        if value is not None:
+            check_date(value, field)
     start, end = contract_window(con, contract_id)  # unknown contract -> NotFoundError
     today = today or dt.datetime.now(dt.UTC).date()
     lo = from_date or start
-    hi = to_date or end or min(max(today, start) + dt.timedelta(days=400), LAST_PERIOD_DATE)
+    hi = to_date or end or min(max(today, start) + dt.timedelta(days=400), LAST_DATE)
     cycles = billing_cycles(con, contract_id, lo, hi)
     if to_date is None and end is None:
         # the current cycle and the next one, not a year of future cycles
@@ -98,12 +102,12 @@ def _valid_cycles_text(con: duckdb.DuckDBPyConnection, contract_id: str, near: d
     if near is None:
         rows = contract_cycles(con, contract_id, limit=3)
     else:
-        near = min(max(near, start), end or near, LAST_PERIOD_DATE)
+        near = min(max(near, start), end or near, LAST_DATE)
         window = billing_cycles(
             con,
             contract_id,
             near - dt.timedelta(days=400),
-            min(near + dt.timedelta(days=400), LAST_PERIOD_DATE),
+            min(near + dt.timedelta(days=400), LAST_DATE),
         )
         best = sorted(window, key=lambda c: abs((c.start_date - near).days))[:3]
         rows = [cycle_row(c) for c in sorted(best, key=lambda c: c.start_date)]
@@ -128,8 +132,9 @@ def generate_from_fields(
     check_duplicate_invoice: bool | None = None,
     actor: str | None = None,
 ) -> DraftResult:
-    """Zenskar generate_invoice from raw request fields (section 4): the dates must be exactly one listed
-    cycle; a missing date names the valid cycles (CycleMismatchError), never an empty or $0 result."""
+    """Zenskar generate_invoice from raw request fields (section 4), in the caller's transaction: the dates must
+    be exactly one listed cycle; a missing date names the valid cycles (CycleMismatchError), never an empty or $0
+    result."""
     contract_window(con, contract_id)  # an unknown contract is NotFoundError before any date is read
     dates = {
         "from_date": cycle_date(from_date, "from_date"),
@@ -150,8 +155,7 @@ def generate_from_fields(
             f"billing_cycle_start_day must be a day of the month, 1-31 (got {billing_cycle_start_day})"
         )
     for field, value in dates.items():
-        if value > LAST_PERIOD_DATE:
-            raise ValidationError(f"{field} {value} is after {LAST_PERIOD_DATE}, the last date billed")
+        check_date(value, field)
     if dates["to_date"] < dates["from_date"]:
         raise CycleMismatchError(
             f"to_date {dates['to_date']} is before from_date {dates['from_date']}; valid cycles of contract "
@@ -164,4 +168,4 @@ def generate_from_fields(
         **dates,
         **({} if check_duplicate_invoice is None else {"check_duplicate_invoice": check_duplicate_invoice}),
     )
-    return generate_invoice(con, req, actor=actor)
+    return generate_invoice_tx(con, req, actor=actor)

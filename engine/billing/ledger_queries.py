@@ -13,7 +13,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from ..billing.invoice_store import rows_as_dicts
+from .invoice_store import rows_as_dicts
 from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 from ..statuses import STATUSES

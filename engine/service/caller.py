@@ -1,0 +1,35 @@
+"""Who is asking: the business a caller is scoped to (or every business) and the actor of its changes.
+
+local (CLI, workbench, notebooks)   every business     actor: --actor / "Your name" / the OS user
+HTTP API, MCP over HTTP              the token's one    actor: the token's name (api:<name> over MCP)
+MCP over stdio                       --business B       actor: mcp:<OS user> or --actor
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..billing.audit import resolve_actor
+
+
+@dataclass(frozen=True)
+class Caller:
+    business_id: str | None  # None: every business (a local user of the whole database)
+    actor: str
+
+    @classmethod
+    def local(cls, actor: str | None = None) -> Caller:
+        """A person at this machine: every business; the actor given, else the OS user."""
+        return cls(None, resolve_actor(actor))
+
+    @classmethod
+    def of_business(cls, business_id: str, actor: str) -> Caller:
+        return cls(business_id, actor)
+
+    @property
+    def every_business(self) -> bool:
+        return self.business_id is None
+
+    def sees(self, business_id: str | None) -> bool:
+        """Whether something of `business_id` is visible to this caller."""
+        return self.business_id is None or business_id == self.business_id

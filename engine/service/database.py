@@ -1,0 +1,87 @@
+"""The process's handle on one database file: ONE DuckDB connection (DuckDB lets one process write a file)
+and the cursors handed out from it, one per unit of work.
+
+A cursor is a connection of its own to the same database (its own transaction and temp tables), so
+requests, sessions and background runs work side by side. Closing the database closes every cursor still
+open (the workbench swapping in a freshly built file; a server shutting down).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from ..db import connect, default_db_path
+from ..errors import DatabaseBusyError
+
+_MEMORY = re.compile(r"^\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class Database:
+    """One database file opened by this process (see module doc)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        wait_seconds: float = 0.0,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = ":memory:" if path == ":memory:" else str(Path(path) if path else default_db_path())
+        self._con = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
+        if memory_limit is not None:
+            if not _MEMORY.match(memory_limit):
+                raise ValueError(f"not a memory size: {memory_limit!r}")
+            self._con.execute(f"SET memory_limit = '{memory_limit}'")  # checked against the pattern above
+        self._cursors: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def open_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own (own transaction, temp tables, thread); the caller closes it."""
+        with self._lock:
+            if self.closed:
+                raise DatabaseBusyError(f"the database {self.path} was closed (replaced or shut down); try again")
+            cur = self._con.cursor()
+            self._cursors.add(cur)
+        # cursors do not inherit the connection's setting; fetched, so no unfinished result stays behind
+        cur.execute("SET TimeZone = 'UTC'").fetchall()
+        return cur
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.open_cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def interrupt(self) -> None:
+        """Interrupt every query running on a cursor of this database (a server shutting down)."""
+        with self._lock:
+            cursors = list(self._cursors)
+        for cur in cursors:
+            try:
+                cur.interrupt()
+            except duckdb.Error:
+                pass  # already closed
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            cursors = list(self._cursors)
+        for cur in cursors:
+            try:
+                cur.close()
+            except duckdb.Error:
+                pass
+        self._con.close()

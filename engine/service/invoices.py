@@ -1,0 +1,196 @@
+"""Invoices: made by hand (DayZero create and batch), read one or a page, redrafted, deleted, rendered.
+
+Every function takes the caller's Session first; an invoice or customer the caller may not see is
+`invoice_not_found` / `customer_not_found`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import duckdb
+
+from ..billing.audit import invoice_events
+from ..billing.invoice_reads import find_invoices, invoice_extras, load_invoices
+from ..billing.invoice_store import load_invoice
+from ..billing.invoices import preview_invoice, redraft_invoice_tx
+from ..billing.lifecycle import delete_draft_tx
+from ..billing.manual_invoices import batch_create, create_invoice_tx
+from ..errors import BillsimError, NotFoundError
+from ..io.documents import render_document
+from ..models import Invoice, ManualBatchItem, ManualBatchRequest, ManualBatchResult
+from . import faults, tenancy
+from .requests import BatchInvoiceRequest, InvoiceCreateRequest, ListInvoicesRequest, parse
+from .results import InvoiceDetail, InvoicePage, Payment
+from .seed_bodies import create_request
+from .session import Session
+
+# Runs in the operation's own transaction, after its effect (the HTTP API stores its idempotent response there).
+Record = Callable[[duckdb.DuckDBPyConnection, InvoiceDetail], None]
+
+
+def details(cur: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[InvoiceDetail]:
+    """The invoices with their customer, payments and last change, in a constant number of queries."""
+    found = load_invoices(cur, invoice_ids)
+    extras = invoice_extras(cur, [i.invoice_id for i in found])
+    out = []
+    for inv in found:
+        extra = extras[inv.invoice_id]
+        created = inv.created_at or dt.datetime(1970, 1, 1)
+        last = extra["last_change"]
+        out.append(
+            InvoiceDetail(
+                invoice=inv,
+                customer_name=extra["customer_name"],
+                customer_email=extra["customer_email"],
+                payments=[Payment(**p) for p in extra["payments"]],
+                updated_at=max(created, last) if last else created,
+            )
+        )
+    return out
+
+
+def _detail(cur: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceDetail:
+    found = details(cur, [invoice_id])
+    if not found:
+        raise NotFoundError.of("invoice", invoice_id)
+    full = load_invoice(cur, invoice_id)  # with the pending usage of its cycle
+    return found[0].model_copy(update={"invoice": full})
+
+
+def get(s: Session, invoice_id: str) -> InvoiceDetail:
+    with s.cursor() as cur:
+        tenancy.invoices(cur, s.caller, [invoice_id])
+        return _detail(cur, invoice_id)
+
+
+def get_invoice(s: Session, invoice_id: str) -> Invoice:
+    return get(s, invoice_id).invoice
+
+
+def list_page(s: Session, request: ListInvoicesRequest | dict | None = None) -> InvoicePage:
+    """The caller's invoices matching every filter given, newest first, one page (a constant number of queries)."""
+    req = parse(ListInvoicesRequest, request or {})
+    with s.cursor() as cur:
+        ids, total = find_invoices(
+            cur,
+            s.caller.business_id,
+            status=req.status,
+            customer_id=req.customer_id,
+            contract_id=req.contract_id,
+            run_id=req.run_id,
+            period_date=req.period_date,
+            limit=req.limit,
+            offset=req.offset,
+        )
+        return InvoicePage(invoices=details(cur, ids), total=total, limit=req.limit, offset=req.offset)
+
+
+def create(
+    s: Session,
+    request: InvoiceCreateRequest | dict,
+    *,
+    idempotency_key: str | None = None,
+    record: Record | None = None,
+) -> InvoiceDetail:
+    """DayZero POST /invoices: a draft of custom lines (money in minor units), all or nothing. With `recurring`,
+    also a template that drafts it every period. An `idempotency_key` replays the first invoice."""
+    req = parse(InvoiceCreateRequest, request)
+    engine_req = create_request(req.model_dump(mode="json", exclude_none=True), idempotency_key=idempotency_key)
+    with s.cursor() as cur:
+        tenancy.customer(cur, s.caller, req.customer_id)
+
+    def work(cur: duckdb.DuckDBPyConnection) -> InvoiceDetail:
+        invoice_id, _ = create_invoice_tx(cur, engine_req, actor=s.actor)
+        detail = _detail(cur, invoice_id)
+        if record is not None:
+            record(cur, detail)
+        faults.pause("create_invoice:before_commit")
+        return detail
+
+    detail = s.transaction(work)
+    faults.pause("create_invoice:after_commit")
+    return detail
+
+
+def batch(s: Session, request: BatchInvoiceRequest | dict) -> tuple[ManualBatchResult, dict[str, InvoiceDetail]]:
+    """DayZero POST /invoices/batch: each item succeeds or fails on its own (committed one by one), with its code.
+    Returns the result and the detail of every invoice in it (by id)."""
+    req = parse(BatchInvoiceRequest, request)
+    errors: dict[int, BillsimError] = {}
+    engine_items = []
+    with s.cursor() as cur:
+        visible = tenancy.visible_customers(cur, s.caller, [i.customer_id for i in req.items])
+    for index, item in enumerate(req.items):
+        if item.customer_id not in visible:
+            errors[index] = NotFoundError.of("customer", item.customer_id)
+            continue
+        try:
+            engine_items.append((index, create_request(item.model_dump(mode="json", exclude_none=True))))
+        except BillsimError as exc:
+            errors[index] = exc
+    done: dict[int, ManualBatchItem] = {}
+    if engine_items:
+        engine_req = ManualBatchRequest(
+            items=[r for _, r in engine_items],
+            include_delayed_charges=req.include_delayed_charges,
+            finalize=req.finalize,
+        )
+        with s.cursor() as cur:
+            result = batch_create(cur, engine_req, actor=s.actor)
+        done = {engine_items[r.index][0]: r for r in result.results}
+    results = []
+    for index in range(len(req.items)):
+        if index in errors:
+            exc = errors[index]
+            results.append(ManualBatchItem(index=index, ok=False, code=exc.code, error=str(exc)))
+            continue
+        results.append(done[index].model_copy(update={"index": index}))
+    ok = sum(r.ok for r in results)
+    with s.cursor() as cur:
+        found = details(cur, [r.invoice.invoice_id for r in results if r.invoice is not None])
+    return (
+        ManualBatchResult(results=results, created=ok, failed=len(results) - ok),
+        {d.invoice.invoice_id: d for d in found},
+    )
+
+
+def redraft(s: Session, invoice_id: str) -> Invoice:
+    """Re-rate a draft after its data changed (same id; an approved or held one becomes a plain draft)."""
+    with s.cursor() as cur:
+        tenancy.invoices(cur, s.caller, [invoice_id])
+
+    def work(cur: duckdb.DuckDBPyConnection) -> Invoice:
+        redraft_invoice_tx(cur, invoice_id, actor=s.actor)
+        return load_invoice(cur, invoice_id)
+
+    return s.transaction(work)
+
+
+def delete(s: Session, invoice_id: str) -> list[str]:
+    """Delete an invoice not finalized yet; returns the delayed charges it released (pending again)."""
+    with s.cursor() as cur:
+        tenancy.invoices(cur, s.caller, [invoice_id])
+    return s.transaction(lambda cur: delete_draft_tx(cur, invoice_id, actor=s.actor))
+
+
+def history(s: Session, invoice_id: str) -> list[dict]:
+    """The invoice's audit events, oldest first."""
+    with s.cursor() as cur:
+        tenancy.invoices(cur, s.caller, [invoice_id])
+        return invoice_events(cur, invoice_id)
+
+
+def document(s: Session, invoice_id: str, fmt: str) -> str | bytes:
+    """The invoice as its customer sees it: HTML text or PDF bytes (DRAFT mark until finalized, VOID when void)."""
+    with s.cursor() as cur:
+        tenancy.invoices(cur, s.caller, [invoice_id])
+        return render_document(cur, load_invoice(cur, invoice_id), fmt)
+
+
+def preview_document(s: Session, contract_id: str, period_date: dt.date, fmt: str) -> str | bytes:
+    """The document of the invoice a draft of the period of `period_date` would be (DRAFT mark)."""
+    with s.cursor() as cur:
+        tenancy.contract(cur, s.caller, contract_id)
+        return render_document(cur, preview_invoice(cur, contract_id, period_date), fmt)

@@ -1,0 +1,252 @@
+"""The requests of the application layer, with the bounds of engine/limits.py: ONE definition for every front end.
+
+The HTTP API takes these as its bodies (the seeds' names and fields: DayZero `InvoiceCreateRequest`, Zenskar
+`generate_invoice`, …), so its OpenAPI schema is this code; the MCP tools, the CLI and the workbench build the
+same models from what they were given (`parse`), so the same input is refused with the same code and message
+everywhere (`validation_error`, naming each field and what is wrong).
+
+Types are strict: a number where text is expected, `true` as a price, a date-time or a number as a date, a
+float as an amount are refused; texts are bounded and storable (no NUL, no unpaired surrogate); dates lie in
+1900-01-01 .. 2199-12-31; unknown fields are refused, so a misspelt field is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, TypeVar
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from .. import limits
+from ..errors import ValidationError
+from ..models import RecurringConfig as EngineRecurringConfig
+from ..statuses import InvoiceStatus
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _day(value):
+    """A date from a date or `YYYY-MM-DD` text only (never a number or a date-time)."""
+    if isinstance(value, dt.datetime):
+        raise ValueError("a date (YYYY-MM-DD) is expected, not a date-time")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("a date as YYYY-MM-DD is expected")
+
+
+def _bounded_day(value: dt.date) -> dt.date:
+    if not limits.FIRST_DATE <= value <= limits.LAST_DATE:
+        raise ValueError(f"the date must lie within {limits.FIRST_DATE} .. {limits.LAST_DATE}")
+    return value
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("the text contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text contains an unpaired surrogate") from None
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the text is blank")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day), AfterValidator(_bounded_day)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_NAME), AfterValidator(_storable)]
+Text = Annotated[StrictStr, Field(max_length=limits.MAX_TEXT), AfterValidator(_storable)]
+Reason = Annotated[
+    StrictStr, Field(min_length=1, max_length=limits.MAX_TEXT), AfterValidator(_storable), AfterValidator(_not_blank)
+]
+Minor = Annotated[StrictInt, Field(ge=-limits.MINOR_MAX, le=limits.MINOR_MAX)]
+IdList = Annotated[list[Id], Field(max_length=limits.MAX_IDS)]
+
+
+class Request(BaseModel):
+    """Unknown fields are refused (422 over HTTP), so a misspelt field is never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def problems_text(exc: pydantic.ValidationError) -> str:
+    """Every problem of a request as one line: `line_items.0.unit_price: Input should be a valid integer; …`."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
+        parts.append(f"{where}: {err.get('msg', '').removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def parse(model: type[M], data) -> M:
+    """`data` (a dict of what a front end was given) as `model`, or ValidationError naming every problem."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(f"invalid request: {problems_text(exc)}") from None
+
+
+# --- contracts ----------------------------------------------------------------------------------------
+
+
+class GeneratePeriodInvoicesRequest(Request):
+    period_date: Day = Field(description="Any date within the billing period to draft (YYYY-MM-DD).")
+
+
+class PreviewInvoiceRequest(Request):
+    period_date: Day = Field(description="Any date within the billing period to preview (YYYY-MM-DD).")
+
+
+class PeriodDateRequest(Request):
+    period_date: Day
+
+
+class CyclesRequest(Request):
+    """A contract's billing cycles overlapping [from_date, to_date] (at most 10 years of them)."""
+
+    from_date: Day
+    to_date: Day
+
+
+ZenskarDate = StrictStr | StrictInt
+_ZDATE = "YYYY-MM-DD, ISO-8601 date-time (its UTC day, e.g. 2026-04-28T00:00:00Z) or UNIX seconds"
+
+
+class GenerateInvoiceRequestSchema(Request):
+    """Zenskar generate_invoice: the dates must be exactly one cycle of getContractBillingCycles."""
+
+    customer_id: Id
+    contract_id: Id
+    from_date: Annotated[ZenskarDate, Field(description=_ZDATE)] | None = None
+    to_date: Annotated[ZenskarDate, Field(description=_ZDATE)] | None = None
+    check_duplicate_invoice: StrictBool | None = None
+    bill_for_date: Annotated[ZenskarDate, Field(description=_ZDATE + "; required: it names the cycle")] | None = None
+    billing_cycle_start_day: StrictInt | None = None
+
+
+class ContractCyclesRequest(Request):
+    """Zenskar getContractBillingCycles: the latest `limit` cycles in [from_date, to_date] (defaults: the
+    contract's start up to the cycle after today's)."""
+
+    limit: Annotated[StrictInt, Field(ge=1, le=limits.MAX_PAGE)] = 12
+    from_date: ZenskarDate | None = None
+    to_date: ZenskarDate | None = None
+
+
+# --- invoices made by hand (DayZero) ---------------------------------------------------------------------
+
+
+class LineItemRequest(Request):
+    variant_id: Id | None = Field(None, description="Product variant; omit or 'custom' for a custom item.")
+    quantity: Annotated[StrictInt, Field(ge=1, le=limits.MAX_QUANTITY)] = Field(
+        1, description="Quantity ordered. Defaults to 1."
+    )
+    description: Text | None = Field(None, description="Required for custom items.")
+    unit_price: Minor | None = Field(None, description="Price per unit in minor units.")
+    amount: Minor | None = Field(None, description="Deprecated: taken as unit_price when unit_price is not set.")
+
+
+class InvoiceRecurringConfig(EngineRecurringConfig):
+    model_config = ConfigDict(extra="forbid")
+    start_date: Day
+    payment_terms_days: Annotated[StrictInt, Field(ge=0, le=3650)] = 30
+
+
+class InvoiceCreateRequest(Request):
+    customer_id: Id = Field(description="Customer to invoice.")
+    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)] | None = Field(
+        None, description="ISO 4217 currency; defaults to the customer's."
+    )
+    line_items: list[LineItemRequest] = Field(min_length=1, max_length=limits.MAX_LINES)
+    due_date: Day = Field(description="Payment due date in YYYY-MM-DD format.")
+    description: Text | None = None
+    recurring: InvoiceRecurringConfig | None = None
+
+
+class BatchInvoiceItem(Request):
+    customer_id: Id
+    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)] | None = None
+    line_items: list[LineItemRequest] = Field(min_length=1, max_length=limits.MAX_LINES)
+    due_date: Day
+    description: Text | None = None
+
+
+class BatchInvoiceRequest(Request):
+    items: list[BatchInvoiceItem] = Field(max_length=limits.MAX_ITEMS, description="List of invoices to create")
+    include_delayed_charges: StrictBool = False
+    finalize: StrictBool = False
+
+
+class ListInvoicesRequest(Request):
+    status: InvoiceStatus | None = None
+    customer_id: Id | None = None
+    contract_id: Id | None = None
+    run_id: Id | None = None
+    period_date: Day | None = Field(None, description="the invoice's period contains this date")
+    limit: Annotated[StrictInt, Field(ge=1, le=limits.MAX_PAGE)] = 50
+    offset: Annotated[StrictInt, Field(ge=0, le=10**9)] = 0
+
+
+# --- review and lifecycle --------------------------------------------------------------------------------
+
+
+class ApproveRequest(Request):
+    note: Text | None = None
+
+
+class HoldRequest(Request):
+    reason: Reason
+
+
+class ReleaseRequest(Request):
+    note: Text | None = None
+
+
+class VoidRequest(Request):
+    reason: Text | None = None
+
+
+class PaymentRequest(Request):
+    amount: Annotated[StrictInt, Field(gt=0, le=limits.MINOR_MAX)] = Field(
+        description="minor units, at most the balance due"
+    )
+    method: Literal["manual", "stripe"] = "manual"
+
+
+# --- bill runs and scenarios -----------------------------------------------------------------------------
+
+
+class BillRunRequest(Request):
+    period_date: Day
+    contract_ids: IdList | None = None
+    customer_ids: IdList | None = None
+    business_id: Id | None = Field(None, description="only this business's contracts (a token's: its own)")
+    include_delayed_charges: StrictBool = False
+    finalize: StrictBool = False
+    catch_up: StrictBool = Field(False, description="also draft every missed cycle before the period date")
+
+
+class SimulateRequest(Request):
+    scenario: dict = Field(description="a scenario as in spec section 7: {name, changes: [...]}")
+    from_date: Day
+    to_date: Day
+    contract_ids: IdList | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _range(self) -> SimulateRequest:
+        try:
+            limits.check_range(self.from_date, self.to_date)
+        except ValidationError as exc:
+            raise ValueError(str(exc)) from None
+        return self

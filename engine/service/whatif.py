@@ -1,0 +1,176 @@
+"""What-if scenarios (spec section 7): simulate over the caller's contracts, nothing stored changes; the
+workbench's richer simulation (by month, product, top movers, the waterfall per change); saved scenarios.
+
+The range is at most 10 years (limits.py); a scenario's products, lines, metrics and contracts are checked
+against the caller's business's data only (a name only another business has is unknown, like a missing one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from .. import limits
+from ..errors import ScenarioError
+from ..progress import Progress
+from ..whatif.scenarios import (
+    Scenario,
+    Simulation,
+    delete_scenario,
+    get_scenario,
+    list_scenarios,
+    parse_scenario,
+    run_simulation,
+    save_scenario,
+    scenario_choices,
+    simulate,
+    validate_scenario,
+    waterfall_by_change,
+)
+from . import tenancy
+from .requests import SimulateRequest, parse
+from .session import Session
+
+
+def scenario_of(data: dict | str | bytes | Scenario, origin: str = "scenario") -> Scenario:
+    """A Scenario from its JSON (text, or a parsed dict whose numbers may be floats: they are read back as the
+    decimals they print as, never kept as floats)."""
+    if isinstance(data, Scenario):
+        return data
+    if isinstance(data, dict):
+        try:
+            data = json.dumps(data, allow_nan=False)
+        except (ValueError, TypeError):
+            raise ScenarioError(f"{origin} is not valid JSON (numbers must be finite)") from None
+    return parse_scenario(data, origin=origin)
+
+
+def _scope(s: Session, contract_ids: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """(the contracts to simulate: None = all of the caller's, the contracts the names are checked against)."""
+    with s.cursor() as cur:
+        if contract_ids is not None:
+            tenancy.contracts(cur, s.caller, contract_ids)
+        if s.caller.every_business:
+            return contract_ids, None
+        mine = tenancy.business_contracts(cur, s.caller)
+    if not mine:
+        raise ScenarioError("the business has no contract to simulate", code="nothing_to_simulate")
+    return (contract_ids if contract_ids is not None else mine), mine
+
+
+def simulate_request(s: Session, request: SimulateRequest | dict, *, scenario_raw=None) -> dict:
+    """Bill every cycle of the caller's contracts (or those named) starting in [from_date, to_date] twice, as
+    stored and with the scenario's changes; totals per currency as decimal strings (major units).
+    `scenario_raw`: the scenario as it came (e.g. re-read from the request body with exact decimals)."""
+    req = parse(SimulateRequest, request)
+    scenario = scenario_of(req.scenario if scenario_raw is None else scenario_raw)
+    ids, within = _scope(s, req.contract_ids)
+    with s.cursor() as cur:
+        return simulate(cur, scenario, req.from_date, req.to_date, contract_ids=ids, within=within)
+
+
+def simulate_file(
+    s: Session,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    *,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """`billsim simulate`: the same, writing comparison.csv to `out_dir` when given."""
+    req = parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
+    ids, within = _scope(s, None)
+    with s.cursor() as cur:
+        return simulate(
+            cur,
+            scenario,
+            req.from_date,
+            req.to_date,
+            out_dir=out_dir,
+            contract_ids=ids,
+            progress=progress,
+            within=within,
+        )
+
+
+def simulation(
+    s: Session,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    *,
+    contract_ids: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Simulation:
+    """The simulation with its comparison rows, for the workbench and the notebooks (by month, product, movers)."""
+    tenancy.local_only(s.caller, "a simulation with every comparison row")
+    limits.check_range(from_date, to_date)
+    with s.cursor() as cur:
+        return run_simulation(cur, scenario, from_date, to_date, contract_ids=contract_ids, progress=progress)
+
+
+def waterfall(
+    s: Session, scenario: Scenario, from_date: dt.date, to_date: dt.date, *, contract_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """What drives the change: the scenario's changes applied one after another, per currency."""
+    tenancy.local_only(s.caller, "the waterfall of a simulation")
+    limits.check_range(from_date, to_date)
+    with s.cursor() as cur:
+        return waterfall_by_change(cur, scenario, from_date, to_date, contract_ids=contract_ids)
+
+
+def check(s: Session, scenario: Scenario, contract_ids: list[str] | None = None) -> None:
+    """Every product, line, metric and contract the scenario names exists (all problems at once)."""
+    with s.cursor() as cur:
+        validate_scenario(cur, scenario, contract_ids)
+
+
+def choices(s: Session) -> dict[str, list[str]]:
+    """What a scenario can name by choice: the stored products and metrics."""
+    with s.cursor() as cur:
+        return scenario_choices(cur)
+
+
+def saved(s: Session) -> list[dict]:
+    tenancy.local_only(s.caller, "saved scenarios")
+    with s.cursor() as cur:
+        return list_scenarios(cur)
+
+
+def save(s: Session, scenario: Scenario) -> dict:
+    tenancy.local_only(s.caller, "saved scenarios")
+    return s.transaction(lambda cur: save_scenario(cur, scenario))
+
+
+def load(s: Session, name: str) -> Scenario:
+    tenancy.local_only(s.caller, "saved scenarios")
+    with s.cursor() as cur:
+        return get_scenario(cur, name)
+
+
+def delete(s: Session, name: str) -> None:
+    tenancy.local_only(s.caller, "saved scenarios")
+    s.transaction(lambda cur: delete_scenario(cur, name))
+
+
+__all__ = [
+    "Decimal",
+    "Scenario",
+    "Simulation",
+    "check",
+    "choices",
+    "delete",
+    "load",
+    "save",
+    "saved",
+    "scenario_of",
+    "simulate_file",
+    "simulate_request",
+    "simulation",
+    "waterfall",
+]
