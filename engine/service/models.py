@@ -1,0 +1,42 @@
+"""The engine's models the front ends read (pydantic; money as Decimal major units next to integer minor units),
+re-exported so a front end imports nothing below the application layer."""
+
+from ..models import (
+    ApprovalResult,
+    BillingCycle,
+    BillRunReport,
+    CurrencyTotals,
+    DraftResult,
+    FailedContract,
+    Invoice,
+    InvoiceLine,
+    ManualBatchItem,
+    ManualBatchResult,
+    PendingCharge,
+    ReviewFlag,
+    ReviewResult,
+    ReviewRow,
+    ReviewThresholds,
+    TierRow,
+    UnbilledCycle,
+)
+
+__all__ = [
+    "ApprovalResult",
+    "BillRunReport",
+    "BillingCycle",
+    "CurrencyTotals",
+    "DraftResult",
+    "FailedContract",
+    "Invoice",
+    "InvoiceLine",
+    "ManualBatchItem",
+    "ManualBatchResult",
+    "PendingCharge",
+    "ReviewFlag",
+    "ReviewResult",
+    "ReviewRow",
+    "ReviewThresholds",
+    "TierRow",
+    "UnbilledCycle",
+]
