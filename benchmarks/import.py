@@ -50,7 +50,7 @@ def generator_fingerprint() -> str:
 
 
 def billsim_cmd() -> list[str]:
-    return [str(BILLSIM)] if BILLSIM.exists() else [sys.executable, "-m", "engine.io.cli"]
+    return [str(BILLSIM)] if BILLSIM.exists() else [sys.executable, "-m", "engine.cli"]
 
 
 def cached_folder(args) -> tuple[Path, float | None]:

@@ -31,6 +31,14 @@ class DatabaseBusyError(BillsimError):
     status = 503
 
 
+class StorageError(BillsimError):
+    """The database file cannot be read or written (not a database, corrupt, disk full): no user input fixes
+    it. The message names the file; over HTTP it is a 500 whose text stays in the server's log."""
+
+    code = "database_error"
+    status = 500
+
+
 class SchemaError(BillsimError):
     code = "schema_error"
 
@@ -43,8 +51,11 @@ class NotFoundError(BillsimError):
 
     @classmethod
     def of(cls, what: str, ident: str) -> NotFoundError:
-        """`contract_not_found: no contract 'K-1'` (what: contract, customer, invoice, bill_run, …)."""
-        return cls(f"no {what.replace('_', ' ')} {ident!r}", code=f"{what}_not_found")
+        """`contract_not_found: unknown contract 'K-1'`, `invoice_not_found: no invoice 'inv_1'` (what: contract,
+        customer, invoice, bill_run, business, …), worded as the engine words it."""
+        words = what.replace("_", " ")
+        text = f"unknown {words}" if what in ("contract", "customer", "business") else f"no {words}"
+        return cls(f"{text} {str(ident)[:200]!r}", code=f"{what}_not_found")
 
 
 class ValidationError(BillsimError):

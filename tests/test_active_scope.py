@@ -18,7 +18,7 @@ import pytest
 from helpers_data import add_contract, add_customer, add_line
 
 from engine.billing.bill_run import bill_run
-from engine.io.workbench_queries import contracts_in_scope
+from engine.billing.ledger_queries import contracts_in_scope
 from engine.rating.targets import count_active_contracts
 
 D = dt.date(2026, 3, 15)

@@ -12,9 +12,9 @@ import pytest
 from engine.billing.approval import approve_invoices
 from engine.billing.lifecycle import finalize_invoice
 from engine.billing.manual_invoices import create_invoice
+from engine.cli import main as cli_main
 from engine.db import connect
 from engine.errors import ValidationError
-from engine.io.cli import main as cli_main
 from engine.io.export import INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
 from engine.models import LineItem, ManualInvoiceRequest
 

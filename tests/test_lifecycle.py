@@ -20,9 +20,9 @@ from engine.billing.lifecycle import (
     record_payment,
     void_invoice,
 )
+from engine.cli import main as cli_main
 from engine.db import connect, transaction
 from engine.errors import InvalidStateError, NotFoundError, ValidationError
-from engine.io.cli import main as cli_main
 
 CUSTOMERS = [
     ("C-N", "North", "biz-north", "USD"),

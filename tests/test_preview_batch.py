@@ -10,11 +10,12 @@ import threading
 import pytest
 from helpers_data import add_contract, add_customer, add_line, basics
 
-from engine.api.preview_queue import PreviewQueue
 from engine.billing import preview_batch
 from engine.billing.invoices import preview_invoice
 from engine.billing.preview_batch import preview_invoices
 from engine.errors import ValidationError
+from engine.service.database import Database
+from engine.service.preview_queue import PreviewQueue
 
 MARCH = dt.date(2026, 3, 15)
 BASICS = ["K-END31", "K-FLAT", "K-MIN", "K-STUB", "K-TIERS", "K-YEN"]
@@ -69,8 +70,8 @@ def test_previews_asked_while_the_worker_is_busy_are_rated_in_one_pass(con, monk
             assert release.wait(60), "the test never released the first pass"
         return real(cur, requests)
 
-    monkeypatch.setattr("engine.api.preview_queue.preview_invoices", held_first_pass)
-    previews = PreviewQueue(con)
+    monkeypatch.setattr("engine.service.preview_queue.preview_invoices", held_first_pass)
+    previews = PreviewQueue(Database.over(con))
     try:
         first = previews.submit("K-FLAT", MARCH)
         assert entered.wait(60), "the worker never took the first preview"

@@ -26,10 +26,10 @@ import pytest
 from helpers_data import SPEC_SCENARIO
 
 from engine.billing.invoice_store import line_from_row
+from engine.cli import main as cli_main
 from engine.db import connect
 from engine.errors import NotFoundError, ScenarioError
 from engine.ingest.importer import import_folder
-from engine.io.cli import main as cli_main
 from engine.money import round_minor
 from engine.rating.pipeline import rate_targets
 from engine.rating.targets import targets_for_range

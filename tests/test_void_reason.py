@@ -12,8 +12,8 @@ from engine import schema
 from engine.billing.approval import approve_invoices
 from engine.billing.invoice_store import load_invoice
 from engine.billing.lifecycle import finalize_invoice, void_invoice
+from engine.cli import main as cli_main
 from engine.db import connect
-from engine.io.cli import main as cli_main
 
 
 def _open_invoice(con, invoice_id: str = "a") -> str:

@@ -1,8 +1,10 @@
 """The HTTP API (spec section 9): `create_app(db_path)` -> a FastAPI app over one billsim database.
 
-One DuckDB connection per process, a cursor per request (db_session.py); the caller resolved once per
-request (auth.py); ids checked against the caller's business (tenancy.py); POSTs idempotent by key
-(idempotency.py); bill runs in the background (bill_run_jobs.py). OpenAPI at /openapi.json, docs at /docs.
+An adapter over the application layer (engine.service): the server's one `Billsim` (one DuckDB connection with
+DuckDB's memory_limit, a cursor per request, a deadline per request, bill runs in the background, previews
+asked together rated together); the caller resolved once per request (auth.py); every body read whole, bounded
+and checked (body_guard.py); POSTs idempotent by key (idempotency.py). OpenAPI at /openapi.json, docs at /docs,
+the MCP tools at /mcp.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ..db import connect
+from ..mcp.http import McpHttp
+from ..service import Billsim
+from ..service.access import drop_unfinished_claims
+from ..service.limits import REQUEST_DEADLINE_S, SERVER_MEMORY_LIMIT
 from . import errors
-from .bill_run_jobs import BillRunJobs
-from .idempotency import drop_unfinished
-from .mcp_server import mount_mcp
-from .preview_queue import PreviewQueue
+from .body_guard import BodyGuard
 from .routers import bill_runs, contracts, invoices, scenarios, zenskar
 
 DESCRIPTION = """Billsim's billing engine over HTTP: the DayZero and Zenskar endpoints it mirrors, with the
@@ -28,25 +30,37 @@ Every request: `Authorization: Bearer <token>` and `x-business-id: <business>` (
 `Idempotency-Key`. DayZero money is integer minor units."""
 
 
-def create_app(db_path: str | Path | None = None) -> FastAPI:
-    con = connect(db_path)
-    drop_unfinished(con)
+def open_server_app(db_path: str | Path | None = None, *, wait_seconds: float = 0.0) -> Billsim:
+    """The server's application over the database at `db_path`: the memory limit, a deadline per request, previews
+    asked at the same time rated together."""
+    return Billsim.open(
+        db_path,
+        wait_seconds=wait_seconds,
+        memory_limit=SERVER_MEMORY_LIMIT,
+        deadline_s=REQUEST_DEADLINE_S,
+        batch_previews=True,
+    )
+
+
+def create_app(db_path: str | Path | None = None, *, billsim: Billsim | None = None) -> FastAPI:
+    """The API over `billsim` (a server's application), or over one opened here on `db_path`."""
+    owned = billsim is None
+    app_ = billsim if billsim is not None else open_server_app(db_path)
+    drop_unfinished_claims(app_)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        app.state.jobs.wait_all()
-        app.state.previews.stop()
-        con.close()
+        if owned:
+            app_.close()
 
     app = FastAPI(title="Billsim API", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.con = con
-    app.state.jobs = BillRunJobs(con)
-    app.state.previews = PreviewQueue(con)  # previews asked at the same time are rated together
+    app.state.billsim = app_
     errors.install(app)
     for module in (contracts, invoices, bill_runs, scenarios, zenskar):
         app.include_router(module.router)
-    mount_mcp(app, con)  # the MCP tools at /mcp (streamable HTTP), behind the same bearer auth
+    McpHttp(app_).mount(app)  # the MCP tools at /mcp (streamable HTTP), behind the same bearer auth
+    app.add_middleware(BodyGuard)
 
     @app.get("/health", tags=["service"], summary="The server answers")
     def health() -> dict:

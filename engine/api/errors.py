@@ -1,70 +1,32 @@
-"""Errors over HTTP (spec section 9): 422 in the seeds' HTTPValidationError shape; every other error
-`{"success": false, "code", "message"}` with a stable code and the status that says what went wrong.
+"""Errors over HTTP (spec section 9): 422 in the seeds' HTTPValidationError shape (plus `code` and `message`);
+every other error `{"success": false, "code", "message"}` with the status the error's class names
+(engine/errors.py: ONE table of codes for every front end).
 
-Engine errors (engine.errors) map by class; an error raised in a handler names its own status and code
-(ApiError). Anything else is a bug: it is logged with its traceback and answered with a 500 that says
-nothing about the internals (the cause is fixed, not hidden: a test fails on every 500).
+Anything else is a bug: it is logged with its traceback and answered with a 500 that says nothing about the
+internals (the cause is fixed, not hidden: a test fails on every 500).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
-import duckdb
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import errors as engine_errors
+from ..service import BillsimError
 
 log = logging.getLogger("billsim.api")
 
 
-class ApiError(Exception):
-    """An error answered as is: `status`, stable `code`, `message`."""
+class ApiError(BillsimError):
+    """An error only HTTP has (an Idempotency-Key used twice, a route not found): its own status and code."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
-def not_found(what: str, ident: str) -> ApiError:
-    """The one answer for 'does not exist' and 'belongs to another business' (they must look the same)."""
-    return ApiError(404, f"{what}_not_found", f"no {what.replace('_', ' ')} {ident!r}")
-
-
-# Most specific class first: InvoiceNotApprovedError is an InvalidStateError, NothingToBill a BillsimError.
-_ENGINE_STATUS: list[tuple[type[engine_errors.BillsimError], int, str | None]] = [
-    (engine_errors.InvoiceNotApprovedError, 409, None),
-    (engine_errors.InvoiceAlreadyGeneratedForThisBillingPeriod, 409, None),
-    (engine_errors.InvalidStateError, 409, None),
-    (engine_errors.CycleMismatchError, 400, "no_matching_cycle"),
-    (engine_errors.NotFoundError, 404, None),
-    (engine_errors.ValidationError, 400, None),
-    (engine_errors.ScenarioError, 400, None),
-    (engine_errors.DatabaseBusyError, 503, None),
-    (engine_errors.BillsimError, 400, None),
-]
-
-
-def engine_error_status(exc: engine_errors.BillsimError) -> tuple[int, str]:
-    for cls, status, code in _ENGINE_STATUS:
-        if isinstance(exc, cls):
-            return status, code or exc.code
-    return 400, exc.code
-
-
-def error_code(exc: BaseException) -> tuple[int, str, str] | None:
-    """(status, code, message) of an expected error, None for any other: the ONE mapping of the HTTP API and
-    the MCP tools (a tool error reads `code: message`), so a client sees the same code over either."""
-    if isinstance(exc, ApiError):
-        return exc.status, exc.code, exc.message
-    if isinstance(exc, engine_errors.BillsimError):
-        status, code = engine_error_status(exc)
-        return status, code, str(exc)
-    return None
+        super().__init__(message, code=code)
+        self.status, self.headers = status, headers
 
 
 def error_body(code: str, message: str) -> dict:
@@ -75,31 +37,68 @@ def _json(status: int, code: str, message: str, headers: dict | None = None) -> 
     return JSONResponse(status_code=status, content=error_body(code, message), headers=headers)
 
 
-def _loc_text(loc) -> str:
-    return ".".join(str(p) for p in loc)
+def _echo(value, depth: int = 0):
+    """An input as the 422 body may carry it back: JSON-safe (non-finite numbers and unpaired surrogates
+    replaced), bounded (long texts cut, deep or large structures left out)."""
+    if depth > 3:
+        return "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value[:200]
+        return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {str(_echo(k, depth + 1)): _echo(v, depth + 1) for k, v in list(value.items())[:20]}
+    if isinstance(value, list | tuple):
+        return [_echo(v, depth + 1) for v in list(value)[:20]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _echo(str(value), depth)
+
+
+def validation_text(errors: list[dict]) -> str:
+    """The problems as one line, as the MCP tools and the CLI word them: `body.due_date: Field required; …`."""
+    parts = []
+    for err in errors[:20]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
+        parts.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
+    return "invalid request: " + "; ".join(parts)
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    """The seeds' HTTPValidationError: {"detail": [{loc, msg, type, input?, ctx?}]}. Inputs are echoed back
-    only as JSON can carry them (bytes of a body that is not JSON become text)."""
+    """The seeds' HTTPValidationError: {"detail": [{loc, msg, type, input?, ctx?}]}, with the code
+    `validation_error` and the problems as one line (`message`), as every front end words them."""
+    errors = list(exc.errors())
     detail = []
-    for err in exc.errors():
-        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+    for err in errors[:50]:
+        item = {
+            "loc": [_echo(p) for p in err.get("loc", ())],
+            "msg": _echo(err.get("msg", "")),
+            "type": err.get("type", ""),
+        }
         if "input" in err:
-            item["input"] = err["input"]
+            item["input"] = _echo(err["input"])
         if err.get("ctx"):
-            item["ctx"] = {k: str(v) for k, v in err["ctx"].items()}
+            item["ctx"] = {k: _echo(str(v)) for k, v in err["ctx"].items()}
         detail.append(item)
-    return JSONResponse(status_code=422, content=jsonable_encoder({"detail": detail}, custom_encoder=_ENCODERS))
+    body = {"detail": detail, "success": False, "code": "validation_error", "message": _echo(validation_text(errors))}
+    return JSONResponse(status_code=422, content=body)
 
 
 def known_error_response(exc: BaseException) -> JSONResponse | None:
-    """The answer to an expected error (ApiError, an engine error, a 422), else None."""
+    """The answer to an expected error (a refusal of the service, an HTTP-only error, a 422), else None."""
     if isinstance(exc, ApiError):
         return _json(exc.status, exc.code, exc.message, exc.headers)
-    if isinstance(exc, engine_errors.BillsimError):
-        status, code, message = error_code(exc)
-        return _json(status, code, message, {"Retry-After": "1"} if status == 503 else None)
+    if isinstance(exc, BillsimError):
+        if exc.status >= 500 and exc.status != 503:  # the server's own trouble: its text stays in the log
+            log.error("server error %s: %s", exc.code, exc)
+            return _json(exc.status, exc.code, "the server could not complete the request; see its log")
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return _json(exc.status, exc.code, str(exc), headers)
     if isinstance(exc, RequestValidationError):
         return validation_response(exc)
     return None
@@ -109,7 +108,7 @@ def install(app: FastAPI) -> None:
     async def _known(_request: Request, exc: Exception) -> JSONResponse:
         return known_error_response(exc)
 
-    for cls in (ApiError, engine_errors.BillsimError, RequestValidationError):
+    for cls in (BillsimError, RequestValidationError):
         app.add_exception_handler(cls, _known)
 
     @app.exception_handler(StarletteHTTPException)
@@ -118,15 +117,7 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return _json(exc.status_code, code, message, getattr(exc, "headers", None))
 
-    @app.exception_handler(duckdb.Error)
-    async def _database(request: Request, exc: duckdb.Error) -> JSONResponse:
-        log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _json(500, "database_error", "the database could not complete the request; see the server log")
-
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return _json(500, "internal_error", "internal error; see the server log")
-
-
-_ENCODERS = {bytes: lambda b: b.decode("utf-8", "replace")}

@@ -1,16 +1,14 @@
-"""An engine invoice (Decimal major units) as the DayZero InvoiceResponse (integer minor units), with the
-customer, payments and last change read from the store, and document links on this server."""
+"""An invoice as the DayZero InvoiceResponse (integer minor units), from what the service answers (Decimal
+major units next to minor units): pure formatting, document links on this server."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
-
-from ..currencies import minor_units
-from ..models import Invoice as EngineInvoice
-from ..models import InvoiceLine
+from ..service.formats import minor_units
+from ..service.models import Invoice, InvoiceLine
+from ..service.results import InvoiceDetail
 from .schemas import InvoicePaymentResponse, InvoicePreview, InvoiceResponse, LineItemResponse
 
 PAID = ("manual_paid", "stripe_paid")
@@ -53,24 +51,17 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
     ]
 
 
-def dayzero_invoice(con: duckdb.DuckDBPyConnection, inv: EngineInvoice, base_url: str) -> InvoiceResponse:
+def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
+    inv = detail.invoice
     invoice_id = inv.invoice_id
-    customer = con.execute("SELECT name, email FROM customers WHERE customer_id = ?", [inv.customer_id]).fetchone()
-    payments = con.execute(
-        """SELECT payment_id, amount_minor, method, paid_at FROM payments WHERE invoice_id = ?
-           ORDER BY paid_at, payment_id""",
-        [invoice_id],
-    ).fetchall()
-    last_event = con.execute(
-        "SELECT max(occurred_at) FROM invoice_events WHERE invoice_id = ?", [invoice_id]
-    ).fetchone()[0]
     created = inv.created_at or dt.datetime(1970, 1, 1)
     base = base_url.rstrip("/")
+    payments = detail.payments
     return InvoiceResponse(
         id=invoice_id,
         business_id=inv.business_id,
         created_at=utc(created),
-        updated_at=utc(max(created, last_event) if last_event else created),
+        updated_at=utc(detail.updated_at),
         status=inv.status,
         currency=inv.currency,
         total=inv.total_minor,
@@ -78,15 +69,18 @@ def dayzero_invoice(con: duckdb.DuckDBPyConnection, inv: EngineInvoice, base_url
         balance_due=inv.balance_due_minor,
         description=inv.description,
         customer_id=inv.customer_id,
-        customer_name=customer[0] if customer else None,
-        customer_email=customer[1] if customer else None,
+        customer_name=detail.customer_name,
+        customer_email=detail.customer_email,
         due_date=inv.due_date,
         line_items=line_items(invoice_id, inv.lines, inv.currency),
         pdf_url=f"{base}/api/v1/invoices/{invoice_id}.pdf",
         hosted_invoice_url=f"{base}/api/v1/invoices/{invoice_id}.html",
         number=None if inv.number is None else str(inv.number),
-        paid_on=utc(payments[-1][3]) if payments and inv.status in PAID else None,
-        payments=[InvoicePaymentResponse(id=p[0], amount=p[1], method=p[2], paid_at=utc(p[3])) for p in payments],
+        paid_on=utc(payments[-1].paid_at) if payments and inv.status in PAID else None,
+        payments=[
+            InvoicePaymentResponse(id=p.payment_id, amount=p.amount_minor, method=p.method, paid_at=utc(p.paid_at))
+            for p in payments
+        ],
         recurring_template_id=inv.recurring_template_id,
         contract_id=inv.contract_id,
         period_start=inv.period_start,
@@ -103,7 +97,7 @@ def dayzero_invoice(con: duckdb.DuckDBPyConnection, inv: EngineInvoice, base_url
     )
 
 
-def preview_view(inv: EngineInvoice) -> InvoicePreview:
+def preview_view(inv: Invoice) -> InvoicePreview:
     return InvoicePreview(
         business_id=inv.business_id,
         customer_id=inv.customer_id,

@@ -1,9 +1,9 @@
-"""The HTTP shapes of spec section 9, named and shaped as the seeds document them.
+"""The HTTP answers of spec section 9, named and shaped as the seeds document them.
 
-DayZero endpoints carry money as integer MINOR units (`total`, `unit_price`, `amount`); the engine's own
-models (engine.models) carry Decimal major units and are converted at this edge, in invoice_view.py.
-Requests are converted to the engine's request models (engine.models.InvoiceCreateRequest, …) so the
-engine checks them once, the same for the CLI, the workbench and the API.
+DayZero endpoints carry money as integer MINOR units (`total`, `unit_price`, `amount`); the application's
+results (engine.service.results, engine models) carry Decimal major units and are converted at this edge, in
+invoice_view.py. The requests are the application layer's own models (engine.service.requests), so the HTTP
+API, the MCP tools, the CLI and the workbench check the same input the same way.
 """
 
 from __future__ import annotations
@@ -12,34 +12,17 @@ import datetime as dt
 from decimal import Decimal
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from ..models import BillRunReport, RecurringConfig
+from ..service.results import ErrorInfo
 
 T = TypeVar("T")
-
-# Sizes that keep a request inside what the engine stores (BIGINT minor units, DECIMAL(38,6) quantities)
-# and what one request may ask for.
-MINOR_MAX = 2**63 - 1
-MAX_ITEMS = 1000
-MAX_TEXT = 2000
-
-
-class _Request(BaseModel):
-    """Unknown fields are refused (422), so a misspelt field is never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- envelopes and errors ----------------------------------------------------------------------------
 
 
-class ErrorResponse(BaseModel):
-    """Every error but 422: a stable machine code and a sentence for a person."""
-
-    success: Literal[False] = False
-    code: str = Field(description="stable code, e.g. contract_not_found, no_matching_cycle, invoice_not_approved")
-    message: str
+ErrorResponse = ErrorInfo  # every error but 422: a stable machine code and a sentence for a person
 
 
 class SuccessEnvelope(BaseModel, Generic[T]):
@@ -152,51 +135,6 @@ class ContractInvoiceResult(BaseModel):
     invoice: InvoiceResponse
 
 
-class GeneratePeriodInvoicesRequest(_Request):
-    period_date: dt.date = Field(description="Any date within the billing period to draft (YYYY-MM-DD).")
-
-
-class PreviewInvoiceRequest(_Request):
-    period_date: dt.date = Field(description="Any date within the billing period to preview (YYYY-MM-DD).")
-
-
-class LineItemRequest(_Request):
-    variant_id: str | None = Field(None, description="Product variant; omit or 'custom' for a custom item.")
-    quantity: int = Field(1, ge=1, le=10**15, description="Quantity ordered. Defaults to 1.")
-    description: str | None = Field(None, max_length=MAX_TEXT, description="Required for custom items.")
-    unit_price: int | None = Field(None, ge=-MINOR_MAX, le=MINOR_MAX, description="Price per unit in minor units.")
-    amount: int | None = Field(
-        None, ge=-MINOR_MAX, le=MINOR_MAX, description="Deprecated: taken as unit_price when unit_price is not set."
-    )
-
-
-class InvoiceRecurringConfig(RecurringConfig):
-    pass
-
-
-class InvoiceCreateRequest(_Request):
-    customer_id: str = Field(max_length=MAX_TEXT, description="Customer to invoice.")
-    currency: str | None = Field(None, description="ISO 4217 currency; defaults to the customer's.")
-    line_items: list[LineItemRequest] = Field(min_length=1, max_length=MAX_ITEMS)
-    due_date: dt.date = Field(description="Payment due date in YYYY-MM-DD format.")
-    description: str | None = Field(None, max_length=MAX_TEXT)
-    recurring: InvoiceRecurringConfig | None = None
-
-
-class BatchInvoiceItem(_Request):
-    customer_id: str = Field(max_length=MAX_TEXT)
-    currency: str | None = None
-    line_items: list[LineItemRequest] = Field(min_length=1, max_length=MAX_ITEMS)
-    due_date: dt.date
-    description: str | None = Field(None, max_length=MAX_TEXT)
-
-
-class BatchInvoiceRequest(_Request):
-    items: list[BatchInvoiceItem] = Field(max_length=MAX_ITEMS, description="List of invoices to create")
-    include_delayed_charges: bool = False
-    finalize: bool = False
-
-
 class BatchItemResult(BaseModel):
     index: int
     ok: bool
@@ -211,73 +149,7 @@ class BatchInvoiceResponse(BaseModel):
     failed: int
 
 
-# --- review and lifecycle ----------------------------------------------------------------------------
-
-
-class ApproveRequest(_Request):
-    note: str | None = Field(None, max_length=MAX_TEXT)
-
-
-class HoldRequest(_Request):
-    reason: str = Field(min_length=1, max_length=MAX_TEXT)
-
-
-class ReleaseRequest(_Request):
-    note: str | None = Field(None, max_length=MAX_TEXT)
-
-
-class VoidRequest(_Request):
-    reason: str | None = Field(None, max_length=MAX_TEXT)
-
-
-class PaymentRequest(_Request):
-    amount: int = Field(gt=0, le=MINOR_MAX, description="minor units, at most the balance due")
-    method: Literal["manual", "stripe"] = "manual"
-
-
-# --- bill runs and scenarios -------------------------------------------------------------------------
-
-
-class BillRunRequest(_Request):
-    period_date: dt.date
-    contract_ids: list[str] | None = Field(None, max_length=100_000)
-    customer_ids: list[str] | None = Field(None, max_length=100_000)
-    include_delayed_charges: bool = False
-    finalize: bool = False
-    catch_up: bool = Field(False, description="also draft every missed cycle before the period date")
-
-
-class BillRunStatus(BaseModel):
-    run_id: str
-    status: str = Field(description="running, completed, failed, or interrupted (the server stopped during the run)")
-    progress: float = Field(description="0..1")
-    stage: str | None = None
-    error: ErrorResponse | None = None
-    report: BillRunReport | None = None
-
-
-class SimulateRequest(_Request):
-    scenario: dict = Field(description="a scenario as in spec section 7: {name, changes: [...]}")
-    from_date: dt.date
-    to_date: dt.date
-    contract_ids: list[str] | None = Field(None, max_length=100_000)
-
-
 # --- Zenskar -----------------------------------------------------------------------------------------
-
-_ZDATE = "YYYY-MM-DD, ISO-8601 date-time (its UTC day, e.g. 2026-04-28T00:00:00Z) or UNIX seconds"
-
-
-class GenerateInvoiceRequestSchema(_Request):
-    """Zenskar generate_invoice: the dates must be exactly one cycle of getContractBillingCycles."""
-
-    customer_id: str = Field(max_length=MAX_TEXT)
-    contract_id: str = Field(max_length=MAX_TEXT)
-    from_date: str | int = Field(description=_ZDATE)
-    to_date: str | int = Field(description=_ZDATE)
-    check_duplicate_invoice: bool | None = None
-    bill_for_date: str | int | None = Field(None, description=_ZDATE + "; required: it names the cycle")
-    billing_cycle_start_day: int | None = None
 
 
 class GenerateInvoiceResponse(BaseModel):

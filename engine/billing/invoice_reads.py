@@ -1,8 +1,8 @@
 """Reading many invoices at once: a page of a list is a constant number of queries, whatever its size.
 
-    find_invoices    the ids of a business's invoices matching filters, newest first, one page, and the count
-    load_invoices    those invoices with their lines (one query for the heads, one for every line)
-    invoice_extras   their customers' names and e-mails, payments and last change (one query each)
+find_invoices    the ids of a business's invoices matching filters, newest first, one page, and the count
+load_invoices    those invoices with their lines (one query for the heads, one for every line)
+invoice_extras   their customers' names and e-mails, payments and last change (one query each)
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from .invoice_store import rows_as_dicts
 from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 from ..statuses import STATUSES
+from .invoice_store import rows_as_dicts
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
 BROWSABLE_TABLES: tuple[str, ...] = (

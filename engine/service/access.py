@@ -10,6 +10,8 @@ with none named): forbidden (403). The token's name is the actor of every change
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..access import idempotency_store
 from ..access.tokens import create_token, list_tokens, revoke_token, token_identity
 from ..billing.ownership import business_exists
@@ -19,6 +21,8 @@ from .caller import Caller
 from .invoices import Record
 from .requests import Id, Request, parse
 from .session import Session
+
+PENDING = idempotency_store.PENDING  # the status of a claimed key whose request has no answer yet
 
 
 def authenticate(
@@ -42,6 +46,27 @@ def authenticate(
     if business_id != identity["business_id"]:
         raise ForbiddenError(f"this token does not belong to business {business_id[:100]!r}")
     return Caller.of_business(identity["business_id"], f"{actor_prefix}{identity['name']}")
+
+
+ZENSKAR_PREFIXES = ("/invoices/", "/contracts/")
+
+
+def is_zenskar_path(path: str) -> bool:
+    return path.startswith(ZENSKAR_PREFIXES)
+
+
+def caller_from_headers(app: Billsim, headers: Mapping[str, str], path: str, *, actor_prefix: str = "") -> Caller:
+    """The caller of an HTTP request from its headers (the HTTP API's routes and /mcp alike): Unauthorized (401)
+    or Forbidden (403) when it is not one. The Zenskar paths also take x-api-key and organisation."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else None
+    business = headers.get("x-business-id")
+    zenskar = is_zenskar_path(path)
+    if zenskar:
+        token = token or headers.get("x-api-key")
+        business = business or headers.get("organisation")
+    what = "Authorization: Bearer <token>" + (" or x-api-key: <token>" if zenskar else "")
+    return authenticate(app, token=token, business_id=business, actor_prefix=actor_prefix, what=what)
 
 
 class TokenRequest(Request):
@@ -79,6 +104,12 @@ def revoke(s: Session, name: str) -> dict:
         raise ForbiddenError("tokens are revoked on the server's machine (billsim token revoke)")
     with s.cursor() as cur:
         return revoke_token(cur, name)
+
+
+def business_known(app: Billsim, business_id: str) -> bool:
+    """A business is known by its customers."""
+    with app.database.cursor() as cur:
+        return business_exists(cur, business_id)
 
 
 # --- Idempotency-Key: the stored answers, per business ------------------------------------------------------

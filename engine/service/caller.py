@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..billing.audit import resolve_actor
+from ..billing.audit import default_actor, resolve_actor
+
+__all__ = ["Caller", "default_actor"]
 
 
 @dataclass(frozen=True)

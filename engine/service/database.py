@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from ..db import connect, default_db_path
-from ..errors import DatabaseBusyError
+from ..errors import DatabaseBusyError, StorageError
 
 _MEMORY = re.compile(r"^\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
@@ -35,7 +35,10 @@ class Database:
         memory_limit: str | None = None,
     ) -> None:
         self.path = ":memory:" if path == ":memory:" else str(Path(path) if path else default_db_path())
-        self._con = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
+        try:
+            self._con = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
+        except duckdb.Error as exc:  # not a database, corrupt, unreadable: no retry or input fixes it
+            raise StorageError(f"database error: {str(exc).splitlines()[0]}") from None
         if memory_limit is not None:
             if not _MEMORY.match(memory_limit):
                 raise ValueError(f"not a memory size: {memory_limit!r}")
@@ -43,6 +46,15 @@ class Database:
         self._cursors: weakref.WeakSet = weakref.WeakSet()
         self._lock = threading.Lock()
         self.closed = False
+
+    @classmethod
+    def over(cls, con: duckdb.DuckDBPyConnection, path: str = ":memory:") -> Database:
+        """A Database over a connection opened elsewhere (a notebook's, a test's in-memory one); closing it
+        closes the connection."""
+        db = cls.__new__(cls)
+        db.path, db._con = path, con
+        db._cursors, db._lock, db.closed = weakref.WeakSet(), threading.Lock(), False
+        return db
 
     def open_cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own (own transaction, temp tables, thread); the caller closes it."""

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .. import limits
 from ..errors import ValidationError
 from ..models import RecurringConfig as EngineRecurringConfig
-from ..statuses import InvoiceStatus
+from ..statuses import STATUSES, InvoiceStatus
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,7 +42,7 @@ def _day(value):
 
 def _bounded_day(value: dt.date) -> dt.date:
     if not limits.FIRST_DATE <= value <= limits.LAST_DATE:
-        raise ValueError(f"the date must lie within {limits.FIRST_DATE} .. {limits.LAST_DATE}")
+        raise ValueError(f"{value} is outside {limits.FIRST_DATE} .. {limits.LAST_DATE}")
     return value
 
 
@@ -113,7 +113,7 @@ class PeriodDateRequest(Request):
 
 
 class CyclesRequest(Request):
-    """A contract's billing cycles overlapping [from_date, to_date] (at most 10 years of them)."""
+    """A contract's billing cycles overlapping [from_date, to_date]."""
 
     from_date: Day
     to_date: Day
@@ -128,8 +128,8 @@ class GenerateInvoiceRequestSchema(Request):
 
     customer_id: Id
     contract_id: Id
-    from_date: Annotated[ZenskarDate, Field(description=_ZDATE)] | None = None
-    to_date: Annotated[ZenskarDate, Field(description=_ZDATE)] | None = None
+    from_date: Annotated[ZenskarDate, Field(description=_ZDATE)]
+    to_date: Annotated[ZenskarDate, Field(description=_ZDATE)]
     check_duplicate_invoice: StrictBool | None = None
     bill_for_date: Annotated[ZenskarDate, Field(description=_ZDATE + "; required: it names the cycle")] | None = None
     billing_cycle_start_day: StrictInt | None = None
@@ -190,6 +190,14 @@ class BatchInvoiceRequest(Request):
 
 class ListInvoicesRequest(Request):
     status: InvoiceStatus | None = None
+
+    @pydantic.field_validator("status", mode="before")
+    @classmethod
+    def _known_status(cls, value):
+        if value is not None and value not in STATUSES:
+            raise ValueError(f"unknown status {str(value)[:40]!r}; one of: {', '.join(STATUSES)}")
+        return value
+
     customer_id: Id | None = None
     contract_id: Id | None = None
     run_id: Id | None = None

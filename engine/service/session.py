@@ -9,6 +9,7 @@ the database says into the engine's typed errors, so no database text ever reach
     interrupted by the deadline      TooMuchWorkError   deadline_exceeded   413
     out of the memory_limit          TooMuchWorkError   memory_exceeded     413
     a value beyond a column's type   ValidationError    amount_out_of_range 400
+    the file cannot be read/written  StorageError       database_error      500
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import duckdb
 
 from ..db import retry_on_conflict
-from ..errors import DatabaseBusyError, TooMuchWorkError, ValidationError
+from ..errors import DatabaseBusyError, StorageError, TooMuchWorkError, ValidationError
 from .caller import Caller
 
 if TYPE_CHECKING:  # the application owns sessions; a session only reads its settings
@@ -80,6 +81,9 @@ def database_errors(deadline: _Deadline | None = None, seconds: float | None = N
             "a value is beyond what can be stored or computed exactly (an amount, quantity or date too large)",
             code="amount_out_of_range",
         ) from None
+    except (duckdb.IOException, duckdb.FatalException, duckdb.InternalException) as exc:
+        log.error("database error: %s", exc)
+        raise StorageError(f"database error: {str(exc).splitlines()[0]}") from None
 
 
 class Session:

@@ -8,7 +8,6 @@ against the caller's business's data only (a name only another business has is u
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..whatif.scenarios import (
     delete_scenario,
     get_scenario,
     list_scenarios,
+    load_scenario,
     parse_scenario,
     run_simulation,
     save_scenario,
@@ -37,16 +37,16 @@ from .session import Session
 
 
 def scenario_of(data: dict | str | bytes | Scenario, origin: str = "scenario") -> Scenario:
-    """A Scenario from its JSON (text, or a parsed dict whose numbers may be floats: they are read back as the
-    decimals they print as, never kept as floats)."""
+    """A Scenario from its JSON text, or an already parsed dict (a float in it is read as the decimal it prints
+    as; a non-finite number is refused)."""
     if isinstance(data, Scenario):
         return data
-    if isinstance(data, dict):
-        try:
-            data = json.dumps(data, allow_nan=False)
-        except (ValueError, TypeError):
-            raise ScenarioError(f"{origin} is not valid JSON (numbers must be finite)") from None
     return parse_scenario(data, origin=origin)
+
+
+def scenario_file(path: Path) -> Scenario:
+    """A scenario JSON file (spec section 7)."""
+    return load_scenario(Path(path))
 
 
 def _scope(s: Session, contract_ids: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
@@ -168,6 +168,7 @@ __all__ = [
     "load",
     "save",
     "saved",
+    "scenario_file",
     "scenario_of",
     "simulate_file",
     "simulate_request",

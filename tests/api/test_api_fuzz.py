@@ -22,7 +22,7 @@ def _published_schema() -> dict:
     try:
         return app.openapi()
     finally:
-        app.state.con.close()
+        app.state.billsim.close()
 
 
 PUBLISHED = _published_schema()

@@ -276,13 +276,9 @@ def test_stdio_server_refuses_an_unknown_business(service_db):
 
 
 def _http_app(path: Path):
-    """The HTTP API with /mcp mounted when it exists (engine.api.app), else the MCP app alone."""
-    try:
-        from engine.api.app import create_app
-    except ImportError:
-        from engine.api.mcp_server import mcp_http_app
+    """The HTTP API, with /mcp mounted (engine.api.app)."""
+    from engine.api.app import create_app
 
-        return mcp_http_app(path)
     return create_app(path)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.api.seed_bodies import batch_from_csv, create_request
 from engine.errors import ValidationError
+from engine.service.seed_bodies import batch_from_csv, create_request
 
 
 def test_seed_line_items_become_custom_lines():

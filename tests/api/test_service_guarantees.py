@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from engine.api.faults import fifo_path
+from engine.service.faults import fifo_path
 
 from .conftest import Server, free_port, headers, make_database, wait_run
 

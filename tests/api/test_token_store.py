@@ -6,7 +6,14 @@ import hashlib
 
 import pytest
 
-from engine.access.tokens import TOKEN_PREFIX, business_of_token, create_token, list_tokens, revoke_token, token_identity
+from engine.access.tokens import (
+    TOKEN_PREFIX,
+    business_of_token,
+    create_token,
+    list_tokens,
+    revoke_token,
+    token_identity,
+)
 from engine.errors import NotFoundError, ValidationError
 
 

@@ -13,10 +13,10 @@ from helpers_data import SPEC_SCENARIO
 from helpers_spark import rows_of, spark_rows
 
 from engine.billing.invoices import draft_period_invoice
+from engine.cli import main
 from engine.db import connect
 from engine.errors import ScenarioError, ValidationError
 from engine.ingest.importer import import_folder
-from engine.io.cli import main
 from engine.io.export import ledger_arrow
 from engine.spark.import_drafts import import_drafts
 from engine.spark.simulate import spark_simulate

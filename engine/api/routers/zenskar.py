@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from ..auth import Caller, Db
+from ...service import contracts
+from ...service.invoices import get
+from ...service.requests import GenerateInvoiceRequestSchema
+from ..auth import Sess
 from ..invoice_view import dayzero_invoice
-from ..schemas import BillingCycleResponse, GenerateInvoiceRequestSchema, GenerateInvoiceResponse
-from ..tenancy import require_contract
-from ..zenskar import DEFAULT_CYCLES_LIMIT, MAX_CYCLES_LIMIT, contract_cycles, generate_from_fields
+from ..schemas import BillingCycleResponse, GenerateInvoiceResponse
 from .common import router as new_router
 
 router = new_router("zenskar")
@@ -22,15 +23,14 @@ router = new_router("zenskar")
     operation_id="Generate-an-invoice",
     summary="Generate an invoice",
 )
-def generate_an_invoice(who: Caller, con: Db, body: GenerateInvoiceRequestSchema, request: Request):
+def generate_an_invoice(s: Sess, body: GenerateInvoiceRequestSchema, request: Request):
     """Generate the invoice of one billing cycle of a contract: from_date, to_date and bill_for_date must be
     exactly one cycle of GET /contracts/{contract_id}/billing_cycles (else 400 no_matching_cycle naming the
     valid cycles; a missing bill_for_date too). With check_duplicate_invoice (default true), a cycle whose
     invoice is approved or finalized is 409 InvoiceAlreadyGeneratedForThisBillingPeriod; a draft is returned
     with created false."""
-    require_contract(con, who.business_id, body.contract_id)
-    result = generate_from_fields(con, **body.model_dump(), actor=who.token_name)
-    invoice = dayzero_invoice(con, result.invoice, str(request.base_url))
+    result = contracts.generate(s, body)
+    invoice = dayzero_invoice(get(s, result.invoice.invoice_id), str(request.base_url))
     return GenerateInvoiceResponse(invoice_ids=[invoice.id], created=result.created, invoice=invoice)
 
 
@@ -41,14 +41,10 @@ def generate_an_invoice(who: Caller, con: Db, body: GenerateInvoiceRequestSchema
     summary="A contract's billing cycles",
 )
 def get_contract_billing_cycles(
-    who: Caller,
-    con: Db,
+    s: Sess,
     contract_id: str,
-    limit: Annotated[int, Query(ge=1, le=MAX_CYCLES_LIMIT, description="at most this many: the latest")] = (
-        DEFAULT_CYCLES_LIMIT
-    ),
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many: the latest")] = 12,
 ):
     """The contract's cycles, oldest first: from its start to its end (an open-ended one: up to the cycle after
     today's). Copy a cycle's values verbatim into generate_invoice."""
-    require_contract(con, who.business_id, contract_id)
-    return contract_cycles(con, contract_id, limit=limit)
+    return contracts.zenskar_cycles(s, contract_id, {"limit": limit})

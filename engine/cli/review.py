@@ -2,49 +2,39 @@
 
 from __future__ import annotations
 
-from ...errors import ValidationError
-from .common import _amount, _date, _open, _print_json
+from ..service import ValidationError, bill_runs, lifecycle
+from .common import Context, _amount, _date
 
 
-def cmd_approve(args) -> int:
-    from ...billing.approval import approve_invoices
-
+def cmd_approve(args, ctx: Context) -> int:
     if args.run is not None or args.unflagged:
-        return _approve_unflagged(args)
+        return _approve_unflagged(args, ctx)
     if not args.invoice_ids:
         raise ValidationError("name the invoices to approve (billsim approve INV …)")
-    _print_json(approve_invoices(_open(args), args.invoice_ids, actor=args.actor, note=args.note))
+    ctx.print_json(lifecycle.approve(ctx.session(), args.invoice_ids, note=args.note))
     return 0
 
 
-def _approve_unflagged(args) -> int:
-    from ...review import approve_unflagged
-
+def _approve_unflagged(args, ctx: Context) -> int:
     if args.run is None or not args.unflagged:
         raise ValidationError("approve a run's drafts with both --run RUN_ID and --unflagged")
     if args.invoice_ids:
         raise ValidationError("name invoices or --run RUN_ID --unflagged, not both")
-    _print_json(approve_unflagged(_open(args), args.run, actor=args.actor, note=args.note))
+    ctx.print_json(bill_runs.approve_unflagged(ctx.session(), args.run, note=args.note))
     return 0
 
 
-def cmd_review(args) -> int:
-    from ...review import review
-
-    result = review(_open(args), run_id=args.run, period_date=args.period_date, flags=args.flag)
-    out = result.model_dump(mode="json")
+def cmd_review(args, ctx: Context) -> int:
+    result = bill_runs.review_drafts(ctx.session(), run_id=args.run, period_date=args.period_date, flags=args.flag)
+    out = result.model_dump(mode="json", exclude={"drafts_total", "offset"})
     if not args.figures:  # one line per flag; --figures adds what each was decided on
         for draft in out["drafts"]:
             draft["flags"] = [{"flag": f["flag"], "reason": f["reason"]} for f in draft["flags"]]
-    _print_json(out)
+    ctx.print_json(out)
     return 0
 
 
-def cmd_thresholds(args) -> int:
-    from ...billing.audit import resolve_actor
-    from ...review import get_thresholds, set_thresholds
-
-    con = _open(args)
+def cmd_thresholds(args, ctx: Context) -> int:
     large = {}
     for item in args.large_invoice or []:
         cur, sep, amount = item.partition("=")
@@ -52,33 +42,29 @@ def cmd_thresholds(args) -> int:
             raise ValidationError(f"--large-invoice {item!r}: write CURRENCY=AMOUNT (or CURRENCY= to remove it)")
         large[cur.strip().upper()] = _amount(amount) if amount.strip() else None
     changes = (args.total_change_percent, args.total_change_min, args.usage_spike_factor)
+    s = ctx.session()
     if any(v is not None for v in changes) or large:
-        result = set_thresholds(
-            con,
+        result = bill_runs.change_thresholds(
+            s,
             args.business,
             total_change_percent=args.total_change_percent,
             total_change_min=args.total_change_min,
             usage_spike_factor=args.usage_spike_factor,
             large_invoice=large,
-            actor=resolve_actor(args.actor),
         )
     else:
-        result = get_thresholds(con, args.business)
-    _print_json(result)
+        result = bill_runs.thresholds(s, args.business)
+    ctx.print_json(result)
     return 0
 
 
-def cmd_hold(args) -> int:
-    from ...billing.approval import hold_invoice
-
-    _print_json(hold_invoice(_open(args), args.invoice_id, reason=args.reason, actor=args.actor))
+def cmd_hold(args, ctx: Context) -> int:
+    ctx.print_json(lifecycle.hold(ctx.session(), [args.invoice_id], args.reason)[0])
     return 0
 
 
-def cmd_release(args) -> int:
-    from ...billing.approval import release_invoice
-
-    _print_json(release_invoice(_open(args), args.invoice_id, actor=args.actor, note=args.note))
+def cmd_release(args, ctx: Context) -> int:
+    ctx.print_json(lifecycle.release(ctx.session(), [args.invoice_id], note=args.note)[0])
     return 0
 
 

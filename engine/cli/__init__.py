@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TextIO
 
-import duckdb
-
-from ...errors import BillsimError, DatabaseBusyError
+from ..service import Billsim, BillsimError, DatabaseBusyError, StorageError
 from . import ledger, review, service, spark, whatif
-from .common import _Parser, _seconds
+from .common import Context, _Parser, _seconds
 
 __all__ = ["build_parser", "main"]
 
@@ -51,23 +50,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    app: Billsim | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    tty: bool | None = None,
+) -> int:
+    """Run one command; returns its exit code. `app`: a server's application to work on (else the command opens
+    the database itself); `stdout`/`stderr`: where its output goes (default the process's)."""
     args = build_parser().parse_args(argv)
+    ctx = Context(args, stdout=stdout or sys.stdout, stderr=stderr or sys.stderr, tty=tty, given=app)
     try:
-        return args.func(args)
+        return args.func(args, ctx)
     except DatabaseBusyError as exc:
-        print(f"billsim: {exc}", file=sys.stderr)
+        ctx.print_error(str(exc))
         return 3
+    except StorageError as exc:  # a database that cannot be read or written (corrupt file, disk full, …)
+        ctx.print_error(str(exc))
+        return 4
     except BillsimError as exc:
-        print(f"billsim: {exc}", file=sys.stderr)
+        ctx.print_error(str(exc))
         return 2
     except BrokenPipeError:
         return 0
-    except duckdb.Error as exc:
-        # a database that cannot be read or written (corrupt file, disk full, …): one line, no traceback
-        print(f"billsim: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 4
     except OSError as exc:  # a folder or file that cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"billsim: {exc.strerror or exc}{where}", file=sys.stderr)
+        ctx.print_error(f"{exc.strerror or exc}{where}")
         return 4
+    finally:
+        ctx.release()

@@ -4,82 +4,69 @@ command line (generate, create, batch)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .common import _count, _open, _Parser, _print_json
+import uvicorn
+
+from ..api.app import create_app, open_server_app
+from ..mcp.stdio import run_stdio
+from ..service import access, contracts, invoices
+from ..service.seed_bodies import read_json
+from .common import Context, _count, _Parser
 
 
-def cmd_token(args) -> int:
-    from ...api.tokens import create_token, list_tokens, revoke_token
-
-    con = _open(args)
+def cmd_token(args, ctx: Context) -> int:
+    s = ctx.session()
     if args.token_command == "create":
-        token = create_token(con, args.business, args.name)
-        known = con.execute("SELECT count(*) FROM customers WHERE business_id = ?", [args.business]).fetchone()[0]
-        out = {"name": args.name, "business_id": args.business, "token": token}
-        out["note"] = "shown once: copy it now; only its hash is stored"
-        if not known:
-            out["warning"] = f"business {args.business!r} has no customers in this database (yet)"
-        _print_json(out)
+        ctx.print_json(access.create(s, args.business, args.name))
     elif args.token_command == "list":
-        _print_json(list_tokens(con))
+        ctx.print_json(access.tokens(s))
     else:
-        _print_json(revoke_token(con, args.name))
+        ctx.print_json(access.revoke(s, args.name))
     return 0
 
 
-def cmd_mcp(args) -> int:
-    from ...api.mcp_server import run_stdio
-
+def cmd_mcp(args, ctx: Context) -> int:
     run_stdio(args.db, args.business, actor=args.actor)
     return 0
 
 
-def cmd_generate(args) -> int:
-    from ...api.zenskar import generate_from_fields
-
-    result = generate_from_fields(
-        _open(args),
-        contract_id=args.contract_id,
-        customer_id=args.customer,
-        from_date=args.from_date,
-        to_date=args.to_date,
-        bill_for_date=args.bill_for,
-        billing_cycle_start_day=args.billing_cycle_start_day,
-        check_duplicate_invoice=args.check_duplicate,
-        actor=args.actor,
-    )
-    _print_json(result)
+def cmd_generate(args, ctx: Context) -> int:
+    request = {
+        "contract_id": args.contract_id,
+        "customer_id": args.customer,
+        "from_date": args.from_date,
+        "to_date": args.to_date,
+        "bill_for_date": args.bill_for,
+        "billing_cycle_start_day": args.billing_cycle_start_day,
+        "check_duplicate_invoice": args.check_duplicate,
+    }
+    ctx.print_json(contracts.generate(ctx.session(), {k: v for k, v in request.items() if v is not None}))
     return 0
 
 
-def cmd_create(args) -> int:
-    from ...api.seed_bodies import create_request, read_json
-    from ...billing.manual_invoices import create_invoice
-
-    req = create_request(read_json(Path(args.request)), idempotency_key=args.idempotency_key)
-    _print_json(create_invoice(_open(args), req, actor=args.actor))
+def cmd_create(args, ctx: Context) -> int:
+    body = read_json(Path(args.request))
+    ctx.print_json(invoices.create(ctx.session(), body, idempotency_key=args.idempotency_key).invoice)
     return 0
 
 
-def cmd_batch(args) -> int:
-    from ...api.seed_bodies import batch_request, read_json, with_item_errors
-    from ...billing.manual_invoices import batch_create
-
-    body, errors = batch_request(read_json(Path(args.request)))
-    _print_json(with_item_errors(batch_create(_open(args), body, actor=args.actor), errors))
+def cmd_batch(args, ctx: Context) -> int:
+    result, _ = invoices.batch(ctx.session(), read_json(Path(args.request)))
+    ctx.print_json(result)
     return 0
 
 
-def cmd_serve(args) -> int:
-    import uvicorn
-
-    from ...api.app import create_app
-
-    app = create_app(args.db)  # opened here: a busy or unreadable database is one line and an exit code
-    print(f"billsim: serving {args.db or 'the workbench database'} on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+def cmd_serve(args, ctx: Context) -> int:
+    # opened here: a busy or unreadable database is one line and an exit code
+    server_app = open_server_app(args.db, wait_seconds=args.wait)
+    try:
+        app = create_app(billsim=server_app)
+        where = args.db or "the workbench database"
+        print(f"billsim: serving {where} on http://{args.host}:{args.port}", file=ctx.stderr)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        server_app.close()
     return 0
 
 

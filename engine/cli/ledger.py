@@ -4,150 +4,117 @@ lifecycle (finalize, void, pay, redraft), the audit trail and rendered documents
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
-from ...errors import ImportProblems
-from .common import _amount, _count, _date, _open, _print_json, _release_databases, _StderrBar, _terminal_bar
+from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle
+from .common import Context, _amount, _count, _date
 
 
-def cmd_init(args) -> int:
-    con = _open(args)
+def cmd_init(args, ctx: Context) -> int:
+    s = ctx.session()
     if args.demo:
-        from ...ingest.demo import seed_demo
-
-        with _terminal_bar() as bar:
-            counts = seed_demo(con, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, progress=bar)
-        _print_json({"initialized": True, "demo": counts})
+        with ctx.terminal_bar() as bar:
+            counts = ledger.seed(s, contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, progress=bar)
+        ctx.print_json({"initialized": True, "demo": counts})
     else:
-        _print_json({"initialized": True})
+        ctx.print_json({"initialized": True})
     return 0
 
 
-def cmd_import(args) -> int:
-    from ...ingest.importer import import_folder
-
-    con = _open(args)
+def cmd_import(args, ctx: Context) -> int:
     try:
-        with _terminal_bar() as bar:
-            counts = import_folder(con, Path(args.folder), progress=bar)
+        with ctx.terminal_bar() as bar:
+            counts = ledger.import_data(ctx.session(), Path(args.folder), progress=bar)
     except ImportProblems as exc:
         # every problem, one per line, so a script or a person can fix the whole file at once
         total = getattr(exc, "total", None) or len(exc.problems)
         shown = f" (the first {len(exc.problems)})" if total > len(exc.problems) else ""
-        print(f"billsim: import refused, nothing written: {total} problem(s){shown}", file=sys.stderr)
+        ctx.print_error(f"import refused, nothing written: {total} problem(s){shown}")
         for p in exc.problems:
-            print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=sys.stderr)
+            print(f"{p['file']}:{p['line']} {p['column']}: {p['reason']}", file=ctx.stderr)
         return 2
-    _print_json({"imported": counts})
+    ctx.print_json({"imported": counts})
     return 0
 
 
-def cmd_demo(args) -> int:
-    from ...ingest.demo import write_demo_folder
-
-    counts = write_demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
-    _print_json({"out": str(args.out), "rows": counts})
+def cmd_demo(args, ctx: Context) -> int:
+    counts = ledger.demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
+    ctx.print_json({"out": str(args.out), "rows": counts})
     return 0
 
 
-def cmd_cycles(args) -> int:
-    from ...rating.cycles import billing_cycles
-
-    con = _open(args)
-    rows = billing_cycles(con, args.contract_id, args.from_date, args.to_date)
-    _release_databases()
-    out = csv.writer(sys.stdout, lineterminator="\n")
+def cmd_cycles(args, ctx: Context) -> int:
+    rows = contracts.cycles(ctx.session(), args.contract_id, args.from_date, args.to_date)
+    ctx.release()
+    out = csv.writer(ctx.stdout, lineterminator="\n")
     out.writerow(["start_date", "end_date", "bill_for_date", "billing_cycle_start_day", "period_days"])
     for c in rows:
         out.writerow([c.start_date, c.end_date, c.bill_for_date, c.billing_cycle_start_day, c.period_days])
     return 0
 
 
-def cmd_preview(args) -> int:
-    from ...billing.invoices import preview_invoice
-
-    _print_json(preview_invoice(_open(args), args.contract_id, args.period_date))
+def cmd_preview(args, ctx: Context) -> int:
+    ctx.print_json(contracts.preview(ctx.session(), args.contract_id, args.period_date))
     return 0
 
 
-def cmd_draft(args) -> int:
-    from ...billing.invoices import draft_period_invoice
-
-    _print_json(draft_period_invoice(_open(args), args.contract_id, args.period_date, actor=args.actor))
+def cmd_draft(args, ctx: Context) -> int:
+    ctx.print_json(contracts.draft(ctx.session(), args.contract_id, args.period_date))
     return 0
 
 
-def cmd_run(args) -> int:
-    from ...billing.bill_run import bill_run
-
-    con = _open(args)
-    report = bill_run(
-        con,
-        args.period_date,
-        contract_ids=args.contract,  # None when not given: argparse never gives an empty list
-        customer_ids=args.customer,
-        business_id=args.business,
-        include_delayed_charges=args.include_delayed_charges,
-        finalize=args.finalize,
-        progress=None if args.quiet else _StderrBar(),
-        requested_by=args.actor,
-        catch_up=args.catch_up,
-    )
-    _print_json(report)
+def cmd_run(args, ctx: Context) -> int:
+    request = {
+        "period_date": args.period_date,
+        "contract_ids": args.contract,  # None when not given: argparse never gives an empty list
+        "customer_ids": args.customer,
+        "business_id": args.business,
+        "include_delayed_charges": args.include_delayed_charges,
+        "finalize": args.finalize,
+        "catch_up": args.catch_up,
+    }
+    report = bill_runs.run(ctx.session(), request, progress=None if args.quiet else ctx.bar())
+    ctx.print_json(report)
     return 0
 
 
-def cmd_export(args) -> int:
-    from ..export import export_ledger
-
-    paths = export_ledger(_open(args, read_only=False), Path(args.out), fmt=args.format)
-    _print_json({k: str(v) for k, v in paths.items()})
+def cmd_export(args, ctx: Context) -> int:
+    paths = ledger.export(ctx.session(), Path(args.out), fmt=args.format)
+    ctx.print_json({k: str(v) for k, v in paths.items()})
     return 0
 
 
-def cmd_finalize(args) -> int:
-    from ...billing.lifecycle import finalize_invoice
-
-    _print_json(finalize_invoice(_open(args), args.invoice_id, actor=args.actor))
+def cmd_finalize(args, ctx: Context) -> int:
+    ctx.print_json(lifecycle.finalize(ctx.session(), [args.invoice_id])[0])
     return 0
 
 
-def cmd_void(args) -> int:
-    from ...billing.lifecycle import void_invoice
-
-    _print_json(void_invoice(_open(args), args.invoice_id, reason=args.reason, actor=args.actor))
+def cmd_void(args, ctx: Context) -> int:
+    ctx.print_json(lifecycle.void(ctx.session(), args.invoice_id, reason=args.reason))
     return 0
 
 
-def cmd_pay(args) -> int:
-    from ...billing.lifecycle import record_payment
-
-    _print_json(record_payment(_open(args), args.invoice_id, args.amount, method=args.method, actor=args.actor))
+def cmd_pay(args, ctx: Context) -> int:
+    ctx.print_json(lifecycle.pay(ctx.session(), args.invoice_id, amount=args.amount, method=args.method))
     return 0
 
 
-def cmd_audit(args) -> int:
-    from ...billing.audit import export_audit
-
-    path = export_audit(_open(args), Path(args.out))
-    _print_json({"audit": str(path)})
+def cmd_audit(args, ctx: Context) -> int:
+    path = ledger.audit_csv(ctx.session(), Path(args.out))
+    ctx.print_json({"audit": str(path)})
     return 0
 
 
-def cmd_render(args) -> int:
-    from ...billing.invoice_store import load_invoice
-    from ..documents import render_document
-
+def cmd_render(args, ctx: Context) -> int:
     out = Path(args.out)
     # no --format: a .pdf file gets a PDF, anything else HTML
     fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
-    con = _open(args)
-    invoice = load_invoice(con, args.invoice_id)
-    document = render_document(con, invoice, fmt)  # rendered first: a bad id never leaves an empty file
+    s = ctx.session()
+    invoice = invoices.get_invoice(s, args.invoice_id)
+    document = invoices.document(s, args.invoice_id, fmt)  # rendered first: a bad id never leaves an empty file
     data = document.encode("utf-8") if isinstance(document, str) else document
     out.write_bytes(data)
-    _print_json(
+    ctx.print_json(
         {
             "invoice_id": invoice.invoice_id,
             "number": invoice.number,
@@ -160,10 +127,8 @@ def cmd_render(args) -> int:
     return 0
 
 
-def cmd_redraft(args) -> int:
-    from ...billing.invoices import redraft_invoice
-
-    _print_json(redraft_invoice(_open(args), args.invoice_id, actor=args.actor))
+def cmd_redraft(args, ctx: Context) -> int:
+    ctx.print_json(invoices.redraft(ctx.session(), args.invoice_id))
     return 0
 
 

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import _date, _open, _print_json, _terminal_bar
+from ..service import whatif
+from .common import Context, _date
 
 
-def cmd_simulate(args) -> int:
-    from ...whatif.scenarios import load_scenario, simulate
-
-    scenario = load_scenario(Path(args.scenario))
-    with _terminal_bar() as bar:
-        summary = simulate(
-            _open(args),
+def cmd_simulate(args, ctx: Context) -> int:
+    scenario = whatif.scenario_file(Path(args.scenario))
+    with ctx.terminal_bar() as bar:
+        summary = whatif.simulate_file(
+            ctx.session(),
             scenario,
             args.from_date,
             args.to_date,
             out_dir=Path(args.out) if args.out else None,
             progress=bar,
         )
-    _print_json(summary)
+    ctx.print_json(summary)
     return 0
 
 

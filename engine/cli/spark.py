@@ -2,70 +2,41 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-from ...errors import ValidationError
-from .common import _count, _date, _open, _print_json
+from ..service import spark, whatif
+from .common import Context, _count, _date
 
 
-def cmd_export_inputs(args) -> int:
-    from ...spark.inputs import export_inputs
-
-    _print_json(export_inputs(_open(args), Path(args.out)))
+def cmd_export_inputs(args, ctx: Context) -> int:
+    ctx.print_json(spark.export_inputs(ctx.session(), Path(args.out)))
     return 0
 
 
-def _spark(args):
-    from ...spark.session import spark_session
-
-    return spark_session(args.master)
-
-
-@contextlib.contextmanager
-def _spark_errors():
-    """A Spark error (a missing input folder, a lost cluster) as one line, like every other error."""
-    from pyspark.errors import PySparkException
-
-    try:
-        yield
-    except PySparkException as exc:
-        raise ValidationError(f"spark: {str(exc).strip().splitlines()[0]}") from None
-
-
-def cmd_spark_run(args) -> int:
-    from ...spark.run import spark_run
-
-    with _spark_errors():
-        summary = spark_run(
-            _spark(args),
-            args.inputs,
-            args.period_date,
-            args.out,
-            partitions=args.partitions,
-            include_delayed_charges=args.include_delayed_charges,
-        )
-    _print_json(summary)
+def cmd_spark_run(args, ctx: Context) -> int:
+    summary = spark.bill_on_spark(
+        args.inputs,
+        args.period_date,
+        args.out,
+        master=args.master,
+        partitions=args.partitions,
+        include_delayed_charges=args.include_delayed_charges,
+    )
+    ctx.print_json(summary)
     return 0
 
 
-def cmd_import_drafts(args) -> int:
-    from ...spark.import_drafts import import_drafts
-
-    _print_json(import_drafts(_open(args), Path(args.folder), actor=getattr(args, "actor", None)))
+def cmd_import_drafts(args, ctx: Context) -> int:
+    ctx.print_json(spark.import_drafts(ctx.session(), Path(args.folder)))
     return 0
 
 
-def cmd_spark_simulate(args) -> int:
-    from ...spark.simulate import spark_simulate
-    from ...whatif.scenarios import load_scenario
-
-    scenario = load_scenario(Path(args.scenario))
-    with _spark_errors():
-        summary = spark_simulate(
-            _spark(args), scenario, args.inputs, args.from_date, args.to_date, args.out, partitions=args.partitions
-        )
-    _print_json(summary)
+def cmd_spark_simulate(args, ctx: Context) -> int:
+    scenario = whatif.scenario_file(Path(args.scenario))
+    summary = spark.simulate_on_spark(
+        scenario, args.inputs, args.from_date, args.to_date, args.out, master=args.master, partitions=args.partitions
+    )
+    ctx.print_json(summary)
     return 0
 
 

@@ -1,0 +1,162 @@
+"""What every command shares: argument types, the one-line argparse error, the invocation's Context (its
+streams, and the application it works on: opened for the command and released before the result is
+written), JSON output and the progress bar on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import NoReturn, TextIO
+
+from ..service import Billsim, Caller, DatabaseBusyError, Session
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as ONE line on stderr (exit 2) like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _amount(text: str) -> Decimal:
+    """An amount as an exact Decimal; whether it is positive or has too many decimals the service says."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(
+            f"not a number: {text!r} (write a plain decimal such as 12.50, without thousands separators)"
+        ) from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    # a waiting time, not money: a float is fine here
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
+@dataclass
+class Context:
+    """One invocation of the CLI: where its output goes and the application it works on.
+
+    Run by a person, the command opens the database itself (`app()`, waiting up to --wait for a file another
+    process holds) and releases it before writing its result (a slow reader of stdout, a pager or a full pipe,
+    never keeps the file from another process). Run by a server on a client's behalf, `given` is the server's
+    application, shared and never closed here."""
+
+    args: argparse.Namespace
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    tty: bool | None = None  # stderr is a terminal a person watches (None: ask the stream)
+    given: Billsim | None = None
+    _opened: Billsim | None = None
+
+    def app(self) -> Billsim:
+        if self.given is not None:
+            return self.given
+        if self._opened is None:
+            db, wait = self.args.db, self.args.wait
+            try:
+                self._opened = Billsim.open(db)
+            except DatabaseBusyError:
+                if wait <= 0:
+                    raise
+                # one line when the wait begins, so a person (or a script) knows why nothing happens yet
+                print(f"billsim: the database is in use by another process; waiting up to {wait:g} s", file=self.stderr)
+                self.stderr.flush()
+                self._opened = Billsim.open(db, wait_seconds=wait)
+        return self._opened
+
+    def session(self) -> Session:
+        return self.app().session(Caller.local(getattr(self.args, "actor", None)))
+
+    def release(self) -> None:
+        """Close the database this command opened (never a server's)."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def is_tty(self) -> bool:
+        if self.tty is not None:
+            return self.tty
+        isatty = getattr(self.stderr, "isatty", None)
+        return bool(isatty and isatty())
+
+    def print_json(self, obj) -> None:
+        if hasattr(obj, "model_dump"):
+            obj = obj.model_dump(mode="json")
+        self.release()
+        json.dump(obj, self.stdout, indent=2, default=str)
+        self.stdout.write("\n")
+
+    def print_error(self, text: str) -> None:
+        print(f"billsim: {text}", file=self.stderr)
+
+    def bar(self) -> _StderrBar:
+        return _StderrBar(self.stderr)
+
+    @contextlib.contextmanager
+    def terminal_bar(self):
+        """A bar (or None) only for a person watching: scripts reading stderr get the error lines alone.
+        Ended on the way out, so an error printed after it starts on its own line."""
+        bar = _StderrBar(self.stderr) if self.is_tty() else None
+        try:
+            yield bar
+        finally:
+            if bar:
+                bar.close()
+
+
+class _StderrBar:
+    """A text progress bar on stderr: `label [#####.....] 50%`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def __call__(self, done: float, label: str = "") -> None:
+        width = 30
+        filled = int(round(max(0.0, min(1.0, done)) * width))
+        line = f"\r{label[:40]:<40} [{'#' * filled}{'.' * (width - filled)}] {int(done * 100):3d}%"
+        if line != self.last:
+            self.stream.write(line)
+            self.stream.flush()
+            self.last = line
+        if done >= 1.0:
+            self.stream.write("\n")
+            self.last = ""
+
+    def close(self) -> None:
+        """End a bar left unfinished (the work failed), so the error starts on its own line."""
+        if self.last:
+            self.stream.write("\n")
+            self.last = ""

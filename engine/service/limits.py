@@ -1,0 +1,31 @@
+"""The bounds of one request, re-exported for the front ends (engine/limits.py holds them all)."""
+
+from ..limits import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_IDS,
+    MAX_ITEMS,
+    MAX_LINES,
+    MAX_NAME,
+    MAX_PAGE,
+    MAX_RANGE_YEARS,
+    MAX_TEXT,
+    REQUEST_BODY_MAX,
+    REQUEST_DEADLINE_S,
+    SERVER_MEMORY_LIMIT,
+)
+
+__all__ = [
+    "FIRST_DATE",
+    "LAST_DATE",
+    "MAX_IDS",
+    "MAX_ITEMS",
+    "MAX_LINES",
+    "MAX_NAME",
+    "MAX_PAGE",
+    "MAX_RANGE_YEARS",
+    "MAX_TEXT",
+    "REQUEST_BODY_MAX",
+    "REQUEST_DEADLINE_S",
+    "SERVER_MEMORY_LIMIT",
+]
