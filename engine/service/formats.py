@@ -1,0 +1,38 @@
+"""What a front end needs to show the application layer's answers, so it imports nothing below engine.service:
+the value types the operations take and return, how money is written, and the limits a form states.
+
+    money       format_money (minor units) / format_major (major units): '$1,234.50', 'KWD 1.250'; exact_minor
+                (major -> minor units, None when only rounding could make it); to_major; minor_units (decimals)
+    values      Invoice, BillingCycle, ReviewResult, ReviewThresholds, ApprovalResult, ManualBatchResult,
+                Scope (what a run or a count covers), Scenario (a what-if)
+    tables      cyclic_gc_paused: build a table of many small answers (a review of 50k drafts) without the
+                cyclic collector rescanning them (engine/gc_pause.py)
+"""
+
+from __future__ import annotations
+
+from ..currencies import minor_units
+from ..gc_pause import cyclic_gc_paused
+from ..limits import MAX_RANGE_YEARS
+from ..models import ApprovalResult, BillingCycle, Invoice, ManualBatchResult, ReviewResult, ReviewThresholds
+from ..money import exact_minor, format_major, format_money, to_major
+from ..scope import Scope
+from ..whatif.scenarios import Scenario
+
+__all__ = [
+    "MAX_RANGE_YEARS",
+    "ApprovalResult",
+    "BillingCycle",
+    "Invoice",
+    "ManualBatchResult",
+    "ReviewResult",
+    "ReviewThresholds",
+    "Scenario",
+    "Scope",
+    "cyclic_gc_paused",
+    "exact_minor",
+    "format_major",
+    "format_money",
+    "minor_units",
+    "to_major",
+]
