@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-from engine.billing.audit import default_actor
-from engine.errors import BillsimError
-from views._database import db_path, init_session, shared_database
+from engine.service import BillsimError, Caller
+from views._database import application, db_path, init_session
 from views._routing import PAGES
 
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
 try:
-    shared_database(db_path())  # created, migrated and (when empty) seeded with the demo on first start
+    application(db_path())  # created, migrated and (when empty) seeded with the demo on first start
 except BillsimError as exc:
     st.error(f"Cannot open the workbench database: {exc}")
     st.stop()
@@ -32,7 +31,7 @@ pages = st.navigation(
     }
 )
 # Who acts, for the audit trail of every change (approve, hold, finalize, …); the OS user until changed.
-st.session_state.setdefault("actor", default_actor())
+st.session_state.setdefault("actor", Caller.local().actor)
 st.sidebar.text_input("Your name", key="actor", help="recorded with every change you make to an invoice")
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from engine.errors import BillsimError
+from engine.service import BillsimError
 from views import _reads
 
 
@@ -20,11 +20,6 @@ def show_flash() -> None:
     for kind, text in st.session_state.get("flash", []):
         {"error": st.error, "warning": st.warning, "info": st.info}.get(kind, st.success)(text)
     st.session_state["flash"] = []
-
-
-def actor() -> str | None:
-    """The name set in the sidebar ("Your name"), for the audit trail; None lets the engine use the OS user."""
-    return (st.session_state.get("actor") or "").strip() or None
 
 
 def data_changed() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from engine.money import format_major, format_money
+from engine.service.formats import format_major, format_money
 
 DATE_FORMAT = "YYYY-MM-DD"  # every st.date_input and DateColumn
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"  # every DatetimeColumn (times are UTC)
@@ -22,7 +22,7 @@ def money(minor: int | None, currency: str) -> str:
 
 
 def money_of_major(amount: Decimal | str | None, currency: str) -> str:
-    """An amount in major units ('35.48') -> '$35.48' (engine.money.format_major: one with more decimals
+    """An amount in major units ('35.48') -> '$35.48' (formats.format_major: one with more decimals
     than the currency has is shown exactly, with its code); '' for none."""
     if amount is None or amount == "" or (isinstance(amount, float) and pd.isna(amount)):
         return ""
@@ -30,7 +30,9 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
 
 
 def fmt_date(value) -> str:
-    if value is None or (not isinstance(value, dt.date) and pd.isna(value)):
+    """YYYY-MM-DD (a time too when there is one); '' for none: None, NaN, or NaT (a manual invoice has no
+    period; NaT is a datetime whose strftime raises)."""
+    if value is None or value is pd.NaT or (not isinstance(value, dt.date) and pd.isna(value)):
         return ""
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.models import Invoice
+from engine.service import lifecycle
+from engine.service.formats import Invoice
 from views import _reads
-from views._actions import actor, flash, run_action
-from views._database import cursor, db_path
+from views._actions import flash, run_action
+from views._database import db_path, session
 from views._format import money
 
 
 def _finalize(invoice_id: str) -> None:
     def work() -> str:
-        from engine.billing.lifecycle import finalize_invoice
-
-        inv = finalize_invoice(cursor(), invoice_id, actor=actor())
+        (inv,) = lifecycle.finalize(session(), [invoice_id])
         return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
 
     run_action(("finalize", invoice_id), "Finalize", work)
@@ -31,9 +30,7 @@ def _void(invoice_id: str, reason_key: str) -> None:
         return
 
     def work() -> str:
-        from engine.billing.lifecycle import void_invoice
-
-        inv = void_invoice(cursor(), invoice_id, reason=reason, actor=actor())
+        inv = lifecycle.void(session(), invoice_id, reason)
         return f"Voided invoice #{inv.number} ({reason}); its cycle can be drafted again."
 
     run_action(("void", invoice_id), "Void", work)
@@ -41,9 +38,7 @@ def _void(invoice_id: str, reason_key: str) -> None:
 
 def _approve(invoice_id: str, seen: int) -> None:
     def work() -> str:
-        from engine.billing.approval import approve_invoices
-
-        result = approve_invoices(cursor(), [invoice_id], actor=actor())
+        result = lifecycle.approve(session(), [invoice_id])
         if not result.approved:
             return "The invoice was already approved; nothing changed."
         return f"Approved by {result.actor}: the invoice can now be finalized."
@@ -58,9 +53,7 @@ def _hold(invoice_id: str, reason_key: str, seen: int) -> None:
         return
 
     def work() -> str:
-        from engine.billing.approval import hold_invoice
-
-        hold_invoice(cursor(), invoice_id, reason=reason, actor=actor())
+        lifecycle.hold(session(), [invoice_id], reason)
         return f"On hold ({reason}): release it before it can be approved."
 
     run_action(("hold", invoice_id, seen), "Hold", work)
@@ -68,9 +61,7 @@ def _hold(invoice_id: str, reason_key: str, seen: int) -> None:
 
 def _release(invoice_id: str, seen: int) -> None:
     def work() -> str:
-        from engine.billing.approval import release_invoice
-
-        release_invoice(cursor(), invoice_id, actor=actor())
+        lifecycle.release(session(), [invoice_id])
         return "Released: the invoice is a draft again, to be approved."
 
     run_action(("release", invoice_id, seen), "Release", work)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from engine.models import Invoice
+from engine.service.formats import Invoice
 from views import _reads
 from views._database import db_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine.models import Invoice
+from engine.service.formats import Invoice
 from views import _reads
 from views._database import db_path
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from engine.service.formats import MAX_RANGE_YEARS
 from views import _reads
 from views._database import db_path
 from views._format import customer, fmt_date
@@ -84,13 +85,22 @@ def contract_picker(prefix: str) -> dict | None:
 
 def default_window(contract: dict) -> tuple[dt.date, dt.date]:
     """Cycles shown by default: from the contract's start through its end, or for an open-ended
-    contract through a quarter after the later of today and the last usage date."""
+    contract through a quarter after the later of today and the last usage date; the latest
+    MAX_RANGE_YEARS of that (the most one read of cycles covers)."""
     start = contract["start_date"]
     if contract["end_date"] is not None:
-        return start, contract["end_date"]
-    _, last_usage = _reads.usage_date_range(db_path())
-    horizon = max(dt.date.today(), last_usage or start, start)
-    return start, horizon + dt.timedelta(days=92)
+        end = contract["end_date"]
+    else:
+        _, last_usage = _reads.usage_date_range(db_path())
+        end = max(dt.date.today(), last_usage or start, start) + dt.timedelta(days=92)
+    return max(start, _first_day_within_range_of(end)), end
+
+
+def _first_day_within_range_of(end: dt.date) -> dt.date:
+    """The earliest day from which `end` is less than MAX_RANGE_YEARS away (a 29 February counts as the 28th)."""
+    day = 28 if (end.month, end.day) == (2, 29) else end.day
+    first = end.replace(year=end.year - MAX_RANGE_YEARS, day=day) + dt.timedelta(days=1)
+    return first + dt.timedelta(days=1) if (first.month, first.day) == (2, 29) else first
 
 
 def cycle_label(cycle, invoice: dict | None = None) -> str:

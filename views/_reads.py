@@ -1,33 +1,30 @@
-"""Typed, cached reads behind the pages: one `st.cache_data` function per read.
+"""Typed, cached reads behind the pages: one `st.cache_data` function per read, each one call of the application
+layer (engine.service) with a Session of its own.
 
-Each takes the database file (`db`, from `views._database.db_path()`) first, so two files never share
-a cached answer, and is cleared after every write (`views._actions`). They open a cursor of the
-shared connection of their own: a cached read may run on any session's thread.
+Each takes the database file (`db`, from `views._database.db_path()`) first, so two files never share a cached
+answer, and is cleared after every write (`views._actions`). A cached read may run on any session's thread: it
+takes the file's application (`views._database.application`) and a session of a local reader there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
-from engine.io import workbench_queries as q
-from engine.models import BillingCycle, Invoice, ReviewThresholds
-from views._database import shared_database
+from engine.service import Caller, Session, access, bill_runs, contracts, invoices, ledger, reads
+from engine.service.formats import BillingCycle, Invoice, ReviewThresholds, Scope
+from views._database import application
 from views._review_table import ReviewTable
 from views._review_table import build as build_review_table
 
 _cached = st.cache_data(show_spinner=False, max_entries=256)
+READER = Caller.local()  # reads change nothing: no actor of the sidebar is needed (every business)
 
 
-@contextmanager
-def _cursor(db: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    with shared_database(db).cursor() as cur:
-        yield cur
+def _session(db: str) -> Session:
+    return application(db).session(READER)
 
 
 def clear() -> None:
@@ -41,32 +38,27 @@ def clear() -> None:
 
 @_cached
 def table_counts(db: str) -> dict[str, int]:
-    with _cursor(db) as cur:
-        return q.table_counts(cur)
+    return reads.table_counts(_session(db))
 
 
 @_cached
 def customer_counts(db: str) -> pd.DataFrame:
-    with _cursor(db) as cur:
-        return q.customer_counts(cur)
+    return reads.customer_counts(_session(db))
 
 
 @_cached
 def invoice_counts(db: str) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.invoice_counts(cur)
+    return reads.invoice_counts(_session(db))
 
 
 @_cached
 def usage_counts(db: str) -> pd.DataFrame:
-    with _cursor(db) as cur:
-        return q.usage_counts(cur)
+    return reads.usage_counts(_session(db))
 
 
 @_cached
 def browse_table(db: str, table: str, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
-    with _cursor(db) as cur:
-        return q.browse_table(cur, table, limit, offset)
+    return reads.browse_table(_session(db), table, limit, offset)
 
 
 # --- contracts, customers, businesses ---------------------------------------------------------------
@@ -74,44 +66,37 @@ def browse_table(db: str, table: str, limit: int, offset: int) -> tuple[pd.DataF
 
 @_cached
 def search_contracts(db: str, text: str, limit: int) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.search_contracts(cur, text, limit)
+    return reads.search_contracts(_session(db), text, limit)
 
 
 @_cached
 def contract_details(db: str, contract_id: str) -> dict | None:
-    with _cursor(db) as cur:
-        return q.contract_details(cur, contract_id)
+    return reads.contract_details(_session(db), contract_id)
 
 
 @_cached
 def search_customers(db: str, text: str, limit: int) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.search_customers(cur, text, limit)
+    return reads.search_customers(_session(db), text, limit)
 
 
 @_cached
 def customer_names(db: str, customer_ids: tuple[str, ...]) -> dict[str, str]:
-    with _cursor(db) as cur:
-        return q.customer_names(cur, list(customer_ids))
+    return reads.customer_names(_session(db), list(customer_ids))
 
 
 @_cached
 def businesses(db: str) -> list[str]:
-    with _cursor(db) as cur:
-        return q.businesses(cur)
+    return reads.businesses(_session(db))
 
 
 @_cached
 def invoice_currencies(db: str) -> list[str]:
-    with _cursor(db) as cur:
-        return q.invoice_currencies(cur)
+    return reads.invoice_currencies(_session(db))
 
 
 @_cached
 def usage_date_range(db: str) -> tuple[dt.date | None, dt.date | None]:
-    with _cursor(db) as cur:
-        return q.usage_date_range(cur)
+    return reads.usage_date_range(_session(db))
 
 
 # --- cycles and invoices -------------------------------------------------------------------------
@@ -119,72 +104,51 @@ def usage_date_range(db: str) -> tuple[dt.date | None, dt.date | None]:
 
 @_cached
 def billing_cycles(db: str, contract_id: str, from_date: dt.date, to_date: dt.date) -> list[BillingCycle]:
-    from engine.rating.cycles import billing_cycles as cycles_of
-
-    with _cursor(db) as cur:
-        return cycles_of(cur, contract_id, from_date, to_date)
+    return contracts.cycles(_session(db), contract_id, from_date, to_date)
 
 
 @_cached
 def contract_invoices(db: str, contract_id: str) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.contract_invoices(cur, contract_id)
+    return reads.contract_invoices(_session(db), contract_id)
 
 
 @_cached
 def pending_usage_by_cycle(db: str, contract_id: str, spans: tuple[tuple[dt.date, dt.date], ...]) -> dict[dt.date, int]:
-    with _cursor(db) as cur:
-        return q.pending_usage_by_cycle(cur, contract_id, list(spans))
+    return reads.pending_usage_by_cycle(_session(db), contract_id, list(spans))
 
 
 @_cached
 def preview_invoice(db: str, contract_id: str, period_date: dt.date) -> Invoice:
-    from engine.billing.invoices import preview_invoice as preview
-
-    with _cursor(db) as cur:
-        return preview(cur, contract_id, period_date)
+    return contracts.preview(_session(db), contract_id, period_date)
 
 
 @_cached
 def load_invoice(db: str, invoice_id: str) -> Invoice:
-    from engine.billing.invoice_store import load_invoice as load
-
-    with _cursor(db) as cur:
-        return load(cur, invoice_id)
+    return invoices.get_invoice(_session(db), invoice_id)
 
 
 @_cached
 def invoice_document_html(db: str, invoice_id: str) -> str:
-    """A stored invoice's document as HTML (engine.io.documents)."""
-    from engine.io.documents import render_invoice
-
-    with _cursor(db) as cur:
-        return render_invoice(cur, invoice_id, "html")
+    """A stored invoice's document as HTML."""
+    return invoices.document(_session(db), invoice_id, "html")
 
 
 @_cached
 def preview_document_html(db: str, contract_id: str, period_date: dt.date) -> str:
     """The document of the invoice a draft of this cycle would be (status preview: DRAFT mark)."""
-    from engine.io.documents import render_document
-
-    with _cursor(db) as cur:
-        return render_document(cur, preview_invoice(db, contract_id, period_date), "html")
+    return invoices.preview_document(_session(db), contract_id, period_date, "html")
 
 
 def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None, period_date: dt.date | None):
     """A callable that makes the PDF when called (st.download_button calls it on click, on another thread).
-    Not cached and free of Streamlit calls: it holds the shared database taken here, on the page's thread."""
-    from engine.io.documents import render_document, render_invoice
-
-    database = shared_database(db)
+    Not cached and free of Streamlit calls: it holds the application taken here, on the page's thread."""
+    app = application(db)
 
     def make() -> bytes:
-        with database.cursor() as cur:
-            if invoice_id is not None:
-                return render_invoice(cur, invoice_id, "pdf")
-            from engine.billing.invoices import preview_invoice as preview
-
-            return render_document(cur, preview(cur, contract_id, period_date), "pdf")
+        s = app.session(READER)
+        if invoice_id is not None:
+            return invoices.document(s, invoice_id, "pdf")
+        return invoices.preview_document(s, contract_id, period_date, "pdf")
 
     return make
 
@@ -192,25 +156,18 @@ def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None,
 @_cached
 def invoice_history(db: str, invoice_id: str) -> list[dict]:
     """The invoice's audit events, oldest first."""
-    from engine.billing.audit import invoice_events
-
-    with _cursor(db) as cur:
-        return invoice_events(cur, invoice_id)
+    return invoices.history(_session(db), invoice_id)
 
 
 @_cached
 def invoice_payments(db: str, invoice_id: str) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.invoice_payments(cur, invoice_id)
+    return reads.invoice_payments(_session(db), invoice_id)
 
 
 @_cached
 def ledger_page(db: str, filters: dict, order: str, limit: int, offset: int) -> tuple[pd.DataFrame, int]:
     """One page of the ledger in `order` (sorted by the engine over every matching invoice)."""
-    from engine.io.export import ledger_frames
-
-    with _cursor(db) as cur:
-        return ledger_frames(cur, filters=filters, limit=limit, offset=offset, order=order)
+    return ledger.ledger_page(_session(db), filters, order, limit, offset)
 
 
 # --- bill runs -----------------------------------------------------------------------------------
@@ -220,30 +177,22 @@ def ledger_page(db: str, filters: dict, order: str, limit: int, offset: int) -> 
 def contracts_in_scope(
     db: str, period_date: dt.date, customer_ids: tuple[str, ...] | None, business_id: str | None
 ) -> int:
-    with _cursor(db) as cur:
-        return q.contracts_in_scope(
-            cur, period_date, customer_ids=None if customer_ids is None else list(customer_ids), business_id=business_id
-        )
+    return bill_runs.contracts_in_scope(_session(db), period_date, Scope.of(None, customer_ids, business_id))
 
 
 @_cached
 def list_runs(db: str, limit: int) -> list[dict]:
-    from engine.billing.bill_run import list_runs as runs
-
-    with _cursor(db) as cur:
-        return runs(cur, limit=limit)
+    return bill_runs.history(_session(db), limit)
 
 
 @_cached
 def run_totals_by_product(db: str, run_id: str) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.run_totals_by_product(cur, run_id)
+    return bill_runs.totals_by_product(_session(db), run_id)
 
 
 @_cached
 def run_outcomes(db: str, run_id: str, limit: int) -> list[dict]:
-    with _cursor(db) as cur:
-        return q.run_outcomes(cur, run_id, limit=limit)
+    return bill_runs.outcomes(_session(db), run_id, limit=limit)
 
 
 # --- API tokens ----------------------------------------------------------------------------------
@@ -252,10 +201,7 @@ def run_outcomes(db: str, run_id: str, limit: int) -> list[dict]:
 @_cached
 def api_tokens(db: str) -> list[dict]:
     """Every API token: name, business, created, revoked (never the token or its hash)."""
-    from engine.api.tokens import list_tokens
-
-    with _cursor(db) as cur:
-        return list_tokens(cur)
+    return access.tokens(_session(db))
 
 
 # --- review ----------------------------------------------------------------------------------------
@@ -264,8 +210,7 @@ def api_tokens(db: str) -> list[dict]:
 def review_version(db: str) -> tuple:
     """Not cached: read on every rerun, it is part of the cached review's key (a change made elsewhere
     gives a new key, so the review is read again)."""
-    with _cursor(db) as cur:
-        return q.review_version(cur)
+    return reads.review_version(_session(db))
 
 
 # A review of 50k drafts is a large frame: kept once for the whole server (never copied per read, as
@@ -273,21 +218,14 @@ def review_version(db: str) -> tuple:
 @st.cache_resource(show_spinner="Reading the review…", max_entries=4)
 def review_table(db: str, run_id: str | None, period_date: dt.date | None, version: tuple) -> ReviewTable:
     """The drafts under review of a run (or of the period of a date) with their flags, as one table."""
-    from engine.review import review
-
-    with _cursor(db) as cur:
-        return build_review_table(review(cur, run_id=run_id, period_date=period_date))
+    return build_review_table(bill_runs.review_drafts(_session(db), run_id=run_id, period_date=period_date))
 
 
 @_cached
 def review_thresholds(db: str, business_id: str) -> ReviewThresholds:
-    from engine.review import get_thresholds
-
-    with _cursor(db) as cur:
-        return get_thresholds(cur, business_id)
+    return bill_runs.thresholds(_session(db), business_id)
 
 
 def invoice_number_ranges(db: str, invoice_ids: list[str]) -> list[dict]:
     """Not cached: read once, right after the invoices were finalized (numbered)."""
-    with _cursor(db) as cur:
-        return q.invoice_number_ranges(cur, list(invoice_ids))
+    return reads.invoice_number_ranges(_session(db), list(invoice_ids))

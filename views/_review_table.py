@@ -1,6 +1,6 @@
-"""The review of a run (engine.review) as one table for the Review page: a row per draft under review with
-numeric money columns (exact Decimal major units, so header sorting is numeric), the flags in words,
-their reasons, and one boolean column per flag for filtering. Built once per cached read (views._reads)."""
+"""The review of a run (engine.service.bill_runs.review_drafts) as one table for the Review page: a row per draft
+under review with numeric money columns (exact Decimal major units, so header sorting is numeric), the flags in
+words, their reasons, and one boolean column per flag for filtering. Built once per cached read (views._reads)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.currencies import minor_units
-from engine.gc_pause import cyclic_gc_paused
-from engine.models import ReviewResult
-from engine.review import FLAGS
+from engine.service.formats import ReviewResult, cyclic_gc_paused, minor_units
+from engine.service.reads import REVIEW_FLAGS
 from views._format import customer
 
 # The columns of the table, in the order shown (the others are for filtering and opening an invoice).
@@ -67,7 +65,7 @@ class ReviewTable:
 
 def build(result: ReviewResult) -> ReviewTable:
     """The review's rows as a frame: Decimal money columns (None where there is no previous invoice).
-    Many small acyclic objects: built with the cyclic collector paused (engine/gc_pause.py)."""
+    Many small acyclic objects: built with the cyclic collector paused (formats.cyclic_gc_paused)."""
     with cyclic_gc_paused():
         return _build(result)
 
@@ -96,7 +94,7 @@ def _build(result: ReviewResult) -> ReviewTable:
         "previous_invoice_id": pd.Series([r.previous_invoice_id for r in rows], dtype=object),
         "unflagged": [not s for s in flag_sets],
     }
-    for name in FLAGS:
+    for name in REVIEW_FLAGS:
         data[f"f_{name}"] = [name in s for s in flag_sets]
     frame = pd.DataFrame(data)
     # object columns of Decimal (and None) stay exact; pyarrow sends them as decimal128: numbers in the grid

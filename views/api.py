@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine.service import access
 from views import _reads
 from views._actions import flash, run_action, show_flash
-from views._database import cursor, db_path
+from views._database import db_path, session
 from views._format import fmt_date
 
 NEW_TOKEN = "api_new_token"  # (name, business, token) of the token just created: shown once, then forgotten
@@ -21,10 +22,8 @@ def _create(business: str | None, name_key: str) -> None:
         return
 
     def work() -> str:
-        from engine.api.tokens import create_token
-
-        token = create_token(cursor(), business, name)
-        st.session_state[NEW_TOKEN] = (name, business, token)
+        created = access.create(session(), business, name)
+        st.session_state[NEW_TOKEN] = (name, business, created["token"])
         st.session_state[name_key] = ""
         return f"Created token {name!r} for business {business}."
 
@@ -33,9 +32,7 @@ def _create(business: str | None, name_key: str) -> None:
 
 def _revoke(name: str) -> None:
     def work() -> str:
-        from engine.api.tokens import revoke_token
-
-        revoke_token(cursor(), name)
+        access.revoke(session(), name)
         return f"Revoked token {name!r}: requests with it are refused from now on."
 
     run_action(("revoke_token", name), "Revoke", work)

@@ -15,11 +15,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from engine.errors import BillsimError
-from engine.money import to_major
+from engine.service import BillsimError, bill_runs
+from engine.service.formats import to_major
 from views import _reads
-from views._actions import actor, data_changed, flash, show_flash
-from views._database import cursor, db_path
+from views._actions import data_changed, flash, show_flash
+from views._database import db_path, session
 from views._format import (
     CHART_CONFIG,
     DATE_FORMAT,
@@ -45,25 +45,13 @@ def _request_run(params: dict, nonce: int) -> None:
 
 
 def _carry_out(params: dict) -> None:
-    from engine.billing.bill_run import bill_run
-
     bar = st.progress(0.0, text="starting bill run")
 
     def progress(fraction: float, label: str) -> None:
         bar.progress(min(1.0, max(0.0, float(fraction))), text=label)
 
     try:
-        report = bill_run(
-            cursor(),
-            params["period_date"],
-            customer_ids=params["customer_ids"],
-            business_id=params["business_id"],
-            include_delayed_charges=params["include_delayed_charges"],
-            finalize=params["finalize"],
-            catch_up=params.get("catch_up", False),
-            progress=progress,
-            requested_by=actor(),
-        )
+        report = bill_runs.run(session(), params, progress=progress)
     except BillsimError as exc:
         flash("error", f"Bill run refused: {exc}")
     except Exception:

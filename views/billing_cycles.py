@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine.errors import BillsimError
+from engine.service import BillsimError
 from views import _reads
 from views._actions import show_flash
 from views._database import db_path

@@ -14,12 +14,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.errors import ImportProblems
-from engine.io.workbench_queries import BROWSABLE_TABLES
-from engine.schema import INPUT_TABLES
+from engine.service import ImportProblems, ledger
+from engine.service.reads import BROWSABLE_TABLES, DATA_FILES
 from views import _reads
 from views._actions import flash, run_action, show_flash
-from views._database import cursor, db_path, replace_database
+from views._database import db_path, replace_database, session
 from views._format import DATE_FORMAT, dates_as_dates, labelled, money
 
 UPLOAD_KEY = "data_upload"
@@ -77,8 +76,6 @@ def _import_uploads() -> None:
     digest = hashlib.sha256(b"".join(f.name.encode() + f.getvalue() for f in files)).hexdigest()
 
     def work() -> str:
-        from engine.ingest.importer import import_folder
-
         problems = _duplicate_names(files)
         if problems:
             st.session_state["import_problems"] = problems
@@ -89,7 +86,7 @@ def _import_uploads() -> None:
                 for f in files:
                     (Path(folder) / f.name.rsplit("/", 1)[-1]).write_bytes(f.getvalue())
                 try:
-                    counts = import_folder(cursor(), Path(folder), progress=progress)
+                    counts = ledger.import_data(session(), Path(folder), progress=progress)
                 except ImportProblems as exc:
                     st.session_state["import_problems"] = exc.problems
                     raise
@@ -112,12 +109,10 @@ def _request_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int)
 
 def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
     def work() -> str:
-        from engine.ingest.demo import seed_demo
-
         bar, progress = _progress_bar(f"generating {contracts:,} contracts")
         try:
             counts = replace_database(
-                lambda con: seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
+                lambda s: ledger.seed(s, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
             )
         finally:
             bar.empty()
@@ -143,7 +138,7 @@ with tab_import:
         "CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY, on_change=_new_files
     )
     if uploads:
-        ignored = [f.name for f in uploads if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in INPUT_TABLES]
+        ignored = [f.name for f in uploads if f.name.rsplit("/", 1)[-1].removesuffix(".csv") not in DATA_FILES]
         if ignored:
             st.warning(
                 "Not input files (they are ignored unless they look like a misspelt one): "
@@ -195,10 +190,10 @@ with tab_demo:
 with tab_tables:
     db = db_path()
     counts = _reads.table_counts(db)
-    inputs = st.columns(len(INPUT_TABLES))
-    for col, table in zip(inputs, INPUT_TABLES, strict=True):
+    inputs = st.columns(len(DATA_FILES))
+    for col, table in zip(inputs, DATA_FILES, strict=True):
         col.metric(table.replace("_", " "), f"{counts[table]:,}")
-    outputs = [t for t in BROWSABLE_TABLES if t not in INPUT_TABLES]
+    outputs = [t for t in BROWSABLE_TABLES if t not in DATA_FILES]
     for col, table in zip(st.columns(len(outputs)), outputs, strict=True):
         col.metric(table.replace("_", " "), f"{counts[table]:,}")
 

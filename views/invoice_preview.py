@@ -10,10 +10,10 @@ import datetime as dt
 
 import streamlit as st
 
-from engine.errors import BillsimError
+from engine.service import BillsimError, contracts, invoices
 from views import _reads
-from views._actions import actor, run_action, show_flash
-from views._database import cursor, db_path
+from views._actions import run_action, show_flash
+from views._database import db_path, session
 from views._format import money
 from views._invoice_actions import history_panel, review_controls, void_control
 from views._invoice_document import show_document
@@ -23,9 +23,7 @@ from views._pickers import contract_picker, cycle_label, default_cycle, default_
 
 def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
     def work() -> str:
-        from engine.billing.invoices import draft_period_invoice
-
-        res = draft_period_invoice(cursor(), contract_id, period_start, actor=actor())
+        res = contracts.draft(session(), contract_id, period_start)
         inv = res.invoice
         if res.created:
             return f"Drafted invoice `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}."
@@ -36,9 +34,7 @@ def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
 
 def _redraft(invoice_id: str, created_at) -> None:
     def work() -> str:
-        from engine.billing.invoices import redraft_invoice
-
-        inv = redraft_invoice(cursor(), invoice_id, actor=actor())
+        inv = invoices.redraft(session(), invoice_id)
         return f"Redrafted invoice `{invoice_id}`: total now {money(inv.total_minor, inv.currency)}."
 
     run_action(("redraft", invoice_id, created_at), "Redraft", work)
@@ -63,8 +59,8 @@ if not cycles:
     st.info("The contract has no billing cycle.")
     st.stop()
 
-invoices = _reads.contract_invoices(db, cid)
-holder = {i["period_start"]: i for i in invoices if i["status"] != "void"}
+of_contract = _reads.contract_invoices(db, cid)
+holder = {i["period_start"]: i for i in of_contract if i["status"] != "void"}
 starts = [c.start_date for c in cycles]
 start = select_current(
     "Cycle",
@@ -83,7 +79,7 @@ except BillsimError as exc:  # NothingToBill included: a cycle without any line 
 
 held = holder.get(start)
 stored = _reads.load_invoice(db, held["invoice_id"]) if held else None
-voided = [i for i in invoices if i["period_start"] == start and i["status"] == "void"]
+voided = [i for i in of_contract if i["period_start"] == start and i["status"] == "void"]
 
 if stored is not None:
     st.subheader(title_of(stored))

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.errors import BillsimError, ValidationError
-from engine.io.export import LEDGER_ORDERS
-from engine.io.workbench_queries import INVOICE_STATUSES
+from engine.service import BillsimError, ValidationError, ledger, lifecycle
+from engine.service.ledger import LEDGER_ORDERS
+from engine.service.reads import INVOICE_STATUSES
 from views import _reads
-from views._actions import actor, flash, run_action, show_flash
-from views._database import cursor, db_path
+from views._actions import flash, run_action, show_flash
+from views._database import db_path, session
 from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
 from views._invoice_actions import history_panel, review_controls, void_control
 from views._invoice_document import show_document
@@ -43,13 +43,11 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
     def work() -> str:
-        from engine.billing.lifecycle import record_payment
-
         try:
             amount = Decimal(text.replace(",", ""))
         except InvalidOperation:
             raise ValidationError(f"{text!r} is not an amount") from None
-        inv = record_payment(cursor(), invoice_id, amount, method=method, actor=actor())
+        inv = lifecycle.pay(session(), invoice_id, amount=amount, method=method)
         return (
             f"Recorded a {method} payment of {money_of_major(amount, inv.currency)}: invoice is "
             f"{inv.status.replace('_', ' ')}, balance due {money(inv.balance_due_minor, inv.currency)}."
@@ -61,12 +59,10 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
 
 
 def _prepare_export(fmt: str, filters: dict | None) -> None:
-    from engine.io.export import export_ledger
-
     folder = Path(st.session_state.get("export_dir") or tempfile.mkdtemp(prefix="billsim-export-"))
     st.session_state["export_dir"] = str(folder)
     try:
-        paths = export_ledger(cursor(), folder / fmt, fmt=fmt, filters=filters)
+        paths = ledger.export(session(), folder / fmt, fmt, filters=filters)
     except BillsimError as exc:
         flash("error", f"Export refused: {exc}")
         return

@@ -9,15 +9,18 @@ than the currency has is refused, never rounded.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 import streamlit as st
 
-from engine.errors import ValidationError
+from engine.service import ValidationError, invoices
+from engine.service.formats import exact_minor
+from engine.service.seed_bodies import batch_from_csv
 from views import _reads
-from views._actions import actor, flash, run_action, show_flash
-from views._database import cursor, db_path
+from views._actions import flash, run_action, show_flash
+from views._database import db_path, session
 from views._format import customer, money
 from views._pickers import select_current
 
@@ -34,8 +37,6 @@ CSV_HELP = (
 
 
 def _minor(text, currency: str, row: int) -> int:
-    from engine.money import exact_minor
-
     try:
         amount = Decimal(str(text).strip())
     except InvalidOperation:
@@ -59,7 +60,19 @@ def _editor_rows(edits: dict | None) -> list[dict]:
     return rows + [dict(r) for r in edits.get("added_rows") or []]
 
 
+def _quantity(text: str, row: int) -> int:
+    """A line's quantity: a whole number, 1 or more (a DayZero line item's quantity)."""
+    try:
+        quantity = int(text)
+    except ValueError:
+        raise ValidationError(f"line {row}: quantity {text!r} is not a whole number (write e.g. 3)") from None
+    if quantity < 1:
+        raise ValidationError(f"line {row}: quantity must be 1 or more")
+    return quantity
+
+
 def _line_items(rows: list[dict], currency: str) -> list[dict]:
+    """The editor's rows as DayZero line items: description, unit_price in integer minor units, quantity."""
     items = []
     for n, row in enumerate(rows, start=1):
         description = str(row.get("description") or "").strip()
@@ -71,7 +84,9 @@ def _line_items(rows: list[dict], currency: str) -> list[dict]:
             raise ValidationError(f"line {n}: a description is required")
         if not price:
             raise ValidationError(f"line {n}: a unit price is required")
-        items.append({"description": description, "unit_price": _minor(price, currency, n), "quantity": quantity})
+        items.append(
+            {"description": description, "unit_price": _minor(price, currency, n), "quantity": _quantity(quantity, n)}
+        )
     if not items:
         raise ValidationError("add at least one line item (description and unit price)")
     return items
@@ -85,9 +100,6 @@ def _create_one(chosen: dict | None, currency_key: str, seen: int) -> None:
     currency = state.get(currency_key) or chosen["currency"]
 
     def work() -> str:
-        from engine.api.seed_bodies import create_request
-        from engine.billing.manual_invoices import create_invoice
-
         body = {
             "customer_id": chosen["customer_id"],
             "currency": currency,
@@ -101,7 +113,7 @@ def _create_one(chosen: dict | None, currency_key: str, seen: int) -> None:
                 "start_date": state["manual_start"].isoformat(),
                 "payment_terms_days": int(state["manual_terms"]),
             }
-        inv = create_invoice(cursor(), create_request(body), actor=actor())
+        inv = invoices.create(session(), body).invoice
         state[CREATED] = inv.invoice_id
         state[COUNT] = seen + 1
         template = f" and recurring template `{inv.recurring_template_id}`" if inv.recurring_template_id else ""
@@ -110,26 +122,24 @@ def _create_one(chosen: dict | None, currency_key: str, seen: int) -> None:
     run_action(("manual_create", chosen["customer_id"], seen), "Create invoice", work)
 
 
+def _batch_body(name: str, data: bytes, include: bool, finalize: bool) -> dict:
+    """The uploaded file as a DayZero batch body: a CSV file's rows (seed_bodies.batch_from_csv), or the JSON
+    body itself (numbers read exactly: a float is refused as an amount, never rounded)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{name} is not UTF-8 text") from None
+    if name.lower().endswith(".csv"):
+        return batch_from_csv(text, include_delayed_charges=include, finalize=finalize)
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{name} is not valid JSON: {exc}") from None
+
+
 def _create_batch(name: str, data: bytes, include: bool, finalize: bool) -> None:
     def work() -> str:
-        from engine.api.seed_bodies import batch_from_csv, batch_request, with_item_errors
-        from engine.billing.manual_invoices import batch_create
-
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationError(f"{name} is not UTF-8 text") from None
-        if name.lower().endswith(".csv"):
-            raw = batch_from_csv(text, include_delayed_charges=include, finalize=finalize)
-        else:
-            import json
-
-            try:
-                raw = json.loads(text, parse_float=Decimal)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"{name} is not valid JSON: {exc}") from None
-        body, errors = batch_request(raw)
-        result = with_item_errors(batch_create(cursor(), body, actor=actor()), errors)
+        result, _ = invoices.batch(session(), _batch_body(name, data, include, finalize))
         st.session_state[BATCH_RESULT] = result
         return f"Batch: {result.created} invoice(s) created, {result.failed} refused."
 
@@ -182,7 +192,7 @@ with one:
         column_config={
             "description": st.column_config.TextColumn("Description", required=True),
             "unit_price": st.column_config.TextColumn("Unit price", help="major units, exact: 12.50"),
-            "quantity": st.column_config.TextColumn("Quantity", help="positive, up to 6 decimals"),
+            "quantity": st.column_config.TextColumn("Quantity", help="a whole number, 1 or more"),
         },
     )
     recurring = st.checkbox(

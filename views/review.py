@@ -15,12 +15,11 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from engine.billing.audit import default_actor
-from engine.errors import ValidationError
-from engine.review import FLAGS
+from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
+from engine.service.reads import REVIEW_FLAGS
 from views import _reads
-from views._actions import actor, flash, run_action, show_flash
-from views._database import cursor, db_path
+from views._actions import flash, run_action, show_flash
+from views._database import db_path, session
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
 from views._invoice_document import show_document
 from views._invoice_view import lines_frame, title_of
@@ -44,18 +43,12 @@ def per_currency(totals: dict[str, Decimal]) -> str:
     return " · ".join(f"{cur}\u00a0{total:,}" for cur, total in totals.items())  # no break inside an amount
 
 
-def _who() -> str:
-    return actor() or default_actor()
-
-
 # --- actions (button callbacks) ----------------------------------------------------------------------
 
 
 def _approve(ids: list[str], token: tuple, what: str) -> None:
     def work() -> str:
-        from engine.billing.approval import approve_invoices
-
-        result = approve_invoices(cursor(), ids, actor=actor())
+        result = lifecycle.approve(session(), ids)
         return (
             f"Approved {len(result.approved):,} {what} by {result.actor}; "
             f"{len(result.already_approved):,} were already approved."
@@ -66,9 +59,7 @@ def _approve(ids: list[str], token: tuple, what: str) -> None:
 
 def _approve_unflagged(run_id: str, token: tuple) -> None:
     def work() -> str:
-        from engine.review import approve_unflagged
-
-        result = approve_unflagged(cursor(), run_id, actor=actor())
+        result = bill_runs.approve_unflagged(session(), run_id)
         return (
             f"Approved {len(result.approved):,} unflagged drafts of run {run_id} by {result.actor}; "
             f"{len(result.already_approved):,} were already approved."
@@ -84,10 +75,7 @@ def _hold(ids: list[str], reason_key: str, token: tuple) -> None:
         return
 
     def work() -> str:
-        from engine.billing.approval import hold_invoice
-
-        for invoice_id in ids:
-            hold_invoice(cursor(), invoice_id, reason=reason, actor=actor())
+        lifecycle.hold(session(), ids, reason)  # all or nothing: one that cannot be held refuses the selection
         return f"Put {len(ids):,} invoice(s) on hold ({reason}): release them before they can be approved."
 
     run_action(("rv_hold", *token), "Hold", work)
@@ -95,10 +83,7 @@ def _hold(ids: list[str], reason_key: str, token: tuple) -> None:
 
 def _release(ids: list[str], token: tuple) -> None:
     def work() -> str:
-        from engine.billing.approval import release_invoice
-
-        for invoice_id in ids:
-            release_invoice(cursor(), invoice_id, actor=actor())
+        lifecycle.release(session(), ids)  # all or nothing
         return f"Released {len(ids):,} invoice(s): drafts again, to be reviewed and approved."
 
     run_action(("rv_release", *token), "Release", work)
@@ -106,15 +91,13 @@ def _release(ids: list[str], token: tuple) -> None:
 
 def _finalize(ids: list[str], token: tuple) -> None:
     def work() -> str:
-        from engine.billing.lifecycle import finalize_invoices
-
-        done = finalize_invoices(cursor(), ids, actor=actor())
+        done = lifecycle.finalize(session(), ids)
         ranges = _reads.invoice_number_ranges(db_path(), ids)
         numbers = "; ".join(
             f"business {r['business_id']}: #{r['first']}" + (f"–#{r['last']}" if r["last"] != r["first"] else "")
             for r in ranges
         )
-        return f"Finalized {done:,} invoice(s): open, numbered ({numbers})."
+        return f"Finalized {len(done):,} invoice(s): open, numbered ({numbers})."
 
     run_action(("rv_finalize", *token), "Finalize", work)
 
@@ -131,17 +114,14 @@ def _save_thresholds(business_id: str, currencies: list[str], keys: dict[str, st
     large = {cur: (s.get(keys[cur]) or "").strip() or None for cur in currencies}
 
     def work() -> str:
-        from engine.review import set_thresholds
-
         try:
-            t = set_thresholds(
-                cursor(),
+            t = bill_runs.change_thresholds(
+                session(),
                 business_id,
                 total_change_percent=values["total_change_percent"],
                 total_change_min=values["total_change_min"],
                 usage_spike_factor=values["usage_spike_factor"],
                 large_invoice=large,
-                actor=_who(),
             )
         except ValidationError as exc:
             raise ValidationError(_in_words(str(exc))) from None
@@ -467,7 +447,11 @@ show_flash()
 db = db_path()
 run_id, period_date = pick_scope(db)
 version = _reads.review_version(db)
-table = _reads.review_table(db, run_id, period_date, version)
+try:
+    table = _reads.review_table(db, run_id, period_date, version)
+except BillsimError as exc:  # a run that did not complete (interrupted): nothing to review
+    st.error(str(exc))
+    st.stop()
 frame = table.frame
 summary(table, frame)
 unbilled_panel(db, table)
@@ -479,7 +463,7 @@ if frame.empty:
 
 wanted = st.pills(
     "Show drafts with flag…",
-    list(FLAGS),
+    list(REVIEW_FLAGS),
     selection_mode="multi",
     key="rv_flags",
     format_func=lambda f: f"{flag_words(f)} · {table.flag_counts.get(f, 0):,}",

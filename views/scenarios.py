@@ -1,7 +1,7 @@
 """What-if scenarios: build (or upload) a scenario, bill a range of cycles twice, compare, save.
 
-Widgets -> one engine call (engine.whatif.scenarios) -> plotly. The engine validates everything; money is
-typed as text so it stays an exact decimal, and amounts come back as Decimals in major units.
+Widgets -> one call of the application layer (engine.service.whatif) -> plotly. The service validates everything;
+money is typed as text so it stays an exact decimal, and amounts come back as Decimals in major units.
 """
 
 from __future__ import annotations
@@ -15,23 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.errors import BillsimError
-from engine.rating.pricing import tiered_models
-from engine.whatif.scenarios import (
-    delete_scenario,
-    get_scenario,
-    list_scenarios,
-    parse_scenario,
-    run_simulation,
-    save_scenario,
-    scenario_choices,
-    scenario_json,
-    validate_scenario,
-    waterfall_by_change,
-    waterfall_by_product,
-)
+from engine.service import BillsimError, whatif
 from views._actions import flash, run_action, show_flash
-from views._database import cursor
+from views._database import session
 from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
 
 ss = st.session_state
@@ -59,7 +45,7 @@ show_flash()
 
 
 def _scenario(changes: list[dict] | None = None):
-    return parse_scenario(
+    return whatif.scenario_of(
         {"name": ss["scn_name"].strip() or "What-if", "changes": ss["scn_changes"] if changes is None else changes}
     )
 
@@ -114,7 +100,7 @@ def _change_from_widgets() -> dict:
 def _add_change() -> None:
     change = _change_from_widgets()
     try:
-        validate_scenario(cursor(), _scenario([change]))  # shape and data, before it joins the list
+        whatif.check(session(), _scenario([change]))  # shape and data, before it joins the list
     except BillsimError as exc:
         flash("error", str(exc))
         return
@@ -130,17 +116,28 @@ def _use(scenario) -> None:
     ss["scn_changes"] = [c.model_dump(mode="json") for c in scenario.changes]
 
 
+def _load(name: str, run: bool = False) -> None:
+    """A saved scenario into the builder (and run it); one deleted meanwhile (another tab) is said so."""
+    try:
+        _use(whatif.load(session(), name))
+    except BillsimError as exc:
+        flash("error", str(exc))
+        return
+    if run:
+        ss["scn_run_requested"] = True
+
+
 def _upload() -> None:
     upload = ss.get("scn_upload")
     if upload is None:
         return
     try:
-        _use(parse_scenario(upload.getvalue(), origin=upload.name))
+        _use(whatif.scenario_of(upload.getvalue(), origin=upload.name))
     except BillsimError as exc:
         flash("error", str(exc))
 
 
-choices = scenario_choices(cursor())
+choices = whatif.choices(session())
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Scenario")
@@ -161,7 +158,7 @@ with left:
         st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
         st.text_input("Percent", value="25", key="scn_usage_percent")
     elif kind == "tiers":
-        st.text_input(f"Line id ({' or '.join(tiered_models())})", key="scn_tiers_line")
+        st.text_input(f"Line id ({' or '.join(whatif.tiered_models())})", key="scn_tiers_line")
         st.text_area(
             "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
             value="500, 0.90\n, 0.05",
@@ -188,7 +185,7 @@ with right:
     st.file_uploader("Scenario JSON", type=["json"], key="scn_upload", on_change=_upload)
     st.download_button(
         "Download scenario JSON",
-        scenario_json(_scenario()),
+        whatif.scenario_json(_scenario()),
         file_name="scenario.json",
         mime="application/json",
         key="scn_download_json",
@@ -198,13 +195,13 @@ with right:
     def _save() -> None:
         scenario = _scenario()
         run_action(
-            ("scn_save", scenario_json(scenario)),
+            ("scn_save", whatif.scenario_json(scenario)),
             "Save",
-            lambda: f"Saved {save_scenario(cursor(), scenario)['name']!r}.",
+            lambda: f"Saved {whatif.save(session(), scenario)['name']!r}.",
         )
 
     st.button("Save this scenario", on_click=_save, key="scn_save")
-    saved = list_scenarios(cursor())
+    saved = whatif.saved(session())
     if saved:
         by_name = {s["name"]: s for s in saved}
         name = st.selectbox(
@@ -215,19 +212,15 @@ with right:
         )
         st.caption("; ".join(by_name[name]["changes"]) or "no change")
         b1, b2, b3 = st.columns(3)
-        b1.button("Load", key="scn_load", on_click=lambda: _use(get_scenario(cursor(), name)))
-        b2.button(
-            "Re-run",
-            key="scn_rerun",
-            on_click=lambda: (_use(get_scenario(cursor(), name)), ss.update(scn_run_requested=True)),
-        )
+        b1.button("Load", key="scn_load", on_click=_load, args=(name,))
+        b2.button("Re-run", key="scn_rerun", on_click=_load, args=(name,), kwargs={"run": True})
         b3.button(
             "Delete",
             key="scn_delete",
             on_click=lambda: run_action(
                 ("scn_delete", name, str(by_name[name]["saved_at"])),
                 "Delete",
-                lambda: delete_scenario(cursor(), name) or f"Deleted {name!r}.",
+                lambda: whatif.delete(session(), name) or f"Deleted {name!r}.",
             ),
         )
     else:
@@ -259,11 +252,11 @@ if ss.pop("scn_run_requested", False):
                 def progress(_done: float, label: str) -> None:
                     status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
-                sim = run_simulation(cursor(), scenario, from_date, to_date, out_dir=Path(tmp), progress=progress)
+                sim = whatif.simulation(session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp))
                 csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
             status.update(label="Working out what drives the change…")
             if len(scenario.changes) <= MAX_WATERFALL_CHANGES:
-                by_change = waterfall_by_change(cursor(), scenario, from_date, to_date)
+                by_change = whatif.waterfall(session(), scenario, from_date, to_date)
             else:
                 by_change = None
             ss["scn_result"] = {"summary": sim.summary, "sim": sim, "csv": csv_bytes, "by_change": by_change}
@@ -419,7 +412,7 @@ def _show(result: dict) -> None:
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
     if view == "By product" or steps is None:
-        steps = waterfall_by_product(sim.rows)
+        steps = whatif.waterfall_by_product(sim.rows)
     st.plotly_chart(
         _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
         key="scn_chart_waterfall",

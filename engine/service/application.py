@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..db import default_db_path
 from .bill_run_jobs import BillRunJobs
 from .caller import Caller
 from .database import Database
 from .preview_queue import PreviewQueue
 from .session import Session
+
+
+def default_path() -> str:
+    """The database a local front end opens when none is named: $BILLSIM_DB, else data/workbench.duckdb."""
+    return str(default_db_path())
 
 
 class Billsim:

@@ -1,16 +1,43 @@
-"""How money and statuses are written for people, re-exported for the front ends (one formatter everywhere):
-`format_money(3548, "USD")` -> '$35.48', `format_major(Decimal("7097"), "JPY")` -> '¥7,097'."""
+"""What a front end needs to show the application layer's answers, so it imports nothing below engine.service:
+the value types the operations take and return, how money and statuses are written, and the limits a form states.
+
+    money       format_money (minor units) / format_major (major units): '$1,234.50', '¥7,097', 'KWD 1.250';
+                exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
+                (decimals); is_currency
+    statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
+    values      Invoice, BillingCycle, ReviewResult, ReviewThresholds, ApprovalResult, ManualBatchResult,
+                Scope (what a run or a count covers), Scenario (a what-if)
+    tables      cyclic_gc_paused: build a table of many small answers (a review of 50k drafts) without the
+                cyclic collector rescanning them (engine/gc_pause.py)
+"""
+
+from __future__ import annotations
 
 from ..currencies import is_currency, minor_units
+from ..gc_pause import cyclic_gc_paused
+from ..limits import MAX_RANGE_YEARS
+from ..models import ApprovalResult, BillingCycle, Invoice, ManualBatchResult, ReviewResult, ReviewThresholds
 from ..money import exact_minor, format_major, format_money, to_major
+from ..scope import Scope
 from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
+from ..whatif.scenarios import Scenario
 
 __all__ = [
     "FINALIZED",
+    "MAX_RANGE_YEARS",
     "PAYABLE",
     "STATUSES",
     "UNDER_REVIEW",
+    "ApprovalResult",
+    "BillingCycle",
+    "Invoice",
     "InvoiceStatus",
+    "ManualBatchResult",
+    "ReviewResult",
+    "ReviewThresholds",
+    "Scenario",
+    "Scope",
+    "cyclic_gc_paused",
     "exact_minor",
     "format_major",
     "format_money",

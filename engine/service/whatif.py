@@ -16,6 +16,7 @@ import pandas as pd
 from .. import limits
 from ..errors import ScenarioError
 from ..progress import Progress
+from ..rating.pricing import tiered_models
 from ..whatif.scenarios import (
     Scenario,
     Simulation,
@@ -27,9 +28,11 @@ from ..whatif.scenarios import (
     run_simulation,
     save_scenario,
     scenario_choices,
+    scenario_json,
     simulate,
     validate_scenario,
     waterfall_by_change,
+    waterfall_by_product,
 )
 from . import tenancy
 from .requests import SimulateRequest, parse
@@ -106,12 +109,16 @@ def simulation(
     *,
     contract_ids: list[str] | None = None,
     progress: Progress | None = None,
+    out_dir: Path | None = None,
 ) -> Simulation:
-    """The simulation with its comparison rows, for the workbench and the notebooks (by month, product, movers)."""
+    """The simulation with its comparison rows, for the workbench and the notebooks (by month, product, movers);
+    with `out_dir`, also its comparison.csv there (the summary's `comparison_csv`)."""
     tenancy.local_only(s.caller, "a simulation with every comparison row")
     limits.check_range(from_date, to_date)
     with s.cursor() as cur:
-        return run_simulation(cur, scenario, from_date, to_date, contract_ids=contract_ids, progress=progress)
+        return run_simulation(
+            cur, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress
+        )
 
 
 def waterfall(
@@ -169,9 +176,12 @@ __all__ = [
     "save",
     "saved",
     "scenario_file",
+    "scenario_json",
     "scenario_of",
     "simulate_file",
     "simulate_request",
     "simulation",
+    "tiered_models",
     "waterfall",
+    "waterfall_by_product",
 ]

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from engine.db import connect
+from engine.service import Billsim, Caller, lifecycle
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 PREVIOUS, CURRENT = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
@@ -295,3 +296,23 @@ def test_a_first_invoice_opens_with_nothing_to_compare(review_db):
     select_rows(at, ["K-000001"])  # flagged first_invoice: the contract has no earlier invoice
     assert any("no earlier invoice to compare with" in i.value for i in at.info)
     assert not any(m.value.startswith("**Previous invoice**") for m in at.markdown)
+
+
+def test_holding_a_selection_is_all_or_nothing(review_db):
+    """The selection is held in one step: when one of the invoices cannot be held any more (finalized meanwhile,
+    behind the page's back), none of them is, and the refusal is shown."""
+    path, run_id = review_db
+    at = review_page()
+    picked = ["K-000004", "K-000022"]
+    select_rows(at, picked)
+    late = db_rows(path, "SELECT invoice_id FROM invoices WHERE run_id = ? AND contract_id = ?", [run_id, picked[1]])
+    with Billsim.open(path) as app:  # another user finalizes the second one after the page was drawn
+        s = app.session(Caller.local("someone else"))
+        lifecycle.approve(s, [late[0][0]])
+        lifecycle.finalize(s, [late[0][0]])
+    widget(at.text_input, "rv_hold_reason").set_value("usage looks doubled")
+    widget(at.button, "FormSubmitter:rv_hold_form-Put on hold").click().run()
+    assert not at.exception
+    assert [statuses(path, run_id)[c] for c in picked] == ["draft", "open"]
+    assert db_rows(path, "SELECT count(*) FROM invoice_events WHERE action = 'held'") == [(0,)]
+    assert any(e.value.startswith("Hold refused:") and "nothing held" in e.value for e in at.error), at.error
