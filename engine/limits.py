@@ -38,41 +38,46 @@ REQUEST_DEADLINE_S = 60.0
 REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
 
 
+# Every bound refused here is `validation_error` with the words the request models use (engine/service/requests),
+# so the same input reads the same whichever check met it first: "invalid request: <field>: <what is wrong>".
+
+
+def _invalid(field: str, what: str) -> ValidationError:
+    return ValidationError(f"invalid request: {field}: {what}")
+
+
 def check_date(value: dt.date, field: str = "date") -> dt.date:
     if not FIRST_DATE <= value <= LAST_DATE:
-        raise ValidationError(f"{field}: {value} is outside {FIRST_DATE} .. {LAST_DATE}", code="date_out_of_range")
+        raise _invalid(field, f"{value} is outside {FIRST_DATE} .. {LAST_DATE}")
     return value
 
 
 def check_range(first: dt.date, last: dt.date, what: str = "the range") -> None:
     """A what-if range: last on or after first, at most MAX_RANGE_YEARS long."""
     if last < first:
-        raise ValidationError(f"{what}: to_date {last} is before from_date {first}")
+        raise _invalid(what, f"to_date {last} is before from_date {first}")
     try:
         limit = first.replace(year=first.year + MAX_RANGE_YEARS)
     except ValueError:  # 29 February
         limit = first.replace(year=first.year + MAX_RANGE_YEARS, day=28)
     if last >= limit:
-        raise ValidationError(
-            f"{what}: {first} .. {last} is longer than {MAX_RANGE_YEARS} years; simulate a shorter range",
-            code="range_too_long",
-        )
+        raise _invalid(what, f"{first} .. {last} is longer than {MAX_RANGE_YEARS} years; ask for a shorter range")
 
 
 def check_text(value: str, field: str = "text", max_length: int = MAX_TEXT) -> str:
     """At most `max_length` characters, storable as UTF-8 (no unpaired surrogate), no NUL."""
     if len(value) > max_length:
-        raise ValidationError(f"{field}: {len(value):,} characters, at most {max_length:,}", code="text_too_long")
+        raise _invalid(field, f"{len(value):,} characters, at most {max_length:,}")
     if "\x00" in value:
-        raise ValidationError(f"{field}: contains a NUL character", code="invalid_text")
+        raise _invalid(field, "the text contains a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationError(f"{field}: contains an unpaired surrogate (not text)", code="invalid_text") from None
+        raise _invalid(field, "the text contains an unpaired surrogate") from None
     return value
 
 
 def check_minor(value: int, field: str = "amount") -> int:
     if not -MINOR_MAX <= value <= MINOR_MAX:
-        raise ValidationError(f"{field}: {value} is beyond the largest storable amount", code="amount_out_of_range")
+        raise _invalid(field, f"{value} is beyond the largest storable amount")
     return value

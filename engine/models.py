@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from .currencies import is_currency
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """The store's naive UTC timestamps as aware UTC, so JSON carries the offset (RFC 3339 date-time: ...Z)."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class _Model(BaseModel):
@@ -249,8 +257,8 @@ class BillRunReport(_Model):
     delayed_charges_swept: int
     delayed_charges_pending: list[PendingCharge]
     totals: list[CurrencyTotals]
-    started_at: dt.datetime
-    finished_at: dt.datetime | None = None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
     duration_s: float | None = None
     catch_up: bool = Field(False, description="also drafted every missed cycle before the period date")
     unbilled_cycles_count: int = Field(0, description="missed cycles of the scope still without invoice after the run")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from .errors import SchemaError
 from .statuses import status_check_sql
 
 PRICE = "DECIMAL(38,12)"
@@ -312,8 +313,6 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every migration newer than the database's version; returns the version reached."""
     version = current_version(con)
     if version > SCHEMA_VERSION:
-        from .errors import SchemaError
-
         raise SchemaError(f"database schema v{version} is newer than this billsim (v{SCHEMA_VERSION})")
     for target in range(version + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN TRANSACTION")

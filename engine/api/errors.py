@@ -62,7 +62,10 @@ def validation_text(errors: list[dict]) -> str:
     """The problems as one line, as the MCP tools and the CLI word them: `body.due_date: Field required; …`."""
     parts = []
     for err in errors[:20]:
-        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] == "body":  # the body's fields are the request's fields, as MCP and the CLI name them
+            loc = loc[1:]
+        where = ".".join(str(p) for p in loc) or "request"
         parts.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
     return "invalid request: " + "; ".join(parts)
 

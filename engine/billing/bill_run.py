@@ -35,6 +35,8 @@ from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
 from .audit import resolve_actor
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
+from .invoices import persist_rated, record_drafted
+from .lifecycle import finalize_invoices_tx
 
 log = logging.getLogger("billsim.engine")
 
@@ -156,7 +158,6 @@ def _run_once(
         progress(0.15, f"rating {in_scope:,} contracts")
         rate_targets(con)
         progress(0.55, "storing drafts")
-        from .invoices import persist_rated, record_drafted
 
         drafted = persist_rated(con, run_id=run_id)
         # The run's drafts are read back by run_id: the run is one transaction, so every invoice
@@ -182,7 +183,6 @@ def _run_once(
         finalized = 0
         if finalize:
             progress(0.85, "finalizing")
-            from .lifecycle import finalize_invoices_tx
 
             ids = [
                 r[0]

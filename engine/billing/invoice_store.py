@@ -16,6 +16,7 @@ import duckdb
 from ..errors import NotFoundError
 from ..models import Invoice, InvoiceLine, TierRow
 from ..money import TAX_BOUNDS, sql_round_minor, to_major
+from ..rating.usage_aggregation import pending_usage
 
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
@@ -159,7 +160,5 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice:
     head = heads[0]
     pending = []
     if head["contract_id"] is not None:
-        from ..rating.usage_aggregation import pending_usage
-
         pending = pending_usage(con, head["contract_id"], head["period_start"], head["period_end"])
     return invoice_from_rows(head, lines, pending)

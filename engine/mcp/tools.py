@@ -25,7 +25,7 @@ from pydantic import Field
 from pydantic_core import to_jsonable_python
 
 from ..service import BillsimError, ValidationError, bill_runs, contracts, invoices, lifecycle, whatif
-from ..service.requests import ListInvoicesRequest, PeriodDateRequest, parse
+from ..service.requests import ListInvoicesRequest, parse
 from ..service.results import InvoiceDetail
 from ..service.zenskar import cycle_date
 from .backends import Backend
@@ -57,10 +57,11 @@ def _date(value: str | int | None, field: str) -> dt.date | None:
 
 
 def _required_date(value: str | int, field: str) -> dt.date:
+    """A date in any of the forms DateText allows; its bounds are the service's to check (its request models)."""
     date = _date(value, field)
     if date is None:
         raise ValidationError(f"{field} is required")
-    return parse(PeriodDateRequest, {"period_date": date}).period_date
+    return date
 
 
 def _jsonable(obj: Any) -> Any:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ..billing.invoice_store import tax_sql
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
 from .breakdown_json import json_object_sql, tier_json_sql
@@ -248,7 +249,6 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
 
 
 def _rated_invoices_sql(src: str) -> str:
-    from ..billing.invoice_store import tax_sql
 
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_invoices AS

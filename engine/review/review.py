@@ -13,6 +13,7 @@ import json
 
 import duckdb
 
+from ..billing.approval import approve_invoices_tx
 from ..db import retry_on_conflict, transaction
 from ..errors import NotFoundError, ValidationError
 from ..gc_pause import cyclic_gc_paused
@@ -122,7 +123,6 @@ def approve_unflagged(
     """Approve every draft of the run that has no flag, all or nothing. The selection and the approval are
     one transaction: a draft redrafted (and perhaps flagged) meanwhile is either seen as it is now or the
     approval is retried on a fresh snapshot."""
-    from ..billing.approval import approve_invoices_tx
 
     return retry_on_conflict(
         con, lambda c: approve_invoices_tx(c, unflagged_draft_ids(c, run_id), actor=actor, note=note)

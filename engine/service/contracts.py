@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import limits
 from ..billing.invoices import draft_period_invoice_tx, preview_invoice
 from ..models import BillingCycle, DraftResult, Invoice
 from ..rating.cycles import billing_cycles
 from . import tenancy
-from .requests import ContractCyclesRequest, CyclesRequest, GenerateInvoiceRequestSchema, parse
+from .requests import ContractCyclesRequest, CyclesRequest, GenerateInvoiceRequestSchema, PeriodDateRequest, parse
 from .session import Session
 from .zenskar import contract_cycles, cycle_date, generate_from_fields
 
@@ -41,7 +40,7 @@ def zenskar_cycles(s: Session, contract_id: str, request: ContractCyclesRequest 
 
 
 def _period_date(period_date: dt.date) -> dt.date:
-    return limits.check_date(period_date, "period_date")
+    return parse(PeriodDateRequest, {"period_date": period_date}).period_date
 
 
 def preview(s: Session, contract_id: str, period_date: dt.date) -> Invoice:

@@ -41,7 +41,7 @@ def _day(value):
 
 
 def _bounded_day(value: dt.date) -> dt.date:
-    if not limits.FIRST_DATE <= value <= limits.LAST_DATE:
+    if not limits.FIRST_DATE <= value <= limits.LAST_DATE:  # the words of limits.check_date
         raise ValueError(f"{value} is outside {limits.FIRST_DATE} .. {limits.LAST_DATE}")
     return value
 
@@ -255,6 +255,6 @@ class SimulateRequest(Request):
     def _range(self) -> SimulateRequest:
         try:
             limits.check_range(self.from_date, self.to_date)
-        except ValidationError as exc:
-            raise ValueError(str(exc)) from None
+        except ValidationError as exc:  # its words, without the prefix the model's error gets anyway
+            raise ValueError(str(exc).split(": ", 2)[-1]) from None
         return self

@@ -20,6 +20,9 @@ from .. import limits
 from ..errors import ValidationError
 from ..spark.import_drafts import import_drafts as import_spark_drafts
 from ..spark.inputs import export_inputs as export_spark_inputs
+from ..spark.run import spark_run
+from ..spark.session import spark_session
+from ..spark.simulate import spark_simulate
 from ..whatif.scenarios import Scenario
 from . import tenancy
 from .session import Session
@@ -29,8 +32,6 @@ from .session import Session
 def _spark(master: str | None) -> Iterator:
     """A SparkSession, with a Spark error (a missing input folder, a lost cluster) as one line."""
     from pyspark.errors import PySparkException  # optional heavy dependency: only when Spark is used
-
-    from ..spark.session import spark_session
 
     try:
         yield spark_session(master)
@@ -53,7 +54,6 @@ def bill_on_spark(
     partitions: int | None = None,
     include_delayed_charges: bool = False,
 ) -> dict:
-    from ..spark.run import spark_run
 
     limits.check_date(period_date, "period_date")
     with _spark(master) as spark:
@@ -78,7 +78,6 @@ def simulate_on_spark(
     master: str | None = None,
     partitions: int | None = None,
 ) -> dict:
-    from ..spark.simulate import spark_simulate
 
     limits.check_range(from_date, to_date)
     with _spark(master) as spark:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import limits
 from ..errors import ScenarioError
 from ..progress import Progress
 from ..rating.pricing import tiered_models
@@ -114,7 +113,7 @@ def simulation(
     """The simulation with its comparison rows, for the workbench and the notebooks (by month, product, movers);
     with `out_dir`, also its comparison.csv there (the summary's `comparison_csv`)."""
     tenancy.local_only(s.caller, "a simulation with every comparison row")
-    limits.check_range(from_date, to_date)
+    parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
     with s.cursor() as cur:
         return run_simulation(
             cur, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress
@@ -126,7 +125,7 @@ def waterfall(
 ) -> pd.DataFrame:
     """What drives the change: the scenario's changes applied one after another, per currency."""
     tenancy.local_only(s.caller, "the waterfall of a simulation")
-    limits.check_range(from_date, to_date)
+    parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
     with s.cursor() as cur:
         return waterfall_by_change(cur, scenario, from_date, to_date, contract_ids=contract_ids)
 

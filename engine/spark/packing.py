@@ -21,6 +21,7 @@ from functools import cache
 
 import duckdb
 
+from ..db import connect
 from ..schema import INPUT_TABLES
 
 _SLOT_OF_TYPE = {
@@ -48,7 +49,6 @@ class Layout:
 @cache
 def layout() -> Layout:
     """The slot layout of the engine's input tables (from the schema of a fresh in-memory database)."""
-    from ..db import connect
 
     con = connect(":memory:")
     try:

@@ -21,6 +21,14 @@ from functools import cache
 
 import pyarrow as pa
 
+from ..billing.bill_run import bill_run
+from ..db import connect
+from ..io.export import ledger_arrow
+from ..rating.targets import active_contracts_sql
+from ..whatif.compare import COMPARISON
+from ..whatif.scenarios import compare_checked, parse_scenario
+from .packing import unpack_into
+
 OUT_KIND = "_out"
 OUT_JSON = "_json"
 INVOICE_PREFIX = "i__"
@@ -30,8 +38,6 @@ ACTOR = "spark"
 
 @cache
 def _ledger_schemas() -> dict[str, pa.Schema]:
-    from ..db import connect
-    from ..io.export import ledger_arrow
 
     con = connect(":memory:")
     try:
@@ -66,8 +72,6 @@ def _rows(kind: str, n: int, *, json_texts=None, invoices=None, lines=None) -> p
 
 
 def _partition_connection(batches):
-    from ..db import connect
-    from .packing import unpack_into
 
     batches = [b for b in batches if b.num_rows]
     if not batches:  # an empty partition (no customer hashed to it)
@@ -79,7 +83,6 @@ def _partition_connection(batches):
 
 
 def _active_contracts(con, period_date: dt.date) -> list[str]:
-    from ..rating.targets import active_contracts_sql
 
     sql, params = active_contracts_sql(period_date)
     return [r[0] for r in con.execute(f"SELECT contract_id FROM ({sql}) ORDER BY 1", params).fetchall()]  # noqa: S608 (an engine-built query with ? placeholders; values bound)
@@ -87,8 +90,6 @@ def _active_contracts(con, period_date: dt.date) -> list[str]:
 
 def bill_partition(batches, period_date: dt.date, include_delayed_charges: bool, run_id: str) -> pa.Table | None:
     """Bill one partition with the engine's bill_run; the output rows (see the module doc)."""
-    from ..billing.bill_run import bill_run
-    from ..io.export import ledger_arrow
 
     con = _partition_connection(batches)
     if con is None:
@@ -158,8 +159,6 @@ def comparison_schema() -> pa.Schema:
 
 def simulate_partition(batches, scenario_json: str, from_date: dt.date, to_date: dt.date) -> pa.Table | None:
     """The what-if comparison rows (minor units) of one partition, by the engine's own simulation."""
-    from ..whatif.compare import COMPARISON
-    from ..whatif.scenarios import compare_checked, parse_scenario
 
     con = _partition_connection(batches)
     if con is None:

@@ -17,10 +17,12 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from ..db import connect
 from ..errors import ScenarioError, ValidationError
 from ..money import to_major
 from ..rating.pricing import unit_price_models
 from ..whatif.changes import UsageChange
+from ..whatif.compare import COMPARISON, write_comparison_csv
 from ..whatif.scenarios import Scenario, scenario_json
 from .packing import CUSTOMER_KEY, packed_frame, read_inputs
 from .partition import comparison_schema, simulate_partition
@@ -109,8 +111,6 @@ def _is_local(out: str) -> bool:
 
 def _write_csv(out: str) -> str:
     """comparison.csv from the comparison Parquet, by the same writer as `billsim simulate`."""
-    from ..db import connect
-    from ..whatif.compare import COMPARISON, write_comparison_csv
 
     folder = Path(out.removeprefix("file://"))
     con = connect(":memory:")

@@ -22,11 +22,18 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..money import MONEY_LIMIT, QTY_MAX_DIGITS
 from ..rating.pricing import tiered_models
 
 PRICE_DECIMALS = 12
 QTY_DECIMALS = 6
 PERCENT_DECIMALS = 6
+# A percent change is at most ×10,001 (+1,000,000 %): beyond it a scaled price or quantity would leave the
+# exact DECIMAL(38, s) range of the columns (engine/money.py), and no finance question needs more.
+PERCENT_LIMIT = Decimal(1_000_000)
+# Prices and quantities a change sets stay within the magnitude bounds every stored value keeps (money.py).
+MONEY_MAXIMUM = Decimal(MONEY_LIMIT) - Decimal(1).scaleb(-PRICE_DECIMALS)
+QTY_MAXIMUM = Decimal(10) ** QTY_MAX_DIGITS - Decimal(1).scaleb(-QTY_DECIMALS)
 
 
 def _decimals(value: Decimal) -> int:
@@ -34,11 +41,20 @@ def _decimals(value: Decimal) -> int:
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
-def _check_decimal(value: Decimal | None, places: int, what: str, *, minimum: Decimal | None = Decimal(0)):
+def _check_decimal(
+    value: Decimal | None,
+    places: int,
+    what: str,
+    *,
+    minimum: Decimal | None = Decimal(0),
+    maximum: Decimal | None = None,
+):
     if value is None:
         return value
     if not value.is_finite():
         raise ValueError(f"{what} must be a number")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be at most {maximum}, got {value}")
     if _decimals(value.normalize()) > places:
         raise ValueError(f"{what} has more than {places} decimal places: {value}")
     if minimum is not None and value < minimum:
@@ -100,12 +116,12 @@ class PriceChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100))
+        return _check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
 
     @field_validator("unit_price")
     @classmethod
     def _unit_price(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "unit_price")
+        return _check_decimal(v, PRICE_DECIMALS, "unit_price", maximum=MONEY_MAXIMUM)
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -155,7 +171,7 @@ class UsageChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100))
+        return _check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
 
     def label(self) -> str:
         return f"usage {self.metric or 'all metrics'} {_percent_text(self.percent)}"
@@ -176,12 +192,12 @@ class Tier(BaseModel):
     @field_validator("up_to")
     @classmethod
     def _up_to(cls, v):
-        return _check_decimal(v, QTY_DECIMALS, "tier up_to")
+        return _check_decimal(v, QTY_DECIMALS, "tier up_to", maximum=QTY_MAXIMUM)
 
     @field_validator("unit_price", "flat_fee")
     @classmethod
     def _price(cls, v, info):
-        return _check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}")
+        return _check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}", maximum=MONEY_MAXIMUM)
 
 
 class TiersChange(_Change):
@@ -243,7 +259,7 @@ class MinimumCommitmentChange(_Change):
     @field_validator("amount")
     @classmethod
     def _amount(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "minimum commitment amount")
+        return _check_decimal(v, PRICE_DECIMALS, "minimum commitment amount", maximum=MONEY_MAXIMUM)
 
     def label(self) -> str:
         return f"minimum commitment {self.contract_id} = {self.amount if self.amount is not None else 'none'}"

@@ -446,3 +446,20 @@ def test_idempotency_replay_conflict_and_across_a_restart(api, north, south):
 def test_malformed_input_is_a_4xx(north, method, path, kwargs):
     r = north.request(method, path, **kwargs)
     assert 400 <= r.status_code < 500, r.text
+
+
+def test_a_run_with_nothing_in_scope_answers_what_the_published_schema_says(api, north):
+    """Schemathesis ST108 found it: the report's times were naive (no offset), which an RFC 3339 `date-time` is
+    not. Checked with formats, as schemathesis checks (jsonschema_rs), live and as stored."""
+    import jsonschema_rs
+
+    schema = httpx.get(f"{api.url}/openapi.json").json()
+    validator = jsonschema_rs.validator_for(
+        {"$ref": "#/components/schemas/BillRunStatus", "components": schema["components"]}, validate_formats=True
+    )
+    run_id = north.post("/api/v1/bill-runs", json={"period_date": "2000-01-01"}).json()["run_id"]
+    body = wait_run(north, run_id)
+    assert body["report"]["contracts_in_scope"] == 0
+    errors = [e.message for e in validator.iter_errors(body)]
+    assert errors == []
+    assert body["report"]["started_at"].endswith(("Z", "+00:00"))

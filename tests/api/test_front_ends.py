@@ -1,0 +1,334 @@
+"""The same operation through the HTTP API, the MCP tools, the command line and the workbench gives the same
+result or the same error code: one suite over the four adapters of the application layer (engine.service) for
+the tenancy rule, the limits and the errors, with hostile input refused with a 4xx and its code and nothing
+stored.
+
+All four run in this process over ONE server application (`open_server_app`): HTTP through a TestClient of the
+FastAPI app, MCP through an in-process client of the tools (scoped to one business, as over stdio or /mcp), the
+CLI through `engine.cli.main(argv, app=…)`, the workbench through AppTest on its database file.
+
+    biz-north: the spec's worked 'basics' case;   biz-south: CUS-SOUTH with K-SOUTH (USD 40.00 a month)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from mcp import Client
+
+from engine.api.app import create_app, open_server_app
+from engine.cli import main as cli_main
+from engine.mcp.tools import build_server
+from engine.service import Caller, ForbiddenError, access, ledger
+
+from .conftest import headers, make_database
+
+MARCH = "2026-03-15"
+
+
+class AppBackend:
+    """The MCP tools over an application already open, for one business (as `billsim mcp --business B`)."""
+
+    def __init__(self, app, caller: Caller):
+        self.app, self.caller = app, caller
+
+    @contextlib.contextmanager
+    def session(self, ctx):
+        yield self.app.session(self.caller)
+
+
+@dataclass
+class Outcome:
+    """What a front end answered: ok (and its data), or the error's code and message."""
+
+    ok: bool
+    code: str | None = None
+    message: str = ""
+    data: object = None
+    status: int | None = None  # HTTP only
+
+
+@dataclass
+class World:
+    db: Path
+    app: object
+    http: TestClient
+    tokens: dict
+
+    def get(self, business: str, path: str, **kw) -> Outcome:
+        return _http(self.http.get(path, headers=headers(self.tokens[_token(business)], business), **kw))
+
+    def post(self, business: str, path: str, body=None, raw: bytes | None = None) -> Outcome:
+        h = headers(self.tokens[_token(business)], business)
+        if raw is not None:
+            return _http(self.http.post(path, content=raw, headers={**h, "Content-Type": "application/json"}))
+        return _http(self.http.post(path, json=body, headers=h))
+
+    def mcp(self, business: str, tool: str, args: dict) -> Outcome:
+        server = build_server(AppBackend(self.app, Caller.of_business(business, f"mcp:{business}")))
+
+        async def call():
+            async with Client(server) as client:
+                return await client.call_tool(tool, args)
+
+        result = anyio.run(call)
+        text = " ".join(c.text for c in result.content if getattr(c, "text", None))
+        if not result.is_error:
+            return Outcome(True, data=result.structured_content)
+        found = re.match(r"Error executing tool \w+: (\w+): (.*)", text, re.S)
+        assert found, text
+        return Outcome(False, found.group(1), found.group(2))
+
+    def cli(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = cli_main(["--db", str(self.db), *argv], app=self.app, stdout=out, stderr=err, tty=False)
+        return code, out.getvalue(), err.getvalue()
+
+    def count(self, sql: str, params: list | None = None) -> int:
+        with self.app.database.cursor() as cur:
+            return cur.execute(sql, params or []).fetchone()[0]
+
+
+def _token(business: str) -> str:
+    return {"biz-north": "north", "biz-south": "south"}[business]
+
+
+def _http(r) -> Outcome:
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+    if r.status_code < 400:
+        return Outcome(True, data=body, status=r.status_code)
+    return Outcome(False, body.get("code"), body.get("message", ""), status=r.status_code)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("front_ends")
+    db, tokens = make_database(folder)
+    app = open_server_app(db)
+    with TestClient(create_app(billsim=app)) as http:
+        yield World(db=db, app=app, http=http, tokens=tokens)
+    app.close()
+
+
+def _error_everywhere(
+    world: World, http: Outcome, mcp: Outcome, cli: tuple[int, str, str], code: str, status: int, origin: str = ""
+):
+    """The same refusal over HTTP (status and code), MCP (code and the same message) and the CLI (exit 2 and the
+    same message, one line; `origin`: what the CLI names instead of "scenario", its file)."""
+    assert (http.ok, http.status, http.code) == (False, status, code), http
+    assert (mcp.ok, mcp.code) == (False, code), mcp
+    exit_code, out, err = cli
+    assert exit_code == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("billsim:"), err
+    assert mcp.message == http.message
+    assert lines[0] == f"billsim: {http.message.replace('scenario ', origin, 1) if origin else http.message}"
+
+
+# --- tenancy: one rule for every front end --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "what, http_path, tool, args",
+    [
+        (
+            "contract",
+            ("POST", "/api/v1/contracts/K-SOUTH/preview-invoice", {"period_date": MARCH}),
+            "previewInvoice",
+            {"contract_id": "K-SOUTH", "period_date": MARCH},
+        ),
+        (
+            "contract",
+            ("GET", "/contracts/K-SOUTH/billing_cycles", None),
+            "getContractBillingCycles",
+            {"contract_id": "K-SOUTH"},
+        ),
+    ],
+)
+def test_another_business_is_not_found_exactly_like_nothing(world, what, http_path, tool, args):
+    method, path, body = http_path
+    http = world.post("biz-north", path, body) if method == "POST" else world.get("biz-north", path)
+    mcp = world.mcp("biz-north", tool, args)
+    missing = world.mcp("biz-north", tool, {**args, "contract_id": "K-NOPE"})
+    assert (http.status, http.code) == (404, f"{what}_not_found")
+    assert (mcp.code, mcp.message) == (http.code, http.message)
+    assert missing.message.replace("K-NOPE", "X") == mcp.message.replace("K-SOUTH", "X")
+
+
+def test_a_run_over_every_business_is_seen_by_a_business_as_its_own_part_only(world):
+    """Started locally (the CLI: every business), the run is visible to biz-north and biz-south, each seeing only
+    its own drafts, counts and totals, over HTTP and MCP alike; the CLI sees the whole run."""
+    code, out, err = world.cli("run", "--period-date", "2026-02-15", "--quiet")
+    assert code == 0, err
+    whole = json.loads(out)
+    run_id = whole["run_id"]
+    per_business = {
+        b: world.count("SELECT count(*) FROM invoices WHERE run_id = ? AND business_id = ?", [run_id, b])
+        for b in ("biz-north", "biz-south")
+    }
+    assert whole["scope"]["business_id"] is None and whole["drafted"] == sum(per_business.values())
+    assert min(per_business.values()) > 0
+    for business, drafted in per_business.items():
+        status = world.get(business, f"/api/v1/bill-runs/{run_id}")
+        assert status.ok and status.data["report"]["drafted"] == drafted, status
+        assert status.data["report"]["contracts_in_scope"] == drafted
+        currencies = {t["currency"] for t in status.data["report"]["totals"]}
+        assert (currencies == {"USD"}) == (business == "biz-south")
+        review = world.get(business, f"/api/v1/bill-runs/{run_id}/review")
+        mcp = world.mcp(business, "reviewBillRun", {"run_id": run_id})
+        assert {d["business_id"] for d in review.data["drafts"]} == {business}
+        assert len(review.data["drafts"]) == drafted
+        assert mcp.data["drafts"] == review.data["drafts"] and mcp.data["flag_counts"] == review.data["flag_counts"]
+        assert review.data["flag_counts"]["first_invoice"] == drafted
+
+
+# --- limits and hostile input: the same code everywhere, nothing stored -------------------------------------
+
+
+def _invoices(world: World) -> int:
+    return world.count("SELECT count(*) FROM invoices")
+
+
+def _create_body(**extra) -> dict:
+    return {
+        "customer_id": "CUS-ACME",
+        "line_items": [{"description": "Consulting", "unit_price": 12550}],
+        "due_date": "2026-07-31",
+        **extra,
+    }
+
+
+def _cli_create(world: World, tmp_path: Path, body: dict) -> tuple[int, str, str]:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(body))
+    return world.cli("create", str(request))
+
+
+@pytest.mark.parametrize(
+    "case, body",
+    [
+        ("a description of a million characters", _create_body(description="x" * 1_000_000)),
+        ("10,000 lines", _create_body(line_items=[{"description": "L", "unit_price": 1}] * 10_000)),
+        ("true as a price", _create_body(line_items=[{"description": "L", "unit_price": True}])),
+        ("a price as text", _create_body(line_items=[{"description": "L", "unit_price": "12"}])),
+        ("a due date in year 1", _create_body(due_date="0001-01-01")),
+        ("a due date in 9999", _create_body(due_date="9999-12-31")),
+        ("a NUL in the description", _create_body(description="a\x00b")),
+    ],
+)
+def test_a_bad_invoice_is_refused_everywhere_with_the_same_code_and_nothing_is_stored(world, tmp_path, case, body):
+    before = _invoices(world)
+    http = world.post("biz-north", "/api/v1/invoices", body)
+    mcp = world.mcp("biz-north", "createInvoice", body)
+    cli = _cli_create(world, tmp_path, body)
+    _error_everywhere(world, http, mcp, cli, "validation_error", 422)
+    assert _invoices(world) == before, case
+
+
+def test_amounts_beyond_what_can_be_stored_are_refused_everywhere_and_nothing_is_stored(world, tmp_path):
+    """Two lines of the largest price: each fits, their sum does not (it was a 500 with database text)."""
+    top = 9223372036854775807
+    body = _create_body(line_items=[{"description": "A", "unit_price": top}, {"description": "B", "unit_price": top}])
+    before = _invoices(world)
+    http = world.post("biz-north", "/api/v1/invoices", body)
+    mcp = world.mcp("biz-north", "createInvoice", body)
+    cli = _cli_create(world, tmp_path, body)
+    assert http.status == 400 and http.code in ("validation_error", "amount_out_of_range"), http
+    _error_everywhere(world, http, mcp, cli, http.code, 400)
+    assert "INT128" not in mcp.message and "Conversion" not in mcp.message  # never the database's text
+    assert _invoices(world) == before
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "1899-12-31", "2200-01-01"])
+def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
+    http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
+    mcp = world.mcp("biz-north", "previewInvoice", {"contract_id": "K-FLAT", "period_date": date})
+    cli = world.cli("preview", "K-FLAT", "--period-date", date)
+    _error_everywhere(world, http, mcp, cli, "validation_error", 422)
+    assert "1900-01-01 .. 2199-12-31" in mcp.message and "1900-01-01 .. 2199-12-31" in cli[2]
+
+
+@pytest.mark.parametrize(
+    "from_date, to_date, why",
+    [("0001-01-01", "9999-12-31", "outside"), ("2000-01-01", "2030-12-31", "longer than 10 years")],
+)
+def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, tmp_path, from_date, to_date, why):
+    """It once grew the server to 19 GB: now it is refused before any work."""
+    scenario = {"name": "x", "changes": [{"type": "price", "percent": 10}]}
+    body = {"scenario": scenario, "from_date": from_date, "to_date": to_date}
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    cli = world.cli("simulate", str(path), "--from", from_date, "--to", to_date)
+    _error_everywhere(world, http, mcp, cli, "validation_error", 422)
+    assert why in http.message and why in mcp.message and why in cli[2]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"period_date": NaN}',
+        b'{"period_date": "2026-03-15", "x": Infinity}',
+        b'{"period_date": -Infinity}',
+        b'{"period_date": "\\ud800"}',
+        b'{"customer_id": "CUS-ACME", "line_items": [{"description": "\\udfff", "unit_price": 1}], '
+        b'"due_date": "2026-07-31"}',
+    ],
+)
+def test_non_finite_numbers_and_unpaired_surrogates_are_refused_before_any_route(world, raw):
+    """They crashed the 422 handler (a 500); over /mcp (the same app) too."""
+    before = _invoices(world)
+    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/mcp"):
+        r = world.post("biz-north", path, raw=raw)
+        assert (r.status, r.code) == (400, "invalid_json"), (path, r)
+    assert _invoices(world) == before
+
+
+def test_a_request_body_beyond_the_bound_is_refused(world):
+    r = world.post("biz-north", "/api/v1/invoices", raw=b'{"x": "' + b"a" * (9 * 1024 * 1024) + b'"}')
+    assert (r.status, r.code) == (413, "request_too_large")
+
+
+@pytest.mark.parametrize("percent", ["1e308", "-1e308", "1e20"])
+def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent):
+    scenario = {"name": "x", "changes": [{"type": "price", "percent": float(percent)}]}
+    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
+    raw = json.dumps(body).replace(json.dumps(float(percent)), percent).encode()
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", raw=raw)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario).replace(json.dumps(float(percent)), percent))
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert "percent must be" in http.message
+
+
+def test_a_review_is_paged_over_mcp_and_http(world):
+    code, out, err = world.cli("run", "--period-date", "2026-03-15", "--business", "biz-north", "--quiet")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    whole = world.mcp("biz-north", "reviewBillRun", {"run_id": run_id, "limit": 5000})
+    page = world.mcp("biz-north", "reviewBillRun", {"run_id": run_id, "limit": 2, "offset": 1})
+    http = world.get("biz-north", f"/api/v1/bill-runs/{run_id}/review", params={"limit": 2, "offset": 1})
+    assert page.data["drafts"] == whole.data["drafts"][1:3] == http.data["drafts"]
+    assert page.data["drafts_total"] == len(whole.data["drafts"]) == http.data["drafts_total"]
+
+
+def test_what_only_a_local_user_may_do_is_refused_to_a_business_token(world):
+    """Tokens are made on the server's machine: the service refuses a business's caller (no front end offers it
+    to one, and the rule does not rest on that)."""
+    s = world.app.session(Caller.of_business("biz-north", "t"))
+    with pytest.raises(ForbiddenError):
+        access.create(s, "biz-north", "sneaky")
+    with pytest.raises(ForbiddenError):
+        ledger.export(s, Path("/nonexistent"))
+    assert world.count("SELECT count(*) FROM api_tokens WHERE name = 'sneaky'") == 0

@@ -1,0 +1,1 @@
+"""The workbench pages (Streamlit): adapters of the application layer, engine.service."""
