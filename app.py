@@ -3,6 +3,7 @@
 import streamlit as st
 
 from engine.service import BillsimError, Caller
+from views import _reads
 from views._database import application, db_path, init_session
 from views._routing import PAGES
 
@@ -10,6 +11,7 @@ st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
 try:
     application(db_path())  # created, migrated and (when empty) seeded with the demo on first start
+    _reads.refresh_if_changed(db_path())  # a change made elsewhere (the API, the CLI) shows on this rerun
 except BillsimError as exc:
     st.error(f"Cannot open the workbench database: {exc}")
     st.stop()

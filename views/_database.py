@@ -19,7 +19,11 @@ _opened_lock = threading.Lock()
 @st.cache_resource(show_spinner="Opening the workbench database…")
 def application(path: str) -> Billsim:
     """Opened once per database file for the whole server (created and migrated if needed); a brand-new,
-    empty database is seeded with the demo data on first start."""
+    empty database is seeded with the demo data on first start. Served by `billsim serve`, the workbench uses the
+    server's own application (one connection for the workbench, the API and the CLI beside them)."""
+    served = Billsim.shared_for(path)
+    if served is not None:
+        return served
     app = Billsim.open(path)
     try:
         ledger.seed_if_empty(app.session(Caller.local()))

@@ -33,6 +33,23 @@ def clear() -> None:
     review_table.clear()
 
 
+@st.cache_resource
+def _seen_versions() -> dict:
+    """db path -> the data version the cached reads were made at (one for the whole server)."""
+    return {}
+
+
+def refresh_if_changed(db: str) -> None:
+    """Every rerun: drop the cached reads when the data changed since they were made, whoever changed it (the API,
+    the CLI beside the server, another tab), so the pages show what is stored now."""
+    version = reads.data_version(_session(db))
+    seen = _seen_versions()
+    if seen.get(db) != version:
+        if db in seen:
+            clear()
+        seen[db] = version
+
+
 # --- data page ------------------------------------------------------------------------------------
 
 

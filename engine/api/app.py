@@ -30,14 +30,20 @@ Every request: `Authorization: Bearer <token>` and `x-business-id: <business>` (
 `Idempotency-Key`. DayZero money is integer minor units."""
 
 
-def open_server_app(db_path: str | Path | None = None, *, wait_seconds: float = 0.0) -> Billsim:
-    """The server's application over the database at `db_path`: the memory limit, a deadline per request, previews
-    asked at the same time rated together."""
+def open_server_app(
+    db_path: str | Path | None = None,
+    *,
+    wait_seconds: float = 0.0,
+    deadline_s: float = REQUEST_DEADLINE_S,
+    memory_limit: str = SERVER_MEMORY_LIMIT,
+) -> Billsim:
+    """The server's application over the database at `db_path`: DuckDB's memory limit for the process, a deadline
+    per request (its query is interrupted: 413 deadline_exceeded), previews asked at the same time rated together."""
     return Billsim.open(
         db_path,
         wait_seconds=wait_seconds,
-        memory_limit=SERVER_MEMORY_LIMIT,
-        deadline_s=REQUEST_DEADLINE_S,
+        memory_limit=memory_limit,
+        deadline_s=deadline_s,
         batch_previews=True,
     )
 

@@ -105,6 +105,8 @@ def _isolate_failures(con, period_date, scope: dict) -> dict[str, str]:
         try:
             rate_targets(con)
             return True
+        except duckdb.InterruptException:
+            raise  # stopped (a deadline, a server shutting down): not the contracts' fault
         except duckdb.Error as exc:
             if len(chunk) == 1:
                 failed[chunk[0]] = f"rating failed: {str(exc).splitlines()[0]}"
@@ -263,6 +265,8 @@ def _run_with_retries(con, run_id, period_date, scope, include, finalize, progre
 
     try:
         return run({})
+    except duckdb.InterruptException:
+        raise  # stopped (a deadline, a server shutting down): the transaction is rolled back whole
     except duckdb.Error:
         progress(0.1, "isolating failing contracts")
         exclude = _isolate_failures(con, period_date, scope)

@@ -291,6 +291,23 @@ def review_version(con: duckdb.DuckDBPyConnection) -> tuple:
     ).fetchone()
 
 
+def data_version(con: duckdb.DuckDBPyConnection) -> tuple:
+    """What changes with any write, by anyone (the workbench, the API, the CLI beside a server): the workbench
+    reads it on every rerun and drops its cached reads when it changed. Counts and maxima only (metadata)."""
+    return con.execute(
+        """SELECT (SELECT max(event_id) FROM invoice_events), (SELECT count(*) FROM invoices),
+                  (SELECT count(*) FROM invoice_lines), (SELECT count(*) FROM payments),
+                  (SELECT count(*) FROM bill_runs), (SELECT max(finished_at)::VARCHAR FROM bill_runs),
+                  (SELECT count(*) FROM customers), (SELECT count(*) FROM contracts),
+                  (SELECT count(*) FROM order_lines), (SELECT count(*) FROM usage),
+                  (SELECT count(*) FROM usage WHERE status = 'pending'), (SELECT count(*) FROM delayed_charges),
+                  (SELECT count(*) FROM delayed_charge_sweeps), (SELECT count(*) FROM api_tokens),
+                  (SELECT max(revoked_at)::VARCHAR FROM api_tokens), (SELECT count(*) FROM scenarios),
+                  (SELECT max(saved_at)::VARCHAR FROM scenarios),
+                  (SELECT max(updated_at)::VARCHAR FROM review_thresholds)"""
+    ).fetchone()
+
+
 def invoice_number_ranges(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[dict]:
     """Per business, how many of these invoices have a number, and the lowest and highest number."""
     return rows_as_dicts(

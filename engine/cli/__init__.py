@@ -14,7 +14,10 @@ import argparse
 import sys
 from typing import TextIO
 
-from ..service import Billsim, BillsimError, DatabaseBusyError, StorageError
+from ..server.client import run_cli as run_remote
+from ..server.lock import running_server
+from ..service import Billsim, BillsimError, Caller, DatabaseBusyError, StorageError
+from ..service.application import default_path
 from . import ledger, review, service, spark, whatif
 from .common import Context, _Parser, _seconds
 
@@ -50,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that never open the database: run here even while a server holds it (`serve` is refused by the
+# server's lock, naming it; `mcp` has the server carry out each tool call: engine/mcp/stdio.py).
+LOCAL_COMMANDS = frozenset({"demo", "spark-run", "spark-simulate", "serve", "mcp"})
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -57,11 +65,19 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     tty: bool | None = None,
+    cwd: str | None = None,
 ) -> int:
     """Run one command; returns its exit code. `app`: a server's application to work on (else the command opens
-    the database itself); `stdout`/`stderr`: where its output goes (default the process's)."""
+    the database itself, or, while `billsim serve` holds it, has that server carry it out); `stdout`/`stderr`:
+    where its output goes (default the process's); `cwd`: where relative paths are (the client's, in a server)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    ctx = Context(args, stdout=stdout or sys.stdout, stderr=stderr or sys.stderr, tty=tty, given=app)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    if app is None and args.command not in LOCAL_COMMANDS:
+        server = running_server(args.db or default_path())
+        if server is not None:
+            return _carried_out_by(server, argv, args, out, err, tty)
+    ctx = Context(args, stdout=out, stderr=err, tty=tty, given=app, cwd=cwd, main=main)
     try:
         return args.func(args, ctx)
     except DatabaseBusyError as exc:
@@ -81,3 +97,22 @@ def main(
         return 4
     finally:
         ctx.release()
+
+
+def _carried_out_by(server, argv: list[str], args, out: TextIO, err: TextIO, tty: bool | None) -> int:
+    """The server that holds the database runs the command (same output, progress and exit code); the actor is
+    this user, as when the command opens the file itself."""
+    if getattr(args, "actor", None) is None:
+        argv = ["--actor", Caller.local().actor, *argv]  # the global option: every command takes it there
+    isatty = getattr(err, "isatty", None)
+    try:
+        return run_remote(server, argv, out, err, tty if tty is not None else bool(isatty and isatty()))
+    except BrokenPipeError:  # our own reader went away (a pager, `| head`): as when the command runs here
+        return 0
+    except OSError as exc:
+        print(
+            f"billsim: the server (pid {server.pid}) holds the database but its control socket "
+            f"{server.socket} does not answer: {exc.strerror or exc}",
+            file=err,
+        )
+        return 3

@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ..service import Billsim, Caller, DatabaseBusyError, Session
@@ -78,7 +79,24 @@ class Context:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     tty: bool | None = None  # stderr is a terminal a person watches (None: ask the stream)
     given: Billsim | None = None
+    cwd: str | None = None  # where the user's relative paths are (None: this process's working directory)
+    main: object = None  # the CLI's own entry point (`serve` hands it to the server, to carry out commands)
     _opened: Billsim | None = None
+
+    def path(self, value: str | Path) -> Path:
+        """A path the user gave, resolved where the user is (a server carries out commands for others)."""
+        p = Path(value)
+        return p if p.is_absolute() or self.cwd is None else Path(self.cwd) / p
+
+    def shown(self, path: str | Path, given: str | Path) -> str:
+        """`path` (made from what the user gave as `given`) as the user would see it had the command run in their
+        own process: relative when they gave a relative path."""
+        if self.cwd is None or Path(given).is_absolute():
+            return str(path)
+        try:
+            return str(Path(path).relative_to(self.cwd))
+        except ValueError:
+            return str(path)
 
     def app(self) -> Billsim:
         if self.given is not None:

@@ -4,7 +4,6 @@ lifecycle (finalize, void, pay, redraft), the audit trail and rendered documents
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle
 from .common import Context, _amount, _count, _date
@@ -24,7 +23,7 @@ def cmd_init(args, ctx: Context) -> int:
 def cmd_import(args, ctx: Context) -> int:
     try:
         with ctx.terminal_bar() as bar:
-            counts = ledger.import_data(ctx.session(), Path(args.folder), progress=bar)
+            counts = ledger.import_data(ctx.session(), ctx.path(args.folder), progress=bar)
     except ImportProblems as exc:
         # every problem, one per line, so a script or a person can fix the whole file at once
         total = getattr(exc, "total", None) or len(exc.problems)
@@ -38,7 +37,9 @@ def cmd_import(args, ctx: Context) -> int:
 
 
 def cmd_demo(args, ctx: Context) -> int:
-    counts = ledger.demo_folder(Path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed)
+    counts = ledger.demo_folder(
+        ctx.path(args.out), contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed
+    )
     ctx.print_json({"out": str(args.out), "rows": counts})
     return 0
 
@@ -79,8 +80,8 @@ def cmd_run(args, ctx: Context) -> int:
 
 
 def cmd_export(args, ctx: Context) -> int:
-    paths = ledger.export(ctx.session(), Path(args.out), fmt=args.format)
-    ctx.print_json({k: str(v) for k, v in paths.items()})
+    paths = ledger.export(ctx.session(), ctx.path(args.out), fmt=args.format)
+    ctx.print_json({k: ctx.shown(v, args.out) for k, v in paths.items()})
     return 0
 
 
@@ -100,13 +101,13 @@ def cmd_pay(args, ctx: Context) -> int:
 
 
 def cmd_audit(args, ctx: Context) -> int:
-    path = ledger.audit_csv(ctx.session(), Path(args.out))
-    ctx.print_json({"audit": str(path)})
+    path = ledger.audit_csv(ctx.session(), ctx.path(args.out))
+    ctx.print_json({"audit": ctx.shown(path, args.out)})
     return 0
 
 
 def cmd_render(args, ctx: Context) -> int:
-    out = Path(args.out)
+    out = ctx.path(args.out)
     # no --format: a .pdf file gets a PDF, anything else HTML
     fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
     s = ctx.session()
@@ -120,7 +121,7 @@ def cmd_render(args, ctx: Context) -> int:
             "number": invoice.number,
             "status": invoice.status,
             "format": fmt,
-            "out": str(out),
+            "out": ctx.shown(out, args.out),
             "bytes": len(data),
         }
     )

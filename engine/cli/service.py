@@ -4,15 +4,12 @@ command line (generate, create, batch)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import uvicorn
-
-from ..api.app import create_app, open_server_app
 from ..mcp.stdio import run_stdio
-from ..service import access, contracts, invoices
+from ..server.run import serve
+from ..service import access, contracts, invoices, limits
 from ..service.seed_bodies import read_json
-from .common import Context, _count, _Parser
+from .common import Context, _count, _Parser, _seconds
 
 
 def cmd_token(args, ctx: Context) -> int:
@@ -46,35 +43,53 @@ def cmd_generate(args, ctx: Context) -> int:
 
 
 def cmd_create(args, ctx: Context) -> int:
-    body = read_json(Path(args.request))
+    body = read_json(ctx.path(args.request))
     ctx.print_json(invoices.create(ctx.session(), body, idempotency_key=args.idempotency_key).invoice)
     return 0
 
 
 def cmd_batch(args, ctx: Context) -> int:
-    result, _ = invoices.batch(ctx.session(), read_json(Path(args.request)))
+    result, _ = invoices.batch(ctx.session(), read_json(ctx.path(args.request)))
     ctx.print_json(result)
     return 0
 
 
 def cmd_serve(args, ctx: Context) -> int:
-    # opened here: a busy or unreadable database is one line and an exit code
-    server_app = open_server_app(args.db, wait_seconds=args.wait)
-    try:
-        app = create_app(billsim=server_app)
-        where = args.db or "the workbench database"
-        print(f"billsim: serving {where} on http://{args.host}:{args.port}", file=ctx.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    finally:
-        server_app.close()
-    return 0
+    return serve(
+        args.db,
+        host=args.host,
+        port=args.port,
+        workbench=not args.no_workbench,
+        deadline_s=args.deadline,
+        memory_limit=args.memory_limit,
+        log_level=args.log_level,
+        run_cli=ctx.main,
+        stderr=ctx.stderr,
+        wait_seconds=args.wait,
+    )
 
 
 def add_parsers(sub) -> None:
-    s = sub.add_parser("serve", help="serve the HTTP API (spec section 9) on this machine")
+    s = sub.add_parser(
+        "serve", help="serve the workbench, the HTTP API and MCP from one process that holds the database"
+    )
+    s.add_argument("--no-workbench", action="store_true", help="serve the HTTP API and /mcp only")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=_count, default=8000)
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    s.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=limits.REQUEST_DEADLINE_S,
+        metavar="SECONDS",
+        help=f"the most one request may take; its query is then interrupted (default {limits.REQUEST_DEADLINE_S:g})",
+    )
+    s.add_argument(
+        "--memory-limit",
+        default=limits.SERVER_MEMORY_LIMIT,
+        metavar="SIZE",
+        help=f"DuckDB's memory for the server, e.g. 2GB (default {limits.SERVER_MEMORY_LIMIT})",
+    )
     s.set_defaults(func=cmd_serve)
     s = sub.add_parser("token", help="API tokens: create (shown once), list, revoke")
     tokens = s.add_subparsers(dest="token_command", required=True, parser_class=_Parser)

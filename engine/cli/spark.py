@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..service import spark, whatif
 from .common import Context, _count, _date
 
 
 def cmd_export_inputs(args, ctx: Context) -> int:
-    ctx.print_json(spark.export_inputs(ctx.session(), Path(args.out)))
+    ctx.print_json(spark.export_inputs(ctx.session(), ctx.path(args.out)))
     return 0
 
 
@@ -27,12 +25,12 @@ def cmd_spark_run(args, ctx: Context) -> int:
 
 
 def cmd_import_drafts(args, ctx: Context) -> int:
-    ctx.print_json(spark.import_drafts(ctx.session(), Path(args.folder)))
+    ctx.print_json(spark.import_drafts(ctx.session(), ctx.path(args.folder)))
     return 0
 
 
 def cmd_spark_simulate(args, ctx: Context) -> int:
-    scenario = whatif.scenario_file(Path(args.scenario))
+    scenario = whatif.scenario_file(ctx.path(args.scenario))
     summary = spark.simulate_on_spark(
         scenario, args.inputs, args.from_date, args.to_date, args.out, master=args.master, partitions=args.partitions
     )

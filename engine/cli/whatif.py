@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..service import whatif
 from .common import Context, _date
 
 
 def cmd_simulate(args, ctx: Context) -> int:
-    scenario = whatif.scenario_file(Path(args.scenario))
+    scenario = whatif.scenario_file(ctx.path(args.scenario))
     with ctx.terminal_bar() as bar:
         summary = whatif.simulate_file(
             ctx.session(),
             scenario,
             args.from_date,
             args.to_date,
-            out_dir=Path(args.out) if args.out else None,
+            out_dir=ctx.path(args.out) if args.out else None,
             progress=bar,
         )
+    if summary.get("comparison_csv"):
+        summary["comparison_csv"] = ctx.shown(summary["comparison_csv"], args.out)
     ctx.print_json(summary)
     return 0
 

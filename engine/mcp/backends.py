@@ -41,6 +41,18 @@ class StdioBackend:
                 app.close()
 
 
+class FixedBackend:
+    """An application already open, for one caller: the tools of business B inside the server that holds the
+    database (a `billsim mcp --business B` beside the server has its calls carried out here)."""
+
+    def __init__(self, app: Billsim, caller: Caller):
+        self.app, self.caller = app, caller
+
+    @contextlib.contextmanager
+    def session(self, ctx: Context) -> Iterator[Session]:
+        yield self.app.session(self.caller)
+
+
 class SharedBackend:
     def __init__(self, app: Billsim):
         self.app = app

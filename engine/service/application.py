@@ -11,6 +11,8 @@ server's), and the bounds of one request (a deadline; DuckDB's memory_limit for 
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from ..db import default_db_path
@@ -24,6 +26,14 @@ from .session import Session
 def default_path() -> str:
     """The database a local front end opens when none is named: $BILLSIM_DB, else data/workbench.duckdb."""
     return str(default_db_path())
+
+
+_SHARED: dict[str, Billsim] = {}  # resolved path -> the process's application for that file (a server's)
+_SHARED_LOCK = threading.Lock()
+
+
+def _key(path: str | Path) -> str:
+    return path if str(path) == ":memory:" else str(Path(path).resolve())
 
 
 class Billsim:
@@ -55,8 +65,44 @@ class Billsim:
     def session(self, caller: Caller, *, deadline_s: float | None = None) -> Session:
         return Session(self, caller, deadline_s=self.deadline_s if deadline_s is None else deadline_s)
 
+    # --- one application per file per process: a server shares its own with the workbench it serves ---------
+
+    def share(self) -> Billsim:
+        """Make this the process's application for its file: `Billsim.shared(path)` answers it."""
+        with _SHARED_LOCK:
+            _SHARED[_key(self.path)] = self
+        return self
+
+    def unshare(self) -> None:
+        with _SHARED_LOCK:
+            if _SHARED.get(_key(self.path)) is self:
+                del _SHARED[_key(self.path)]
+
+    @classmethod
+    def shared_for(cls, path: str | Path) -> Billsim | None:
+        """The application this process shares for the file at `path` (a server's), if any."""
+        with _SHARED_LOCK:
+            return _SHARED.get(_key(path))
+
+    @property
+    def is_shared(self) -> bool:
+        return self.shared_for(self.path) is self
+
+    def stop(self, within_s: float = 6.0) -> None:
+        """Shut down within `within_s`: hand out no new cursor, interrupt what runs (a bill run in progress rolls
+        back whole: its stored run stays 'running' and resumes when started again) until it has ended, close."""
+        deadline = time.monotonic() + within_s
+        self.database.interrupt(stop=True)
+        while self.jobs.running() and time.monotonic() < deadline:
+            self.database.interrupt(stop=True)  # DuckDB ignores an interrupt between two statements: again
+            for job in self.jobs.running():
+                if job.thread is not None:
+                    job.thread.join(0.05)
+        self.close(wait_s=0)
+
     def close(self, *, wait_s: float = 5.0) -> None:
         """Finish what is running (bill runs up to `wait_s`, queued previews), then close the database."""
+        self.unshare()
         self.jobs.wait_all(wait_s)
         if self.previews is not None:
             self.previews.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from ..db import connect, default_db_path
-from ..errors import DatabaseBusyError, StorageError
+from ..errors import DatabaseBusyError, StorageError, ValidationError
 
 _MEMORY = re.compile(r"^\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
@@ -41,11 +41,13 @@ class Database:
             raise StorageError(f"database error: {str(exc).splitlines()[0]}") from None
         if memory_limit is not None:
             if not _MEMORY.match(memory_limit):
-                raise ValueError(f"not a memory size: {memory_limit!r}")
+                self._con.close()
+                raise ValidationError(f"not a memory size: {memory_limit!r} (e.g. 2GB, 512MB)")
             self._con.execute(f"SET memory_limit = '{memory_limit}'")  # checked against the pattern above
         self._cursors: weakref.WeakSet = weakref.WeakSet()
         self._lock = threading.Lock()
         self.closed = False
+        self.stopping = False
 
     @classmethod
     def over(cls, con: duckdb.DuckDBPyConnection, path: str = ":memory:") -> Database:
@@ -53,13 +55,13 @@ class Database:
         closes the connection."""
         db = cls.__new__(cls)
         db.path, db._con = path, con
-        db._cursors, db._lock, db.closed = weakref.WeakSet(), threading.Lock(), False
+        db._cursors, db._lock, db.closed, db.stopping = weakref.WeakSet(), threading.Lock(), False, False
         return db
 
     def open_cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own (own transaction, temp tables, thread); the caller closes it."""
         with self._lock:
-            if self.closed:
+            if self.closed or self.stopping:
                 raise DatabaseBusyError(f"the database {self.path} was closed (replaced or shut down); try again")
             cur = self._con.cursor()
             self._cursors.add(cur)
@@ -75,9 +77,11 @@ class Database:
         finally:
             cur.close()
 
-    def interrupt(self) -> None:
-        """Interrupt every query running on a cursor of this database (a server shutting down)."""
+    def interrupt(self, *, stop: bool = False) -> None:
+        """Interrupt every query running on a cursor of this database; with `stop`, hand out no new cursor (a
+        server shutting down)."""
         with self._lock:
+            self.stopping = self.stopping or stop
             cursors = list(self._cursors)
         for cur in cursors:
             try:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..billing.audit import export_audit
 from ..billing.ledger_queries import is_empty
+from ..errors import DatabaseBusyError
 from ..ingest.demo import seed_demo, write_demo_folder
 from ..ingest.importer import import_folder
 from ..io.export import LEDGER_ORDERS, export_ledger, ledger_frames
@@ -91,6 +92,11 @@ def replace_database(app: Billsim, build: Callable[[Session], dict], actor: str 
     The old database serves until the new one is complete; a failed build leaves it untouched. The old file is
     kept as `<stem>.previous<suffix>`. `app` is closed: the caller opens the file again. (Imports only add rows
     and the engine has no operation that empties a database: this is how the demo data is regenerated.)"""
+    if app.is_shared:
+        raise DatabaseBusyError(
+            "the database is held by `billsim serve`, which other people use through its API and workbench: stop "
+            "the server to replace the database with new demo data"
+        )
     path = Path(app.path)
     fresh = path.with_name(f"{path.stem}.building{path.suffix}")
     previous = path.with_name(f"{path.stem}.previous{path.suffix}")

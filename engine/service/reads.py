@@ -131,6 +131,13 @@ def review_version(s: Session) -> tuple:
         return q.review_version(cur)
 
 
+def data_version(s: Session) -> tuple:
+    """What changes with any write by anyone (an API call, the CLI beside the server): the workbench drops its
+    cached reads when it changed, so a change made elsewhere shows on the next rerun."""
+    with s.cursor() as cur:
+        return q.data_version(cur)
+
+
 def contract_ids(s: Session) -> list[str]:
     """Every contract the caller may see."""
     with s.cursor() as cur:

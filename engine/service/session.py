@@ -34,26 +34,39 @@ log = logging.getLogger("billsim.service")
 
 
 class _Deadline:
-    """Interrupts `cur`'s query after `seconds` (None: never)."""
+    """Interrupts `cur`'s query after `seconds` (None: never), and every query after it until the unit of work
+    ends (DuckDB ignores an interrupt while no query runs, so one between two statements would be lost)."""
+
+    AGAIN_S = 0.05
 
     def __init__(self, cur: duckdb.DuckDBPyConnection, seconds: float | None) -> None:
         self.fired = False
-        self._timer = None if seconds is None else threading.Timer(seconds, self._fire, args=(cur,))
+        self._cur, self._seconds = cur, seconds
+        self._timer: threading.Timer | None = None
+        self._done = threading.Event()
 
-    def _fire(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def _arm(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        if self._done.is_set():
+            return
         self.fired = True
         try:
-            cur.interrupt()
+            self._cur.interrupt()
         except duckdb.Error:
-            pass  # the query ended meanwhile
+            pass  # the cursor was closed meanwhile
+        self._arm(self.AGAIN_S)
 
     def __enter__(self) -> _Deadline:
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
+        if self._seconds is not None:
+            self._arm(self._seconds)
         return self
 
     def __exit__(self, *exc) -> None:
+        self._done.set()
         if self._timer is not None:
             self._timer.cancel()
 

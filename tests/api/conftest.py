@@ -75,7 +75,7 @@ class Server:
         env = {**os.environ, "BILLSIM_DB": str(self.db), **self.env}
         self._log = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [str(BILLSIM), "--db", str(self.db), "serve", "--port", str(self.port)],
+            [str(BILLSIM), "--db", str(self.db), "serve", "--no-workbench", "--port", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

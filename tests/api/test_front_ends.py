@@ -12,7 +12,6 @@ CLI through `engine.cli.main(argv, app=…)`, the workbench through AppTest on i
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -26,23 +25,13 @@ from mcp import Client
 
 from engine.api.app import create_app, open_server_app
 from engine.cli import main as cli_main
+from engine.mcp.backends import FixedBackend
 from engine.mcp.tools import build_server
 from engine.service import Caller, ForbiddenError, access, ledger
 
 from .conftest import headers, make_database
 
 MARCH = "2026-03-15"
-
-
-class AppBackend:
-    """The MCP tools over an application already open, for one business (as `billsim mcp --business B`)."""
-
-    def __init__(self, app, caller: Caller):
-        self.app, self.caller = app, caller
-
-    @contextlib.contextmanager
-    def session(self, ctx):
-        yield self.app.session(self.caller)
 
 
 @dataclass
@@ -73,7 +62,7 @@ class World:
         return _http(self.http.post(path, json=body, headers=h))
 
     def mcp(self, business: str, tool: str, args: dict) -> Outcome:
-        server = build_server(AppBackend(self.app, Caller.of_business(business, f"mcp:{business}")))
+        server = build_server(FixedBackend(self.app, Caller.of_business(business, f"mcp:{business}")))
 
         async def call():
             async with Client(server) as client:

@@ -1,0 +1,55 @@
+"""ONE ASGI application for the server: the workbench (Streamlit's ASGI `st.App`) at `/`, and beside it the HTTP
+API with its seed paths, `/docs`, `/openapi.json`, `/health` and the MCP tools at `/mcp` (the FastAPI app of
+engine/api), all over the server's one application (one DuckDB connection).
+
+    /api/…  /invoices/…  /contracts/…  /docs  /openapi.json  /redoc  /mcp  /health   ->  the HTTP API (as is)
+    everything else                                                                ->  the workbench
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+from streamlit.starlette import App as StreamlitApp
+
+from ..api.app import create_app
+from ..service import Billsim
+
+ROOT = Path(__file__).resolve().parents[2]  # the project: app.py and views/
+API_PREFIXES = ("/api/", "/invoices/", "/contracts/", "/docs", "/openapi.json", "/redoc", "/mcp", "/health")
+
+
+class ApiRoute(BaseRoute):
+    """Every path of the HTTP API, handed to its FastAPI app unchanged (no prefix stripped: the seeds' paths)."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = API_PREFIXES) -> None:
+        self.app, self.prefixes = app, prefixes
+        self.path = "/api/"  # for st.App's check of reserved paths
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def server_asgi(billsim: Billsim, *, workbench: bool = True) -> ASGIApp:
+    """The server's ASGI app over `billsim`: the API alone (`workbench=False`), or the workbench with the API."""
+    api = create_app(billsim=billsim)
+    if not workbench:
+        return api
+    if str(ROOT) not in sys.path:  # the pages import `views.…`, as under `streamlit run app.py`
+        sys.path.insert(0, str(ROOT))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async with api.router.lifespan_context(api):  # the API's own start and stop (the MCP sessions)
+            yield None
+
+    return StreamlitApp(ROOT / "app.py", routes=[ApiRoute(api)], lifespan=lifespan)
