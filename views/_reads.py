@@ -273,10 +273,10 @@ def review_version(db: str) -> tuple:
 @st.cache_resource(show_spinner="Reading the review…", max_entries=4)
 def review_table(db: str, run_id: str | None, period_date: dt.date | None, version: tuple) -> ReviewTable:
     """The drafts under review of a run (or of the period of a date) with their flags, as one table."""
-    from engine.review import review
+    from engine.review import review_table as review_columns
 
     with _cursor(db) as cur:
-        return build_review_table(review(cur, run_id=run_id, period_date=period_date))
+        return build_review_table(review_columns(cur, run_id=run_id, period_date=period_date))
 
 
 @_cached
