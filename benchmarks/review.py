@@ -82,6 +82,7 @@ def page_first_renders(work: Path, period_date: dt.date, figures: dict, log) -> 
     """The Review page under AppTest on `work`: REPEAT times, with the page's cached reads cleared, the time of
     its first render for the newest run (page_run_s), then of switching it to the period date (page_period_s)."""
     os.environ["BILLSIM_DB"] = str(work)
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # no "missing ScriptRunContext" lines on stderr
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 

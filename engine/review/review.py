@@ -12,7 +12,6 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
-import numpy as np
 from pydantic import BaseModel
 
 from ..db import retry_on_conflict
@@ -21,20 +20,6 @@ from ..models import ApprovalResult, ReviewFlag, ReviewResult, ReviewRow
 from .flags import any_flag_sql, compute_review
 from .table import ORDER, ReviewColumns, exact_major, review_scope, review_table
 from .unbilled import UNBILLED_LISTED, unbilled_list
-
-# ReviewRow's fields, in the order of the columns they are read from (ReviewColumns.drafts).
-_ROW_FIELDS = (
-    "invoice_id",
-    "contract_id",
-    "customer_id",
-    "customer_name",
-    "business_id",
-    "currency",
-    "status",
-    "period_start",
-    "period_end",
-    "previous_invoice_id",
-)
 
 
 def review(
@@ -60,19 +45,32 @@ def review(
     )
 
 
+# Setting a pydantic model's instance state directly (what model_construct does, without its per-field loop and
+# defaults): the slots every BaseModel instance has.
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_SET_DICT = object.__setattr__
+
+
 def _made(cls: type[BaseModel], fields: frozenset, values: dict) -> BaseModel:
     """An instance of `cls` with exactly these field values (every field given), as model_construct makes
-    it but without its per-field loop: the values are the engine's own, already of the declared types."""
+    it: the values are the engine's own, already of the declared types, so they are not validated again."""
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", fields)
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    _SET_DICT(obj, "__dict__", values)
+    _SET_FIELDS(obj, fields)
+    _SET_EXTRA(obj, None)
+    _SET_PRIVATE(obj, None)
     return obj
 
 
 _ROW_SET = frozenset(ReviewRow.model_fields)
 _FLAG_SET = frozenset(ReviewFlag.model_fields)
+
+
+def _dates(column) -> list:
+    """A DATE column as datetime.date objects (numpy's conversion: much faster than Arrow's to_pylist)."""
+    return column.to_numpy().astype(object).tolist()
 
 
 def _rows(columns: ReviewColumns) -> list[ReviewRow]:
@@ -82,55 +80,71 @@ def _rows(columns: ReviewColumns) -> list[ReviewRow]:
     if not t.num_rows:
         return []
     decimals = t.column("decimals").to_numpy()
-    money = {c: exact_major(t.column(c), decimals) for c in ("total", "previous_total", "change", "true_up")}
-    money["charges_amount"] = exact_major(t.column("charges_amount"), decimals)
-    plain = [t.column(c).to_pylist() for c in _ROW_FIELDS]
-    percent = t.column("change_percent").to_pylist()
+    total, previous, change = (exact_major(t.column(c), decimals).tolist() for c in _MONEY_FIELDS)
+    percent = t.column("change_percent").to_numpy(zero_copy_only=False).tolist()
+    figures = _Figures(t, decimals, total, previous, change, percent, columns.thresholds)
+    text = [t.column(c).to_pylist() for c in _TEXT_FIELDS]
+    starts, ends = _dates(t.column("period_start")), _dates(t.column("period_end"))
     flag_lists, reasons = t.column("flags").to_pylist(), t.column("reasons").to_pylist()
-    figures = _Figures(t, money, percent, columns.thresholds)
+    of = figures.of
     drafts = []
-    for i, values in enumerate(zip(*plain, strict=True)):
-        row = dict(zip(_ROW_FIELDS, values, strict=True))
-        row["total"] = money["total"][i]
-        row["previous_total"] = money["previous_total"][i]
-        row["change"] = money["change"][i]
-        row["change_percent"] = percent[i]
-        row["flags"] = [
-            _made(ReviewFlag, _FLAG_SET, {"flag": f, "reason": r, "figures": figures.of(f, i)})
-            for f, r in zip(flag_lists[i], reasons[i], strict=True)
+    for i, row in enumerate(
+        zip(*text, starts, ends, total, previous, change, percent, flag_lists, reasons, strict=True)
+    ):
+        values = dict(zip(_ROW_FIELDS, row[:-2], strict=True))
+        values["flags"] = [
+            _made(ReviewFlag, _FLAG_SET, {"flag": f, "reason": r, "figures": of(f, i)})
+            for f, r in zip(row[-2], row[-1], strict=True)
         ]
-        drafts.append(_made(ReviewRow, _ROW_SET, row))
+        drafts.append(_made(ReviewRow, _ROW_SET, values))
     return drafts
 
 
-class _Figures:
-    """The figures of a flag of row i, read from the columns (only the rows that have the flag need them)."""
+# ReviewRow's fields read as text columns of ReviewColumns.drafts, then the others in _rows' order.
+_TEXT_FIELDS = (
+    "invoice_id",
+    "contract_id",
+    "customer_id",
+    "customer_name",
+    "business_id",
+    "currency",
+    "status",
+    "previous_invoice_id",
+)
+_MONEY_FIELDS = ("total", "previous_total", "change")
+_ROW_FIELDS = (*_TEXT_FIELDS, "period_start", "period_end", "total", "previous_total", "change", "change_percent")
 
-    def __init__(self, t, money: dict[str, np.ndarray], percent: list, thresholds: dict) -> None:
-        self.t, self.money, self.percent, self.thresholds = t, money, percent, thresholds
+
+class _Figures:
+    """The figures of a flag of row i, read from the columns (a column is converted when a flag needs it)."""
+
+    def __init__(self, t, decimals, total, previous, change, percent, thresholds: dict) -> None:
+        self.t, self.decimals, self.thresholds = t, decimals, thresholds
+        self.total, self.previous, self.change, self.percent = total, previous, change, percent
         self.business = t.column("business_id").to_pylist()
         self.currency = t.column("currency").to_pylist()
-        self._lists: dict[str, list] = {}
+        self._columns: dict[str, object] = {}
 
-    def _column(self, name: str) -> list:
-        if name not in self._lists:
-            self._lists[name] = self.t.column(name).to_pylist()
-        return self._lists[name]
+    def _column(self, name: str):
+        if name not in self._columns:
+            col = self.t.column(name)
+            money = name in ("true_up", "charges_amount")
+            self._columns[name] = exact_major(col, self.decimals) if money else col.to_pylist()
+        return self._columns[name]
 
     def of(self, flag: str, i: int) -> dict:
-        m = self.money
         limits = self.thresholds[self.business[i]]
         if flag == "total_change":
             return {
-                "previous_total": m["previous_total"][i],
-                "total": m["total"][i],
-                "change": m["change"][i],
+                "previous_total": self.previous[i],
+                "total": self.total[i],
+                "change": self.change[i],
                 "change_percent": self.percent[i],
                 "threshold_percent": limits.total_change_percent,
                 "threshold_min": limits.total_change_min,
             }
         if flag in ("first_invoice", "zero_total", "negative_total"):
-            return {"total": m["total"][i]}
+            return {"total": self.total[i]}
         if flag == "line_added":
             return {"lines": self._column("added")[i]}
         if flag == "line_removed":
@@ -150,11 +164,11 @@ class _Figures:
         if flag == "pending_usage":
             return {"pending_rows": self._column("pending_rows")[i]}
         if flag == "true_up":
-            return {"true_up": m["true_up"][i]}
+            return {"true_up": self._column("true_up")[i]}
         if flag == "delayed_charges":
-            return {"charges": self._column("charges")[i], "amount": m["charges_amount"][i]}
+            return {"charges": self._column("charges")[i], "amount": self._column("charges_amount")[i]}
         if flag == "large_invoice":
-            return {"total": m["total"][i], "threshold": limits.large_invoice[self.currency[i]]}
+            return {"total": self.total[i], "threshold": limits.large_invoice[self.currency[i]]}
         raise AssertionError(f"no figures for flag {flag!r}")
 
 
