@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.gc_pause import cyclic_gc_paused
 from engine.review import FLAGS, ReviewColumns, exact_major
 
 # The columns of the table, in the order shown (the others are for filtering and opening an invoice).
@@ -81,7 +82,14 @@ def _flag_words(flags: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def build(result: ReviewColumns) -> ReviewTable:
     """The review's rows as a frame: Decimal money columns with the currency's decimals (None where there is
-    no previous invoice), and the grid's Arrow table of the SHOWN columns, both from the engine's columns."""
+    no previous invoice), and the grid's Arrow table of the SHOWN columns, both from the engine's columns.
+    The Decimals and the rows' lists of flags and reasons are many small acyclic objects: made with the cyclic
+    collector paused (engine/gc_pause.py)."""
+    with cyclic_gc_paused():
+        return _build(result)
+
+
+def _build(result: ReviewColumns) -> ReviewTable:
     d = result.drafts
     n = d.num_rows
     decimals = d.column("decimals").to_numpy()
@@ -100,11 +108,14 @@ def build(result: ReviewColumns) -> ReviewTable:
     for col in MONEY:
         frame[col] = exact_major(d.column(col), decimals)
     frame["change_percent"] = d.column("change_percent").to_numpy(zero_copy_only=False) if n else []
-    frame["flags"] = pd.Series(words.to_pylist(), dtype=object)
-    frame["reasons"] = pd.Series(d.column("reasons").to_pylist(), dtype=object)
+    # lists kept in Arrow (no copy): a row's value is a Python list of its flags' words, of their reasons
+    frame["flags"] = pd.arrays.ArrowExtensionArray(words)
+    frame["reasons"] = pd.arrays.ArrowExtensionArray(d.column("reasons"))
     frame["why"] = why.to_pandas()
     # object, not pandas' string dtype: a missing previous invoice stays None (not NaN, which is truthy)
-    frame["previous_invoice_id"] = pd.Series(d.column("previous_invoice_id").to_pylist(), dtype=object)
+    frame["previous_invoice_id"] = pd.Series(
+        d.column("previous_invoice_id").to_numpy(zero_copy_only=False), dtype=object
+    )
     frame["unflagged"] = ~flagged
     for name in FLAGS:
         frame[f"f_{name}"] = d.column(f"f_{name}").to_numpy()
