@@ -83,11 +83,15 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _review_prev AS
-           SELECT d.invoice_id, d.business_id, p.invoice_id AS prev_id, p.total_minor AS prev_total_minor
+           SELECT d.invoice_id, p.invoice_id AS prev_id, p.total_minor AS prev_total_minor,
+                  -- the business's usage-spike factor × 10^6 (an exact integer), for the line comparison
+                  (coalesce(t.usage_spike_factor, ?) * 1000000)::HUGEINT AS factor_micro
            FROM _review_drafts d
            ASOF LEFT JOIN (SELECT invoice_id, contract_id, period_start, total_minor FROM invoices
                            WHERE status <> 'void' AND contract_id IS NOT NULL) p
-             ON d.contract_id = p.contract_id AND d.period_start > p.period_start"""
+             ON d.contract_id = p.contract_id AND d.period_start > p.period_start
+           LEFT JOIN review_thresholds t ON t.business_id = d.business_id""",
+        [defaults.usage_spike_factor],
     )
     q, q_prev = "(q * 1000000)::HUGEINT", "(q_prev * 1000000)::HUGEINT"  # exact integers (quantities: 6 decimals)
     con.execute(
@@ -100,23 +104,23 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
             FROM (SELECT DISTINCT business_id FROM _review_drafts) b
             LEFT JOIN review_thresholds t USING (business_id)),
         cur AS (
-            SELECT p.invoice_id, p.business_id, l.line_id, l.kind, l.product, l.quantity
+            SELECT p.invoice_id, p.factor_micro, l.line_id, l.kind, l.product, l.quantity
             FROM _review_prev p JOIN invoice_lines l ON l.invoice_id = p.invoice_id
             WHERE p.prev_id IS NOT NULL AND l.line_id IS NOT NULL),
         old AS (
-            SELECT p.invoice_id, p.business_id, l.line_id, l.kind, l.product, l.quantity
+            SELECT p.invoice_id, p.factor_micro, l.line_id, l.kind, l.product, l.quantity
             FROM _review_prev p JOIN invoice_lines l ON l.invoice_id = p.prev_id
             WHERE l.line_id IS NOT NULL),
         cmp AS (
             SELECT coalesce(c.invoice_id, o.invoice_id) AS invoice_id,
-                   coalesce(c.business_id, o.business_id) AS business_id, coalesce(c.line_id, o.line_id) AS line_id,
+                   coalesce(c.factor_micro, o.factor_micro) AS factor_micro, coalesce(c.line_id, o.line_id) AS line_id,
                    coalesce(c.product, o.product) AS product, c.kind, c.quantity AS q, o.quantity AS q_prev,
                    o.line_id IS NULL AS added, c.line_id IS NULL AS removed
             FROM cur c FULL JOIN old o ON o.invoice_id = c.invoice_id AND o.line_id = c.line_id),
         judged AS (
             SELECT m.*, {_LINE_NAME} AS name,
-                   kind = 'usage' AND q_prev > 0 AND {q} * 1000000 > {q_prev} * (lm.factor * 1000000)::HUGEINT AS spike
-            FROM cmp m JOIN limits lm USING (business_id)),
+                   kind = 'usage' AND q_prev > 0 AND {q} * 1000000 > {q_prev} * factor_micro AS spike
+            FROM cmp m),
         lines AS (
             SELECT invoice_id,
                    list({{'line_id': line_id, 'product': product}} ORDER BY line_id) FILTER (WHERE added) AS added,
