@@ -388,3 +388,14 @@ def test_the_columns_carry_the_same_flags_reasons_and_amounts(con, ledger):
         assert table.column(f"f_{name}").to_pylist() == [name in {f.flag for f in d.flags} for d in result.drafts]
     for col in ("total", "previous_total", "change", "change_percent"):
         assert table.column(col).to_pylist() == [getattr(d, col) for d in result.drafts]  # numerically equal
+
+
+def test_the_models_made_without_validation_are_what_validation_makes(con, ledger):
+    """review() makes its rows, flags and unbilled cycles without validating them: each value must already be
+    of its field's type (a total as text, a date as a string… would differ from the validated copy)."""
+    result = review(con, run_id=ledger, unbilled_limit=None)
+    assert result.unbilled_cycles  # K-VOID's January, voided, is a cycle never billed
+    again = type(result).model_validate(result.model_dump())
+    assert again == result
+    for mine, checked in zip(result.drafts, again.drafts, strict=True):
+        assert mine.model_fields_set == checked.model_fields_set

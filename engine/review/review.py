@@ -12,14 +12,14 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
-from pydantic import BaseModel
 
 from ..db import retry_on_conflict
 from ..gc_pause import cyclic_gc_paused
 from ..models import ApprovalResult, ReviewFlag, ReviewResult, ReviewRow
+from .built import fields_of, made
 from .flags import any_flag_sql, compute_review
 from .table import ORDER, ReviewColumns, exact_major, review_scope, review_table
-from .unbilled import UNBILLED_LISTED, unbilled_list
+from .unbilled import UNBILLED_LISTED, dates, unbilled_list
 
 
 def review(
@@ -45,32 +45,8 @@ def review(
     )
 
 
-# Setting a pydantic model's instance state directly (what model_construct does, without its per-field loop and
-# defaults): the slots every BaseModel instance has.
-_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
-_SET_DICT = object.__setattr__
-
-
-def _made(cls: type[BaseModel], fields: frozenset, values: dict) -> BaseModel:
-    """An instance of `cls` with exactly these field values (every field given), as model_construct makes
-    it: the values are the engine's own, already of the declared types, so they are not validated again."""
-    obj = cls.__new__(cls)
-    _SET_DICT(obj, "__dict__", values)
-    _SET_FIELDS(obj, fields)
-    _SET_EXTRA(obj, None)
-    _SET_PRIVATE(obj, None)
-    return obj
-
-
-_ROW_SET = frozenset(ReviewRow.model_fields)
-_FLAG_SET = frozenset(ReviewFlag.model_fields)
-
-
-def _dates(column) -> list:
-    """A DATE column as datetime.date objects (numpy's conversion: much faster than Arrow's to_pylist)."""
-    return column.to_numpy().astype(object).tolist()
+_ROW_SET = fields_of(ReviewRow)
+_FLAG_SET = fields_of(ReviewFlag)
 
 
 def _rows(columns: ReviewColumns) -> list[ReviewRow]:
@@ -84,7 +60,7 @@ def _rows(columns: ReviewColumns) -> list[ReviewRow]:
     percent = t.column("change_percent").to_numpy(zero_copy_only=False).tolist()
     figures = _Figures(t, decimals, total, previous, change, percent, columns.thresholds)
     text = [t.column(c).to_pylist() for c in _TEXT_FIELDS]
-    starts, ends = _dates(t.column("period_start")), _dates(t.column("period_end"))
+    starts, ends = dates(t.column("period_start")), dates(t.column("period_end"))
     flag_lists, reasons = t.column("flags").to_pylist(), t.column("reasons").to_pylist()
     of = figures.of
     drafts = []
@@ -93,10 +69,10 @@ def _rows(columns: ReviewColumns) -> list[ReviewRow]:
     ):
         values = dict(zip(_ROW_FIELDS, row[:-2], strict=True))
         values["flags"] = [
-            _made(ReviewFlag, _FLAG_SET, {"flag": f, "reason": r, "figures": of(f, i)})
+            made(ReviewFlag, _FLAG_SET, {"flag": f, "reason": r, "figures": of(f, i)})
             for f, r in zip(row[-2], row[-1], strict=True)
         ]
-        drafts.append(_made(ReviewRow, _ROW_SET, values))
+        drafts.append(made(ReviewRow, _ROW_SET, values))
     return drafts
 
 
