@@ -399,3 +399,14 @@ def test_the_models_made_without_validation_are_what_validation_makes(con, ledge
     assert again == result
     for mine, checked in zip(result.drafts, again.drafts, strict=True):
         assert mine.model_fields_set == checked.model_fields_set
+
+
+def test_a_row_of_the_review_can_be_copied_with_changes(con, ledger):
+    """What callers do with the rows (MCP and the service layer page and filter them with model_copy)."""
+    result = review(con, run_id=ledger)
+    first, second = result.drafts[:2]
+    held = first.model_copy(update={"status": "held", "flags": []})
+    assert (held.status, held.flags, held.invoice_id) == ("held", [], first.invoice_id)
+    assert first.status == "draft" and first.flags and second.model_fields_set == set(type(second).model_fields)
+    flag = first.flags[0].model_copy(update={"reason": "changed"})
+    assert flag.reason == "changed" != first.flags[0].reason

@@ -3,7 +3,9 @@ without validating them again: tens of thousands at a time, where validation wou
 
 `made(cls, fields, values)` sets an instance's state as `model_construct` does (the instance's field values, the
 set of fields given, no extra and no private attributes), without its per-field loop over defaults. Every field
-must be given, with a value of its declared type.
+must be given, with a value of its declared type. The instances of a class share one set of fields given: it
+holds every field, so pydantic's only change to it (adding a field that is assigned) changes nothing, and
+model_copy copies it before updating it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 _SET_DICT = object.__setattr__
 
 
-def fields_of(cls: type[BaseModel]) -> frozenset:
-    """The names of a model's fields: what `made` records as given."""
-    return frozenset(cls.model_fields)
+def fields_of(cls: type[BaseModel]) -> set[str]:
+    """The names of a model's fields: what `made` records as given (a set, as pydantic keeps it)."""
+    return set(cls.model_fields)
 
 
-def made(cls: type[M], fields: frozenset, values: dict) -> M:
+def made(cls: type[M], fields: set[str], values: dict) -> M:
     """An instance of `cls` with these field values (every one of `fields`, of its declared type)."""
     obj = cls.__new__(cls)
     _SET_DICT(obj, "__dict__", values)
