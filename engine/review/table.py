@@ -116,7 +116,7 @@ def review_table(
         decimals, businesses, counts = int(row[0]), row[1] or [], row[2:]
         filt = any_flag_sql(wanted) if wanted else "TRUE"
         con.complete()  # a result of execute() left unread would refuse the query below
-        drafts = con.sql(_select(decimals, filt)).to_arrow_table()  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+        drafts = con.sql(_select(decimals, filt)).to_arrow_table()
         thresholds = {b: get_thresholds(con, b) for b in sorted(businesses)}
         unbilled, unbilled_count = unbilled_cycles_table(con, date, limit=unbilled_limit, **scope)
     return ReviewColumns(
