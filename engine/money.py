@@ -111,6 +111,47 @@ def sql_major_text(minor: str, exp: str | int) -> str:
     return f"(CASE ({exp}) {whens} END)"
 
 
+def sql_grouped_money_text(minor: str, exp: str, scale: str) -> str:
+    """SQL text of integer `minor` in major units with thousands separators, the text Python writes as
+    f"{to_major(minor, currency):,}": 123456789, 2 -> '1,234,567.89'; -5, 2 -> '-0.05'; 7097, 0 -> '7,097'.
+    `exp` and `scale` are SQL expressions for the currency's decimals and 10^exp (CURRENCY_UNITS_TABLE's
+    `exp` and `scale` columns); engine-built SQL (column names), never user values. Exact integer SQL: BIGINT
+    arithmetic when |minor| < 2^63 (DuckDB formats a HUGEINT ten times slower), HUGEINT beyond."""
+    big = f"({minor})::BIGINT"
+    fast = (
+        f"CASE WHEN {big} < 0 THEN '-' ELSE '' END || format('{{:,}}', abs({big}) // ({scale})::BIGINT) || "
+        f"CASE WHEN ({exp}) > 0 THEN '.' || lpad((abs({big}) % ({scale})::BIGINT)::VARCHAR, ({exp}), '0') ELSE '' END"
+    )
+    a = f"abs(({minor})::HUGEINT)"
+    wide = (
+        f"CASE WHEN ({minor}) < 0 THEN '-' ELSE '' END || format('{{:,}}', {a} // ({scale})) || "
+        f"CASE WHEN ({exp}) > 0 THEN '.' || lpad(({a} % ({scale}))::VARCHAR, ({exp}), '0') ELSE '' END"
+    )
+    return f"(CASE WHEN ({minor}) BETWEEN -{BIGINT_MAX} AND {BIGINT_MAX} THEN {fast} ELSE {wide} END)"
+
+
+def sql_plain_text(value: str) -> str:
+    """SQL text of a DECIMAL with a scale above 0 without its trailing zeros, the text Python writes as
+    format(value.normalize(), 'f'): 25.000000 -> '25', 2.500000 -> '2.5', 0.000000 -> '0'."""
+    return f"rtrim(rtrim(({value})::VARCHAR, '0'), '.')"
+
+
+def sql_grouped_text(text: str) -> str:
+    """SQL: a plain decimal text ('-1234567.5', '0.000001': an SQL expression) with thousands separators in its
+    integer part, the text Python writes as f"{Decimal(text):,}" ('-1,234,567.5'). At most 38 digits."""
+    t = f"({text})"
+    whole = f"split_part(ltrim({t}, '-'), '.', 1)"
+    # BIGINT below 10^18 (DuckDB formats a HUGEINT ten times slower)
+    grouped = (
+        f"CASE WHEN length({whole}) <= 18 THEN format('{{:,}}', {whole}::BIGINT) "
+        f"ELSE format('{{:,}}', {whole}::HUGEINT) END"
+    )
+    return (
+        f"(CASE WHEN starts_with({t}, '-') THEN '-' ELSE '' END || {grouped} || "
+        f"CASE WHEN contains({t}, '.') THEN '.' || split_part({t}, '.', 2) ELSE '' END)"
+    )
+
+
 # Where the one-division rounding below cannot overflow HUGEINT (2·|num|·mult + pow10·den < 2^127):
 # |num| ≤ n_max and mult ≤ m_max with n_max·m_max ≤ 10^37, and pow10·den ≤ 10^36.
 LINE_BOUNDS = (10**26, 10**11)  # line amounts: mult = days × discount factor ≤ 366·10^8

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.currencies import MINOR_UNITS
-from engine.money import exact_minor, format_major, format_money, sql_major_text, to_major
+from engine.money import (
+    exact_minor,
+    format_major,
+    format_money,
+    sql_grouped_money_text,
+    sql_grouped_text,
+    sql_major_text,
+    sql_plain_text,
+    to_major,
+)
 
 CURRENCIES = sorted(MINOR_UNITS)
 
@@ -80,3 +89,26 @@ def test_format_major_is_format_money_of_the_exact_minor_amount_else_the_exact_t
     minor = exact_minor(Decimal(amount), currency)
     if minor is not None:
         assert text == format_money(minor, currency)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minor=st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**70), 2**70), st.integers(-100_000, 100_000)),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_sql_grouped_money_text_is_the_grouped_text_of_to_major(duck, minor, currency):
+    """The reasons' amounts: f"{to_major(m, c):,}" (BIGINT and beyond, every currency's decimals)."""
+    exp = MINOR_UNITS[currency]
+    args = "SELECT ?::HUGEINT AS m, ?::INTEGER AS e, ?::HUGEINT AS s"
+    sql = f"SELECT {sql_grouped_money_text('m', 'e', 's')} FROM ({args})"
+    assert duck.execute(sql, [minor, exp, 10**exp]).fetchone()[0] == f"{to_major(minor, currency):,}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.decimals(min_value=-(10**21) + 1, max_value=10**21 - 1, places=6, allow_nan=False))
+def test_sql_plain_and_grouped_text_are_pythons_texts_of_a_quantity(duck, value):
+    """A DECIMAL(38,6) without trailing zeros (format(normalize, 'f')), and that text with thousands separators.
+    (Within 28 digits, where Python's normalize is exact; beyond, the SQL text keeps every digit.)"""
+    sql = f"SELECT {sql_plain_text('v')}, {sql_grouped_text(sql_plain_text('v'))} FROM (SELECT ?::DECIMAL(38,6) AS v)"
+    plain = format(value.normalize(), "f")
+    assert duck.execute(sql, [value]).fetchone() == (plain, f"{Decimal(plain):,}")

@@ -235,7 +235,7 @@ def review_version(db: str) -> tuple:
 @st.cache_resource(show_spinner="Reading the review…", max_entries=4)
 def review_table(db: str, run_id: str | None, period_date: dt.date | None, version: tuple) -> ReviewTable:
     """The drafts under review of a run (or of the period of a date) with their flags, as one table."""
-    return build_review_table(bill_runs.review_drafts(_session(db), run_id=run_id, period_date=period_date))
+    return build_review_table(bill_runs.review_columns(_session(db), run_id=run_id, period_date=period_date))
 
 
 @_cached

@@ -1,6 +1,7 @@
-"""The review of a run (engine.service.bill_runs.review_drafts) as one table for the Review page: a row per draft
-under review with numeric money columns (exact Decimal major units, so header sorting is numeric), the flags in
-words, their reasons, and one boolean column per flag for filtering. Built once per cached read (views._reads)."""
+"""The review of a run (engine.service.bill_runs.review_columns) as one table for the Review page: a row per
+draft under review with numeric money columns (exact Decimal major units, so header sorting is numeric), the
+flags in words, their reasons, and one boolean column per flag for filtering. Built once per cached read
+(views._reads), column by column from the engine's Arrow table (no loop over rows)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine.service.formats import ReviewResult, cyclic_gc_paused, minor_units
-from engine.service.reads import REVIEW_FLAGS
-from views._format import customer
+from engine.service.formats import ReviewColumns, cyclic_gc_paused, exact_major
+from engine.service.reads import REVIEW_FLAGS as FLAGS
 
 # The columns of the table, in the order shown (the others are for filtering and opening an invoice).
 SHOWN = (
@@ -32,6 +33,7 @@ SHOWN = (
     "invoice_id",
 )
 MONEY = ("total", "previous_total", "change")
+REASON_SEPARATOR = " · "
 
 
 def flag_words(flag: str) -> str:
@@ -63,67 +65,83 @@ class ReviewTable:
         return int((~self.frame["unflagged"]).sum()) if len(self.frame) else 0
 
 
-def build(result: ReviewResult) -> ReviewTable:
-    """The review's rows as a frame: Decimal money columns (None where there is no previous invoice).
-    Many small acyclic objects: built with the cyclic collector paused (formats.cyclic_gc_paused)."""
+def _customer(names: pa.ChunkedArray, ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    """'Boreal Media Pty Ltd (CUS-000001)', or the id alone when there is no name (views._format.customer)."""
+    named = pc.fill_null(pc.not_equal(names, ""), False)
+    return pc.if_else(named, pc.binary_join_element_wise(names, " (", ids, ")", ""), ids)
+
+
+def _flag_words(flags: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each row's list of flag names with the words of flag_words ('total change')."""
+    chunks = []
+    for chunk in flags.chunks:
+        words = pc.replace_substring(chunk.values, "_", " ")
+        chunks.append(pa.ListArray.from_arrays(chunk.offsets, words))
+    return pa.chunked_array(chunks, type=pa.list_(pa.string()))
+
+
+def build(result: ReviewColumns) -> ReviewTable:
+    """The review's rows as a frame: Decimal money columns with the currency's decimals (None where there is
+    no previous invoice), and the grid's Arrow table of the SHOWN columns, both from the engine's columns.
+    The Decimals and the rows' lists of flags and reasons are many small acyclic objects: made with the cyclic
+    collector paused (engine/gc_pause.py)."""
     with cyclic_gc_paused():
         return _build(result)
 
 
-def _build(result: ReviewResult) -> ReviewTable:
-    rows = result.drafts
-    flag_sets = [{f.flag for f in r.flags} for r in rows]
-    data = {
-        "invoice_id": [r.invoice_id for r in rows],
-        "contract_id": [r.contract_id for r in rows],
-        "customer_id": [r.customer_id for r in rows],
-        "customer": [customer(r.customer_name, r.customer_id) for r in rows],
-        "business_id": [r.business_id for r in rows],
-        "status": [r.status for r in rows],
-        "currency": [r.currency for r in rows],
-        "period_start": [r.period_start for r in rows],
-        "period_end": [r.period_end for r in rows],
-        "total": [r.total for r in rows],
-        "previous_total": [r.previous_total for r in rows],
-        "change": [r.change for r in rows],
-        "change_percent": [r.change_percent for r in rows],
-        "flags": [[flag_words(f.flag) for f in r.flags] for r in rows],
-        "reasons": [[f.reason for f in r.flags] for r in rows],
-        "why": [" · ".join(f.reason for f in r.flags) for r in rows],
-        # object, not pandas' string dtype: a missing previous invoice stays None (not NaN, which is truthy)
-        "previous_invoice_id": pd.Series([r.previous_invoice_id for r in rows], dtype=object),
-        "unflagged": [not s for s in flag_sets],
-    }
-    for name in REVIEW_FLAGS:
-        data[f"f_{name}"] = [name in s for s in flag_sets]
-    frame = pd.DataFrame(data)
-    # object columns of Decimal (and None) stay exact; pyarrow sends them as decimal128: numbers in the grid
-    for col in (*MONEY, "change_percent"):
-        frame[col] = frame[col].astype(object)
-    currencies = sorted(frame["currency"].unique()) if len(frame) else []
-    unbilled = pd.DataFrame(
-        [
-            {
-                "contract_id": u.contract_id,
-                "customer_id": u.customer_id,
-                "period_start": u.period_start,
-                "period_end": u.period_end,
-                "bill_for_date": u.bill_for_date,
-            }
-            for u in result.unbilled_cycles
-        ],
-        columns=["contract_id", "customer_id", "period_start", "period_end", "bill_for_date"],
+def _build(result: ReviewColumns) -> ReviewTable:
+    d = result.drafts
+    n = d.num_rows
+    decimals = d.column("decimals").to_numpy()
+    customer = _customer(d.column("customer_name"), d.column("customer_id"))
+    words = _flag_words(d.column("flags"))
+    why = pc.binary_join(d.column("reasons"), REASON_SEPARATOR)
+    flagged = np.zeros(n, dtype=bool)
+    for name in FLAGS:
+        flagged |= d.column(f"f_{name}").to_numpy()
+    frame = d.select(["invoice_id", "contract_id", "customer_id"]).to_pandas()
+    frame["customer"] = customer.to_pandas()
+    plain = d.select(["business_id", "status", "currency", "period_start", "period_end"]).to_pandas()
+    for col in plain.columns:
+        frame[col] = plain[col]
+    # object columns of Decimal (and None) stay exact; the grid has them as decimal128: numbers in the grid
+    for col in MONEY:
+        frame[col] = exact_major(d.column(col), decimals)
+    frame["change_percent"] = d.column("change_percent").to_numpy(zero_copy_only=False) if n else []
+    # lists kept in Arrow (no copy): a row's value is a Python list of its flags' words, of their reasons
+    frame["flags"] = pd.arrays.ArrowExtensionArray(words)
+    frame["reasons"] = pd.arrays.ArrowExtensionArray(d.column("reasons"))
+    frame["why"] = why.to_pandas()
+    # object, not pandas' string dtype: a missing previous invoice stays None (not NaN, which is truthy)
+    frame["previous_invoice_id"] = pd.Series(
+        d.column("previous_invoice_id").to_numpy(zero_copy_only=False), dtype=object
+    )
+    frame["unflagged"] = ~flagged
+    for name in FLAGS:
+        frame[f"f_{name}"] = d.column(f"f_{name}").to_numpy()
+    grid = pa.table(
+        {
+            "customer": customer,
+            "contract_id": d.column("contract_id"),
+            "status": d.column("status"),
+            "currency": d.column("currency"),
+            **{col: d.column(col) for col in (*MONEY, "change_percent")},
+            "flags": words,
+            "why": why,
+            "period_start": d.column("period_start"),
+            "invoice_id": d.column("invoice_id"),
+        }
     )
     return ReviewTable(
         run_id=result.run_id,
         period_date=result.period_date,
         frame=frame,
-        grid=pa.Table.from_pandas(frame[list(SHOWN)], preserve_index=False),
+        grid=grid,
         flag_counts=dict(result.flag_counts),
-        unbilled=unbilled,
-        unbilled_count=result.unbilled_cycles_count,
-        decimals=max((minor_units(c) for c in currencies), default=2),
-        businesses=tuple(sorted(frame["business_id"].unique())) if len(frame) else (),
+        unbilled=result.unbilled.to_pandas(),
+        unbilled_count=result.unbilled_count,
+        decimals=int(decimals.max()) if n else 2,
+        businesses=tuple(sorted(set(d.column("business_id").to_pylist()))),
     )
 
 

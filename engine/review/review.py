@@ -1,41 +1,26 @@
 """Review before approval: the drafts of a run (or of a period) with their flags, and the cycles of that
 scope that were never billed; the unflagged drafts of a run, and approving them in one step.
 
-Scope: `run_id` = the drafts under review carrying the run's id, with the run's date and scope for the
-unbilled cycles; `period_date` = every contract draft under review whose cycle contains the date, with
-every contract for the unbilled cycles.
+`review` is the ReviewResult of the CLI, HTTP and MCP, made from the columns of `review_table` (table.py:
+flags, figures and reasons all computed in SQL): each row and flag is put together from values already
+computed, without validating them again (they are the engine's own, of the declared types).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from decimal import Decimal
 
 import duckdb
 
 from ..billing.approval import approve_invoices_tx
-from ..db import retry_on_conflict, transaction
-from ..errors import NotFoundError, ValidationError
+from ..db import retry_on_conflict
 from ..gc_pause import cyclic_gc_paused
-from ..models import ApprovalResult, ReviewResult, ReviewRow
-from ..money import to_major
-from .flags import FLAGS, READ_COLUMNS, any_flag_sql, change_percent, check_flags, compute_review, flags_of
-from .thresholds import get_thresholds
-from .unbilled import UNBILLED_LISTED, unbilled_cycles
-
-
-def _scope(con, run_id: str | None, period_date: dt.date | None) -> tuple[str, list, dt.date, dict]:
-    """(WHERE fragment over invoices `i`, its parameters, the date, the contract scope of unbilled cycles)."""
-    if (run_id is None) == (period_date is None):
-        raise ValidationError("review needs either a run id or a period date (not both)")
-    if run_id is not None:
-        row = con.execute("SELECT period_date, scope FROM bill_runs WHERE run_id = ?", [run_id]).fetchone()
-        if row is None:
-            raise NotFoundError(f"no bill run {run_id!r}")
-        stored = json.loads(row[1])
-        scope = {k: stored.get(k) for k in ("contract_ids", "customer_ids", "business_id")}
-        return "i.run_id = ?", [run_id], row[0], scope
-    return "i.period_start <= ? AND i.period_end >= ?", [period_date, period_date], period_date, {}
+from ..models import ApprovalResult, ReviewFlag, ReviewResult, ReviewRow
+from .built import fields_of, made
+from .flags import any_flag_sql, compute_review
+from .table import ORDER, ReviewColumns, exact_major, review_scope, review_table
+from .unbilled import UNBILLED_LISTED, dates, unbilled_list
 
 
 def review(
@@ -48,71 +33,131 @@ def review(
 ) -> ReviewResult:
     """Every draft under review in scope, with its flags (only those having any of `flags`, when given),
     ordered by contract and period; the count of drafts per flag; the unbilled cycles of the scope."""
-    wanted = check_flags(flags)
-    with transaction(con):  # one snapshot: the drafts, their previous invoices and the unbilled cycles agree
-        where, params, date, scope = _scope(con, run_id, period_date)
-        compute_review(con, where, params)
-        counts_sql = ", ".join(f"count(*) FILTER (WHERE f_{f})" for f in FLAGS)
-        counts = dict(zip(FLAGS, con.execute(f"SELECT {counts_sql} FROM _review").fetchone(), strict=True))  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-        filt = any_flag_sql(wanted) if wanted else "TRUE"
-        cur = con.execute(
-            f"SELECT {READ_COLUMNS} FROM _review WHERE {filt} ORDER BY contract_id, period_start, invoice_id"  # noqa: S608 (column names from the engine's allow-lists; values bound)
-        )
-        cols = [c[0] for c in cur.description]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        limits = {b: get_thresholds(con, b) for b in {r["business_id"] for r in rows}}
-        unbilled, unbilled_count = unbilled_cycles(con, date, limit=unbilled_limit, **scope)
-    with cyclic_gc_paused():  # hundreds of thousands of small acyclic objects (see engine/gc_pause.py)
-        drafts = _rows(rows, limits)
-    return ReviewResult(
-        run_id=run_id,
-        period_date=date,
+    columns = review_table(con, run_id=run_id, period_date=period_date, flags=flags, unbilled_limit=unbilled_limit)
+    with cyclic_gc_paused():  # tens of thousands of small acyclic objects (see engine/gc_pause.py)
+        drafts = _rows(columns)
+    return ReviewResult.model_construct(
+        run_id=columns.run_id,
+        period_date=columns.period_date,
         drafts=drafts,
-        flag_counts={k: int(v) for k, v in counts.items()},
-        unbilled_cycles=unbilled,
-        unbilled_cycles_count=unbilled_count,
+        flag_counts=dict(columns.flag_counts),
+        unbilled_cycles=unbilled_list(columns.unbilled),
+        unbilled_cycles_count=columns.unbilled_count,
     )
 
 
-def _rows(rows: list[dict], limits: dict) -> list[ReviewRow]:
-    """ReviewRow of each row of _review (READ_COLUMNS); `limits` = the thresholds of each business."""
+_ROW_SET = fields_of(ReviewRow)
+_FLAG_SET = fields_of(ReviewFlag)
+
+
+def _rows(columns: ReviewColumns) -> list[ReviewRow]:
+    """ReviewRow of each row of the columns: the figures of each flag from the row's figure columns and its
+    business's thresholds, as the flag was decided on."""
+    t = columns.drafts
+    if not t.num_rows:
+        return []
+    decimals = t.column("decimals").to_numpy()
+    total, previous, change = (exact_major(t.column(c), decimals).tolist() for c in _MONEY_FIELDS)
+    percent = t.column("change_percent").to_numpy(zero_copy_only=False).tolist()
+    figures = _Figures(t, decimals, total, previous, change, percent, columns.thresholds)
+    text = [t.column(c).to_pylist() for c in _TEXT_FIELDS]
+    starts, ends = dates(t.column("period_start")), dates(t.column("period_end"))
+    flag_lists, reasons = t.column("flags").to_pylist(), t.column("reasons").to_pylist()
+    of = figures.of
     drafts = []
-    for r in rows:
-        c = r["currency"]
-        prev = r["prev_total_minor"]
-        change = None if prev is None else r["total_minor"] - prev
-        drafts.append(
-            ReviewRow.model_construct(
-                invoice_id=r["invoice_id"],
-                contract_id=r["contract_id"],
-                customer_id=r["customer_id"],
-                customer_name=r["customer_name"],
-                business_id=r["business_id"],
-                currency=c,
-                status=r["status"],
-                period_start=r["period_start"],
-                period_end=r["period_end"],
-                total=to_major(r["total_minor"], c),
-                previous_invoice_id=r["prev_id"],
-                previous_total=None if prev is None else to_major(prev, c),
-                change=None if change is None else to_major(change, c),
-                change_percent=None if change is None else change_percent(change, prev),
-                flags=flags_of(r, limits[r["business_id"]]),
-            )
-        )
+    for i, row in enumerate(
+        zip(*text, starts, ends, total, previous, change, percent, flag_lists, reasons, strict=True)
+    ):
+        values = dict(zip(_ROW_FIELDS, row[:-2], strict=True))
+        values["flags"] = [
+            made(ReviewFlag, _FLAG_SET, {"flag": f, "reason": r, "figures": of(f, i)})
+            for f, r in zip(row[-2], row[-1], strict=True)
+        ]
+        drafts.append(made(ReviewRow, _ROW_SET, values))
     return drafts
+
+
+# ReviewRow's fields read as text columns of ReviewColumns.drafts, then the others in _rows' order.
+_TEXT_FIELDS = (
+    "invoice_id",
+    "contract_id",
+    "customer_id",
+    "customer_name",
+    "business_id",
+    "currency",
+    "status",
+    "previous_invoice_id",
+)
+_MONEY_FIELDS = ("total", "previous_total", "change")
+_ROW_FIELDS = (*_TEXT_FIELDS, "period_start", "period_end", "total", "previous_total", "change", "change_percent")
+
+
+class _Figures:
+    """The figures of a flag of row i, read from the columns (a column is converted when a flag needs it)."""
+
+    def __init__(self, t, decimals, total, previous, change, percent, thresholds: dict) -> None:
+        self.t, self.decimals, self.thresholds = t, decimals, thresholds
+        self.total, self.previous, self.change, self.percent = total, previous, change, percent
+        self.business = t.column("business_id").to_pylist()
+        self.currency = t.column("currency").to_pylist()
+        self._columns: dict[str, object] = {}
+
+    def _column(self, name: str):
+        if name not in self._columns:
+            col = self.t.column(name)
+            money = name in ("true_up", "charges_amount")
+            self._columns[name] = exact_major(col, self.decimals) if money else col.to_pylist()
+        return self._columns[name]
+
+    def of(self, flag: str, i: int) -> dict:
+        limits = self.thresholds[self.business[i]]
+        if flag == "total_change":
+            return {
+                "previous_total": self.previous[i],
+                "total": self.total[i],
+                "change": self.change[i],
+                "change_percent": self.percent[i],
+                "threshold_percent": limits.total_change_percent,
+                "threshold_min": limits.total_change_min,
+            }
+        if flag in ("first_invoice", "zero_total", "negative_total"):
+            return {"total": self.total[i]}
+        if flag == "line_added":
+            return {"lines": self._column("added")[i]}
+        if flag == "line_removed":
+            return {"lines": self._column("removed")[i]}
+        if flag == "usage_spike":
+            lines = [
+                {
+                    "line_id": s["line_id"],
+                    "product": s["product"],
+                    "quantity": Decimal(s["quantity"]),
+                    "previous_quantity": Decimal(s["previous_quantity"]),
+                    "times": Decimal(s["times"]),
+                }
+                for s in self._column("spikes")[i]
+            ]
+            return {"lines": lines, "threshold_factor": limits.usage_spike_factor}
+        if flag == "pending_usage":
+            return {"pending_rows": self._column("pending_rows")[i]}
+        if flag == "true_up":
+            return {"true_up": self._column("true_up")[i]}
+        if flag == "delayed_charges":
+            return {"charges": self._column("charges")[i], "amount": self._column("charges_amount")[i]}
+        if flag == "large_invoice":
+            return {"total": self.total[i], "threshold": limits.large_invoice[self.currency[i]]}
+        raise AssertionError(f"no figures for flag {flag!r}")
 
 
 def unflagged_draft_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     """The run's drafts (status draft: not approved yet, not held) that have no flag at all, in contract order.
     The caller holds the transaction, so the selection and what is done with it see one snapshot."""
-    where, params, _, _ = _scope(con, run_id, None)
+    where, params, _, _ = review_scope(con, run_id, None)
     compute_review(con, where, params)
     return [
         r[0]
         for r in con.execute(
-            f"SELECT invoice_id FROM _review WHERE status = 'draft' AND NOT {any_flag_sql()} "  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-            "ORDER BY contract_id, period_start, invoice_id"
+            f"SELECT invoice_id FROM _review WHERE status = 'draft' AND NOT {any_flag_sql()} {ORDER}"  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
         ).fetchall()
     ]
 

@@ -10,12 +10,41 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pyarrow as pa
 
 from ..models import UnbilledCycle
 from ..rating.targets import missed_cycles_sql
+from .built import fields_of, made
 
 # How many unbilled cycles a report lists (all are counted): enough to act on, small enough to print.
 UNBILLED_LISTED = 1000
+COLUMNS = ("contract_id", "customer_id", "period_start", "period_end", "bill_for_date")
+
+
+def unbilled_cycles_table(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    contract_ids=None,
+    customer_ids=None,
+    business_id=None,
+    limit: int | None = UNBILLED_LISTED,
+) -> tuple[pa.Table, int]:
+    """(the first `limit` missed cycles of `period_date` in scope, ordered by contract and period, as an Arrow
+    table of COLUMNS; how many there are in all). `limit=None` lists every one."""
+    sql, params = missed_cycles_sql(
+        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id
+    )
+    lim = "" if limit is None else f"LIMIT {int(limit)}"
+    con.complete()  # a result of execute() the caller left unread would refuse the query below
+    rows = con.sql(
+        f"""WITH m AS ({sql})
+            SELECT {", ".join(COLUMNS)}, count(*) OVER () AS n
+            FROM m ORDER BY contract_id, period_start {lim}""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+        params=params,
+    ).to_arrow_table()
+    total = rows.column("n")[0].as_py() if rows.num_rows else 0
+    return rows.drop_columns(["n"]), total
 
 
 def unbilled_cycles(
@@ -29,19 +58,23 @@ def unbilled_cycles(
 ) -> tuple[list[UnbilledCycle], int]:
     """(the first `limit` missed cycles of `period_date` in scope, ordered by contract and period; how many
     there are in all). `limit=None` lists every one."""
-    sql, params = missed_cycles_sql(
-        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id
+    rows, total = unbilled_cycles_table(
+        con, period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id, limit=limit
     )
-    lim = "" if limit is None else f"LIMIT {int(limit)}"
-    rows = con.execute(
-        f"""WITH m AS ({sql})
-            SELECT contract_id, customer_id, period_start, period_end, bill_for_date, count(*) OVER () AS n
-            FROM m ORDER BY contract_id, period_start {lim}""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-        params,
-    ).fetchall()
-    total = rows[0][5] if rows else 0
-    listed = [
-        UnbilledCycle(contract_id=r[0], customer_id=r[1], period_start=r[2], period_end=r[3], bill_for_date=r[4])
-        for r in rows
-    ]
-    return listed, total
+    return unbilled_list(rows), total
+
+
+def dates(column: pa.ChunkedArray) -> list:
+    """A DATE column as datetime.date objects (through numpy: many times faster than Arrow's to_pylist)."""
+    return column.to_numpy().astype(object).tolist()
+
+
+_CYCLE_SET = fields_of(UnbilledCycle)
+
+
+def unbilled_list(rows: pa.Table) -> list[UnbilledCycle]:
+    """The cycles of an unbilled_cycles_table as UnbilledCycle models (made from the engine's own values, not
+    validated again: a review of every contract can list hundreds of thousands)."""
+    contracts, customers = rows.column("contract_id").to_pylist(), rows.column("customer_id").to_pylist()
+    columns = zip(contracts, customers, *(dates(rows.column(c)) for c in COLUMNS[2:]), strict=True)
+    return [made(UnbilledCycle, _CYCLE_SET, dict(zip(COLUMNS, values, strict=True))) for values in columns]

@@ -5,7 +5,8 @@ the value types the operations take and return, how money and statuses are writt
                 exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
                 (decimals); is_currency
     statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
-    values      Invoice, BillingCycle, ReviewResult, ReviewThresholds, ApprovalResult, ManualBatchResult,
+    values      Invoice, BillingCycle, ReviewResult, ReviewColumns (a review as Arrow columns; exact_major reads
+                its money columns as Decimals), ReviewThresholds, ApprovalResult, ManualBatchResult,
                 Scope (what a run or a count covers), Scenario (a what-if)
     tables      cyclic_gc_paused: build a table of many small answers (a review of 50k drafts) without the
                 cyclic collector rescanning them (engine/gc_pause.py)
@@ -18,6 +19,7 @@ from ..gc_pause import cyclic_gc_paused
 from ..limits import MAX_RANGE_YEARS
 from ..models import ApprovalResult, BillingCycle, Invoice, ManualBatchResult, ReviewResult, ReviewThresholds
 from ..money import exact_minor, format_major, format_money, to_major
+from ..review import ReviewColumns, exact_major
 from ..scope import Scope
 from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
 from ..whatif.scenarios import Scenario
@@ -33,11 +35,13 @@ __all__ = [
     "Invoice",
     "InvoiceStatus",
     "ManualBatchResult",
+    "ReviewColumns",
     "ReviewResult",
     "ReviewThresholds",
     "Scenario",
     "Scope",
     "cyclic_gc_paused",
+    "exact_major",
     "exact_minor",
     "format_major",
     "format_money",
