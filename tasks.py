@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and entry points that need nothing but Python and pip.
 
-    python3 tasks.py workbench   # create/refresh .venv, seed data/workbench.duckdb, start Streamlit
+    python3 tasks.py workbench   # create/refresh .venv, seed data/workbench.duckdb, start the server (workbench + API)
     python3 tasks.py test        # create/refresh .venv, install Debian packages if missing, run pytest
     python3 tasks.py setup       # only create/refresh .venv
     python3 tasks.py lock        # rewrite requirements.lock from the current .venv (maintainers)
@@ -115,7 +115,8 @@ def main(argv: list[str]) -> int:
         ensure_debian(DOCUMENT_PACKAGES)
         ensure_database()
         os.chdir(ROOT)
-        args = [str(BIN / "streamlit"), "run", "app.py", "--server.headless=true", *rest]
+        # ONE process for the workbench (at /), the HTTP API, /docs and /mcp; the CLI works beside it
+        args = [str(BIN / "billsim"), "serve", "--port", "8501", *rest]
         os.execv(args[0], args)
     if cmd == "lock":
         out = subprocess.run(
