@@ -32,6 +32,7 @@ DECIMAL_DIGITS = 38
 MONEY_MAX_DIGITS = DECIMAL_DIGITS - 2 * PRICE_SCALE  # 14 digits before the point
 QTY_MAX_DIGITS = DECIMAL_DIGITS - 2 * QTY_SCALE  # 26 digits before the point
 USAGE_QTY_MAX_DIGITS = 12  # usage.quantity is the narrower DECIMAL(18,6) (10M-row tables)
+TAX_RATE_DECIMALS = 4  # a tax rate (taxes.csv, spec section 11): percent, at most 4 decimals, from 0 to 100
 MONEY_LIMIT = 10**MONEY_MAX_DIGITS  # exclusive: |money value| < MONEY_LIMIT
 if MONEY_LIMIT * 10 ** max(MINOR_UNITS.values()) > BIGINT_MAX:
     raise AssertionError("a money value within the bound must be a storable amount in every currency")
@@ -114,6 +115,14 @@ def sql_major_text(minor: str, exp: str | int) -> str:
 # |num| ≤ n_max and mult ≤ m_max with n_max·m_max ≤ 10^37, and pow10·den ≤ 10^36.
 LINE_BOUNDS = (10**26, 10**11)  # line amounts: mult = days × discount factor ≤ 366·10^8
 TAX_BOUNDS = (10**23, 10**14)  # tax: num = a BIGINT subtotal, mult = tax rate × 10^12 ≤ 10^14
+
+
+def sql_tax_minor(base: str, rate_n: str) -> str:
+    """SQL: tax = round(base × rate / 100), half away from zero (the one tax rounding, once per tax of an invoice).
+
+    `base` is an amount in minor units (BIGINT), `rate_n` the rate in percent × 10^12 as a HUGEINT (a rate
+    of DECIMAL(38,12)); both engine-built SQL expressions."""
+    return sql_round_minor(base, rate_n, "100000000000000::HUGEINT", "1", fast=TAX_BOUNDS)
 
 
 def _hugeint(n: int) -> str:

@@ -64,7 +64,7 @@ def add_customer(
     email: str | None = None,
 ) -> str:
     con.execute(
-        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO customers (customer_id, name, business_id, email, currency, tax_rate) VALUES (?, ?, ?, ?, ?, ?)",
         [customer_id, name or customer_id, business_id, email, currency, dec(tax_rate)],
     )
     return customer_id

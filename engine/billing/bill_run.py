@@ -213,7 +213,8 @@ def _run_once(
             "UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
             [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
         )
-        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", "_new_ids"))  # stored now: free their memory
+        # stored now: free their memory
+        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", "_new_ids"))
         # every write is done, the COMMIT is next: a named stage, so a crash test can stop the run right here
         progress(0.95, "committing")
     return {**result, "finished_at": finished}

@@ -65,21 +65,35 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, 
     con.execute(
         """INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
                period_start, period_end, bill_for_date, due_date, period_days, tax_rate,
-               subtotal_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
+               subtotal_minor, discount_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
            SELECT n.invoice_id, r.business_id, r.customer_id, r.contract_id, 'draft', r.currency,
                r.period_start, r.period_end, r.bill_for_date, r.due_date, r.period_days, r.tax_rate,
-               r.subtotal_minor, r.tax_minor, r.total_minor, 0, ?, current_timestamp
+               r.subtotal_minor, r.discount_minor, r.tax_minor, r.total_minor, 0, ?, current_timestamp
            FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start)""",
         [run_id],
     )
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
                unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id,
-               breakdown)
+               breakdown, discount_minor, tax_codes)
            SELECT n.invoice_id, l.line_no, l.line_id, l.kind, l.product, l.description, l.quantity,
                l.unit_price, l.active_days, l.period_days, l.amount_minor, l.line_start, l.line_end, NULL,
-               l.breakdown
+               l.breakdown, l.discount_minor, l.tax_codes
            FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)"""
+    )
+    con.execute(
+        """INSERT INTO invoice_taxes (invoice_id, tax_code, name, rate, base_minor, amount_minor)
+           SELECT invoice_id, t.tax_code, t.name, t.rate, t.base_minor, t.amount_minor
+           FROM (SELECT n.invoice_id, unnest(r.taxes) AS t
+                 FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start))"""
+    )
+    con.execute(
+        """INSERT INTO invoice_coupons (invoice_id, position, coupon_id, applied_on, name, kind, percent, face_minor,
+               base_minor, amount_minor)
+           SELECT invoice_id, c.position, c.coupon_id, c.applied_on, c.name, c.kind, c.percent, c.face_minor,
+               c.base_minor, c.amount_minor
+           FROM (SELECT n.invoice_id, unnest(r.coupons) AS c
+                 FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start))"""
     )
     return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
 
@@ -121,7 +135,7 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
     )
     head = heads[0]
     pending = pending_usage(con, contract_id, head["period_start"], head["period_end"], src)
-    return invoice_from_rows(head, lines, pending)
+    return invoice_from_rows(head, lines, pending, head["taxes"], head["coupons"])
 
 
 def preview_invoice(
@@ -239,7 +253,7 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
                        SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
             [invoice_id],
         )
-        for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
+        for table in ("invoice_lines", "invoice_taxes", "invoice_coupons", "invoice_cycle_claims", "invoices"):
             con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         targets_for_date(con, period_start, contract_ids=[contract_id])
         _rate_one(con, contract_id)

@@ -71,5 +71,5 @@ def _rate_together(con: duckdb.DuckDBPyConnection, ids: list[str], date: dt.date
             out[(cid, date)] = _alone(con, cid, date)
             continue
         pending = pending_usage(con, cid, head["period_start"], head["period_end"])
-        out[(cid, date)] = invoice_from_rows(head, lines[cid], pending)
+        out[(cid, date)] = invoice_from_rows(head, lines[cid], pending, head["taxes"], head["coupons"])
     return out
