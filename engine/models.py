@@ -242,6 +242,7 @@ class CurrencyTotals(_Model):
     subtotal: Decimal
     tax: Decimal
     total: Decimal
+    discount: Decimal = Field(Decimal(0), description="Σ coupons (spec section 11): total = subtotal − discount + tax")
 
 
 class FailedContract(_Model):

@@ -230,7 +230,7 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
     rows = rows_as_dicts(
         con.execute(
             """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
-                  sum(total_minor) AS tot
+                  sum(total_minor) AS tot, sum(discount_minor) AS d
            FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""",
             [run_id],
         )
@@ -242,6 +242,7 @@ def _totals(con, run_id: str) -> list[CurrencyTotals]:
             subtotal=to_major(int(r["s"]), r["currency"]),
             tax=to_major(int(r["t"]), r["currency"]),
             total=to_major(int(r["tot"]), r["currency"]),
+            discount=to_major(int(r["d"]), r["currency"]),
         )
         for r in rows
     ]

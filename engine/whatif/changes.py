@@ -18,7 +18,7 @@ Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,6 +70,15 @@ class KnownData(Protocol):
 
     def unknown_contracts(self, contract_ids: list[str]) -> list[str]:
         """The ids that name no stored contract."""
+
+    def coupon_exists(self, coupon_id: str) -> bool:
+        """Whether a stored coupon has this id (spec section 11)."""
+
+    def tax_code_exists(self, tax_code: str) -> bool:
+        """Whether a stored tax has this code (spec section 11)."""
+
+    def contracts_of_other_businesses(self, contract_ids: list[str], business_id: str) -> list[str]:
+        """The contracts among `contract_ids` whose customer is of another business than `business_id`."""
 
 
 class _Change(BaseModel):
@@ -262,10 +271,3 @@ class ProrationChange(_Change):
 
     def label(self) -> str:
         return f"proration {self.value}"
-
-
-Change = Annotated[
-    PriceChange | UsageChange | TiersChange | ChurnChange | MinimumCommitmentChange | ProrationChange,
-    Field(discriminator="type"),
-]
-CHANGE_TYPES = ("price", "usage", "tiers", "churn", "minimum_commitment", "proration")

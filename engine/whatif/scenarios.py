@@ -10,7 +10,8 @@
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
 to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
-Amounts are line amounts before tax (tax is an invoice-level rounding of their sum).
+Amounts are line amounts before tax, an invoice's coupons as negative rows (compare.py); the invoices' tax is
+compared per currency in the summary (`tax_baseline`, `tax_scenario`, `tax_delta` of each currency's totals).
 
 Saved scenarios live in the `scenarios` table (name, body JSON, saved_at); saving is the only write.
 """
@@ -34,16 +35,20 @@ from ..money import to_major
 from ..progress import Progress, no_progress
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
-from .changes import CHANGE_TYPES, Change, UsageChange
+from .adjustment_changes import CHANGE_TYPES, Change
+from .changes import UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
+    RATED_ROWS,
     build_comparison,
+    build_tax_comparison,
     comparison_frame,
     comparison_totals,
     delta_by_product,
     keep_baseline,
     revenue_by_month,
+    tax_totals,
     top_movers,
     waterfall_by_product,
     write_comparison_csv,
@@ -198,6 +203,8 @@ def _compare(
     rerated = _rate_scenario(con, scenario.changes, known.metrics, stored)
     progress(0.9, "comparing line by line")
     rows = build_comparison(con, stored)
+    build_tax_comparison(con, stored)
+    taxes = tax_totals(con)
     progress(1.0, "compared")
     return {
         "scenario": scenario.name,
@@ -207,7 +214,7 @@ def _compare(
         "cycles": cycles,
         "cycles_rerated": rerated,
         "rows": rows,
-        "totals": comparison_totals(con),
+        "totals": [{**t, **taxes.get(t["currency"], {})} for t in comparison_totals(con)],
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -216,12 +223,14 @@ def _compare(
 def compare_checked(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date) -> int:
     """`_compare` over PART of the data (a Spark partition: engine.spark.simulate) whose scenario was
     checked against the whole data before: a line or contract the scenario names may be elsewhere, so
-    nothing is checked here. Leaves `_scenario_comparison`; returns its number of rows."""
+    nothing is checked here. Leaves `_scenario_comparison` and `_scenario_tax_comparison`; returns the number
+    of rows of the first."""
     metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
     known = StoredData(con, metrics)
     stored = stored_schema(con)
     _rate_baseline(con, from_date, to_date, None)
     _rate_scenario(con, scenario.changes, known.metrics, stored)
+    build_tax_comparison(con, stored)
     return build_comparison(con, stored)
 
 
@@ -282,7 +291,7 @@ def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, i
     """Per currency: the re-rated contracts' lines + the baseline lines of every other contract."""
     rows = con.execute(
         f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT
-            FROM (SELECT contract_id, amount_minor FROM _rated_lines
+            FROM (SELECT contract_id, amount_minor FROM ({RATED_ROWS})
                   UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
                   WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
             JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
