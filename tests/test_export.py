@@ -206,7 +206,11 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
         text = str(value)
         return "'" + text if name in text_columns and text[:1] in "=+-@\t\r" else text
 
-    tables = (("invoices", INVOICE_COLUMNS), ("invoice_lines", LINE_COLUMNS), ("invoice_adjustments", ADJUSTMENT_COLUMNS))
+    tables = (
+        ("invoices", INVOICE_COLUMNS),
+        ("invoice_lines", LINE_COLUMNS),
+        ("invoice_adjustments", ADJUSTMENT_COLUMNS),
+    )
     for name, columns in tables:
         cur = ledger.execute(f"SELECT {', '.join(columns)} FROM read_parquet(?)", [str(pq_paths[name])])
         pq_rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]

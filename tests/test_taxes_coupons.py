@@ -28,9 +28,9 @@ from helpers_data import (
     stored_lines,
 )
 
+from engine.billing.approval import approve_invoices
 from engine.billing.bill_run import bill_run
 from engine.billing.invoices import draft_period_invoice, preview_invoice, redraft_invoice
-from engine.billing.approval import approve_invoices
 from engine.billing.lifecycle import finalize_invoice, void_invoice
 from engine.billing.manual_invoices import create_invoice
 from engine.models import InvoiceCreateRequest, LineItem
