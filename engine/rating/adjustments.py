@@ -2,13 +2,13 @@
 
 Each line reaches these stages with its amount (rounded once; the true-up computed on these amounts) and its
 tax codes (`tax_codes`: its own, 'none' = exempt, else its customer's; a true-up carries the customer's;
-NULL = the customer has the single `tax_rate` of spec section 3). With coupons, the line amounts are
-`_line_amounts` and:
+NULL = the customer has the single `tax_rate` of spec section 3). With coupons, the statement that makes
+`_rated_lines` goes on (`coupon_shares_sql`, one WITH RECURSIVE) from the line amounts with:
 
-    _coupon_uses      the coupons that cover each invoice, numbered in the order they apply: limited to
+    uses              the coupons that cover each invoice, numbered in the order they apply: limited to
                       products first, then the others; each group by applied_on, then coupon_id
-    _coupon_shares    per coupon and eligible line: e = what the line had left, its share of the coupon
-    _rated_lines      the lines with their discount (Σ of their shares)
+    shares            per coupon position and order line: e = what the line had left, its share
+    _rated_lines      the lines with their discount (Σ of their shares) and `coupon_shares`
 
 Which cycles a coupon covers: counting the contract's cycles whose start_date ≥ applied_on,
 
@@ -37,16 +37,12 @@ Without coupons and tax codes, that is round(subtotal × tax_rate / 100), exactl
 
 from __future__ import annotations
 
-import duckdb
-
 from ..currencies import CURRENCY_UNITS_TABLE
 from ..money import sql_round_minor, sql_tax_minor
-from .cycles import PERIOD_MONTHS_SQL, boundary_sql, month_index_sql
+from .cycles import PERIOD_MONTHS_SQL, month_index_sql
 
 NO_TAX = "none"
 LEGACY_TAX_NAME = "Tax"
-# the stages only this module reads (dropped with the rating's other intermediate stages)
-STAGES = ("_line_amounts", "_coupon_uses", "_coupon_shares")
 TAX_STRUCT = "STRUCT(tax_code VARCHAR, name VARCHAR, rate DECIMAL(38,12), base_minor BIGINT, amount_minor BIGINT)"
 COUPON_STRUCT = (
     "STRUCT(position INTEGER, coupon_id VARCHAR, applied_on DATE, name VARCHAR, kind VARCHAR, "
@@ -94,33 +90,33 @@ def tax_rows_sql(nets: str, rates: str, taxes: str, key: str) -> str:
 
 
 def _coupon_uses_sql(src: str) -> str:
-    # staged so that each input of the cycle counting is a column: the expressions stay small to plan.
-    # Boundary k lies in month m0 + k·L (cycles.py): the target's own k is its full_start's month offset ÷ L;
-    # k0 = the boundary in or before the month of `since`.
-    months = PERIOD_MONTHS_SQL.format(c="x")
-    face = sql_round_minor("(cp.amount * 1000000000000)::HUGEINT", "1", "u.per_minor_12", "1", bounded=True)
+    """SELECT of the coupons covering each target, numbered in the order they apply (`position`)."""
+    # n = the cycles starting in [since, period_start], since = max(applied_on, contract start), from month
+    # offsets only (DuckDB plans every statement afresh: date arithmetic is most of a small statement's time).
+    # Boundary k lies in month m0 + k·L on day min(anchor, month end) (cycles.py): the target's own k is its
+    # full_start's month offset ÷ L; k0 = M ÷ L with M = since's month offset. Boundary k0 is before `since`
+    # when it lies in an earlier month (M mod L ≠ 0) or on an earlier day of since's month.
+    months = PERIOD_MONTHS_SQL.format(c="c")
     return f"""
-    CREATE OR REPLACE TEMP TABLE _coupon_uses AS
     WITH applied AS (
-        SELECT t.contract_id, t.period_start, t.full_start, c.currency, a.coupon_id, a.applied_on, c.start_date,
-               c.billing_period, c.billing_cycle_start_day, greatest(a.applied_on, c.start_date) AS since
+        SELECT t.contract_id, t.period_start, c.currency, a.coupon_id, a.applied_on,
+               greatest(a.applied_on, c.start_date) AS since, c.start_date, c.billing_cycle_start_day AS anchor,
+               {months} AS step, {month_index_sql("c.start_date")} AS m0,
+               {month_index_sql("t.full_start")} AS m_now,
+               {month_index_sql("greatest(a.applied_on, c.start_date)")} AS m_since
         FROM _targets t
         JOIN {src}.applied_coupons a ON a.contract_id = t.contract_id AND a.applied_on <= t.period_start
         JOIN {src}.contracts c ON c.contract_id = t.contract_id),
-    indexed AS (
-        SELECT x.*, ({month_index_sql("x.full_start")} - {month_index_sql("x.start_date")}) // {months} AS k_now,
-               ({month_index_sql("x.since")} - {month_index_sql("x.start_date")}) // {months} AS k0
-        FROM applied x),
-    bounded AS (SELECT x.*, {boundary_sql("x", "x.k0")} AS b0 FROM indexed x),
-    -- n: the cycles starting in [since, period_start]. Since the contract's start: every cycle from its first
-    -- (k0 − 1 when boundary k0 is after the start: the first cycle is a stub); later: boundaries k ≥ since.
     counted AS (
-        SELECT x.*, x.k_now - x.k0 + 1
-                    + CASE WHEN x.since = x.start_date THEN (CASE WHEN x.b0 > x.since THEN 1 ELSE 0 END)
-                           ELSE (CASE WHEN x.b0 < x.since THEN -1 ELSE 0 END) END AS n
-        FROM bounded x)
+        SELECT *, (m_now - m0) // step - (m_since - m0) // step + 1
+                  + CASE WHEN since = start_date
+                         THEN (CASE WHEN least(anchor, day(last_day(since))) > day(since) THEN 1 ELSE 0 END)
+                         WHEN (m_since - m0) % step <> 0 OR least(anchor, day(last_day(since))) < day(since)
+                         THEN -1 ELSE 0 END AS n
+        FROM applied)
     SELECT x.contract_id, x.period_start, x.coupon_id, x.applied_on, cp.name, cp.kind, cp.percent, cp.products,
-           CASE WHEN cp.kind = 'fixed' THEN {face} END AS face_minor,
+           -- exact, no rounding: a fixed coupon's amount has at most its currency's decimals (import rule)
+           CASE WHEN cp.kind = 'fixed' THEN (cp.amount * u.scale)::BIGINT END AS face_minor,
            row_number() OVER (PARTITION BY x.contract_id, x.period_start
                               ORDER BY cp.products IS NULL, x.applied_on, x.coupon_id)::INTEGER AS position
     FROM counted x
@@ -130,45 +126,55 @@ def _coupon_uses_sql(src: str) -> str:
       AND (cp.frequency = 'forever' OR x.n <= CASE cp.frequency WHEN 'once' THEN 1 ELSE cp.periods END)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def _coupon_step_sql(position: int) -> str:
-    """The shares of every invoice's coupon number `position` (a constant of the engine's loop)."""
+def coupon_shares_sql(src: str, lines: str) -> str:
+    """The tail of `_rated_lines`' statement (a WITH RECURSIVE) when a target has a coupon: from `lines`, the
+    CTE of the line amounts (the true-up included), each order line with its discount and its shares of its
+    invoice's coupons (`coupon_shares`: position, coupon, e, share), a recursive step per coupon position over
+    every invoice at once (module doc)."""
     percent = sql_round_minor("base", "(percent * 1000000)::HUGEINT", "100000000", "1", bounded=True)
-    if position == 1:
-        into, taken, earlier = "CREATE OR REPLACE TEMP TABLE _coupon_shares AS", "0", ""
-    else:
-        into, taken = "INSERT INTO _coupon_shares", "coalesce(t.taken, 0)"
-        earlier = """LEFT JOIN (SELECT contract_id, period_start, line_id, sum(share) AS taken FROM _coupon_shares
-                              GROUP BY ALL) t USING (contract_id, period_start, line_id)"""
+    meta = "coupon_id, applied_on, name, kind, percent, face_minor"
     return f"""
-    {into}
-    WITH eligible AS (
-        SELECT l.contract_id, l.period_start, l.line_id, u.kind, u.face_minor, u.percent,
-               greatest(0, l.amount_minor - {taken})::HUGEINT AS e
-        FROM _line_amounts l
-        JOIN (SELECT * FROM _coupon_uses WHERE position = {int(position)}) u USING (contract_id, period_start)
-        {earlier}
+    uses AS MATERIALIZED ({_coupon_uses_sql(src)}),
+    shares(contract_id, period_start, line_id, position, taken, e, share, {meta}) AS (
+        -- every order line of an invoice with a coupon, before its first coupon: nothing taken
+        SELECT l.contract_id, l.period_start, l.line_id, 0, 0::BIGINT, 0::BIGINT, 0::BIGINT,
+               NULL::VARCHAR, NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(38,6), NULL::BIGINT
+        FROM {lines} l
         WHERE l.line_id IS NOT NULL
-          AND (u.products IS NULL OR list_contains(string_split(u.products, ';'), l.product))),
-    based AS (SELECT *, sum(e) OVER (PARTITION BY contract_id, period_start) AS base FROM eligible),
-    priced AS (SELECT *, CASE WHEN kind = 'fixed' THEN least(face_minor, base) ELSE {percent} END AS coupon
-               FROM based),
-    split AS (SELECT *, CASE WHEN base > 0 THEN coupon * e // base ELSE 0 END AS whole,
-                        CASE WHEN base > 0 THEN coupon * e % base ELSE 0 END AS rest
-              FROM priced),
-    ranked AS (SELECT *, coupon - sum(whole) OVER (PARTITION BY contract_id, period_start) AS leftover,
-                      row_number() OVER (PARTITION BY contract_id, period_start ORDER BY rest DESC, line_id) AS rank
-               FROM split)
-    SELECT contract_id, period_start, line_id, {int(position)} AS position, e::BIGINT AS e,
-           (whole + CASE WHEN rank <= leftover THEN 1 ELSE 0 END)::BIGINT AS share
-    FROM ranked"""  # noqa: S608 (SQL built by the engine from its own names and constants)
-
-
-_DISCOUNTED_LINES_SQL = """
-    CREATE OR REPLACE TEMP TABLE _rated_lines AS
-    SELECT l.* REPLACE (coalesce(d.discount, 0)::BIGINT AS discount_minor)
-    FROM _line_amounts l
-    LEFT JOIN (SELECT contract_id, period_start, line_id, sum(share) AS discount FROM _coupon_shares
-               GROUP BY ALL) d USING (contract_id, period_start, line_id)"""
+          AND EXISTS (SELECT 1 FROM uses u WHERE u.contract_id = l.contract_id AND u.period_start = l.period_start)
+        UNION ALL
+        -- coupon number position + 1 on what the earlier ones left; e = 0 off its products
+        SELECT contract_id, period_start, line_id, position, taken, e::BIGINT,
+               (whole + CASE WHEN rank <= leftover THEN 1 ELSE 0 END)::BIGINT, {meta}
+        FROM (
+            SELECT *, coupon - sum(whole) OVER invoice AS leftover,
+                   row_number() OVER (PARTITION BY contract_id, period_start ORDER BY rest DESC, line_id) AS rank
+            FROM (
+                SELECT *, CASE WHEN base > 0 THEN coupon * e // base ELSE 0 END AS whole,
+                          CASE WHEN base > 0 THEN coupon * e % base ELSE 0 END AS rest
+                FROM (
+                    SELECT *, CASE WHEN kind = 'fixed' THEN least(face_minor, base) ELSE {percent} END AS coupon
+                    FROM (
+                        SELECT *, sum(e) OVER invoice AS base
+                        FROM (
+                            SELECT s.contract_id, s.period_start, s.line_id, u.position, s.taken + s.share AS taken,
+                                   CASE WHEN u.products IS NULL
+                                             OR list_contains(string_split(u.products, ';'), l.product)
+                                        THEN greatest(0, l.amount_minor - s.taken - s.share) ELSE 0 END::HUGEINT AS e,
+                                   u.coupon_id, u.applied_on, u.name, u.kind, u.percent, u.face_minor
+                            FROM shares s
+                            JOIN {lines} l USING (contract_id, period_start, line_id)
+                            JOIN uses u ON u.contract_id = s.contract_id AND u.period_start = s.period_start
+                                       AND u.position = s.position + 1)
+                        WINDOW invoice AS (PARTITION BY contract_id, period_start))))
+            WINDOW invoice AS (PARTITION BY contract_id, period_start)))
+    SELECT l.* REPLACE (coalesce(d.discount, 0)::BIGINT AS discount_minor), d.coupon_shares
+    FROM {lines} l
+    LEFT JOIN (SELECT contract_id, period_start, line_id, sum(share) AS discount,
+                      list({{'position': position, 'coupon_id': coupon_id, 'applied_on': applied_on, 'name': name,
+                             'kind': kind, 'percent': percent, 'face_minor': face_minor, 'e': e,
+                             'share': share}}) AS coupon_shares
+               FROM shares WHERE position > 0 GROUP BY ALL) d USING (contract_id, period_start, line_id)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
 def rated_invoices_sql(src: str, *, coupons: bool, tax_codes: bool) -> str:
@@ -200,12 +206,11 @@ def rated_invoices_sql(src: str, *, coupons: bool, tax_codes: bool) -> str:
     coupon_lists = f"""
     coupon_lists AS (
         SELECT contract_id, period_start, list({_COUPON_FIELDS} ORDER BY position) AS coupons
-        FROM (SELECT u.contract_id, u.period_start, u.position, u.coupon_id, u.applied_on, u.name, u.kind,
-                     u.percent, u.face_minor, coalesce(s.base, 0)::BIGINT AS base_minor,
-                     coalesce(s.amount, 0)::BIGINT AS amount_minor
-              FROM _coupon_uses u
-              LEFT JOIN (SELECT contract_id, period_start, position, sum(e) AS base, sum(share) AS amount
-                         FROM _coupon_shares GROUP BY ALL) s USING (contract_id, period_start, position))
+        FROM (SELECT contract_id, period_start, c.position, c.coupon_id, c.applied_on, c.name, c.kind, c.percent,
+                     c.face_minor, sum(c.e)::BIGINT AS base_minor, sum(c.share)::BIGINT AS amount_minor
+              FROM (SELECT contract_id, period_start, unnest(coupon_shares) AS c FROM _rated_lines
+                    WHERE coupon_shares IS NOT NULL)
+              GROUP BY ALL)
         GROUP BY ALL)"""  # noqa: S608 (SQL built by the engine from its own names and constants)
     with_coupons = "LEFT JOIN coupon_lists k USING (contract_id, period_start)" if coupons else ""
     coupon_list = f"coalesce(k.coupons, {NO_COUPONS})" if coupons else NO_COUPONS
@@ -222,18 +227,3 @@ def rated_invoices_sql(src: str, *, coupons: bool, tax_codes: bool) -> str:
     FROM heads h
     LEFT JOIN tax_lists x USING (contract_id, period_start)
     {with_coupons}"""  # noqa: S608 (SQL built by the engine from its own names and constants)
-
-
-def rate_coupons(con: duckdb.DuckDBPyConnection, src: str) -> bool:
-    """`_line_amounts` -> `_coupon_uses`, `_coupon_shares`, `_rated_lines` (module doc). Returns whether any
-    target has a coupon (without, `_rated_lines` holds the amounts as they are and no coupon stage exists)."""
-    uses = con.execute(_coupon_uses_sql(src)).fetchone()[0]  # CREATE … AS returns the rows it stored
-    # one invoice (a preview) has as many positions as uses; a bulk rating asks for the largest
-    last = uses if uses <= 1 else con.execute("SELECT coalesce(max(position), 0) FROM _coupon_uses").fetchone()[0]
-    if last == 0:
-        con.execute("CREATE OR REPLACE TEMP TABLE _rated_lines AS SELECT * FROM _line_amounts")
-        return False
-    for position in range(1, last + 1):  # one statement per coupon position, every invoice at once
-        con.execute(_coupon_step_sql(position))
-    con.execute(_DISCOUNTED_LINES_SQL)
-    return True
