@@ -107,40 +107,30 @@ def check_scenario(frames: dict, scenario: Scenario) -> None:
         raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: " + "; ".join(problems))
 
 
-def _totals(comparison) -> list[dict]:
-    """Per currency, as `billsim simulate` reports them: the rows' sums, then the invoices' tax (kind 'tax')."""
+def _totals(comparison) -> tuple[list[dict], list[dict]]:
+    """(totals, tax_totals) per currency, as `billsim simulate` reports them: the sums of the comparison's
+    rows, and of its invoices' tax rows (kind 'tax')."""
     from pyspark.sql import functions as F
 
     def total(col: str):
         return F.sum(F.col(col).cast("decimal(38,0)"))
 
     rows = (
-        comparison.groupBy("currency", (F.col("kind") == TAX_KIND).alias("is_tax"))
+        comparison.groupBy((F.col("kind") == TAX_KIND).alias("is_tax"), "currency")
         .agg(total("baseline_minor"), total("scenario_minor"), total("delta_minor"), F.count("*"))
         .orderBy("currency")
         .collect()
     )
-    taxes = {cur: (int(b or 0), int(s or 0)) for cur, is_tax, b, s, _, _ in rows if is_tax}
-    out = []
-    for cur, is_tax, b, s, d, n in rows:
-        if is_tax:
-            continue
+    totals, taxes = [], []
+    for is_tax, cur, b, s, d, n in rows:
         row = {
             "currency": cur,
             "baseline": str(to_major(int(b or 0), cur)),
             "scenario": str(to_major(int(s or 0), cur)),
             "delta": str(to_major(int(d or 0), cur)),
-            "rows": n,
         }
-        if cur in taxes:
-            tb, ts = taxes[cur]
-            row |= {
-                "tax_baseline": str(to_major(tb, cur)),
-                "tax_scenario": str(to_major(ts, cur)),
-                "tax_delta": str(to_major(ts - tb, cur)),
-            }
-        out.append(row)
-    return out
+        (taxes if is_tax else totals).append(row if is_tax else {**row, "rows": n})
+    return totals, taxes
 
 
 def _is_local(out: str) -> bool:
@@ -200,13 +190,15 @@ def spark_simulate(
     )
     comparison.write.mode("overwrite").parquet(out_path(out, "comparison"))
     written = spark.read.parquet(out_path(out, "comparison"))
+    totals, tax_totals = _totals(written)
     summary = {
         "scenario": scenario.name,
         "changes": scenario.labels(),
         "from_date": from_date.isoformat(),
         "to_date": to_date.isoformat(),
         "rows": written.where(F.col("kind") != TAX_KIND).count(),
-        "totals": _totals(written),
+        "totals": totals,
+        "tax_totals": tax_totals,
         "partitions": partitions,
         "comparison": out_path(out, "comparison"),
         "comparison_csv": _write_csv(out) if _is_local(out) else None,

@@ -8,7 +8,7 @@
 An invoice's coupons (spec section 11) are rows too: kind 'coupon', line_id the coupon_id, product its name,
 amount MINUS what it took on that invoice (a coupon applied twice to a contract is one row). Rows are amounts
 before tax: their sum is subtotal − discount. Taxes are compared apart, per invoice (`_scenario_tax_comparison`,
-kind 'tax'), and summed per currency into the summary's totals (tax_baseline, tax_scenario, tax_delta).
+kind 'tax'), and summed per currency into the summary's `tax_totals` (baseline, scenario, delta).
 
 Amounts stay integer minor units until they are shown: `to_major` gives the currency's decimals.
 Totals are sums of the rows, so a summary always equals the sum of its comparison.csv.
@@ -120,21 +120,22 @@ def build_tax_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> None:
     )
 
 
-def tax_totals(con: duckdb.DuckDBPyConnection, rows: str = TAX_COMPARISON) -> dict[str, dict]:
-    """Per currency: the invoices' tax in the baseline and the scenario and the delta (major units as
+def tax_totals(con: duckdb.DuckDBPyConnection, rows: str = TAX_COMPARISON) -> list[dict]:
+    """Per currency: the invoices' tax in the baseline and the scenario, and the delta (major units as
     strings), from tax comparison rows (`rows`: an engine table name)."""
     found = con.execute(
         f"""SELECT currency, sum(baseline_minor)::HUGEINT, sum(scenario_minor)::HUGEINT
-            FROM {rows} WHERE kind = '{TAX_KIND}' GROUP BY currency"""  # noqa: S608 (engine constants)
+            FROM {rows} WHERE kind = '{TAX_KIND}' GROUP BY currency ORDER BY currency"""  # noqa: S608 (engine constants)
     ).fetchall()
-    return {
-        cur: {
-            "tax_baseline": str(to_major(int(b), cur)),
-            "tax_scenario": str(to_major(int(s), cur)),
-            "tax_delta": str(to_major(int(s) - int(b), cur)),
+    return [
+        {
+            "currency": cur,
+            "baseline": str(to_major(int(b), cur)),
+            "scenario": str(to_major(int(s), cur)),
+            "delta": str(to_major(int(s) - int(b), cur)),
         }
         for cur, b, s in found
-    }
+    ]
 
 
 def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -11,7 +11,7 @@
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
 to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
 Amounts are line amounts before tax, an invoice's coupons as negative rows (compare.py); the invoices' tax is
-compared per currency in the summary (`tax_baseline`, `tax_scenario`, `tax_delta` of each currency's totals).
+compared per currency in the summary's `tax_totals` (baseline, scenario, delta).
 
 Saved scenarios live in the `scenarios` table (name, body JSON, saved_at); saving is the only write.
 """
@@ -214,7 +214,8 @@ def _compare(
         "cycles": cycles,
         "cycles_rerated": rerated,
         "rows": rows,
-        "totals": [{**t, **taxes.get(t["currency"], {})} for t in comparison_totals(con)],
+        "totals": comparison_totals(con),
+        "tax_totals": taxes,
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }

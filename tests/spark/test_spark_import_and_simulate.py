@@ -107,6 +107,7 @@ def test_spark_simulate_writes_the_same_comparison_csv_as_simulate(spark, ran, t
     engine_csv = (tmp_path / "engine" / "comparison.csv").read_bytes()
     assert (tmp_path / "spark" / "comparison.csv").read_bytes() == engine_csv
     assert summary["totals"] == engine["totals"] and summary["rows"] == engine["rows"] > 0
+    assert summary["tax_totals"] == engine["tax_totals"] and engine["tax_totals"]  # basics: 10 % tax on ACME and KITE
 
 
 def test_spark_simulate_rejects_a_scenario_naming_what_the_data_lacks(spark, ran, tmp_path):
