@@ -135,16 +135,16 @@ def coupon_shares_sql(src: str, lines: str) -> str:
     meta = "coupon_id, applied_on, name, kind, percent, face_minor"
     return f"""
     uses AS MATERIALIZED ({_coupon_uses_sql(src)}),
-    shares(contract_id, period_start, line_id, position, taken, e, share, {meta}) AS (
+    shares(contract_id, period_start, line_id, product, amount_minor, position, taken, e, share, {meta}) AS (
         -- every order line of an invoice with a coupon, before its first coupon: nothing taken
-        SELECT l.contract_id, l.period_start, l.line_id, 0, 0::BIGINT, 0::BIGINT, 0::BIGINT,
-               NULL::VARCHAR, NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(38,6), NULL::BIGINT
+        SELECT l.contract_id, l.period_start, l.line_id, l.product, l.amount_minor, 0, 0::BIGINT, 0::BIGINT,
+               0::BIGINT, NULL::VARCHAR, NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(38,6), NULL::BIGINT
         FROM {lines} l
         WHERE l.line_id IS NOT NULL
           AND EXISTS (SELECT 1 FROM uses u WHERE u.contract_id = l.contract_id AND u.period_start = l.period_start)
         UNION ALL
         -- coupon number position + 1 on what the earlier ones left; e = 0 off its products
-        SELECT contract_id, period_start, line_id, position, taken, e::BIGINT,
+        SELECT contract_id, period_start, line_id, product, amount_minor, position, taken, e::BIGINT,
                (whole + CASE WHEN rank <= leftover THEN 1 ELSE 0 END)::BIGINT, {meta}
         FROM (
             SELECT *, coupon - sum(whole) OVER invoice AS leftover,
@@ -157,13 +157,13 @@ def coupon_shares_sql(src: str, lines: str) -> str:
                     FROM (
                         SELECT *, sum(e) OVER invoice AS base
                         FROM (
-                            SELECT s.contract_id, s.period_start, s.line_id, u.position, s.taken + s.share AS taken,
+                            SELECT s.contract_id, s.period_start, s.line_id, s.product, s.amount_minor, u.position,
+                                   s.taken + s.share AS taken,
                                    CASE WHEN u.products IS NULL
-                                             OR list_contains(string_split(u.products, ';'), l.product)
-                                        THEN greatest(0, l.amount_minor - s.taken - s.share) ELSE 0 END::HUGEINT AS e,
+                                             OR list_contains(string_split(u.products, ';'), s.product)
+                                        THEN greatest(0, s.amount_minor - s.taken - s.share) ELSE 0 END::HUGEINT AS e,
                                    u.coupon_id, u.applied_on, u.name, u.kind, u.percent, u.face_minor
                             FROM shares s
-                            JOIN {lines} l USING (contract_id, period_start, line_id)
                             JOIN uses u ON u.contract_id = s.contract_id AND u.period_start = s.period_start
                                        AND u.position = s.position + 1)
                         WINDOW invoice AS (PARTITION BY contract_id, period_start))))
