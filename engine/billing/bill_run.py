@@ -26,6 +26,7 @@ from ..db import retry_write_conflicts, transaction
 from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
+from ..rating.adjustments import RESULTS as ADJUSTMENT_RESULTS
 from ..rating.cycles import check_period_date
 from ..rating.pipeline import drop_temp_tables, rate_targets
 from ..rating.targets import targets_for_run
@@ -150,11 +151,11 @@ def _run_once(
         con.execute("""DELETE FROM _targets t USING _existing e
                        WHERE t.contract_id = e.contract_id AND t.period_start = e.period_start""")
         progress(0.15, f"rating {in_scope:,} contracts")
-        rate_targets(con)
+        rated = rate_targets(con)
         progress(0.55, "storing drafts")
         from .invoices import persist_rated, record_drafted
 
-        drafted = persist_rated(con, run_id=run_id)
+        drafted = persist_rated(con, rated, run_id=run_id)
         # The run's drafts are read back by run_id: the run is one transaction, so every invoice
         # carrying its id was drafted just now (a crashed or conflicting attempt left none).
         con.execute(
@@ -214,7 +215,7 @@ def _run_once(
             [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
         )
         # stored now: free their memory
-        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", "_new_ids"))
+        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", *ADJUSTMENT_RESULTS, "_new_ids"))
         # every write is done, the COMMIT is next: a named stage, so a crash test can stop the run right here
         progress(0.95, "committing")
     return {**result, "finished_at": finished}

@@ -22,12 +22,20 @@ from ..errors import (
     ValidationError,
 )
 from ..models import ContractInvoiceResult, GenerateInvoiceRequest, InvoiceResponse
+from ..rating.adjustments import COUPON_COLUMNS, TAX_COLUMNS, RatedAdjustments
 from ..rating.cycles import billing_cycles, check_date_in_contract, check_period_date, cycle_of_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
 from .audit import record_events
-from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
+from .invoice_store import (
+    NEW_INVOICE_ID_SQL,
+    TAX_ORDER,
+    invoice_from_rows,
+    load_invoice,
+    refresh_totals,
+    rows_as_dicts,
+)
 
 # Statuses that make a cycle's invoice "already generated" for Zenskar's duplicate check (spec section 8):
 # approved or finalized. A plain draft or a held one is still under review and is returned instead.
@@ -40,17 +48,24 @@ class NothingToBill(BillsimError):
     code = "nothing_to_bill"
 
 
-def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> None:
+def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> RatedAdjustments:
     """rate_targets for one contract's target, with a rating failure (an amount beyond exact 128-bit
     arithmetic) turned into a typed error naming the contract."""
     try:
-        rate_targets(con, source, contract_ids=[contract_id])
+        return rate_targets(con, source, contract_ids=[contract_id])
     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
         raise ValidationError(f"contract {contract_id} cannot be rated: {str(exc).splitlines()[0]}") from None
 
 
-def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, invoice_id: str | None = None) -> int:
-    """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
+def persist_rated(
+    con: duckdb.DuckDBPyConnection,
+    rated: RatedAdjustments,
+    *,
+    run_id: str | None = None,
+    invoice_id: str | None = None,
+) -> int:
+    """Store `_rated_invoices`/`_rated_lines` and the taxes and coupons of `rated` (what rate_targets returned)
+    as draft invoices (caller holds the transaction).
 
     `invoice_id` fixes the id of a single redrafted invoice; `run_id` marks the run that drafted them
     (callers read a run's drafts back by it). Returns the number of invoices stored."""
@@ -82,18 +97,14 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, 
            FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)"""
     )
     con.execute(
-        """INSERT INTO invoice_taxes (invoice_id, tax_code, name, rate, base_minor, amount_minor)
-           SELECT invoice_id, t.tax_code, t.name, t.rate, t.base_minor, t.amount_minor
-           FROM (SELECT n.invoice_id, unnest(r.taxes) AS t
-                 FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start))"""
+        f"""INSERT INTO invoice_taxes (invoice_id, {TAX_COLUMNS})
+            SELECT n.invoice_id, {TAX_COLUMNS}
+            FROM ({rated.taxes_sql}) JOIN _new_ids n USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names)
     )
     con.execute(
-        """INSERT INTO invoice_coupons (invoice_id, position, coupon_id, applied_on, name, kind, percent, face_minor,
-               base_minor, amount_minor)
-           SELECT invoice_id, c.position, c.coupon_id, c.applied_on, c.name, c.kind, c.percent, c.face_minor,
-               c.base_minor, c.amount_minor
-           FROM (SELECT n.invoice_id, unnest(r.coupons) AS c
-                 FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start))"""
+        f"""INSERT INTO invoice_coupons (invoice_id, {COUPON_COLUMNS})
+            SELECT n.invoice_id, {COUPON_COLUMNS}
+            FROM ({rated.coupons_sql}) JOIN _new_ids n USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names)
     )
     return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
 
@@ -125,7 +136,21 @@ def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.da
     return row[0] if row else None
 
 
-def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -> InvoiceResponse:
+def rated_adjustments(con: duckdb.DuckDBPyConnection, rated: RatedAdjustments) -> tuple[dict, dict]:
+    """The rated invoices' taxes (by code) and coupons (in order) as rows, by contract (a preview's targets
+    are one cycle per contract)."""
+    taxes: dict[str, list[dict]] = {}
+    for row in rows_as_dicts(con.execute(f"SELECT * FROM ({rated.taxes_sql}) ORDER BY contract_id, {TAX_ORDER}")):  # noqa: S608 (SQL built by the engine from its own names)
+        taxes.setdefault(row["contract_id"], []).append(row)
+    coupons: dict[str, list[dict]] = {}
+    for row in rows_as_dicts(con.execute(f"SELECT * FROM ({rated.coupons_sql}) ORDER BY contract_id, position")):  # noqa: S608 (SQL built by the engine from its own names)
+        coupons.setdefault(row["contract_id"], []).append(row)
+    return taxes, coupons
+
+
+def _rated_preview(
+    con: duckdb.DuckDBPyConnection, contract_id: str, src: str, rated: RatedAdjustments
+) -> InvoiceResponse:
     heads = rows_as_dicts(con.execute("SELECT *, 'preview' AS status FROM _rated_invoices"))
     if not heads:
         cycle = con.execute("SELECT period_start, period_end FROM _targets").fetchone()
@@ -135,7 +160,8 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
     )
     head = heads[0]
     pending = pending_usage(con, contract_id, head["period_start"], head["period_end"], src)
-    return invoice_from_rows(head, lines, pending, head["taxes"], head["coupons"])
+    taxes, coupons = rated_adjustments(con, rated)
+    return invoice_from_rows(head, lines, pending, taxes.get(contract_id), coupons.get(contract_id))
 
 
 def preview_invoice(
@@ -149,8 +175,8 @@ def preview_invoice(
     if targets_for_date(con, period_date, contract_ids=[contract_id], source=source) == 0:
         check_date_in_contract(con, contract_id, period_date, source)  # raises: which of the two it is
         raise NotFoundError(f"contract {contract_id} has no cycle on {period_date}")  # not reached
-    _rate_one(con, contract_id, source)
-    return _rated_preview(con, contract_id, source)
+    rated = _rate_one(con, contract_id, source)
+    return _rated_preview(con, contract_id, source, rated)
 
 
 def _draft_once(
@@ -161,8 +187,8 @@ def _draft_once(
         existing = _claim(con, contract_id, cycle.start_date)
         if existing is None:
             targets_for_date(con, period_date, contract_ids=[contract_id])
-            _rate_one(con, contract_id)
-            if persist_rated(con) == 0:
+            rated = _rate_one(con, contract_id)
+            if persist_rated(con, rated) == 0:
                 raise NothingToBill(
                     f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
                 )
@@ -256,8 +282,8 @@ def redraft_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: s
         for table in ("invoice_lines", "invoice_taxes", "invoice_coupons", "invoice_cycle_claims", "invoices"):
             con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         targets_for_date(con, period_start, contract_ids=[contract_id])
-        _rate_one(con, contract_id)
-        if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
+        rated = _rate_one(con, contract_id)
+        if persist_rated(con, rated, run_id=run_id, invoice_id=invoice_id) == 0:
             raise NothingToBill(
                 f"contract {contract_id} has nothing to bill any more in the cycle of "
                 f"{period_start}; the draft is left as it was"

@@ -2,13 +2,13 @@
 
 Each line reaches these stages with its amount (rounded once; the true-up computed on these amounts) and its
 tax codes (`tax_codes`: its own, 'none' = exempt, else its customer's; a true-up carries the customer's;
-NULL = the customer has the single `tax_rate` of spec section 3). With coupons, the statement that makes
-`_rated_lines` goes on (`coupon_shares_sql`, one WITH RECURSIVE) from the line amounts with:
+NULL = the customer has the single `tax_rate` of spec section 3). With coupons, the line amounts are
+`_line_amounts`, and then:
 
-    uses              the coupons that cover each invoice, numbered in the order they apply: limited to
-                      products first, then the others; each group by applied_on, then coupon_id
-    shares            per coupon position and order line: e = what the line had left, its share
-    _rated_lines      the lines with their discount (Σ of their shares) and `coupon_shares`
+    _coupon_shares    per coupon position and order line: e = what the line had left, its share (one WITH
+                      RECURSIVE: `uses`, the coupons that cover each invoice, numbered in the order they
+                      apply: limited to products first, then the others; each group by applied_on, coupon_id)
+    _rated_lines      the lines with their discount (Σ of their shares)
 
 Which cycles a coupon covers: counting the contract's cycles whose start_date ≥ applied_on,
 
@@ -28,44 +28,59 @@ invoice at once) works on what coupons 1 .. r−1 left:
 so shares are whole minor units, sum exactly to the amount, and none exceeds e_i (amount ≤ E). A line whose
 amount is negative (a credit) has e = 0: it takes no share and does not lower what others can take.
 
-`_rated_invoices` then holds, per invoice, subtotal, discount = Σ coupons, its `taxes` — per tax code,
-base = Σ (amount − discount) of the lines carrying the code, amount = round(base × rate / 100), once; the
-lines with NULL codes taxed together at the customer's tax_rate (tax_code NULL, name 'Tax'; none at rate
-0) — tax = Σ taxes, total = subtotal − discount + tax, and its `coupons` in order (base = E, amount).
-Without coupons and tax codes, that is round(subtotal × tax_rate / 100), exactly as before taxes.csv.
+Then `_rated_taxes`: per invoice and tax code, base = Σ (amount − discount) of the lines carrying the code,
+amount = round(base × rate / 100), once; the lines with NULL codes taxed together at the customer's tax_rate
+(tax_code NULL, name 'Tax'; none at rate 0). `_rated_invoices`: subtotal, discount = Σ coupons, tax = Σ
+taxes, total = subtotal − discount + tax. Each invoice's coupons (base = E, amount) are read from
+`_coupon_shares` (`RatedAdjustments`). Without coupons and tax codes none of these stages is written: the tax
+is round(subtotal × tax_rate / 100), exactly as before taxes.csv.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE
 from ..money import sql_round_minor, sql_tax_minor
 from .cycles import PERIOD_MONTHS_SQL, month_index_sql
 
 NO_TAX = "none"
+# the stages only the rating reads (dropped with its other intermediate stages after a bulk rating)
+STAGES = ("_line_amounts",)
+# what the RatedAdjustments of a rating read, with _rated_lines and _rated_invoices (dropped once stored)
+RESULTS = ("_rated_taxes", "_coupon_shares")
 LEGACY_TAX_NAME = "Tax"
-TAX_STRUCT = "STRUCT(tax_code VARCHAR, name VARCHAR, rate DECIMAL(38,12), base_minor BIGINT, amount_minor BIGINT)"
-COUPON_STRUCT = (
-    "STRUCT(position INTEGER, coupon_id VARCHAR, applied_on DATE, name VARCHAR, kind VARCHAR, "
-    "percent DECIMAL(38,6), face_minor BIGINT, base_minor BIGINT, amount_minor BIGINT)"
-)
-NO_COUPONS = f"[]::{COUPON_STRUCT}[]"
-_TAX_FIELDS = (
-    "{'tax_code': tax_code, 'name': name, 'rate': rate, 'base_minor': base_minor, 'amount_minor': amount_minor}"
-)
-_COUPON_FIELDS = (
-    "{'position': position, 'coupon_id': coupon_id, 'applied_on': applied_on, 'name': name, 'kind': kind, "
-    "'percent': percent, 'face_minor': face_minor, 'base_minor': base_minor, 'amount_minor': amount_minor}"
-)
+COUPON_COLUMNS = "position, coupon_id, applied_on, name, kind, percent, face_minor, base_minor, amount_minor"
+TAX_COLUMNS = "tax_code, name, rate, base_minor, amount_minor"
 
 
-def legacy_taxes_sql(rate: str, base: str, amount: str) -> str:
-    """SQL: the `taxes` list of an invoice whose lines all carry the customer's single tax_rate `rate`
-    (one tax, none at rate 0), from its base (the subtotal) and amount. Engine-built SQL only."""
-    row = (
-        f"{{'tax_code': NULL::VARCHAR, 'name': '{LEGACY_TAX_NAME}', 'rate': {rate}, "
-        f"'base_minor': {base}, 'amount_minor': {amount}}}"
-    )
-    return f"(CASE WHEN {rate} <> 0 THEN [{row}::{TAX_STRUCT}] ELSE []::{TAX_STRUCT}[] END)"
+@dataclass(frozen=True)
+class RatedAdjustments:
+    """Where a rating left its invoices' taxes and coupons: two SELECTs (engine-built SQL over its temp tables)
+    of contract_id, period_start and TAX_COLUMNS / COUPON_COLUMNS. Without coupons or tax codes no stage is
+    written for them: the taxes are read from `_rated_invoices` (its single tax_rate) and there is no coupon."""
+
+    taxes_sql: str
+    coupons_sql: str
+
+
+# the one tax of an invoice whose lines all carry the customer's single tax_rate (none at rate 0)
+_LEGACY_TAXES = f"""SELECT contract_id, period_start, NULL::VARCHAR AS tax_code, '{LEGACY_TAX_NAME}' AS name,
+           tax_rate::DECIMAL(38,12) AS rate, subtotal_minor AS base_minor, tax_minor AS amount_minor
+    FROM _rated_invoices WHERE tax_rate <> 0"""  # noqa: S608 (engine constants)
+_NO_COUPONS = """SELECT NULL::VARCHAR AS contract_id, NULL::DATE AS period_start, NULL::INTEGER AS position,
+           NULL::VARCHAR AS coupon_id, NULL::DATE AS applied_on, NULL::VARCHAR AS name, NULL::VARCHAR AS kind,
+           NULL::DECIMAL(38,6) AS percent, NULL::BIGINT AS face_minor, NULL::BIGINT AS base_minor,
+           NULL::BIGINT AS amount_minor
+    WHERE false"""
+# per invoice and coupon: base = Σ e of its lines, amount = Σ shares
+_COUPONS = """SELECT contract_id, period_start, position, any_value(coupon_id) AS coupon_id,
+           any_value(applied_on) AS applied_on, any_value(name) AS name, any_value(kind) AS kind,
+           any_value(percent) AS percent, any_value(face_minor) AS face_minor,
+           sum(e)::BIGINT AS base_minor, sum(share)::BIGINT AS amount_minor
+    FROM _coupon_shares GROUP BY contract_id, period_start, position"""
 
 
 def tax_rows_sql(nets: str, rates: str, taxes: str, key: str) -> str:
@@ -126,20 +141,20 @@ def _coupon_uses_sql(src: str) -> str:
       AND (cp.frequency = 'forever' OR x.n <= CASE cp.frequency WHEN 'once' THEN 1 ELSE cp.periods END)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def coupon_shares_sql(src: str, lines: str) -> str:
-    """The tail of `_rated_lines`' statement (a WITH RECURSIVE) when a target has a coupon: from `lines`, the
-    CTE of the line amounts (the true-up included), each order line with its discount and its shares of its
-    invoice's coupons (`coupon_shares`: position, coupon, e, share), a recursive step per coupon position over
-    every invoice at once (module doc)."""
+def coupon_shares_sql(src: str) -> str:
+    """`_coupon_shares`: per coupon position and order line of an invoice with a coupon, what the line had
+    left (e) and its share, with the coupon's own columns; a recursive step per position over every invoice
+    at once (module doc). Read by `_rated_lines` (Σ shares per line) and `_rated_invoices` (per coupon)."""
     percent = sql_round_minor("base", "(percent * 1000000)::HUGEINT", "100000000", "1", bounded=True)
     meta = "coupon_id, applied_on, name, kind, percent, face_minor"
     return f"""
-    uses AS MATERIALIZED ({_coupon_uses_sql(src)}),
+    CREATE OR REPLACE TEMP TABLE _coupon_shares AS
+    WITH RECURSIVE uses AS MATERIALIZED ({_coupon_uses_sql(src)}),
     shares(contract_id, period_start, line_id, product, amount_minor, position, taken, e, share, {meta}) AS (
         -- every order line of an invoice with a coupon, before its first coupon: nothing taken
         SELECT l.contract_id, l.period_start, l.line_id, l.product, l.amount_minor, 0, 0::BIGINT, 0::BIGINT,
                0::BIGINT, NULL::VARCHAR, NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(38,6), NULL::BIGINT
-        FROM {lines} l
+        FROM _line_amounts l
         WHERE l.line_id IS NOT NULL
           AND EXISTS (SELECT 1 FROM uses u WHERE u.contract_id = l.contract_id AND u.period_start = l.period_start)
         UNION ALL
@@ -168,19 +183,19 @@ def coupon_shares_sql(src: str, lines: str) -> str:
                                        AND u.position = s.position + 1)
                         WINDOW invoice AS (PARTITION BY contract_id, period_start))))
             WINDOW invoice AS (PARTITION BY contract_id, period_start)))
-    SELECT l.* REPLACE (coalesce(d.discount, 0)::BIGINT AS discount_minor), d.coupon_shares
-    FROM {lines} l
-    LEFT JOIN (SELECT contract_id, period_start, line_id, sum(share) AS discount,
-                      list({{'position': position, 'coupon_id': coupon_id, 'applied_on': applied_on, 'name': name,
-                             'kind': kind, 'percent': percent, 'face_minor': face_minor, 'e': e,
-                             'share': share}}) AS coupon_shares
-               FROM shares WHERE position > 0 GROUP BY ALL) d USING (contract_id, period_start, line_id)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    SELECT * EXCLUDE (product, amount_minor, taken) FROM shares WHERE position > 0"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def rated_invoices_sql(src: str, *, coupons: bool, tax_codes: bool) -> str:
-    """`_rated_invoices` from `_rated_lines` (and the coupon stages when `coupons`): one row per target with a
-    line, its subtotal, discount, tax, total and its `taxes` and `coupons` lists (see the module doc)."""
-    heads = f"""
+DISCOUNTED_LINES_SQL = """
+    CREATE OR REPLACE TEMP TABLE _rated_lines AS
+    SELECT l.* REPLACE (coalesce(d.discount, 0)::BIGINT AS discount_minor)
+    FROM _line_amounts l
+    LEFT JOIN (SELECT contract_id, period_start, line_id, sum(share) AS discount FROM _coupon_shares
+               GROUP BY ALL) d USING (contract_id, period_start, line_id)"""
+
+
+def _heads_sql(src: str) -> str:
+    return f"""
     sums AS (SELECT contract_id, period_start, sum(amount_minor)::BIGINT AS subtotal_minor,
                     sum(discount_minor)::BIGINT AS discount_minor
              FROM _rated_lines GROUP BY ALL),
@@ -191,39 +206,53 @@ def rated_invoices_sql(src: str, *, coupons: bool, tax_codes: bool) -> str:
         JOIN sums s USING (contract_id, period_start)
         JOIN {src}.contracts c USING (contract_id)
         JOIN {src}.customers cu ON cu.customer_id = c.customer_id)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
-    if not (coupons or tax_codes):  # one tax at the customer's rate on the whole subtotal, no coupon
-        tax = sql_tax_minor("subtotal_minor", "(tax_rate * 1000000000000)::HUGEINT")
-        return f"""
-    CREATE OR REPLACE TEMP TABLE _rated_invoices AS
-    WITH {heads},
-    taxed AS (SELECT *, {tax} AS tax_minor FROM heads)
-    SELECT *, subtotal_minor + tax_minor AS total_minor,
-           {legacy_taxes_sql("tax_rate", "subtotal_minor", "tax_minor")} AS taxes, {NO_COUPONS} AS coupons
-    FROM taxed"""  # noqa: S608 (SQL built by the engine from its own names and constants)
-    nets = """(SELECT contract_id, period_start, tax_codes, sum(amount_minor - discount_minor) AS net
-              FROM _rated_lines GROUP BY ALL)"""
-    rows = tax_rows_sql(nets, "heads", f"{src}.taxes", "contract_id, period_start")
-    coupon_lists = f"""
-    coupon_lists AS (
-        SELECT contract_id, period_start, list({_COUPON_FIELDS} ORDER BY position) AS coupons
-        FROM (SELECT contract_id, period_start, c.position, c.coupon_id, c.applied_on, c.name, c.kind, c.percent,
-                     c.face_minor, sum(c.e)::BIGINT AS base_minor, sum(c.share)::BIGINT AS amount_minor
-              FROM (SELECT contract_id, period_start, unnest(coupon_shares) AS c FROM _rated_lines
-                    WHERE coupon_shares IS NOT NULL)
-              GROUP BY ALL)
-        GROUP BY ALL)"""  # noqa: S608 (SQL built by the engine from its own names and constants)
-    with_coupons = "LEFT JOIN coupon_lists k USING (contract_id, period_start)" if coupons else ""
-    coupon_list = f"coalesce(k.coupons, {NO_COUPONS})" if coupons else NO_COUPONS
+
+
+def _single_rate_invoices_sql(src: str) -> str:
+    """Invoices without coupons or tax codes: tax = round(subtotal × the customer's tax_rate / 100)."""
+    tax = sql_tax_minor("subtotal_minor", "(tax_rate * 1000000000000)::HUGEINT")
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_invoices AS
-    WITH {heads},
-    taxes AS ({rows}),
-    tax_lists AS (SELECT contract_id, period_start, sum(amount_minor)::BIGINT AS tax_minor,
-                         list({_TAX_FIELDS} ORDER BY tax_code NULLS FIRST) AS taxes
-                  FROM taxes GROUP BY ALL){"," + coupon_lists if coupons else ""}
+    WITH {_heads_sql(src)},
+    taxed AS (SELECT *, {tax} AS tax_minor FROM heads)
+    SELECT *, subtotal_minor + tax_minor AS total_minor FROM taxed"""  # noqa: S608 (SQL built by the engine from its own names and constants)
+
+
+def _rated_taxes_sql(src: str) -> str:
+    nets = """(SELECT contract_id, period_start, tax_codes, sum(amount_minor - discount_minor) AS net
+              FROM _rated_lines GROUP BY ALL)"""
+    rates = f"""(SELECT t.contract_id, t.period_start, cu.tax_rate FROM _targets t
+               JOIN {src}.contracts c USING (contract_id) JOIN {src}.customers cu ON cu.customer_id = c.customer_id)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    rows = tax_rows_sql("nets", "rates", f"{src}.taxes", "contract_id, period_start")
+    # the CTEs first: each is read twice (coded codes and the single rate), so computed once
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rated_taxes AS
+    WITH nets AS MATERIALIZED {nets}, rates AS MATERIALIZED {rates}
+    SELECT * FROM ({rows})"""  # noqa: S608 (SQL built by the engine from its own names and constants)
+
+
+def _adjusted_invoices_sql(src: str) -> str:
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _rated_invoices AS
+    WITH {_heads_sql(src)}
     SELECT h.*, coalesce(x.tax_minor, 0)::BIGINT AS tax_minor,
-           (h.subtotal_minor - h.discount_minor + coalesce(x.tax_minor, 0))::BIGINT AS total_minor,
-           coalesce(x.taxes, []::{TAX_STRUCT}[]) AS taxes, {coupon_list} AS coupons
+           (h.subtotal_minor - h.discount_minor + coalesce(x.tax_minor, 0))::BIGINT AS total_minor
     FROM heads h
-    LEFT JOIN tax_lists x USING (contract_id, period_start)
-    {with_coupons}"""  # noqa: S608 (SQL built by the engine from its own names and constants)
+    LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS tax_minor FROM _rated_taxes GROUP BY ALL) x
+      USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names and constants)
+
+
+def rate_adjustments(con: duckdb.DuckDBPyConnection, src: str, *, coupons: bool, tax_codes: bool) -> RatedAdjustments:
+    """From the line amounts (`_line_amounts` when `coupons`, else `_rated_lines`) to `_rated_lines` with their
+    discounts and `_rated_invoices` (subtotal, discount, tax, total); returns where the invoices' taxes and
+    coupons are. Only the stages the data needs are written (module doc)."""
+    if coupons:
+        con.execute(coupon_shares_sql(src))
+        con.execute(DISCOUNTED_LINES_SQL)
+    if not (coupons or tax_codes):
+        con.execute(_single_rate_invoices_sql(src))
+        return RatedAdjustments(_LEGACY_TAXES, _NO_COUPONS)
+    con.execute(_rated_taxes_sql(src))
+    con.execute(_adjusted_invoices_sql(src))
+    taxes = f"SELECT contract_id, period_start, {TAX_COLUMNS} FROM _rated_taxes"  # noqa: S608 (engine constants)
+    return RatedAdjustments(taxes, _COUPONS if coupons else _NO_COUPONS)

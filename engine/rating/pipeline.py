@@ -11,8 +11,8 @@ Stages (each a temp table, all contracts at once; one contract is the same SQL w
     _rated_invoices     one invoice per target that has a line: subtotal, discount, tax, total, and its
                         `taxes` (per tax code: base, amount) and `coupons` (in order: base, amount)
 
-Coupons and taxes (spec section 11) are `adjustments.py`: the coupons' shares are written into the statement
-of `_rated_lines` only when a target has a coupon, the per-code taxes into `_rated_invoices` only when a line
+Coupons and taxes (spec section 11) are `adjustments.py`: the coupon stages are written only when a target
+has a coupon (the line amounts are then `_line_amounts`, their input), the per-code taxes only when a line
 carries a tax code; otherwise an invoice's tax is its customer's single rate on its subtotal (section 3).
 
 Nothing is persisted here; `invoices.py` and `bill_run.py` store what these tables hold, previews
@@ -30,7 +30,8 @@ import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
-from .adjustments import coupon_shares_sql, rated_invoices_sql
+from .adjustments import STAGES as ADJUSTMENT_STAGES
+from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
 from .pricing import (
     PRICING_MODELS,
@@ -212,15 +213,12 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
         lines = "SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"
     else:
         materialized, more, lines = "", "", "SELECT * FROM order_line_amounts"
-    recursive, result = "", f"{more}\n    {lines}"
-    if shape.coupons:  # the amounts are the input of the coupons' shares, in the same statement (adjustments.py)
-        # one materialized stage less: DuckDB plans every statement afresh, and a preview is a handful of them
-        recursive = "RECURSIVE "
-        result = f"""{more},
-    line_amounts AS MATERIALIZED ({lines}),{coupon_shares_sql(src, "line_amounts")}"""
+    result = f"{more}\n    {lines}"
+    # with coupons, the amounts are the input of the coupon stages, which make _rated_lines (adjustments.py)
+    target = "_line_amounts" if shape.coupons else "_rated_lines"
     return f"""
-    CREATE OR REPLACE TEMP TABLE _rated_lines AS
-    WITH {recursive}{tiers}
+    CREATE OR REPLACE TEMP TABLE {target} AS
+    WITH {tiers}
     scaled AS (
         SELECT *,
                (q * 1000000)::HUGEINT AS qn, (unit_price * 1000000000000)::HUGEINT AS upn,
@@ -276,8 +274,9 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
 
 def rate_targets(
     con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True, contract_ids: list[str] | None = None
-) -> None:
-    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted).
+) -> RatedAdjustments:
+    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted); returns where
+    the invoices' taxes and coupons are (adjustments.RatedAdjustments: what storing and previews read).
 
     `explain=False` leaves every line's `breakdown` and order lines' `line_no` NULL (same amounts): for
     what-if comparisons, which show amounts only; invoices, previews and bill runs always carry them.
@@ -292,15 +291,16 @@ def rate_targets(
     if shape.tiered:
         con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain, shape))
-    con.execute(rated_invoices_sql(src, coupons=shape.coupons, tax_codes=shape.tax_codes))
+    rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes)
     if lines > KEEP_STAGES_UP_TO:
         drop_temp_tables(con, INTERMEDIATE_STAGES)
+    return rated
 
 
 # The stages only the rating reads. A bulk rating drops them once its results are made: at 1M contracts they
 # hold gigabytes that the storing, the commit and the export then need (and a workbench session would keep
 # them until its next rating). A small rating (a preview) keeps them: dropping costs more than they weigh.
-INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows")
+INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows", *ADJUSTMENT_STAGES)
 KEEP_STAGES_UP_TO = 10_000  # rated lines
 
 

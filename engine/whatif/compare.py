@@ -1,6 +1,6 @@
 """Comparing a baseline rating with a scenario rating, line by line, and summing the comparison.
 
-    _scenario_baseline   the baseline's rated rows (RATED_ROWS), kept before the scenario is rated
+    _scenario_baseline   the baseline's rated rows (rated_rows_sql), kept before the scenario is rated
     _scenario_comparison one row per invoice line of either side (FULL OUTER JOIN); a line missing
                          on one side counts as 0. Order lines match on (contract, period, line_id);
                          true-up lines have no line_id and match on (contract, period, kind).
@@ -28,6 +28,7 @@ import pandas as pd
 from ..currencies import currency_units_table
 from ..io.csv_guard import guard_formula_sql
 from ..money import sql_major_text, to_major
+from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
@@ -39,25 +40,28 @@ TRUE_UP = "minimum_commitment_true_up"
 TRUE_UP_LABEL = "Minimum commitment true-up"
 
 
-# A rating's rows as the comparison reads them: its lines, and its coupons as negative rows.
-RATED_ROWS = """
-    SELECT contract_id, period_start, line_id, kind, product, amount_minor FROM _rated_lines
-    UNION ALL
-    SELECT contract_id, period_start, c.coupon_id AS line_id, 'coupon' AS kind, any_value(c.name) AS product,
-           (-sum(c.amount_minor))::BIGINT AS amount_minor
-    FROM (SELECT contract_id, period_start, unnest(coupons) AS c FROM _rated_invoices)
-    GROUP BY contract_id, period_start, c.coupon_id"""
 BASELINE_TAX = "_scenario_baseline_tax"
 
 
-def keep_baseline(con: duckdb.DuckDBPyConnection) -> None:
+def rated_rows_sql(rated: RatedAdjustments) -> str:
+    """SELECT of a rating's rows as the comparison reads them: its lines, and its coupons (`rated`: what
+    rate_targets returned) as negative rows, one per coupon of an invoice."""
+    return f"""
+    SELECT contract_id, period_start, line_id, kind, product, amount_minor FROM _rated_lines
+    UNION ALL
+    SELECT contract_id, period_start, coupon_id AS line_id, 'coupon' AS kind, any_value(name) AS product,
+           (-sum(amount_minor))::BIGINT AS amount_minor
+    FROM ({rated.coupons_sql}) GROUP BY contract_id, period_start, coupon_id"""  # noqa: S608 (SQL built by the engine from its own names)
+
+
+def keep_baseline(con: duckdb.DuckDBPyConnection, rated: RatedAdjustments) -> None:
     """Keep the baseline's rated rows (and its invoices' tax) before the scenario's rating replaces them."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASELINE} AS {RATED_ROWS}")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASELINE} AS {rated_rows_sql(rated)}")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {BASELINE_TAX} AS
                     SELECT contract_id, period_start, tax_minor FROM _rated_invoices""")  # noqa: S608 (engine constants)
 
 
-def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
+def build_comparison(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> int:
     """`_scenario_comparison` from `_scenario_baseline` and the scenario's `_rated_lines`.
 
     `_rated_lines` holds only the re-rated (affected) contracts: their lines are matched with their
@@ -68,7 +72,7 @@ def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
         f"""CREATE OR REPLACE TEMP TABLE {COMPARISON} AS
             WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}
                        WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})),
-            s AS (SELECT *, coalesce(line_id, '') AS k FROM ({RATED_ROWS})),
+            s AS (SELECT *, coalesce(line_id, '') AS k FROM ({rated_rows_sql(rated)})),
             matched AS (
                 SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
                        coalesce(b.period_start, s.period_start) AS period_start,
