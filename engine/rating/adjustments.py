@@ -83,11 +83,18 @@ _COUPONS = """SELECT contract_id, period_start, position, any_value(coupon_id) A
     FROM _coupon_shares GROUP BY contract_id, period_start, position"""
 
 
-def tax_rows_sql(nets: str, rates: str, taxes: str, key: str) -> str:
+def tax_rows_sql(nets: str, rates: str | None, taxes: str, key: str) -> str:
     """SELECT of one row per (invoice, tax): the invoice's `key` columns, tax_code, name, rate, base_minor,
     amount_minor. `nets` has the key, tax_codes and net = Σ (amount − discount) of the invoice's lines with
-    those codes; `rates` the key and the invoice's single tax_rate; `taxes` is the tax table. The key is
-    'contract_id, period_start' (rating) or 'invoice_id' (stored invoices). Engine-built SQL only."""
+    those codes; `rates` the key and the invoice's single tax_rate (None: no invoice has lines at a single
+    rate, whose branch is then not written); `taxes` is the tax table. The key is 'contract_id,
+    period_start' (rating) or 'invoice_id' (stored invoices). Engine-built SQL only."""
+    single = f"""
+        UNION ALL BY NAME
+        SELECT n.* EXCLUDE (tax_codes, net), NULL::VARCHAR AS tax_code, '{LEGACY_TAX_NAME}' AS name,
+               h.tax_rate AS rate, n.net::BIGINT AS base_minor
+        FROM {nets} n JOIN {rates} h USING ({key})
+        WHERE n.tax_codes IS NULL AND h.tax_rate <> 0"""  # noqa: S608 (SQL built by the engine from its own names and constants)
     return f"""
     WITH coded AS (
         -- grouped by their code lists first: an invoice has a few, so few rows to unnest
@@ -96,11 +103,7 @@ def tax_rows_sql(nets: str, rates: str, taxes: str, key: str) -> str:
     bases AS (SELECT * EXCLUDE (net), sum(net)::BIGINT AS base_minor FROM coded GROUP BY ALL),
     rows AS (
         SELECT b.*, t.name, t.rate::DECIMAL(38,12) AS rate FROM bases b JOIN {taxes} t USING (tax_code)
-        UNION ALL BY NAME
-        SELECT n.* EXCLUDE (tax_codes, net), NULL::VARCHAR AS tax_code, '{LEGACY_TAX_NAME}' AS name,
-               h.tax_rate AS rate, n.net::BIGINT AS base_minor
-        FROM {nets} n JOIN {rates} h USING ({key})
-        WHERE n.tax_codes IS NULL AND h.tax_rate <> 0)
+        {single if rates is not None else ""})
     SELECT *, {sql_tax_minor("base_minor", "(rate * 1000000000000)::HUGEINT")} AS amount_minor FROM rows"""  # noqa: S608 (SQL built by the engine from its own names and constants)
 
 
@@ -218,9 +221,12 @@ def _single_rate_invoices_sql(src: str) -> str:
     SELECT *, subtotal_minor + tax_minor AS total_minor FROM taxed"""  # noqa: S608 (SQL built by the engine from its own names and constants)
 
 
-def _rated_taxes_sql(src: str) -> str:
+def _rated_taxes_sql(src: str, single_rate: bool) -> str:
     nets = """(SELECT contract_id, period_start, tax_codes, sum(amount_minor - discount_minor) AS net
               FROM _rated_lines GROUP BY ALL)"""
+    if not single_rate:  # every target's customer has tax codes (or no tax): the codes alone
+        rows = tax_rows_sql("nets", None, f"{src}.taxes", "contract_id, period_start")
+        return f"CREATE OR REPLACE TEMP TABLE _rated_taxes AS WITH nets AS {nets} SELECT * FROM ({rows})"  # noqa: S608 (SQL built by the engine from its own names and constants)
     rates = f"""(SELECT t.contract_id, t.period_start, cu.tax_rate FROM _targets t
                JOIN {src}.contracts c USING (contract_id) JOIN {src}.customers cu ON cu.customer_id = c.customer_id)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
     rows = tax_rows_sql("nets", "rates", f"{src}.taxes", "contract_id, period_start")
@@ -242,17 +248,20 @@ def _adjusted_invoices_sql(src: str) -> str:
       USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names and constants)
 
 
-def rate_adjustments(con: duckdb.DuckDBPyConnection, src: str, *, coupons: bool, tax_codes: bool) -> RatedAdjustments:
+def rate_adjustments(
+    con: duckdb.DuckDBPyConnection, src: str, *, coupons: bool, tax_codes: bool, single_rate: bool = True
+) -> RatedAdjustments:
     """From the line amounts (`_line_amounts` when `coupons`, else `_rated_lines`) to `_rated_lines` with their
     discounts and `_rated_invoices` (subtotal, discount, tax, total); returns where the invoices' taxes and
-    coupons are. Only the stages the data needs are written (module doc)."""
+    coupons are. Only the stages the data needs are written (module doc); `single_rate`: whether a target's
+    customer has the single tax_rate (not 0) rather than codes."""
     if coupons:
         con.execute(coupon_shares_sql(src))
         con.execute(DISCOUNTED_LINES_SQL)
     if not (coupons or tax_codes):
         con.execute(_single_rate_invoices_sql(src))
         return RatedAdjustments(_LEGACY_TAXES, _NO_COUPONS)
-    con.execute(_rated_taxes_sql(src))
+    con.execute(_rated_taxes_sql(src, single_rate))
     con.execute(_adjusted_invoices_sql(src))
     taxes = f"SELECT contract_id, period_start, {TAX_COLUMNS} FROM _rated_taxes"  # noqa: S608 (engine constants)
     return RatedAdjustments(taxes, _COUPONS if coupons else _NO_COUPONS)

@@ -141,6 +141,7 @@ class _Shape:
     commitments: bool
     coupons: bool = True
     tax_codes: bool = True
+    single_rate: bool = True  # a target's customer has the single tax_rate (not 0), no codes
 
     @property
     def tiered(self) -> bool:
@@ -151,21 +152,22 @@ _EVERY_SHAPE = _Shape(tuple(PRICING_MODELS), True)
 
 
 def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
-    models, commitments, coupons, codes = con.execute(
-        f"""SELECT (SELECT list(DISTINCT pricing_model ORDER BY pricing_model) FROM _rating_lines),
+    models, commitments, coupons, line_codes, customer_codes, single_rate = con.execute(
+        f"""WITH owners AS (SELECT cu.tax_codes, cu.tax_rate FROM _targets t JOIN {src}.contracts c USING (contract_id)
+                            JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
+            SELECT (SELECT list(DISTINCT pricing_model ORDER BY pricing_model) FROM _rating_lines),
                    EXISTS (SELECT 1 FROM _targets t JOIN {src}.contracts c USING (contract_id)
                            WHERE c.minimum_commitment IS NOT NULL),
                    EXISTS (SELECT 1 FROM _targets t JOIN {src}.applied_coupons a USING (contract_id)
                            WHERE a.applied_on <= t.period_start),
-                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL)
-                   OR EXISTS (SELECT 1 FROM _targets t JOIN {src}.contracts c USING (contract_id)
-                              JOIN {src}.customers cu ON cu.customer_id = c.customer_id
-                              WHERE cu.tax_codes IS NOT NULL)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL),
+                   EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NOT NULL),
+                   EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NULL AND tax_rate <> 0)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
     ).fetchone()
     known = tuple(m for m in models or () if m in PRICING_MODELS)
     if len(known) != len(models or ()):  # a model the registry does not know: the full CASE reports it as before
-        return _Shape(tuple(PRICING_MODELS), True, bool(coupons), bool(codes))
-    return _Shape(known, bool(commitments), bool(coupons), bool(codes))
+        known, commitments = tuple(PRICING_MODELS), True
+    return _Shape(known, bool(commitments), bool(coupons), bool(line_codes or customer_codes), bool(single_rate))
 
 
 def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE) -> str:
@@ -291,7 +293,7 @@ def rate_targets(
     if shape.tiered:
         con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain, shape))
-    rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes)
+    rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
     if lines > KEEP_STAGES_UP_TO:
         drop_temp_tables(con, INTERMEDIATE_STAGES)
     return rated
