@@ -149,21 +149,20 @@ def coupon_shares_sql(src: str) -> str:
     left (e) and its share, with the coupon's own columns; a recursive step per position over every invoice
     at once (module doc). Read by `_rated_lines` (Σ shares per line) and `_rated_invoices` (per coupon)."""
     percent = sql_round_minor("base", "(percent * 1000000)::HUGEINT", "100000000", "1", bounded=True)
-    meta = "coupon_id, applied_on, name, kind, percent, face_minor"
     return f"""
     CREATE OR REPLACE TEMP TABLE _coupon_shares AS
     WITH RECURSIVE uses AS MATERIALIZED ({_coupon_uses_sql(src)}),
-    shares(contract_id, period_start, line_id, product, amount_minor, position, taken, e, share, {meta}) AS (
+    shares(contract_id, period_start, line_id, product, amount_minor, position, taken, e, share) AS (
         -- every order line of an invoice with a coupon, before its first coupon: nothing taken
         SELECT l.contract_id, l.period_start, l.line_id, l.product, l.amount_minor, 0, 0::BIGINT, 0::BIGINT,
-               0::BIGINT, NULL::VARCHAR, NULL::DATE, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(38,6), NULL::BIGINT
+               0::BIGINT
         FROM _line_amounts l
         WHERE l.line_id IS NOT NULL
           AND EXISTS (SELECT 1 FROM uses u WHERE u.contract_id = l.contract_id AND u.period_start = l.period_start)
         UNION ALL
         -- coupon number position + 1 on what the earlier ones left; e = 0 off its products
         SELECT contract_id, period_start, line_id, product, amount_minor, position, taken, e::BIGINT,
-               (whole + CASE WHEN rank <= leftover THEN 1 ELSE 0 END)::BIGINT, {meta}
+               (whole + CASE WHEN rank <= leftover THEN 1 ELSE 0 END)::BIGINT
         FROM (
             SELECT *, coupon - sum(whole) OVER invoice AS leftover,
                    row_number() OVER (PARTITION BY contract_id, period_start ORDER BY rest DESC, line_id) AS rank
@@ -180,13 +179,17 @@ def coupon_shares_sql(src: str) -> str:
                                    CASE WHEN u.products IS NULL
                                              OR list_contains(string_split(u.products, ';'), s.product)
                                         THEN greatest(0, s.amount_minor - s.taken - s.share) ELSE 0 END::HUGEINT AS e,
-                                   u.coupon_id, u.applied_on, u.name, u.kind, u.percent, u.face_minor
+                                   u.kind, u.percent, u.face_minor
                             FROM shares s
                             JOIN uses u ON u.contract_id = s.contract_id AND u.period_start = s.period_start
                                        AND u.position = s.position + 1)
                         WINDOW invoice AS (PARTITION BY contract_id, period_start))))
             WINDOW invoice AS (PARTITION BY contract_id, period_start)))
-    SELECT * EXCLUDE (product, amount_minor, taken) FROM shares WHERE position > 0"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    -- the coupon's own columns once per row here, not carried through every step
+    SELECT s.contract_id, s.period_start, s.line_id, s.position, s.e, s.share,
+           u.coupon_id, u.applied_on, u.name, u.kind, u.percent, u.face_minor
+    FROM shares s JOIN uses u USING (contract_id, period_start, position)
+    WHERE s.position > 0"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
 DISCOUNTED_LINES_SQL = """
