@@ -27,6 +27,7 @@ from ..money import TAX_RATE_DECIMALS
 from .changes import (
     PERCENT_DECIMALS,
     PRICE_DECIMALS,
+    ChangeBase,
     ChurnChange,
     KnownData,
     MinimumCommitmentChange,
@@ -34,9 +35,8 @@ from .changes import (
     ProrationChange,
     TiersChange,
     UsageChange,
-    _Change,
-    _check_decimal,
-    _decimals,
+    check_decimal,
+    decimal_places,
 )
 
 HUNDRED = Decimal(100)
@@ -81,12 +81,12 @@ class CouponSpec(BaseModel):
     @field_validator("amount")
     @classmethod
     def _amount(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "coupon amount")
+        return check_decimal(v, PRICE_DECIMALS, "coupon amount")
 
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "coupon percent")
+        return check_decimal(v, PERCENT_DECIMALS, "coupon percent")
 
     @model_validator(mode="after")
     def _by_kind(self):
@@ -97,7 +97,7 @@ class CouponSpec(BaseModel):
                 raise ValueError(f"unknown currency {self.currency!r}: not an ISO 4217 code")
             if self.amount <= 0:
                 raise ValueError("a fixed coupon's amount must be more than 0")
-            if _decimals(self.amount.normalize()) > MINOR_UNITS[self.currency]:
+            if decimal_places(self.amount.normalize()) > MINOR_UNITS[self.currency]:
                 raise ValueError(f"coupon amount {self.amount} has more decimals than {self.currency} has")
             if self.percent is not None:
                 raise ValueError("a fixed coupon has an amount, not a percent")
@@ -111,7 +111,7 @@ class CouponSpec(BaseModel):
         return self
 
 
-class CouponChange(_Change):
+class CouponChange(ChangeBase):
     """A new coupon applied on `applied_on` to the selected contracts (see the module doc)."""
 
     type: Literal["coupon"]
@@ -161,7 +161,7 @@ class CouponChange(_Change):
         return out
 
 
-class TaxChange(_Change):
+class TaxChange(ChangeBase):
     """The rate of an existing tax code."""
 
     type: Literal["tax"]
@@ -171,7 +171,7 @@ class TaxChange(_Change):
     @field_validator("rate")
     @classmethod
     def _rate(cls, v):
-        v = _check_decimal(v, TAX_RATE_DECIMALS, "tax rate")
+        v = check_decimal(v, TAX_RATE_DECIMALS, "tax rate")
         if v > HUNDRED:
             raise ValueError(f"tax rate must be at most 100, got {v}")
         return v

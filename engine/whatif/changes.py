@@ -29,17 +29,17 @@ QTY_DECIMALS = 6
 PERCENT_DECIMALS = 6
 
 
-def _decimals(value: Decimal) -> int:
+def decimal_places(value: Decimal) -> int:
     exp = value.as_tuple().exponent
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
-def _check_decimal(value: Decimal | None, places: int, what: str, *, minimum: Decimal | None = Decimal(0)):
+def check_decimal(value: Decimal | None, places: int, what: str, *, minimum: Decimal | None = Decimal(0)):
     if value is None:
         return value
     if not value.is_finite():
         raise ValueError(f"{what} must be a number")
-    if _decimals(value.normalize()) > places:
+    if decimal_places(value.normalize()) > places:
         raise ValueError(f"{what} has more than {places} decimal places: {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
@@ -81,7 +81,7 @@ class KnownData(Protocol):
         """The contracts among `contract_ids` whose customer is of another business than `business_id`."""
 
 
-class _Change(BaseModel):
+class ChangeBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def label(self) -> str:  # pragma: no cover - every change overrides it
@@ -91,7 +91,7 @@ class _Change(BaseModel):
         return []
 
 
-class PriceChange(_Change):
+class PriceChange(ChangeBase):
     """Scale every price of the selected lines by `percent`, or set their `unit_price`.
 
     Selected = lines of `product`, or the line `line_id`, or every line when neither is given.
@@ -109,12 +109,12 @@ class PriceChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100))
+        return check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100))
 
     @field_validator("unit_price")
     @classmethod
     def _unit_price(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "unit_price")
+        return check_decimal(v, PRICE_DECIMALS, "unit_price")
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -150,7 +150,7 @@ class PriceChange(_Change):
         return []
 
 
-class UsageChange(_Change):
+class UsageChange(ChangeBase):
     """Scale the quantity of APPROVED usage rows of `metric` (every metric when absent) by `percent`.
 
     Rows keep their exact scaled quantity; the usage line's priced quantity (6 decimals) is rounded
@@ -164,7 +164,7 @@ class UsageChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100))
+        return check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100))
 
     def label(self) -> str:
         return f"usage {self.metric or 'all metrics'} {_percent_text(self.percent)}"
@@ -185,15 +185,15 @@ class Tier(BaseModel):
     @field_validator("up_to")
     @classmethod
     def _up_to(cls, v):
-        return _check_decimal(v, QTY_DECIMALS, "tier up_to")
+        return check_decimal(v, QTY_DECIMALS, "tier up_to")
 
     @field_validator("unit_price", "flat_fee")
     @classmethod
     def _price(cls, v, info):
-        return _check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}")
+        return check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}")
 
 
-class TiersChange(_Change):
+class TiersChange(ChangeBase):
     """Replace the tiers of a graduated or volume line (ordered by up_to; exactly one unbounded, last)."""
 
     type: Literal["tiers"]
@@ -227,7 +227,7 @@ class TiersChange(_Change):
         return []
 
 
-class ChurnChange(_Change):
+class ChurnChange(ChangeBase):
     """The contracts churn: none of their cycles in the range is billed in the scenario."""
 
     type: Literal["churn"]
@@ -242,7 +242,7 @@ class ChurnChange(_Change):
         return [f"{self.label()}: unknown contract(s) {', '.join(map(repr, unknown))}"] if unknown else []
 
 
-class MinimumCommitmentChange(_Change):
+class MinimumCommitmentChange(ChangeBase):
     """Set (or, with amount null, remove) a contract's minimum commitment per full cycle."""
 
     type: Literal["minimum_commitment"]
@@ -252,7 +252,7 @@ class MinimumCommitmentChange(_Change):
     @field_validator("amount")
     @classmethod
     def _amount(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "minimum commitment amount")
+        return check_decimal(v, PRICE_DECIMALS, "minimum commitment amount")
 
     def label(self) -> str:
         return f"minimum commitment {self.contract_id} = {self.amount if self.amount is not None else 'none'}"
@@ -263,7 +263,7 @@ class MinimumCommitmentChange(_Change):
         return []
 
 
-class ProrationChange(_Change):
+class ProrationChange(ChangeBase):
     """Every contract's proration becomes `value` (none: active lines bill whole)."""
 
     type: Literal["proration"]
