@@ -9,7 +9,14 @@ from decimal import Decimal
 from ..service.formats import minor_units
 from ..service.models import Invoice, InvoiceLine
 from ..service.results import InvoiceDetail
-from .schemas import InvoicePaymentResponse, InvoicePreview, InvoiceResponse, LineItemResponse
+from .schemas import (
+    InvoiceCouponResponse,
+    InvoicePaymentResponse,
+    InvoicePreview,
+    InvoiceResponse,
+    InvoiceTaxResponse,
+    LineItemResponse,
+)
 
 PAID = ("manual_paid", "stripe_paid")
 
@@ -44,10 +51,32 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
             unit_price=_unit_minor(line.unit_price, currency),
             unit_price_decimal=line.unit_price,
             amount=line.amount_minor,
+            discount_amount=line.discount_minor,
+            tax_codes=line.tax_codes,
             period_start=line.period_start,
             period_end=line.period_end,
         )
         for line in lines
+    ]
+
+
+def taxes_of(inv: Invoice) -> list[InvoiceTaxResponse]:
+    return [
+        InvoiceTaxResponse(code=t.code, name=t.name, rate=plain(t.rate), base=t.base_minor, amount=t.amount_minor)
+        for t in inv.taxes
+    ]
+
+
+def coupons_of(inv: Invoice) -> list[InvoiceCouponResponse]:
+    return [
+        InvoiceCouponResponse(
+            coupon_id=c.coupon_id,
+            name=c.name,
+            kind=c.kind,
+            percent=None if c.percent is None else plain(c.percent),
+            amount=c.amount_minor,
+        )
+        for c in inv.coupons
     ]
 
 
@@ -87,8 +116,11 @@ def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
         period_end=inv.period_end,
         bill_for_date=inv.bill_for_date,
         subtotal=inv.subtotal_minor,
+        discount_amount=inv.discount_minor,
         tax=inv.tax_minor,
         tax_rate=plain(inv.tax_rate),
+        taxes=taxes_of(inv),
+        coupons=coupons_of(inv),
         run_id=inv.run_id,
         approved_by=inv.approved_by,
         approved_at=utc(inv.approved_at),
@@ -108,8 +140,11 @@ def preview_view(inv: Invoice) -> InvoicePreview:
         bill_for_date=inv.bill_for_date,
         due_date=inv.due_date,
         subtotal=inv.subtotal_minor,
+        discount_amount=inv.discount_minor,
         tax=inv.tax_minor,
         tax_rate=plain(inv.tax_rate),
+        taxes=taxes_of(inv),
+        coupons=coupons_of(inv),
         total=inv.total_minor,
         line_items=line_items("preview", inv.lines, inv.currency),
         pending_usage=inv.pending_usage,

@@ -49,8 +49,30 @@ class LineItemResponse(BaseModel):
     unit_price: int | None = Field(None, description="price per unit in minor units, when whole")
     unit_price_decimal: Decimal | None = Field(None, description="price per unit in major units, exact")
     amount: int = Field(description="line amount in minor units (rounded once)")
+    discount_amount: int = Field(0, description="the line's share of the invoice's coupons, minor units")
+    tax_codes: list[str] | None = Field(None, description="the line's tax codes ([] exempt; null: the single rate)")
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+
+
+class InvoiceTaxResponse(BaseModel):
+    """One tax of an invoice (spec section 11): amount = round(base × rate / 100), in minor units."""
+
+    code: str | None = Field(None, description="the tax code; null: the customer's single tax_rate")
+    name: str
+    rate: str = Field(description="percent, exact decimal")
+    base: int = Field(description="Σ (line amount − line discount) of the lines carrying the code, minor units")
+    amount: int = Field(description="minor units")
+
+
+class InvoiceCouponResponse(BaseModel):
+    """A coupon an invoice took, in the order they apply (spec section 11)."""
+
+    coupon_id: str
+    name: str
+    kind: str = Field(description="fixed or percentage")
+    percent: str | None = None
+    amount: int = Field(description="what it took, minor units")
 
 
 class InvoicePaymentResponse(BaseModel):
@@ -94,8 +116,11 @@ class InvoiceResponse(BaseModel):
     period_end: dt.date | None = None
     bill_for_date: dt.date | None = None
     subtotal: int
+    discount_amount: int = Field(0, description="Σ coupons, minor units: total = subtotal − discount_amount + tax")
     tax: int
-    tax_rate: str = Field(description="percent, exact decimal")
+    tax_rate: str = Field(description="percent, exact decimal: the customer's single rate (0 with tax codes)")
+    taxes: list[InvoiceTaxResponse] = Field(default_factory=list, description="per tax code; they sum to `tax`")
+    coupons: list[InvoiceCouponResponse] = Field(default_factory=list, description="they sum to discount_amount")
     run_id: str | None = None
     approved_by: str | None = None
     approved_at: dt.datetime | None = None
@@ -116,8 +141,11 @@ class InvoicePreview(BaseModel):
     bill_for_date: dt.date
     due_date: dt.date
     subtotal: int
+    discount_amount: int = Field(0, description="Σ coupons, minor units: total = subtotal − discount_amount + tax")
     tax: int
-    tax_rate: str = Field(description="percent, exact decimal")
+    tax_rate: str = Field(description="percent, exact decimal: the customer's single rate (0 with tax codes)")
+    taxes: list[InvoiceTaxResponse] = Field(default_factory=list, description="per tax code; they sum to `tax`")
+    coupons: list[InvoiceCouponResponse] = Field(default_factory=list, description="they sum to discount_amount")
     total: int
     line_items: list[LineItemResponse]
     pending_usage: list[dict] = Field(default_factory=list, description="pending usage in the cycle, never billed")

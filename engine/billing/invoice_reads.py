@@ -14,7 +14,7 @@ import duckdb
 
 from ..models import Invoice
 from ..money import to_major
-from .invoice_store import invoice_from_rows, rows_as_dicts
+from .invoice_store import TAX_ORDER, invoice_from_rows, rows_as_dicts
 
 
 def find_invoices(
@@ -49,8 +49,8 @@ def find_invoices(
 
 
 def load_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[Invoice]:
-    """The invoices (in the order of `invoice_ids`; unknown ids left out) with their lines. Pending usage is
-    left out (load_invoice shows it for one invoice)."""
+    """The invoices (in the order of `invoice_ids`; unknown ids left out) with their lines, taxes and coupons, as
+    load_invoice gives them. Pending usage is left out (load_invoice shows it for one invoice)."""
     ids = list(dict.fromkeys(invoice_ids))
     if not ids:
         return []
@@ -60,15 +60,30 @@ def load_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> lis
             con.execute("SELECT * FROM invoices WHERE list_contains(?::VARCHAR[], invoice_id)", [ids])
         )
     }
-    lines: dict[str, list[dict]] = defaultdict(list)
-    for row in rows_as_dicts(
-        con.execute(
-            "SELECT * FROM invoice_lines WHERE list_contains(?::VARCHAR[], invoice_id) ORDER BY invoice_id, line_no",
-            [ids],
-        )
+    by_invoice: dict[str, dict[str, list[dict]]] = {name: defaultdict(list) for name in ("lines", "taxes", "coupons")}
+    for name, table, order in (
+        ("lines", "invoice_lines", "line_no"),
+        ("taxes", "invoice_taxes", TAX_ORDER),
+        ("coupons", "invoice_coupons", "position"),
     ):
-        lines[row["invoice_id"]].append(row)
-    return [invoice_from_rows(heads[i], lines[i]) for i in ids if i in heads]
+        for row in rows_as_dicts(
+            con.execute(
+                f"""SELECT * FROM {table} WHERE list_contains(?::VARCHAR[], invoice_id)
+                    ORDER BY invoice_id, {order}""",  # noqa: S608 (the engine's own table names and orders)
+                [ids],
+            )
+        ):
+            by_invoice[name][row["invoice_id"]].append(row)
+    return [
+        invoice_from_rows(
+            heads[i],
+            by_invoice["lines"][i],
+            taxes=by_invoice["taxes"][i],
+            coupons=by_invoice["coupons"][i],
+        )
+        for i in ids
+        if i in heads
+    ]
 
 
 def invoice_extras(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> dict[str, dict]:

@@ -9,6 +9,7 @@ with `money.format_money` and nothing is ever a float.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import duckdb
 import pandas as pd
@@ -16,7 +17,7 @@ import pandas as pd
 from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 from ..statuses import STATUSES
-from .invoice_store import rows_as_dicts
+from .invoice_store import plain, rows_as_dicts
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
 BROWSABLE_TABLES: tuple[str, ...] = (
@@ -289,6 +290,44 @@ def review_version(con: duckdb.DuckDBPyConnection) -> tuple:
                   (SELECT max(updated_at)::VARCHAR FROM review_thresholds),
                   (SELECT count(*) FROM invoices), (SELECT count(*) FROM usage WHERE status = 'pending')"""
     ).fetchone()
+
+
+def _plain_decimals(rows: list[dict]) -> list[dict]:
+    """Decimals as written by a person: 10.000000 -> 10, 0.500000000000 -> 0.5."""
+    return [{k: plain(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows]
+
+
+def loaded_taxes(con: duckdb.DuckDBPyConnection, business_id: str | None) -> list[dict]:
+    """The taxes loaded (spec section 11), of one business or all: code, name, rate, business, and how many
+    customers and order lines name the code."""
+    uses = "(SELECT count(*) FROM {t} x WHERE list_contains(string_split(x.tax_codes, ';'), t.tax_code))"
+    return _plain_decimals(
+        rows_as_dicts(
+            con.execute(
+                f"""SELECT t.tax_code, t.name, t.rate, t.business_id,
+                           {uses.format(t="customers")} AS customers, {uses.format(t="order_lines")} AS order_lines
+                    FROM taxes t WHERE ?::VARCHAR IS NULL OR t.business_id = ?
+                    ORDER BY t.business_id, t.tax_code""",  # noqa: S608 (the engine's own table names)
+                [business_id, business_id],
+            )
+        )
+    )
+
+
+def loaded_coupons(con: duckdb.DuckDBPyConnection, business_id: str | None) -> list[dict]:
+    """The coupons loaded (spec section 11), of one business or all, with the contracts they are applied to."""
+    return _plain_decimals(
+        rows_as_dicts(
+            con.execute(
+                """SELECT c.coupon_id, c.name, c.business_id, c.kind, c.amount, c.currency, c.percent, c.frequency,
+                          c.periods, c.products,
+                          (SELECT count(*) FROM applied_coupons a WHERE a.coupon_id = c.coupon_id) AS applied
+                   FROM coupons c WHERE ?::VARCHAR IS NULL OR c.business_id = ?
+                   ORDER BY c.business_id, c.coupon_id""",
+                [business_id, business_id],
+            )
+        )
+    )
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 
-from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle
+from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle, reads
 from .common import Context, _amount, _count, _date
 
 
@@ -128,6 +128,16 @@ def cmd_render(args, ctx: Context) -> int:
     return 0
 
 
+def cmd_taxes(args, ctx: Context) -> int:
+    ctx.print_json(reads.taxes(ctx.session()))
+    return 0
+
+
+def cmd_coupons(args, ctx: Context) -> int:
+    ctx.print_json(reads.coupons(ctx.session()))
+    return 0
+
+
 def cmd_redraft(args, ctx: Context) -> int:
     ctx.print_json(invoices.redraft(ctx.session(), args.invoice_id))
     return 0
@@ -215,7 +225,13 @@ def add_record_parsers(sub) -> None:
 
 
 def add_redraft_parser(sub) -> None:
-    """redraft (listed last)."""
+    """redraft, taxes, coupons (listed last)."""
     s = sub.add_parser("redraft", help="re-rate a draft after its data changed (replaces it, same id)")
     s.add_argument("invoice_id")
     s.set_defaults(func=cmd_redraft)
+
+    s = sub.add_parser("taxes", help="the taxes loaded (taxes.csv): code, name, rate, customers and lines using it")
+    s.set_defaults(func=cmd_taxes)
+
+    s = sub.add_parser("coupons", help="the coupons loaded (coupons.csv) and how many contracts each is applied to")
+    s.set_defaults(func=cmd_coupons)

@@ -38,6 +38,7 @@ FLAGS = (
     "true_up",
     "delayed_charges",
     "large_invoice",
+    "coupon_ended",
 )
 
 UNDER_REVIEW = ("draft", "approved", "held")
@@ -145,6 +146,15 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
             FROM _review_drafts d JOIN invoice_lines l USING (invoice_id)
             WHERE l.kind IN ('minimum_commitment_true_up', 'delayed_charge')
             GROUP BY l.invoice_id),
+        -- coupons the previous invoice took and this draft does not (spec section 11: the step up coming)
+        ended AS (
+            SELECT p.invoice_id,
+                   list({{'coupon_id': pc.coupon_id, 'name': pc.name}} ORDER BY pc.position) AS coupons_ended,
+                   list(pc.name || ' (' || pc.coupon_id || ')' ORDER BY pc.position) AS ended_names
+            FROM _review_prev p JOIN invoice_coupons pc ON pc.invoice_id = p.prev_id
+            WHERE NOT EXISTS (SELECT 1 FROM invoice_coupons cc
+                              WHERE cc.invoice_id = p.invoice_id AND cc.coupon_id = pc.coupon_id)
+            GROUP BY p.invoice_id),
         pend AS (
             SELECT d.invoice_id, count(*) AS pending_rows
             FROM _review_drafts d
@@ -162,6 +172,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                    coalesce(ln.spike_names, []) AS spike_names,
                    coalesce(o.true_up_minor, 0) AS true_up_minor, coalesce(o.charges, 0) AS charges,
                    coalesce(o.charges_minor, 0) AS charges_minor, coalesce(pe.pending_rows, 0) AS pending_rows,
+                   coalesce(en.coupons_ended, []) AS coupons_ended, coalesce(en.ended_names, []) AS ended_names,
                    li.above AS large_above
             FROM _review_drafts d
             JOIN customers cu ON cu.customer_id = d.customer_id
@@ -171,6 +182,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
             LEFT JOIN lines ln USING (invoice_id)
             LEFT JOIN own o USING (invoice_id)
             LEFT JOIN pend pe USING (invoice_id)
+            LEFT JOIN ended en USING (invoice_id)
             LEFT JOIN review_large_invoice li ON li.business_id = d.business_id AND li.currency = d.currency)
         SELECT *,
                -- change ÷ |previous| × 100 in tenths, half away from zero (none when the previous total is 0)
@@ -190,7 +202,8 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                true_up_minor > 0 AS f_true_up,
                charges > 0 AS f_delayed_charges,
                coalesce(total_minor::HUGEINT * per_minor_12 > (large_above * 1000000000000)::HUGEINT, FALSE)
-                   AS f_large_invoice
+                   AS f_large_invoice,
+               len(coupons_ended) > 0 AS f_coupon_ended
         FROM wide""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
         [defaults.total_change_percent, defaults.total_change_min, defaults.usage_spike_factor],
     )

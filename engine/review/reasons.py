@@ -17,6 +17,7 @@ named in a reason ('… and 2 more'); the figures hold them all.
     true_up          minimum-commitment true-up of USD 40.00: the cycle's charges are below the commitment
     delayed_charges  2 delayed charges swept onto this draft (USD 12.50)
     large_invoice    total USD 1,000.01 is above USD 1,000.00, the business's large-invoice amount
+    coupon_ended     coupon no longer applied: Half hosting (HALFHOST) (the previous invoice had it)
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ REASONS = {
     "large_invoice": (
         f"'total ' || {_money('total_minor')} || ' is above ' || large_text || ', the business''s large-invoice amount'"
     ),
+    "coupon_ended": f"'coupon no longer applied: ' || {_names('ended_names')} || ' (the previous invoice had it)'",
 }
 if tuple(REASONS) != FLAGS:
     raise AssertionError("a reason for every flag, in the flags' order")

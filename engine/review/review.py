@@ -146,6 +146,8 @@ class _Figures:
             return {"charges": self._column("charges")[i], "amount": self._column("charges_amount")[i]}
         if flag == "large_invoice":
             return {"total": self.total[i], "threshold": limits.large_invoice[self.currency[i]]}
+        if flag == "coupon_ended":
+            return {"coupons": self._column("coupons_ended")[i]}
         raise AssertionError(f"no figures for flag {flag!r}")
 
 

@@ -33,7 +33,8 @@ from .unbilled import UNBILLED_LISTED, unbilled_cycles_table
 #   flags (list of flag names, in FLAGS order), reasons (their one-line reasons, same order),
 #   f_<flag> (a boolean per flag),
 #   the figures: added, removed (lists of {line_id, product}), spikes (lists of {line_id, product, quantity,
-#   previous_quantity, times}, exact decimal texts), pending_rows, true_up, charges, charges_amount
+#   previous_quantity, times}, exact decimal texts), pending_rows, true_up, charges, charges_amount,
+#   coupons_ended (lists of {coupon_id, name})
 ORDER = "ORDER BY contract_id, period_start, invoice_id"
 
 
@@ -89,7 +90,7 @@ def _select(decimals: int, where: str) -> str:
             (change_tenths::DECIMAL(38,0) * 0.1) AS change_percent,
             {flags_sql()} AS flags, {reasons_sql()} AS reasons, {flag_columns},
             added, removed, spikes, pending_rows, {_major("true_up_minor", decimals)} AS true_up, charges,
-            {_major("charges_minor", decimals)} AS charges_amount
+            {_major("charges_minor", decimals)} AS charges_amount, coupons_ended
         FROM _review JOIN shown USING (business_id, currency)
         WHERE {where}
         {ORDER}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)

@@ -131,6 +131,18 @@ def review_version(s: Session) -> tuple:
         return q.review_version(cur)
 
 
+def taxes(s: Session) -> list[dict]:
+    """The taxes loaded (the caller's business's): code, name, rate (percent), how many customers and lines use it."""
+    with s.cursor() as cur:
+        return q.loaded_taxes(cur, s.caller.business_id)
+
+
+def coupons(s: Session) -> list[dict]:
+    """The coupons loaded (the caller's business's), with how many contracts each is applied to."""
+    with s.cursor() as cur:
+        return q.loaded_coupons(cur, s.caller.business_id)
+
+
 def data_version(s: Session) -> tuple:
     """What changes with any write by anyone (an API call, the CLI beside the server): the workbench drops its
     cached reads when it changed, so a change made elsewhere shows on the next rerun."""
