@@ -291,12 +291,26 @@ DROP TABLE invoices;
 ALTER TABLE invoices_v5 RENAME TO invoices;
 """  # noqa: S608 (DDL from the engine's own constants: the status list and the PRICE type)
 
+# The businesses that send the invoices (businesses.csv, an optional input file): the seller on every document
+# and the prefix of its invoice numbers (engine/billing/numbering.py). A business without a row is shown by its
+# id, with the default prefix.
+_BUSINESSES = """
+CREATE TABLE businesses (
+    business_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    address VARCHAR,
+    tax_id VARCHAR,
+    invoice_prefix VARCHAR,
+    logo_path VARCHAR
+);
+"""
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _BUSINESSES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# Tables of spec section 1, in dependency order (import writes them in this order).
-INPUT_TABLES = ["customers", "contracts", "order_lines", "price_tiers", "usage", "delayed_charges"]
+# Tables of spec section 1, in dependency order (import writes them in this order), then the optional businesses.
+INPUT_TABLES = ["customers", "contracts", "order_lines", "price_tiers", "usage", "delayed_charges", "businesses"]
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:

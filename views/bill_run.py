@@ -208,7 +208,7 @@ def show_report(run: dict) -> None:
 def _invoice_text(row: dict) -> str:
     if row["invoice_id"] is None:
         return ""
-    number = "draft" if row["number"] is None or row["status"] == "draft" else f"#{row['number']}"
+    number = row["invoice_number"] or "draft"
     return f"{number} · {row['status'].replace('_', ' ')} · {row['invoice_id']}"
 
 

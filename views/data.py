@@ -19,7 +19,7 @@ from engine.service.reads import BROWSABLE_TABLES, DATA_FILES
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, replace_database, session
-from views._format import DATE_FORMAT, dates_as_dates, labelled, money
+from views._format import DATE_FORMAT, balance_text, dates_as_dates, labelled, money
 
 UPLOAD_KEY = "data_upload"
 TABS = ("Tables", "Import CSV files", "Demo data")
@@ -216,7 +216,7 @@ with tab_tables:
                             "status": r["status"].replace("_", " "),
                             "invoices": r["invoices"],
                             "total": money(r["total_minor"], r["currency"]),
-                            "balance due": money(r["balance_minor"], r["currency"]),
+                            "balance due": balance_text(r["balance_minor"], r["currency"], r["status"]),
                         }
                         for r in inv
                     ]

@@ -17,6 +17,7 @@ from ..errors import NotFoundError
 from ..models import Invoice, InvoiceLine, TierRow
 from ..money import TAX_BOUNDS, sql_round_minor, to_major
 from ..rating.usage_aggregation import pending_usage
+from .numbering import businesses_join, invoice_number
 
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
@@ -104,6 +105,10 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
     )
 
 
+# An invoice's row with its business's invoice number prefix (invoice_from_rows writes the invoice number).
+INVOICE_HEADS = f"SELECT i.*, b.invoice_prefix FROM invoices i {businesses_join('i', 'b')}"  # noqa: S608 (the engine's own join)
+
+
 def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] | None = None) -> Invoice:
     cur = head["currency"]
     paid = head.get("total_paid_minor") or 0
@@ -113,6 +118,7 @@ def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] |
         customer_id=head["customer_id"],
         contract_id=head.get("contract_id"),
         number=head.get("number"),
+        invoice_number=invoice_number(head.get("invoice_prefix"), head.get("finalized_at"), head.get("number")),
         status=head["status"],
         currency=cur,
         period_start=head.get("period_start"),
@@ -151,7 +157,7 @@ def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice:
-    heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
+    heads = rows_as_dicts(con.execute(f"{INVOICE_HEADS} WHERE i.invoice_id = ?", [invoice_id]))  # noqa: S608 (the engine's own SELECT; values bound)
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")
     lines = rows_as_dicts(

@@ -292,6 +292,18 @@ SELECT j, printf('DC-%06d', j) AS charge_id, customer_id,
 FROM base;
 """
 
+# The demo's businesses (businesses.csv): the sellers on the documents and their invoice number prefixes; only
+# the businesses that have customers.
+_BUSINESSES = """
+CREATE TABLE businesses AS
+SELECT b.* FROM (VALUES
+  ('biz-north', 'Northwind Billing Ltd', '12 Harbour Street, Leeds LS1 4AB, United Kingdom', 'GB 123 4567 89', 'N'),
+  ('biz-south', 'Southern Cross Services Pty Ltd', '40 George Street, Sydney NSW 2000, Australia', 'ABN 51 824 753 556',
+   'S')
+) b(business_id, name, address, tax_id, invoice_prefix)
+WHERE b.business_id IN (SELECT business_id FROM customers);
+"""
+
 _COLUMNS = {
     "customers": "customer_id, name, business_id, email, currency, tax_rate",
     "contracts": "contract_id, customer_id, start_date, end_date, billing_period, billing_cycle_start_day, "
@@ -301,6 +313,7 @@ _COLUMNS = {
     "discount_percent, start_date, end_date",
     "price_tiers": "line_id, up_to, unit_price, flat_fee",
     "delayed_charges": "charge_id, customer_id, description, amount, charge_date, currency",
+    "businesses": "business_id, name, address, tax_id, invoice_prefix, NULL AS logo_path",
 }
 _ORDER = {
     "customers": "c",
@@ -308,11 +321,12 @@ _ORDER = {
     "order_lines": "k, slot",
     "price_tiers": "k, slot, tier",
     "delayed_charges": "j",
+    "businesses": "business_id",
 }
 
 
 def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = None, seed: int = 7) -> dict[str, int]:
-    """Write the six demo CSV files into `out`; returns the rows written per file."""
+    """Write the demo's CSV files (one per input table) into `out`; returns the rows written per file."""
     usage_rows = contracts * USAGE_ROWS_PER_CONTRACT if usage_rows is None else usage_rows
     if contracts < 0 or usage_rows < 0:
         raise ValueError("contracts and usage_rows cannot be negative")
@@ -340,7 +354,7 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
         con.execute(
             "SET VARIABLE demo_metrics = (SELECT list(metric ORDER BY profile) FROM templates WHERE kind = 'usage')"
         )
-        for script in (_CUSTOMERS, _CONTRACTS, _ORDER_LINES, _USAGE_SPANS, _DELAYED_CHARGES):
+        for script in (_CUSTOMERS, _CONTRACTS, _ORDER_LINES, _USAGE_SPANS, _DELAYED_CHARGES, _BUSINESSES):
             con.execute(script)
         counts = {}
         for table in INPUT_TABLES:

@@ -253,6 +253,28 @@ def _pricing_model_rules() -> tuple[RowRule, ...]:
     return (*(_model_needs(c) for c in required), *(_model_positive(c) for c in positive))
 
 
+INVOICE_PREFIX = r"[A-Za-z0-9]{1,12}"  # engine/billing/numbering.py: '<prefix>-<year>-<number>'
+LOGO_FILE = r".+[.](png|jpe?g|gif|svg)"
+
+
+def _business_rules() -> tuple[RowRule, ...]:
+    """An invoice number prefix a number can be read back from, and a logo that is an image file."""
+    return (
+        RowRule(
+            "invoice_prefix",
+            lambda b: f"t.invoice_prefix IS NOT NULL AND NOT regexp_full_match(t.invoice_prefix, {b(INVOICE_PREFIX)})",
+            "'{value}' is not an invoice number prefix: 1 to 12 letters or digits (e.g. INV or N)",
+            "t.raw_invoice_prefix",
+        ),
+        RowRule(
+            "logo_path",
+            lambda b: f"t.logo_path IS NOT NULL AND NOT regexp_full_match(lower(t.logo_path), {b(LOGO_FILE)})",
+            "'{value}' is not an image file: a logo is a .png, .jpg, .gif or .svg file",
+            "t.raw_logo_path",
+        ),
+    )
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -369,6 +391,19 @@ TABLES: dict[str, Table] = {
             key="charge_id",
             refs=(Ref("customer_id", "customers", "customer"),),
             joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id",
+        ),
+        Table(
+            "businesses",
+            (
+                Column("business_id", "text", required=True),
+                Column("name", "text", required=True),
+                Column("address", "text"),
+                Column("tax_id", "text"),
+                Column("invoice_prefix", "text"),
+                Column("logo_path", "text"),
+            ),
+            key="business_id",
+            row_rules=_business_rules(),
         ),
     )
 }
