@@ -83,7 +83,8 @@ def run_action(
     done: dict = st.session_state.setdefault("done_actions", {})
     if token in done:
         message = done[token]
-        if message:
+        fb = _feedback()
+        if message and not (fb["where"] == where and ("success", message) in fb["messages"]):
             flash("success", f"{message} (carried out once; the repeated click changed nothing)", where)
         if close:
             close_popover(close)
