@@ -165,7 +165,7 @@ def cell_checks(col: Column, bind: Bind) -> list[tuple[str, str]]:
                 f"NOT regexp_full_match({v}, {bind(RE_NUMBER)})",
                 "'{value}' is not a number (write a plain decimal such as 12.50, without thousands separators)",
             ),
-            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})", f"'{{value}}' is negative; {col.name} cannot be"),
+            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})", f"'{{value}}' is negative: {col.name} cannot be negative"),
             (
                 f"regexp_full_match({v}, {bind(re_too_many_decimals(places))})",
                 f"'{{value}}' has more than {places} decimal places, the most {col.name} allows",
