@@ -21,6 +21,7 @@ from engine.models import LineItem, ManualInvoiceRequest
 SPEC_INVOICE_HEADER = (
     "invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
     "period_end,bill_for_date,due_date,subtotal,tax,total,total_paid,balance_due,run_id,created_at"
+    ",invoice_number"  # the project's column after the spec's (docs/RULES.md): the number as the customer sees it
 )
 SPEC_LINE_HEADER = (
     "invoice_id,line_no,line_id,kind,product,description,quantity,unit_price,"
