@@ -274,14 +274,16 @@ def review_grid(grid, key: str) -> list[int]:
         placeholder="–",
         height=min(38 + 35 * max(grid.num_rows, 1), 560),
         column_config={
-            "customer": st.column_config.TextColumn("Customer", width=220),
+            "customer": st.column_config.TextColumn("Customer", width=190),
             "status": st.column_config.TextColumn("Status", width=70),
-            "why": st.column_config.TextColumn("Why flagged", width=440, help="each flag's reason"),
-            "change_percent": st.column_config.NumberColumn(
-                "Change %", format="%.1f", width=75, help="change ÷ previous total × 100"
+            "why": st.column_config.TextColumn(
+                "Why flagged", width=330, help="each flag's reason (in full under the table when the row is ticked)"
             ),
-            "change": st.column_config.TextColumn("Change", width=115, help="total − previous total", **right),
-            "total": st.column_config.TextColumn("Total", width=120, **right),
+            "change_percent": st.column_config.NumberColumn(
+                "Change %", format="%.1f", width=70, help="change ÷ previous total × 100"
+            ),
+            "change": st.column_config.TextColumn("Change", width=105, help="total − previous total", **right),
+            "total": st.column_config.TextColumn("Total", width=110, **right),
             "previous_total": st.column_config.TextColumn(
                 "Previous total", width=120, help="the contract's previous invoice", **right
             ),
