@@ -79,6 +79,11 @@ def customer(name: str | None, customer_id: str) -> str:
     return f"{name} ({customer_id})" if name else customer_id
 
 
+def business(names: dict[str, str], business_id: str) -> str:
+    """'Northwind Billing Ltd (biz-north)' (businesses.csv), or the id alone when it has no row."""
+    return f"{names[business_id]} ({business_id})" if names.get(business_id) else business_id
+
+
 def column_label(name: str) -> str:
     """'business_id' -> 'business', 'first_date' -> 'first date': headers in words."""
     words = name.removesuffix("_id").removesuffix("_minor")

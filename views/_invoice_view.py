@@ -11,6 +11,7 @@ from views._database import db_path
 from views._format import (
     DATE_FORMAT,
     balance_text,
+    business,
     customer,
     fmt_date,
     labelled,
@@ -112,7 +113,8 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             ("Period", period),
             ("Bill-for date", fmt_date(inv.bill_for_date) or "—"),
             ("Due date", fmt_date(inv.due_date) or "—"),
-            ("Customer", f"{customer_of(inv)}, business {inv.business_id}"),
+            ("Customer", customer_of(inv)),
+            ("Seller", business(_reads.business_names(db_path()), inv.business_id)),
             ("Contract", inv.contract_id or "manual invoice"),
         ]
     )

@@ -175,7 +175,8 @@ tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="reru
 with tab_import:
     st.write(
         "Upload the CSV files of a data folder (`customers.csv`, `contracts.csv`, `order_lines.csv`, "
-        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; any subset). An import is "
+        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`, and `businesses.csv` for the sellers' names, "
+        "addresses, tax ids, logos and invoice number prefixes; any subset). An import is "
         "all-or-nothing: one bad row and nothing is written."
     )
     if _reads.table_counts(db_path())["contracts"]:

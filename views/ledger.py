@@ -20,6 +20,7 @@ from views._database import db_path, session
 from views._format import (
     DATE_FORMAT,
     DATETIME_FORMAT,
+    business,
     customer,
     dates_as_dates,
     fmt_date,
@@ -95,7 +96,7 @@ def _statuses(chosen: list[str]) -> list[str]:
     return sorted({*chosen, *(["partially_paid"] if "open" in chosen else [])}, key=INVOICE_STATUSES.index)
 
 
-def _table(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) -> pd.DataFrame:
     """The page of the ledger as shown: customers by name, amounts with their currency (the one money formatter),
     dates as dates, no number for drafts (numbers are given at finalization)."""
     return pd.DataFrame(
@@ -104,7 +105,7 @@ def _table(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             "status": frame["status"].str.replace("_", " "),
             "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
             "contract": frame["contract_id"].fillna("manual"),
-            "business": frame["business_id"],
+            "business": [business(sellers, b) for b in frame["business_id"]],
             "period start": frame["period_start"],
             "period end": frame["period_end"],
             "due date": frame["due_date"],
@@ -136,7 +137,10 @@ show_flash()
 db = db_path()
 with st.container(border=True):
     f1, f2, f3 = st.columns(3)
-    biz = f1.multiselect("Business", _reads.businesses(db), key="ledger_business")
+    sellers = _reads.business_names(db)
+    biz = f1.multiselect(
+        "Business", _reads.businesses(db), key="ledger_business", format_func=lambda b: business(sellers, b)
+    )
     status = f2.multiselect(
         "Status",
         INVOICE_STATUSES,
@@ -201,7 +205,7 @@ if frame.empty:
 else:
     amount = "in the invoice's currency, exact"
     st.dataframe(
-        _table(frame, names),
+        _table(frame, names, sellers),
         hide_index=True,
         key="ledger_table",
         placeholder="",

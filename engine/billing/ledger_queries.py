@@ -170,6 +170,11 @@ def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT business_id FROM customers ORDER BY 1").fetchall()]
 
 
+def business_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """business id -> its name (businesses.csv); a business without a row is left out."""
+    return dict(con.execute("SELECT business_id, name FROM businesses ORDER BY 1").fetchall())
+
+
 def invoice_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         r[0]
