@@ -27,6 +27,15 @@ One run, on a generated demo database (engine.ingest.demo.seed_demo, cached in b
 Progress goes to stderr, one `partial:` JSON line after each step (so a run cut short still tells what it
 measured), and the final JSON line on stdout. The bill run is made without delayed charges (the pandas
 reference does not sweep them).
+
+Taxes and coupons (spec section 11, issue 19): `--adjustments none|demo|every` picks the demo data (the single
+tax_rate only; `billsim demo`'s taxes and coupons on some contracts, the default; tax codes and coupons on every
+contract). `--adjustments-ratio` instead measures, in one run, bill run + export on the same data generated
+WITH taxes and coupons on every contract and WITHOUT them (`every` / `none`, the same seed and sizes),
+alternately `--repeat` times each on fresh copies, and the preview median on both:
+
+  {"without_s": [...], "with_s": [...], "ratio": best with ÷ best without, "preview_without_ms",
+   "preview_with_ms", "preview_delta_ms", "invoices", "discounted_invoices", …}
 """
 
 from __future__ import annotations
@@ -75,22 +84,25 @@ def generator_fingerprint() -> str:
 
 
 # ------------------------------------------------------------------------------------------ generation
-def generate(path: Path, contracts: int, usage_rows: int, seed: int, memory_limit: str | None) -> None:
+def generate(
+    path: Path, contracts: int, usage_rows: int, seed: int, memory_limit: str | None, adjustments: str
+) -> None:
     """(subprocess) a fresh database at `path` with the demo data of that size."""
     from engine.db import connect
     from engine.ingest.demo import seed_demo
 
     con = connect(path)
     configure(con, memory_limit, None, path.parent)
-    counts = seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed)
+    counts = seed_demo(con, contracts=contracts, usage_rows=usage_rows, seed=seed, adjustments=adjustments)
     con.execute("CHECKPOINT")
     con.close()
     print(json.dumps(counts), flush=True)
 
 
-def cached_database(args) -> tuple[Path, float | None]:
+def cached_database(args, adjustments: str | None = None) -> tuple[Path, float | None]:
+    adjustments = adjustments or args.adjustments
     OUT.mkdir(parents=True, exist_ok=True)
-    name = f"demo_c{args.contracts}_u{args.usage_rows}_s{args.seed}_{generator_fingerprint()}.duckdb"
+    name = f"demo_c{args.contracts}_u{args.usage_rows}_s{args.seed}_{adjustments}_{generator_fingerprint()}.duckdb"
     path = OUT / name
     if path.exists() and not args.regenerate:
         log(f"reusing cached database {path.relative_to(ROOT)} ({path.stat().st_size / 2**30:.2f} GiB)")
@@ -111,6 +123,8 @@ def cached_database(args) -> tuple[Path, float | None]:
         str(args.usage_rows),
         "--seed",
         str(args.seed),
+        "--adjustments",
+        adjustments,
     ]
     if args.memory_limit:
         cmd += ["--memory-limit", args.memory_limit]
@@ -190,7 +204,7 @@ def measure_scan_floor(db: Path, memory_limit: str | None, threads: int | None) 
 def engine_invoices(con, run_id: str):
     return con.execute(
         """SELECT i.contract_id, i.currency, i.period_start::VARCHAR AS period_start,
-                  i.period_end::VARCHAR AS period_end, i.subtotal_minor, i.tax_minor, i.total_minor,
+                  i.period_end::VARCHAR AS period_end, i.subtotal_minor, i.tax_minor, i.total_minor, i.discount_minor,
                   (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.invoice_id) AS n_lines
            FROM invoices i WHERE i.run_id = ? ORDER BY i.contract_id""",
         [run_id],
@@ -205,7 +219,16 @@ def compare(engine, ref) -> tuple[bool, bool, list[str]]:
         period_start=ref["period_start"].dt.strftime("%Y-%m-%d"), period_end=ref["period_end"].dt.strftime("%Y-%m-%d")
     )
     keys = ["contract_id"]
-    cols = ["currency", "period_start", "period_end", "subtotal_minor", "tax_minor", "total_minor", "n_lines"]
+    cols = [
+        "currency",
+        "period_start",
+        "period_end",
+        "subtotal_minor",
+        "tax_minor",
+        "total_minor",
+        "discount_minor",
+        "n_lines",
+    ]
     m = engine[keys + cols].merge(
         ref[keys + cols], on=keys, how="outer", suffixes=("_engine", "_pandas"), indicator=True
     )
@@ -295,6 +318,65 @@ def measure_rating_only(con, period_date: dt.date) -> float:
     return time.perf_counter() - t0
 
 
+def _timed_run(base: Path, args, period_date: dt.date) -> tuple[float, float, str, dict]:
+    """bill run + export on a fresh copy of `base`: (seconds, preview median ms, label, figures)."""
+    from engine.billing.bill_run import bill_run
+    from engine.db import connect
+    from engine.io.export import export_ledger
+
+    work = OUT / "bill_run_work.duckdb"
+    for p in (work, Path(str(work) + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.copyfile(base, work)
+    con = connect(work)
+    configure(con, args.memory_limit, args.threads, OUT)
+    t0 = time.perf_counter()
+    report = bill_run(con, period_date)
+    export_dir = OUT / "bill_run_export"
+    shutil.rmtree(export_dir, ignore_errors=True)
+    export_ledger(con, export_dir, "csv")
+    seconds = time.perf_counter() - t0
+    preview = measure_preview(con, report.run_id, period_date)
+    discounted = con.execute("SELECT count(*) FROM invoices WHERE discount_minor > 0").fetchone()[0]
+    taxes = con.execute("SELECT count(*) FROM invoice_taxes").fetchone()[0]
+    con.close()
+    figures = {"invoices": report.drafted, "discounted_invoices": discounted, "tax_rows": taxes}
+    return seconds, preview, f"{report.drafted:,} invoices", figures
+
+
+def adjustments_ratio(args) -> dict:
+    """Issue 19: bill run + export with taxes and coupons on every contract ÷ the same run without them,
+    alternately on the two generated databases (same sizes and seed), best of `--repeat` each."""
+    bases = {side: cached_database(args, side)[0] for side in ("none", "every")}
+    figures: dict = {
+        "contracts": args.contracts,
+        "usage_rows": args.usage_rows,
+        "period_date": args.period_date.isoformat(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": round(os.getloadavg()[0], 2),
+        "without_s": [],
+        "with_s": [],
+        "preview_without_ms": [],
+        "preview_with_ms": [],
+    }
+    for n in range(args.repeat):
+        for side, key in (("none", "without"), ("every", "with")):
+            seconds, preview, label, extra = _timed_run(bases[side], args, args.period_date)
+            log(f"{key} taxes and coupons #{n + 1}: bill run + export {seconds:.2f} s ({label}); preview {preview} ms")
+            figures[f"{key}_s"].append(round(seconds, 3))
+            figures[f"preview_{key}_ms"].append(preview)
+            figures[f"{key}_figures"] = extra
+            print("partial: " + json.dumps(figures), file=sys.stderr, flush=True)
+    best = {k: min(figures[f"{k}_s"]) for k in ("without", "with")}
+    preview = {k: statistics.median(figures[f"preview_{k}_ms"]) for k in ("without", "with")}
+    figures |= {
+        "ratio": round(best["with"] / best["without"], 3),
+        "preview_delta_ms": round(preview["with"] - preview["without"], 1),
+        "loadavg_end": round(os.getloadavg()[0], 2),
+    }
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Bill-run benchmark: engine vs floor vs pandas (issue 4).")
     ap.add_argument("--contracts", type=int, default=100_000)
@@ -313,12 +395,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--db", type=Path, default=None, help="use this demo database (never written) instead of the generated cache"
     )
+    ap.add_argument(
+        "--adjustments",
+        choices=("none", "demo", "every"),
+        default="demo",
+        help="taxes and coupons in the demo data: none, billsim demo's (default), on every contract",
+    )
+    ap.add_argument(
+        "--adjustments-ratio",
+        action="store_true",
+        help="measure bill run + export with taxes and coupons on every contract against the same data without",
+    )
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each side with --adjustments-ratio")
     ap.add_argument("--_generate", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_limit is None and args.usage_rows >= LARGE_ROWS:
         args.memory_limit = DEFAULT_LARGE_MEMORY_LIMIT
     if args._generate:
-        generate(Path(args._generate), args.contracts, args.usage_rows, args.seed, args.memory_limit)
+        generate(Path(args._generate), args.contracts, args.usage_rows, args.seed, args.memory_limit, args.adjustments)
+        return 0
+    if args.adjustments_ratio:
+        print(json.dumps(adjustments_ratio(args)), flush=True)
         return 0
 
     figures: dict = {
@@ -327,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         "period_date": args.period_date.isoformat(),
         "cpus": os.cpu_count(),
         "loadavg_start": round(os.getloadavg()[0], 2),
+        "adjustments": args.adjustments,
     }
 
     def partial(**kv) -> None:

@@ -17,7 +17,14 @@ rating (it never imports engine.rating.pipeline / pricing / cycles / usage_aggre
     price        exact integers: q×10^6, prices×10^12, the price of q as an integer numerator ÷ 10^18
     amount       round_half_away(price × days/period_days × (100 − d)/100 × 10^minor_units), ONCE
     true-up      max(0, round(m × contract days / period_days) − Σ rounded order-line amounts)
-    tax          round(subtotal × tax_rate / 100), once per invoice
+    coupons      (spec section 11) each applied coupon covering the cycle (the contract's cycles starting on or
+                 after applied_on, counted: once the first, recurring the first `periods`, forever all; a fixed one
+                 only in its currency), one coupon position at a time over every invoice: what each order line
+                 (of the coupon's products) has left, its sum, the coupon = min(fixed, sum) or round(sum × p / 100),
+                 split in proportion by largest remainder (ties: the smaller line_id)
+    tax          per tax code of the invoice's lines (a line's own codes, 'none', else its customer's; the
+                 true-up its customer's): round(Σ (amount − discount) × rate / 100); lines without a code at the
+                 customer's tax_rate — with neither coupons nor codes, round(subtotal × tax_rate / 100)
 
 Money is never a float: DECIMAL columns are read as exact decimal TEXT and parsed into integers;
 the usage quantity (DECIMAL(18,6)) arrives as Arrow decimal128 and becomes int64 × 10^6 exactly.
@@ -63,6 +70,7 @@ INVOICE_COLUMNS = [
     "subtotal_minor",
     "tax_minor",
     "total_minor",
+    "discount_minor",
 ]
 
 
@@ -135,21 +143,28 @@ def _cycles(contracts: pd.DataFrame, period_date: dt.date) -> pd.DataFrame:
     step = c["billing_period"].map(PERIOD_MONTHS).to_numpy(dtype="int64")
     anchor = c["billing_cycle_start_day"].to_numpy(dtype="int64")
     m0 = _month_index(start)
-
-    def boundary(k: np.ndarray) -> np.ndarray:
-        m = m0 + k * step
-        first = _month_first(m)
-        month_days = _month_first(m + 1) - first
-        return first + np.minimum(anchor, month_days) - 1
-
-    k = (_month_index(np.full_like(start, d)) - m0) // step
-    k = np.where(boundary(k) > d, k - 1, k)
-    b0, b1 = boundary(k), boundary(k + 1)
+    k = _cycle_of(m0, step, anchor, np.full_like(start, d))
+    b0, b1 = _boundary(m0, step, anchor, k), _boundary(m0, step, anchor, k + 1)
     c["ps"] = np.maximum(b0, start)
     c["pe"] = np.where(open_ended, b1 - 1, np.minimum(b1 - 1, end))
     c["period_days"] = b1 - b0
     c["c_start"] = start
+    c["k"], c["m0"], c["step"], c["anchor"] = k, m0, step, anchor
     return c
+
+
+def _boundary(m0: np.ndarray, step: np.ndarray, anchor: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Day number of boundary k: day min(anchor, month end) of month m0 + k·step."""
+    m = m0 + k * step
+    first = _month_first(m)
+    month_days = _month_first(m + 1) - first
+    return first + np.minimum(anchor, month_days) - 1
+
+
+def _cycle_of(m0: np.ndarray, step: np.ndarray, anchor: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """k of the cycle holding `day` (a day number): the largest k with boundary(k) ≤ day."""
+    k = (_month_index(day) - m0) // step
+    return np.where(_boundary(m0, step, anchor, k) > day, k - 1, k)
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -256,7 +271,7 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
                                       billing_cycle_start_day, proration, currency,
                                       {_text_sql("minimum_commitment")} FROM contracts""",
     )
-    customers = _read(con, f"SELECT customer_id, {_text_sql('tax_rate')} FROM customers")
+    customers = _read(con, f"SELECT customer_id, {_text_sql('tax_rate')}, tax_codes FROM customers")
     c = _cycles(contracts, period_date)
     c = c.merge(customers, on="customer_id", how="left", validate="many_to_one")
     c["exp"] = c["currency"].map(MINOR_UNITS)
@@ -268,7 +283,7 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
     # ---- order lines active in each target cycle
     lines = _read(
         con,
-        f"""SELECT line_id, contract_id, kind, pricing_model, metric, aggregation,
+        f"""SELECT line_id, contract_id, product, tax_codes, kind, pricing_model, metric, aggregation,
                                   {_text_sql("unit_price")}, {_text_sql("quantity")},
                                   {_text_sql("package_size")},
                                   {_text_sql("free_units")}, {_text_sql("percentage_rate")},
@@ -367,9 +382,10 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
         )
         true_up[has_min] = np.maximum(committed - line_sum[has_min], 0)
     subtotal = line_sum + true_up
-    rate = _scaled(c["tax_rate"], 12)
-    rate = np.where(rate == None, 0, rate)  # noqa: E711
-    tax = _round_half_away(subtotal * rate, 100 * E12)
+    line_discount = _coupon_discounts(con, c, lines)
+    discount = _group_sum(lines["cidx"].to_numpy(), line_discount, len(c))
+    tax = _taxes(con, c, lines, line_discount, true_up, has_min)
+    lines["discount_minor"] = line_discount
     billed = (n_lines > 0) | has_min
     to_date = lambda v: pd.to_datetime(v, unit="D")  # noqa: E731
     invoices = (
@@ -381,7 +397,8 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
                 "period_end": to_date(c["pe"].to_numpy()),
                 "subtotal_minor": _as_int64(subtotal),
                 "tax_minor": _as_int64(tax),
-                "total_minor": _as_int64(subtotal + tax),
+                "total_minor": _as_int64(subtotal - discount + tax),
+                "discount_minor": _as_int64(discount),
                 "n_lines": n_lines + has_min.astype("int64"),
                 "true_up_minor": _as_int64(true_up),
             }
@@ -390,6 +407,120 @@ def reference_lines(con, period_date: dt.date) -> tuple[pd.DataFrame, pd.DataFra
         .reset_index(drop=True)
     )
     return invoices, lines
+
+
+# ------------------------------------------------------------------------------------ coupons and taxes (§11)
+def _coupon_uses(con, c: pd.DataFrame) -> pd.DataFrame:
+    """The applied coupons that cover each invoice: cidx, coupon, its face (minor units) or percent (× 10^6),
+    products (a set, or None), and `position`, the order in which it applies."""
+    applied = _read(
+        con,
+        f"""SELECT a.contract_id, a.coupon_id, a.applied_on, cp.kind, {_text_sql("amount")},
+                   cp.currency AS coupon_currency, {_text_sql("percent")}, cp.frequency, cp.periods, cp.products
+            FROM applied_coupons a JOIN coupons cp USING (coupon_id)""",
+    )
+    cols = ["contract_id", "cidx", "ps", "c_start", "k", "m0", "step", "anchor", "currency", "exp"]
+    u = applied.merge(c[cols], on="contract_id", how="inner")
+    if u.empty:
+        return u
+    on, _ = _days(u["applied_on"])
+    m0, step, anchor, start = (u[x].to_numpy() for x in ("m0", "step", "anchor", "c_start"))
+    # the cycles starting on or after applied_on: the first is the one holding `since` if it starts on it
+    since = np.maximum(on, start)
+    k_since = _cycle_of(m0, step, anchor, since)
+    starts_on = np.maximum(_boundary(m0, step, anchor, k_since), start) >= since
+    first = np.where(starts_on, k_since, k_since + 1)
+    n = u["k"].to_numpy() - first + 1
+    freq = u["frequency"].to_numpy()
+    periods = u["periods"].fillna(0).to_numpy(dtype="int64")
+    covered = (on <= u["ps"].to_numpy()) & (
+        (freq == "forever") | ((freq == "once") & (n == 1)) | ((freq == "recurring") & (n <= periods))
+    )
+    covered &= (u["kind"] != "fixed").to_numpy() | (u["coupon_currency"] == u["currency"]).to_numpy()
+    u = u[covered].reset_index(drop=True)
+    fixed = (u["kind"] == "fixed").to_numpy()
+    amount = _scaled(u["amount"], 12)
+    face = np.zeros(len(u), dtype=object)
+    if fixed.any():
+        face[fixed] = _round_half_away(amount[fixed] * (10 ** u["exp"].to_numpy()[fixed]).astype(object), E12)
+    u["face"] = face
+    u["percent_n"] = _scaled(u["percent"], 6)
+    u["limited"] = u["products"].notna()
+    u = u.sort_values(["cidx", "limited", "applied_on", "coupon_id"], ascending=[True, False, True, True])
+    u["position"] = u.groupby("cidx").cumcount() + 1
+    return u.reset_index(drop=True)
+
+
+def _coupon_discounts(con, c: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
+    """Each order line's discount (minor units): the coupons of its invoice one position after another."""
+    discount = np.zeros(len(lines), dtype=object)
+    uses = _coupon_uses(con, c)
+    if uses.empty:
+        return discount
+    order_lines = lines[["cidx", "line_id", "product"]].assign(row=np.arange(len(lines)))
+    amount = lines["amount_minor"].to_numpy()
+    for position in range(1, int(uses["position"].max()) + 1):
+        now = uses[uses["position"] == position]
+        parts = [now[~now["limited"]].merge(order_lines, on="cidx")]
+        limited = now[now["limited"]]
+        if len(limited):  # a limited coupon's lines: those of its products
+            products = limited.assign(product=limited["products"].str.split(";")).explode("product")
+            parts.append(products.merge(order_lines, on=["cidx", "product"]))
+        eligible = pd.concat(parts, ignore_index=True)
+        if eligible.empty:
+            continue
+        row = eligible["row"].to_numpy()
+        left = np.maximum(amount[row] - discount[row], 0).astype(object)
+        cidx = eligible["cidx"].to_numpy()
+        base = _group_sum(cidx, left, len(c))[cidx]
+        fixed = (eligible["kind"] == "fixed").to_numpy()
+        pct = _round_half_away(base * np.where(fixed, 0, eligible["percent_n"].to_numpy()), 10**8)
+        coupon = np.where(fixed, np.minimum(eligible["face"].to_numpy(), base), pct)
+        safe = np.where(base == 0, 1, base)
+        whole = np.where(base == 0, 0, (coupon * left) // safe)
+        rest = np.where(base == 0, 0, (coupon * left) % safe)
+        leftover = (coupon - _group_sum(cidx, whole, len(c))[cidx]).astype("int64")
+        # the left-over units go to the largest remainders (each < the invoice's base: int64), ties to the
+        # smaller line_id
+        ranked = pd.DataFrame({"cidx": cidx, "rest": -rest.astype("int64"), "line_id": eligible["line_id"]})
+        ranked = ranked.sort_values(["cidx", "rest", "line_id"])
+        rank = np.empty(len(ranked), dtype="int64")
+        rank[ranked.index.to_numpy()] = ranked.groupby("cidx").cumcount().to_numpy() + 1
+        share = whole + (rank <= leftover).astype("int64")
+        np.add.at(discount, row, share)
+    return discount
+
+
+def _taxes(con, c: pd.DataFrame, lines: pd.DataFrame, discount: np.ndarray, true_up, has_min) -> np.ndarray:
+    """Tax per invoice: per tax code, round(Σ (amount − discount) of its lines × rate / 100); lines without a
+    code (their customer has the single tax_rate) at that rate."""
+    customer_codes = c["tax_codes"].to_numpy()
+    own = lines["tax_codes"].to_numpy()
+    cidx = lines["cidx"].to_numpy()
+    codes = np.where(pd.isna(own), customer_codes[cidx], own)
+    net = pd.DataFrame({"cidx": cidx, "codes": codes, "net": lines["amount_minor"].to_numpy() - discount})
+    ups = np.flatnonzero(has_min)
+    net = pd.concat(
+        [net, pd.DataFrame({"cidx": ups, "codes": customer_codes[ups], "net": true_up[ups]})], ignore_index=True
+    )
+    net["codes"] = net["codes"].astype(object).where(net["codes"].notna(), "")  # '' = the customer's tax_rate
+    net = net.groupby(["cidx", "codes"], sort=False)["net"].sum().reset_index()
+    tax = np.zeros(len(c), dtype=object)
+    legacy = net[net["codes"] == ""]
+    if len(legacy):
+        at = legacy["cidx"].to_numpy()
+        rate = _scaled(c["tax_rate"], 12)[at]
+        rate = np.where(rate == None, 0, rate)  # noqa: E711
+        np.add.at(tax, at, _round_half_away(legacy["net"].to_numpy().astype(object) * rate, 100 * E12))
+    coded = net[(net["codes"] != "") & (net["codes"] != "none")]
+    if len(coded):
+        coded = coded.assign(tax_code=coded["codes"].str.split(";")).explode("tax_code")
+        bases = coded.groupby(["cidx", "tax_code"], sort=False)["net"].sum().reset_index()
+        rates = _read(con, f"SELECT tax_code, {_text_sql('rate')} FROM taxes")
+        bases = bases.merge(rates, on="tax_code", how="inner")
+        amounts = _round_half_away(bases["net"].to_numpy().astype(object) * _scaled(bases["rate"], 6), 100 * E6)
+        np.add.at(tax, bases["cidx"].to_numpy(), amounts)
+    return tax
 
 
 def _tier_prices(con, line_ids: pd.Series, qn: np.ndarray, model: np.ndarray) -> np.ndarray:

@@ -72,6 +72,41 @@ class InvoiceLine(_Model):
     period_end: dt.date | None = None
     charge_id: str | None = None
     tiers: list[TierRow] | None = None
+    discount: Decimal = Field(Decimal(0), description="the line's share of the invoice's coupons (spec section 11)")
+    discount_minor: int = 0
+    tax_codes: list[str] | None = Field(
+        None,
+        description="the tax codes the line carries; [] = exempt; None = its customer's single tax_rate applies",
+    )
+
+
+class InvoiceTax(_Model):
+    """One tax of an invoice (spec section 11): amount = round(base × rate / 100), base = Σ (amount − discount)
+    of the lines carrying the code. `code` None is the customer's single `tax_rate` (spec section 3)."""
+
+    code: str | None
+    name: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+    base_minor: int
+    amount_minor: int
+
+
+class InvoiceCoupon(_Model):
+    """One coupon an invoice takes, in the order they apply: `base` is what its eligible lines had left
+    (before it), `amount` what it took (min(fixed amount, base), or round(base × percent / 100))."""
+
+    coupon_id: str
+    name: str
+    kind: Literal["fixed", "percentage"]
+    applied_on: dt.date
+    percent: Decimal | None = None
+    fixed_amount: Decimal | None = Field(None, description="a fixed coupon's amount, in the invoice currency")
+    base: Decimal
+    amount: Decimal
+    base_minor: int
+    amount_minor: int
 
 
 class Invoice(_Model):
@@ -90,7 +125,9 @@ class Invoice(_Model):
     bill_for_date: dt.date | None = None
     due_date: dt.date | None = None
     period_days: int | None = None
-    tax_rate: Decimal
+    tax_rate: Decimal = Field(
+        description="the customer's single tax_rate (spec section 3), 0 when it has tax codes: `taxes` lists every tax"
+    )
     subtotal: Decimal
     tax: Decimal
     total: Decimal
@@ -110,6 +147,10 @@ class Invoice(_Model):
     approved_by: str | None = None
     approved_at: dt.datetime | None = None
     lines: list[InvoiceLine] = []
+    discount: Decimal = Field(Decimal(0), description="Σ coupons: total = subtotal − discount + tax")
+    discount_minor: int = 0
+    taxes: list[InvoiceTax] = Field(default_factory=list, description="per tax code; they sum to `tax`")
+    coupons: list[InvoiceCoupon] = Field(default_factory=list, description="in the order they apply; sum to `discount`")
     pending_usage: list[dict] = Field(
         default_factory=list, description="pending usage in the cycle, shown but never billed"
     )
@@ -211,6 +252,7 @@ class CurrencyTotals(_Model):
     subtotal: Decimal
     tax: Decimal
     total: Decimal
+    discount: Decimal = Field(Decimal(0), description="Σ coupons (spec section 11): total = subtotal − discount + tax")
 
 
 class FailedContract(_Model):

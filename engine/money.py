@@ -32,6 +32,7 @@ DECIMAL_DIGITS = 38
 MONEY_MAX_DIGITS = DECIMAL_DIGITS - 2 * PRICE_SCALE  # 14 digits before the point
 QTY_MAX_DIGITS = DECIMAL_DIGITS - 2 * QTY_SCALE  # 26 digits before the point
 USAGE_QTY_MAX_DIGITS = 12  # usage.quantity is the narrower DECIMAL(18,6) (10M-row tables)
+TAX_RATE_DECIMALS = 4  # a tax rate (taxes.csv, spec section 11): percent, at most 4 decimals, from 0 to 100
 MONEY_LIMIT = 10**MONEY_MAX_DIGITS  # exclusive: |money value| < MONEY_LIMIT
 PRICE_UNIT = 10**PRICE_SCALE  # a money value (DECIMAL(38,12)) × PRICE_UNIT is an exact integer
 if MONEY_LIMIT * 10 ** max(MINOR_UNITS.values()) > BIGINT_MAX:
@@ -162,6 +163,14 @@ def sql_price_scaled(value: str) -> str:
     """SQL: the money value `value` (DECIMAL(38,12), an engine-built expression) as the exact integer
     value × PRICE_UNIT, a HUGEINT — how rating, tax and the review compare and multiply money exactly."""
     return f"(({value}) * {PRICE_UNIT})::HUGEINT"
+
+
+def sql_tax_minor(base: str, rate_n: str) -> str:
+    """SQL: tax = round(base × rate / 100), half away from zero (the one tax rounding, once per tax of an invoice).
+
+    `base` is an amount in minor units (BIGINT), `rate_n` the rate in percent × 10^12 as a HUGEINT (a rate
+    of DECIMAL(38,12)); both engine-built SQL expressions."""
+    return sql_round_minor(base, rate_n, f"{100 * PRICE_UNIT}::HUGEINT", "1", fast=TAX_BOUNDS)
 
 
 def _hugeint(n: int) -> str:

@@ -291,6 +291,65 @@ DROP TABLE invoices;
 ALTER TABLE invoices_v5 RENAME TO invoices;
 """  # noqa: S608 (DDL from the engine's own constants: the status list and the PRICE type)
 
+# v6: taxes and coupons (spec section 11). A tax code and a coupon belong to one business (their ids are
+# unique across businesses). `tax_codes` of customers and order lines is the ';'-joined list of codes as
+# imported (sorted, without repeats), 'none' = exempt, NULL = the older single `tax_rate` (customers) or the
+# customer's codes (order lines). What an invoice was computed with is stored WITH it (a redraft computes
+# it again, a void keeps it): its discount, each line's share of it and tax codes, its coupons and its
+# taxes. invoice_taxes.tax_code NULL is the customer's single `tax_rate` (the rule before taxes.csv).
+_V6 = f"""
+CREATE TABLE taxes (
+    tax_code VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    rate {QTY} NOT NULL,
+    business_id VARCHAR NOT NULL DEFAULT 'default'
+);
+CREATE TABLE coupons (
+    coupon_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    business_id VARCHAR NOT NULL DEFAULT 'default',
+    kind VARCHAR NOT NULL,
+    amount {PRICE},
+    currency VARCHAR,
+    percent {QTY},
+    frequency VARCHAR NOT NULL,
+    periods INTEGER,
+    products VARCHAR
+);
+CREATE TABLE applied_coupons (
+    contract_id VARCHAR NOT NULL,
+    coupon_id VARCHAR NOT NULL,
+    applied_on DATE NOT NULL
+);
+ALTER TABLE customers ADD COLUMN tax_codes VARCHAR;
+ALTER TABLE order_lines ADD COLUMN tax_codes VARCHAR;
+ALTER TABLE invoices ADD COLUMN discount_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoice_lines ADD COLUMN discount_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoice_lines ADD COLUMN tax_codes VARCHAR;
+CREATE TABLE invoice_coupons (
+    invoice_id VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    coupon_id VARCHAR NOT NULL,
+    applied_on DATE NOT NULL,
+    name VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    percent {QTY},
+    face_minor BIGINT,
+    base_minor BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL
+);
+CREATE TABLE invoice_taxes (
+    invoice_id VARCHAR NOT NULL,
+    tax_code VARCHAR,
+    name VARCHAR NOT NULL,
+    rate {PRICE} NOT NULL,
+    base_minor BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL
+);
+INSERT INTO invoice_taxes
+SELECT invoice_id, NULL, 'Tax', tax_rate, subtotal_minor, tax_minor FROM invoices WHERE tax_rate <> 0;
+"""  # noqa: S608 (column types from this module's constants; no value)
+
 # The businesses that send the invoices (businesses.csv, an optional input file): the seller on every document
 # and the prefix of its invoice numbers (engine/billing/numbering.py). A business without a row is shown by its
 # id, with the default prefix.
@@ -306,11 +365,23 @@ CREATE TABLE businesses (
 """
 
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _BUSINESSES]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# Tables of spec section 1, in dependency order (import writes them in this order), then the optional businesses.
-INPUT_TABLES = ["customers", "contracts", "order_lines", "price_tiers", "usage", "delayed_charges", "businesses"]
+# Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the
+# optional businesses (businesses.csv).
+INPUT_TABLES = [
+    "customers",
+    "contracts",
+    "order_lines",
+    "price_tiers",
+    "usage",
+    "delayed_charges",
+    "taxes",
+    "coupons",
+    "applied_coupons",
+    "businesses",
+]
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:

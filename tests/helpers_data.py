@@ -20,6 +20,11 @@ import duckdb
 _usage_ids = itertools.count(1)
 
 INPUT_AND_LEDGER_TABLES = (
+    "invoice_taxes",
+    "invoice_coupons",
+    "applied_coupons",
+    "coupons",
+    "taxes",
     "invoice_lines",
     "invoice_cycle_claims",
     "delayed_charge_sweeps",
@@ -62,10 +67,13 @@ def add_customer(
     business_id: str = "default",
     name: str | None = None,
     email: str | None = None,
+    tax_codes: str | None = None,
 ) -> str:
+    """A customer; `tax_codes` ('T1;T2', spec section 11) as the importer stores it: sorted, no repeats."""
     con.execute(
-        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)",
-        [customer_id, name or customer_id, business_id, email, currency, dec(tax_rate)],
+        """INSERT INTO customers (customer_id, name, business_id, email, currency, tax_rate, tax_codes)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        [customer_id, name or customer_id, business_id, email, currency, dec(tax_rate), tax_codes],
     )
     return customer_id
 
@@ -132,13 +140,15 @@ def add_line(
     start_date=None,
     end_date=None,
     tiers: list[tuple] | None = None,
+    tax_codes: str | None = None,
 ) -> str:
-    """An order line; `tiers` = [(up_to or None, unit_price[, flat_fee]), ...] adds its price tiers."""
+    """An order line; `tiers` = [(up_to or None, unit_price[, flat_fee]), ...] adds its price tiers;
+    `tax_codes` as stored ('T1;T2', 'none' = exempt, None = the customer's)."""
     con.execute(
         """INSERT INTO order_lines (line_id, contract_id, product, kind, pricing_model, description,
                unit_price, quantity, metric, aggregation, package_size, free_units, percentage_rate,
-               fixed_fee, discount_percent, start_date, end_date)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               fixed_fee, discount_percent, start_date, end_date, tax_codes)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             line_id,
             contract_id,
@@ -157,6 +167,7 @@ def add_line(
             dec(discount_percent),
             d(start_date),
             d(end_date),
+            tax_codes,
         ],
     )
     if tiers:
@@ -206,6 +217,53 @@ def add_charge(
         [charge_id, customer_id, description or charge_id, dec(amount), d(charge_date), currency],
     )
     return charge_id
+
+
+def add_tax(con: duckdb.DuckDBPyConnection, tax_code: str, rate, *, name: str | None = None, business_id="default"):
+    """A tax of spec section 11 (rate in percent)."""
+    con.execute(
+        "INSERT INTO taxes (tax_code, name, rate, business_id) VALUES (?, ?, ?, ?)",
+        [tax_code, name or tax_code, dec(rate), business_id],
+    )
+    return tax_code
+
+
+def add_coupon(
+    con: duckdb.DuckDBPyConnection,
+    coupon_id: str,
+    *,
+    amount=None,
+    currency: str | None = None,
+    percent=None,
+    frequency: str = "forever",
+    periods: int | None = None,
+    products: str | None = None,
+    name: str | None = None,
+    business_id: str = "default",
+) -> str:
+    """A coupon: fixed when `amount` is given (in major units of `currency`, default USD), else percentage."""
+    kind = "fixed" if amount is not None else "percentage"
+    con.execute(
+        """INSERT INTO coupons (coupon_id, name, business_id, kind, amount, currency, percent, frequency, periods,
+                                products) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            coupon_id,
+            name or coupon_id,
+            business_id,
+            kind,
+            dec(amount),
+            (currency or "USD") if kind == "fixed" else None,
+            dec(percent),
+            frequency,
+            periods,
+            products,
+        ],
+    )
+    return coupon_id
+
+
+def apply_coupon(con: duckdb.DuckDBPyConnection, contract_id: str, coupon_id: str, applied_on) -> None:
+    con.execute("INSERT INTO applied_coupons VALUES (?, ?, ?)", [contract_id, coupon_id, d(applied_on)])
 
 
 def clear_all(con: duckdb.DuckDBPyConnection) -> None:

@@ -63,9 +63,10 @@ def _consistency_problems(db) -> list[str]:
         problems = []
         bad_sums = con.execute(
             """SELECT i.invoice_id FROM invoices i LEFT JOIN invoice_lines l USING (invoice_id)
-               GROUP BY i.invoice_id, i.subtotal_minor, i.tax_minor, i.total_minor
+               GROUP BY i.invoice_id, i.subtotal_minor, i.discount_minor, i.tax_minor, i.total_minor
                HAVING coalesce(sum(l.amount_minor), 0) <> i.subtotal_minor OR count(l.invoice_id) = 0
-                   OR i.subtotal_minor + i.tax_minor <> i.total_minor"""
+                   OR coalesce(sum(l.discount_minor), 0) <> i.discount_minor
+                   OR i.subtotal_minor - i.discount_minor + i.tax_minor <> i.total_minor"""
         ).fetchall()
         if bad_sums:
             problems.append(f"{len(bad_sums)} invoices whose lines do not make their totals")

@@ -15,13 +15,12 @@ from engine.billing.manual_invoices import create_invoice
 from engine.cli import main as cli_main
 from engine.db import connect
 from engine.errors import ValidationError
-from engine.io.export import INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
+from engine.io.export import ADJUSTMENT_COLUMNS, INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
 from engine.models import LineItem, ManualInvoiceRequest
 
 SPEC_INVOICE_HEADER = (
     "invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
     "period_end,bill_for_date,due_date,subtotal,tax,total,total_paid,balance_due,run_id,created_at"
-    ",invoice_number"  # the project's column after the spec's (docs/RULES.md): the number as the customer sees it
 )
 SPEC_LINE_HEADER = (
     "invoice_id,line_no,line_id,kind,product,description,quantity,unit_price,"
@@ -111,10 +110,19 @@ def _by_id(rows, key="invoice_id"):
 
 
 def test_csv_header_rows_are_exactly_the_spec_columns(ledger, tmp_path):
+    """Spec section 6's columns, then section 11's after every one of them (and its own adjustments file)."""
     paths = export_ledger(ledger, tmp_path)
-    assert paths == {"invoices": tmp_path / "invoices.csv", "invoice_lines": tmp_path / "invoice_lines.csv"}
-    assert paths["invoices"].read_text().splitlines()[0] == SPEC_INVOICE_HEADER
-    assert paths["invoice_lines"].read_text().splitlines()[0] == SPEC_LINE_HEADER
+    assert paths == {
+        "invoices": tmp_path / "invoices.csv",
+        "invoice_lines": tmp_path / "invoice_lines.csv",
+        "invoice_adjustments": tmp_path / "invoice_adjustments.csv",
+    }
+    # then the project's invoice_number (docs/RULES.md): the number as the customer sees it
+    assert paths["invoices"].read_text().splitlines()[0] == SPEC_INVOICE_HEADER + ",discount,invoice_number"
+    assert paths["invoice_lines"].read_text().splitlines()[0] == SPEC_LINE_HEADER + ",discount,tax_codes"
+    assert paths["invoice_adjustments"].read_text().splitlines() == [
+        "invoice_id,kind,code,name,rate_or_percent,base,amount"
+    ]
 
 
 def test_amounts_have_exactly_the_currency_decimals(ledger, tmp_path):
@@ -171,8 +179,8 @@ def test_text_starting_with_plus_or_carriage_return_in_any_text_column_is_guarde
 def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
     csv_paths = export_ledger(ledger, tmp_path / "csv")
     pq_paths = export_ledger(ledger, tmp_path / "pq", "parquet")
-    amounts = {"subtotal", "tax", "total", "total_paid", "balance_due", "amount"}
-    numbers = {"quantity", "unit_price", "proration_factor"}
+    amounts = {"subtotal", "tax", "total", "total_paid", "balance_due", "amount", "discount", "base"}
+    numbers = {"quantity", "unit_price", "proration_factor", "rate_or_percent"}
     text_columns = {
         "invoice_id",
         "business_id",
@@ -185,6 +193,9 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
         "kind",
         "product",
         "description",
+        "tax_codes",
+        "code",
+        "name",
     }
 
     def as_csv(name, value):
@@ -196,7 +207,12 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
         text = str(value)
         return "'" + text if name in text_columns and text[:1] in "=+-@\t\r" else text
 
-    for name, columns in (("invoices", INVOICE_COLUMNS), ("invoice_lines", LINE_COLUMNS)):
+    tables = (
+        ("invoices", INVOICE_COLUMNS),
+        ("invoice_lines", LINE_COLUMNS),
+        ("invoice_adjustments", ADJUSTMENT_COLUMNS),
+    )
+    for name, columns in tables:
         cur = ledger.execute(f"SELECT {', '.join(columns)} FROM read_parquet(?)", [str(pq_paths[name])])
         pq_rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
         csv_rows = _read(csv_paths[name])

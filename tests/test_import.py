@@ -24,6 +24,10 @@ BASICS_COUNTS = {
     "price_tiers": 5,
     "usage": 14,
     "delayed_charges": 3,
+    # spec section 11's files: none in this folder
+    "taxes": 0,
+    "coupons": 0,
+    "applied_coupons": 0,
     "businesses": 0,  # the optional businesses.csv is not in the folder: it imports as before
 }
 

@@ -132,16 +132,26 @@ def test_bill_run_review_shows_the_runs_figures(tmp_path, monkeypatch):
 
     # totals per currency: count and sums of the run's invoices, straight from the invoices table
     sums = con.execute(
-        """SELECT currency, count(*), sum(subtotal_minor), sum(tax_minor), sum(total_minor)
+        """SELECT currency, count(*), sum(subtotal_minor), sum(tax_minor), sum(total_minor), sum(discount_minor)
            FROM invoices WHERE run_id = ? GROUP BY currency ORDER BY currency""",
         [report.run_id],
     ).fetchall()
     expected_totals = [
-        {"currency": c, "invoices": n, "subtotal": major(s, c), "tax": major(t, c), "total": major(tot, c)}
-        for c, n, s, t, tot in sums
+        {
+            "currency": c,
+            "invoices": n,
+            "subtotal": major(s, c),
+            "tax": major(t, c),
+            "total": major(tot, c),
+            "discount": major(d, c),
+        }
+        for c, n, s, t, tot, d in sums
     ]
     assert len(expected_totals) > 1
-    got_totals = [{**r, "invoices": int(r["invoices"])} for r in decimals(dumped["totals"], "subtotal", "tax", "total")]
+    got_totals = [
+        {**r, "invoices": int(r["invoices"])}
+        for r in decimals(dumped["totals"], "subtotal", "tax", "total", "discount")
+    ]
     assert got_totals == expected_totals
 
     # the histogram: every USD invoice total of the run
@@ -299,7 +309,10 @@ def test_what_if_pricing_shows_the_simulated_figures(tmp_path, monkeypatch):
         ).items()
     }
     assert dict(zip(by_product["y"], map(shown, by_product["x"]), strict=True)) == product_deltas
-    assert product_deltas["API calls"] > 0 and {d for p, d in product_deltas.items() if p != "API calls"} == {0}
+    # (a coupon of an invoice with API calls moves with them: a percentage of more is more; spec section 11)
+    coupons = {r["product"] for r in price if r["kind"] == "coupon"}
+    others = {d for p, d in product_deltas.items() if p != "API calls" and p not in coupons}
+    assert product_deltas["API calls"] > 0 and others == {0}
 
     # the waterfall: baseline, what the price change adds, what the usage growth adds on top, scenario
     (waterfall,) = figure_of(nb, "waterfall_by_change(")

@@ -41,6 +41,7 @@ def _rows(frame) -> dict[str, tuple]:
             int(r.subtotal_minor),
             int(r.tax_minor),
             int(r.total_minor),
+            int(r.discount_minor),
         )
         for r in frame.itertuples()
     }
@@ -49,7 +50,7 @@ def _rows(frame) -> dict[str, tuple]:
 def _engine_rows(con, run_id: str) -> dict[str, tuple]:
     rows = con.execute(
         """SELECT contract_id, currency, period_start::VARCHAR, period_end::VARCHAR, subtotal_minor,
-                  tax_minor, total_minor FROM invoices WHERE run_id = ?""",
+                  tax_minor, total_minor, discount_minor FROM invoices WHERE run_id = ?""",
         [run_id],
     ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
@@ -70,11 +71,26 @@ def test_reference_reproduces_the_worked_example(con, basics_folder):
                 [inv["contract_id"]],
             ).fetchall()[0][0]
             tax = int((Decimal(subtotal) * rate / 100).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
-        expected[inv["contract_id"]] = (cur, inv["period_start"], inv["period_end"], subtotal, tax, subtotal + tax)
+        expected[inv["contract_id"]] = (cur, inv["period_start"], inv["period_end"], subtotal, tax, subtotal + tax, 0)
     got = _rows(reference_invoices(con, PERIOD))
     assert got == expected
     # the delayed charge is the only difference from the example: K-END31 is 100.00 + 10.00 tax without it
-    assert got["K-END31"][3:] == (10000, 1000, 11000)
+    assert got["K-END31"][3:] == (10000, 1000, 11000, 0)
+
+
+def test_reference_reproduces_the_adjustments_example(con):
+    """Spec section 11's worked case: coupons (fixed, percentage limited to a product, once / recurring /
+    forever) and taxes of several codes, an exempt line; both runs of case.json."""
+    folder = Path(__file__).resolve().parent / "examples" / "adjustments"
+    import_folder(con, folder)
+    case = json.loads((folder / "case.json").read_text())
+    for run in case["runs"]:
+        date = dt.date.fromisoformat(run["period_date"])
+        got = _rows(reference_invoices(con, date))
+        for inv in (i for i in case["invoices"] if i["period_start"] <= run["period_date"] <= i["period_end"]):
+            cur = inv["currency"]
+            want = [_minor(inv[k], cur) for k in ("subtotal", "tax", "total", "discount")]
+            assert list(got[inv["contract_id"]][3:]) == want, (inv["contract_id"], run)
 
 
 def test_reference_lines_of_the_worked_example(con, basics_folder):
@@ -91,14 +107,18 @@ def test_reference_lines_of_the_worked_example(con, basics_folder):
                 assert got[line["line_id"]] == _minor(line["amount"], inv["currency"]), line["line_id"]
 
 
-@pytest.mark.parametrize("period_date", [dt.date(2026, 3, 15), dt.date(2026, 2, 28)])
-def test_reference_agrees_with_the_engine_on_generated_data(con, period_date):
-    seed_demo(con, contracts=300, usage_rows=30_000, seed=11)
+@pytest.mark.parametrize(
+    ("period_date", "adjustments"), [(dt.date(2026, 3, 15), "demo"), (dt.date(2026, 2, 28), "every")]
+)
+def test_reference_agrees_with_the_engine_on_generated_data(con, period_date, adjustments):
+    """The demo's taxes and coupons (some contracts / every contract) included."""
+    seed_demo(con, contracts=300, usage_rows=30_000, seed=11, adjustments=adjustments)
     expected = _rows(reference_invoices(con, period_date))
     report = bill_run(con, period_date)
     assert not report.failed
     got = _engine_rows(con, report.run_id)
     assert len(got) == report.drafted > 100
+    assert sum(r[-1] > 0 for r in got.values()) > (100 if adjustments == "every" else 5)  # discounted invoices
     assert got == expected
 
 

@@ -30,6 +30,7 @@ from engine.billing.bill_run import bill_run
 from engine.billing.invoices import NothingToBill, draft_period_invoice, preview_invoice
 from engine.db import connect
 from engine.money import round_half_away, tax_minor
+from engine.rating.adjustments import STAGES as ADJUSTMENT_STAGES
 
 D = dt.date.fromisoformat
 MARCH = D("2026-03-15")
@@ -687,12 +688,14 @@ def test_a_bulk_rating_frees_its_intermediate_stages_and_a_bill_run_its_results_
 
     basics(con)
     preview_invoice(con, "K-FLAT", MARCH)
-    assert set(pipeline.INTERMEDIATE_STAGES) - {"_tier_rows"} <= _temp_tables(con)  # a preview keeps them
+    # a preview keeps them (no tier stage without tiered lines, no coupon stage without coupons)
+    assert set(pipeline.INTERMEDIATE_STAGES) - {"_tier_rows", *ADJUSTMENT_STAGES} <= _temp_tables(con)
     monkeypatch.setattr(pipeline, "KEEP_STAGES_UP_TO", 0)
     report = bill_run(con, MARCH)
     assert report.drafted == 6 and not report.failed
     left = _temp_tables(con)
-    assert not left & {*pipeline.INTERMEDIATE_STAGES, "_rated_lines", "_rated_invoices", "_new_ids"}, left
+    rated = {"_rated_lines", "_rated_invoices", "_rated_taxes", "_coupon_shares", "_new_ids"}
+    assert not left & {*pipeline.INTERMEDIATE_STAGES, *rated}, left
     # the run stored what the stages held: every invoice has its lines
     bare = "SELECT count(*) FROM invoices i WHERE NOT EXISTS (FROM invoice_lines l WHERE l.invoice_id = i.invoice_id)"
     assert con.execute(bare).fetchone() == (0,)

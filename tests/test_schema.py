@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -128,3 +129,32 @@ def test_cli_on_a_busy_database_prints_one_clean_line_and_exits_3(held_db, basic
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("billsim: ") and str(held_db) in lines[0]
     assert "Traceback" not in run.stderr
+
+
+def test_the_taxes_migration_keeps_earlier_invoices_taxes_as_their_single_rate(tmp_path):
+    """A ledger made before taxes.csv (spec section 11): after the migration its invoices read as before, their
+    tax listed as the one tax of their tax_rate (no code), on the subtotal; an invoice at rate 0 lists none."""
+    from engine.billing.invoice_store import load_invoice
+
+    taxes_at = next(n for n, sql in enumerate(schema.MIGRATIONS, start=1) if "CREATE TABLE taxes" in sql)
+    path = tmp_path / "old.duckdb"
+    raw = duckdb.connect(str(path))
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)")
+    for version in range(1, taxes_at):
+        raw.execute(schema.MIGRATIONS[version - 1])
+        raw.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])
+    for invoice_id, rate, tax in (("inv-taxed", "8.25", 928), ("inv-free", "0", 0)):
+        raw.execute(
+            """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, tax_rate, subtotal_minor,
+                   tax_minor, total_minor, created_at) VALUES (?, 'b', 'C1', 'open', 'USD', ?, 11250, ?, ?, now())""",
+            [invoice_id, rate, tax, 11250 + tax],
+        )
+    raw.close()
+    con = connect(path)
+    assert schema.current_version(con) == schema.SCHEMA_VERSION
+    taxed = load_invoice(con, "inv-taxed")
+    assert [(t.code, t.name, t.rate, t.base_minor, t.amount_minor) for t in taxed.taxes] == [
+        (None, "Tax", Decimal("8.25"), 11250, 928)
+    ]
+    assert (taxed.discount_minor, taxed.total_minor, load_invoice(con, "inv-free").taxes) == (0, 12178, [])
+    con.close()

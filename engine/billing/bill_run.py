@@ -28,6 +28,7 @@ from ..db import retry_write_conflicts, transaction
 from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
+from ..rating.adjustments import RESULTS as ADJUSTMENT_RESULTS
 from ..rating.cycles import check_period_date
 from ..rating.pipeline import drop_temp_tables, rate_targets
 from ..rating.targets import targets_for_run
@@ -158,10 +159,10 @@ def _run_once(
         con.execute("""DELETE FROM _targets t USING _existing e
                        WHERE t.contract_id = e.contract_id AND t.period_start = e.period_start""")
         progress(0.15, f"rating {in_scope:,} contracts")
-        rate_targets(con)
+        rated = rate_targets(con)
         progress(0.55, "storing drafts")
 
-        drafted = persist_rated(con, run_id=run_id)
+        drafted = persist_rated(con, rated, run_id=run_id)
         # The run's drafts are read back by run_id: the run is one transaction, so every invoice
         # carrying its id was drafted just now (a crashed or conflicting attempt left none).
         con.execute(
@@ -219,7 +220,8 @@ def _run_once(
             "UPDATE bill_runs SET status = 'completed', finished_at = ?, report = ? WHERE run_id = ?",
             [finished, json.dumps({k: _jsonable(v) for k, v in result.items()}, default=str), run_id],
         )
-        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", "_new_ids"))  # stored now: free their memory
+        # stored now: free their memory
+        drop_temp_tables(con, ("_rated_lines", "_rated_invoices", *ADJUSTMENT_RESULTS, "_new_ids"))
         # every write is done, the COMMIT is next: a named stage, so a crash test can stop the run right here
         progress(0.95, "committing")
     return {**result, "finished_at": finished}
@@ -236,7 +238,7 @@ def run_totals(con, run_id: str, business_id: str | None = None) -> list[Currenc
     rows = rows_as_dicts(
         con.execute(
             """SELECT currency, count(*) AS invoices, sum(subtotal_minor) AS s, sum(tax_minor) AS t,
-                  sum(total_minor) AS tot
+                  sum(total_minor) AS tot, sum(discount_minor) AS d
            FROM invoices WHERE run_id = ? AND (?::VARCHAR IS NULL OR business_id = ?)
            GROUP BY currency ORDER BY currency""",
             [run_id, business_id, business_id],
@@ -249,6 +251,7 @@ def run_totals(con, run_id: str, business_id: str | None = None) -> list[Currenc
             subtotal=to_major(int(r["s"]), r["currency"]),
             tax=to_major(int(r["t"]), r["currency"]),
             total=to_major(int(r["tot"]), r["currency"]),
+            discount=to_major(int(r["d"]), r["currency"]),
         )
         for r in rows
     ]

@@ -36,6 +36,16 @@ def charge_minor_sql(amount: str, per_minor_12: str) -> str:
     return f"(CASE WHEN abs({amount}) < {MONEY_LIMIT} THEN {sql_round_minor(exact, '1', per_minor_12, '1')} END)"
 
 
+def _guard_rate_sql(invoice: str, customer: str) -> str:
+    """SQL: the tax rate the fits check assumes for a draft: its single tax_rate, or the sum of the rates of its
+    customer's tax codes (the taxes a swept charge carries). A guard against amounts beyond BIGINT, not a tax:
+    the draft's taxes are computed per code once the charges are on it (invoice_store.refresh_totals)."""
+    codes = f"string_split({customer}.tax_codes, ';')"
+    return f"""(CASE WHEN {customer}.tax_codes IS NULL THEN {invoice}.tax_rate
+                     ELSE coalesce((SELECT sum(t.rate) FROM taxes t WHERE list_contains({codes}, t.tax_code)), 0)
+                END)"""  # noqa: S608 (SQL built by the engine from its own names)
+
+
 def _fits_sql(subtotal: str, tax_n: str) -> str:
     """SQL: whether a draft with this HUGEINT subtotal still has a storable subtotal and total (tax included)."""
     total = f"({subtotal} + {tax_sql(tax_n, subtotal)})"
@@ -65,13 +75,14 @@ def attach_pending_charges(
             WITH drafts AS (SELECT * FROM invoices i WHERE i.status = 'draft' AND {which}),
             ranked AS (
                 SELECT p.charge_id, p.description, p.charge_date, p.amount, p.currency, i.invoice_id,
-                       (i.tax_rate * 1000000000000)::HUGEINT AS tax_n,
+                       cust.tax_codes, ({_guard_rate_sql("i", "cust")} * 1000000000000)::HUGEINT AS tax_n,
                        {charge_minor_sql("p.amount", "cu.per_minor_12")} AS amount_minor,
                        row_number() OVER (PARTITION BY p.charge_id
                                           ORDER BY i.contract_id, i.period_start, i.invoice_id) AS rank
                 FROM ({PENDING_SQL}) p
                 JOIN drafts i ON i.customer_id = p.customer_id AND i.currency = p.currency {dated}
-                JOIN {units} cu ON cu.code = p.currency),
+                JOIN {units} cu ON cu.code = p.currency
+                JOIN customers cust ON cust.customer_id = p.customer_id),
             picked AS (SELECT * EXCLUDE (rank) FROM ranked WHERE rank = 1),
             lines_sum AS (SELECT invoice_id, sum(amount_minor)::HUGEINT AS subtotal FROM invoice_lines
                           WHERE invoice_id IN (SELECT invoice_id FROM picked) GROUP BY ALL),
@@ -98,12 +109,13 @@ def attach_pending_charges(
     )
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
-               unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id, breakdown)
+               unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id, breakdown,
+               tax_codes)
            SELECT s.invoice_id,
                   coalesce(m.last_no, 0) + row_number() OVER (PARTITION BY s.invoice_id
                                                               ORDER BY s.charge_date, s.charge_id),
                   NULL, 'delayed_charge', NULL, s.description, 1, NULL, NULL, NULL, s.amount_minor,
-                  s.charge_date, s.charge_date, s.charge_id, NULL
+                  s.charge_date, s.charge_date, s.charge_id, NULL, s.tax_codes
            FROM _charge_picks s
            LEFT JOIN (SELECT invoice_id, max(line_no) AS last_no FROM invoice_lines
                       WHERE invoice_id IN (SELECT invoice_id FROM _charge_picks) GROUP BY ALL) m USING (invoice_id)
@@ -115,11 +127,8 @@ def attach_pending_charges(
         [run_id],
     )
     attached = con.execute("SELECT count(*) FROM _charge_picks WHERE fits").fetchone()[0]
-    if attached:
-        if invoice_ids is None:
-            refresh_totals(con, run_id=run_id)
-        else:
-            refresh_totals(con, invoice_ids=invoice_ids)
+    if attached:  # only the drafts that took a charge changed
+        refresh_totals(con, ids_sql="SELECT invoice_id FROM _charge_picks WHERE fits")
     return attached, refused
 
 

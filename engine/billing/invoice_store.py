@@ -1,7 +1,10 @@
-"""Reading invoices back and keeping their totals right: the one place totals are computed.
+"""Reading invoices back and keeping their totals right after their lines change.
 
-subtotal = Σ rounded line amounts; tax = round(subtotal × tax_rate / 100) once, at invoice level;
-total = subtotal + tax; balance_due = total − total_paid. All integer minor units.
+subtotal = Σ rounded line amounts; discount = Σ coupons (each line's share stored with it); per tax code
+tax = round(base × rate / 100) once, base = Σ (amount − discount) of the lines carrying the code (a customer
+with the single tax_rate: round(subtotal × tax_rate / 100)); total = subtotal − discount + Σ taxes;
+balance_due = total − total_paid. All integer minor units. The rating computes the same for new invoices
+(rating/adjustments.py); `refresh_totals` recomputes stored drafts with the same tax SQL.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from fractions import Fraction
 import duckdb
 
 from ..errors import NotFoundError
-from ..models import Invoice, InvoiceLine, TierRow
-from ..money import TAX_BOUNDS, sql_round_minor, to_major
+from ..models import Invoice, InvoiceCoupon, InvoiceLine, InvoiceTax, TierRow
+from ..money import sql_tax_minor, to_major
+from ..rating.adjustments import NO_TAX, tax_rows_sql
 from ..rating.usage_aggregation import pending_usage
 from .numbering import businesses_join, invoice_number
 
@@ -23,10 +27,13 @@ from .numbering import businesses_join, invoice_number
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
 def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT", subtotal: str = "subtotal_minor") -> str:
     """round(subtotal × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
-    return sql_round_minor(subtotal, rate_n, "100000000000000::HUGEINT", "1", fast=TAX_BOUNDS)
+    return sql_tax_minor(subtotal, rate_n)
 
 
 TAX_SQL = tax_sql()
+
+
+TAX_ORDER = "tax_code NULLS FIRST"  # an invoice's taxes: its single tax_rate first, then by code
 
 
 def new_invoice_id() -> str:
@@ -38,25 +45,53 @@ NEW_INVOICE_ID_SQL = "'inv_' || substr(replace(gen_random_uuid()::VARCHAR, '-', 
 
 
 def refresh_totals(
-    con: duckdb.DuckDBPyConnection, *, invoice_ids: list[str] | None = None, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    invoice_ids: list[str] | None = None,
+    run_id: str | None = None,
+    ids_sql: str | None = None,
 ) -> None:
-    """Recompute subtotal/tax/total of draft invoices from their lines (after lines changed)."""
-    if invoice_ids is None and run_id is None:
-        raise ValueError("refresh_totals needs invoice_ids or run_id")
-    where = "list_contains(?, i.invoice_id)" if invoice_ids is not None else "i.run_id = ?"
-    param = invoice_ids if invoice_ids is not None else run_id
+    """Recompute subtotal, discount, taxes and total of draft invoices from their stored lines (after lines
+    changed: delayed charges swept onto them, custom lines). The drafts are `invoice_ids`, those of the run
+    `run_id`, or those `ids_sql` selects (engine-built SQL).
+
+        subtotal = Σ amount    discount = Σ line discount (kept as rated: coupons never take swept or custom lines)
+        per tax: base = Σ (amount − discount) of the lines carrying its code, amount = round(base × rate / 100)
+        total = subtotal − discount + Σ taxes
+    """
+    if invoice_ids is None and run_id is None and ids_sql is None:
+        raise ValueError("refresh_totals needs invoice_ids, run_id or ids_sql")
+    if ids_sql is not None:
+        where, params = f"i.invoice_id IN ({ids_sql})", []
+    elif invoice_ids is not None:
+        where, params = "list_contains(?, i.invoice_id)", [invoice_ids]
+    else:
+        where, params = "i.run_id = ?", [run_id]
     con.execute(
-        f"""UPDATE invoices AS i SET subtotal_minor = s.subtotal
-            FROM (SELECT l.invoice_id, coalesce(sum(l.amount_minor), 0)::BIGINT AS subtotal
-                  FROM invoices i JOIN invoice_lines l USING (invoice_id)
-                  WHERE {where} GROUP BY l.invoice_id) s
-            WHERE i.invoice_id = s.invoice_id AND i.status = 'draft'""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-        [param],
+        f"""CREATE OR REPLACE TEMP TABLE _refresh AS
+            SELECT i.invoice_id, i.tax_rate FROM invoices i WHERE i.status = 'draft' AND {where}""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+        params,
+    )
+    con.execute("DELETE FROM invoice_taxes WHERE invoice_id IN (SELECT invoice_id FROM _refresh)")
+    nets = """(SELECT l.invoice_id, l.tax_codes, sum(l.amount_minor - l.discount_minor) AS net
+              FROM invoice_lines l JOIN _refresh USING (invoice_id) GROUP BY ALL)"""
+    con.execute(
+        f"""INSERT INTO invoice_taxes (invoice_id, tax_code, name, rate, base_minor, amount_minor)
+            SELECT invoice_id, tax_code, name, rate, base_minor, amount_minor
+            FROM ({tax_rows_sql(nets, "_refresh", "main.taxes", "invoice_id")})"""  # noqa: S608 (SQL built by the engine from its own names)
     )
     con.execute(
-        f"""UPDATE invoices AS i SET tax_minor = {TAX_SQL}, total_minor = subtotal_minor + {TAX_SQL}
-            WHERE {where} AND i.status = 'draft'""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-        [param],
+        """UPDATE invoices AS i
+           SET subtotal_minor = s.subtotal, discount_minor = s.discount, tax_minor = s.tax,
+               total_minor = s.subtotal - s.discount + s.tax
+           FROM (SELECT invoice_id, coalesce(l.subtotal, 0)::BIGINT AS subtotal,
+                        coalesce(l.discount, 0)::BIGINT AS discount, coalesce(t.tax, 0)::BIGINT AS tax
+                 FROM _refresh
+                 LEFT JOIN (SELECT invoice_id, sum(amount_minor) AS subtotal, sum(discount_minor) AS discount
+                            FROM invoice_lines JOIN _refresh USING (invoice_id) GROUP BY ALL) l USING (invoice_id)
+                 LEFT JOIN (SELECT invoice_id, sum(amount_minor) AS tax
+                            FROM invoice_taxes JOIN _refresh USING (invoice_id) GROUP BY ALL) t USING (invoice_id)) s
+           WHERE i.invoice_id = s.invoice_id"""
     )
 
 
@@ -102,6 +137,9 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
         period_end=row.get("period_end"),
         charge_id=row.get("charge_id"),
         tiers=tiers,
+        discount=to_major(row.get("discount_minor") or 0, currency),
+        discount_minor=row.get("discount_minor") or 0,
+        tax_codes=tax_code_list(row.get("tax_codes")),
     )
 
 
@@ -109,9 +147,52 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
 INVOICE_HEADS = f"SELECT i.*, b.invoice_prefix FROM invoices i {businesses_join('i', 'b')}"  # noqa: S608 (the engine's own join)
 
 
-def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] | None = None) -> Invoice:
+def tax_code_list(stored: str | None) -> list[str] | None:
+    """A line's stored tax codes as a list: 'T10;T12' -> ['T10', 'T12'], 'none' -> [] (exempt), NULL -> None."""
+    if stored is None:
+        return None
+    return [] if stored == NO_TAX else stored.split(";")
+
+
+def _tax_from_row(row: dict, currency: str) -> InvoiceTax:
+    return InvoiceTax(
+        code=row["tax_code"],
+        name=row["name"],
+        rate=plain(row["rate"]),
+        base=to_major(row["base_minor"], currency),
+        amount=to_major(row["amount_minor"], currency),
+        base_minor=row["base_minor"],
+        amount_minor=row["amount_minor"],
+    )
+
+
+def _coupon_from_row(row: dict, currency: str) -> InvoiceCoupon:
+    face = row.get("face_minor")
+    return InvoiceCoupon(
+        coupon_id=row["coupon_id"],
+        name=row["name"],
+        kind=row["kind"],
+        applied_on=row["applied_on"],
+        percent=plain(row.get("percent")),
+        fixed_amount=None if face is None else to_major(face, currency),
+        base=to_major(row["base_minor"], currency),
+        amount=to_major(row["amount_minor"], currency),
+        base_minor=row["base_minor"],
+        amount_minor=row["amount_minor"],
+    )
+
+
+def invoice_from_rows(
+    head: dict,
+    lines: list[dict],
+    pending_usage: list[dict] | None = None,
+    taxes: list[dict] | None = None,
+    coupons: list[dict] | None = None,
+) -> Invoice:
+    """An invoice from its stored rows (or the rating's): head, lines, taxes (by code), coupons (in order)."""
     cur = head["currency"]
     paid = head.get("total_paid_minor") or 0
+    discount = head.get("discount_minor") or 0
     return Invoice(
         invoice_id=head.get("invoice_id"),
         business_id=head["business_id"],
@@ -146,6 +227,10 @@ def invoice_from_rows(head: dict, lines: list[dict], pending_usage: list[dict] |
         approved_by=head.get("approved_by"),
         approved_at=head.get("approved_at"),
         lines=[line_from_row(r, cur) for r in lines],
+        discount=to_major(discount, cur),
+        discount_minor=discount,
+        taxes=[_tax_from_row(r, cur) for r in taxes or []],
+        coupons=[_coupon_from_row(r, cur) for r in coupons or []],
         pending_usage=pending_usage or [],
     )
 
@@ -167,4 +252,10 @@ def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice:
     pending = []
     if head["contract_id"] is not None:
         pending = pending_usage(con, head["contract_id"], head["period_start"], head["period_end"])
-    return invoice_from_rows(head, lines, pending)
+    taxes = rows_as_dicts(
+        con.execute(f"SELECT * FROM invoice_taxes WHERE invoice_id = ? ORDER BY {TAX_ORDER}", [invoice_id])  # noqa: S608 (engine constant; values bound)
+    )
+    coupons = rows_as_dicts(
+        con.execute("SELECT * FROM invoice_coupons WHERE invoice_id = ? ORDER BY position", [invoice_id])
+    )
+    return invoice_from_rows(head, lines, pending, taxes, coupons)

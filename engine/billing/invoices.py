@@ -22,26 +22,41 @@ from ..errors import (
     ValidationError,
 )
 from ..models import DraftResult, GenerateInvoiceRequest, Invoice
+from ..rating.adjustments import COUPON_COLUMNS, TAX_COLUMNS, RatedAdjustments
 from ..rating.cycles import billing_cycles, check_date_in_contract, check_period_date, cycle_of_date
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
 from ..statuses import GENERATED, UNDER_REVIEW
 from .audit import record_events
-from .invoice_store import NEW_INVOICE_ID_SQL, invoice_from_rows, load_invoice, refresh_totals, rows_as_dicts
+from .invoice_store import (
+    NEW_INVOICE_ID_SQL,
+    TAX_ORDER,
+    invoice_from_rows,
+    load_invoice,
+    refresh_totals,
+    rows_as_dicts,
+)
 
 
-def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> None:
+def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> RatedAdjustments:
     """rate_targets for one contract's target, with a rating failure (an amount beyond exact 128-bit
     arithmetic) turned into a typed error naming the contract."""
     try:
-        rate_targets(con, source, contract_ids=[contract_id])
+        return rate_targets(con, source, contract_ids=[contract_id])
     except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
         raise ValidationError(f"contract {contract_id} cannot be rated: {str(exc).splitlines()[0]}") from None
 
 
-def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, invoice_id: str | None = None) -> int:
-    """Store `_rated_invoices`/`_rated_lines` as draft invoices (caller holds the transaction).
+def persist_rated(
+    con: duckdb.DuckDBPyConnection,
+    rated: RatedAdjustments,
+    *,
+    run_id: str | None = None,
+    invoice_id: str | None = None,
+) -> int:
+    """Store `_rated_invoices`/`_rated_lines` and the taxes and coupons of `rated` (what rate_targets returned)
+    as draft invoices (caller holds the transaction).
 
     `invoice_id` fixes the id of a single redrafted invoice; `run_id` marks the run that drafted them
     (callers read a run's drafts back by it). Returns the number of invoices stored."""
@@ -56,21 +71,31 @@ def persist_rated(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, 
     con.execute(
         """INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
                period_start, period_end, bill_for_date, due_date, period_days, tax_rate,
-               subtotal_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
+               subtotal_minor, discount_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
            SELECT n.invoice_id, r.business_id, r.customer_id, r.contract_id, 'draft', r.currency,
                r.period_start, r.period_end, r.bill_for_date, r.due_date, r.period_days, r.tax_rate,
-               r.subtotal_minor, r.tax_minor, r.total_minor, 0, ?, current_timestamp
+               r.subtotal_minor, r.discount_minor, r.tax_minor, r.total_minor, 0, ?, current_timestamp
            FROM _rated_invoices r JOIN _new_ids n USING (contract_id, period_start)""",
         [run_id],
     )
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
                unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id,
-               breakdown)
+               breakdown, discount_minor, tax_codes)
            SELECT n.invoice_id, l.line_no, l.line_id, l.kind, l.product, l.description, l.quantity,
                l.unit_price, l.active_days, l.period_days, l.amount_minor, l.line_start, l.line_end, NULL,
-               l.breakdown
+               l.breakdown, l.discount_minor, l.tax_codes
            FROM _rated_lines l JOIN _new_ids n USING (contract_id, period_start)"""
+    )
+    con.execute(
+        f"""INSERT INTO invoice_taxes (invoice_id, {TAX_COLUMNS})
+            SELECT n.invoice_id, {TAX_COLUMNS}
+            FROM ({rated.taxes_sql}) JOIN _new_ids n USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names)
+    )
+    con.execute(
+        f"""INSERT INTO invoice_coupons (invoice_id, {COUPON_COLUMNS})
+            SELECT n.invoice_id, {COUPON_COLUMNS}
+            FROM ({rated.coupons_sql}) JOIN _new_ids n USING (contract_id, period_start)"""  # noqa: S608 (SQL built by the engine from its own names)
     )
     return con.execute("SELECT count(*) FROM _new_ids").fetchone()[0]
 
@@ -102,7 +127,19 @@ def _claim(con: duckdb.DuckDBPyConnection, contract_id: str, period_start: dt.da
     return row[0] if row else None
 
 
-def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -> Invoice:
+def rated_adjustments(con: duckdb.DuckDBPyConnection, rated: RatedAdjustments) -> tuple[dict, dict]:
+    """The rated invoices' taxes (by code) and coupons (in order) as rows, by contract (a preview's targets
+    are one cycle per contract)."""
+    taxes: dict[str, list[dict]] = {}
+    for row in rows_as_dicts(con.execute(f"SELECT * FROM ({rated.taxes_sql}) ORDER BY contract_id, {TAX_ORDER}")):  # noqa: S608 (SQL built by the engine from its own names)
+        taxes.setdefault(row["contract_id"], []).append(row)
+    coupons: dict[str, list[dict]] = {}
+    for row in rows_as_dicts(con.execute(f"SELECT * FROM ({rated.coupons_sql}) ORDER BY contract_id, position")):  # noqa: S608 (SQL built by the engine from its own names)
+        coupons.setdefault(row["contract_id"], []).append(row)
+    return taxes, coupons
+
+
+def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str, rated: RatedAdjustments) -> Invoice:
     heads = rows_as_dicts(con.execute("SELECT *, 'preview' AS status FROM _rated_invoices"))
     if not heads:
         cycle = con.execute("SELECT period_start, period_end FROM _targets").fetchone()
@@ -112,7 +149,8 @@ def _rated_preview(con: duckdb.DuckDBPyConnection, contract_id: str, src: str) -
     )
     head = heads[0]
     pending = pending_usage(con, contract_id, head["period_start"], head["period_end"], src)
-    return invoice_from_rows(head, lines, pending)
+    taxes, coupons = rated_adjustments(con, rated)
+    return invoice_from_rows(head, lines, pending, taxes.get(contract_id), coupons.get(contract_id))
 
 
 def preview_invoice(
@@ -126,8 +164,8 @@ def preview_invoice(
     if targets_for_date(con, period_date, contract_ids=[contract_id], source=source) == 0:
         check_date_in_contract(con, contract_id, period_date, source)  # raises: which of the two it is
         raise NotFoundError(f"contract {contract_id} has no cycle on {period_date}")  # not reached
-    _rate_one(con, contract_id, source)
-    return _rated_preview(con, contract_id, source)
+    rated = _rate_one(con, contract_id, source)
+    return _rated_preview(con, contract_id, source, rated)
 
 
 def draft_period_invoice_tx(
@@ -152,8 +190,8 @@ def draft_period_invoice_tx(
                 )
         return DraftResult(created=False, invoice=load_invoice(con, existing))
     targets_for_date(con, period_date, contract_ids=[contract_id])
-    _rate_one(con, contract_id)
-    if persist_rated(con) == 0:
+    rated = _rate_one(con, contract_id)
+    if persist_rated(con, rated) == 0:
         raise NothingToBill(
             f"contract {contract_id} has nothing to bill in the cycle {cycle.start_date} – {cycle.end_date}"
         )
@@ -238,11 +276,11 @@ def redraft_invoice_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor
                    SELECT * FROM invoice_lines WHERE invoice_id = ? AND kind = 'delayed_charge'""",
         [invoice_id],
     )
-    for table in ("invoice_lines", "invoice_cycle_claims", "invoices"):
+    for table in ("invoice_lines", "invoice_taxes", "invoice_coupons", "invoice_cycle_claims", "invoices"):
         con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
     targets_for_date(con, period_start, contract_ids=[contract_id])
-    _rate_one(con, contract_id)
-    if persist_rated(con, run_id=run_id, invoice_id=invoice_id) == 0:
+    rated = _rate_one(con, contract_id)
+    if persist_rated(con, rated, run_id=run_id, invoice_id=invoice_id) == 0:
         raise NothingToBill(
             f"contract {contract_id} has nothing to bill any more in the cycle of "
             f"{period_start}; the draft is left as it was"

@@ -223,7 +223,14 @@ def delete_draft_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str
     released = c.execute(
         "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
     ).fetchall()
-    for table in ("invoice_lines", "invoice_cycle_claims", "idempotency_keys", "invoices"):
+    for table in (
+        "invoice_lines",
+        "invoice_taxes",
+        "invoice_coupons",
+        "invoice_cycle_claims",
+        "idempotency_keys",
+        "invoices",
+    ):
         c.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
     return sorted(r[0] for r in released)
 

@@ -62,10 +62,10 @@ def _request_hash(req: ManualInvoiceRequest) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[str, str, Decimal]:
-    """(business_id, currency, tax_rate) of a customer."""
+def _customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[str, str, Decimal, str | None]:
+    """(business_id, currency, tax_rate, tax_codes) of a customer."""
     row = con.execute(
-        "SELECT business_id, currency, tax_rate FROM customers WHERE customer_id = ?", [customer_id]
+        "SELECT business_id, currency, tax_rate, tax_codes FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchone()
     if row is None:
         raise NotFoundError(f"unknown customer {customer_id!r}")
@@ -101,14 +101,16 @@ def _insert_custom_lines(
     items: list[LineItem],
     currency: str,
     period: tuple[dt.date, dt.date] | None,
+    tax_codes: str | None,
 ) -> None:
-    """invoice_lines rows of kind 'custom', numbered 1..n in request order (one statement)."""
+    """invoice_lines rows of kind 'custom', numbered 1..n in request order (one statement); they carry the
+    customer's tax codes (spec section 11)."""
     start, end = period or (None, None)
     con.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, kind, product, description, quantity, unit_price,
-                                      amount_minor, period_start, period_end)
+                                      amount_minor, period_start, period_end, tax_codes)
            SELECT ?, t.line_no, 'custom', t.product, t.description, t.qty::DECIMAL(38,6),
-                  t.price::DECIMAL(38,12), t.amount, ?, ?
+                  t.price::DECIMAL(38,12), t.amount, ?, ?, ?
            FROM (SELECT unnest(?::INTEGER[]) AS line_no, unnest(?::VARCHAR[]) AS product,
                         unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS qty,
                         unnest(?::VARCHAR[]) AS price, unnest(?::BIGINT[]) AS amount) t""",
@@ -116,6 +118,7 @@ def _insert_custom_lines(
             invoice_id,
             start,
             end,
+            tax_codes,
             list(range(1, len(items) + 1)),
             [i.product for i in items],
             [i.description for i in items],
@@ -139,7 +142,7 @@ def _insert_invoice(
     idempotency_key: str | None = None,
 ) -> str:
     """A draft of custom lines for a customer (business and tax rate are the customer's)."""
-    business_id, _, tax_rate = _customer(con, customer_id)
+    business_id, _, tax_rate, tax_codes = _customer(con, customer_id)
     invoice_id = new_invoice_id()
     start, end = period or (None, None)
     con.execute(
@@ -165,7 +168,7 @@ def _insert_invoice(
             _utcnow(),
         ],
     )
-    _insert_custom_lines(con, invoice_id, items, currency, period)
+    _insert_custom_lines(con, invoice_id, items, currency, period, tax_codes)
     return invoice_id
 
 
@@ -306,7 +309,7 @@ def create_invoice_tx(
                     f"for a different request (invoice {row[0]})"
                 )
             return row[0], False
-    _, customer_currency, _ = _customer(con, req.customer_id)
+    customer_currency = _customer(con, req.customer_id)[1]
     currency = req.currency or customer_currency
     _check_request(req, currency)
     today = today or dt.datetime.now(dt.UTC).date()

@@ -22,7 +22,7 @@ from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
 from .invoice_store import invoice_from_rows, rows_as_dicts
-from .invoices import preview_invoice
+from .invoices import preview_invoice, rated_adjustments
 
 Outcome = Invoice | Exception
 
@@ -53,7 +53,7 @@ def _rate_together(con: duckdb.DuckDBPyConnection, ids: list[str], date: dt.date
         return {(ids[0], date): _alone(con, ids[0], date)}
     try:
         targets_for_date(con, date, contract_ids=ids)
-        rate_targets(con, contract_ids=ids)
+        adjustments = rate_targets(con, contract_ids=ids)
     except Exception:  # a bad date, an amount beyond exact arithmetic: each contract tells its own error
         return {(cid, date): _alone(con, cid, date) for cid in ids}
     heads = rows_as_dicts(con.execute("SELECT *, 'preview' AS status FROM _rated_invoices"))
@@ -64,6 +64,7 @@ def _rate_together(con: duckdb.DuckDBPyConnection, ids: list[str], date: dt.date
     )
     for line in rows_as_dicts(con.execute(rated)):
         lines[line["contract_id"]].append(line)
+    taxes, coupons = rated_adjustments(con, adjustments)
     out = {}
     for cid in ids:
         head = by_contract.get(cid)
@@ -71,5 +72,5 @@ def _rate_together(con: duckdb.DuckDBPyConnection, ids: list[str], date: dt.date
             out[(cid, date)] = _alone(con, cid, date)
             continue
         pending = pending_usage(con, cid, head["period_start"], head["period_end"])
-        out[(cid, date)] = invoice_from_rows(head, lines[cid], pending)
+        out[(cid, date)] = invoice_from_rows(head, lines[cid], pending, taxes.get(cid), coupons.get(cid))
     return out

@@ -146,22 +146,111 @@ WITH base AS (
     (['Acme', 'Boreal', 'Kite', 'Nimbus', 'Orchid', 'Pioneer', 'Quartz', 'Summit', 'Tidal', 'Vertex',
       'Willow', 'Zephyr'])[1 + rnd(c, 1, 12)] AS brand,
     (['Analytics', 'Freight', 'Robotics', 'Health', 'Logistics', 'Media', 'Foods', 'Energy', 'Labs',
-      'Retail'])[1 + rnd(c, 2, 10)] AS trade
-  FROM range(1, getvariable('demo_customers') + 1) r(c))
+      'Retail'])[1 + rnd(c, 2, 10)] AS trade,
+    (['biz-north', 'biz-north', 'biz-south'])[1 + rot(c, 4, 3)] AS business_id
+  FROM range(1, getvariable('demo_customers') + 1) r(c)),
+-- none: the single tax_rate of spec section 3 only; demo: biz-north's customers have tax codes (one in ten
+-- none: exempt), biz-south's keep a tax_rate; every: every customer has tax codes
+taxed AS (
+  SELECT *,
+    getvariable('demo_adjustments') = 2 OR (getvariable('demo_adjustments') = 1 AND business_id = 'biz-north')
+      AS with_codes,
+    getvariable('demo_adjustments') = 1 AND rot(c, 6, 10) = 0 AS exempt
+  FROM base)
 SELECT c, printf('CUS-%06d', c) AS customer_id,
   brand || ' ' || trade || CASE currency WHEN 'JPY' THEN ' KK' WHEN 'GBP' THEN ' Ltd' WHEN 'EUR' THEN ' GmbH'
     WHEN 'AUD' THEN ' Pty Ltd' ELSE ' Inc.' END AS name,
-  (['biz-north', 'biz-north', 'biz-south'])[1 + rot(c, 4, 3)] AS business_id,
+  business_id,
   'billing@' || lower(brand) || '-' || c || '.example' AS email,
   currency,
-  CASE currency
+  CASE WHEN NOT with_codes THEN CASE currency
     WHEN 'USD' THEN (['8.25', '0', '7.25', '10'])[1 + rnd(c, 5, 4)]
     WHEN 'CAD' THEN (['13', '5', '0'])[1 + rnd(c, 5, 3)]
     WHEN 'AUD' THEN (['10', '0'])[1 + rnd(c, 5, 2)]
     WHEN 'EUR' THEN (['20', '19', '0'])[1 + rnd(c, 5, 3)]
     WHEN 'GBP' THEN (['20', '0'])[1 + rnd(c, 5, 2)]
-    ELSE '10' END AS tax_rate
-FROM base;
+    ELSE '10' END END AS tax_rate,
+  -- Tax codes (spec section 11) of the customer's business: US state + city sales tax (or the state's alone),
+  -- Canadian GST + PST, VAT, …
+  CASE WHEN with_codes AND NOT exempt THEN
+    array_to_string(list_transform(CASE currency
+        WHEN 'USD' THEN CASE WHEN rnd(c, 7, 3) = 0 THEN ['US-STATE'] ELSE ['US-CITY', 'US-STATE'] END
+        WHEN 'CAD' THEN ['CA-GST', 'CA-PST'] WHEN 'AUD' THEN ['AU-GST'] WHEN 'EUR' THEN ['EU-VAT']
+        WHEN 'GBP' THEN ['UK-VAT'] ELSE ['JP-CT'] END, lambda code: tax_prefix(business_id) || code), ';')
+    END AS tax_codes
+FROM taxed;
+"""
+
+# Taxes of each business (spec section 11): codes prefixed N- / S- (a code belongs to one business).
+_TAX_TEMPLATES = [
+    ("US-STATE", "State sales tax", "6.25"),
+    ("US-CITY", "City sales tax", "2.375"),
+    ("CA-GST", "GST", "5"),
+    ("CA-PST", "PST", "7"),
+    ("AU-GST", "GST", "10"),
+    ("EU-VAT", "VAT", "19"),
+    ("UK-VAT", "VAT", "20"),
+    ("JP-CT", "Consumption tax", "10"),
+]
+# Coupons of each business (ids prefixed N- / S-), amounts in US micro-dollars converted into each currency the
+# business's contracts bill in: kind, frequency, periods, products. A product-limited coupon exists only where
+# the business sells the product.
+_COUPON_TEMPLATES = [
+    # code, name, kind, usd_micros or percent, frequency, periods, products
+    ("WELCOME", "Welcome 10 %", "percentage", "10", "once", None, None),
+    ("LOYAL", "Loyalty 5 %", "percentage", "5", "forever", None, None),
+    ("API-HALF", "API calls half price", "percentage", "50", "recurring", 3, "API calls"),
+    ("SEATS", "Seats credit", "fixed", "20000000", "recurring", 6, "Seats"),
+    ("CREDIT", "Sign-up credit", "fixed", "25000000", "once", None, None),
+    ("MONTHLY", "Partner credit", "fixed", "5000000", "forever", None, None),
+]
+_ADJUSTMENTS = """
+CREATE MACRO tax_prefix(business) AS CASE business WHEN 'biz-north' THEN 'N-' ELSE 'S-' END;
+CREATE TABLE tax_templates (code VARCHAR, name VARCHAR, rate VARCHAR);
+CREATE TABLE coupon_templates (code VARCHAR, name VARCHAR, kind VARCHAR, value VARCHAR, frequency VARCHAR,
+    periods INTEGER, products VARCHAR);
+"""
+_TAXES = """
+CREATE TABLE taxes AS
+SELECT b.business_id, tax_prefix(b.business_id) || t.code AS tax_code, t.name, t.rate
+FROM (SELECT DISTINCT business_id FROM customers WHERE tax_codes IS NOT NULL) b, tax_templates t;
+"""
+_COUPONS = """
+CREATE TABLE coupons AS
+WITH sold AS (  -- what each business sells, in which currencies
+  SELECT DISTINCT cu.business_id, k.currency_code, l.product
+  FROM order_lines l JOIN contracts k ON k.k = l.k JOIN customers cu ON cu.c = k.c),
+offers AS (
+  SELECT DISTINCT s.business_id, t.*, CASE WHEN t.kind = 'fixed' THEN s.currency_code END AS currency
+  FROM sold s JOIN coupon_templates t ON t.products IS NULL OR t.products = s.product)
+SELECT business_id, currency,
+  tax_prefix(business_id) || code || CASE WHEN currency IS NOT NULL THEN '-' || currency ELSE '' END AS coupon_id,
+  name, kind,
+  CASE WHEN kind = 'fixed' THEN money(minor_micros(value::BIGINT, currency), currency) END AS amount,
+  CASE WHEN kind = 'percentage' THEN value END AS percent, frequency, periods, products, code
+FROM offers;
+
+-- Who gets which coupon. demo: one contract in four, one in twelve also a second; every: each contract the
+-- loyalty and the partner credit from its start, and the product coupons its lines can take.
+CREATE TABLE applied_coupons AS
+WITH k AS (
+  SELECT k.k, k.contract_id, k.start_date, k.currency_code, cu.business_id,
+         list(DISTINCT l.product) AS products
+  FROM contracts k JOIN customers cu ON cu.c = k.c JOIN order_lines l ON l.k = k.k GROUP BY ALL),
+wanted AS (
+  SELECT k.*, w.code, w.nth FROM k, LATERAL (
+    SELECT unnest(CASE
+      WHEN getvariable('demo_adjustments') = 2 THEN ['LOYAL', 'MONTHLY', 'API-HALF', 'SEATS']
+      WHEN rot(k.k, 60, 4) <> 0 THEN []
+      WHEN rot(k.k, 61, 3) = 0 THEN [getvariable('demo_coupon_codes')[1 + rot(k.k, 62, 6)], 'CREDIT']
+      ELSE [getvariable('demo_coupon_codes')[1 + rot(k.k, 62, 6)]] END) AS code,
+      unnest(range(1, 5)) AS nth) w)
+SELECT DISTINCT w.k, w.nth, w.contract_id, c.coupon_id,
+  CASE WHEN getvariable('demo_adjustments') = 2 THEN w.start_date
+    ELSE w.start_date + rnd(w.k, 63 + w.nth, 150)::INTEGER END AS applied_on
+FROM wanted w JOIN coupons c
+  ON c.business_id = w.business_id AND c.code = w.code AND (c.currency IS NULL OR c.currency = w.currency_code)
+ AND (c.products IS NULL OR list_contains(w.products, c.products));
 """
 
 _CONTRACTS = """
@@ -218,8 +307,10 @@ SELECT k.k, t.slot, printf('L-%06d-%d', k.k, t.slot) AS line_id, k.contract_id, 
   CASE WHEN t.discounted THEN ([NULL, '10', '15', '20'])[1 + rot(k.k, 22, 4)] END AS discount_percent,
   -- A price ramp: consecutive line windows, the step-up from the seventh month.
   CASE t.ramp WHEN 2 THEN (k.start_date + INTERVAL 6 MONTH)::DATE END AS start_date,
-  CASE t.ramp WHEN 1 THEN (k.start_date + INTERVAL 6 MONTH)::DATE - 1 END AS end_date
-FROM contracts k JOIN templates t ON t.profile = k.profile;
+  CASE t.ramp WHEN 1 THEN (k.start_date + INTERVAL 6 MONTH)::DATE - 1 END AS end_date,
+  -- setup and implementation fees are exempt where the customer has tax codes (the others: the customer's)
+  CASE WHEN t.kind = 'one_time' AND cu.tax_codes IS NOT NULL THEN 'none' END AS tax_codes
+FROM contracts k JOIN templates t ON t.profile = k.profile JOIN customers cu ON cu.c = k.c;
 
 CREATE TABLE price_tiers AS
 SELECT l.k, l.slot, tt.tier, l.line_id, tt.up_to,
@@ -305,14 +396,17 @@ WHERE b.business_id IN (SELECT business_id FROM customers);
 """
 
 _COLUMNS = {
-    "customers": "customer_id, name, business_id, email, currency, tax_rate",
+    "customers": "customer_id, name, business_id, email, currency, tax_rate, tax_codes",
     "contracts": "contract_id, customer_id, start_date, end_date, billing_period, billing_cycle_start_day, "
     "billing_timing, payment_terms_days, minimum_commitment, proration, currency",
     "order_lines": "line_id, contract_id, product, kind, pricing_model, description, unit_price, quantity, "
     "metric, aggregation, package_size, free_units, percentage_rate, fixed_fee, "
-    "discount_percent, start_date, end_date",
+    "discount_percent, start_date, end_date, tax_codes",
     "price_tiers": "line_id, up_to, unit_price, flat_fee",
     "delayed_charges": "charge_id, customer_id, description, amount, charge_date, currency",
+    "taxes": "tax_code, name, rate, business_id",
+    "coupons": "coupon_id, name, business_id, kind, amount, currency, percent, frequency, periods, products",
+    "applied_coupons": "contract_id, coupon_id, applied_on",
     "businesses": "business_id, name, address, tax_id, invoice_prefix, NULL AS logo_path",
 }
 _ORDER = {
@@ -321,13 +415,28 @@ _ORDER = {
     "order_lines": "k, slot",
     "price_tiers": "k, slot, tier",
     "delayed_charges": "j",
+    "taxes": "tax_code",
+    "coupons": "coupon_id",
+    "applied_coupons": "k, nth, coupon_id",
     "businesses": "business_id",
 }
+ADJUSTMENTS = {"none": 0, "demo": 1, "every": 2}
+ADJUSTMENT_TABLES = ("taxes", "coupons", "applied_coupons")
 
 
-def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = None, seed: int = 7) -> dict[str, int]:
-    """Write the demo's CSV files (one per input table) into `out`; returns the rows written per file."""
+def write_demo_folder(
+    out: Path, contracts: int = 50, usage_rows: int | None = None, seed: int = 7, adjustments: str = "demo"
+) -> dict[str, int]:
+    """Write the demo CSV files (businesses.csv among them) into `out`; returns the rows written per file.
+
+    `adjustments` (spec section 11): "demo" — taxes.csv per business, biz-north's customers with tax codes
+    (state + city sales tax, GST + PST, VAT, …; a few exempt customers, setup fees exempt), biz-south's with
+    the single tax_rate, and coupons of every kind on one contract in four; "every" — tax codes for every
+    customer and coupons on every contract (the benchmark's case); "none" — the single tax_rate only and
+    no taxes, coupons or applied_coupons file (the data of spec section 1 alone)."""
     usage_rows = contracts * USAGE_ROWS_PER_CONTRACT if usage_rows is None else usage_rows
+    if adjustments not in ADJUSTMENTS:
+        raise ValueError(f"adjustments must be one of {', '.join(ADJUSTMENTS)}")
     if contracts < 0 or usage_rows < 0:
         raise ValueError("contracts and usage_rows cannot be negative")
     if usage_rows and not contracts:
@@ -343,6 +452,8 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
             "demo_usage_rows": usage_rows,
             "demo_customers": -(-contracts * 2 // 3),  # one or two contracts per customer
             "demo_charges": -(-contracts // 5),
+            "demo_adjustments": ADJUSTMENTS[adjustments],
+            "demo_coupon_codes": [t[0] for t in _COUPON_TEMPLATES],
         }
         for name, value in sizes.items():
             con.execute(f"SET VARIABLE {name} = $value", {"value": value})
@@ -350,15 +461,30 @@ def write_demo_folder(out: Path, contracts: int = 50, usage_rows: int | None = N
         con.execute(_TEMPLATE_TABLES)
         con.executemany(f"INSERT INTO templates VALUES ({', '.join(['?'] * 13)})", _LINE_TEMPLATES)  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
         con.executemany("INSERT INTO tier_templates VALUES (?, ?, ?, ?, ?)", _TIER_TEMPLATES)
+        con.execute(_ADJUSTMENTS)
+        con.executemany("INSERT INTO tax_templates VALUES (?, ?, ?)", _TAX_TEMPLATES)
+        con.executemany("INSERT INTO coupon_templates VALUES (?, ?, ?, ?, ?, ?, ?)", _COUPON_TEMPLATES)
         # Every profile has exactly one usage line: its metric is the metric of the profile's usage rows.
         con.execute(
             "SET VARIABLE demo_metrics = (SELECT list(metric ORDER BY profile) FROM templates WHERE kind = 'usage')"
         )
-        for script in (_CUSTOMERS, _CONTRACTS, _ORDER_LINES, _USAGE_SPANS, _DELAYED_CHARGES, _BUSINESSES):
+        for script in (
+            _CUSTOMERS,
+            _CONTRACTS,
+            _ORDER_LINES,
+            _USAGE_SPANS,
+            _DELAYED_CHARGES,
+            _TAXES,
+            _COUPONS,
+            _BUSINESSES,
+        ):
             con.execute(script)
         counts = {}
         for table in INPUT_TABLES:
             path = str(out / f"{table}.csv")
+            if table in ADJUSTMENT_TABLES and adjustments == "none":
+                counts[table] = 0  # no file: the folder is one of spec section 1 alone
+                continue
             if table == "usage":
                 con.execute(_USAGE, {"path": path})
                 counts[table] = usage_rows
@@ -380,10 +506,11 @@ def seed_demo(
     usage_rows: int | None = None,
     seed: int = 7,
     progress: Progress | None = None,
+    adjustments: str = "demo",
 ) -> dict[str, int]:
     """Generate the demo folder and import it like any data folder (so demo data always passes validation)."""
     with tempfile.TemporaryDirectory(prefix="billsim-demo-") as tmp:
         if progress:
             progress(0.0, f"generating {contracts:,} demo contracts")
-        write_demo_folder(Path(tmp), contracts=contracts, usage_rows=usage_rows, seed=seed)
+        write_demo_folder(Path(tmp), contracts=contracts, usage_rows=usage_rows, seed=seed, adjustments=adjustments)
         return import_folder(con, Path(tmp), progress=within(progress, 0.3, 1.0))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..currencies import MINOR_UNITS
-from ..money import MONEY_MAX_DIGITS, PRICE_SCALE, QTY_MAX_DIGITS, QTY_SCALE, USAGE_QTY_MAX_DIGITS
+from ..money import MONEY_MAX_DIGITS, PRICE_SCALE, QTY_MAX_DIGITS, QTY_SCALE, TAX_RATE_DECIMALS, USAGE_QTY_MAX_DIGITS
 from ..rating.pricing import PRICING_MODELS, model_names, models_requiring
 
 # The most digits before the point are the engine's exact-arithmetic bounds (derived in money.py): a
@@ -24,7 +24,10 @@ DECIMAL_KINDS = {
     "price": ("DECIMAL(38,12)", PRICE_SCALE, MONEY_MAX_DIGITS),
     "quantity": ("DECIMAL(38,6)", QTY_SCALE, QTY_MAX_DIGITS),
     "usage_quantity": ("DECIMAL(18,6)", QTY_SCALE, USAGE_QTY_MAX_DIGITS),
+    # tax rates (spec section 11): percent with at most 4 decimals, stored like a quantity
+    "tax_rate": ("DECIMAL(38,6)", TAX_RATE_DECIMALS, QTY_MAX_DIGITS),
 }
+NO_TAX = "none"  # an order line's tax_codes that means exempt
 RE_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
 RE_NEGATIVE = r"-.*[1-9].*"  # "-0" is zero, not negative
 RE_WHOLE = r"[+-]?[0-9]+"
@@ -35,6 +38,7 @@ RE_DATE_OR_TIMESTAMP = (  # a date, optionally with a time and a zone (Z or an o
 )
 RE_ZONE_AT_END = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 CURRENCY_CODES = sorted(MINOR_UNITS)
+LIST_SEPARATOR = ";"
 
 
 def re_too_many_decimals(places: int) -> str:
@@ -62,7 +66,7 @@ class Bind:
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # text | enum | currency | date | usage_date | whole | price | quantity | usage_quantity
+    kind: str  # text | list | tax_codes | enum | currency | date | usage_date | whole | price | quantity | …
     required: bool = False
     default: str | None = None  # the text used when the cell is blank
     fallback: str | None = None  # our own SQL for a blank cell whose default comes from another column
@@ -183,7 +187,33 @@ def cell_checks(col: Column, bind: Bind) -> list[tuple[str, str]]:
                 )
             )
         return checks
+    if col.kind in ("list", "tax_codes"):
+        checks = [
+            (
+                f"list_contains({list_items_sql(v)}, {bind('')})",
+                "'{value}' has an empty item: separate the items by a single ';'",
+            )
+        ]
+        if col.kind == "tax_codes":
+            checks.append(
+                (
+                    f"list_contains({list_items_sql(v)}, {bind(NO_TAX)}) "
+                    f"AND len(string_split({v}, {bind(LIST_SEPARATOR)})) > 1",
+                    f"'{{value}}': '{NO_TAX}' (exempt) cannot be combined with tax codes",
+                )
+            )
+        return checks
     return []  # text: any non-blank text is fine
+
+
+def list_items_sql(text: str) -> str:
+    """SQL: the trimmed items of a ';'-separated list (`text` an engine-built expression)."""
+    return f"list_transform(string_split({text}, '{LIST_SEPARATOR}'), lambda x: trim(x))"
+
+
+def canonical_list_sql(text: str) -> str:
+    """SQL: a ';'-separated list as stored, its items trimmed, without repeats, sorted ('b; a;b' -> 'a;b')."""
+    return f"array_to_string(list_sort(list_distinct({list_items_sql(text)})), '{LIST_SEPARATOR}')"
 
 
 def typed_expr(col: Column, bind: Bind) -> str:
@@ -205,6 +235,8 @@ def typed_expr(col: Column, bind: Bind) -> str:
         v = f"TRY_CAST({v} AS INTEGER)"
     elif col.kind in DECIMAL_KINDS:
         v = f"TRY_CAST({v} AS {DECIMAL_KINDS[col.kind][0]})"
+    elif col.kind in ("list", "tax_codes"):
+        v = canonical_list_sql(v)
     return v if col.fallback is None else f"coalesce({v}, {col.fallback})"
 
 
@@ -253,6 +285,74 @@ def _pricing_model_rules() -> tuple[RowRule, ...]:
     return (*(_model_needs(c) for c in required), *(_model_positive(c) for c in positive))
 
 
+COUPON_KINDS = ("fixed", "percentage")
+COUPON_FREQUENCIES = ("once", "recurring", "forever")
+MAX_COUPON_PERIODS = 1200  # cycles a recurring coupon covers: 100 years of months
+
+
+def _blank_rule(column: str, when_kind: str, reason: str) -> RowRule:
+    return RowRule(column, lambda b: f"t.kind = {b(when_kind)} AND t.raw_{column} IS NULL", reason, "t.kind")
+
+
+def _given_rule(column: str, when_kind: str, reason: str) -> RowRule:
+    return RowRule(
+        column, lambda b: f"t.kind = {b(when_kind)} AND t.raw_{column} IS NOT NULL", reason, f"t.raw_{column}"
+    )
+
+
+def _coupon_rules() -> tuple[RowRule, ...]:
+    """What each kind and frequency of coupon needs (spec section 11), one rule per column a user fixes."""
+    codes, exps = CURRENCY_CODES, [MINOR_UNITS[c] for c in CURRENCY_CODES]
+
+    def decimals_beyond_currency(b: Bind) -> str:
+        significant = f"length(regexp_extract(t.raw_amount, {b(r'[.]([0-9]*[1-9])0*$')}, 1))"
+        return (
+            f"t.kind = {b('fixed')} AND t.currency IS NOT NULL AND t.amount IS NOT NULL AND {significant} > "
+            f"list_extract({b(exps)}::INTEGER[], list_position({b(codes)}::VARCHAR[], t.currency))"
+        )
+
+    return (
+        _blank_rule("amount", "fixed", "a {value} coupon needs an amount (major units of its currency)"),
+        _blank_rule("currency", "fixed", "a {value} coupon needs a currency (it covers invoices in that currency)"),
+        RowRule(
+            "amount",
+            lambda b: f"t.kind = {b('fixed')} AND t.amount = 0",
+            "a fixed coupon's amount must be more than 0",
+            "t.raw_amount",
+        ),
+        RowRule(
+            "amount",
+            decimals_beyond_currency,
+            "'{value}' has more decimals than its currency {detail} has",
+            "t.raw_amount",
+            "t.currency",
+        ),
+        _given_rule("percent", "fixed", "'{value}': a fixed coupon has an amount, not a percent"),
+        _blank_rule("percent", "percentage", "a {value} coupon needs a percent (more than 0, at most 100)"),
+        RowRule(
+            "percent",
+            lambda b: f"t.kind = {b('percentage')} AND t.percent = 0",
+            "a percentage coupon's percent must be more than 0",
+            "t.raw_percent",
+        ),
+        _given_rule("amount", "percentage", "'{value}': a percentage coupon has a percent, not an amount"),
+        _given_rule("currency", "percentage", "'{value}': a percentage coupon applies in any currency, give none"),
+        RowRule(
+            "periods",
+            lambda b: f"t.frequency = {b('recurring')} AND t.raw_periods IS NULL",
+            "a recurring coupon needs periods (how many cycles it covers, at least 1)",
+            "t.frequency",
+        ),
+        RowRule(
+            "periods",
+            lambda b: f"t.frequency <> {b('recurring')} AND t.raw_periods IS NOT NULL",
+            "'{value}': only a recurring coupon has periods (this one is {detail})",
+            "t.raw_periods",
+            "t.frequency",
+        ),
+    )
+
+
 INVOICE_PREFIX = r"[A-Za-z0-9]{1,12}"  # engine/billing/numbering.py: '<prefix>-<year>-<number>'
 LOGO_FILE = r".+[.](png|jpe?g|gif|svg)"
 
@@ -287,8 +387,18 @@ TABLES: dict[str, Table] = {
                 Column("email", "text"),
                 Column("currency", "currency", default="USD"),
                 Column("tax_rate", "price", default="0", high=100),
+                Column("tax_codes", "tax_codes"),
             ),
             key="customer_id",
+            row_rules=(
+                RowRule(
+                    "tax_codes",
+                    lambda b: "t.raw_tax_rate IS NOT NULL AND t.raw_tax_codes IS NOT NULL",
+                    "give either tax_rate (one rate on every line) or tax_codes, not both (tax_rate is {detail})",
+                    "t.raw_tax_codes",
+                    "t.raw_tax_rate",
+                ),
+            ),
         ),
         Table(
             "contracts",
@@ -340,6 +450,7 @@ TABLES: dict[str, Table] = {
                 Column("discount_percent", "quantity", high=100),
                 Column("start_date", "date"),
                 Column("end_date", "date"),
+                Column("tax_codes", "tax_codes"),
             ),
             key="line_id",
             refs=(Ref("contract_id", "contracts", "contract"),),
@@ -391,6 +502,56 @@ TABLES: dict[str, Table] = {
             key="charge_id",
             refs=(Ref("customer_id", "customers", "customer"),),
             joins="LEFT JOIN _import_customer_currency owner ON owner.customer_id = s.customer_id",
+        ),
+        Table(
+            "taxes",
+            (
+                Column("tax_code", "text", required=True),
+                Column("name", "text", required=True),
+                Column("rate", "tax_rate", required=True, high=100),
+                Column("business_id", "text", default="default"),
+            ),
+            key="tax_code",
+            row_rules=(
+                RowRule(
+                    "tax_code",
+                    lambda b: f"t.tax_code = {b(NO_TAX)}",
+                    f"'{NO_TAX}' means exempt on an order line: it cannot be a tax code",
+                    "t.raw_tax_code",
+                ),
+                RowRule(
+                    "tax_code",
+                    lambda b: f"contains(t.tax_code, {b(LIST_SEPARATOR)})",
+                    f"'{{value}}': a tax code cannot contain '{LIST_SEPARATOR}' (it separates codes in tax_codes)",
+                    "t.raw_tax_code",
+                ),
+            ),
+        ),
+        Table(
+            "coupons",
+            (
+                Column("coupon_id", "text", required=True),
+                Column("name", "text", required=True),
+                Column("business_id", "text", default="default"),
+                Column("kind", "enum", required=True, choices=COUPON_KINDS),
+                Column("amount", "price"),
+                Column("currency", "currency"),
+                Column("percent", "quantity", high=100),
+                Column("frequency", "enum", required=True, choices=COUPON_FREQUENCIES),
+                Column("periods", "whole", low=1, high=MAX_COUPON_PERIODS),
+                Column("products", "list"),
+            ),
+            key="coupon_id",
+            row_rules=_coupon_rules(),
+        ),
+        Table(
+            "applied_coupons",
+            (
+                Column("contract_id", "text", required=True),
+                Column("coupon_id", "text", required=True),
+                Column("applied_on", "date", required=True),
+            ),
+            refs=(Ref("contract_id", "contracts", "contract"), Ref("coupon_id", "coupons", "coupon")),
         ),
         Table(
             "businesses",

@@ -26,6 +26,7 @@ from ..errors import ImportProblems, ValidationError
 from ..progress import Progress, no_progress
 from ..rating.pricing import tiered_models
 from ..schema import INPUT_TABLES
+from .import_links import link_checks
 from .import_rules import TABLES, Bind, Ref, Table, cell_checks, fast_valid, typed_expr
 
 MAX_PROBLEMS = 1000  # problems listed; the count of all of them is always given
@@ -43,7 +44,7 @@ _UNREADABLE_ROW = {
 
 
 def import_folder(con: duckdb.DuckDBPyConnection, folder: Path, progress: Progress | None = None) -> dict[str, int]:
-    """Import the CSV files of a data folder (any of the six of spec section 1); rows added per table."""
+    """Import the CSV files of a data folder (the input files of spec sections 1 and 11); rows added per table."""
     folder = Path(folder)
     if not folder.is_dir():
         what = "is a file, not a folder of CSV files" if folder.exists() else "does not exist"
@@ -374,6 +375,9 @@ class _ImportRun:
             self._check_lines_have_tiers()
         if "price_tiers" in self.sources:
             self._check_tiers()
+        for check in link_checks(set(self.sources), self.unreadable):
+            bind = Bind()
+            self._add(TABLES[check.table], check.column, check.select(bind, self._reason(check.reason, bind)), bind)
 
     def _check_cells(self, table: Table) -> None:
         """One scan per column: a CASE picks the first broken rule of each cell."""

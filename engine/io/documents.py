@@ -128,6 +128,12 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         details.append(f"prorated {line.active_days}/{line.period_days} days")
     if line.discount_percent:
         details.append(f"{_number(line.discount_percent)} % discount")
+    if line.discount_minor:
+        details.append(f"coupon discount {format_money(-line.discount_minor, cur)}")
+    if line.tax_codes == []:
+        details.append("tax exempt")
+    elif line.tax_codes:
+        details.append("tax " + ", ".join(line.tax_codes))
     tiers = [
         f"tier {t.tier_no}: {_number(t.units)} × {format_major(t.unit_price, cur)}"
         + (f" + {format_major(t.flat_fee, cur)}" if t.flat_fee else "")
@@ -142,6 +148,23 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         "unit_price": "" if line.unit_price is None or line.tiers else format_major(line.unit_price, cur),
         "amount": format_money(line.amount_minor, cur),
     }
+
+
+def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
+    """(label, amount) rows between the subtotal and the total (spec section 11): each coupon (minus what it
+    took), then each tax with its rate and base. The customer's single tax_rate (no code) reads as before:
+    'Tax (8.25 %)'; an invoice with no tax shows 'Tax (0 %)'."""
+    cur = inv.currency
+    rows = [(f"Discount: {c.name}", format_money(-c.amount_minor, cur)) for c in inv.coupons]
+    for t in inv.taxes:
+        if t.code is None:
+            rows.append((f"Tax ({_number(t.rate)} %)", format_money(t.amount_minor, cur)))
+        else:
+            label = f"{t.name} ({t.code}) {_number(t.rate)} % of {format_money(t.base_minor, cur)}"
+            rows.append((label, format_money(t.amount_minor, cur)))
+    if not inv.taxes:
+        rows.append((f"Tax ({_number(inv.tax_rate)} %)", format_money(inv.tax_minor, cur)))
+    return rows
 
 
 def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
@@ -174,6 +197,7 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
         "description": inv.description,
         "lines": [_line(ln, inv) for ln in inv.lines],
         "subtotal": format_money(inv.subtotal_minor, cur),
+        "adjustments": _adjustment_rows(inv),
         "tax_label": f"Tax ({_number(inv.tax_rate)} %)",
         "tax": format_money(inv.tax_minor, cur),
         "total": format_money(inv.total_minor, cur),

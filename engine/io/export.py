@@ -1,4 +1,5 @@
-"""Ledger export (spec section 6): invoices and invoice_lines as CSV or Parquet, written by DuckDB COPY.
+"""Ledger export (spec sections 6 and 11): invoices, invoice_lines and invoice_adjustments as CSV or Parquet,
+written by DuckDB COPY.
 
 Amounts are integer minor units in the store; each row's currency decides its decimals, so they
 are formatted as text in SQL from the integer (never through a float):
@@ -46,6 +47,7 @@ INVOICE_COLUMNS = [
     "balance_due",
     "run_id",
     "created_at",
+    "discount",  # spec section 11: after every column of section 6
     "invoice_number",  # the number as the customer sees it (engine/billing/numbering.py), after every spec column
 ]
 LINE_COLUMNS = [
@@ -61,7 +63,13 @@ LINE_COLUMNS = [
     "amount",
     "period_start",
     "period_end",
+    "discount",  # spec section 11: the line's share of the invoice's coupons
+    "tax_codes",  # the codes the line carries ('T1;T2'), 'none' when exempt, blank: the customer's tax_rate
 ]
+# spec section 11: one row per coupon (in the order they apply) and per tax of each invoice. For a coupon,
+# rate_or_percent is its percent (blank for a fixed coupon), base what its eligible lines had left; for a
+# tax its rate and base; `code` is the coupon_id or the tax code (blank: the customer's single tax_rate).
+ADJUSTMENT_COLUMNS = ["invoice_id", "kind", "code", "name", "rate_or_percent", "base", "amount"]
 _TEXT_COLUMNS = {
     "invoice_id",
     "business_id",
@@ -74,6 +82,9 @@ _TEXT_COLUMNS = {
     "kind",
     "product",
     "description",
+    "tax_codes",
+    "code",
+    "name",
 }
 _FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
 
@@ -120,6 +131,7 @@ def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
         "total_paid": _money("i.total_paid_minor", fmt),
         "balance_due": _money("i.total_minor - i.total_paid_minor", fmt),
         "created_at": "date_trunc('second', i.created_at)",
+        "discount": _money("i.discount_minor", fmt),
         "invoice_number": invoice_number_sql("i", "bz"),
     }
     return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
@@ -134,6 +146,7 @@ def _lines_sql(fmt: str, where: str) -> str:
         "unit_price": _trimmed("l.unit_price", fmt),
         "proration_factor": _proration(fmt),
         "amount": _money("l.amount_minor", fmt),
+        "discount": _money("l.discount_minor", fmt),
     }
     columns = LINE_COLUMNS + (["currency"] if fmt == "parquet" else [])
     exprs["currency"] = "i.currency"
@@ -141,6 +154,30 @@ def _lines_sql(fmt: str, where: str) -> str:
 FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency
 WHERE {where}
 ORDER BY l.invoice_id, l.line_no"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+
+
+def _adjustments_sql(fmt: str, where: str, extras: str = "") -> str:
+    exprs = {
+        "invoice_id": "a.invoice_id",
+        "kind": "a.kind",
+        "code": "a.code",
+        "name": "a.name",
+        "rate_or_percent": _trimmed("a.rate_or_percent", fmt),
+        "base": _money("a.base_minor", fmt),
+        "amount": _money("a.amount_minor", fmt),
+        "currency": "i.currency",
+    }
+    columns = ADJUSTMENT_COLUMNS + (["currency"] if fmt == "parquet" else [])
+    return f"""SELECT {_select_list(exprs, columns, fmt, True)}{extras}
+FROM (SELECT invoice_id, 'coupon' AS kind, coupon_id AS code, name, percent::DECIMAL(38,12) AS rate_or_percent,
+             base_minor, amount_minor, 0 AS kind_order, position, applied_on, kind AS coupon_kind, face_minor
+      FROM invoice_coupons
+      UNION ALL
+      SELECT invoice_id, 'tax', tax_code, name, rate, base_minor, amount_minor, 1, NULL, NULL, NULL, NULL
+      FROM invoice_taxes) a
+JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency
+WHERE {where}
+ORDER BY a.invoice_id, a.kind_order, a.position, a.code NULLS FIRST"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
 
 
 def _where(filters: dict | None) -> tuple[str, list]:
@@ -180,7 +217,8 @@ def _check_currencies(con: duckdb.DuckDBPyConnection) -> None:
 def export_ledger(
     con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *, filters: dict | None = None
 ) -> dict[str, Path]:
-    """Write invoices.{fmt} and invoice_lines.{fmt} (spec section 6) into `out_dir`; returns their paths."""
+    """Write invoices.{fmt}, invoice_lines.{fmt} (spec section 6) and invoice_adjustments.{fmt} (section 11)
+    into `out_dir`; returns their paths."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")
     _check_currencies(con)
@@ -188,11 +226,12 @@ def export_ledger(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
-    paths = {"invoices": out_dir / f"invoices.{fmt}", "invoice_lines": out_dir / f"invoice_lines.{fmt}"}
     queries = {
         "invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
         "invoice_lines": _lines_sql(fmt, where),
+        "invoice_adjustments": _adjustments_sql(fmt, where),
     }
+    paths = {name: out_dir / f"{name}.{fmt}" for name in queries}
     # One transaction: both files are the same snapshot of the ledger, even while a bill run commits.
     with transaction(con):
         for name, query in queries.items():
@@ -247,19 +286,26 @@ def ledger_frames(
 # (the Spark run writes them after the export columns, `billsim import-drafts` reads them back).
 INVOICE_STORE_EXTRAS = ["period_days", "tax_rate"]
 LINE_STORE_EXTRAS = ["active_days", "period_days", "charge_id", "breakdown"]
+# a coupon's place, date and kind, and a fixed coupon's amount (minor units): what invoice_coupons holds
+ADJUSTMENT_STORE_EXTRAS = ["position", "applied_on", "coupon_kind", "face_minor"]
 
 
 def ledger_arrow(con: duckdb.DuckDBPyConnection, *, store_extras: bool = False) -> dict:
-    """invoices and invoice_lines of the whole ledger as Arrow tables with the Parquet export's columns
-    and types (the same SQL as `export_ledger(fmt='parquet')`); with `store_extras`, also the columns of
-    INVOICE_STORE_EXTRAS / LINE_STORE_EXTRAS at the end. Rows in invoice_id (, line_no) order."""
+    """invoices, invoice_lines and invoice_adjustments of the whole ledger as Arrow tables with the Parquet
+    export's columns and types (the same SQL as `export_ledger(fmt='parquet')`); with `store_extras`, also the
+    columns of INVOICE_STORE_EXTRAS / LINE_STORE_EXTRAS / ADJUSTMENT_STORE_EXTRAS at the end. Rows in
+    invoice_id (, line_no or adjustment) order."""
     _check_currencies(con)
     inv_extra = "".join(f", i.{c}" for c in INVOICE_STORE_EXTRAS) if store_extras else ""
     line_extra = "".join(f", l.{c}" for c in LINE_STORE_EXTRAS) if store_extras else ""
     invoices = _invoices_sql("parquet", "TRUE").replace("\nFROM invoices i", f"{inv_extra}\nFROM invoices i", 1)
     lines = _lines_sql("parquet", "TRUE").replace("\nFROM invoice_lines l", f"{line_extra}\nFROM invoice_lines l", 1)
+    adjustments = _adjustments_sql(
+        "parquet", "TRUE", "".join(f", a.{c}" for c in ADJUSTMENT_STORE_EXTRAS) if store_extras else ""
+    )
     params = _currency_params()
     return {
         "invoices": con.sql(invoices + "\nORDER BY i.invoice_id", params=params).to_arrow_table(),
         "invoice_lines": con.sql(lines, params=params).to_arrow_table(),
+        "invoice_adjustments": con.sql(adjustments, params=params).to_arrow_table(),
     }

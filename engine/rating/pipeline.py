@@ -6,8 +6,14 @@ Stages (each a temp table, all contracts at once; one contract is the same SQL w
     _usage_agg          aggregated APPROVED usage per line and window  (usage_aggregation.py)
     _priced             priced quantity and exact price numerator per line (pricing.py)
     _tier_rows          each tier's share of graduated / volume lines, the breakdown
-    _rated_lines        rounded line amounts + minimum-commitment true-ups, numbered
-    _rated_invoices     one invoice per target that has a line: subtotal, tax, total
+    _rated_lines        rounded line amounts + minimum-commitment true-ups, numbered, with each line's
+                        tax codes and its discount (its share of the invoice's coupons)
+    _rated_invoices     one invoice per target that has a line: subtotal, discount, tax, total, and its
+                        `taxes` (per tax code: base, amount) and `coupons` (in order: base, amount)
+
+Coupons and taxes (spec section 11) are `adjustments.py`: the coupon stages are written only when a target
+has a coupon (the line amounts are then `_line_amounts`, their input), the per-code taxes only when a line
+carries a tax code; otherwise an invoice's tax is its customer's single rate on its subtotal (section 3).
 
 Nothing is persisted here; `invoices.py` and `bill_run.py` store what these tables hold, previews
 read them. A line's amount:
@@ -22,9 +28,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ..billing.invoice_store import tax_sql
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..money import sql_round_minor
+from .adjustments import STAGES as ADJUSTMENT_STAGES
+from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
 from .pricing import (
     PRICING_MODELS,
@@ -71,11 +78,13 @@ def _lines_sql(src: str) -> str:
            ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
            ol.unit_price, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
            ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
+           coalesce(ol.tax_codes, cust.tax_codes) AS tax_codes,
            CASE WHEN ol.kind = 'one_time' THEN t.period_start ELSE {win_start} END AS win_start,
            CASE WHEN ol.kind = 'one_time' THEN t.period_end ELSE {win_end} END AS win_end
     FROM _targets t
     JOIN {src}.contracts c USING (contract_id)
     JOIN {src}.order_lines ol USING (contract_id)
+    JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
@@ -122,13 +131,17 @@ def _tier_rows_sql(src: str) -> str:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What the lines being rated hold: their pricing models, and whether any target has a minimum commitment.
-    The last stage is written for that shape only (no tier stage without tiered lines, no true-up without a
-    commitment, a price CASE of the models present): the same amounts, and a much smaller statement to plan
-    for a one-contract preview. Every model and the true-up are written when the lines hold them."""
+    """What the lines being rated hold: their pricing models, whether any target has a minimum commitment,
+    a coupon that may cover it, a tax code (of its customer or of a line). The last stages are written for
+    that shape only (no tier stage without tiered lines, no true-up without a commitment, a price CASE of
+    the models present, no coupon or tax-code stage without them): the same amounts, and much smaller
+    statements to plan for a one-contract preview. Everything is written when the lines hold it."""
 
     models: tuple[str, ...]
     commitments: bool
+    coupons: bool = True
+    tax_codes: bool = True
+    single_rate: bool = True  # a target's customer has the single tax_rate (not 0), no codes
 
     @property
     def tiered(self) -> bool:
@@ -139,15 +152,22 @@ _EVERY_SHAPE = _Shape(tuple(PRICING_MODELS), True)
 
 
 def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
-    models, commitments = con.execute(
-        f"""SELECT (SELECT list(DISTINCT pricing_model ORDER BY pricing_model) FROM _rating_lines),
+    models, commitments, coupons, line_codes, customer_codes, single_rate = con.execute(
+        f"""WITH owners AS (SELECT cu.tax_codes, cu.tax_rate FROM _targets t JOIN {src}.contracts c USING (contract_id)
+                            JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
+            SELECT (SELECT list(DISTINCT pricing_model ORDER BY pricing_model) FROM _rating_lines),
                    EXISTS (SELECT 1 FROM _targets t JOIN {src}.contracts c USING (contract_id)
-                           WHERE c.minimum_commitment IS NOT NULL)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+                           WHERE c.minimum_commitment IS NOT NULL),
+                   EXISTS (SELECT 1 FROM _targets t JOIN {src}.applied_coupons a USING (contract_id)
+                           WHERE a.applied_on <= t.period_start),
+                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL),
+                   EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NOT NULL),
+                   EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NULL AND tax_rate <> 0)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
     ).fetchone()
     known = tuple(m for m in models or () if m in PRICING_MODELS)
     if len(known) != len(models or ()):  # a model the registry does not know: the full CASE reports it as before
-        return _EVERY_SHAPE
-    return _Shape(known, bool(commitments))
+        known, commitments = tuple(PRICING_MODELS), True
+    return _Shape(known, bool(commitments), bool(coupons), bool(line_codes or customer_codes), bool(single_rate))
 
 
 def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE) -> str:
@@ -190,12 +210,16 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
         tiers = f"with_tiers AS ({untiered}),"
     if shape.commitments:
         materialized = "MATERIALIZED"  # read twice: by the true-ups and by the union
-        result = f"""true_ups AS ({_true_up_sql(src, explain)})
-    SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"""  # noqa: S608 (engine-built SQL)
+        more = f""",
+    true_ups AS ({_true_up_sql(src, explain)})"""  # noqa: S608 (engine-built SQL)
+        lines = "SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"
     else:
-        materialized, result = "", "SELECT * FROM order_line_amounts"
+        materialized, more, lines = "", "", "SELECT * FROM order_line_amounts"
+    result = f"{more}\n    {lines}"
+    # with coupons, the amounts are the input of the coupon stages, which make _rated_lines (adjustments.py)
+    target = "_line_amounts" if shape.coupons else "_rated_lines"
     return f"""
-    CREATE OR REPLACE TEMP TABLE _rated_lines AS
+    CREATE OR REPLACE TEMP TABLE {target} AS
     WITH {tiers}
     scaled AS (
         SELECT *,
@@ -210,9 +234,8 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
-               line_no
-        FROM priced){"," if shape.commitments else ""}
-    {result}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+               line_no, 0::BIGINT AS discount_minor, tax_codes
+        FROM priced){result}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
 
 
 def _true_up_sql(src: str, explain: bool = True) -> str:
@@ -231,9 +254,11 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                NULL::DECIMAL(38,12) AS unit_price, days_n::INTEGER AS active_days, period_days,
                greatest(0, committed_minor - lines_minor)::BIGINT AS amount_minor,
                period_start AS line_start, period_end AS line_end,
-               {breakdown} AS breakdown, (n_lines + 1)::INTEGER AS line_no
+               {breakdown} AS breakdown, (n_lines + 1)::INTEGER AS line_no, 0::BIGINT AS discount_minor,
+               tax_codes
         FROM (SELECT *, {minimum} AS committed_minor
               FROM (SELECT t.contract_id, t.period_start, t.period_end, t.period_days, c.minimum_commitment,
+                           cust.tax_codes,
                            cu.per_minor_12, coalesce(s.lines_minor, 0) AS lines_minor,
                            coalesce(s.n_lines, 0) AS n_lines,
                            (c.minimum_commitment * 1000000000000)::HUGEINT AS m_n,
@@ -242,34 +267,18 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                            t.period_days::HUGEINT AS pd_n
                     FROM _targets t
                     JOIN {src}.contracts c USING (contract_id)
+                    JOIN {src}.customers cust ON cust.customer_id = c.customer_id
                     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
                     LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor, count(*) AS n_lines
                                FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
                     WHERE (c.minimum_commitment IS NOT NULL) IS TRUE))"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
-def _rated_invoices_sql(src: str) -> str:
-
-    return f"""
-    CREATE OR REPLACE TEMP TABLE _rated_invoices AS
-    WITH sums AS (SELECT contract_id, period_start, sum(amount_minor)::BIGINT AS subtotal_minor
-                  FROM _rated_lines GROUP BY ALL),
-    heads AS (
-        SELECT t.contract_id, t.period_start, t.period_end, t.bill_for_date, t.due_date, t.period_days,
-               cu.business_id, c.customer_id, c.currency, cu.tax_rate, s.subtotal_minor,
-               (cu.tax_rate * 1000000000000)::HUGEINT AS tax_n
-        FROM _targets t
-        JOIN sums s USING (contract_id, period_start)
-        JOIN {src}.contracts c USING (contract_id)
-        JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
-    SELECT * EXCLUDE (tax_n), subtotal_minor + tax_minor AS total_minor
-    FROM (SELECT *, {tax_sql("tax_n")} AS tax_minor FROM heads)"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
-
-
 def rate_targets(
     con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True, contract_ids: list[str] | None = None
-) -> None:
-    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted).
+) -> RatedAdjustments:
+    """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted); returns where
+    the invoices' taxes and coupons are (adjustments.RatedAdjustments: what storing and previews read).
 
     `explain=False` leaves every line's `breakdown` and order lines' `line_no` NULL (same amounts): for
     what-if comparisons, which show amounts only; invoices, previews and bill runs always carry them.
@@ -284,15 +293,16 @@ def rate_targets(
     if shape.tiered:
         con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain, shape))
-    con.execute(_rated_invoices_sql(src))
+    rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
     if lines > KEEP_STAGES_UP_TO:
         drop_temp_tables(con, INTERMEDIATE_STAGES)
+    return rated
 
 
 # The stages only the rating reads. A bulk rating drops them once its results are made: at 1M contracts they
 # hold gigabytes that the storing, the commit and the export then need (and a workbench session would keep
 # them until its next rating). A small rating (a preview) keeps them: dropping costs more than they weigh.
-INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows")
+INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows", *ADJUSTMENT_STAGES)
 KEEP_STAGES_UP_TO = 10_000  # rated lines
 
 

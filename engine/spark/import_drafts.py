@@ -3,6 +3,8 @@
     OUT/run            the run's id, date, options and the fingerprint of its inputs (run.py)
     OUT/invoices       export columns + store extras (period_days, tax_rate)
     OUT/invoice_lines  export columns + currency + store extras (active_days, period_days, charge_id, breakdown)
+    OUT/invoice_adjustments  each invoice's coupons and taxes (spec section 11): export columns + currency +
+                       store extras (position, applied_on, coupon_kind, face_minor)
 
 Rules (docs/RULES.md, "Spark"):
 - The ledger's input data must be the run's inputs: the fingerprint of export-inputs is recomputed over
@@ -68,10 +70,12 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
     if con.execute("SELECT count(*) FROM bill_runs WHERE run_id = ?", [run_id]).fetchone()[0]:
         return {**base, "already_imported": True, "imported": 0, "skipped": [], "failed": summary["failed"]}
     invoices, lines = _glob(out_dir, "invoices"), _glob(out_dir, "invoice_lines")
+    adjustments = _glob(out_dir, "invoice_adjustments")
     units = currency_units_params()
     with transaction(con):
         con.execute("CREATE OR REPLACE TEMP TABLE _spark_invoices AS SELECT * FROM read_parquet(?)", [invoices])
         con.execute("CREATE OR REPLACE TEMP TABLE _spark_lines AS SELECT * FROM read_parquet(?)", [lines])
+        con.execute("CREATE OR REPLACE TEMP TABLE _spark_adjustments AS SELECT * FROM read_parquet(?)", [adjustments])
         bad_run = con.execute("SELECT count(*) FROM _spark_invoices WHERE run_id IS DISTINCT FROM ?", [run_id])
         if bad_run.fetchone()[0]:
             raise ValidationError(f"{out_dir}: invoices of another run than {run_id} (mixed outputs?)")
@@ -111,21 +115,39 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
         con.execute(
             f"""INSERT INTO invoices (invoice_id, business_id, customer_id, contract_id, status, currency,
                    period_start, period_end, bill_for_date, due_date, period_days, tax_rate,
-                   subtotal_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
+                   subtotal_minor, discount_minor, tax_minor, total_minor, total_paid_minor, run_id, created_at)
                SELECT i.invoice_id, i.business_id, i.customer_id, i.contract_id, 'draft', i.currency,
                    i.period_start, i.period_end, i.bill_for_date, i.due_date, i.period_days, i.tax_rate,
-                   {_money("i.subtotal")}, {_money("i.tax")}, {_money("i.total")}, 0, i.run_id, i.created_at
+                   {_money("i.subtotal")}, {_money("i.discount")}, {_money("i.tax")}, {_money("i.total")}, 0,
+                   i.run_id, i.created_at
                FROM _spark_keep i JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = i.currency""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
             units,
         )
         con.execute(
             f"""INSERT INTO invoice_lines (invoice_id, line_no, line_id, kind, product, description, quantity,
-                   unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id, breakdown)
+                   unit_price, active_days, period_days, amount_minor, period_start, period_end, charge_id, breakdown,
+                   discount_minor, tax_codes)
                SELECT l.invoice_id, l.line_no, l.line_id, l.kind, l.product, l.description, l.quantity,
                    l.unit_price, l.active_days, l.period_days, {_money("l.amount")}, l.period_start, l.period_end,
-                   l.charge_id, l.breakdown
+                   l.charge_id, l.breakdown, {_money("l.discount")}, l.tax_codes
                FROM _spark_lines l JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = l.currency
                WHERE l.invoice_id IN (SELECT invoice_id FROM _spark_keep)""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
+            units,
+        )
+        kept = f"""FROM _spark_adjustments a JOIN {CURRENCY_UNITS_SQL} cu ON cu.code = a.currency
+                   WHERE a.invoice_id IN (SELECT invoice_id FROM _spark_keep)"""  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
+        con.execute(
+            f"""INSERT INTO invoice_coupons (invoice_id, position, coupon_id, applied_on, name, kind, percent,
+                   face_minor, base_minor, amount_minor)
+               SELECT a.invoice_id, a.position, a.code, a.applied_on, a.name, a.coupon_kind, a.rate_or_percent,
+                   a.face_minor, {_money("a.base")}, {_money("a.amount")}
+               {kept} AND a.kind = 'coupon'""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
+            units,
+        )
+        con.execute(
+            f"""INSERT INTO invoice_taxes (invoice_id, tax_code, name, rate, base_minor, amount_minor)
+               SELECT a.invoice_id, a.code, a.name, a.rate_or_percent, {_money("a.base")}, {_money("a.amount")}
+               {kept} AND a.kind = 'tax'""",  # noqa: S608 (engine-built column expressions and the currency relation; values bound)
             units,
         )
         con.execute(

@@ -1,4 +1,4 @@
-"""The six input tables as ONE customer-keyed DataFrame, and back into an engine database in a task.
+"""The input tables as ONE customer-keyed DataFrame, and back into an engine database in a task.
 
 Spark groups one DataFrame at a time, so every input row travels in one shape: a table tag `_t`, the
 customer key `_k` and typed SLOTS that each table fills with its own columns by type, in the order of the
@@ -10,8 +10,12 @@ change here):
 
 A usage row (the bulk) fills 4 strings, a date and a quantity; the rest of its slots are null. Decimals
 travel as Arrow decimal128 and are inserted into the engine's own column types, so no value is ever
-rounded or passed through a float. Usage, order lines and tiers get their customer through their
-contract (and line).
+rounded or passed through a float. Usage, order lines, applied coupons and tiers get their customer through
+their contract (and line).
+
+Taxes and coupons (spec section 11) belong to a business, not to a customer: any partition may need any of
+them. They are small (tens per business), so they are not repartitioned: `shared_tables` reads them once on
+the driver as Arrow, the task function carries them, and every task inserts them whole (SHARED_TABLES).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ _SLOT_OF_TYPE = {
     "DECIMAL(18,6)": "q",
 }
 SPARK_TYPES = {"s": "string", "d": "date", "i": "int", "p": "decimal(38,12)", "q": "decimal(38,6)"}
+SHARED_TABLES = ("taxes", "coupons")
 TABLE_TAG = "_t"
 CUSTOMER_KEY = "_k"
 
@@ -86,8 +91,13 @@ def read_inputs(spark, inputs: str) -> dict:
     return {t: spark.read.parquet(table_path(inputs, t)) for t in INPUT_TABLES}
 
 
+def shared_tables(frames: dict) -> dict:
+    """The SHARED_TABLES as Arrow tables (collected on the driver: a few rows per business)."""
+    return {t: frames[t].toArrow() for t in SHARED_TABLES}
+
+
 def packed_frame(frames: dict):
-    """One DataFrame of every input row: `_t`, `_k` (customer_id) and the slots (see the module doc)."""
+    """One DataFrame of every input row but the SHARED_TABLES': `_t`, `_k` (customer_id) and the slots."""
     from pyspark.sql import functions as F
 
     lay = layout()
@@ -100,9 +110,10 @@ def packed_frame(frames: dict):
         "order_lines": frames["order_lines"].join(owner, "contract_id"),
         "price_tiers": frames["price_tiers"].join(line_owner.select("line_id", CUSTOMER_KEY), "line_id"),
         "usage": frames["usage"].join(owner, "contract_id"),
+        "applied_coupons": frames["applied_coupons"].join(owner, "contract_id"),
     }
     packed = None
-    for table in INPUT_TABLES:
+    for table in (t for t in INPUT_TABLES if t not in SHARED_TABLES):
         filled = dict((slot, col) for col, slot in lay.columns[table])
         cols = [F.lit(lay.tag(table)).cast("int").alias(TABLE_TAG), F.col(CUSTOMER_KEY)]
         for slot in lay.slots:
@@ -113,13 +124,21 @@ def packed_frame(frames: dict):
     return packed
 
 
-def unpack_into(con: duckdb.DuckDBPyConnection, packed) -> None:
-    """Insert a task's packed rows (an Arrow table) into the engine's input tables of `con`."""
+def unpack_into(con: duckdb.DuckDBPyConnection, packed, shared: dict) -> None:
+    """Insert a task's packed rows (an Arrow table) and the `shared` tables (Arrow, by name) into the engine's
+    input tables of `con`."""
     lay = layout()
     con.register("_packed", packed)
     try:
         for table in INPUT_TABLES:
             names = ", ".join(f'"{c}"' for c, _ in lay.columns[table])
+            if table in SHARED_TABLES:
+                con.register("_shared", shared[table])
+                try:
+                    con.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM _shared")  # noqa: S608 (table and column names from the engine's schema catalog; no values)
+                finally:
+                    con.unregister("_shared")
+                continue
             slots = ", ".join(slot for _, slot in lay.columns[table])
             con.execute(
                 f"INSERT INTO main.{table} ({names}) SELECT {slots} FROM _packed WHERE {TABLE_TAG} = ?",  # noqa: S608 (table and column names from the engine's schema catalog; no values)

@@ -4,8 +4,8 @@
       -> repartition(N, customer_id): a customer's contracts, usage and delayed charges in ONE task
       -> mapInArrow: each task bills its customers with the engine's bill_run in an in-memory DuckDB
          (partition.py) and returns its invoices, lines, failures and pending charges
-      -> OUT/invoices, OUT/invoice_lines          Parquet: the export columns (spec section 6), then the
-                                                   store extras import-drafts needs (export.py)
+      -> OUT/invoices, OUT/invoice_lines,         Parquet: the export columns (spec sections 6 and 11), then
+         OUT/invoice_adjustments                   the store extras import-drafts needs (export.py)
          OUT/failed, OUT/pending_charges, OUT/run  Parquet: failed contracts, charges left pending, and
                                                    one row describing the run (id, date, input fingerprint)
 
@@ -25,10 +25,18 @@ from ..billing.bill_run import new_bill_run_id
 from ..currencies import minor_units
 from ..rating.cycles import check_period_date
 from .inputs import MANIFEST, parse_manifest
-from .packing import CUSTOMER_KEY, packed_frame, read_inputs
-from .partition import INVOICE_PREFIX, LINE_PREFIX, OUT_JSON, OUT_KIND, bill_output_schema, bill_partition
+from .packing import CUSTOMER_KEY, packed_frame, read_inputs, shared_tables
+from .partition import (
+    ADJUSTMENT_PREFIX,
+    INVOICE_PREFIX,
+    LINE_PREFIX,
+    OUT_JSON,
+    OUT_KIND,
+    bill_output_schema,
+    bill_partition,
+)
 
-OUTPUTS = ("invoices", "invoice_lines", "failed", "pending_charges", "run")
+OUTPUTS = ("invoices", "invoice_lines", "invoice_adjustments", "failed", "pending_charges", "run")
 
 
 def out_path(out: str, name: str) -> str:
@@ -62,7 +70,13 @@ def _totals(invoices) -> list[dict]:
 
     rows = (
         invoices.groupBy("currency")
-        .agg(F.count("*").alias("n"), F.sum("subtotal").alias("s"), F.sum("tax").alias("t"), F.sum("total"))
+        .agg(
+            F.count("*").alias("n"),
+            F.sum("subtotal").alias("s"),
+            F.sum("tax").alias("t"),
+            F.sum("total"),
+            F.sum("discount"),
+        )
         .orderBy("currency")
         .collect()
     )
@@ -77,6 +91,7 @@ def _totals(invoices) -> list[dict]:
             "subtotal": major(r[2], r[0]),
             "tax": major(r[3], r[0]),
             "total": major(r[4], r[0]),
+            "discount": major(r[5], r[0]),
         }
         for r in rows
     ]
@@ -102,11 +117,12 @@ def spark_run(
     run_id = new_bill_run_id()
     partitions = partitions or default_partitions(spark)
     manifest = inputs_manifest(spark, inputs)
-    packed = packed_frame(read_inputs(spark, inputs))
+    frames = read_inputs(spark, inputs)
+    packed, shared = packed_frame(frames), shared_tables(frames)
     arrow_schema = bill_output_schema()
 
     def task(batches):
-        table = bill_partition(batches, period_date, include_delayed_charges, run_id)
+        table = bill_partition(batches, period_date, include_delayed_charges, run_id, shared)
         if table is not None:
             yield from table.to_batches()
 
@@ -118,8 +134,10 @@ def spark_run(
     try:
         invoices = result.where(F.col(OUT_KIND) == "invoice").select(*_columns(INVOICE_PREFIX, arrow_schema))
         lines = result.where(F.col(OUT_KIND) == "line").select(*_columns(LINE_PREFIX, arrow_schema))
+        adjustments = result.where(F.col(OUT_KIND) == "adjustment").select(*_columns(ADJUSTMENT_PREFIX, arrow_schema))
         invoices.write.mode("overwrite").parquet(out_path(out, "invoices"))
         lines.write.mode("overwrite").parquet(out_path(out, "invoice_lines"))
+        adjustments.write.mode("overwrite").parquet(out_path(out, "invoice_adjustments"))
         side = result.where(F.col(OUT_KIND).isin("failed", "pending", "stats")).select(OUT_KIND, OUT_JSON).collect()
         totals = _totals(invoices)
     finally:

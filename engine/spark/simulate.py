@@ -3,7 +3,8 @@
     the scenario is checked against the WHOLE data first (SparkData: the same `problems` of every change,
     over Spark), then each customer partition runs the engine's comparison (scenarios.compare_checked:
     baseline and scenario rated by rate_targets, compared line by line) and returns its rows;
-    OUT/comparison           Parquet: the comparison rows in integer minor units (exact, typed)
+    OUT/comparison           Parquet: the comparison rows in integer minor units (exact, typed), and each
+                             invoice's tax in the baseline and the scenario as a row of kind 'tax'
     OUT/comparison.csv       for a local --out: written by the same function as `billsim simulate`,
                              from those rows, so the two files are byte-identical for the same data
 
@@ -22,9 +23,9 @@ from ..errors import ScenarioError, ValidationError
 from ..money import to_major
 from ..rating.pricing import unit_price_models
 from ..whatif.changes import UsageChange
-from ..whatif.compare import COMPARISON, write_comparison_csv
+from ..whatif.compare import COMPARISON, TAX_KIND, write_comparison_csv
 from ..whatif.scenarios import Scenario, scenario_json
-from .packing import CUSTOMER_KEY, packed_frame, read_inputs
+from .packing import CUSTOMER_KEY, packed_frame, read_inputs, shared_tables
 from .partition import comparison_schema, simulate_partition
 from .run import default_partitions, out_path
 
@@ -37,6 +38,9 @@ class SparkData:
 
         self.lines = frames["order_lines"]
         self.contracts = frames["contracts"]
+        self.customers = frames["customers"]
+        self.coupons = frames["coupons"]
+        self.taxes = frames["taxes"]
         self.products = frozenset(r[0] for r in self.lines.select("product").distinct().collect())
         metrics = {r[0] for r in self.lines.where(F.col("metric").isNotNull()).select("metric").distinct().collect()}
         rest = sorted(set(extra_metrics) - metrics)
@@ -71,6 +75,29 @@ class SparkData:
         }
         return [c for c in contract_ids if c not in found]
 
+    def coupon_exists(self, coupon_id: str) -> bool:
+        from pyspark.sql import functions as F
+
+        return bool(self.coupons.where(F.col("coupon_id") == coupon_id).limit(1).collect())
+
+    def tax_code_exists(self, tax_code: str) -> bool:
+        from pyspark.sql import functions as F
+
+        return bool(self.taxes.where(F.col("tax_code") == tax_code).limit(1).collect())
+
+    def contracts_of_other_businesses(self, contract_ids: list[str], business_id: str) -> list[str]:
+        from pyspark.sql import functions as F
+
+        rows = (
+            self.contracts.where(F.col("contract_id").isin(list(contract_ids)))
+            .join(self.customers.select("customer_id", "business_id"), "customer_id")
+            .where(F.col("business_id") != business_id)
+            .select("contract_id")
+            .orderBy("contract_id")
+            .collect()
+        )
+        return [r[0] for r in rows]
+
 
 def check_scenario(frames: dict, scenario: Scenario) -> None:
     """Every product, line, metric and contract the scenario names must exist in the inputs (all problems)."""
@@ -81,28 +108,30 @@ def check_scenario(frames: dict, scenario: Scenario) -> None:
         raise ScenarioError(f"scenario {scenario.name!r} refers to what the data does not have: " + "; ".join(problems))
 
 
-def _totals(comparison) -> list[dict]:
+def _totals(comparison) -> tuple[list[dict], list[dict]]:
+    """(totals, tax_totals) per currency, as `billsim simulate` reports them: the sums of the comparison's
+    rows, and of its invoices' tax rows (kind 'tax')."""
     from pyspark.sql import functions as F
 
     def total(col: str):
         return F.sum(F.col(col).cast("decimal(38,0)"))
 
     rows = (
-        comparison.groupBy("currency")
+        comparison.groupBy((F.col("kind") == TAX_KIND).alias("is_tax"), "currency")
         .agg(total("baseline_minor"), total("scenario_minor"), total("delta_minor"), F.count("*"))
         .orderBy("currency")
         .collect()
     )
-    return [
-        {
+    totals, taxes = [], []
+    for is_tax, cur, b, s, d, n in rows:
+        row = {
             "currency": cur,
             "baseline": str(to_major(int(b or 0), cur)),
             "scenario": str(to_major(int(s or 0), cur)),
             "delta": str(to_major(int(d or 0), cur)),
-            "rows": n,
         }
-        for cur, b, s, d, n in rows
-    ]
+        (taxes if is_tax else totals).append(row if is_tax else {**row, "rows": n})
+    return totals, taxes
 
 
 def _is_local(out: str) -> bool:
@@ -116,8 +145,8 @@ def _write_csv(out: str) -> str:
     con = connect(":memory:")
     try:
         con.execute(
-            f"CREATE TEMP TABLE {COMPARISON} AS SELECT * FROM read_parquet(?)",  # noqa: S608 (an engine temp-table name; the path is bound)
-            [str(folder / "comparison" / "*.parquet")],
+            f"CREATE TEMP TABLE {COMPARISON} AS SELECT * FROM read_parquet(?) WHERE kind <> ?",  # noqa: S608 (an engine temp-table name; the path is bound)
+            [str(folder / "comparison" / "*.parquet"), TAX_KIND],
         )
         return str(write_comparison_csv(con, folder))
     finally:
@@ -136,6 +165,7 @@ def spark_simulate(
 ) -> dict:
     """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, on Spark; write
     OUT/comparison (Parquet) and, for a local OUT, OUT/comparison.csv. Returns the summary (totals per currency)."""
+    from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
     if to_date < from_date:
@@ -145,9 +175,10 @@ def spark_simulate(
     check_scenario(frames, scenario)
     partitions = partitions or default_partitions(spark)
     body = scenario_json(scenario)
+    shared = shared_tables(frames)
 
     def task(batches):
-        table = simulate_partition(batches, body, from_date, to_date)
+        table = simulate_partition(batches, body, from_date, to_date, shared)
         if table is not None:
             yield from table.to_batches()
 
@@ -158,13 +189,15 @@ def spark_simulate(
     )
     comparison.write.mode("overwrite").parquet(out_path(out, "comparison"))
     written = spark.read.parquet(out_path(out, "comparison"))
+    totals, tax_totals = _totals(written)
     summary = {
         "scenario": scenario.name,
         "changes": scenario.labels(),
         "from_date": from_date.isoformat(),
         "to_date": to_date.isoformat(),
-        "rows": written.count(),
-        "totals": _totals(written),
+        "rows": written.where(F.col("kind") != TAX_KIND).count(),
+        "totals": totals,
+        "tax_totals": tax_totals,
         "partitions": partitions,
         "comparison": out_path(out, "comparison"),
         "comparison_csv": _write_csv(out) if _is_local(out) else None,

@@ -18,7 +18,7 @@ Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,12 +36,12 @@ MONEY_MAXIMUM = Decimal(MONEY_LIMIT) - Decimal(1).scaleb(-PRICE_DECIMALS)
 QTY_MAXIMUM = Decimal(10) ** QTY_MAX_DIGITS - Decimal(1).scaleb(-QTY_DECIMALS)
 
 
-def _decimals(value: Decimal) -> int:
+def decimal_places(value: Decimal) -> int:
     exp = value.as_tuple().exponent
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
-def _check_decimal(
+def check_decimal(
     value: Decimal | None,
     places: int,
     what: str,
@@ -55,7 +55,7 @@ def _check_decimal(
         raise ValueError(f"{what} must be a number")
     if maximum is not None and value > maximum:
         raise ValueError(f"{what} must be at most {maximum}, got {value}")
-    if _decimals(value.normalize()) > places:
+    if decimal_places(value.normalize()) > places:
         raise ValueError(f"{what} has more than {places} decimal places: {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
@@ -87,8 +87,17 @@ class KnownData(Protocol):
     def unknown_contracts(self, contract_ids: list[str]) -> list[str]:
         """The ids that name no stored contract."""
 
+    def coupon_exists(self, coupon_id: str) -> bool:
+        """Whether a stored coupon has this id (spec section 11)."""
 
-class _Change(BaseModel):
+    def tax_code_exists(self, tax_code: str) -> bool:
+        """Whether a stored tax has this code (spec section 11)."""
+
+    def contracts_of_other_businesses(self, contract_ids: list[str], business_id: str) -> list[str]:
+        """The contracts among `contract_ids` whose customer is of another business than `business_id`."""
+
+
+class ChangeBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def label(self) -> str:  # pragma: no cover - every change overrides it
@@ -98,7 +107,7 @@ class _Change(BaseModel):
         return []
 
 
-class PriceChange(_Change):
+class PriceChange(ChangeBase):
     """Scale every price of the selected lines by `percent`, or set their `unit_price`.
 
     Selected = lines of `product`, or the line `line_id`, or every line when neither is given.
@@ -116,12 +125,12 @@ class PriceChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
+        return check_decimal(v, PERCENT_DECIMALS, "price percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
 
     @field_validator("unit_price")
     @classmethod
     def _unit_price(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "unit_price", maximum=MONEY_MAXIMUM)
+        return check_decimal(v, PRICE_DECIMALS, "unit_price", maximum=MONEY_MAXIMUM)
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -157,7 +166,7 @@ class PriceChange(_Change):
         return []
 
 
-class UsageChange(_Change):
+class UsageChange(ChangeBase):
     """Scale the quantity of APPROVED usage rows of `metric` (every metric when absent) by `percent`.
 
     Rows keep their exact scaled quantity; the usage line's priced quantity (6 decimals) is rounded
@@ -171,7 +180,7 @@ class UsageChange(_Change):
     @field_validator("percent")
     @classmethod
     def _percent(cls, v):
-        return _check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
+        return check_decimal(v, PERCENT_DECIMALS, "usage percent", minimum=Decimal(-100), maximum=PERCENT_LIMIT)
 
     def label(self) -> str:
         return f"usage {self.metric or 'all metrics'} {_percent_text(self.percent)}"
@@ -192,15 +201,15 @@ class Tier(BaseModel):
     @field_validator("up_to")
     @classmethod
     def _up_to(cls, v):
-        return _check_decimal(v, QTY_DECIMALS, "tier up_to", maximum=QTY_MAXIMUM)
+        return check_decimal(v, QTY_DECIMALS, "tier up_to", maximum=QTY_MAXIMUM)
 
     @field_validator("unit_price", "flat_fee")
     @classmethod
     def _price(cls, v, info):
-        return _check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}", maximum=MONEY_MAXIMUM)
+        return check_decimal(v, PRICE_DECIMALS, f"tier {info.field_name}", maximum=MONEY_MAXIMUM)
 
 
-class TiersChange(_Change):
+class TiersChange(ChangeBase):
     """Replace the tiers of a graduated or volume line (ordered by up_to; exactly one unbounded, last)."""
 
     type: Literal["tiers"]
@@ -234,7 +243,7 @@ class TiersChange(_Change):
         return []
 
 
-class ChurnChange(_Change):
+class ChurnChange(ChangeBase):
     """The contracts churn: none of their cycles in the range is billed in the scenario."""
 
     type: Literal["churn"]
@@ -249,7 +258,7 @@ class ChurnChange(_Change):
         return [f"{self.label()}: unknown contract(s) {', '.join(map(repr, unknown))}"] if unknown else []
 
 
-class MinimumCommitmentChange(_Change):
+class MinimumCommitmentChange(ChangeBase):
     """Set (or, with amount null, remove) a contract's minimum commitment per full cycle."""
 
     type: Literal["minimum_commitment"]
@@ -259,7 +268,7 @@ class MinimumCommitmentChange(_Change):
     @field_validator("amount")
     @classmethod
     def _amount(cls, v):
-        return _check_decimal(v, PRICE_DECIMALS, "minimum commitment amount", maximum=MONEY_MAXIMUM)
+        return check_decimal(v, PRICE_DECIMALS, "minimum commitment amount", maximum=MONEY_MAXIMUM)
 
     def label(self) -> str:
         return f"minimum commitment {self.contract_id} = {self.amount if self.amount is not None else 'none'}"
@@ -270,7 +279,7 @@ class MinimumCommitmentChange(_Change):
         return []
 
 
-class ProrationChange(_Change):
+class ProrationChange(ChangeBase):
     """Every contract's proration becomes `value` (none: active lines bill whole)."""
 
     type: Literal["proration"]
@@ -278,10 +287,3 @@ class ProrationChange(_Change):
 
     def label(self) -> str:
         return f"proration {self.value}"
-
-
-Change = Annotated[
-    PriceChange | UsageChange | TiersChange | ChurnChange | MinimumCommitmentChange | ProrationChange,
-    Field(discriminator="type"),
-]
-CHANGE_TYPES = ("price", "usage", "tiers", "churn", "minimum_commitment", "proration")

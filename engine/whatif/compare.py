@@ -1,9 +1,14 @@
 """Comparing a baseline rating with a scenario rating, line by line, and summing the comparison.
 
-    _scenario_baseline   the baseline's `_rated_lines`, kept before the scenario is rated
+    _scenario_baseline   the baseline's rated rows (rated_rows_sql), kept before the scenario is rated
     _scenario_comparison one row per invoice line of either side (FULL OUTER JOIN); a line missing
                          on one side counts as 0. Order lines match on (contract, period, line_id);
                          true-up lines have no line_id and match on (contract, period, kind).
+
+An invoice's coupons (spec section 11) are rows too: kind 'coupon', line_id the coupon_id, product its name,
+amount MINUS what it took on that invoice (a coupon applied twice to a contract is one row). Rows are amounts
+before tax: their sum is subtotal − discount. Taxes are compared apart, per invoice (`_scenario_tax_comparison`,
+kind 'tax'), and summed per currency into the summary's `tax_totals` (baseline, scenario, delta).
 
 Amounts stay integer minor units until they are shown: `to_major` gives the currency's decimals.
 Totals are sums of the rows, so a summary always equals the sum of its comparison.csv.
@@ -23,6 +28,7 @@ import pandas as pd
 from ..currencies import currency_units_table
 from ..io.csv_guard import guard_formula_sql
 from ..money import sql_major_text, to_major
+from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
@@ -34,14 +40,28 @@ TRUE_UP = "minimum_commitment_true_up"
 TRUE_UP_LABEL = "Minimum commitment true-up"
 
 
-def keep_baseline(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep the baseline's rated lines before the scenario's rating replaces `_rated_lines`."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {BASELINE} AS
-                    SELECT contract_id, period_start, line_id, kind, product, amount_minor
-                    FROM _rated_lines""")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+BASELINE_TAX = "_scenario_baseline_tax"
 
 
-def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
+def rated_rows_sql(rated: RatedAdjustments) -> str:
+    """SELECT of a rating's rows as the comparison reads them: its lines, and its coupons (`rated`: what
+    rate_targets returned) as negative rows, one per coupon of an invoice."""
+    return f"""
+    SELECT contract_id, period_start, line_id, kind, product, amount_minor FROM _rated_lines
+    UNION ALL
+    SELECT contract_id, period_start, coupon_id AS line_id, 'coupon' AS kind, any_value(name) AS product,
+           (-sum(amount_minor))::BIGINT AS amount_minor
+    FROM ({rated.coupons_sql}) GROUP BY contract_id, period_start, coupon_id"""  # noqa: S608 (SQL built by the engine from its own names)
+
+
+def keep_baseline(con: duckdb.DuckDBPyConnection, rated: RatedAdjustments) -> None:
+    """Keep the baseline's rated rows (and its invoices' tax) before the scenario's rating replaces them."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASELINE} AS {rated_rows_sql(rated)}")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {BASELINE_TAX} AS
+                    SELECT contract_id, period_start, tax_minor FROM _rated_invoices""")  # noqa: S608 (engine constants)
+
+
+def build_comparison(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> int:
     """`_scenario_comparison` from `_scenario_baseline` and the scenario's `_rated_lines`.
 
     `_rated_lines` holds only the re-rated (affected) contracts: their lines are matched with their
@@ -52,8 +72,7 @@ def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
         f"""CREATE OR REPLACE TEMP TABLE {COMPARISON} AS
             WITH b AS (SELECT *, coalesce(line_id, '') AS k FROM {BASELINE}
                        WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})),
-            s AS (SELECT contract_id, period_start, line_id, kind, product, amount_minor,
-                         coalesce(line_id, '') AS k FROM _rated_lines),
+            s AS (SELECT *, coalesce(line_id, '') AS k FROM ({rated_rows_sql(rated)})),
             matched AS (
                 SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
                        coalesce(b.period_start, s.period_start) AS period_start,
@@ -75,6 +94,52 @@ def build_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> int:
             FROM j JOIN {stored}.contracts c USING (contract_id)"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
     return con.execute(f"SELECT count(*) FROM {COMPARISON}").fetchone()[0]  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+
+
+TAX_COMPARISON = "_scenario_tax_comparison"
+TAX_KIND = "tax"
+
+
+def build_tax_comparison(con: duckdb.DuckDBPyConnection, stored: str) -> None:
+    """`_scenario_tax_comparison`: per invoice (contract, cycle) of either side, its tax in the baseline and in
+    the scenario (the re-rated contracts' invoices, the baseline's for every other contract), in the columns
+    of the comparison with kind 'tax' (no product, no line)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {TAX_COMPARISON} AS
+            WITH b AS (SELECT contract_id, period_start, tax_minor FROM {BASELINE_TAX}
+                       WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})),
+            s AS (SELECT contract_id, period_start, tax_minor FROM _rated_invoices),
+            j AS (SELECT coalesce(b.contract_id, s.contract_id) AS contract_id,
+                         coalesce(b.period_start, s.period_start) AS period_start,
+                         coalesce(b.tax_minor, 0)::BIGINT AS baseline_minor,
+                         coalesce(s.tax_minor, 0)::BIGINT AS scenario_minor
+                  FROM b FULL OUTER JOIN s USING (contract_id, period_start)
+                  UNION ALL
+                  SELECT contract_id, period_start, tax_minor, tax_minor FROM {BASELINE_TAX}
+                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED}))
+            SELECT j.contract_id, c.customer_id, NULL::VARCHAR AS product, NULL::VARCHAR AS line_id,
+                   '{TAX_KIND}' AS kind, c.currency, j.period_start, j.baseline_minor, j.scenario_minor,
+                   (j.scenario_minor - j.baseline_minor)::BIGINT AS delta_minor
+            FROM j JOIN {stored}.contracts c USING (contract_id)"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+    )
+
+
+def tax_totals(con: duckdb.DuckDBPyConnection, rows: str = TAX_COMPARISON) -> list[dict]:
+    """Per currency: the invoices' tax in the baseline and the scenario, and the delta (major units as
+    strings), from tax comparison rows (`rows`: an engine table name)."""
+    found = con.execute(
+        f"""SELECT currency, sum(baseline_minor)::HUGEINT, sum(scenario_minor)::HUGEINT
+            FROM {rows} WHERE kind = '{TAX_KIND}' GROUP BY currency ORDER BY currency"""  # noqa: S608 (engine constants)
+    ).fetchall()
+    return [
+        {
+            "currency": cur,
+            "baseline": str(to_major(int(b), cur)),
+            "scenario": str(to_major(int(s), cur)),
+            "delta": str(to_major(int(s) - int(b), cur)),
+        }
+        for cur, b, s in found
+    ]
 
 
 def comparison_totals(con: duckdb.DuckDBPyConnection) -> list[dict]:

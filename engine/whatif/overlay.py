@@ -3,7 +3,8 @@
 An overlay is a private in-memory catalog ATTACHed to the connection under a fresh name
 (`scn_<hex>`), holding:
 
-    contracts, order_lines, price_tiers   copies of the stored tables, then rewritten change by change
+    contracts, order_lines, price_tiers,  copies of the stored tables, then rewritten change by change
+    taxes, coupons, applied_coupons
     customers                             a view over the stored table (no change touches it)
     usage                                 a view over the stored table; approved rows' quantity ×
                                           the metric's compounded usage factor (usage_factors)
@@ -25,6 +26,7 @@ import duckdb
 
 from ..errors import ScenarioError
 from ..rating.pricing import unit_price_models
+from .adjustment_changes import CouponChange, TaxChange
 from .changes import (
     ChurnChange,
     MinimumCommitmentChange,
@@ -36,7 +38,7 @@ from .changes import (
 )
 from .compare import AFFECTED
 
-COPIED = ("contracts", "order_lines", "price_tiers")
+COPIED = ("contracts", "order_lines", "price_tiers", "taxes", "coupons", "applied_coupons")
 MAX_FACTOR_DECIMALS = 18
 _SELECTED = "(?::VARCHAR IS NULL OR product = ?) AND (?::VARCHAR IS NULL OR line_id = ?)"
 
@@ -133,6 +135,31 @@ class StoredData:
         }
         return [c for c in contract_ids if c not in found]
 
+    def coupon_exists(self, coupon_id: str) -> bool:
+        # every business's coupons: a coupon id is unique across businesses
+        return self.con.execute("SELECT count(*) FROM coupons WHERE coupon_id = ?", [coupon_id]).fetchone()[0] > 0
+
+    def tax_code_exists(self, tax_code: str) -> bool:
+        """A tax code of the data the scenario may name: of a business of `within`'s contracts when given."""
+        return (
+            self.con.execute(
+                f"""SELECT count(*) FROM taxes t WHERE t.tax_code = ?
+                    AND (?::VARCHAR[] IS NULL OR t.business_id IN (
+                        SELECT cu.business_id FROM contracts c JOIN customers cu USING (customer_id)
+                        WHERE {self._scope_sql("c.contract_id")}))""",  # noqa: S608
+                [tax_code, self._within, *self._scope_params()],
+            ).fetchone()[0]
+            > 0
+        )
+
+    def contracts_of_other_businesses(self, contract_ids: list[str], business_id: str) -> list[str]:
+        rows = self.con.execute(
+            """SELECT c.contract_id FROM contracts c JOIN customers cu USING (customer_id)
+               WHERE list_contains(?::VARCHAR[], c.contract_id) AND cu.business_id <> ? ORDER BY 1""",
+            [list(contract_ids), business_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
 
 def _selection_params(change: PriceChange) -> list:
     return [change.product, change.product, change.line_id, change.line_id]
@@ -203,6 +230,53 @@ def _apply_usage(con, scn: str, change: UsageChange) -> None:
     """Usage is a view: its factors are compounded once for all usage changes (`_usage_view`)."""
 
 
+def _apply_coupon(con, scn: str, change: CouponChange) -> None:
+    c = change.coupon
+    con.execute(
+        f"""INSERT INTO {scn}.coupons (coupon_id, name, business_id, kind, amount, currency, percent, frequency,
+                                       periods, products)
+            VALUES (?, ?, coalesce(?, 'default'), ?, ?::DECIMAL(38,12), ?, ?::DECIMAL(38,6), ?, ?, ?)""",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        [
+            c.coupon_id,
+            c.name,
+            c.business_id,
+            c.kind,
+            None if c.amount is None else _sql_decimal(c.amount),
+            c.currency,
+            None if c.percent is None else _sql_decimal(c.percent),
+            c.frequency,
+            c.periods,
+            None if c.products is None else ";".join(sorted(set(c.products))),
+        ],
+    )
+    # the selected contracts: listed, or with a line of the products, or all; of the coupon's business if it names one
+    con.execute(
+        f"""INSERT INTO {scn}.applied_coupons (contract_id, coupon_id, applied_on)
+            SELECT c.contract_id, ?, ? FROM {scn}.contracts c JOIN {scn}.customers cu USING (customer_id)
+            WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], c.contract_id))
+              AND (?::VARCHAR[] IS NULL OR c.contract_id IN (SELECT contract_id FROM {scn}.order_lines
+                                                              WHERE list_contains(?::VARCHAR[], product)))
+              AND (?::VARCHAR IS NULL OR cu.business_id = ?)""",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        [
+            c.coupon_id,
+            change.applied_on,
+            change.contract_ids,
+            change.contract_ids,
+            change.products,
+            change.products,
+            c.business_id,
+            c.business_id,
+        ],
+    )
+
+
+def _apply_tax(con, scn: str, change: TaxChange) -> None:
+    con.execute(
+        f"UPDATE {scn}.taxes SET rate = ?::DECIMAL(38,6) WHERE tax_code = ?",  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        [_sql_decimal(change.rate), change.tax_code],
+    )
+
+
 APPLY: dict[type, Callable] = {
     PriceChange: _apply_price,
     TiersChange: _apply_tiers,
@@ -210,6 +284,8 @@ APPLY: dict[type, Callable] = {
     MinimumCommitmentChange: _apply_minimum,
     ProrationChange: _apply_proration,
     UsageChange: _apply_usage,
+    CouponChange: _apply_coupon,
+    TaxChange: _apply_tax,
 }
 
 
@@ -266,7 +342,9 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
     stored tables (set difference, NULLs equal), so a new change type needs no rule of its own here:
         contract row changed or removed (churn, minimum commitment, proration)
         an order line changed (price)           a line's tiers changed (tiers, price)
-        a line prices a metric whose usage is scaled (usage)"""
+        a line prices a metric whose usage is scaled (usage)
+        a coupon applied to it, or a coupon it has changed (coupon)
+        a tax code its customer or one of its lines carries changed (tax)"""
 
     def differ(table: str) -> str:  # rows on either side that the other side does not have
         return (
@@ -284,10 +362,18 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {AFFECTED} AS
+            WITH taxes AS (SELECT DISTINCT tax_code FROM {differ("taxes")})
             SELECT contract_id FROM {differ("contracts")}
             UNION SELECT contract_id FROM {differ("order_lines")}
             UNION SELECT o.contract_id FROM {stored}.order_lines o
                   WHERE o.line_id IN (SELECT line_id FROM {differ("price_tiers")})
+            UNION SELECT contract_id FROM {differ("applied_coupons")}
+            UNION SELECT a.contract_id FROM {scn}.applied_coupons a
+                  WHERE a.coupon_id IN (SELECT coupon_id FROM {differ("coupons")})
+            UNION SELECT o.contract_id FROM {stored}.order_lines o
+                  WHERE list_has_any(string_split(o.tax_codes, ';'), (SELECT list(tax_code) FROM taxes))
+            UNION SELECT c.contract_id FROM {stored}.contracts c JOIN {stored}.customers cu USING (customer_id)
+                  WHERE list_has_any(string_split(cu.tax_codes, ';'), (SELECT list(tax_code) FROM taxes))
             {usage}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
     return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)

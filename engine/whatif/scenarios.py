@@ -10,7 +10,8 @@
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
 to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
-Amounts are line amounts before tax (tax is an invoice-level rounding of their sum).
+Amounts are line amounts before tax, an invoice's coupons as negative rows (compare.py); the invoices' tax is
+compared per currency in the summary's `tax_totals` (baseline, scenario, delta).
 
 Saved scenarios live in the `scenarios` table (name, body JSON, saved_at); saving is the only write.
 """
@@ -32,18 +33,23 @@ from pydantic import ValidationError as PydanticValidationError
 from ..errors import NotFoundError, ScenarioError, ValidationError
 from ..money import to_major
 from ..progress import Progress, no_progress
+from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
-from .changes import CHANGE_TYPES, Change, UsageChange
+from .adjustment_changes import CHANGE_TYPES, Change
+from .changes import UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
     build_comparison,
+    build_tax_comparison,
     comparison_frame,
     comparison_totals,
     delta_by_product,
     keep_baseline,
+    rated_rows_sql,
     revenue_by_month,
+    tax_totals,
     top_movers,
     waterfall_by_product,
     write_comparison_csv,
@@ -161,20 +167,20 @@ def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> i
     """Target every cycle starting in the range, rate it as stored, keep targets and lines."""
     cycles = _target_range(con, from_date, to_date, contract_ids)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-    rate_targets(con, explain=False)
-    keep_baseline(con)
+    keep_baseline(con, rate_targets(con, explain=False))
     return cycles
 
 
-def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> int:
+def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> tuple[int, RatedAdjustments]:
     """Rate `changes` over the kept targets: only the contracts whose inputs the changes touch are
-    rated again (the others bill exactly as the baseline). Returns the number of cycles rated."""
+    rated again (the others bill exactly as the baseline). Returns the number of cycles rated and where the
+    rating left its invoices' taxes and coupons."""
     with scenario_overlay(con, changes, metrics) as scn:
         mark_affected_contracts(con, scn, stored)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _targets AS SELECT * FROM {ALL_TARGETS}
                         WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})""")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-        rate_targets(con, source=scn, explain=False)
-    return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
+        rated = rate_targets(con, source=scn, explain=False)
+    return con.execute("SELECT count(*) FROM _targets").fetchone()[0], rated
 
 
 def _compare(
@@ -195,9 +201,11 @@ def _compare(
     progress(0.05, "billing the baseline")
     cycles = _rate_baseline(con, from_date, to_date, contract_ids)
     progress(0.5, f"billing the scenario ({cycles:,} cycles in the range)")
-    rerated = _rate_scenario(con, scenario.changes, known.metrics, stored)
+    rerated, rated = _rate_scenario(con, scenario.changes, known.metrics, stored)
     progress(0.9, "comparing line by line")
-    rows = build_comparison(con, stored)
+    rows = build_comparison(con, stored, rated)
+    build_tax_comparison(con, stored)
+    taxes = tax_totals(con)
     progress(1.0, "compared")
     return {
         "scenario": scenario.name,
@@ -208,6 +216,7 @@ def _compare(
         "cycles_rerated": rerated,
         "rows": rows,
         "totals": comparison_totals(con),
+        "tax_totals": taxes,
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -216,13 +225,15 @@ def _compare(
 def compare_checked(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date) -> int:
     """`_compare` over PART of the data (a Spark partition: engine.spark.simulate) whose scenario was
     checked against the whole data before: a line or contract the scenario names may be elsewhere, so
-    nothing is checked here. Leaves `_scenario_comparison`; returns its number of rows."""
+    nothing is checked here. Leaves `_scenario_comparison` and `_scenario_tax_comparison`; returns the number
+    of rows of the first."""
     metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
     known = StoredData(con, metrics)
     stored = stored_schema(con)
     _rate_baseline(con, from_date, to_date, None)
-    _rate_scenario(con, scenario.changes, known.metrics, stored)
-    return build_comparison(con, stored)
+    _, rated = _rate_scenario(con, scenario.changes, known.metrics, stored)
+    build_tax_comparison(con, stored)
+    return build_comparison(con, stored, rated)
 
 
 def simulate(
@@ -278,11 +289,11 @@ def run_simulation(
     return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
 
 
-def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str) -> dict[str, int]:
+def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> dict[str, int]:
     """Per currency: the re-rated contracts' lines + the baseline lines of every other contract."""
     rows = con.execute(
         f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT
-            FROM (SELECT contract_id, amount_minor FROM _rated_lines
+            FROM (SELECT contract_id, amount_minor FROM ({rated_rows_sql(rated)})
                   UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
                   WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
             JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
@@ -307,8 +318,8 @@ def waterfall_by_change(
     _rate_baseline(con, from_date, to_date, contract_ids)
     totals = []
     for i in range(len(scenario.changes) + 1):
-        _rate_scenario(con, scenario.changes[:i], known.metrics, stored)  # i = 0: nothing re-rated
-        totals.append(_scenario_totals(con, stored))
+        _, rated = _rate_scenario(con, scenario.changes[:i], known.metrics, stored)  # i = 0: nothing re-rated
+        totals.append(_scenario_totals(con, stored, rated))
     steps = []
     for cur in sorted(set().union(*totals)):
         amounts = [t.get(cur, 0) for t in totals]

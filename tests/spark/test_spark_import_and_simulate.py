@@ -56,12 +56,14 @@ def test_import_drafts_skips_an_invoiced_cycle_and_is_idempotent(ran, tmp_path, 
         ("K-YEN", f"cycle already invoiced (invoice {existing})")
     ]
     # the imported drafts are the Spark run's invoices and lines, exactly
-    spark_inv, spark_lines = spark_rows(ran / "out")
+    spark_inv, spark_lines, spark_adjustments = spark_rows(ran / "out")
     t = ledger_arrow(con)
-    ledger_inv, ledger_lines = rows_of(t["invoices"], t["invoice_lines"])
+    ledger_inv, ledger_lines, ledger_adjustments = rows_of(t["invoices"], t["invoice_lines"], t["invoice_adjustments"])
     imported = [r for r in ledger_inv if r[2] != "K-YEN"]
     assert imported == [r for r in spark_inv if r[2] != "K-YEN"]
     assert [r for r in ledger_lines if r[0] != "K-YEN"] == [r for r in spark_lines if r[0] != "K-YEN"]
+    assert [r for r in ledger_adjustments if r[0] != "K-YEN"] == [r for r in spark_adjustments if r[0] != "K-YEN"]
+    assert any(r[2] == "tax" for r in ledger_adjustments)  # basics' customers with a tax_rate: its one tax row
     run_id = result["run_id"]
     assert con.execute("SELECT status FROM bill_runs WHERE run_id = ?", [run_id]).fetchone() == ("completed",)
     assert con.execute("SELECT count(*) FROM invoices WHERE run_id = ? AND status = 'draft'", [run_id]).fetchone() == (
@@ -105,6 +107,7 @@ def test_spark_simulate_writes_the_same_comparison_csv_as_simulate(spark, ran, t
     engine_csv = (tmp_path / "engine" / "comparison.csv").read_bytes()
     assert (tmp_path / "spark" / "comparison.csv").read_bytes() == engine_csv
     assert summary["totals"] == engine["totals"] and summary["rows"] == engine["rows"] > 0
+    assert summary["tax_totals"] == engine["tax_totals"] and engine["tax_totals"]  # basics: 10 % tax on ACME and KITE
 
 
 def test_spark_simulate_rejects_a_scenario_naming_what_the_data_lacks(spark, ran, tmp_path):

@@ -45,9 +45,10 @@ def basics(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """3,000 demo contracts (60 usage rows each) and one contract whose rating overflows (K-BAD)."""
+    """3,000 demo contracts (60 usage rows each; taxes and coupons of every kind, spec section 11) and one
+    contract whose rating overflows (K-BAD)."""
     tmp = tmp_path_factory.mktemp("demo")
-    write_demo_folder(tmp / "csv", contracts=3000, usage_rows=180_000, seed=11)
+    write_demo_folder(tmp / "csv", contracts=3000, usage_rows=180_000, seed=11, adjustments="demo")
     con = connect(tmp / "ledger.duckdb")
     import_folder(con, tmp / "csv")
     customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
@@ -91,8 +92,13 @@ def test_demo_spark_run_equals_the_engine_run_and_reports_the_failing_contract(s
     summary = spark_run(
         spark, str(demo / "inputs"), DEMO_DATE, str(out), partitions=partitions, include_delayed_charges=True
     )
-    invoices, lines = spark_rows(out)
-    assert (invoices, lines) == engine_rows(engine)
+    invoices, lines, adjustments = spark_rows(out)
+    assert (invoices, lines, adjustments) == engine_rows(engine)
+    # coupons of both kinds took something, and taxes of several codes were charged (spec section 11)
+    coupons = {(a[3], a[5] is None) for a in adjustments if a[2] == "coupon" and a[7] > 0}  # (code, fixed)
+    assert {fixed for _, fixed in coupons} == {True, False}
+    assert len({a[3] for a in adjustments if a[2] == "tax" and a[3] is not None}) >= 3
+    assert any(line[-3] > 0 for line in lines)  # a line's discount (…, discount, tax_codes, currency)
     # the data covers what the issue asks: every model, prorated lines, true-ups, stubs, currencies, charges
     kinds = {line[4] for line in lines}  # (contract, invoice period, line_no, line_id, kind, …)
     assert {"recurring", "usage", "minimum_commitment_true_up", "delayed_charge"} <= kinds
