@@ -313,7 +313,7 @@ def test_a_run_without_an_added_change_runs_the_change_shown_and_results_go_stal
     assert [w for w in at.warning if w.value.startswith("Stale")]
 
 
-def test_a_scenario_without_change_draws_no_chart(mixed_db):
+def test_an_incomplete_change_is_refused_beside_the_run_button_and_draws_nothing(mixed_db):
     at = _scenario_page(start_app())
     at.session_state["scn_result"] = None
     widget(at.selectbox, "scn_type").set_value("churn").run()
