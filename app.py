@@ -4,11 +4,13 @@ import streamlit as st
 
 from engine.service import BillsimError, Caller
 from views import _reads
+from views._actions import clear_feedback
 from views._database import application, db_path, init_session
 from views._routing import PAGES
 
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
+st.session_state.pop("data_changed", None)  # this run draws the whole page: no fragment needs to (views._actions)
 try:
     application(db_path())  # created, migrated and (when empty) seeded with the demo on first start
     _reads.refresh_if_changed(db_path())  # a change made elsewhere (the API, the CLI) shows on this rerun
@@ -38,4 +40,7 @@ st.sidebar.text_input("Your name", key="actor", help="recorded with every change
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)
     st.switch_page(goto)
+if st.session_state.get("feedback_page") != pages.url_path:  # an action's outcome belongs to its page
+    clear_feedback()
+    st.session_state["feedback_page"] = pages.url_path
 pages.run()

@@ -117,6 +117,7 @@ class Invoice(_Model):
     customer_id: str
     contract_id: str | None = None
     number: int | None = None
+    invoice_number: str | None = Field(None, description="the number as the customer sees it: N-2026-000001")
     status: str
     currency: str
     period_start: dt.date | None = None

@@ -350,11 +350,26 @@ INSERT INTO invoice_taxes
 SELECT invoice_id, NULL, 'Tax', tax_rate, subtotal_minor, tax_minor FROM invoices WHERE tax_rate <> 0;
 """  # noqa: S608 (column types from this module's constants; no value)
 
+# The businesses that send the invoices (businesses.csv, an optional input file): the seller on every document
+# and the prefix of its invoice numbers (engine/billing/numbering.py). A business without a row is shown by its
+# id, with the default prefix.
+_BUSINESSES = """
+CREATE TABLE businesses (
+    business_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    address VARCHAR,
+    tax_id VARCHAR,
+    invoice_prefix VARCHAR,
+    logo_path VARCHAR
+);
+"""
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged).
+# Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the
+# optional businesses (businesses.csv).
 INPUT_TABLES = [
     "customers",
     "contracts",
@@ -365,6 +380,7 @@ INPUT_TABLES = [
     "taxes",
     "coupons",
     "applied_coupons",
+    "businesses",
 ]
 
 

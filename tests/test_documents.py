@@ -86,7 +86,7 @@ def test_the_pdf_holds_the_number_lines_and_totals_of_a_finalized_invoice(con, u
     inv = load_invoice(con, usd)
     assert inv.status == "open" and inv.number == 1
     text = pdf_text(render_invoice(con, usd, "pdf"))
-    assert "Invoice 1" in text
+    assert "Invoice INV-" in text
     for line in inv.lines:
         assert line.product in text
     for label, amount in (("Subtotal", "$112.50"), ("Tax (8.25 %)", "$9.28"), ("Total", "$121.78")):
@@ -96,7 +96,7 @@ def test_the_pdf_holds_the_number_lines_and_totals_of_a_finalized_invoice(con, u
 
 def test_a_draft_pdf_carries_the_DRAFT_mark_and_no_number(con, usd):
     text = pdf_text(render_invoice(con, usd, "pdf"))
-    assert "DRAFT" in text and "Invoice 1" not in text
+    assert "DRAFT" in text and "Invoice INV-" not in text
     assert "Platform — Platform fee" in text and "$121.78" in text
 
 
@@ -123,7 +123,7 @@ def test_a_void_invoice_shows_VOID_and_its_reason(con, usd):
     finalize(con, usd)
     void_invoice(con, usd, reason="billed twice")
     text = pdf_text(render_invoice(con, usd, "pdf"))
-    assert "VOID" in text and "billed twice" in text and "Invoice 1" in text
+    assert "VOID" in text and "billed twice" in text and "Invoice INV-" in text
     assert "Balance due none (void)" in text and "$121.78" in text  # the total stays, nothing is owed
     assert "DRAFT" not in text
 
@@ -192,14 +192,14 @@ def test_cli_render_writes_html_and_pdf(ledger, tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["format"] == "html" and summary["number"] == 1 and summary["bytes"] == out.stat().st_size
-    assert "Invoice 1" in out.read_text(encoding="utf-8")
+    assert "Invoice INV-" in out.read_text(encoding="utf-8")
 
     pdf = tmp_path / "invoice.pdf"  # no --format: a .pdf file gets a PDF
     proc = billsim(db, "render", invoice_id, "--out", str(pdf))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["format"] == "pdf"
     text = pdf_text(pdf.read_bytes())
-    assert "Invoice 1" in text and "$121.78" in text
+    assert "Invoice INV-" in text and "$121.78" in text
 
 
 def test_cli_render_errors_are_one_line(ledger, tmp_path):

@@ -117,7 +117,8 @@ def test_csv_header_rows_are_exactly_the_spec_columns(ledger, tmp_path):
         "invoice_lines": tmp_path / "invoice_lines.csv",
         "invoice_adjustments": tmp_path / "invoice_adjustments.csv",
     }
-    assert paths["invoices"].read_text().splitlines()[0] == SPEC_INVOICE_HEADER + ",discount"
+    # then the project's invoice_number (docs/RULES.md): the number as the customer sees it
+    assert paths["invoices"].read_text().splitlines()[0] == SPEC_INVOICE_HEADER + ",discount,invoice_number"
     assert paths["invoice_lines"].read_text().splitlines()[0] == SPEC_LINE_HEADER + ",discount,tax_codes"
     assert paths["invoice_adjustments"].read_text().splitlines() == [
         "invoice_id,kind,code,name,rate_or_percent,base,amount"

@@ -28,6 +28,7 @@ BASICS_COUNTS = {
     "taxes": 0,
     "coupons": 0,
     "applied_coupons": 0,
+    "businesses": 0,  # the optional businesses.csv is not in the folder: it imports as before
 }
 
 

@@ -27,6 +27,7 @@ COUNTS = {
     "taxes": 3,
     "coupons": 3,
     "applied_coupons": 3,
+    "businesses": 0,  # the optional businesses.csv: not in this folder
 }
 
 

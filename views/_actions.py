@@ -1,5 +1,14 @@
-"""Guarded writes: each button's work is carried out once per token, its message shown once, and the
-cached reads cleared after it (the pages then read what is stored now)."""
+"""Guarded writes: each button's work is carried out once per token, its outcome shown where the button is
+(and kept there until the next action), and the cached reads cleared after it (the pages then read what is
+stored now).
+
+Where: every action names its place (`where`, e.g. "rv_actions"); the page draws `show_flash(where)` right under
+the buttons of that place, so "Hold: give the reason first" appears next to "Put on hold", not 800 px above it.
+Only the last action's messages are kept (a new action replaces them; another page clears them: app.py).
+
+Popovers: a popover that holds an action is drawn by `action_popover` (its open state tracked under its key);
+the action closes it (`close_popover`), so no popover stays open showing what the data was before the action.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +19,76 @@ import streamlit as st
 from engine.service import BillsimError
 from views import _reads
 
+PAGE = "page"  # the top of the page: what no button's place claims (a page-wide refusal, a finished import)
+SHOW = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}
 
-def flash(kind: str, text: str) -> None:
-    st.session_state.setdefault("flash", []).append((kind, text))
+
+def _feedback() -> dict:
+    return st.session_state.setdefault("feedback", {"where": None, "messages": []})
 
 
-def show_flash() -> None:
-    """Messages of the action just carried out (by a button callback), shown once."""
-    for kind, text in st.session_state.get("flash", []):
-        {"error": st.error, "warning": st.warning, "info": st.info}.get(kind, st.success)(text)
-    st.session_state["flash"] = []
+def clear_feedback() -> None:
+    """Forget the last action's messages (another page was opened)."""
+    st.session_state["feedback"] = {"where": None, "messages": []}
+
+
+def flash(kind: str, text: str, where: str = PAGE) -> None:
+    """Say what an action did (or why it did nothing) at its place `where`, in place of the messages of the
+    action before: what is shown is always the outcome of the last action."""
+    st.session_state["feedback"] = {"where": where, "messages": [(kind, text)]}
+
+
+def show_flash(where: str = PAGE) -> None:
+    """The last action's messages, if it was made here (kept: shown again on every rerun until the next action)."""
+    fb = _feedback()
+    if fb["where"] == where:
+        for kind, text in fb["messages"]:
+            SHOW.get(kind, st.success)(text)
 
 
 def data_changed() -> None:
-    """After any write: every cached read may be stale."""
+    """After any write: every cached read may be stale, and a fragment that carried out the write draws the whole
+    page again (the flag is dropped by every full run of app.py)."""
     _reads.clear()
+    st.session_state["data_changed"] = True
 
 
-def run_action(token: tuple, label: str, work: Callable[[], str | None], *, show_refusal: bool = True) -> None:
-    """Carry out a write once per token (a button's on_click callback).
+def action_popover(label: str, key: str, **kwargs):
+    """A popover whose open state is tracked under `key` (so an action inside it can close it)."""
+    return st.popover(label, key=key, on_change="rerun", **kwargs)
+
+
+def close_popover(key: str) -> None:
+    """Close a popover of `action_popover` (in a button's callback: before the page is drawn again)."""
+    st.session_state[key] = False
+
+
+def run_action(
+    token: tuple,
+    label: str,
+    work: Callable[[], str | None],
+    *,
+    where: str = PAGE,
+    show_refusal: bool = True,
+    close: str | None = None,
+) -> bool:
+    """Carry out a write once per token (a button's on_click callback); True when it was carried out now.
 
     The token names the action and the state the button was drawn for (e.g. ('finalize', invoice_id)),
     so a double click, or a rerun that replays the click, finds the token done and does nothing. The
-    user is told what the first click did (once: not again while its message is still to be shown).
-    A refused action (BillsimError) is shown as an error (unless the page shows it itself:
-    `show_refusal=False`) and leaves its token free for a retry.
+    user is told what the first click did, at the action's place `where`. A refused action
+    (BillsimError) is shown as an error (unless the page shows it itself: `show_refusal=False`) and leaves
+    its token free for a retry. `close`: the key of the action's popover, closed once the action is done.
     """
     done: dict = st.session_state.setdefault("done_actions", {})
     if token in done:
         message = done[token]
-        pending = [text for _, text in st.session_state.get("flash", [])]
-        if message and message not in pending:
-            flash("success", f"{message} (carried out once; the repeated click changed nothing)")
-        return
+        fb = _feedback()
+        if message and not (fb["where"] == where and ("success", message) in fb["messages"]):
+            flash("success", f"{message} (carried out once; the repeated click changed nothing)", where)
+        if close:
+            close_popover(close)
+        return False
     done[token] = None
     try:
         with st.spinner(f"{label}…"):
@@ -50,10 +96,15 @@ def run_action(token: tuple, label: str, work: Callable[[], str | None], *, show
     except BillsimError as exc:
         del done[token]
         if show_refusal:
-            flash("error", f"{label} refused: {exc}")
+            flash("error", f"{label} refused: {exc}", where)
+        else:  # the page shows the refusal itself (e.g. the import's problems): no older message beside it
+            clear_feedback()
+        return False
     else:
         done[token] = message or f"{label}: done."
-        if message:
-            flash("success", message)
+        flash("success", done[token], where)
+        if close:
+            close_popover(close)
+        return True
     finally:
         data_changed()

@@ -50,7 +50,7 @@ def init_session() -> None:
     st.session_state.setdefault("contract_id", None)  # chosen on the cycles / preview pages
     st.session_state.setdefault("period_start", None)  # start of the chosen cycle
     st.session_state.setdefault("done_actions", {})  # action token -> what it did (views._actions)
-    st.session_state.setdefault("flash", [])  # messages of the last action, shown once
+    st.session_state.setdefault("feedback", {"where": None, "messages": []})  # the last action's outcome (_actions)
 
 
 def db_path() -> str:

@@ -29,6 +29,21 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
     return format_major(Decimal(str(amount)), currency)
 
 
+def invoice_number_text(number) -> str:
+    """An invoice number as customers see it ('N-2026-000001'); '' before finalization (None or NaN)."""
+    return "" if number is None or (not isinstance(number, str) and pd.isna(number)) else str(number)
+
+
+def invoice_number(inv) -> str:
+    """The number of an Invoice, or 'draft' when it has none yet."""
+    return invoice_number_text(inv.invoice_number) or "draft"
+
+
+def balance_text(minor: int, currency: str, status: str) -> str:
+    """What is still due: nothing on a void invoice (it collects nothing more)."""
+    return "none (void)" if status == "void" else money(minor, currency)
+
+
 def fmt_date(value) -> str:
     """YYYY-MM-DD (a time too when there is one); '' for none: None, NaN, or NaT (a manual invoice has no
     period; NaT is a datetime whose strftime raises)."""
@@ -62,6 +77,11 @@ def plain_number(value) -> str:
 def customer(name: str | None, customer_id: str) -> str:
     """'Boreal Media Pty Ltd (CUS-000001)': people know customers by name, the data by id."""
     return f"{name} ({customer_id})" if name else customer_id
+
+
+def business(names: dict[str, str], business_id: str) -> str:
+    """'Northwind Billing Ltd (biz-north)' (businesses.csv), or the id alone when it has no row."""
+    return f"{names[business_id]} ({business_id})" if names.get(business_id) else business_id
 
 
 def column_label(name: str) -> str:

@@ -1,7 +1,10 @@
 """Review and lifecycle actions of one invoice, shared by the Invoice preview and the Ledger:
 approve / hold (with a reason) / release a draft, finalize an approved invoice and void an open one.
 Finalize and void sit behind a confirmation: a popover that says what the action does, and for a void
-or a hold the reason (kept with the invoice). Every action is recorded under the sidebar's name."""
+or a hold the reason (kept with the invoice). Every action is recorded under the sidebar's name.
+
+Each action's outcome is shown where its buttons are: the page draws `show_flash(place(prefix))` right under
+them (a missing reason is said inside its popover, under the button pressed); a popover closes after its action."""
 
 from __future__ import annotations
 
@@ -10,61 +13,79 @@ import streamlit as st
 from engine.service import lifecycle
 from engine.service.formats import Invoice
 from views import _reads
-from views._actions import flash, run_action
+from views._actions import action_popover, flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import money
+from views._format import invoice_number, money
 
 
-def _finalize(invoice_id: str) -> None:
+def place(prefix: str) -> str:
+    """Where the outcome of an invoice's actions is shown on page `prefix` (under its buttons)."""
+    return f"{prefix}_invoice_actions"
+
+
+def _popover(prefix: str, what: str, invoice_id: str) -> str:
+    return f"{prefix}_{what}_popover_{invoice_id}"
+
+
+def _finalize(invoice_id: str, prefix: str) -> None:
     def work() -> str:
         (inv,) = lifecycle.finalize(session(), [invoice_id])
-        return f"Finalized: invoice #{inv.number} is open, due {inv.due_date}."
+        return f"Finalized: invoice {invoice_number(inv)} is open, due {inv.due_date}."
 
-    run_action(("finalize", invoice_id), "Finalize", work)
+    run_action(
+        ("finalize", invoice_id),
+        "Finalize",
+        work,
+        where=place(prefix),
+        close=_popover(prefix, "finalize", invoice_id),
+    )
 
 
-def _void(invoice_id: str, reason_key: str) -> None:
+def _void(invoice_id: str, reason_key: str, prefix: str) -> None:
     reason = (st.session_state.get(reason_key) or "").strip()
     if not reason:
-        flash("error", "Void: give the reason first (it is kept with the invoice).")
+        flash("error", "Void: give the reason first (it is kept with the invoice).", f"{reason_key}_where")
         return
 
     def work() -> str:
         inv = lifecycle.void(session(), invoice_id, reason)
-        return f"Voided invoice #{inv.number} ({reason}); its cycle can be drafted again."
+        return f"Voided invoice {invoice_number(inv)} ({reason}); its cycle can be drafted again."
 
-    run_action(("void", invoice_id), "Void", work)
+    if run_action(("void", invoice_id), "Void", work, where=place(prefix), close=_popover(prefix, "void", invoice_id)):
+        st.session_state[reason_key] = ""
 
 
-def _approve(invoice_id: str, seen: int) -> None:
+def _approve(invoice_id: str, seen: int, prefix: str) -> None:
     def work() -> str:
         result = lifecycle.approve(session(), [invoice_id])
         if not result.approved:
             return "The invoice was already approved; nothing changed."
         return f"Approved by {result.actor}: the invoice can now be finalized."
 
-    run_action(("approve", invoice_id, seen), "Approve", work)
+    run_action(("approve", invoice_id, seen), "Approve", work, where=place(prefix))
 
 
-def _hold(invoice_id: str, reason_key: str, seen: int) -> None:
+def _hold(invoice_id: str, reason_key: str, seen: int, prefix: str) -> None:
     reason = (st.session_state.get(reason_key) or "").strip()
     if not reason:
-        flash("error", "Hold: give the reason first (it is kept with the invoice).")
+        flash("error", "Hold: give the reason first (it is kept with the invoice).", f"{reason_key}_where")
         return
 
     def work() -> str:
         lifecycle.hold(session(), [invoice_id], reason)
         return f"On hold ({reason}): release it before it can be approved."
 
-    run_action(("hold", invoice_id, seen), "Hold", work)
+    token = ("hold", invoice_id, seen)
+    if run_action(token, "Hold", work, where=place(prefix), close=_popover(prefix, "hold", invoice_id)):
+        st.session_state[reason_key] = ""
 
 
-def _release(invoice_id: str, seen: int) -> None:
+def _release(invoice_id: str, seen: int, prefix: str) -> None:
     def work() -> str:
         lifecycle.release(session(), [invoice_id])
         return "Released: the invoice is a draft again, to be approved."
 
-    run_action(("release", invoice_id, seen), "Release", work)
+    run_action(("release", invoice_id, seen), "Release", work, where=place(prefix))
 
 
 def _events_seen(inv: Invoice) -> int:
@@ -83,7 +104,7 @@ def review_controls(inv: Invoice, prefix: str) -> None:
             "Release",
             key=f"{prefix}_release_{inv.invoice_id}",
             on_click=_release,
-            args=(inv.invoice_id, seen),
+            args=(inv.invoice_id, seen, prefix),
             help="make it a draft again, to be reviewed and approved",
         )
         return
@@ -97,7 +118,7 @@ def review_controls(inv: Invoice, prefix: str) -> None:
                 type="primary",
                 key=f"{prefix}_approve_{inv.invoice_id}",
                 on_click=_approve,
-                args=(inv.invoice_id, seen),
+                args=(inv.invoice_id, seen, prefix),
                 help="reviewed: it may be finalized",
             )
         else:
@@ -111,15 +132,25 @@ def review_controls(inv: Invoice, prefix: str) -> None:
 def hold_control(inv: Invoice, prefix: str, seen: int) -> None:
     """'Hold…' asks for the reason (required); a held draft cannot be approved or finalized."""
     reason_key = f"{prefix}_hold_reason_{inv.invoice_id}"
-    with st.popover("Hold…", help="keep it from being approved or finalized until it is released"):
+    with action_popover(
+        "Hold…",
+        _popover(prefix, "hold", inv.invoice_id),
+        help="keep it from being approved or finalized until it is released",
+    ):
         with st.form(f"{prefix}_hold_{inv.invoice_id}", border=False):
             st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. usage looks doubled")
-            st.form_submit_button("Put on hold", on_click=_hold, args=(inv.invoice_id, reason_key, seen))
+            st.form_submit_button("Put on hold", on_click=_hold, args=(inv.invoice_id, reason_key, seen, prefix))
+        show_flash(f"{reason_key}_where")
 
 
 def finalize_control(inv: Invoice, prefix: str) -> None:
     """'Finalize…' (approved invoices only) opens a confirmation; the button inside finalizes."""
-    with st.popover("Finalize…", type="primary", help="assign the next invoice number; the invoice can never change"):
+    with action_popover(
+        "Finalize…",
+        _popover(prefix, "finalize", inv.invoice_id),
+        type="primary",
+        help="assign the next invoice number; the invoice can never change",
+    ):
         st.markdown(
             f"Finalize this approved invoice of **{money(inv.total_minor, inv.currency)}**? It gets the next "
             f"invoice number of business {inv.business_id} and can never change again (only be voided)."
@@ -129,7 +160,7 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
             type="primary",
             key=f"{prefix}_finalize_{inv.invoice_id}",
             on_click=_finalize,
-            args=(inv.invoice_id,),
+            args=(inv.invoice_id, prefix),
         )
 
 
@@ -137,14 +168,19 @@ def void_control(inv: Invoice, prefix: str) -> None:
     """'Void…' opens a confirmation asking for the reason; voiding needs one. A form, so the reason
     typed is sent with the click (a plain text box would only commit it when it loses focus)."""
     reason_key = f"{prefix}_void_reason_{inv.invoice_id}"
-    with st.popover("Void…", help="the invoice keeps its number; its cycle may be drafted again"):
+    with action_popover(
+        "Void…",
+        _popover(prefix, "void", inv.invoice_id),
+        help="the invoice keeps its number; its cycle may be drafted again",
+    ):
         with st.form(f"{prefix}_void_{inv.invoice_id}", border=False):
             st.markdown(
-                f"Void invoice **#{inv.number}** of {money(inv.total_minor, inv.currency)}? It keeps its number "
-                "and collects nothing more; its cycle may be drafted again."
+                f"Void invoice **{invoice_number(inv)}** of {money(inv.total_minor, inv.currency)}? It keeps its "
+                "number and collects nothing more; its cycle may be drafted again."
             )
             st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. billed twice")
-            st.form_submit_button("Void the invoice", on_click=_void, args=(inv.invoice_id, reason_key))
+            st.form_submit_button("Void the invoice", on_click=_void, args=(inv.invoice_id, reason_key, prefix))
+        show_flash(f"{reason_key}_where")
 
 
 def history_panel(inv: Invoice, key: str) -> None:

@@ -12,8 +12,8 @@ from views._database import db_path
 
 
 def _file_name(inv: Invoice, period_date: dt.date | None) -> str:
-    if inv.number is not None:
-        return f"invoice-{inv.business_id}-{inv.number}.pdf"
+    if inv.invoice_number is not None:
+        return f"invoice-{inv.invoice_number}.pdf"
     if inv.invoice_id is not None:
         return f"draft-{inv.invoice_id}.pdf"
     return f"preview-{inv.contract_id}-{period_date}.pdf"

@@ -8,7 +8,17 @@ import streamlit as st
 from engine.service.formats import Invoice
 from views import _reads
 from views._database import db_path
-from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number
+from views._format import (
+    DATE_FORMAT,
+    balance_text,
+    business,
+    customer,
+    fmt_date,
+    labelled,
+    money,
+    money_of_major,
+    plain_number,
+)
 
 PAYABLE = ("open", "partially_paid")
 KIND_NAMES = {
@@ -21,7 +31,7 @@ KIND_NAMES = {
 def title_of(inv: Invoice) -> str:
     if inv.invoice_id is None:
         return "Preview (nothing stored)"
-    number = f"#{inv.number} " if inv.number else ""
+    number = f"{inv.invoice_number} " if inv.invoice_number else ""
     return f"Invoice {number}· {inv.status.replace('_', ' ')}"
 
 
@@ -31,8 +41,8 @@ def customer_of(inv: Invoice) -> str:
 
 
 def lines_frame(inv: Invoice) -> pd.DataFrame:
-    """One row per line: what was priced (quantity × unit price, proration days / period days,
-    discount) and the amount rounded once to the currency. The line's own window is shown only
+    """One row per line: what was priced (quantity × unit price with its currency, the active days of the period's
+    days, discount) and the amount rounded once to the currency. The line's own window is shown only
     when it differs from the invoice period."""
     cur = inv.currency
     rows = []
@@ -49,9 +59,9 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
                 "line": text,
                 "kind": KIND_NAMES.get(ln.kind, ln.kind) + (f" · {ln.pricing_model}" if ln.pricing_model else ""),
                 "quantity": plain_number(ln.quantity),
-                "unit price": plain_number(ln.unit_price),
-                "days": f"{ln.active_days}/{ln.period_days}" if ln.active_days is not None else "",
-                "proration": ln.proration_factor or "",
+                "unit price": money_of_major(ln.unit_price, cur),
+                # the proration once, in days: amount = price × active days / period days
+                "days": f"{ln.active_days} of {ln.period_days}" if ln.active_days is not None else "",
                 "discount %": plain_number(ln.discount_percent),
                 "amount": money(ln.amount_minor, cur),
                 "usage rows": "" if ln.usage_rows is None else f"{ln.usage_rows:,}",
@@ -103,7 +113,8 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             ("Period", period),
             ("Bill-for date", fmt_date(inv.bill_for_date) or "—"),
             ("Due date", fmt_date(inv.due_date) or "—"),
-            ("Customer", f"{customer_of(inv)}, business {inv.business_id}"),
+            ("Customer", customer_of(inv)),
+            ("Seller", business(_reads.business_names(db_path()), inv.business_id)),
             ("Contract", inv.contract_id or "manual invoice"),
         ]
     )
@@ -134,9 +145,12 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
                 "line": st.column_config.TextColumn(width=190),
                 "kind": st.column_config.TextColumn(width=150),
                 "quantity": right(80),
-                "unit price": right(85, f"in {cur}, exact"),
-                "days": right(70, "active days / period days"),
-                "proration": right(75, "factor applied to recurring lines and the minimum commitment"),
+                "unit price": right(95, "exact (more decimals than the currency has are kept)"),
+                "days": right(
+                    80,
+                    "active days of the period's days: recurring lines and the minimum commitment are "
+                    "prorated by this fraction",
+                ),
                 "discount %": right(75),
                 "amount": right(110, f"rounded once to {cur}'s minor unit"),
                 "usage rows": right(80, "approved usage rows aggregated"),
@@ -156,7 +170,7 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
     t3.metric("Total", money(inv.total_minor, cur))
     t4, t5, _ = st.columns(3)
     t4.metric("Paid", money(inv.total_paid_minor, cur))
-    t5.metric("Balance due", money(inv.balance_due_minor, cur))
+    t5.metric("Balance due", balance_text(inv.balance_due_minor, cur, inv.status))
 
     pending = inv.pending_usage if pending_usage is None else pending_usage
     if pending:

@@ -108,7 +108,7 @@ def cycle_label(cycle, invoice: dict | None = None) -> str:
     text = f"{cycle.start_date} → {cycle.end_date}  ({days}/{cycle.period_days} days"
     text += ", stub)" if cycle.is_stub else ")"
     if invoice:
-        number = f" #{invoice['number']}" if invoice.get("number") else ""
+        number = f" {invoice['invoice_number']}" if invoice.get("invoice_number") else ""
         text += f" · invoice{number} {invoice['status'].replace('_', ' ')}"
     return text
 

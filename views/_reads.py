@@ -107,6 +107,11 @@ def businesses(db: str) -> list[str]:
 
 
 @_cached
+def business_names(db: str) -> dict[str, str]:
+    return reads.business_names(_session(db))
+
+
+@_cached
 def invoice_currencies(db: str) -> list[str]:
     return reads.invoice_currencies(_session(db))
 

@@ -1,7 +1,12 @@
 """The review of a run (engine.service.bill_runs.review_columns) as one table for the Review page: a row per
-draft under review with numeric money columns (exact Decimal major units, so header sorting is numeric), the
-flags in words, their reasons, and one boolean column per flag for filtering. Built once per cached read
-(views._reads), column by column from the engine's Arrow table (no loop over rows)."""
+draft under review, money exact (Decimal major units in the frame) and shown with its currency by the one money
+formatter (format_major: '¥568,013', 'KWD 1.250'), why each draft is flagged next to whom it bills, the hold
+reason, and one boolean column per flag for filtering. Built once per cached read (views._reads), column by column
+from the engine's Arrow table.
+
+Sorting is the page's (ORDERS, kept across actions), never the grid header's: amounts of two currencies are never
+compared, so an amount sorts within each currency (currencies in alphabetical order), and only the change % sorts
+every row at once."""
 
 from __future__ import annotations
 
@@ -14,26 +19,43 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.service.formats import ReviewColumns, cyclic_gc_paused, exact_major
+from engine.service.formats import ReviewColumns, cyclic_gc_paused, exact_major, format_major
 from engine.service.reads import REVIEW_FLAGS as FLAGS
 
-# The columns of the table, in the order shown (the others are for filtering and opening an invoice).
+# The columns of the table, in the order shown (the others are for filtering and opening an invoice): what
+# matters first (who, where it stands, why it is flagged), the figures, then the references.
 SHOWN = (
     "customer",
-    "contract_id",
     "status",
-    "currency",
+    "why",
+    "change_percent",
+    "change",
     "total",
     "previous_total",
-    "change",
-    "change_percent",
+    "hold_reason",
     "flags",
-    "why",
+    "contract_id",
     "period_start",
     "invoice_id",
 )
 MONEY = ("total", "previous_total", "change")
 REASON_SEPARATOR = " · "
+# How the rows can be ordered: (words, sort keys over ReviewTable.numbers); None keeps the contract order.
+ORDERS: dict[str, tuple[str, list[tuple[str, str]] | None]] = {
+    "contract": ("contract", None),
+    "change_percent_desc": ("change %, largest rise first", [("change_percent", "descending")]),
+    "change_percent_asc": ("change %, largest fall first", [("change_percent", "ascending")]),
+    "change_desc": (
+        "change, largest rise first (within each currency)",
+        [("currency", "ascending"), ("change", "descending")],
+    ),
+    "change_asc": (
+        "change, largest fall first (within each currency)",
+        [("currency", "ascending"), ("change", "ascending")],
+    ),
+    "total_desc": ("total, highest first (within each currency)", [("currency", "ascending"), ("total", "descending")]),
+    "customer": ("customer", [("customer", "ascending"), ("contract_id", "ascending")]),
+}
 
 
 def flag_words(flag: str) -> str:
@@ -53,6 +75,7 @@ class ReviewTable:
     grid: pa.Table  # the SHOWN columns of `frame`, converted once (not on every rerun of the page)
     unbilled: pd.DataFrame
     unbilled_count: int
+    numbers: pa.Table | None = None  # what ORDERS sort by: customer, contract, currency, exact money, change %
     decimals: int = 2  # the most decimals any currency of the table has (how the money columns are shown)
     businesses: tuple[str, ...] = field(default=())
 
@@ -101,12 +124,20 @@ def _build(result: ReviewColumns) -> ReviewTable:
         flagged |= d.column(f"f_{name}").to_numpy()
     frame = d.select(["invoice_id", "contract_id", "customer_id"]).to_pandas()
     frame["customer"] = customer.to_pandas()
-    plain = d.select(["business_id", "status", "currency", "period_start", "period_end"]).to_pandas()
+    plain = d.select(["business_id", "status", "currency", "hold_reason", "period_start", "period_end"]).to_pandas()
     for col in plain.columns:
         frame[col] = plain[col]
-    # object columns of Decimal (and None) stay exact; the grid has them as decimal128: numbers in the grid
+    # object columns of Decimal (and None) stay exact; the grid shows them as text with their currency
     for col in MONEY:
         frame[col] = exact_major(d.column(col), decimals)
+    currencies = d.column("currency").to_pylist()
+    shown_money = {
+        col: pa.array(
+            [None if v is None else format_major(v, c) for v, c in zip(frame[col], currencies, strict=True)],
+            pa.string(),
+        )
+        for col in MONEY
+    }
     frame["change_percent"] = d.column("change_percent").to_numpy(zero_copy_only=False) if n else []
     # lists kept in Arrow (no copy): a row's value is a Python list of its flags' words, of their reasons
     frame["flags"] = pd.arrays.ArrowExtensionArray(words)
@@ -122,14 +153,23 @@ def _build(result: ReviewColumns) -> ReviewTable:
     grid = pa.table(
         {
             "customer": customer,
-            "contract_id": d.column("contract_id"),
             "status": d.column("status"),
-            "currency": d.column("currency"),
-            **{col: d.column(col) for col in (*MONEY, "change_percent")},
-            "flags": words,
             "why": why,
+            "change_percent": d.column("change_percent"),
+            **shown_money,
+            "hold_reason": d.column("hold_reason"),
+            "flags": words,
+            "contract_id": d.column("contract_id"),
             "period_start": d.column("period_start"),
             "invoice_id": d.column("invoice_id"),
+        }
+    ).select(list(SHOWN))
+    numbers = pa.table(
+        {
+            "customer": customer,
+            "contract_id": d.column("contract_id"),
+            "currency": d.column("currency"),
+            **{col: d.column(col) for col in (*MONEY, "change_percent")},
         }
     )
     return ReviewTable(
@@ -140,22 +180,32 @@ def _build(result: ReviewColumns) -> ReviewTable:
         flag_counts=dict(result.flag_counts),
         unbilled=result.unbilled.to_pandas(),
         unbilled_count=result.unbilled_count,
+        numbers=numbers,
         decimals=int(decimals.max()) if n else 2,
         businesses=tuple(sorted(set(d.column("business_id").to_pylist()))),
     )
 
 
-def view(table: ReviewTable, flags: list[str], statuses: list[str]) -> tuple[pd.DataFrame, pa.Table]:
+def view(
+    table: ReviewTable, flags: list[str], statuses: list[str], order: str = "contract"
+) -> tuple[pd.DataFrame, pa.Table]:
     """The rows having any of the `flags` (every row when none is given) and one of the `statuses` (any when
-    none is given): as rows of the frame, and as the grid's table (the same rows in the same order)."""
+    none is given), in the `order` of ORDERS: as rows of the frame, and as the grid's table (the same rows in
+    the same order)."""
     keep = np.ones(len(table.frame), dtype=bool)
     if flags:
         keep &= table.frame[[f"f_{f}" for f in flags]].to_numpy().any(axis=1)
     if statuses:
         keep &= table.frame["status"].isin(statuses).to_numpy()
-    if keep.all():
+    keys = ORDERS[order][1]
+    if keep.all() and keys is None:
         return table.frame, table.grid
-    return table.frame[keep], table.grid.filter(pa.array(keep))
+    rows = np.flatnonzero(keep)
+    if keys is not None and len(rows):
+        # stable: rows that tie (no previous invoice: no change) keep the contract order
+        sorted_positions = pc.sort_indices(table.numbers.take(rows), sort_keys=keys, null_placement="at_end")
+        rows = rows[sorted_positions.to_numpy()]
+    return table.frame.iloc[rows], table.grid.take(pa.array(rows, pa.int64()))
 
 
 def totals_by_currency(frame: pd.DataFrame) -> dict[str, Decimal]:

@@ -8,17 +8,18 @@ import streamlit as st
 
 from engine.service import access
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._database import db_path, session
 from views._format import fmt_date
 
+CREATE_WHERE, REVOKE_WHERE, REVOKE_POPOVER = "api_create", "api_revoke", "api_revoke_popover"
 NEW_TOKEN = "api_new_token"  # (name, business, token) of the token just created: shown once, then forgotten
 
 
 def _create(business: str | None, name_key: str) -> None:
     name = (st.session_state.get(name_key) or "").strip()
     if not business or not name:
-        flash("error", "Create token: choose the business and give the token a name first.")
+        flash("error", "Create token: choose the business and give the token a name first.", CREATE_WHERE)
         return
 
     def work() -> str:
@@ -27,7 +28,7 @@ def _create(business: str | None, name_key: str) -> None:
         st.session_state[name_key] = ""
         return f"Created token {name!r} for business {business}."
 
-    run_action(("create_token", business, name), "Create token", work)
+    run_action(("create_token", business, name), "Create token", work, where=CREATE_WHERE)
 
 
 def _revoke(name: str) -> None:
@@ -35,7 +36,7 @@ def _revoke(name: str) -> None:
         access.revoke(session(), name)
         return f"Revoked token {name!r}: requests with it are refused from now on."
 
-    run_action(("revoke_token", name), "Revoke", work)
+    run_action(("revoke_token", name), "Revoke", work, where=REVOKE_WHERE, close=REVOKE_POPOVER)
 
 
 st.title("API")
@@ -45,15 +46,6 @@ st.caption(
 )
 show_flash()
 db = db_path()
-
-if new := st.session_state.pop(NEW_TOKEN, None):  # shown on this run only
-    name, business, token = new
-    st.warning(
-        f"Copy the token **{name}** ({business}) now: it is shown only once. Billsim keeps only its hash, "
-        "so it cannot be shown again; if it is lost, revoke it and create another.",
-        icon=":material/key:",
-    )
-    st.code(token, language=None)
 
 tokens = _reads.api_tokens(db)
 st.subheader("Tokens")
@@ -88,14 +80,27 @@ with left, st.container(border=True):
         args=(business, "api_token_name"),
         disabled=not businesses,
     )
+    show_flash(CREATE_WHERE)
+    if new := st.session_state.pop(NEW_TOKEN, None):  # shown on this run only
+        name, business, token = new
+        st.warning(
+            f"Copy the token **{name}** ({business}) now: it is shown only once. Billsim keeps only its hash, "
+            "so it cannot be shown again; if it is lost, revoke it and create another.",
+            icon=":material/key:",
+        )
+        st.code(token, language=None)
 
 with right, st.container(border=True):
     st.markdown("**Revoke a token**")
     active = [t["name"] for t in tokens if not t["revoked_at"]]
     chosen = st.selectbox("Token", active, key="api_revoke_choice", index=None, placeholder="choose a token")
-    with st.popover("Revoke…", disabled=chosen is None):
-        st.write(f"Revoke **{chosen}**? Every request with it is refused (401) from now on; this cannot be undone.")
-        st.button("Revoke token", key="api_revoke_confirm", type="primary", on_click=_revoke, args=(chosen,))
+    if chosen is None:
+        close_popover(REVOKE_POPOVER)
+    with action_popover("Revoke…", REVOKE_POPOVER, disabled=chosen is None):
+        if chosen is not None:
+            st.write(f"Revoke **{chosen}**? Every request with it is refused (401) from now on; this cannot be undone.")
+            st.button("Revoke token", key="api_revoke_confirm", type="primary", on_click=_revoke, args=(chosen,))
+    show_flash(REVOKE_WHERE)
 
 with st.expander("Connect an MCP client"):
     st.markdown(

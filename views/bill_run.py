@@ -35,13 +35,29 @@ from views._pickers import select_current
 from views._routing import PAGES, go_to
 
 SCOPES = ("All contracts", "One business", "Chosen customers")
+RUN_WHERE = "run_start"  # the run's outcome is shown under its button
 
 
 def _request_run(params: dict, nonce: int) -> None:
+    """The click: the run's parameters as the widgets hold them NOW (a date typed and not yet confirmed arrives
+    with the click, after the button was drawn with the old one), so the run is the one the form shows."""
     if st.session_state.get("run_nonce", 0) != nonce or st.session_state.get("run_request"):
         return  # a replayed click of a button already used, or a run still in progress
-    st.session_state["run_nonce"] = nonce + 1
-    st.session_state["run_request"] = params
+    state = st.session_state
+    params = {
+        **params,
+        "period_date": state.get("run_period") or params["period_date"],
+        "include_delayed_charges": bool(state.get("run_delayed")),
+        "finalize": bool(state.get("run_finalize")),
+        "catch_up": bool(state.get("run_catch_up")),
+    }
+    if params["business_id"] is not None:
+        params["business_id"] = state.get("run_business") or params["business_id"]
+    if params["customer_ids"] is not None:
+        params["customer_ids"] = list(state.get("run_customers") or [])
+    state["run_nonce"] = nonce + 1
+    state["run_period_date"] = params["period_date"]
+    state["run_request"] = params
 
 
 def _carry_out(params: dict) -> None:
@@ -53,7 +69,7 @@ def _carry_out(params: dict) -> None:
     try:
         report = bill_runs.run(session(), params, progress=progress)
     except BillsimError as exc:
-        flash("error", f"Bill run refused: {exc}")
+        flash("error", f"Bill run refused: {exc}", RUN_WHERE)
     except Exception:
         st.session_state["run_request"] = None
         raise
@@ -65,6 +81,7 @@ def _carry_out(params: dict) -> None:
             f"Bill run `{report.run_id}` finished in {report.duration_s:.1f} s: "
             f"{report.drafted:,} drafted, {report.existing:,} already invoiced, "
             f"{len(report.failed):,} failed.",
+            RUN_WHERE,
         )
     st.session_state["run_request"] = None
     data_changed()
@@ -208,7 +225,7 @@ def show_report(run: dict) -> None:
 def _invoice_text(row: dict) -> str:
     if row["invoice_id"] is None:
         return ""
-    number = "draft" if row["number"] is None or row["status"] == "draft" else f"#{row['number']}"
+    number = row["invoice_number"] or "draft"
     return f"{number} · {row['status'].replace('_', ' ')} · {row['invoice_id']}"
 
 
@@ -338,6 +355,7 @@ st.button(
 
 if running:
     _carry_out(st.session_state["run_request"])
+show_flash(RUN_WHERE)
 
 runs = _reads.list_runs(db, 50)
 by_id = {r["run_id"]: r for r in runs}
@@ -376,7 +394,7 @@ st.dataframe(
                 "delayed charges": r["include_delayed_charges"],
                 "finalize": r["finalize"],
                 "drafted": (r["report"] or {}).get("drafted"),
-                "existing": (r["report"] or {}).get("existing"),
+                "already invoiced": (r["report"] or {}).get("existing"),
                 "failed": len((r["report"] or {}).get("failed") or []),
                 "started (UTC)": r["started_at"],
                 "seconds": round((r["finished_at"] - r["started_at"]).total_seconds(), 1) if r["finished_at"] else None,

@@ -37,7 +37,7 @@ COLORS = {
 def invoice_text(inv: dict | None) -> str:
     if inv is None:
         return ""
-    return (f"#{inv['number']} " if inv["number"] else "") + inv["status"].replace("_", " ")
+    return (f"{inv['invoice_number']} " if inv["invoice_number"] else "") + inv["status"].replace("_", " ")
 
 
 def anchor_clamped(cycle) -> bool:
@@ -75,7 +75,7 @@ def timeline(cycles, invoices: list[dict], pending: dict, chosen_start: dt.date 
     for inv in invoices:
         if inv["period_end"] < first or inv["period_start"] > last:
             continue
-        number = f"#{inv['number']} " if inv["number"] else ""
+        number = f"{inv['invoice_number']} " if inv["invoice_number"] else ""
         rows.append(
             {
                 "lane": "Invoices",
@@ -258,7 +258,7 @@ else:
     st.markdown(f"**Full cycle** of {cycle.period_days} days.")
 inv = holder.get(cycle.start_date)
 if inv:
-    number = f" #{inv['number']}" if inv["number"] else ""
+    number = f" {inv['invoice_number']}" if inv["invoice_number"] else ""
     st.info(
         f"Invoice{number} `{inv['invoice_id']}` ({inv['status']}, "
         f"{money(inv['total_minor'], inv['currency'])}) holds this cycle."

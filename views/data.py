@@ -8,6 +8,7 @@ then reruns so the outcome is shown where the user is looking.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from engine.service.reads import BROWSABLE_TABLES, DATA_FILES
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, replace_database, session
-from views._format import DATE_FORMAT, dates_as_dates, labelled, money
+from views._format import DATE_FORMAT, balance_text, dates_as_dates, labelled, money
 
 UPLOAD_KEY = "data_upload"
 TABS = ("Tables", "Import CSV files", "Demo data")
 SAMPLE_FOLDER = "data/sample"
+IMPORT_WHERE, DEMO_WHERE = "data_import", "data_demo"  # where each action's outcome is shown: under its button
 
 st.title("Data")
 st.caption(
@@ -63,7 +65,7 @@ def _request_import() -> None:
     st.session_state["import_problems"] = None
     st.session_state["data_tab"] = TABS[1]
     if not files:
-        flash("warning", "Choose the CSV files to import first.")
+        flash("warning", "Choose the CSV files to import first.", IMPORT_WHERE)
         return
     st.session_state["import_request"] = True
 
@@ -94,7 +96,53 @@ def _import_uploads() -> None:
             bar.empty()
         return "Imported " + (", ".join(f"{n:,} {t}" for t, n in counts.items() if n) or "nothing") + "."
 
-    run_action(("import", digest), "Import", work, show_refusal=False)  # the problems table says it all
+    # a refusal: the problems table says it all
+    run_action(("import", digest), "Import", work, show_refusal=False, where=IMPORT_WHERE)
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without the values it quotes ("'CUS-1' is already in the database" -> "'…' is already in the
+    database"): problems of one kind, counted and filtered together."""
+    return re.sub(r"'[^']*'", "'…'", reason)
+
+
+def show_problems(problems: list[dict]) -> None:
+    """Every problem of a refused import: how many of each reason (per file), filters by file and reason, the
+    table, and the whole list as a CSV file to work through."""
+    frame = pd.DataFrame(problems, columns=["file", "line", "column", "reason"])
+    frame["line"] = [("" if pd.isna(n) else f"{int(n)}") for n in frame["line"]]
+    frame["column"] = frame["column"].fillna("")
+    frame["kind"] = frame["reason"].map(reason_kind)
+    st.error(f"Import refused, nothing was imported: {len(problems):,} problem(s).")
+    counts = frame.groupby(["file", "kind"], sort=False).size().reset_index(name="problems")
+    counts = counts.sort_values("problems", ascending=False, kind="stable")
+    st.caption("Problems per file and reason (quoted values shown as '…'):")
+    st.dataframe(
+        counts.rename(columns={"kind": "reason"}),
+        hide_index=True,
+        key="import_problem_counts",
+        column_config={"reason": st.column_config.TextColumn(width="large")},
+    )
+    f1, f2, f3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+    files = f1.multiselect("File", sorted(set(frame["file"])), key="import_problem_files")
+    kinds = f2.multiselect("Reason", list(counts["kind"].drop_duplicates()), key="import_problem_kinds")
+    f3.download_button(
+        "Download the problems (CSV)",
+        frame[["file", "line", "column", "reason"]].to_csv(index=False).encode("utf-8"),
+        file_name="import-problems.csv",
+        mime="text/csv",
+        key="import_problems_csv",
+        on_click="ignore",
+    )
+    keep = pd.Series(True, index=frame.index)
+    if files:
+        keep &= frame["file"].isin(files)
+    if kinds:
+        keep &= frame["kind"].isin(kinds)
+    shown = frame[keep]
+    st.caption(f"{len(shown):,} of {len(frame):,} shown. Line 1 is the header; line 0 means the whole file.")
+    with st.container(height=min(600, 80 + 40 * len(shown))):  # a static table wraps long reasons
+        st.table(shown[["file", "line", "column", "reason"]], hide_index=True)
 
 
 def _request_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
@@ -105,6 +153,7 @@ def _request_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int)
         return
     st.session_state["demo_nonce"] = nonce + 1
     st.session_state["demo_request"] = (contracts, usage_rows, seed, nonce)
+    st.session_state["demo_confirm"] = False  # asked again before the next regeneration
 
 
 def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: int) -> None:
@@ -118,7 +167,7 @@ def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: i
             bar.empty()
         return "Demo data regenerated: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + "."
 
-    run_action(("demo", nonce), "Demo data", work)
+    run_action(("demo", nonce), "Demo data", work, where=DEMO_WHERE)
 
 
 tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="rerun")
@@ -126,14 +175,23 @@ tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="reru
 with tab_import:
     st.write(
         "Upload the CSV files of a data folder (`customers.csv`, `contracts.csv`, `order_lines.csv`, "
-        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; any subset). An import is "
+        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`, and `businesses.csv` for the sellers' names, "
+        "addresses, tax ids, logos and invoice number prefixes; any subset). An import is "
         "all-or-nothing: one bad row and nothing is written."
     )
-    st.caption(
-        f"New here? The project's `{SAMPLE_FOLDER}/` folder is a small sample data folder (20 contracts, "
-        "500 usage rows): choose all of its files to see what an import takes. From a terminal: "
-        f"`billsim import {SAMPLE_FOLDER}`."
-    )
+    if _reads.table_counts(db_path())["contracts"]:
+        st.caption(
+            f"New here? The project's `{SAMPLE_FOLDER}/` folder is a small sample data folder, but its ids are the "
+            "demo's: this database already holds them, so importing it here is refused as duplicates. Import it "
+            f"into an empty database from a terminal (`billsim --db /tmp/sample.duckdb import {SAMPLE_FOLDER}`), "
+            "or upload your own files here (an import adds rows to what is stored)."
+        )
+    else:
+        st.caption(
+            f"New here? The project's `{SAMPLE_FOLDER}/` folder is a small sample data folder (20 contracts, "
+            "500 usage rows): choose all of its files to see what an import takes. From a terminal: "
+            f"`billsim import {SAMPLE_FOLDER}`."
+        )
     uploads = st.file_uploader(
         "CSV files", type=["csv"], accept_multiple_files=True, key=UPLOAD_KEY, on_change=_new_files
     )
@@ -148,15 +206,10 @@ with tab_import:
     if st.session_state.pop("import_request", False):
         _import_uploads()
         st.rerun()
+    show_flash(IMPORT_WHERE)
     problems = st.session_state.get("import_problems")
     if problems:
-        st.error(f"Import refused, nothing was imported: {len(problems):,} problem(s).")
-        frame = pd.DataFrame(problems, columns=["file", "line", "column", "reason"])
-        frame["line"] = [("" if pd.isna(n) else f"{int(n)}") for n in frame["line"]]
-        frame["column"] = frame["column"].fillna("")
-        st.caption("Line 1 is the header; line 0 means the whole file.")
-        with st.container(height=min(600, 80 + 40 * len(frame))):  # a static table wraps long reasons
-            st.table(frame, hide_index=True)
+        show_problems(problems)
 
 with tab_demo:
     st.write(
@@ -186,6 +239,7 @@ with tab_demo:
     if request := st.session_state.pop("demo_request", None):
         _regenerate_demo(*request)
         st.rerun()
+    show_flash(DEMO_WHERE)
 
 with tab_tables:
     db = db_path()
@@ -216,7 +270,7 @@ with tab_tables:
                             "status": r["status"].replace("_", " "),
                             "invoices": r["invoices"],
                             "total": money(r["total_minor"], r["currency"]),
-                            "balance due": money(r["balance_minor"], r["currency"]),
+                            "balance due": balance_text(r["balance_minor"], r["currency"], r["status"]),
                         }
                         for r in inv
                     ]

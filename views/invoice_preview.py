@@ -15,7 +15,7 @@ from views import _reads
 from views._actions import run_action, show_flash
 from views._database import db_path, session
 from views._format import money
-from views._invoice_actions import history_panel, review_controls, void_control
+from views._invoice_actions import history_panel, place, review_controls, void_control
 from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, order_lines_signature, show_invoice, title_of
 from views._pickers import contract_picker, cycle_label, default_cycle, default_window, select_current
@@ -29,7 +29,7 @@ def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
             return f"Drafted invoice `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}."
         return f"The cycle already had invoice `{inv.invoice_id}` ({inv.status}); nothing changed."
 
-    run_action(("draft", contract_id, period_start, seen), "Draft", work)
+    run_action(("draft", contract_id, period_start, seen), "Draft", work, where=place("preview"))
 
 
 def _redraft(invoice_id: str, created_at) -> None:
@@ -37,7 +37,7 @@ def _redraft(invoice_id: str, created_at) -> None:
         inv = invoices.redraft(session(), invoice_id)
         return f"Redrafted invoice `{invoice_id}`: total now {money(inv.total_minor, inv.currency)}."
 
-    run_action(("redraft", invoice_id, created_at), "Redraft", work)
+    run_action(("redraft", invoice_id, created_at), "Redraft", work, where=place("preview"))
 
 
 st.title("Invoice preview")
@@ -103,6 +103,7 @@ if stored is not None:
         void_control(stored, "preview")
     else:
         st.caption("Paid in full: nothing more to do with this invoice.")
+    show_flash(place("preview"))  # what the buttons above just did
     show_invoice(stored, key="stored", pending_usage=preview.pending_usage if preview else [])
     history_panel(stored, key="preview")
     show_document(stored, key="stored")
@@ -119,6 +120,7 @@ else:
             args=(cid, start, len(voided)),
             help="store this invoice as a draft (once per cycle)",
         )
+        show_flash(place("preview"))
         show_invoice(preview, key="preview")
         show_document(preview, key="preview", period_date=start)
 
@@ -126,7 +128,7 @@ if voided:
     st.caption(
         "Voided invoices of this cycle: "
         + ", ".join(
-            f"#{i['number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])}"
+            f"{i['invoice_number']} `{i['invoice_id']}` ({money(i['total_minor'], i['currency'])}"
             + (f", {i['void_reason']}" if i.get("void_reason") else "")
             + ")"
             for i in voided

@@ -17,8 +17,18 @@ from engine.service.reads import INVOICE_STATUSES
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
-from views._invoice_actions import history_panel, review_controls, void_control
+from views._format import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    business,
+    customer,
+    dates_as_dates,
+    fmt_date,
+    invoice_number_text,
+    money,
+    money_of_major,
+)
+from views._invoice_actions import history_panel, place, review_controls, void_control
 from views._invoice_document import show_document
 from views._invoice_view import PAYABLE, show_invoice, title_of
 from views._pickers import select_current
@@ -36,6 +46,7 @@ ORDER_NAMES = {
     "customer": "customer",
 }
 DATES = ("period start", "period end", "due date")
+EXPORT_WHERE = "ledger_export"
 
 
 def _pay(invoice_id: str, paid_seen: int) -> None:
@@ -55,7 +66,7 @@ def _pay(invoice_id: str, paid_seen: int) -> None:
 
     # The amount paid when the form was drawn: the same click replayed finds its token done. The
     # amount box is keyed by it too, so after a payment it is a new box holding the new balance.
-    run_action(("pay", invoice_id, paid_seen, text, method), "Payment", work)
+    run_action(("pay", invoice_id, paid_seen, text, method), "Payment", work, where=place("ledger"))
 
 
 def _prepare_export(fmt: str, filters: dict | None) -> None:
@@ -64,7 +75,7 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
     try:
         paths = ledger.export(session(), folder / fmt, fmt, filters=filters)
     except BillsimError as exc:
-        flash("error", f"Export refused: {exc}")
+        flash("error", f"Export refused: {exc}", EXPORT_WHERE)
         return
     st.session_state["export_paths"] = {
         "fmt": fmt,
@@ -74,23 +85,36 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
     }
 
 
-def _table(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """The page of the ledger as shown: customers by name, amounts as exact numbers (Decimal, so the
-    table sorts them as numbers) beside their currency, dates as dates, no number for drafts
-    (numbers are given at finalization)."""
+def _balance(balance, currency: str, status: str) -> str:
+    """What is still due: nothing on a void invoice (it collects nothing more, whatever was unpaid)."""
+    return "none (void)" if status == "void" else money_of_major(balance, currency)
+
+
+def _statuses(chosen: list[str]) -> list[str]:
+    """The filter's statuses as stored: 'open' means every invoice still to be paid, a partly paid one included
+    (after a first payment an invoice is still open to the customer)."""
+    return sorted({*chosen, *(["partially_paid"] if "open" in chosen else [])}, key=INVOICE_STATUSES.index)
+
+
+def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) -> pd.DataFrame:
+    """The page of the ledger as shown: customers by name, amounts with their currency (the one money formatter),
+    dates as dates, no number for drafts (numbers are given at finalization)."""
     return pd.DataFrame(
         {
-            "number": ["" if pd.isna(n) else f"{int(n)}" for n in frame["number"]],
+            "number": [invoice_number_text(n) for n in frame["invoice_number"]],
             "status": frame["status"].str.replace("_", " "),
             "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
             "contract": frame["contract_id"].fillna("manual"),
-            "business": frame["business_id"],
+            "business": [business(sellers, b) for b in frame["business_id"]],
             "period start": frame["period_start"],
             "period end": frame["period_end"],
             "due date": frame["due_date"],
             "currency": frame["currency"],
-            "total": [Decimal(v) for v in frame["total"]],
-            "balance due": [Decimal(v) for v in frame["balance_due"]],
+            "total": [money_of_major(v, c) for v, c in zip(frame["total"], frame["currency"], strict=True)],
+            "balance due": [
+                _balance(v, c, s)
+                for v, c, s in zip(frame["balance_due"], frame["currency"], frame["status"], strict=True)
+            ],
             "invoice": frame["invoice_id"],
             "bill run": frame["run_id"].fillna(""),
             "created (UTC)": frame["created_at"],
@@ -99,7 +123,7 @@ def _table(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 
 def _label(number, customer_text: str, contract_id, period_start, total, currency: str, status: str) -> str:
-    shown_number = "draft" if number is None or pd.isna(number) else f"#{int(number)}"
+    shown_number = invoice_number_text(number) or "draft"
     return (
         f"{shown_number} · {customer_text} · {contract_id or 'manual'} · {fmt_date(period_start)} · "
         f"{money_of_major(total, currency)} · {status.replace('_', ' ')}"
@@ -113,8 +137,17 @@ show_flash()
 db = db_path()
 with st.container(border=True):
     f1, f2, f3 = st.columns(3)
-    biz = f1.multiselect("Business", _reads.businesses(db), key="ledger_business")
-    status = f2.multiselect("Status", INVOICE_STATUSES, key="ledger_status", format_func=lambda s: s.replace("_", " "))
+    sellers = _reads.business_names(db)
+    biz = f1.multiselect(
+        "Business", _reads.businesses(db), key="ledger_business", format_func=lambda b: business(sellers, b)
+    )
+    status = f2.multiselect(
+        "Status",
+        INVOICE_STATUSES,
+        key="ledger_status",
+        format_func=lambda s: "open (partly paid included)" if s == "open" else s.replace("_", " "),
+        help="'open': every invoice still to be paid, also after a first payment",
+    )
     currency = f3.multiselect("Currency", _reads.invoice_currencies(db), key="ledger_currency")
     f4, f5, f6 = st.columns(3)
     customers = f4.text_input("Customer id(s)", key="ledger_customer", placeholder="CUS-1, CUS-2")
@@ -124,7 +157,7 @@ filters = {
     k: v
     for k, v in {
         "business_id": biz,
-        "status": status,
+        "status": _statuses(status),
         "currency": currency,
         "customer_id": [c.strip() for c in customers.split(",") if c.strip()],
         "period_start_from": start_from,
@@ -172,14 +205,14 @@ if frame.empty:
 else:
     amount = "in the invoice's currency, exact"
     st.dataframe(
-        _table(frame, names),
+        _table(frame, names, sellers),
         hide_index=True,
         key="ledger_table",
         placeholder="",
         column_config={
             **{c: st.column_config.DateColumn(format=DATE_FORMAT) for c in DATES},
-            "total": st.column_config.NumberColumn(format="accounting", help=amount),
-            "balance due": st.column_config.NumberColumn(format="accounting", help=amount),
+            "total": st.column_config.TextColumn(help=amount, alignment="right"),
+            "balance due": st.column_config.TextColumn(help=amount, alignment="right"),
             "created (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
         },
     )
@@ -188,7 +221,7 @@ else:
 st.subheader("Invoice")
 labels = {
     r.invoice_id: _label(
-        r.number,
+        r.invoice_number,
         customer(names.get(r.customer_id), r.customer_id),
         r.contract_id,
         r.period_start,
@@ -210,7 +243,7 @@ if opened and opened not in labels:  # opened from another page, or on another p
         )
         labels = {
             opened: _label(
-                other.number,
+                other.invoice_number,
                 other_customer,
                 other.contract_id,
                 other.period_start,
@@ -251,6 +284,7 @@ if pick:
                     "Record payment", type="primary", on_click=_pay, args=(pick, inv.total_paid_minor)
                 )
             void_control(inv, "ledger")
+        show_flash(place("ledger"))  # what the buttons above just did
         show_invoice(inv, key="ledger")
         history_panel(inv, key="ledger")
         show_document(inv, key="ledger")
@@ -292,6 +326,7 @@ st.button(
     args=(fmt, filters if (filters and only_filtered) else None),
     help="written by the engine's export, exactly as `billsim export` writes them",
 )
+show_flash(EXPORT_WHERE)
 made = st.session_state.get("export_paths")
 if made:
     st.caption(

@@ -1,4 +1,4 @@
-"""Manual invoices (DayZero POST /invoices and /invoices/batch): one invoice of custom lines, optionally with
+"""Manual invoices (the API's POST /invoices and /invoices/batch): one invoice of custom lines, optionally with
 a recurring template that drafts it every period; or a batch from an uploaded JSON (the seed's batch body)
 or CSV file, each item created or refused on its own, with its result.
 
@@ -15,18 +15,19 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 import streamlit as st
 
-from engine.service import ValidationError, invoices
+from engine.service import BillsimError, ValidationError, invoices
 from engine.service.formats import exact_minor
 from engine.service.seed_bodies import batch_from_csv
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import customer, money
+from views._format import DATE_FORMAT, customer, money, plain_number
 from views._pickers import select_current
 
 BATCH_RESULT = "manual_batch_result"
 CREATED = "manual_created"
 LINES_KEY = "manual_lines"
+CREATE_WHERE, BATCH_WHERE = "manual_create", "manual_batch"  # where each button's outcome is shown
 COUNT = "manual_created_count"  # invoices created on this page in this session: part of the button's token
 START_LINES = [{"description": "", "unit_price": "", "quantity": "1"}]
 CSV_HELP = (
@@ -92,34 +93,40 @@ def _line_items(rows: list[dict], currency: str) -> list[dict]:
     return items
 
 
+def _body(chosen: dict, currency: str, seen: int) -> dict:
+    """The invoice the form describes, as the API's request body (ValidationError for a bad line)."""
+    state = st.session_state
+    body = {
+        "customer_id": chosen["customer_id"],
+        "currency": currency,
+        "line_items": _line_items(_editor_rows(state.get(f"{LINES_KEY}_{seen}")), currency),
+        "due_date": state["manual_due"].isoformat(),
+        "description": (state.get("manual_description") or "").strip() or None,
+    }
+    if state.get("manual_recurring"):
+        body["recurring"] = {
+            "billing_period": state["manual_period"],
+            "start_date": state["manual_start"].isoformat(),
+            "payment_terms_days": int(state["manual_terms"]),
+        }
+    return body
+
+
 def _create_one(chosen: dict | None, currency_key: str, seen: int) -> None:
     state = st.session_state
     if chosen is None:
-        flash("error", "Create invoice: choose the customer first.")
+        flash("error", "Create invoice: choose the customer first.", CREATE_WHERE)
         return
     currency = state.get(currency_key) or chosen["currency"]
 
     def work() -> str:
-        body = {
-            "customer_id": chosen["customer_id"],
-            "currency": currency,
-            "line_items": _line_items(_editor_rows(state.get(f"{LINES_KEY}_{seen}")), currency),
-            "due_date": state["manual_due"].isoformat(),
-            "description": (state.get("manual_description") or "").strip() or None,
-        }
-        if state.get("manual_recurring"):
-            body["recurring"] = {
-                "billing_period": state["manual_period"],
-                "start_date": state["manual_start"].isoformat(),
-                "payment_terms_days": int(state["manual_terms"]),
-            }
-        inv = invoices.create(session(), body).invoice
+        inv = invoices.create(session(), _body(chosen, currency, seen)).invoice
         state[CREATED] = inv.invoice_id
         state[COUNT] = seen + 1
         template = f" and recurring template `{inv.recurring_template_id}`" if inv.recurring_template_id else ""
         return f"Created draft `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}{template}."
 
-    run_action(("manual_create", chosen["customer_id"], seen), "Create invoice", work)
+    run_action(("manual_create", chosen["customer_id"], seen), "Create invoice", work, where=CREATE_WHERE)
 
 
 def _batch_body(name: str, data: bytes, include: bool, finalize: bool) -> dict:
@@ -143,12 +150,29 @@ def _create_batch(name: str, data: bytes, include: bool, finalize: bool) -> None
         st.session_state[BATCH_RESULT] = result
         return f"Batch: {result.created} invoice(s) created, {result.failed} refused."
 
-    run_action(("manual_batch", name, hash(data), include, finalize), "Create batch", work)
+    run_action(("manual_batch", name, hash(data), include, finalize), "Create batch", work, where=BATCH_WHERE)
+
+
+def estimate_panel(chosen: dict | None, currency: str | None, seen: int) -> None:
+    """What 'Create invoice' will make, before it is made: subtotal, the customer's tax, total (the engine's own
+    computation, nothing stored); or what is still missing."""
+    if chosen is None or currency is None:
+        st.caption("Choose the customer to see the invoice's total before creating it.")
+        return
+    try:
+        inv = invoices.estimate(session(), _body(chosen, currency, seen))
+    except BillsimError as exc:
+        st.caption(f"Total before creating: not yet ({exc}).")
+        return
+    st.markdown(
+        f"**Total {money(inv.total_minor, inv.currency)}**: subtotal {money(inv.subtotal_minor, inv.currency)} + "
+        f"tax {money(inv.tax_minor, inv.currency)} ({plain_number(inv.tax_rate)} %, the customer's rate)"
+    )
 
 
 st.title("Manual invoices")
 st.caption(
-    "Invoices of custom lines, outside any contract (DayZero POST /invoices), one at a time or in a batch. "
+    "Invoices of custom lines, outside any contract, one at a time or in a batch from a file. "
     "They are drafts: review, approve and finalize them on the Ledger."
 )
 show_flash()
@@ -180,7 +204,7 @@ with one:
         index=currencies.index(default_currency) if default_currency in currencies else None,
         help="default: the customer's",
     )
-    c2.date_input("Due date", key="manual_due", value=dt.date.today() + dt.timedelta(days=30))
+    c2.date_input("Due date", key="manual_due", value=dt.date.today() + dt.timedelta(days=30), format=DATE_FORMAT)
     c3.text_input("Description", key="manual_description", placeholder="optional, shown on the invoice")
     st.markdown("**Line items** (unit price in major units, e.g. 12.50)")
     st.data_editor(
@@ -201,15 +225,18 @@ with one:
     if recurring:
         r1, r2, r3 = st.columns(3)
         r1.selectbox("Every", ["month", "quarter", "year"], key="manual_period")
-        r2.date_input("From", key="manual_start", value=dt.date.today())
+        r2.date_input("From", key="manual_start", value=dt.date.today(), format=DATE_FORMAT)
         r3.number_input("Payment terms (days)", key="manual_terms", min_value=0, max_value=3650, value=30, step=1)
+    seen = st.session_state.get(COUNT, 0)
+    estimate_panel(chosen, st.session_state.get(currency_key) or (chosen or {}).get("currency"), seen)
     st.button(
         "Create invoice",
         key="manual_create",
         type="primary",
         on_click=_create_one,
-        args=(chosen, currency_key, st.session_state.get(COUNT, 0)),
+        args=(chosen, currency_key, seen),
     )
+    show_flash(CREATE_WHERE)
     if invoice_id := st.session_state.get(CREATED):
         inv = _reads.load_invoice(db, invoice_id)
         st.caption(
@@ -219,8 +246,8 @@ with one:
 
 with batch:
     st.markdown(
-        "Upload the JSON body of a DayZero batch (`items`, `include_delayed_charges`, `finalize`; money in "
-        "integer minor units) or a CSV file."
+        "Upload a CSV file of line items (columns below), or a JSON batch file as the HTTP API takes it "
+        "(`items`, `include_delayed_charges`, `finalize`; money in integer minor units)."
     )
     st.caption(CSV_HELP)
     upload = st.file_uploader("Batch file", type=["json", "csv"], key="manual_batch_file")
@@ -235,6 +262,7 @@ with batch:
             on_click=_create_batch,
             args=(upload.name, upload.getvalue(), include, finalize),
         )
+    show_flash(BATCH_WHERE)
     if (result := st.session_state.get(BATCH_RESULT)) is not None:
         st.metric("Created", result.created)
         rows = [

@@ -16,17 +16,20 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
+from engine.service.formats import format_major
 from engine.service.reads import REVIEW_FLAGS
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._database import db_path, session
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
 from views._invoice_document import show_document
 from views._invoice_view import lines_frame, title_of
 from views._pickers import select_current
-from views._review_table import flag_words, totals_by_currency, view
+from views._review_table import ORDERS, flag_words, totals_by_currency, view
 
 MODES = ("A bill run", "A period date")
+WHERE = "rv_actions"  # the action buttons' place: their outcome is shown right under them
+HOLD_WHERE, HOLD_POPOVER, FINALIZE_POPOVER = "rv_hold", "rv_hold_popover", "rv_finalize_popover"
 STATUSES = ("draft", "approved", "held")
 # The engine's names of the thresholds, in the words of the form's fields (for its validation messages).
 THRESHOLD_WORDS = {
@@ -38,9 +41,8 @@ THRESHOLD_WORDS = {
 
 
 def per_currency(totals: dict[str, Decimal]) -> str:
-    """'USD 1,234,567.89 · EUR 12,345.00' (exact, each in its currency's decimals; a no-break space after
-    each code)."""
-    return " · ".join(f"{cur}\u00a0{total:,}" for cur, total in totals.items())  # no break inside an amount
+    """'$1,234,567.89 · €12,345.00 · ¥568,013' (exact, by the one money formatter)."""
+    return " · ".join(format_major(total, cur) for cur, total in totals.items())
 
 
 # --- actions (button callbacks) ----------------------------------------------------------------------
@@ -54,7 +56,7 @@ def _approve(ids: list[str], token: tuple, what: str) -> None:
             f"{len(result.already_approved):,} were already approved."
         )
 
-    run_action(("rv_approve", *token), "Approve", work)
+    run_action(("rv_approve", *token), "Approve", work, where=WHERE)
 
 
 def _approve_unflagged(run_id: str, token: tuple) -> None:
@@ -65,20 +67,21 @@ def _approve_unflagged(run_id: str, token: tuple) -> None:
             f"{len(result.already_approved):,} were already approved."
         )
 
-    run_action(("rv_approve_unflagged", run_id, *token), "Approve all unflagged", work)
+    run_action(("rv_approve_unflagged", run_id, *token), "Approve all unflagged", work, where=WHERE)
 
 
 def _hold(ids: list[str], reason_key: str, token: tuple) -> None:
     reason = (st.session_state.get(reason_key) or "").strip()
-    if not reason:
-        flash("error", "Hold: give the reason first (it is kept with each invoice).")
+    if not reason:  # said inside the popover, under the button pressed; the popover stays open
+        flash("error", "Hold: give the reason first (it is kept with each invoice).", where=HOLD_WHERE)
         return
 
     def work() -> str:
         lifecycle.hold(session(), ids, reason)  # all or nothing: one that cannot be held refuses the selection
         return f"Put {len(ids):,} invoice(s) on hold ({reason}): release them before they can be approved."
 
-    run_action(("rv_hold", *token), "Hold", work)
+    if run_action(("rv_hold", *token), "Hold", work, where=WHERE, close=HOLD_POPOVER):
+        st.session_state[reason_key] = ""  # the next hold starts with an empty reason
 
 
 def _release(ids: list[str], token: tuple) -> None:
@@ -86,7 +89,7 @@ def _release(ids: list[str], token: tuple) -> None:
         lifecycle.release(session(), ids)  # all or nothing
         return f"Released {len(ids):,} invoice(s): drafts again, to be reviewed and approved."
 
-    run_action(("rv_release", *token), "Release", work)
+    run_action(("rv_release", *token), "Release", work, where=WHERE)
 
 
 def _finalize(ids: list[str], token: tuple) -> None:
@@ -94,12 +97,12 @@ def _finalize(ids: list[str], token: tuple) -> None:
         done = lifecycle.finalize(session(), ids)
         ranges = _reads.invoice_number_ranges(db_path(), ids)
         numbers = "; ".join(
-            f"business {r['business_id']}: #{r['first']}" + (f"–#{r['last']}" if r["last"] != r["first"] else "")
+            f"business {r['business_id']}: {r['first']}" + (f" to {r['last']}" if r["last"] != r["first"] else "")
             for r in ranges
         )
         return f"Finalized {len(done):,} invoice(s): open, numbered ({numbers})."
 
-    run_action(("rv_finalize", *token), "Finalize", work)
+    run_action(("rv_finalize", *token), "Finalize", work, where=WHERE, close=FINALIZE_POPOVER)
 
 
 def _in_words(text: str) -> str:
@@ -133,7 +136,8 @@ def _save_thresholds(business_id: str, currencies: list[str], keys: dict[str, st
             "The review was computed again."
         )
 
-    run_action(("rv_thresholds", business_id, *token, tuple(values.items()), tuple(large.items())), "Save", work)
+    token = ("rv_thresholds", business_id, *token, tuple(values.items()), tuple(large.items()))
+    run_action(token, "Save", work, where="rv_thresholds")
 
 
 # --- page sections ------------------------------------------------------------------------------------
@@ -250,17 +254,17 @@ def thresholds_panel(db: str, table, version: tuple) -> None:
             st.form_submit_button(
                 "Save thresholds", on_click=_save_thresholds, args=(business_id, currencies, keys, version)
             )
+        show_flash("rv_thresholds")
         if t.updated_by:
             st.caption(f"Last changed by {t.updated_by} at {t.updated_at:%Y-%m-%d %H:%M} UTC.")
         else:
             st.caption("The defaults (never changed for this business).")
 
 
-def review_grid(grid, decimals: int, key: str) -> list[int]:
-    """The drafts, one virtualized grid (`grid`: the table's shown columns, pyarrow): money and change % are
-    numbers (sorted numerically over every row); returns the positions of the selected rows."""
-    money = st.column_config.NumberColumn
-    fmt = f"%,.{decimals}f"
+def review_grid(grid, key: str) -> list[int]:
+    """The drafts, one virtualized grid (`grid`: the table's shown columns, pyarrow, in the page's order): each
+    amount with its currency; returns the positions of the selected rows."""
+    right = {"alignment": "right"}
     event = st.dataframe(
         grid,
         hide_index=True,
@@ -270,16 +274,22 @@ def review_grid(grid, decimals: int, key: str) -> list[int]:
         placeholder="–",
         height=min(38 + 35 * max(grid.num_rows, 1), 560),
         column_config={
-            "customer": st.column_config.TextColumn("Customer", width=230),
+            "customer": st.column_config.TextColumn("Customer", width=190),
+            "status": st.column_config.TextColumn("Status", width=70),
+            "why": st.column_config.TextColumn(
+                "Why flagged", width=330, help="each flag's reason (in full under the table when the row is ticked)"
+            ),
+            "change_percent": st.column_config.NumberColumn(
+                "Change %", format="%.1f", width=70, help="change ÷ previous total × 100"
+            ),
+            "change": st.column_config.TextColumn("Change", width=105, help="total − previous total", **right),
+            "total": st.column_config.TextColumn("Total", width=110, **right),
+            "previous_total": st.column_config.TextColumn(
+                "Previous total", width=120, help="the contract's previous invoice", **right
+            ),
+            "hold_reason": st.column_config.TextColumn("Hold reason", width=200),
+            "flags": st.column_config.ListColumn("Flags", width=200),
             "contract_id": st.column_config.TextColumn("Contract", width=90),
-            "status": st.column_config.TextColumn("Status", width=75),
-            "currency": st.column_config.TextColumn("Cur.", width=45),
-            "total": money("Total", format=fmt, width=110),
-            "previous_total": money("Previous total", format=fmt, width=110, help="the contract's previous invoice"),
-            "change": money("Change", format=fmt, width=110, help="total − previous total"),
-            "change_percent": money("Change %", format="%.1f", width=80, help="change ÷ previous total × 100"),
-            "flags": st.column_config.ListColumn("Flags", width=230),
-            "why": st.column_config.TextColumn("Why flagged", width=420),
             "period_start": st.column_config.DateColumn("Period start", format=DATE_FORMAT, width=100),
             "invoice_id": st.column_config.TextColumn("Invoice id", width=190),
         },
@@ -313,12 +323,15 @@ def actions(table, shown: pd.DataFrame, selected: pd.DataFrame, version: tuple) 
         args=(drafts, (sel_ids, *token), "selected draft(s)"),
         help="reviewed: they may be finalized",
     )
-    with c[1].popover(f"Hold {len(holdable):,} selected…", disabled=not holdable):
+    if not holdable:
+        close_popover(HOLD_POPOVER)  # nothing to hold any more: never left open over stale rows
+    with c[1], action_popover(f"Hold {len(holdable):,} selected…", HOLD_POPOVER, disabled=not holdable):
         with st.form("rv_hold_form", border=False):
             st.text_input(
                 "Reason (kept with each invoice)", key="rv_hold_reason", placeholder="e.g. usage looks doubled"
             )
             st.form_submit_button("Put on hold", on_click=_hold, args=(holdable, "rv_hold_reason", (sel_ids, *token)))
+        show_flash(HOLD_WHERE)
     c[2].button(
         f"Release {len(held):,} held",
         key="rv_release",
@@ -350,6 +363,7 @@ def actions(table, shown: pd.DataFrame, selected: pd.DataFrame, version: tuple) 
         )
     with c[4]:
         finalize_control(frame, approved_sel, token)
+    show_flash(WHERE)  # the outcome of the buttons just above, where the user is looking
 
 
 def finalize_control(frame: pd.DataFrame, approved_selected: list[str], token: tuple) -> None:
@@ -361,17 +375,23 @@ def finalize_control(frame: pd.DataFrame, approved_selected: list[str], token: t
     else:
         todo = frame[frame["status"] == "approved"]
         which = "approved"
-    with st.popover(
-        f"Finalize {len(todo):,} {which}…", disabled=todo.empty, type="primary" if len(todo) else "secondary"
+    if todo.empty:
+        close_popover(FINALIZE_POPOVER)  # after a finalize, or when nothing is approved: closed, not stale
+    invoices = f"invoice{'s' if len(todo) != 1 else ''}"
+    with action_popover(
+        f"Finalize {len(todo):,} {which}…",
+        FINALIZE_POPOVER,
+        disabled=todo.empty,
+        type="primary" if len(todo) else "secondary",
     ):
-        st.markdown(
-            f"**Finalize {len(todo):,} {which} invoice{'s' if len(todo) != 1 else ''}: "
-            f"{per_currency(totals_by_currency(todo))}**"
-        )
+        if todo.empty:
+            st.caption("Nothing approved to finalize.")
+            return
+        st.markdown(f"**Finalize {len(todo):,} {which} {invoices}:** {per_currency(totals_by_currency(todo))}")
         st.caption("Each gets the next number of its business and can never change again (only be voided).")
         ids = todo["invoice_id"].tolist()
         st.button(
-            f"Finalize {len(todo):,} invoice{'s' if len(todo) != 1 else ''}",
+            f"Finalize {len(todo):,} {invoices}",
             type="primary",
             key="rv_finalize",
             on_click=_finalize,
@@ -458,6 +478,7 @@ unbilled_panel(db, table)
 thresholds_panel(db, table, version)
 
 if frame.empty:
+    show_flash(WHERE)  # e.g. the last ones were just finalized
     st.info("No draft under review in this scope (every invoice of it is finalized, void, or not drafted yet).")
     st.stop()
 
@@ -476,13 +497,36 @@ statuses = st.pills(
     key="rv_statuses",
     format_func=lambda s: f"{s} · {int((frame['status'] == s).sum()):,}",
 )
-shown, grid = view(table, list(wanted or []), list(statuses or []))
-st.caption(f"{len(shown):,} of {len(frame):,} drafts shown. Click a header to sort by that column.")
-# The key names what the rows are: another filter, or any change of the data, starts a fresh selection
-# (a selection is a list of row positions, which would otherwise point at other rows).
-view = repr((run_id, str(period_date), sorted(wanted or []), sorted(statuses or []), version))
-picked = review_grid(grid, table.decimals, "rv_table_" + hashlib.sha1(view.encode()).hexdigest()[:12])
-selected = shown.iloc[[p for p in picked if p < len(shown)]]
-actions(table, shown, selected, version)
-if len(selected):
-    compare(db, selected)
+
+order = st.selectbox(
+    "Sort by",
+    list(ORDERS),
+    key="rv_order",
+    format_func=lambda o: ORDERS[o][0],
+    help="amounts of two currencies are never compared: an amount sorts within each currency (currencies in "
+    "alphabetical order); the change % sorts every draft at once. Kept after every action.",
+)
+
+
+@st.fragment
+def drafts_section(table, wanted: list[str], statuses: list[str], order: str, version: tuple) -> None:
+    """The grid, the actions and the opened draft: ticking a row reruns only this part of the page. An action
+    changes data the summary above shows too: then the whole page is drawn again."""
+    if st.session_state.pop("data_changed", False):
+        st.rerun(scope="app")
+    shown, grid = view(table, wanted, statuses, order)
+    st.caption(
+        f"{len(shown):,} of {len(table.frame):,} drafts shown, by {ORDERS[order][0]}. Tick rows to act on them; "
+        "sort with 'Sort by' above (a header click sorts amounts as text)."
+    )
+    # The key names what the rows are: another filter or order, or any change of the data, starts a fresh
+    # selection (a selection is a list of row positions, which would otherwise point at other rows).
+    rows = repr((table.run_id, str(table.period_date), sorted(wanted), sorted(statuses), order, version))
+    picked = review_grid(grid, "rv_table_" + hashlib.sha1(rows.encode()).hexdigest()[:12])
+    selected = shown.iloc[[p for p in picked if p < len(shown)]]
+    actions(table, shown, selected, version)
+    if len(selected):
+        compare(db, selected)
+
+
+drafts_section(table, list(wanted or []), list(statuses or []), order, version)

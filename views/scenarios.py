@@ -30,6 +30,7 @@ TYPES = {
     "proration": "Proration",
 }
 MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
+BUILD_WHERE, RUN_WHERE = "scn_build", "scn_run"  # where each action's outcome is shown: under its button
 
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
@@ -102,9 +103,31 @@ def _add_change() -> None:
     try:
         whatif.check(session(), _scenario([change]))  # shape and data, before it joins the list
     except BillsimError as exc:
-        flash("error", str(exc))
+        flash("error", str(exc), BUILD_WHERE)
         return
     ss["scn_changes"] = [*ss["scn_changes"], change]
+
+
+def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
+    """What a result was computed from: the scenario and the range (another one makes the result stale)."""
+    return (whatif.scenario_json(scenario), from_date, to_date)
+
+
+def _changes_to_run() -> list[dict]:
+    """The changes a run bills: those added, or (none added yet) the change the form shows, so a pre-filled
+    change is never silently left out."""
+    return ss["scn_changes"] or [_change_from_widgets()]
+
+
+def _request_run() -> None:
+    changes = _changes_to_run()
+    try:
+        whatif.check(session(), _scenario(changes))
+    except BillsimError as exc:
+        flash("error", f"Scenario refused: {exc}", RUN_WHERE)
+        return
+    ss["scn_changes"] = changes  # what was run is what the list shows
+    ss["scn_run_requested"] = True
 
 
 def _remove_change(i: int) -> None:
@@ -172,13 +195,14 @@ with left:
     else:
         st.radio("Proration of every contract", ["none", "actual"], horizontal=True, key="scn_proration")
     st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")
+    show_flash(BUILD_WHERE)
 
     for i, change in enumerate(ss["scn_changes"]):
         c1, c2 = st.columns([4, 1])
         c1.markdown(f"{i + 1}. {_scenario([change]).changes[0].label()}")
         c2.button("✕", key=f"scn_remove_{i}", help="Remove this change", on_click=_remove_change, args=(i,))
     if not ss["scn_changes"]:
-        st.caption("No change yet: the scenario equals the baseline.")
+        st.caption("No change added yet: **Run scenario** runs the change shown above (it is added when run).")
 
 with right:
     st.subheader("Upload or download")
@@ -235,13 +259,8 @@ default_from = this_month.replace(year=this_month.year - 1)
 c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
 from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from", format=DATE_FORMAT)
 to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to", format=DATE_FORMAT)
-c3.button(
-    "Run scenario",
-    type="primary",
-    key="scn_run",
-    icon=":material/play_arrow:",
-    on_click=lambda: ss.update(scn_run_requested=True),
-)
+c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:", on_click=_request_run)
+show_flash(RUN_WHERE)
 
 if ss.pop("scn_run_requested", False):
     with st.status("Billing the cycles twice…", expanded=False) as status:
@@ -259,7 +278,13 @@ if ss.pop("scn_run_requested", False):
                 by_change = whatif.waterfall(session(), scenario, from_date, to_date)
             else:
                 by_change = None
-            ss["scn_result"] = {"summary": sim.summary, "sim": sim, "csv": csv_bytes, "by_change": by_change}
+            ss["scn_result"] = {
+                "summary": sim.summary,
+                "sim": sim,
+                "csv": csv_bytes,
+                "by_change": by_change,
+                "made_of": _made_of(scenario, from_date, to_date),
+            }
             done = f"Billed {sim.summary['cycles']:,} cycles twice in {sim.summary['seconds']} s"
             status.update(label=done, state="complete")
         except BillsimError as exc:
@@ -283,9 +308,19 @@ def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
 
 
 def _hbar(x, y, cur: str, title: str) -> go.Figure:
-    """Horizontal bars of the changes that are not 0 (a bar of 0 says nothing and crowds the others)."""
+    """Horizontal bars of the changes that are not 0 (a bar of 0 says nothing and crowds the others), each with
+    its exact amount as a label."""
     kept = [(a, b) for a, b in zip(x, y, strict=True) if a != 0]
-    fig = go.Figure(go.Bar(x=[a for a, _ in kept], y=[b for _, b in kept], orientation="h"))
+    fig = go.Figure(
+        go.Bar(
+            x=[a for a, _ in kept],
+            y=[b for _, b in kept],
+            orientation="h",
+            text=[money_of_major(a, cur) for a, _ in kept],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.update_layout(
         title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8}, yaxis={"autorange": "reversed"}
     )
@@ -352,6 +387,9 @@ def _show(result: dict) -> None:
     totals = {t["currency"]: t for t in summary["totals"]}
     if not totals:
         st.info("No cycle starts in this range.")
+        return
+    if not summary["changes"]:
+        st.info("The scenario has no change: it equals the baseline, there is nothing to chart.")
         return
     # the currency that moves most first (relative to its baseline): that is where the story is
     order = sorted(totals, key=lambda c: (-abs(_share(totals[c])), c))
@@ -427,4 +465,10 @@ def _show(result: dict) -> None:
 
 
 if ss.get("scn_result"):
+    if ss["scn_result"].get("made_of") != _made_of(_scenario(), from_date, to_date):
+        st.warning(
+            "Stale: the scenario or the range changed since these results were computed. Run the scenario again "
+            "to see the changes now shown above.",
+            icon=":material/history:",
+        )
     _show(ss["scn_result"])

@@ -104,7 +104,7 @@ def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
         line_items=line_items(invoice_id, inv.lines, inv.currency),
         pdf_url=f"{base}/api/v1/invoices/{invoice_id}.pdf",
         hosted_invoice_url=f"{base}/api/v1/invoices/{invoice_id}.html",
-        number=None if inv.number is None else str(inv.number),
+        number=inv.invoice_number,  # the number as the customer sees it (N-2026-000001)
         paid_on=utc(payments[-1].paid_at) if payments and inv.status in PAID else None,
         payments=[
             InvoicePaymentResponse(id=p.payment_id, amount=p.amount_minor, method=p.method, paid_at=utc(p.paid_at))

@@ -102,7 +102,9 @@ class InvoiceResponse(BaseModel):
     due_date: dt.date | None = None
     line_items: list[LineItemResponse] = []
     pdf_url: str
-    number: str | None = Field(None, description="Invoice number (assigned on finalize).")
+    number: str | None = Field(
+        None, description="Invoice number as the customer sees it, assigned on finalize: <prefix>-<year>-<6 digits>."
+    )
     delivered: bool = False
     delivered_on: dt.datetime | None = None
     hosted_invoice_url: str

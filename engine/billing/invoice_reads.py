@@ -14,7 +14,7 @@ import duckdb
 
 from ..models import Invoice
 from ..money import to_major
-from .invoice_store import TAX_ORDER, invoice_from_rows, rows_as_dicts
+from .invoice_store import INVOICE_HEADS, TAX_ORDER, invoice_from_rows, rows_as_dicts
 
 
 def find_invoices(
@@ -57,7 +57,7 @@ def load_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> lis
     heads = {
         h["invoice_id"]: h
         for h in rows_as_dicts(
-            con.execute("SELECT * FROM invoices WHERE list_contains(?::VARCHAR[], invoice_id)", [ids])
+            con.execute(f"{INVOICE_HEADS} WHERE list_contains(?::VARCHAR[], i.invoice_id)", [ids])  # noqa: S608 (the engine's own SELECT; values bound)
         )
     }
     by_invoice: dict[str, dict[str, list[dict]]] = {name: defaultdict(list) for name in ("lines", "taxes", "coupons")}

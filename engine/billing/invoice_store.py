@@ -21,6 +21,7 @@ from ..models import Invoice, InvoiceCoupon, InvoiceLine, InvoiceTax, TierRow
 from ..money import sql_tax_minor, to_major
 from ..rating.adjustments import NO_TAX, tax_rows_sql
 from ..rating.usage_aggregation import pending_usage
+from .numbering import businesses_join, invoice_number
 
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
@@ -142,6 +143,10 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
     )
 
 
+# An invoice's row with its business's invoice number prefix (invoice_from_rows writes the invoice number).
+INVOICE_HEADS = f"SELECT i.*, b.invoice_prefix FROM invoices i {businesses_join('i', 'b')}"  # noqa: S608 (the engine's own join)
+
+
 def tax_code_list(stored: str | None) -> list[str] | None:
     """A line's stored tax codes as a list: 'T10;T12' -> ['T10', 'T12'], 'none' -> [] (exempt), NULL -> None."""
     if stored is None:
@@ -194,6 +199,7 @@ def invoice_from_rows(
         customer_id=head["customer_id"],
         contract_id=head.get("contract_id"),
         number=head.get("number"),
+        invoice_number=invoice_number(head.get("invoice_prefix"), head.get("finalized_at"), head.get("number")),
         status=head["status"],
         currency=cur,
         period_start=head.get("period_start"),
@@ -236,7 +242,7 @@ def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def load_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str) -> Invoice:
-    heads = rows_as_dicts(con.execute("SELECT * FROM invoices WHERE invoice_id = ?", [invoice_id]))
+    heads = rows_as_dicts(con.execute(f"{INVOICE_HEADS} WHERE i.invoice_id = ?", [invoice_id]))  # noqa: S608 (the engine's own SELECT; values bound)
     if not heads:
         raise NotFoundError(f"no invoice {invoice_id!r}")
     lines = rows_as_dicts(

@@ -18,6 +18,7 @@ from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 from ..statuses import STATUSES
 from .invoice_store import plain, rows_as_dicts
+from .numbering import businesses_join, invoice_number_sql
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
 BROWSABLE_TABLES: tuple[str, ...] = (
@@ -170,6 +171,11 @@ def businesses(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT business_id FROM customers ORDER BY 1").fetchall()]
 
 
+def business_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """business id -> its name (businesses.csv); a business without a row is left out."""
+    return dict(con.execute("SELECT business_id, name FROM businesses ORDER BY 1").fetchall())
+
+
 def invoice_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         r[0]
@@ -205,9 +211,10 @@ def contract_invoices(con: duckdb.DuckDBPyConnection, contract_id: str) -> list[
     """Every invoice of a contract (void ones too), oldest cycle first, to mark on its timeline."""
     return rows_as_dicts(
         con.execute(
-            """SELECT invoice_id, number, status, currency, period_start, period_end, total_minor,
-                  total_paid_minor, created_at, void_reason
-           FROM invoices WHERE contract_id = ? ORDER BY period_start, created_at""",
+            f"""SELECT i.invoice_id, i.number, {invoice_number_sql("i", "bz")} AS invoice_number, i.status, i.currency,
+                  i.period_start, i.period_end, i.total_minor, i.total_paid_minor, i.created_at, i.void_reason
+           FROM invoices i {businesses_join("i", "bz")}
+           WHERE i.contract_id = ? ORDER BY i.period_start, i.created_at""",  # noqa: S608 (the engine's own SQL; values bound)
             [contract_id],
         )
     )
@@ -266,13 +273,14 @@ def run_outcomes(
     the customer and, when the contract has one, its invoice as stored now (number, status, total)."""
     return rows_as_dicts(
         con.execute(
-            """SELECT b.contract_id, k.customer_id, cu.name AS customer_name, b.outcome, b.invoice_id, b.reason,
-                      i.number, i.status, i.currency, i.total_minor
+            f"""SELECT b.contract_id, k.customer_id, cu.name AS customer_name, b.outcome, b.invoice_id, b.reason,
+                      i.number, {invoice_number_sql("i", "bz")} AS invoice_number, i.status, i.currency, i.total_minor
                FROM bill_run_items b
                LEFT JOIN contracts k USING (contract_id)
                LEFT JOIN customers cu ON cu.customer_id = k.customer_id
                LEFT JOIN invoices i ON i.invoice_id = b.invoice_id
-               WHERE b.run_id = ? AND (?::VARCHAR IS NULL OR b.outcome = ?) ORDER BY b.contract_id LIMIT ?""",
+               {businesses_join("i", "bz")}
+               WHERE b.run_id = ? AND (?::VARCHAR IS NULL OR b.outcome = ?) ORDER BY b.contract_id LIMIT ?""",  # noqa: S608 (the engine's own SQL; values bound)
             [run_id, outcome, outcome, int(limit)],
         )
     )
@@ -348,11 +356,15 @@ def data_version(con: duckdb.DuckDBPyConnection) -> tuple:
 
 
 def invoice_number_ranges(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[dict]:
-    """Per business, how many of these invoices have a number, and the lowest and highest number."""
+    """Per business, how many of these invoices have a number, and the lowest and highest invoice number as the
+    customer sees it (N-2026-000001)."""
+    number = invoice_number_sql("i", "bz")
     return rows_as_dicts(
         con.execute(
-            """SELECT business_id, count(number) AS numbered, min(number) AS first, max(number) AS last
-               FROM invoices WHERE invoice_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY business_id ORDER BY 1""",
+            f"""SELECT i.business_id, count(i.number) AS numbered, arg_min({number}, i.number) AS first,
+                      arg_max({number}, i.number) AS last
+               FROM invoices i {businesses_join("i", "bz")}
+               WHERE i.invoice_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY i.business_id ORDER BY 1""",  # noqa: S608 (the engine's own SQL; values bound)
             [list(invoice_ids)],
         )
     )

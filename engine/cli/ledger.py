@@ -119,6 +119,7 @@ def cmd_render(args, ctx: Context) -> int:
         {
             "invoice_id": invoice.invoice_id,
             "number": invoice.number,
+            "invoice_number": invoice.invoice_number,
             "status": invoice.status,
             "format": fmt,
             "out": ctx.shown(out, args.out),

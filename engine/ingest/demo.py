@@ -383,6 +383,18 @@ SELECT j, printf('DC-%06d', j) AS charge_id, customer_id,
 FROM base;
 """
 
+# The demo's businesses (businesses.csv): the sellers on the documents and their invoice number prefixes; only
+# the businesses that have customers.
+_BUSINESSES = """
+CREATE TABLE businesses AS
+SELECT b.* FROM (VALUES
+  ('biz-north', 'Northwind Billing Ltd', '12 Harbour Street, Leeds LS1 4AB, United Kingdom', 'GB 123 4567 89', 'N'),
+  ('biz-south', 'Southern Cross Services Pty Ltd', '40 George Street, Sydney NSW 2000, Australia', 'ABN 51 824 753 556',
+   'S')
+) b(business_id, name, address, tax_id, invoice_prefix)
+WHERE b.business_id IN (SELECT business_id FROM customers);
+"""
+
 _COLUMNS = {
     "customers": "customer_id, name, business_id, email, currency, tax_rate, tax_codes",
     "contracts": "contract_id, customer_id, start_date, end_date, billing_period, billing_cycle_start_day, "
@@ -395,6 +407,7 @@ _COLUMNS = {
     "taxes": "tax_code, name, rate, business_id",
     "coupons": "coupon_id, name, business_id, kind, amount, currency, percent, frequency, periods, products",
     "applied_coupons": "contract_id, coupon_id, applied_on",
+    "businesses": "business_id, name, address, tax_id, invoice_prefix, NULL AS logo_path",
 }
 _ORDER = {
     "customers": "c",
@@ -405,6 +418,7 @@ _ORDER = {
     "taxes": "tax_code",
     "coupons": "coupon_id",
     "applied_coupons": "k, nth, coupon_id",
+    "businesses": "business_id",
 }
 ADJUSTMENTS = {"none": 0, "demo": 1, "every": 2}
 ADJUSTMENT_TABLES = ("taxes", "coupons", "applied_coupons")
@@ -413,7 +427,7 @@ ADJUSTMENT_TABLES = ("taxes", "coupons", "applied_coupons")
 def write_demo_folder(
     out: Path, contracts: int = 50, usage_rows: int | None = None, seed: int = 7, adjustments: str = "demo"
 ) -> dict[str, int]:
-    """Write the demo CSV files into `out`; returns the rows written per file.
+    """Write the demo CSV files (businesses.csv among them) into `out`; returns the rows written per file.
 
     `adjustments` (spec section 11): "demo" — taxes.csv per business, biz-north's customers with tax codes
     (state + city sales tax, GST + PST, VAT, …; a few exempt customers, setup fees exempt), biz-south's with
@@ -454,7 +468,16 @@ def write_demo_folder(
         con.execute(
             "SET VARIABLE demo_metrics = (SELECT list(metric ORDER BY profile) FROM templates WHERE kind = 'usage')"
         )
-        for script in (_CUSTOMERS, _CONTRACTS, _ORDER_LINES, _USAGE_SPANS, _DELAYED_CHARGES, _TAXES, _COUPONS):
+        for script in (
+            _CUSTOMERS,
+            _CONTRACTS,
+            _ORDER_LINES,
+            _USAGE_SPANS,
+            _DELAYED_CHARGES,
+            _TAXES,
+            _COUPONS,
+            _BUSINESSES,
+        ):
             con.execute(script)
         counts = {}
         for table in INPUT_TABLES:

@@ -169,7 +169,7 @@ def cell_checks(col: Column, bind: Bind) -> list[tuple[str, str]]:
                 f"NOT regexp_full_match({v}, {bind(RE_NUMBER)})",
                 "'{value}' is not a number (write a plain decimal such as 12.50, without thousands separators)",
             ),
-            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})", f"'{{value}}' is negative; {col.name} cannot be"),
+            (f"regexp_full_match({v}, {bind(RE_NEGATIVE)})", f"'{{value}}' is negative: {col.name} cannot be negative"),
             (
                 f"regexp_full_match({v}, {bind(re_too_many_decimals(places))})",
                 f"'{{value}}' has more than {places} decimal places, the most {col.name} allows",
@@ -353,6 +353,28 @@ def _coupon_rules() -> tuple[RowRule, ...]:
     )
 
 
+INVOICE_PREFIX = r"[A-Za-z0-9]{1,12}"  # engine/billing/numbering.py: '<prefix>-<year>-<number>'
+LOGO_FILE = r".+[.](png|jpe?g|gif|svg)"
+
+
+def _business_rules() -> tuple[RowRule, ...]:
+    """An invoice number prefix a number can be read back from, and a logo that is an image file."""
+    return (
+        RowRule(
+            "invoice_prefix",
+            lambda b: f"t.invoice_prefix IS NOT NULL AND NOT regexp_full_match(t.invoice_prefix, {b(INVOICE_PREFIX)})",
+            "'{value}' is not an invoice number prefix: 1 to 12 letters or digits (e.g. INV or N)",
+            "t.raw_invoice_prefix",
+        ),
+        RowRule(
+            "logo_path",
+            lambda b: f"t.logo_path IS NOT NULL AND NOT regexp_full_match(lower(t.logo_path), {b(LOGO_FILE)})",
+            "'{value}' is not an image file: a logo is a .png, .jpg, .gif or .svg file",
+            "t.raw_logo_path",
+        ),
+    )
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -530,6 +552,19 @@ TABLES: dict[str, Table] = {
                 Column("applied_on", "date", required=True),
             ),
             refs=(Ref("contract_id", "contracts", "contract"), Ref("coupon_id", "coupons", "coupon")),
+        ),
+        Table(
+            "businesses",
+            (
+                Column("business_id", "text", required=True),
+                Column("name", "text", required=True),
+                Column("address", "text"),
+                Column("tax_id", "text"),
+                Column("invoice_prefix", "text"),
+                Column("logo_path", "text"),
+            ),
+            key="business_id",
+            row_rules=_business_rules(),
         ),
     )
 }

@@ -10,6 +10,7 @@ in its place and a DRAFT watermark; a void invoice shows a VOID watermark and it
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from decimal import Decimal
 from functools import cache
@@ -55,14 +56,48 @@ def _environment() -> jinja2.Environment:
 
 
 def document_parties(con: duckdb.DuckDBPyConnection, invoice: Invoice) -> tuple[dict, dict]:
-    """(seller, customer) of an invoice. There is no business table: the seller is named by its business
-    id (`details` has room for an address once businesses have one). A customer no longer in the data is
-    shown by its id alone."""
+    """(seller, customer) of an invoice. The seller is its business's row of businesses.csv (name, address, tax
+    id, logo); a business without one is named by its id. A customer no longer in the data is shown by its id
+    alone."""
     row = con.execute("SELECT name, email FROM customers WHERE customer_id = ?", [invoice.customer_id]).fetchone()
     name, email = row if row else (None, None)
-    seller = {"name": invoice.business_id, "details": []}
     customer = {"name": name or invoice.customer_id, "email": email, "customer_id": invoice.customer_id}
-    return seller, customer
+    return seller_of(con, invoice.business_id), customer
+
+
+def seller_of(con: duckdb.DuckDBPyConnection, business_id: str) -> dict:
+    """The seller block of a document: name, the lines under it (address, tax id), the logo as a data URI."""
+    row = con.execute(
+        "SELECT name, address, tax_id, logo_path FROM businesses WHERE business_id = ?", [business_id]
+    ).fetchone()
+    if row is None:
+        return {"name": business_id, "details": [], "logo": None}
+    name, address, tax_id, logo_path = row
+    details = [line.strip() for line in (address or "").splitlines() if line.strip()]
+    if tax_id:
+        details.append(f"Tax ID {tax_id}")
+    return {"name": name, "details": details, "logo": logo_data_uri(logo_path)}
+
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
+LOGO_TYPES[".svg"] = "image/svg+xml"
+MAX_LOGO_BYTES = 512 * 1024
+
+
+def logo_data_uri(path: str | None) -> str | None:
+    """The logo file embedded in the document (a document fetches nothing); None when there is none, it is not
+    an image file, it cannot be read or it is larger than MAX_LOGO_BYTES (the document then shows the name)."""
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    kind = LOGO_TYPES.get(file.suffix.lower())
+    try:
+        if kind is None or not file.is_file() or file.stat().st_size > MAX_LOGO_BYTES:
+            return None
+        data = file.read_bytes()
+    except OSError:
+        return None
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _date(value: dt.date | dt.datetime | None) -> str:
@@ -137,7 +172,7 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
     inv, cur = invoice, invoice.currency
     finalized = inv.status not in NOT_FINALIZED
     mark = "DRAFT" if not finalized else ("VOID" if inv.status == "void" else None)
-    number = str(inv.number) if finalized and inv.number is not None else "DRAFT"
+    number = inv.invoice_number if finalized and inv.invoice_number else "DRAFT"
     dates = [("Invoice date", _date(inv.bill_for_date or inv.created_at))]
     if inv.period_start:
         dates.append(("Service period", f"{_date(inv.period_start)} to {_date(inv.period_end)}"))
@@ -155,7 +190,7 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
         "mark": mark,
         "void_reason": inv.void_reason,
         # the keys the template reads, so a caller may pass only what it knows
-        "seller": {"details": [], **seller},
+        "seller": {"details": [], "logo": None, **seller},
         "customer": {"email": None, "customer_id": inv.customer_id, **customer},
         "dates": [(k, v) for k, v in dates if v],
         "refs": refs,

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..billing.numbering import businesses_join, invoice_number_sql
 from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
 from ..db import transaction
 from ..errors import ValidationError
@@ -47,6 +48,7 @@ INVOICE_COLUMNS = [
     "run_id",
     "created_at",
     "discount",  # spec section 11: after every column of section 6
+    "invoice_number",  # the number as the customer sees it (engine/billing/numbering.py), after every spec column
 ]
 LINE_COLUMNS = [
     "invoice_id",
@@ -130,9 +132,10 @@ def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
         "balance_due": _money("i.total_minor - i.total_paid_minor", fmt),
         "created_at": "date_trunc('second', i.created_at)",
         "discount": _money("i.discount_minor", fmt),
+        "invoice_number": invoice_number_sql("i", "bz"),
     }
     return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
-FROM invoices i LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency
+FROM invoices i LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency {businesses_join("i", "bz")}
 WHERE {where}"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
 
 

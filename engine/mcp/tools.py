@@ -75,6 +75,7 @@ def _summary(detail: InvoiceDetail) -> dict:
     return {
         "invoice_id": inv.invoice_id,
         "number": inv.number,
+        "invoice_number": inv.invoice_number,
         "status": inv.status,
         "customer_id": inv.customer_id,
         "contract_id": inv.contract_id,

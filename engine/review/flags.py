@@ -77,7 +77,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _review_drafts AS
             SELECT i.invoice_id, i.business_id, i.contract_id, i.customer_id, i.currency, i.status,
-                   i.period_start, i.period_end, i.total_minor
+                   i.hold_reason, i.period_start, i.period_end, i.total_minor
             FROM invoices i
             WHERE ({where}) AND i.contract_id IS NOT NULL AND list_contains(?, i.status)""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
         [*params, list(UNDER_REVIEW)],

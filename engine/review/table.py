@@ -27,7 +27,7 @@ from .unbilled import UNBILLED_LISTED, unbilled_cycles_table
 
 # The columns of ReviewColumns.drafts, in order (money: exact major units, decimal128(38, s) with s the most
 # decimals of the table's currencies; `decimals` is each row's currency's):
-#   invoice_id, contract_id, customer_id, customer_name, business_id, currency, decimals, status,
+#   invoice_id, contract_id, customer_id, customer_name, business_id, currency, decimals, status, hold_reason,
 #   period_start, period_end, total, previous_invoice_id, previous_total, change, change_percent (1 decimal,
 #   null when there is no previous invoice or its total is 0),
 #   flags (list of flag names, in FLAGS order), reasons (their one-line reasons, same order),
@@ -85,7 +85,8 @@ def _select(decimals: int, where: str) -> str:
             FROM (SELECT DISTINCT business_id, currency, exp, scale, per_minor_12, pct, min_change, factor, large_above
                   FROM _review))
         SELECT invoice_id, contract_id, customer_id, customer_name, business_id, currency, exp AS decimals, status,
-            period_start, period_end, {_major("total_minor", decimals)} AS total, prev_id AS previous_invoice_id,
+            hold_reason, period_start, period_end, {_major("total_minor", decimals)} AS total,
+            prev_id AS previous_invoice_id,
             {_major("prev_total_minor", decimals)} AS previous_total, {_major("change_minor", decimals)} AS change,
             (change_tenths::DECIMAL(38,0) * 0.1) AS change_percent,
             {flags_sql()} AS flags, {reasons_sql()} AS reasons, {flag_columns},

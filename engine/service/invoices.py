@@ -114,6 +114,21 @@ def create(
     return detail
 
 
+def estimate(s: Session, request: InvoiceCreateRequest | dict) -> Invoice:
+    """The draft `create` would make (lines, subtotal, the customer's tax, total), checked the same way, with
+    nothing stored: made in a transaction that is rolled back (no number, no template, no audit event kept)."""
+    req = parse(InvoiceCreateRequest, request)
+    engine_req = create_request(req.model_dump(mode="json", exclude_none=True))
+    with s.cursor() as cur:
+        tenancy.customer(cur, s.caller, req.customer_id)
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            invoice_id, _ = create_invoice_tx(cur, engine_req, actor=s.actor)
+            return load_invoice(cur, invoice_id)
+        finally:
+            cur.execute("ROLLBACK")
+
+
 def batch(s: Session, request: BatchInvoiceRequest | dict) -> tuple[ManualBatchResult, dict[str, InvoiceDetail]]:
     """DayZero POST /invoices/batch: each item succeeds or fails on its own (committed one by one), with its code.
     Returns the result and the detail of every invoice in it (by id)."""

@@ -87,6 +87,13 @@ def businesses(s: Session) -> list[str]:
         return q.businesses(cur)
 
 
+def business_names(s: Session) -> dict[str, str]:
+    """business id -> the name of businesses.csv (the seller on the documents)."""
+    _local(s)
+    with s.cursor() as cur:
+        return q.business_names(cur)
+
+
 def invoice_currencies(s: Session) -> list[str]:
     _local(s)
     with s.cursor() as cur:

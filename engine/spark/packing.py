@@ -37,7 +37,7 @@ _SLOT_OF_TYPE = {
     "DECIMAL(18,6)": "q",
 }
 SPARK_TYPES = {"s": "string", "d": "date", "i": "int", "p": "decimal(38,12)", "q": "decimal(38,6)"}
-SHARED_TABLES = ("taxes", "coupons")
+SHARED_TABLES = ("taxes", "coupons", "businesses")  # a few rows per business: sent to every task
 TABLE_TAG = "_t"
 CUSTOMER_KEY = "_k"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -110,7 +109,12 @@ def test_the_cycle_label_follows_the_invoice_from_draft_to_open(workbench_db):
     assert browser.look(at)[key].endswith("invoice approved")
     widget(at.button, f"preview_finalize_{invoice_id}").click().run()
     assert_clean(at)
-    assert browser.look(at)[key].endswith("invoice #1 open")
+    assert browser.look(at)[key].endswith(f"invoice N-{finalized_year()}-000001 open")  # the business's prefix
+
+
+def finalized_year() -> int:
+    """The year an invoice finalized now gets in its number (UTC)."""
+    return dt.datetime.now(dt.UTC).year
 
 
 def test_the_ledger_picker_label_follows_finalize_and_void(workbench_db):
@@ -129,7 +133,7 @@ def test_the_ledger_picker_label_follows_finalize_and_void(workbench_db):
     assert "· approved" in browser.look(at)["ledger_pick"]
     widget(at.button, f"ledger_finalize_{draft.invoice_id}").click().run()
     assert_clean(at)
-    assert browser.look(at)["ledger_pick"].startswith("#1 ")
+    assert browser.look(at)["ledger_pick"].startswith(f"N-{finalized_year()}-000001 · ")
     assert browser.look(at)["ledger_pick"].endswith("· open")
     widget(at.text_input, f"ledger_void_reason_{draft.invoice_id}").set_value("sent to the wrong customer")
     void_button(at, "ledger", draft.invoice_id).click().run()
@@ -171,7 +175,7 @@ def test_choosing_another_file_clears_the_old_problems(workbench_db):
 # --- 4. money sorts as numbers over the whole ledger ----------------------------------------------
 
 
-def test_the_ledger_sorts_by_total_over_every_page_and_keeps_amounts_numeric(workbench_db):
+def test_the_ledger_sorts_by_total_over_every_page_and_shows_each_amount_with_its_currency(workbench_db):
     from engine.billing.bill_run import bill_run
 
     con = connect(workbench_db)
@@ -184,16 +188,16 @@ def test_the_ledger_sorts_by_total_over_every_page_and_keeps_amounts_numeric(wor
     widget(at.selectbox, "ledger_sort").set_value("total_desc").run()
     assert_clean(at)
     table = _frame_with(at, "total")
-    assert all(isinstance(v, Decimal) for v in table["total"])  # numbers, not text: the grid sorts them as numbers
     totals = db_rows(
         workbench_db,
         "SELECT total_minor, currency FROM invoices",
     )
-    from engine.money import to_major
+    from engine.money import format_money, to_major
 
-    highest = max(to_major(m, c) for m, c in totals)
-    assert table["total"].iloc[0] == highest
-    assert list(table["total"]) == sorted(table["total"], reverse=True)
+    # sorted by the engine over every page (the page's order, not the header's), each amount with its currency
+    ranked = sorted(totals, key=lambda t: to_major(*t), reverse=True)
+    assert list(table["total"]) == [format_money(m, c) for m, c in ranked[: len(table)]]
+    assert list(table["currency"]) == [c for _, c in ranked[: len(table)]]
 
 
 # --- 5. finalize and void ask first; a void keeps its reason ---------------------------------------

@@ -207,3 +207,88 @@ def test_review_page_shows_the_table_and_approves_the_unflagged_drafts_in_chromi
         after = [b.text for b in driver.find_elements(By.TAG_NAME, "button") if b.text.startswith("Approve all")]
         assert after == ["Approve all 0 unflagged"], after
     assert "Traceback" not in log.read_text()
+
+
+def _near_and_visible(driver, message, button) -> tuple[bool, dict]:
+    """Whether the message is drawn inside the viewport, just under (or beside) the button that was pressed."""
+    m = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom];", message)
+    b = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom];", button)
+    height = driver.execute_script("return window.innerHeight")
+    facts = {"message": m, "button": b, "viewport": height}
+    return 0 <= m[0] and m[1] <= height and abs(m[0] - b[1]) < 160, facts
+
+
+def _wait_for(driver, find, timeout: float = 45):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find()
+        if found:
+            return found
+        time.sleep(0.2)
+    return None
+
+
+@pytest.mark.browser
+def test_an_actions_outcome_is_shown_next_to_its_button_and_its_popover_closes_in_chromium(served_workbench):
+    """Issue 21 (2, 3): on the Review page the outcome of 'Approve all N unflagged' appears in the viewport right
+    under the button pressed (not at the top of the page), and after 'Finalize' the confirmation popover is
+    closed: no stale 'Finalize 0 …' left open."""
+    from selenium.webdriver.common.by import By
+
+    require_chromium()
+    base, log = served_workbench
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium() as driver:
+        driver.set_window_size(1440, 900)  # a laptop's screen: the top of the page is out of view once scrolled
+        driver.get(f"{base}/review")
+        wait_settled(driver, "Review")
+
+        def button(prefix: str):
+            found = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.startswith(prefix)]
+            return found[0] if found else None
+
+        approve = button("Approve all")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", approve)
+        approve.click()
+        alert = _wait_for(
+            driver,
+            lambda: [
+                a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]') if "Approved" in a.text
+            ],
+        )
+        wait_settled(driver, "Review")
+        driver.save_screenshot(str(ARTIFACTS / "workbench-review-feedback.png"))
+        assert alert, "no outcome shown"
+        alert = [a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]') if "Approved" in a.text]
+        near, facts = _near_and_visible(driver, alert[0], button("Approve all"))
+        assert near, facts
+
+        finalize = button("Finalize ")
+        assert finalize is not None and not finalize.text.startswith("Finalize 0"), finalize and finalize.text
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", finalize)
+        finalize.click()
+        confirm = _wait_for(
+            driver,
+            lambda: [
+                b
+                for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stPopoverBody"] button')
+                if b.text.startswith("Finalize")
+            ],
+        )
+        assert confirm, "the confirmation did not open"
+        body = driver.find_element(By.CSS_SELECTOR, '[data-testid="stPopoverBody"]').text
+        assert "**" not in body and "Finalize" in body, body
+        confirm[0].click()
+        done = _wait_for(
+            driver,
+            lambda: [
+                a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]') if "Finalized" in a.text
+            ],
+        )
+        wait_settled(driver, "Review")
+        driver.save_screenshot(str(ARTIFACTS / "workbench-review-finalized.png"))
+        assert done, "no outcome of the finalize"
+        bodies = [b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stPopoverBody"]') if b.is_displayed()]
+        assert not bodies, [b.text for b in bodies]  # closed: nothing stale left open
+        assert not driver.find_elements(By.CSS_SELECTOR, ERRORS)
+    assert "Traceback" not in log.read_text()

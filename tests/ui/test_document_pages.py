@@ -58,6 +58,7 @@ def test_the_ledger_shows_a_finalized_invoice_document_with_its_number(workbench
     widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
     assert_clean(at)
     html = document_of(at)
-    assert f"Invoice {inv.number}" in html and "DRAFT" not in html
+    assert inv.invoice_number.endswith(f"-{inv.number:06d}")
+    assert f"Invoice {inv.invoice_number}" in html and "DRAFT" not in html
     assert {m.label: m.value for m in at.metric}["Total"] in html
     assert [b.key for b in at.get("download_button")] == ["ledger_document_pdf"]

@@ -9,11 +9,12 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
+import pandas as pd
 import pytest
 
 from engine.db import connect
 from engine.service import Billsim, Caller, lifecycle
+from engine.service.formats import format_major
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 PREVIOUS, CURRENT = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
@@ -99,7 +100,7 @@ def test_the_page_lists_the_runs_drafts_with_their_flags_and_reasons(review_db):
         assert list(row["flags"]) == [f.flag.replace("_", " ") for f in draft.flags]
         assert row["why"] == " · ".join(f.reason for f in draft.flags)
         assert row["customer"] == f"{draft.customer_name} ({draft.customer_id})"
-        assert row["total"] == draft.total
+        assert row["total"] == format_major(draft.total, draft.currency)  # '¥568,013', 'A$14,447.25'
     assert metric(at, "Drafts under review") == str(len(expected.drafts))
     assert metric(at, "Flagged") == str(sum(1 for d in expected.drafts if d.flags))
     assert metric(at, "Unbilled cycles") == f"{expected.unbilled_cycles_count:,}"
@@ -122,21 +123,62 @@ def test_filtering_by_a_flag_shows_only_the_drafts_with_it(review_db):
     assert len(either) > len(with_flag)
 
 
-def test_money_and_change_columns_are_numbers_so_the_header_sorts_numerically(review_db):
+def test_amounts_show_their_currency_and_sort_within_each_currency_keeping_the_order_after_an_action(review_db):
+    """Issue 21 (4, 5): every amount is written by the one money formatter (a currency symbol, a JPY amount
+    without decimals, every digit); 'Sort by' orders amounts within each currency and the change % over every
+    draft, says so, and is kept after an action."""
+    path, run_id = review_db
+    drafts = engine_review(path, run_id).drafts
+    at = review_page()
+    shown = grid(at).value
+    by_invoice = {d.invoice_id: d for d in drafts}
+    for invoice_id, total, change in zip(shown["invoice_id"], shown["total"], shown["change"], strict=True):
+        d = by_invoice[invoice_id]
+        assert total == format_major(d.total, d.currency)
+        assert (None if pd.isna(change) else change) == (
+            None if d.change is None else format_major(d.change, d.currency)
+        )
+    assert {d.currency for d in drafts} >= {"JPY", "USD"}  # the fixture has a currency without decimals
+    assert all(not t.endswith(".00") for t, d in zip(shown["total"], drafts, strict=True) if d.currency == "JPY")
+    assert "Why flagged" in grid(at).proto.columns and list(shown.columns).index("why") == 2  # in view, not cut off
+
+    widget(at.selectbox, "rv_order").set_value("change_desc").run()
+    assert_clean(at)
+    shown = grid(at).value
+    rows = [by_invoice[i] for i in shown["invoice_id"]]
+    currencies = [d.currency for d in rows]
+    assert currencies == sorted(currencies)  # currency by currency …
+    for cur in set(currencies):  # … and within one, the largest rise first (no previous invoice: last)
+        changes = [d.change for d in rows if d.currency == cur]
+        known = [c for c in changes if c is not None]
+        assert known == sorted(known, reverse=True) and changes == known + [None] * (len(changes) - len(known))
+    assert any("within each currency" in c.value for c in at.caption)
+
+    widget(at.selectbox, "rv_order").set_value("change_percent_desc").run()
+    percents = [by_invoice[i].change_percent for i in grid(at).value["invoice_id"]]
+    known = [p for p in percents if p is not None]
+    assert (
+        known == sorted(known, reverse=True) and len({by_invoice[i].currency for i in grid(at).value["invoice_id"]}) > 1
+    )
+    order = list(grid(at).value["invoice_id"])
+    widget(at.button, "rv_approve_unflagged").click().run()  # an action: the chosen order stays
+    assert_clean(at)
+    assert widget(at.selectbox, "rv_order").value == "change_percent_desc"
+    assert list(grid(at).value["invoice_id"]) == order
+
+
+def test_the_hold_reason_is_shown_in_the_table(review_db):
     path, run_id = review_db
     at = review_page()
-    table = grid(at)
-    schema = pa.ipc.open_stream(table.proto.arrow_data.data).read_all().schema
-    for col in ("total", "previous_total", "change", "change_percent"):
-        assert pa.types.is_decimal(schema.field(col).type), (col, schema.field(col).type)
-    config = {c: json.loads(table.proto.columns)[c] for c in ("total", "change", "change_percent")}
-    assert all(c["type_config"]["type"] == "number" for c in config.values()), config
-    changes = [v for v in table.value["change"] if v is not None]
-    assert all(isinstance(v, Decimal) for v in changes)
-    # numeric order differs from text order here (negative amounts, "9.42" vs "142313"): the grid sorts numbers
-    assert sorted(changes) != sorted(changes, key=str)
-    expected = sorted(d.change for d in engine_review(path, run_id).drafts if d.change is not None)
-    assert sorted(changes) == expected
+    select_rows(at, ["K-000004"])
+    widget(at.text_input, "rv_hold_reason").set_value("usage looks doubled")
+    widget(at.button, "FormSubmitter:rv_hold_form-Put on hold").click().run()
+    assert_clean(at)
+    shown = grid(at).value.set_index("contract_id")
+    assert shown.loc["K-000004", "hold_reason"] == "usage looks doubled"
+    assert shown.drop(index="K-000004")["hold_reason"].isna().all()
+    assert at.session_state["rv_hold_reason"] == ""  # the next hold starts with an empty reason
+    assert at.session_state["rv_hold_popover"] is False  # the popover closed after its action
 
 
 def test_approve_all_unflagged_approves_exactly_the_unflagged_drafts(review_db):
@@ -168,7 +210,6 @@ def test_hold_needs_a_reason_and_release_makes_drafts_again(review_db):
     hold.click().run()  # no reason: refused, nothing changes
     assert any("give the reason first" in e.value for e in at.error)
     assert {c: s for c, s in statuses(path, run_id).items() if c in picked} == dict.fromkeys(picked, "draft")
-    select_rows(at, picked)
     widget(at.text_input, "rv_hold_reason").set_value("usage looks doubled")
     widget(at.button, "FormSubmitter:rv_hold_form-Put on hold").click().run()
     assert_clean(at)
@@ -193,9 +234,9 @@ def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoic
     totals: dict[str, Decimal] = {}
     for d in unflagged:
         totals[d.currency] = totals.get(d.currency, Decimal(0)) + d.total
-    text = " · ".join(f"{c}\u00a0{t:,}" for c, t in sorted(totals.items()))
+    text = " · ".join(format_major(t, c) for c, t in sorted(totals.items()))
     n = len(unflagged)
-    assert any(f"Finalize {n} approved invoices: {text}" in m.value for m in at.markdown), text
+    assert any(f"**Finalize {n} approved invoices:** {text}" == m.value for m in at.markdown), text
     widget(at.button, "rv_finalize").click().run()
     assert_clean(at)
     rows = db_rows(
@@ -205,7 +246,8 @@ def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoic
     )
     assert [s for s, _ in rows] == ["open"] * n
     assert all(number is not None for _, number in rows)
-    assert any(f"Finalized {n} invoice(s)" in s.value and "#" in s.value for s in at.success)
+    assert any(f"Finalized {n} invoice(s)" in s.value and "-2026-" in s.value for s in at.success)
+    assert at.session_state["rv_finalize_popover"] is False  # closed, not left open on "Finalize 0 …"
     assert metric(at, "Drafts under review") == str(len(expected.drafts) - n)  # finalized ones left the review
 
 
