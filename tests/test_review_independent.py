@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
-from helpers_data import add_charge, add_contract, add_customer, add_line, add_usage
+from helpers_data import add_charge, add_contract, add_coupon, add_customer, add_line, add_usage, apply_coupon
 
 from engine.billing.approval import approve_invoices, hold_invoice
 from engine.billing.bill_run import bill_run
@@ -119,6 +119,11 @@ def ledger(con):
     usage_contract(con, "K-HELD", "C-HELD", price="0.01")
     use(con, "K-HELD", 1, 100)
     use(con, "K-HELD", 2, 900)
+    usage_contract(con, "K-COUPON", "C-COUPON", price="0.01")  # a coupon of January only: it ends in February
+    use(con, "K-COUPON", 1, 1000)
+    use(con, "K-COUPON", 2, 1000)
+    add_coupon(con, "WELCOME", percent="10", frequency="once", name="Welcome 10 %", business_id="B1")
+    apply_coupon(con, "K-COUPON", "WELCOME", "2026-01-01")
     usage_contract(con, "K-OK", "C-OK", price="0.01", business="default")  # no flag at all
     use(con, "K-OK", 1, 1000)
     use(con, "K-OK", 2, 1050)
@@ -195,6 +200,7 @@ def expected_review(con, drafts: list[dict]) -> dict:
     invoices = rows(con, "SELECT * FROM invoices WHERE contract_id IS NOT NULL AND status <> 'void'")
     lines = rows(con, "SELECT invoice_id, line_id, kind, product, quantity, amount_minor FROM invoice_lines")
     pending = rows(con, "SELECT contract_id, usage_date FROM usage WHERE status = 'pending'")
+    coupons = rows(con, "SELECT invoice_id, position, coupon_id, name FROM invoice_coupons")
     customers = {r["customer_id"]: r["name"] for r in rows(con, "SELECT customer_id, name FROM customers")}
     out = []
     for d in sorted(drafts, key=lambda r: (r["contract_id"], r["period_start"], r["invoice_id"])):
@@ -308,6 +314,17 @@ def expected_review(con, drafts: list[dict]) -> dict:
                     {"charges": k, "amount": major(s, cur)},
                 )
             )
+        ended = []
+        if prev is not None:
+            taken_now = {r["coupon_id"] for r in coupons if r["invoice_id"] == d["invoice_id"]}
+            earlier_coupons = sorted(
+                (r for r in coupons if r["invoice_id"] == prev["invoice_id"]), key=lambda r: r["position"]
+            )
+            ended = [
+                {"coupon_id": r["coupon_id"], "name": r["name"]}
+                for r in earlier_coupons
+                if r["coupon_id"] not in taken_now
+            ]
         above = limits["large"].get(cur)
         if above is not None and major(total, cur) > above:
             flags.append(
@@ -316,6 +333,12 @@ def expected_review(con, drafts: list[dict]) -> dict:
                     f"total {money(total, cur)} is above {amount(above, cur)}, the business's large-invoice amount",
                     {"total": major(total, cur), "threshold": above},
                 )
+            )
+        if ended:
+            named = ", ".join(f"{c['name']} ({c['coupon_id']})" for c in ended[:3])
+            named += f" and {len(ended) - 3} more" if len(ended) > 3 else ""
+            flags.append(
+                ("coupon_ended", f"coupon no longer applied: {named} (the previous invoice had it)", {"coupons": ended})
             )
         out.append(
             {

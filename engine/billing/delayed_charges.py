@@ -22,7 +22,7 @@ import duckdb
 
 from ..currencies import currency_units_table
 from ..models import PendingCharge
-from ..money import BIGINT_MAX, MONEY_LIMIT, MONEY_MAX_DIGITS, sql_round_minor
+from ..money import BIGINT_MAX, MONEY_LIMIT, MONEY_MAX_DIGITS, PRICE_UNIT, sql_price_scaled, sql_round_minor
 from .invoice_store import plain, refresh_totals, tax_sql
 
 PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
@@ -32,7 +32,7 @@ PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
 def charge_minor_sql(amount: str, per_minor_12: str) -> str:
     """SQL: a charge `amount` (DECIMAL(38,12), major units) in minor units, rounded half away from zero;
     NULL when |amount| ≥ MONEY_LIMIT, where its exact integer (amount × 10^12) would not fit."""
-    exact = f"(({amount}) * 1000000000000)::HUGEINT"
+    exact = f"(({amount}) * {PRICE_UNIT})::HUGEINT"
     return f"(CASE WHEN abs({amount}) < {MONEY_LIMIT} THEN {sql_round_minor(exact, '1', per_minor_12, '1')} END)"
 
 
@@ -75,7 +75,7 @@ def attach_pending_charges(
             WITH drafts AS (SELECT * FROM invoices i WHERE i.status = 'draft' AND {which}),
             ranked AS (
                 SELECT p.charge_id, p.description, p.charge_date, p.amount, p.currency, i.invoice_id,
-                       cust.tax_codes, ({_guard_rate_sql("i", "cust")} * 1000000000000)::HUGEINT AS tax_n,
+                       cust.tax_codes, {sql_price_scaled(_guard_rate_sql("i", "cust"))} AS tax_n,
                        {charge_minor_sql("p.amount", "cu.per_minor_12")} AS amount_minor,
                        row_number() OVER (PARTITION BY p.charge_id
                                           ORDER BY i.contract_id, i.period_start, i.invoice_id) AS rank

@@ -18,14 +18,14 @@ import duckdb
 
 from ..errors import NotFoundError
 from ..models import Invoice, InvoiceCoupon, InvoiceLine, InvoiceTax, TierRow
-from ..money import sql_tax_minor, to_major
+from ..money import sql_price_scaled, sql_tax_minor, to_major
 from ..rating.adjustments import NO_TAX, tax_rows_sql
 from ..rating.usage_aggregation import pending_usage
 from .numbering import businesses_join, invoice_number
 
 
 # tax_minor = round(subtotal_minor × tax_rate / 100), tax_rate held at 12 decimals (DECIMAL(38,12)).
-def tax_sql(rate_n: str = "(tax_rate * 1000000000000)::HUGEINT", subtotal: str = "subtotal_minor") -> str:
+def tax_sql(rate_n: str = sql_price_scaled("tax_rate"), subtotal: str = "subtotal_minor") -> str:
     """round(subtotal × rate_n / 10^14): `rate_n` is the tax rate × 10^12 as a HUGEINT."""
     return sql_tax_minor(subtotal, rate_n)
 

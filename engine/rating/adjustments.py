@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE
-from ..money import sql_round_minor, sql_tax_minor
+from ..money import sql_price_scaled, sql_round_minor, sql_tax_minor
 from .cycles import PERIOD_MONTHS_SQL, month_index_sql
 
 NO_TAX = "none"
@@ -104,7 +104,7 @@ def tax_rows_sql(nets: str, rates: str | None, taxes: str, key: str) -> str:
     rows AS (
         SELECT b.*, t.name, t.rate::DECIMAL(38,12) AS rate FROM bases b JOIN {taxes} t USING (tax_code)
         {single if rates is not None else ""})
-    SELECT *, {sql_tax_minor("base_minor", "(rate * 1000000000000)::HUGEINT")} AS amount_minor FROM rows"""  # noqa: S608 (SQL built by the engine from its own names and constants)
+    SELECT *, {sql_tax_minor("base_minor", sql_price_scaled("rate"))} AS amount_minor FROM rows"""  # noqa: S608 (SQL built by the engine from its own names and constants)
 
 
 def _coupon_uses_sql(src: str) -> str:
@@ -216,7 +216,7 @@ def _heads_sql(src: str) -> str:
 
 def _single_rate_invoices_sql(src: str) -> str:
     """Invoices without coupons or tax codes: tax = round(subtotal × the customer's tax_rate / 100)."""
-    tax = sql_tax_minor("subtotal_minor", "(tax_rate * 1000000000000)::HUGEINT")
+    tax = sql_tax_minor("subtotal_minor", sql_price_scaled("tax_rate"))
     return f"""
     CREATE OR REPLACE TEMP TABLE _rated_invoices AS
     WITH {_heads_sql(src)},

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
-from ..money import sql_round_minor
+from ..money import sql_price_scaled, sql_round_minor
 from .adjustments import STAGES as ADJUSTMENT_STAGES
 from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
@@ -223,9 +223,9 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     WITH {tiers}
     scaled AS (
         SELECT *,
-               (q * 1000000)::HUGEINT AS qn, (unit_price * 1000000000000)::HUGEINT AS upn,
+               (q * 1000000)::HUGEINT AS qn, {sql_price_scaled("unit_price")} AS upn,
                (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
-               (percentage_rate * 1000000000000)::HUGEINT AS ratn, (fixed_fee * 1000000000000)::HUGEINT AS feen
+               {sql_price_scaled("percentage_rate")} AS ratn, {sql_price_scaled("fixed_fee")} AS feen
         FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS {materialized} (
@@ -261,7 +261,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                            cust.tax_codes,
                            cu.per_minor_12, coalesce(s.lines_minor, 0) AS lines_minor,
                            coalesce(s.n_lines, 0) AS n_lines,
-                           (c.minimum_commitment * 1000000000000)::HUGEINT AS m_n,
+                           {sql_price_scaled("c.minimum_commitment")} AS m_n,
                            CASE WHEN c.proration = 'actual' THEN (t.period_end - t.period_start + 1)::HUGEINT
                                 ELSE t.period_days::HUGEINT END AS days_n,
                            t.period_days::HUGEINT AS pd_n

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ValidationError
+from ..money import PRICE_UNIT
 
 E6 = "1000000::HUGEINT"
 
@@ -146,6 +147,6 @@ def tier_units_sql() -> str:
 def tier_amount_sql() -> str:
     """Tier amount × 10^18: units × tier unit_price + flat_fee (when the tier applies)."""
     return (
-        f"((units * 1000000)::HUGEINT * (t_unit_price * 1000000000000)::HUGEINT "
-        f"+ CASE WHEN applies THEN (t_flat_fee * 1000000000000)::HUGEINT * {E6} ELSE 0 END)"
+        f"((units * 1000000)::HUGEINT * (t_unit_price * {PRICE_UNIT})::HUGEINT "
+        f"+ CASE WHEN applies THEN (t_flat_fee * {PRICE_UNIT})::HUGEINT * {E6} ELSE 0 END)"
     )

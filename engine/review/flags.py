@@ -23,7 +23,7 @@ import duckdb
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
 from ..errors import ValidationError
 from ..models import ReviewThresholds
-from ..money import sql_plain_text
+from ..money import sql_plain_text, sql_price_scaled
 
 # The flags in the order a reviewer reads them; each is a boolean column f_<name> of _review.
 FLAGS = (
@@ -191,7 +191,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                                               // (abs(prev_total_minor::HUGEINT) * 2)) END AS change_tenths,
                prev_id IS NOT NULL
                  AND abs(change_minor) * 100000000 > (pct * 1000000)::HUGEINT * abs(prev_total_minor::HUGEINT)
-                 AND abs(change_minor) * per_minor_12 > (min_change * 1000000000000)::HUGEINT AS f_total_change,
+                 AND abs(change_minor) * per_minor_12 > {sql_price_scaled("min_change")} AS f_total_change,
                prev_id IS NULL AS f_first_invoice,
                total_minor = 0 AS f_zero_total,
                total_minor < 0 AS f_negative_total,
@@ -201,7 +201,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                pending_rows > 0 AS f_pending_usage,
                true_up_minor > 0 AS f_true_up,
                charges > 0 AS f_delayed_charges,
-               coalesce(total_minor::HUGEINT * per_minor_12 > (large_above * 1000000000000)::HUGEINT, FALSE)
+               coalesce(total_minor::HUGEINT * per_minor_12 > {sql_price_scaled("large_above")}, FALSE)
                    AS f_large_invoice,
                len(coupons_ended) > 0 AS f_coupon_ended
         FROM wide""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)

@@ -22,7 +22,7 @@ named in a reason ('… and 2 more'); the figures hold them all.
 
 from __future__ import annotations
 
-from ..money import sql_grouped_money_text, sql_grouped_text, sql_plain_text
+from ..money import PRICE_UNIT, sql_grouped_money_text, sql_grouped_text, sql_plain_text
 from .flags import FLAGS
 
 _LISTED = 3  # lines named in a reason; the figures hold them all
@@ -36,7 +36,7 @@ def _money(minor: str) -> str:
 def _amount(value: str) -> str:
     """A threshold in major units (DECIMAL(38,12) ≥ 0): with the currency's decimals when it has no more,
     else exactly ('USD 10.005')."""
-    micro = f"(({value}) * 1000000000000)::HUGEINT"
+    micro = f"(({value}) * {PRICE_UNIT})::HUGEINT"
     whole = f"{micro} % per_minor_12 = 0"
     as_currency = sql_grouped_money_text(f"{micro} // per_minor_12", "exp", "scale")
     exactly = sql_grouped_text(sql_plain_text(value))
