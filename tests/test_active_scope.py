@@ -20,6 +20,7 @@ from helpers_data import add_contract, add_customer, add_line
 from engine.billing.bill_run import bill_run
 from engine.billing.ledger_queries import contracts_in_scope
 from engine.rating.targets import count_active_contracts
+from engine.scope import Scope
 
 D = dt.date(2026, 3, 15)
 CONTRACTS = [
@@ -55,7 +56,7 @@ def data(con):
     ],
 )
 def test_the_pages_count_is_the_number_of_contracts_the_run_rates(data, customer_ids, business_id, expected):
-    shown = contracts_in_scope(data, D, customer_ids=customer_ids, business_id=business_id)
+    shown = contracts_in_scope(data, D, Scope.of(customer_ids=customer_ids, business_id=business_id))
     report = bill_run(data, D, customer_ids=customer_ids, business_id=business_id)
     rated = {
         r[0] for r in data.execute("SELECT contract_id FROM invoices WHERE run_id = ?", [report.run_id]).fetchall()
@@ -66,7 +67,7 @@ def test_the_pages_count_is_the_number_of_contracts_the_run_rates(data, customer
 
 def test_explicit_contracts_count_only_those_active_on_the_date(data):
     scope = {"contract_ids": ["K-ENDS-ON-D", "K-ENDED-BEFORE", "K-UNKNOWN"]}
-    assert count_active_contracts(data, D, **scope) == 1
+    assert count_active_contracts(data, D, Scope.of(**scope)) == 1
     report = bill_run(data, D, **scope)
     assert report.contracts_in_scope == 1
     assert {f.contract_id for f in report.failed} == {"K-ENDED-BEFORE", "K-UNKNOWN"}

@@ -11,6 +11,7 @@ from engine.billing.approval import approve_invoices
 from engine.billing.bill_run import bill_run
 from engine.billing.lifecycle import finalize_invoice, void_invoice
 from engine.review import review, unbilled_cycles
+from engine.scope import Scope
 
 APR = dt.date(2026, 4, 15)
 
@@ -103,13 +104,13 @@ def test_what_counts_as_missed(con):
     ]
     assert total == len(got)
     assert unbilled_cycles(con, APR, limit=2) == (listed[:2], total)
-    assert unbilled_cycles(con, APR, customer_ids=["nobody"]) == ([], 0)
+    assert unbilled_cycles(con, APR, Scope.of(customer_ids=["nobody"])) == ([], 0)
 
     report = bill_run(con, APR, catch_up=True)
     assert report.unbilled_cycles_count == 0 and not report.failed
     assert [r[0] for r in invoices(con, "K-END")] == [d("2026-02-01"), d("2026-03-01")]
     # a run scoped to one contract reports and catches up that contract only
-    assert unbilled_cycles(con, dt.date(2026, 6, 15), contract_ids=["K-Q"]) == ([], 0)
+    assert unbilled_cycles(con, dt.date(2026, 6, 15), Scope.of(["K-Q"])) == ([], 0)
 
 
 def test_a_voided_invoice_leaves_its_cycle_unbilled_again(con):

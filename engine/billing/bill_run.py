@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import duckdb
 import pydantic
@@ -33,6 +34,7 @@ from ..rating.cycles import check_period_date
 from ..rating.pipeline import drop_temp_tables, rate_targets
 from ..rating.targets import targets_for_run
 from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
+from ..scope import Scope
 from .audit import resolve_actor
 from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
@@ -51,20 +53,16 @@ def new_bill_run_id() -> str:
     return "run_" + uuid.uuid4().hex[:16]
 
 
-def _scope(contract_ids, customer_ids, business_id, catch_up: bool = False) -> dict:
-    """The run's scope as stored. An empty list is an empty scope (nothing is billed); only None means all.
-    `catch_up` is kept only when set, so a catch-up run resumes as one and other runs' scopes read as before."""
-    scope = {
-        "contract_ids": None if contract_ids is None else sorted(contract_ids),
-        "customer_ids": None if customer_ids is None else sorted(customer_ids),
-        "business_id": business_id,
+def stored_scope(scope: Scope, catch_up: bool = False) -> dict:
+    """The run's scope as stored (ids sorted, so the same scope always reads the same and a run resumes). An
+    empty list is an empty scope (nothing is billed); only None means all. `catch_up` is kept only when set, so a
+    catch-up run resumes as one and other runs' scopes read as before."""
+    stored = {
+        "contract_ids": None if scope.contract_ids is None else sorted(scope.contract_ids),
+        "customer_ids": None if scope.customer_ids is None else sorted(scope.customer_ids),
+        "business_id": scope.business_id,
     }
-    return {**scope, "catch_up": True} if catch_up else scope
-
-
-def _contract_scope(scope: dict) -> dict:
-    """The contract restrictions of a run's scope (without its options)."""
-    return {k: scope[k] for k in ("contract_ids", "customer_ids", "business_id")}
+    return {**stored, "catch_up": True} if catch_up else stored
 
 
 def _start_run(
@@ -95,14 +93,14 @@ def _start_run(
     return run_id, False, started
 
 
-def _isolate_failures(con, period_date, scope: dict) -> dict[str, str]:
+def _isolate_failures(con, period_date, scope: Scope, catch_up: bool) -> dict[str, str]:
     """Bisect the scope's contracts to find those whose rating fails; returns {contract_id: reason}."""
-    targets_for_run(con, period_date, **scope)
+    targets_for_run(con, period_date, scope, catch_up=catch_up)
     ids = [r[0] for r in con.execute("SELECT DISTINCT contract_id FROM _targets ORDER BY 1").fetchall()]
     failed: dict[str, str] = {}
 
     def rates(chunk: list[str]) -> bool:
-        targets_for_run(con, period_date, **{**scope, "contract_ids": chunk})
+        targets_for_run(con, period_date, replace(scope, contract_ids=tuple(chunk)), catch_up=catch_up)
         try:
             rate_targets(con)
             return True
@@ -143,15 +141,25 @@ def _unknown_or_inactive(con, period_date, contract_ids) -> dict[str, str]:
 
 
 def _run_once(
-    con, run_id, period_date, scope, include, finalize, exclude: dict[str, str], progress: Progress, actor: str
+    con,
+    run_id,
+    period_date,
+    scope: Scope,
+    catch_up: bool,
+    include,
+    finalize,
+    exclude: dict[str, str],
+    progress: Progress,
+    actor: str,
 ) -> dict:
     with transaction(con):
         # with catch-up, _targets also holds every missed cycle before the date (several per contract)
-        in_scope = targets_for_run(con, period_date, **scope)
+        in_scope = targets_for_run(con, period_date, scope, catch_up=catch_up)
         con.execute("""CREATE OR REPLACE TEMP TABLE _run_scope AS
                        SELECT DISTINCT t.contract_id, c.customer_id
                        FROM _targets t JOIN contracts c USING (contract_id)""")
-        failed = {**_unknown_or_inactive(con, period_date, scope["contract_ids"]), **exclude}
+        named = None if scope.contract_ids is None else sorted(scope.contract_ids)
+        failed = {**_unknown_or_inactive(con, period_date, named), **exclude}
         con.execute("DELETE FROM _targets WHERE list_contains(?, contract_id)", [list(exclude)])
         con.execute("""CREATE OR REPLACE TEMP TABLE _existing AS
                        SELECT t.contract_id, t.period_start, cl.invoice_id FROM _targets t
@@ -201,7 +209,7 @@ def _run_once(
         nothing = con.execute("SELECT count(*) FROM _targets").fetchone()[0] - drafted
         totals = run_totals(con, run_id)
         # what is still missed after the run (with catch-up: only cycles that failed or had nothing to bill)
-        unbilled, unbilled_count = unbilled_cycles(con, period_date, limit=UNBILLED_LISTED, **_contract_scope(scope))
+        unbilled, unbilled_count = unbilled_cycles(con, period_date, scope, limit=UNBILLED_LISTED)
         result = dict(
             contracts_in_scope=in_scope,
             drafted=drafted,
@@ -257,13 +265,15 @@ def run_totals(con, run_id: str, business_id: str | None = None) -> list[Currenc
     ]
 
 
-def _run_with_retries(con, run_id, period_date, scope, include, finalize, progress: Progress, actor: str) -> dict:
+def _run_with_retries(
+    con, run_id, period_date, scope: Scope, catch_up: bool, include, finalize, progress: Progress, actor: str
+) -> dict:
     """Retry after write conflicts (another run won: its invoices are then 'existing'); after a
     rating failure, isolate the failing contracts and run again without them."""
 
     def run(exclude: dict[str, str]) -> dict:
         return retry_write_conflicts(
-            lambda: _run_once(con, run_id, period_date, scope, include, finalize, exclude, progress, actor)
+            lambda: _run_once(con, run_id, period_date, scope, catch_up, include, finalize, exclude, progress, actor)
         )
 
     try:
@@ -272,7 +282,7 @@ def _run_with_retries(con, run_id, period_date, scope, include, finalize, progre
         raise  # stopped (a deadline, a server shutting down): the transaction is rolled back whole
     except duckdb.Error:
         progress(0.1, "isolating failing contracts")
-        exclude = _isolate_failures(con, period_date, scope)
+        exclude = _isolate_failures(con, period_date, scope, catch_up)
         if not exclude:
             raise
         return run(exclude)
@@ -301,15 +311,16 @@ def bill_run(
     requested_by = resolve_actor(requested_by)
     t0 = time.perf_counter()
     check_period_date(period_date, "period date")
-    scope = _scope(contract_ids, customer_ids, business_id, catch_up)
-    scope_json = json.dumps(scope, sort_keys=True)
+    scope = Scope.of(contract_ids, customer_ids, business_id)  # the one place a run's scope is spelled out
+    stored = stored_scope(scope, catch_up)
+    scope_json = json.dumps(stored, sort_keys=True)
     progress(0.0, "starting bill run")
     run_id, resumed, started = _start_run(
         con, period_date, scope_json, include_delayed_charges, finalize, requested_by, run_id
     )
     try:
         result = _run_with_retries(
-            con, run_id, period_date, scope, include_delayed_charges, finalize, progress, requested_by
+            con, run_id, period_date, scope, catch_up, include_delayed_charges, finalize, progress, requested_by
         )
     finally:
         with _LIVE_LOCK:
@@ -319,7 +330,7 @@ def bill_run(
         run_id=run_id,
         period_date=period_date,
         status="completed",
-        scope=scope,
+        scope=stored,
         include_delayed_charges=include_delayed_charges,
         finalize=finalize,
         catch_up=catch_up,

@@ -27,6 +27,7 @@ from ..rating.cycles import billing_cycles, check_date_in_contract, check_period
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
+from ..scope import Scope
 from ..statuses import GENERATED, UNDER_REVIEW
 from .audit import record_events
 from .invoice_store import (
@@ -161,7 +162,7 @@ def preview_invoice(
     An unknown contract or a date outside it is told by the empty target (checked only then: DuckDB
     plans every statement afresh, and a preview is a handful of statements)."""
     check_period_date(period_date)
-    if targets_for_date(con, period_date, contract_ids=[contract_id], source=source) == 0:
+    if targets_for_date(con, period_date, Scope.of([contract_id]), source=source) == 0:
         check_date_in_contract(con, contract_id, period_date, source)  # raises: which of the two it is
         raise NotFoundError(f"contract {contract_id} has no cycle on {period_date}")  # not reached
     rated = _rate_one(con, contract_id, source)
@@ -189,7 +190,7 @@ def draft_period_invoice_tx(
                     f"{cycle.start_date} – {cycle.end_date}"
                 )
         return DraftResult(created=False, invoice=load_invoice(con, existing))
-    targets_for_date(con, period_date, contract_ids=[contract_id])
+    targets_for_date(con, period_date, Scope.of([contract_id]))
     rated = _rate_one(con, contract_id)
     if persist_rated(con, rated) == 0:
         raise NothingToBill(
@@ -278,7 +279,7 @@ def redraft_invoice_tx(con: duckdb.DuckDBPyConnection, invoice_id: str, *, actor
     )
     for table in ("invoice_lines", "invoice_taxes", "invoice_coupons", "invoice_cycle_claims", "invoices"):
         con.execute(f"DELETE FROM {table} WHERE invoice_id = ?", [invoice_id])  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
-    targets_for_date(con, period_start, contract_ids=[contract_id])
+    targets_for_date(con, period_start, Scope.of([contract_id]))
     rated = _rate_one(con, contract_id)
     if persist_rated(con, rated, run_id=run_id, invoice_id=invoice_id) == 0:
         raise NothingToBill(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
+from ..scope import EVERYTHING, Scope
 from ..statuses import STATUSES
 from .invoice_store import plain, rows_as_dicts
 from .numbering import businesses_join, invoice_number_sql
@@ -186,16 +187,10 @@ def invoice_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def contracts_in_scope(
-    con: duckdb.DuckDBPyConnection,
-    period_date: dt.date,
-    *,
-    customer_ids: list[str] | None = None,
-    business_id: str | None = None,
-) -> int:
+def contracts_in_scope(con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope = EVERYTHING) -> int:
     """Contracts a bill run of `period_date` with this scope will rate, counted before it runs (the run's
     own definition, `targets.active_contracts_sql`)."""
-    return count_active_contracts(con, period_date, customer_ids=customer_ids, business_id=business_id)
+    return count_active_contracts(con, period_date, scope)
 
 
 def usage_date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:

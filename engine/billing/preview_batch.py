@@ -21,6 +21,7 @@ from ..rating.id_filters import FEW_IDS
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_date
 from ..rating.usage_aggregation import pending_usage
+from ..scope import Scope
 from .invoice_store import invoice_from_rows, rows_as_dicts
 from .invoices import preview_invoice, rated_adjustments
 
@@ -52,7 +53,7 @@ def _rate_together(con: duckdb.DuckDBPyConnection, ids: list[str], date: dt.date
     if len(ids) == 1:
         return {(ids[0], date): _alone(con, ids[0], date)}
     try:
-        targets_for_date(con, date, contract_ids=ids)
+        targets_for_date(con, date, Scope.of(ids))
         adjustments = rate_targets(con, contract_ids=ids)
     except Exception:  # a bad date, an amount beyond exact arithmetic: each contract tells its own error
         return {(cid, date): _alone(con, cid, date) for cid in ids}

@@ -7,12 +7,13 @@ and B's unbilled cycles.
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import replace
 
 import duckdb
 
 from ..models import BillRunReport
 from ..review.unbilled import UNBILLED_LISTED, unbilled_cycles
+from ..scope import Scope
 from .bill_run import run_totals
 from .ownership import contract_owners, customer_businesses
 
@@ -43,15 +44,8 @@ def business_part(con: duckdb.DuckDBPyConnection, report: BillRunReport, busines
     ).fetchone()
     charge_owners = customer_businesses(con, [p.customer_id for p in report.delayed_charges_pending])
     pending = [p for p in report.delayed_charges_pending if charge_owners.get(p.customer_id) == business_id]
-    scope = report.scope or {}
-    unbilled, unbilled_count = unbilled_cycles(
-        con,
-        report.period_date if isinstance(report.period_date, dt.date) else dt.date.fromisoformat(report.period_date),
-        contract_ids=scope.get("contract_ids"),
-        customer_ids=scope.get("customer_ids"),
-        business_id=business_id,
-        limit=UNBILLED_LISTED,
-    )
+    scope = replace(Scope.from_dict(report.scope), business_id=business_id)
+    unbilled, unbilled_count = unbilled_cycles(con, report.period_date, scope, limit=UNBILLED_LISTED)
     return report.model_copy(
         update={
             "contracts_in_scope": sum(outcomes.values()),

@@ -20,6 +20,7 @@ import datetime as dt
 
 import duckdb
 
+from ..scope import EVERYTHING, Scope
 from .cycles import cycle_index_sql, cycle_rows_sql
 from .id_filters import ids_filter
 from .pipeline import line_in_cycle_sql
@@ -28,62 +29,52 @@ from .sources import check_source
 _COLUMNS = "contract_id, period_start, period_end, bill_for_date, due_date, billing_cycle_start_day, period_days"
 
 
-def scope_filter(c: str, src: str, contract_ids=None, customer_ids=None, business_id=None) -> tuple[str, list]:
-    """(WHERE fragment, its parameters) for an optional scope over contracts alias `c`.
+def scope_filter(c: str, src: str, scope: Scope = EVERYTHING) -> tuple[str, list]:
+    """(WHERE fragment, its parameters) for a scope over contracts alias `c`.
 
     None means "no restriction"; only the restrictions given are written, so a one-contract preview
     plans a small query and its scan reads only that contract."""
     clauses, params = ["TRUE"], []
-    if contract_ids is not None:
-        sql, p = ids_filter(f"{c}.contract_id", contract_ids)
+    if scope.contract_ids is not None:
+        sql, p = ids_filter(f"{c}.contract_id", list(scope.contract_ids))
         clauses.append(sql)
         params += p
-    if customer_ids is not None:
-        sql, p = ids_filter(f"{c}.customer_id", customer_ids)
+    if scope.customer_ids is not None:
+        sql, p = ids_filter(f"{c}.customer_id", list(scope.customer_ids))
         clauses.append(sql)
         params += p
-    if business_id is not None:
+    if scope.business_id is not None:
         clauses.append(f"{c}.customer_id IN (SELECT customer_id FROM {src}.customers WHERE business_id = ?)")  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
-        params.append(business_id)
+        params.append(scope.business_id)
     return " AND ".join(clauses), params
 
 
-def active_contracts_sql(
-    period_date: dt.date, *, contract_ids=None, customer_ids=None, business_id=None, source: str = "main"
-) -> tuple[str, list]:
+def active_contracts_sql(period_date: dt.date, scope: Scope = EVERYTHING, *, source: str = "main") -> tuple[str, list]:
     """THE contracts a bill run of `period_date` rates: active on it (start_date ≤ date ≤ end_date, blank
     end = open) and in scope. (SELECT of contract columns plus the date `d`, its parameters.)
 
     Bill runs, previews and drafts target these (`targets_for_date`); the workbench counts them before a
     run (`count_active_contracts`), so the count shown is the run's own."""
     src = check_source(source)
-    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
+    where, scope_params = scope_filter("c", src, scope)
     # `(…) IS TRUE` keeps the date test a plain filter: pushed into the scan as a join-derived filter it
     # would turn a one-contract lookup by the primary key into a scan of every contract.
     sql = f"""SELECT c.*, p.d FROM (SELECT ?::DATE AS d) p, {src}.contracts c
-              WHERE (c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)) IS TRUE AND {scope}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+              WHERE (c.start_date <= p.d AND (c.end_date IS NULL OR c.end_date >= p.d)) IS TRUE AND {where}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
     return sql, [period_date, *scope_params]
 
 
-def count_active_contracts(con: duckdb.DuckDBPyConnection, period_date: dt.date, **scope) -> int:
+def count_active_contracts(con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope = EVERYTHING) -> int:
     """How many contracts a bill run of `period_date` with this scope targets (see active_contracts_sql)."""
-    sql, params = active_contracts_sql(period_date, **scope)
+    sql, params = active_contracts_sql(period_date, scope)
     return con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 def targets_for_date(
-    con: duckdb.DuckDBPyConnection,
-    period_date: dt.date,
-    *,
-    contract_ids=None,
-    customer_ids=None,
-    business_id=None,
-    source: str = "main",
+    con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope = EVERYTHING, *, source: str = "main"
 ) -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
-    active, params = active_contracts_sql(
-        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id, source=source
-    )
+    active, params = active_contracts_sql(period_date, scope, source=source)
     with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
     # CREATE … AS returns the number of rows it stored
     return con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(with_k)}", params).fetchone()[0]
@@ -93,15 +84,13 @@ def targets_for_range(
     con: duckdb.DuckDBPyConnection,
     from_date: dt.date,
     to_date: dt.date,
+    scope: Scope = EVERYTHING,
     *,
-    contract_ids=None,
-    customer_ids=None,
-    business_id=None,
     source: str = "main",
 ) -> int:
     """_targets := every cycle whose start_date lies in [from_date, to_date] (what-if re-rating)."""
     src = check_source(source)
-    scope, scope_params = scope_filter("c", src, contract_ids, customer_ids, business_id)
+    where, scope_params = scope_filter("c", src, scope)
     lo = "greatest(p.lo, c.start_date)"
     hi = "least(p.hi, coalesce(c.end_date, p.hi))"
     con.execute(
@@ -111,7 +100,7 @@ def targets_for_range(
                 SELECT c.*, {cycle_index_sql("c", lo)} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi
                 FROM p, {src}.contracts c
                 WHERE c.start_date <= p.hi AND (c.end_date IS NULL OR c.end_date >= p.lo)
-                  AND {scope}),
+                  AND {where}),
             cycles AS ({
             cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
         })
@@ -122,13 +111,11 @@ def targets_for_range(
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0]
 
 
-def missed_cycles_sql(
-    period_date: dt.date, *, contract_ids=None, customer_ids=None, business_id=None
-) -> tuple[str, list]:
+def missed_cycles_sql(period_date: dt.date, scope: Scope = EVERYTHING) -> tuple[str, list]:
     """SELECT of the missed cycles of `period_date` (see the module doc) with the target columns plus
     `customer_id`, and its parameters. Reads the stored data (main) only: catch-up and review are about
     real invoices."""
-    scope, scope_params = scope_filter("c", "main", contract_ids, customer_ids, business_id)
+    where, scope_params = scope_filter("c", "main", scope)
     # cycles k(start_date) .. k(hi), hi = the day before D, or the contract's end when that is earlier
     hi = "least((p.d - 1)::DATE, coalesce(c.end_date, (p.d - 1)::DATE))"
     sql = f"""
@@ -136,7 +123,7 @@ def missed_cycles_sql(
         spans AS (
             SELECT c.*, {cycle_index_sql("c", "c.start_date")} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi
             FROM p, main.contracts c
-            WHERE c.start_date < p.d AND {scope}),
+            WHERE c.start_date < p.d AND {where}),
         cycles AS ({
         cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
     }),
@@ -166,18 +153,15 @@ def missed_cycles_sql(
 def targets_for_run(
     con: duckdb.DuckDBPyConnection,
     period_date: dt.date,
+    scope: Scope = EVERYTHING,
     *,
     catch_up: bool = False,
-    contract_ids=None,
-    customer_ids=None,
-    business_id=None,
 ) -> int:
     """_targets of a bill run: the cycle containing `period_date` of every active contract in scope and,
     with `catch_up`, every missed cycle before it. Returns the number of ACTIVE contracts in scope (what
     the run reports as in scope, with or without catch-up)."""
-    scope = dict(contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id)
-    active = targets_for_date(con, period_date, **scope)
+    active = targets_for_date(con, period_date, scope)
     if catch_up:
-        missed, params = missed_cycles_sql(period_date, **scope)
+        missed, params = missed_cycles_sql(period_date, scope)
         con.execute(f"INSERT INTO _targets BY NAME SELECT * EXCLUDE (customer_id) FROM ({missed})", params)  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
     return active

@@ -20,6 +20,7 @@ import pyarrow as pa
 from ..db import transaction
 from ..errors import NotFoundError, ValidationError
 from ..models import ReviewThresholds
+from ..scope import EVERYTHING, Scope
 from .flags import FLAGS, any_flag_sql, check_flags, compute_review
 from .reasons import THRESHOLD_TEXTS, flags_sql, reasons_sql
 from .thresholds import get_thresholds
@@ -53,7 +54,7 @@ class ReviewColumns:
     thresholds: dict[str, ReviewThresholds]
 
 
-def review_scope(con, run_id: str | None, period_date: dt.date | None) -> tuple[str, list, dt.date, dict]:
+def review_scope(con, run_id: str | None, period_date: dt.date | None) -> tuple[str, list, dt.date, Scope]:
     """(WHERE fragment over invoices `i`, its parameters, the date, the contract scope of unbilled cycles)."""
     if (run_id is None) == (period_date is None):
         raise ValidationError("review needs either a run id or a period date (not both)")
@@ -61,10 +62,8 @@ def review_scope(con, run_id: str | None, period_date: dt.date | None) -> tuple[
         row = con.execute("SELECT period_date, scope FROM bill_runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise NotFoundError(f"no bill run {run_id!r}")
-        stored = json.loads(row[1])
-        scope = {k: stored.get(k) for k in ("contract_ids", "customer_ids", "business_id")}
-        return "i.run_id = ?", [run_id], row[0], scope
-    return "i.period_start <= ? AND i.period_end >= ?", [period_date, period_date], period_date, {}
+        return "i.run_id = ?", [run_id], row[0], Scope.from_dict(json.loads(row[1]))
+    return "i.period_start <= ? AND i.period_end >= ?", [period_date, period_date], period_date, EVERYTHING
 
 
 def _major(minor: str, decimals: int) -> str:
@@ -120,7 +119,7 @@ def review_table(
         con.complete()  # a result of execute() left unread would refuse the query below
         drafts = con.sql(_select(decimals, filt)).to_arrow_table()
         thresholds = {b: get_thresholds(con, b) for b in sorted(businesses)}
-        unbilled, unbilled_count = unbilled_cycles_table(con, date, limit=unbilled_limit, **scope)
+        unbilled, unbilled_count = unbilled_cycles_table(con, date, scope, limit=unbilled_limit)
     return ReviewColumns(
         run_id=run_id,
         period_date=date,

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from ..models import UnbilledCycle
 from ..rating.targets import missed_cycles_sql
+from ..scope import EVERYTHING, Scope
 from .built import fields_of, made
 
 # How many unbilled cycles a report lists (all are counted): enough to act on, small enough to print.
@@ -24,17 +25,13 @@ COLUMNS = ("contract_id", "customer_id", "period_start", "period_end", "bill_for
 def unbilled_cycles_table(
     con: duckdb.DuckDBPyConnection,
     period_date: dt.date,
+    scope: Scope = EVERYTHING,
     *,
-    contract_ids=None,
-    customer_ids=None,
-    business_id=None,
     limit: int | None = UNBILLED_LISTED,
 ) -> tuple[pa.Table, int]:
     """(the first `limit` missed cycles of `period_date` in scope, ordered by contract and period, as an Arrow
     table of COLUMNS; how many there are in all). `limit=None` lists every one."""
-    sql, params = missed_cycles_sql(
-        period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id
-    )
+    sql, params = missed_cycles_sql(period_date, scope)
     lim = "" if limit is None else f"LIMIT {int(limit)}"
     con.complete()  # a result of execute() the caller left unread would refuse the query below
     rows = con.sql(
@@ -50,17 +47,13 @@ def unbilled_cycles_table(
 def unbilled_cycles(
     con: duckdb.DuckDBPyConnection,
     period_date: dt.date,
+    scope: Scope = EVERYTHING,
     *,
-    contract_ids=None,
-    customer_ids=None,
-    business_id=None,
     limit: int | None = UNBILLED_LISTED,
 ) -> tuple[list[UnbilledCycle], int]:
     """(the first `limit` missed cycles of `period_date` in scope, ordered by contract and period; how many
     there are in all). `limit=None` lists every one."""
-    rows, total = unbilled_cycles_table(
-        con, period_date, contract_ids=contract_ids, customer_ids=customer_ids, business_id=business_id, limit=limit
-    )
+    rows, total = unbilled_cycles_table(con, period_date, scope, limit=limit)
     return unbilled_list(rows), total
 
 

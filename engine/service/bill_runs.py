@@ -226,13 +226,7 @@ def contracts_in_scope(s: Session, period_date: dt.date, scope: Scope) -> int:
     """How many contracts a run of `period_date` with this scope will rate (the run's own definition)."""
     with s.cursor() as cur:
         checked = tenancy.scope(cur, s.caller, scope)
-        return count_active_contracts(
-            cur,
-            period_date,
-            contract_ids=None if checked.contract_ids is None else list(checked.contract_ids),
-            customer_ids=None if checked.customer_ids is None else list(checked.customer_ids),
-            business_id=checked.business_id,
-        )
+        return count_active_contracts(cur, period_date, checked)
 
 
 def _business(s: Session, business_id: str | None) -> str:

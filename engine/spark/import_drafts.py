@@ -27,11 +27,12 @@ from pathlib import Path
 import duckdb
 
 from ..billing.audit import resolve_actor
-from ..billing.bill_run import _scope
+from ..billing.bill_run import stored_scope
 from ..billing.invoices import record_drafted
 from ..currencies import CURRENCY_UNITS_SQL, currency_units_params
 from ..db import transaction
 from ..errors import ValidationError
+from ..scope import EVERYTHING
 from .inputs import fingerprint_mismatch
 
 
@@ -106,7 +107,7 @@ def import_drafts(con: duckdb.DuckDBPyConnection, out_dir: Path, *, actor: str |
             [
                 run_id,
                 run["period_date"],
-                json.dumps(_scope(None, None, None), sort_keys=True),
+                json.dumps(stored_scope(EVERYTHING), sort_keys=True),
                 run["include_delayed_charges"],
                 actor,
             ],

@@ -36,6 +36,7 @@ from ..progress import Progress, no_progress
 from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
+from ..scope import Scope
 from .adjustment_changes import CHANGE_TYPES, Change
 from .changes import UsageChange
 from .compare import (
@@ -160,7 +161,7 @@ def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
-    return targets_for_range(con, from_date, to_date, contract_ids=contract_ids)
+    return targets_for_range(con, from_date, to_date, Scope.of(contract_ids))
 
 
 def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
