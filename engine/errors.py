@@ -9,6 +9,15 @@ status and `{"code", "message"}`, the MCP tools `code: message`, the command lin
 
 from __future__ import annotations
 
+MAX_MESSAGE = 2_000  # characters of a message shown to a caller: a hostile 1 MB id is not echoed back whole
+
+
+def bounded(message: str) -> str:
+    """The message as shown: whole when short, else its start and how much was left out."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE:,} more characters)"
+
 
 class BillsimError(Exception):
     """Base class: a refusal with a stable code; nothing was written."""
@@ -17,7 +26,7 @@ class BillsimError(Exception):
     status = 400
 
     def __init__(self, message: str = "", *, code: str | None = None):
-        super().__init__(message)
+        super().__init__(bounded(message))
         if code is not None:
             self.code = code
 

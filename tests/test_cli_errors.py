@@ -19,6 +19,7 @@ from engine.billing.approval import approve_invoices
 from engine.billing.invoices import draft_period_invoice
 from engine.billing.lifecycle import finalize_invoice
 from engine.db import connect
+from engine.errors import MAX_MESSAGE, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PY = ROOT / ".venv" / "bin" / "python"
@@ -115,3 +116,9 @@ def test_a_file_that_is_not_a_database_is_one_line_and_exit_4(tmp_path):
     not_db = tmp_path / "notes.duckdb"
     not_db.write_text("hello")
     assert_one_line_error(billsim(not_db, "init"), 4)
+
+
+def test_a_message_beyond_the_bound_is_cut_and_says_how_much_was_left_out():
+    err = ValidationError("x" * (MAX_MESSAGE + 500))
+    assert len(err.message) < MAX_MESSAGE + 40 and err.message.endswith("… (500 more characters)")
+    assert ValidationError("short").message == "short"

@@ -236,6 +236,15 @@ def test_amounts_beyond_what_can_be_stored_are_refused_everywhere_and_nothing_is
     assert _invoices(world) == before
 
 
+def test_a_huge_unknown_id_is_not_echoed_back_whole(world):
+    huge = "K" * 50_000
+    http = world.post("biz-north", f"/api/v1/contracts/{huge}/preview-invoice", {"period_date": MARCH})
+    mcp = world.mcp("biz-north", "previewInvoice", {"contract_id": huge, "period_date": MARCH})
+    cli = world.cli("preview", huge, "--period-date", MARCH)
+    _error_everywhere(world, http, mcp, cli, "contract_not_found", 404)
+    assert len(http.message) < 300
+
+
 @pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "1899-12-31", "2200-01-01"])
 def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
     http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
