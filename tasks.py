@@ -109,7 +109,8 @@ def main(argv: list[str]) -> int:
     if cmd == "test":
         ensure_venv()
         ensure_debian(BROWSER_PACKAGES + DOCUMENT_PACKAGES + SPARK_PACKAGES)
-        return subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT).returncode
+        # the slowest tests named at the end of every run: the suite must stay under 15 minutes
+        return subprocess.run([str(PY), "-m", "pytest", "--durations=15", *rest], cwd=ROOT).returncode
     if cmd == "workbench":
         ensure_venv()
         ensure_debian(DOCUMENT_PACKAGES)
