@@ -16,6 +16,7 @@ from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
 from views import _reads
 from views._actions import flash, run_action, show_flash
+from views._credit_note import credit_section
 from views._database import db_path, session
 from views._format import DATE_FORMAT, DATETIME_FORMAT, customer, dates_as_dates, fmt_date, money, money_of_major
 from views._invoice_actions import history_panel, review_controls, void_control
@@ -252,6 +253,7 @@ if pick:
                 )
             void_control(inv, "ledger")
         show_invoice(inv, key="ledger")
+        credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit
         history_panel(inv, key="ledger")
         show_document(inv, key="ledger")
         payments = _reads.invoice_payments(db, pick)

@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..service.models import CreditNote, CustomerCredit
 from ..service.results import ErrorInfo
 
 T = TypeVar("T")
@@ -165,3 +166,25 @@ class BillingCycleResponse(BaseModel):
     bill_for_date: dt.date
     billing_cycle_start_day: int
     period_days: int
+
+
+# --- credit notes (spec section 12) ------------------------------------------------------------------------------
+
+
+class CreditNoteResponse(CreditNote):
+    """A credit note as the service answers it (money as decimal strings in major units next to integer minor
+    units), with its document on this server."""
+
+    pdf_url: str
+    hosted_url: str = Field(description="the credit note as HTML")
+
+
+class CreditNoteList(BaseModel):
+    data: list[CreditNoteResponse]
+    total: int = Field(description="credit notes matching the filters")
+    limit: int
+    offset: int
+
+
+class CustomerCreditList(BaseModel):
+    data: list[CustomerCredit] = Field(description="customers' credit per currency (balances above 0)")
