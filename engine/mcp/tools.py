@@ -65,6 +65,17 @@ def _required_date(value: str | int, field: str) -> dt.date:
     return date
 
 
+CreditItems = Annotated[
+    list[dict[str, Any]] | None,
+    Field(
+        description='Lines to credit: [{"line_no": 2, "amount": "12.50"}] (amount in major units before tax, as '
+        "a decimal string, at most what the line can still be credited). Or all=true."
+    ),
+]
+CreditAll = Annotated[bool, Field(description="Credit everything every line has left (instead of items).")]
+SplitAmount = Annotated[str | int | None, Field(description='Major units as a decimal string, e.g. "5.00".')]
+
+
 def _jsonable(obj: Any) -> Any:
     """Pydantic models, dates and Decimals as JSON values (Decimal -> string: money is never a float)."""
     return to_jsonable_python(obj)
@@ -393,16 +404,6 @@ def build_server(backend: Backend) -> MCPServer:
         with backend.session(ctx) as s:
             return lifecycle.finalize(s, [invoice_id])[0]
 
-    credit_items = Annotated[
-        list[dict[str, Any]] | None,
-        Field(
-            description='Lines to credit: [{"line_no": 2, "amount": "12.50"}] (amount in major units before tax, as '
-            "a decimal string, at most what the line can still be credited). Or all=true."
-        ),
-    ]
-    credit_all = Annotated[bool, Field(description="Credit everything every line has left (instead of items).")]
-    split_amount = Annotated[str | None, Field(description='Major units as a decimal string, e.g. "5.00".')]
-
     def _credit_body(items, all_, refund, credit, offset) -> dict[str, Any]:
         body: dict[str, Any] = {"items": items, "all": all_, "refund": refund, "credit": credit, "offset": offset}
         return {k: v for k, v in body.items() if v is not None and v is not False}
@@ -419,11 +420,11 @@ def build_server(backend: Backend) -> MCPServer:
     def estimate_credit_note_tool(
         ctx: Context,
         invoice_id: Annotated[str, Field(description="The finalized invoice.")],
-        items: credit_items = None,
-        all: credit_all = False,  # noqa: A002 (the request's field name, as over HTTP)
-        refund: split_amount = None,
-        credit: split_amount = None,
-        offset: split_amount = None,
+        items: CreditItems = None,
+        all: CreditAll = False,  # noqa: A002 (the request's field name, as over HTTP)
+        refund: SplitAmount = None,
+        credit: SplitAmount = None,
+        offset: SplitAmount = None,
     ) -> dict[str, Any]:
         with backend.session(ctx) as s:
             return credit_notes.estimate(s, invoice_id, _credit_body(items, all, refund, credit, offset))
@@ -443,11 +444,11 @@ def build_server(backend: Backend) -> MCPServer:
         ctx: Context,
         invoice_id: Annotated[str, Field(description="The finalized invoice to credit.")],
         reason: Annotated[str, Field(description="duplicate, product_unsatisfactory, order_change, fraudulent, other")],
-        items: credit_items = None,
-        all: credit_all = False,  # noqa: A002 (the request's field name, as over HTTP)
-        refund: split_amount = None,
-        credit: split_amount = None,
-        offset: split_amount = None,
+        items: CreditItems = None,
+        all: CreditAll = False,  # noqa: A002 (the request's field name, as over HTTP)
+        refund: SplitAmount = None,
+        credit: SplitAmount = None,
+        offset: SplitAmount = None,
         note: Annotated[str | None, Field(description="Kept with the note and in the audit trail.")] = None,
     ) -> dict[str, Any]:
         body = _credit_body(items, all, refund, credit, offset) | {"reason": reason}
