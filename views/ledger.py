@@ -39,7 +39,7 @@ ORDER_NAMES = {
 DATES = ("period start", "period end", "due date")
 
 
-def _pay(invoice_id: str, paid_seen: int) -> None:
+def _pay(invoice_id: str, paid_seen: str) -> None:
     text = (st.session_state.get(f"pay_amount_{invoice_id}_{paid_seen}") or "").strip()
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
@@ -240,17 +240,15 @@ if pick:
         if inv.status in ("draft", "approved", "held"):
             review_controls(inv, "ledger")
         elif inv.status in PAYABLE:
-            with st.form(f"pay_{pick}", border=True):
-                p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-                p1.text_input(
-                    f"Payment amount ({inv.currency})",
-                    value=str(inv.balance_due),
-                    key=f"pay_amount_{pick}_{inv.total_paid_minor}",
-                )
-                p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
-                p3.form_submit_button(
-                    "Record payment", type="primary", on_click=_pay, args=(pick, inv.total_paid_minor)
-                )
+            if inv.balance_due_minor > 0:  # credit notes or customer credit may leave nothing to pay
+                with st.form(f"pay_{pick}", border=True):
+                    p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+                    seen = f"{inv.total_paid_minor}_{inv.balance_due_minor}"  # a credit note changes the balance too
+                    p1.text_input(
+                        f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}_{seen}"
+                    )
+                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
+                    p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
             void_control(inv, "ledger")
         show_invoice(inv, key="ledger")
         credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit

@@ -158,3 +158,23 @@ def test_the_review_page_shows_a_drafts_customer_credit_beside_its_total(workben
     at.run()
     assert_clean(at)
     assert any("customer credit available" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_the_payment_box_follows_the_balance_left_by_a_credit_note_and_goes_when_nothing_is_due(workbench_db):
+    inv = _open_invoice(workbench_db)
+    line = next(ln for ln in inv.lines if ln.amount_minor > 0)
+    with Billsim.open(workbench_db) as app:
+        s = app.session(Caller.local("ana"))
+        credit_notes.create(
+            s, inv.invoice_id, {"items": [{"line_no": line.line_no, "amount": "1.00"}], "reason": "other"}
+        )
+        now = invoices.get_invoice(s, inv.invoice_id)
+    at = _ledger_with(inv)
+    box = widget(at.text_input, f"pay_amount_{inv.invoice_id}_0_{now.balance_due_minor}")
+    assert box.value == str(now.balance_due) and now.balance_due_minor < inv.total_minor
+    with Billsim.open(workbench_db) as app:
+        credit_notes.create(app.session(Caller.local("ana")), inv.invoice_id, {"all": True, "reason": "other"})
+    at.run()
+    assert_clean(at)
+    assert not [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")]  # nothing is due
+    assert not [p for p in at.get("popover") if p.proto.popover.label == "Void…"]  # credited: it cannot be voided
