@@ -102,6 +102,9 @@ class InvoiceResponse(BaseModel):
     approved_at: dt.datetime | None = None
     hold_reason: str | None = None
     void_reason: str | None = None
+    # spec section 12: balance_due = total − credits_applied − total_paid − the offsets of its credit notes
+    credits_applied: int = Field(0, description="the customer's credit applied at finalize, minor units")
+    credit_notes_total: int = Field(0, description="Σ totals of its credit notes, minor units")
 
 
 class InvoicePreview(BaseModel):

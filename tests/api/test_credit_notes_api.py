@@ -76,6 +76,7 @@ def test_estimate_then_issue_then_read_the_note_and_its_documents(server):
 
     invoice = http.get(f"/api/v1/invoices/{march}").json()
     assert (invoice["total"], invoice["balance_due"], invoice["status"]) == (18590, 18590 - 1375, "open")
+    assert (invoice["credit_notes_total"], invoice["credits_applied"]) == (1375, 0)
     assert http.get(f"/api/v1/credit-notes/{note['credit_note_id']}").json() == note
     listed = http.get("/api/v1/credit-notes", params={"invoice_id": march}).json()
     assert listed["total"] == 1 and listed["data"] == [note]
