@@ -154,6 +154,15 @@ class Invoice(_Model):
     pending_usage: list[dict] = Field(
         default_factory=list, description="pending usage in the cycle, shown but never billed"
     )
+    # spec section 12: balance_due = total − credits_applied − total_paid − credit_offset
+    credits_applied: Decimal = Field(Decimal(0), description="the customer's credit applied when it was finalized")
+    credits_applied_minor: int = 0
+    credit_notes_total: Decimal = Field(Decimal(0), description="Σ totals of its credit notes")
+    credit_notes_total_minor: int = 0
+    credit_offset: Decimal = Field(Decimal(0), description="Σ offsets of its credit notes (off the balance due)")
+    credit_offset_minor: int = 0
+    refunded: Decimal = Field(Decimal(0), description="Σ refunds of its credit notes (money paid back)")
+    refunded_minor: int = 0
 
 
 class ApprovalResult(_Model):
@@ -363,3 +372,123 @@ class ReviewThresholds(_Model):
     )
     updated_by: str | None = None
     updated_at: dt.datetime | None = None
+
+
+# --- credit notes and customer credit (spec section 12) ---------------------------------------------------------
+
+CREDIT_NOTE_REASONS: tuple[str, ...] = ("duplicate", "product_unsatisfactory", "order_change", "fraudulent", "other")
+
+
+class CreditNoteItem(_Model):
+    """One credited line: `amount` (before tax) and its share of the note's tax (per code, by largest remainder)."""
+
+    line_no: int
+    line_id: str | None = None
+    kind: str | None = None
+    product: str | None = None
+    description: str | None = None
+    amount: Decimal
+    amount_minor: int
+    tax: Decimal
+    tax_minor: int
+
+
+class CreditNoteTax(_Model):
+    """One tax of a credit note: `base` = Σ credited amounts of the lines carrying the code; `amount` =
+    round(base × rate / 100), at most what earlier notes left of the invoice's tax of the code, and exactly that
+    once every line carrying the code is fully credited. `code` None: the customer's single tax_rate."""
+
+    code: str | None
+    name: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+    base_minor: int
+    amount_minor: int
+
+
+class CreditNote(_Model):
+    """A credit note of a finalized invoice (issued: `credit_note_id` and `number` set), or the one a request
+    would make (an estimate: nothing stored, no id or number). total = subtotal + tax = offset + refund + credit."""
+
+    credit_note_id: str | None = None
+    number: str | None = Field(None, description="<invoice number>-CN<n>, e.g. INV-2026-000012-CN1")
+    sequence: int
+    invoice_id: str
+    invoice_number: str
+    business_id: str
+    customer_id: str
+    currency: str
+    reason: str | None = None
+    note: str | None = None
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    offset: Decimal = Field(description="lowers the invoice's balance due")
+    refund: Decimal = Field(description="money paid back to the customer")
+    credit: Decimal = Field(description="added to the customer's credit balance in the invoice's currency")
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    offset_minor: int
+    refund_minor: int
+    credit_minor: int
+    items: list[CreditNoteItem]
+    taxes: list[CreditNoteTax]
+    created_at: UtcDatetime | None = None
+    actor: str | None = None
+
+
+class CreditableLine(_Model):
+    """A line of a finalized invoice and what it can still be credited: amount − discount − earlier notes."""
+
+    line_no: int
+    line_id: str | None = None
+    kind: str
+    product: str | None = None
+    description: str | None = None
+    amount: Decimal
+    discount: Decimal
+    credited: Decimal
+    creditable: Decimal
+    amount_minor: int
+    discount_minor: int
+    credited_minor: int
+    creditable_minor: int
+    tax_codes: list[str] | None = None
+
+
+class CreditNoteEstimate(_Model):
+    """What an invoice can still be credited (nothing changes): each line's creditable amount, the most the
+    next notes may total (`creditable_total`), offset (`max_offset`, the balance due) and refund (`max_refund`,
+    the payments less earlier refunds); with a request, the note it would make (`credit_note`)."""
+
+    invoice_id: str
+    invoice_number: str | None
+    status: str
+    currency: str
+    total: Decimal
+    credit_notes_total: Decimal
+    creditable_total: Decimal
+    balance_due: Decimal
+    max_offset: Decimal
+    max_refund: Decimal
+    total_minor: int
+    credit_notes_total_minor: int
+    creditable_total_minor: int
+    balance_due_minor: int
+    max_offset_minor: int
+    max_refund_minor: int
+    lines: list[CreditableLine]
+    credit_note: CreditNote | None = None
+
+
+class CustomerCredit(_Model):
+    """A customer's credit balance in one currency (applied to its next invoices in that currency)."""
+
+    customer_id: str
+    customer_name: str | None = None
+    business_id: str
+    currency: str
+    balance: Decimal
+    balance_minor: int

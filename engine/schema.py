@@ -364,8 +364,80 @@ CREATE TABLE businesses (
 );
 """
 
+
+# Credit notes and customer credit (spec section 12). A finalized invoice never changes its figures; what
+# corrects it is kept beside it: the customer credit applied when it was finalized, the totals of its credit
+# notes (their offsets lower its balance due, their refunds are money paid back). Every credit note writes its
+# invoice's row, so two notes on one invoice at the same moment conflict and are serialised (the second is
+# re-run on what the first left); `(invoice_id, sequence)` is unique. A customer's credit is one row per
+# currency (balance never negative), written by every movement (so two finalizes that both spend it conflict),
+# and each movement is also an entry of its history.
+#     balance_due = total − credits_applied − total_paid − credit_offset
+_V8_CREDIT_NOTES = f"""
+ALTER TABLE invoices ADD COLUMN credits_applied_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN credit_notes_total_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN credit_offset_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN refunded_minor BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE credit_notes (
+    credit_note_id VARCHAR PRIMARY KEY,
+    invoice_id VARCHAR NOT NULL,
+    sequence INTEGER NOT NULL,
+    number VARCHAR NOT NULL,
+    invoice_number VARCHAR NOT NULL,
+    business_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL CHECK (reason IN ('duplicate', 'product_unsatisfactory', 'order_change', 'fraudulent',
+                                              'other')),
+    note VARCHAR,
+    subtotal_minor BIGINT NOT NULL CHECK (subtotal_minor > 0),
+    tax_minor BIGINT NOT NULL CHECK (tax_minor >= 0),
+    total_minor BIGINT NOT NULL,
+    offset_minor BIGINT NOT NULL CHECK (offset_minor >= 0),
+    refund_minor BIGINT NOT NULL CHECK (refund_minor >= 0),
+    credit_minor BIGINT NOT NULL CHECK (credit_minor >= 0),
+    created_at TIMESTAMP NOT NULL,
+    actor VARCHAR NOT NULL,
+    UNIQUE (invoice_id, sequence),
+    CHECK (total_minor = subtotal_minor + tax_minor),
+    CHECK (offset_minor + refund_minor + credit_minor = total_minor)
+);
+CREATE TABLE credit_note_items (
+    credit_note_id VARCHAR NOT NULL,
+    line_no INTEGER NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+    tax_minor BIGINT NOT NULL,
+    PRIMARY KEY (credit_note_id, line_no)
+);
+CREATE TABLE credit_note_taxes (
+    credit_note_id VARCHAR NOT NULL,
+    tax_code VARCHAR,
+    name VARCHAR NOT NULL,
+    rate {PRICE} NOT NULL,
+    base_minor BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL
+);
+CREATE TABLE customer_credit (
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    balance_minor BIGINT NOT NULL CHECK (balance_minor >= 0),
+    PRIMARY KEY (customer_id, currency)
+);
+CREATE SEQUENCE customer_credit_entry_ids;
+CREATE TABLE customer_credit_entries (
+    entry_id BIGINT NOT NULL DEFAULT nextval('customer_credit_entry_ids'),
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    kind VARCHAR NOT NULL,
+    credit_note_id VARCHAR,
+    invoice_id VARCHAR,
+    occurred_at TIMESTAMP NOT NULL
+);
+"""  # noqa: S608 (column types from this module's constants; no value)
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES, _V8_CREDIT_NOTES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the

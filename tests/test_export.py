@@ -110,15 +110,27 @@ def _by_id(rows, key="invoice_id"):
 
 
 def test_csv_header_rows_are_exactly_the_spec_columns(ledger, tmp_path):
-    """Spec section 6's columns, then section 11's after every one of them (and its own adjustments file)."""
+    """Spec section 6's columns, then section 11's after every one of them (and its own adjustments file), then
+    section 12's (and its credit-note files)."""
     paths = export_ledger(ledger, tmp_path)
     assert paths == {
         "invoices": tmp_path / "invoices.csv",
         "invoice_lines": tmp_path / "invoice_lines.csv",
         "invoice_adjustments": tmp_path / "invoice_adjustments.csv",
+        "credit_notes": tmp_path / "credit_notes.csv",
+        "credit_note_items": tmp_path / "credit_note_items.csv",
     }
-    # then the project's invoice_number (docs/RULES.md): the number as the customer sees it
-    assert paths["invoices"].read_text().splitlines()[0] == SPEC_INVOICE_HEADER + ",discount,invoice_number"
+    # then section 12's credit columns, then the project's invoice_number (docs/RULES.md): the number as the
+    # customer sees it
+    assert (
+        paths["invoices"].read_text().splitlines()[0]
+        == SPEC_INVOICE_HEADER + ",discount,credit_notes_total,credits_applied,invoice_number"
+    )
+    assert paths["credit_notes"].read_text().splitlines() == [
+        "credit_note_id,number,invoice_id,invoice_number,customer_id,currency,reason,subtotal,tax,total,offset,"
+        "refund,credit,created_at,actor"
+    ]
+    assert paths["credit_note_items"].read_text().splitlines() == ["credit_note_id,line_no,amount,tax"]
     assert paths["invoice_lines"].read_text().splitlines()[0] == SPEC_LINE_HEADER + ",discount,tax_codes"
     assert paths["invoice_adjustments"].read_text().splitlines() == [
         "invoice_id,kind,code,name,rate_or_percent,base,amount"
@@ -180,6 +192,7 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
     csv_paths = export_ledger(ledger, tmp_path / "csv")
     pq_paths = export_ledger(ledger, tmp_path / "pq", "parquet")
     amounts = {"subtotal", "tax", "total", "total_paid", "balance_due", "amount", "discount", "base"}
+    amounts |= {"credit_notes_total", "credits_applied"}
     numbers = {"quantity", "unit_price", "proration_factor", "rate_or_percent"}
     text_columns = {
         "invoice_id",

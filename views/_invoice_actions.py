@@ -167,6 +167,9 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
 def void_control(inv: Invoice, prefix: str) -> None:
     """'Void…' opens a confirmation asking for the reason; voiding needs one. A form, so the reason
     typed is sent with the click (a plain text box would only commit it when it loses focus)."""
+    if inv.credit_notes_total_minor:  # spec section 12: corrected by credit notes, it is credited, never voided
+        st.caption("Credit notes corrected this invoice: it cannot be voided; credit what is left instead.")
+        return
     reason_key = f"{prefix}_void_reason_{inv.invoice_id}"
     with action_popover(
         "Void…",

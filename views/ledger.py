@@ -16,6 +16,7 @@ from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
 from views import _reads
 from views._actions import flash, run_action, show_flash
+from views._credit_note import credit_section
 from views._database import db_path, session
 from views._format import (
     DATE_FORMAT,
@@ -49,7 +50,7 @@ DATES = ("period start", "period end", "due date")
 EXPORT_WHERE = "ledger_export"
 
 
-def _pay(invoice_id: str, paid_seen: int) -> None:
+def _pay(invoice_id: str, paid_seen: str) -> None:
     text = (st.session_state.get(f"pay_amount_{invoice_id}_{paid_seen}") or "").strip()
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
@@ -272,20 +273,19 @@ if pick:
         if inv.status in ("draft", "approved", "held"):
             review_controls(inv, "ledger")
         elif inv.status in PAYABLE:
-            with st.form(f"pay_{pick}", border=True):
-                p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-                p1.text_input(
-                    f"Payment amount ({inv.currency})",
-                    value=str(inv.balance_due),
-                    key=f"pay_amount_{pick}_{inv.total_paid_minor}",
-                )
-                p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
-                p3.form_submit_button(
-                    "Record payment", type="primary", on_click=_pay, args=(pick, inv.total_paid_minor)
-                )
+            if inv.balance_due_minor > 0:  # credit notes or customer credit may leave nothing to pay
+                with st.form(f"pay_{pick}", border=True):
+                    p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+                    seen = f"{inv.total_paid_minor}_{inv.balance_due_minor}"  # a credit note changes the balance too
+                    p1.text_input(
+                        f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}_{seen}"
+                    )
+                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
+                    p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
             void_control(inv, "ledger")
         show_flash(place("ledger"))  # what the buttons above just did
         show_invoice(inv, key="ledger")
+        credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit
         history_panel(inv, key="ledger")
         show_document(inv, key="ledger")
         payments = _reads.invoice_payments(db, pick)

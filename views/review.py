@@ -20,6 +20,7 @@ from engine.service.formats import format_major
 from engine.service.reads import REVIEW_FLAGS
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
+from views._credit_note import credit_beside_total
 from views._database import db_path, session
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
 from views._invoice_document import show_document
@@ -404,6 +405,7 @@ def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
     st.markdown(f"**{heading}** — {title_of(inv)}")
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
     st.caption(f"Period {period} · total **{money(inv.total_minor, inv.currency)}** · invoice id `{invoice_id}`")
+    credit_beside_total(inv)  # a draft: the customer's credit, applied once it is finalized
     frame = lines_frame(inv)
     if frame.empty:
         st.info("No lines.")

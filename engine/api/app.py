@@ -20,10 +20,10 @@ from ..service.access import drop_unfinished_claims
 from ..service.limits import REQUEST_DEADLINE_S, SERVER_MEMORY_LIMIT
 from . import errors
 from .body_guard import BodyGuard
-from .routers import bill_runs, contracts, invoices, scenarios, zenskar
+from .routers import bill_runs, contracts, credit_notes, invoices, scenarios, zenskar
 
 DESCRIPTION = """Billsim's billing engine over HTTP: the DayZero and Zenskar endpoints it mirrors, with the
-same paths, fields and meanings, plus preview, review and lifecycle, bill runs and what-if.
+same paths, fields and meanings, plus preview, review and lifecycle, credit notes, bill runs and what-if.
 
 Every request: `Authorization: Bearer <token>` and `x-business-id: <business>` (the Zenskar paths also take
 `x-api-key` and `organisation`). Tokens: `billsim token create --business B --name N`. Any POST may carry an
@@ -63,7 +63,7 @@ def create_app(db_path: str | Path | None = None, *, billsim: Billsim | None = N
     app = FastAPI(title="Billsim API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.billsim = app_
     errors.install(app)
-    for module in (contracts, invoices, bill_runs, scenarios, zenskar):
+    for module in (contracts, invoices, credit_notes, bill_runs, scenarios, zenskar):
         app.include_router(module.router)
     McpHttp(app_).mount(app)  # the MCP tools at /mcp (streamable HTTP), behind the same bearer auth
     app.add_middleware(BodyGuard)

@@ -12,12 +12,12 @@ runs again); every other response is. Because the claim is a primary-key row wri
 runs, concurrent retries cannot both run.
 
 Across a crash: a claim left by a server that stopped mid-request is dropped at the next start
-(`access.drop_unfinished_claims`), so the retry runs. That is exact where the effect and the stored response are one
-transaction (`recorder`: POST /api/v1/invoices and POST /api/v1/invoices/{id}/payments): after a
-crash both exist (the retry replays) or neither (the retry runs once). Generate, bill runs and the review
-and lifecycle actions are idempotent in the engine (one invoice per cycle, a run resumes, a state change
-applies once). POST /api/v1/invoices/batch commits each item on its own, so a crash in the middle of a
-batch leaves the items already committed; a retry with the same key creates them again.
+(`access.drop_unfinished_claims`), so the retry runs. That is exact where the effect and the stored response are
+one transaction (`recorder`: POST /api/v1/invoices, POST /api/v1/invoices/{id}/payments and
+POST /api/v1/invoices/{id}/credit-notes): after a crash both exist (the retry replays) or neither (the retry runs
+once). Generate, bill runs and the review and lifecycle actions are idempotent in the engine (one invoice per
+cycle, a run resumes, a state change applies once). POST /api/v1/invoices/batch commits each item on its own, so
+a crash in the middle of a batch leaves the items already committed; a retry with the same key creates them again.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ _CLAIM = "billsim_idempotency_claim"  # request.state: (business, key) of the cl
 
 
 def recorder(request: Request, status: int, view: Callable[[Any], BaseModel]) -> Record | None:
-    """For an operation that stores its answer in its own transaction (create invoice, record payment): the
-    `record` that writes `view(detail)` with `status` for this request's Idempotency-Key, if it holds one.
+    """For an operation that stores its answer in its own transaction (create invoice, record payment, issue a
+    credit note): the `record` that writes `view(detail)` with `status` for this request's Idempotency-Key, if it
+    holds one.
     The route's answer is then exactly what is stored: a crash leaves the effect and the answer, or neither."""
     claim = getattr(request.state, _CLAIM, None)
     if claim is None:

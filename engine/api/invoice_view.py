@@ -126,6 +126,8 @@ def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
         approved_at=utc(inv.approved_at),
         hold_reason=inv.hold_reason,
         void_reason=inv.void_reason,
+        credits_applied=inv.credits_applied_minor,
+        credit_notes_total=inv.credit_notes_total_minor,
     )
 
 

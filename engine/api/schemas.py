@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..service.models import CreditNote, CustomerCredit
 from ..service.results import ErrorInfo
 
 T = TypeVar("T")
@@ -128,6 +129,9 @@ class InvoiceResponse(BaseModel):
     approved_at: dt.datetime | None = None
     hold_reason: str | None = None
     void_reason: str | None = None
+    # spec section 12: balance_due = total − credits_applied − total_paid − the offsets of its credit notes
+    credits_applied: int = Field(0, description="the customer's credit applied at finalize, minor units")
+    credit_notes_total: int = Field(0, description="Σ totals of its credit notes, minor units")
 
 
 class InvoicePreview(BaseModel):
@@ -195,3 +199,25 @@ class BillingCycleResponse(BaseModel):
     bill_for_date: dt.date
     billing_cycle_start_day: int
     period_days: int
+
+
+# --- credit notes (spec section 12) ------------------------------------------------------------------------------
+
+
+class CreditNoteResponse(CreditNote):
+    """A credit note as the service answers it (money as decimal strings in major units next to integer minor
+    units), with its document on this server."""
+
+    pdf_url: str
+    hosted_url: str = Field(description="the credit note as HTML")
+
+
+class CreditNoteList(BaseModel):
+    data: list[CreditNoteResponse]
+    total: int = Field(description="credit notes matching the filters")
+    limit: int
+    offset: int
+
+
+class CustomerCreditList(BaseModel):
+    data: list[CustomerCredit] = Field(description="customers' credit per currency (balances above 0)")

@@ -6,7 +6,8 @@ and exports. Writes are set-based (one INSERT … SELECT per action), so a bill 
 records its 100k `drafted` events in one statement.
 
 Actions: created (manual invoice), drafted, redrafted, approved, held, released, finalized,
-approved_and_finalized (the auto-finalize paths), voided (note = reason), payment_recorded, deleted.
+approved_and_finalized (the auto-finalize paths), voided (note = reason), payment_recorded, deleted, and
+credit_note_issued (spec section 12: note = the reason and the note; the status does not change).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ACTIONS = (
     "voided",
     "payment_recorded",
     "deleted",
+    "credit_note_issued",
 )
 
 

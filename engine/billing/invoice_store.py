@@ -3,8 +3,9 @@
 subtotal = Σ rounded line amounts; discount = Σ coupons (each line's share stored with it); per tax code
 tax = round(base × rate / 100) once, base = Σ (amount − discount) of the lines carrying the code (a customer
 with the single tax_rate: round(subtotal × tax_rate / 100)); total = subtotal − discount + Σ taxes;
-balance_due = total − total_paid. All integer minor units. The rating computes the same for new invoices
-(rating/adjustments.py); `refresh_totals` recomputes stored drafts with the same tax SQL.
+balance_due = total − credits_applied − total_paid − credit offsets (spec section 12). All integer minor
+units. The rating computes the same for new invoices (rating/adjustments.py); `refresh_totals` recomputes
+stored drafts with the same tax SQL.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ TAX_SQL = tax_sql()
 
 
 TAX_ORDER = "tax_code NULLS FIRST"  # an invoice's taxes: its single tax_rate first, then by code
+
+# What the customer still owes (spec section 12), the one definition, over `invoices` aliased `i`:
+#     balance_due = total − credits_applied − total_paid − offsets of its credit notes
+BALANCE_DUE_TERMS = ("total_minor", "credits_applied_minor", "total_paid_minor", "credit_offset_minor")
+
+
+def balance_due_sql(alias: str = "i") -> str:
+    """SQL of balance_due over invoices aliased `alias` (an engine alias)."""
+    total, applied, paid, offset = (f"{alias}.{c}" for c in BALANCE_DUE_TERMS)
+    return f"({total} - {applied} - {paid} - {offset})"
+
+
+def balance_due_minor(head: dict) -> int:
+    """balance_due of an invoice row (a dict of its columns; a preview's has no credit: 0)."""
+    total, applied, paid, offset = (int(head.get(c) or 0) for c in BALANCE_DUE_TERMS)
+    return total - applied - paid - offset
 
 
 def new_invoice_id() -> str:
@@ -193,6 +210,9 @@ def invoice_from_rows(
     cur = head["currency"]
     paid = head.get("total_paid_minor") or 0
     discount = head.get("discount_minor") or 0
+    balance = balance_due_minor(head)
+    credit = {c: int(head.get(f"{c}_minor") or 0) for c in ("credits_applied", "credit_notes_total", "credit_offset")}
+    credit["refunded"] = int(head.get("refunded_minor") or 0)
     return Invoice(
         invoice_id=head.get("invoice_id"),
         business_id=head["business_id"],
@@ -212,12 +232,12 @@ def invoice_from_rows(
         tax=to_major(head["tax_minor"], cur),
         total=to_major(head["total_minor"], cur),
         total_paid=to_major(paid, cur),
-        balance_due=to_major(head["total_minor"] - paid, cur),
+        balance_due=to_major(balance, cur),
         subtotal_minor=head["subtotal_minor"],
         tax_minor=head["tax_minor"],
         total_minor=head["total_minor"],
         total_paid_minor=paid,
-        balance_due_minor=head["total_minor"] - paid,
+        balance_due_minor=balance,
         description=head.get("description"),
         run_id=head.get("run_id"),
         recurring_template_id=head.get("recurring_template_id"),
@@ -232,6 +252,8 @@ def invoice_from_rows(
         taxes=[_tax_from_row(r, cur) for r in taxes or []],
         coupons=[_coupon_from_row(r, cur) for r in coupons or []],
         pending_usage=pending_usage or [],
+        **{name: to_major(minor, cur) for name, minor in credit.items()},
+        **{f"{name}_minor": minor for name, minor in credit.items()},
     )
 
 

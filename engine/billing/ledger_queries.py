@@ -18,7 +18,7 @@ from ..rating.targets import count_active_contracts
 from ..schema import INPUT_TABLES
 from ..scope import EVERYTHING, Scope
 from ..statuses import STATUSES
-from .invoice_store import plain, rows_as_dicts
+from .invoice_store import balance_due_sql, plain, rows_as_dicts
 from .numbering import businesses_join, invoice_number_sql
 
 # Tables the data page may browse, in the order they are shown (an allow-list for identifiers).
@@ -82,10 +82,10 @@ def invoice_counts(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Invoices per business, currency and status with their total (minor units)."""
     return rows_as_dicts(
         con.execute(
-            """SELECT business_id, currency, status, count(*) AS invoices,
+            f"""SELECT business_id, currency, status, count(*) AS invoices,
                   sum(total_minor)::BIGINT AS total_minor,
-                  sum(total_minor - total_paid_minor)::BIGINT AS balance_minor
-           FROM invoices GROUP BY ALL ORDER BY 1, 2, 3"""
+                  sum({balance_due_sql("i")})::BIGINT AS balance_minor
+           FROM invoices i GROUP BY ALL ORDER BY 1, 2, 3"""  # noqa: S608 (the engine's balance expression; no value)
         )
     )
 

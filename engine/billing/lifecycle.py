@@ -31,7 +31,8 @@ from ..models import Invoice
 from ..money import exact_minor, to_major
 from ..statuses import PAYABLE, UNDER_REVIEW
 from .audit import record_events, resolve_actor
-from .invoice_store import load_invoice
+from .credit_notes import apply_customer_credit_tx, return_applied_credit_tx
+from .invoice_store import BALANCE_DUE_TERMS, load_invoice
 
 PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
 
@@ -42,9 +43,12 @@ def _utcnow() -> dt.datetime:
 
 
 def _invoice_state(con: duckdb.DuckDBPyConnection, invoice_id: str) -> tuple[str, str, int, int]:
-    """(status, currency, total_minor, total_paid_minor) as this transaction sees them."""
+    """(status, currency, balance_due_minor, credit_notes_total_minor) as this transaction sees them
+    (balance_due = total − credits_applied − total_paid − credit offsets: spec section 12)."""
+    total, applied, paid, offset = BALANCE_DUE_TERMS
     row = con.execute(
-        "SELECT status, currency, total_minor, total_paid_minor FROM invoices WHERE invoice_id = ?",
+        f"""SELECT status, currency, {total} - {applied} - {paid} - {offset}, credit_notes_total_minor
+            FROM invoices WHERE invoice_id = ?""",  # noqa: S608 (column names from the engine's constant; values bound)
         [invoice_id],
     ).fetchone()
     if row is None:
@@ -126,6 +130,8 @@ def finalize_invoices_tx(
            WHERE invoices.invoice_id = s.invoice_id""",
         [now, who, now, [b for b, _ in reserved], [n for _, n in reserved]],
     )
+    # 3) the customers' credit (spec section 12), in number order per customer and currency
+    apply_customer_credit_tx(con, "_finalizing")
     for action, before in (("finalized", "approved"), ("approved_and_finalized", "draft")):
         record_events(
             con,
@@ -133,7 +139,10 @@ def finalize_invoices_tx(
             actor=who,
             occurred_at=now,
             from_sql="""SELECT t.invoice_id, t.status_before, 'open' AS status_after,
-                               json_object('number', i.number)::VARCHAR AS changes
+                               (CASE WHEN i.credits_applied_minor = 0 THEN json_object('number', i.number)
+                                     ELSE json_object('number', i.number,
+                                                      'credits_applied_minor', i.credits_applied_minor) END
+                               )::VARCHAR AS changes
                         FROM _finalizing t JOIN invoices i USING (invoice_id)
                         WHERE t.status_before = ? ORDER BY t.ord""",
             params=[before],
@@ -174,9 +183,15 @@ def void_invoice_tx(
 ) -> None:
     """`void_invoice` in the caller's transaction."""
     reason = (reason or "").strip() or None
-    status = _invoice_state(c, invoice_id)[0]
+    status, _, _, credited = _invoice_state(c, invoice_id)
     hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
     _require(status, PAYABLE, invoice_id, "void", hint)
+    if credited:  # its credit notes already corrected part of it: a void would cancel that part twice
+        raise InvalidStateError(
+            f"cannot void invoice {invoice_id!r}: credit notes corrected it already; credit what is left instead "
+            "(a credit note of everything left)"
+        )
+    return_applied_credit_tx(c, invoice_id)  # the customer's credit it took at finalize goes back
     c.execute(
         "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
         [_utcnow(), reason, invoice_id],
@@ -200,7 +215,8 @@ def void_invoice(
     """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
-    one counts as none)."""
+    one counts as none). The customer credit it took at finalize goes back to the customer; an invoice
+    with credit notes cannot be voided (credit what is left instead)."""
     retry_on_conflict(con, lambda c: void_invoice_tx(c, invoice_id, reason, actor=actor))
     return load_invoice(con, invoice_id)
 
@@ -267,10 +283,9 @@ def record_payment_tx(
     """`record_payment` in the caller's transaction (the API stores its idempotent response in the same one)."""
     if method not in PAID_STATUS:
         raise ValidationError(f"unknown payment method {method!r}: use 'manual' or 'stripe'")
-    status, currency, total, paid = _invoice_state(c, invoice_id)
+    status, currency, balance, _ = _invoice_state(c, invoice_id)
     _require(status, PAYABLE, invoice_id, "pay")
     minor = _payment_minor(amount, currency)
-    balance = total - paid
     if minor <= 0:
         raise ValidationError(f"payment must be positive, got {amount} {currency}")
     if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize

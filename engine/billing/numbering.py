@@ -5,7 +5,7 @@
 The stored `number` stays the integer of spec section 4 (sequential and gapless per business, never reused); the
 prefix is the business's (businesses.csv `invoice_prefix`, DEFAULT_PREFIX when it has none or no row); the year
 is the one the invoice was finalized in (UTC). A number above 999,999 keeps all its digits. A credit note
-(spec section 12) will be numbered `<invoice number>-CN<n>`, e.g. INV-2026-000012-CN1. An invoice that was never
+(spec section 12) is numbered `<invoice number>-CN<n>`, e.g. INV-2026-000012-CN1. An invoice that was never
 finalized has no number.
 """
 
@@ -37,3 +37,8 @@ def invoice_number_sql(invoice: str = "i", business: str = "b") -> str:
 def businesses_join(invoice: str = "i", business: str = "b") -> str:
     """SQL: the LEFT JOIN that invoice_number_sql reads the prefix from."""
     return f"LEFT JOIN businesses {business} ON {business}.business_id = {invoice}.business_id"
+
+
+def credit_note_number(invoice_number_text: str, sequence: int) -> str:
+    """'INV-2026-000012-CN1': the invoice's number and the note's sequence on that invoice (1, 2, …)."""
+    return f"{invoice_number_text}-CN{int(sequence)}"

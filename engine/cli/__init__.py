@@ -5,7 +5,7 @@ database or file that cannot be read or written); a refused import lists every p
 `file:line column: reason` per line.
 
 By area: `common` (argument types, opening and releasing the database, JSON output, progress bar),
-`ledger`, `review`, `whatif`, `spark` and `service`, each with its commands and their subparsers.
+`ledger`, `review`, `credit`, `whatif`, `spark` and `service`, each with its commands and their subparsers.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..server.client import run_cli as run_remote
 from ..server.lock import running_server
 from ..service import Billsim, BillsimError, Caller, DatabaseBusyError, StorageError
 from ..service.application import default_path
-from . import ledger, review, service, spark, whatif
+from . import credit, ledger, review, service, spark, whatif
 from .common import Context, _Parser, _seconds
 
 __all__ = ["build_parser", "main"]
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_parsers(sub)  # init … pay
     review.add_parsers(sub)  # approve, review, thresholds, hold, release
     ledger.add_record_parsers(sub)  # audit, render
+    credit.add_parsers(sub)  # credit-note create|estimate|list|render, balances
     whatif.add_parsers(sub)  # simulate
     spark.add_parsers(sub)  # export-inputs, spark-run, import-drafts, spark-simulate
     service.add_parsers(sub)  # serve, token, mcp, generate, create, batch

@@ -5,7 +5,12 @@ same HTML to PDF, so the two never disagree. Every amount is formatted here, in 
 `engine.money` (the currency's decimals and symbol); the template only places text.
 
 An invoice that is not finalized (draft, approved, held, or a preview) has no number: it shows DRAFT
-in its place and a DRAFT watermark; a void invoice shows a VOID watermark and its reason.
+in its place and a DRAFT watermark; a void invoice shows a VOID watermark and its reason. A finalized invoice
+shows the customer credit applied to it and its credit notes (spec section 12).
+
+A credit note (`templates/credit_note.html.j2`) is headed CREDIT NOTE and names the invoice it corrects; it
+shows the credited lines with their tax, each tax, the totals and how the total was split (off the invoice's
+balance, refunded, credited to the customer's account).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Literal
 import duckdb
 import jinja2
 
+from ..billing.credit_notes import find_credit_notes, load_credit_notes, load_invoice_head
 from ..billing.invoice_store import load_invoice
 from ..errors import ValidationError
-from ..models import Invoice, InvoiceLine
+from ..models import CreditNote, Invoice, InvoiceLine
 from ..money import format_major, format_money
 
 Format = Literal["html", "pdf"]
@@ -55,10 +61,10 @@ def _environment() -> jinja2.Environment:
 # --- what the document shows -----------------------------------------------------------------------
 
 
-def document_parties(con: duckdb.DuckDBPyConnection, invoice: Invoice) -> tuple[dict, dict]:
-    """(seller, customer) of an invoice. The seller is its business's row of businesses.csv (name, address, tax
-    id, logo); a business without one is named by its id. A customer no longer in the data is shown by its id
-    alone."""
+def document_parties(con: duckdb.DuckDBPyConnection, invoice: Invoice | CreditNote) -> tuple[dict, dict]:
+    """(seller, customer) of an invoice (or of a credit note). The seller is its business's row of businesses.csv
+    (name, address, tax id, logo); a business without one is named by its id. A customer no longer in the data is
+    shown by its id alone."""
     row = con.execute("SELECT name, email FROM customers WHERE customer_id = ?", [invoice.customer_id]).fetchone()
     name, email = row if row else (None, None)
     customer = {"name": name or invoice.customer_id, "email": email, "customer_id": invoice.customer_id}
@@ -167,7 +173,38 @@ def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
     return rows
 
 
-def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
+def _credit_rows(inv: Invoice, notes: list[CreditNote]) -> tuple[list[tuple[str, str]], list[dict]]:
+    """(rows between the amount paid and the balance due: the customer credit applied, Σ offsets of its credit
+    notes; one entry per credit note: number, date, reason, total and its split)."""
+    cur = inv.currency
+    rows = []
+    if inv.credits_applied_minor:
+        rows.append(("Customer credit applied", format_money(-inv.credits_applied_minor, cur)))
+    if inv.credit_offset_minor:
+        rows.append(("Credit notes (off the balance)", format_money(-inv.credit_offset_minor, cur)))
+    listed = [
+        {
+            "number": n.number,
+            "date": _date(n.created_at),
+            "reason": n.reason.replace("_", " ") if n.reason else "",
+            "total": format_money(n.total_minor, cur),
+            "split": _split_text(n),
+        }
+        for n in notes
+    ]
+    return rows, listed
+
+
+def _split_text(n: CreditNote) -> str:
+    parts = [
+        (n.offset_minor, "off the balance due"),
+        (n.refund_minor, "refunded"),
+        (n.credit_minor, "to the customer's credit"),
+    ]
+    return ", ".join(f"{format_money(m, n.currency)} {words}" for m, words in parts if m)
+
+
+def document_context(invoice: Invoice, seller: dict, customer: dict, credit_notes: list[CreditNote] = ()) -> dict:
     """Everything the template shows, as text already formatted."""
     inv, cur = invoice, invoice.currency
     finalized = inv.status not in NOT_FINALIZED
@@ -183,6 +220,7 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
     if inv.invoice_id:
         refs.append(("Reference", inv.invoice_id))
     status = {"preview": "not drafted (preview)"}.get(inv.status, inv.status.replace("_", " "))
+    credit_rows, notes = _credit_rows(inv, list(credit_notes))
     return {
         "title": f"Invoice {number}" if finalized else "DRAFT invoice",
         "number": number,
@@ -202,6 +240,8 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
         "tax": format_money(inv.tax_minor, cur),
         "total": format_money(inv.total_minor, cur),
         "paid": format_money(inv.total_paid_minor, cur),
+        "credit_rows": credit_rows,
+        "credit_notes": notes,
         # a void invoice is cancelled: an amount here would read as still owed
         "balance_due": "none (void)" if inv.status == "void" else format_money(inv.balance_due_minor, cur),
     }
@@ -210,9 +250,10 @@ def document_context(invoice: Invoice, seller: dict, customer: dict) -> dict:
 # --- rendering ------------------------------------------------------------------------------------------
 
 
-def invoice_html(invoice: Invoice, seller: dict, customer: dict) -> str:
+def invoice_html(invoice: Invoice, seller: dict, customer: dict, credit_notes: list[CreditNote] = ()) -> str:
     """The invoice document as one self-contained HTML page (inline CSS, no external resource)."""
-    return _environment().get_template("invoice.html.j2").render(**document_context(invoice, seller, customer))
+    context = document_context(invoice, seller, customer, credit_notes)
+    return _environment().get_template("invoice.html.j2").render(**context)
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -231,7 +272,11 @@ def render_document(con: duckdb.DuckDBPyConnection, invoice: Invoice, fmt: str) 
     if fmt not in FORMATS:
         raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
     seller, customer = document_parties(con, invoice)
-    html = invoice_html(invoice, seller, customer)
+    notes = []
+    if invoice.invoice_id is not None and invoice.credit_notes_total_minor:
+        ids, _ = find_credit_notes(con, None, invoice_id=invoice.invoice_id, limit=10_000)
+        notes = sorted(load_credit_notes(con, ids), key=lambda n: n.sequence)
+    html = invoice_html(invoice, seller, customer, notes)
     return html if fmt == "html" else html_to_pdf(html)
 
 
@@ -240,3 +285,61 @@ def render_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, fmt: str) ->
     if fmt not in FORMATS:
         raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
     return render_document(con, load_invoice(con, invoice_id), fmt)
+
+
+# --- credit notes (spec section 12) --------------------------------------------------------------------------------
+
+
+def credit_note_context(note: CreditNote, invoice: dict, seller: dict, customer: dict) -> dict:
+    """Everything the credit note's template shows, as text already formatted. `invoice`: the corrected invoice's
+    date, total and balance due now (minor units)."""
+    cur = note.currency
+    taxes = []
+    for t in note.taxes:
+        label = f"Tax ({_number(t.rate)} %)" if t.code is None else f"{t.name} ({t.code}) {_number(t.rate)} %"
+        taxes.append((f"{label} of {format_money(t.base_minor, cur)}", format_money(t.amount_minor, cur)))
+    split = [
+        ("Off the balance due of the invoice", note.offset_minor),
+        ("Refunded to you", note.refund_minor),
+        ("Credited to your account (taken off your next invoices)", note.credit_minor),
+    ]
+    return {
+        "title": f"Credit note {note.number}",
+        "number": note.number,
+        "invoice_number": note.invoice_number,
+        "dates": [("Date", _date(note.created_at)), ("Invoice date", _date(invoice.get("invoice_date")))],
+        "refs": [("Currency", cur), ("Invoice", note.invoice_number), ("Reference", note.credit_note_id or "")],
+        "reason": (note.reason or "").replace("_", " "),
+        "note": note.note,
+        "seller": {"details": [], **seller},
+        "customer": {"email": None, "customer_id": note.customer_id, **customer},
+        "lines": [
+            {
+                "title": " — ".join(x for x in (i.product, i.description) if x) or f"line {i.line_no}",
+                "line_no": i.line_no,
+                "amount": format_money(i.amount_minor, cur),
+                "tax": format_money(i.tax_minor, cur),
+            }
+            for i in note.items
+        ],
+        "subtotal": format_money(note.subtotal_minor, cur),
+        "taxes": taxes,
+        "total": format_money(note.total_minor, cur),
+        "split": [(label, format_money(m, cur)) for label, m in split if m],
+        "invoice_total": format_money(invoice["total_minor"], cur),
+        "invoice_balance": format_money(invoice["balance_due_minor"], cur),
+    }
+
+
+def credit_note_html(note: CreditNote, invoice: dict, seller: dict, customer: dict) -> str:
+    context = credit_note_context(note, invoice, seller, customer)
+    return _environment().get_template("credit_note.html.j2").render(**context)
+
+
+def render_credit_note(con: duckdb.DuckDBPyConnection, note: CreditNote, fmt: str) -> str | bytes:
+    """A credit note as `fmt`: HTML text or PDF bytes (the same HTML printed)."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
+    seller, customer = document_parties(con, note)
+    html = credit_note_html(note, load_invoice_head(con, note.invoice_id), seller, customer)
+    return html if fmt == "html" else html_to_pdf(html)

@@ -1,5 +1,5 @@
-"""Ledger export (spec sections 6 and 11): invoices, invoice_lines and invoice_adjustments as CSV or Parquet,
-written by DuckDB COPY.
+"""Ledger export (spec sections 6, 11 and 12): invoices, invoice_lines, invoice_adjustments, credit_notes and
+credit_note_items as CSV or Parquet, written by DuckDB COPY.
 
 Amounts are integer minor units in the store; each row's currency decides its decimals, so they
 are formatted as text in SQL from the integer (never through a float):
@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..billing.invoice_store import balance_due_sql
 from ..billing.numbering import businesses_join, invoice_number_sql
 from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
 from ..db import transaction
@@ -48,6 +49,8 @@ INVOICE_COLUMNS = [
     "run_id",
     "created_at",
     "discount",  # spec section 11: after every column of section 6
+    "credit_notes_total",  # spec section 12: Σ totals of its credit notes
+    "credits_applied",  # the customer credit applied when it was finalized (balance_due is net of both)
     "invoice_number",  # the number as the customer sees it (engine/billing/numbering.py), after every spec column
 ]
 LINE_COLUMNS = [
@@ -70,6 +73,25 @@ LINE_COLUMNS = [
 # rate_or_percent is its percent (blank for a fixed coupon), base what its eligible lines had left; for a
 # tax its rate and base; `code` is the coupon_id or the tax code (blank: the customer's single tax_rate).
 ADJUSTMENT_COLUMNS = ["invoice_id", "kind", "code", "name", "rate_or_percent", "base", "amount"]
+# spec section 12: one row per credit note (of the invoices the filters select), one per credited line
+CREDIT_NOTE_COLUMNS = [
+    "credit_note_id",
+    "number",
+    "invoice_id",
+    "invoice_number",
+    "customer_id",
+    "currency",
+    "reason",
+    "subtotal",
+    "tax",
+    "total",
+    "offset",
+    "refund",
+    "credit",
+    "created_at",
+    "actor",
+]
+CREDIT_NOTE_ITEM_COLUMNS = ["credit_note_id", "line_no", "amount", "tax"]
 _TEXT_COLUMNS = {
     "invoice_id",
     "business_id",
@@ -85,7 +107,12 @@ _TEXT_COLUMNS = {
     "tax_codes",
     "code",
     "name",
+    "credit_note_id",
+    "invoice_number",
+    "reason",
+    "actor",
 }
+_CREDIT_NOTE_TEXT = _TEXT_COLUMNS | {"number"}  # a credit note's number is text (an invoice's is an integer)
 _FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
 
 # ISO 4217 decimals as the one relation of currencies.py, joined as `cu`; its bound lists come first.
@@ -114,10 +141,12 @@ def _proration(fmt: str) -> str:
     return f"(CASE WHEN l.active_days IS NULL OR coalesce(l.period_days, 0) <= 0 THEN NULL ELSE {value} END)"
 
 
-def _select_list(exprs: dict[str, str], columns: list[str], fmt: str, guard: bool) -> str:
+def _select_list(
+    exprs: dict[str, str], columns: list[str], fmt: str, guard: bool, text: set[str] = _TEXT_COLUMNS
+) -> str:
     def one(name: str) -> str:
         expr = exprs.get(name, f"i.{name}")
-        return guard_formula_sql(expr) if guard and fmt == "csv" and name in _TEXT_COLUMNS else expr
+        return guard_formula_sql(expr) if guard and fmt == "csv" and name in text else expr
 
     return ",\n       ".join(f"{one(c)} AS {c}" for c in columns)
 
@@ -129,9 +158,11 @@ def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
         "tax": _money("i.tax_minor", fmt),
         "total": _money("i.total_minor", fmt),
         "total_paid": _money("i.total_paid_minor", fmt),
-        "balance_due": _money("i.total_minor - i.total_paid_minor", fmt),
+        "balance_due": _money(balance_due_sql("i"), fmt),
         "created_at": "date_trunc('second', i.created_at)",
         "discount": _money("i.discount_minor", fmt),
+        "credit_notes_total": _money("i.credit_notes_total_minor", fmt),
+        "credits_applied": _money("i.credits_applied_minor", fmt),
         "invoice_number": invoice_number_sql("i", "bz"),
     }
     return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
@@ -180,6 +211,34 @@ WHERE {where}
 ORDER BY a.invoice_id, a.kind_order, a.position, a.code NULLS FIRST"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
 
 
+def _credit_notes_sql(fmt: str, where: str) -> str:
+    exprs = {c: f"n.{c}" for c in CREDIT_NOTE_COLUMNS}
+    exprs |= {c: _money(f"n.{c}_minor", fmt) for c in ("subtotal", "tax", "total", "offset", "refund", "credit")}
+    exprs["created_at"] = "date_trunc('second', n.created_at)"
+    columns = CREDIT_NOTE_COLUMNS + (["business_id"] if fmt == "parquet" else [])
+    exprs["business_id"] = "n.business_id"
+    return f"""SELECT {_select_list(exprs, columns, fmt, True, _CREDIT_NOTE_TEXT)}
+FROM credit_notes n JOIN invoices i USING (invoice_id) LEFT JOIN {_CURRENCIES} cu ON cu.code = n.currency
+WHERE {where}
+ORDER BY n.invoice_id, n.sequence"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+
+
+def _credit_note_items_sql(fmt: str, where: str) -> str:
+    exprs = {
+        "credit_note_id": "ci.credit_note_id",
+        "line_no": "ci.line_no",
+        "amount": _money("ci.amount_minor", fmt),
+        "tax": _money("ci.tax_minor", fmt),
+        "currency": "n.currency",
+    }
+    columns = CREDIT_NOTE_ITEM_COLUMNS + (["currency"] if fmt == "parquet" else [])
+    return f"""SELECT {_select_list(exprs, columns, fmt, True)}
+FROM credit_note_items ci JOIN credit_notes n USING (credit_note_id) JOIN invoices i ON i.invoice_id = n.invoice_id
+LEFT JOIN {_CURRENCIES} cu ON cu.code = n.currency
+WHERE {where}
+ORDER BY n.invoice_id, n.sequence, ci.line_no"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+
+
 def _where(filters: dict | None) -> tuple[str, list]:
     """WHERE clause over invoices `i` from allow-listed filters; every value a bound parameter."""
     filters = {k: v for k, v in (filters or {}).items() if v is not None}  # [] matches nothing
@@ -217,8 +276,9 @@ def _check_currencies(con: duckdb.DuckDBPyConnection) -> None:
 def export_ledger(
     con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *, filters: dict | None = None
 ) -> dict[str, Path]:
-    """Write invoices.{fmt}, invoice_lines.{fmt} (spec section 6) and invoice_adjustments.{fmt} (section 11)
-    into `out_dir`; returns their paths."""
+    """Write invoices.{fmt}, invoice_lines.{fmt} (spec section 6), invoice_adjustments.{fmt} (section 11),
+    credit_notes.{fmt} and credit_note_items.{fmt} (section 12: the notes of the invoices selected) into `out_dir`;
+    returns their paths."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")
     _check_currencies(con)
@@ -230,6 +290,8 @@ def export_ledger(
         "invoices": _invoices_sql(fmt, where) + "\nORDER BY i.invoice_id",
         "invoice_lines": _lines_sql(fmt, where),
         "invoice_adjustments": _adjustments_sql(fmt, where),
+        "credit_notes": _credit_notes_sql(fmt, where),
+        "credit_note_items": _credit_note_items_sql(fmt, where),
     }
     paths = {name: out_dir / f"{name}.{fmt}" for name in queries}
     # One transaction: both files are the same snapshot of the ledger, even while a bill run commits.
@@ -246,7 +308,7 @@ LEDGER_ORDERS = {
     "newest": "i.created_at DESC, i.invoice_id",
     "total_desc": _MAJOR_E4.format(minor="i.total_minor") + " DESC, i.invoice_id",
     "total_asc": _MAJOR_E4.format(minor="i.total_minor") + ", i.invoice_id",
-    "balance_desc": _MAJOR_E4.format(minor="i.total_minor - i.total_paid_minor") + " DESC, i.invoice_id",
+    "balance_desc": _MAJOR_E4.format(minor=balance_due_sql("i")) + " DESC, i.invoice_id",
     "period_desc": "i.period_start DESC NULLS LAST, i.invoice_id",
     "period_asc": "i.period_start NULLS LAST, i.invoice_id",
     "due_asc": "i.due_date NULLS LAST, i.invoice_id",

@@ -24,7 +24,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 from pydantic_core import to_jsonable_python
 
-from ..service import BillsimError, ValidationError, bill_runs, contracts, invoices, lifecycle, whatif
+from ..service import BillsimError, ValidationError, bill_runs, contracts, credit_notes, invoices, lifecycle, whatif
 from ..service.requests import ListInvoicesRequest, parse
 from ..service.results import InvoiceDetail
 from ..service.zenskar import cycle_date
@@ -38,6 +38,7 @@ invoice would be, nothing stored), listInvoices / getInvoice, reviewBillRun (rev
 To bill a contract: call getContractBillingCycles FIRST, pick ONE cycle and copy its start_date, end_date,
 bill_for_date and billing_cycle_start_day verbatim into generateInvoice. Drafts are reviewed, then
 approveInvoices; only approved invoices can be finalized. simulateScenario is a what-if that changes nothing.
+A finalized invoice is corrected with a credit note: estimateCreditNote first (read-only), then createCreditNote.
 Money is in major units as decimal strings (e.g. "35.48") next to integer minor units (*_minor)."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -62,6 +63,17 @@ def _required_date(value: str | int, field: str) -> dt.date:
     if date is None:
         raise ValidationError(f"{field} is required")
     return date
+
+
+CreditItems = Annotated[
+    list[dict[str, Any]] | None,
+    Field(
+        description='Lines to credit: [{"line_no": 2, "amount": "12.50"}] (amount in major units before tax, as '
+        "a decimal string, at most what the line can still be credited). Or all=true."
+    ),
+]
+CreditAll = Annotated[bool, Field(description="Credit everything every line has left (instead of items).")]
+SplitAmount = Annotated[str | int | None, Field(description='Major units as a decimal string, e.g. "5.00".')]
 
 
 def _jsonable(obj: Any) -> Any:
@@ -392,5 +404,58 @@ def build_server(backend: Backend) -> MCPServer:
     ) -> dict[str, Any]:
         with backend.session(ctx) as s:
             return lifecycle.finalize(s, [invoice_id])[0]
+
+    def _credit_body(items, all_, refund, credit, offset) -> dict[str, Any]:
+        body: dict[str, Any] = {"items": items, "all": all_, "refund": refund, "credit": credit, "offset": offset}
+        return {k: v for k, v in body.items() if v is not None and v is not False}
+
+    @tool(
+        "estimateCreditNote",
+        READ_ONLY,
+        "Read-only: changes nothing. What a finalized invoice can still be credited: each line's creditable amount "
+        "(amount − discount − earlier credit notes), creditable_total (the most all further notes may total, tax "
+        "included), max_offset (the balance due) and max_refund (payments less refunds). With items (or all), also "
+        "credit_note: the note they would make (its tax per code, total, and split into offset, refund and credit). "
+        "Call it before createCreditNote.",
+    )
+    def estimate_credit_note_tool(
+        ctx: Context,
+        invoice_id: Annotated[str, Field(description="The finalized invoice.")],
+        items: CreditItems = None,
+        all: CreditAll = False,  # noqa: A002 (the request's field name, as over HTTP)
+        refund: SplitAmount = None,
+        credit: SplitAmount = None,
+        offset: SplitAmount = None,
+    ) -> dict[str, Any]:
+        with backend.session(ctx) as s:
+            return credit_notes.estimate(s, invoice_id, _credit_body(items, all, refund, credit, offset))
+
+    @tool(
+        "createCreditNote",
+        CHANGING,
+        "Changes data, irreversibly: issues a credit note of a finalized, non-void invoice (number <invoice "
+        "number>-CN<n>; never changed or deleted). items [{line_no, amount}] or all=true; reason one of duplicate, "
+        "product_unsatisfactory, order_change, fraudulent, other. Its total (items + tax) is split into offset (off "
+        "the balance due, at most it), refund (at most the payments less refunds) and credit (the customer's credit, "
+        "taken off its next invoices in this currency); without offset and credit: off the balance as far as it "
+        "goes, the rest credit. A broken limit is an error naming it; nothing is written. Each call issues a new "
+        "note: call estimateCreditNote first.",
+    )
+    def create_credit_note_tool(
+        ctx: Context,
+        invoice_id: Annotated[str, Field(description="The finalized invoice to credit.")],
+        reason: Annotated[str, Field(description="duplicate, product_unsatisfactory, order_change, fraudulent, other")],
+        items: CreditItems = None,
+        all: CreditAll = False,  # noqa: A002 (the request's field name, as over HTTP)
+        refund: SplitAmount = None,
+        credit: SplitAmount = None,
+        offset: SplitAmount = None,
+        note: Annotated[str | None, Field(description="Kept with the note and in the audit trail.")] = None,
+    ) -> dict[str, Any]:
+        body = _credit_body(items, all, refund, credit, offset) | {"reason": reason}
+        if note is not None:
+            body["note"] = note
+        with backend.session(ctx) as s:
+            return credit_notes.create(s, invoice_id, body)
 
     return server

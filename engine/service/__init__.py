@@ -4,7 +4,8 @@
                                    │ parse, call, format
                                    ▼
     engine.service   Billsim (one per database) → Session (caller + unit of work) → operations:
-                     contracts · invoices · lifecycle · bill_runs · whatif · ledger · reads · access · spark
+                     contracts · invoices · lifecycle · credit_notes · bill_runs · whatif · ledger · reads · access
+                     · spark
                      it owns, once: tenancy, limits and input checks, one transaction per operation,
                      error codes (engine.errors)
                                    │

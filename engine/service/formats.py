@@ -5,6 +5,7 @@ the value types the operations take and return, how money and statuses are writt
                 exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
                 (decimals); is_currency
     statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
+    credit      CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit (spec section 12)
     values      Invoice, BillingCycle, ReviewResult, ReviewColumns (a review as Arrow columns; exact_major reads
                 its money columns as Decimals), ReviewThresholds, ApprovalResult, ManualBatchResult,
                 Scope (what a run or a count covers), Scenario (a what-if)
@@ -17,7 +18,18 @@ from __future__ import annotations
 from ..currencies import is_currency, minor_units
 from ..gc_pause import cyclic_gc_paused
 from ..limits import MAX_RANGE_YEARS
-from ..models import ApprovalResult, BillingCycle, Invoice, ManualBatchResult, ReviewResult, ReviewThresholds
+from ..models import (
+    CREDIT_NOTE_REASONS,
+    ApprovalResult,
+    BillingCycle,
+    CreditNote,
+    CreditNoteEstimate,
+    CustomerCredit,
+    Invoice,
+    ManualBatchResult,
+    ReviewResult,
+    ReviewThresholds,
+)
 from ..money import exact_minor, format_major, format_money, to_major
 from ..review import ReviewColumns, exact_major
 from ..scope import Scope
@@ -25,6 +37,7 @@ from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
 from ..whatif.scenarios import Scenario
 
 __all__ = [
+    "CREDIT_NOTE_REASONS",
     "FINALIZED",
     "MAX_RANGE_YEARS",
     "PAYABLE",
@@ -32,6 +45,9 @@ __all__ = [
     "UNDER_REVIEW",
     "ApprovalResult",
     "BillingCycle",
+    "CreditNote",
+    "CreditNoteEstimate",
+    "CustomerCredit",
     "Invoice",
     "InvoiceStatus",
     "ManualBatchResult",

@@ -13,6 +13,8 @@ float as an amount are refused; texts are bounded and storable (no NUL, no unpai
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal, TypeVar
 
 import pydantic
@@ -20,7 +22,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from .. import limits
 from ..errors import ValidationError
+from ..models import CREDIT_NOTE_REASONS
 from ..models import RecurringConfig as EngineRecurringConfig
+from ..money import MONEY_LIMIT
 from ..statuses import STATUSES, InvoiceStatus
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,7 +66,47 @@ def _not_blank(value: str) -> str:
     return value
 
 
+_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def _major(value):
+    """An amount in major units: a decimal string ("12.50"), an integer or a Decimal; never a float (JSON 12.5
+    would already be inexact), a boolean, an exponent or a non-finite number."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError('give the amount as a decimal string, e.g. "12.50" (a JSON number with a fraction is inexact)')
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise ValueError(f"not a plain decimal amount: {value[:40]!r} (write e.g. 12.50)")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"not a plain decimal amount: {value[:40]!r}") from None
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError("an amount must be a finite decimal")
+    if abs(value) >= MONEY_LIMIT:
+        raise ValueError(f"{value} is beyond the largest amount ({MONEY_LIMIT:,} major units)")
+    return value
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError(f"must be more than 0, got {value}")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError(f"cannot be negative, got {value}")
+    return value
+
+
 Day = Annotated[dt.date, BeforeValidator(_day), AfterValidator(_bounded_day)]
+# money in major units of the invoice's currency (its decimals are the operation's to check)
+Major = Annotated[Decimal, BeforeValidator(_major), AfterValidator(_not_negative)]
+PositiveMajor = Annotated[Decimal, BeforeValidator(_major), AfterValidator(_positive)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=limits.MAX_NAME), AfterValidator(_storable)]
 Text = Annotated[StrictStr, Field(max_length=limits.MAX_TEXT), AfterValidator(_storable)]
 Reason = Annotated[
@@ -258,3 +302,57 @@ class SimulateRequest(Request):
         except ValidationError as exc:  # its words, without the prefix the model's error gets anyway
             raise ValueError(str(exc).split(": ", 2)[-1]) from None
         return self
+
+
+# --- credit notes (spec section 12) ------------------------------------------------------------------------------
+
+CreditNoteReason = Literal[CREDIT_NOTE_REASONS]  # type: ignore[valid-type]
+
+
+class CreditNoteItemRequest(Request):
+    line_no: Annotated[StrictInt, Field(ge=1, le=10**9)] = Field(description="the invoice line to credit")
+    amount: PositiveMajor = Field(description='major units before tax, as a decimal string ("12.50"), > 0')
+
+
+class _CreditNoteLines(Request):
+    items: list[CreditNoteItemRequest] | None = Field(
+        None, max_length=limits.MAX_LINES, description="the lines to credit and how much (or all: everything left)"
+    )
+    all: StrictBool = Field(False, description="credit everything each line has left")
+    refund: Major | None = Field(None, description="money paid back (at most the payments less earlier refunds)")
+    credit: Major | None = Field(None, description="added to the customer's credit in the invoice's currency")
+    offset: Major | None = Field(None, description="off the invoice's balance due (at most the balance due)")
+
+    @pydantic.model_validator(mode="after")
+    def _lines_or_all(self):
+        if self.all and self.items:
+            raise ValueError("give items or all (everything left), not both")
+        return self
+
+    def lines(self) -> list[tuple[int, Decimal]] | None:
+        return None if self.items is None else [(i.line_no, i.amount) for i in self.items]
+
+
+class CreditNoteRequest(_CreditNoteLines):
+    """A credit note of a finalized invoice: its lines (or all), the reason, and how its total is split (without
+    offset and credit: off the balance due as far as it goes, the rest to the customer's credit)."""
+
+    reason: CreditNoteReason = Field(description="duplicate, product_unsatisfactory, order_change, fraudulent, other")
+    note: Text | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _something(self):
+        if not self.all and not self.items:
+            raise ValueError("name the lines to credit (items) or all (everything left)")
+        return self
+
+
+class CreditNoteEstimateRequest(_CreditNoteLines):
+    """What an invoice can still be credited; with items (or all), also the note they would make."""
+
+
+class ListCreditNotesRequest(Request):
+    invoice_id: Id | None = None
+    customer_id: Id | None = None
+    limit: Annotated[StrictInt, Field(ge=1, le=limits.MAX_PAGE)] = 50
+    offset: Annotated[StrictInt, Field(ge=0, le=10**9)] = 0

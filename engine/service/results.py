@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..models import BillRunReport, Invoice
+from ..models import BillRunReport, CreditNote, Invoice
 
 
 class ErrorInfo(BaseModel):
@@ -59,3 +59,12 @@ class BillRunStatus(BaseModel):
     stage: str | None = None
     error: ErrorInfo | None = None
     report: BillRunReport | None = None
+
+
+class CreditNotePage(BaseModel):
+    """One page of credit notes, newest first, and how many match the filters in all."""
+
+    credit_notes: list[CreditNote]
+    total: int
+    limit: int
+    offset: int

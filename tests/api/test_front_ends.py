@@ -330,3 +330,99 @@ def test_what_only_a_local_user_may_do_is_refused_to_a_business_token(world):
     with pytest.raises(ForbiddenError):
         ledger.export(s, Path("/nonexistent"))
     assert world.count("SELECT count(*) FROM api_tokens WHERE name = 'sneaky'") == 0
+
+
+# --- credit notes (spec section 12): the same refusals everywhere, nothing written -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def credited(world):
+    """biz-north's K-FLAT: March finalized (Platform 99.00 + Seats 70.00, 10 % tax: 185.90) and paid 50.00;
+    April drafted (not finalized)."""
+    code, out, err = world.cli("run", "--period-date", MARCH, "--contract", "K-FLAT", "--finalize", "--quiet")
+    assert code == 0, err
+    code, out, err = world.cli("run", "--period-date", "2026-04-15", "--contract", "K-FLAT", "--quiet")
+    assert code == 0, err
+    with world.app.database.cursor() as cur:
+        march, april = (
+            cur.execute(
+                "SELECT invoice_id FROM invoices WHERE contract_id = 'K-FLAT' AND period_start = ?", [start]
+            ).fetchone()[0]
+            for start in ("2026-03-01", "2026-04-01")
+        )
+    if world.count("SELECT count(*) FROM invoices WHERE invoice_id = ? AND status = 'draft'", [march]):
+        for command in ("approve", "finalize"):  # drafted by an earlier test's run
+            code, out, err = world.cli(command, march)
+            assert code == 0, err
+    code, out, err = world.cli("pay", march, "50.00")
+    assert code == 0, err
+    return {"march": march, "april": april}
+
+
+def _cli_credit_note(world: World, invoice_id: str, body: dict) -> tuple[int, str, str]:
+    argv = ["credit-note", "create", invoice_id, "--reason", body["reason"]]
+    argv += [f"--line={i['line_no']}={i['amount']}" for i in body.get("items", [])]
+    argv += ["--all"] if body.get("all") else []
+    for name in ("refund", "credit", "offset"):
+        if name in body:
+            argv.append(f"--{name}={body[name]}")
+    return world.cli(*argv)
+
+
+@pytest.mark.parametrize(
+    "case, invoice, body, code, status",
+    [
+        ("a line beyond what it can be credited", "march", {"items": [{"line_no": 2, "amount": "70.01"}]},
+         "credit_exceeds_line", 400),
+        ("a refund beyond the payments", "march", {"items": [{"line_no": 1, "amount": "99.00"}], "refund": "50.01"},
+         "refund_exceeds_payments", 400),
+        ("an offset beyond the balance due", "march",
+         {"all": True, "offset": "185.90", "credit": "0"}, "offset_exceeds_balance", 400),
+        ("a split that does not add up", "march",
+         {"items": [{"line_no": 1, "amount": "10.00"}], "offset": "1.00", "credit": "1.00"}, "split_mismatch", 400),
+        ("a line the invoice does not have", "march", {"items": [{"line_no": 7, "amount": "1.00"}]},
+         "line_not_found", 400),
+        ("more decimals than USD has", "march", {"items": [{"line_no": 1, "amount": "1.005"}]},
+         "validation_error", 400),
+        ("an amount of 0", "march", {"items": [{"line_no": 1, "amount": "0"}]}, "validation_error", 422),
+        ("lines and all together", "march", {"items": [{"line_no": 1, "amount": "1.00"}], "all": True},
+         "validation_error", 422),
+        ("an unknown reason", "march", {"items": [{"line_no": 1, "amount": "1.00"}], "reason": "mistake"},
+         "validation_error", 422),
+        ("a draft", "april", {"all": True}, "invalid_state", 409),
+        ("an invoice that does not exist", "inv-nope", {"all": True}, "invoice_not_found", 404),
+    ],
+)  # fmt: skip
+def test_a_refused_credit_note_is_refused_everywhere_with_the_same_code_and_nothing_is_written(
+    world, credited, case, invoice, body, code, status
+):
+    invoice_id = credited.get(invoice, invoice)
+    body = {"reason": "duplicate", **body}
+    before = world.count("SELECT count(*) FROM credit_notes"), world.count("SELECT count(*) FROM invoice_events")
+    http = world.post("biz-north", f"/api/v1/invoices/{invoice_id}/credit-notes", body)
+    mcp = world.mcp("biz-north", "createCreditNote", {"invoice_id": invoice_id, **body})
+    cli = _cli_credit_note(world, invoice_id, body)
+    _error_everywhere(world, http, mcp, cli, code, status)
+    after = world.count("SELECT count(*) FROM credit_notes"), world.count("SELECT count(*) FROM invoice_events")
+    assert after == before, case
+
+
+def test_a_credit_note_of_another_businesss_invoice_is_not_found_exactly_like_nothing(world, credited):
+    """biz-south asks for biz-north's invoice: over HTTP and MCP the answer of an invoice that does not exist."""
+    march = credited["march"]
+    create, estimate = {"all": True, "reason": "duplicate"}, {"all": True}
+    for path, body in (
+        (f"/api/v1/invoices/{march}/credit-notes", create),
+        (f"/api/v1/invoices/{march}/credit-notes/estimate", estimate),
+    ):
+        http = world.post("biz-south", path, body)
+        missing = world.post("biz-south", path.replace(march, "inv-nope"), body)
+        assert (http.status, http.code) == (missing.status, missing.code) == (404, "invoice_not_found")
+        assert http.message.replace(march, "X") == missing.message.replace("inv-nope", "X")
+    for tool in ("createCreditNote", "estimateCreditNote"):
+        args = {"invoice_id": march, "all": True} | ({"reason": "duplicate"} if tool == "createCreditNote" else {})
+        mcp = world.mcp("biz-south", tool, args)
+        assert (mcp.code, mcp.message) == ("invoice_not_found", f"no invoice {march!r}")
+    listed = world.get("biz-south", "/api/v1/credit-notes", params={"invoice_id": march})
+    assert (listed.status, listed.code) == (404, "invoice_not_found")
+    assert world.count("SELECT count(*) FROM credit_notes WHERE invoice_id = ?", [march]) == 0

@@ -134,12 +134,14 @@ def _kite_invoices(c: httpx.Client) -> int:
     return c.get("/api/v1/invoices", params={"customer_id": "CUS-KITE"}).json()["total"]
 
 
-@pytest.mark.parametrize("endpoint", ["create_invoice", "record_payment"])
+@pytest.mark.parametrize("endpoint", ["create_invoice", "record_payment", "create_credit_note"])
 @pytest.mark.parametrize("when", ["before_commit", "after_commit"])
 def test_a_retried_write_after_a_crash_takes_effect_exactly_once(paused_server, endpoint, when):
     """The server is killed (SIGKILL) inside the write's transaction (its effect and stored response written,
     not committed) or just after its COMMIT (not yet answered). Restarted on the same database, the retry with
-    the same Idempotency-Key runs the write once (before) or replays the committed answer (after): never twice."""
+    the same Idempotency-Key runs the write once (before) or replays the committed answer (after): never twice.
+    A credit note is such a write (spec section 12: its note, its invoice's totals and the stored answer commit
+    together)."""
     point = f"{endpoint}:{when}"
     server = paused_server(point)
     key = {"Idempotency-Key": f"crash-{endpoint}-{when}"}
@@ -150,6 +152,9 @@ def test_a_retried_write_after_a_crash_takes_effect_exactly_once(paused_server, 
             made = north.post("/api/v1/invoices/batch", json={"items": [INVOICE], "finalize": True})
             invoice_id = made.json()["results"][0]["invoice"]["id"]
             path, body = f"/api/v1/invoices/{invoice_id}/payments", {"amount": 1234}
+            if endpoint == "create_credit_note":
+                path = f"/api/v1/invoices/{invoice_id}/credit-notes"
+                body = {"items": [{"line_no": 1, "amount": "1234"}], "reason": "duplicate"}  # JPY: ¥1,234
         before = _kite_invoices(north)
 
         def first_attempt():
@@ -175,6 +180,11 @@ def test_a_retried_write_after_a_crash_takes_effect_exactly_once(paused_server, 
 
         if endpoint == "create_invoice":
             assert _kite_invoices(north) == before + 1
+        elif endpoint == "create_credit_note":
+            notes = north.get("/api/v1/credit-notes", params={"invoice_id": invoice_id}).json()
+            assert notes["total"] == 1 and notes["data"][0]["credit_note_id"] == retry.json()["credit_note_id"]
+            # ¥5,500 (¥5,000 + 10 % tax) − the note's ¥1,234 + its tax ¥123, all off the balance due
+            assert north.get(f"/api/v1/invoices/{invoice_id}").json()["balance_due"] == 5500 - 1357
         else:
             assert _kite_invoices(north) == before
             paid = north.get(f"/api/v1/invoices/{invoice_id}").json()

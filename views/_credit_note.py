@@ -1,0 +1,343 @@
+"""Credit notes and customer credit on the pages (spec section 12), one call from each page:
+
+    credit_section(inv, key)   Ledger: a finalized invoice's credit notes, balance and "Credit note…" (its lines with
+                               what each can still be credited, amounts or everything left, the reason, the split, the
+                               resulting tax and total shown before the confirmation); a draft's credit available
+    credit_beside_total(inv)   Invoice preview, Review: the customer's credit beside a draft's (or preview's) total,
+                               and what the customer is asked to pay once it is finalized
+    customer_credit_caption    the customer's credit balance, where the customer is shown
+
+Every read is one call of engine.service.credit_notes (cached, cleared after every write); issuing is a button
+callback carried out once (views._actions.run_action).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+import streamlit as st
+
+from engine.service import BillsimError, Caller, ValidationError, credit_notes
+from engine.service.formats import CREDIT_NOTE_REASONS, FINALIZED, UNDER_REVIEW, CreditNote, Invoice
+from views._actions import run_action
+from views._database import application, db_path, session
+from views._format import DATETIME_FORMAT, money
+
+_cached = st.cache_data(show_spinner=False, max_entries=256)  # cleared with every cached read after a write
+READER = Caller.local()  # reads change nothing: a local reader (every business), as views._reads
+
+
+# --- cached reads ------------------------------------------------------------------------------------------------
+
+
+@_cached
+def _notes(db: str, invoice_id: str) -> list[CreditNote]:
+    return credit_notes.of_invoice(application(db).session(READER), invoice_id)
+
+
+@_cached
+def _balances(db: str, customer_id: str) -> list:
+    return credit_notes.balances(application(db).session(READER), customer_id)
+
+
+@_cached
+def _available(db: str, customer_id: str, currency: str) -> int:
+    return credit_notes.credit_available(application(db).session(READER), customer_id, currency)
+
+
+@_cached
+def _estimate(db: str, invoice_id: str):
+    return credit_notes.estimate(application(db).session(READER), invoice_id)
+
+
+@_cached
+def _document_html(db: str, credit_note_id: str) -> str:
+    return credit_notes.document(application(db).session(READER), credit_note_id, "html")
+
+
+def _pdf_later(db: str, credit_note_id: str):
+    """Makes the PDF when Download is clicked (on another thread: holds the application taken here)."""
+    app = application(db)
+
+    def make() -> bytes:
+        return credit_notes.document(app.session(READER), credit_note_id, "pdf")
+
+    return make
+
+
+# --- shown beside a customer, a draft, a finalized invoice -----------------------------------------------------
+
+
+def customer_credit_caption(customer_id: str) -> None:
+    """'Customer credit: $12.00 · €5.00' when the customer holds credit (nothing otherwise)."""
+    held = _balances(db_path(), customer_id)
+    if held:
+        text = " · ".join(money(b.balance_minor, b.currency) for b in held)
+        st.caption(f"Customer credit of {customer_id}: **{text}** (taken off its next invoices in that currency).")
+
+
+def credit_beside_total(inv: Invoice) -> None:
+    """A draft's (or a preview's) total beside the customer's credit in its currency and what the customer is asked
+    to pay once it is finalized: total − min(credit, total). Nothing when the customer holds no credit."""
+    if inv.status not in (*UNDER_REVIEW, "preview"):
+        return
+    available = _available(db_path(), inv.customer_id, inv.currency)
+    if not available:
+        return
+    applied = min(available, max(inv.total_minor, 0))
+    cur = inv.currency
+    st.info(
+        f"Total {money(inv.total_minor, cur)} · customer credit available **{money(available, cur)}** · once "
+        f"finalized the customer is asked for **{money(inv.total_minor - applied, cur)}** (the credit is applied at "
+        "finalize, to the invoices finalized first)."
+    )
+
+
+def _summary(inv: Invoice, notes: list[CreditNote]) -> None:
+    cur = inv.currency
+    c = st.columns(4)
+    c[0].metric("Total", money(inv.total_minor, cur))
+    c[1].metric("Customer credit applied", money(inv.credits_applied_minor, cur), help="at finalize")
+    c[2].metric(
+        f"Credit notes ({len(notes)})",
+        money(inv.credit_notes_total_minor, cur),
+        help=f"off the balance {money(inv.credit_offset_minor, cur)} · refunded {money(inv.refunded_minor, cur)}",
+    )
+    balance = "none (void)" if inv.status == "void" else money(inv.balance_due_minor, cur)
+    c[3].metric("Balance due", balance, help="total − credit applied − paid − credit notes' offsets")
+
+
+def _notes_table(inv: Invoice, notes: list[CreditNote], key: str) -> None:
+    cur = inv.currency
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "credit note": n.number,
+                    "issued (UTC)": n.created_at.replace(tzinfo=None) if n.created_at else None,
+                    "by": n.actor,
+                    "reason": (n.reason or "").replace("_", " "),
+                    "lines": ", ".join(str(i.line_no) for i in n.items),
+                    "tax": money(n.tax_minor, cur),
+                    "total": money(n.total_minor, cur),
+                    "off the balance": money(n.offset_minor, cur),
+                    "refunded": money(n.refund_minor, cur),
+                    "to credit": money(n.credit_minor, cur),
+                }
+                for n in notes
+            ]
+        ),
+        hide_index=True,
+        key=f"{key}_credit_notes",
+        placeholder="",
+        column_config={
+            "issued (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
+            **{
+                c: st.column_config.TextColumn(alignment="right")
+                for c in ("tax", "total", "off the balance", "refunded", "to credit")
+            },
+        },
+    )
+    by_id = {n.credit_note_id: n for n in notes}
+    with st.expander("Credit note document, as the customer sees it"):
+        chosen = st.selectbox(
+            "Credit note", list(by_id), key=f"{key}_cn_doc", format_func=lambda i: by_id[i].number or i
+        )
+        if chosen:
+            db = db_path()
+            st.download_button(
+                "Download PDF",
+                data=_pdf_later(db, chosen),
+                file_name=f"credit-note-{by_id[chosen].number}.pdf",
+                mime="application/pdf",
+                key=f"{key}_cn_pdf_{chosen}",
+                on_click="ignore",
+            )
+            # the engine's template output: every text from the data is escaped there and it has no script
+            st.iframe(_document_html(db, chosen), height=700)
+
+
+# --- "Credit note…": the form, the note it would make, the confirmation ----------------------------------------
+
+
+def _amount(text: str, what: str) -> Decimal | None:
+    text = (text or "").strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"{what}: {text!r} is not an amount (write e.g. 12.50)") from None
+
+
+def _form_body(invoice_id: str, lines: list[int]) -> dict:
+    """The request the form's widgets hold (the service checks it, in the words of every front end)."""
+    s = st.session_state
+    body: dict = {}
+    if s.get(f"cn_all_{invoice_id}"):
+        body["all"] = True
+    else:
+        items = []
+        for n in lines:
+            amount = _amount(s.get(f"cn_line_{invoice_id}_{n}", ""), f"line {n}")
+            if amount is not None:
+                items.append({"line_no": n, "amount": amount})
+        body["items"] = items
+    for name, words in (("refund", "Refund"), ("credit", "To the customer's credit")):
+        value = _amount(s.get(f"cn_{name}_{invoice_id}", ""), words)
+        if value is not None:
+            body[name] = value
+    return body
+
+
+def _review(invoice_id: str, lines: list[int]) -> None:
+    """'Review the credit note': the note the form's request makes (tax, total, split), nothing stored."""
+    plan_key = f"cn_plan_{invoice_id}"
+    st.session_state.pop(plan_key, None)
+    try:
+        body = _form_body(invoice_id, lines)
+        estimate = credit_notes.estimate(session(), invoice_id, body)
+    except BillsimError as exc:
+        st.session_state[plan_key] = {"error": str(exc)}
+        return
+    reason = st.session_state.get(f"cn_reason_{invoice_id}")
+    note = (st.session_state.get(f"cn_note_{invoice_id}") or "").strip() or None
+    st.session_state[plan_key] = {"body": body, "reason": reason, "note": note, "note_plan": estimate.credit_note}
+
+
+def _issue(invoice_id: str, token: tuple) -> None:
+    plan = st.session_state.get(f"cn_plan_{invoice_id}") or {}
+
+    def work() -> str:
+        request = plan["body"] | {"reason": plan["reason"]}
+        if plan.get("note"):
+            request["note"] = plan["note"]
+        note = credit_notes.create(session(), invoice_id, request)
+        st.session_state.pop(f"cn_plan_{invoice_id}", None)
+        cur = note.currency
+        return (
+            f"Issued credit note {note.number} of {money(note.total_minor, cur)}: {money(note.offset_minor, cur)} "
+            f"off the balance due, {money(note.refund_minor, cur)} refunded, {money(note.credit_minor, cur)} to the "
+            "customer's credit."
+        )
+
+    run_action(token, "Credit note", work)
+
+
+def _plan_view(plan: dict, cur: str) -> None:
+    note: CreditNote = plan["note_plan"]
+    st.markdown(f"**The credit note {note.invoice_number}-CN{note.sequence} would be:**")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "line": i.line_no,
+                    "credited": " — ".join(x for x in (i.product, i.description) if x),
+                    "amount": money(i.amount_minor, cur),
+                    "tax": money(i.tax_minor, cur),
+                }
+                for i in note.items
+            ]
+        ),
+        hide_index=True,
+        placeholder="",
+        column_config={c: st.column_config.TextColumn(alignment="right") for c in ("amount", "tax")},
+    )
+    taxes = " · ".join(
+        f"{t.name if t.code is None else t.code} {t.rate} % of {money(t.base_minor, cur)}: {money(t.amount_minor, cur)}"
+        for t in note.taxes
+    )
+    st.markdown(
+        f"Subtotal {money(note.subtotal_minor, cur)} · tax {money(note.tax_minor, cur)}"
+        + (f" ({taxes})" if taxes else "")
+        + f" · **total {money(note.total_minor, cur)}**"
+    )
+    st.markdown(
+        f"Split: **{money(note.offset_minor, cur)}** off the balance due · **{money(note.refund_minor, cur)}** "
+        f"refunded · **{money(note.credit_minor, cur)}** to the customer's credit. Reason: "
+        f"{(plan['reason'] or '').replace('_', ' ')}."
+    )
+
+
+def credit_note_form(inv: Invoice, key: str) -> None:
+    """'Credit note…' of a finalized invoice: the estimate per line, the request, then the note it makes and the
+    confirmation that issues it."""
+    invoice_id, cur = inv.invoice_id, inv.currency
+    estimate = _estimate(db_path(), invoice_id)
+    plan = st.session_state.get(f"cn_plan_{invoice_id}")
+    with st.expander("Credit note…", expanded=plan is not None):
+        if estimate.creditable_total_minor <= 0 or not any(ln.creditable_minor for ln in estimate.lines):
+            st.caption("Everything on this invoice has been credited: nothing is left to credit.")
+            return
+        most, offset, refund = (
+            money(m, cur)
+            for m in (estimate.creditable_total_minor, estimate.max_offset_minor, estimate.max_refund_minor)
+        )
+        st.caption(
+            f"At most {most} (tax included) can still be credited; up to {offset} off the balance due, up to "
+            f"{refund} refunded (payments less refunds). Amounts are before tax, in {cur}."
+        )
+        open_lines = [ln for ln in estimate.lines if ln.creditable_minor > 0]
+        with st.form(f"{key}_cn_form_{invoice_id}", border=False):
+            st.checkbox("Everything left on every line", key=f"cn_all_{invoice_id}")
+            for ln in open_lines:
+                label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
+                c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+                c1.markdown(
+                    f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
+                    + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
+                    + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
+                    + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
+                )
+                c2.text_input(f"Credit line {ln.line_no}", key=f"cn_line_{invoice_id}_{ln.line_no}", placeholder="0.00")
+            r1, r2 = st.columns(2)
+            r1.selectbox(
+                "Reason",
+                CREDIT_NOTE_REASONS,
+                key=f"cn_reason_{invoice_id}",
+                format_func=lambda r: r.replace("_", " "),
+            )
+            r2.text_input("Note (kept with the credit note)", key=f"cn_note_{invoice_id}")
+            s1, s2 = st.columns(2)
+            s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00")
+            s2.text_input(
+                f"To the customer's credit ({cur})",
+                key=f"cn_credit_{invoice_id}",
+                placeholder="what the balance due cannot take",
+            )
+            st.form_submit_button(
+                "Review the credit note", on_click=_review, args=(invoice_id, [ln.line_no for ln in open_lines])
+            )
+        if plan is None:
+            return
+        if "error" in plan:
+            st.error(f"Credit note refused: {plan['error']}")
+            return
+        _plan_view(plan, cur)
+        token = ("credit_note", invoice_id, inv.credit_notes_total_minor, inv.total_paid_minor, repr(plan["body"]))
+        st.button(
+            f"Issue credit note {plan['note_plan'].invoice_number}-CN{plan['note_plan'].sequence}",
+            type="primary",
+            key=f"{key}_cn_issue_{invoice_id}",
+            on_click=_issue,
+            args=(invoice_id, token),
+            help="a credit note is final: never changed or deleted",
+        )
+
+
+def credit_section(inv: Invoice, key: str) -> None:
+    """What the Ledger shows of credit for an opened invoice (module doc)."""
+    customer_credit_caption(inv.customer_id)
+    if inv.status in (*UNDER_REVIEW, "preview"):
+        credit_beside_total(inv)
+        return
+    notes = _notes(db_path(), inv.invoice_id)
+    if not notes and not inv.credits_applied_minor and inv.status not in FINALIZED:
+        return
+    st.markdown("**Credit**")
+    _summary(inv, notes)
+    if notes:
+        _notes_table(inv, notes, key)
+    if inv.status in FINALIZED:
+        credit_note_form(inv, key)
