@@ -29,6 +29,12 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
     return format_major(Decimal(str(amount)), currency)
 
 
+def markdown_text(text: str) -> str:
+    """Text with amounts for st.markdown / st.caption: '$' escaped, so two dollar amounts are never read as the
+    two ends of a LaTeX formula ('$30.00 − discount $10.00')."""
+    return text.replace("$", "\\$")
+
+
 def invoice_number_text(number) -> str:
     """An invoice number as customers see it ('N-2026-000001'); '' before finalization (None or NaN)."""
     return "" if number is None or (not isinstance(number, str) and pd.isna(number)) else str(number)
