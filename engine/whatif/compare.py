@@ -323,10 +323,6 @@ def _invoice_totals_minor(rows: pd.DataFrame, tax_rows: pd.DataFrame, keys: list
     return out.reset_index()
 
 
-def _named(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows.assign(customer_name=rows["customer_name"].fillna("")) if "customer_name" in rows else rows
-
-
 def totals_by_currency(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
     """currency and INVOICE_COLUMNS: what every compared invoice comes to, per currency (Decimal major units)."""
     if rows.empty and tax_rows.empty:
@@ -352,23 +348,35 @@ def totals_by_month(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
     return _to_major_columns(out, INVOICE_COLUMNS)[[*keys, *INVOICE_COLUMNS]]
 
 
-def totals_by_customer(
-    rows: pd.DataFrame, tax_rows: pd.DataFrame, n: int | None = None, by: str = "total"
-) -> pd.DataFrame:
-    """The customers whose invoices change (before tax, in their coupons or in their tax), per currency, those
-    that move most first (the absolute change of `by`: before_tax, tax or total; ties by customer id); the
-    first `n` per currency (None: all). Columns: currency, customer_id, customer_name, INVOICE_COLUMNS and
-    total_delta_percent (total change / total baseline × 100, one decimal; None from a total of 0)."""
-    keys = ["currency", "customer_id", "customer_name"]
-    cols = [*keys, *INVOICE_COLUMNS, "total_delta_percent"]
+def customers_that_change(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
+    """The customers whose invoices change (before tax, in their coupons or in their tax): currency, customer_id,
+    customer_name and the INVOICE_COLUMNS in minor units (`<column>_minor`), in no particular order. The work of
+    totals_by_customer and customers_changed, done once (a simulation keeps it)."""
+    keys = ["currency", "customer_id"]
+    minor = [f"{c}_minor" for c in INVOICE_COLUMNS]
+    if rows.empty and tax_rows.empty:
+        return pd.DataFrame(columns=[*keys, "customer_name", *minor])
+    out = _invoice_totals_minor(rows, tax_rows, keys)
+    out = out[(out["delta_minor"] != 0) | (out["discount_delta_minor"] != 0) | (out["tax_delta_minor"] != 0)]
+    # every invoice has a tax row (of 0 when untaxed): its rows name every customer, in fewer rows than the lines
+    named = tax_rows if not tax_rows.empty else rows
+    names = named.drop_duplicates("customer_id").set_index("customer_id")["customer_name"]
+    out = out.assign(customer_name=out["customer_id"].map(names).fillna(""))
+    return out[[*keys, "customer_name", *minor]].reset_index(drop=True)
+
+
+def totals_by_customer(changed: pd.DataFrame, n: int | None = None, by: str = "total") -> pd.DataFrame:
+    """The customers of `changed` (customers_that_change) per currency, those that move most first (the absolute
+    change of `by`: before_tax, tax or total; ties by customer id); the first `n` per currency (None: all).
+    Columns: currency, customer_id, customer_name, INVOICE_COLUMNS (Decimal major units) and total_delta_percent
+    (total change / total baseline × 100, one decimal, half up; None from a total of 0)."""
+    cols = ["currency", "customer_id", "customer_name", *INVOICE_COLUMNS, "total_delta_percent"]
     if by not in CUSTOMER_ORDERS:
         raise ValueError(f"by must be one of {', '.join(CUSTOMER_ORDERS)}")
-    if rows.empty and tax_rows.empty:
+    if changed.empty:
         return pd.DataFrame(columns=cols)
-    out = _invoice_totals_minor(_named(rows), _named(tax_rows), keys)
-    out = out[(out["delta_minor"] != 0) | (out["discount_delta_minor"] != 0) | (out["tax_delta_minor"] != 0)]
     out = (
-        out.assign(_abs=out[f"{CUSTOMER_ORDERS[by]}_minor"].abs())
+        changed.assign(_abs=changed[f"{CUSTOMER_ORDERS[by]}_minor"].abs())
         .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
         .drop(columns="_abs")
     )
@@ -382,10 +390,6 @@ def totals_by_customer(
     return _to_major_columns(out, INVOICE_COLUMNS)[cols]
 
 
-def customers_changed(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> dict[str, int]:
-    """Per currency, how many customers' invoices change (what totals_by_customer lists without `n`)."""
-    if rows.empty and tax_rows.empty:
-        return {}
-    out = _invoice_totals_minor(rows, tax_rows, ["currency", "customer_id"])
-    moved = out[(out["delta_minor"] != 0) | (out["discount_delta_minor"] != 0) | (out["tax_delta_minor"] != 0)]
-    return {cur: int(k) for cur, k in moved.groupby("currency", sort=True).size().items()}
+def customers_changed(changed: pd.DataFrame) -> dict[str, int]:
+    """Per currency, how many customers of `changed` (customers_that_change) there are."""
+    return {cur: int(k) for cur, k in changed.groupby("currency", sort=True).size().items()}

@@ -48,6 +48,7 @@ from .compare import (
     comparison_frame,
     comparison_totals,
     customers_changed,
+    customers_that_change,
     delta_by_product,
     keep_baseline,
     rated_rows_sql,
@@ -292,6 +293,7 @@ class Simulation:
     summary: dict
     rows: pd.DataFrame = field(repr=False)
     tax_rows: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    _customers: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_month(self) -> pd.DataFrame:
         return revenue_by_month(self.rows)
@@ -313,11 +315,17 @@ class Simulation:
     def by_customer(self, n: int | None = None, by: str = "total") -> pd.DataFrame:
         """The customers whose invoices change, before tax, in their coupons and their tax, those that move most
         (by `by`: before_tax, tax or total) first; the first `n` per currency (compare.totals_by_customer)."""
-        return totals_by_customer(self.rows, self.tax_rows, n, by)
+        return totals_by_customer(self._changed(), n, by)
 
     def customers_changed(self) -> dict[str, int]:
         """Per currency, how many customers' invoices change."""
-        return customers_changed(self.rows, self.tax_rows)
+        return customers_changed(self._changed())
+
+    def _changed(self) -> pd.DataFrame:
+        """The customers that change, in minor units: summed once, then ordered and cut as asked."""
+        if self._customers is None:
+            self._customers = customers_that_change(self.rows, self.tax_rows)
+        return self._customers
 
 
 def run_simulation(
