@@ -490,11 +490,14 @@ def _show(result: dict) -> None:
     )
     g1, g2 = st.columns(2)
     products = sim.by_product().query("currency == @cur")
-    g1.plotly_chart(
-        _hbar(products["delta"], products["product"], cur, "Change by product"),
-        key="scn_chart_product",
-        config=CHART_CONFIG,
-    )
+    if (products["delta"] != 0).any():
+        g1.plotly_chart(
+            _hbar(products["delta"], products["product"], cur, "Change by product (before tax)"),
+            key="scn_chart_product",
+            config=CHART_CONFIG,
+        )
+    else:  # an empty chart says nothing: e.g. a tax rate moves the tax only
+        g1.info(f"No product's amount before tax changes in {cur}: the invoice totals above show what does.")
     movers = for_measure(effects["movers"][measure].query("currency == @cur"), measure)
     who = [customer(n, c) for n, c in zip(movers["customer_name"], movers["customer_id"], strict=True)]
     g2.plotly_chart(
@@ -507,7 +510,7 @@ def _show(result: dict) -> None:
     if view == "By product" or steps is None:
         steps = whatif.waterfall_by_product(sim.rows)
     st.plotly_chart(
-        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
+        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario before tax, {view.lower()}"),
         key="scn_chart_waterfall",
         config=CHART_CONFIG,
     )

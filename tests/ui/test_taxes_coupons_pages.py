@@ -394,6 +394,9 @@ def test_a_tax_rate_changed_on_the_what_if_page_moves_the_tax_of_every_month_and
     assert months.loc["2026-03-01", ["tax, baseline", "tax, scenario"]].tolist() == ["€7.35", "€8.12"]
     assert (months["before tax, baseline"] == months["before tax, scenario"]).all()
     assert list(frame(at, "customers")["customer"]) == ["Example GmbH (A2)"]
+    # no product moves before tax: said in words, not drawn as an empty chart
+    assert "scn_chart_product" not in {c.key for c in at.get("plotly_chart")}
+    assert any("No product's amount before tax changes in EUR" in i.value for i in at.info)
 
 
 def test_the_coupon_form_says_what_is_missing_or_taken_and_adds_nothing(adjustments_db):
