@@ -30,8 +30,8 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
 
 
 def markdown_text(text: str) -> str:
-    """Text with amounts for st.markdown / st.caption: '$' escaped, so two dollar amounts are never read as the
-    two ends of a LaTeX formula ('$30.00 − discount $10.00')."""
+    """Text with amounts for st.markdown / st.caption: '$' escaped, so no dollar sign is ever read as the start
+    or the end of a LaTeX formula, whatever follows it."""
     return text.replace("$", "\\$")
 
 

@@ -451,3 +451,16 @@ def test_a_product_coupon_on_the_demo_takes_its_share_per_product_and_customer(w
     products = [r for r in sim.by_product().itertuples() if r.currency == currency and r.product == "Product promo"]
     assert products and products[0].delta < 0
     assert len(frame(at, "customers")) == moved[currency]
+
+
+def test_the_manual_invoice_estimate_names_the_customers_tax_codes_not_a_rate_of_0(adjustments_db):
+    """A1 has tax code T10 (its tax_rate is 0): a custom line of 100.00 is taxed 10.00 by T10."""
+    at = open_page(start_app(), "views/manual_invoices.py")
+    widget(at.text_input, "manual_customer_search").set_value("A1").run()
+    widget(at.selectbox, "manual_customer").set_value("A1").run()
+    key = [e.key for e in at.get("arrow_data_frame") if (e.key or "").startswith("manual_lines")] or ["manual_lines_0"]
+    at.session_state[key[0]] = {"edited_rows": {"0": {"description": "Setup", "unit_price": "100", "quantity": "1"}}}
+    at.run()
+    assert_clean(at)
+    totals = [m.value for m in at.markdown if m.value.startswith("**Total ")]
+    assert totals == ["**Total $110.00**: subtotal $100.00 + tax $10.00 (taxes T10 10 %, the customer's)"]
