@@ -338,7 +338,12 @@ def expected_review(con, drafts: list[dict]) -> dict:
             named = ", ".join(f"{c['name']} ({c['coupon_id']})" for c in ended[:3])
             named += f" and {len(ended) - 3} more" if len(ended) > 3 else ""
             flags.append(
-                ("coupon_ended", f"coupon no longer applied: {named} (the previous invoice had it)", {"coupons": ended})
+                (
+                    "coupon_ended",
+                    f"coupon{'s' if len(ended) > 1 else ''} no longer applied: {named} "
+                    f"(the previous invoice had {'them' if len(ended) > 1 else 'it'})",
+                    {"coupons": ended},
+                )
             )
         out.append(
             {

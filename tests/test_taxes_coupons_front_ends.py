@@ -108,7 +108,7 @@ def test_the_review_flags_a_coupon_that_ended(db):
     flagged = {d.contract_id: {f.flag: f for f in d.flags} for d in review.drafts}
     ended = flagged["KA-2"]["coupon_ended"]
     assert ended.reason == (
-        "coupon no longer applied: Half hosting (HALFHOST), Two euro (TWOEUR) (the previous invoice had it)"
+        "coupons no longer applied: Half hosting (HALFHOST), Two euro (TWOEUR) (the previous invoice had them)"
     )
     assert [c["coupon_id"] for c in ended.figures["coupons"]] == ["HALFHOST", "TWOEUR"]
     assert "coupon_ended" not in flagged["KA-1"]

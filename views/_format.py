@@ -29,6 +29,12 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
     return format_major(Decimal(str(amount)), currency)
 
 
+def markdown_text(text: str) -> str:
+    """Text with amounts for st.markdown / st.caption: '$' escaped, so no dollar sign is ever read as the start
+    or the end of a LaTeX formula, whatever follows it."""
+    return text.replace("$", "\\$")
+
+
 def invoice_number_text(number) -> str:
     """An invoice number as customers see it ('N-2026-000001'); '' before finalization (None or NaN)."""
     return "" if number is None or (not isinstance(number, str) and pd.isna(number)) else str(number)

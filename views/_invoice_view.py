@@ -19,6 +19,7 @@ from views._format import (
     money_of_major,
     plain_number,
 )
+from views._invoice_adjustments import line_adjustments, show_adjustments, tax_label, taxes_text
 
 PAYABLE = ("open", "partially_paid")
 KIND_NAMES = {
@@ -42,8 +43,9 @@ def customer_of(inv: Invoice) -> str:
 
 def lines_frame(inv: Invoice) -> pd.DataFrame:
     """One row per line: what was priced (quantity × unit price with its currency, the active days of the period's
-    days, discount) and the amount rounded once to the currency. The line's own window is shown only
-    when it differs from the invoice period."""
+    days, discount) and the amount rounded once to the currency, its share of the invoice's coupons (when it took
+    any) and the taxes it carries (when the invoice has any). The line's own window is shown only when it differs
+    from the invoice period; a column no line fills (discount %, usage rows) is left out."""
     cur = inv.currency
     rows = []
     for ln in inv.lines:
@@ -64,15 +66,49 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
                 "days": f"{ln.active_days} of {ln.period_days}" if ln.active_days is not None else "",
                 "discount %": plain_number(ln.discount_percent),
                 "amount": money(ln.amount_minor, cur),
+                **line_adjustments(ln, inv),  # its coupon discount, its taxes
                 "usage rows": "" if ln.usage_rows is None else f"{ln.usage_rows:,}",
                 "window": window,
                 "id": ln.line_id or ln.charge_id or "",
             }
         )
     frame = pd.DataFrame(rows)
-    if not frame.empty and not frame["window"].any():
-        frame = frame.drop(columns="window")
-    return frame
+    if frame.empty:
+        return frame
+    # a column no line fills says nothing and pushes the others out of view (the coupon discount stays when
+    # the invoice took a coupon, the tax when it has any)
+    empty = [c for c in ("window", "discount %", "usage rows") if not frame[c].any()]
+    if not inv.coupons and not frame["coupon discount"].any():
+        empty.append("coupon discount")
+    if not inv.taxes and not frame["tax"].any():
+        empty.append("tax")
+    return frame.drop(columns=empty)
+
+
+def compact_lines_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lines of `lines_frame` for half a page (the Review page's side by side): the line, quantity × unit
+    price, the amount, its coupon discount ('coupons') and its taxes when the invoice view shows them."""
+    priced = [
+        f"{q} × {p}" if q and p else (p or q) for q, p in zip(frame["quantity"], frame["unit price"], strict=True)
+    ]
+    out = pd.DataFrame({"line": frame["line"], "quantity × price": priced, "amount": frame["amount"]})
+    if "coupon discount" in frame:
+        out["coupons"] = frame["coupon discount"]
+    if "tax" in frame:
+        out["tax"] = frame["tax"]
+    return out
+
+
+def compact_line_columns() -> dict:
+    """The column settings of compact_lines_frame."""
+    right = st.column_config.TextColumn(alignment="right")
+    return {
+        "line": st.column_config.TextColumn(width=130),
+        "quantity × price": right,
+        "amount": right,
+        "coupons": st.column_config.TextColumn(alignment="right", help="the line's share of the coupons"),
+        "tax": st.column_config.TextColumn(help="the tax codes the line carries"),
+    }
 
 
 def facts(pairs: list[tuple[str, str]]) -> None:
@@ -118,7 +154,7 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             ("Contract", inv.contract_id or "manual invoice"),
         ]
     )
-    details = [f"currency {cur}", f"tax rate {plain_number(inv.tax_rate)}%"]
+    details = [f"currency {cur}", taxes_text(inv)]
     if inv.period_days:
         details.append(f"full period {inv.period_days} days")
     if inv.invoice_id:
@@ -153,6 +189,10 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
                 ),
                 "discount %": right(75),
                 "amount": right(110, f"rounded once to {cur}'s minor unit"),
+                "coupon discount": right(110, "the line's share of the invoice's coupons"),
+                "tax": st.column_config.TextColumn(
+                    width=110, help="the tax codes the line carries ('exempt': none; 'Tax r %': the customer's rate)"
+                ),
                 "usage rows": right(80, "approved usage rows aggregated"),
             },
         )
@@ -163,14 +203,16 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             ):
                 st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}", placeholder="")
 
+    show_adjustments(inv, key)  # the coupons, the taxes per code, subtotal − discount + tax = total
     # two rows of wide columns: in five narrow ones a metric cuts a long amount off ('A$12,478…')
     t1, t2, t3 = st.columns(3)
     t1.metric("Subtotal", money(inv.subtotal_minor, cur))
-    t2.metric(f"Tax ({plain_number(inv.tax_rate)}%)", money(inv.tax_minor, cur))
-    t3.metric("Total", money(inv.total_minor, cur))
-    t4, t5, _ = st.columns(3)
-    t4.metric("Paid", money(inv.total_paid_minor, cur))
-    t5.metric("Balance due", balance_text(inv.balance_due_minor, cur, inv.status))
+    t2.metric("Discount", money(inv.discount_minor, cur), help="what the coupons took (subtracted)")
+    t3.metric(tax_label(inv), money(inv.tax_minor, cur), help="the sum of the taxes (added)")
+    t4, t5, t6 = st.columns(3)
+    t4.metric("Total", money(inv.total_minor, cur))
+    t5.metric("Paid", money(inv.total_paid_minor, cur))
+    t6.metric("Balance due", balance_text(inv.balance_due_minor, cur, inv.status))
 
     pending = inv.pending_usage if pending_usage is None else pending_usage
     if pending:

@@ -112,6 +112,12 @@ def business_names(db: str) -> dict[str, str]:
 
 
 @_cached
+def taxes(db: str) -> list[dict]:
+    """The tax codes loaded (every business's): code, name, rate, business, customers and lines naming it."""
+    return reads.taxes(_session(db))
+
+
+@_cached
 def invoice_currencies(db: str) -> list[str]:
     return reads.invoice_currencies(_session(db))
 

@@ -26,6 +26,9 @@ UPLOAD_KEY = "data_upload"
 TABS = ("Tables", "Import CSV files", "Demo data")
 SAMPLE_FOLDER = "data/sample"
 IMPORT_WHERE, DEMO_WHERE = "data_import", "data_demo"  # where each action's outcome is shown: under its button
+# The optional files of spec section 11 and the sellers (businesses.csv): their counts on a row of their own.
+ADJUSTMENT_FILES = ("taxes", "coupons", "applied_coupons", "businesses")
+METRICS_PER_ROW = 7
 
 st.title("Data")
 st.caption(
@@ -94,7 +97,9 @@ def _import_uploads() -> None:
                     raise
         finally:
             bar.empty()
-        return "Imported " + (", ".join(f"{n:,} {t}" for t, n in counts.items() if n) or "nothing") + "."
+        return (
+            "Imported " + (", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.items() if n) or "nothing") + "."
+        )
 
     # a refusal: the problems table says it all
     run_action(("import", digest), "Import", work, show_refusal=False, where=IMPORT_WHERE)
@@ -165,9 +170,17 @@ def _regenerate_demo(contracts: int, usage_rows: int | None, seed: int, nonce: i
             )
         finally:
             bar.empty()
-        return "Demo data regenerated: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + "."
+        return "Demo data regenerated: " + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.items()) + "."
 
     run_action(("demo", nonce), "Demo data", work, where=DEMO_WHERE)
+
+
+def count_metrics(tables: list[str], counts: dict[str, int]) -> None:
+    """The row count of each table, METRICS_PER_ROW to a row (more would cut the names off: 'delayed ch…')."""
+    for first in range(0, len(tables), METRICS_PER_ROW):
+        row = tables[first : first + METRICS_PER_ROW]
+        for col, table in zip(st.columns(METRICS_PER_ROW), row, strict=False):
+            col.metric(table.replace("_", " "), f"{counts[table]:,}")
 
 
 tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="rerun")
@@ -175,7 +188,8 @@ tab_tables, tab_import, tab_demo = st.tabs(TABS, key="data_tab", on_change="reru
 with tab_import:
     st.write(
         "Upload the CSV files of a data folder (`customers.csv`, `contracts.csv`, `order_lines.csv`, "
-        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`, and `businesses.csv` for the sellers' names, "
+        "`price_tiers.csv`, `usage.csv`, `delayed_charges.csv`; `taxes.csv`, `coupons.csv` and "
+        "`applied_coupons.csv` for taxes per code and coupons; and `businesses.csv` for the sellers' names, "
         "addresses, tax ids, logos and invoice number prefixes; any subset). An import is "
         "all-or-nothing: one bad row and nothing is written."
     )
@@ -244,12 +258,12 @@ with tab_demo:
 with tab_tables:
     db = db_path()
     counts = _reads.table_counts(db)
-    inputs = st.columns(len(DATA_FILES))
-    for col, table in zip(inputs, DATA_FILES, strict=True):
-        col.metric(table.replace("_", " "), f"{counts[table]:,}")
-    outputs = [t for t in BROWSABLE_TABLES if t not in DATA_FILES]
-    for col, table in zip(st.columns(len(outputs)), outputs, strict=True):
-        col.metric(table.replace("_", " "), f"{counts[table]:,}")
+    for table_group in (
+        [t for t in DATA_FILES if t not in ADJUSTMENT_FILES],  # contracts and usage
+        [t for t in DATA_FILES if t in ADJUSTMENT_FILES],  # taxes, coupons, the sellers
+        [t for t in BROWSABLE_TABLES if t not in DATA_FILES],  # what billing made
+    ):
+        count_metrics(table_group, counts)
 
     left, right = st.columns(2)
     with left:

@@ -21,7 +21,8 @@ from engine.service.seed_bodies import batch_from_csv
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import DATE_FORMAT, customer, money, plain_number
+from views._format import DATE_FORMAT, customer, money
+from views._invoice_adjustments import taxes_text
 from views._pickers import select_current
 
 BATCH_RESULT = "manual_batch_result"
@@ -166,7 +167,7 @@ def estimate_panel(chosen: dict | None, currency: str | None, seen: int) -> None
         return
     st.markdown(
         f"**Total {money(inv.total_minor, inv.currency)}**: subtotal {money(inv.subtotal_minor, inv.currency)} + "
-        f"tax {money(inv.tax_minor, inv.currency)} ({plain_number(inv.tax_rate)} %, the customer's rate)"
+        f"tax {money(inv.tax_minor, inv.currency)} ({taxes_text(inv)}, the customer's)"
     )
 
 

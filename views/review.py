@@ -23,8 +23,9 @@ from views._actions import action_popover, close_popover, flash, run_action, sho
 from views._credit_note import credit_beside_total
 from views._database import db_path, session
 from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
+from views._invoice_adjustments import show_adjustments
 from views._invoice_document import show_document
-from views._invoice_view import lines_frame, title_of
+from views._invoice_view import compact_line_columns, compact_lines_frame, lines_frame, title_of
 from views._pickers import select_current
 from views._review_table import ORDERS, flag_words, totals_by_currency, view
 
@@ -410,20 +411,14 @@ def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
     if frame.empty:
         st.info("No lines.")
     else:
-        right = {"alignment": "right"}
-        st.dataframe(
-            frame[[c for c in ("#", "line", "quantity", "unit price", "amount") if c in frame]],
+        st.dataframe(  # half a page: quantity × price in one column, the line's coupon discount and taxes beside
+            compact_lines_frame(frame),
             hide_index=True,
             key=f"{key}_lines",
             placeholder="",
-            column_config={
-                "#": st.column_config.NumberColumn(width=32),
-                "line": st.column_config.TextColumn(width=220),
-                "quantity": st.column_config.TextColumn(**right),
-                "unit price": st.column_config.TextColumn(**right),
-                "amount": st.column_config.TextColumn(**right),
-            },
+            column_config=compact_line_columns(),
         )
+    show_adjustments(inv, key, compact=True)  # its coupons, its taxes per code, subtotal − discount + tax = total
     show_document(inv, key)
 
 

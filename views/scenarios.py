@@ -16,9 +16,27 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.service import BillsimError, whatif
+from views import _reads
 from views._actions import flash, run_action, show_flash
-from views._database import session
+from views._database import db_path, session
 from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
+from views._whatif_adjustments import (
+    coupon_change,
+    coupon_form,
+    missing_in_coupon,
+    next_coupon_id,
+    tax_change,
+    tax_form,
+)
+from views._whatif_effects import (
+    MEASURES,
+    customers_table,
+    effects_of,
+    for_measure,
+    invoice_totals_table,
+    measure_picker,
+    months_table,
+)
 
 ss = st.session_state
 TYPES = {
@@ -28,12 +46,17 @@ TYPES = {
     "churn": "Churn",
     "minimum_commitment": "Minimum commitment",
     "proration": "Proration",
+    "coupon": "Coupon",
+    "tax": "Tax rate",
 }
 MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
 BUILD_WHERE, RUN_WHERE = "scn_build", "scn_run"  # where each action's outcome is shown: under its button
 
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
+today = dt.date.today()
+this_month = today.replace(day=1)
+default_from = this_month.replace(year=this_month.year - 1)
 st.title("What-if scenarios")
 st.caption(
     "Changes applied on top of the stored data, never to it: every cycle starting in the range is "
@@ -95,17 +118,27 @@ def _change_from_widgets() -> dict:
     if kind == "minimum_commitment":
         amount = ss["scn_min_amount"].strip()
         return {"type": "minimum_commitment", "contract_id": ss["scn_min_contract"].strip(), "amount": amount or None}
+    if kind == "coupon":
+        return coupon_change()
+    if kind == "tax":
+        return tax_change()
     return {"type": "proration", "value": ss["scn_proration"]}
 
 
 def _add_change() -> None:
     change = _change_from_widgets()
+    if missing := missing_in_coupon(change):
+        flash("error", missing, BUILD_WHERE)
+        return
     try:
+        _scenario([*ss["scn_changes"], change])  # it fits the list (a new coupon's id is not taken by another)
         whatif.check(session(), _scenario([change]))  # shape and data, before it joins the list
     except BillsimError as exc:
         flash("error", str(exc), BUILD_WHERE)
         return
     ss["scn_changes"] = [*ss["scn_changes"], change]
+    if change["type"] == "coupon":  # the next coupon gets an id of its own
+        ss["scn_coupon_id"] = next_coupon_id(ss["scn_changes"])
 
 
 def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
@@ -121,6 +154,9 @@ def _changes_to_run() -> list[dict]:
 
 def _request_run() -> None:
     changes = _changes_to_run()
+    if missing := next(filter(None, map(missing_in_coupon, changes)), None):
+        flash("error", f"Scenario refused: {missing}", RUN_WHERE)
+        return
     try:
         whatif.check(session(), _scenario(changes))
     except BillsimError as exc:
@@ -192,6 +228,10 @@ with left:
     elif kind == "minimum_commitment":
         st.text_input("Contract id", key="scn_min_contract")
         st.text_input("Minimum per full cycle (blank removes it)", key="scn_min_amount")
+    elif kind == "coupon":
+        coupon_form(choices, default_from)
+    elif kind == "tax":
+        tax_form(_reads.taxes(db_path()))
     else:
         st.radio("Proration of every contract", ["none", "actual"], horizontal=True, key="scn_proration")
     st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")
@@ -253,9 +293,6 @@ with right:
 
 # --- running it -----------------------------------------------------------------------------------
 
-today = dt.date.today()
-this_month = today.replace(day=1)
-default_from = this_month.replace(year=this_month.year - 1)
 c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
 from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from", format=DATE_FORMAT)
 to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to", format=DATE_FORMAT)
@@ -278,6 +315,7 @@ if ss.pop("scn_run_requested", False):
                 by_change = whatif.waterfall(session(), scenario, from_date, to_date)
             else:
                 by_change = None
+            ss.pop("scn_measure", None)  # a new result: its amounts shown as default_measure says
             ss["scn_result"] = {
                 "summary": sim.summary,
                 "sim": sim,
@@ -324,6 +362,12 @@ def _hbar(x, y, cur: str, title: str) -> go.Figure:
     fig.update_layout(
         title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8}, yaxis={"autorange": "reversed"}
     )
+    if kept:
+        # room beyond the longest bar on each side for its label: a label outside a falling bar (a coupon's, a
+        # customer who pays less) would otherwise sit over the names at the left
+        low, high = min(0, *(a for a, _ in kept)), max(0, *(a for a, _ in kept))
+        pad = (high - low) / 3
+        fig.update_xaxes(range=[low - pad if low < 0 else 0, high + pad if high > 0 else 0])
     return fig
 
 
@@ -382,7 +426,7 @@ def _show(result: dict) -> None:
     st.caption(
         f"{summary['cycles']:,} cycles, {summary['rows']:,} invoice lines compared · "
         + "; ".join(summary["changes"] or ["no change"])
-        + " · amounts before tax"
+        + " · amounts before tax (the lines less the coupons) unless said"
     )
     totals = {t["currency"]: t for t in summary["totals"]}
     if not totals:
@@ -417,10 +461,12 @@ def _show(result: dict) -> None:
         cur = st.radio("Charts and totals of", order, horizontal=True, key="scn_currency")
     else:
         cur = order[0]
+    effects = effects_of(result)
     m1, m2, m3 = st.columns(3)
-    m1.metric(f"Baseline ({cur})", money_of_major(totals[cur]["baseline"], cur))
-    m2.metric(f"Scenario ({cur})", money_of_major(totals[cur]["scenario"], cur))
-    m3.metric(f"Change ({cur})", money_of_major(totals[cur]["delta"], cur))
+    m1.metric(f"Baseline ({cur}, before tax)", money_of_major(totals[cur]["baseline"], cur))
+    m2.metric(f"Scenario ({cur}, before tax)", money_of_major(totals[cur]["scenario"], cur))
+    m3.metric(f"Change ({cur}, before tax)", money_of_major(totals[cur]["delta"], cur))
+    invoice_totals_table(effects["totals"], cur)
     st.download_button(
         "Download comparison.csv",
         result["csv"],
@@ -429,39 +475,49 @@ def _show(result: dict) -> None:
         key="scn_download_csv",
         icon=":material/download:",
     )
-    months = sim.by_month().query("currency == @cur").assign(month=lambda f: f["month"].astype(str))
+    measure = measure_picker(summary)
+    words = MEASURES[measure][0]
+    months = for_measure(effects["months"].query("currency == @cur"), measure)
     st.plotly_chart(
-        _bars(months, "month", cur, "Revenue per month (cycles starting that month)"),
+        _bars(
+            months.assign(month=months["month"].astype(str)),
+            "month",
+            cur,
+            f"Per month, {words} (cycles starting that month)",
+        ),
         key="scn_chart_month",
         config=CHART_CONFIG,
     )
     g1, g2 = st.columns(2)
     products = sim.by_product().query("currency == @cur")
-    g1.plotly_chart(
-        _hbar(products["delta"], products["product"], cur, "Change by product"),
-        key="scn_chart_product",
-        config=CHART_CONFIG,
-    )
-    movers = sim.movers(10).query("currency == @cur")
+    if (products["delta"] != 0).any():
+        g1.plotly_chart(
+            _hbar(products["delta"], products["product"], cur, "Change by product (before tax)"),
+            key="scn_chart_product",
+            config=CHART_CONFIG,
+        )
+    else:  # an empty chart says nothing: e.g. a tax rate moves the tax only
+        g1.info(f"No product's amount before tax changes in {cur}: the invoice totals above show what does.")
+    movers = for_measure(effects["movers"][measure].query("currency == @cur"), measure)
     who = [customer(n, c) for n, c in zip(movers["customer_name"], movers["customer_id"], strict=True)]
     g2.plotly_chart(
-        _hbar(movers["delta"], who, cur, "Top movers (customers)"), key="scn_chart_movers", config=CHART_CONFIG
+        _hbar(movers["delta"], who, cur, f"Top movers (customers), {words}"),
+        key="scn_chart_movers",
+        config=CHART_CONFIG,
     )
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
     if view == "By product" or steps is None:
         steps = whatif.waterfall_by_product(sim.rows)
     st.plotly_chart(
-        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario, {view.lower()}"),
+        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario before tax, {view.lower()}"),
         key="scn_chart_waterfall",
         config=CHART_CONFIG,
     )
-    with st.expander("Tables"):
+    customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
+    with st.expander("Tables: by product (before tax), by month"):
         st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
-        percent = [("" if p is None else f"{p}%") for p in movers["delta_percent"]]
-        st.dataframe(
-            labelled(_money_columns(movers.assign(delta_percent=percent), cur)), hide_index=True, placeholder=""
-        )
+        st.dataframe(months_table(effects["months"], cur), hide_index=True, placeholder="", key="scn_months")
 
 
 if ss.get("scn_result"):

@@ -26,6 +26,8 @@ BROWSABLE_TABLES: tuple[str, ...] = (
     *INPUT_TABLES,
     "invoices",
     "invoice_lines",
+    "invoice_coupons",
+    "invoice_taxes",
     "payments",
     "bill_runs",
     "bill_run_items",
@@ -346,7 +348,9 @@ def data_version(con: duckdb.DuckDBPyConnection) -> tuple:
                   (SELECT count(*) FROM delayed_charge_sweeps), (SELECT count(*) FROM api_tokens),
                   (SELECT max(revoked_at)::VARCHAR FROM api_tokens), (SELECT count(*) FROM scenarios),
                   (SELECT max(saved_at)::VARCHAR FROM scenarios),
-                  (SELECT max(updated_at)::VARCHAR FROM review_thresholds)"""
+                  (SELECT max(updated_at)::VARCHAR FROM review_thresholds),
+                  (SELECT count(*) FROM taxes), (SELECT count(*) FROM coupons),
+                  (SELECT count(*) FROM applied_coupons), (SELECT count(*) FROM businesses)"""
     ).fetchone()
 
 

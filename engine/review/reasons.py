@@ -18,6 +18,7 @@ named in a reason ('… and 2 more'); the figures hold them all.
     delayed_charges  2 delayed charges swept onto this draft (USD 12.50)
     large_invoice    total USD 1,000.01 is above USD 1,000.00, the business's large-invoice amount
     coupon_ended     coupon no longer applied: Half hosting (HALFHOST) (the previous invoice had it)
+                     (two or more: 'coupons no longer applied: …, … (the previous invoice had them)')
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ REASONS = {
     "large_invoice": (
         f"'total ' || {_money('total_minor')} || ' is above ' || large_text || ', the business''s large-invoice amount'"
     ),
-    "coupon_ended": f"'coupon no longer applied: ' || {_names('ended_names')} || ' (the previous invoice had it)'",
+    "coupon_ended": (
+        f"{_plural('len(ended_names)', 'coupon')} || ' no longer applied: ' || {_names('ended_names')} || "
+        "' (the previous invoice had ' || CASE WHEN len(ended_names) <> 1 THEN 'them)' ELSE 'it)' END"
+    ),
 }
 if tuple(REASONS) != FLAGS:
     raise AssertionError("a reason for every flag, in the flags' order")

@@ -137,7 +137,8 @@ def check(s: Session, scenario: Scenario, contract_ids: list[str] | None = None)
 
 
 def choices(s: Session) -> dict[str, list[str]]:
-    """What a scenario can name by choice: the stored products and metrics."""
+    """What a scenario can name by choice: the stored products and metrics, the contracts' currencies and the
+    customers' businesses (the tax codes with their rates: reads.taxes)."""
     with s.cursor() as cur:
         return scenario_choices(cur)
 

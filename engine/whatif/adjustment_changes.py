@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..currencies import MINOR_UNITS, is_currency
 from ..ingest.import_rules import MAX_COUPON_PERIODS
-from ..money import TAX_RATE_DECIMALS
+from ..money import TAX_RATE_DECIMALS, format_major
 from .changes import (
     PERCENT_DECIMALS,
     PRICE_DECIMALS,
@@ -88,6 +88,16 @@ class CouponSpec(BaseModel):
     def _percent(cls, v):
         return check_decimal(v, PERCENT_DECIMALS, "coupon percent")
 
+    def terms(self) -> str:
+        """'10 % off, forever', '$10.00 off, recurring 3 cycles, Hosting only', '€2.00 off, once'."""
+        if self.kind == "percentage":
+            off = f"{format(self.percent.normalize(), 'f')} % off"
+        else:
+            off = f"{format_major(self.amount, self.currency)} off"
+        how = f"recurring {self.periods} cycle{'s' if self.periods != 1 else ''}" if self.periods else self.frequency
+        limited = f", {', '.join(self.products)} only" if self.products else ""
+        return f"{off}, {how}{limited}"
+
     @model_validator(mode="after")
     def _by_kind(self):
         if self.kind == "fixed":
@@ -116,8 +126,8 @@ class CouponChange(ChangeBase):
 
     type: Literal["coupon"]
     coupon: CouponSpec
-    contract_ids: list[str] | None = None
-    products: list[str] | None = None
+    contract_ids: list[str] | None = Field(None, min_length=1)  # absent, not empty: every contract
+    products: list[str] | None = Field(None, min_length=1)
     applied_on: dt.date
 
     @model_validator(mode="after")
@@ -134,7 +144,7 @@ class CouponChange(ChangeBase):
             target = "contracts with " + ", ".join(self.products)
         else:
             target = "every contract"
-        return f"coupon {self.coupon.coupon_id} on {target} from {self.applied_on}"
+        return f"coupon {self.coupon.coupon_id} ({self.coupon.terms()}) on {target} from {self.applied_on}"
 
     def problems(self, known: KnownData) -> list[str]:
         out = []

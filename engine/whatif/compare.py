@@ -187,11 +187,13 @@ def write_comparison_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
     return path
 
 
-def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str) -> pd.DataFrame:
-    """The comparison rows (minor units, plus the customer's name) as a DataFrame, for the aggregations."""
+def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str, table: str = COMPARISON) -> pd.DataFrame:
+    """The comparison rows (minor units, plus the customer's name) as a DataFrame, for the aggregations;
+    `table` TAX_COMPARISON: the invoices' tax rows (kind 'tax', one per invoice)."""
+    order = ROW_ORDER if table == COMPARISON else "contract_id, period_start"
     frame = con.execute(
-        f"""SELECT x.*, cu.name AS customer_name FROM {COMPARISON} x
-            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {ROW_ORDER}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        f"""SELECT x.*, cu.name AS customer_name FROM {table} x
+            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {order}"""  # noqa: S608 (overlay schema and table names made by the engine, never user text; values bound)
     ).df()
     frame["period_start"] = frame["period_start"].dt.date  # a cycle starts on a date, not at midnight
     return frame
@@ -200,10 +202,10 @@ def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str) -> pd.DataFram
 # --- aggregations: DataFrame of comparison rows in -> Decimal major units out -----------------------------
 
 
-def _to_major_columns(df: pd.DataFrame) -> pd.DataFrame:
-    for col in ("baseline", "scenario", "delta"):
+def _to_major_columns(df: pd.DataFrame, columns: tuple[str, ...] = ("baseline", "scenario", "delta")) -> pd.DataFrame:
+    for col in columns:
         df[col] = [to_major(int(m), cur) for m, cur in zip(df[f"{col}_minor"], df["currency"], strict=True)]
-    return df.drop(columns=["baseline_minor", "scenario_minor", "delta_minor"])
+    return df.drop(columns=[f"{col}_minor" for col in columns])
 
 
 def _sum_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -289,3 +291,105 @@ def waterfall_by_product(rows: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])
+
+
+# --- what an invoice comes to: before tax, its coupons, its tax, its total ---------------------------------------
+
+SIDES = ("baseline", "scenario", "delta")
+# the columns of invoice_totals, after its keys: before tax (= subtotal − discount, the rows' sum, as everywhere
+# above), the coupons (what they took: the coupon rows negated), the tax, and the total (before tax + tax)
+INVOICE_PARTS = ("", "discount_", "tax_", "total_")
+INVOICE_COLUMNS = tuple(f"{part}{side}" for part in INVOICE_PARTS for side in SIDES)
+# what the customers can be ordered by (invoice_totals' delta columns)
+CUSTOMER_ORDERS = {"before_tax": "delta", "tax": "tax_delta", "total": "total_delta"}
+
+
+def _sums(rows: pd.DataFrame, keys: list[str], part: str) -> pd.DataFrame:
+    minor = [f"{side}_minor" for side in SIDES]
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, *(f"{part}{c}" for c in minor)]).set_index(keys)
+    out = rows.groupby(keys, dropna=False, sort=True)[minor].sum()
+    return out.rename(columns={c: f"{part}{c}" for c in minor})
+
+
+def _invoice_totals_minor(rows: pd.DataFrame, tax_rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per `keys`: before tax, coupons, tax and total in minor units (columns `<part><side>_minor`)."""
+    before = _sums(rows, keys, "")
+    coupons = -_sums(rows[rows["kind"] == "coupon"], keys, "discount_")
+    tax = _sums(tax_rows, keys, "tax_")
+    out = before.join([coupons, tax], how="outer").fillna(0).astype("int64")
+    for side in SIDES:
+        out[f"total_{side}_minor"] = out[f"{side}_minor"] + out[f"tax_{side}_minor"]
+    return out.reset_index()
+
+
+def totals_by_currency(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
+    """currency and INVOICE_COLUMNS: what every compared invoice comes to, per currency (Decimal major units)."""
+    if rows.empty and tax_rows.empty:
+        return pd.DataFrame(columns=["currency", *INVOICE_COLUMNS])
+    out = _invoice_totals_minor(rows, tax_rows, ["currency"])
+    return _to_major_columns(out, INVOICE_COLUMNS)[["currency", *INVOICE_COLUMNS]]
+
+
+def totals_by_month(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
+    """currency, month (first day) and INVOICE_COLUMNS: what the invoices of the cycles starting that month come
+    to before tax, their coupons, their tax and their total, in the baseline and the scenario (Decimal major
+    units). `rows`: the comparison rows; `tax_rows`: the tax comparison rows."""
+    keys = ["currency", "month"]
+    if rows.empty and tax_rows.empty:
+        return pd.DataFrame(columns=[*keys, *INVOICE_COLUMNS])
+
+    def by_month(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame.assign(month=pd.Series(dtype=object))
+        return frame.assign(month=pd.to_datetime(frame["period_start"]).dt.to_period("M").dt.start_time.dt.date)
+
+    out = _invoice_totals_minor(by_month(rows), by_month(tax_rows), keys)
+    return _to_major_columns(out, INVOICE_COLUMNS)[[*keys, *INVOICE_COLUMNS]]
+
+
+def customers_that_change(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
+    """The customers whose invoices change (before tax, in their coupons or in their tax): currency, customer_id,
+    customer_name and the INVOICE_COLUMNS in minor units (`<column>_minor`), in no particular order. The work of
+    totals_by_customer and customers_changed, done once (a simulation keeps it)."""
+    keys = ["currency", "customer_id"]
+    minor = [f"{c}_minor" for c in INVOICE_COLUMNS]
+    if rows.empty and tax_rows.empty:
+        return pd.DataFrame(columns=[*keys, "customer_name", *minor])
+    out = _invoice_totals_minor(rows, tax_rows, keys)
+    out = out[(out["delta_minor"] != 0) | (out["discount_delta_minor"] != 0) | (out["tax_delta_minor"] != 0)]
+    # every invoice has a tax row (of 0 when untaxed): its rows name every customer, in fewer rows than the lines
+    named = tax_rows if not tax_rows.empty else rows
+    names = named.drop_duplicates("customer_id").set_index("customer_id")["customer_name"]
+    out = out.assign(customer_name=out["customer_id"].map(names).fillna(""))
+    return out[[*keys, "customer_name", *minor]].reset_index(drop=True)
+
+
+def totals_by_customer(changed: pd.DataFrame, n: int | None = None, by: str = "total") -> pd.DataFrame:
+    """The customers of `changed` (customers_that_change) per currency, those that move most first (the absolute
+    change of `by`: before_tax, tax or total; ties by customer id); the first `n` per currency (None: all).
+    Columns: currency, customer_id, customer_name, INVOICE_COLUMNS (Decimal major units) and total_delta_percent
+    (total change / total baseline × 100, one decimal, half up; None from a total of 0)."""
+    cols = ["currency", "customer_id", "customer_name", *INVOICE_COLUMNS, "total_delta_percent"]
+    if by not in CUSTOMER_ORDERS:
+        raise ValueError(f"by must be one of {', '.join(CUSTOMER_ORDERS)}")
+    if changed.empty:
+        return pd.DataFrame(columns=cols)
+    out = (
+        changed.assign(_abs=changed[f"{CUSTOMER_ORDERS[by]}_minor"].abs())
+        .sort_values(["currency", "_abs", "customer_id"], ascending=[True, False, True])
+        .drop(columns="_abs")
+    )
+    if n is not None:
+        out = out.groupby("currency", sort=True).head(n)
+    out = out.reset_index(drop=True)
+    out["total_delta_percent"] = [
+        _percent_change(int(d), int(b))
+        for d, b in zip(out["total_delta_minor"], out["total_baseline_minor"], strict=True)
+    ]
+    return _to_major_columns(out, INVOICE_COLUMNS)[cols]
+
+
+def customers_changed(changed: pd.DataFrame) -> dict[str, int]:
+    """Per currency, how many customers of `changed` (customers_that_change) there are."""
+    return {cur: int(k) for cur, k in changed.groupby("currency", sort=True).size().items()}

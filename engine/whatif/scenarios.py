@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import NotFoundError, ScenarioError, ValidationError
@@ -37,21 +37,27 @@ from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
 from ..scope import Scope
-from .adjustment_changes import CHANGE_TYPES, Change
+from .adjustment_changes import CHANGE_TYPES, Change, CouponChange
 from .changes import UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
+    TAX_COMPARISON,
     build_comparison,
     build_tax_comparison,
     comparison_frame,
     comparison_totals,
+    customers_changed,
+    customers_that_change,
     delta_by_product,
     keep_baseline,
     rated_rows_sql,
     revenue_by_month,
     tax_totals,
     top_movers,
+    totals_by_currency,
+    totals_by_customer,
+    totals_by_month,
     waterfall_by_product,
     write_comparison_csv,
 )
@@ -89,6 +95,18 @@ class Scenario(BaseModel):
 
     name: str = Field(min_length=1)
     changes: list[Change] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_change_per_new_coupon(self):
+        """Each coupon change creates its coupon: two with one id would be one coupon applied twice over."""
+        ids = [c.coupon.coupon_id for c in self.changes if isinstance(c, CouponChange)]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(
+                f"coupon id(s) {', '.join(map(repr, twice))} created by more than one change: give each new coupon "
+                "its own id"
+            )
+        return self
 
     def labels(self) -> list[str]:
         return [c.label() for c in self.changes]
@@ -152,10 +170,18 @@ def validate_scenario(
 
 
 def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """What a scenario can name by choice: the stored products and metrics (lines and contracts are
-    too many to list; they are typed and validated)."""
+    """What a scenario can name by choice: the stored products and metrics, the contracts' currencies (a fixed
+    coupon's) and the customers' businesses (a coupon's); lines and contracts are too many to list (they are typed
+    and validated), the tax codes are read with their names and rates (engine.service.reads.taxes)."""
     known = StoredData(con)
-    return {"products": sorted(known.products), "metrics": sorted(known.metrics)}
+    currencies = [r[0] for r in con.execute("SELECT DISTINCT currency FROM contracts ORDER BY 1").fetchall()]
+    businesses = [r[0] for r in con.execute("SELECT DISTINCT business_id FROM customers ORDER BY 1").fetchall()]
+    return {
+        "products": sorted(known.products),
+        "metrics": sorted(known.metrics),
+        "currencies": currencies,
+        "businesses": businesses,
+    }
 
 
 def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
@@ -261,19 +287,45 @@ def simulate(
 
 @dataclass
 class Simulation:
-    """A simulation's summary and its comparison rows (minor units), for the aggregations."""
+    """A simulation's summary, its comparison rows and its invoices' tax rows (minor units), for the
+    aggregations. Amounts are before tax (lines − coupons) unless the name says tax or total."""
 
     summary: dict
     rows: pd.DataFrame = field(repr=False)
+    tax_rows: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    _customers: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_month(self) -> pd.DataFrame:
         return revenue_by_month(self.rows)
+
+    def invoice_totals(self) -> pd.DataFrame:
+        """Per currency: before tax, coupons, tax and total with tax (compare.totals_by_currency)."""
+        return totals_by_currency(self.rows, self.tax_rows)
+
+    def totals_by_month(self) -> pd.DataFrame:
+        """Per month: before tax, coupons, tax and total with tax (compare.totals_by_month)."""
+        return totals_by_month(self.rows, self.tax_rows)
 
     def by_product(self) -> pd.DataFrame:
         return delta_by_product(self.rows)
 
     def movers(self, n: int = 10) -> pd.DataFrame:
         return top_movers(self.rows, n)
+
+    def by_customer(self, n: int | None = None, by: str = "total") -> pd.DataFrame:
+        """The customers whose invoices change, before tax, in their coupons and their tax, those that move most
+        (by `by`: before_tax, tax or total) first; the first `n` per currency (compare.totals_by_customer)."""
+        return totals_by_customer(self._changed(), n, by)
+
+    def customers_changed(self) -> dict[str, int]:
+        """Per currency, how many customers' invoices change."""
+        return customers_changed(self._changed())
+
+    def _changed(self) -> pd.DataFrame:
+        """The customers that change, in minor units: summed once, then ordered and cut as asked."""
+        if self._customers is None:
+            self._customers = customers_that_change(self.rows, self.tax_rows)
+        return self._customers
 
 
 def run_simulation(
@@ -287,7 +339,10 @@ def run_simulation(
 ) -> Simulation:
     """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks)."""
     summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress)
-    return Simulation(summary=summary, rows=comparison_frame(con, stored_schema(con)))
+    stored = stored_schema(con)
+    return Simulation(
+        summary=summary, rows=comparison_frame(con, stored), tax_rows=comparison_frame(con, stored, TAX_COMPARISON)
+    )
 
 
 def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> dict[str, int]:
