@@ -136,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--regenerate", action="store_true")
     ap.add_argument("--no-page", action="store_true", help="skip the Review page's first render (AppTest)")
+    ap.add_argument(
+        "--adjustments",
+        choices=("none", "demo", "every"),
+        default="demo",
+        help="taxes and coupons in the demo data (as benchmarks/bill_run.py): none, billsim demo's (default), every",
+    )
     args = ap.parse_args(argv)
 
     bench = _bill_run_bench()

@@ -688,8 +688,8 @@ def test_a_bulk_rating_frees_its_intermediate_stages_and_a_bill_run_its_results_
 
     basics(con)
     preview_invoice(con, "K-FLAT", MARCH)
-    # a preview keeps them (no tier stage without tiered lines, no coupon stage without coupons)
-    assert set(pipeline.INTERMEDIATE_STAGES) - {"_tier_rows", *ADJUSTMENT_STAGES} <= _temp_tables(con)
+    # a preview keeps them (no coupon stage without coupons)
+    assert set(pipeline.INTERMEDIATE_STAGES) - set(ADJUSTMENT_STAGES) <= _temp_tables(con)
     monkeypatch.setattr(pipeline, "KEEP_STAGES_UP_TO", 0)
     report = bill_run(con, MARCH)
     assert report.drafted == 6 and not report.failed

@@ -318,6 +318,39 @@ def test_review_by_period_date_and_flag_filter(con):
         review(con, period_date=FEB, flags=["nope"])
 
 
+def test_a_business_review_is_its_part_of_the_whole_review(con):
+    """review(business_id=B): B's drafts and B's unbilled cycles only, counted per flag before the flag filter,
+    exactly as in the review of every business (what an HTTP or MCP caller of business B gets)."""
+    usage_contract(con, "K1", "C1", business="north")
+    usage_contract(con, "K2", "C2", business="south")
+    usage_contract(con, "K3", "C3", business="south")
+    add_customer(con, "C4", business_id="south")
+    add_contract(con, "K4", "C4", "2025-11-01")  # its November and December are never billed
+    add_line(con, "K4-F", "K4", kind="recurring", pricing_model="flat", unit_price="10")
+    add_contract(con, "K5", "C1", "2025-12-01")  # north's: its December is never billed
+    add_line(con, "K5-F", "K5", kind="recurring", pricing_model="flat", unit_price="10")
+    for cid, jan, feb in (("K1", 1000, 9000), ("K2", 1000, 1000), ("K3", 1000, 9000)):
+        calls(con, cid, 1, jan)
+        calls(con, cid, 2, feb)
+    bill_run(con, JAN)
+    run = bill_run(con, FEB)
+    whole = review(con, run_id=run.run_id, unbilled_limit=None)
+    south = review(con, run_id=run.run_id, business_id="south")
+    mine = [d for d in whole.drafts if d.business_id == "south"]
+    assert [d.model_dump() for d in south.drafts] == [d.model_dump() for d in mine]
+    assert {d.contract_id for d in mine} == {"K2", "K3", "K4"} and len(whole.drafts) == 5
+    assert south.flag_counts == {f: sum(any(x.flag == f for x in d.flags) for d in mine) for f in FLAGS}
+    assert [(u.contract_id, u.period_start) for u in south.unbilled_cycles] == [
+        ("K4", dt.date(2025, 11, 1)),
+        ("K4", dt.date(2025, 12, 1)),
+    ]
+    assert (south.unbilled_cycles_count, whole.unbilled_cycles_count) == (2, 3)
+    spiked = review(con, run_id=run.run_id, business_id="south", flags=["usage_spike"])
+    assert [d.contract_id for d in spiked.drafts] == ["K3"]
+    assert spiked.flag_counts == south.flag_counts  # counted before the flag filter
+    assert review(con, run_id=run.run_id, business_id="east").drafts == []
+
+
 def test_approve_unflagged_approves_exactly_the_plain_drafts(con):
     for cid in ("K1", "K2", "K3", "K4"):
         usage_contract(con, cid)

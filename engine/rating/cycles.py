@@ -67,15 +67,17 @@ def cycle_index_sql(c: str, date_expr: str) -> str:
     return f"(CASE WHEN {boundary_sql(c, k0)} > {date_expr} THEN {k0} - 1 ELSE {k0} END)"
 
 
-def cycle_rows_sql(inner: str) -> str:
-    """SELECT of cycles from `inner`, a query yielding contract columns and `k` (the cycle index).
+def cycle_rows_sql(inner: str, carry: tuple[str, ...] = ()) -> str:
+    """SELECT of cycles from `inner`, a query yielding contract columns and `k` (the cycle index); `carry`
+    names more columns of `inner` to keep (the engine's own column names).
 
     Staged so each boundary is computed once: k -> (b0, b1) -> clipped dates -> bill_for/due dates."""
     b0, b1 = boundary_sql("x", "x.k"), boundary_sql("x", "x.k + 1")
+    kept = "".join(f", {c}" for c in carry)
     return f"""
         SELECT contract_id, period_start, period_end, bill_for_date,
                (bill_for_date + payment_terms_days)::DATE AS due_date,
-               billing_cycle_start_day, period_days, full_start
+               billing_cycle_start_day, period_days, full_start{kept}
         FROM (SELECT *, CASE WHEN billing_timing = 'advance' THEN period_start
                              ELSE (period_end + 1)::DATE END AS bill_for_date
               FROM (SELECT *, greatest(b0, start_date) AS period_start,

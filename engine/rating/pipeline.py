@@ -4,10 +4,11 @@ Stages (each a temp table, all contracts at once; one contract is the same SQL w
     _targets            (contract_id, period_start, …)     built by `targets.py`
     _rating_lines       order lines active in each target, with their active window
     _usage_agg          aggregated APPROVED usage per line and window  (usage_aggregation.py)
-    _priced             priced quantity and exact price numerator per line (pricing.py)
-    _tier_rows          each tier's share of graduated / volume lines, the breakdown
     _rated_lines        rounded line amounts + minimum-commitment true-ups, numbered, with each line's
-                        tax codes and its discount (its share of the invoice's coupons)
+                        tax codes and its discount (its share of the invoice's coupons); one statement whose
+                        stages are each line's priced quantity (`priced_lines`) and each tier's share of
+                        graduated / volume lines (`tier_rows`, the breakdown), then the exact price numerator
+                        (pricing.py) and the rounded amount
     _rated_invoices     one invoice per target that has a line: subtotal, discount, tax, total, and its
                         `taxes` (per tax code: base, amount) and `coupons` (in order: base, amount)
 
@@ -90,6 +91,9 @@ def _lines_sql(src: str) -> str:
 
 
 def _priced_sql(numbered: bool) -> str:
+    """SELECT of every rated line with its priced quantity `q`, `n_rows`, `active_days` and (`numbered`) its
+    `line_no`: a stage of the last statement (_rated_lines_sql), not a table of its own (copying every line's
+    columns into one more table cost as much as computing them)."""
     # numbered over the keys alone (a window over the wide rows sorts them all); the true-up, kind 4 and
     # after every order line, is numbered n + 1 by its own stage. Amounts alone (what-if) need no numbers.
     number = "n.line_no" if numbered else "NULL::INTEGER AS line_no"
@@ -99,7 +103,6 @@ def _priced_sql(numbered: bool) -> str:
                                     ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
           FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (engine constants)
     return f"""
-    CREATE OR REPLACE TEMP TABLE _priced AS
     SELECT l.*,
            coalesce(a.n_rows, 0) AS n_rows,
            CASE WHEN l.kind <> 'usage' THEN l.line_quantity
@@ -113,16 +116,17 @@ def _priced_sql(numbered: bool) -> str:
     LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id){numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
-def _tier_rows_sql(src: str) -> str:
+def _tier_rows_sql(src: str, priced: str) -> str:
+    """SELECT of each tier's share of the graduated / volume lines of `priced` (a stage name of the statement):
+    the breakdown's tiers and the lines' tier sums."""
     lower = (
         "coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id ORDER BY pt.tier_no), 0)"
     )
     return f"""
-    CREATE OR REPLACE TEMP TABLE _tier_rows AS
     WITH bounds AS (
         SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
                {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee
-        FROM _priced p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
+        FROM {priced} p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
         WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
     shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
     units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
@@ -195,19 +199,24 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     )
     if not explain:  # totals only (what-if comparisons): the breakdown is a third of the work
         tiers_json, breakdown = "NULL", "NULL::VARCHAR"
-    untiered = "SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM _priced p"
+    untiered = "SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM priced_lines p"
     # only the lines of tiered models meet their tier sums: a join probed by every line costs as much as the rest
-    tiers = f"""tier_sums AS (
+    # priced_lines is read three times, each for other lines (the tiered ones, the others): inlined, not materialized
+    # (a copy of every line's columns cost as much as the stage itself)
+    tiers = f"""priced_lines AS NOT MATERIALIZED ({_priced_sql(numbered=explain)}),
+    tier_rows AS ({_tier_rows_sql(src, "priced_lines")}),
+    tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
-        FROM _tier_rows GROUP BY ALL),
+        FROM tier_rows GROUP BY ALL),
     with_tiers AS (
         {untiered} WHERE pricing_model NOT IN {tiered}
         UNION ALL
         SELECT p.*, ts.tier_pn, ts.tiers
-        FROM _priced p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)
+        FROM priced_lines p LEFT JOIN tier_sums ts USING (contract_id, period_start, line_id)
         WHERE p.pricing_model IN {tiered}),"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
     if not shape.tiered:
-        tiers = f"with_tiers AS ({untiered}),"
+        tiers = f"""priced_lines AS ({_priced_sql(numbered=explain)}),
+    with_tiers AS ({untiered}),"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
     if shape.commitments:
         materialized = "MATERIALIZED"  # read twice: by the true-ups and by the union
         more = f""",
@@ -288,10 +297,7 @@ def rate_targets(
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     lines = con.execute(_lines_sql(src)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
-    con.execute(_priced_sql(numbered=explain))
     shape = _shape(con, src)
-    if shape.tiered:
-        con.execute(_tier_rows_sql(src))
     con.execute(_rated_lines_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
     if lines > KEEP_STAGES_UP_TO:
@@ -302,7 +308,7 @@ def rate_targets(
 # The stages only the rating reads. A bulk rating drops them once its results are made: at 1M contracts they
 # hold gigabytes that the storing, the commit and the export then need (and a workbench session would keep
 # them until its next rating). A small rating (a preview) keeps them: dropping costs more than they weigh.
-INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", "_priced", "_tier_rows", *ADJUSTMENT_STAGES)
+INTERMEDIATE_STAGES = ("_rating_lines", "_usage_agg", *ADJUSTMENT_STAGES)
 KEEP_STAGES_UP_TO = 10_000  # rated lines
 
 

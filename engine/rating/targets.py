@@ -121,25 +121,27 @@ def missed_cycles_sql(period_date: dt.date, scope: Scope = EVERYTHING) -> tuple[
     sql = f"""
         WITH p AS (SELECT ?::DATE AS d),
         spans AS (
-            SELECT c.*, {cycle_index_sql("c", "c.start_date")} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi
+            SELECT c.*, {cycle_index_sql("c", "c.start_date")} AS k_lo, {cycle_index_sql("c", hi)} AS k_hi,
+                   -- a contract with a minimum commitment, or with a non-one-time line open at both ends, has
+                   -- something to bill in every cycle: only the others are tested line by line (most are the former)
+                   (c.minimum_commitment IS NOT NULL
+                    OR c.contract_id IN (SELECT contract_id FROM main.order_lines
+                                         WHERE kind <> 'one_time' AND start_date IS NULL AND end_date IS NULL))
+                   AS always_billed
             FROM p, main.contracts c
             WHERE c.start_date < p.d AND {where}),
         cycles AS ({
-        cycle_rows_sql("SELECT c.*, k.k FROM spans c, LATERAL (SELECT unnest(range(c.k_lo, c.k_hi + 1)) AS k) k")
+        cycle_rows_sql(
+            "SELECT *, unnest(range(k_lo, k_hi + 1)) AS k FROM spans",
+            ("customer_id", "always_billed"),
+        )
     }),
-        -- a contract with a minimum commitment, or with a non-one-time line open at both ends, has something to
-        -- bill in every cycle: only the others are tested line by line (most contracts are the former)
-        open_lines AS (SELECT DISTINCT contract_id FROM main.order_lines
-                       WHERE kind <> 'one_time' AND start_date IS NULL AND end_date IS NULL),
+        -- ended, due and not claimed (an anti join: the claims' primary key, probed once per cycle)
         due AS MATERIALIZED (
-            SELECT t.{_COLUMNS.replace(", ", ", t.")}, t.full_start, c.customer_id,
-                   (c.minimum_commitment IS NOT NULL OR o.contract_id IS NOT NULL) AS always_billed
-            FROM cycles t, p, main.contracts c
-            LEFT JOIN open_lines o ON o.contract_id = c.contract_id
-            WHERE c.contract_id = t.contract_id
-              AND t.period_start <= t.period_end AND t.period_end < p.d AND t.bill_for_date <= p.d
-              AND NOT EXISTS (SELECT 1 FROM main.invoice_cycle_claims cl
-                              WHERE cl.contract_id = t.contract_id AND cl.period_start = t.period_start))
+            SELECT t.* FROM p, cycles t
+            ANTI JOIN main.invoice_cycle_claims cl
+                   ON cl.contract_id = t.contract_id AND cl.period_start = t.period_start
+            WHERE t.period_start <= t.period_end AND t.period_end < p.d AND t.bill_for_date <= p.d)
         SELECT * EXCLUDE (always_billed) FROM due WHERE always_billed
         UNION ALL
         SELECT * EXCLUDE (always_billed) FROM due t

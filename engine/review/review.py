@@ -30,10 +30,19 @@ def review(
     period_date: dt.date | None = None,
     flags: list[str] | None = None,
     unbilled_limit: int | None = UNBILLED_LISTED,
+    business_id: str | None = None,
 ) -> ReviewResult:
     """Every draft under review in scope, with its flags (only those having any of `flags`, when given),
-    ordered by contract and period; the count of drafts per flag; the unbilled cycles of the scope."""
-    columns = review_table(con, run_id=run_id, period_date=period_date, flags=flags, unbilled_limit=unbilled_limit)
+    ordered by contract and period; the count of drafts per flag; the unbilled cycles of the scope. With
+    `business_id`, only that business's drafts and unbilled cycles."""
+    columns = review_table(
+        con,
+        run_id=run_id,
+        period_date=period_date,
+        flags=flags,
+        unbilled_limit=unbilled_limit,
+        business_id=business_id,
+    )
     with cyclic_gc_paused():  # tens of thousands of small acyclic objects (see engine/gc_pause.py)
         drafts = _rows(columns)
     return ReviewResult.model_construct(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -54,16 +54,26 @@ class ReviewColumns:
     thresholds: dict[str, ReviewThresholds]
 
 
-def review_scope(con, run_id: str | None, period_date: dt.date | None) -> tuple[str, list, dt.date, Scope]:
-    """(WHERE fragment over invoices `i`, its parameters, the date, the contract scope of unbilled cycles)."""
+def review_scope(
+    con, run_id: str | None, period_date: dt.date | None, business_id: str | None = None
+) -> tuple[str, list, dt.date, Scope]:
+    """(WHERE fragment over invoices `i`, its parameters, the date, the contract scope of unbilled cycles); with
+    `business_id`, only that business's drafts and unbilled cycles."""
     if (run_id is None) == (period_date is None):
         raise ValidationError("review needs either a run id or a period date (not both)")
     if run_id is not None:
         row = con.execute("SELECT period_date, scope FROM bill_runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise NotFoundError(f"no bill run {run_id!r}")
-        return "i.run_id = ?", [run_id], row[0], Scope.from_dict(json.loads(row[1]))
-    return "i.period_start <= ? AND i.period_end >= ?", [period_date, period_date], period_date, EVERYTHING
+        where, params, date, scope = "i.run_id = ?", [run_id], row[0], Scope.from_dict(json.loads(row[1]))
+    else:
+        where, params = "i.period_start <= ? AND i.period_end >= ?", [period_date, period_date]
+        date, scope = period_date, EVERYTHING
+    if business_id is None:
+        return where, params, date, scope
+    if scope.business_id not in (None, business_id):  # a run of another business: none of its cycles
+        scope = replace(scope, contract_ids=())
+    return f"{where} AND i.business_id = ?", [*params, business_id], date, replace(scope, business_id=business_id)
 
 
 def _major(minor: str, decimals: int) -> str:
@@ -103,13 +113,15 @@ def review_table(
     period_date: dt.date | None = None,
     flags: list[str] | None = None,
     unbilled_limit: int | None = UNBILLED_LISTED,
+    business_id: str | None = None,
 ) -> ReviewColumns:
     """Every draft under review in scope, with its flags, their reasons and figures (only the drafts having
     any of `flags`, when given), ordered by contract and period; the count of drafts per flag; the unbilled
-    cycles of the scope (the first `unbilled_limit`, all when None). One snapshot."""
+    cycles of the scope (the first `unbilled_limit`, all when None). One snapshot. With `business_id`, only
+    that business's drafts and unbilled cycles (a business's caller: engine.service)."""
     wanted = check_flags(flags)
     with transaction(con):  # one snapshot: the drafts, their previous invoices and the unbilled cycles agree
-        where, params, date, scope = review_scope(con, run_id, period_date)
+        where, params, date, scope = review_scope(con, run_id, period_date, business_id)
         compute_review(con, where, params)
         counts_sql = ", ".join(f"count(*) FILTER (WHERE f_{f})" for f in FLAGS)
         summary = f"SELECT coalesce(max(exp), 2), list(DISTINCT business_id), {counts_sql} FROM _review"  # noqa: S608 (column names from the engine's allow-list)

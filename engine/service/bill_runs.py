@@ -126,12 +126,9 @@ def review_drafts(
             raise InvalidStateError(
                 f"bill run {run_id} is {state}; review it when completed", code="bill_run_not_completed"
             )
+    business = None if s.caller.every_business else s.caller.business_id  # a business sees its own part
     with s.cursor() as cur:
-        if s.caller.every_business:
-            result = review(cur, run_id=run_id, period_date=period_date, flags=flags)
-        else:
-            result = review(cur, run_id=run_id, period_date=period_date, flags=flags, unbilled_limit=None)
-            result = _business_review(cur, result, s.caller.business_id)
+        result = review(cur, run_id=run_id, period_date=period_date, flags=flags, business_id=business)
     return _page(result, limit, offset)
 
 
@@ -151,21 +148,6 @@ def review_columns(s: Session, *, run_id: str | None = None, period_date: dt.dat
             )
     with s.cursor() as cur:
         return review_table(cur, run_id=run_id, period_date=period_date)
-
-
-def _business_review(cur: duckdb.DuckDBPyConnection, result: ReviewResult, business_id: str) -> ReviewResult:
-    drafts = [d for d in result.drafts if d.business_id == business_id]
-    counts = {flag: sum(any(f.flag == flag for f in d.flags) for d in drafts) for flag in result.flag_counts}
-    owners = ownership.contract_owners(cur, list({u.contract_id for u in result.unbilled_cycles}))
-    unbilled = [u for u in result.unbilled_cycles if owners.get(u.contract_id, (None, None))[1] == business_id]
-    return result.model_copy(
-        update={
-            "drafts": drafts,
-            "flag_counts": counts,
-            "unbilled_cycles": unbilled[:1000],
-            "unbilled_cycles_count": len(unbilled),
-        }
-    )
 
 
 def _page(result: ReviewResult, limit: int | None, offset: int) -> ReviewResult:
