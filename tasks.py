@@ -2,7 +2,7 @@
 """Set-up and entry points that need nothing but Python and pip.
 
     python3 tasks.py workbench   # create/refresh .venv, seed data/workbench.duckdb, start the server (workbench + API)
-    python3 tasks.py test        # create/refresh .venv, install Debian packages if missing, run pytest
+    python3 tasks.py test        # create/refresh .venv, install Debian packages if missing, run pytest on every core
     python3 tasks.py setup       # only create/refresh .venv
     python3 tasks.py lock        # rewrite requirements.lock from the current .venv (maintainers)
 
@@ -109,8 +109,11 @@ def main(argv: list[str]) -> int:
     if cmd == "test":
         ensure_venv()
         ensure_debian(BROWSER_PACKAGES + DOCUMENT_PACKAGES + SPARK_PACKAGES)
-        # the slowest tests named at the end of every run: the suite must stay under 15 minutes
-        return subprocess.run([str(PY), "-m", "pytest", "--durations=15", *rest], cwd=ROOT).returncode
+        # the suite must stay under 15 minutes: one pytest worker per core (at most 4; each test file on one
+        # worker, so a file's session fixtures such as the SparkSession start once there), and the slowest
+        # tests named at the end of every run
+        workers = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadfile"]
+        return subprocess.run([str(PY), "-m", "pytest", *workers, "--durations=15", *rest], cwd=ROOT).returncode
     if cmd == "workbench":
         ensure_venv()
         ensure_debian(DOCUMENT_PACKAGES)
