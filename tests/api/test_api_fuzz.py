@@ -4,6 +4,7 @@ examples per operation, the whole run within a couple of minutes on the CI machi
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -36,6 +37,7 @@ def test_the_server_publishes_this_schema(api):
     assert httpx.get(f"{api.url}/docs").status_code == 200
 
 
+@pytest.mark.single_process  # its operations are subtests: run by tasks.py outside the xdist workers
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_is_a_server_error(case, api):
