@@ -163,9 +163,17 @@ def main() -> int:
     ap.add_argument("--business", default="biz-north")
     ap.add_argument("--list-repeats", type=int, default=5)
     ap.add_argument("--skip-preview", action="store_true", help="measure only generate and the lists")
+    ap.add_argument(
+        "--adjustments", choices=("none", "demo", "every"), default="demo", help="taxes and coupons, as bill_run.py"
+    )
     args = ap.parse_args()
     cache_args = argparse.Namespace(
-        contracts=args.contracts, usage_rows=args.usage_rows, seed=args.seed, regenerate=False, memory_limit=None
+        contracts=args.contracts,
+        usage_rows=args.usage_rows,
+        seed=args.seed,
+        regenerate=False,
+        memory_limit=None,
+        adjustments=args.adjustments,
     )
     base, _ = bill_run_benchmark.cached_database(cache_args)
     with tempfile.TemporaryDirectory(prefix="billsim-api-bench-") as tmp:
