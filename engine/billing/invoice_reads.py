@@ -16,6 +16,10 @@ from ..models import Invoice
 from ..money import to_major
 from .invoice_store import INVOICE_HEADS, TAX_ORDER, invoice_from_rows, rows_as_dicts
 
+# The page's ids as a hash semi join (`list_contains` compares every row of a table with every id of the list:
+# 500 ids cost twice the time of this on the invoices of a 100k-contract run).
+_IDS = "(SELECT unnest(?::VARCHAR[]))"
+
 
 def find_invoices(
     con: duckdb.DuckDBPyConnection,
@@ -57,7 +61,7 @@ def load_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> lis
     heads = {
         h["invoice_id"]: h
         for h in rows_as_dicts(
-            con.execute(f"{INVOICE_HEADS} WHERE list_contains(?::VARCHAR[], i.invoice_id)", [ids])  # noqa: S608 (the engine's own SELECT; values bound)
+            con.execute(f"{INVOICE_HEADS} WHERE i.invoice_id IN {_IDS}", [ids])  # noqa: S608 (the engine's own SELECT; values bound)
         )
     }
     by_invoice: dict[str, dict[str, list[dict]]] = {name: defaultdict(list) for name in ("lines", "taxes", "coupons")}
@@ -68,7 +72,7 @@ def load_invoices(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> lis
     ):
         for row in rows_as_dicts(
             con.execute(
-                f"""SELECT * FROM {table} WHERE list_contains(?::VARCHAR[], invoice_id)
+                f"""SELECT * FROM {table} WHERE invoice_id IN {_IDS}
                     ORDER BY invoice_id, {order}""",  # noqa: S608 (the engine's own table names and orders)
                 [ids],
             )
@@ -93,17 +97,19 @@ def invoice_extras(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> di
     out: dict[str, dict] = {
         r[0]: {"customer_name": r[1], "customer_email": r[2], "payments": [], "last_change": r[3], "currency": r[4]}
         for r in con.execute(
-            """SELECT i.invoice_id, c.name, c.email,
-                      (SELECT max(e.occurred_at) FROM invoice_events e WHERE e.invoice_id = i.invoice_id),
-                      i.currency
-               FROM invoices i LEFT JOIN customers c USING (customer_id)
-               WHERE list_contains(?::VARCHAR[], i.invoice_id)""",
+            """WITH page AS (SELECT unnest(?::VARCHAR[]) AS invoice_id)
+               SELECT i.invoice_id, c.name, c.email, e.last_change, i.currency
+               FROM invoices i SEMI JOIN page USING (invoice_id)
+               LEFT JOIN customers c USING (customer_id)
+               LEFT JOIN (SELECT invoice_id, max(occurred_at) AS last_change
+                          FROM invoice_events SEMI JOIN page USING (invoice_id)
+                          GROUP BY invoice_id) e USING (invoice_id)""",
             [ids],
         ).fetchall()
     }
     for payment_id, invoice_id, minor, method, paid_at in con.execute(
         """SELECT payment_id, invoice_id, amount_minor, method, paid_at FROM payments
-           WHERE list_contains(?::VARCHAR[], invoice_id) ORDER BY invoice_id, paid_at, payment_id""",
+           WHERE invoice_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY invoice_id, paid_at, payment_id""",
         [ids],
     ).fetchall():
         extra = out[invoice_id]
