@@ -8,7 +8,8 @@ Stages (each a temp table, all contracts at once; one contract is the same SQL w
                         tax codes and its discount (its share of the invoice's coupons); one statement whose
                         stages are each line's priced quantity (`priced_lines`) and each tier's share of
                         graduated / volume lines (`tier_rows`, the breakdown), then the exact price numerator
-                        (pricing.py) and the rounded amount
+                        (pricing.py) and the rounded amount; the true-ups inserted by a second statement that
+                        reads the stored order-line amounts
     _rated_invoices     one invoice per target that has a line: subtotal, discount, tax, total, and its
                         `taxes` (per tax code: base, amount) and `coupons` (in order: base, amount)
 
