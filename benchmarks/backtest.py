@@ -9,13 +9,15 @@ benchmarks/out/backtest_demo_c<contracts>_s<seed>_<hash>.duckdb (git-ignored; th
 generator, importer and schema code, as for the bill-run benchmark). It is then opened READ-ONLY
 and `engine.whatif.scenarios.simulate` bills every cycle starting in [--from, --to] twice, baseline and
 scenario. Printed: one JSON line with the sizes and the seconds (target: ≤ 10 s for the simulation
-on the 2-core machine); `--csv` also times writing comparison.csv.
+on the 2-core machine); `--csv` also times writing comparison.csv; `--digest` adds `broad_digest`, a hash of the
+broad run's comparison and tax rows (outside the timing), to check that a change kept every result.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -74,6 +76,16 @@ def scenarios(churned: list[str]) -> dict:
     }
 
 
+def results_digest(con) -> str:
+    """sha256 of the simulation's comparison rows and tax comparison rows, each ordered by every column: equal
+    before and after a change that must not change a result."""
+    h = hashlib.sha256()
+    for table in ("_scenario_comparison", "_scenario_tax_comparison"):
+        for row in con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall():  # noqa: S608 (constant table names)
+            h.update(repr(row).encode())
+    return h.hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--contracts", type=int, default=100_000)
@@ -82,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
     p.add_argument("--rebuild", action="store_true", help="regenerate the cached demo database")
     p.add_argument("--csv", action="store_true", help="also write and time comparison.csv")
+    p.add_argument(
+        "--digest", action="store_true", help="also print a hash of the broad run's comparison and tax rows, ordered"
+    )
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -106,13 +121,16 @@ def main(argv: list[str] | None = None) -> int:
             "SELECT contract_id FROM contracts ORDER BY contract_id LIMIT ?", [max(1, args.contracts // 100)]
         ).fetchall()
     ]
-    runs = {}
+    runs, digest = {}, None
     for kind, sc in scenarios(churned).items():
         t1 = time.perf_counter()
         summary = simulate(con, sc, args.from_date, args.to_date)
+        seconds = round(time.perf_counter() - t1, 2)
+        if args.digest and kind == "broad":
+            digest = results_digest(con)
         runs[kind] = {
             "scenario": sc.name,
-            "seconds": round(time.perf_counter() - t1, 2),
+            "seconds": seconds,
             "cycles_rerated": summary["cycles_rerated"],
             "comparison_rows": summary["rows"],
         }
@@ -132,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "database_built_s": round(build_s, 1) if built else None,
     }
+    if digest is not None:
+        result["broad_digest"] = digest
     if args.csv:
         t2 = time.perf_counter()
         simulate(con, scenarios(churned)["broad"], args.from_date, args.to_date, out_dir=OUT / "backtest_comparison")

@@ -8,7 +8,8 @@ Stages (each a temp table, all contracts at once; one contract is the same SQL w
                         tax codes and its discount (its share of the invoice's coupons); one statement whose
                         stages are each line's priced quantity (`priced_lines`) and each tier's share of
                         graduated / volume lines (`tier_rows`, the breakdown), then the exact price numerator
-                        (pricing.py) and the rounded amount
+                        (pricing.py) and the rounded amount; the true-ups inserted by a second statement that
+                        reads the stored order-line amounts
     _rated_invoices     one invoice per target that has a line: subtotal, discount, tax, total, and its
                         `taxes` (per tax code: base, amount) and `coupons` (in order: base, amount)
 
@@ -217,18 +218,10 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     if not shape.tiered:
         tiers = f"""priced_lines AS ({_priced_sql(numbered=explain)}),
     with_tiers AS ({untiered}),"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
-    if shape.commitments:
-        materialized = "MATERIALIZED"  # read twice: by the true-ups and by the union
-        more = f""",
-    true_ups AS ({_true_up_sql(src, explain)})"""  # noqa: S608 (engine-built SQL)
-        lines = "SELECT * FROM order_line_amounts UNION ALL BY NAME SELECT * FROM true_ups"
-    else:
-        materialized, more, lines = "", "", "SELECT * FROM order_line_amounts"
-    result = f"{more}\n    {lines}"
-    # with coupons, the amounts are the input of the coupon stages, which make _rated_lines (adjustments.py)
-    target = "_line_amounts" if shape.coupons else "_rated_lines"
+    # the order lines only: the true-ups are added by their own statement (_true_ups_sql), which reads these
+    # (a stage read by the true-ups and by a union is materialized: a copy of every line as costly as the insert)
     return f"""
-    CREATE OR REPLACE TEMP TABLE {target} AS
+    CREATE OR REPLACE TEMP TABLE {_amounts_table(shape)} AS
     WITH {tiers}
     scaled AS (
         SELECT *,
@@ -237,17 +230,30 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
                {sql_price_scaled("percentage_rate")} AS ratn, {sql_price_scaled("fixed_fee")} AS feen
         FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
-    order_line_amounts AS {materialized} (
+    order_line_amounts AS (
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
                CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
                line_no, 0::BIGINT AS discount_minor, tax_codes
-        FROM priced){result}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
+        FROM priced)
+    SELECT * FROM order_line_amounts"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
 
 
-def _true_up_sql(src: str, explain: bool = True) -> str:
+def _amounts_table(shape: _Shape) -> str:
+    """The table of the line amounts: with coupons, the input of the coupon stages, which make _rated_lines
+    (adjustments.py)."""
+    return "_line_amounts" if shape.coupons else "_rated_lines"
+
+
+def _true_ups_sql(src: str, explain: bool, shape: _Shape) -> str:
+    """The minimum-commitment true-ups added to the line amounts, which hold the order lines' amounts."""
+    table = _amounts_table(shape)
+    return f"INSERT INTO {table} BY NAME {_true_up_sql(src, table, explain)}"  # noqa: S608 (engine-built SQL)
+
+
+def _true_up_sql(src: str, order_lines: str, explain: bool = True) -> str:
     # true-up = max(0, round(m × factor) − Σ rounded order-line amounts); factor = contract days / period
     # staged in a subquery so each input of the rounding is a column (a small expression to plan)
     minimum = sql_round_minor("m_n", "days_n", "per_minor_12", "pd_n")
@@ -279,7 +285,7 @@ def _true_up_sql(src: str, explain: bool = True) -> str:
                     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
                     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
                     LEFT JOIN (SELECT contract_id, period_start, sum(amount_minor) AS lines_minor, count(*) AS n_lines
-                               FROM order_line_amounts GROUP BY ALL) s USING (contract_id, period_start)
+                               FROM {order_lines} GROUP BY ALL) s USING (contract_id, period_start)
                     WHERE (c.minimum_commitment IS NOT NULL) IS TRUE))"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
@@ -299,6 +305,8 @@ def rate_targets(
     aggregate_usage(con, src, contract_ids)
     shape = _shape(con, src)
     con.execute(_rated_lines_sql(src, explain, shape))
+    if shape.commitments:
+        con.execute(_true_ups_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
     if lines > KEEP_STAGES_UP_TO:
         drop_temp_tables(con, INTERMEDIATE_STAGES)
