@@ -126,10 +126,14 @@ def _fraction_text(active: int | None, period: int | None) -> str | None:
     return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
 
 
+# decimals in the JSON breakdown are read as Decimal, never as a float; one decoder for every line (json.loads
+# with parse_float builds a new one per call)
+_BREAKDOWN = json.JSONDecoder(parse_float=Decimal)
+
+
 def line_from_row(row: dict, currency: str) -> InvoiceLine:
     """An invoice line from a row of invoice_lines (stored) or of the rating's temp table (preview)."""
-    # decimals travel as strings in the JSON breakdown, so nothing is ever parsed as a float
-    detail = json.loads(row["breakdown"], parse_float=Decimal) if row.get("breakdown") else {}
+    detail = _BREAKDOWN.decode(row["breakdown"]) if row.get("breakdown") else {}
     tiers = [
         TierRow(**{k: plain(v) if k not in ("tier_no",) else v for k, v in t.items()})
         for t in detail.get("tiers") or []
