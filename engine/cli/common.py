@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -97,6 +98,16 @@ class Context:
             return str(Path(path).relative_to(self.cwd))
         except ValueError:
             return str(path)
+
+    def write_document(self, render: Callable[[str], str | bytes]) -> dict:
+        """`render(fmt)` written to --out (no --format: a .pdf file gets a PDF, anything else HTML); rendered
+        before the file is opened, so a bad id never leaves an empty file. What was written, for the output."""
+        out = self.path(self.args.out)
+        fmt = self.args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
+        document = render(fmt)
+        data = document.encode("utf-8") if isinstance(document, str) else document
+        out.write_bytes(data)
+        return {"format": fmt, "out": self.shown(out, self.args.out), "bytes": len(data)}
 
     def app(self) -> Billsim:
         if self.given is not None:

@@ -54,22 +54,11 @@ def cmd_list(args, ctx: Context) -> int:
 
 
 def cmd_render(args, ctx: Context) -> int:
-    out = ctx.path(args.out)
-    fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
     s = ctx.session()
     note = credit_notes.get(s, args.credit_note_id)
-    document = credit_notes.document(s, args.credit_note_id, fmt)  # made first: a bad id never leaves an empty file
-    data = document.encode("utf-8") if isinstance(document, str) else document
-    out.write_bytes(data)
+    written = ctx.write_document(lambda fmt: credit_notes.document(s, args.credit_note_id, fmt))
     ctx.print_json(
-        {
-            "credit_note_id": note.credit_note_id,
-            "number": note.number,
-            "invoice_id": note.invoice_id,
-            "format": fmt,
-            "out": ctx.shown(out, args.out),
-            "bytes": len(data),
-        }
+        {"credit_note_id": note.credit_note_id, "number": note.number, "invoice_id": note.invoice_id, **written}
     )
     return 0
 

@@ -107,23 +107,16 @@ def cmd_audit(args, ctx: Context) -> int:
 
 
 def cmd_render(args, ctx: Context) -> int:
-    out = ctx.path(args.out)
-    # no --format: a .pdf file gets a PDF, anything else HTML
-    fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
     s = ctx.session()
     invoice = invoices.get_invoice(s, args.invoice_id)
-    document = invoices.document(s, args.invoice_id, fmt)  # rendered first: a bad id never leaves an empty file
-    data = document.encode("utf-8") if isinstance(document, str) else document
-    out.write_bytes(data)
+    written = ctx.write_document(lambda fmt: invoices.document(s, args.invoice_id, fmt))
     ctx.print_json(
         {
             "invoice_id": invoice.invoice_id,
             "number": invoice.number,
             "invoice_number": invoice.invoice_number,
             "status": invoice.status,
-            "format": fmt,
-            "out": ctx.shown(out, args.out),
-            "bytes": len(data),
+            **written,
         }
     )
     return 0

@@ -1,8 +1,8 @@
-"""What every router shares: the idempotent route class and the documented error answers."""
+"""What every router shares: the idempotent route class, the documented error answers, a PDF answer."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from ..idempotency import IdempotentRoute
 from ..schemas import ErrorResponse
@@ -23,3 +23,10 @@ def error_responses(*statuses: int) -> dict:
 
 def router(tag: str) -> APIRouter:
     return APIRouter(route_class=IdempotentRoute, tags=[tag], responses=error_responses(400, 401, 403, 404, 409, 503))
+
+
+def pdf_response(pdf: bytes, name: str) -> Response:
+    """A document's PDF, shown inline by a browser, saved as `name`.pdf."""
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}.pdf"'}
+    )

@@ -15,6 +15,7 @@ from ...service.requests import CreditNoteEstimateRequest, CreditNoteRequest
 from ..auth import Sess
 from ..idempotency import recorder
 from ..schemas import CreditNoteList, CreditNoteResponse, CustomerCreditList
+from .common import pdf_response
 from .common import router as new_router
 
 router = new_router("credit notes")
@@ -92,10 +93,7 @@ def credit_note_html(credit_note_id: str, s: Sess):
     summary="Credit note document (PDF)",
 )
 def credit_note_pdf(credit_note_id: str, s: Sess):
-    pdf = credit_notes.document(s, credit_note_id, "pdf")
-    return Response(
-        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{credit_note_id}.pdf"'}
-    )
+    return pdf_response(credit_notes.document(s, credit_note_id, "pdf"), credit_note_id)
 
 
 @router.get("/api/v1/credit-notes/{credit_note_id}", response_model=CreditNoteResponse, summary="Read a credit note")

@@ -25,6 +25,7 @@ from ..auth import Sess
 from ..idempotency import recorder
 from ..invoice_view import dayzero_invoice
 from ..schemas import BatchInvoiceResponse, BatchItemResult, InvoiceList, InvoiceResponse
+from .common import pdf_response
 from .common import router as new_router
 
 router = new_router("invoices")
@@ -108,10 +109,7 @@ def invoice_html(invoice_id: str, s: Sess):
     summary="Invoice document (PDF)",
 )
 def invoice_pdf(invoice_id: str, s: Sess):
-    pdf = invoices.document(s, invoice_id, "pdf")
-    return Response(
-        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'}
-    )
+    return pdf_response(invoices.document(s, invoice_id, "pdf"), invoice_id)
 
 
 @router.get("/api/v1/invoices/{invoice_id}", response_model=InvoiceResponse, summary="Read an invoice")
