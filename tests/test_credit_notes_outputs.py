@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from decimal import Decimal
 
 import pypdf
@@ -22,7 +23,8 @@ from engine.billing.bill_run import bill_run
 from engine.billing.credit_notes import create_credit_note_tx, load_credit_note
 from engine.billing.invoice_store import load_invoice
 from engine.billing.lifecycle import record_payment
-from engine.db import retry_on_conflict
+from engine.cli import main as cli_main
+from engine.db import connect, retry_on_conflict
 from engine.io.documents import render_credit_note, render_invoice
 from engine.io.export import CREDIT_NOTE_COLUMNS, export_ledger
 
@@ -189,3 +191,31 @@ def test_a_credit_note_is_a_row_of_audit_csv(ledger, tmp_path):
     row = next(r for r in rows if r["action"] == "credit_note_issued")
     assert (row["invoice_id"], row["actor"], row["note"]) == (usd, "bea", "order_change: goodwill")
     assert note.number in row["changes"] and row["status_before"] == row["status_after"] == "open"
+
+
+def test_cli_renders_a_credit_note_as_pdf_or_html_and_a_bad_id_leaves_no_file(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    con = connect(path)
+    add_customer(con, "C1", tax_rate="10")
+    add_contract(con, "K1", "C1", "2026-01-01", billing_cycle_start_day=1)
+    add_line(con, "A", "K1", unit_price="10.00", description="Platform fee")
+    bill_run(con, MARCH, finalize=True)
+    invoice_id = con.execute("SELECT invoice_id FROM invoices").fetchone()[0]
+    note = _issue(con, invoice_id, {1: "4.00"})
+    con.close()
+
+    def cli(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        code = cli_main(["--db", str(path), "credit-note", "render", *args], stdout=out, stderr=io.StringIO())
+        return code, out.getvalue()
+
+    code, printed = cli(note.credit_note_id, "--out", str(tmp_path / "note.pdf"))  # the format from the name
+    assert code == 0
+    shown = json.loads(printed)
+    assert (shown["number"], shown["invoice_id"], shown["format"]) == (note.number, invoice_id, "pdf")
+    pdf = (tmp_path / "note.pdf").read_bytes()
+    assert shown["bytes"] == len(pdf) and pdf.startswith(b"%PDF")
+    code, printed = cli(note.credit_note_id, "--format", "html", "--out", str(tmp_path / "note.txt"))
+    assert code == 0 and "CREDIT NOTE" in (tmp_path / "note.txt").read_text()
+    code, _ = cli("cn_nope", "--out", str(tmp_path / "nope.html"))
+    assert code == 2 and not (tmp_path / "nope.html").exists()
