@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from .errors import DatabaseBusyError
 from .schema import migrate
@@ -25,6 +27,18 @@ def default_db_path() -> Path:
     """`$BILLSIM_DB` if set, else data/workbench.duckdb of the project."""
     env = os.environ.get("BILLSIM_DB")
     return Path(env) if env else DEFAULT_DB
+
+
+# DuckDB's Python API plans a query twice when its rows are read as Arrow through a relation (`con.sql(q)` binds
+# it to describe the relation, reading it plans it again), and warns that reading them from an executed result
+# instead costs a copy. For the review's wide rows the second planning costs more than the copy (measured:
+# benchmarks/README.md, issue 22), so `arrow_table` reads the executed result and this one warning is silenced.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result makes an extra copy", category=UserWarning)
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+    """The rows of `sql` (values bound from `params`) as an Arrow table, the query planned once."""
+    return con.execute(sql, params or []).to_arrow_table()
 
 
 def _is_lock_error(exc: Exception) -> bool:

@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..db import transaction
+from ..db import arrow_table, transaction
 from ..errors import NotFoundError, ValidationError
 from ..models import ReviewThresholds
 from ..scope import EVERYTHING, Scope
@@ -128,8 +128,7 @@ def review_table(
         row = con.execute(summary).fetchall()[0]
         decimals, businesses, counts = int(row[0]), row[1] or [], row[2:]
         filt = any_flag_sql(wanted) if wanted else "TRUE"
-        con.complete()  # a result of execute() left unread would refuse the query below
-        drafts = con.sql(_select(decimals, filt)).to_arrow_table()
+        drafts = arrow_table(con, _select(decimals, filt))
         thresholds = {b: get_thresholds(con, b) for b in sorted(businesses)}
         unbilled, unbilled_count = unbilled_cycles_table(con, date, scope, limit=unbilled_limit)
     return ReviewColumns(

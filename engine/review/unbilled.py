@@ -12,6 +12,7 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from ..db import arrow_table
 from ..models import UnbilledCycle
 from ..rating.targets import missed_cycles_sql
 from ..scope import EVERYTHING, Scope
@@ -33,13 +34,13 @@ def unbilled_cycles_table(
     table of COLUMNS; how many there are in all). `limit=None` lists every one."""
     sql, params = missed_cycles_sql(period_date, scope)
     lim = "" if limit is None else f"LIMIT {int(limit)}"
-    con.complete()  # a result of execute() the caller left unread would refuse the query below
-    rows = con.sql(
+    rows = arrow_table(
+        con,
         f"""WITH m AS ({sql})
             SELECT {", ".join(COLUMNS)}, count(*) OVER () AS n
             FROM m ORDER BY contract_id, period_start {lim}""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
-        params=params,
-    ).to_arrow_table()
+        params,
+    )
     total = rows.column("n")[0].as_py() if rows.num_rows else 0
     return rows.drop_columns(["n"]), total
 
