@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..billing.numbering import DEFAULT_PREFIX
 from ..currencies import MINOR_UNITS
 from ..money import MONEY_MAX_DIGITS, PRICE_SCALE, QTY_MAX_DIGITS, QTY_SCALE, TAX_RATE_DECIMALS, USAGE_QTY_MAX_DIGITS
 from ..rating.pricing import PRICING_MODELS, model_names, models_requiring
@@ -358,13 +359,29 @@ LOGO_FILE = r".+[.](png|jpe?g|gif|svg)"
 
 
 def _business_rules() -> tuple[RowRule, ...]:
-    """An invoice number prefix a number can be read back from, and a logo that is an image file."""
+    """An invoice number prefix a number can be read back from and that does not rewrite numbers already issued,
+    and a logo that is an image file."""
     return (
         RowRule(
             "invoice_prefix",
             lambda b: f"t.invoice_prefix IS NOT NULL AND NOT regexp_full_match(t.invoice_prefix, {b(INVOICE_PREFIX)})",
             "'{value}' is not an invoice number prefix: 1 to 12 letters or digits (e.g. INV or N)",
             "t.raw_invoice_prefix",
+        ),
+        # A business without a row numbers its invoices with the default prefix; its row imported later must not
+        # change how the numbers already issued are written (the prefix is read when a number is shown).
+        RowRule(
+            "invoice_prefix",
+            lambda b: (
+                f"""coalesce(t.invoice_prefix, {b(DEFAULT_PREFIX)}) <> {b(DEFAULT_PREFIX)}
+                          AND EXISTS (SELECT 1 FROM invoices i
+                                      WHERE i.business_id = t.business_id AND i.number IS NOT NULL)"""
+            ),  # noqa: S608 (the engine's own SQL; the prefix bound)
+            f"'{{value}}': business {{detail}} has already issued invoices numbered {DEFAULT_PREFIX}-<year>-<number> "
+            f"(before its row was imported), and an issued number never changes: leave invoice_prefix blank or "
+            f"{DEFAULT_PREFIX}",
+            "t.raw_invoice_prefix",
+            "t.business_id",
         ),
         RowRule(
             "logo_path",
