@@ -123,6 +123,58 @@ def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) 
     )
 
 
+def _open_invoice(db: str, pick: str) -> None:
+    """The opened invoice: its actions for its status, the invoice, its credit notes, history, document and
+    payments."""
+    try:
+        inv = _reads.load_invoice(db, pick)
+    except BillsimError as exc:
+        st.error(str(exc))
+    else:
+        st.markdown(f"**{title_of(inv)}** · `{inv.invoice_id}`")
+        if inv.status in ("draft", "approved", "held"):
+            review_controls(inv, "ledger")
+        elif inv.status in PAYABLE:
+            if inv.balance_due_minor > 0:  # credit notes or customer credit may leave nothing to pay
+                with st.form(f"pay_{pick}", border=True):
+                    p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+                    seen = f"{inv.total_paid_minor}_{inv.balance_due_minor}"  # a credit note changes the balance too
+                    p1.text_input(
+                        f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}_{seen}"
+                    )
+                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
+                    p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
+            void_control(inv, "ledger")
+        show_flash(place("ledger"))  # what the buttons above just did
+        show_invoice(inv, key="ledger")
+        credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit
+        history_panel(inv, key="ledger")
+        show_document(inv, key="ledger")
+        payments = _reads.invoice_payments(db, pick)
+        if payments:
+            st.caption("Payments")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "paid at (UTC)": p["paid_at"],
+                            "method": p["method"],
+                            "amount": money(p["amount_minor"], p["currency"]),
+                            "payment": p["payment_id"],
+                        }
+                        for p in payments
+                    ]
+                ),
+                hide_index=True,
+                key="ledger_payments",
+                placeholder="",
+                column_config={
+                    "paid at (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
+                    "amount": st.column_config.TextColumn(alignment="right"),
+                },
+            )
+
+
 def _label(number, customer_text: str, contract_id, period_start, total, currency: str, status: str) -> str:
     shown_number = invoice_number_text(number) or "draft"
     return (
@@ -219,7 +271,6 @@ else:
     )
 
 # --- one invoice ------------------------------------------------------------------------------------
-st.subheader("Invoice")
 labels = {
     r.invoice_id: _label(
         r.invoice_number,
@@ -254,65 +305,23 @@ if opened and opened not in labels:  # opened from another page, or on another p
             ),
             **labels,
         }
-pick = select_current(
-    "Open an invoice of this page",
-    list(labels),
-    key="ledger_pick",
-    default=opened,
-    placeholder="choose an invoice",
-    format_func=lambda i: labels.get(i, i),
-)
-st.session_state["ledger_open"] = pick
-if pick:
-    try:
-        inv = _reads.load_invoice(db, pick)
-    except BillsimError as exc:
-        st.error(str(exc))
-    else:
-        st.markdown(f"**{title_of(inv)}** · `{inv.invoice_id}`")
-        if inv.status in ("draft", "approved", "held"):
-            review_controls(inv, "ledger")
-        elif inv.status in PAYABLE:
-            if inv.balance_due_minor > 0:  # credit notes or customer credit may leave nothing to pay
-                with st.form(f"pay_{pick}", border=True):
-                    p1, p2, p3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-                    seen = f"{inv.total_paid_minor}_{inv.balance_due_minor}"  # a credit note changes the balance too
-                    p1.text_input(
-                        f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}_{seen}"
-                    )
-                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
-                    p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
-            void_control(inv, "ledger")
-        show_flash(place("ledger"))  # what the buttons above just did
-        show_invoice(inv, key="ledger")
-        credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit
-        history_panel(inv, key="ledger")
-        show_document(inv, key="ledger")
-        payments = _reads.invoice_payments(db, pick)
-        if payments:
-            st.caption("Payments")
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "paid at (UTC)": p["paid_at"],
-                            "method": p["method"],
-                            "amount": money(p["amount_minor"], p["currency"]),
-                            "payment": p["payment_id"],
-                        }
-                        for p in payments
-                    ]
-                ),
-                hide_index=True,
-                key="ledger_payments",
-                placeholder="",
-                column_config={
-                    "paid at (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
-                    "amount": st.column_config.TextColumn(alignment="right"),
-                },
-            )
+if labels:  # nothing to open when no invoice matches and none was opened from another page
+    st.subheader("Invoice")
+    pick = select_current(
+        "Open an invoice of this page",
+        list(labels),
+        key="ledger_pick",
+        default=opened,
+        placeholder="choose an invoice",
+        format_func=lambda i: labels.get(i, i),
+    )
+    st.session_state["ledger_open"] = pick
+    if pick:
+        _open_invoice(db, pick)
 
 # --- export -----------------------------------------------------------------------------------------
+if not total:
+    st.stop()  # nothing to export: the message above says why
 st.subheader("Export")
 e1, e2 = st.columns([1, 3])
 fmt = e1.radio("Format", ["csv", "parquet"], horizontal=True, key="export_format")

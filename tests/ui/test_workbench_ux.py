@@ -163,6 +163,19 @@ def test_the_open_filter_keeps_an_invoice_after_a_first_payment(mixed_db):
     assert kinds["paid"] not in set(shown["invoice"]) and kinds["void"] not in set(shown["invoice"])
 
 
+def test_a_filter_matching_nothing_leaves_no_invoice_to_open_and_nothing_to_export(mixed_db):
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    headers = {h.value for h in at.subheader}
+    assert {"Invoice", "Export"} <= headers
+    widget(at.text_input, "ledger_customer").set_value("NOBODY-AT-ALL").run()
+    assert_clean(at)
+    assert any(i.value == "No invoice matches." for i in at.info)
+    assert not {"Invoice", "Export"} & {h.value for h in at.subheader}
+    assert not [s for s in at.selectbox if s.key == "ledger_pick"]
+    assert not [b for b in at.button if b.key == "export_prepare"]
+
+
 def test_invoice_numbers_carry_the_business_prefix_and_year_on_the_ledger_and_in_the_export(mixed_db):
     path, kinds = mixed_db
     at = start_app()
