@@ -93,11 +93,21 @@ def format_major(amount: Decimal, currency: str) -> str:
 
 
 def _scaled_text(minor: str, exp: int) -> str:
+    """Two forms of the same text: a 64-bit one for the amounts of every day, which DuckDB writes about five times
+    faster (benchmarks/README.md, issue 22), and the 128-bit one beyond it. DECIMAL(w,0) × 10^-exp is exact (a
+    decimal product keeps every digit) and DuckDB writes a DECIMAL with exactly its scale's decimals and a leading 0
+    ('-0.05'). With w = 17 − exp the product is a DECIMAL(18, exp), 64 bits: |minor| < 10^w (for cents, below
+    10^13 major units)."""
     if exp == 0:
-        return f"(({minor})::HUGEINT)::VARCHAR"
-    # DECIMAL(38,0) × 10^-exp is exact (a decimal product keeps every digit) and DuckDB writes a DECIMAL
-    # with exactly its scale's decimals and a leading 0 ('-0.05'): one multiplication and one cast per cell
-    return f"((({minor})::DECIMAL(38,0) * 0.{'0' * (exp - 1)}1)::VARCHAR)"
+        fast, wide, bound = f"(({minor})::BIGINT)::VARCHAR", f"(({minor})::HUGEINT)::VARCHAR", BIGINT_MAX + 1
+    else:
+        unit = f"0.{'0' * (exp - 1)}1"
+        wide = f"((({minor})::DECIMAL(38,0) * {unit})::VARCHAR)"
+        if exp > 12:  # no 64-bit form worth having
+            return wide
+        fast = f"((({minor})::DECIMAL({17 - exp},0) * {unit})::VARCHAR)"
+        bound = 10 ** (17 - exp)
+    return f"(CASE WHEN ({minor}) > -{bound} AND ({minor}) < {bound} THEN {fast} ELSE {wide} END)"
 
 
 def sql_major_text(minor: str, exp: str | int) -> str:

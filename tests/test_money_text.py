@@ -59,6 +59,28 @@ def test_sql_major_text_with_a_literal_exponent(duck, minor, exp, text):
     assert duck.execute(sql, [minor]).fetchone()[0] == text
 
 
+def _boundaries() -> list[tuple[int, int]]:
+    """Amounts at and around the edge between the 64-bit and the 128-bit text of each exponent, and the ends of
+    BIGINT, HUGEINT amounts beyond it too (a sum of amounts can be one)."""
+    cases = []
+    for exp in (0, 1, 2, 3, 4, 6, 12, 13):
+        edge = 2**63 if exp == 0 else 10 ** (17 - exp)
+        for minor in (edge - 1, edge, edge + 1, 2**63 - 1, 2**63, 10**24 + 7, 0, 1, 5):
+            cases += [(minor, exp), (-minor, exp)]
+    return cases
+
+
+@pytest.mark.parametrize("minor, exp", _boundaries())
+def test_sql_major_text_is_exact_on_both_sides_of_its_64_bit_form(duck, minor, exp):
+    sql = f"SELECT {sql_major_text('m', exp)}, {sql_major_text('m', 'e')} FROM (SELECT ?::HUGEINT m, ?::INTEGER e)"
+    literal, by_column = duck.execute(sql, [minor, exp]).fetchone()
+    digits = str(abs(minor)).rjust(exp + 1, "0")  # the text by hand: every digit, exp of them after the point
+    expected = ("-" if minor < 0 else "") + (f"{digits[:-exp]}.{digits[-exp:]}" if exp else digits)
+    assert literal == expected
+    if exp in set(MINOR_UNITS.values()):
+        assert by_column == expected
+
+
 @pytest.mark.parametrize(
     "amount, currency, minor",
     [

@@ -358,6 +358,10 @@ INVOICE_PREFIX = r"[A-Za-z0-9]{1,12}"  # engine/billing/numbering.py: '<prefix>-
 LOGO_FILE = r".+[.](png|jpe?g|gif|svg)"
 
 
+# the staged business already has invoices with a number (finalized, under the default prefix)
+_NUMBERED = "EXISTS (SELECT 1 FROM invoices i WHERE i.business_id = t.business_id AND i.number IS NOT NULL)"
+
+
 def _business_rules() -> tuple[RowRule, ...]:
     """An invoice number prefix a number can be read back from and that does not rewrite numbers already issued,
     and a logo that is an image file."""
@@ -372,11 +376,7 @@ def _business_rules() -> tuple[RowRule, ...]:
         # change how the numbers already issued are written (the prefix is read when a number is shown).
         RowRule(
             "invoice_prefix",
-            lambda b: (
-                f"""coalesce(t.invoice_prefix, {b(DEFAULT_PREFIX)}) <> {b(DEFAULT_PREFIX)}
-                          AND EXISTS (SELECT 1 FROM invoices i
-                                      WHERE i.business_id = t.business_id AND i.number IS NOT NULL)"""
-            ),  # noqa: S608 (the engine's own SQL; the prefix bound)
+            lambda b: f"coalesce(t.invoice_prefix, {b(DEFAULT_PREFIX)}) <> {b(DEFAULT_PREFIX)} AND {_NUMBERED}",
             f"'{{value}}': business {{detail}} has already issued invoices numbered {DEFAULT_PREFIX}-<year>-<number> "
             f"(before its row was imported), and an issued number never changes: leave invoice_prefix blank or "
             f"{DEFAULT_PREFIX}",
