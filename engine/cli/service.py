@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..mcp.stdio import run_stdio
-from ..server.run import serve
 from ..service import access, contracts, invoices, limits
 from ..service.seed_bodies import read_json
 from .common import Context, _count, _Parser, _seconds
@@ -24,6 +22,10 @@ def cmd_token(args, ctx: Context) -> int:
 
 
 def cmd_mcp(args, ctx: Context) -> int:
+    # The MCP SDK, FastAPI and Streamlit load only for the two commands that serve them (tests/test_architecture.py
+    # DEFERRED): every other command starts without them, seconds sooner (benchmarks/README.md, issue 22).
+    from ..mcp.stdio import run_stdio
+
     run_stdio(args.db, args.business, actor=args.actor)
     return 0
 
@@ -55,6 +57,8 @@ def cmd_batch(args, ctx: Context) -> int:
 
 
 def cmd_serve(args, ctx: Context) -> int:
+    from ..server.run import serve  # loaded only to serve: see cmd_mcp
+
     return serve(
         args.db,
         host=args.host,
