@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
-from ..money import sql_price_scaled, sql_round_minor
+from ..money import sql_price_scaled, sql_price_value, sql_qty_scaled, sql_qty_value, sql_round_minor
 from .adjustments import STAGES as ADJUSTMENT_STAGES
 from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
@@ -72,20 +72,29 @@ def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
                ELSE {win_start} <= {win_end} END"""
 
 
+def _scaled_order_lines_sql(src: str) -> str:
+    """The order lines with their money values and quantities as exact scaled integers (HUGEINT, named as in
+    pricing.py: upn, pkgn, freen, ratn, feen; discn = discount_percent × 10^6): scaled once per order line,
+    not once per cycle a line is rated in (a 128-bit cast is the costliest step of a line's amount)."""
+    return f"""SELECT *, {sql_price_scaled("unit_price")} AS upn, {sql_qty_scaled("package_size")} AS pkgn,
+                  {sql_qty_scaled("free_units")} AS freen, {sql_price_scaled("percentage_rate")} AS ratn,
+                  {sql_price_scaled("fixed_fee")} AS feen, {sql_qty_scaled("discount_percent")} AS discn
+           FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+
+
 def _lines_sql(src: str) -> str:
     _, win_start, win_end = _window_sql("ol", "c", "t")
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
     SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp, cu.per_minor_18,
            ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
-           ol.unit_price, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
-           ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
+           ol.upn, ol.quantity AS line_quantity, ol.pkgn, ol.freen, ol.ratn, ol.feen, ol.discn,
            coalesce(ol.tax_codes, cust.tax_codes) AS tax_codes,
            CASE WHEN ol.kind = 'one_time' THEN t.period_start ELSE {win_start} END AS win_start,
            CASE WHEN ol.kind = 'one_time' THEN t.period_end ELSE {win_end} END AS win_end
     FROM _targets t
     JOIN {src}.contracts c USING (contract_id)
-    JOIN {src}.order_lines ol USING (contract_id)
+    JOIN ({_scaled_order_lines_sql(src)}) ol USING (contract_id)
     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
@@ -126,8 +135,11 @@ def _tier_rows_sql(src: str, priced: str) -> str:
     return f"""
     WITH bounds AS (
         SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
-               {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee
-        FROM {priced} p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
+               {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee,
+               pt.t_upn, pt.t_feen
+        FROM {priced} p
+        JOIN (SELECT *, {sql_price_scaled("unit_price")} AS t_upn, {sql_price_scaled("flat_fee")} AS t_feen
+              FROM {src}.price_tiers) pt ON pt.line_id = p.line_id
         WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
     shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
     units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
@@ -179,7 +191,7 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     num, extra_div = price_case_sql(shape.models)
     tiered = models_in_sql(tiered_models())
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
-    disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
+    disc = "(100000000 - coalesce(discn, 0))"
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
     amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
@@ -190,11 +202,11 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
             ("metric", "metric", "text"),
             ("aggregation", "aggregation", "text"),
             ("usage_rows", "CASE WHEN kind = 'usage' THEN n_rows END", "integer"),
-            ("discount_percent", "discount_percent", "decimal"),
-            ("percentage_rate", "percentage_rate", "decimal"),
-            ("fixed_fee", "fixed_fee", "decimal"),
-            ("package_size", "package_size", "decimal"),
-            ("free_units", "free_units", "decimal"),
+            ("discount_percent", sql_qty_value("discn"), "decimal"),
+            ("percentage_rate", sql_price_value("ratn"), "decimal"),
+            ("fixed_fee", sql_price_value("feen"), "decimal"),
+            ("package_size", sql_qty_value("pkgn"), "decimal"),
+            ("free_units", sql_qty_value("freen"), "decimal"),
             ("tiers", "tiers", "json"),
         ]
     )
@@ -224,15 +236,12 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     CREATE OR REPLACE TEMP TABLE {_amounts_table(shape)} AS
     WITH {tiers}
     scaled AS (
-        SELECT *,
-               (q * 1000000)::HUGEINT AS qn, {sql_price_scaled("unit_price")} AS upn,
-               (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
-               {sql_price_scaled("percentage_rate")} AS ratn, {sql_price_scaled("fixed_fee")} AS feen
-        FROM with_tiers),
+        SELECT *, {sql_qty_scaled("q")} AS qn FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS (
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
-               CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
+               CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN {sql_price_value("upn")}
+               END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
