@@ -108,10 +108,10 @@ def _priced_sql(numbered: bool) -> str:
     # after every order line, is numbered n + 1 by its own stage. Amounts alone (what-if) need no numbers.
     number = "n.line_no" if numbered else "NULL::INTEGER AS line_no"
     numbers = f"""
-    JOIN (SELECT contract_id, period_start, line_id,
+    JOIN (SELECT rowid AS line_row,
                  row_number() OVER (PARTITION BY contract_id, period_start
                                     ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
-          FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (engine constants)
+          FROM _rating_lines) n ON n.line_row = l.rowid"""  # noqa: S608 (engine constants)
     return f"""
     SELECT l.*,
            coalesce(a.n_rows, 0) AS n_rows,
@@ -123,7 +123,7 @@ def _priced_sql(numbered: bool) -> str:
                 THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days,
            {number}
     FROM _rating_lines l
-    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id){numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+    LEFT JOIN _usage_agg a ON a.line_row = l.rowid{numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
 def _tier_rows_sql(src: str, priced: str) -> str:
