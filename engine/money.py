@@ -184,15 +184,12 @@ def sql_qty_scaled(value: str) -> str:
     )
 
 
-def sql_price_value(scaled: str) -> str:
-    """SQL: the money value × PRICE_UNIT `scaled` (a HUGEINT, as `sql_price_scaled` makes it) back as its
-    DECIMAL(38,12): an exact product (DECIMAL(38,0) × 10^-12 keeps every digit), no division."""
-    return f"(({scaled})::DECIMAL(38,0) * 0.{'0' * (PRICE_SCALE - 1)}1)"
-
-
-def sql_qty_value(scaled: str) -> str:
-    """SQL: the quantity × QTY_UNIT `scaled` (a HUGEINT) back as its DECIMAL(38,6), exactly (see sql_price_value)."""
-    return f"(({scaled})::DECIMAL(38,0) * 0.{'0' * (QTY_SCALE - 1)}1)"
+def sql_price_scaled_within(value: str) -> str:
+    """SQL: `sql_price_scaled(value)` when |value| < MONEY_LIMIT (where the product value × 10^12 fits its
+    DECIMAL(38,12): never an overflow), else NULL. For scaling ahead of time rows that may never be rated (every
+    order line of the contracts rated): a rated row whose value is beyond the bound (NULL here) takes
+    `coalesce(scaled_within, sql_price_scaled(value))`, the same error as before, and only for its own row."""
+    return f"(CASE WHEN abs({value}) < {MONEY_LIMIT} THEN {sql_price_scaled(value)} END)"
 
 
 def sql_tax_minor(base: str, rate_n: str) -> str:

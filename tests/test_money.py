@@ -18,6 +18,7 @@ from engine.billing.invoice_store import TAX_SQL
 from engine.errors import ValidationError
 from engine.money import (
     MONEY_LIMIT,
+    MONEY_MAX_DIGITS,
     PRICE_SCALE,
     QTY_FAST_LIMIT,
     QTY_MAX_DIGITS,
@@ -26,9 +27,8 @@ from engine.money import (
     round_half_away,
     round_minor,
     sql_price_scaled,
-    sql_price_value,
+    sql_price_scaled_within,
     sql_qty_scaled,
-    sql_qty_value,
     sql_round_minor,
     tax_minor,
     to_major,
@@ -306,14 +306,16 @@ def _exact_scaled(v: Decimal) -> int:
     return scaled.numerator
 
 
-def _sql_scaled(con, values: list[Decimal]) -> list[tuple[int, Decimal]]:
-    """(value × 10^6 by sql_qty_scaled, that integer back by sql_qty_value) for DECIMAL(38,6) `values`."""
-    scaled = sql_qty_scaled("x")
-    return con.execute(
-        f"SELECT {scaled}, {sql_qty_value(scaled)} FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,6) AS x, "
-        "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
-        [[str(v) for v in values], [str(v) for v in values]],
-    ).fetchall()
+def _sql_scaled(con, values: list[Decimal]) -> list[int]:
+    """value × 10^6 by sql_qty_scaled, for DECIMAL(38,6) `values`, in their order."""
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT {sql_qty_scaled('x')} FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,6) AS x, "
+            "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
+            [[str(v) for v in values], [str(v) for v in values]],
+        ).fetchall()
+    ]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -329,42 +331,54 @@ def _sql_scaled(con, values: list[Decimal]) -> list[tuple[int, Decimal]]:
     )
 )
 def test_sql_qty_scaled_is_the_exact_integer_on_both_sides_of_the_fast_limit(duck, values):
-    """sql_qty_scaled(q) = q × 10^6 exactly (the Decimal product), by the 64-bit form below 10^6 and the 128-bit
-    cast from 10^6 on, up to the quantity bound 10^26; sql_qty_value gives back q itself, as DECIMAL(38,6)."""
-    got = _sql_scaled(duck, values)
-    assert [n for n, _ in got] == [_exact_scaled(v) for v in values]
-    assert [back for _, back in got] == values
+    """sql_qty_scaled(q) = q × 10^6 exactly (the Fraction product), by the 64-bit form below 10^6 and the 128-bit
+    cast from 10^6 on, up to the quantity bound 10^26."""
+    assert _sql_scaled(duck, values) == [_exact_scaled(v) for v in values]
 
 
 def test_sql_qty_scaled_at_its_edges(duck):
-    """Named edges: ±(10^6 − 10^-6) take the 64-bit form, ±10^6 and beyond the 128-bit one; each exact."""
-    got = _sql_scaled(duck, _QTY_EDGES)
-    assert [n for n, _ in got] == [_exact_scaled(v) for v in _QTY_EDGES]
+    """Named edges: ±(10^6 − 10^-6) take the 64-bit form, ±10^6 and beyond the 128-bit one; each exact; NULL stays
+    NULL."""
+    assert _sql_scaled(duck, _QTY_EDGES) == [_exact_scaled(v) for v in _QTY_EDGES]
     assert duck.execute(f"SELECT typeof({sql_qty_scaled('1.5::DECIMAL(38,6)')})").fetchone()[0] == "HUGEINT"
-    assert duck.execute(f"SELECT typeof({sql_qty_value('1::HUGEINT')})").fetchone()[0] == "DECIMAL(38,6)"
+    assert duck.execute(f"SELECT {sql_qty_scaled('NULL::DECIMAL(38,6)')}").fetchone()[0] is None
+
+
+_MONEY_TOP = Decimal("9" * MONEY_MAX_DIGITS + "." + "9" * PRICE_SCALE)  # the largest money value below the bound
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
-        st.decimals(
-            min_value=-(Decimal(MONEY_LIMIT)) + Decimal("1e-12"),
-            max_value=Decimal(MONEY_LIMIT) - Decimal("1e-12"),
-            places=PRICE_SCALE,
-            allow_nan=False,
-            allow_infinity=False,
+        st.one_of(
+            st.decimals(
+                min_value=_MONEY_TOP.copy_negate(),
+                max_value=_MONEY_TOP,
+                places=PRICE_SCALE,
+                allow_nan=False,
+                allow_infinity=False,
+            ),
+            st.decimals(min_value=Decimal(MONEY_LIMIT), max_value=Decimal(10) ** 25, places=0, allow_nan=False),
+            st.sampled_from([_MONEY_TOP, _MONEY_TOP.copy_negate(), Decimal(MONEY_LIMIT), -Decimal(MONEY_LIMIT)]),
         ),
         min_size=1,
         max_size=40,
     )
 )
-def test_sql_price_value_gives_back_the_scaled_money_value(duck, values):
-    """sql_price_value(sql_price_scaled(v)) is v, with the type and text of a money column (DECIMAL(38,12))."""
-    back = sql_price_value(sql_price_scaled("x"))
-    rows = duck.execute(
-        f"SELECT {back}, ({back})::VARCHAR, x::VARCHAR, typeof({back}) "
-        "FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,12) AS x)",
-        [[str(v) for v in values]],
-    ).fetchall()
-    assert [r[0] for r in rows] == values
-    assert all(r[1] == r[2] and r[3] == "DECIMAL(38,12)" for r in rows)
+def test_sql_price_scaled_within_is_the_scaled_value_below_the_bound_and_null_from_it_on(duck, values):
+    """Below MONEY_LIMIT: sql_price_scaled's exact integer (value × 10^12); at and beyond it NULL, never the
+    overflow that sql_price_scaled raises there (a row scaled ahead of time must not fail a rating it is not in)."""
+    got = [
+        r[0]
+        for r in duck.execute(
+            f"SELECT {sql_price_scaled_within('x')} FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,12) AS x, "
+            "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
+            [[str(v) for v in values], [str(v) for v in values]],
+        ).fetchall()
+    ]
+    expected = [(Fraction(v) * 10**PRICE_SCALE).numerator if abs(v) < MONEY_LIMIT else None for v in values]
+    assert got == expected
+    beyond = [v for v in values if abs(v) >= MONEY_LIMIT]
+    if beyond:
+        with pytest.raises(duckdb.OutOfRangeException):
+            duck.execute(f"SELECT {sql_price_scaled('?::DECIMAL(38,12)')}", [str(beyond[0])]).fetchall()

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
-from ..money import sql_price_scaled, sql_price_value, sql_qty_scaled, sql_qty_value, sql_round_minor
+from ..money import sql_price_scaled, sql_price_scaled_within, sql_qty_scaled, sql_round_minor
 from .adjustments import STAGES as ADJUSTMENT_STAGES
 from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
+from .id_filters import FEW_IDS
 from .pricing import (
     PRICING_MODELS,
     models_in_sql,
@@ -73,28 +74,32 @@ def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
 
 
 def _scaled_order_lines_sql(src: str) -> str:
-    """The order lines with their money values and quantities as exact scaled integers (HUGEINT, named as in
-    pricing.py: upn, pkgn, freen, ratn, feen; discn = discount_percent × 10^6): scaled once per order line,
-    not once per cycle a line is rated in (a 128-bit cast is the costliest step of a line's amount)."""
-    return f"""SELECT *, {sql_price_scaled("unit_price")} AS upn, {sql_qty_scaled("package_size")} AS pkgn,
-                  {sql_qty_scaled("free_units")} AS freen, {sql_price_scaled("percentage_rate")} AS ratn,
-                  {sql_price_scaled("fixed_fee")} AS feen, {sql_qty_scaled("discount_percent")} AS discn
+    """The order lines with `upn_within`, their unit_price × 10^12 when within the money bound (else NULL; see
+    money.sql_price_scaled_within): scaled once per order line, not once per cycle the line is rated in (a
+    128-bit cast is the costliest step of a line's amount, and most lines have a unit price)."""
+    return f"""SELECT *, {sql_price_scaled_within("unit_price")} AS upn_within
            FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def _lines_sql(src: str) -> str:
+def _lines_sql(src: str, ahead: bool = True) -> str:
+    """`ahead`: scale the unit prices of the targets' order lines ahead (a bulk rating); otherwise (a preview, a
+    draft: a few contracts) `upn_within` is NULL and each rated line scales its own (the stages then plan and
+    run smaller)."""
     _, win_start, win_end = _window_sql("ol", "c", "t")
+    order_lines = f"({_scaled_order_lines_sql(src)})" if ahead else f"{src}.order_lines"
+    upn_within = "ol.upn_within" if ahead else "NULL::HUGEINT AS upn_within"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
     SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp, cu.per_minor_18,
            ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
-           ol.upn, ol.quantity AS line_quantity, ol.pkgn, ol.freen, ol.ratn, ol.feen, ol.discn,
+           ol.unit_price, {upn_within}, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
+           ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
            coalesce(ol.tax_codes, cust.tax_codes) AS tax_codes,
            CASE WHEN ol.kind = 'one_time' THEN t.period_start ELSE {win_start} END AS win_start,
            CASE WHEN ol.kind = 'one_time' THEN t.period_end ELSE {win_end} END AS win_end
     FROM _targets t
     JOIN {src}.contracts c USING (contract_id)
-    JOIN ({_scaled_order_lines_sql(src)}) ol USING (contract_id)
+    JOIN {order_lines} ol USING (contract_id)
     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
@@ -126,9 +131,38 @@ def _priced_sql(numbered: bool) -> str:
     LEFT JOIN _usage_agg a ON a.line_row = l.rowid{numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
-def _tier_rows_sql(src: str, priced: str) -> str:
+# after `bounds` (one row per tier of a rated line): whether the tier applies, its units, its amount × 10^18
+_TIER_SHARES = f"""shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
+    units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
+    SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+
+
+def _tier_rows_sql(src: str, priced: str, ahead: bool = True) -> str:
     """SELECT of each tier's share of the graduated / volume lines of `priced` (a stage name of the statement):
-    the breakdown's tiers and the lines' tier sums."""
+    the breakdown's tiers and the lines' tier sums. `ahead` as in _lines_sql: a tier's lower bound and scaled
+    prices once per tier (a bulk rating), else once per tier of each rated line."""
+    if not ahead:
+        return _tier_rows_per_line_sql(src, priced)
+    # a tier's lower bound and its money scaled (within the bound, as the order lines' upn_within): once per tier
+    # of the lines being rated, not once per cycle the line is rated in
+    tiers = f"""SELECT *, coalesce(lag(up_to) OVER (PARTITION BY line_id ORDER BY tier_no), 0) AS lower,
+                      {sql_price_scaled_within("unit_price")} AS t_upn_within,
+                      {sql_price_scaled_within("flat_fee")} AS t_feen_within
+               FROM {src}.price_tiers
+               WHERE line_id IN (SELECT line_id FROM _rating_lines
+                                 WHERE pricing_model IN {models_in_sql(tiered_models())})"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    return f"""
+    WITH bounds AS (
+        SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
+               pt.lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee,
+               coalesce(pt.t_upn_within, {sql_price_scaled("pt.unit_price")}) AS t_upn,
+               coalesce(pt.t_feen_within, {sql_price_scaled("pt.flat_fee")}) AS t_feen
+        FROM {priced} p JOIN ({tiers}) pt ON pt.line_id = p.line_id
+        WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
+    {_TIER_SHARES}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+
+
+def _tier_rows_per_line_sql(src: str, priced: str) -> str:
     lower = (
         "coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id ORDER BY pt.tier_no), 0)"
     )
@@ -136,14 +170,10 @@ def _tier_rows_sql(src: str, priced: str) -> str:
     WITH bounds AS (
         SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
                {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee,
-               pt.t_upn, pt.t_feen
-        FROM {priced} p
-        JOIN (SELECT *, {sql_price_scaled("unit_price")} AS t_upn, {sql_price_scaled("flat_fee")} AS t_feen
-              FROM {src}.price_tiers) pt ON pt.line_id = p.line_id
+               {sql_price_scaled("pt.unit_price")} AS t_upn, {sql_price_scaled("pt.flat_fee")} AS t_feen
+        FROM {priced} p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
         WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
-    shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
-    units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
-    SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+    {_TIER_SHARES}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 @dataclass(frozen=True)
@@ -187,11 +217,11 @@ def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
     return _Shape(known, bool(commitments), bool(coupons), bool(line_codes or customer_codes), bool(single_rate))
 
 
-def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE) -> str:
+def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE, ahead: bool = True) -> str:
     num, extra_div = price_case_sql(shape.models)
     tiered = models_in_sql(tiered_models())
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
-    disc = "(100000000 - coalesce(discn, 0))"
+    disc = f"(100000000 - coalesce({sql_qty_scaled('discount_percent')}, 0))"
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
     amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
@@ -202,11 +232,11 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
             ("metric", "metric", "text"),
             ("aggregation", "aggregation", "text"),
             ("usage_rows", "CASE WHEN kind = 'usage' THEN n_rows END", "integer"),
-            ("discount_percent", sql_qty_value("discn"), "decimal"),
-            ("percentage_rate", sql_price_value("ratn"), "decimal"),
-            ("fixed_fee", sql_price_value("feen"), "decimal"),
-            ("package_size", sql_qty_value("pkgn"), "decimal"),
-            ("free_units", sql_qty_value("freen"), "decimal"),
+            ("discount_percent", "discount_percent", "decimal"),
+            ("percentage_rate", "percentage_rate", "decimal"),
+            ("fixed_fee", "fixed_fee", "decimal"),
+            ("package_size", "package_size", "decimal"),
+            ("free_units", "free_units", "decimal"),
             ("tiers", "tiers", "json"),
         ]
     )
@@ -217,7 +247,7 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     # priced_lines is read three times, each for other lines (the tiered ones, the others): inlined, not materialized
     # (a copy of every line's columns cost as much as the stage itself)
     tiers = f"""priced_lines AS NOT MATERIALIZED ({_priced_sql(numbered=explain)}),
-    tier_rows AS ({_tier_rows_sql(src, "priced_lines")}),
+    tier_rows AS ({_tier_rows_sql(src, "priced_lines", ahead)}),
     tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
         FROM tier_rows GROUP BY ALL),
@@ -236,12 +266,15 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     CREATE OR REPLACE TEMP TABLE {_amounts_table(shape)} AS
     WITH {tiers}
     scaled AS (
-        SELECT *, {sql_qty_scaled("q")} AS qn FROM with_tiers),
+        SELECT *,
+               {sql_qty_scaled("q")} AS qn, coalesce(upn_within, {sql_price_scaled("unit_price")}) AS upn,
+               {sql_qty_scaled("package_size")} AS pkgn, {sql_qty_scaled("free_units")} AS freen,
+               {sql_price_scaled("percentage_rate")} AS ratn, {sql_price_scaled("fixed_fee")} AS feen
+        FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
     order_line_amounts AS (
         SELECT contract_id, period_start, line_id, kind, product, description, q AS quantity,
-               CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN {sql_price_value("upn")}
-               END AS unit_price,
+               CASE WHEN pricing_model IN {models_in_sql(unit_price_models())} THEN unit_price END AS unit_price,
                CASE WHEN kind = 'recurring' THEN active_days END AS active_days,
                CASE WHEN kind = 'recurring' THEN period_days END AS period_days,
                {amount} AS amount_minor, win_start AS line_start, win_end AS line_end, {breakdown} AS breakdown,
@@ -310,10 +343,12 @@ def rate_targets(
     without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
-    lines = con.execute(_lines_sql(src)).fetchone()[0]  # CREATE … AS returns the rows it stored
+    # a bulk rating scales prices ahead, once per order line and tier; a few contracts' lines each their own
+    ahead = contract_ids is None or len(contract_ids) > FEW_IDS
+    lines = con.execute(_lines_sql(src, ahead)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
     shape = _shape(con, src)
-    con.execute(_rated_lines_sql(src, explain, shape))
+    con.execute(_rated_lines_sql(src, explain, shape, ahead))
     if shape.commitments:
         con.execute(_true_ups_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
