@@ -13,6 +13,8 @@ and process CPU seconds, the load, a hash of the results) and a last line with t
     --what rating     one rating of every cycle of the year (explain=False, as a what-if rates), the
                       hash of its line amounts and invoices
     --what simulate   the broad scenario of benchmarks/backtest.py, the hash of its comparison and tax rows
+    --what billrating the bill run's rating of one month (2026-03-15, explain=True: breakdowns and line numbers,
+                      as benchmarks/bill_run.py's rating_only_s) on --db (the bill run's cached demo database)
     --what preview    20 previews (engine.billing.invoices.preview_invoice, 20 contracts, 2026-03-15): the
                       median's wall and CPU milliseconds (not seconds), the hash of the 20 invoices
 """
@@ -87,6 +89,14 @@ def _rating(mods, con, frm, to) -> tuple[float, float, str]:
     return wall, cpu, _hash(con, ("_rated_lines", "_rated_invoices"))
 
 
+def _bill_rating(mods, con) -> tuple[float, float, str]:
+    t, c = time.perf_counter(), _cpu()
+    mods["engine.rating.targets"].targets_for_date(con, dt.date(2026, 3, 15))
+    mods["engine.rating.pipeline"].rate_targets(con)
+    wall, cpu = time.perf_counter() - t, _cpu() - c
+    return wall, cpu, _hash(con, ("_rated_lines", "_rated_invoices"))
+
+
 def _simulate(mods, con, frm, to, churned) -> tuple[float, float, str]:
     sc = mods["engine.whatif.scenarios"]
     scenario = sc.parse_scenario(
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--a", type=Path, default=Path("/work/main"), help="root of tree A (main)")
     p.add_argument("--b", type=Path, default=HERE.parent, help="root of tree B (the branch)")
-    p.add_argument("--what", choices=("rating", "simulate", "preview"), default="rating")
+    p.add_argument("--what", choices=("rating", "billrating", "simulate", "preview"), default="rating")
     p.add_argument("--pairs", type=int, default=4)
     p.add_argument("--db", type=Path, help="the backtest database (default: the cached one of 100k contracts)")
     args = p.parse_args(argv)
@@ -149,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             with tree as mods:
                 if args.what == "rating":
                     wall, cpu, digest = _rating(mods, con, frm, to)
+                elif args.what == "billrating":
+                    wall, cpu, digest = _bill_rating(mods, con)
                 elif args.what == "simulate":
                     wall, cpu, digest = _simulate(mods, con, frm, to, churned)
                 else:
