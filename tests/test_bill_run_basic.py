@@ -321,6 +321,32 @@ def test_a_contract_whose_rating_overflows_is_reported_failed_and_the_others_are
     assert outcome == ("failed", reason)
 
 
+def test_a_price_beyond_the_bound_fails_only_a_contract_that_bills_it(con):
+    """Money values are scaled ahead of time, once per order line and per tier: a price beyond the bound (10^20,
+    stored without the importer) in a line or tier not billed this cycle (it starts next year) fails nothing,
+    nor does it fail the contracts around it (K-2X sorts among K-1 … K-5); the contract billing one (K-3X)
+    fails alone, as before."""
+    add_customer(con, "C1")
+    for i in range(1, 6):
+        add_contract(con, f"K-{i}", "C1", "2026-01-01")
+        add_line(con, f"L-{i}", f"K-{i}", unit_price="10.00")
+    add_contract(con, "K-2X", "C1", "2026-01-01")
+    add_line(con, "L-2X", "K-2X", unit_price="7.00")
+    for line_id, model, tiers in (("L-2X-LATER", "flat", None), ("L-2X-TIERS", "graduated", [(None, "1.00")])):
+        add_line(con, line_id, "K-2X", pricing_model=model, tiers=tiers, start_date="2027-01-01")
+    con.execute("UPDATE order_lines SET unit_price = 1e20 WHERE line_id = 'L-2X-LATER'")
+    con.execute("UPDATE price_tiers SET unit_price = 1e20, flat_fee = -1e20 WHERE line_id = 'L-2X-TIERS'")
+    add_contract(con, "K-3X", "C1", "2026-01-01")
+    add_line(con, "L-3X", "K-3X", unit_price="1.00")
+    con.execute("UPDATE order_lines SET unit_price = -1e20 WHERE line_id = 'L-3X'")
+    report = bill_run(con, MARCH)
+    assert [f.contract_id for f in report.failed] == ["K-3X"]
+    assert "Overflow" in report.failed[0].reason
+    assert report.drafted == 6
+    amounts = dict(con.execute("SELECT contract_id, subtotal_minor FROM invoices").fetchall())
+    assert amounts == {**{f"K-{i}": 1000 for i in range(1, 6)}, "K-2X": 700}
+
+
 def test_a_usage_overflow_fails_only_its_contract(con):
     """A usage line priced at 10^20 per unit on 10^11 units: overflows the BIGINT minor units."""
     add_customer(con, "C1")

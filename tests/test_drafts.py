@@ -446,7 +446,8 @@ def test_preview_equals_draft_for_random_contracts_of_every_model(mcon, contract
 
 def test_every_preview_equals_its_bill_run_invoice_on_generated_data(con):
     """A one-contract rating is written for the contract's shape (its pricing models, a minimum commitment or
-    not: rating.pipeline._Shape); a bill run rates all contracts at once, every model and the true-up. The same
+    not: rating.pipeline._Shape) and scales each rated line's prices itself; a bill run rates all contracts at
+    once, every model and the true-up, with prices scaled ahead once per order line and tier (`ahead`). The same
     invoice either way, for every contract of a generated ledger (each model, with and without commitments)."""
     from engine.billing.invoice_store import load_invoice
     from engine.ingest.demo import seed_demo

@@ -16,7 +16,23 @@ from hypothesis import strategies as st
 
 from engine.billing.invoice_store import TAX_SQL
 from engine.errors import ValidationError
-from engine.money import TAX_BOUNDS, round_half_away, round_minor, sql_round_minor, tax_minor, to_major
+from engine.money import (
+    MONEY_LIMIT,
+    MONEY_MAX_DIGITS,
+    PRICE_SCALE,
+    QTY_FAST_LIMIT,
+    QTY_MAX_DIGITS,
+    QTY_SCALE,
+    TAX_BOUNDS,
+    round_half_away,
+    round_minor,
+    sql_price_scaled,
+    sql_price_scaled_within,
+    sql_qty_scaled,
+    sql_round_minor,
+    tax_minor,
+    to_major,
+)
 
 HUGEINT_MAX = 2**127 - 1
 BIGINT_MAX = 2**63 - 1
@@ -255,3 +271,114 @@ def test_tax_sql_equals_tax_minor(duck, subtotal, rate):
         [subtotal, str(rate)],
     ).fetchone()[0]
     assert got == tax_minor(subtotal, rate) == reference_round(Fraction(subtotal) * Fraction(rate) / 100)
+
+
+# --- exact scaling of quantities: a 64-bit form below QTY_FAST_LIMIT, the 128-bit cast beyond --------------
+
+_QTY_TOP = Decimal("9" * QTY_MAX_DIGITS + "." + "9" * QTY_SCALE)  # the largest quantity below the bound 10^26
+_QTY = st.decimals(
+    min_value=_QTY_TOP.copy_negate(),
+    max_value=_QTY_TOP,
+    places=QTY_SCALE,
+    allow_nan=False,
+    allow_infinity=False,
+)
+_EDGE = Decimal(QTY_FAST_LIMIT)
+_QTY_EDGES = [
+    _EDGE - Decimal("0.000001"),
+    -(_EDGE - Decimal("0.000001")),
+    _EDGE,
+    -_EDGE,
+    _EDGE + Decimal("0.000001"),
+    -(_EDGE + Decimal("0.000001")),
+    Decimal("0.000001"),
+    Decimal("-0.000001"),
+    Decimal(0),
+    _QTY_TOP,
+    _QTY_TOP.copy_negate(),
+]
+
+
+def _exact_scaled(v: Decimal) -> int:
+    """v × 10^6 as an exact integer (Fraction: a Decimal operation would round to 28 digits)."""
+    scaled = Fraction(v) * 10**QTY_SCALE
+    assert scaled.denominator == 1
+    return scaled.numerator
+
+
+def _sql_scaled(con, values: list[Decimal]) -> list[int]:
+    """value × 10^6 by sql_qty_scaled, for DECIMAL(38,6) `values`, in their order."""
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT {sql_qty_scaled('x')} FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,6) AS x, "
+            "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
+            [[str(v) for v in values], [str(v) for v in values]],
+        ).fetchall()
+    ]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            _QTY,
+            st.decimals(min_value=-_EDGE * 2, max_value=_EDGE * 2, places=QTY_SCALE, allow_nan=False),
+            st.sampled_from(_QTY_EDGES),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_sql_qty_scaled_is_the_exact_integer_on_both_sides_of_the_fast_limit(duck, values):
+    """sql_qty_scaled(q) = q × 10^6 exactly (the Fraction product), by the 64-bit form below 10^6 and the 128-bit
+    cast from 10^6 on, up to the quantity bound 10^26."""
+    assert _sql_scaled(duck, values) == [_exact_scaled(v) for v in values]
+
+
+def test_sql_qty_scaled_at_its_edges(duck):
+    """Named edges: ±(10^6 − 10^-6) take the 64-bit form, ±10^6 and beyond the 128-bit one; each exact; NULL stays
+    NULL."""
+    assert _sql_scaled(duck, _QTY_EDGES) == [_exact_scaled(v) for v in _QTY_EDGES]
+    assert duck.execute(f"SELECT typeof({sql_qty_scaled('1.5::DECIMAL(38,6)')})").fetchone()[0] == "HUGEINT"
+    assert duck.execute(f"SELECT {sql_qty_scaled('NULL::DECIMAL(38,6)')}").fetchone()[0] is None
+
+
+_MONEY_TOP = Decimal("9" * MONEY_MAX_DIGITS + "." + "9" * PRICE_SCALE)  # the largest money value below the bound
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            st.decimals(
+                min_value=_MONEY_TOP.copy_negate(),
+                max_value=_MONEY_TOP,
+                places=PRICE_SCALE,
+                allow_nan=False,
+                allow_infinity=False,
+            ),
+            st.decimals(min_value=Decimal(MONEY_LIMIT), max_value=Decimal(10) ** 25, places=0, allow_nan=False),
+            st.sampled_from([_MONEY_TOP, _MONEY_TOP.copy_negate(), Decimal(MONEY_LIMIT), -Decimal(MONEY_LIMIT)]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_sql_price_scaled_within_is_the_scaled_value_below_the_bound_and_null_from_it_on(duck, values):
+    """Below MONEY_LIMIT: sql_price_scaled's exact integer (value × 10^12); at and beyond it NULL, never the
+    overflow that sql_price_scaled raises there (a row scaled ahead of time must not fail a rating it is not in)."""
+    got = [
+        r[0]
+        for r in duck.execute(
+            f"SELECT {sql_price_scaled_within('x')} FROM (SELECT unnest(?::VARCHAR[])::DECIMAL(38,12) AS x, "
+            "generate_subscripts(?::VARCHAR[], 1) AS i) ORDER BY i",
+            [[str(v) for v in values], [str(v) for v in values]],
+        ).fetchall()
+    ]
+    expected = [(Fraction(v) * 10**PRICE_SCALE).numerator if abs(v) < MONEY_LIMIT else None for v in values]
+    assert got == expected
+    beyond = [v for v in values if abs(v) >= MONEY_LIMIT]
+    if beyond:
+        with pytest.raises(duckdb.OutOfRangeException):
+            duck.execute(f"SELECT {sql_price_scaled('?::DECIMAL(38,12)')}", [str(beyond[0])]).fetchall()

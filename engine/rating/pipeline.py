@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import duckdb
 
 from ..currencies import CURRENCY_UNITS_TABLE, currency_units_table
-from ..money import sql_price_scaled, sql_round_minor
+from ..money import sql_price_scaled, sql_price_scaled_within, sql_qty_scaled, sql_round_minor
 from .adjustments import STAGES as ADJUSTMENT_STAGES
 from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
+from .id_filters import FEW_IDS
 from .pricing import (
     PRICING_MODELS,
     models_in_sql,
@@ -72,20 +73,33 @@ def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
                ELSE {win_start} <= {win_end} END"""
 
 
-def _lines_sql(src: str) -> str:
+def _scaled_order_lines_sql(src: str) -> str:
+    """The order lines with `upn_within`, their unit_price × 10^12 when within the money bound (else NULL; see
+    money.sql_price_scaled_within): scaled once per order line, not once per cycle the line is rated in (a
+    128-bit cast is the costliest step of a line's amount, and most lines have a unit price)."""
+    return f"""SELECT *, {sql_price_scaled_within("unit_price")} AS upn_within
+           FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+
+
+def _lines_sql(src: str, ahead: bool = True) -> str:
+    """`ahead`: scale the unit prices of the targets' order lines ahead (a bulk rating); otherwise (a preview, a
+    draft: a few contracts) `upn_within` is NULL and each rated line scales its own (the stages then plan and
+    run smaller)."""
     _, win_start, win_end = _window_sql("ol", "c", "t")
+    order_lines = f"({_scaled_order_lines_sql(src)})" if ahead else f"{src}.order_lines"
+    upn_within = "ol.upn_within" if ahead else "NULL::HUGEINT AS upn_within"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
     SELECT t.contract_id, t.period_start, t.period_days, c.proration, cu.exp, cu.per_minor_18,
            ol.line_id, ol.kind, ol.product, ol.description, ol.pricing_model, ol.metric, ol.aggregation,
-           ol.unit_price, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
+           ol.unit_price, {upn_within}, ol.quantity AS line_quantity, ol.package_size, ol.free_units,
            ol.percentage_rate, ol.fixed_fee, ol.discount_percent,
            coalesce(ol.tax_codes, cust.tax_codes) AS tax_codes,
            CASE WHEN ol.kind = 'one_time' THEN t.period_start ELSE {win_start} END AS win_start,
            CASE WHEN ol.kind = 'one_time' THEN t.period_end ELSE {win_end} END AS win_end
     FROM _targets t
     JOIN {src}.contracts c USING (contract_id)
-    JOIN {src}.order_lines ol USING (contract_id)
+    JOIN {order_lines} ol USING (contract_id)
     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
     WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
@@ -99,10 +113,10 @@ def _priced_sql(numbered: bool) -> str:
     # after every order line, is numbered n + 1 by its own stage. Amounts alone (what-if) need no numbers.
     number = "n.line_no" if numbered else "NULL::INTEGER AS line_no"
     numbers = f"""
-    JOIN (SELECT contract_id, period_start, line_id,
+    JOIN (SELECT rowid AS line_row,
                  row_number() OVER (PARTITION BY contract_id, period_start
                                     ORDER BY {KIND_ORDER}, line_id, win_start)::INTEGER AS line_no
-          FROM _rating_lines) n USING (contract_id, period_start, line_id)"""  # noqa: S608 (engine constants)
+          FROM _rating_lines) n ON n.line_row = l.rowid"""  # noqa: S608 (engine constants)
     return f"""
     SELECT l.*,
            coalesce(a.n_rows, 0) AS n_rows,
@@ -114,24 +128,52 @@ def _priced_sql(numbered: bool) -> str:
                 THEN (l.win_end - l.win_start + 1)::INTEGER ELSE l.period_days END AS active_days,
            {number}
     FROM _rating_lines l
-    LEFT JOIN _usage_agg a USING (contract_id, period_start, line_id){numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+    LEFT JOIN _usage_agg a ON a.line_row = l.rowid{numbers if numbered else ""}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 
-def _tier_rows_sql(src: str, priced: str) -> str:
+# after `bounds` (one row per tier of a rated line): whether the tier applies, its units, its amount × 10^18
+_TIER_SHARES = f"""shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
+    units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
+    SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
+
+
+def _tier_rows_sql(src: str, priced: str, ahead: bool = True) -> str:
     """SELECT of each tier's share of the graduated / volume lines of `priced` (a stage name of the statement):
-    the breakdown's tiers and the lines' tier sums."""
+    the breakdown's tiers and the lines' tier sums. `ahead` as in _lines_sql: a tier's lower bound and scaled
+    prices once per tier (a bulk rating), else once per tier of each rated line."""
+    if not ahead:
+        return _tier_rows_per_line_sql(src, priced)
+    # a tier's lower bound and its money scaled (within the bound, as the order lines' upn_within): once per tier
+    # of the lines being rated, not once per cycle the line is rated in
+    tiers = f"""SELECT *, coalesce(lag(up_to) OVER (PARTITION BY line_id ORDER BY tier_no), 0) AS lower,
+                      {sql_price_scaled_within("unit_price")} AS t_upn_within,
+                      {sql_price_scaled_within("flat_fee")} AS t_feen_within
+               FROM {src}.price_tiers
+               WHERE line_id IN (SELECT line_id FROM _rating_lines
+                                 WHERE pricing_model IN {models_in_sql(tiered_models())})"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+    return f"""
+    WITH bounds AS (
+        SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
+               pt.lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee,
+               coalesce(pt.t_upn_within, {sql_price_scaled("pt.unit_price")}) AS t_upn,
+               coalesce(pt.t_feen_within, {sql_price_scaled("pt.flat_fee")}) AS t_feen
+        FROM {priced} p JOIN ({tiers}) pt ON pt.line_id = p.line_id
+        WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
+    {_TIER_SHARES}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+
+
+def _tier_rows_per_line_sql(src: str, priced: str) -> str:
     lower = (
         "coalesce(lag(pt.up_to) OVER (PARTITION BY p.contract_id, p.period_start, p.line_id ORDER BY pt.tier_no), 0)"
     )
     return f"""
     WITH bounds AS (
         SELECT p.contract_id, p.period_start, p.line_id, p.pricing_model, p.q, pt.tier_no,
-               {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee
+               {lower} AS lower, pt.up_to, pt.unit_price AS t_unit_price, pt.flat_fee AS t_flat_fee,
+               {sql_price_scaled("pt.unit_price")} AS t_upn, {sql_price_scaled("pt.flat_fee")} AS t_feen
         FROM {priced} p JOIN {src}.price_tiers pt ON pt.line_id = p.line_id
         WHERE p.pricing_model IN {models_in_sql(tiered_models())}),
-    shares AS (SELECT *, {tier_applies_sql()} AS applies FROM bounds),
-    units AS (SELECT *, {tier_units_sql()}::DECIMAL(38,6) AS units FROM shares)
-    SELECT *, {tier_amount_sql()} AS tier_pn FROM units"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+    {_TIER_SHARES}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 @dataclass(frozen=True)
@@ -175,11 +217,11 @@ def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
     return _Shape(known, bool(commitments), bool(coupons), bool(line_codes or customer_codes), bool(single_rate))
 
 
-def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE) -> str:
+def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAPE, ahead: bool = True) -> str:
     num, extra_div = price_case_sql(shape.models)
     tiered = models_in_sql(tiered_models())
     # amount = price × (active_days / period_days) × ((100 − d) / 100); d held at 6 decimals
-    disc = "(100000000 - (coalesce(discount_percent, 0) * 1000000)::HUGEINT)"
+    disc = f"(100000000 - coalesce({sql_qty_scaled('discount_percent')}, 0))"
     mult = f"(active_days::HUGEINT * {disc})"
     den = f"(period_days::HUGEINT * 100000000 * {extra_div})"
     amount = sql_round_minor("price_n", "mult_n", "per_minor_18", "den_n")
@@ -205,7 +247,7 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     # priced_lines is read three times, each for other lines (the tiered ones, the others): inlined, not materialized
     # (a copy of every line's columns cost as much as the stage itself)
     tiers = f"""priced_lines AS NOT MATERIALIZED ({_priced_sql(numbered=explain)}),
-    tier_rows AS ({_tier_rows_sql(src, "priced_lines")}),
+    tier_rows AS ({_tier_rows_sql(src, "priced_lines", ahead)}),
     tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
         FROM tier_rows GROUP BY ALL),
@@ -225,8 +267,8 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
     WITH {tiers}
     scaled AS (
         SELECT *,
-               (q * 1000000)::HUGEINT AS qn, {sql_price_scaled("unit_price")} AS upn,
-               (package_size * 1000000)::HUGEINT AS pkgn, (free_units * 1000000)::HUGEINT AS freen,
+               {sql_qty_scaled("q")} AS qn, coalesce(upn_within, {sql_price_scaled("unit_price")}) AS upn,
+               {sql_qty_scaled("package_size")} AS pkgn, {sql_qty_scaled("free_units")} AS freen,
                {sql_price_scaled("percentage_rate")} AS ratn, {sql_price_scaled("fixed_fee")} AS feen
         FROM with_tiers),
     priced AS (SELECT *, coalesce({num}, 0) AS price_n, {mult} AS mult_n, {den} AS den_n FROM scaled),
@@ -301,10 +343,12 @@ def rate_targets(
     without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
-    lines = con.execute(_lines_sql(src)).fetchone()[0]  # CREATE … AS returns the rows it stored
+    # a bulk rating scales prices ahead, once per order line and tier; a few contracts' lines each their own
+    ahead = contract_ids is None or len(contract_ids) > FEW_IDS
+    lines = con.execute(_lines_sql(src, ahead)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
     shape = _shape(con, src)
-    con.execute(_rated_lines_sql(src, explain, shape))
+    con.execute(_rated_lines_sql(src, explain, shape, ahead))
     if shape.commitments:
         con.execute(_true_ups_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)

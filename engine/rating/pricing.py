@@ -14,8 +14,9 @@ Columns available to the expressions (all HUGEINT, scaled as named):
     pkgn  package_size × 10^6             freen  free_units × 10^6
     ratn  percentage_rate × 10^12         feen   fixed_fee × 10^12
     n_rows  approved usage rows counted   tier_pn  Σ of the line's tier amounts (tiered models)
-Tier expressions read one tier row: q (DECIMAL), lower and up_to (the tier's bounds, up_to NULL when
-unbounded), and `applies` once computed.
+The order-line columns are scaled once per order line (pipeline._scaled_order_lines_sql), qn once per rated
+line (money.sql_qty_scaled). Tier expressions read one tier row: q (DECIMAL), lower and up_to (the tier's bounds,
+up_to NULL when unbounded), t_upn and t_feen (its unit_price and flat_fee × 10^12), and `applies` once computed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ValidationError
-from ..money import PRICE_UNIT
+from ..money import sql_qty_scaled
 
 E6 = "1000000::HUGEINT"
 
@@ -145,8 +146,6 @@ def tier_units_sql() -> str:
 
 
 def tier_amount_sql() -> str:
-    """Tier amount × 10^18: units × tier unit_price + flat_fee (when the tier applies)."""
-    return (
-        f"((units * 1000000)::HUGEINT * (t_unit_price * {PRICE_UNIT})::HUGEINT "
-        f"+ CASE WHEN applies THEN (t_flat_fee * {PRICE_UNIT})::HUGEINT * {E6} ELSE 0 END)"
-    )
+    """Tier amount × 10^18: units × tier unit_price + flat_fee (when the tier applies); t_upn and t_feen are the
+    tier's unit_price and flat_fee × 10^12 (HUGEINT, scaled once per tier)."""
+    return f"({sql_qty_scaled('units')} * t_upn + CASE WHEN applies THEN t_feen * {E6} ELSE 0 END)"

@@ -16,7 +16,10 @@ from .sources import check_source
 
 
 def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str, contract_ids: list[str] | None = None) -> None:
-    """_rating_lines -> _usage_agg(contract_id, period_start, line_id, q_sum, q_max, n_rows).
+    """_rating_lines -> _usage_agg(line_row, q_sum, q_max, n_rows), `line_row` the rowid of its line in
+    _rating_lines (a table made by one CREATE … AS and never changed, so its rowids stay its rows'). Grouped by
+    that one integer, not by (contract_id, period_start, line_id): two strings and a date per usage row cost a
+    third of the statement, and the rating joins the aggregates back by the same integer.
 
     `contract_ids`: every contract of _rating_lines, when the caller knows them (a preview, a draft)."""
     src = check_source(src)
@@ -34,14 +37,13 @@ def aggregate_usage(con: duckdb.DuckDBPyConnection, src: str, contract_ids: list
     only, only_params = ids_filter("u.contract_id", few) if few else ("TRUE", [])
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _usage_agg AS
-            SELECT l.contract_id, l.period_start, l.line_id,
-                   sum(u.quantity) AS q_sum, max(u.quantity) AS q_max, count(*) AS n_rows
+            SELECT l.rowid AS line_row, sum(u.quantity) AS q_sum, max(u.quantity) AS q_max, count(*) AS n_rows
             FROM _rating_lines l
             JOIN {src}.usage u
               ON u.contract_id = l.contract_id AND u.metric = l.metric
              AND u.usage_date BETWEEN l.win_start AND l.win_end
             WHERE l.kind = 'usage' AND u.status = 'approved' AND {narrow} AND {only}
-            GROUP BY ALL""",  # noqa: S608 (schema name checked by rating.sources.check_source; engine-built filters; values bound)
+            GROUP BY l.rowid""",  # noqa: S608 (schema name checked by rating.sources.check_source; engine-built filters; values bound)
         [*narrow_params, *only_params],
     )
 
