@@ -13,6 +13,9 @@ One run, on a demo folder written by `billsim demo` (cached in benchmarks/out/de
                        into a fresh file database, in a subprocess (interpreter start included)
   ratio_to_read_floor  import_s / read_floor_s
   peak_rss_mb          peak RSS of the import subprocess (the largest of the runs)
+  cli_start_s          best of 3: `billsim --help` in a subprocess, the interpreter and the CLI's modules loaded
+                       (the part of import_s before any work; since issues 17/18 the CLI loads the server, the
+                       HTTP API and the MCP tools for every command); import_s - cli_start_s is the import itself
 
 The floor and the import both write a file database on the same disk, and their runs alternate (floor,
 import, floor, import, ...) so that a load changing during the run weighs on both. Progress goes to stderr, one
@@ -103,6 +106,13 @@ def read_floor_once(folder: Path, db: Path) -> tuple[float, dict[str, int]]:
     return time.perf_counter() - t0, counts
 
 
+def cli_start_once() -> float:
+    """Seconds of `billsim --help`: the interpreter and the CLI's imports, no database opened."""
+    t0 = time.perf_counter()
+    subprocess.run(billsim_cmd() + ["--help"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def import_once(folder: Path, db: Path) -> tuple[float, float, dict]:
     """(seconds, peak RSS MB of the subprocess, imported counts)."""
     fresh(db)
@@ -148,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # Interleaved (floor, import, floor, import, ...): a load that changes during the run weighs on both sides.
     floor_db, work = OUT / "import_floor.duckdb", OUT / "import_work.duckdb"
-    floors, times, rss, counts, imported = [], [], 0.0, {}, {}
+    floors, times, starts, rss, counts, imported = [], [], [], 0.0, {}, {}
     for i in range(max(3, args.runs)):
         if i < 3:
+            starts.append(cli_start_once())
+            partial(cli_start_s=round(min(starts), 3))
             seconds, counts = read_floor_once(folder, floor_db)
             floors.append(seconds)
             fresh(floor_db)
