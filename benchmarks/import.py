@@ -4,13 +4,22 @@
 
 One run, on a demo folder written by `billsim demo` (cached in benchmarks/out/demo_folder_c…_u…_s…_<hash>/):
 
-  read_floor_s         best of 3: a fresh file database (benchmarks/out/import_floor.duckdb), and for each of the
-                       six CSV files `CREATE TABLE t AS SELECT * FROM read_csv(?)` (no checks, DuckDB's own
-                       sniffing), CHECKPOINT, close: the whole, summed over the files
+  read_floor_s         best of 3: a fresh file database (benchmarks/out/import_floor.duckdb), and for each CSV
+                       file the import reads (every input file of engine.schema.INPUT_TABLES the folder holds:
+                       since issue 22 also taxes, coupons, applied_coupons and businesses, which issue 19 added
+                       to the import and the floor did not read) `CREATE TABLE t AS SELECT * FROM read_csv(?)`
+                       (no checks, DuckDB's own sniffing), CHECKPOINT, close: the whole, summed over the files
   import_s             best of --runs (default 3): `billsim --db benchmarks/out/import_work.duckdb import DIR`
                        into a fresh file database, in a subprocess (interpreter start included)
   ratio_to_read_floor  import_s / read_floor_s
   peak_rss_mb          peak RSS of the import subprocess (the largest of the runs)
+  cli_start_s          best of 3: `billsim --help` in a subprocess, the interpreter and the CLI's modules loaded
+                       (the part of import_s before any work; since issues 17/18 the CLI loads the server, the
+                       HTTP API and the MCP tools for every command); import_s - cli_start_s is the import itself
+  read_floor_cpu_s, import_cpu_s, cpu_ratio
+                       the same runs in CPU seconds (every thread: the floor's process time, the import
+                       subprocess's user + system time), best of each, and their ratio: the machine's 2 cores are
+                       shared, and CPU seconds move less with other people's load than wall seconds do
 
 The floor and the import both write a file database on the same disk, and their runs alternate (floor,
 import, floor, import, ...) so that a load changing during the run weighs on both. Progress goes to stderr, one
@@ -34,7 +43,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 BILLSIM = Path(sys.executable).parent / "billsim"
-FILES = ("customers", "contracts", "order_lines", "price_tiers", "usage", "delayed_charges")
+sys.path.insert(0, str(ROOT))
+
+from engine.schema import INPUT_TABLES  # noqa: E402 (after the path: the floor reads what the import reads)
+
+FILES = tuple(INPUT_TABLES)
 
 
 def log(msg: str) -> None:
@@ -79,13 +92,14 @@ def fresh(db: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def read_floor_once(folder: Path, db: Path) -> tuple[float, dict[str, int]]:
+def read_floor_once(folder: Path, db: Path) -> tuple[float, float, dict[str, int]]:
+    """(seconds, CPU seconds of this process, rows per table)."""
     import duckdb
 
     fresh(db)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     con = duckdb.connect(str(db))
-    counts = {}
+    counts = dict.fromkeys(FILES, 0)  # as the import reports them: 0 for a file the folder lacks
     for name in FILES:
         csv = folder / f"{name}.csv"
         if not csv.exists():
@@ -94,11 +108,18 @@ def read_floor_once(folder: Path, db: Path) -> tuple[float, dict[str, int]]:
         counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
     con.execute("CHECKPOINT")
     con.close()
-    return time.perf_counter() - t0, counts
+    return time.perf_counter() - t0, time.process_time() - cpu0, counts
 
 
-def import_once(folder: Path, db: Path) -> tuple[float, float, dict]:
-    """(seconds, peak RSS MB of the subprocess, imported counts)."""
+def cli_start_once() -> float:
+    """Seconds of `billsim --help`: the interpreter and the CLI's imports, no database opened."""
+    t0 = time.perf_counter()
+    subprocess.run(billsim_cmd() + ["--help"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def import_once(folder: Path, db: Path) -> tuple[float, float, float, dict]:
+    """(seconds, CPU seconds and peak RSS MB of the subprocess, imported counts)."""
     fresh(db)
     cmd = billsim_cmd() + ["--db", str(db), "import", str(folder)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -112,7 +133,8 @@ def import_once(folder: Path, db: Path) -> tuple[float, float, dict]:
         if proc.returncode:
             sys.stderr.write(err.read())
             raise SystemExit(f"billsim import failed ({proc.returncode})")
-        return seconds, usage.ru_maxrss / 1024, json.loads(out.read())["imported"]
+        cpu = usage.ru_utime + usage.ru_stime
+        return seconds, cpu, usage.ru_maxrss / 1024, json.loads(out.read())["imported"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,23 +164,30 @@ def main(argv: list[str] | None = None) -> int:
 
     # Interleaved (floor, import, floor, import, ...): a load that changes during the run weighs on both sides.
     floor_db, work = OUT / "import_floor.duckdb", OUT / "import_work.duckdb"
-    floors, times, rss, counts, imported = [], [], 0.0, {}, {}
+    floors, times, starts, rss, counts, imported = [], [], [], 0.0, {}, {}
+    floor_cpus, import_cpus = [], []
     for i in range(max(3, args.runs)):
         if i < 3:
-            seconds, counts = read_floor_once(folder, floor_db)
+            starts.append(cli_start_once())
+            partial(cli_start_s=round(min(starts), 3))
+            seconds, cpu, counts = read_floor_once(folder, floor_db)
             floors.append(seconds)
+            floor_cpus.append(cpu)
             fresh(floor_db)
             log(f"read floor #{i + 1}: {seconds:.2f} s")
             partial(read_floor_s=round(min(floors), 3), read_floor_runs_s=[round(t, 2) for t in floors])
+            partial(read_floor_cpu_s=round(min(floor_cpus), 3))
         if i < max(1, args.runs):
-            seconds, peak, imported = import_once(folder, work)
+            seconds, cpu, peak, imported = import_once(folder, work)
             times.append(seconds)
+            import_cpus.append(cpu)
             rss = max(rss, peak)
             fresh(work)
             log(f"billsim import #{i + 1}: {seconds:.2f} s (peak RSS {peak:.0f} MB)")
             partial(
                 import_s=round(min(times), 3), import_runs_s=[round(t, 2) for t in times], peak_rss_mb=round(rss, 1)
             )
+            partial(import_cpu_s=round(min(import_cpus), 3))
     best = min(floors)
     if imported != counts:
         log(f"note: imported counts {imported} differ from the floor's {counts}")
@@ -171,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_to_read_floor": round(min(times) / best, 2),
     }
     final |= {k: v for k, v in figures.items() if k not in final}
+    final["cpu_ratio"] = round(min(import_cpus) / min(floor_cpus), 2)
     final["imported_rows"] = imported
     final["loadavg_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(final), flush=True)

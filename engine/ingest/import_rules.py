@@ -124,7 +124,10 @@ def fast_valid(col: Column, bind: Bind) -> str | None:
         _, places, digits = DECIMAL_KINDS[col.kind]
         return f"regexp_full_match({v}, {bind(re_plain_valid(places, digits))})"
     if col.kind in ("date", "usage_date"):
-        return f"regexp_full_match({v}, {bind(RE_DATE)}) AND TRY_CAST({v} AS DATE) IS NOT NULL"
+        # A real date whose text is exactly DuckDB's own text for it. That text is 10 characters only as
+        # YYYY-MM-DD (years 0001-9999; later years have more digits, earlier ones end in ' (BC)'), so the
+        # cell matches RE_DATE and casts: valid. Cheaper than the regex (a 10M-row usage file, issue 22).
+        return f"length({v}) = {bind(10)} AND CAST(TRY_CAST({v} AS DATE) AS VARCHAR) = {v}"
     return None
 
 

@@ -403,19 +403,25 @@ class _ImportRun:
         if not table.key:
             return
         key, stage = table.key, f"_import_stage_{table.name}"
-        bind = Bind()
-        again = self._reason(
-            f"{key} '{{value}}' appears more than once in this file (first on line {{other_line}})", bind
-        )
-        self._add(
-            table,
-            key,
-            f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
-            f"d.first_row AS other_row FROM {stage} s JOIN (SELECT {key}, min(rowid) AS first_row "
-            f"FROM {stage} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d "
-            f"ON s.{key} = d.{key} WHERE s.rowid > d.first_row",
-            bind,
-        )
+        # Counting the distinct ids first is cheaper than grouping them with their first rows (10M usage
+        # ids: 1.9 -> 1.5 s CPU, issue 22); the rows of each repeated id are looked up only when there are some.
+        repeated = self.con.execute(
+            f"SELECT count(DISTINCT {key}) < count({key}) FROM {stage}"  # noqa: S608 (table and column names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES))
+        ).fetchall()[0][0]
+        if repeated:
+            bind = Bind()
+            again = self._reason(
+                f"{key} '{{value}}' appears more than once in this file (first on line {{other_line}})", bind
+            )
+            self._add(
+                table,
+                key,
+                f"SELECT s.rowid, {again} AS check_no, s.{key} AS value, NULL AS detail, "  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)
+                f"d.first_row AS other_row FROM {stage} s JOIN (SELECT {key}, min(rowid) AS first_row "
+                f"FROM {stage} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d "
+                f"ON s.{key} = d.{key} WHERE s.rowid > d.first_row",
+                bind,
+            )
         bind = Bind()
         known = self._reason(
             f"{key} '{{value}}' is already in the database (an import adds rows; a row "
