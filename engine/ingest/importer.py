@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..db import transaction
 from ..errors import ImportProblems, ValidationError
+from ..io.logos import LOGO_TYPES, MAX_LOGO_BYTES, logo_file, logo_problem
 from ..progress import Progress, no_progress
 from ..rating.pricing import tiered_models
 from ..schema import INPUT_TABLES
@@ -86,6 +87,7 @@ class _CsvSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.file = path.name
+        self.folder = path.parent  # where a file it names (a business's logo) is looked for
         self.rejected: list[tuple[int, str, str]] = []  # (byte offset, error type, message) of bad rows
 
     def header(self) -> list[str] | None:
@@ -166,6 +168,7 @@ class _FrameSource:
 
     def __init__(self, name: str, frame: pd.DataFrame) -> None:
         self.file = f"{name}.csv"
+        self.folder = Path.cwd()  # a frame has no folder: a file it names is looked for where the import runs
         self.view = f"_import_frame_{name}"
         self.frame = frame
 
@@ -378,6 +381,33 @@ class _ImportRun:
         for check in link_checks(set(self.sources), self.unreadable):
             bind = Bind()
             self._add(TABLES[check.table], check.column, check.select(bind, self._reason(check.reason, bind)), bind)
+        if "businesses" in self.sources:
+            self._check_logos()
+
+    def _check_logos(self) -> None:
+        """A business's logo is a readable image file of at most MAX_LOGO_BYTES: its name is read next to
+        businesses.csv (a workbench upload holds only CSV files: it needs the file's full path on the server)."""
+        folder = self.sources["businesses"].folder
+        named = self.con.execute(
+            "SELECT rowid, logo_path FROM _import_stage_businesses WHERE logo_path IS NOT NULL"
+        ).fetchall()
+        # a name that is not an image file's is the logo_path rule's problem (import_rules), reported once
+        files = [(rowid, logo_file(name, folder)) for rowid, name in named if Path(name).suffix.lower() in LOGO_TYPES]
+        bad = [rowid for rowid, file in files if logo_problem(file)]
+        if bad:
+            bind = Bind()
+            reason = self._reason(
+                f"'{{value}}': no readable image file of at most {MAX_LOGO_BYTES // 1024} KiB by that name next to "
+                "businesses.csv (from a workbench upload, give the logo's full path on the server)",
+                bind,
+            )
+            self._add(
+                TABLES["businesses"],
+                "logo_path",
+                f"SELECT rowid, {reason} AS check_no, logo_path AS value, NULL AS detail, NULL AS other_row "  # noqa: S608 (the engine's own SQL; the row ids bound)
+                f"FROM _import_stage_businesses WHERE rowid IN (SELECT unnest({bind(bad)}::BIGINT[]))",
+                bind,
+            )
 
     def _check_cells(self, table: Table) -> None:
         """One scan per column: a CASE picks the first broken rule of each cell."""
@@ -606,6 +636,13 @@ class _ImportRun:
             # Usage is stored clustered by contract and date: one contract's rows then sit in a few row
             # groups, which a preview's `contract_id = ?` scan reads alone (zone maps skip the rest).
             order = " ORDER BY t.contract_id, t.usage_date" if name == "usage" else ""
+            if name == "businesses":  # the logo's full path, so a document finds it wherever the server runs
+                paths = self.con.execute("SELECT DISTINCT logo_path FROM _import_stage_businesses").fetchall()
+                full = {n: str(logo_file(n, self.sources[name].folder)) for (n,) in paths if n is not None}
+                if full:
+                    names, files = bind(list(full)), bind(list(full.values()))
+                    found = f"map_from_entries(list_zip({names}::VARCHAR[], {files}::VARCHAR[]))[t.logo_path]"
+                    select = select.replace("t.logo_path", f"coalesce({found}, t.logo_path)")
             self.con.execute(
                 f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}",  # noqa: S608 (table and column names from import_rules.TABLES; values bound)
                 bind.params,

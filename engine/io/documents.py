@@ -15,7 +15,6 @@ balance, refunded, credited to the customer's account).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from decimal import Decimal
 from functools import cache
@@ -30,6 +29,7 @@ from ..billing.invoice_store import load_invoice
 from ..errors import ValidationError
 from ..models import CreditNote, Invoice, InvoiceLine
 from ..money import format_major, format_money
+from .logos import logo_data_uri
 
 Format = Literal["html", "pdf"]
 FORMATS: tuple[str, ...] = ("html", "pdf")
@@ -83,27 +83,6 @@ def seller_of(con: duckdb.DuckDBPyConnection, business_id: str) -> dict:
     if tax_id:
         details.append(f"Tax ID {tax_id}")
     return {"name": name, "details": details, "logo": logo_data_uri(logo_path)}
-
-
-LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
-LOGO_TYPES[".svg"] = "image/svg+xml"
-MAX_LOGO_BYTES = 512 * 1024
-
-
-def logo_data_uri(path: str | None) -> str | None:
-    """The logo file embedded in the document (a document fetches nothing); None when there is none, it is not
-    an image file, it cannot be read or it is larger than MAX_LOGO_BYTES (the document then shows the name)."""
-    if not path:
-        return None
-    file = Path(path).expanduser()
-    kind = LOGO_TYPES.get(file.suffix.lower())
-    try:
-        if kind is None or not file.is_file() or file.stat().st_size > MAX_LOGO_BYTES:
-            return None
-        data = file.read_bytes()
-    except OSError:
-        return None
-    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _date(value: dt.date | dt.datetime | None) -> str:
