@@ -247,6 +247,7 @@ class _ImportRun:
         self.base: dict[str, tuple[int, int]] = {}  # table -> (first staging rowid, rows)
         self.early: list[tuple[tuple, dict]] = []  # (sort key, problem) found outside SQL
         self.reasons: list[str] = []  # check_no -> reason template
+        self.logos: dict[str, str] = {}  # a logo as named in businesses.csv -> its file's full path (checked)
 
     def run(self, sources: dict, early: list[dict]) -> dict[str, int]:
         self.early = [((-1, 0, 0), p) for p in early]
@@ -392,8 +393,11 @@ class _ImportRun:
             "SELECT rowid, logo_path FROM _import_stage_businesses WHERE logo_path IS NOT NULL"
         ).fetchall()
         # a name that is not an image file's is the logo_path rule's problem (import_rules), reported once
-        files = [(rowid, logo_file(name, folder)) for rowid, name in named if Path(name).suffix.lower() in LOGO_TYPES]
-        bad = [rowid for rowid, file in files if logo_problem(file)]
+        files = [
+            (rowid, name, logo_file(name, folder)) for rowid, name in named if Path(name).suffix.lower() in LOGO_TYPES
+        ]
+        bad = [rowid for rowid, _, file in files if logo_problem(file)]
+        self.logos = {name: str(file) for _, name, file in files}
         if bad:
             bind = Bind()
             reason = self._reason(
@@ -622,6 +626,9 @@ class _ImportRun:
     # -- insert ----------------------------------------------------------------------------------
     def _insert_all(self) -> dict[str, int]:
         counts = dict.fromkeys(INPUT_TABLES, 0)
+        # a logo is stored as its file's full path, so a document finds it wherever the server runs
+        for named, full in self.logos.items():
+            self.con.execute("UPDATE _import_stage_businesses SET logo_path = ? WHERE logo_path = ?", [full, named])
         for name in self.sources:
             table, bind = TABLES[name], Bind()
             cols = ", ".join(table.names)
@@ -636,13 +643,6 @@ class _ImportRun:
             # Usage is stored clustered by contract and date: one contract's rows then sit in a few row
             # groups, which a preview's `contract_id = ?` scan reads alone (zone maps skip the rest).
             order = " ORDER BY t.contract_id, t.usage_date" if name == "usage" else ""
-            if name == "businesses":  # the logo's full path, so a document finds it wherever the server runs
-                paths = self.con.execute("SELECT DISTINCT logo_path FROM _import_stage_businesses").fetchall()
-                full = {n: str(logo_file(n, self.sources[name].folder)) for (n,) in paths if n is not None}
-                if full:
-                    names, files = bind(list(full)), bind(list(full.values()))
-                    found = f"map_from_entries(list_zip({names}::VARCHAR[], {files}::VARCHAR[]))[t.logo_path]"
-                    select = select.replace("t.logo_path", f"coalesce({found}, t.logo_path)")
             self.con.execute(
                 f"INSERT INTO {name} ({cols}) SELECT {select} FROM {self._typed(table, bind)} t{order}",  # noqa: S608 (table and column names from import_rules.TABLES; values bound)
                 bind.params,
