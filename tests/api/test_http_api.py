@@ -207,11 +207,24 @@ def test_batch_each_item_succeeds_or_fails_on_its_own(north):
 
 
 def test_list_is_filtered_and_paged(north):
+    # its own invoices (the test passes alone or after any other): three drafts, one of them finalized
+    made = [north.post("/api/v1/invoices", json=custom_invoice(description=f"list {n}")).json()["id"] for n in range(3)]
+    assert north.post(f"/api/v1/invoices/{made[0]}/approve").status_code == 200
+    assert north.post(f"/api/v1/invoices/{made[0]}/finalize").json()["status"] == "open"
     page = north.get("/api/v1/invoices", params={"limit": 2}).json()
-    assert page["limit"] == 2 and len(page["data"]) == 2 and page["total"] >= 2
+    assert page["limit"] == 2 and len(page["data"]) == 2 and page["total"] >= 3
     nxt = north.get("/api/v1/invoices", params={"limit": 2, "offset": 2}).json()
-    assert not {i["id"] for i in page["data"]} & {i["id"] for i in nxt["data"]}
-    assert all(i["status"] == "open" for i in north.get("/api/v1/invoices", params={"status": "open"}).json()["data"])
+    assert nxt["data"] and not {i["id"] for i in page["data"]} & {i["id"] for i in nxt["data"]}
+    listed = set()
+    for offset in range(0, page["total"], 50):
+        listed |= {
+            i["id"] for i in north.get("/api/v1/invoices", params={"limit": 50, "offset": offset}).json()["data"]
+        }
+    assert set(made) <= listed and len(listed) == page["total"]
+    opened = north.get("/api/v1/invoices", params={"status": "open", "limit": 500}).json()["data"]
+    assert made[0] in {i["id"] for i in opened} and all(i["status"] == "open" for i in opened)
+    drafts = {i["id"] for i in north.get("/api/v1/invoices", params={"status": "draft", "limit": 500}).json()["data"]}
+    assert set(made[1:]) <= drafts and made[0] not in drafts
     error(north.get("/api/v1/invoices", params={"status": "lost"}), 400, "validation_error")
     assert north.get("/api/v1/invoices", params={"limit": 0}).status_code == 422
     assert north.get("/api/v1/invoices", params={"period_date": "yesterday"}).status_code == 422
