@@ -209,6 +209,13 @@ def contracts_in_scope(
 
 
 @_cached
+def cycles_not_due(
+    db: str, period_date: dt.date, customer_ids: tuple[str, ...] | None, business_id: str | None, today: dt.date
+) -> int:
+    return bill_runs.cycles_not_due(_session(db), period_date, Scope.of(None, customer_ids, business_id), today)
+
+
+@_cached
 def list_runs(db: str, limit: int) -> list[dict]:
     return bill_runs.history(_session(db), limit)
 

@@ -70,6 +70,24 @@ def count_active_contracts(con: duckdb.DuckDBPyConnection, period_date: dt.date,
     return con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
+def count_not_due(
+    con: duckdb.DuckDBPyConnection, period_date: dt.date, today: dt.date, scope: Scope = EVERYTHING
+) -> int:
+    """How many of the cycles a bill run of `period_date` would draft (active contracts in scope, cycles with no
+    invoice yet) are not due on `today`: their bill_for_date is after it, i.e. cycles billed in arrears that have
+    not ended. The run drafts them all the same (spec section 2: the period of a date); the workbench says so
+    before a run starts, since their usage may still grow."""
+    active, params = active_contracts_sql(period_date, scope)
+    with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+    return con.execute(
+        f"""SELECT count(*) FROM ({cycle_rows_sql(with_k)}) t
+            ANTI JOIN main.invoice_cycle_claims cl
+                   ON cl.contract_id = t.contract_id AND cl.period_start = t.period_start
+            WHERE t.bill_for_date > ?""",  # noqa: S608 (cycle SQL built by the engine; values bound)
+        [*params, today],
+    ).fetchone()[0]
+
+
 def targets_for_date(
     con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope = EVERYTHING, *, source: str = "main"
 ) -> int:

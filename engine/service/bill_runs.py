@@ -18,7 +18,7 @@ from ..billing.run_part import business_part
 from ..errors import InvalidStateError, NotFoundError, ValidationError
 from ..models import ApprovalResult, BillRunReport, ReviewResult, ReviewThresholds
 from ..progress import Progress
-from ..rating.targets import count_active_contracts
+from ..rating.targets import count_active_contracts, count_not_due
 from ..review import ReviewColumns, get_thresholds, review, review_table, set_thresholds, unflagged_draft_ids
 from ..review.flags import check_flags
 from ..scope import Scope
@@ -209,6 +209,14 @@ def contracts_in_scope(s: Session, period_date: dt.date, scope: Scope) -> int:
     with s.cursor() as cur:
         checked = tenancy.scope(cur, s.caller, scope)
         return count_active_contracts(cur, period_date, checked)
+
+
+def cycles_not_due(s: Session, period_date: dt.date, scope: Scope, today: dt.date) -> int:
+    """How many cycles a run of `period_date` with this scope would draft before they are due on `today` (billed
+    in arrears and not ended: engine.rating.targets.count_not_due)."""
+    with s.cursor() as cur:
+        checked = tenancy.scope(cur, s.caller, scope)
+        return count_not_due(cur, period_date, today, checked)
 
 
 def _business(s: Session, business_id: str | None) -> str:
