@@ -1,10 +1,12 @@
 """Ledger & export: filter and page through invoices, open one, finalize / void / record a payment,
-download invoices and lines exactly as `billsim export` writes them (CSV or Parquet)."""
+download every file `billsim export` writes (invoices, lines, adjustments, credit notes and their items; CSV or
+Parquet), byte for byte, one by one or all together in one zip."""
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -78,12 +80,22 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
     except BillsimError as exc:
         flash("error", f"Export refused: {exc}", EXPORT_WHERE)
         return
+    at = dt.datetime.now(dt.UTC)
     st.session_state["export_paths"] = {
         "fmt": fmt,
-        "at": dt.datetime.now(dt.UTC),
+        "at": at,
         "filtered": bool(filters),
-        **{k: str(v) for k, v in paths.items()},
+        "files": {k: str(v) for k, v in paths.items()},
+        "zip": str(_zip(paths, folder / f"{fmt}.zip")),  # rewritten by the next export of this format
     }
+
+
+def _zip(paths: dict[str, Path], target: Path) -> Path:
+    """Every file of one export (one snapshot of the ledger) in one zip, each stored as written."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in paths.values():
+            archive.write(path, arcname=path.name)
+    return target
 
 
 def _balance(balance, currency: str, status: str) -> str:
@@ -343,14 +355,27 @@ if made:
         + (" (filtered)" if made["filtered"] else " (all invoices)")
     )
     mime = "text/csv" if made["fmt"] == "csv" else "application/vnd.apache.parquet"
-    d1, d2 = st.columns(2)
-    for col, name in ((d1, "invoices"), (d2, "invoice_lines")):
-        path = Path(made[name])
-        col.download_button(
-            f"Download {path.name} ({path.stat().st_size:,} bytes)",
+    files = {name: Path(path) for name, path in made["files"].items()}
+    archive, archive_name = Path(made["zip"]), f"ledger-export-{made['fmt']}-{made['at']:%Y%m%d-%H%M%S}.zip"
+    st.download_button(
+        f"Download all {len(files)} files ({archive_name}, {archive.stat().st_size:,} bytes)",
+        data=archive.read_bytes,
+        file_name=archive_name,
+        mime="application/zip",
+        key="download_all",
+        type="primary",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+        help="; ".join(p.name for p in files.values()) + ": the same files as below, in one zip",
+    )
+    st.caption("Or one file at a time:")
+    for name, path in files.items():
+        st.download_button(
+            f"{path.name} ({path.stat().st_size:,} bytes)",
             data=path.read_bytes,
             file_name=path.name,
             mime=mime,
             key=f"download_{name}",
+            icon=":material/download:",
             on_click="ignore",
         )

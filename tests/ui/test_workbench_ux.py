@@ -192,7 +192,7 @@ def test_invoice_numbers_carry_the_business_prefix_and_year_on_the_ledger_and_in
         assert table.loc[invoice_id, "number"] == expected
     assert {p for *_, p in rows} == {"N", "S"}  # the demo's businesses.csv
     widget(at.button, "export_prepare").click().run()
-    with open(at.session_state["export_paths"]["invoices"], newline="") as f:
+    with open(at.session_state["export_paths"]["files"]["invoices"], newline="") as f:
         reader = csv.DictReader(f)
         exported = {r["invoice_id"]: r for r in reader}
         assert reader.fieldnames[-1] == "invoice_number" and "number" in reader.fieldnames
