@@ -111,23 +111,24 @@ def _statuses(chosen: list[str]) -> list[str]:
 
 def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) -> pd.DataFrame:
     """The page of the ledger as shown: customers by name, amounts with their currency (the one money formatter),
-    dates as dates, no number for drafts (numbers are given at finalization)."""
+    dates as dates, no number for drafts (numbers are given at finalization). The columns an analyst scans first
+    come first (number, customer, status, total, balance due, due date): they stay in view on a laptop's width."""
     return pd.DataFrame(
         {
             "number": [invoice_number_text(n) for n in frame["invoice_number"]],
-            "status": frame["status"].str.replace("_", " "),
             "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
-            "contract": frame["contract_id"].fillna("manual"),
-            "business": [business(sellers, b) for b in frame["business_id"]],
-            "period start": frame["period_start"],
-            "period end": frame["period_end"],
-            "due date": frame["due_date"],
-            "currency": frame["currency"],
+            "status": frame["status"].str.replace("_", " "),
             "total": [money_of_major(v, c) for v, c in zip(frame["total"], frame["currency"], strict=True)],
             "balance due": [
                 _balance(v, c, s)
                 for v, c, s in zip(frame["balance_due"], frame["currency"], frame["status"], strict=True)
             ],
+            "due date": frame["due_date"],
+            "period start": frame["period_start"],
+            "period end": frame["period_end"],
+            "contract": frame["contract_id"].fillna("manual"),
+            "business": [business(sellers, b) for b in frame["business_id"]],
+            "currency": frame["currency"],
             "invoice": frame["invoice_id"],
             "bill run": frame["run_id"].fillna(""),
             "created (UTC)": frame["created_at"],

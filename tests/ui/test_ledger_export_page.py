@@ -1,5 +1,6 @@
-"""The Ledger page's export: every file `billsim export` writes (invoices, invoice_lines, invoice_adjustments,
-credit_notes, credit_note_items), byte for byte the CLI's, each on its own and all five in one zip."""
+"""The Ledger page: its table (the columns an analyst scans first, first) and its export, every file `billsim
+export` writes (invoices, invoice_lines, invoice_adjustments, credit_notes, credit_note_items), byte for byte the
+CLI's, each on its own and all five in one zip."""
 
 from __future__ import annotations
 
@@ -69,3 +70,12 @@ def test_a_filtered_parquet_export_is_the_engines_export_of_the_same_filters(wor
         assert Path(made["files"][name]).read_bytes() == path.read_bytes(), name
     with zipfile.ZipFile(made["zip"]) as archive:
         assert archive.namelist() == [f"{name}.parquet" for name in FILES]
+
+
+def test_the_ledger_table_starts_with_the_columns_an_analyst_scans_first(workbench_db):
+    _open_invoice(workbench_db)
+    at = open_page(start_app(), "views/ledger.py")
+    table = next(d.value for d in at.dataframe if "invoice" in d.value.columns)
+    first = ["number", "customer", "status", "total", "balance due", "due date"]
+    assert list(table.columns[: len(first)]) == first
+    assert {"period start", "period end", "contract", "business", "currency", "invoice"} <= set(table.columns)
