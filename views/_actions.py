@@ -38,6 +38,14 @@ def flash(kind: str, text: str, where: str = PAGE) -> None:
     st.session_state["feedback"] = {"where": where, "messages": [(kind, text)]}
 
 
+def drop_refusal(where: str) -> None:
+    """Forget the last action's refusal at `where` (e.g. its form has changed since: the refusal was of what it held
+    then); any other message stays."""
+    fb = _feedback()
+    if fb["where"] == where and any(kind == "error" for kind, _ in fb["messages"]):
+        clear_feedback()
+
+
 def show_flash(where: str = PAGE) -> None:
     """The last action's messages, if it was made here (kept: shown again on every rerun until the next action)."""
     fb = _feedback()

@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, Caller, ValidationError, credit_notes
-from engine.service.formats import CREDIT_NOTE_REASONS, FINALIZED, UNDER_REVIEW, CreditNote, Invoice
+from engine.service.formats import CREDIT_NOTE_REASONS, FINALIZED, MAX_TEXT, UNDER_REVIEW, CreditNote, Invoice
 from views._actions import run_action
 from views._database import application, db_path, session
 from views._format import DATETIME_FORMAT, money
@@ -279,8 +279,9 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             f"{refund} refunded (payments less refunds). Amounts are before tax, in {cur}."
         )
         open_lines = [ln for ln in estimate.lines if ln.creditable_minor > 0]
+        # outside the form: ticking it redraws the lines' amount boxes disabled (they are not used then)
+        everything = st.checkbox("Everything left on every line", key=f"cn_all_{invoice_id}")
         with st.form(f"{key}_cn_form_{invoice_id}", border=False):
-            st.checkbox("Everything left on every line", key=f"cn_all_{invoice_id}")
             for ln in open_lines:
                 label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
                 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -290,7 +291,13 @@ def credit_note_form(inv: Invoice, key: str) -> None:
                     + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
                     + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
                 )
-                c2.text_input(f"Credit line {ln.line_no}", key=f"cn_line_{invoice_id}_{ln.line_no}", placeholder="0.00")
+                c2.text_input(
+                    f"Credit line {ln.line_no}",
+                    key=f"cn_line_{invoice_id}_{ln.line_no}",
+                    placeholder="everything left" if everything else "0.00",
+                    disabled=everything,
+                    help="untick 'Everything left on every line' to credit an amount" if everything else None,
+                )
             r1, r2 = st.columns(2)
             r1.selectbox(
                 "Reason",
@@ -298,7 +305,7 @@ def credit_note_form(inv: Invoice, key: str) -> None:
                 key=f"cn_reason_{invoice_id}",
                 format_func=lambda r: r.replace("_", " "),
             )
-            r2.text_input("Note (kept with the credit note)", key=f"cn_note_{invoice_id}")
+            r2.text_input("Note (kept with the credit note)", key=f"cn_note_{invoice_id}", max_chars=MAX_TEXT)
             s1, s2 = st.columns(2)
             s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00")
             s2.text_input(

@@ -16,7 +16,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from engine.service import BillsimError, bill_runs
-from engine.service.formats import to_major
+from engine.service.formats import FIRST_DATE, LAST_DATE, to_major
 from views import _reads
 from views._actions import data_changed, flash, show_flash
 from views._database import db_path, session
@@ -38,15 +38,30 @@ SCOPES = ("All contracts", "One business", "Chosen customers")
 RUN_WHERE = "run_start"  # the run's outcome is shown under its button
 
 
+def _start_label(period_date: dt.date) -> str:
+    """The Start button names the date it runs: what the date field holds, which is not always what it shows (a
+    date typed outside the field's range shows in red while the field keeps its last valid date)."""
+    return f"Start bill run for {fmt_date(period_date)}" if period_date else "Start bill run (choose the date first)"
+
+
 def _request_run(params: dict, nonce: int) -> None:
-    """The click: the run's parameters as the widgets hold them NOW (a date typed and not yet confirmed arrives
-    with the click, after the button was drawn with the old one), so the run is the one the form shows."""
+    """The click: the run's parameters as the widgets hold them NOW, but only for the date the clicked button
+    named (a date typed and not yet confirmed arrives with the click, after the button was drawn with the old
+    one: then nothing starts, and the button, drawn again, names the new date)."""
     if st.session_state.get("run_nonce", 0) != nonce or st.session_state.get("run_request"):
         return  # a replayed click of a button already used, or a run still in progress
     state = st.session_state
+    typed = state.get("run_period") or params["period_date"]
+    if typed != params["period_date"]:  # the button named another date: run none of the two unasked
+        flash(
+            "warning",
+            f"Not started: the period date became {fmt_date(typed)} as you clicked, and the button said "
+            f"{fmt_date(params['period_date'])}. Check the date, then click **{_start_label(typed)}**.",
+            RUN_WHERE,
+        )
+        return
     params = {
         **params,
-        "period_date": state.get("run_period") or params["period_date"],
         "include_delayed_charges": bool(state.get("run_delayed")),
         "finalize": bool(state.get("run_finalize")),
         "catch_up": bool(state.get("run_catch_up")),
@@ -78,7 +93,8 @@ def _carry_out(params: dict) -> None:
         st.session_state.pop("run_report_pick", None)  # show the new run's report
         flash(
             "success",
-            f"Bill run `{report.run_id}` finished in {report.duration_s:.1f} s: "
+            f"Bill run `{report.run_id}` for the period of {fmt_date(params['period_date'])} finished in "
+            f"{report.duration_s:.1f} s: "
             f"{report.drafted:,} drafted, {report.existing:,} already invoiced, "
             f"{len(report.failed):,} failed.",
             RUN_WHERE,
@@ -294,7 +310,13 @@ period_date = st.date_input(
     key="run_period",
     format=DATE_FORMAT,
     value=st.session_state.get("run_period_date") or hi or dt.date.today(),
-    help="each contract is billed for its cycle that contains this date",
+    min_value=FIRST_DATE,
+    max_value=LAST_DATE,
+    help=(
+        f"each contract is billed for its cycle that contains this date; a date from {FIRST_DATE} to {LAST_DATE} "
+        "(one outside is not taken: it shows in red and the field keeps its last date, the one the Start button "
+        "names)"
+    ),
 )
 st.session_state["run_period_date"] = period_date
 scope = st.radio("Scope", SCOPES, horizontal=True, key="run_scope")
@@ -334,7 +356,14 @@ in_scope = _reads.contracts_in_scope(
     db, period_date, None if customer_ids is None else tuple(customer_ids), business_id
 )
 st.caption(f"{in_scope:,} contract(s) active on {period_date} in this scope.")
-ready = {"All contracts": True, "One business": bool(business_id), "Chosen customers": bool(customer_ids)}[scope]
+ready = (
+    period_date is not None
+    and {
+        "All contracts": True,
+        "One business": bool(business_id),
+        "Chosen customers": bool(customer_ids),
+    }[scope]
+)
 params = {
     "period_date": period_date,
     "business_id": business_id,
@@ -345,7 +374,7 @@ params = {
 }
 running = bool(st.session_state.get("run_request"))
 st.button(
-    "Start bill run",
+    _start_label(period_date),
     type="primary",
     key="run_start",
     disabled=running or not ready,

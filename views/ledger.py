@@ -1,10 +1,12 @@
 """Ledger & export: filter and page through invoices, open one, finalize / void / record a payment,
-download invoices and lines exactly as `billsim export` writes them (CSV or Parquet)."""
+download every file `billsim export` writes (invoices, lines, adjustments, credit notes and their items; CSV or
+Parquet), byte for byte, one by one or all together in one zip."""
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -78,12 +80,22 @@ def _prepare_export(fmt: str, filters: dict | None) -> None:
     except BillsimError as exc:
         flash("error", f"Export refused: {exc}", EXPORT_WHERE)
         return
+    at = dt.datetime.now(dt.UTC)
     st.session_state["export_paths"] = {
         "fmt": fmt,
-        "at": dt.datetime.now(dt.UTC),
+        "at": at,
         "filtered": bool(filters),
-        **{k: str(v) for k, v in paths.items()},
+        "files": {k: str(v) for k, v in paths.items()},
+        "zip": str(_zip(paths, folder / f"{fmt}.zip")),  # rewritten by the next export of this format
     }
+
+
+def _zip(paths: dict[str, Path], target: Path) -> Path:
+    """Every file of one export (one snapshot of the ledger) in one zip, each stored as written."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in paths.values():
+            archive.write(path, arcname=path.name)
+    return target
 
 
 def _balance(balance, currency: str, status: str) -> str:
@@ -99,23 +111,24 @@ def _statuses(chosen: list[str]) -> list[str]:
 
 def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) -> pd.DataFrame:
     """The page of the ledger as shown: customers by name, amounts with their currency (the one money formatter),
-    dates as dates, no number for drafts (numbers are given at finalization)."""
+    dates as dates, no number for drafts (numbers are given at finalization). The columns an analyst scans first
+    come first (number, customer, status, total, balance due, due date): they stay in view on a laptop's width."""
     return pd.DataFrame(
         {
             "number": [invoice_number_text(n) for n in frame["invoice_number"]],
-            "status": frame["status"].str.replace("_", " "),
             "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
-            "contract": frame["contract_id"].fillna("manual"),
-            "business": [business(sellers, b) for b in frame["business_id"]],
-            "period start": frame["period_start"],
-            "period end": frame["period_end"],
-            "due date": frame["due_date"],
-            "currency": frame["currency"],
+            "status": frame["status"].str.replace("_", " "),
             "total": [money_of_major(v, c) for v, c in zip(frame["total"], frame["currency"], strict=True)],
             "balance due": [
                 _balance(v, c, s)
                 for v, c, s in zip(frame["balance_due"], frame["currency"], frame["status"], strict=True)
             ],
+            "due date": frame["due_date"],
+            "period start": frame["period_start"],
+            "period end": frame["period_end"],
+            "contract": frame["contract_id"].fillna("manual"),
+            "business": [business(sellers, b) for b in frame["business_id"]],
+            "currency": frame["currency"],
             "invoice": frame["invoice_id"],
             "bill run": frame["run_id"].fillna(""),
             "created (UTC)": frame["created_at"],
@@ -343,14 +356,27 @@ if made:
         + (" (filtered)" if made["filtered"] else " (all invoices)")
     )
     mime = "text/csv" if made["fmt"] == "csv" else "application/vnd.apache.parquet"
-    d1, d2 = st.columns(2)
-    for col, name in ((d1, "invoices"), (d2, "invoice_lines")):
-        path = Path(made[name])
-        col.download_button(
-            f"Download {path.name} ({path.stat().st_size:,} bytes)",
+    files = {name: Path(path) for name, path in made["files"].items()}
+    archive, archive_name = Path(made["zip"]), f"ledger-export-{made['fmt']}-{made['at']:%Y%m%d-%H%M%S}.zip"
+    st.download_button(
+        f"Download all {len(files)} files ({archive_name}, {archive.stat().st_size:,} bytes)",
+        data=archive.read_bytes,
+        file_name=archive_name,
+        mime="application/zip",
+        key="download_all",
+        type="primary",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+        help="; ".join(p.name for p in files.values()) + ": the same files as below, in one zip",
+    )
+    st.caption("Or one file at a time:")
+    for name, path in files.items():
+        st.download_button(
+            f"{path.name} ({path.stat().st_size:,} bytes)",
             data=path.read_bytes,
             file_name=path.name,
             mime=mime,
             key=f"download_{name}",
+            icon=":material/download:",
             on_click="ignore",
         )

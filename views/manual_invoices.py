@@ -19,7 +19,7 @@ from engine.service import BillsimError, ValidationError, invoices
 from engine.service.formats import exact_minor
 from engine.service.seed_bodies import batch_from_csv
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import drop_refusal, flash, run_action, show_flash
 from views._database import db_path, session
 from views._format import DATE_FORMAT, customer, money
 from views._invoice_adjustments import taxes_text
@@ -30,6 +30,7 @@ CREATED = "manual_created"
 LINES_KEY = "manual_lines"
 CREATE_WHERE, BATCH_WHERE = "manual_create", "manual_batch"  # where each button's outcome is shown
 COUNT = "manual_created_count"  # invoices created on this page in this session: part of the button's token
+CLICKED = "manual_clicked_with"  # what the form held when Create was last clicked (views: _form_now)
 START_LINES = [{"description": "", "unit_price": "", "quantity": "1"}]
 CSV_HELP = (
     "One row per line item; rows with the same `invoice` make one invoice. Columns: `invoice` (any key), "
@@ -113,8 +114,18 @@ def _body(chosen: dict, currency: str, seen: int) -> dict:
     return body
 
 
+def _form_now(currency_key: str, seen: int) -> str:
+    """What the one-invoice form holds now (customer, currency, lines, due date, description, recurring): a refusal
+    of Create is about the form as it was clicked, and goes once the form has changed."""
+    state = st.session_state
+    names = ("manual_customer", currency_key, f"{LINES_KEY}_{seen}", "manual_due", "manual_description")
+    recurring = ("manual_recurring", "manual_period", "manual_start", "manual_terms")
+    return repr([state.get(name) for name in (*names, *recurring)])
+
+
 def _create_one(chosen: dict | None, currency_key: str, seen: int) -> None:
     state = st.session_state
+    state[CLICKED] = _form_now(currency_key, seen)
     if chosen is None:
         flash("error", "Create invoice: choose the customer first.", CREATE_WHERE)
         return
@@ -237,6 +248,8 @@ with one:
         on_click=_create_one,
         args=(chosen, currency_key, seen),
     )
+    if st.session_state.get(CLICKED) != _form_now(currency_key, seen):  # the form was changed after the refusal
+        drop_refusal(CREATE_WHERE)
     show_flash(CREATE_WHERE)
     if invoice_id := st.session_state.get(CREATED):
         inv = _reads.load_invoice(db, invoice_id)

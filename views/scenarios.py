@@ -17,7 +17,7 @@ import streamlit as st
 
 from engine.service import BillsimError, whatif
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import clear_feedback, flash, run_action, show_flash
 from views._database import db_path, session
 from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
 from views._whatif_adjustments import (
@@ -139,6 +139,8 @@ def _add_change() -> None:
     ss["scn_changes"] = [*ss["scn_changes"], change]
     if change["type"] == "coupon":  # the next coupon gets an id of its own
         ss["scn_coupon_id"] = next_coupon_id(ss["scn_changes"])
+    # in place of a refusal shown before: the outcome of this click
+    flash("success", f"Added change {len(ss['scn_changes'])}: {_scenario([change]).changes[0].label()}", BUILD_WHERE)
 
 
 def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
@@ -164,15 +166,19 @@ def _request_run() -> None:
         return
     ss["scn_changes"] = changes  # what was run is what the list shows
     ss["scn_run_requested"] = True
+    clear_feedback()  # an earlier refusal (of a change, of a run) is not this run's: its results say how it went
 
 
 def _remove_change(i: int) -> None:
     ss["scn_changes"] = [c for j, c in enumerate(ss["scn_changes"]) if j != i]
+    clear_feedback()
 
 
 def _use(scenario) -> None:
+    """A scenario loaded or uploaded into the builder (a refusal shown before is no longer this page's state)."""
     ss["scn_name"] = scenario.name
     ss["scn_changes"] = [c.model_dump(mode="json") for c in scenario.changes]
+    clear_feedback()
 
 
 def _load(name: str, run: bool = False) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..currencies import is_currency, minor_units
 from ..gc_pause import cyclic_gc_paused
-from ..limits import MAX_RANGE_YEARS
+from ..limits import FIRST_DATE, LAST_DATE, MAX_RANGE_YEARS, MAX_TEXT
 from ..models import (
     CREDIT_NOTE_REASONS,
     ApprovalResult,
@@ -39,7 +39,10 @@ from ..whatif.scenarios import Scenario
 __all__ = [
     "CREDIT_NOTE_REASONS",
     "FINALIZED",
+    "FIRST_DATE",
+    "LAST_DATE",
     "MAX_RANGE_YEARS",
+    "MAX_TEXT",
     "PAYABLE",
     "STATUSES",
     "UNDER_REVIEW",

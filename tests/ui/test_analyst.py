@@ -411,7 +411,7 @@ def test_scenario_results_show_every_currency_side_by_side(workbench_db):
 def test_the_bill_run_chart_has_no_toolbar_over_its_title(workbench_db):
     at = start_app()
     open_page(at, "views/bill_run.py")
-    widget(at.date_input, "run_period").set_value(dt.date(2026, 9, 15))
+    widget(at.date_input, "run_period").set_value(dt.date(2026, 9, 15)).run()
     widget(at.button, "run_start").click().run()
     assert_clean(at)
     proto = _figures(at)["run_chart"]
@@ -427,7 +427,7 @@ def test_the_bill_run_chart_has_no_toolbar_over_its_title(workbench_db):
 def test_a_bill_runs_outcomes_name_the_customer_and_total_and_open_the_invoice(workbench_db):
     at = start_app()
     open_page(at, "views/bill_run.py")
-    widget(at.date_input, "run_period").set_value(dt.date(2026, 9, 15))
+    widget(at.date_input, "run_period").set_value(dt.date(2026, 9, 15)).run()
     widget(at.button, "run_start").click().run()
     assert_clean(at)
     outcomes = _frame_with(at, "outcome")

@@ -9,7 +9,18 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from engine.service import Billsim, Caller, bill_runs, contracts, credit_notes, invoices, lifecycle
+import pytest
+
+from engine.service import (
+    Billsim,
+    Caller,
+    ValidationError,
+    bill_runs,
+    contracts,
+    credit_notes,
+    invoices,
+    lifecycle,
+)
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 JUNE, JULY = dt.date(2026, 6, 15), dt.date(2026, 7, 15)
@@ -178,3 +189,42 @@ def test_the_payment_box_follows_the_balance_left_by_a_credit_note_and_goes_when
     assert_clean(at)
     assert not [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")]  # nothing is due
     assert not [p for p in at.get("popover") if p.proto.popover.label == "Void…"]  # credited: it cannot be voided
+
+
+def test_the_note_box_takes_exactly_what_the_service_takes(workbench_db):
+    """The Note box stops at the application layer's bound (not a copy of it): a note of that many characters is
+    issued, one more is refused by the service (the box would have let the review step accept it before)."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    box = widget(at.text_input, f"cn_note_{inv.invoice_id}")
+    assert box.proto.max_chars > 0
+    longest = "n" * box.proto.max_chars
+    with Billsim.open(workbench_db) as app, pytest.raises(ValidationError, match="note"):
+        credit_notes.create(
+            app.session(Caller.local("ana")), inv.invoice_id, {"all": True, "reason": "other", "note": longest + "n"}
+        )
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").check().run()
+    widget(at.text_input, f"cn_note_{inv.invoice_id}").set_value(longest)
+    _review_button(at, inv.invoice_id).click().run()
+    widget(at.button, f"ledger_cn_issue_{inv.invoice_id}").click().run()
+    assert_clean(at)
+    assert db_rows(workbench_db, "SELECT length(note) FROM credit_notes") == [(len(longest),)]
+
+
+def test_the_line_amounts_are_disabled_while_everything_left_is_ticked(workbench_db):
+    """'Everything left on every line' credits every line in full: the per-line amounts are not used then, so they
+    cannot be typed (and come back when it is unticked)."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+
+    def line_boxes():
+        boxes = [t for t in at.text_input if t.key.startswith(f"cn_line_{inv.invoice_id}_")]
+        assert boxes
+        return boxes
+
+    assert not any(b.proto.disabled for b in line_boxes())
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").check().run()
+    assert_clean(at)
+    assert all(b.proto.disabled for b in line_boxes())
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").uncheck().run()
+    assert not any(b.proto.disabled for b in line_boxes())

@@ -136,13 +136,13 @@ def test_pick_contract_preview_draft_finalize_then_the_export_contains_it(workbe
     open_page(at, "views/ledger.py")
     widget(at.button, "export_prepare").click().run()
     assert_clean(at)
-    made = at.session_state["export_paths"]
+    made = at.session_state["export_paths"]["files"]
     with open(made["invoices"], newline="") as f:
         exported = {r["invoice_id"]: r for r in csv.DictReader(f)}
     assert exported[invoice_id]["status"] == "open" and exported[invoice_id]["number"] == "1"
     with open(made["invoice_lines"], newline="") as f:
         assert any(r["invoice_id"] == invoice_id for r in csv.DictReader(f))
-    assert [b.key for b in at.get("download_button")] == ["download_invoices", "download_invoice_lines"]
+    assert [b.key for b in at.get("download_button")] == ["download_all", *(f"download_{name}" for name in made)]
 
 
 def test_the_ledger_opens_an_invoice_and_records_payments(workbench_db):

@@ -193,6 +193,10 @@ def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workben
     assert_clean(at)
     assert [b.key for b in at.get("download_button")] == [
         "ledger_document_pdf",
+        "download_all",
         "download_invoices",
         "download_invoice_lines",
+        "download_invoice_adjustments",
+        "download_credit_notes",
+        "download_credit_note_items",
     ]

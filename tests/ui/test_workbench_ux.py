@@ -192,7 +192,7 @@ def test_invoice_numbers_carry_the_business_prefix_and_year_on_the_ledger_and_in
         assert table.loc[invoice_id, "number"] == expected
     assert {p for *_, p in rows} == {"N", "S"}  # the demo's businesses.csv
     widget(at.button, "export_prepare").click().run()
-    with open(at.session_state["export_paths"]["invoices"], newline="") as f:
+    with open(at.session_state["export_paths"]["files"]["invoices"], newline="") as f:
         reader = csv.DictReader(f)
         exported = {r["invoice_id"]: r for r in reader}
         assert reader.fieldnames[-1] == "invoice_number" and "number" in reader.fieldnames
@@ -366,15 +366,34 @@ def test_the_manual_invoice_page_shows_the_total_with_tax_before_create_and_spea
     assert f"tax {format_money(made[1], made[3])}" in totals[0] and made[1] > 0
 
 
-def test_the_bill_run_runs_the_date_typed_together_with_the_click(mixed_db):
+def test_the_bill_run_starts_only_for_the_date_its_button_names(mixed_db):
+    """The Start button names the date the run is for (what the date field holds: a date typed outside the field's
+    range shows in red while the field keeps its last date). A date typed and sent together with the click (the
+    button still named the old one) starts nothing; the button, drawn again, names the new date."""
     path, _ = mixed_db
     at = start_app()
     open_page(at, "views/bill_run.py")
-    widget(at.date_input, "run_period").set_value(dt.date(2026, 11, 15))  # not confirmed: sent with the click
-    widget(at.button, "run_start").click().run()
+    field = widget(at.date_input, "run_period")
+    start = widget(at.button, "run_start")
+    assert start.label == f"Start bill run for {field.value.isoformat()}"
+    # the engine's own date bounds, not Streamlit's default of ten years around the value: 2099 is taken
+    assert (field.min, field.max) == (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+    before = db_rows(path, "SELECT count(*) FROM bill_runs")
+
+    field.set_value(dt.date(2026, 11, 15))  # not confirmed: sent with the click of the button naming the old date
+    start.click().run()
+    assert not at.exception and not at.error
+    assert db_rows(path, "SELECT count(*) FROM bill_runs") == before, "nothing started"
+    warned = " ".join(w.value for w in at.warning)
+    assert "Not started" in warned and "2026-11-15" in warned, warned
+    start = widget(at.button, "run_start")
+    assert start.label == "Start bill run for 2026-11-15"
+
+    start.click().run()
     assert_clean(at)
     latest = db_rows(path, "SELECT period_date FROM bill_runs ORDER BY started_at DESC LIMIT 1")
     assert latest == [(dt.date(2026, 11, 15),)]
+    assert any("for the period of 2026-11-15 finished" in s.value for s in at.success), [s.value for s in at.success]
     history = frame_with(at, "by")
     assert "already invoiced" in history.columns and "existing" not in history.columns
 
