@@ -356,6 +356,18 @@ in_scope = _reads.contracts_in_scope(
     db, period_date, None if customer_ids is None else tuple(customer_ids), business_id
 )
 st.caption(f"{in_scope:,} contract(s) active on {period_date} in this scope.")
+today = dt.date.today()
+not_due = (
+    _reads.cycles_not_due(db, period_date, None if customer_ids is None else tuple(customer_ids), business_id, today)
+    if period_date
+    else 0
+)
+if not_due:
+    st.warning(
+        f"{not_due:,} of the cycles this run would draft are not due yet: billed in arrears, they end on or after "
+        f"today ({fmt_date(today)}), so their usage may still grow. A run bills the cycle that contains its date; "
+        "to bill only cycles that have ended, choose a date in the last cycle that ended."
+    )
 ready = (
     period_date is not None
     and {

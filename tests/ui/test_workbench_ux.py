@@ -14,8 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.db import connect
+from engine.rating.targets import count_not_due
 from engine.service import Billsim, Caller, bill_runs, invoices, lifecycle
 from engine.service.formats import format_major, format_money
+from tests.helpers_data import add_contract, add_customer, add_line
 from tests.ui.test_pages import PAGES, assert_clean, db_rows, open_page, start_app, widget
 
 SEPTEMBER, OCTOBER = dt.date(2026, 9, 15), dt.date(2026, 10, 15)
@@ -407,3 +410,28 @@ def test_the_demo_confirmation_is_unticked_after_a_regeneration(mixed_db):
     assert_clean(at)
     assert widget(at.checkbox, "demo_confirm").value is False
     assert widget(at.button, "demo_button").proto.disabled
+
+
+def test_the_bill_run_warns_of_cycles_it_would_draft_before_they_are_due(mixed_db):
+    """A run bills the cycle containing its date, ended or not: the page says how many of the cycles it would draft
+    are billed in arrears and not due yet (engine.rating.targets.count_not_due), before the run starts."""
+    path, _ = mixed_db
+    today = dt.date.today()
+    con = connect(path)
+    add_customer(con, "C-NOT-DUE")
+    add_contract(con, "K-NOT-DUE", "C-NOT-DUE", "2020-01-01")  # monthly, in arrears, open-ended
+    add_line(con, "L-NOT-DUE", "K-NOT-DUE", unit_price="10")
+    expected = count_not_due(con, today, today)
+    con.close()
+    assert expected >= 1  # at least K-NOT-DUE: its cycle of today ends on or after today
+
+    at = start_app()
+    open_page(at, "views/bill_run.py")
+    widget(at.date_input, "run_period").set_value(today).run()
+    assert_clean(at)
+    warned = [w.value for w in at.warning if "not due yet" in w.value]
+    assert len(warned) == 1 and warned[0].startswith(f"{expected:,} of the cycles"), warned
+
+    widget(at.date_input, "run_period").set_value(dt.date(2019, 6, 15)).run()  # before every contract: none due
+    assert_clean(at)
+    assert not [w.value for w in at.warning if "not due yet" in w.value]
