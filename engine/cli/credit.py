@@ -64,7 +64,7 @@ def cmd_render(args, ctx: Context) -> int:
 
 
 def cmd_balances(args, ctx: Context) -> int:
-    ctx.print_json([b.model_dump(mode="json") for b in credit_notes.balances(ctx.session(), args.customer)])
+    ctx.print_json(credit_notes.balances(ctx.session(), args.customer))
     return 0
 
 

@@ -26,7 +26,7 @@ def _approve_unflagged(args, ctx: Context) -> int:
 
 def cmd_review(args, ctx: Context) -> int:
     result = bill_runs.review_drafts(ctx.session(), run_id=args.run, period_date=args.period_date, flags=args.flag)
-    out = result.model_dump(mode="json", exclude={"drafts_total", "offset"})
+    out = result.model_dump(mode="python", exclude={"drafts_total", "offset"})  # print_json writes it
     if not args.figures:  # one line per flag; --figures adds what each was decided on
         for draft in out["drafts"]:
             draft["flags"] = [{"flag": f["flag"], "reason": f["reason"]} for f in draft["flags"]]

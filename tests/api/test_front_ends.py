@@ -179,6 +179,19 @@ def test_a_run_over_every_business_is_seen_by_a_business_as_its_own_part_only(wo
         assert review.data["flag_counts"]["first_invoice"] == drafted
 
 
+# --- what the CLI writes ------------------------------------------------------------------------------------------
+
+
+def test_the_cli_writes_decimals_as_the_http_api_does_plain_digits_never_an_exponent(world):
+    """Acme's tax rate of 10, read back from DECIMAL, is Decimal('1E+1'): the CLI once wrote "1E+1" where the HTTP
+    API writes "10" (engine/cli/common.py json_data)."""
+    http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": MARCH})
+    code, out, err = world.cli("preview", "K-FLAT", "--period-date", MARCH)
+    assert code == 0 and http.ok, err
+    assert json.loads(out)["tax_rate"] == http.data["tax_rate"] == "10"
+    assert not re.search(r"\d[eE][+-]?\d", out), out
+
+
 # --- limits and hostile input: the same code everywhere, nothing stored -------------------------------------
 
 
