@@ -18,7 +18,9 @@ from typing import NoReturn, TextIO
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..service import Billsim, Caller, DatabaseBusyError, Session
+from ..service import Billsim, Caller, DatabaseBusyError, Session, invoices
+
+INVOICE_HELP = "the invoice's id or its number (e.g. N-2026-000001)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,6 +150,13 @@ class Context:
 
     def session(self) -> Session:
         return self.app().session(Caller.local(getattr(self.args, "actor", None)))
+
+    def invoice_ids(self, refs: list[str]) -> list[str]:
+        """The ids of the invoices the user named, each by its id or its number (`S-2026-000001`)."""
+        return invoices.resolve(self.session(), refs)
+
+    def invoice_id(self, ref: str) -> str:
+        return self.invoice_ids([ref])[0]
 
     def release(self) -> None:
         """Close the database this command opened (never a server's)."""
