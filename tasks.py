@@ -5,6 +5,7 @@
     python3 tasks.py test        # create/refresh .venv, install Debian packages if missing, run pytest on every core
     python3 tasks.py setup       # only create/refresh .venv
     python3 tasks.py lock        # rewrite requirements.lock from the current .venv (maintainers)
+    python3 tasks.py COMMAND --help   # what COMMAND does, and nothing else (-h too)
 
 The virtual environment is project-local (`.venv`). It is rebuilt when `requirements.lock` or
 `pyproject.toml` change (their hash is kept in `.venv/.billsim-stamp`), so a stale one is never used.
@@ -118,9 +119,39 @@ def run_tests(rest: list[str]) -> int:
     return max(ran) if ran else NO_TESTS_COLLECTED
 
 
+# What `python3 tasks.py COMMAND --help` prints: the command's help and nothing else (no venv, no database).
+COMMAND_HELP = {
+    "setup": """usage: python3 tasks.py setup
+
+Create .venv from requirements.lock (and install the project into it), or rebuild it when requirements.lock or
+pyproject.toml changed since it was built. Nothing else.""",
+    "test": """usage: python3 tasks.py test [PYTEST ARGS ...]
+
+Create/refresh .venv (as `setup`), install the Debian packages the tests need when missing (as root), then run
+pytest in two passes: every test not marked `single_process` on a worker per core, then those marked in one
+process. PYTEST ARGS are passed to both passes (e.g. `tests/test_money.py -k rounding`); for pytest's own
+options run `.venv/bin/python -m pytest --help`.""",
+    "workbench": """usage: python3 tasks.py workbench [BILLSIM SERVE OPTIONS ...]
+
+Create/refresh .venv (as `setup`), install the Debian packages documents need when missing (as root), seed
+$BILLSIM_DB (default data/workbench.duckdb) with the demo data when it does not exist, then run
+`billsim serve --port 8501`: the workbench at http://127.0.0.1:8501/, the HTTP API, /docs and /mcp in one
+process. Further options go to `billsim serve` (`.venv/bin/billsim serve --help` lists them).""",
+    "lock": """usage: python3 tasks.py lock
+
+Rewrite requirements.lock from the packages installed in .venv (maintainers).""",
+}
+HELP_FLAGS = ("-h", "--help")
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"
     rest = argv[1:]
+    if cmd in HELP_FLAGS:
+        cmd = "help"
+    if cmd in COMMAND_HELP and any(arg in HELP_FLAGS for arg in rest):
+        print(COMMAND_HELP[cmd])  # a dry run: the command's help and nothing else
+        return 0
     if cmd == "setup":
         ensure_venv()
         return 0

@@ -322,3 +322,9 @@ def test_batch_finalize_numbers_new_invoices_in_item_order(db):
         ("biz-b", 2, "open"),
         ("biz-a", None, "draft"),
     ]  # the replayed invoice is not new
+
+
+def test_a_malformed_batch_item_names_its_line_from_1_without_pydantic_prefixes(db):
+    lines = [{"description": "a", "unit_price": 100}, {"description": "b", "unit_price": 100, "quantity": "-1"}]
+    resp = batch_create(db, {"items": [{"customer_id": "C-USD", "line_items": lines}]})
+    assert resp.results[0].error == "line item 2: quantity: quantity must be positive"

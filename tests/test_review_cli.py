@@ -89,6 +89,14 @@ def test_review_prints_one_object_per_draft_and_the_unbilled_cycles(db):
         (["approve", "INV", "--run", "RUN", "--unflagged"], ["not both"]),
         (["thresholds", "--large-invoice", "XYZ=10"], ["unknown currency"]),
         (["thresholds", "--total-change-percent", "-1"], ["zero or more"]),
+        (
+            ["thresholds", "--large-invoice", "JPY=100.5"],
+            ["large_invoice JPY 100.5 has more decimals than JPY has (0)"],
+        ),
+        (
+            ["thresholds", "--large-invoice", "USD=0.001"],
+            ["large_invoice USD 0.001 has more decimals than USD has (2)"],
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(db, args, words):
@@ -129,6 +137,12 @@ def test_run_catch_up_and_thresholds(db):
         billsim(path, "thresholds", "--total-change-percent", "900", "--large-invoice", "USD=50", "--actor", "bob")
     )
     assert changed["large_invoice"] == {"USD": "50"} and changed["updated_by"] == "bob"
+    refused = billsim(path, "thresholds", "--large-invoice", "JPY=100.5", "--large-invoice", "USD=60")
+    assert refused.returncode == 2 and ok(billsim(path, "thresholds"))["large_invoice"] == {"USD": "50"}  # nothing
+    assert ok(billsim(path, "thresholds", "--large-invoice", "JPY=100.0"))["large_invoice"] == {
+        "JPY": "100",
+        "USD": "50",
+    }
     out = ok(billsim(path, "review", "--period-date", "2026-02-15", "--flag", "total_change", "large_invoice"))
     assert [(d["contract_id"], [f["flag"] for f in d["flags"]]) for d in out["drafts"]] == [
         ("K2", ["usage_spike", "large_invoice"])  # in the order of FLAGS

@@ -1,8 +1,8 @@
 """The review computed in SQL (engine.review) against an independent reading of the same ledger in Python.
 
 A ledger where every flag fires (and most wording branches of the reasons: up and down, from a previous total of
-0, thousands separators, 0, 2 and 3-decimal currencies, a threshold with more decimals than the currency, one and
-several rows, lines, charges, "and N more") is billed for January and February; the February run is reviewed.
+0, thousands separators, 0, 2 and 3-decimal currencies, a minimum change with more decimals than the currency, one
+and several rows, lines, charges, "and N more") is billed for January and February; the February run is reviewed.
 The test reads the stored invoices, lines, usage and thresholds with plain SELECTs and decides each draft's
 previous invoice, flags, figures and reasons in Python from the rules of spec section 8 and docs/RULES.md, then
 requires the engine's review (ReviewResult and the columns of review_table) to be exactly that.
@@ -51,7 +51,7 @@ def ledger(con):
         total_change_percent="12.5",
         total_change_min="10.005",
         usage_spike_factor="2.5",
-        large_invoice={"USD": "1000.005", "JPY": "100000", "KWD": "5"},
+        large_invoice={"USD": "1000.00", "JPY": "100000", "KWD": "5"},  # a currency's decimals at most
         actor="t",
     )
     usage_contract(con, "K-UP", "C-UP", price="0.01")  # USD 100.00 -> 140.00

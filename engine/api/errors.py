@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..service import BillsimError
+from ..service.requests import problems_text
 
 log = logging.getLogger("billsim.api")
 
@@ -58,16 +59,16 @@ def _echo(value, depth: int = 0):
     return _echo(str(value), depth)
 
 
-def validation_text(errors: list[dict]) -> str:
-    """The problems as one line, as the MCP tools and the CLI word them: `body.due_date: Field required; …`."""
-    parts = []
-    for err in errors[:20]:
+def validation_text(errors: list[dict], body=None) -> str:
+    """The problems as one line, in the words the MCP tools and the CLI use for the same input
+    (engine/validation_text.py): `invalid request: line item 1: unit_price: Input should be a valid integer; …`."""
+    within_body = []
+    for err in errors:
         loc = list(err.get("loc", ()))
         if loc and loc[0] == "body":  # the body's fields are the request's fields, as MCP and the CLI name them
             loc = loc[1:]
-        where = ".".join(str(p) for p in loc) or "request"
-        parts.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
-    return "invalid request: " + "; ".join(parts)
+        within_body.append({**err, "loc": loc})
+    return "invalid request: " + (problems_text(within_body, body, limit=20) or "request")
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -86,7 +87,12 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
         if err.get("ctx"):
             item["ctx"] = {k: _echo(str(v)) for k, v in err["ctx"].items()}
         detail.append(item)
-    body = {"detail": detail, "success": False, "code": "validation_error", "message": _echo(validation_text(errors))}
+    body = {
+        "detail": detail,
+        "success": False,
+        "code": "validation_error",
+        "message": _echo(validation_text(errors, exc.body)),
+    }
     return JSONResponse(status_code=422, content=body)
 
 

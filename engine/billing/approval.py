@@ -24,6 +24,7 @@ from ..errors import InvalidStateError, NotFoundError, ValidationError
 from ..models import ApprovalResult, Invoice
 from .audit import record_events, resolve_actor, utcnow
 from .invoice_store import load_invoice
+from .numbering import invoice_named
 
 
 def _statuses(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str | None]:
@@ -117,7 +118,9 @@ def hold_invoices_tx(
         if len(ids) == 1:
             invoice_id, st = bad[0]
             hint = "; it is already held (release it to change the reason)" if st == "held" else ""
-            raise InvalidStateError(f"cannot hold invoice {invoice_id!r}: it is {st} (allowed: draft, approved){hint}")
+            raise InvalidStateError(
+                f"cannot hold invoice {invoice_named(c, invoice_id)}: it is {st} (allowed: draft, approved){hint}"
+            )
         raise InvalidStateError(f"only drafts and approved invoices can be held: {_listed(bad)}; nothing held")
     for before in ("draft", "approved"):
         record_events(
@@ -155,7 +158,9 @@ def release_invoices_tx(
     bad = [(i, status[i]) for i in ids if status[i] != "held"]
     if bad:
         if len(ids) == 1:
-            raise InvalidStateError(f"cannot release invoice {bad[0][0]!r}: it is {bad[0][1]}, not held")
+            raise InvalidStateError(
+                f"cannot release invoice {invoice_named(c, bad[0][0])}: it is {bad[0][1]}, not held"
+            )
         raise InvalidStateError(f"only held invoices can be released: {_listed(bad)}; nothing released")
     record_events(
         c,

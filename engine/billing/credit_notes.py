@@ -115,6 +115,11 @@ class _Invoice:
     taxes: tuple[_Tax, ...]
 
     @property
+    def named(self) -> str:
+        """How a refusal names it: its number (what a finance user sees), else its id in quotes."""
+        return self.number_text or repr(self.invoice_id)
+
+    @property
     def creditable_total(self) -> int:
         return max(0, self.total - self.notes_total)
 
@@ -182,7 +187,7 @@ def _creditable(inv: _Invoice) -> None:
     if inv.status not in FINALIZED:
         hint = "; finalize it first" if inv.status in ("draft", "approved", "held") else ""
         raise InvalidStateError(
-            f"cannot credit invoice {inv.invoice_id!r}: it is {inv.status} (a credit note credits a finalized, "
+            f"cannot credit invoice {inv.named}: it is {inv.status} (a credit note credits a finalized, "
             f"non-void invoice: {', '.join(FINALIZED)}){hint}"
         )
 
@@ -222,7 +227,7 @@ def _requested(inv: _Invoice, items: list[tuple[int, Decimal]] | None, everythin
         wanted = {ln.line_no: ln.creditable for ln in inv.lines if ln.creditable > 0}
         if not wanted:
             raise ValidationError(
-                f"invoice {inv.invoice_id!r} has nothing left to credit: every line is fully credited",
+                f"invoice {inv.named} has nothing left to credit: every line is fully credited",
                 code="nothing_to_credit",
             )
         return wanted
@@ -235,7 +240,7 @@ def _requested(inv: _Invoice, items: list[tuple[int, Decimal]] | None, everythin
         line = lines.get(line_no)
         if line is None:
             raise ValidationError(
-                f"invoice {inv.invoice_id!r} has no line {line_no} (its lines: {', '.join(map(str, lines)) or 'none'})",
+                f"invoice {inv.named} has no line {line_no} (its lines: {', '.join(map(str, lines)) or 'none'})",
                 code="line_not_found",
             )
         minor = _minor(amount, inv.currency, f"the amount of line {line_no}")
@@ -307,7 +312,7 @@ def _split(
         )
     if o > inv.max_offset:
         raise ValidationError(
-            f"offset {major(o)} is more than the balance due {major(inv.max_offset)} of invoice {inv.invoice_id!r}; "
+            f"offset {major(o)} is more than the balance due {major(inv.max_offset)} of invoice {inv.named}; "
             "refund or credit the rest",
             code="offset_exceeds_balance",
         )
@@ -333,7 +338,7 @@ def _plan(
     if total > inv.creditable_total:
         raise ValidationError(
             f"this credit note's total {to_major(total, cur)} {cur} is more than what is left to credit of invoice "
-            f"{inv.invoice_id!r}: {to_major(inv.creditable_total, cur)} {cur} (its total "
+            f"{inv.named}: {to_major(inv.creditable_total, cur)} {cur} (its total "
             f"{to_major(inv.total, cur)} − earlier credit notes {to_major(inv.notes_total, cur)})",
             code="credit_exceeds_invoice",
         )

@@ -33,6 +33,7 @@ from ..statuses import PAYABLE, UNDER_REVIEW
 from .audit import record_events, resolve_actor
 from .credit_notes import apply_customer_credit_tx, return_applied_credit_tx
 from .invoice_store import BALANCE_DUE_TERMS, load_invoice
+from .numbering import invoice_named
 
 PAID_STATUS = {"manual": "manual_paid", "stripe": "stripe_paid"}
 
@@ -56,10 +57,13 @@ def _invoice_state(con: duckdb.DuckDBPyConnection, invoice_id: str) -> tuple[str
     return row
 
 
-def _require(status: str, allowed: tuple[str, ...], invoice_id: str, action: str, hint: str = "") -> None:
+def _require(
+    con: duckdb.DuckDBPyConnection, status: str, allowed: tuple[str, ...], invoice_id: str, action: str, hint: str = ""
+) -> None:
     if status not in allowed:
+        named = invoice_named(con, invoice_id)
         raise InvalidStateError(
-            f"cannot {action} invoice {invoice_id!r}: it is {status} (allowed: {', '.join(allowed)}){hint}"
+            f"cannot {action} invoice {named}: it is {status} (allowed: {', '.join(allowed)}){hint}"
         )
 
 
@@ -164,7 +168,7 @@ def finalize_invoice_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor:
         raise InvoiceNotApprovedError(
             f"cannot finalize invoice {invoice_id!r}: it is {status}, not approved; {hint} first"
         )
-    _require(status, ("approved",), invoice_id, "finalize")
+    _require(c, status, ("approved",), invoice_id, "finalize")
     finalize_invoices_tx(c, [invoice_id], actor=actor)
 
 
@@ -185,11 +189,11 @@ def void_invoice_tx(
     reason = (reason or "").strip() or None
     status, _, _, credited = _invoice_state(c, invoice_id)
     hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
-    _require(status, PAYABLE, invoice_id, "void", hint)
+    _require(c, status, PAYABLE, invoice_id, "void", hint)
     if credited:  # its credit notes already corrected part of it: a void would cancel that part twice
         raise InvalidStateError(
-            f"cannot void invoice {invoice_id!r}: credit notes corrected it already; credit what is left instead "
-            "(a credit note of everything left)"
+            f"cannot void invoice {invoice_named(c, invoice_id)}: credit notes corrected it already; credit what is "
+            "left instead (a credit note of everything left)"
         )
     return_applied_credit_tx(c, invoice_id)  # the customer's credit it took at finalize goes back
     c.execute(
@@ -224,7 +228,7 @@ def void_invoice(
 def delete_draft_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> list[str]:
     """`delete_draft` in the caller's transaction."""
     status = _invoice_state(c, invoice_id)[0]
-    _require(status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
+    _require(c, status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
     record_events(
         c,
         action="deleted",
@@ -284,14 +288,14 @@ def record_payment_tx(
     if method not in PAID_STATUS:
         raise ValidationError(f"unknown payment method {method!r}: use 'manual' or 'stripe'")
     status, currency, balance, _ = _invoice_state(c, invoice_id)
-    _require(status, PAYABLE, invoice_id, "pay")
+    _require(c, status, PAYABLE, invoice_id, "pay")
     minor = _payment_minor(amount, currency)
     if minor <= 0:
         raise ValidationError(f"payment must be positive, got {amount} {currency}")
     if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
         raise ValidationError(
             f"payment {amount} {currency} exceeds the balance due "
-            f"{to_major(balance, currency)} {currency} of invoice {invoice_id!r}"
+            f"{to_major(balance, currency)} {currency} of invoice {invoice_named(c, invoice_id)}"
         )
     new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
     payment_id = "pay_" + uuid.uuid4().hex[:20]

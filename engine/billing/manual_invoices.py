@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
+from ..validation_text import problems_text
 from .audit import record_events
 from .delayed_charges import attach_pending_charges
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
@@ -83,7 +84,8 @@ def _check_request(req: ManualInvoiceRequest, currency: str) -> None:
         if isinstance(item.unit_price, bool) or not isinstance(item.unit_price, int):
             raise ValidationError(f"line item {n}: unit_price must be an integer in minor units")
         if item.unit_price < 0:
-            raise ValidationError(f"line item {n}: unit_price must not be negative ({item.unit_price})")
+            price = f"{to_major(item.unit_price, currency)} {currency}"  # in minor units: shown as the user reads it
+            raise ValidationError(f"line item {n}: unit_price must not be negative, got {price}")
         qty = Decimal(item.quantity)
         if not qty.is_finite() or qty <= 0:
             raise ValidationError(f"line item {n}: quantity must be positive ({item.quantity})")
@@ -365,7 +367,7 @@ def _error_code(exc: Exception) -> str:
 
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+        return problems_text(exc.errors())
     return str(exc)
 
 

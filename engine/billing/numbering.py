@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
+
 DEFAULT_PREFIX = "INV"
 DIGITS = 6
 
@@ -37,6 +39,16 @@ def invoice_number_sql(invoice: str = "i", business: str = "b") -> str:
 def businesses_join(invoice: str = "i", business: str = "b") -> str:
     """SQL: the LEFT JOIN that invoice_number_sql reads the prefix from."""
     return f"LEFT JOIN businesses {business} ON {business}.business_id = {invoice}.business_id"
+
+
+def invoice_named(con: duckdb.DuckDBPyConnection, invoice_id: str) -> str:
+    """How a message names an invoice: its number when it has one (what a finance user sees on it, e.g.
+    N-2026-000001), else its id in quotes (a draft)."""
+    row = con.execute(
+        f"SELECT {invoice_number_sql()} FROM invoices i {businesses_join()} WHERE i.invoice_id = ?",  # noqa: S608 (SQL of this module; the value bound)
+        [invoice_id],
+    ).fetchone()
+    return row[0] if row and row[0] else repr(invoice_id)
 
 
 def credit_note_number(invoice_number_text: str, sequence: int) -> str:

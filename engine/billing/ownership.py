@@ -6,8 +6,13 @@ Each takes a list of ids and answers in one query; an id that does not exist is 
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
+
+from .numbering import businesses_join, invoice_number_sql
+
+_NUMBER = re.compile(r"^[A-Za-z0-9]{1,12}-\d{4}-(\d{1,18})$")  # <prefix>-<year>-<number> (engine/billing/numbering.py)
 
 
 def contract_owners(con: duckdb.DuckDBPyConnection, contract_ids: list[str]) -> dict[str, tuple[str, str]]:
@@ -33,6 +38,20 @@ def invoice_businesses(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -
     rows = con.execute(
         "SELECT invoice_id, business_id FROM invoices WHERE list_contains(?::VARCHAR[], invoice_id)",
         [list(dict.fromkeys(invoice_ids))],
+    ).fetchall()
+    return dict(rows)
+
+
+def numbered_invoices(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, str]:
+    """invoice_id -> business_id of the invoices whose number is `number` as written (`N-2026-000001`): one per
+    business at most (numbers are unique per business), but two businesses may share a prefix."""
+    found = _NUMBER.match(number)
+    if found is None:
+        return {}
+    rows = con.execute(
+        f"""SELECT i.invoice_id, i.business_id FROM invoices i {businesses_join()}
+            WHERE i.number = ? AND {invoice_number_sql()} = ?""",  # noqa: S608 (SQL of engine/billing/numbering.py; values bound)
+        [int(found.group(1)), number],
     ).fetchall()
     return dict(rows)
 

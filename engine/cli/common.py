@@ -10,12 +10,17 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from ..service import Billsim, Caller, DatabaseBusyError, Session
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from ..service import Billsim, Caller, DatabaseBusyError, Session, invoices
+
+INVOICE_HELP = "the invoice's id or its number (e.g. N-2026-000001)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +69,24 @@ def _seconds(text: str) -> float:
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
+
+
+def json_data(value):
+    """`value` as JSON data, for the CLI's output: a Decimal as plain positional digits (`format(d, "f")`: 20,
+    1000000000, 0.000000000000; never 2E+1, 1E+9 or 0E-12, and the same value), wherever it is (in a pydantic
+    model, a dataclass, a dict or a list); anything else as pydantic writes it in JSON mode (dates in ISO form,
+    enums as their values). Pydantic's own JSON mode writes a Decimal as str() does, exponent and all."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="python")
+    elif is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(json_data(k)): json_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_data(v) for v in value]
+    return to_jsonable_python(value, fallback=str)
 
 
 @dataclass
@@ -128,6 +151,13 @@ class Context:
     def session(self) -> Session:
         return self.app().session(Caller.local(getattr(self.args, "actor", None)))
 
+    def invoice_ids(self, refs: list[str]) -> list[str]:
+        """The ids of the invoices the user named, each by its id or its number (`S-2026-000001`)."""
+        return invoices.resolve(self.session(), refs)
+
+    def invoice_id(self, ref: str) -> str:
+        return self.invoice_ids([ref])[0]
+
     def release(self) -> None:
         """Close the database this command opened (never a server's)."""
         if self._opened is not None:
@@ -141,10 +171,10 @@ class Context:
         return bool(isatty and isatty())
 
     def print_json(self, obj) -> None:
-        if hasattr(obj, "model_dump"):
-            obj = obj.model_dump(mode="json")
+        """THE JSON writer of every command: `obj` as `json_data` gives it, indented, one document."""
+        data = json_data(obj)
         self.release()
-        json.dump(obj, self.stdout, indent=2, default=str)
+        json.dump(data, self.stdout, indent=2)
         self.stdout.write("\n")
 
     def print_error(self, text: str) -> None:

@@ -7,7 +7,7 @@ import argparse
 from decimal import Decimal
 
 from ..service import credit_notes
-from .common import Context, _amount, _count, _Parser
+from .common import INVOICE_HELP, Context, _amount, _count, _Parser
 
 
 def _line(text: str) -> tuple[int, Decimal]:
@@ -38,17 +38,18 @@ def cmd_create(args, ctx: Context) -> int:
     body = _body(args) | {"reason": args.reason}
     if args.note is not None:
         body["note"] = args.note
-    ctx.print_json(credit_notes.create(ctx.session(), args.invoice_id, body))
+    ctx.print_json(credit_notes.create(ctx.session(), ctx.invoice_id(args.invoice_id), body))
     return 0
 
 
 def cmd_estimate(args, ctx: Context) -> int:
-    ctx.print_json(credit_notes.estimate(ctx.session(), args.invoice_id, _body(args)))
+    ctx.print_json(credit_notes.estimate(ctx.session(), ctx.invoice_id(args.invoice_id), _body(args)))
     return 0
 
 
 def cmd_list(args, ctx: Context) -> int:
-    query = {"invoice_id": args.invoice, "customer_id": args.customer, "limit": args.limit, "offset": args.offset}
+    invoice = None if args.invoice is None else ctx.invoice_id(args.invoice)
+    query = {"invoice_id": invoice, "customer_id": args.customer, "limit": args.limit, "offset": args.offset}
     ctx.print_json(credit_notes.list_page(ctx.session(), {k: v for k, v in query.items() if v is not None}))
     return 0
 
@@ -64,7 +65,7 @@ def cmd_render(args, ctx: Context) -> int:
 
 
 def cmd_balances(args, ctx: Context) -> int:
-    ctx.print_json([b.model_dump(mode="json") for b in credit_notes.balances(ctx.session(), args.customer)])
+    ctx.print_json(credit_notes.balances(ctx.session(), args.customer))
     return 0
 
 
@@ -87,17 +88,17 @@ def add_parsers(sub) -> None:
         "create",
         help="issue a credit note (prints it as JSON); without --offset/--credit: off the balance due, the rest credit",
     )
-    c.add_argument("invoice_id")
+    c.add_argument("invoice_id", help=INVOICE_HELP)
     _lines_and_split(c)
     c.add_argument("--reason", required=True, help="one of " + ", ".join(credit_notes.REASONS))
     c.add_argument("--note", help="kept with the credit note and in the audit trail")
     c.set_defaults(func=cmd_create)
     e = notes.add_parser("estimate", help="what an invoice can still be credited (with --line/--all: the note)")
-    e.add_argument("invoice_id")
+    e.add_argument("invoice_id", help=INVOICE_HELP)
     _lines_and_split(e)
     e.set_defaults(func=cmd_estimate)
     ls = notes.add_parser("list", help="credit notes, newest first")
-    ls.add_argument("--invoice", help="only this invoice's")
+    ls.add_argument("--invoice", metavar="INV", help="only this invoice's (its id or its number)")
     ls.add_argument("--customer", help="only this customer's")
     ls.add_argument("--limit", type=_count, default=50)
     ls.add_argument("--offset", type=_count, default=0)

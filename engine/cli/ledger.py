@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle, reads
-from .common import Context, _amount, _count, _date
+from .common import INVOICE_HELP, Context, _amount, _count, _date
 
 
 def cmd_init(args, ctx: Context) -> int:
@@ -86,17 +86,19 @@ def cmd_export(args, ctx: Context) -> int:
 
 
 def cmd_finalize(args, ctx: Context) -> int:
-    ctx.print_json(lifecycle.finalize(ctx.session(), [args.invoice_id])[0])
+    ctx.print_json(lifecycle.finalize(ctx.session(), [ctx.invoice_id(args.invoice_id)])[0])
     return 0
 
 
 def cmd_void(args, ctx: Context) -> int:
-    ctx.print_json(lifecycle.void(ctx.session(), args.invoice_id, reason=args.reason))
+    ctx.print_json(lifecycle.void(ctx.session(), ctx.invoice_id(args.invoice_id), reason=args.reason))
     return 0
 
 
 def cmd_pay(args, ctx: Context) -> int:
-    ctx.print_json(lifecycle.pay(ctx.session(), args.invoice_id, amount=args.amount, method=args.method))
+    ctx.print_json(
+        lifecycle.pay(ctx.session(), ctx.invoice_id(args.invoice_id), amount=args.amount, method=args.method)
+    )
     return 0
 
 
@@ -108,8 +110,8 @@ def cmd_audit(args, ctx: Context) -> int:
 
 def cmd_render(args, ctx: Context) -> int:
     s = ctx.session()
-    invoice = invoices.get_invoice(s, args.invoice_id)
-    written = ctx.write_document(lambda fmt: invoices.document(s, args.invoice_id, fmt))
+    invoice = invoices.get_invoice(s, ctx.invoice_id(args.invoice_id))
+    written = ctx.write_document(lambda fmt: invoices.document(s, invoice.invoice_id, fmt))
     ctx.print_json(
         {
             "invoice_id": invoice.invoice_id,
@@ -133,7 +135,7 @@ def cmd_coupons(args, ctx: Context) -> int:
 
 
 def cmd_redraft(args, ctx: Context) -> int:
-    ctx.print_json(invoices.redraft(ctx.session(), args.invoice_id))
+    ctx.print_json(invoices.redraft(ctx.session(), ctx.invoice_id(args.invoice_id)))
     return 0
 
 
@@ -193,13 +195,13 @@ def add_parsers(sub) -> None:
         ("void", cmd_void, "void an open invoice (keeps its number)"),
     ):
         s = sub.add_parser(name, help=text)
-        s.add_argument("invoice_id")
+        s.add_argument("invoice_id", help=INVOICE_HELP)
         if name == "void":
             s.add_argument("--reason", help="why the invoice is voided (kept with it)")
         s.set_defaults(func=func)
 
     s = sub.add_parser("pay", help="record a payment against an open invoice")
-    s.add_argument("invoice_id")
+    s.add_argument("invoice_id", help=INVOICE_HELP)
     s.add_argument("amount", type=_amount, help="major units, e.g. 125.00")
     s.add_argument("--method", choices=["manual", "stripe"], default="manual")
     s.set_defaults(func=cmd_pay)
@@ -212,7 +214,7 @@ def add_record_parsers(sub) -> None:
     s.set_defaults(func=cmd_audit)
 
     s = sub.add_parser("render", help="write an invoice's document (as the customer sees it) as HTML or PDF")
-    s.add_argument("invoice_id")
+    s.add_argument("invoice_id", help=INVOICE_HELP)
     s.add_argument("--out", required=True, help="file to write")
     s.add_argument("--format", choices=["html", "pdf"], help="default: pdf for a .pdf file, html otherwise")
     s.set_defaults(func=cmd_render)
@@ -221,7 +223,7 @@ def add_record_parsers(sub) -> None:
 def add_redraft_parser(sub) -> None:
     """redraft, taxes, coupons (listed last)."""
     s = sub.add_parser("redraft", help="re-rate a draft after its data changed (replaces it, same id)")
-    s.add_argument("invoice_id")
+    s.add_argument("invoice_id", help=INVOICE_HELP)
     s.set_defaults(func=cmd_redraft)
 
     s = sub.add_parser("taxes", help="the taxes loaded (taxes.csv): code, name, rate, customers and lines using it")

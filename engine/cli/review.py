@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..service import ValidationError, bill_runs, lifecycle
-from .common import Context, _amount, _date
+from .common import INVOICE_HELP, Context, _amount, _date
 
 
 def cmd_approve(args, ctx: Context) -> int:
@@ -11,7 +11,7 @@ def cmd_approve(args, ctx: Context) -> int:
         return _approve_unflagged(args, ctx)
     if not args.invoice_ids:
         raise ValidationError("name the invoices to approve (billsim approve INV …)")
-    ctx.print_json(lifecycle.approve(ctx.session(), args.invoice_ids, note=args.note))
+    ctx.print_json(lifecycle.approve(ctx.session(), ctx.invoice_ids(args.invoice_ids), note=args.note))
     return 0
 
 
@@ -26,7 +26,7 @@ def _approve_unflagged(args, ctx: Context) -> int:
 
 def cmd_review(args, ctx: Context) -> int:
     result = bill_runs.review_drafts(ctx.session(), run_id=args.run, period_date=args.period_date, flags=args.flag)
-    out = result.model_dump(mode="json", exclude={"drafts_total", "offset"})
+    out = result.model_dump(mode="python", exclude={"drafts_total", "offset"})  # print_json writes it
     if not args.figures:  # one line per flag; --figures adds what each was decided on
         for draft in out["drafts"]:
             draft["flags"] = [{"flag": f["flag"], "reason": f["reason"]} for f in draft["flags"]]
@@ -59,18 +59,18 @@ def cmd_thresholds(args, ctx: Context) -> int:
 
 
 def cmd_hold(args, ctx: Context) -> int:
-    ctx.print_json(lifecycle.hold(ctx.session(), [args.invoice_id], args.reason)[0])
+    ctx.print_json(lifecycle.hold(ctx.session(), [ctx.invoice_id(args.invoice_id)], args.reason)[0])
     return 0
 
 
 def cmd_release(args, ctx: Context) -> int:
-    ctx.print_json(lifecycle.release(ctx.session(), [args.invoice_id], note=args.note)[0])
+    ctx.print_json(lifecycle.release(ctx.session(), [ctx.invoice_id(args.invoice_id)], note=args.note)[0])
     return 0
 
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("approve", help="approve drafts for finalizing (all or nothing; approved ones stay as they are)")
-    s.add_argument("invoice_ids", nargs="*", metavar="INV")
+    s.add_argument("invoice_ids", nargs="*", metavar="INV", help=INVOICE_HELP)
     s.add_argument("--note", help="kept with the approval in the audit trail")
     s.add_argument("--run", metavar="RUN_ID", help="with --unflagged: the bill run whose drafts to approve")
     s.add_argument("--unflagged", action="store_true", help="approve every draft of --run that has no review flag")
@@ -95,11 +95,11 @@ def add_parsers(sub) -> None:
     s.set_defaults(func=cmd_thresholds)
 
     s = sub.add_parser("hold", help="put a draft or approved invoice on hold (it cannot be approved or finalized)")
-    s.add_argument("invoice_id")
+    s.add_argument("invoice_id", help=INVOICE_HELP)
     s.add_argument("--reason", required=True, help="why it is held (required)")
     s.set_defaults(func=cmd_hold)
 
     s = sub.add_parser("release", help="release a held invoice: it is a draft again, to be approved")
-    s.add_argument("invoice_id")
+    s.add_argument("invoice_id", help=INVOICE_HELP)
     s.add_argument("--note", help="kept with the release in the audit trail")
     s.set_defaults(func=cmd_release)

@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import duckdb
 
-from ..currencies import is_currency
+from ..currencies import is_currency, minor_units
 from ..db import retry_on_conflict
 from ..errors import ValidationError
 from ..models import ReviewThresholds
-from ..money import MONEY_LIMIT, PRICE_SCALE, QTY_SCALE
+from ..money import MONEY_LIMIT, PRICE_SCALE, QTY_SCALE, exact_minor
 
 # A percentage or factor beyond a million is no threshold at all; the bound keeps factor × quantity
 # (both scaled to integers) inside HUGEINT in the usage-spike comparison.
@@ -75,7 +75,8 @@ def set_thresholds(
 ) -> ReviewThresholds:
     """Change the business's thresholds; a figure left None keeps its value. `large_invoice` maps a
     currency to its amount (major units), or to None to remove it. Validated whole before anything is
-    written (non-negative, known currency, within bounds); written in one transaction."""
+    written (non-negative, known currency, within bounds, no more decimals than the currency has); written in one
+    transaction."""
     if not business_id:
         raise ValidationError("a business id is required")
     pct = (
@@ -92,6 +93,8 @@ def set_thresholds(
         if not is_currency(cur):
             raise ValidationError(f"unknown currency {cur!r}: not an ISO 4217 code")
         large[cur] = None if above is None else _check(f"large_invoice {cur}", above, PRICE_SCALE, MONEY_LIMIT)
+        if large[cur] is not None and exact_minor(large[cur], cur) is None:  # an amount the currency cannot hold
+            raise ValidationError(f"large_invoice {cur} {above} has more decimals than {cur} has ({minor_units(cur)})")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     def work(c: duckdb.DuckDBPyConnection) -> None:

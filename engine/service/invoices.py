@@ -59,6 +59,13 @@ def _detail(cur: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceDetail:
     return found[0].model_copy(update={"invoice": full})
 
 
+def resolve(s: Session, refs: list[str]) -> list[str]:
+    """The ids of the invoices `refs` name, each by its id or its number (`N-2026-000001`), in order, among those
+    the caller may see (tenancy.invoice_ref); the command line takes either. The operations take ids."""
+    with s.cursor() as cur:
+        return [tenancy.invoice_ref(cur, s.caller, ref) for ref in refs]
+
+
 def get(s: Session, invoice_id: str) -> InvoiceDetail:
     with s.cursor() as cur:
         tenancy.invoices(cur, s.caller, [invoice_id])

@@ -26,6 +26,7 @@ from ..models import CREDIT_NOTE_REASONS
 from ..models import RecurringConfig as EngineRecurringConfig
 from ..money import MONEY_LIMIT
 from ..statuses import STATUSES, InvoiceStatus
+from ..validation_text import problems_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -122,23 +123,15 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def problems_text(exc: pydantic.ValidationError) -> str:
-    """Every problem of a request as one line: `line_items.0.unit_price: Input should be a valid integer; …`."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
-        parts.append(f"{where}: {err.get('msg', '').removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
 def parse(model: type[M], data) -> M:
-    """`data` (a dict of what a front end was given) as `model`, or ValidationError naming every problem."""
+    """`data` (a dict of what a front end was given) as `model`, or ValidationError naming every problem in the
+    words of engine/validation_text.py (`invalid request: item 1 (line 2): amount must be more than 0, got -10`)."""
     if isinstance(data, model):
         return data
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ValidationError(f"invalid request: {problems_text(exc)}") from None
+        raise ValidationError(f"invalid request: {problems_text(exc.errors(), data)}") from None
 
 
 # --- contracts ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pydantic
 
 from ..errors import ValidationError
 from ..models import ManualInvoiceRequest
+from ..validation_text import problems_text
 
 
 def _line(item):
@@ -37,10 +38,6 @@ def engine_item(body):
     return {**body, "line_items": [_line(i) for i in body["line_items"]]}
 
 
-def _pydantic_text(exc: pydantic.ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-
-
 def create_request(body, idempotency_key: str | None = None) -> ManualInvoiceRequest:
     """A DayZero POST /invoices body as the engine's ManualInvoiceRequest (ValidationError naming every problem)."""
     if not isinstance(body, dict):
@@ -51,7 +48,7 @@ def create_request(body, idempotency_key: str | None = None) -> ManualInvoiceReq
     try:
         return ManualInvoiceRequest.model_validate(fields)
     except pydantic.ValidationError as exc:
-        raise ValidationError(f"invalid invoice request: {_pydantic_text(exc)}") from None
+        raise ValidationError(f"invalid invoice request: {problems_text(exc.errors(), fields)}") from None
 
 
 def batch_request(body) -> tuple[dict, dict[int, str]]:

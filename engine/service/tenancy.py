@@ -14,7 +14,7 @@ from __future__ import annotations
 import duckdb
 
 from ..billing import ownership
-from ..errors import ForbiddenError, NotFoundError
+from ..errors import ForbiddenError, NotFoundError, ValidationError
 from ..scope import Scope
 from .caller import Caller
 
@@ -59,6 +59,22 @@ def invoices(cur: duckdb.DuckDBPyConnection, caller: Caller, invoice_ids: list[s
     for iid in dict.fromkeys(invoice_ids):
         if iid not in found or not caller.sees(found[iid]):
             raise NotFoundError.of("invoice", iid)
+
+
+def invoice_ref(cur: duckdb.DuckDBPyConnection, caller: Caller, ref: str) -> str:
+    """The id of the invoice `ref` names, its id or its number (`N-2026-000001`, what a finance user sees), among
+    the invoices the caller may see: another business's is not found, exactly like one that does not exist. A
+    number two businesses issued (one prefix) names neither for a caller who sees both: give the id."""
+    found = ownership.invoice_businesses(cur, [ref])
+    if ref in found and caller.sees(found[ref]):
+        return ref
+    numbered = {i: b for i, b in ownership.numbered_invoices(cur, ref).items() if caller.sees(b)}
+    if len(numbered) > 1:
+        businesses = ", ".join(sorted(numbered.values()))
+        raise ValidationError(f"invoice number {ref} was issued by more than one business ({businesses}); give its id")
+    if numbered:
+        return next(iter(numbered))
+    raise NotFoundError.of("invoice", ref)
 
 
 def run(cur: duckdb.DuckDBPyConnection, caller: Caller, run_id: str) -> str | None:

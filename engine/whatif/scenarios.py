@@ -37,6 +37,7 @@ from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
 from ..scope import Scope
+from ..validation_text import problems_text
 from .adjustment_changes import CHANGE_TYPES, Change, CouponChange
 from .changes import UsageChange
 from .compare import (
@@ -112,15 +113,6 @@ class Scenario(BaseModel):
         return [c.label() for c in self.changes]
 
 
-def _pydantic_message(exc: PydanticValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in CHANGE_TYPES))
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenario:
     """A Scenario from JSON text or an already parsed dict; numbers are read as exact decimals."""
     if isinstance(data, str | bytes):
@@ -131,7 +123,9 @@ def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenar
     try:
         return Scenario.model_validate(data)
     except PydanticValidationError as exc:
-        raise ScenarioError(f"{origin} is not a valid scenario: {_pydantic_message(exc)}") from None
+        raise ScenarioError(
+            f"{origin} is not a valid scenario: {problems_text(exc.errors(), data, skip=CHANGE_TYPES)}"
+        ) from None
 
 
 def load_scenario(path: Path) -> Scenario:

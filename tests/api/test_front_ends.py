@@ -179,6 +179,19 @@ def test_a_run_over_every_business_is_seen_by_a_business_as_its_own_part_only(wo
         assert review.data["flag_counts"]["first_invoice"] == drafted
 
 
+# --- what the CLI writes ------------------------------------------------------------------------------------------
+
+
+def test_the_cli_writes_decimals_as_the_http_api_does_plain_digits_never_an_exponent(world):
+    """Acme's tax rate of 10, read back from DECIMAL, is Decimal('1E+1'): the CLI once wrote "1E+1" where the HTTP
+    API writes "10" (engine/cli/common.py json_data)."""
+    http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": MARCH})
+    code, out, err = world.cli("preview", "K-FLAT", "--period-date", MARCH)
+    assert code == 0 and http.ok, err
+    assert json.loads(out)["tax_rate"] == http.data["tax_rate"] == "10"
+    assert not re.search(r"\d[eE][+-]?\d", out), out
+
+
 # --- limits and hostile input: the same code everywhere, nothing stored -------------------------------------
 
 
@@ -220,6 +233,38 @@ def test_a_bad_invoice_is_refused_everywhere_with_the_same_code_and_nothing_is_s
     cli = _cli_create(world, tmp_path, body)
     _error_everywhere(world, http, mcp, cli, "validation_error", 422)
     assert _invoices(world) == before, case
+
+
+@pytest.mark.parametrize(
+    "lines, words",
+    [
+        (
+            [{"description": "A", "unit_price": 1}, {"description": "B", "unit_price": "12"}],
+            "invalid request: line item 2: unit_price: Input should be a valid integer",
+        ),
+        (
+            [{"description": "A", "unit_price": 9223372036854775808}],
+            "invalid request: line item 1: unit_price: Input should be less than or equal to 9223372036854775807",
+        ),
+    ],
+)
+def test_a_bad_line_is_named_by_its_position_from_1_the_same_everywhere(world, tmp_path, lines, words):
+    http = world.post("biz-north", "/api/v1/invoices", _create_body(line_items=lines))
+    mcp = world.mcp("biz-north", "createInvoice", _create_body(line_items=lines))
+    cli = _cli_create(world, tmp_path, _create_body(line_items=lines))
+    _error_everywhere(world, http, mcp, cli, "validation_error", 422)
+    assert http.message == words
+
+
+def test_a_negative_price_is_shown_in_major_units_the_same_everywhere(world, tmp_path):
+    """unit_price is sent in minor units (-2500); the refusal shows what the user reads on an invoice."""
+    body = _create_body(line_items=[{"description": "A", "unit_price": 100}, {"description": "B", "unit_price": -2500}])
+    http = world.post("biz-north", "/api/v1/invoices", body)
+    mcp = world.mcp("biz-north", "createInvoice", body)
+    cli = _cli_create(world, tmp_path, body)
+    _error_everywhere(world, http, mcp, cli, http.code, http.status)
+    assert http.code == "validation_error" and http.status in (400, 422), http
+    assert "line item 2: unit_price must not be negative, got -25.00 USD" in http.message, http.message
 
 
 def test_amounts_beyond_what_can_be_stored_are_refused_everywhere_and_nothing_is_stored(world, tmp_path):
@@ -308,6 +353,18 @@ def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent
     cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "percent must be" in http.message
+
+
+def test_a_bad_scenario_change_is_named_by_its_position_from_1_the_same_everywhere(world, tmp_path):
+    scenario = {"name": "x", "changes": [{"type": "price", "percent": "10"}, {"type": "price", "percent": "ten"}]}
+    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert http.message.endswith(": change 2: percent: Input should be a valid decimal"), http.message
 
 
 def test_a_review_is_paged_over_mcp_and_http(world):
@@ -405,6 +462,38 @@ def test_a_refused_credit_note_is_refused_everywhere_with_the_same_code_and_noth
     _error_everywhere(world, http, mcp, cli, code, status)
     after = world.count("SELECT count(*) FROM credit_notes"), world.count("SELECT count(*) FROM invoice_events")
     assert after == before, case
+
+
+@pytest.mark.parametrize(
+    "items, words",
+    [
+        ([{"line_no": 2, "amount": "-10"}], "invalid request: item 1 (line 2): amount must be more than 0, got -10"),
+        (
+            [{"line_no": 1, "amount": "1.00"}, {"line_no": 2, "amount": "0"}],
+            "invalid request: item 2 (line 2): amount must be more than 0, got 0",
+        ),
+    ],
+)
+def test_a_refused_credit_note_line_is_named_as_the_user_counts_it_the_same_everywhere(world, credited, items, words):
+    """Positions count from 1 and the item names its invoice line; it was `items.0.amount: …` for the user's
+    `--line 2=-10` (engine/validation_text.py)."""
+    body = {"reason": "duplicate", "items": items}
+    http = world.post("biz-north", f"/api/v1/invoices/{credited['march']}/credit-notes", body)
+    mcp = world.mcp("biz-north", "createCreditNote", {"invoice_id": credited["march"], **body})
+    cli = _cli_credit_note(world, credited["march"], body)
+    _error_everywhere(world, http, mcp, cli, "validation_error", 422)
+    assert http.message == words
+
+
+def test_a_refused_payment_names_the_invoice_number_not_the_internal_id(world, credited):
+    number = world.get("biz-north", f"/api/v1/invoices/{credited['march']}").data["number"]
+    assert number
+    code, out, err = world.cli("pay", credited["march"], "999999")
+    assert code == 2 and out == "", err
+    http = world.post("biz-north", f"/api/v1/invoices/{credited['march']}/payments", {"amount": 99999900})
+    assert (http.status, http.code) == (400, "validation_error"), http
+    for message in (err, http.message):
+        assert f"of invoice {number}" in message and credited["march"] not in message, message
 
 
 def test_a_credit_note_of_another_businesss_invoice_is_not_found_exactly_like_nothing(world, credited):

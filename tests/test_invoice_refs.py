@@ -1,0 +1,99 @@
+"""The command line takes an invoice's NUMBER (what a finance user sees: N-2026-000001) wherever it takes its id,
+resolved once by the application layer (engine/service/invoices.resolve, tenancy.invoice_ref): a caller of
+another business does not find it, exactly like a number that does not exist; a number two businesses issued
+(same prefix) names neither for a caller who sees both.
+
+Data: biz-n (prefix N), biz-s and biz-t (no businesses row: prefix INV), one monthly contract each (10.00),
+January finalized: N-<year>-000001, and INV-<year>-000001 twice."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from helpers_data import add_contract, add_customer, add_line
+
+from engine.cli import main as cli_main
+from engine.service import Billsim, Caller, NotFoundError, ValidationError, invoices
+
+
+@pytest.fixture
+def app(tmp_path):
+    with Billsim.open(tmp_path / "refs.duckdb") as app:
+        with app.database.cursor() as con:
+            con.execute("INSERT INTO businesses (business_id, name, invoice_prefix) VALUES ('biz-n', 'North', 'N')")
+            for b in ("n", "s", "t"):
+                add_customer(con, f"C{b}", business_id=f"biz-{b}")
+                add_contract(con, f"K{b}", f"C{b}", "2026-01-01")
+                add_line(con, f"L{b}", f"K{b}", unit_price="10.00")
+        yield app
+
+
+def cli(app, *argv: str) -> tuple[int, dict | list | None, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(list(argv), app=app, stdout=out, stderr=err, tty=False)
+    return code, json.loads(out.getvalue()) if out.getvalue() else None, err.getvalue()
+
+
+@pytest.fixture
+def numbers(app) -> dict[str, tuple[str, str]]:
+    """business -> (invoice id, invoice number) of its finalized January invoice."""
+    code, _, err = cli(app, "run", "--period-date", "2026-02-15", "--finalize", "--quiet")
+    assert code == 0, err
+    with app.database.cursor() as cur:
+        ids = dict(cur.execute("SELECT business_id, invoice_id FROM invoices").fetchall())
+    return {b: (i, invoices.get(app.session(Caller.local()), i).invoice.invoice_number) for b, i in ids.items()}
+
+
+def test_every_invoice_command_takes_the_number_a_finance_user_sees(app, numbers, tmp_path):
+    invoice_id, number = numbers["biz-n"]
+    assert number.startswith("N-") and number.endswith("-000001")
+    code, _, err = cli(app, "hold", number, "--reason", "check")
+    assert code == 2 and f"cannot hold invoice {number}: it is open" in err, err  # named by its number too
+    code, paid, err = cli(app, "pay", number, "4.00")
+    assert code == 0 and (paid["invoice_id"], paid["status"]) == (invoice_id, "partially_paid"), err
+    code, estimate, err = cli(app, "credit-note", "estimate", number, "--all")
+    assert code == 0 and estimate["invoice_id"] == invoice_id, err
+    code, listed, err = cli(app, "credit-note", "list", "--invoice", number)
+    assert code == 0 and listed["total"] == 0, err
+    code, rendered, err = cli(app, "render", number, "--out", str(tmp_path / "n.html"))
+    assert code == 0 and (rendered["invoice_id"], rendered["invoice_number"]) == (invoice_id, number), err
+    code, voided, err = cli(app, "void", number, "--reason", "wrong customer")
+    assert code == 0 and (voided["invoice_id"], voided["status"]) == (invoice_id, "void"), err
+    code, again, err = cli(app, "void", invoice_id)  # the id is taken as before
+    assert code == 2 and f"cannot void invoice {number}: it is void" in err, err
+
+
+def test_a_number_two_businesses_issued_names_neither_for_a_caller_who_sees_both(app, numbers):
+    (s_id, s_number), (t_id, t_number) = numbers["biz-s"], numbers["biz-t"]
+    assert s_number == t_number and s_number.startswith("INV-")
+    code, out, err = cli(app, "void", s_number)
+    assert (code, out) == (2, None)
+    assert (
+        err == f"billsim: invoice number {s_number} was issued by more than one business (biz-s, biz-t); give its id\n"
+    )
+    with pytest.raises(ValidationError):
+        invoices.resolve(app.session(Caller.local()), [s_number])
+    assert invoices.resolve(app.session(Caller.of_business("biz-s", "t")), [s_number]) == [s_id]
+    assert invoices.resolve(app.session(Caller.of_business("biz-t", "t")), [t_number, t_id]) == [t_id, t_id]
+
+
+def test_another_businesss_number_is_not_found_exactly_like_one_that_does_not_exist(app, numbers):
+    n_id, n_number = numbers["biz-n"]
+    south = app.session(Caller.of_business("biz-s", "t"))
+    missing = n_number.replace("-000001", "-000009")
+    for ref in (n_number, n_id):
+        with pytest.raises(NotFoundError) as theirs:
+            invoices.resolve(south, [ref])
+        with pytest.raises(NotFoundError) as nothing:
+            invoices.resolve(south, [missing])
+        assert (theirs.value.code, str(theirs.value).replace(ref, "X")) == (
+            nothing.value.code,
+            str(nothing.value).replace(missing, "X"),
+        )
+    for ref in ("", "N", "N-2026", f"{n_number} ", n_number.lower(), "N-2026-00000x", "x" * 300):
+        with pytest.raises(NotFoundError):
+            invoices.resolve(app.session(Caller.local()), [ref])
+    code, out, err = cli(app, "pay", missing, "1")
+    assert (code, err) == (2, f"billsim: no invoice {missing!r}\n")
