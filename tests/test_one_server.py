@@ -287,3 +287,27 @@ def test_sigterm_during_a_bill_run_stops_within_10_s_and_leaves_no_partial_run(d
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert report["run_id"] == run_id and report["resumed"] is True and report["drafted"] > 0
+
+
+def test_the_log_writes_each_request_once_at_the_level_asked_and_not_the_workbenchs_assets(data, tmp_path):
+    """Streamlit's own handler on uvicorn's loggers wrote every request twice, at INFO whatever --log-level said
+    (engine/server/logs.py). At `--log-level info` each request is one line and the workbench's asset and health
+    requests none; at the default (warning) no request is logged."""
+    db, _ = data
+    paths = ("/", "/_stcore/health", "/health", "/health")
+    logs = {}
+    for level in ("info", None):
+        log = tmp_path / f"server-{level}.log"
+        server = Served(db, log, *(["--log-level", level] if level else []))
+        polled = log.read_text().count('"GET /health ')  # the start-up's own polls of /health
+        for path in paths:
+            assert httpx.get(f"{server.url}{path}", timeout=30).status_code == 200
+        server.stop()
+        logs[level] = (log.read_text(), polled)
+    text, polled = logs["info"]
+    assert text.count('"GET /health ') == polled + 2, text[-3000:]
+    assert text.count('"GET / ') == 1, text[-3000:]
+    assert "_stcore" not in text, text[-3000:]
+    text, _ = logs[None]
+    assert '"GET ' not in text, text[-3000:]
+    assert "Traceback" not in logs["info"][0] + text

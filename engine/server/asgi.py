@@ -18,6 +18,7 @@ from streamlit.starlette import App as StreamlitApp
 
 from ..api.app import create_app
 from ..service import Billsim
+from .logs import one_log
 
 ROOT = Path(__file__).resolve().parents[2]  # the project: app.py and views/
 API_PREFIXES = ("/api/", "/invoices/", "/contracts/", "/docs", "/openapi.json", "/redoc", "/mcp", "/health")
@@ -39,8 +40,9 @@ class ApiRoute(BaseRoute):
         await self.app(scope, receive, send)
 
 
-def server_asgi(billsim: Billsim, *, workbench: bool = True) -> ASGIApp:
-    """The server's ASGI app over `billsim`: the API alone (`workbench=False`), or the workbench with the API."""
+def server_asgi(billsim: Billsim, *, workbench: bool = True, log_level: str | None = None) -> ASGIApp:
+    """The server's ASGI app over `billsim`: the API alone (`workbench=False`), or the workbench with the API.
+    `log_level`: uvicorn's loggers are put back to it once Streamlit has set up at start (engine/server/logs.py)."""
     api = create_app(billsim=billsim)
     if not workbench:
         return api
@@ -49,6 +51,8 @@ def server_asgi(billsim: Billsim, *, workbench: bool = True) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        if log_level is not None:  # Streamlit has loaded its config at start: its loggers' levels are set
+            one_log(log_level)
         async with api.router.lifespan_context(api):  # the API's own start and stop (the MCP sessions)
             yield None
 

@@ -26,6 +26,7 @@ from ..service.caller import Caller
 from .asgi import server_asgi
 from .control import ControlServer, RunCli
 from .lock import ServerLock
+from .logs import one_log
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 GRACE_S = 2.0  # requests in flight at a stop may finish within this; then everything is interrupted
@@ -66,7 +67,7 @@ def serve(
         print(f"billsim: serving {db} on {url}: {what}, /docs, /mcp", file=stderr)
         stderr.flush()
         config = uvicorn.Config(
-            server_asgi(app, workbench=workbench),
+            server_asgi(app, workbench=workbench, log_level=log_level),
             host=host,
             port=port,
             log_level=log_level,
@@ -77,6 +78,7 @@ def serve(
         # then, so the stop below always runs (the process would otherwise end before it, leaving lock and socket)
         stopped = []
         previous = {sig: signal.signal(sig, lambda signum, _frame: stopped.append(signum)) for sig in _SIGNALS}
+        one_log(log_level)  # after uvicorn's set-up of its loggers (Config) and Streamlit's (at import)
         try:
             uvicorn.Server(config).run()
         finally:
