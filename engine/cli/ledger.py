@@ -185,7 +185,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("export", help="write invoices and invoice_lines")
+    s = sub.add_parser(
+        "export", help="write invoices, invoice_lines, invoice_adjustments, credit_notes and credit_note_items"
+    )
     s.add_argument("--out", required=True)
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.set_defaults(func=cmd_export)

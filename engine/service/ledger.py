@@ -66,7 +66,8 @@ def demo_folder(out: Path, *, contracts: int = 50, usage_rows: int | None = None
 
 
 def export(s: Session, out: Path, fmt: str = "csv", *, filters: dict | None = None) -> dict[str, Path]:
-    """invoices and invoice_lines (spec section 6) as CSV or Parquet files in `out` (one snapshot)."""
+    """invoices, invoice_lines, invoice_adjustments, credit_notes and credit_note_items (spec sections 6, 11, 12) as
+    CSV or Parquet files in `out` (one snapshot)."""
     tenancy.local_only(s.caller, "exporting the ledger")
     with s.cursor() as cur:
         return export_ledger(cur, Path(out), fmt=fmt, filters=filters)
