@@ -45,7 +45,7 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
     """One row per line: what was priced (quantity × unit price with its currency, the active days of the period's
     days, discount) and the amount rounded once to the currency, its share of the invoice's coupons (when it took
     any) and the taxes it carries (when the invoice has any). The line's own window is shown only when it differs
-    from the invoice period; a column no line fills (discount %, usage rows) is left out."""
+    from the invoice period; a column no line fills (line discount %, usage rows) is left out."""
     cur = inv.currency
     rows = []
     for ln in inv.lines:
@@ -64,7 +64,7 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
                 "unit price": money_of_major(ln.unit_price, cur),
                 # the proration once, in days: amount = price × active days / period days
                 "days": f"{ln.active_days} of {ln.period_days}" if ln.active_days is not None else "",
-                "discount %": plain_number(ln.discount_percent),
+                "line discount %": plain_number(ln.discount_percent),
                 "amount": money(ln.amount_minor, cur),
                 **line_adjustments(ln, inv),  # its coupon discount, its taxes
                 "usage rows": "" if ln.usage_rows is None else f"{ln.usage_rows:,}",
@@ -77,7 +77,7 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
         return frame
     # a column no line fills says nothing and pushes the others out of view (the coupon discount stays when
     # the invoice took a coupon, the tax when it has any)
-    empty = [c for c in ("window", "discount %", "usage rows") if not frame[c].any()]
+    empty = [c for c in ("window", "line discount %", "usage rows") if not frame[c].any()]
     if not inv.coupons and not frame["coupon discount"].any():
         empty.append("coupon discount")
     if not inv.taxes and not frame["tax"].any():
@@ -187,7 +187,9 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
                     "active days of the period's days: recurring lines and the minimum commitment are "
                     "prorated by this fraction",
                 ),
-                "discount %": right(75),
+                "line discount %": right(
+                    95, "the order line's own discount_percent, already in its amount (coupons are apart)"
+                ),
                 "amount": right(110, f"rounded once to {cur}'s minor unit"),
                 "coupon discount": right(110, "the line's share of the invoice's coupons"),
                 "tax": st.column_config.TextColumn(
@@ -207,7 +209,7 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
     # two rows of wide columns: in five narrow ones a metric cuts a long amount off ('A$12,478…')
     t1, t2, t3 = st.columns(3)
     t1.metric("Subtotal", money(inv.subtotal_minor, cur))
-    t2.metric("Discount", money(inv.discount_minor, cur), help="what the coupons took (subtracted)")
+    t2.metric("Coupon discount", money(inv.discount_minor, cur), help="what the coupons took (subtracted)")
     t3.metric(tax_label(inv), money(inv.tax_minor, cur), help="the sum of the taxes (added)")
     t4, t5, t6 = st.columns(3)
     t4.metric("Total", money(inv.total_minor, cur))

@@ -157,7 +157,7 @@ def assert_invoice_shown(at, inv) -> None:
         )
     assert equation(inv) in markdown(at)
     shown_metrics = metrics(at)
-    assert shown_metrics["Discount"] == format_money(inv.discount_minor, inv.currency)
+    assert shown_metrics["Coupon discount"] == format_money(inv.discount_minor, inv.currency)
     assert shown_metrics["Total"] == format_money(inv.total_minor, inv.currency)
     assert format_money(inv.tax_minor, inv.currency) in {v for k, v in shown_metrics.items() if k.startswith("Tax")}
 
