@@ -15,7 +15,7 @@ from engine.service.formats import Invoice
 from views import _reads
 from views._actions import action_popover, flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import invoice_number, money
+from views._format import business, invoice_number, money
 
 
 def place(prefix: str) -> str:
@@ -151,9 +151,10 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
         type="primary",
         help="assign the next invoice number; the invoice can never change",
     ):
+        seller = business(_reads.business_names(db_path()), inv.business_id)
         st.markdown(
             f"Finalize this approved invoice of **{money(inv.total_minor, inv.currency)}**? It gets the next "
-            f"invoice number of business {inv.business_id} and can never change again (only be voided)."
+            f"invoice number of {seller} and can never change again (only be voided)."
         )
         st.button(
             "Finalize the invoice",

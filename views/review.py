@@ -22,7 +22,7 @@ from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._credit_note import credit_beside_total
 from views._database import db_path, session
-from views._format import DATE_FORMAT, customer, fmt_date, labelled, money, plain_number, scope_text
+from views._format import DATE_FORMAT, business, customer, fmt_date, labelled, money, plain_number, scope_text
 from views._invoice_adjustments import show_adjustments
 from views._invoice_document import show_document
 from views._invoice_view import compact_line_columns, compact_lines_frame, lines_frame, title_of
@@ -98,8 +98,10 @@ def _finalize(ids: list[str], token: tuple) -> None:
     def work() -> str:
         done = lifecycle.finalize(session(), ids)
         ranges = _reads.invoice_number_ranges(db_path(), ids)
+        names = _reads.business_names(db_path())
         numbers = "; ".join(
-            f"business {r['business_id']}: {r['first']}" + (f" to {r['last']}" if r["last"] != r["first"] else "")
+            f"{business(names, r['business_id'])}: {r['first']}"
+            + (f" to {r['last']}" if r["last"] != r["first"] else "")
             for r in ranges
         )
         return f"Finalized {len(done):,} invoice(s): open, numbered ({numbers})."
@@ -130,9 +132,10 @@ def _save_thresholds(business_id: str, currencies: list[str], keys: dict[str, st
             )
         except ValidationError as exc:
             raise ValidationError(_in_words(str(exc))) from None
+        seller = business(_reads.business_names(db_path()), business_id)
         large_text = ", ".join(f"{c} above {plain_number(a)}" for c, a in t.large_invoice.items()) or "none"
         return (
-            f"Saved the review thresholds of business {business_id}: a total that changes by more than "
+            f"Saved the review thresholds of {seller}: a total that changes by more than "
             f"{plain_number(t.total_change_percent)} % and more than {plain_number(t.total_change_min)}, usage "
             f"above {plain_number(t.usage_spike_factor)}× last time; large invoices: {large_text}. "
             "The review was computed again."
@@ -219,10 +222,13 @@ def thresholds_panel(db: str, table, version: tuple) -> None:
     businesses = list(table.businesses) or _reads.businesses(db)
     if not businesses:
         return
-    title = f"business {businesses[0]}" if len(businesses) == 1 else f"{len(businesses)} businesses"
+    names = _reads.business_names(db)
+    title = business(names, businesses[0]) if len(businesses) == 1 else f"{len(businesses)} businesses"
     with st.expander(f"Review thresholds for {title}"):
         business_id = (
-            st.selectbox("Business", businesses, key="rv_thr_business") if len(businesses) > 1 else businesses[0]
+            st.selectbox("Business", businesses, key="rv_thr_business", format_func=lambda b: business(names, b))
+            if len(businesses) > 1
+            else businesses[0]
         )
         t = _reads.review_thresholds(db, business_id)
         currencies = sorted(set(_reads.invoice_currencies(db)) | set(t.large_invoice))

@@ -246,7 +246,12 @@ def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoic
     )
     assert [s for s, _ in rows] == ["open"] * n
     assert all(number is not None for _, number in rows)
-    assert any(f"Finalized {n} invoice(s)" in s.value and "-2026-" in s.value for s in at.success)
+    done = [s.value for s in at.success if f"Finalized {n} invoice(s)" in s.value]
+    assert len(done) == 1 and "-2026-" in done[0], done
+    # each business by its name (businesses.csv), its id beside it
+    named = dict(db_rows(path, "SELECT business_id, name FROM businesses"))
+    for business_id in {r[0] for r in db_rows(path, "SELECT business_id FROM invoices WHERE number IS NOT NULL")}:
+        assert f"{named[business_id]} ({business_id}):" in done[0], done[0]
     assert at.session_state["rv_finalize_popover"] is False  # closed, not left open on "Finalize 0 …"
     assert metric(at, "Drafts under review") == str(len(expected.drafts) - n)  # finalized ones left the review
 
