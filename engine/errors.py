@@ -71,6 +71,15 @@ class ValidationError(BillsimError):
     code = "validation_error"
 
 
+# What a caller is told when DuckDB refuses a value (a conversion or an overflow): never the database's own text.
+OUT_OF_RANGE_TEXT = "a value is beyond what can be stored or computed exactly (an amount, quantity or date too large)"
+
+
+def out_of_range() -> ValidationError:
+    """The refusal of a value DuckDB could not store or compute (ConversionException, OutOfRangeException)."""
+    return ValidationError(OUT_OF_RANGE_TEXT, code="amount_out_of_range")
+
+
 class UnauthorizedError(BillsimError):
     """No credentials, or a token that is unknown or revoked."""
 

@@ -58,6 +58,10 @@ def _position(list_name: str | None, index: int, item) -> str:
 def problem_text(error: Mapping, data=_NOTHING, *, skip: Iterable[str] = ()) -> str:
     """One problem (an entry of `ValidationError.errors()`) as text; `data`: the input that was validated (to
     name the invoice line of an item); `skip`: location parts that are no field of the user's (a union's tags)."""
+    if error.get("type") == "json_invalid":  # its location is a character of the body, not a list position
+        at = [p for p in error.get("loc", ()) if isinstance(p, int)]
+        where = f" (at character {at[-1]})" if at else ""
+        return f"the request body is not valid JSON{where}: {error.get('msg', '')}"
     skipped = set(skip)
     groups: list[str] = []  # "change 1", "tier 2", ...
     fields: list[str] = []  # the field names since the last position

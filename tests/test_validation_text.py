@@ -79,3 +79,10 @@ def test_a_message_that_reads_on_follows_its_field_and_pydantic_prefixes_and_tag
         problem_text({"loc": ("recurring", "interval"), "msg": "Field required"})
         == "recurring.interval: Field required"
     )
+
+
+def test_a_body_that_is_not_json_is_said_so_at_its_character_not_as_a_list_position():
+    error = {"type": "json_invalid", "loc": ("body", 29), "msg": "JSON decode error", "input": {}}
+    assert (
+        problem_text(error, skip=("body",)) == "the request body is not valid JSON (at character 29): JSON decode error"
+    )

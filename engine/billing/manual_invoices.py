@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from decimal import Decimal
 from fractions import Fraction
@@ -24,7 +25,7 @@ import pydantic
 
 from ..currencies import minor_units
 from ..db import retry_on_conflict
-from ..errors import BillsimError, NotFoundError, ValidationError
+from ..errors import BillsimError, NotFoundError, ValidationError, out_of_range
 from ..models import (
     Invoice,
     LineItem,
@@ -40,6 +41,8 @@ from .audit import record_events
 from .delayed_charges import attach_pending_charges
 from .invoice_store import load_invoice, new_invoice_id, refresh_totals
 from .lifecycle import finalize_invoices_tx
+
+log = logging.getLogger("billsim.engine")
 
 DEFAULT_DUE_DAYS = 30
 _QTY_DECIMALS = 6  # invoice_lines.quantity is DECIMAL(38,6): 6 decimals, 32 integer digits
@@ -359,16 +362,20 @@ def create_invoice(
 # --- batch ------------------------------------------------------------------------------------
 
 
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, BillsimError):
-        return exc.code
-    return "validation_error" if isinstance(exc, pydantic.ValidationError) else "invoice_not_created"
-
-
-def _error_text(exc: Exception) -> str:
+def _failure(exc: Exception) -> tuple[str, str]:
+    """(code, text) of an item's failure as the caller may read it: a value the database could not store is
+    `amount_out_of_range`, as every front end says it; any other database error is a plain refusal; the
+    database's own text only goes to the log."""
     if isinstance(exc, pydantic.ValidationError):
-        return problems_text(exc.errors())
-    return str(exc)
+        return "validation_error", problems_text(exc.errors())
+    if isinstance(exc, duckdb.ConversionException | duckdb.OutOfRangeException):
+        log.info("batch item: value out of range: %s", str(exc).splitlines()[0])
+        refused = out_of_range()
+        return refused.code, str(refused)
+    if isinstance(exc, duckdb.Error):
+        log.error("batch item: database error: %s", exc)
+        return "invoice_not_created", "the invoice could not be stored (a database error; see the server's log)"
+    return (exc.code if isinstance(exc, BillsimError) else "invoice_not_created"), str(exc)
 
 
 def _parse_batch(req: ManualBatchRequest | dict) -> tuple[list[ManualInvoiceRequest | str], bool, bool]:
@@ -390,7 +397,7 @@ def _parse_batch(req: ManualBatchRequest | dict) -> tuple[list[ManualInvoiceRequ
         try:
             items.append(ManualInvoiceRequest.model_validate(item))
         except pydantic.ValidationError as exc:
-            items.append(_error_text(exc))
+            items.append(_failure(exc)[1])
     return items, include, finalize
 
 
@@ -434,11 +441,12 @@ def batch_create(
         try:
             retry_on_conflict(con, lambda c: finalize_invoices_tx(c, new_ids, actor=actor, approve=True))
         except (BillsimError, duckdb.Error) as exc:
-            finalize_error = f"created as a draft but not finalized: {exc}"
+            finalize_error = f"created as a draft but not finalized: {_failure(exc)[1]}"
     results, new = [], set(new_ids)
     for index, out in enumerate(outcome):
         if isinstance(out, Exception):
-            results.append(ManualBatchItem(index=index, ok=False, code=_error_code(out), error=_error_text(out)))
+            code, text = _failure(out)
+            results.append(ManualBatchItem(index=index, ok=False, code=code, error=text))
         else:
             note = finalize_error if out in new else None
             code = "not_finalized" if note else None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import duckdb
 
 from ..db import retry_on_conflict
-from ..errors import DatabaseBusyError, StorageError, TooMuchWorkError, ValidationError
+from ..errors import DatabaseBusyError, StorageError, TooMuchWorkError, out_of_range
 from .caller import Caller
 
 if TYPE_CHECKING:  # the application owns sessions; a session only reads its settings
@@ -90,10 +90,7 @@ def database_errors(deadline: _Deadline | None = None, seconds: float | None = N
         ) from None
     except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
         log.info("value out of range: %s", str(exc).splitlines()[0])
-        raise ValidationError(
-            "a value is beyond what can be stored or computed exactly (an amount, quantity or date too large)",
-            code="amount_out_of_range",
-        ) from None
+        raise out_of_range() from None
     except (duckdb.IOException, duckdb.FatalException, duckdb.InternalException) as exc:
         log.error("database error: %s", exc)
         raise StorageError(f"database error: {str(exc).splitlines()[0]}") from None

@@ -206,6 +206,23 @@ def test_batch_each_item_succeeds_or_fails_on_its_own(north):
     assert empty.status_code == 201 and empty.json() == {"results": [], "created": 0, "failed": 0}
 
 
+def test_a_batch_item_beyond_the_storable_amounts_is_refused_as_a_single_invoice_is_without_database_text(north):
+    """Two prices of 2^62 overflow the invoice's 64-bit total; the single create says amount_out_of_range, and so
+    does the batch's item (it carried DuckDB's error and SQL text)."""
+    huge = {
+        **custom_invoice("CUS-BOREAL"),
+        "line_items": [{"description": "x", "unit_price": 2**62}, {"description": "y", "unit_price": 2**62}],
+    }
+    single = error(north.post("/api/v1/invoices", json=huge), 400, "amount_out_of_range")
+    before = north.get("/api/v1/invoices", params={"limit": 1}).json()["total"]
+    r = north.post("/api/v1/invoices/batch", json={"items": [huge, custom_invoice("CUS-BOREAL")]})
+    assert r.status_code == 201, r.text
+    bad, ok = r.json()["results"]
+    assert (bad["ok"], bad["code"], bad["error"]) == (False, "amount_out_of_range", single["message"])
+    assert not any(word in bad["error"] for word in ("Error:", "LINE", "INT", "SELECT", "cast")), bad["error"]
+    assert ok["ok"] and north.get("/api/v1/invoices", params={"limit": 1}).json()["total"] == before + 1
+
+
 def test_list_is_filtered_and_paged(north):
     # its own invoices (the test passes alone or after any other): three drafts, one of them finalized
     made = [north.post("/api/v1/invoices", json=custom_invoice(description=f"list {n}")).json()["id"] for n in range(3)]
