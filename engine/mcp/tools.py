@@ -18,6 +18,7 @@ import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import pydantic
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -25,7 +26,7 @@ from pydantic import Field
 from pydantic_core import to_jsonable_python
 
 from ..service import BillsimError, ValidationError, bill_runs, contracts, credit_notes, invoices, lifecycle, whatif
-from ..service.requests import ListInvoicesRequest, parse
+from ..service.requests import ListInvoicesRequest, parse, problems_text
 from ..service.results import InvoiceDetail
 from ..service.zenskar import cycle_date
 from .backends import Backend
@@ -105,9 +106,25 @@ def _summary(detail: InvoiceDetail) -> dict:
     }
 
 
+class _Server(MCPServer):
+    """The SDK's MCPServer, with arguments that do not match a tool's schema refused as every other refusal is:
+    `validation_error: invalid request: …` in the words of the HTTP API and the CLI (the SDK answered pydantic's
+    own text, with its error URLs)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, pydantic.ValidationError):
+                raise
+            problems = problems_text(cause.errors(), arguments, limit=20) or "request"
+            raise ToolError(f"Error executing tool {name}: validation_error: invalid request: {problems}") from None
+
+
 def build_server(backend: Backend) -> MCPServer:
     """The MCPServer with every Billsim tool, each calling the application layer through `backend`."""
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    server = _Server(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
 
     def tool(name: str, annotations: ToolAnnotations, description: str) -> Callable:
         """Register `fn` as tool `name`; the service's refusals become tool errors `code: message`."""
@@ -164,8 +181,8 @@ def build_server(backend: Backend) -> MCPServer:
         ctx: Context,
         contract_id: Annotated[str, Field(description="The contract to invoice.")],
         customer_id: Annotated[str, Field(description="The customer owning the contract.")],
-        from_date: Annotated[DateText | None, Field(description="The cycle's start_date, verbatim.")] = None,
-        to_date: Annotated[DateText | None, Field(description="The cycle's end_date, verbatim.")] = None,
+        from_date: Annotated[DateText, Field(description="The cycle's start_date, verbatim.")],
+        to_date: Annotated[DateText, Field(description="The cycle's end_date, verbatim.")],
         bill_for_date: Annotated[
             DateText | None,
             Field(description="REQUIRED: the cycle's bill_for_date from getContractBillingCycles, verbatim."),

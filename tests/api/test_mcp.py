@@ -101,6 +101,18 @@ async def _exercise(session: ClientSession, ids: dict) -> None:
             assert t.annotations.read_only_hint is False, name
             assert "Changes data" in t.description, name
     assert "MANDATORY PRE-STEP: call getContractBillingCycles" in by_name["generateInvoice"].description
+    # seed 002: the window's dates are required; bill_for_date is not in the schema's list, so that a call without
+    # it reaches the server and is answered with the valid cycles (spec section 9)
+    required = set(by_name["generateInvoice"].input_schema["required"])
+    assert {"contract_id", "customer_id", "from_date", "to_date"} <= required and "bill_for_date" not in required
+    # arguments that do not match a tool's schema: refused as every refusal is (code: message), not pydantic's text
+    for name, args, said in (
+        ("getContractBillingCycles", {}, "validation_error: invalid request: contract_id: Field required"),
+        ("generateInvoice", {"contract_id": "K1", "customer_id": "C1"}, "from_date: Field required"),
+        ("approveInvoices", {"invoice_ids": "inv_1"}, "validation_error: invalid request: invoice_ids:"),
+    ):
+        text = await _error(session, name, args)
+        assert said in text and "pydantic" not in text and "[type=" not in text, text
 
     cycles = (
         await _call(
