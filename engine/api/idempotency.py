@@ -8,8 +8,9 @@
 
 "The same request" is method, path, query and body (a JSON body compared as parsed JSON, so spacing and key
 order do not matter). Keys are per business. A response of 5xx is not kept (the claim is dropped, a retry
-runs again); every other response is. Because the claim is a primary-key row written before the request
-runs, concurrent retries cannot both run.
+runs again), nor a 422 (the body did not match the operation's schema, so nothing ran: the corrected request
+may use the same key); every other response is, refusals of the operation itself (400, 404, 409) included.
+Because the claim is a primary-key row written before the request runs, concurrent retries cannot both run.
 
 Across a crash: a claim left by a server that stopped mid-request is dropped at the next start
 (`access.drop_unfinished_claims`), so the retry runs. That is exact where the effect and the stored response are
@@ -137,7 +138,9 @@ class IdempotentRoute(APIRoute):
                     raise
             if getattr(request.state, _CLAIM + "_stored", False) and response.status_code < 300:
                 return response  # stored with the effect, in its transaction
-            if response.status_code >= 500 or not hasattr(response, "body"):
+            if response.status_code >= 500 or response.status_code == 422 or not hasattr(response, "body"):
+                # a 422 is a body that did not match the operation's schema: nothing ran, so (as Stripe does) nothing
+                # is kept, and the corrected request may be sent again under the same key
                 await run_in_threadpool(drop_claim, app, business, key)
             else:
                 await run_in_threadpool(

@@ -429,6 +429,14 @@ def test_idempotency_replay_conflict_and_across_a_restart(api, north, south):
         400,
         "invalid_idempotency_key",
     )
+    # a body that does not match the schema (422): nothing ran and nothing is kept; the corrected body may use the key
+    fix_key = {"Idempotency-Key": "k-fix"}
+    mistyped = {**custom_invoice("CUS-KITE"), "line_items": [{"description": "x", "unit_price": "fifty"}]}
+    assert north.post("/api/v1/invoices", json=mistyped, headers=fix_key).status_code == 422
+    fixed = north.post("/api/v1/invoices", json=custom_invoice("CUS-KITE"), headers=fix_key)
+    assert fixed.status_code == 201 and "idempotent-replayed" not in fixed.headers
+    assert north.post("/api/v1/invoices", json=custom_invoice("CUS-KITE"), headers=fix_key).json() == fixed.json()
+    kite += 1
     api.stop()
     api.start()
     after = north.post("/api/v1/invoices", json=custom_invoice("CUS-KITE"), headers=key)
