@@ -14,6 +14,7 @@ from pathlib import Path
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
+from streamlit import config as streamlit_config
 from streamlit.starlette import App as StreamlitApp
 
 from ..api.app import create_app
@@ -48,6 +49,11 @@ def server_asgi(billsim: Billsim, *, workbench: bool = True, log_level: str | No
         return api
     if str(ROOT) not in sys.path:  # the pages import `views.…`, as under `streamlit run app.py`
         sys.path.insert(0, str(ROOT))
+    # A server runs the code it started with. Streamlit's file watcher (on by default, for `streamlit run` while
+    # developing) reloaded the pages' modules when a file changed under a running server: a cached read then failed
+    # on every load ("Can't pickle <class 'engine.models.Invoice'>: it's not the same object") until a restart,
+    # and its inotify queue overflowed into the log.
+    streamlit_config.set_option("server.fileWatcherType", "none", where_defined="billsim serve")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
