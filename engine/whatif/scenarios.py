@@ -123,9 +123,7 @@ def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenar
     try:
         return Scenario.model_validate(data)
     except PydanticValidationError as exc:
-        raise ScenarioError(
-            f"{origin} is not a valid scenario: {problems_text(exc.errors(), data, skip=CHANGE_TYPES)}"
-        ) from None
+        raise ScenarioError(f"{origin} refused: {problems_text(exc.errors(), data, skip=CHANGE_TYPES)}") from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -364,7 +364,7 @@ def test_a_bad_scenario_change_is_named_by_its_position_from_1_the_same_everywhe
     path.write_text(json.dumps(scenario))
     cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
-    assert http.message.endswith(": change 2: percent: Input should be a valid decimal"), http.message
+    assert http.message == "scenario refused: change 2: percent: Input should be a valid decimal", http.message
 
 
 def test_a_review_is_paged_over_mcp_and_http(world):
