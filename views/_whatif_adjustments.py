@@ -16,7 +16,7 @@ import datetime as dt
 
 import streamlit as st
 
-from views._format import DATE_FORMAT, plain_number
+from views._format import DATE_FORMAT, business, plain_number
 
 ss = st.session_state
 KINDS = {"percentage": "Percentage", "fixed": "Fixed amount"}
@@ -139,8 +139,8 @@ def next_coupon_id(changes: list[dict]) -> str:
     return f"WHATIF-{n}"
 
 
-def tax_form(taxes: list[dict]) -> None:
-    """The tax code (with its name and rate now) and its new rate (keys scn_tax_*)."""
+def tax_form(taxes: list[dict], business_names: dict[str, str]) -> None:
+    """The tax code (with its name, rate now and business) and its new rate (keys scn_tax_*)."""
     if not taxes:
         st.info("The data has no tax code (taxes.csv): there is no rate to change.")
         return
@@ -150,7 +150,8 @@ def tax_form(taxes: list[dict]) -> None:
         list(by_code),
         key="scn_tax_code",
         format_func=lambda c: (
-            f"{c} · {by_code[c]['name']} · {plain_number(by_code[c]['rate'])} % · business {by_code[c]['business_id']}"
+            f"{c} · {by_code[c]['name']} · {plain_number(by_code[c]['rate'])} % · "
+            f"{business(business_names, by_code[c]['business_id'])}"
         ),
     )
     st.text_input(

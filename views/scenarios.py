@@ -237,7 +237,7 @@ with left:
     elif kind == "coupon":
         coupon_form(choices, default_from)
     elif kind == "tax":
-        tax_form(_reads.taxes(db_path()))
+        tax_form(_reads.taxes(db_path()), _reads.business_names(db_path()))
     else:
         st.radio("Proration of every contract", ["none", "actual"], horizontal=True, key="scn_proration")
     st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")

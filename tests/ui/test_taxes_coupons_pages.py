@@ -376,7 +376,7 @@ def test_a_tax_rate_changed_on_the_what_if_page_moves_the_tax_of_every_month_and
     at = whatif_page(start_app())
     widget(at.selectbox, "scn_type").set_value("tax").run()
     code = widget(at.selectbox, "scn_tax_code")
-    assert "VAT19 · VAT · 19 % · business default" in code.options  # its name and rate now, to choose by
+    assert "VAT19 · VAT · 19 % · default" in code.options  # its name and rate now, to choose by
     code.set_value("VAT19").run()
     widget(at.text_input, "scn_tax_rate_VAT19").set_value("21")
     widget(at.button, "scn_add").click().run()
