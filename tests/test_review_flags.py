@@ -289,6 +289,23 @@ def test_bad_thresholds_are_refused_and_nothing_changes(con, kwargs):
     assert con.execute("SELECT count(*) FROM review_large_invoice").fetchone()[0] == 0
 
 
+def test_every_bad_threshold_is_said_at_once(con):
+    with pytest.raises(ValidationError) as refused:
+        set_thresholds(
+            con,
+            "default",
+            total_change_percent="-5",
+            total_change_min="abc",
+            large_invoice={"EUR": "1e9999", "JPY": "100.5", "XYZ": "1"},
+            actor="t",
+        )
+    said = str(refused.value)
+    for part in ("total_change_percent must be zero or more", "total_change_min: not a number", "large_invoice EUR",
+                 "large_invoice JPY 100.5 has more decimals", "unknown currency 'XYZ'"):  # fmt: skip
+        assert part in said, said
+    assert con.execute("SELECT count(*) FROM review_thresholds").fetchone()[0] == 0
+
+
 def test_thresholds_keep_what_is_not_given(con):
     set_thresholds(con, "default", total_change_percent="10", actor="ann")
     t = set_thresholds(con, "default", usage_spike_factor="2.5", actor="bob")

@@ -79,22 +79,30 @@ def set_thresholds(
     transaction."""
     if not business_id:
         raise ValidationError("a business id is required")
-    pct = (
-        None
-        if total_change_percent is None
-        else _check("total_change_percent", total_change_percent, QTY_SCALE, RATIO_LIMIT)
-    )
-    amt = None if total_change_min is None else _check("total_change_min", total_change_min, PRICE_SCALE, MONEY_LIMIT)
-    fac = (
-        None if usage_spike_factor is None else _check("usage_spike_factor", usage_spike_factor, QTY_SCALE, RATIO_LIMIT)
-    )
+    problems: list[str] = []  # every one is said at once, not one per attempt
+
+    def checked(name: str, value, places: int, limit: Decimal) -> Decimal | None:
+        if value is None:
+            return None
+        try:
+            return _check(name, value, places, limit)
+        except ValidationError as exc:
+            problems.append(str(exc))
+            return None
+
+    pct = checked("total_change_percent", total_change_percent, QTY_SCALE, RATIO_LIMIT)
+    amt = checked("total_change_min", total_change_min, PRICE_SCALE, MONEY_LIMIT)
+    fac = checked("usage_spike_factor", usage_spike_factor, QTY_SCALE, RATIO_LIMIT)
     large = {}
     for cur, above in (large_invoice or {}).items():
         if not is_currency(cur):
-            raise ValidationError(f"unknown currency {cur!r}: not an ISO 4217 code")
-        large[cur] = None if above is None else _check(f"large_invoice {cur}", above, PRICE_SCALE, MONEY_LIMIT)
+            problems.append(f"unknown currency {cur!r}: not an ISO 4217 code")
+            continue
+        large[cur] = checked(f"large_invoice {cur}", above, PRICE_SCALE, MONEY_LIMIT)
         if large[cur] is not None and exact_minor(large[cur], cur) is None:  # an amount the currency cannot hold
-            raise ValidationError(f"large_invoice {cur} {above} has more decimals than {cur} has ({minor_units(cur)})")
+            problems.append(f"large_invoice {cur} {above} has more decimals than {cur} has ({minor_units(cur)})")
+    if problems:
+        raise ValidationError("; ".join(problems))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     def work(c: duckdb.DuckDBPyConnection) -> None:
