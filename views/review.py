@@ -341,12 +341,12 @@ def actions(table, shown: pd.DataFrame, selected: pd.DataFrame, version: tuple) 
             st.form_submit_button("Put on hold", on_click=_hold, args=(holdable, "rv_hold_reason", (sel_ids, *token)))
         show_flash(HOLD_WHERE)
     c[2].button(
-        f"Release {len(held):,} held",
+        f"Release {len(held):,} selected",
         key="rv_release",
         disabled=not held,
         on_click=_release,
         args=(held, (sel_ids, *token)),
-        help="drafts again, to be reviewed and approved",
+        help="the held drafts among the selected rows: drafts again, to be reviewed and approved",
     )
     if table.run_id is not None:
         c[3].button(

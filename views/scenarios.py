@@ -144,8 +144,9 @@ def _add_change() -> None:
 
 
 def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
-    """What a result was computed from: the scenario and the range (another one makes the result stale)."""
-    return (whatif.scenario_json(scenario), from_date, to_date)
+    """What a result was computed from: the scenario's changes and the range (others make the result stale; a new
+    name alone does not change a figure)."""
+    return (whatif.scenario_json(scenario.model_copy(update={"name": ""})), from_date, to_date)
 
 
 def _changes_to_run() -> list[dict]:

@@ -319,6 +319,8 @@ def test_a_run_without_an_added_change_runs_the_change_shown_and_results_go_stal
     result = at.session_state["scn_result"]
     assert result["summary"]["changes"]  # the pre-filled +10 % was billed, not an empty scenario
     assert not [w for w in at.warning if w.value.startswith("Stale")]
+    widget(at.text_input, "scn_name").set_value("Renamed").run()  # a new name alone changes no figure
+    assert not [w for w in at.warning if w.value.startswith("Stale")]
     charts = {c.key: c for c in at.get("plotly_chart")}
     assert "scn_chart_movers" in charts
     import json
