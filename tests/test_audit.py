@@ -22,6 +22,7 @@ from engine.billing.invoices import draft_period_invoice, redraft_invoice
 from engine.billing.lifecycle import delete_draft, finalize_invoice, record_payment, void_invoice
 from engine.billing.manual_invoices import create_invoice, draft_recurring_invoices
 from engine.db import connect
+from engine.errors import InvalidStateError
 from engine.models import LineItem, ManualInvoiceRequest, RecurringConfig
 
 MARCH, APRIL = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
@@ -62,9 +63,16 @@ def test_a_full_lifecycle_is_exactly_its_events_and_earlier_rows_never_change(k1
     step(lambda: approve_invoices(con, [inv], actor="carol"))
     step(lambda: finalize_invoice(con, inv, actor="dave"))
     step(lambda: record_payment(con, inv, Decimal("50.00"), actor="erin"))
-    step(lambda: void_invoice(con, inv, reason="billed the wrong entity", actor="frank"))
+    with pytest.raises(InvalidStateError):  # paid in part: refused, and a refusal writes no event
+        void_invoice(con, inv, reason="billed the wrong entity", actor="frank")
+    assert _all_events(con) == seen
     other = draft_period_invoice(con, "K1", APRIL, actor="ann").invoice.invoice_id
     step(lambda: delete_draft(con, other, actor="gina"))
+    voided = draft_period_invoice(con, "K1", APRIL, actor="ann").invoice.invoice_id
+    seen[:] = _all_events(con)
+    step(lambda: approve_invoices(con, [voided], actor="ann"))
+    step(lambda: finalize_invoice(con, voided, actor="dave"))
+    step(lambda: void_invoice(con, voided, reason="billed the wrong entity", actor="frank"))
 
     rows = [(e["action"], e["actor"], e["status_before"], e["status_after"]) for e in invoice_events(con, inv)]
     assert rows == [
@@ -77,14 +85,15 @@ def test_a_full_lifecycle_is_exactly_its_events_and_earlier_rows_never_change(k1
         ("approved", "carol", "draft", "approved"),
         ("finalized", "dave", "approved", "open"),
         ("payment_recorded", "erin", "open", "partially_paid"),
-        ("voided", "frank", "partially_paid", "void"),
     ]
     events = invoice_events(con, inv)
     assert events[0]["changes"] == {"total_minor": 10000, "currency": "USD", "run_id": None, "delayed_charges": 0}
     assert events[3]["changes"] == {"total_minor_before": 10000, "total_minor": 10700}
     assert events[7]["changes"] == {"number": 1}
     assert events[8]["changes"]["amount"] == "50.00" and events[8]["changes"]["method"] == "manual"
-    assert events[9]["note"] == "billed the wrong entity"
+    assert invoice_events(con, voided)[-1]["action"] == "voided"
+    assert invoice_events(con, voided)[-1]["status_before"] == "open"
+    assert invoice_events(con, voided)[-1]["note"] == "billed the wrong entity"
     assert [e["action"] for e in invoice_events(con, other)] == ["drafted", "deleted"]
     assert invoice_events(con, other)[-1]["changes"]["customer_id"] == "C1"
     # every time is UTC, in order

@@ -182,11 +182,17 @@ def test_void_of_draft_or_paid_invoice_is_invalid_state(db):
         void_invoice(db, "p")
 
 
-def test_void_of_partially_paid_invoice_is_allowed(db):
+def test_void_of_an_invoice_paid_in_part_is_refused_and_nothing_changes(db):
+    """Spec section 4: open -> void. A void of an invoice something was paid on would leave the money received on
+    nothing: refused, naming the amount and the way out (a credit note of everything left)."""
     _draft(db, "a", total_minor=1000)
     _finalize(db, "a")
     record_payment(db, "a", Decimal("2.50"))
-    assert void_invoice(db, "a").status == "void"
+    with pytest.raises(InvalidStateError, match=r"2\.50 USD was paid on it; issue a credit note of everything left"):
+        void_invoice(db, "a", reason="wrong customer")
+    row = db.execute("SELECT status, total_paid_minor, void_reason FROM invoices WHERE invoice_id = 'a'").fetchone()
+    assert row == ("partially_paid", 250, None)
+    assert db.execute("SELECT count(*) FROM invoice_cycle_claims WHERE invoice_id = 'a'").fetchone()[0] == 1
 
 
 def test_void_returns_its_delayed_charges_to_pending(db):
@@ -416,7 +422,15 @@ def test_cli_finalize_pay_and_void_print_the_invoice(db_path, capsys):
     assert json.loads(capsys.readouterr().out)["number"] == 1
     assert cli_main(["--db", str(db_path), "pay", "a", "2.50", "--method", "stripe"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "partially_paid"
-    assert cli_main(["--db", str(db_path), "void", "a"]) == 0
+    assert cli_main(["--db", str(db_path), "void", "a"]) == 2  # paid in part: a credit note corrects it
+    assert "was paid on it" in capsys.readouterr().err
+    con = connect(db_path)
+    _draft(con, "b", total_minor=1000)
+    con.close()
+    assert cli_main(["--db", str(db_path), "approve", "b"]) == 0
+    assert cli_main(["--db", str(db_path), "finalize", "b"]) == 0
+    capsys.readouterr()
+    assert cli_main(["--db", str(db_path), "void", "b"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "void"
-    assert cli_main(["--db", str(db_path), "pay", "a", "1"]) == 2
+    assert cli_main(["--db", str(db_path), "pay", "b", "1"]) == 2
     assert "it is void" in capsys.readouterr().err

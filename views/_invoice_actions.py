@@ -1,5 +1,6 @@
 """Review and lifecycle actions of one invoice, shared by the Invoice preview and the Ledger:
-approve / hold (with a reason) / release a draft, finalize an approved invoice and void an open one.
+approve / hold (with a reason) / release a draft, finalize an approved invoice and void an open one (not one
+paid in part: a credit note corrects that).
 Finalize and void sit behind a confirmation: a popover that says what the action does, and for a void
 or a hold the reason (kept with the invoice). Every action is recorded under the sidebar's name.
 
@@ -170,6 +171,12 @@ def void_control(inv: Invoice, prefix: str) -> None:
     typed is sent with the click (a plain text box would only commit it when it loses focus)."""
     if inv.credit_notes_total_minor:  # spec section 12: corrected by credit notes, it is credited, never voided
         st.caption("Credit notes corrected this invoice: it cannot be voided; credit what is left instead.")
+        return
+    if inv.total_paid_minor:  # spec section 4: open -> void; the money received would be left on nothing
+        st.caption(
+            f"{money(inv.total_paid_minor, inv.currency)} was paid on this invoice: it cannot be voided; correct it "
+            "with a credit note of everything left (refunding the payment or keeping it as the customer's credit)."
+        )
         return
     reason_key = f"{prefix}_void_reason_{inv.invoice_id}"
     with action_popover(

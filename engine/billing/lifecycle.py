@@ -195,6 +195,15 @@ def void_invoice_tx(
             f"cannot void invoice {invoice_named(c, invoice_id)}: credit notes corrected it already; credit what is "
             "left instead (a credit note of everything left)"
         )
+    paid, currency = c.execute(
+        "SELECT total_paid_minor, currency FROM invoices WHERE invoice_id = ?", [invoice_id]
+    ).fetchone()
+    if paid:  # spec section 4: open -> void; a void would leave the money received on nothing
+        raise InvalidStateError(
+            f"cannot void invoice {invoice_named(c, invoice_id)}: {to_major(paid, currency)} {currency} was paid on "
+            "it; issue a credit note of everything left instead, refunding what was paid or keeping it as the "
+            "customer's credit"
+        )
     return_applied_credit_tx(c, invoice_id)  # the customer's credit it took at finalize goes back
     c.execute(
         "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
@@ -216,7 +225,8 @@ def void_invoice_tx(
 def void_invoice(
     con: duckdb.DuckDBPyConnection, invoice_id: str, reason: str | None = None, *, actor: str | None = None
 ) -> Invoice:
-    """open / partially_paid -> void. It keeps its number; its cycle claim and its delayed charges
+    """open -> void (spec section 4); an invoice something was paid on is refused (a credit note of everything left
+    corrects it, refunding or crediting the payment). It keeps its number; its cycle claim and its delayed charges
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
     one counts as none). The customer credit it took at finalize goes back to the customer; an invoice

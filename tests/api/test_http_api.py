@@ -279,9 +279,14 @@ def test_review_and_lifecycle(north):
     assert paid.status_code == 201 and paid.json()["status"] == "partially_paid"
     assert paid.json()["total_paid"] == 1000 and paid.json()["balance_due"] == total - 1000
     assert paid.json()["payments"][0]["amount"] == 1000
-    void = north.post(f"{base}/void", json={"reason": "wrong customer"}).json()
-    assert (void["status"], void["void_reason"], void["number"]) == ("void", "wrong customer", final["number"])
-    error(north.post(f"{base}/void"), 409, "invalid_state")
+    # paid in part: a void would leave the payment on nothing (spec section 4: open -> void)
+    assert "was paid on it" in error(north.post(f"{base}/void", json={"reason": "x"}), 409, "invalid_state")["message"]
+    other = north.post("/api/v1/invoices", json=custom_invoice("CUS-BOREAL")).json()["id"]
+    assert north.post(f"/api/v1/invoices/{other}/approve").status_code == 200
+    number = north.post(f"/api/v1/invoices/{other}/finalize").json()["number"]
+    void = north.post(f"/api/v1/invoices/{other}/void", json={"reason": "wrong customer"}).json()
+    assert (void["status"], void["void_reason"], void["number"]) == ("void", "wrong customer", number)
+    error(north.post(f"/api/v1/invoices/{other}/void"), 409, "invalid_state")
     for action in ("approve", "release", "finalize", "void"):
         error(north.post(f"/api/v1/invoices/inv_nope/{action}"), 404, "invoice_not_found")
 
