@@ -112,6 +112,12 @@ def test_an_unwritable_export_folder_is_one_line_and_exit_4(ledger, tmp_path):
     assert_one_line_error(billsim(ledger[0], "export", "--out", str(a_file / "out")), 4)
 
 
+def test_an_audit_file_that_cannot_be_written_is_one_line_and_exit_4(ledger):
+    """The engine logs a storage error too: that log went to stderr as a second line before `billsim: …` (a file
+    under /proc cannot be created, even by root)."""
+    assert_one_line_error(billsim(ledger[0], "audit", "--out", "/proc/billsim-audit.csv"), 4)
+
+
 def test_a_file_that_is_not_a_database_is_one_line_and_exit_4(tmp_path):
     not_db = tmp_path / "notes.duckdb"
     not_db.write_text("hello")

@@ -11,6 +11,7 @@ By area: `common` (argument types, opening and releasing the database, JSON outp
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TextIO
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that never open the database: run here even while a server holds it (`serve` is refused by the
 # server's lock, naming it; `mcp` has the server carry out each tool call: engine/mcp/stdio.py).
+_QUIET = logging.getLogger("billsim")  # the engine's loggers (billsim.engine, billsim.service, …)
 LOCAL_COMMANDS = frozenset({"demo", "spark-run", "spark-simulate", "serve", "mcp"})
 
 
@@ -74,6 +76,10 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     out, err = stdout or sys.stdout, stderr or sys.stderr
+    if app is None and args.command not in ("serve", "mcp"):
+        # a command of its own process says a refusal once, as `billsim: …` (below); the engine's log of it went to
+        # stderr as well, a second line. A server's log (serve, or a command it carries out: `app`) is left alone.
+        _QUIET.setLevel(logging.CRITICAL)
     if app is None and args.command not in LOCAL_COMMANDS:
         server = running_server(args.db or default_path())
         if server is not None:
