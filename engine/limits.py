@@ -10,6 +10,7 @@ workbench, the command line, the HTTP API and the MCP tools refuse the same inpu
                          no unpaired surrogate (they cannot be stored as UTF-8)
     amounts              integer minor units within BIGINT; decimals finite, within the money bound
     one request          DuckDB memory_limit of the server, and a deadline that interrupts its query
+    the demo             at most 1,000,000 contracts and 100,000,000 usage rows
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ MAX_NAME = 200  # an id or a name
 MAX_TEXT = 2000  # a description, a note, a reason
 MAX_IDS = 100_000  # ids named in one request (a run's contracts or customers)
 MAX_PAGE = 500  # rows of one page of a list
+# the demo's size (`billsim init --demo`, `billsim demo`, the Data page): the largest the project measures
+# (benchmarks: 1M contracts, 100M usage rows, ≈ 1.8 GB); beyond, a typo fills a disk
+MAX_DEMO_CONTRACTS = 1_000_000
+MAX_DEMO_USAGE_ROWS = 100_000_000
 MINOR_MAX = BIGINT_MAX  # integer minor units, as stored
 MAX_QUANTITY = 10**15  # quantity of a line made by hand
 
@@ -81,3 +86,11 @@ def check_minor(value: int, field: str = "amount") -> int:
     if not -MINOR_MAX <= value <= MINOR_MAX:
         raise _invalid(field, f"{value} is beyond the largest storable amount")
     return value
+
+
+def check_demo_size(contracts: int, usage_rows: int | None) -> None:
+    """The demo's size within MAX_DEMO_CONTRACTS and MAX_DEMO_USAGE_ROWS (validation_error before anything runs)."""
+    if not 0 <= contracts <= MAX_DEMO_CONTRACTS:
+        raise _invalid("contracts", f"must be from 0 to {MAX_DEMO_CONTRACTS:,}, got {contracts:,}")
+    if usage_rows is not None and not 0 <= usage_rows <= MAX_DEMO_USAGE_ROWS:
+        raise _invalid("usage_rows", f"must be from 0 to {MAX_DEMO_USAGE_ROWS:,}, got {usage_rows:,}")

@@ -128,3 +128,12 @@ def test_a_message_beyond_the_bound_is_cut_and_says_how_much_was_left_out():
     err = ValidationError("x" * (MAX_MESSAGE + 500))
     assert len(err.message) < MAX_MESSAGE + 40 and err.message.endswith("… (500 more characters)")
     assert ValidationError("short").message == "short"
+
+
+def test_a_demo_beyond_the_largest_measured_is_refused_before_anything_is_written(tmp_path):
+    """A typo (`--contracts 100000000`) ran for minutes and filled the disk's temp space: refused at once."""
+    out = tmp_path / "demo"
+    assert_one_line_error(billsim(tmp_path / "x.duckdb", "demo", "--out", str(out), "--contracts", "1000001"), 2)
+    assert not out.exists()
+    proc = billsim(tmp_path / "x.duckdb", "init", "--demo", "--usage-rows", "100000001")
+    assert_one_line_error(proc, 2, "usage_rows: must be from 0 to 100,000,000")

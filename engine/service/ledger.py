@@ -16,6 +16,7 @@ from ..errors import DatabaseBusyError
 from ..ingest.demo import seed_demo, write_demo_folder
 from ..ingest.importer import import_folder
 from ..io.export import LEDGER_ORDERS, export_ledger, ledger_frames
+from ..limits import check_demo_size
 from ..progress import Progress
 from . import tenancy
 from .application import Billsim
@@ -45,8 +46,9 @@ def import_data(s: Session, folder: Path, *, progress: Progress | None = None) -
 def seed(
     s: Session, *, contracts: int = 50, usage_rows: int | None = None, seed: int = 7, progress: Progress | None = None
 ) -> dict:
-    """Seed the deterministic demo data into this database."""
+    """Seed the deterministic demo data into this database (its size within the limits: engine/limits.py)."""
     tenancy.local_only(s.caller, "seeding demo data")
+    check_demo_size(contracts, usage_rows)
     with s.cursor() as cur:
         return seed_demo(cur, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
 
@@ -61,7 +63,8 @@ def seed_if_empty(s: Session) -> bool:
 
 
 def demo_folder(out: Path, *, contracts: int = 50, usage_rows: int | None = None, seed: int = 7) -> dict[str, int]:
-    """Write the deterministic demo data as a data folder (no database involved)."""
+    """Write the deterministic demo data as a data folder (no database involved; its size within the limits)."""
+    check_demo_size(contracts, usage_rows)
     return write_demo_folder(Path(out), contracts=contracts, usage_rows=usage_rows, seed=seed)
 
 
