@@ -98,6 +98,8 @@ def test_a_bad_payment_amount_is_one_line_and_exit_2(ledger, amount, words):
         (["--wait", "soon", "init"], ["number"]),
         (["simulate", "no-such-scenario.json", "--from", "2026-01-01", "--to", "2026-02-01"], ["scenario"]),
         (["import", "no-such-folder"], ["no-such-folder"]),
+        (["run", "--period-date", "2026-03-15", "--business", "NOPE"], ["unknown business 'NOPE'"]),
+        (["thresholds", "--business", "nope", "--total-change-percent", "5"], ["unknown business 'nope'"]),
         (["frobnicate"], ["invalid choice"]),
         ([], ["command"]),
     ],

@@ -100,5 +100,11 @@ def business_customer_ids(con: duckdb.DuckDBPyConnection, business_id: str) -> l
 
 
 def business_exists(con: duckdb.DuckDBPyConnection, business_id: str) -> bool:
-    """A business is known by its customers."""
-    return bool(con.execute("SELECT count(*) FROM customers WHERE business_id = ?", [business_id]).fetchone()[0])
+    """A business is known by its customers, or by its row of businesses.csv."""
+    return bool(
+        con.execute(
+            """SELECT EXISTS (SELECT 1 FROM customers WHERE business_id = ?)
+                      OR EXISTS (SELECT 1 FROM businesses WHERE business_id = ?)""",
+            [business_id, business_id],
+        ).fetchone()[0]
+    )

@@ -223,6 +223,9 @@ def _business(s: Session, business_id: str | None) -> str:
     business = business_id or s.caller.business_id or "default"
     if not s.caller.sees(business):
         raise NotFoundError.of("business", business)
+    with s.cursor() as cur:
+        if not ownership.business_exists(cur, business):  # thresholds of a typo were stored and never used
+            raise NotFoundError.of("business", business)
     return business
 
 

@@ -100,6 +100,8 @@ def scope(cur: duckdb.DuckDBPyConnection, caller: Caller, requested: Scope) -> S
     if requested.customer_ids:
         customers(cur, caller, list(requested.customer_ids))
     if caller.every_business:
+        if requested.business_id is not None and not ownership.business_exists(cur, requested.business_id):
+            raise NotFoundError.of("business", requested.business_id)  # a typo billed nothing, and said so with 0
         return requested
     if requested.business_id not in (None, caller.business_id):
         raise NotFoundError.of("business", requested.business_id)
