@@ -118,6 +118,8 @@ def test_basics_charges_go_to_the_smallest_contract_and_the_others_stay_pending_
     assert "no EUR invoice" in pending["DC-2"].reason
     assert "2026-04-02 is after" in pending["DC-3"].reason and "(latest 2026-03-31)" in pending["DC-3"].reason
     assert pending["DC-3"].amount == Decimal("18.4") and pending["DC-3"].currency == "CAD"
+    # written with the currency's decimals (18.40 CAD, as every amount of a report is), its value unchanged
+    assert report.model_dump(mode="json")["delayed_charges_pending"][1]["amount"] == "18.40"
 
 
 # --- delayed-charge sweep rule ---------------------------------------------------------------------------

@@ -18,9 +18,11 @@ charge_date order, so the earliest ones are those that fit).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 
-from ..currencies import currency_units_table
+from ..currencies import currency_units_table, minor_units
 from ..models import PendingCharge
 from ..money import BIGINT_MAX, MONEY_LIMIT, MONEY_MAX_DIGITS, PRICE_UNIT, sql_price_scaled, sql_round_minor
 from .invoice_store import plain, refresh_totals, tax_sql
@@ -170,7 +172,20 @@ def _pending_with_reasons(
     ).fetchall()
     return [
         PendingCharge(
-            charge_id=r[0], customer_id=r[1], currency=r[2], amount=plain(r[3]), charge_date=r[4], reason=r[5]
-        )
+            charge_id=r[0],
+            customer_id=r[1],
+            currency=r[2],
+            amount=_at_least_minor(plain(r[3]), r[2]),
+            charge_date=r[4],
+            reason=r[5],
+        )  # fmt: skip
         for r in rows
     ]
+
+
+def _at_least_minor(amount: Decimal, currency: str) -> Decimal:
+    """A charge's amount as it was given, written with at least its currency's decimals (57 USD -> 57.00; 57.125
+    stays 57.125: a pending charge is rounded only when an invoice takes it)."""
+    places = minor_units(currency)
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(Decimal(1).scaleb(-places)) if isinstance(exponent, int) and -exponent < places else amount
