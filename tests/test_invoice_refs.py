@@ -59,10 +59,18 @@ def test_every_invoice_command_takes_the_number_a_finance_user_sees(app, numbers
     assert code == 0 and listed["total"] == 0, err
     code, rendered, err = cli(app, "render", number, "--out", str(tmp_path / "n.html"))
     assert code == 0 and (rendered["invoice_id"], rendered["invoice_number"]) == (invoice_id, number), err
-    code, voided, err = cli(app, "void", number, "--reason", "wrong customer")
-    assert code == 0 and (voided["invoice_id"], voided["status"]) == (invoice_id, "void"), err
-    code, again, err = cli(app, "void", invoice_id)  # the id is taken as before
-    assert code == 2 and f"cannot void invoice {number}: it is void" in err, err
+    code, _, err = cli(app, "void", number, "--reason", "wrong customer")  # paid in part: corrected by a credit note
+    assert code == 2 and f"cannot void invoice {number}: 4.00 USD was paid on it" in err, err
+    code, _, err = cli(app, "void", invoice_id)  # the id is taken as before, with the same answer
+    assert code == 2 and f"cannot void invoice {number}: 4.00 USD was paid on it" in err, err
+    code, note, err = cli(app, "credit-note", "create", number, "--all", "--reason", "duplicate")
+    assert code == 0 and note["number"] == f"{number}-CN1", err
+    # a credit note's document by its number too (what the note shows), or by its id
+    for ref in (note["number"], note["credit_note_id"]):
+        code, doc, err = cli(app, "credit-note", "render", ref, "--out", str(tmp_path / "cn.html"))
+        assert code == 0 and doc["credit_note_id"] == note["credit_note_id"], err
+    code, _, err = cli(app, "credit-note", "render", f"{number}-CN9", "--out", str(tmp_path / "no.html"))
+    assert code == 2 and "no credit note" in err and not (tmp_path / "no.html").exists()
 
 
 def test_a_number_two_businesses_issued_names_neither_for_a_caller_who_sees_both(app, numbers):

@@ -645,6 +645,14 @@ def credit_note_business(con: duckdb.DuckDBPyConnection, credit_note_id: str) ->
     return row[0] if row else None
 
 
+def numbered_credit_notes(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, str]:
+    """credit_note_id -> business of the credit notes numbered `number` (`N-2026-000001-CN1`, as their documents
+    show it: one per business, or several where businesses share a prefix)."""
+    return dict(
+        con.execute("SELECT credit_note_id, business_id FROM credit_notes WHERE number = ?", [number]).fetchall()
+    )
+
+
 def find_credit_notes(
     con: duckdb.DuckDBPyConnection,
     business_id: str | None,

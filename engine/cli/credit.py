@@ -56,8 +56,8 @@ def cmd_list(args, ctx: Context) -> int:
 
 def cmd_render(args, ctx: Context) -> int:
     s = ctx.session()
-    note = credit_notes.get(s, args.credit_note_id)
-    written = ctx.write_document(lambda fmt: credit_notes.document(s, args.credit_note_id, fmt))
+    note = credit_notes.get(s, credit_notes.resolve(s, args.credit_note_id))
+    written = ctx.write_document(lambda fmt: credit_notes.document(s, note.credit_note_id, fmt))
     ctx.print_json(
         {"credit_note_id": note.credit_note_id, "number": note.number, "invoice_id": note.invoice_id, **written}
     )
@@ -104,7 +104,7 @@ def add_parsers(sub) -> None:
     ls.add_argument("--offset", type=_count, default=0)
     ls.set_defaults(func=cmd_list)
     r = notes.add_parser("render", help="write a credit note's document (headed CREDIT NOTE) as HTML or PDF")
-    r.add_argument("credit_note_id")
+    r.add_argument("credit_note_id", help="the credit note's id or its number (e.g. N-2026-000001-CN1)")
     r.add_argument("--out", required=True, help="file to write")
     r.add_argument("--format", choices=["html", "pdf"], help="default: pdf for a .pdf file, html otherwise")
     r.set_defaults(func=cmd_render)
