@@ -22,9 +22,18 @@ from decimal import Decimal
 
 import duckdb
 
-from ..currencies import currency_units_table, minor_units
+from ..currencies import currency_units_table
 from ..models import PendingCharge
-from ..money import BIGINT_MAX, MONEY_LIMIT, MONEY_MAX_DIGITS, PRICE_UNIT, sql_price_scaled, sql_round_minor
+from ..money import (
+    BIGINT_MAX,
+    MONEY_LIMIT,
+    MONEY_MAX_DIGITS,
+    PRICE_UNIT,
+    exact_minor,
+    sql_price_scaled,
+    sql_round_minor,
+    to_major,
+)
 from .invoice_store import plain, refresh_totals, tax_sql
 
 PENDING_SQL = """SELECT dc.* FROM delayed_charges dc
@@ -184,8 +193,7 @@ def _pending_with_reasons(
 
 
 def _at_least_minor(amount: Decimal, currency: str) -> Decimal:
-    """A charge's amount as it was given, written with at least its currency's decimals (57 USD -> 57.00; 57.125
-    stays 57.125: a pending charge is rounded only when an invoice takes it)."""
-    places = minor_units(currency)
-    exponent = amount.as_tuple().exponent
-    return amount.quantize(Decimal(1).scaleb(-places)) if isinstance(exponent, int) and -exponent < places else amount
+    """A charge's amount as it was given, with the currency's decimals when it fits them (57 USD -> 57.00); one with
+    more stays as it is (57.125: a pending charge is rounded only when an invoice takes it)."""
+    minor = exact_minor(amount, currency)
+    return amount if minor is None else to_major(minor, currency)
