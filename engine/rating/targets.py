@@ -70,6 +70,14 @@ def count_active_contracts(con: duckdb.DuckDBPyConnection, period_date: dt.date,
     return con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
+def cycles_of_date_sql(period_date: dt.date, scope: Scope = EVERYTHING, *, source: str = "main") -> tuple[str, list]:
+    """SELECT of the cycle containing `period_date` of every contract active on it (in scope), with the target
+    columns, and its parameters: what a bill run of the date targets (one definition for the run and its count)."""
+    active, params = active_contracts_sql(period_date, scope, source=source)
+    with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+    return cycle_rows_sql(with_k), params
+
+
 def count_not_due(
     con: duckdb.DuckDBPyConnection, period_date: dt.date, today: dt.date, scope: Scope = EVERYTHING
 ) -> int:
@@ -77,10 +85,9 @@ def count_not_due(
     invoice yet) are not due on `today`: their bill_for_date is after it, i.e. cycles billed in arrears that have
     not ended. The run drafts them all the same (spec section 2: the period of a date); the workbench says so
     before a run starts, since their usage may still grow."""
-    active, params = active_contracts_sql(period_date, scope)
-    with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+    cycles, params = cycles_of_date_sql(period_date, scope)
     return con.execute(
-        f"""SELECT count(*) FROM ({cycle_rows_sql(with_k)}) t
+        f"""SELECT count(*) FROM ({cycles}) t
             ANTI JOIN main.invoice_cycle_claims cl
                    ON cl.contract_id = t.contract_id AND cl.period_start = t.period_start
             WHERE t.bill_for_date > ?""",  # noqa: S608 (cycle SQL built by the engine; values bound)
@@ -92,10 +99,9 @@ def targets_for_date(
     con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope = EVERYTHING, *, source: str = "main"
 ) -> int:
     """_targets := the cycle containing `period_date` of every contract active on it (in scope)."""
-    active, params = active_contracts_sql(period_date, scope, source=source)
-    with_k = f"SELECT c.*, {cycle_index_sql('c', 'c.d')} AS k FROM ({active}) c"  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+    cycles, params = cycles_of_date_sql(period_date, scope, source=source)
     # CREATE … AS returns the number of rows it stored
-    return con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycle_rows_sql(with_k)}", params).fetchone()[0]
+    return con.execute(f"CREATE OR REPLACE TEMP TABLE _targets AS {cycles}", params).fetchone()[0]  # noqa: S608 (cycle SQL built by the engine; values bound)
 
 
 def targets_for_range(
