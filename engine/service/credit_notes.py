@@ -21,9 +21,8 @@ from ..billing.credit_notes import (
     find_credit_notes,
     load_credit_note,
     load_credit_notes,
-    numbered_credit_notes,
 )
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError
 from ..io.documents import render_credit_note
 from ..models import CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit
 from . import faults, tenancy
@@ -120,23 +119,10 @@ def _visible(cur: duckdb.DuckDBPyConnection, s: Session, credit_note_id: str) ->
 
 
 def resolve(s: Session, ref: str) -> str:
-    """The id of the credit note `ref` names, by its id or its number (`N-2026-000001-CN1`, what its document
-    shows), among those the caller may see (another business's is not found, like one that does not exist); a
-    number two businesses issued names neither for a caller who sees both: give the id. The command line takes
-    either; the operations take ids."""
+    """The id of the credit note `ref` names, by its id or its number (tenancy.credit_note_ref). The command line
+    takes either; the operations take ids."""
     with s.cursor() as cur:
-        business = credit_note_business(cur, ref)
-        if business is not None and s.caller.sees(business):
-            return ref
-        numbered = {i: b for i, b in numbered_credit_notes(cur, ref).items() if s.caller.sees(b)}
-    if len(numbered) > 1:
-        raise ValidationError(
-            f"credit note number {ref} was issued by more than one business ({', '.join(sorted(numbered.values()))}); "
-            "give its id"
-        )
-    if not numbered:
-        raise NotFoundError.of("credit_note", ref)
-    return next(iter(numbered))
+        return tenancy.credit_note_ref(cur, s.caller, ref)
 
 
 def get(s: Session, credit_note_id: str) -> CreditNote:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import duckdb
 
 from ..billing import ownership
+from ..billing.credit_notes import credit_note_business, numbered_credit_notes
 from ..errors import ForbiddenError, NotFoundError, ValidationError
 from ..scope import Scope
 from .caller import Caller
@@ -61,20 +62,35 @@ def invoices(cur: duckdb.DuckDBPyConnection, caller: Caller, invoice_ids: list[s
             raise NotFoundError.of("invoice", iid)
 
 
+def _by_id_or_number(caller: Caller, ref: str, owner: str | None, numbered: dict[str, str], what: str) -> str:
+    """The id `ref` names among what the caller sees: itself when it is an id (`owner`: its business, None when no
+    such id), else the one numbered `ref` (`numbered`: id -> business of every one with that number). Another
+    business's is not found, exactly like one that does not exist; a number two businesses issued (one prefix)
+    names neither for a caller who sees both: give the id."""
+    if owner is not None and caller.sees(owner):
+        return ref
+    seen = {i: b for i, b in numbered.items() if caller.sees(b)}
+    if len(seen) > 1:
+        businesses = ", ".join(sorted(seen.values()))
+        words = what.replace("_", " ")
+        raise ValidationError(f"{words} number {ref} was issued by more than one business ({businesses}); give its id")
+    if seen:
+        return next(iter(seen))
+    raise NotFoundError.of(what, ref)
+
+
 def invoice_ref(cur: duckdb.DuckDBPyConnection, caller: Caller, ref: str) -> str:
     """The id of the invoice `ref` names, its id or its number (`N-2026-000001`, what a finance user sees), among
-    the invoices the caller may see: another business's is not found, exactly like one that does not exist. A
-    number two businesses issued (one prefix) names neither for a caller who sees both: give the id."""
-    found = ownership.invoice_businesses(cur, [ref])
-    if ref in found and caller.sees(found[ref]):
-        return ref
-    numbered = {i: b for i, b in ownership.numbered_invoices(cur, ref).items() if caller.sees(b)}
-    if len(numbered) > 1:
-        businesses = ", ".join(sorted(numbered.values()))
-        raise ValidationError(f"invoice number {ref} was issued by more than one business ({businesses}); give its id")
-    if numbered:
-        return next(iter(numbered))
-    raise NotFoundError.of("invoice", ref)
+    the invoices the caller may see (_by_id_or_number)."""
+    owner = ownership.invoice_businesses(cur, [ref]).get(ref)
+    return _by_id_or_number(caller, ref, owner, ownership.numbered_invoices(cur, ref), "invoice")
+
+
+def credit_note_ref(cur: duckdb.DuckDBPyConnection, caller: Caller, ref: str) -> str:
+    """The id of the credit note `ref` names, its id or its number (`N-2026-000001-CN1`, what its document shows),
+    among those the caller may see (_by_id_or_number)."""
+    owner = credit_note_business(cur, ref)
+    return _by_id_or_number(caller, ref, owner, numbered_credit_notes(cur, ref), "credit_note")
 
 
 def run(cur: duckdb.DuckDBPyConnection, caller: Caller, run_id: str) -> str | None:
