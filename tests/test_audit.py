@@ -21,6 +21,7 @@ from engine.billing.bill_run import bill_run
 from engine.billing.invoices import draft_period_invoice, redraft_invoice
 from engine.billing.lifecycle import delete_draft, finalize_invoice, record_payment, void_invoice
 from engine.billing.manual_invoices import create_invoice, draft_recurring_invoices
+from engine.billing.numbering import invoice_named
 from engine.db import connect
 from engine.errors import InvalidStateError
 from engine.models import LineItem, ManualInvoiceRequest, RecurringConfig
@@ -187,6 +188,9 @@ def test_audit_csv_has_every_event_formula_safe_and_names_deleted_invoices(k1, t
     assert rows[4]["actor"] == "'@bob"
     assert [r["number"] for r in rows[:3]] == ["1", "1", "1"]
     assert (rows[4]["business_id"], rows[4]["customer_id"], rows[4]["number"]) == ("biz", "C1", "")
+    # the number as the customer sees it, as invoices.csv writes it: every event of the invoice carries it
+    shown = invoice_named(k1, kept)
+    assert shown.startswith("INV-") and [r["invoice_number"] for r in rows] == [shown] * 3 + ["", ""]
     assert rows[2]["occurred_at"].endswith("Z") and json.loads(rows[2]["changes"]) == {"number": 1}
     assert export_audit(k1, tmp_path / "named.csv") == tmp_path / "named.csv"
 

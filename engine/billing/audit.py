@@ -21,6 +21,7 @@ import duckdb
 
 from ..db import transaction
 from ..io.csv_guard import guard_formula_sql
+from .numbering import businesses_join, invoice_number_sql
 
 ACTIONS = (
     "created",
@@ -125,6 +126,7 @@ AUDIT_COLUMNS = [
     "status_after",
     "note",
     "changes",
+    "invoice_number",  # the number as the customer sees it (numbering.py), as invoices.csv writes it, after the rest
 ]
 _AUDIT_TEXT = {"invoice_id", "business_id", "customer_id", "actor", "action", "status_before", "status_after", "note"}
 
@@ -145,6 +147,7 @@ def _audit_sql() -> str:
         "note": "e.note",
         # JSON text starts with { or [, never a formula character; guarded anyway, one rule for all text
         "changes": "e.changes",
+        "invoice_number": invoice_number_sql("i", "bz"),
     }
     select = ",\n       ".join(
         f"{guard_formula_sql(exprs[c]) if c in _AUDIT_TEXT or c == 'changes' else exprs[c]} AS {c}"
@@ -153,6 +156,7 @@ def _audit_sql() -> str:
     return f"""SELECT {select}
 FROM invoice_events e
 LEFT JOIN invoices i USING (invoice_id)
+{businesses_join("i", "bz")}
 LEFT JOIN (SELECT invoice_id, any_value(changes->>'business_id') AS business_id,
                   any_value(changes->>'customer_id') AS customer_id
            FROM invoice_events WHERE action = 'deleted' GROUP BY invoice_id) d USING (invoice_id)
