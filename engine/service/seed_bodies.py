@@ -9,12 +9,14 @@ else is checked by the engine's models, once, as for the workbench and the HTTP 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pydantic
 
 from ..errors import ValidationError
 from ..models import ManualInvoiceRequest
+from ..text_files import read_request_text
 from ..validation_text import problems_text
 
 
@@ -81,12 +83,7 @@ def with_item_errors(response, errors: dict[int, str]):
 
 def read_json(path: Path):
     """A request file's JSON (numbers exact: a float is never made of money)."""
-    from decimal import Decimal
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_request_text(path, str(path))
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:

@@ -37,6 +37,7 @@ from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
 from ..scope import Scope
+from ..text_files import read_request_text
 from ..validation_text import problems_text
 from .adjustment_changes import CHANGE_TYPES, Change, CouponChange
 from .changes import UsageChange
@@ -128,10 +129,7 @@ def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenar
 
 def load_scenario(path: Path) -> Scenario:
     """Read a scenario JSON file (spec section 7)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    text = read_request_text(path, f"scenario file {path}", ScenarioError)
     return parse_scenario(text, origin=f"scenario file {path}")
 
 
