@@ -59,14 +59,18 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: 
 @pytest.mark.parametrize(
     "amount, words",
     [
-        ("abc", ["not a number"]),
-        ("1,5", ["not a number"]),
-        ("0x10", ["not a number"]),
-        ("", ["not a number"]),
+        ("abc", ["not a plain decimal amount"]),
+        ("1,5", ["not a plain decimal amount"]),  # a decimal comma is never read as 15
+        ("12,50", ["not a plain decimal amount"]),  # nor as 1250
+        ("0x10", ["not a plain decimal amount"]),
+        ("", ["not a plain decimal amount"]),
         ("-5", ["positive"]),
         ("0", ["positive"]),
-        ("nan", ["finite"]),
-        ("1e999", ["exceeds the balance due"]),
+        ("nan", ["not a plain decimal amount"]),
+        ("1e2", ["not a plain decimal amount"]),  # the rule of every front end's amounts: no exponent
+        ("1e999", ["not a plain decimal amount"]),
+        ("1" + "0" * 30, ["beyond the largest amount"]),
+        ("1,000", ["exceeds the balance due"]),  # thousands grouped by commas: 1000
         ("10.001", ["decimals"]),
         ("10.01", ["exceeds the balance due"]),
     ],
@@ -79,7 +83,7 @@ def test_a_bad_payment_amount_is_one_line_and_exit_2(ledger, amount, words):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["pay", "INV-NOPE", "abc"], ["not a number"]),
+        (["pay", "INV-NOPE", "abc"], ["not a plain decimal amount"]),
         (["pay", "INV-NOPE", "5"], ["no invoice"]),
         (["finalize", "INV-NOPE"], ["no invoice"]),
         (["void", "INV-NOPE"], ["no invoice"]),

@@ -7,13 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import zipfile
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from engine.service import BillsimError, ValidationError, ledger, lifecycle
+from engine.service import BillsimError, ledger, lifecycle, requests
 from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
 from views import _reads
@@ -57,10 +56,7 @@ def _pay(invoice_id: str, paid_seen: str) -> None:
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
 
     def work() -> str:
-        try:
-            amount = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            raise ValidationError(f"{text!r} is not an amount") from None
+        amount = requests.typed_amount(text, "payment")
         inv = lifecycle.pay(session(), invoice_id, amount=amount, method=method)
         return (
             f"Recorded a {method} payment of {money_of_major(amount, inv.currency)}: invoice is "

@@ -282,7 +282,7 @@ def _payment_minor(amount: Decimal, currency: str) -> int:
         raise ValidationError(f"payment amount must be a finite decimal, got {amount!r}")
     minor = exact_minor(amount, currency)
     if minor is None:
-        raise ValidationError(f"payment {amount} has more decimals than {currency} allows ({minor_units(currency)})")
+        raise ValidationError(f"payment {amount:f} has more decimals than {currency} allows ({minor_units(currency)})")
     return minor
 
 
@@ -301,10 +301,10 @@ def record_payment_tx(
     _require(c, status, PAYABLE, invoice_id, "pay")
     minor = _payment_minor(amount, currency)
     if minor <= 0:
-        raise ValidationError(f"payment must be positive, got {amount} {currency}")
+        raise ValidationError(f"payment must be positive, got {amount:f} {currency}")
     if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
         raise ValidationError(
-            f"payment {amount} {currency} exceeds the balance due "
+            f"payment {amount:f} {currency} exceeds the balance due "
             f"{to_major(balance, currency)} {currency} of invoice {invoice_named(c, invoice_id)}"
         )
     new_status = "partially_paid" if minor < balance else PAID_STATUS[method]

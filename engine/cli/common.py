@@ -11,14 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..service import Billsim, Caller, DatabaseBusyError, Session, invoices
+from ..service import Billsim, Caller, DatabaseBusyError, Session, ValidationError, invoices, requests
 
 INVOICE_HELP = "the invoice's id or its number (e.g. N-2026-000001)"
 
@@ -38,16 +38,12 @@ def _date(text: str) -> dt.date:
 
 
 def _amount(text: str) -> Decimal:
-    """An amount as an exact Decimal; whether it is positive or has too many decimals the service says."""
+    """An amount as an exact Decimal, by the application layer's rule for typed amounts (plain digits, no
+    exponent, within the money bound); whether it is positive or has too many decimals the operation says."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(
-            f"not a number: {text!r} (write a plain decimal such as 12.50, without thousands separators)"
-        ) from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
+        return requests.typed_amount(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _count(text: str) -> int:

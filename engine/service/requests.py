@@ -73,7 +73,9 @@ _PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 def _major(value):
     """An amount in major units: a decimal string ("12.50"), an integer or a Decimal; never a float (JSON 12.5
     would already be inexact), a boolean, an exponent or a non-finite number."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool):
+        raise ValueError(f"an amount is a number, not {str(value).lower()}")
+    if isinstance(value, float):
         raise ValueError('give the amount as a decimal string, e.g. "12.50" (a JSON number with a fraction is inexact)')
     if isinstance(value, int):
         value = Decimal(value)
@@ -90,6 +92,24 @@ def _major(value):
     if abs(value) >= MONEY_LIMIT:
         raise ValueError(f"{value} is beyond the largest amount ({MONEY_LIMIT:,} major units)")
     return value
+
+
+# A person may group thousands with commas (1,244.10), in groups of three only: "12,50" is refused, never read as
+# 1250 (a European decimal comma taken for a separator would multiply the amount by a hundred).
+_GROUPED_DECIMAL = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
+def typed_amount(text: str, what: str = "amount") -> Decimal:
+    """An amount a person typed (the CLI's arguments, the workbench's boxes), in major units: the rule of every
+    request's amounts (plain decimal digits, no exponent, within the money bound), thousands grouped by commas
+    allowed. Refused as validation_error naming `what`."""
+    plain = text.strip()
+    if _GROUPED_DECIMAL.fullmatch(plain):
+        plain = plain.replace(",", "")
+    try:
+        return _major(plain)
+    except ValueError as exc:
+        raise ValidationError(f"{what}: {exc}") from None
 
 
 def _positive(value: Decimal) -> Decimal:

@@ -291,6 +291,21 @@ def test_after_a_partial_payment_the_amount_box_holds_the_new_balance(workbench_
     assert box.value == str(to_major(balance, inv.currency))
 
 
+@pytest.mark.parametrize("typed", ["1,00", "1e2"])
+def test_a_payment_typed_with_a_decimal_comma_or_an_exponent_is_refused(workbench_db, typed):
+    """'1,00' is never read as 100 (a decimal comma taken for a thousands separator), nor '1e2' as 100: the
+    application layer's rule for typed amounts (requests.typed_amount), as the CLI's."""
+    inv = _open_invoice(workbench_db)
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")][0].set_value(typed)
+    [b for b in at.button if b.key.startswith(f"FormSubmitter:pay_{inv.invoice_id}")][0].click().run()
+    assert any("not a plain decimal amount" in e.value for e in at.error), [e.value for e in at.error]
+    paid = db_rows(workbench_db, "SELECT count(*) FROM payments WHERE invoice_id = ?", [inv.invoice_id])[0][0]
+    assert paid == 0
+
+
 def test_a_repeated_click_reports_the_action_that_was_carried_out(workbench_db):
     """A double click runs the callback twice with the same token: the user is told the payment was
     recorded (once), never that nothing changed."""
