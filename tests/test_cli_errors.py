@@ -20,6 +20,7 @@ from engine.billing.invoices import draft_period_invoice
 from engine.billing.lifecycle import finalize_invoice
 from engine.db import connect
 from engine.errors import MAX_MESSAGE, ValidationError
+from engine.service.requests import CreditNoteItemRequest, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PY = ROOT / ".venv" / "bin" / "python"
@@ -143,3 +144,11 @@ def test_a_demo_beyond_the_largest_measured_is_refused_before_anything_is_writte
     assert not out.exists()
     proc = billsim(tmp_path / "x.duckdb", "init", "--demo", "--usage-rows", "100000001")
     assert_one_line_error(proc, 2, "usage_rows: must be from 0 to 100,000,000")
+
+
+@pytest.mark.parametrize(("value", "words"), [(True, "not true"), (12.5, "inexact"), ("1e2", "plain decimal")])
+def test_an_amount_given_as_a_boolean_is_told_so(value, words):
+    """The request models' amount rule names what is wrong: a boolean is not a number (it was told "a JSON number
+    with a fraction is inexact")."""
+    with pytest.raises(ValidationError, match=words):
+        parse(CreditNoteItemRequest, {"line_no": 1, "amount": value})
