@@ -29,7 +29,7 @@ from ..db import retry_on_conflict
 from ..errors import InvalidStateError, InvoiceNotApprovedError, NotFoundError, ValidationError
 from ..models import Invoice
 from ..money import exact_minor, to_major
-from ..statuses import PAYABLE, UNDER_REVIEW
+from ..statuses import PAYABLE, UNDER_REVIEW, InvoiceStatus
 from .audit import record_events, resolve_actor
 from .credit_notes import apply_customer_credit_tx, return_applied_credit_tx
 from .invoice_store import BALANCE_DUE_TERMS, load_invoice
@@ -189,7 +189,8 @@ def void_invoice_tx(
     reason = (reason or "").strip() or None
     status, _, _, credited = _invoice_state(c, invoice_id)
     hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
-    _require(c, status, PAYABLE, invoice_id, "void", hint)
+    if status != InvoiceStatus.PARTIALLY_PAID:  # paid in part: refused below, naming what was paid and the way out
+        _require(c, status, (InvoiceStatus.OPEN,), invoice_id, "void", hint)
     if credited:  # its credit notes already corrected part of it: a void would cancel that part twice
         raise InvalidStateError(
             f"cannot void invoice {invoice_named(c, invoice_id)}: credit notes corrected it already; credit what is "
