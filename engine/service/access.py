@@ -32,6 +32,7 @@ def authenticate(
     business_id: str | None,
     actor_prefix: str = "",
     what: str = "Authorization: Bearer <token>",
+    business_header: str = "x-business-id",
 ) -> Caller:
     """The caller a presented token stands for (its business; its name as the actor), or Unauthorized /
     Forbidden. `business_id` is the business the request names; it must be the token's."""
@@ -42,7 +43,7 @@ def authenticate(
     if identity is None:
         raise UnauthorizedError("the token is unknown or revoked")
     if not business_id:
-        raise ForbiddenError("send the x-business-id header naming the token's business")
+        raise ForbiddenError(f"send the {business_header} header naming the token's business")
     if business_id != identity["business_id"]:
         raise ForbiddenError(f"this token does not belong to business {business_id[:100]!r}")
     return Caller.of_business(identity["business_id"], f"{actor_prefix}{identity['name']}")
@@ -66,7 +67,11 @@ def caller_from_headers(app: Billsim, headers: Mapping[str, str], path: str, *, 
         token = token or headers.get("x-api-key")
         business = business or headers.get("organisation")
     what = "Authorization: Bearer <token>" + (" or x-api-key: <token>" if zenskar else "")
-    return authenticate(app, token=token, business_id=business, actor_prefix=actor_prefix, what=what)
+    # the header the caller is told to send goes with the credentials it sent (Zenskar's: x-api-key + organisation)
+    named = "organisation" if zenskar and scheme.lower() != "bearer" and headers.get("x-api-key") else "x-business-id"
+    return authenticate(
+        app, token=token, business_id=business, actor_prefix=actor_prefix, what=what, business_header=named
+    )
 
 
 class TokenRequest(Request):

@@ -60,6 +60,19 @@ def test_zenskar_paths_take_x_api_key_and_organisation_dayzero_paths_do_not(api)
         "forbidden",
     )
     error(httpx.get(f"{api.url}/api/v1/invoices", headers=zk), 401, "unauthorized")
+    # no business named: the caller is told the header that goes with the credentials it sent
+    no_org = error(
+        httpx.get(f"{api.url}/contracts/K-FLAT/billing_cycles", headers={"x-api-key": zk["x-api-key"]}),
+        403,
+        "forbidden",
+    )
+    assert "send the organisation header" in no_org["message"], no_org
+    no_biz = error(
+        httpx.get(f"{api.url}/api/v1/invoices", headers={"Authorization": f"Bearer {zk['x-api-key']}"}),
+        403,
+        "forbidden",
+    )
+    assert "send the x-business-id header" in no_biz["message"], no_biz
 
 
 # --- DayZero: generate-period-invoices, preview ----------------------------------------------------------
