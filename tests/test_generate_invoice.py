@@ -110,6 +110,8 @@ def test_dates_that_match_no_cycle_are_a_cycle_mismatch_naming_the_nearest_cycle
         generate_invoice(k1, req(**kwargs))
     text = str(err.value)
     assert "from_date=2026-03-01 to_date=2026-03-31 bill_for_date=2026-04-01" in text
+    asked = text.split(" is not a billing cycle")[0]  # the request as given, every field that decided it
+    assert all(f"{k}={v}" in asked for k, v in kwargs.items()), text
     assert stored_invoices(k1) == []
 
 

@@ -238,9 +238,11 @@ def generate_invoice_tx(
         and req.billing_cycle_start_day in (None, c.billing_cycle_start_day)
     ]
     if not matches:
+        asked = f"from_date={req.from_date} to_date={req.to_date} bill_for_date={req.bill_for_date}"
+        if req.billing_cycle_start_day is not None:
+            asked += f" billing_cycle_start_day={req.billing_cycle_start_day}"
         raise CycleMismatchError(
-            f"from_date={req.from_date} to_date={req.to_date} bill_for_date={req.bill_for_date} is not a "
-            f"billing cycle of contract {req.contract_id}; nearest valid cycles: "
+            f"{asked} is not a billing cycle of contract {req.contract_id}; nearest valid cycles: "
             f"{_nearest_cycles_text(con, req.contract_id, req.from_date)}"
         )
     return draft_period_invoice_tx(
