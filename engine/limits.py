@@ -6,8 +6,9 @@ workbench, the command line, the HTTP API and the MCP tools refuse the same inpu
     dates                1900-01-01 .. 2199-12-31
     a what-if range      at most 10 years
     lines of an invoice  at most 1,000 (items of a batch: 1,000)
-    texts                ids and names 200 characters, descriptions / notes / reasons 2,000; no NUL and
-                         no unpaired surrogate (they cannot be stored as UTF-8)
+    texts                ids and names 200 characters, descriptions / notes / reasons 2,000; no NUL or
+                         other control character (tab and line breaks allowed), no bidirectional override,
+                         no unpaired surrogate (it cannot be stored as UTF-8)
     amounts              integer minor units within BIGINT; decimals finite, within the money bound
     one request          DuckDB memory_limit of the server, and a deadline that interrupts its query
     the demo             at most 1,000,000 contracts and 100,000,000 usage rows
@@ -16,6 +17,7 @@ workbench, the command line, the HTTP API and the MCP tools refuse the same inpu
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from .errors import ValidationError
 from .money import BIGINT_MAX
@@ -69,17 +71,27 @@ def check_range(first: dt.date, last: dt.date, what: str = "the range") -> None:
         raise _invalid(what, f"{first} .. {last} is longer than {MAX_RANGE_YEARS} years; ask for a shorter range")
 
 
-def check_text(value: str, field: str = "text", max_length: int = MAX_TEXT) -> str:
-    """At most `max_length` characters, storable as UTF-8 (no unpaired surrogate), no NUL."""
-    if len(value) > max_length:
-        raise _invalid(field, f"{len(value):,} characters, at most {max_length:,}")
-    if "\x00" in value:
-        raise _invalid(field, "the text contains a NUL character")
+# What a stored text may not hold: NUL; the other C0 controls but tab, line feed and carriage return; DEL and the
+# C1 controls; the bidirectional overrides and isolates ("Trojan Source"). Invisible on a document, they make its
+# text read otherwise than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as a text a request gives (a name, a description, a note), or None."""
+    found = _CONTROL.search(value)
+    if found:
+        char = found.group()
+        return (
+            "the text contains a NUL character"
+            if char == "\x00"
+            else f"the text contains a control character (U+{ord(char):04X})"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _invalid(field, "the text contains an unpaired surrogate") from None
-    return value
+        return "the text contains an unpaired surrogate"
+    return None
 
 
 def check_minor(value: int, field: str = "amount") -> int:

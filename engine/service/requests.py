@@ -52,12 +52,9 @@ def _bounded_day(value: dt.date) -> dt.date:
 
 
 def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("the text contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("the text contains an unpaired surrogate") from None
+    problem = limits.text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -224,6 +224,8 @@ def _cli_create(world: World, tmp_path: Path, body: dict) -> tuple[int, str, str
         ("a due date in year 1", _create_body(due_date="0001-01-01")),
         ("a due date in 9999", _create_body(due_date="9999-12-31")),
         ("a NUL in the description", _create_body(description="a\x00b")),
+        ("a control character in the description", _create_body(description="a\x07b\x1bc")),
+        ("a right-to-left override in a line", _create_body(line_items=[{"description": "x\u202ey", "unit_price": 1}])),
     ],
 )
 def test_a_bad_invoice_is_refused_everywhere_with_the_same_code_and_nothing_is_stored(world, tmp_path, case, body):
