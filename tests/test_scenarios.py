@@ -492,6 +492,20 @@ def test_waterfall_by_change_steps_add_up_to_the_scenario(data):
     assert usd["price line L-FLAT = 120.00"] == Decimal("84.00")  # 4 cycles × 21.00
 
 
+def test_waterfall_by_change_carries_each_steps_tax_in_its_own_currency(data):
+    """Each step's change of the invoices' tax, per currency: they add up to the simulation's tax totals."""
+    sc = parse_scenario(SPEC_SCENARIO)
+    steps = waterfall_by_change(data, sc, FROM, TO)
+    taxes = {t["currency"]: t for t in simulate(data, sc, FROM, TO)["tax_totals"]}
+    assert set(steps["currency"]) == set(taxes)
+    for cur, part in steps.groupby("currency"):
+        tax = part.set_index("measure")["tax"]
+        rel = part[part["measure"] == "relative"]["tax"]
+        assert tax["absolute"] == Decimal(taxes[cur]["baseline"]) and tax["total"] == Decimal(taxes[cur]["scenario"])
+        assert tax["absolute"] + sum(rel, Decimal(0)) == tax["total"]
+    assert any(t != 0 for t in steps[steps["measure"] == "relative"]["tax"])  # the scenario moves some tax
+
+
 # --- saved scenarios ----------------------------------------------------------------------------------
 
 

@@ -191,6 +191,22 @@ def _form_body(invoice_id: str, lines: list[int]) -> dict:
     return body
 
 
+def _everything_toggled(invoice_id: str, lines: list[int]) -> None:
+    """Ticking 'Everything left on every line' puts the amounts typed in the lines' boxes aside (the boxes, disabled,
+    read 'everything left'); unticking it puts them back, as they were typed."""
+    s = st.session_state
+    kept_key = f"cn_kept_{invoice_id}"
+    boxes = {n: f"cn_line_{invoice_id}_{n}" for n in lines}
+    if s.get(f"cn_all_{invoice_id}"):
+        s[kept_key] = {n: s.get(box, "") for n, box in boxes.items()}
+        for box in boxes.values():
+            s[box] = ""
+    else:
+        kept = s.pop(kept_key, {})
+        for n, box in boxes.items():
+            s[box] = kept.get(n, s.get(box, ""))
+
+
 def _review(invoice_id: str, lines: list[int]) -> None:
     """'Review the credit note': the note the form's request makes (tax, total, split), nothing stored."""
     plan_key = f"cn_plan_{invoice_id}"
@@ -279,43 +295,57 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             f"{refund} refunded (payments less refunds). Amounts are before tax, in {cur}."
         )
         open_lines = [ln for ln in estimate.lines if ln.creditable_minor > 0]
-        # outside the form: ticking it redraws the lines' amount boxes disabled (they are not used then)
-        everything = st.checkbox("Everything left on every line", key=f"cn_all_{invoice_id}")
-        with st.form(f"{key}_cn_form_{invoice_id}", border=False):
-            for ln in open_lines:
-                label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
-                c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-                c1.markdown(
-                    f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
-                    + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
-                    + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
-                    + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
-                )
-                c2.text_input(
-                    f"Credit line {ln.line_no}",
-                    key=f"cn_line_{invoice_id}_{ln.line_no}",
-                    placeholder="everything left" if everything else "0.00",
-                    disabled=everything,
-                    help="untick 'Everything left on every line' to credit an amount" if everything else None,
-                )
-            r1, r2 = st.columns(2)
-            r1.selectbox(
-                "Reason",
-                CREDIT_NOTE_REASONS,
-                key=f"cn_reason_{invoice_id}",
-                format_func=lambda r: r.replace("_", " "),
+        line_nos = [ln.line_no for ln in open_lines]
+        # No st.form: a form's boxes keep what is typed in the browser until it is submitted, so ticking the box
+        # below (a rerun) lost it. Every field commits without a rerun (on_change="ignore": the page does not rerun
+        # per field), and the values typed travel with the next rerun: the tick, or "Review the credit note".
+        everything = st.checkbox(
+            "Everything left on every line",
+            key=f"cn_all_{invoice_id}",
+            on_change=_everything_toggled,
+            args=(invoice_id, line_nos),
+        )
+        for ln in open_lines:
+            label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            c1.markdown(
+                f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
+                + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
+                + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
+                + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
             )
-            r2.text_input("Note (kept with the credit note)", key=f"cn_note_{invoice_id}", max_chars=MAX_TEXT)
-            s1, s2 = st.columns(2)
-            s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00")
-            s2.text_input(
-                f"To the customer's credit ({cur})",
-                key=f"cn_credit_{invoice_id}",
-                placeholder="what the balance due cannot take",
+            c2.text_input(
+                f"Credit line {ln.line_no}",
+                key=f"cn_line_{invoice_id}_{ln.line_no}",
+                placeholder="everything left" if everything else "0.00",
+                disabled=everything,
+                help="untick 'Everything left on every line' to credit an amount (what you typed comes back)"
+                if everything
+                else None,
+                on_change="ignore",
             )
-            st.form_submit_button(
-                "Review the credit note", on_click=_review, args=(invoice_id, [ln.line_no for ln in open_lines])
-            )
+        r1, r2 = st.columns(2)
+        r1.selectbox(
+            "Reason",
+            CREDIT_NOTE_REASONS,
+            key=f"cn_reason_{invoice_id}",
+            format_func=lambda r: r.replace("_", " "),
+            on_change="ignore",
+        )
+        r2.text_input(
+            "Note (kept with the credit note)", key=f"cn_note_{invoice_id}", max_chars=MAX_TEXT, on_change="ignore"
+        )
+        s1, s2 = st.columns(2)
+        s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00", on_change="ignore")
+        s2.text_input(
+            f"To the customer's credit ({cur})",
+            key=f"cn_credit_{invoice_id}",
+            placeholder="what the balance due cannot take",
+            on_change="ignore",
+        )
+        st.button(
+            "Review the credit note", key=f"{key}_cn_review_{invoice_id}", on_click=_review, args=(invoice_id, line_nos)
+        )
         if plan is None:
             return
         if "error" in plan:

@@ -20,8 +20,10 @@ from views._format import (
     plain_number,
 )
 from views._invoice_adjustments import line_adjustments, show_adjustments, tax_label, taxes_text
+from views._table_text import row_height_for, table_height
 
 PAYABLE = ("open", "partially_paid")
+LINE_PX, KIND_PX, COMPACT_LINE_PX, TEXT_LINES = 200, 130, 130, 4  # the lines' text columns (px), wrapped up to 4 lines
 KIND_NAMES = {
     "minimum_commitment_true_up": "min. commitment true-up",
     "delayed_charge": "delayed charge",
@@ -100,15 +102,20 @@ def compact_lines_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def compact_line_columns() -> dict:
-    """The column settings of compact_lines_frame."""
+    """The column settings of compact_lines_frame (its row height: compact_row_height)."""
     right = st.column_config.TextColumn(alignment="right")
     return {
-        "line": st.column_config.TextColumn(width=130),
+        "line": st.column_config.TextColumn(width=COMPACT_LINE_PX),
         "quantity × price": right,
         "amount": right,
         "coupons": st.column_config.TextColumn(alignment="right", help="the line's share of the coupons"),
         "tax": st.column_config.TextColumn(help="the tax codes the line carries"),
     }
+
+
+def compact_row_height(frame: pd.DataFrame) -> int | None:
+    """compact_lines_frame's rows: as many lines as its longest line text needs (up to TEXT_LINES)."""
+    return row_height_for([(frame["line"], COMPACT_LINE_PX)], TEXT_LINES)
 
 
 def facts(pairs: list[tuple[str, str]]) -> None:
@@ -171,15 +178,19 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
         def right(width: int, help_text: str | None = None):
             return st.column_config.TextColumn(alignment="right", width=width, help=help_text)
 
+        # a long line text (a manual invoice's description, a product's name) wraps in its column, never cut off
+        row_height = row_height_for([(frame["line"], LINE_PX), (frame["kind"], KIND_PX)], TEXT_LINES)
         st.dataframe(
             frame,
             hide_index=True,
             key=f"{key}_lines",
             placeholder="",
+            row_height=row_height,
+            height=table_height(len(frame), row_height),
             column_config={
                 "#": st.column_config.NumberColumn(width=32),
-                "line": st.column_config.TextColumn(width=190),
-                "kind": st.column_config.TextColumn(width=150),
+                "line": st.column_config.TextColumn(width=LINE_PX),
+                "kind": st.column_config.TextColumn(width=KIND_PX),
                 "quantity": right(80),
                 "unit price": right(95, "exact (more decimals than the currency has are kept)"),
                 "days": right(

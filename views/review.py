@@ -25,9 +25,16 @@ from views._database import db_path, session
 from views._format import DATE_FORMAT, business, customer, fmt_date, labelled, money, plain_number, scope_text
 from views._invoice_adjustments import show_adjustments
 from views._invoice_document import show_document
-from views._invoice_view import compact_line_columns, compact_lines_frame, lines_frame, title_of
+from views._invoice_view import (
+    compact_line_columns,
+    compact_lines_frame,
+    compact_row_height,
+    lines_frame,
+    title_of,
+)
 from views._pickers import select_current
 from views._review_table import ORDERS, flag_words, totals_by_currency, view
+from views._table_text import row_height_for, table_height
 
 MODES = ("A bill run", "A period date")
 WHERE = "rv_actions"  # the action buttons' place: their outcome is shown right under them
@@ -269,10 +276,16 @@ def thresholds_panel(db: str, table, version: tuple) -> None:
             st.caption("The defaults (never changed for this business).")
 
 
+CUSTOMER_PX, WHY_PX, WHY_LINES = 190, 380, 3
+
+
 def review_grid(grid, key: str) -> list[int]:
     """The drafts, one virtualized grid (`grid`: the table's shown columns, pyarrow, in the page's order): each
     amount with its currency; returns the positions of the selected rows."""
     right = {"alignment": "right"}
+    # long reasons and names wrap in their columns (rows of up to WHY_LINES lines); longer ones are listed in full
+    # under the table when the row is ticked
+    row_height = row_height_for([(grid.column("customer"), CUSTOMER_PX), (grid.column("why"), WHY_PX)], WHY_LINES)
     event = st.dataframe(
         grid,
         hide_index=True,
@@ -280,12 +293,15 @@ def review_grid(grid, key: str) -> list[int]:
         on_select="rerun",
         selection_mode="multi-row",
         placeholder="–",
-        height=min(38 + 35 * max(grid.num_rows, 1), 560),
+        row_height=row_height,
+        height=table_height(grid.num_rows, row_height),
         column_config={
-            "customer": st.column_config.TextColumn("Customer", width=190),
+            "customer": st.column_config.TextColumn("Customer", width=CUSTOMER_PX),
             "status": st.column_config.TextColumn("Status", width=70),
             "why": st.column_config.TextColumn(
-                "Why flagged", width=330, help="each flag's reason (in full under the table when the row is ticked)"
+                "Why flagged",
+                width=WHY_PX,
+                help="each flag's reason (wrapped; in full under the table when the row is ticked)",
             ),
             "change_percent": st.column_config.NumberColumn(
                 "Change %", format="%.1f", width=70, help="change ÷ previous total × 100"
@@ -417,11 +433,15 @@ def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
     if frame.empty:
         st.info("No lines.")
     else:
+        compact = compact_lines_frame(frame)
+        row_height = compact_row_height(compact)
         st.dataframe(  # half a page: quantity × price in one column, the line's coupon discount and taxes beside
-            compact_lines_frame(frame),
+            compact,
             hide_index=True,
             key=f"{key}_lines",
             placeholder="",
+            row_height=row_height,
+            height=table_height(len(compact), row_height),
             column_config=compact_line_columns(),
         )
     show_adjustments(inv, key, compact=True)  # its coupons, its taxes per code, subtotal − discount + tax = total

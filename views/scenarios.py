@@ -37,6 +37,7 @@ from views._whatif_effects import (
     measure_picker,
     months_table,
 )
+from views._whatif_waterfall import left_out_caption, steps_of_currency, waterfall_figure
 
 ss = st.session_state
 TYPES = {
@@ -378,45 +379,6 @@ def _hbar(x, y, cur: str, title: str) -> go.Figure:
     return fig
 
 
-def _waterfall(steps: pd.DataFrame, cur: str, title: str) -> go.Figure:
-    fig = go.Figure(
-        go.Waterfall(
-            x=list(steps["label"]),
-            y=list(steps["amount"]),
-            measure=list(steps["measure"]),
-            connector={"line": {"width": 1}},
-            text=[money_of_major(a, cur) for a in steps["amount"]],  # each step's exact amount
-            textposition="outside",
-            cliponaxis=False,
-        )
-    )
-    fig.update_layout(title=title, yaxis_title=cur, height=400, margin={"t": 48, "b": 8}, showlegend=False)
-    # zoom onto the running totals: from a zero axis, a few percent of change would not show at all
-    running, levels = 0, []
-    for amount, measure in zip(steps["amount"], steps["measure"], strict=True):
-        running = running + amount if measure == "relative" else amount
-        levels.append(running)
-    if levels:
-        low, high = min(levels), max(levels)
-        pad = (high - low) * 2 if high > low else abs(high) / 10
-        bottom = max(low - pad, 0) if low >= 0 else low - pad
-        fig.update_yaxes(range=[bottom, high + pad])
-        if bottom > 0:  # a cut axis exaggerates the steps: say so on the chart
-            fig.add_annotation(
-                text=f"axis does not start at 0 (starts at {bottom:,.0f} {cur})",
-                xref="paper",
-                yref="paper",
-                x=1,
-                y=1.0,
-                xanchor="right",
-                yanchor="bottom",
-                showarrow=False,
-                font={"size": 11, "color": "#B00020"},
-                bgcolor="rgba(255,255,255,0.8)",
-            )
-    return fig
-
-
 def _money_columns(frame: pd.DataFrame, cur: str, cols=("baseline", "scenario", "delta")) -> pd.DataFrame:
     return frame.assign(**{c: [money_of_major(v, cur) for v in frame[c]] for c in cols})
 
@@ -515,12 +477,19 @@ def _show(result: dict) -> None:
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
     if view == "By product" or steps is None:
-        steps = whatif.waterfall_by_product(sim.rows)
+        steps, view, shown_as = whatif.waterfall_by_product(sim.rows), "By product", "before_tax"
+    else:  # the changes' steps carry their tax: in the amounts chosen above
+        shown_as = measure
+    drawn, left_out = steps_of_currency(steps, cur, shown_as)
+    shown_words = MEASURES[shown_as][0]
     st.plotly_chart(
-        _waterfall(steps.query("currency == @cur"), cur, f"Baseline → scenario before tax, {view.lower()}"),
+        waterfall_figure(drawn, cur, f"Baseline → scenario, {shown_words}, {view.lower()}"),
         key="scn_chart_waterfall",
         config=CHART_CONFIG,
     )
+    caption = left_out_caption(left_out, cur, shown_words)
+    if caption:
+        st.caption(caption)
     customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
     with st.expander("Tables: by product (before tax), by month"):
         st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")

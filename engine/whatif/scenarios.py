@@ -44,6 +44,7 @@ from .changes import UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
+    BASELINE_TAX,
     TAX_COMPARISON,
     build_comparison,
     build_tax_comparison,
@@ -335,16 +336,30 @@ def run_simulation(
     )
 
 
-def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> dict[str, int]:
-    """Per currency: the re-rated contracts' lines + the baseline lines of every other contract."""
-    rows = con.execute(
+def _scenario_totals(
+    con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments
+) -> dict[str, tuple[int, int]]:
+    """Per currency: (before tax, tax) of the re-rated contracts' invoices + the baseline's of every other
+    contract."""
+    found: dict[str, list[int]] = {}
+    lines = con.execute(
         f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT
             FROM (SELECT contract_id, amount_minor FROM ({rated_rows_sql(rated)})
                   UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
                   WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
             JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     ).fetchall()
-    return {cur: int(total) for cur, total in rows}
+    taxes = con.execute(
+        f"""SELECT c.currency, sum(t.tax_minor)::HUGEINT
+            FROM (SELECT contract_id, tax_minor FROM _rated_invoices
+                  UNION ALL SELECT contract_id, tax_minor FROM {BASELINE_TAX}
+                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) t
+            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+    ).fetchall()
+    for part, rows in enumerate((lines, taxes)):
+        for cur, total in rows:
+            found.setdefault(cur, [0, 0])[part] = int(total or 0)
+    return {cur: (before, tax) for cur, (before, tax) in found.items()}
 
 
 def waterfall_by_change(
@@ -358,7 +373,9 @@ def waterfall_by_change(
 
     Step i = total(changes 1..i) − total(changes 1..i−1), per currency; the steps add up exactly to
     scenario − baseline. An interaction (a price rise on grown usage) counts for the later change.
-    Columns: currency, label, amount (Decimal, major units), measure ('absolute'|'relative'|'total')."""
+    Columns: currency, label, amount (before tax), tax (the invoices' tax: the baseline's, the step's change, the
+    scenario's), both Decimal major units, and measure ('absolute'|'relative'|'total'). A step that moves nothing
+    in a currency (a change of another currency's prices, coupons or taxes) is 0 there in both amount and tax."""
     known = validate_scenario(con, scenario, contract_ids)
     stored = stored_schema(con)
     _rate_baseline(con, from_date, to_date, contract_ids)
@@ -368,14 +385,23 @@ def waterfall_by_change(
         totals.append(_scenario_totals(con, stored, rated))
     steps = []
     for cur in sorted(set().union(*totals)):
-        amounts = [t.get(cur, 0) for t in totals]
-        steps.append({"currency": cur, "label": "Baseline", "amount": to_major(amounts[0], cur), "measure": "absolute"})
-        for label, before, after in zip(scenario.labels(), amounts[:-1], amounts[1:], strict=True):
-            steps.append(
-                {"currency": cur, "label": label, "amount": to_major(after - before, cur), "measure": "relative"}
-            )
-        steps.append({"currency": cur, "label": "Scenario", "amount": to_major(amounts[-1], cur), "measure": "total"})
-    return pd.DataFrame(steps, columns=["currency", "label", "amount", "measure"])
+        amounts = [t.get(cur, (0, 0))[0] for t in totals]
+        taxes = [t.get(cur, (0, 0))[1] for t in totals]
+
+        def step(label: str, amount: int, tax: int, measure: str, cur: str = cur) -> dict:
+            return {
+                "currency": cur,
+                "label": label,
+                "amount": to_major(amount, cur),
+                "tax": to_major(tax, cur),
+                "measure": measure,
+            }
+
+        steps.append(step("Baseline", amounts[0], taxes[0], "absolute"))
+        for i, label in enumerate(scenario.labels(), start=1):
+            steps.append(step(label, amounts[i] - amounts[i - 1], taxes[i] - taxes[i - 1], "relative"))
+        steps.append(step("Scenario", amounts[-1], taxes[-1], "total"))
+    return pd.DataFrame(steps, columns=["currency", "label", "amount", "tax", "measure"])
 
 
 # --- saved scenarios ---------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def _ledger_with(inv):
 
 
 def _review_button(at, invoice_id: str):
-    return widget(at.button, f"FormSubmitter:ledger_cn_form_{invoice_id}-Review the credit note")
+    return widget(at.button, f"ledger_cn_review_{invoice_id}")
 
 
 def test_a_credit_note_is_reviewed_then_issued_from_the_ledger_and_the_invoice_shows_it(workbench_db):
@@ -228,3 +228,27 @@ def test_the_line_amounts_are_disabled_while_everything_left_is_ticked(workbench
     assert all(b.proto.disabled for b in line_boxes())
     widget(at.checkbox, f"cn_all_{inv.invoice_id}").uncheck().run()
     assert not any(b.proto.disabled for b in line_boxes())
+
+
+def test_amounts_typed_before_ticking_everything_left_come_back_when_it_is_unticked(workbench_db):
+    """The analyst types amounts in the lines' boxes, ticks 'Everything left on every line' (the boxes, disabled,
+    read 'everything left'), unticks it: the amounts typed are back in their boxes, and reviewing credits them."""
+    inv = _open_invoice(workbench_db)
+    lines = [ln for ln in inv.lines if ln.amount_minor > 0][:2]
+    assert len(lines) == 2
+    at = _ledger_with(inv)
+    typed = {ln.line_no: amount for ln, amount in zip(lines, ("1.25", "2.50"), strict=True)}
+    for n, amount in typed.items():
+        widget(at.text_input, f"cn_line_{inv.invoice_id}_{n}").set_value(amount)
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").check().run()
+    assert_clean(at)
+    ticked = [widget(at.text_input, f"cn_line_{inv.invoice_id}_{n}") for n in typed]
+    assert [(b.value, b.proto.disabled, b.proto.placeholder) for b in ticked] == [("", True, "everything left")] * 2
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").uncheck().run()
+    assert_clean(at)
+    assert {n: widget(at.text_input, f"cn_line_{inv.invoice_id}_{n}").value for n in typed} == typed
+    _review_button(at, inv.invoice_id).click().run()
+    assert_clean(at)
+    plan = at.session_state[f"cn_plan_{inv.invoice_id}"]
+    assert plan["body"] == {"items": [{"line_no": n, "amount": Decimal(a)} for n, a in typed.items()]}
+    assert plan["note_plan"].subtotal_minor == 375  # 1.25 + 2.50 (demo currencies have 2 decimals)

@@ -399,6 +399,59 @@ def test_a_tax_rate_changed_on_the_what_if_page_moves_the_tax_of_every_month_and
     assert any("No product's amount before tax changes in EUR" in i.value for i in at.info)
 
 
+def _waterfall(at) -> tuple[list[str], list[Decimal], list[str]]:
+    """The waterfall's steps as drawn (labels, amounts, measures) and the captions under the charts."""
+    spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_waterfall"].spec)
+    (trace,) = spec["data"]
+    return trace["x"], [Decimal(str(y)) for y in trace["y"]], trace["measure"]
+
+
+def test_the_waterfall_draws_no_step_of_0_for_a_change_of_another_currency_and_says_where_it_moves(adjustments_db):
+    """A tax rate of the EUR invoices (VAT19, KA-2) and a price of a USD line (b, KA-1): the USD waterfall draws the
+    price only and names the tax as moving EUR only; the EUR one (total with tax, the tax moved) draws the tax and
+    names the price as moving USD only; before tax, EUR's tax step is named as moving only the tax. Every chart
+    adds up in its own currency."""
+    at = whatif_page(start_app())
+    widget(at.selectbox, "scn_type").set_value("tax").run()
+    widget(at.selectbox, "scn_tax_code").set_value("VAT19").run()
+    widget(at.text_input, "scn_tax_rate_VAT19").set_value("21")
+    widget(at.button, "scn_add").click().run()
+    widget(at.selectbox, "scn_type").set_value("price").run()
+    widget(at.radio, "scn_price_scope").set_value("One line").run()
+    widget(at.text_input, "scn_price_line").set_value("b")
+    widget(at.radio, "scn_price_mode").set_value("Set the unit price").run()
+    widget(at.text_input, "scn_price_unit").set_value("25")
+    widget(at.button, "scn_add").click().run()
+    assert_clean(at)
+    assert [m for m in markdown(at) if m.startswith(("1.", "2."))] == ["1. tax VAT19 = 21 %", "2. price line b = 25"]
+    widget(at.button, "scn_run").click().run()
+    assert_clean(at)
+
+    widget(at.radio, "scn_currency").set_value("USD").run()
+    widget(at.radio, "scn_measure").set_value("before_tax").run()
+    labels, amounts, measures = _waterfall(at)
+    assert labels == ["Baseline", "price line b = 25", "Scenario"]  # no $0 bar for the EUR tax
+    assert amounts == [Decimal("100"), Decimal("20"), Decimal("120")]  # 4 cycles × (25 − 20)
+    assert measures == ["absolute", "relative", "total"]
+    assert any("tax VAT19 = 21 % (moves EUR only)" in c.value for c in at.caption), [c.value for c in at.caption]
+
+    widget(at.radio, "scn_currency").set_value("EUR").run()
+    widget(at.radio, "scn_measure").set_value("total").run()
+    summary = at.session_state["scn_result"]["summary"]
+    eur_tax = next(t for t in summary["tax_totals"] if t["currency"] == "EUR")
+    labels, amounts, _ = _waterfall(at)
+    assert labels == ["Baseline", "tax VAT19 = 21 %", "Scenario"]
+    assert amounts[1] == Decimal(eur_tax["delta"]) != 0 and amounts[0] + amounts[1] == amounts[2]
+    assert amounts[0] == Decimal("258") + Decimal(eur_tax["baseline"])  # total with tax, EUR alone
+    assert any("price line b = 25 (moves USD only)" in c.value for c in at.caption), [c.value for c in at.caption]
+
+    widget(at.radio, "scn_measure").set_value("before_tax").run()
+    labels, amounts, _ = _waterfall(at)
+    assert labels == ["Baseline", "Scenario"] and amounts == [Decimal("258")] * 2
+    assert any("tax VAT19 = 21 % (moves only the tax in EUR)" in c.value for c in at.caption)
+    assert_clean(at)
+
+
 def test_the_coupon_form_says_what_is_missing_or_taken_and_adds_nothing(adjustments_db):
     at = whatif_page(start_app())
     add_coupon(at, "")
