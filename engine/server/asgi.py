@@ -12,7 +12,6 @@ import contextlib
 import sys
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 from streamlit import config as streamlit_config
 from streamlit.starlette import App as StreamlitApp
@@ -25,20 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]  # the project: app.py and views/
 API_PREFIXES = ("/api/", "/invoices/", "/contracts/", "/docs", "/openapi.json", "/redoc", "/mcp", "/health")
 
 
-class ApiRoute(BaseRoute):
-    """Every path of the HTTP API, handed to its FastAPI app unchanged (no prefix stripped: the seeds' paths)."""
+class ApiFirst:
+    """The server's ASGI app: an HTTP request of the API goes straight to the API's app; everything else (the
+    workbench, its websocket, the lifespan that starts both) to Streamlit's. Streamlit's own middleware (a path
+    check that answers a bare text "Bad Request" to a %00 or a `..`) is the workbench's; the API answers every
+    request with its own JSON error shape."""
 
-    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = API_PREFIXES) -> None:
-        self.app, self.prefixes = app, prefixes
-        self.path = "/api/"  # for st.App's check of reserved paths
+    def __init__(self, api: ASGIApp, workbench: ASGIApp, prefixes: tuple[str, ...] = API_PREFIXES) -> None:
+        self.api, self.workbench, self.prefixes = api, workbench, prefixes
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
-            return Match.FULL, {}
-        return Match.NONE, {}
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+            await self.api(scope, receive, send)
+        else:
+            await self.workbench(scope, receive, send)
 
 
 def server_asgi(billsim: Billsim, *, workbench: bool = True, log_level: str | None = None) -> ASGIApp:
@@ -62,4 +61,4 @@ def server_asgi(billsim: Billsim, *, workbench: bool = True, log_level: str | No
         async with api.router.lifespan_context(api):  # the API's own start and stop (the MCP sessions)
             yield None
 
-    return StreamlitApp(ROOT / "app.py", routes=[ApiRoute(api)], lifespan=lifespan)
+    return ApiFirst(api, StreamlitApp(ROOT / "app.py", lifespan=lifespan))
