@@ -203,10 +203,16 @@ def delete_control(inv: Invoice, prefix: str) -> None:
     ):
         what = "draft" if inv.status == "draft" else f"{inv.status} draft"
         cycle = " Its cycle can be drafted again." if inv.contract_id else ""
+        charges = [ln.description or "no description" for ln in inv.lines if ln.kind == "delayed_charge"]
+        freed = (
+            f" Its delayed charge{'s' if len(charges) != 1 else ''} ({', '.join(charges)}) "
+            f"{'become' if len(charges) != 1 else 'becomes'} pending again."
+            if charges
+            else ""
+        )
         st.markdown(
             f"Delete this {what} of **{money(inv.total_minor, inv.currency)}** (`{inv.invoice_id}`)? It is removed "
-            f"with its lines and cannot be brought back.{cycle} Delayed charges it carries become pending again; "
-            "the audit trail keeps a *deleted* event."
+            f"with its lines and cannot be brought back.{cycle}{freed} The audit trail keeps a *deleted* event."
         )
         st.button(
             "Delete the draft",

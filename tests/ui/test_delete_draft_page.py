@@ -51,6 +51,7 @@ def test_a_draft_is_deleted_from_the_ledger_after_a_confirmation_and_leaves_the_
     assert "Delete draft…" in popovers, popovers  # the confirmation holds the button
     confirm = [m.value for m in at.markdown if m.value.startswith("Delete this draft of ")]
     assert confirm and invoice_id in confirm[0] and "Its cycle can be drafted again" in confirm[0], confirm
+    assert "Its delayed charge (" in confirm[0] and "becomes pending again" in confirm[0], confirm
 
     widget(at.button, f"ledger_delete_{invoice_id}").click().run()
     assert_clean(at)
