@@ -285,7 +285,7 @@ def test_redraft_of_an_approved_or_held_invoice_makes_a_plain_draft(con, state):
 def test_an_approved_or_held_invoice_can_be_deleted_and_a_void_needs_finalizing(con, drafts):
     approve_invoices(con, [drafts[0]])
     hold_invoice(con, drafts[1], reason="duplicate")
-    with pytest.raises(InvalidStateError, match="delete a draft instead"):
+    with pytest.raises(InvalidStateError, match="delete the draft instead"):
         void_invoice(con, drafts[0])
     delete_draft(con, drafts[0], actor="ann")
     delete_draft(con, drafts[1], actor="ann")

@@ -1,7 +1,7 @@
 """Review and lifecycle actions of one invoice, shared by the Invoice preview and the Ledger:
-approve / hold (with a reason) / release a draft, finalize an approved invoice and void an open one (not one
-paid in part: a credit note corrects that).
-Finalize and void sit behind a confirmation: a popover that says what the action does, and for a void
+approve / hold (with a reason) / release / delete a draft, finalize an approved invoice and void an open one (not
+one paid in part: a credit note corrects that).
+Finalize, void and delete sit behind a confirmation: a popover that says what the action does, and for a void
 or a hold the reason (kept with the invoice). Every action is recorded under the sidebar's name.
 
 Each action's outcome is shown where its buttons are: the page draws `show_flash(place(prefix))` right under
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.service import lifecycle
+from engine.service import invoices, lifecycle
 from engine.service.formats import Invoice
 from views import _reads
 from views._actions import action_popover, flash, run_action, show_flash
@@ -56,6 +56,28 @@ def _void(invoice_id: str, reason_key: str, prefix: str) -> None:
         st.session_state[reason_key] = ""
 
 
+def _delete(invoice_id: str, prefix: str) -> None:
+    def work() -> str:
+        done = invoices.delete(session(), invoice_id)
+        charges = done.released_delayed_charges
+        freed = (
+            f" {len(charges)} delayed charge{'s' if len(charges) != 1 else ''} ({', '.join(charges)}) "
+            f"{'are' if len(charges) != 1 else 'is'} pending again."
+            if charges
+            else ""
+        )
+        cycle = " Its cycle can be drafted again." if done.contract_id else ""
+        return f"Deleted the {done.status_before} invoice `{invoice_id}`.{cycle}{freed}"
+
+    run_action(
+        ("delete", invoice_id),
+        "Delete",
+        work,
+        where=place(prefix),
+        close=_popover(prefix, "delete", invoice_id),
+    )
+
+
 def _approve(invoice_id: str, seen: int, prefix: str) -> None:
     def work() -> str:
         result = lifecycle.approve(session(), [invoice_id])
@@ -97,21 +119,24 @@ def _events_seen(inv: Invoice) -> int:
 
 def review_controls(inv: Invoice, prefix: str) -> None:
     """The buttons of an invoice under review: a draft can be approved or held, an approved one finalized
-    (or held), a held one released. Nothing for a finalized invoice."""
+    (or held), a held one released; any of them deleted. Nothing for a finalized invoice."""
     seen = _events_seen(inv)
     if inv.status == "held":
         st.warning(f"On hold: {inv.hold_reason}")
-        st.button(
+        c1, c2, _ = st.columns([1, 1, 4])
+        c1.button(
             "Release",
             key=f"{prefix}_release_{inv.invoice_id}",
             on_click=_release,
             args=(inv.invoice_id, seen, prefix),
             help="make it a draft again, to be reviewed and approved",
         )
+        with c2:
+            delete_control(inv, prefix)
         return
     if inv.status not in ("draft", "approved"):
         return
-    c1, c2, _ = st.columns([1, 1, 4])
+    c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     with c1:
         if inv.status == "draft":
             st.button(
@@ -126,6 +151,8 @@ def review_controls(inv: Invoice, prefix: str) -> None:
             finalize_control(inv, prefix)
     with c2:
         hold_control(inv, prefix, seen)
+    with c3:
+        delete_control(inv, prefix)
     if inv.status == "approved":
         st.caption(f"Approved by {inv.approved_by} at {inv.approved_at:%Y-%m-%d %H:%M} UTC.")
 
@@ -162,6 +189,36 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
             type="primary",
             key=f"{prefix}_finalize_{inv.invoice_id}",
             on_click=_finalize,
+            args=(inv.invoice_id, prefix),
+        )
+
+
+def delete_control(inv: Invoice, prefix: str) -> None:
+    """'Delete draft…' (not finalized yet) opens a confirmation saying what goes and what is freed; the button inside
+    deletes. The delete itself refuses a finalized invoice (it never changes), whatever the page showed."""
+    with action_popover(
+        "Delete draft…",
+        _popover(prefix, "delete", inv.invoice_id),
+        help="remove this invoice, not finalized yet; its cycle may be drafted again",
+    ):
+        what = "draft" if inv.status == "draft" else f"{inv.status} draft"
+        cycle = " Its cycle can be drafted again." if inv.contract_id else ""
+        charges = [ln.description or "no description" for ln in inv.lines if ln.kind == "delayed_charge"]
+        freed = (
+            f" Its delayed charge{'s' if len(charges) != 1 else ''} ({', '.join(charges)}) "
+            f"{'become' if len(charges) != 1 else 'becomes'} pending again."
+            if charges
+            else ""
+        )
+        st.markdown(
+            f"Delete this {what} of **{money(inv.total_minor, inv.currency)}** (`{inv.invoice_id}`)? It is removed "
+            f"with its lines and cannot be brought back.{cycle}{freed} The audit trail keeps a *deleted* event."
+        )
+        st.button(
+            "Delete the draft",
+            type="primary",
+            key=f"{prefix}_delete_{inv.invoice_id}",
+            on_click=_delete,
             args=(inv.invoice_id, prefix),
         )
 

@@ -1,4 +1,4 @@
-"""Invoice preview: the chosen cycle's invoice before it exists; draft, redraft, finalize, void.
+"""Invoice preview: the chosen cycle's invoice before it exists; draft, redraft, delete a draft, finalize, void.
 
 Every button is guarded by a token of the state it was drawn for (`run_action`), and the engine's
 drafting is idempotent per (contract, cycle): a double click or a rerun never bills twice.
@@ -112,6 +112,7 @@ else:
     st.subheader(title_of(preview) if preview else "Nothing to bill")
     if preview is None:
         st.info(str(preview_error))
+        show_flash(place("preview"))  # e.g. its draft just deleted
     else:
         st.button(
             "Draft invoice",

@@ -1,4 +1,4 @@
-"""Ledger & export: filter and page through invoices, open one, finalize / void / record a payment,
+"""Ledger & export: filter and page through invoices, open one, finalize / void / delete a draft / record a payment,
 download every file `billsim export` writes (invoices, lines, adjustments, credit notes and their items; CSV or
 Parquet), byte for byte, one by one or all together in one zip."""
 
@@ -314,6 +314,7 @@ if opened and opened not in labels:  # opened from another page, or on another p
             ),
             **labels,
         }
+pick = None
 if labels:  # nothing to open when no invoice matches and none was opened from another page
     st.subheader("Invoice")
     pick = select_current(
@@ -327,6 +328,8 @@ if labels:  # nothing to open when no invoice matches and none was opened from a
     st.session_state["ledger_open"] = pick
     if pick:
         _open_invoice(db, pick)
+if not pick:  # the invoice just deleted: what its buttons did is said where it was
+    show_flash(place("ledger"))
 
 # --- export -----------------------------------------------------------------------------------------
 if not total:

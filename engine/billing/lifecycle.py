@@ -29,7 +29,7 @@ from ..db import retry_on_conflict
 from ..errors import InvalidStateError, InvoiceNotApprovedError, NotFoundError, ValidationError
 from ..models import Invoice
 from ..money import exact_minor, to_major
-from ..statuses import PAYABLE, UNDER_REVIEW, InvoiceStatus
+from ..statuses import PAID, PAYABLE, UNDER_REVIEW, InvoiceStatus
 from .audit import record_events, resolve_actor
 from .credit_notes import apply_customer_credit_tx, return_applied_credit_tx
 from .invoice_store import BALANCE_DUE_TERMS, load_invoice
@@ -188,7 +188,7 @@ def void_invoice_tx(
     """`void_invoice` in the caller's transaction."""
     reason = (reason or "").strip() or None
     status, _, _, credited = _invoice_state(c, invoice_id)
-    hint = "; delete a draft instead" if status in UNDER_REVIEW else ""
+    hint = "; delete the draft instead" if status in UNDER_REVIEW else ""
     if status != InvoiceStatus.PARTIALLY_PAID:  # paid in part: refused below, naming what was paid and the way out
         _require(c, status, (InvoiceStatus.OPEN,), invoice_id, "void", hint)
     if credited:  # its credit notes already corrected part of it: a void would cancel that part twice
@@ -236,10 +236,17 @@ def void_invoice(
     return load_invoice(con, invoice_id)
 
 
+# What corrects a finalized invoice instead of a delete (spec section 4: it never changes); a void one needs nothing.
+# Something paid on it: a void is refused too (void_invoice_tx), a credit note corrects it.
+_FINALIZED_HINT: dict[str, str] = {InvoiceStatus.OPEN.value: "; void it or issue a credit note instead"} | {
+    str(status): "; issue a credit note instead" for status in (InvoiceStatus.PARTIALLY_PAID, *PAID)
+}
+
+
 def delete_draft_tx(c: duckdb.DuckDBPyConnection, invoice_id: str, *, actor: str | None = None) -> list[str]:
     """`delete_draft` in the caller's transaction."""
     status = _invoice_state(c, invoice_id)[0]
-    _require(c, status, UNDER_REVIEW, invoice_id, "delete", "; void a finalized invoice instead")
+    _require(c, status, UNDER_REVIEW, invoice_id, "delete", _FINALIZED_HINT.get(status, ""))
     record_events(
         c,
         action="deleted",

@@ -1,5 +1,5 @@
 """The ledger commands: set up and import data, cycles, preview/draft, bill run, export, the invoice
-lifecycle (finalize, void, pay, redraft), the audit trail and rendered documents."""
+lifecycle (finalize, void, delete a draft, pay, redraft), the audit trail and rendered documents."""
 
 from __future__ import annotations
 
@@ -92,6 +92,11 @@ def cmd_finalize(args, ctx: Context) -> int:
 
 def cmd_void(args, ctx: Context) -> int:
     ctx.print_json(lifecycle.void(ctx.session(), ctx.invoice_id(args.invoice_id), reason=args.reason))
+    return 0
+
+
+def cmd_delete(args, ctx: Context) -> int:
+    ctx.print_json(invoices.delete(ctx.session(), ctx.invoice_id(args.invoice_id)))
     return 0
 
 
@@ -201,6 +206,14 @@ def add_parsers(sub) -> None:
         if name == "void":
             s.add_argument("--reason", help="why the invoice is voided (kept with it)")
         s.set_defaults(func=func)
+
+    s = sub.add_parser(
+        "delete",
+        help="delete an invoice not finalized yet (draft, approved or held): its cycle may be drafted again, its "
+        "delayed charges are pending again; a finalized invoice is refused",
+    )
+    s.add_argument("invoice_id", help=INVOICE_HELP)
+    s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser("pay", help="record a payment against an open invoice")
     s.add_argument("invoice_id", help=INVOICE_HELP)

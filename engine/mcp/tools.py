@@ -39,12 +39,15 @@ invoice would be, nothing stored), listInvoices / getInvoice, reviewBillRun (rev
 To bill a contract: call getContractBillingCycles FIRST, pick ONE cycle and copy its start_date, end_date,
 bill_for_date and billing_cycle_start_day verbatim into generateInvoice. Drafts are reviewed, then
 approveInvoices; only approved invoices can be finalized. simulateScenario is a what-if that changes nothing.
+A draft that should not exist is removed with deleteInvoice (its cycle may then be drafted again).
 A finalized invoice is corrected with a credit note: estimateCreditNote first (read-only), then createCreditNote.
 Money is in major units as decimal strings (e.g. "35.48") next to integer minor units (*_minor)."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CHANGING = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+# removes what it names; a second call changes nothing more (it is not found)
+DELETING = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 REVIEW_PAGE = 200  # drafts per page of reviewBillRun by default: a page stays well under a client's message limit
 
@@ -421,6 +424,22 @@ def build_server(backend: Backend) -> MCPServer:
     ) -> dict[str, Any]:
         with backend.session(ctx) as s:
             return lifecycle.finalize(s, [invoice_id])[0]
+
+    @tool(
+        "deleteInvoice",
+        DELETING,
+        "Changes data, irreversibly: deletes an invoice not finalized yet (draft, approved or held) with its lines; "
+        "its billing cycle may be drafted again and the delayed charges it carried are pending again "
+        "(released_delayed_charges); the audit trail keeps a deleted event. A finalized invoice is the error "
+        "invalid_state (it never changes: finalized invoices are corrected with a credit note); an id deleted "
+        "already is invoice_not_found. Returns {invoice_id, deleted, status_before, customer_id, contract_id, "
+        "period_start, released_delayed_charges}.",
+    )
+    def delete_invoice_tool(
+        ctx: Context, invoice_id: Annotated[str, Field(description="The draft, approved or held invoice.")]
+    ) -> dict[str, Any]:
+        with backend.session(ctx) as s:
+            return invoices.delete(s, invoice_id)
 
     def _credit_body(items, all_, refund, credit, offset) -> dict[str, Any]:
         body: dict[str, Any] = {"items": items, "all": all_, "refund": refund, "credit": credit, "offset": offset}

@@ -1,4 +1,4 @@
-"""Invoices: made by hand (DayZero create and batch), read one or a page, redrafted, deleted, rendered.
+"""Invoices: made by hand (DayZero create and batch), read one or a page, redrafted, deleted (a draft), rendered.
 
 Every function takes the caller's Session first; an invoice or customer the caller may not see is
 `invoice_not_found` / `customer_not_found`.
@@ -22,7 +22,7 @@ from ..io.documents import render_document
 from ..models import Invoice, ManualBatchItem, ManualBatchRequest, ManualBatchResult
 from . import faults, tenancy
 from .requests import BatchInvoiceRequest, InvoiceCreateRequest, ListInvoicesRequest, parse
-from .results import InvoiceDetail, InvoicePage, Payment
+from .results import DeletedInvoice, InvoiceDetail, InvoicePage, Payment
 from .seed_bodies import create_request
 from .session import Session
 
@@ -190,11 +190,29 @@ def redraft(s: Session, invoice_id: str) -> Invoice:
     return s.transaction(work)
 
 
-def delete(s: Session, invoice_id: str) -> list[str]:
-    """Delete an invoice not finalized yet; returns the delayed charges it released (pending again)."""
+def delete(s: Session, invoice_id: str) -> DeletedInvoice:
+    """Delete an invoice not finalized yet (draft, approved or held), in one transaction: its lines and cycle claim
+    go (the cycle may be drafted again), its swept delayed charges are pending again, a `deleted` event is kept.
+    A finalized invoice is `invalid_state` (it never changes); one deleted already, or another business's, is
+    `invoice_not_found`."""
     with s.cursor() as cur:
         tenancy.invoices(cur, s.caller, [invoice_id])
-    return s.transaction(lambda cur: delete_draft_tx(cur, invoice_id, actor=s.actor))
+
+    def work(cur: duckdb.DuckDBPyConnection) -> DeletedInvoice:
+        inv = load_invoices(cur, [invoice_id])
+        if not inv:  # deleted since the check above
+            raise NotFoundError.of("invoice", invoice_id)
+        released = delete_draft_tx(cur, invoice_id, actor=s.actor)
+        return DeletedInvoice(
+            invoice_id=invoice_id,
+            status_before=inv[0].status,
+            customer_id=inv[0].customer_id,
+            contract_id=inv[0].contract_id,
+            period_start=inv[0].period_start,
+            released_delayed_charges=released,
+        )
+
+    return s.transaction(work)
 
 
 def history(s: Session, invoice_id: str) -> list[dict]:

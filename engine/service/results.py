@@ -43,6 +43,21 @@ class InvoiceDetail(BaseModel):
     updated_at: dt.datetime
 
 
+class DeletedInvoice(BaseModel):
+    """A draft deleted (spec section 4): which invoice it was, and what the delete freed. The invoice, its lines
+    and its cycle claim are gone (its cycle may be drafted again); its audit trail keeps a `deleted` event."""
+
+    invoice_id: str
+    deleted: Literal[True] = True
+    status_before: str = Field(description="draft, approved or held")
+    customer_id: str
+    contract_id: str | None = Field(description="null for an invoice made by hand (no contract)")
+    period_start: dt.date | None = Field(description="the cycle freed, drafted again by the next draft or bill run")
+    released_delayed_charges: list[str] = Field(
+        description="the delayed charges it carried, pending again (swept by the next run that includes them)"
+    )
+
+
 class InvoicePage(BaseModel):
     """One page of a list of invoices, newest first, and how many match the filters in all."""
 

@@ -1,5 +1,5 @@
 """DayZero invoices: create, batch create, list, read (JSON, HTML, PDF), and the review and lifecycle actions
-(approve, hold, release, finalize, void, payments). The actor of every change is the token's name."""
+(approve, hold, release, finalize, void, payments, delete a draft). The actor of every change is the token's name."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ...service.requests import (
     ReleaseRequest,
     VoidRequest,
 )
-from ...service.results import InvoiceDetail
+from ...service.results import DeletedInvoice, InvoiceDetail
 from ..auth import Sess
 from ..idempotency import recorder
 from ..invoice_view import dayzero_invoice
@@ -115,6 +115,16 @@ def invoice_pdf(invoice_id: str, s: Sess):
 @router.get("/api/v1/invoices/{invoice_id}", response_model=InvoiceResponse, summary="Read an invoice")
 def get_invoice(invoice_id: str, request: Request, s: Sess):
     return _detail(s, request, invoice_id)
+
+
+@router.delete("/api/v1/invoices/{invoice_id}", response_model=DeletedInvoice, summary="Delete a draft")
+def delete_invoice(invoice_id: str, s: Sess):
+    """Delete an invoice not finalized yet (draft, approved or held), all in one transaction: its lines and its
+    cycle claim go (the cycle may be drafted again), the delayed charges it carried are pending again
+    (`released_delayed_charges`), and the audit trail keeps a `deleted` event. A finalized invoice never changes:
+    409 `invalid_state` (void it or issue a credit note). An invoice of another business, or one deleted already
+    (a second DELETE of the same id), is 404 `invoice_not_found`."""
+    return invoices.delete(s, invoice_id)
 
 
 @router.post("/api/v1/invoices/{invoice_id}/approve", response_model=InvoiceResponse, summary="Approve a draft")
