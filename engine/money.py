@@ -92,6 +92,23 @@ def format_major(amount: Decimal, currency: str) -> str:
     return format_money(minor, currency)
 
 
+def format_code(minor: int, currency: str) -> str:
+    """An amount as the review writes it: the ISO code and the exact major units with thousands separators,
+    'AUD 5,496.98', 'USD -5.00', 'JPY 7,097' (display only, never parsed). The review's reasons write it in SQL
+    (sql_code_money_text: the same text) and the workbench's Review page writes its amounts beside them with this:
+    a reason read over the CLI, the HTTP API or MCP names its currency unambiguously, and the page agrees with it."""
+    return f"{currency} {to_major(minor, currency):,}"
+
+
+def format_code_major(amount: Decimal, currency: str) -> str:
+    """format_code of an amount in major units ('AUD 5,496.98'); one with more decimals than the currency has is
+    written exactly ('USD 10.005'), as the reasons write a threshold."""
+    minor = exact_minor(amount, currency)
+    if minor is None:
+        return f"{currency} {amount.normalize():,f}"
+    return format_code(minor, currency)
+
+
 def _scaled_text(minor: str, exp: int) -> str:
     """Two forms of the same text: a 64-bit one for the amounts of every day, which DuckDB writes about five times
     faster (benchmarks/README.md, issue 22), and the 128-bit one beyond it. DECIMAL(w,0) × 10^-exp is exact (a
@@ -139,6 +156,13 @@ def sql_grouped_money_text(minor: str, exp: str, scale: str) -> str:
         f"CASE WHEN ({exp}) > 0 THEN '.' || lpad(({a} % ({scale}))::VARCHAR, ({exp}), '0') ELSE '' END"
     )
     return f"(CASE WHEN ({minor}) BETWEEN -{BIGINT_MAX} AND {BIGINT_MAX} THEN {fast} ELSE {wide} END)"
+
+
+def sql_code_money_text(minor: str, currency: str, exp: str, scale: str) -> str:
+    """SQL text of format_code: `currency` (an SQL expression of the ISO code) and integer `minor` in major units
+    with thousands separators ('AUD 5,496.98', 'USD -5.00'); `exp`, `scale` as sql_grouped_money_text takes them.
+    Engine-built SQL, never user values."""
+    return f"({currency} || ' ' || {sql_grouped_money_text(minor, exp, scale)})"
 
 
 def sql_plain_text(value: str) -> str:

@@ -144,6 +144,7 @@ def test_a_demo_beyond_the_largest_measured_is_refused_before_anything_is_writte
     assert not out.exists()
     proc = billsim(tmp_path / "x.duckdb", "init", "--demo", "--usage-rows", "100000001")
     assert_one_line_error(proc, 2, "usage_rows: must be from 0 to 100,000,000")
+    assert list(tmp_path.iterdir()) == []  # no database file made for a demo refused
 
 
 @pytest.mark.parametrize(("value", "words"), [(True, "not true"), (12.5, "inexact"), ("1e2", "plain decimal")])

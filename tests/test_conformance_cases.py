@@ -159,6 +159,7 @@ def test_amounts_are_exported_with_exactly_the_currency_decimals(case_run):
 
 def test_cli_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
     env = dict(os.environ, BILLSIM_DB=str(tmp_path / "empty.duckdb"))
+    cli(["init"], env)  # an empty ledger: only init and import create one (docs/cli.md)
     p = cli(["cycles", "K-NOPE", "--from", "2026-01-01", "--to", "2026-02-01"], env, check=False)
     assert p.returncode == 2  # bad input (the CLI's documented exit codes)
     assert p.stderr.startswith("billsim: ") and len(p.stderr.strip().splitlines()) == 1

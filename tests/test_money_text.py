@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from engine.currencies import MINOR_UNITS
 from engine.money import (
     exact_minor,
+    format_code,
+    format_code_major,
     format_major,
     format_money,
+    sql_code_money_text,
     sql_grouped_money_text,
     sql_grouped_text,
     sql_major_text,
@@ -124,6 +127,38 @@ def test_sql_grouped_money_text_is_the_grouped_text_of_to_major(duck, minor, cur
     args = "SELECT ?::HUGEINT AS m, ?::INTEGER AS e, ?::HUGEINT AS s"
     sql = f"SELECT {sql_grouped_money_text('m', 'e', 's')} FROM ({args})"
     assert duck.execute(sql, [minor, exp, 10**exp]).fetchone()[0] == f"{to_major(minor, currency):,}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minor=st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**70), 2**70), st.integers(-100_000, 100_000)),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_the_reasons_amount_text_is_format_code(duck, minor, currency):
+    """One rule for an amount of the review: the reasons write it in SQL, the Review page beside them in Python."""
+    args = "SELECT ?::VARCHAR AS c, ?::HUGEINT AS m, ?::INTEGER AS e, ?::HUGEINT AS s"
+    sql = f"SELECT {sql_code_money_text('m', 'c', 'e', 's')} FROM ({args})"
+    exp = MINOR_UNITS[currency]
+    assert duck.execute(sql, [currency, minor, exp, 10**exp]).fetchone()[0] == format_code(minor, currency)
+
+
+@pytest.mark.parametrize(
+    "amount, currency, text",
+    [
+        ("5496.98", "AUD", "AUD 5,496.98"),
+        ("-5", "USD", "USD -5.00"),
+        ("-0.05", "USD", "USD -0.05"),
+        ("568013", "JPY", "JPY 568,013"),
+        ("1.25", "KWD", "KWD 1.250"),
+        ("10.005", "USD", "USD 10.005"),  # more decimals than the currency: exactly, as a reason's threshold
+        ("12345.0050", "USD", "USD 12,345.005"),
+    ],
+)
+def test_format_code_major_writes_the_code_and_the_exact_amount(amount, currency, text):
+    assert format_code_major(Decimal(amount), currency) == text
+    minor = exact_minor(Decimal(amount), currency)
+    if minor is not None:
+        assert text == format_code(minor, currency)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,8 +1,8 @@
 """The review of a run (engine.service.bill_runs.review_columns) as one table for the Review page: a row per
-draft under review, money exact (Decimal major units in the frame) and shown with its currency by the one money
-formatter (format_major: '¥568,013', 'KWD 1.250'), why each draft is flagged next to whom it bills, the hold
-reason, and one boolean column per flag for filtering. Built once per cached read (views._reads), column by column
-from the engine's Arrow table.
+draft under review, money exact (Decimal major units in the frame) and shown with its currency as the flags'
+reasons beside it write it (format_code_major: 'AUD 5,496.98', 'JPY 568,013'), why each draft is flagged next to
+whom it bills, the hold reason, and one boolean column per flag for filtering. Built once per cached read
+(views._reads), column by column from the engine's Arrow table.
 
 Sorting is the page's (ORDERS, kept across actions), never the grid header's: amounts of two currencies are never
 compared, so an amount sorts within each currency (currencies in alphabetical order), and only the change % sorts
@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.service.formats import ReviewColumns, cyclic_gc_paused, exact_major, format_major
+from engine.service.formats import ReviewColumns, cyclic_gc_paused, exact_major, format_code_major
 from engine.service.reads import REVIEW_FLAGS as FLAGS
 
 # The columns of the table, in the order shown (the others are for filtering and opening an invoice): what
@@ -133,7 +133,7 @@ def _build(result: ReviewColumns) -> ReviewTable:
     currencies = d.column("currency").to_pylist()
     shown_money = {
         col: pa.array(
-            [None if v is None else format_major(v, c) for v, c in zip(frame[col], currencies, strict=True)],
+            [None if v is None else format_code_major(v, c) for v, c in zip(frame[col], currencies, strict=True)],
             pa.string(),
         )
         for col in MONEY

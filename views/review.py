@@ -16,13 +16,13 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
-from engine.service.formats import format_major
+from engine.service.formats import format_code, format_code_major
 from engine.service.reads import REVIEW_FLAGS
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._credit_note import credit_beside_total
 from views._database import db_path, session
-from views._format import DATE_FORMAT, business, customer, fmt_date, labelled, money, plain_number, scope_text
+from views._format import DATE_FORMAT, business, customer, fmt_date, labelled, plain_number, scope_text
 from views._invoice_adjustments import show_adjustments
 from views._invoice_document import show_document
 from views._invoice_view import (
@@ -50,8 +50,8 @@ THRESHOLD_WORDS = {
 
 
 def per_currency(totals: dict[str, Decimal]) -> str:
-    """'$1,234,567.89 · €12,345.00 · ¥568,013' (exact, by the one money formatter)."""
-    return " · ".join(format_major(total, cur) for cur, total in totals.items())
+    """'EUR 12,345.00 · JPY 568,013 · USD 1,234,567.89' (exact; written as the reasons write an amount)."""
+    return " · ".join(format_code_major(total, cur) for cur, total in totals.items())
 
 
 # --- actions (button callbacks) ----------------------------------------------------------------------
@@ -427,7 +427,7 @@ def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
     inv = _reads.load_invoice(db, invoice_id)
     st.markdown(f"**{heading}** — {title_of(inv)}")
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
-    st.caption(f"Period {period} · total **{money(inv.total_minor, inv.currency)}** · invoice id `{invoice_id}`")
+    st.caption(f"Period {period} · total **{format_code(inv.total_minor, inv.currency)}** · invoice id `{invoice_id}`")
     credit_beside_total(inv)  # a draft: the customer's credit, applied once it is finalized
     frame = lines_frame(inv)
     if frame.empty:

@@ -645,12 +645,14 @@ def credit_note_business(con: duckdb.DuckDBPyConnection, credit_note_id: str) ->
     return row[0] if row else None
 
 
-def numbered_credit_notes(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, str]:
-    """credit_note_id -> business of the credit notes numbered `number` (`N-2026-000001-CN1`, as their documents
-    show it: one per business, or several where businesses share a prefix)."""
-    return dict(
-        con.execute("SELECT credit_note_id, business_id FROM credit_notes WHERE number = ?", [number]).fetchall()
-    )
+def numbered_credit_notes(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, tuple[str, str]]:
+    """credit_note_id -> (business, its number as written) of the credit notes numbered `number` whatever its letter
+    case (`n-2026-000001-cn1` names N-2026-000001-CN1, as their documents show it): one per business, or several
+    where businesses share a prefix or have prefixes that differ only in case."""
+    rows = con.execute(
+        "SELECT credit_note_id, business_id, number FROM credit_notes WHERE lower(number) = lower(?)", [number]
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def find_credit_notes(

@@ -64,6 +64,16 @@ def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
+def tables_with_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The browsable tables (the inputs, then what billing made) that hold at least one row, in BROWSABLE_TABLES
+    order: [] for a brand-new database."""
+    found = " UNION ALL ".join(
+        f"SELECT {i} AS i, '{t}' AS t WHERE EXISTS (SELECT 1 FROM {_table(t)})"  # noqa: S608 (table names from the engine's allow-list BROWSABLE_TABLES; nothing bound)
+        for i, t in enumerate(BROWSABLE_TABLES)
+    )
+    return [r[0] for r in con.execute(f"SELECT t FROM ({found}) ORDER BY i").fetchall()]  # noqa: S608 (the query above)
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every browsable table."""
     union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {_table(t)}" for t in BROWSABLE_TABLES)  # noqa: S608 (table names from the engine's allow-lists (schema.INPUT_TABLES, import_rules.TABLES); values bound)

@@ -42,18 +42,19 @@ def invoice_businesses(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -
     return dict(rows)
 
 
-def numbered_invoices(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, str]:
-    """invoice_id -> business_id of the invoices whose number is `number` as written (`N-2026-000001`): one per
-    business at most (numbers are unique per business), but two businesses may share a prefix."""
+def numbered_invoices(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, tuple[str, str]]:
+    """invoice_id -> (business_id, its number as written) of the invoices whose number is `number` whatever its
+    letter case (`n-2026-000001` names N-2026-000001): one per business at most (numbers are unique per business),
+    but two businesses may share a prefix, or have prefixes that differ only in case (`N` and `n`)."""
     found = _NUMBER.match(number)
     if found is None:
         return {}
     rows = con.execute(
-        f"""SELECT i.invoice_id, i.business_id FROM invoices i {businesses_join()}
-            WHERE i.number = ? AND {invoice_number_sql()} = ?""",  # noqa: S608 (SQL of engine/billing/numbering.py; values bound)
+        f"""SELECT i.invoice_id, i.business_id, {invoice_number_sql()} FROM invoices i {businesses_join()}
+            WHERE i.number = ? AND lower({invoice_number_sql()}) = lower(?)""",  # noqa: S608 (SQL of engine/billing/numbering.py; values bound)
         [int(found.group(1)), number],
     ).fetchall()
-    return dict(rows)
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def run_businesses(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool, str | None, set[str]]:

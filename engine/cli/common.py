@@ -21,6 +21,9 @@ from pydantic_core import to_jsonable_python
 from ..service import Billsim, Caller, DatabaseBusyError, Session, ValidationError, invoices, requests
 
 INVOICE_HELP = "the invoice's id or its number (e.g. N-2026-000001)"
+# The commands that create the database when the path holds none (docs/cli.md): every other one reads or changes an
+# existing ledger, and a path without a database (a typo in --db) is refused, nothing created.
+CREATES_DATABASE = frozenset({"init", "import"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,15 +136,16 @@ class Context:
             return self.given
         if self._opened is None:
             db, wait = self.args.db, self.args.wait
+            create = self.args.command in CREATES_DATABASE
             try:
-                self._opened = Billsim.open(db)
+                self._opened = Billsim.open(db, create=create)
             except DatabaseBusyError:
                 if wait <= 0:
                     raise
                 # one line when the wait begins, so a person (or a script) knows why nothing happens yet
                 print(f"billsim: the database is in use by another process; waiting up to {wait:g} s", file=self.stderr)
                 self.stderr.flush()
-                self._opened = Billsim.open(db, wait_seconds=wait)
+                self._opened = Billsim.open(db, wait_seconds=wait, create=create)
         return self._opened
 
     def session(self) -> Session:

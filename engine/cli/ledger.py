@@ -10,6 +10,8 @@ from .common import INVOICE_HELP, Context, _amount, _count, _date
 
 
 def cmd_init(args, ctx: Context) -> int:
+    if args.demo:  # its size first: a size beyond the bounds creates no database file
+        ledger.check_demo_size(args.contracts, args.usage_rows)
     s = ctx.session()
     if args.demo:
         with ctx.terminal_bar() as bar:

@@ -34,7 +34,7 @@ class StdioBackend:
     @contextlib.contextmanager
     def session(self, ctx: Context) -> Iterator[Session]:
         with self._lock:
-            app = Billsim.open(self.db_path, wait_seconds=self.wait)
+            app = Billsim.open(self.db_path, wait_seconds=self.wait, create=False)
             try:
                 yield app.session(self.caller)
             finally:

@@ -40,7 +40,9 @@ def run_stdio(db_path: str | Path | None, business_id: str, actor: str | None = 
     caller = Caller.of_business(business_id, actor or f"mcp:{default_actor()}")
     info = running_server(db_path or default_path())
     if info is None:
-        with Billsim.open(db_path) as app:  # fail now (one line) on an unreadable database or an unknown business
+        with Billsim.open(
+            db_path, create=False
+        ) as app:  # fail now (one line) on an unreadable database or an unknown business
             known = access.business_known(app, business_id)
     else:
         known = business_known(info, business_id)

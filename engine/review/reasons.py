@@ -1,9 +1,10 @@
 """The one-line reason of each review flag, written in SQL over `_review` (flags.py), in a finance user's words.
 
 Amounts are the currency's code and the exact major units with thousands separators ('USD 1,234.50',
-'JPY 7,097'); a threshold amount is shown with the currency's decimals, or exactly when it has more
-('USD 10.005'); percentages and factors without trailing zeros ('25 %', '2.5×'). At most three lines are
-named in a reason ('… and 2 more'); the figures hold them all.
+'JPY 7,097': money.format_code, which the workbench's Review page writes its amounts with too); a threshold
+amount is shown with the currency's decimals, or exactly when it has more ('USD 10.005'); percentages and factors
+without trailing zeros ('25 %', '2.5×'). At most three lines are named in a reason ('… and 2 more'); the figures
+hold them all.
 
     total_change     total up 40.0 % (USD 100.00 → USD 140.00), above 25 % and USD 10.00
                      (from a previous total of 0: 'total up by USD 10.01 (…)')
@@ -23,15 +24,16 @@ named in a reason ('… and 2 more'); the figures hold them all.
 
 from __future__ import annotations
 
-from ..money import PRICE_UNIT, sql_grouped_money_text, sql_grouped_text, sql_plain_text
+from ..money import PRICE_UNIT, sql_code_money_text, sql_grouped_money_text, sql_grouped_text, sql_plain_text
 from .flags import FLAGS
 
 _LISTED = 3  # lines named in a reason; the figures hold them all
 
 
 def _money(minor: str) -> str:
-    """'USD 1,234.50': integer minor units of the row's currency (columns currency, exp, scale of _review)."""
-    return f"(currency || ' ' || {sql_grouped_money_text(minor, 'exp', 'scale')})"
+    """'USD 1,234.50' (money.format_code): integer minor units of the row's currency (columns currency, exp, scale
+    of _review)."""
+    return sql_code_money_text(minor, "currency", "exp", "scale")
 
 
 def _amount(value: str) -> str:

@@ -23,6 +23,7 @@ from ..api.app import open_server_app
 from ..service import bill_runs
 from ..service.application import default_path
 from ..service.caller import Caller
+from ..service.database import require_database
 from .asgi import server_asgi
 from .control import ControlServer, RunCli
 from .lock import ServerLock
@@ -46,6 +47,7 @@ def serve(
     stderr: TextIO,
     wait_seconds: float = 0.0,
 ) -> int:
+    require_database(db_path or default_path())  # before the lock and the socket are written beside it
     db = Path(db_path or default_path()).resolve()
     url = f"http://{host}:{port}"
     lock = ServerLock(db, url)

@@ -53,9 +53,13 @@ class Billsim:
         memory_limit: str | None = None,
         deadline_s: float | None = None,
         batch_previews: bool = False,
+        create: bool = True,
     ) -> Billsim:
-        """Open (creating and migrating if needed) the database at `path` (default: the workbench's)."""
-        database = Database(path, wait_seconds=wait_seconds, read_only=read_only, memory_limit=memory_limit)
+        """Open (migrating if needed) the database at `path` (default: the workbench's); create it when there is none,
+        or, with `create=False`, refuse a path where no database file exists (database_not_found)."""
+        database = Database(
+            path, wait_seconds=wait_seconds, read_only=read_only, memory_limit=memory_limit, create=create
+        )
         return cls(database, deadline_s=deadline_s, batch_previews=batch_previews)
 
     @property

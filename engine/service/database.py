@@ -18,9 +18,21 @@ from pathlib import Path
 import duckdb
 
 from ..db import connect, default_db_path
-from ..errors import DatabaseBusyError, StorageError, ValidationError
+from ..errors import DatabaseBusyError, NotFoundError, StorageError, ValidationError
 
 _MEMORY = re.compile(r"^\d{1,6}(\.\d{1,3})?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def require_database(path: str | Path) -> None:
+    """Refuse a database path where no file exists, before anything is created there (a file, a folder, a server's
+    lock): a mistyped --db or $BILLSIM_DB must not become a new, empty ledger. `billsim init` (and `import`) create
+    one; every other command reads or changes an existing ledger."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        raise NotFoundError(
+            f"no database at {path}: create one with `billsim --db {path} init` (--demo for the demo data), "
+            "or check --db / $BILLSIM_DB",
+            code="database_not_found",
+        )
 
 
 class Database:
@@ -33,8 +45,12 @@ class Database:
         wait_seconds: float = 0.0,
         read_only: bool = False,
         memory_limit: str | None = None,
+        create: bool = True,
     ) -> None:
+        """`create`: make the file (and its folder) when it does not exist; else refuse (require_database)."""
         self.path = ":memory:" if path == ":memory:" else str(Path(path) if path else default_db_path())
+        if not create:
+            require_database(self.path)
         try:
             self._con = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
         except duckdb.Error as exc:  # not a database, corrupt, unreadable: no retry or input fixes it

@@ -2,6 +2,8 @@
 the value types the operations take and return, how money and statuses are written, and the limits a form states.
 
     money       format_money (minor units) / format_major (major units): '$1,234.50', '¥7,097', 'KWD 1.250';
+                format_code / format_code_major: 'AUD 5,496.98', as the review's reasons write an amount (the
+                Review page's amounts, beside them);
                 exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
                 (decimals); is_currency
     statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
@@ -30,7 +32,7 @@ from ..models import (
     ReviewResult,
     ReviewThresholds,
 )
-from ..money import exact_minor, format_major, format_money, to_major
+from ..money import exact_minor, format_code, format_code_major, format_major, format_money, to_major
 from ..review import ReviewColumns, exact_major
 from ..scope import Scope
 from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
@@ -62,6 +64,8 @@ __all__ = [
     "cyclic_gc_paused",
     "exact_major",
     "exact_minor",
+    "format_code",
+    "format_code_major",
     "format_major",
     "format_money",
     "is_currency",

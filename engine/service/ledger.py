@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..billing.audit import export_audit
-from ..billing.ledger_queries import is_empty
-from ..errors import DatabaseBusyError
+from ..billing.ledger_queries import is_empty, tables_with_rows
+from ..errors import DatabaseBusyError, ValidationError
 from ..ingest.demo import seed_demo, write_demo_folder
 from ..ingest.importer import import_folder
 from ..io.export import LEDGER_ORDERS, export_ledger, ledger_frames
@@ -26,6 +26,7 @@ from .session import Session
 __all__ = [
     "LEDGER_ORDERS",
     "audit_csv",
+    "check_demo_size",
     "demo_folder",
     "export",
     "import_data",
@@ -46,10 +47,20 @@ def import_data(s: Session, folder: Path, *, progress: Progress | None = None) -
 def seed(
     s: Session, *, contracts: int = 50, usage_rows: int | None = None, seed: int = 7, progress: Progress | None = None
 ) -> dict:
-    """Seed the deterministic demo data into this database (its size within the limits: engine/limits.py)."""
+    """Seed the deterministic demo data into this database: its size within the limits (engine/limits.py), and only
+    into a database that holds no data yet (the demo's rows would all be duplicates of the ones already there, or
+    mixed into someone's own data): else validation_error, nothing changed."""
     tenancy.local_only(s.caller, "seeding demo data")
     check_demo_size(contracts, usage_rows)
     with s.cursor() as cur:
+        held = tables_with_rows(cur)
+        if held:
+            shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more tables" if len(held) > 3 else "")
+            raise ValidationError(
+                f"the database {s.app.path} already holds data ({shown}): the demo goes into a new database; use a "
+                "new path (`billsim --db NEW.duckdb init --demo`), or regenerate the demo on the workbench's Data page",
+                code="database_not_empty",
+            )
         return seed_demo(cur, contracts=contracts, usage_rows=usage_rows, seed=seed, progress=progress)
 
 

@@ -62,18 +62,30 @@ def invoices(cur: duckdb.DuckDBPyConnection, caller: Caller, invoice_ids: list[s
             raise NotFoundError.of("invoice", iid)
 
 
-def _by_id_or_number(caller: Caller, ref: str, owner: str | None, numbered: dict[str, str], what: str) -> str:
-    """The id `ref` names among what the caller sees: itself when it is an id (`owner`: its business, None when no
-    such id), else the one numbered `ref` (`numbered`: id -> business of every one with that number). Another
-    business's is not found, exactly like one that does not exist; a number two businesses issued (one prefix)
-    names neither for a caller who sees both: give the id."""
+def _by_id_or_number(
+    caller: Caller, ref: str, owner: str | None, numbered: dict[str, tuple[str, str]], what: str
+) -> str:
+    """The id `ref` names among what the caller sees: itself when it is an id (exactly: `owner` is its business, None
+    when no such id), else the one numbered `ref` whatever its letter case, as a finance user types a number
+    (`numbered`: id -> (business, number as written) of every one with that number in any case). Another
+    business's is not found, exactly like one that does not exist. A number that names more than one the caller
+    sees names none (no guess): two businesses with one prefix (both `INV`), or prefixes that differ only in case
+    (`N` and `n`): give the id."""
     if owner is not None and caller.sees(owner):
         return ref
-    seen = {i: b for i, b in numbered.items() if caller.sees(b)}
+    seen = {i: found for i, found in numbered.items() if caller.sees(found[0])}
     if len(seen) > 1:
-        businesses = ", ".join(sorted(seen.values()))
         words = what.replace("_", " ")
-        raise ValidationError(f"{words} number {ref} was issued by more than one business ({businesses}); give its id")
+        if len({number for _, number in seen.values()}) == 1:
+            businesses = ", ".join(sorted(b for b, _ in seen.values()))
+            raise ValidationError(
+                f"{words} number {ref} was issued by more than one business ({businesses}); give its id"
+            )
+        matches = ", ".join(f"{number} ({b})" for b, number in sorted(seen.values(), key=lambda f: (f[1], f[0])))
+        raise ValidationError(
+            f"{words} number {ref} matches more than one {words}, their numbers differing only in letter case: "
+            f"{matches}; give its id"
+        )
     if seen:
         return next(iter(seen))
     raise NotFoundError.of(what, ref)

@@ -14,7 +14,7 @@ import pytest
 
 from engine.db import connect
 from engine.service import Billsim, Caller, lifecycle
-from engine.service.formats import format_major
+from engine.service.formats import format_code_major
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 PREVIOUS, CURRENT = dt.date(2026, 3, 15), dt.date(2026, 4, 15)
@@ -95,12 +95,18 @@ def test_the_page_lists_the_runs_drafts_with_their_flags_and_reasons(review_db):
     assert list(shown["contract_id"]) == [d.contract_id for d in expected.drafts]
     assert list(shown["invoice_id"]) == [d.invoice_id for d in expected.drafts]
     by_contract = {d.contract_id: d for d in expected.drafts}
+    agreed = 0
     for _, row in shown.iterrows():
         draft = by_contract[row["contract_id"]]
         assert list(row["flags"]) == [f.flag.replace("_", " ") for f in draft.flags]
         assert row["why"] == " · ".join(f.reason for f in draft.flags)
         assert row["customer"] == f"{draft.customer_name} ({draft.customer_id})"
-        assert row["total"] == format_major(draft.total, draft.currency)  # '¥568,013', 'A$14,447.25'
+        assert row["total"] == format_code_major(draft.total, draft.currency)  # 'JPY 568,013', 'AUD 14,447.25'
+        # the amounts beside a reason are written as the reason writes them ('… (AUD 3,926.41 → AUD 5,496.98) …')
+        if any(f.flag == "total_change" for f in draft.flags):
+            assert f"({row['previous_total']} → {row['total']})" in row["why"], (row["why"], row["total"])
+            agreed += 1
+    assert agreed == expected.flag_counts["total_change"] > 0
     assert metric(at, "Drafts under review") == str(len(expected.drafts))
     assert metric(at, "Flagged") == str(sum(1 for d in expected.drafts if d.flags))
     assert metric(at, "Unbilled cycles") == f"{expected.unbilled_cycles_count:,}"
@@ -134,9 +140,9 @@ def test_amounts_show_their_currency_and_sort_within_each_currency_keeping_the_o
     by_invoice = {d.invoice_id: d for d in drafts}
     for invoice_id, total, change in zip(shown["invoice_id"], shown["total"], shown["change"], strict=True):
         d = by_invoice[invoice_id]
-        assert total == format_major(d.total, d.currency)
+        assert total == format_code_major(d.total, d.currency)
         assert (None if pd.isna(change) else change) == (
-            None if d.change is None else format_major(d.change, d.currency)
+            None if d.change is None else format_code_major(d.change, d.currency)
         )
     assert {d.currency for d in drafts} >= {"JPY", "USD"}  # the fixture has a currency without decimals
     assert all(not t.endswith(".00") for t, d in zip(shown["total"], drafts, strict=True) if d.currency == "JPY")
@@ -234,7 +240,7 @@ def test_finalize_confirms_count_and_totals_per_currency_then_numbers_the_invoic
     totals: dict[str, Decimal] = {}
     for d in unflagged:
         totals[d.currency] = totals.get(d.currency, Decimal(0)) + d.total
-    text = " · ".join(format_major(t, c) for c, t in sorted(totals.items()))
+    text = " · ".join(format_code_major(t, c) for c, t in sorted(totals.items()))
     n = len(unflagged)
     assert any(f"**Finalize {n} approved invoices:** {text}" == m.value for m in at.markdown), text
     widget(at.button, "rv_finalize").click().run()
