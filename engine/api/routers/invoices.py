@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ...service import invoices, lifecycle
 from ...service.formats import STATUSES
+from ...service.idempotency import ReplayedRefusal
 from ...service.requests import (
     ApproveRequest,
     BatchInvoiceRequest,
@@ -22,7 +23,7 @@ from ...service.requests import (
 )
 from ...service.results import InvoiceDetail
 from ..auth import Sess
-from ..idempotency import recorder
+from ..idempotency import HEADER, REPLAYED, recorder, replayed_refusal, service_keyed
 from ..invoice_view import dayzero_invoice
 from ..schemas import BatchInvoiceResponse, BatchItemResult, InvoiceList, InvoiceResponse
 from .common import pdf_response
@@ -40,12 +41,19 @@ def _detail(s, request: Request, invoice_id: str) -> InvoiceResponse:
 
 
 @router.post("/api/v1/invoices", status_code=201, response_model=InvoiceResponse, summary="Create invoice")
-def create_invoice(s: Sess, body: InvoiceCreateRequest, request: Request):
+@service_keyed
+def create_invoice(s: Sess, body: InvoiceCreateRequest, request: Request, response: Response):
     """Create a draft invoice of custom line items (prices in minor units). With `recurring`, also a
-    recurring template that drafts an invoice every period."""
-    # with an Idempotency-Key, the invoice and the stored answer are one transaction
-    detail = invoices.create(s, body, record=recorder(request, 201, lambda d: _view(request, d)))
-    return _view(request, detail)
+    recurring template that drafts an invoice every period. An Idempotency-Key is the same key as the CLI's
+    `--idempotency-key` and the MCP tool's `idempotency_key`: one key, one invoice."""
+    # with an Idempotency-Key, the invoice and the stored answer are one transaction (the service keeps it)
+    try:
+        once = invoices.create_once(s, body, idempotency_key=request.headers.get(HEADER))
+    except ReplayedRefusal as exc:
+        raise replayed_refusal(exc) from None
+    if once.replayed:
+        response.headers[REPLAYED] = "true"
+    return _view(request, once.value)
 
 
 @router.post(
