@@ -15,6 +15,7 @@ from ...service.idempotency import ReplayedRefusal
 from ...service.requests import (
     ApproveRequest,
     BatchInvoiceRequest,
+    FinalizeRequest,
     HoldRequest,
     InvoiceCreateRequest,
     PaymentRequest,
@@ -147,8 +148,9 @@ def release(s: Sess, invoice_id: str, request: Request, body: ReleaseRequest | N
 
 
 @router.post("/api/v1/invoices/{invoice_id}/finalize", response_model=InvoiceResponse, summary="Finalize")
-def finalize(invoice_id: str, request: Request, s: Sess):
-    """approved -> open, with the business's next invoice number. A draft or held one: 409 invoice_not_approved."""
+def finalize(invoice_id: str, request: Request, s: Sess, body: FinalizeRequest | None = None):
+    """approved -> open, with the business's next invoice number. A draft or held one: 409 invoice_not_approved.
+    No body, or an empty object: finalize has no option, and a field sent (`note`, `force`) is a 422."""
     lifecycle.finalize(s, [invoice_id])
     return _detail(s, request, invoice_id)
 
