@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from ..access import idempotency_store
 from ..billing.audit import invoice_events
 from ..billing.invoice_reads import find_invoices, invoice_extras, load_invoices
 from ..billing.invoice_store import load_invoice
@@ -227,7 +228,13 @@ def delete(s: Session, invoice_id: str) -> list[str]:
     """Delete an invoice not finalized yet; returns the delayed charges it released (pending again)."""
     with s.cursor() as cur:
         tenancy.invoices(cur, s.caller, [invoice_id])
-    return s.transaction(lambda cur: delete_draft_tx(cur, invoice_id, actor=s.actor))
+
+    def work(cur: duckdb.DuckDBPyConnection) -> list[str]:
+        released = delete_draft_tx(cur, invoice_id, actor=s.actor)
+        idempotency_store.forget_invoice_in(cur, CREATE_ADDRESS[1], invoice_id)  # its key may create anew
+        return released
+
+    return s.transaction(work)
 
 
 def history(s: Session, invoice_id: str) -> list[dict]:

@@ -27,7 +27,7 @@ from engine.api.app import create_app, open_server_app
 from engine.cli import main as cli_main
 from engine.mcp.backends import FixedBackend
 from engine.mcp.tools import build_server
-from engine.service import Caller, ForbiddenError, access, ledger
+from engine.service import Caller, ForbiddenError, access, invoices, ledger
 
 from .conftest import headers, make_database
 
@@ -658,3 +658,12 @@ def test_mcp_dates_still_take_what_seed_002_documents(world):
         out = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
         assert out.ok, (value, out)
         assert out.data["billing_cycles"][0]["end_date"] >= "2026-03-01"
+
+
+def test_deleting_a_keyed_draft_frees_its_key_for_every_front_end(world, tmp_path):
+    body = _create_body(description="deleted later")
+    made = _create_with_key(world, tmp_path, "mcp", "freed-key", body)
+    assert made.ok, made
+    invoices.delete(world.app.session(Caller.local("test")), made.data["invoice_id"])
+    again = _create_with_key(world, tmp_path, "http", "freed-key", body)
+    assert again.ok and again.data["invoice_id"] != made.data["invoice_id"] and again.data["replayed"] is False
