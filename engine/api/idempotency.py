@@ -40,7 +40,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from ..service import BillsimError, idempotency
-from ..service.access import answer_recorder, drop_claim, store_answer
+from ..service.access import answer_recorder
 from ..service.invoices import Record
 from .auth import caller_from_headers
 from .errors import ApiError, known_error_response
@@ -141,17 +141,17 @@ class IdempotentRoute(APIRoute):
                 # an expected error is an answer like any other and is kept; an unexpected one is not
                 response = known_error_response(exc)
                 if response is None:
-                    await run_in_threadpool(drop_claim, app, business, key)
+                    await run_in_threadpool(idempotency.drop, app, business, key)
                     raise
             if getattr(request.state, _CLAIM + "_stored", False) and response.status_code < 300:
                 return response  # stored with the effect, in its transaction
             if response.status_code >= 500 or response.status_code == 422 or not hasattr(response, "body"):
                 # a 422 is a body that did not match the operation's schema: nothing ran, so (as Stripe does) nothing
                 # is kept, and the corrected request may be sent again under the same key
-                await run_in_threadpool(drop_claim, app, business, key)
+                await run_in_threadpool(idempotency.drop, app, business, key)
             else:
                 await run_in_threadpool(
-                    store_answer, app, business, key, response.status_code, bytes(response.body).decode()
+                    idempotency.keep, app, business, key, response.status_code, bytes(response.body).decode()
                 )
             return response
 
