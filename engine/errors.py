@@ -145,3 +145,23 @@ class NothingToBill(BillsimError):
     """The cycle has no line at all (not even a true-up): no invoice is made."""
 
     code = "nothing_to_bill"
+
+
+class IdempotencyKeyError(BillsimError):
+    """An Idempotency-Key that is not 1–255 printable characters (every front end that takes a key)."""
+
+    code = "invalid_idempotency_key"
+
+
+class IdempotencyKeyReusedError(BillsimError):
+    """An Idempotency-Key already used, in this business, for a different request (by any front end)."""
+
+    code = "idempotency_key_reused"
+    status = 409
+
+
+class IdempotencyKeyInProgressError(BillsimError):
+    """The first request with this Idempotency-Key is still running: retry it later."""
+
+    code = "idempotency_key_in_progress"
+    status = 409

@@ -68,6 +68,18 @@ def store(con: duckdb.DuckDBPyConnection, business: str, key: str, status: int, 
     )
 
 
+def forget_invoice_in(c: duckdb.DuckDBPyConnection, path: str, invoice_id: str) -> int:
+    """In the caller's transaction: the kept answers at `path` that created invoice `invoice_id` (an answer of
+    engine/service/idempotency.py: the invoice under `invoice`), when the invoice is deleted, so its key may
+    create a new one (docs/RULES.md)."""
+    rows = c.execute(
+        """DELETE FROM api_idempotency WHERE path = ? AND status_code BETWEEN 200 AND 299
+               AND json_extract_string(response_body, '$.invoice.invoice_id') = ? RETURNING key""",
+        [path, invoice_id],
+    ).fetchall()
+    return len(rows)
+
+
 def drop(con: duckdb.DuckDBPyConnection, business: str, key: str) -> None:
     retry_on_conflict(
         con, lambda c: c.execute("DELETE FROM api_idempotency WHERE business_id = ? AND key = ?", [business, key])

@@ -128,7 +128,11 @@ def add_parsers(sub) -> None:
 
     s = sub.add_parser("create", help="create a manual invoice from a JSON request file (DayZero POST /invoices)")
     s.add_argument("request", help="JSON file: customer_id, line_items (unit_price in minor units), due_date, …")
-    s.add_argument("--idempotency-key", help="a retried create with the same key and body returns the first")
+    s.add_argument(
+        "--idempotency-key",
+        help="a retried create with the same key and body returns the first invoice; the key is the business's, "
+        "shared with the HTTP API's Idempotency-Key and MCP's idempotency_key",
+    )
     s.set_defaults(func=cmd_create)
 
     s = sub.add_parser("batch", help="create invoices from a JSON batch file (DayZero POST /invoices/batch)")

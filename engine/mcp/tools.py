@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import pydantic
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from pydantic_core import to_jsonable_python
 
 from ..service import BillsimError, ValidationError, bill_runs, contracts, credit_notes, invoices, lifecycle, whatif
@@ -125,12 +128,36 @@ class _Server(MCPServer):
             raise ToolError(f"Error executing tool {name}: validation_error: invalid request: {problems}") from None
 
 
+class _StrictArguments(FuncMetadata):
+    """A tool's arguments validated as the HTTP API validates a JSON body: as JSON, strict (no `true` or 1.5e9 for
+    a date, no "5" for an integer, no JSON text inside a string for a list), and an argument the tool does not
+    have is refused (`extra_forbidden`), never dropped. The SDK validated leniently and ignored unknown names."""
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(arguments_to_validate, ensure_ascii=False)
+        return self.arg_model.model_validate_json(text, strict=True).model_dump_one_level()
+
+
+def _strict(tool: Tool) -> Tool:
+    """`tool` with strict arguments, and its published schema saying so (additionalProperties: false)."""
+    lenient = tool.fn_metadata.arg_model
+    config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", strict=True)
+    model: type[ArgModelBase] = type(lenient.__name__, (lenient,), {"model_config": config, "__module__": __name__})
+    meta = _StrictArguments(
+        arg_model=model,
+        output_schema=tool.fn_metadata.output_schema,
+        output_model=tool.fn_metadata.output_model,
+        wrap_output=tool.fn_metadata.wrap_output,
+    )
+    return tool.model_copy(update={"fn_metadata": meta, "parameters": model.model_json_schema(by_alias=True)})
+
+
 def build_server(backend: Backend) -> MCPServer:
     """The MCPServer with every Billsim tool, each calling the application layer through `backend`."""
-    server = _Server(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    tools: list[Tool] = []
 
     def tool(name: str, annotations: ToolAnnotations, description: str) -> Callable:
-        """Register `fn` as tool `name`; the service's refusals become tool errors `code: message`."""
+        """Register `fn` as tool `name` (strict arguments); the service's refusals become tool errors `code: msg`."""
 
         def register(fn: Callable) -> Callable:
             @functools.wraps(fn)
@@ -142,7 +169,10 @@ def build_server(backend: Backend) -> MCPServer:
                 except BillsimError as exc:
                     raise ToolError(f"{exc.code}: {exc}") from None
 
-            server.add_tool(run, name=name, description=description, annotations=annotations, structured_output=True)
+            made = Tool.from_function(
+                run, name=name, description=description, annotations=annotations, structured_output=True
+            )
+            tools.append(_strict(made))
             return fn
 
         return register
@@ -392,7 +422,10 @@ def build_server(backend: Backend) -> MCPServer:
         "Changes data: creates a DRAFT invoice of custom lines for a customer (DayZero POST /invoices), outside "
         "any contract. line_items: [{description, unit_price (integer MINOR units: 1250 = 12.50), quantity}] "
         "(at most 1,000). Optional recurring {billing_period: month|quarter|year, start_date, payment_terms_days} "
-        "also creates a template that drafts it every period. Each call creates a new invoice.",
+        "also creates a template that drafts it every period. Each call creates a new invoice, unless it sends an "
+        "idempotency_key: a retry with the same key and arguments returns the first invoice (nothing new), the same "
+        "key with other arguments is the error idempotency_key_reused. The key is the business's, shared with the "
+        "HTTP API's Idempotency-Key and the CLI's --idempotency-key.",
     )
     def create_invoice_tool(
         ctx: Context,
@@ -402,6 +435,10 @@ def build_server(backend: Backend) -> MCPServer:
         currency: Annotated[str | None, Field(description="ISO 4217; default the customer's.")] = None,
         description: Annotated[str | None, Field(description="Shown on the invoice.")] = None,
         recurring: Annotated[dict[str, Any] | None, Field(description="Optional recurring template.")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Field(description="Optional, 1-255 printable characters: a retry with it creates nothing new."),
+        ] = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"customer_id": customer_id, "line_items": line_items, "due_date": due_date}
         body |= {
@@ -410,7 +447,7 @@ def build_server(backend: Backend) -> MCPServer:
             if v is not None
         }
         with backend.session(ctx) as s:
-            return invoices.create(s, body).invoice
+            return invoices.create(s, body, idempotency_key=idempotency_key).invoice
 
     @tool(
         "finalizeInvoice",
@@ -494,4 +531,4 @@ def build_server(backend: Backend) -> MCPServer:
         with backend.session(ctx) as s:
             return credit_notes.create(s, invoice_id, body)
 
-    return server
+    return _Server(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING", tools=tools)

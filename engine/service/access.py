@@ -22,8 +22,6 @@ from .invoices import Record
 from .requests import Id, Request, parse
 from .session import Session
 
-PENDING = idempotency_store.PENDING  # the status of a claimed key whose request has no answer yet
-
 
 def authenticate(
     app: Billsim,
@@ -117,22 +115,7 @@ def business_known(app: Billsim, business_id: str) -> bool:
         return business_exists(cur, business_id)
 
 
-# --- Idempotency-Key: the stored answers, per business ------------------------------------------------------
-
-
-def claim_key(app: Billsim, business: str, key: str, method: str, path: str, digest: str) -> tuple | None:
-    with app.database.cursor() as cur:
-        return idempotency_store.claim(cur, business, key, method, path, digest)
-
-
-def store_answer(app: Billsim, business: str, key: str, status: int, body: str) -> None:
-    with app.database.cursor() as cur:
-        idempotency_store.store(cur, business, key, status, body)
-
-
-def drop_claim(app: Billsim, business: str, key: str) -> None:
-    with app.database.cursor() as cur:
-        idempotency_store.drop(cur, business, key)
+# --- Idempotency-Key: the stored answers, per business (the rule: service/idempotency.py) --------------------
 
 
 def drop_unfinished_claims(app: Billsim) -> int:
@@ -141,7 +124,7 @@ def drop_unfinished_claims(app: Billsim) -> int:
 
 
 def answer_recorder(business: str, key: str, status: int, body_of) -> Record:
-    """A `record` for invoices.create / lifecycle.pay: stores the answer `body_of(detail)` with `status` for the
+    """A `record` for lifecycle.pay / credit_notes.create: stores the answer `body_of(detail)` with `status` for the
     claimed key in the operation's own transaction."""
 
     def record(cur, detail) -> None:

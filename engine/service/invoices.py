@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from ..access import idempotency_store
 from ..billing.audit import invoice_events
 from ..billing.invoice_reads import find_invoices, invoice_extras, load_invoices
 from ..billing.invoice_store import load_invoice
@@ -20,7 +21,7 @@ from ..billing.manual_invoices import batch_create, create_invoice_tx
 from ..errors import BillsimError, NotFoundError
 from ..io.documents import render_document
 from ..models import Invoice, ManualBatchItem, ManualBatchRequest, ManualBatchResult
-from . import faults, tenancy
+from . import faults, idempotency, tenancy
 from .requests import BatchInvoiceRequest, InvoiceCreateRequest, ListInvoicesRequest, parse
 from .results import DeletedInvoice, InvoiceDetail, InvoicePage, Payment
 from .seed_bodies import create_request
@@ -94,17 +95,50 @@ def list_page(s: Session, request: ListInvoicesRequest | dict | None = None) -> 
         return InvoicePage(invoices=details(cur, ids), total=total, limit=req.limit, offset=req.offset)
 
 
+CREATE_ADDRESS = ("POST", "/api/v1/invoices")  # create invoice's address in the key store (every front end)
+
+
 def create(
     s: Session,
     request: InvoiceCreateRequest | dict,
     *,
     idempotency_key: str | None = None,
-    record: Record | None = None,
 ) -> InvoiceDetail:
     """DayZero POST /invoices: a draft of custom lines (money in minor units), all or nothing. With `recurring`,
-    also a template that drafts it every period. An `idempotency_key` replays the first invoice."""
+    also a template that drafts it every period. An `idempotency_key` (per business, shared by every front end)
+    replays the first call's answer: see `create_once`."""
+    return create_once(s, request, idempotency_key=idempotency_key).value
+
+
+def create_once(
+    s: Session, request: InvoiceCreateRequest | dict, *, idempotency_key: str | None = None
+) -> idempotency.Once[InvoiceDetail]:
+    """`create`, telling whether the answer is the replay of an earlier call with the same key and request
+    (service/idempotency.py: the one rule of the HTTP API, the CLI and MCP). A request that does not parse is
+    refused before the key is claimed; the key is the business of the customer's (the caller's, for a token)."""
     req = parse(InvoiceCreateRequest, request)
-    engine_req = create_request(req.model_dump(mode="json", exclude_none=True), idempotency_key=idempotency_key)
+    if idempotency_key is None:
+        return idempotency.Once(_create(s, req, None))
+    idempotency.check_key(idempotency_key)
+    business = s.caller.business_id
+    if business is None:  # a local user: the key belongs to the business of the customer invoiced
+        with s.cursor() as cur:
+            business = tenancy.customer(cur, s.caller, req.customer_id)
+    return idempotency.run_once(
+        s.app,
+        business,
+        idempotency_key,
+        CREATE_ADDRESS,
+        req.model_dump(mode="json"),
+        lambda record: _create(s, req, record),
+        status=201,
+        dump=lambda d: d.model_dump_json(),
+        load=InvoiceDetail.model_validate_json,
+    )
+
+
+def _create(s: Session, req: InvoiceCreateRequest, record: Record | None) -> InvoiceDetail:
+    engine_req = create_request(req.model_dump(mode="json", exclude_none=True))
     with s.cursor() as cur:
         tenancy.customer(cur, s.caller, req.customer_id)
 
@@ -203,6 +237,7 @@ def delete(s: Session, invoice_id: str) -> DeletedInvoice:
         if not inv:  # deleted since the check above
             raise NotFoundError.of("invoice", invoice_id)
         released = delete_draft_tx(cur, invoice_id, actor=s.actor)
+        idempotency_store.forget_invoice_in(cur, CREATE_ADDRESS[1], invoice_id)  # its key may create anew
         return DeletedInvoice(
             invoice_id=invoice_id,
             status_before=inv[0].status,

@@ -279,6 +279,11 @@ class VoidRequest(Request):
     reason: Text | None = None
 
 
+class FinalizeRequest(Request):
+    """Finalize takes no field; a body, if sent, is an empty object (a field such as `note` or `force` is refused,
+    never ignored: finalizing is irreversible)."""
+
+
 class PaymentRequest(Request):
     amount: Annotated[StrictInt, Field(gt=0, le=limits.MINOR_MAX)] = Field(
         description="minor units, at most the balance due"

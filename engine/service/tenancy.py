@@ -35,10 +35,12 @@ def contracts(cur: duckdb.DuckDBPyConnection, caller: Caller, contract_ids: list
             raise NotFoundError.of("contract", cid)
 
 
-def customer(cur: duckdb.DuckDBPyConnection, caller: Caller, customer_id: str) -> None:
+def customer(cur: duckdb.DuckDBPyConnection, caller: Caller, customer_id: str) -> str:
+    """The business of a customer the caller may see (else customer_not_found)."""
     business = ownership.customer_businesses(cur, [customer_id]).get(customer_id)
     if business is None or not caller.sees(business):
         raise NotFoundError.of("customer", customer_id)
+    return business
 
 
 def visible_customers(cur: duckdb.DuckDBPyConnection, caller: Caller, customer_ids: list[str]) -> set[str]:

@@ -27,7 +27,7 @@ from engine.api.app import create_app, open_server_app
 from engine.cli import main as cli_main
 from engine.mcp.backends import FixedBackend
 from engine.mcp.tools import build_server
-from engine.service import Caller, ForbiddenError, access, ledger
+from engine.service import Caller, ForbiddenError, access, invoices, ledger
 
 from .conftest import headers, make_database
 
@@ -517,3 +517,155 @@ def test_a_credit_note_of_another_businesss_invoice_is_not_found_exactly_like_no
     listed = world.get("biz-south", "/api/v1/credit-notes", params={"invoice_id": march})
     assert (listed.status, listed.code) == (404, "invoice_not_found")
     assert world.count("SELECT count(*) FROM credit_notes WHERE invoice_id = ?", [march]) == 0
+
+
+# --- one Idempotency-Key rule for every front end that takes a key -----------------------------------------
+
+
+def _create_with_key(world: World, tmp_path: Path, front: str, key: str, body: dict) -> Outcome:
+    """Create invoice with an Idempotency-Key through one front end: the HTTP header, the CLI's
+    --idempotency-key, the MCP tool's idempotency_key (each as business biz-north)."""
+    if front == "http":
+        h = {**headers(world.tokens["north"], "biz-north"), "Idempotency-Key": key}
+        r = world.http.post("/api/v1/invoices", json=body, headers=h)
+        out = _http(r)
+        if out.ok:
+            out.data = {"invoice_id": out.data["id"], "replayed": r.headers.get("idempotent-replayed") == "true"}
+        return out
+    if front == "cli":
+        request = tmp_path / f"request-{len(list(tmp_path.iterdir()))}.json"
+        request.write_text(json.dumps(body))
+        code, out, err = world.cli("create", str(request), "--idempotency-key", key)
+        if code != 0:
+            return Outcome(False, message=err.strip().removeprefix("billsim: "))
+        return Outcome(True, data={"invoice_id": json.loads(out)["invoice_id"]})
+    out = world.mcp("biz-north", "createInvoice", {**body, "idempotency_key": key})
+    if out.ok:
+        out.data = {"invoice_id": out.data["invoice_id"]}
+    return out
+
+
+@pytest.mark.parametrize(
+    "first, retry, other",
+    [("cli", "http", "mcp"), ("http", "cli", "mcp"), ("mcp", "http", "cli"), ("http", "mcp", "cli")],
+)
+def test_one_idempotency_key_is_one_invoice_whichever_front_end_retries(world, tmp_path, first, retry, other):
+    key = f"retry-{first}-{retry}"
+    body = _create_body(description=f"keyed {key}")
+    before = _invoices(world)
+    made = _create_with_key(world, tmp_path, first, key, body)
+    assert made.ok, made
+    again = _create_with_key(world, tmp_path, retry, key, body)
+    assert again.ok and again.data["invoice_id"] == made.data["invoice_id"], again
+    if retry == "http":
+        assert again.data["replayed"] is True  # the first call's answer, marked as a replay
+    assert _invoices(world) == before + 1
+    # the same key with another body, through the third front end: refused with HTTP's code, nothing made
+    changed = _create_with_key(world, tmp_path, other, key, _create_body(description="another request"))
+    assert not changed.ok and "already used for a different request" in changed.message, changed
+    if other == "mcp":
+        assert changed.code == "idempotency_key_reused"
+    assert _invoices(world) == before + 1
+    # keys are per business: south's same key is south's own invoice
+    south = world.http.post(
+        "/api/v1/invoices",
+        json=_create_body(customer_id="CUS-SOUTH"),
+        headers={**headers(world.tokens["south"], "biz-south"), "Idempotency-Key": key},
+    )
+    assert south.status_code == 201 and "idempotent-replayed" not in south.headers
+    assert south.json()["id"] != made.data["invoice_id"]
+
+
+def test_a_refusal_kept_under_a_key_is_answered_again_by_every_front_end(world, tmp_path):
+    body = _create_body(currency="XXX")  # a currency the engine refuses after the key is claimed
+    first = _create_with_key(world, tmp_path, "http", "refused-once", body)
+    assert (first.ok, first.status) == (False, 400), first
+    for front in ("mcp", "cli"):
+        again = _create_with_key(world, tmp_path, front, "refused-once", body)
+        assert not again.ok and again.message == first.message, again
+
+
+def test_an_invalid_key_is_refused_by_every_front_end(world, tmp_path):
+    before = _invoices(world)
+    for front in ("http", "cli", "mcp"):
+        out = _create_with_key(world, tmp_path, front, "x" * 300, _create_body())
+        assert not out.ok and "Idempotency-Key must be 1–255 printable characters" in out.message, (front, out)
+    assert _invoices(world) == before
+
+
+# --- MCP arguments: as strict as the HTTP API's JSON ----------------------------------------------------------
+
+
+def test_every_mcp_tool_refuses_an_argument_it_does_not_have(world):
+    server = build_server(FixedBackend(world.app, Caller.of_business("biz-north", "mcp:biz-north")))
+
+    async def tools():
+        async with Client(server) as client:
+            return (await client.list_tools()).tools
+
+    listed = anyio.run(tools)
+    assert len(listed) >= 15
+    for tool in listed:
+        assert tool.input_schema.get("additionalProperties") is False, tool.name  # the schema says so
+        out = world.mcp("biz-north", tool.name, {"bogus_arg": True})
+        assert (out.ok, out.code) == (False, "validation_error"), (tool.name, out)
+        assert "bogus_arg: Extra inputs are not permitted" in out.message, (tool.name, out)
+
+
+@pytest.mark.parametrize(
+    "tool, args",
+    [
+        ("createInvoice", {**_create_body(), "bogus_arg": True, "idempotency_key": "same-key"}),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "nonsense": "x"}),
+        ("finalizeInvoice", {"invoice_id": "inv_none", "force": True}),
+    ],
+)
+def test_an_unknown_mcp_argument_is_refused_and_nothing_changes(world, tool, args):
+    before = _invoices(world)
+    for _ in range(2):
+        out = world.mcp("biz-north", tool, args)
+        extra = next(k for k in args if k in ("bogus_arg", "nonsense", "force"))
+        assert (out.ok, out.code) == (False, "validation_error") and f"{extra}: Extra inputs" in out.message, out
+    assert _invoices(world) == before
+
+
+GENERATE = {"contract_id": "K-FLAT", "customer_id": "CUS-ACME", "from_date": "2026-03-01", "to_date": "2026-03-31"}
+
+
+@pytest.mark.parametrize(
+    "tool, args, named",
+    [
+        ("generateInvoice", {**GENERATE, "from_date": True}, "from_date"),
+        ("generateInvoice", {**GENERATE, "from_date": 1.5e9}, "from_date"),
+        ("generateInvoice", {**GENERATE, "billing_cycle_start_day": "5"}, "billing_cycle_start_day"),
+        ("generateInvoice", {**GENERATE, "check_duplicate_invoice": "false"}, "check_duplicate_invoice"),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "limit": "5"}, "limit"),
+        ("approveInvoices", {"invoice_ids": '["inv_1"]'}, "invoice_ids"),
+        ("createInvoice", {**_create_body(), "line_items": '[{"description": "x", "unit_price": 1}]'}, "line_items"),
+    ],
+)
+def test_mcp_arguments_are_not_coerced_as_http_json_is_not(world, tool, args, named):
+    before = _invoices(world)
+    out = world.mcp("biz-north", tool, args)
+    assert (out.ok, out.code) == (False, "validation_error"), out
+    assert out.message.startswith("invalid request: ") and named in out.message, out
+    assert "pydantic" not in out.message and "[type=" not in out.message, out
+    assert _invoices(world) == before
+    if tool == "generateInvoice":  # the same body over HTTP: 422
+        assert world.post("biz-north", "/invoices/generate_invoice", args).status == 422
+
+
+def test_mcp_dates_still_take_what_seed_002_documents(world):
+    for value in ("2026-03-01", "2026-03-01T00:00:00Z", 1772323200):  # YYYY-MM-DD, ISO date-time, UNIX seconds
+        out = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
+        assert out.ok, (value, out)
+        assert out.data["billing_cycles"][0]["end_date"] >= "2026-03-01"
+
+
+def test_deleting_a_keyed_draft_frees_its_key_for_every_front_end(world, tmp_path):
+    body = _create_body(description="deleted later")
+    made = _create_with_key(world, tmp_path, "mcp", "freed-key", body)
+    assert made.ok, made
+    invoices.delete(world.app.session(Caller.local("test")), made.data["invoice_id"])
+    again = _create_with_key(world, tmp_path, "http", "freed-key", body)
+    assert again.ok and again.data["invoice_id"] != made.data["invoice_id"] and again.data["replayed"] is False

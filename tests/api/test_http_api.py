@@ -519,3 +519,28 @@ def test_a_run_with_nothing_in_scope_answers_what_the_published_schema_says(api,
     errors = [e.message for e in validator.iter_errors(body)]
     assert errors == []
     assert body["report"]["started_at"].endswith(("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(
+    "action, model",
+    [
+        ("approve", "ApproveRequest"),
+        ("release", "ReleaseRequest"),
+        ("void", "VoidRequest"),
+        ("finalize", "FinalizeRequest"),
+        ("credit-notes/estimate", "CreditNoteEstimateRequest"),
+    ],
+)
+def test_the_openapi_declares_every_optional_body_the_server_reads(api, north, action, model):
+    """A client generated from /openapi.json can send a note, a void reason or an estimate's lines: each body the
+    route reads is declared, optional (no body is valid), with its model's fields and no others."""
+    schema = httpx.get(f"{api.url}/openapi.json").json()
+    body = schema["paths"][f"/api/v1/invoices/{{invoice_id}}/{action}"]["post"]["requestBody"]
+    assert body.get("required", False) is False
+    refs = [s.get("$ref") for s in body["content"]["application/json"]["schema"]["anyOf"]]
+    assert f"#/components/schemas/{model}" in refs
+    assert schema["components"]["schemas"][model]["additionalProperties"] is False
+    path = f"/api/v1/invoices/inv_nope/{action}"
+    error(north.post(path), 404, "invoice_not_found")  # no body: the route runs
+    r = north.post(path, json={"note": 5, "force": True})  # fields the body does not have, or of the wrong type
+    assert r.status_code == 422, r.text

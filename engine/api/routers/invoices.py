@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from ...service import invoices, lifecycle
 from ...service.formats import STATUSES
+from ...service.idempotency import ReplayedRefusal
 from ...service.requests import (
     ApproveRequest,
     BatchInvoiceRequest,
+    FinalizeRequest,
     HoldRequest,
     InvoiceCreateRequest,
     PaymentRequest,
@@ -22,7 +24,7 @@ from ...service.requests import (
 )
 from ...service.results import DeletedInvoice, InvoiceDetail
 from ..auth import Sess
-from ..idempotency import recorder
+from ..idempotency import HEADER, REPLAYED, recorder, replayed_refusal, service_keyed
 from ..invoice_view import dayzero_invoice
 from ..schemas import BatchInvoiceResponse, BatchItemResult, InvoiceList, InvoiceResponse
 from .common import pdf_response
@@ -40,12 +42,19 @@ def _detail(s, request: Request, invoice_id: str) -> InvoiceResponse:
 
 
 @router.post("/api/v1/invoices", status_code=201, response_model=InvoiceResponse, summary="Create invoice")
-def create_invoice(s: Sess, body: InvoiceCreateRequest, request: Request):
+@service_keyed
+def create_invoice(s: Sess, body: InvoiceCreateRequest, request: Request, response: Response):
     """Create a draft invoice of custom line items (prices in minor units). With `recurring`, also a
-    recurring template that drafts an invoice every period."""
-    # with an Idempotency-Key, the invoice and the stored answer are one transaction
-    detail = invoices.create(s, body, record=recorder(request, 201, lambda d: _view(request, d)))
-    return _view(request, detail)
+    recurring template that drafts an invoice every period. An Idempotency-Key is the same key as the CLI's
+    `--idempotency-key` and the MCP tool's `idempotency_key`: one key, one invoice."""
+    # with an Idempotency-Key, the invoice and the stored answer are one transaction (the service keeps it)
+    try:
+        once = invoices.create_once(s, body, idempotency_key=request.headers.get(HEADER))
+    except ReplayedRefusal as exc:
+        raise replayed_refusal(exc) from None
+    if once.replayed:
+        response.headers[REPLAYED] = "true"
+    return _view(request, once.value)
 
 
 @router.post(
@@ -149,8 +158,9 @@ def release(s: Sess, invoice_id: str, request: Request, body: ReleaseRequest | N
 
 
 @router.post("/api/v1/invoices/{invoice_id}/finalize", response_model=InvoiceResponse, summary="Finalize")
-def finalize(invoice_id: str, request: Request, s: Sess):
-    """approved -> open, with the business's next invoice number. A draft or held one: 409 invoice_not_approved."""
+def finalize(invoice_id: str, request: Request, s: Sess, body: FinalizeRequest | None = None):
+    """approved -> open, with the business's next invoice number. A draft or held one: 409 invoice_not_approved.
+    No body, or an empty object: finalize has no option, and a field sent (`note`, `force`) is a 422."""
     lifecycle.finalize(s, [invoice_id])
     return _detail(s, request, invoice_id)
 
