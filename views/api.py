@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import access
+from engine.service.limits import MAX_TOKEN_NAME
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._database import db_path, session
@@ -71,7 +72,13 @@ with left, st.container(border=True):
     st.markdown("**Create a token**")
     businesses = _reads.businesses(db)
     business = st.selectbox("Business", businesses, key="api_token_business", index=0 if businesses else None)
-    st.text_input("Name", key="api_token_name", placeholder="e.g. finance-bot", help="unique; to find and revoke it")
+    st.text_input(
+        "Name",
+        key="api_token_name",
+        placeholder="e.g. finance-bot",
+        help="unique; to find and revoke it",
+        max_chars=MAX_TOKEN_NAME,  # the application layer's bound: the box stops there
+    )
     st.button(
         "Create token",
         key="api_create_token",

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
-from engine.service.formats import format_major
+from engine.service.formats import MAX_TEXT, format_major
 from engine.service.reads import REVIEW_FLAGS
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
@@ -82,7 +82,7 @@ def _hold(ids: list[str], reason_key: str, token: tuple) -> None:
         lifecycle.hold(session(), ids, reason)  # all or nothing: one that cannot be held refuses the selection
         return f"Put {len(ids):,} invoice(s) on hold ({reason}): release them before they can be approved."
 
-    if run_action(("rv_hold", *token), "Hold", work, where=WHERE, close=HOLD_POPOVER):
+    if run_action(("rv_hold", *token), "Hold", work, where=WHERE, refused_where=HOLD_WHERE, close=HOLD_POPOVER):
         st.session_state[reason_key] = ""  # the next hold starts with an empty reason
 
 
@@ -336,7 +336,10 @@ def actions(table, shown: pd.DataFrame, selected: pd.DataFrame, version: tuple) 
     with c[1], action_popover(f"Hold {len(holdable):,} selected…", HOLD_POPOVER, disabled=not holdable):
         with st.form("rv_hold_form", border=False):
             st.text_input(
-                "Reason (kept with each invoice)", key="rv_hold_reason", placeholder="e.g. usage looks doubled"
+                "Reason (kept with each invoice)",
+                key="rv_hold_reason",
+                placeholder="e.g. usage looks doubled",
+                max_chars=MAX_TEXT,  # the application layer's bound: the box stops there
             )
             st.form_submit_button("Put on hold", on_click=_hold, args=(holdable, "rv_hold_reason", (sel_ids, *token)))
         show_flash(HOLD_WHERE)
