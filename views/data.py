@@ -270,9 +270,9 @@ with tab_tables:
         st.subheader("Customers and contracts")
         st.caption("per business and contract currency")
         sellers = _reads.business_names(db)
-        counts = _reads.customer_counts(db)
-        counts = counts.assign(business_id=[business(sellers, b) for b in counts["business_id"]])  # by name
-        st.dataframe(labelled(counts), hide_index=True, key="customer_counts", placeholder="")
+        customers = _reads.customer_counts(db)
+        customers = customers.assign(business_id=[business(sellers, b) for b in customers["business_id"]])  # by name
+        st.dataframe(labelled(customers), hide_index=True, key="customer_counts", placeholder="")
     with right:
         st.subheader("Invoices")
         st.caption("per business, currency and status")
