@@ -86,7 +86,7 @@ def _max_chars(items, key: str) -> int:
     return widget(items, key).proto.max_chars
 
 
-def test_every_free_text_box_stops_at_the_application_layers_limit(mixed_db):
+def test_every_free_text_box_stops_at_the_application_layers_limit(mixed_db):  # noqa: F811 (the fixture)
     path, kinds = mixed_db
     draft = db_rows(path, "SELECT invoice_id FROM invoices WHERE status = 'draft' LIMIT 1")[0][0]
     at = start_app()
@@ -120,7 +120,7 @@ def _popover(at, label: str):
     return found
 
 
-def test_a_refused_hold_is_said_inside_its_popover(mixed_db):
+def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the fixture)
     """Hold… refused by the application layer (a reason it cannot store: a NUL character; one too long no longer gets
     past the box): the refusal is shown inside the popover, which stays open, not under it where the popover covers
     it."""
@@ -205,7 +205,7 @@ def test_the_credit_notes_table_names_the_lines_credited(workbench_db):
 # --- 7. businesses by name; the number column ------------------------------------------------------------------
 
 
-def test_the_data_page_names_the_businesses(mixed_db):
+def test_the_data_page_names_the_businesses(mixed_db):  # noqa: F811 (the fixture)
     path, _ = mixed_db
     names = dict(db_rows(path, "SELECT business_id, name FROM businesses"))
     assert names
@@ -218,7 +218,7 @@ def test_the_data_page_names_the_businesses(mixed_db):
     assert not set(invoices["business"]) & set(names)
 
 
-def test_the_ledgers_number_column_is_wide_enough_for_a_whole_number(mixed_db):
+def test_the_ledgers_number_column_is_wide_enough_for_a_whole_number(mixed_db):  # noqa: F811 (the fixture)
     at = start_app()
     open_page(at, "views/ledger.py")
     (table,) = [d for d in at.dataframe if "balance due" in d.value.columns]
