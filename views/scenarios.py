@@ -354,6 +354,7 @@ def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
                 y=list(frame[column]),
                 text=[money_of_major(v, cur) for v in frame[column]],
                 textposition="outside",
+                textangle=-90,  # upright, two bars side by side: their labels never overlap
                 cliponaxis=False,
                 hovertemplate=f"%{{x}} · {name}: %{{text}}<extra></extra>",
             )
@@ -366,9 +367,14 @@ def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
         yaxis_title=cur,
         height=400,
         margin={"t": 64, "b": 8},
-        uniformtext={"minsize": 9, "mode": "show"},
+        uniformtext={"minsize": 10, "mode": "show"},
     )
     fig.update_xaxes(type="category")
+    # room above (and below) the bars for their labels: the axis range is drawing, the labels are the amounts
+    lengths = [float(v) for column in ("baseline", "scenario") for v in frame[column]]
+    if lengths:
+        low, high = min(0.0, *lengths), max(0.0, *lengths)
+        fig.update_yaxes(range=[low * 1.35, high * 1.35 or 1])
     return fig
 
 
