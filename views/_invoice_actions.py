@@ -38,6 +38,7 @@ def _finalize(invoice_id: str, prefix: str) -> None:
         "Finalize",
         work,
         where=place(prefix),
+        refused_where=_popover(prefix, "finalize", invoice_id),  # inside the popover, which stays open
         close=_popover(prefix, "finalize", invoice_id),
     )
 
@@ -183,6 +184,7 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
             on_click=_finalize,
             args=(inv.invoice_id, prefix),
         )
+        show_flash(_popover(prefix, "finalize", inv.invoice_id))  # a refusal, under the button pressed
 
 
 def void_control(inv: Invoice, prefix: str) -> None:

@@ -37,7 +37,9 @@ def _revoke(name: str) -> None:
         access.revoke(session(), name)
         return f"Revoked token {name!r}: requests with it are refused from now on."
 
-    run_action(("revoke_token", name), "Revoke", work, where=REVOKE_WHERE, close=REVOKE_POPOVER)
+    run_action(
+        ("revoke_token", name), "Revoke", work, where=REVOKE_WHERE, refused_where=REVOKE_POPOVER, close=REVOKE_POPOVER
+    )
 
 
 st.title("API")
@@ -107,6 +109,7 @@ with right, st.container(border=True):
         if chosen is not None:
             st.write(f"Revoke **{chosen}**? Every request with it is refused (401) from now on; this cannot be undone.")
             st.button("Revoke token", key="api_revoke_confirm", type="primary", on_click=_revoke, args=(chosen,))
+            show_flash(REVOKE_POPOVER)  # a refusal, inside the popover that stays open
     show_flash(REVOKE_WHERE)
 
 with st.expander("Connect an MCP client"):

@@ -106,7 +106,9 @@ def _finalize(ids: list[str], token: tuple) -> None:
         )
         return f"Finalized {len(done):,} invoice(s): open, numbered ({numbers})."
 
-    run_action(("rv_finalize", *token), "Finalize", work, where=WHERE, close=FINALIZE_POPOVER)
+    run_action(
+        ("rv_finalize", *token), "Finalize", work, where=WHERE, refused_where=FINALIZE_POPOVER, close=FINALIZE_POPOVER
+    )
 
 
 def _in_words(text: str) -> str:
@@ -408,6 +410,7 @@ def finalize_control(frame: pd.DataFrame, approved_selected: list[str], token: t
             on_click=_finalize,
             args=(ids, (tuple(ids), *token)),
         )
+        show_flash(FINALIZE_POPOVER)  # a refusal, inside the popover that stays open
 
 
 def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:
