@@ -20,7 +20,7 @@ from engine.service import BillsimError
 from views import _reads
 
 PAGE = "page"  # the top of the page: what no button's place claims (a page-wide refusal, a finished import)
-RUNS, REFUSED_AT = "full_runs", "refused_at"  # count_run, refusal_until_next_action
+RUNS, SHOWN_IN_RUN = "full_runs", "shown_in_run"  # count_run, refusal_until_next_action
 SHOW = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}
 
 
@@ -55,17 +55,18 @@ def count_run() -> None:
 
 def refusal_until_next_action(where: str) -> None:
     """In an action's callback, after it: a refusal it left at `where` goes as soon as the analyst does anything
-    else (the run after the one that shows it; `drop_stale_refusal` on the page drops it)."""
+    else (the run after the one that shows it; `drop_stale_refusal` on the page drops it). The mark is the
+    refusal's own: the next action's messages replace it."""
     fb = _feedback()
     if fb["where"] == where and any(kind == "error" for kind, _ in fb["messages"]):
-        st.session_state[REFUSED_AT] = (where, st.session_state.get(RUNS, 0) + 1)  # the run about to show it
+        fb[SHOWN_IN_RUN] = st.session_state.get(RUNS, 0) + 1  # the run about to show it
 
 
 def drop_stale_refusal(where: str) -> None:
     """Forget the refusal `refusal_until_next_action` marked at `where` once a later run (another action) came."""
-    marked = st.session_state.get(REFUSED_AT)
-    if marked and marked[0] == where and st.session_state.get(RUNS, 0) > marked[1]:
-        st.session_state.pop(REFUSED_AT, None)
+    fb = _feedback()
+    shown_in = fb.get(SHOWN_IN_RUN)
+    if fb["where"] == where and shown_in is not None and st.session_state.get(RUNS, 0) > shown_in:
         drop_refusal(where)
 
 
