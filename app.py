@@ -3,13 +3,15 @@
 import streamlit as st
 
 from engine.service import BillsimError, Caller
+from engine.service.limits import MAX_NAME
 from views import _reads
-from views._actions import clear_feedback
+from views._actions import clear_feedback, count_run
 from views._database import application, db_path, init_session
 from views._routing import PAGES
 
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
 init_session()
+count_run()  # views._actions.refusal_until_next_action: a refusal lasts until the next thing the analyst does
 st.session_state.pop("data_changed", None)  # this run draws the whole page: no fragment needs to (views._actions)
 try:
     application(db_path())  # created, migrated and (when empty) seeded with the demo on first start
@@ -36,7 +38,9 @@ pages = st.navigation(
 )
 # Who acts, for the audit trail of every change (approve, hold, finalize, …); the OS user until changed.
 st.session_state.setdefault("actor", Caller.local().actor)
-st.sidebar.text_input("Your name", key="actor", help="recorded with every change you make to an invoice")
+st.sidebar.text_input(
+    "Your name", key="actor", help="recorded with every change you make to an invoice", max_chars=MAX_NAME
+)
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)
     st.switch_page(goto)

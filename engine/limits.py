@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from .errors import ValidationError
-from .money import BIGINT_MAX
+from .money import BIGINT_MAX, MONEY_LIMIT
 
 FIRST_DATE = dt.date(1900, 1, 1)
 LAST_DATE = dt.date(2199, 12, 31)
@@ -28,6 +29,7 @@ MAX_RANGE_YEARS = 10  # a what-if bills every cycle starting in its range: at mo
 MAX_LINES = 1000  # lines of one invoice made by hand
 MAX_ITEMS = 1000  # invoices of one batch
 MAX_NAME = 200  # an id or a name
+MAX_TOKEN_NAME = 100  # an API token's name (it is its actor's name over the API: api:<name>)
 MAX_TEXT = 2000  # a description, a note, a reason
 MAX_IDS = 100_000  # ids named in one request (a run's contracts or customers)
 MAX_PAGE = 500  # rows of one page of a list
@@ -98,6 +100,15 @@ def check_minor(value: int, field: str = "amount") -> int:
     if not -MINOR_MAX <= value <= MINOR_MAX:
         raise _invalid(field, f"{value} is beyond the largest storable amount")
     return value
+
+
+def beyond_money_limit(amount: Decimal, shown: str | None = None) -> str | None:
+    """What is wrong with an amount in major units at or beyond the money bound (money.MONEY_LIMIT), in the one
+    wording every front end shows ("1E+30 is beyond the largest amount (100,000,000,000,000 major units)"; `shown`:
+    the amount as the user typed it); None when it is within."""
+    if abs(amount) < MONEY_LIMIT:
+        return None
+    return f"{amount if shown is None else shown} is beyond the largest amount ({MONEY_LIMIT:,} major units)"
 
 
 def check_demo_size(contracts: int, usage_rows: int | None) -> None:

@@ -20,6 +20,7 @@ from engine.service import BillsimError
 from views import _reads
 
 PAGE = "page"  # the top of the page: what no button's place claims (a page-wide refusal, a finished import)
+RUNS, SHOWN_IN_RUN = "full_runs", "shown_in_run"  # count_run, refusal_until_next_action
 SHOW = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}
 
 
@@ -44,6 +45,29 @@ def drop_refusal(where: str) -> None:
     fb = _feedback()
     if fb["where"] == where and any(kind == "error" for kind, _ in fb["messages"]):
         clear_feedback()
+
+
+def count_run() -> None:
+    """One more full run of the page (app.py): every full run follows something the analyst did (a click, a
+    widget changed, a popover opened)."""
+    st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1
+
+
+def refusal_until_next_action(where: str) -> None:
+    """In an action's callback, after it: a refusal it left at `where` goes as soon as the analyst does anything
+    else (the run after the one that shows it; `drop_stale_refusal` on the page drops it). The mark is the
+    refusal's own: the next action's messages replace it."""
+    fb = _feedback()
+    if fb["where"] == where and any(kind == "error" for kind, _ in fb["messages"]):
+        fb[SHOWN_IN_RUN] = st.session_state.get(RUNS, 0) + 1  # the run about to show it
+
+
+def drop_stale_refusal(where: str) -> None:
+    """Forget the refusal `refusal_until_next_action` marked at `where` once a later run (another action) came."""
+    fb = _feedback()
+    shown_in = fb.get(SHOWN_IN_RUN)
+    if fb["where"] == where and shown_in is not None and st.session_state.get(RUNS, 0) > shown_in:
+        drop_refusal(where)
 
 
 def show_flash(where: str = PAGE) -> None:
@@ -77,6 +101,7 @@ def run_action(
     work: Callable[[], str | None],
     *,
     where: str = PAGE,
+    refused_where: str | None = None,
     show_refusal: bool = True,
     close: str | None = None,
 ) -> bool:
@@ -86,7 +111,9 @@ def run_action(
     so a double click, or a rerun that replays the click, finds the token done and does nothing. The
     user is told what the first click did, at the action's place `where`. A refused action
     (BillsimError) is shown as an error (unless the page shows it itself: `show_refusal=False`) and leaves
-    its token free for a retry. `close`: the key of the action's popover, closed once the action is done.
+    its token free for a retry, at `refused_where` when given (an action in a popover: the popover stays open, so
+    its refusal is said inside it, not under it where the open popover covers it). `close`: the key of the action's
+    popover, closed once the action is done.
     """
     done: dict = st.session_state.setdefault("done_actions", {})
     if token in done:
@@ -104,7 +131,7 @@ def run_action(
     except BillsimError as exc:
         del done[token]
         if show_refusal:
-            flash("error", f"{label} refused: {exc}", where)
+            flash("error", f"{label} refused: {exc}", refused_where or where)
         else:  # the page shows the refusal itself (e.g. the import's problems): no older message beside it
             clear_feedback()
         return False

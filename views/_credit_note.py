@@ -108,6 +108,12 @@ def _summary(inv: Invoice, notes: list[CreditNote]) -> None:
     c[3].metric("Balance due", balance, help="total − credit applied − paid − credit notes' offsets")
 
 
+def credited_lines(note: CreditNote) -> str:
+    """The invoice lines a note credits, named as lines ('line 2', 'lines 1, 3'): a bare '2' reads as a count."""
+    numbers = sorted({i.line_no for i in note.items})
+    return ("line " if len(numbers) == 1 else "lines ") + ", ".join(map(str, numbers)) if numbers else ""
+
+
 def _notes_table(inv: Invoice, notes: list[CreditNote], key: str) -> None:
     cur = inv.currency
     st.dataframe(
@@ -118,7 +124,7 @@ def _notes_table(inv: Invoice, notes: list[CreditNote], key: str) -> None:
                     "issued (UTC)": n.created_at.replace(tzinfo=None) if n.created_at else None,
                     "by": n.actor,
                     "reason": (n.reason or "").replace("_", " "),
-                    "lines": ", ".join(str(i.line_no) for i in n.items),
+                    "credited lines": credited_lines(n),
                     "tax": money(n.tax_minor, cur),
                     "total": money(n.total_minor, cur),
                     "off the balance": money(n.offset_minor, cur),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.service import invoices, lifecycle
-from engine.service.formats import Invoice
+from engine.service.formats import MAX_TEXT, Invoice
 from views import _reads
 from views._actions import action_popover, flash, run_action, show_flash
 from views._database import db_path, session
@@ -38,6 +38,7 @@ def _finalize(invoice_id: str, prefix: str) -> None:
         "Finalize",
         work,
         where=place(prefix),
+        refused_where=_popover(prefix, "finalize", invoice_id),  # inside the popover, which stays open
         close=_popover(prefix, "finalize", invoice_id),
     )
 
@@ -52,7 +53,14 @@ def _void(invoice_id: str, reason_key: str, prefix: str) -> None:
         inv = lifecycle.void(session(), invoice_id, reason)
         return f"Voided invoice {invoice_number(inv)} ({reason}); its cycle can be drafted again."
 
-    if run_action(("void", invoice_id), "Void", work, where=place(prefix), close=_popover(prefix, "void", invoice_id)):
+    if run_action(
+        ("void", invoice_id),
+        "Void",
+        work,
+        where=place(prefix),
+        refused_where=f"{reason_key}_where",  # inside the popover, which stays open
+        close=_popover(prefix, "void", invoice_id),
+    ):
         st.session_state[reason_key] = ""
 
 
@@ -99,7 +107,14 @@ def _hold(invoice_id: str, reason_key: str, seen: int, prefix: str) -> None:
         return f"On hold ({reason}): release it before it can be approved."
 
     token = ("hold", invoice_id, seen)
-    if run_action(token, "Hold", work, where=place(prefix), close=_popover(prefix, "hold", invoice_id)):
+    if run_action(
+        token,
+        "Hold",
+        work,
+        where=place(prefix),
+        refused_where=f"{reason_key}_where",  # inside the popover, which stays open
+        close=_popover(prefix, "hold", invoice_id),
+    ):
         st.session_state[reason_key] = ""
 
 
@@ -166,7 +181,12 @@ def hold_control(inv: Invoice, prefix: str, seen: int) -> None:
         help="keep it from being approved or finalized until it is released",
     ):
         with st.form(f"{prefix}_hold_{inv.invoice_id}", border=False):
-            st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. usage looks doubled")
+            st.text_input(
+                "Reason (kept with the invoice)",
+                key=reason_key,
+                placeholder="e.g. usage looks doubled",
+                max_chars=MAX_TEXT,  # the application layer's bound: the box stops there
+            )
             st.form_submit_button("Put on hold", on_click=_hold, args=(inv.invoice_id, reason_key, seen, prefix))
         show_flash(f"{reason_key}_where")
 
@@ -191,6 +211,7 @@ def finalize_control(inv: Invoice, prefix: str) -> None:
             on_click=_finalize,
             args=(inv.invoice_id, prefix),
         )
+        show_flash(_popover(prefix, "finalize", inv.invoice_id))  # a refusal, under the button pressed
 
 
 def delete_control(inv: Invoice, prefix: str) -> None:
@@ -246,7 +267,9 @@ def void_control(inv: Invoice, prefix: str) -> None:
                 f"Void invoice **{invoice_number(inv)}** of {money(inv.total_minor, inv.currency)}? It keeps its "
                 "number and collects nothing more; its cycle may be drafted again."
             )
-            st.text_input("Reason (kept with the invoice)", key=reason_key, placeholder="e.g. billed twice")
+            st.text_input(
+                "Reason (kept with the invoice)", key=reason_key, placeholder="e.g. billed twice", max_chars=MAX_TEXT
+            )
             st.form_submit_button("Void the invoice", on_click=_void, args=(inv.invoice_id, reason_key, prefix))
         show_flash(f"{reason_key}_where")
 

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from engine.service.formats import MAX_RANGE_YEARS
+from engine.service.limits import MAX_NAME
 from views import _reads
 from views._database import db_path
 from views._format import customer, fmt_date
@@ -53,7 +54,10 @@ def contract_picker(prefix: str) -> dict | None:
     """Searchable contract choice shared by pages through st.session_state['contract_id']."""
     db = db_path()
     search = st.text_input(
-        "Find a contract", key=f"{prefix}_contract_search", placeholder="contract id, customer id or customer name"
+        "Find a contract",
+        key=f"{prefix}_contract_search",
+        placeholder="contract id, customer id or customer name",
+        max_chars=MAX_NAME,
     )
     rows = _reads.search_contracts(db, search or "", 200)
     current = st.session_state.get("contract_id")

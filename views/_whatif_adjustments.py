@@ -16,6 +16,7 @@ import datetime as dt
 
 import streamlit as st
 
+from engine.service.limits import MAX_NAME
 from views._format import DATE_FORMAT, business, plain_number
 
 ss = st.session_state
@@ -38,8 +39,10 @@ def coupon_form(choices: dict[str, list[str]], applied_on: dt.date) -> None:
     """The coupon's fields (keys scn_coupon_*); `applied_on` the date shown until one is chosen."""
     ss.setdefault("scn_coupon_id", next_coupon_id(ss.get("scn_changes", [])))  # and after each coupon added
     c1, c2 = st.columns(2)
-    c1.text_input("Coupon id (a new one)", key="scn_coupon_id", help="not the id of a stored coupon")
-    c2.text_input("Name (as the invoice shows it)", value="What-if coupon", key="scn_coupon_name")
+    c1.text_input(
+        "Coupon id (a new one)", key="scn_coupon_id", help="not the id of a stored coupon", max_chars=MAX_NAME
+    )
+    c2.text_input("Name (as the invoice shows it)", value="What-if coupon", key="scn_coupon_name", max_chars=MAX_NAME)
     kind = st.radio("Kind", list(KINDS), format_func=KINDS.get, horizontal=True, key="scn_coupon_kind")
     if kind == "percentage":
         st.text_input("Percent off (more than 0, at most 100)", value="10", key="scn_coupon_percent")

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import access
+from engine.service.limits import MAX_TOKEN_NAME
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._database import db_path, session
@@ -36,7 +37,9 @@ def _revoke(name: str) -> None:
         access.revoke(session(), name)
         return f"Revoked token {name!r}: requests with it are refused from now on."
 
-    run_action(("revoke_token", name), "Revoke", work, where=REVOKE_WHERE, close=REVOKE_POPOVER)
+    run_action(
+        ("revoke_token", name), "Revoke", work, where=REVOKE_WHERE, refused_where=REVOKE_POPOVER, close=REVOKE_POPOVER
+    )
 
 
 st.title("API")
@@ -71,7 +74,13 @@ with left, st.container(border=True):
     st.markdown("**Create a token**")
     businesses = _reads.businesses(db)
     business = st.selectbox("Business", businesses, key="api_token_business", index=0 if businesses else None)
-    st.text_input("Name", key="api_token_name", placeholder="e.g. finance-bot", help="unique; to find and revoke it")
+    st.text_input(
+        "Name",
+        key="api_token_name",
+        placeholder="e.g. finance-bot",
+        help="unique; to find and revoke it",
+        max_chars=MAX_TOKEN_NAME,  # the application layer's bound: the box stops there
+    )
     st.button(
         "Create token",
         key="api_create_token",
@@ -100,6 +109,7 @@ with right, st.container(border=True):
         if chosen is not None:
             st.write(f"Revoke **{chosen}**? Every request with it is refused (401) from now on; this cannot be undone.")
             st.button("Revoke token", key="api_revoke_confirm", type="primary", on_click=_revoke, args=(chosen,))
+            show_flash(REVOKE_POPOVER)  # a refusal, inside the popover that stays open
     show_flash(REVOKE_WHERE)
 
 with st.expander("Connect an MCP client"):

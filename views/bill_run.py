@@ -9,6 +9,7 @@ double click never starts a second one. The engine skips cycles that already hav
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from engine.service import BillsimError, bill_runs
 from engine.service.formats import FIRST_DATE, LAST_DATE, to_major
+from engine.service.limits import MAX_NAME
 from views import _reads
 from views._actions import data_changed, flash, show_flash
 from views._database import db_path, session
@@ -158,6 +160,22 @@ def _product_chart(run_id: str):
     return fig
 
 
+def _totals_row(totals: dict) -> dict:
+    """A currency's totals as the report's table shows them: subtotal, coupon discount (negative, as on an invoice's
+    lines), tax and total, so the row adds up (subtotal − discount + tax = total). A report stored before coupons
+    existed has no discount: it was 0."""
+    cur = totals["currency"]
+    discount = Decimal(str(totals.get("discount") or 0))
+    return {
+        "currency": cur,
+        "invoices": totals["invoices"],
+        "subtotal": money_of_major(totals["subtotal"], cur),
+        "coupon discount": money_of_major(-discount if discount else discount, cur),
+        "tax": money_of_major(totals["tax"], cur),
+        "total": money_of_major(totals["total"], cur),
+    }
+
+
 def show_report(run: dict) -> None:
     report = run.get("report") or {}
     scope = run.get("scope") or {}
@@ -202,21 +220,18 @@ def show_report(run: dict) -> None:
         st.error(f"{len(report['failed'])} contract(s) failed and were left out; the others were billed.")
         st.dataframe(labelled(pd.DataFrame(report["failed"])), hide_index=True, key="run_failed", placeholder="")
     if report["totals"]:
+        amounts = ("subtotal", "coupon discount", "tax", "total")
         st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "currency": t["currency"],
-                        "invoices": t["invoices"],
-                        **{part: money_of_major(t[part], t["currency"]) for part in ("subtotal", "tax", "total")},
-                    }
-                    for t in report["totals"]
-                ]
-            ),
+            pd.DataFrame([_totals_row(t) for t in report["totals"]]),
             hide_index=True,
             key="run_totals",
             placeholder="",
-            column_config={c: st.column_config.TextColumn(alignment="right") for c in ("subtotal", "tax", "total")},
+            column_config={
+                **{c: st.column_config.TextColumn(alignment="right") for c in amounts},
+                "coupon discount": st.column_config.TextColumn(
+                    alignment="right", help="what the coupons took (spec section 11): subtotal − discount + tax = total"
+                ),
+            },
         )
     if run.get("include_delayed_charges"):
         st.caption(f"Delayed charges swept onto this run's invoices: {report['delayed_charges_swept']:,}")
@@ -325,7 +340,9 @@ if scope == "One business":
     options = _reads.businesses(db)
     business_id = st.selectbox("Business", options, key="run_business") if options else None
 elif scope == "Chosen customers":
-    search = st.text_input("Find customers", key="run_customer_search", placeholder="customer id or name")
+    search = st.text_input(
+        "Find customers", key="run_customer_search", placeholder="customer id or name", max_chars=MAX_NAME
+    )
     chosen = list(st.session_state.get("run_customers") or [])
     found = _reads.search_customers(db, search or "", 200)
     names = {r["customer_id"]: f"{r['customer_id']} · {r['name']} ({r['currency']})" for r in found}
@@ -364,9 +381,10 @@ not_due = (
 )
 if not_due:
     st.warning(
-        f"{not_due:,} of the cycles this run would draft are not due yet: billed in arrears, they end on or after "
-        f"today ({fmt_date(today)}), so their usage may still grow. A run bills the cycle that contains its date; "
-        "to bill only cycles that have ended, choose a date in the last cycle that ended."
+        f"{not_due:,} of the cycles this run would draft are not due yet: their bill-for date is after today "
+        f"({fmt_date(today)}), so their invoices would be dated in the future (and the usage of a cycle billed in "
+        "arrears may still grow). A run bills the cycle that contains its date, whatever its billing mode; to bill "
+        "only cycles that are due, choose an earlier period date."
     )
 ready = (
     period_date is not None

@@ -20,7 +20,7 @@ from engine.service.reads import BROWSABLE_TABLES, DATA_FILES
 from views import _reads
 from views._actions import flash, run_action, show_flash
 from views._database import db_path, replace_database, session
-from views._format import DATE_FORMAT, balance_text, dates_as_dates, labelled, money
+from views._format import DATE_FORMAT, balance_text, business, dates_as_dates, labelled, money
 
 UPLOAD_KEY = "data_upload"
 TABS = ("Tables", "Import CSV files", "Demo data")
@@ -269,7 +269,10 @@ with tab_tables:
     with left:
         st.subheader("Customers and contracts")
         st.caption("per business and contract currency")
-        st.dataframe(labelled(_reads.customer_counts(db)), hide_index=True, key="customer_counts", placeholder="")
+        sellers = _reads.business_names(db)
+        customers = _reads.customer_counts(db)
+        customers = customers.assign(business_id=[business(sellers, b) for b in customers["business_id"]])  # by name
+        st.dataframe(labelled(customers), hide_index=True, key="customer_counts", placeholder="")
     with right:
         st.subheader("Invoices")
         st.caption("per business, currency and status")
@@ -279,7 +282,7 @@ with tab_tables:
                 pd.DataFrame(
                     [
                         {
-                            "business": r["business_id"],
+                            "business": business(sellers, r["business_id"]),
                             "currency": r["currency"],
                             "status": r["status"].replace("_", " "),
                             "invoices": r["invoices"],

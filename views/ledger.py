@@ -16,7 +16,7 @@ from engine.service import BillsimError, ledger, lifecycle, requests
 from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
 from views import _reads
-from views._actions import flash, run_action, show_flash
+from views._actions import drop_stale_refusal, flash, refusal_until_next_action, run_action, show_flash
 from views._credit_note import credit_section
 from views._database import db_path, session
 from views._format import (
@@ -48,6 +48,7 @@ ORDER_NAMES = {
     "customer": "customer",
 }
 DATES = ("period start", "period end", "due date")
+NUMBER_WIDTH = 150  # px: the invoice number column
 EXPORT_WHERE = "ledger_export"
 
 
@@ -66,6 +67,7 @@ def _pay(invoice_id: str, paid_seen: str) -> None:
     # The amount paid when the form was drawn: the same click replayed finds its token done. The
     # amount box is keyed by it too, so after a payment it is a new box holding the new balance.
     run_action(("pay", invoice_id, paid_seen, text, method), "Payment", work, where=place("ledger"))
+    refusal_until_next_action(place("ledger"))  # e.g. not through the credit-note steps that follow
 
 
 def _prepare_export(fmt: str, filters: dict | None) -> None:
@@ -154,6 +156,7 @@ def _open_invoice(db: str, pick: str) -> None:
                     p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
                     p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
             void_control(inv, "ledger")
+        drop_stale_refusal(place("ledger"))  # a refusal of a payment goes once the analyst did something else
         show_flash(place("ledger"))  # what the buttons above just did
         show_invoice(inv, key="ledger")
         credit_section(inv, key="ledger")  # credit notes, balance, "Credit note…"; the customer's credit
@@ -273,6 +276,8 @@ else:
         placeholder="",
         column_config={
             **{c: st.column_config.DateColumn(format=DATE_FORMAT) for c in DATES},
+            # wide enough for a whole number (N-2026-000001, a longer prefix too): cut, it reads as another number
+            "number": st.column_config.TextColumn(width=NUMBER_WIDTH),
             "total": st.column_config.TextColumn(help=amount, alignment="right"),
             "balance due": st.column_config.TextColumn(help=amount, alignment="right"),
             "created (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),

@@ -17,6 +17,7 @@ import streamlit as st
 
 from engine.service import BillsimError, ValidationError, invoices
 from engine.service.formats import exact_minor
+from engine.service.limits import MAX_NAME, MAX_TEXT, beyond_money_limit
 from engine.service.seed_bodies import batch_from_csv
 from views import _reads
 from views._actions import drop_refusal, flash, run_action, show_flash
@@ -44,6 +45,8 @@ def _minor(text, currency: str, row: int) -> int:
         amount = Decimal(str(text).strip())
     except InvalidOperation:
         raise ValidationError(f"line {row}: unit price {text!r} is not a number (write e.g. 12.50)") from None
+    if amount.is_finite() and (beyond := beyond_money_limit(amount, str(text).strip())):
+        raise ValidationError(f"line {row}: unit price {beyond}")  # typed in major units: said in them
     minor = exact_minor(amount, currency) if amount.is_finite() else None
     if minor is None:
         raise ValidationError(f"line {row}: unit price {text} has more decimals than {currency} has")
@@ -192,7 +195,9 @@ db = db_path()
 one, batch = st.tabs(["One invoice", "Batch from a file"])
 
 with one:
-    search = st.text_input("Find a customer", key="manual_customer_search", placeholder="customer id or name")
+    search = st.text_input(
+        "Find a customer", key="manual_customer_search", placeholder="customer id or name", max_chars=MAX_NAME
+    )
     customers = _reads.search_customers(db, search or "", 200)
     by_id = {c["customer_id"]: c for c in customers}
     chosen_id = select_current(
@@ -217,7 +222,9 @@ with one:
         help="default: the customer's",
     )
     c2.date_input("Due date", key="manual_due", value=dt.date.today() + dt.timedelta(days=30), format=DATE_FORMAT)
-    c3.text_input("Description", key="manual_description", placeholder="optional, shown on the invoice")
+    c3.text_input(
+        "Description", key="manual_description", placeholder="optional, shown on the invoice", max_chars=MAX_TEXT
+    )
     st.markdown("**Line items** (unit price in major units, e.g. 12.50)")
     st.data_editor(
         pd.DataFrame(START_LINES),
@@ -226,7 +233,7 @@ with one:
         hide_index=True,
         width="stretch",
         column_config={
-            "description": st.column_config.TextColumn("Description", required=True),
+            "description": st.column_config.TextColumn("Description", required=True, max_chars=MAX_TEXT),
             "unit_price": st.column_config.TextColumn("Unit price", help="major units, exact: 12.50"),
             "quantity": st.column_config.TextColumn("Quantity", help="a whole number, 1 or more"),
         },

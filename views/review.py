@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
-from engine.service.formats import format_code, format_code_major
+from engine.service.formats import MAX_TEXT, format_code, format_code_major
 from engine.service.reads import REVIEW_FLAGS
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
@@ -89,7 +89,7 @@ def _hold(ids: list[str], reason_key: str, token: tuple) -> None:
         lifecycle.hold(session(), ids, reason)  # all or nothing: one that cannot be held refuses the selection
         return f"Put {len(ids):,} invoice(s) on hold ({reason}): release them before they can be approved."
 
-    if run_action(("rv_hold", *token), "Hold", work, where=WHERE, close=HOLD_POPOVER):
+    if run_action(("rv_hold", *token), "Hold", work, where=WHERE, refused_where=HOLD_WHERE, close=HOLD_POPOVER):
         st.session_state[reason_key] = ""  # the next hold starts with an empty reason
 
 
@@ -113,7 +113,9 @@ def _finalize(ids: list[str], token: tuple) -> None:
         )
         return f"Finalized {len(done):,} invoice(s): open, numbered ({numbers})."
 
-    run_action(("rv_finalize", *token), "Finalize", work, where=WHERE, close=FINALIZE_POPOVER)
+    run_action(
+        ("rv_finalize", *token), "Finalize", work, where=WHERE, refused_where=FINALIZE_POPOVER, close=FINALIZE_POPOVER
+    )
 
 
 def _in_words(text: str) -> str:
@@ -352,7 +354,10 @@ def actions(table, shown: pd.DataFrame, selected: pd.DataFrame, version: tuple) 
     with c[1], action_popover(f"Hold {len(holdable):,} selected…", HOLD_POPOVER, disabled=not holdable):
         with st.form("rv_hold_form", border=False):
             st.text_input(
-                "Reason (kept with each invoice)", key="rv_hold_reason", placeholder="e.g. usage looks doubled"
+                "Reason (kept with each invoice)",
+                key="rv_hold_reason",
+                placeholder="e.g. usage looks doubled",
+                max_chars=MAX_TEXT,  # the application layer's bound: the box stops there
             )
             st.form_submit_button("Put on hold", on_click=_hold, args=(holdable, "rv_hold_reason", (sel_ids, *token)))
         show_flash(HOLD_WHERE)
@@ -421,6 +426,7 @@ def finalize_control(frame: pd.DataFrame, approved_selected: list[str], token: t
             on_click=_finalize,
             args=(ids, (tuple(ids), *token)),
         )
+        show_flash(FINALIZE_POPOVER)  # a refusal, inside the popover that stays open
 
 
 def invoice_panel(db: str, invoice_id: str, heading: str, key: str) -> None:

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.service import BillsimError, whatif
+from engine.service.limits import MAX_NAME
 from views import _reads
 from views._actions import clear_feedback, flash, run_action, show_flash
 from views._database import db_path, session
@@ -208,14 +209,14 @@ choices = whatif.choices(session())
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Scenario")
-    st.text_input("Name", key="scn_name")
+    st.text_input("Name", key="scn_name", max_chars=MAX_NAME)
     kind = st.selectbox("Add a change", list(TYPES), format_func=TYPES.get, key="scn_type")
     if kind == "price":
         scope = st.radio("Lines", ["A product", "One line", "All lines"], horizontal=True, key="scn_price_scope")
         if scope == "A product":
             st.selectbox("Product", choices["products"], key="scn_price_product")
         elif scope == "One line":
-            st.text_input("Line id", key="scn_price_line", placeholder="L-000001-1")
+            st.text_input("Line id", key="scn_price_line", placeholder="L-000001-1", max_chars=MAX_NAME)
         mode = st.radio("Change", ["By percent", "Set the unit price"], horizontal=True, key="scn_price_mode")
         if mode == "By percent":
             st.text_input("Percent (e.g. 10 or -5.5)", value="10", key="scn_price_percent")
@@ -225,7 +226,7 @@ with left:
         st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
         st.text_input("Percent", value="25", key="scn_usage_percent")
     elif kind == "tiers":
-        st.text_input(f"Line id ({' or '.join(whatif.tiered_models())})", key="scn_tiers_line")
+        st.text_input(f"Line id ({' or '.join(whatif.tiered_models())})", key="scn_tiers_line", max_chars=MAX_NAME)
         st.text_area(
             "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
             value="500, 0.90\n, 0.05",
@@ -234,7 +235,7 @@ with left:
     elif kind == "churn":
         st.text_area("Contract ids (comma or line separated)", key="scn_churn_ids")
     elif kind == "minimum_commitment":
-        st.text_input("Contract id", key="scn_min_contract")
+        st.text_input("Contract id", key="scn_min_contract", max_chars=MAX_NAME)
         st.text_input("Minimum per full cycle (blank removes it)", key="scn_min_amount")
     elif kind == "coupon":
         coupon_form(choices, default_from)
@@ -343,13 +344,38 @@ if ss.pop("scn_run_requested", False):
 
 
 def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
+    """Baseline and scenario side by side per `x` (a category: 'Nov 2026', never a date axis that reads '00:00:00'),
+    each bar labelled with its exact amount in the currency's format (the engine's Decimal, formatted; the bar's
+    length is only drawn)."""
     fig = go.Figure(
         [
-            go.Bar(name="Baseline", x=frame[x], y=list(frame["baseline"])),
-            go.Bar(name="Scenario", x=frame[x], y=list(frame["scenario"])),
+            go.Bar(
+                name=name,
+                x=list(frame[x]),
+                y=list(frame[column]),
+                text=[money_of_major(v, cur) for v in frame[column]],
+                textposition="outside",
+                textangle=-90,  # upright, two bars side by side: their labels never overlap
+                cliponaxis=False,
+                hovertemplate=f"%{{x}} · {name}: %{{text}}<extra></extra>",
+            )
+            for name, column in (("Baseline", "baseline"), ("Scenario", "scenario"))
         ]
     )
-    fig.update_layout(title=title, barmode="group", yaxis_title=cur, height=360, margin={"t": 48, "b": 8})
+    fig.update_layout(
+        title=title,
+        barmode="group",
+        yaxis_title=cur,
+        height=400,
+        margin={"t": 64, "b": 8},
+        uniformtext={"minsize": 10, "mode": "show"},
+    )
+    fig.update_xaxes(type="category")
+    # room above (and below) the bars for their labels: the axis range is drawing, the labels are the amounts
+    lengths = [float(v) for column in ("baseline", "scenario") for v in frame[column]]
+    if lengths:
+        low, high = min(0.0, *lengths), max(0.0, *lengths)
+        fig.update_yaxes(range=[low * 1.35, high * 1.35 or 1])
     return fig
 
 
@@ -449,7 +475,7 @@ def _show(result: dict) -> None:
     months = for_measure(effects["months"].query("currency == @cur"), measure)
     st.plotly_chart(
         _bars(
-            months.assign(month=months["month"].astype(str)),
+            months.assign(month=[f"{m:%b %Y}" for m in months["month"]]),  # "Nov 2026"
             "month",
             cur,
             f"Per month, {words} (cycles starting that month)",

@@ -17,9 +17,10 @@ import duckdb
 
 from ..db import retry_on_conflict
 from ..errors import NotFoundError, ValidationError
+from ..limits import MAX_TOKEN_NAME
 
 TOKEN_PREFIX = "bsk_"
-_MAX_NAME = 100
+_MAX_NAME = MAX_TOKEN_NAME
 
 
 def _utcnow() -> dt.datetime:

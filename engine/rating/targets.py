@@ -82,9 +82,9 @@ def count_not_due(
     con: duckdb.DuckDBPyConnection, period_date: dt.date, today: dt.date, scope: Scope = EVERYTHING
 ) -> int:
     """How many of the cycles a bill run of `period_date` would draft (active contracts in scope, cycles with no
-    invoice yet) are not due on `today`: their bill_for_date is after it, i.e. cycles billed in arrears that have
-    not ended. The run drafts them all the same (spec section 2: the period of a date); the workbench says so
-    before a run starts, since their usage may still grow."""
+    invoice yet) are not due on `today`: their bill_for_date is after it, whatever the billing mode (a cycle billed
+    in arrears that has not ended, one billed in advance that has not started). The run drafts them all the same
+    (spec section 2: the period of a date), dated in the future; the workbench says so before a run starts."""
     cycles, params = cycles_of_date_sql(period_date, scope)
     return con.execute(
         f"""SELECT count(*) FROM ({cycles}) t

@@ -212,8 +212,8 @@ def contracts_in_scope(s: Session, period_date: dt.date, scope: Scope) -> int:
 
 
 def cycles_not_due(s: Session, period_date: dt.date, scope: Scope, today: dt.date) -> int:
-    """How many cycles a run of `period_date` with this scope would draft before they are due on `today` (billed
-    in arrears and not ended: engine.rating.targets.count_not_due)."""
+    """How many cycles a run of `period_date` with this scope would draft before they are due on `today`: their
+    bill-for date is after it, in arrears or in advance (engine.rating.targets.count_not_due)."""
     with s.cursor() as cur:
         checked = tenancy.scope(cur, s.caller, scope)
         return count_not_due(cur, period_date, today, checked)

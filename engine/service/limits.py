@@ -10,9 +10,11 @@ from ..limits import (
     MAX_PAGE,
     MAX_RANGE_YEARS,
     MAX_TEXT,
+    MAX_TOKEN_NAME,
     REQUEST_BODY_MAX,
     REQUEST_DEADLINE_S,
     SERVER_MEMORY_LIMIT,
+    beyond_money_limit,
 )
 
 __all__ = [
@@ -25,7 +27,9 @@ __all__ = [
     "MAX_PAGE",
     "MAX_RANGE_YEARS",
     "MAX_TEXT",
+    "MAX_TOKEN_NAME",
     "REQUEST_BODY_MAX",
     "REQUEST_DEADLINE_S",
     "SERVER_MEMORY_LIMIT",
+    "beyond_money_limit",
 ]

@@ -24,7 +24,6 @@ from .. import limits
 from ..errors import ValidationError
 from ..models import CREDIT_NOTE_REASONS
 from ..models import RecurringConfig as EngineRecurringConfig
-from ..money import MONEY_LIMIT
 from ..statuses import STATUSES, InvoiceStatus
 from ..validation_text import problems_text
 
@@ -86,8 +85,8 @@ def _major(value):
             raise ValueError(f"not a plain decimal amount: {value[:40]!r}") from None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError("an amount must be a finite decimal")
-    if abs(value) >= MONEY_LIMIT:
-        raise ValueError(f"{value} is beyond the largest amount ({MONEY_LIMIT:,} major units)")
+    if beyond := limits.beyond_money_limit(value):
+        raise ValueError(beyond)
     return value
 
 

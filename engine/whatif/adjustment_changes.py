@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..currencies import MINOR_UNITS, is_currency
 from ..ingest.import_rules import MAX_COUPON_PERIODS
+from ..limits import MAX_NAME
 from ..money import TAX_RATE_DECIMALS, format_major
 from .changes import (
     PERCENT_DECIMALS,
@@ -47,8 +48,8 @@ class CouponSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    coupon_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    coupon_id: str = Field(min_length=1, max_length=MAX_NAME)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     business_id: str | None = None
     kind: Literal["fixed", "percentage"]
     amount: Decimal | None = None

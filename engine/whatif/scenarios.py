@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import NotFoundError, ScenarioError, ValidationError
+from ..limits import MAX_NAME
 from ..money import to_major
 from ..progress import Progress, no_progress
 from ..rating.adjustments import RatedAdjustments
@@ -96,7 +97,7 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     changes: list[Change] = Field(default_factory=list)
 
     @model_validator(mode="after")

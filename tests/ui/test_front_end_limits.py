@@ -8,6 +8,7 @@ import pytest
 from test_pages import db_rows, open_page, start_app, widget
 
 from engine.service import Billsim, Caller, ValidationError, invoices
+from engine.service.limits import MAX_TEXT
 
 
 def _a_customer(path) -> str:
@@ -33,20 +34,22 @@ def _manual(path, *, description: str = "", lines: dict) -> tuple:
 
 
 def test_a_description_over_the_bound_is_refused_with_the_services_message(workbench_db):
+    """The invoice's Description box stops at the bound (it takes no more than the application layer's MAX_TEXT); a
+    line's description past it (a cell's value not typed in the browser) is refused with the service's words."""
     before = db_rows(workbench_db, "SELECT count(*) FROM invoices")
-    at, customer_id = _manual(workbench_db, description="x" * 2001, lines={"description": "L", "unit_price": "1"})
+    at, customer_id = _manual(workbench_db, lines={"description": "x" * (MAX_TEXT + 1), "unit_price": "1"})
     expected = _service_refusal(
         workbench_db,
         {
             "customer_id": customer_id,
-            "line_items": [{"description": "L", "unit_price": 100}],
+            "line_items": [{"description": "x" * (MAX_TEXT + 1), "unit_price": 100}],
             "due_date": "2026-07-31",
-            "description": "x" * 2001,
         },
     )
     assert "description" in expected and "2000" in expected
     assert any(expected in e.value for e in at.error), [e.value for e in at.error]
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices") == before
+    assert widget(at.text_input, "manual_description").proto.max_chars == MAX_TEXT
 
 
 def test_an_amount_beyond_what_can_be_stored_is_refused_and_nothing_is_written(workbench_db):

@@ -1,0 +1,59 @@
+"""Names typed on the workbench have the application layer's bounds (engine/limits.py): a what-if scenario's name
+and a new coupon's id and name at MAX_NAME like every other id and name, an API token's name at MAX_TOKEN_NAME; an
+amount in major units beyond the money bound is refused in the one wording every front end shows."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from engine.errors import ScenarioError, ValidationError
+from engine.limits import MAX_NAME, MAX_TOKEN_NAME, beyond_money_limit
+from engine.money import MONEY_LIMIT
+from engine.service import Billsim, Caller, access
+from engine.service.requests import CreditNoteItemRequest, parse
+from engine.whatif.scenarios import parse_scenario
+
+COUPON = {
+    "type": "coupon",
+    "coupon": {"coupon_id": "NEW10", "name": "New 10 %", "kind": "percentage", "percent": "10", "frequency": "forever"},
+    "contract_ids": ["KA-2"],
+    "applied_on": "2026-03-01",
+}
+
+
+def test_a_scenario_name_is_bounded_like_every_name():
+    assert parse_scenario({"name": "n" * MAX_NAME, "changes": []}).name == "n" * MAX_NAME
+    with pytest.raises(ScenarioError, match="name"):
+        parse_scenario({"name": "n" * (MAX_NAME + 1), "changes": []})
+
+
+@pytest.mark.parametrize("field", ["coupon_id", "name"])
+def test_a_new_coupons_id_and_name_are_bounded_like_every_id_and_name(field):
+    change = copy.deepcopy(COUPON)
+    change["coupon"][field] = "c" * MAX_NAME
+    parse_scenario({"name": "s", "changes": [change]})
+    change["coupon"][field] = "c" * (MAX_NAME + 1)
+    with pytest.raises(ScenarioError, match=field):
+        parse_scenario({"name": "s", "changes": [change]})
+
+
+def test_a_token_name_past_its_bound_is_refused(tmp_path):
+    with Billsim.open(tmp_path / "b.duckdb") as app:
+        s = app.session(Caller.local("t"))
+        assert access.create(s, "biz", "t" * MAX_TOKEN_NAME)["name"] == "t" * MAX_TOKEN_NAME
+        with pytest.raises(ValidationError, match=f"at most {MAX_TOKEN_NAME}"):
+            access.create(s, "biz", "u" * (MAX_TOKEN_NAME + 1))
+
+
+def test_the_money_bound_is_said_in_one_wording():
+    assert beyond_money_limit(Decimal(MONEY_LIMIT - 1)) is None
+    words = f"is beyond the largest amount ({MONEY_LIMIT:,} major units)"
+    assert beyond_money_limit(Decimal("1e30"), "1e30") == f"1e30 {words}"
+    assert beyond_money_limit(Decimal(-MONEY_LIMIT)) == f"{-MONEY_LIMIT} {words}"
+    with pytest.raises(
+        ValidationError, match=f"1000000000000000000000000000000 {words.replace('(', '[(]').replace(')', '[)]')}"
+    ):
+        parse(CreditNoteItemRequest, {"line_no": 1, "amount": "1000000000000000000000000000000"})

@@ -1,0 +1,251 @@
+"""Defects an analyst found trying the workbench (s27): the bill run's totals add up (with the coupon discount),
+the not-due warning says what it counts, free-text boxes bounded at the application layer's limits (a refusal of a
+popover's action said inside it), a unit price beyond the money bound refused in the user's units, the What-if
+month chart by month with labelled bars, a credit note's credited lines, businesses by name, the Ledger's number
+column, a payment refusal gone with the next action. AppTest on private copies of the small demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from engine.db import connect
+from engine.limits import MAX_NAME, MAX_TEXT, MAX_TOKEN_NAME, MONEY_LIMIT
+from engine.rating.targets import count_not_due
+from engine.service import Billsim, Caller, bill_runs, contracts, credit_notes, lifecycle
+from engine.service.formats import format_major
+from tests.helpers_data import add_contract, add_customer, add_line
+from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
+from tests.ui.test_workbench_ux import frame_with, mixed_db, mixed_template  # noqa: F401 (fixtures)
+
+JUNE = dt.date(2026, 6, 15)
+
+
+def _finalized(path, contract_id: str = "K-000001", period: dt.date = JUNE):
+    with Billsim.open(path) as app:
+        s = app.session(Caller.local("ana"))
+        draft = contracts.draft(s, contract_id, period).invoice
+        lifecycle.approve(s, [draft.invoice_id])
+        (inv,) = lifecycle.finalize(s, [draft.invoice_id])
+        return inv
+
+
+# --- 1. the bill run's totals add up ---------------------------------------------------------------------------
+
+
+def test_the_run_reports_totals_per_currency_add_up_with_the_coupon_discount(workbench_db):
+    with Billsim.open(workbench_db) as app:
+        report = bill_runs.run(app.session(Caller.local("ana")), {"period_date": dt.date(2026, 9, 15)})
+    assert any(t.discount for t in report.totals), "the demo's coupons take something in this run"
+    at = start_app()
+    open_page(at, "views/bill_run.py")
+    table = frame_with(at, "coupon discount").set_index("currency")
+    for t in report.totals:
+        row = table.loc[t.currency]
+        assert t.subtotal - t.discount + t.tax == t.total  # the engine's figures add up ...
+        assert list(row[["subtotal", "coupon discount", "tax", "total"]]) == [  # ... and the row shows each of them
+            format_major(t.subtotal, t.currency),
+            format_major(-t.discount if t.discount else t.discount, t.currency),
+            format_major(t.tax, t.currency),
+            format_major(t.total, t.currency),
+        ]
+
+
+# --- 2. the not-due warning says what it counts ----------------------------------------------------------------
+
+
+def test_the_not_due_warning_counts_advance_cycles_too_and_says_their_bill_for_date_is_after_today(workbench_db):
+    """A cycle billed in advance that starts after today is dated in the future like an arrears cycle not ended: the
+    warning counts both (engine.rating.targets.count_not_due) and says why in words true of both."""
+    today = dt.date.today()
+    later = today + dt.timedelta(days=400)
+    con = connect(workbench_db)
+    add_customer(con, "C-ADV")
+    add_contract(con, "K-ADV", "C-ADV", "2020-01-01", billing_timing="advance")  # monthly, open-ended
+    add_line(con, "L-ADV", "K-ADV", unit_price="10")
+    expected = count_not_due(con, later, today)
+    advance = con.execute("SELECT count(*) FROM contracts WHERE billing_timing = 'advance'").fetchone()[0]
+    con.close()
+    assert expected >= advance >= 1  # every cycle of that date is in the future, the advance ones too
+
+    at = start_app()
+    open_page(at, "views/bill_run.py")
+    widget(at.date_input, "run_period").set_value(later).run()
+    assert_clean(at)
+    (warned,) = [w.value for w in at.warning if "not due yet" in w.value]
+    assert warned.startswith(f"{expected:,} of the cycles this run would draft are not due yet: their bill-for date")
+    assert f"is after today ({today.isoformat()})" in warned
+    assert "billed in arrears, they end" not in warned  # not the words of one billing mode
+
+
+# --- 3. free-text boxes bounded; a popover's refusal said inside it --------------------------------------------
+
+
+def _max_chars(items, key: str) -> int:
+    return widget(items, key).proto.max_chars
+
+
+def test_every_free_text_box_stops_at_the_application_layers_limit(mixed_db):  # noqa: F811 (the fixture)
+    path, kinds = mixed_db
+    draft = db_rows(path, "SELECT invoice_id FROM invoices WHERE status = 'draft' LIMIT 1")[0][0]
+    at = start_app()
+    assert _max_chars(at.text_input, "actor") == MAX_NAME
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(draft).run()
+    assert _max_chars(at.text_input, f"ledger_hold_reason_{draft}") == MAX_TEXT
+    widget(at.selectbox, "ledger_pick").set_value(kinds["jpy_open"]).run()
+    assert _max_chars(at.text_input, f"ledger_void_reason_{kinds['jpy_open']}") == MAX_TEXT
+    open_page(at, "views/review.py")
+    assert _max_chars(at.text_input, "rv_hold_reason") == MAX_TEXT
+    open_page(at, "views/manual_invoices.py")
+    assert _max_chars(at.text_input, "manual_description") == MAX_TEXT
+    assert _max_chars(at.text_input, "manual_customer_search") == MAX_NAME
+    open_page(at, "views/scenarios.py")
+    assert _max_chars(at.text_input, "scn_name") == MAX_NAME
+    widget(at.selectbox, "scn_type").set_value("coupon").run()
+    assert _max_chars(at.text_input, "scn_coupon_id") == _max_chars(at.text_input, "scn_coupon_name") == MAX_NAME
+    open_page(at, "views/api.py")
+    assert _max_chars(at.text_input, "api_token_name") == MAX_TOKEN_NAME
+
+
+def _popover(at, label: str):
+    found = [p for p in at.get("popover") if p.proto.popover.label == label]
+    assert len(found) == 1, (
+        [p.proto.popover.label for p in at.get("popover")],
+        [e.value for e in at.error],
+        [e.value for e in at.exception],
+    )
+    (found,) = found
+    return found
+
+
+def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the fixture)
+    """Hold… refused by the application layer (a reason it cannot store: a NUL character; one too long no longer gets
+    past the box): the refusal is shown inside the popover, which stays open, not under it where the popover covers
+    it."""
+    path, _ = mixed_db
+    draft = db_rows(path, "SELECT invoice_id FROM invoices WHERE status = 'draft' LIMIT 1")[0][0]
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(draft).run()
+    at.session_state[f"ledger_hold_reason_{draft}"] = "usage\x00doubled"
+    widget(at.button, f"FormSubmitter:ledger_hold_{draft}-Put on hold").click().run()
+    inside = [e.value for e in _popover(at, "Hold…").get("error")]
+    assert len(inside) == 1 and inside[0].startswith("Hold refused: invalid request: reason"), inside
+    assert [e.value for e in at.error] == inside  # said once, there
+    assert db_rows(path, "SELECT status FROM invoices WHERE invoice_id = ?", [draft]) == [("draft",)]
+
+
+# --- 4. a unit price beyond the money bound, in the user's units -----------------------------------------------
+
+
+def test_a_unit_price_beyond_the_money_bound_is_refused_in_major_units_with_the_common_words(workbench_db):
+    at = start_app()
+    open_page(at, "views/manual_invoices.py")
+    customer = widget(at.selectbox, "manual_customer")
+    customer.set_value(customer.options[0]).run()
+    at.session_state["manual_lines_0"] = {
+        "edited_rows": {0: {"description": "Consulting", "unit_price": "1e30", "quantity": "1"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    widget(at.button, "manual_create").click().run()
+    (refusal,) = [e.value for e in at.error]
+    assert refusal == (
+        f"Create invoice refused: line 1: unit price 1e30 is beyond the largest amount ({MONEY_LIMIT:,} major units)"
+    )
+    assert "9223372036854775807" not in refusal
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+# --- 5. the What-if month chart: months, labelled bars ---------------------------------------------------------
+
+
+def test_the_month_chart_shows_months_and_labels_each_bar_with_its_exact_amount(workbench_db):
+    at = start_app()
+    open_page(at, "views/scenarios.py")
+    widget(at.date_input, "scn_from").set_value(dt.date(2026, 1, 1)).run()
+    widget(at.date_input, "scn_to").set_value(dt.date(2026, 6, 30)).run()
+    widget(at.button, "scn_run").click().run()  # the change the form shows (a price change) is run
+    assert_clean(at)
+    cur = at.session_state["scn_currency"] if "scn_currency" in at.session_state else None
+    spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_month"].spec)
+    baseline, scenario = spec["data"]
+    assert baseline["x"] == ["Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026"]
+    assert spec["layout"]["xaxis"]["type"] == "category"
+    months = at.session_state["scn_result"]["effects"]["months"]
+    cur = cur or months["currency"].iloc[0]
+    part = months[months["currency"] == cur]
+    measure = {"before_tax": "", "tax": "tax_", "total": "total_"}[at.session_state["scn_measure"]]
+    assert baseline["text"] == [format_major(Decimal(v), cur) for v in part[f"{measure}baseline"]]
+    assert scenario["text"] == [format_major(Decimal(v), cur) for v in part[f"{measure}scenario"]]
+
+
+# --- 6. a credit note's credited lines -------------------------------------------------------------------------
+
+
+def test_the_credit_notes_table_names_the_lines_credited(workbench_db):
+    inv = _finalized(workbench_db)
+    line = next(ln for ln in inv.lines if ln.amount_minor > 0)
+    with Billsim.open(workbench_db) as app:
+        credit_notes.create(
+            app.session(Caller.local("ana")),
+            inv.invoice_id,
+            {"items": [{"line_no": line.line_no, "amount": Decimal("0.01")}], "reason": "other"},
+        )
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    notes = frame_with(at, "credit note")
+    assert "lines" not in notes.columns
+    assert list(notes["credited lines"]) == [f"line {line.line_no}"]
+
+
+# --- 7. businesses by name; the number column ------------------------------------------------------------------
+
+
+def test_the_data_page_names_the_businesses(mixed_db):  # noqa: F811 (the fixture)
+    path, _ = mixed_db
+    names = dict(db_rows(path, "SELECT business_id, name FROM businesses"))
+    assert names
+    at = start_app()
+    counts = frame_with(at, "customers")
+    shown = set(counts["business"])
+    assert {f"{n} ({b})" for b, n in names.items() if n} & shown, shown
+    assert not shown & set(names), shown  # never an id alone when the business has a name
+    invoices = frame_with(at, "balance due")
+    assert not set(invoices["business"]) & set(names)
+
+
+def test_the_ledgers_number_column_is_wide_enough_for_a_whole_number(mixed_db):  # noqa: F811 (the fixture)
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    (table,) = [d for d in at.dataframe if "balance due" in d.value.columns]
+    config = json.loads(table.proto.columns)
+    assert config["number"]["width"] >= 130  # "N-2026-000001" whole at the table's font
+
+
+# --- 8. a payment refusal goes with the next action ------------------------------------------------------------
+
+
+def test_a_refused_payment_goes_once_the_analyst_does_something_else(workbench_db):
+    inv = _finalized(workbench_db)
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    box = [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")][0]
+    box.set_value("not money")
+    [b for b in at.button if b.key.startswith(f"FormSubmitter:pay_{inv.invoice_id}")][0].click().run()
+    refused = [e.value for e in at.error]
+    assert len(refused) == 1 and refused[0].startswith("Payment refused:"), refused
+    widget(at.selectbox, "ledger_sort").set_value("total_desc").run()  # anything else
+    assert_clean(at)
+    assert not [e.value for e in at.error]
+    # a later refusal is shown in its turn (the mark was the first refusal's own), then goes the same way
+    box = [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")][0]
+    box.set_value("still not money")
+    [b for b in at.button if b.key.startswith(f"FormSubmitter:pay_{inv.invoice_id}")][0].click().run()
+    assert [e.value for e in at.error] == ["Payment refused: 'still not money' is not an amount"]
+    widget(at.selectbox, "ledger_sort").set_value("newest").run()
+    assert not [e.value for e in at.error]
