@@ -36,6 +36,7 @@ from ..models import (
 )
 from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
+from ..scope import Scope
 from ..validation_text import problems_text
 from .audit import record_events
 from .delayed_charges import attach_pending_charges
@@ -145,8 +146,10 @@ def _insert_invoice(
     period: tuple[dt.date, dt.date] | None = None,
     template_id: str | None = None,
     idempotency_key: str | None = None,
+    run_id: str | None = None,
 ) -> str:
-    """A draft of custom lines for a customer (business and tax rate are the customer's)."""
+    """A draft of custom lines for a customer (business and tax rate are the customer's); `run_id`: the bill run
+    that drafted it (a recurring template's period)."""
     business_id, _, tax_rate, tax_codes = _customer(con, customer_id)
     invoice_id = new_invoice_id()
     start, end = period or (None, None)
@@ -154,8 +157,8 @@ def _insert_invoice(
         """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, period_start,
                                  period_end, bill_for_date, due_date, period_days, tax_rate, subtotal_minor,
                                  tax_minor, total_minor, total_paid_minor, description,
-                                 recurring_template_id, idempotency_key, created_at)
-           VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?)""",
+                                 recurring_template_id, idempotency_key, run_id, created_at)
+           VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?, ?)""",
         [
             invoice_id,
             business_id,
@@ -170,6 +173,7 @@ def _insert_invoice(
             description,
             template_id,
             idempotency_key,
+            run_id,
             _utcnow(),
         ],
     )
@@ -181,9 +185,10 @@ def _insert_invoice(
 
 
 def _template_periods(
-    con: duckdb.DuckDBPyConnection, upto: dt.date, template_id: str | None = None, *, missing_only: bool = False
+    con: duckdb.DuckDBPyConnection, upto: dt.date, template_ids: list[str] | None = None, *, missing_only: bool = False
 ) -> list[tuple[str, dt.date, dt.date]]:
-    """(template_id, period_start, period_end) of every period starting on or before `upto`."""
+    """(template_id, period_start, period_end) of every period starting on or before `upto` (of the templates
+    `template_ids`; None: of every template)."""
     # cycles.py's boundary SQL reads start_date, billing_period, billing_cycle_start_day of alias t.
     start, end = boundary_sql("t", "n.k"), boundary_sql("t", "n.k + 1")
     missing = """AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.recurring_template_id = t.template_id
@@ -192,11 +197,11 @@ def _template_periods(
         f"""WITH p AS (SELECT ?::DATE AS upto)
             SELECT t.template_id, {start} AS period_start, ({end} - INTERVAL 1 DAY)::DATE AS period_end
             FROM p, (SELECT *, day(start_date) AS billing_cycle_start_day FROM recurring_templates
-                     WHERE ?::VARCHAR IS NULL OR template_id = ?) t,
+                     WHERE ?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], template_id)) t,
                  LATERAL (SELECT unnest(range(0, {cycle_index_sql("t", "p.upto")} + 1)) AS k) n
             WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ""}
             ORDER BY t.template_id, period_start""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-        [upto, template_id, template_id],
+        [upto, template_ids, template_ids],
     ).fetchall()
 
 
@@ -213,7 +218,8 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: ManualInvoiceRequest, 
         for i in req.line_items
     ]
     con.execute(
-        "INSERT INTO recurring_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO recurring_templates (template_id, customer_id, currency, description, line_items,
+               billing_period, start_date, payment_terms_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             template_id,
             req.customer_id,
@@ -229,42 +235,81 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: ManualInvoiceRequest, 
     return template_id
 
 
+def _templates_in_scope(con: duckdb.DuckDBPyConnection, scope: Scope | None) -> list[tuple]:
+    """(template_id, customer_id, currency, description, line_items, payment_terms_days) of the templates of the
+    customers in `scope` (None: every template). A scope of named contracts has none: a template belongs to a
+    customer, not to a contract."""
+    if scope is not None and scope.contract_ids is not None:
+        return []
+    customers = None if scope is None or scope.customer_ids is None else list(scope.customer_ids)
+    business = None if scope is None else scope.business_id
+    return con.execute(
+        """SELECT t.template_id, t.customer_id, t.currency, t.description, t.line_items, t.payment_terms_days
+           FROM recurring_templates t JOIN customers c USING (customer_id)
+           WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], t.customer_id))
+             AND (?::VARCHAR IS NULL OR c.business_id = ?)
+           ORDER BY t.template_id""",
+        [customers, customers, business, business],
+    ).fetchall()
+
+
+def draft_recurring_tx(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, *, scope: Scope | None = None, run_id: str | None = None
+) -> list[str]:
+    """In the caller's transaction: draft every period of the templates in `scope` (None: all) starting on or
+    before `as_of` that has no non-void invoice; the new drafts carry `run_id` (the bill run drafting them).
+    Returns their ids, by template and period; records no event (the caller does, after its sweep).
+
+    One query when no template is in scope. Each template drafted counts its new periods (`periods_drafted`): that
+    write makes two transactions drafting the same template conflict, and the one retried finds the other's
+    invoices: never two non-void invoices for one template period, also under concurrent runs."""
+    templates = {r[0]: r[1:] for r in _templates_in_scope(con, scope)}
+    if not templates:
+        return []
+    periods = _template_periods(con, as_of, list(templates), missing_only=True)
+    if not periods:
+        return []
+    drafted = [p[0] for p in periods]
+    con.execute(
+        """UPDATE recurring_templates t SET periods_drafted = coalesce(t.periods_drafted, 0) + n.periods
+           FROM (SELECT unnest(?::VARCHAR[]) AS template_id, unnest(?::BIGINT[]) AS periods) n
+           WHERE t.template_id = n.template_id""",
+        [sorted(set(drafted)), [drafted.count(t) for t in sorted(set(drafted))]],
+    )
+    created = []
+    for template_id, start, end in periods:
+        customer_id, currency, description, line_items, terms = templates[template_id]
+        items = [LineItem(**i) for i in json.loads(line_items)]
+        created.append(
+            _insert_invoice(
+                con,
+                customer_id=customer_id,
+                currency=currency,
+                items=items,
+                due_date=start + dt.timedelta(days=terms),
+                description=description,
+                period=(start, end),
+                template_id=template_id,
+                run_id=run_id,
+            )
+        )
+    refresh_totals(con, invoice_ids=created)
+    return created
+
+
 def draft_recurring_invoices(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, *, actor: str | None = None
 ) -> list[Invoice]:
-    """Draft every template period starting on or before `as_of` that has no (non-void) invoice.
+    """Draft every template period starting on or before `as_of` that has no (non-void) invoice, outside a bill
+    run (a bill run drafts them too: engine.billing.bill_run).
 
     Idempotent: a second call drafts nothing. bill_for_date = period_start,
     due_date = period_start + the template's payment_terms_days.
     """
 
     def work(c: duckdb.DuckDBPyConnection) -> list[str]:
-        created = []
-        periods = _template_periods(c, as_of, missing_only=True)
-        templates = {
-            r[0]: r[1:]
-            for r in c.execute(
-                "SELECT template_id, customer_id, currency, description, line_items, payment_terms_days "
-                "FROM recurring_templates"
-            ).fetchall()
-        }
-        for template_id, start, end in periods:
-            customer_id, currency, description, line_items, terms = templates[template_id]
-            items = [LineItem(**i) for i in json.loads(line_items)]
-            created.append(
-                _insert_invoice(
-                    c,
-                    customer_id=customer_id,
-                    currency=currency,
-                    items=items,
-                    due_date=start + dt.timedelta(days=terms),
-                    description=description,
-                    period=(start, end),
-                    template_id=template_id,
-                )
-            )
+        created = draft_recurring_tx(c, as_of)
         if created:
-            refresh_totals(c, invoice_ids=created)
             _record_new(c, "drafted", created, actor)
         return created
 
@@ -324,7 +369,7 @@ def create_invoice_tx(
         # The invoice created now IS the template's first period, so drafting never bills it twice;
         # it is due like every later period of the template unless a due_date is given.
         template_id = _create_template(con, req, currency)
-        period = _template_periods(con, req.recurring.start_date, template_id)[0][1:]
+        period = _template_periods(con, req.recurring.start_date, [template_id])[0][1:]
         due_date = req.due_date or period[0] + dt.timedelta(days=req.recurring.payment_terms_days)
     invoice_id = _insert_invoice(
         con,
