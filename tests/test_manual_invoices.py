@@ -364,6 +364,14 @@ def test_a_bill_run_drafts_the_recurring_templates_periods_due_by_its_date_count
     ).fetchall()
     assert events == [("night", 3)]
     assert len(_template_invoices(db, kwd)) == 1
+    # each period is the template's invoice again: the same lines, amounts, tax and total as the first
+    same = db.execute(
+        """SELECT DISTINCT i.currency, i.tax_rate, i.subtotal_minor, i.tax_minor, i.total_minor, l.line_no, l.kind,
+                  l.description, l.quantity, l.unit_price, l.amount_minor, l.period_start = i.period_start
+           FROM invoices i JOIN invoice_lines l USING (invoice_id) WHERE i.recurring_template_id = ?""",
+        [usd],
+    ).fetchall()
+    assert len(same) == 1 and same[0][2:5] == (1000, 83, 1083), same  # 10.00 USD, 8.25 % tax rounded half away
     # idempotent: the next run of the same date drafts nothing more; the stored report keeps the count
     assert bill_run(db, dt.date(2026, 4, 30)).recurring_drafted == 0
     assert stored_run(db, report.run_id)[1].recurring_drafted == 3

@@ -146,10 +146,8 @@ def _insert_invoice(
     period: tuple[dt.date, dt.date] | None = None,
     template_id: str | None = None,
     idempotency_key: str | None = None,
-    run_id: str | None = None,
 ) -> str:
-    """A draft of custom lines for a customer (business and tax rate are the customer's); `run_id`: the bill run
-    that drafted it (a recurring template's period)."""
+    """A draft of custom lines for a customer (business and tax rate are the customer's)."""
     business_id, _, tax_rate, tax_codes = _customer(con, customer_id)
     invoice_id = new_invoice_id()
     start, end = period or (None, None)
@@ -157,8 +155,8 @@ def _insert_invoice(
         """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, period_start,
                                  period_end, bill_for_date, due_date, period_days, tax_rate, subtotal_minor,
                                  tax_minor, total_minor, total_paid_minor, description,
-                                 recurring_template_id, idempotency_key, run_id, created_at)
-           VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?, ?)""",
+                                 recurring_template_id, idempotency_key, created_at)
+           VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?)""",
         [
             invoice_id,
             business_id,
@@ -173,12 +171,44 @@ def _insert_invoice(
             description,
             template_id,
             idempotency_key,
-            run_id,
             _utcnow(),
         ],
     )
     _insert_custom_lines(con, invoice_id, items, currency, period, tax_codes)
     return invoice_id
+
+
+def _insert_drafts(con: duckdb.DuckDBPyConnection, heads: list[tuple], lines: list[tuple], run_id: str | None) -> None:
+    """Many drafts of custom lines in two statements (a bill run's recurring periods): `heads` are (invoice_id,
+    business_id, customer_id, currency, period_start, period_end, due_date, period_days, tax_rate, description,
+    template_id), `lines` (invoice_id, line_no, product, description, quantity, unit_price, amount_minor,
+    period_start, period_end, tax_codes), computed as `_insert_invoice` computes one draft's."""
+    cols = list(zip(*heads, strict=True))
+    con.execute(
+        """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, period_start, period_end,
+                                 bill_for_date, due_date, period_days, tax_rate, subtotal_minor, tax_minor,
+                                 total_minor, total_paid_minor, description, recurring_template_id, run_id,
+                                 created_at)
+           SELECT id, business, customer, 'draft', currency, p_start, p_end, p_start, due, days,
+                  rate::DECIMAL(38,12), 0, 0, 0, 0, description, template, ?, ?
+           FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS business, unnest(?::VARCHAR[]) AS customer,
+                        unnest(?::VARCHAR[]) AS currency, unnest(?::DATE[]) AS p_start, unnest(?::DATE[]) AS p_end,
+                        unnest(?::DATE[]) AS due, unnest(?::INTEGER[]) AS days, unnest(?::VARCHAR[]) AS rate,
+                        unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS template)""",
+        [run_id, _utcnow(), *[list(c) for c in cols]],
+    )
+    cols = list(zip(*lines, strict=True))
+    con.execute(
+        """INSERT INTO invoice_lines (invoice_id, line_no, kind, product, description, quantity, unit_price,
+                                      amount_minor, period_start, period_end, tax_codes)
+           SELECT id, line_no, 'custom', product, description, qty::DECIMAL(38,6), price::DECIMAL(38,12), amount,
+                  p_start, p_end, tax_codes
+           FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::INTEGER[]) AS line_no, unnest(?::VARCHAR[]) AS product,
+                        unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS qty,
+                        unnest(?::VARCHAR[]) AS price, unnest(?::BIGINT[]) AS amount, unnest(?::DATE[]) AS p_start,
+                        unnest(?::DATE[]) AS p_end, unnest(?::VARCHAR[]) AS tax_codes)""",
+        [list(c) for c in cols],
+    )
 
 
 # --- recurring templates ----------------------------------------------------------------------
@@ -276,23 +306,28 @@ def draft_recurring_tx(
            WHERE t.template_id = n.template_id""",
         [sorted(set(drafted)), [drafted.count(t) for t in sorted(set(drafted))]],
     )
-    created = []
+    customers = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT customer_id, business_id, tax_rate, tax_codes FROM customers WHERE list_contains(?, customer_id)",
+            [sorted({t[0] for t in templates.values()})],
+        ).fetchall()
+    }
+    heads, lines = [], []
     for template_id, start, end in periods:
         customer_id, currency, description, line_items, terms = templates[template_id]
-        items = [LineItem(**i) for i in json.loads(line_items)]
-        created.append(
-            _insert_invoice(
-                con,
-                customer_id=customer_id,
-                currency=currency,
-                items=items,
-                due_date=start + dt.timedelta(days=terms),
-                description=description,
-                period=(start, end),
-                template_id=template_id,
-                run_id=run_id,
-            )
-        )
+        business_id, tax_rate, tax_codes = customers[customer_id]
+        invoice_id = new_invoice_id()
+        due = start + dt.timedelta(days=terms)
+        heads.append((invoice_id, business_id, customer_id, currency, start, end, due, (end - start).days + 1))
+        heads[-1] += (str(tax_rate), description, template_id)
+        for line_no, item in enumerate((LineItem(**i) for i in json.loads(line_items)), start=1):
+            qty = Decimal(item.quantity)
+            amount = round_half_away(Fraction(item.unit_price) * Fraction(qty))
+            lines.append((invoice_id, line_no, item.product, item.description, _plain(qty)))
+            lines[-1] += (str(to_major(item.unit_price, currency)), amount, start, end, tax_codes)
+    _insert_drafts(con, heads, lines, run_id)
+    created = [h[0] for h in heads]
     refresh_totals(con, invoice_ids=created)
     return created
 
