@@ -302,6 +302,9 @@ class BillRunReport(_Model):
     resumed: bool = False
     contracts_in_scope: int
     drafted: int
+    recurring_drafted: int = Field(
+        0, description="periods of recurring templates (manual invoices) the run drafted, apart from `drafted`"
+    )
     existing: int
     nothing_to_bill: int
     failed: list[FailedContract]

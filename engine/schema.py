@@ -436,8 +436,13 @@ CREATE TABLE customer_credit_entries (
 );
 """  # noqa: S608 (column types from this module's constants; no value)
 
+# v9: recurring templates count the periods drafted after their first invoice (by bill runs). Drafting a period
+# writes this row, so two transactions drafting the same template conflict and the retried one finds the other's
+# invoice: never two non-void invoices for one template period (DuckDB lets an unchanged value through unseen).
+_V9_RECURRING = "ALTER TABLE recurring_templates ADD COLUMN periods_drafted BIGINT DEFAULT 0;"
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES, _V8_CREDIT_NOTES]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES, _V8_CREDIT_NOTES, _V9_RECURRING]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the

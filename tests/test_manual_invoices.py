@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import duckdb
 import pydantic
 import pytest
 
 from engine.billing.approval import approve_invoices
+from engine.billing.bill_run import bill_run, claim_run, release_run, stored_run
 from engine.billing.lifecycle import delete_draft, finalize_invoice, void_invoice
-from engine.billing.manual_invoices import batch_create, create_invoice, draft_recurring_invoices
+from engine.billing.manual_invoices import batch_create, create_invoice, draft_recurring_invoices, draft_recurring_tx
 from engine.errors import NotFoundError, ValidationError
 from engine.models import LineItem, ManualBatchRequest, ManualInvoiceRequest, RecurringConfig
+from engine.review import review
 
 TODAY = dt.date(2026, 3, 15)
 
@@ -328,3 +331,107 @@ def test_a_malformed_batch_item_names_its_line_from_1_without_pydantic_prefixes(
     lines = [{"description": "a", "unit_price": 100}, {"description": "b", "unit_price": 100, "quantity": "-1"}]
     resp = batch_create(db, {"items": [{"customer_id": "C-USD", "line_items": lines}]})
     assert resp.results[0].error == "line item 2: quantity: quantity must be positive"
+
+
+# --- recurring templates in a bill run ---------------------------------------------------------
+
+
+def _template(db, customer: str = "C-USD", start: dt.date = dt.date(2026, 1, 31)) -> str:
+    rec = RecurringConfig(start_date=start, payment_terms_days=10)
+    return create_invoice(db, _req(customer=customer, recurring=rec)).recurring_template_id
+
+
+def _template_invoices(db, template_id: str) -> list[tuple]:
+    return db.execute(
+        """SELECT period_start, status, run_id FROM invoices WHERE recurring_template_id = ?
+           ORDER BY period_start""",
+        [template_id],
+    ).fetchall()
+
+
+def test_a_bill_run_drafts_the_recurring_templates_periods_due_by_its_date_counted_apart(db):
+    usd, kwd = _template(db), _template(db, "C-KWD", dt.date(2026, 4, 1))
+    report = bill_run(db, dt.date(2026, 4, 30), requested_by="night")
+    assert (report.drafted, report.recurring_drafted) == (0, 3)  # USD Feb 28, Mar 31, Apr 30 (KWD: Apr 1, its first)
+    periods = _template_invoices(db, usd)
+    assert [p[0] for p in periods] == [dt.date(2026, d, m) for d, m in ((1, 31), (2, 28), (3, 31), (4, 30))]
+    assert [p[2] for p in periods] == [None, report.run_id, report.run_id, report.run_id]
+    assert {t.currency: t.invoices for t in report.totals} == {"USD": 3}
+    events = db.execute(
+        """SELECT e.actor, count(*) FROM invoice_events e JOIN invoices i USING (invoice_id)
+           WHERE e.action = 'drafted' AND i.run_id = ? GROUP BY ALL""",
+        [report.run_id],
+    ).fetchall()
+    assert events == [("night", 3)]
+    assert len(_template_invoices(db, kwd)) == 1
+    # each period is the template's invoice again: the same lines, amounts, tax and total as the first
+    same = db.execute(
+        """SELECT DISTINCT i.currency, i.tax_rate, i.subtotal_minor, i.tax_minor, i.total_minor, l.line_no, l.kind,
+                  l.description, l.quantity, l.unit_price, l.amount_minor, l.period_start = i.period_start
+           FROM invoices i JOIN invoice_lines l USING (invoice_id) WHERE i.recurring_template_id = ?""",
+        [usd],
+    ).fetchall()
+    assert len(same) == 1 and same[0][2:5] == (1000, 83, 1083), same  # 10.00 USD, 8.25 % tax rounded half away
+    # idempotent: the next run of the same date drafts nothing more; the stored report keeps the count
+    assert bill_run(db, dt.date(2026, 4, 30)).recurring_drafted == 0
+    assert stored_run(db, report.run_id)[1].recurring_drafted == 3
+
+
+def test_a_runs_scope_decides_which_templates_it_drafts(db):
+    usd, kwd = _template(db), _template(db, "C-KWD")
+    assert bill_run(db, dt.date(2026, 2, 28), business_id="biz-b").recurring_drafted == 1
+    assert len(_template_invoices(db, kwd)) == 2 and len(_template_invoices(db, usd)) == 1
+    assert bill_run(db, dt.date(2026, 2, 28), customer_ids=["C-JPY"]).recurring_drafted == 0
+    assert bill_run(db, dt.date(2026, 2, 28), customer_ids=[]).recurring_drafted == 0  # an empty scope bills nothing
+    named = bill_run(db, dt.date(2026, 2, 28), contract_ids=["K-NONE"])  # a run of named contracts: no template
+    assert named.recurring_drafted == 0 and [f.contract_id for f in named.failed] == ["K-NONE"]
+    assert len(_template_invoices(db, usd)) == 1
+    assert bill_run(db, dt.date(2026, 2, 28), customer_ids=["C-USD"]).recurring_drafted == 1
+
+
+def test_a_finalizing_run_finalizes_its_recurring_drafts_and_they_are_not_reviewed(db):
+    usd = _template(db)
+    report = bill_run(db, dt.date(2026, 2, 28), finalize=True)
+    assert (report.recurring_drafted, report.finalized) == (1, 1)
+    assert [p[1] for p in _template_invoices(db, usd)] == ["draft", "open"]
+    assert review(db, run_id=report.run_id).drafts == []  # manual invoices have no contract cycle to compare
+
+
+def test_a_run_sweeps_a_pending_charge_onto_its_recurring_draft(db):
+    usd = _template(db)
+    db.execute("INSERT INTO delayed_charges VALUES ('DC-1', 'C-USD', 'Setup', 12.5, DATE '2026-02-10', 'USD')")
+    report = bill_run(db, dt.date(2026, 2, 28), include_delayed_charges=True)
+    assert (report.recurring_drafted, report.delayed_charges_swept) == (1, 1)
+    feb = db.execute(
+        "SELECT invoice_id FROM invoices WHERE recurring_template_id = ? AND period_start = DATE '2026-02-28'", [usd]
+    ).fetchone()[0]
+    assert db.execute("SELECT invoice_id FROM delayed_charge_sweeps").fetchall() == [(feb,)]
+
+
+def test_two_transactions_drafting_one_template_never_make_two_invoices_of_a_period(db):
+    usd = _template(db)
+    first, second = db.cursor(), db.cursor()
+    first.execute("BEGIN")
+    second.execute("BEGIN")
+    assert len(draft_recurring_tx(first, dt.date(2026, 2, 28))) == 1
+    with pytest.raises(duckdb.TransactionException, match="Conflict"):
+        draft_recurring_tx(second, dt.date(2026, 2, 28))
+    first.execute("COMMIT")
+    second.execute("ROLLBACK")
+    assert draft_recurring_invoices(db, dt.date(2026, 2, 28)) == []  # what a retry finds: drafted already
+    assert len(_template_invoices(db, usd)) == 2
+
+
+def test_a_resumed_run_keeps_its_id_and_says_it_resumed_also_in_its_stored_report(db):
+    """A server stopped mid-run leaves its run 'running' and no longer worked on (claim_run, then released as a
+    restart does); the same run started again works under that id and reports resumed."""
+    _template(db)
+    cut_off = claim_run(db, dt.date(2026, 2, 28), requested_by="night")
+    release_run(cut_off.run_id)
+    again = claim_run(db, dt.date(2026, 2, 28), requested_by="night", run_id="run_new")
+    assert (again.run_id, again.resumed) == (cut_off.run_id, True)
+    report = bill_run(db, dt.date(2026, 2, 28), requested_by="night", claimed=again)
+    assert (report.run_id, report.resumed, report.recurring_drafted) == (cut_off.run_id, True, 1)
+    status, stored = stored_run(db, cut_off.run_id)
+    assert (status, stored.resumed) == ("completed", True)
+    assert stored_run(db, "run_new") is None

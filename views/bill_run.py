@@ -98,7 +98,9 @@ def _carry_out(params: dict) -> None:
             f"Bill run `{report.run_id}` for the period of {fmt_date(params['period_date'])} finished in "
             f"{report.duration_s:.1f} s: "
             f"{report.drafted:,} drafted, {report.existing:,} already invoiced, "
-            f"{len(report.failed):,} failed.",
+            f"{len(report.failed):,} failed"
+            + (f"; {report.recurring_drafted:,} recurring invoice(s) drafted" if report.recurring_drafted else "")
+            + ".",
             RUN_WHERE,
         )
     st.session_state["run_request"] = None
@@ -194,13 +196,18 @@ def show_report(run: dict) -> None:
     if not report:
         st.info("This run has no report (it did not finish).")
         return
-    m = st.columns(6)
+    m = st.columns(7)
     m[0].metric("In scope", f"{report['contracts_in_scope']:,}")
     m[1].metric("Drafted", f"{report['drafted']:,}")
-    m[2].metric("Already invoiced", f"{report['existing']:,}")
-    m[3].metric("Nothing to bill", f"{report['nothing_to_bill']:,}")
-    m[4].metric("Failed", f"{len(report['failed']):,}")
-    m[5].metric("Finalized", f"{report['finalized']:,}")
+    m[2].metric(
+        "Recurring drafted",
+        f"{report.get('recurring_drafted') or 0:,}",
+        help="periods of recurring templates (manual invoices) due by the run's date, drafted by the run",
+    )
+    m[3].metric("Already invoiced", f"{report['existing']:,}")
+    m[4].metric("Nothing to bill", f"{report['nothing_to_bill']:,}")
+    m[5].metric("Failed", f"{len(report['failed']):,}")
+    m[6].metric("Finalized", f"{report['finalized']:,}")
     unbilled = report.get("unbilled_cycles_count") or 0
     r1, r2 = st.columns([4, 1], vertical_alignment="center")
     if unbilled:

@@ -1,5 +1,5 @@
 """Manual invoices (the API's POST /invoices and /invoices/batch): one invoice of custom lines, optionally with
-a recurring template that drafts it every period; or a batch from an uploaded JSON (the seed's batch body)
+a recurring template (each bill run drafts its later periods); or a batch from an uploaded JSON (the seed's batch body)
 or CSV file, each item created or refused on its own, with its result.
 
 Prices are typed in major units (12.50) and converted exactly to minor units; an amount with more decimals
@@ -239,7 +239,9 @@ with one:
         },
     )
     recurring = st.checkbox(
-        "Also create a recurring template", key="manual_recurring", help="drafts this invoice every period"
+        "Also create a recurring template",
+        key="manual_recurring",
+        help="this invoice is its first period; each bill run drafts the later periods due by its date",
     )
     if recurring:
         r1, r2, r3 = st.columns(3)

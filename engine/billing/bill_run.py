@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import duckdb
 import pydantic
@@ -40,6 +40,7 @@ from .delayed_charges import sweep_delayed_charges
 from .invoice_store import rows_as_dicts
 from .invoices import persist_rated, record_drafted
 from .lifecycle import finalize_invoices_tx
+from .manual_invoices import draft_recurring_tx
 
 log = logging.getLogger("billsim.engine")
 
@@ -65,11 +66,53 @@ def stored_scope(scope: Scope, catch_up: bool = False) -> dict:
     return {**stored, "catch_up": True} if catch_up else stored
 
 
+@dataclass(frozen=True)
+class RunClaim:
+    """The run a start works under: a new one (recorded, committed) or the unfinished one it resumes."""
+
+    run_id: str
+    resumed: bool
+    started_at: dt.datetime
+
+
+def claim_run(
+    con: duckdb.DuckDBPyConnection,
+    period_date: dt.date,
+    *,
+    contract_ids: list[str] | None = None,
+    customer_ids: list[str] | None = None,
+    business_id: str | None = None,
+    include_delayed_charges: bool = False,
+    finalize: bool = False,
+    catch_up: bool = False,
+    requested_by: str | None = None,
+    run_id: str | None = None,
+) -> RunClaim:
+    """The run `bill_run` with these arguments works under, claimed now: the same unfinished run (crashed or
+    killed) is resumed under ITS id, else a new run is recorded (committed now) with `run_id` when the caller
+    chose one. A background start claims first, so it answers with the id the work runs under.
+
+    Pass the claim to `bill_run(…, claimed=)`; one never given to it is let go with `release_run`."""
+    check_period_date(period_date, "period date")
+    scope = Scope.of(contract_ids, customer_ids, business_id)
+    scope_json = json.dumps(stored_scope(scope, catch_up), sort_keys=True)
+    return _start_run(
+        con, period_date, scope_json, include_delayed_charges, finalize, resolve_actor(requested_by), run_id
+    )
+
+
+def release_run(run_id: str) -> None:
+    """The run is no longer worked on by this process (done, failed, or never started): a later start of the same
+    run resumes it while it is still unfinished."""
+    with _LIVE_LOCK:
+        _LIVE_RUNS.discard(run_id)
+
+
 def _start_run(
     con, period_date, scope_json, include, finalize, requested_by, new_run_id: str | None = None
-) -> tuple[str, bool, dt.datetime]:
+) -> RunClaim:
     """Resume the same unfinished run (crashed or killed), else record a new one (committed now), with
-    `new_run_id` when the caller chose the id (the HTTP API answers with it before the run starts).
+    `new_run_id` when the caller chose the id.
 
     The caller must release the returned run_id from _LIVE_RUNS when it is done."""
     with _LIVE_LOCK:
@@ -81,16 +124,20 @@ def _start_run(
         crashed = [r for r in rows if r[0] not in _LIVE_RUNS]
         if crashed:
             _LIVE_RUNS.add(crashed[0][0])
-            return crashed[0][0], True, crashed[0][1]
+            return RunClaim(crashed[0][0], True, crashed[0][1])
         run_id = new_run_id or new_bill_run_id()
         _LIVE_RUNS.add(run_id)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(
-        """INSERT INTO bill_runs (run_id, period_date, scope, include_delayed_charges, finalize, status,
-               requested_by, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)""",
-        [run_id, period_date, scope_json, include, finalize, requested_by, started],
-    )
-    return run_id, False, started
+    try:
+        con.execute(
+            """INSERT INTO bill_runs (run_id, period_date, scope, include_delayed_charges, finalize, status,
+                   requested_by, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)""",
+            [run_id, period_date, scope_json, include, finalize, requested_by, started],
+        )
+    except BaseException:
+        release_run(run_id)
+        raise
+    return RunClaim(run_id, False, started)
 
 
 def _isolate_failures(con, period_date, scope: Scope, catch_up: bool) -> dict[str, str]:
@@ -151,6 +198,7 @@ def _run_once(
     exclude: dict[str, str],
     progress: Progress,
     actor: str,
+    resumed: bool,
 ) -> dict:
     with transaction(con):
         # with catch-up, _targets also holds every missed cycle before the date (several per contract)
@@ -175,7 +223,8 @@ def _run_once(
         # carrying its id was drafted just now (a crashed or conflicting attempt left none).
         con.execute(
             """INSERT INTO bill_run_items (run_id, contract_id, outcome, invoice_id, reason)
-               WITH drafted AS (SELECT contract_id, period_start, invoice_id FROM invoices WHERE run_id = ?)
+               WITH drafted AS (SELECT contract_id, period_start, invoice_id FROM invoices
+                                WHERE run_id = ? AND contract_id IS NOT NULL)
                SELECT ?, contract_id, 'drafted', invoice_id, NULL FROM drafted
                UNION ALL SELECT ?, contract_id, 'existing', invoice_id, NULL FROM _existing
                UNION ALL SELECT ?, contract_id, 'nothing_to_bill', NULL, 'no line in the cycle' FROM _targets t
@@ -184,12 +233,14 @@ def _run_once(
                UNION ALL SELECT ?, unnest(?::VARCHAR[]), 'failed', NULL, unnest(?::VARCHAR[])""",
             [run_id, run_id, run_id, run_id, run_id, list(failed), list(failed.values())],
         )
+        # the recurring templates' periods due by the date, of the scope's customers (none for named contracts)
+        recurring = draft_recurring_tx(con, period_date, scope=scope, run_id=run_id)
         swept, pending = 0, []
         if include:
             progress(0.75, "sweeping delayed charges")
             customers = [r[0] for r in con.execute("SELECT DISTINCT customer_id FROM _run_scope").fetchall()]
             swept, pending = sweep_delayed_charges(con, run_id, customers)
-        # one `drafted` event per new draft (after the sweep: it carries the charges swept onto it)
+        # one `drafted` event per new draft, recurring ones too (after the sweep: it carries the charges swept onto it)
         record_drafted(con, "SELECT invoice_id FROM invoices WHERE run_id = ?", [run_id], actor)
         finalized = 0
         if finalize:
@@ -212,7 +263,9 @@ def _run_once(
         unbilled, unbilled_count = unbilled_cycles(con, period_date, scope, limit=UNBILLED_LISTED)
         result = dict(
             contracts_in_scope=in_scope,
+            resumed=resumed,
             drafted=drafted,
+            recurring_drafted=len(recurring),
             existing=existing,
             nothing_to_bill=nothing,
             failed=[FailedContract(contract_id=k, reason=v) for k, v in sorted(failed.items())],
@@ -266,14 +319,25 @@ def run_totals(con, run_id: str, business_id: str | None = None) -> list[Currenc
 
 
 def _run_with_retries(
-    con, run_id, period_date, scope: Scope, catch_up: bool, include, finalize, progress: Progress, actor: str
+    con,
+    run_id,
+    period_date,
+    scope: Scope,
+    catch_up: bool,
+    include,
+    finalize,
+    progress: Progress,
+    actor: str,
+    resumed: bool,
 ) -> dict:
     """Retry after write conflicts (another run won: its invoices are then 'existing'); after a
     rating failure, isolate the failing contracts and run again without them."""
 
     def run(exclude: dict[str, str]) -> dict:
         return retry_write_conflicts(
-            lambda: _run_once(con, run_id, period_date, scope, catch_up, include, finalize, exclude, progress, actor)
+            lambda: _run_once(
+                con, run_id, period_date, scope, catch_up, include, finalize, exclude, progress, actor, resumed
+            )
         )
 
     try:
@@ -301,12 +365,16 @@ def bill_run(
     requested_by: str | None = None,
     run_id: str | None = None,
     catch_up: bool = False,
+    claimed: RunClaim | None = None,
 ) -> BillRunReport:
     """Draft every in-scope contract's invoice for the period of `period_date` (see module doc).
     `requested_by` is the actor of the run's audit events (default: the OS user). `run_id` (from
     new_bill_run_id) names a new run; an unfinished run of the same scope is resumed under its own id.
     With `catch_up`, also every missed cycle before the date (engine.rating.targets), each once, in the same
-    transaction. The report counts (and lists the first of) the missed cycles still unbilled after the run."""
+    transaction. The report counts (and lists the first of) the missed cycles still unbilled after the run.
+    `claimed`: the run `claim_run` claimed with these same arguments (a background start); else it is claimed here.
+    The run also drafts the recurring templates' periods due by the date (manual_invoices.draft_recurring_tx),
+    counted apart in `recurring_drafted`."""
     progress = progress or no_progress
     requested_by = resolve_actor(requested_by)
     t0 = time.perf_counter()
@@ -315,16 +383,23 @@ def bill_run(
     stored = stored_scope(scope, catch_up)
     scope_json = json.dumps(stored, sort_keys=True)
     progress(0.0, "starting bill run")
-    run_id, resumed, started = _start_run(
-        con, period_date, scope_json, include_delayed_charges, finalize, requested_by, run_id
-    )
+    claim = claimed or _start_run(con, period_date, scope_json, include_delayed_charges, finalize, requested_by, run_id)
+    run_id, started = claim.run_id, claim.started_at
     try:
         result = _run_with_retries(
-            con, run_id, period_date, scope, catch_up, include_delayed_charges, finalize, progress, requested_by
+            con,
+            run_id,
+            period_date,
+            scope,
+            catch_up,
+            include_delayed_charges,
+            finalize,
+            progress,
+            requested_by,
+            claim.resumed,
         )
     finally:
-        with _LIVE_LOCK:
-            _LIVE_RUNS.discard(run_id)
+        release_run(run_id)
     progress(1.0, "done")
     return BillRunReport(
         run_id=run_id,
@@ -335,7 +410,6 @@ def bill_run(
         finalize=finalize,
         catch_up=catch_up,
         requested_by=requested_by,
-        resumed=resumed,
         started_at=started,
         duration_s=round(time.perf_counter() - t0, 3),
         **result,

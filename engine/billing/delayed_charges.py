@@ -6,7 +6,8 @@ Which draft a pending charge goes onto: of the candidate drafts of its customer 
     bill run       the drafts of that run whose period_end is on or after the charge_date
     batch create   the customer's first new invoice of the batch (no date condition: it takes them all)
 
-the one with the smallest contract_id (then period_start, invoice_id). Its line amount is
+the one with the smallest contract_id (then period_start, invoice_id); a run's draft of a recurring template
+(no contract) comes after the customer's contract drafts. Its line amount is
 
     amount_minor = round_half_away(amount × 10^exp)      (charge_minor_sql, the only place)
 
@@ -89,7 +90,7 @@ def attach_pending_charges(
                        cust.tax_codes, {sql_price_scaled(_guard_rate_sql("i", "cust"))} AS tax_n,
                        {charge_minor_sql("p.amount", "cu.per_minor_12")} AS amount_minor,
                        row_number() OVER (PARTITION BY p.charge_id
-                                          ORDER BY i.contract_id, i.period_start, i.invoice_id) AS rank
+                                          ORDER BY i.contract_id NULLS LAST, i.period_start, i.invoice_id) AS rank
                 FROM ({PENDING_SQL}) p
                 JOIN drafts i ON i.customer_id = p.customer_id AND i.currency = p.currency {dated}
                 JOIN {units} cu ON cu.code = p.currency

@@ -36,6 +36,7 @@ from ..models import (
 )
 from ..money import BIGINT_MAX, round_half_away, to_major
 from ..rating.cycles import boundary_sql, cycle_index_sql
+from ..scope import Scope
 from ..validation_text import problems_text
 from .audit import record_events
 from .delayed_charges import attach_pending_charges
@@ -177,13 +178,47 @@ def _insert_invoice(
     return invoice_id
 
 
+def _insert_drafts(con: duckdb.DuckDBPyConnection, heads: list[tuple], lines: list[tuple], run_id: str | None) -> None:
+    """Many drafts of custom lines in two statements (a bill run's recurring periods): `heads` are (invoice_id,
+    business_id, customer_id, currency, period_start, period_end, due_date, period_days, tax_rate, description,
+    template_id), `lines` (invoice_id, line_no, product, description, quantity, unit_price, amount_minor,
+    period_start, period_end, tax_codes), computed as `_insert_invoice` computes one draft's."""
+    cols = list(zip(*heads, strict=True))
+    con.execute(
+        """INSERT INTO invoices (invoice_id, business_id, customer_id, status, currency, period_start, period_end,
+                                 bill_for_date, due_date, period_days, tax_rate, subtotal_minor, tax_minor,
+                                 total_minor, total_paid_minor, description, recurring_template_id, run_id,
+                                 created_at)
+           SELECT id, business, customer, 'draft', currency, p_start, p_end, p_start, due, days,
+                  rate::DECIMAL(38,12), 0, 0, 0, 0, description, template, ?, ?
+           FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::VARCHAR[]) AS business, unnest(?::VARCHAR[]) AS customer,
+                        unnest(?::VARCHAR[]) AS currency, unnest(?::DATE[]) AS p_start, unnest(?::DATE[]) AS p_end,
+                        unnest(?::DATE[]) AS due, unnest(?::INTEGER[]) AS days, unnest(?::VARCHAR[]) AS rate,
+                        unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS template)""",
+        [run_id, _utcnow(), *[list(c) for c in cols]],
+    )
+    cols = list(zip(*lines, strict=True))
+    con.execute(
+        """INSERT INTO invoice_lines (invoice_id, line_no, kind, product, description, quantity, unit_price,
+                                      amount_minor, period_start, period_end, tax_codes)
+           SELECT id, line_no, 'custom', product, description, qty::DECIMAL(38,6), price::DECIMAL(38,12), amount,
+                  p_start, p_end, tax_codes
+           FROM (SELECT unnest(?::VARCHAR[]) AS id, unnest(?::INTEGER[]) AS line_no, unnest(?::VARCHAR[]) AS product,
+                        unnest(?::VARCHAR[]) AS description, unnest(?::VARCHAR[]) AS qty,
+                        unnest(?::VARCHAR[]) AS price, unnest(?::BIGINT[]) AS amount, unnest(?::DATE[]) AS p_start,
+                        unnest(?::DATE[]) AS p_end, unnest(?::VARCHAR[]) AS tax_codes)""",
+        [list(c) for c in cols],
+    )
+
+
 # --- recurring templates ----------------------------------------------------------------------
 
 
 def _template_periods(
-    con: duckdb.DuckDBPyConnection, upto: dt.date, template_id: str | None = None, *, missing_only: bool = False
+    con: duckdb.DuckDBPyConnection, upto: dt.date, template_ids: list[str] | None = None, *, missing_only: bool = False
 ) -> list[tuple[str, dt.date, dt.date]]:
-    """(template_id, period_start, period_end) of every period starting on or before `upto`."""
+    """(template_id, period_start, period_end) of every period starting on or before `upto` (of the templates
+    `template_ids`; None: of every template)."""
     # cycles.py's boundary SQL reads start_date, billing_period, billing_cycle_start_day of alias t.
     start, end = boundary_sql("t", "n.k"), boundary_sql("t", "n.k + 1")
     missing = """AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.recurring_template_id = t.template_id
@@ -192,11 +227,11 @@ def _template_periods(
         f"""WITH p AS (SELECT ?::DATE AS upto)
             SELECT t.template_id, {start} AS period_start, ({end} - INTERVAL 1 DAY)::DATE AS period_end
             FROM p, (SELECT *, day(start_date) AS billing_cycle_start_day FROM recurring_templates
-                     WHERE ?::VARCHAR IS NULL OR template_id = ?) t,
+                     WHERE ?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], template_id)) t,
                  LATERAL (SELECT unnest(range(0, {cycle_index_sql("t", "p.upto")} + 1)) AS k) n
             WHERE t.start_date <= p.upto {missing.format(start=start) if missing_only else ""}
             ORDER BY t.template_id, period_start""",  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-        [upto, template_id, template_id],
+        [upto, template_ids, template_ids],
     ).fetchall()
 
 
@@ -213,7 +248,8 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: ManualInvoiceRequest, 
         for i in req.line_items
     ]
     con.execute(
-        "INSERT INTO recurring_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO recurring_templates (template_id, customer_id, currency, description, line_items,
+               billing_period, start_date, payment_terms_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             template_id,
             req.customer_id,
@@ -229,42 +265,86 @@ def _create_template(con: duckdb.DuckDBPyConnection, req: ManualInvoiceRequest, 
     return template_id
 
 
+def _templates_in_scope(con: duckdb.DuckDBPyConnection, scope: Scope | None) -> list[tuple]:
+    """(template_id, customer_id, currency, description, line_items, payment_terms_days) of the templates of the
+    customers in `scope` (None: every template). A scope of named contracts has none: a template belongs to a
+    customer, not to a contract."""
+    if scope is not None and scope.contract_ids is not None:
+        return []
+    customers = None if scope is None or scope.customer_ids is None else list(scope.customer_ids)
+    business = None if scope is None else scope.business_id
+    return con.execute(
+        """SELECT t.template_id, t.customer_id, t.currency, t.description, t.line_items, t.payment_terms_days
+           FROM recurring_templates t JOIN customers c USING (customer_id)
+           WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], t.customer_id))
+             AND (?::VARCHAR IS NULL OR c.business_id = ?)
+           ORDER BY t.template_id""",
+        [customers, customers, business, business],
+    ).fetchall()
+
+
+def draft_recurring_tx(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, *, scope: Scope | None = None, run_id: str | None = None
+) -> list[str]:
+    """In the caller's transaction: draft every period of the templates in `scope` (None: all) starting on or
+    before `as_of` that has no non-void invoice; the new drafts carry `run_id` (the bill run drafting them).
+    Returns their ids, by template and period; records no event (the caller does, after its sweep).
+
+    One query when no template is in scope. Each template drafted counts its new periods (`periods_drafted`): that
+    write makes two transactions drafting the same template conflict, and the one retried finds the other's
+    invoices: never two non-void invoices for one template period, also under concurrent runs."""
+    templates = {r[0]: r[1:] for r in _templates_in_scope(con, scope)}
+    if not templates:
+        return []
+    periods = _template_periods(con, as_of, list(templates), missing_only=True)
+    if not periods:
+        return []
+    drafted = [p[0] for p in periods]
+    con.execute(
+        """UPDATE recurring_templates t SET periods_drafted = coalesce(t.periods_drafted, 0) + n.periods
+           FROM (SELECT unnest(?::VARCHAR[]) AS template_id, unnest(?::BIGINT[]) AS periods) n
+           WHERE t.template_id = n.template_id""",
+        [sorted(set(drafted)), [drafted.count(t) for t in sorted(set(drafted))]],
+    )
+    customers = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT customer_id, business_id, tax_rate, tax_codes FROM customers WHERE list_contains(?, customer_id)",
+            [sorted({t[0] for t in templates.values()})],
+        ).fetchall()
+    }
+    heads, lines = [], []
+    for template_id, start, end in periods:
+        customer_id, currency, description, line_items, terms = templates[template_id]
+        business_id, tax_rate, tax_codes = customers[customer_id]
+        invoice_id = new_invoice_id()
+        due = start + dt.timedelta(days=terms)
+        heads.append((invoice_id, business_id, customer_id, currency, start, end, due, (end - start).days + 1))
+        heads[-1] += (str(tax_rate), description, template_id)
+        for line_no, item in enumerate((LineItem(**i) for i in json.loads(line_items)), start=1):
+            qty = Decimal(item.quantity)
+            amount = round_half_away(Fraction(item.unit_price) * Fraction(qty))
+            lines.append((invoice_id, line_no, item.product, item.description, _plain(qty)))
+            lines[-1] += (str(to_major(item.unit_price, currency)), amount, start, end, tax_codes)
+    _insert_drafts(con, heads, lines, run_id)
+    created = [h[0] for h in heads]
+    refresh_totals(con, invoice_ids=created)
+    return created
+
+
 def draft_recurring_invoices(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, *, actor: str | None = None
 ) -> list[Invoice]:
-    """Draft every template period starting on or before `as_of` that has no (non-void) invoice.
+    """Draft every template period starting on or before `as_of` that has no (non-void) invoice, outside a bill
+    run (a bill run drafts them too: engine.billing.bill_run).
 
     Idempotent: a second call drafts nothing. bill_for_date = period_start,
     due_date = period_start + the template's payment_terms_days.
     """
 
     def work(c: duckdb.DuckDBPyConnection) -> list[str]:
-        created = []
-        periods = _template_periods(c, as_of, missing_only=True)
-        templates = {
-            r[0]: r[1:]
-            for r in c.execute(
-                "SELECT template_id, customer_id, currency, description, line_items, payment_terms_days "
-                "FROM recurring_templates"
-            ).fetchall()
-        }
-        for template_id, start, end in periods:
-            customer_id, currency, description, line_items, terms = templates[template_id]
-            items = [LineItem(**i) for i in json.loads(line_items)]
-            created.append(
-                _insert_invoice(
-                    c,
-                    customer_id=customer_id,
-                    currency=currency,
-                    items=items,
-                    due_date=start + dt.timedelta(days=terms),
-                    description=description,
-                    period=(start, end),
-                    template_id=template_id,
-                )
-            )
+        created = draft_recurring_tx(c, as_of)
         if created:
-            refresh_totals(c, invoice_ids=created)
             _record_new(c, "drafted", created, actor)
         return created
 
@@ -324,7 +404,7 @@ def create_invoice_tx(
         # The invoice created now IS the template's first period, so drafting never bills it twice;
         # it is due like every later period of the template unless a due_date is given.
         template_id = _create_template(con, req, currency)
-        period = _template_periods(con, req.recurring.start_date, template_id)[0][1:]
+        period = _template_periods(con, req.recurring.start_date, [template_id])[0][1:]
         due_date = req.due_date or period[0] + dt.timedelta(days=req.recurring.payment_terms_days)
     invoice_id = _insert_invoice(
         con,

@@ -59,7 +59,7 @@ def numbered_invoices(con: duckdb.DuckDBPyConnection, number: str) -> dict[str, 
 
 def run_businesses(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool, str | None, set[str]]:
     """(the run exists, the business its scope names (None: every business), the businesses it billed a
-    contract of — any outcome: drafted, existing, nothing to bill, failed)."""
+    contract of — any outcome: drafted, existing, nothing to bill, failed — or drafted a recurring template of)."""
     row = con.execute("SELECT scope FROM bill_runs WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
         return False, None, set()
@@ -72,8 +72,10 @@ def run_businesses(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool, s
         for r in con.execute(
             """SELECT DISTINCT cu.business_id FROM bill_run_items b
                JOIN contracts k USING (contract_id) JOIN customers cu USING (customer_id)
-               WHERE b.run_id = ?""",
-            [run_id],
+               WHERE b.run_id = ?
+               UNION SELECT DISTINCT business_id FROM invoices
+               WHERE run_id = ? AND recurring_template_id IS NOT NULL""",
+            [run_id, run_id],
         ).fetchall()
     }
     return True, scoped, billed

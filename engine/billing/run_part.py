@@ -1,8 +1,8 @@
 """One business's part of a bill run over every business (the tenancy rule: a business sees its own part only).
 
 The report of such a run counts every business; its part for business B is recomputed from what the run
-stored: B's contracts' outcomes (bill_run_items), B's invoices' totals, the delayed charges of B's customers,
-and B's unbilled cycles.
+stored: B's contracts' outcomes (bill_run_items), B's recurring drafts, B's invoices' totals, the delayed charges
+of B's customers, and B's unbilled cycles.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ def business_part(con: duckdb.DuckDBPyConnection, report: BillRunReport, busines
     outcomes = _outcomes(con, run_id, business_id)
     owners = contract_owners(con, [f.contract_id for f in report.failed])
     failed = [f for f in report.failed if owners.get(f.contract_id, (None, None))[1] == business_id]
-    finalized, swept = con.execute(
+    finalized, swept, recurring = con.execute(
         """SELECT (SELECT count(*) FROM invoices i WHERE i.run_id = ? AND i.business_id = ?
                      AND EXISTS (SELECT 1 FROM invoice_events e WHERE e.invoice_id = i.invoice_id
                                  AND e.action = 'approved_and_finalized')),
                   (SELECT count(*) FROM delayed_charge_sweeps s JOIN invoices i USING (invoice_id)
-                   WHERE s.run_id = ? AND i.business_id = ?)""",
-        [run_id, business_id, run_id, business_id],
+                   WHERE s.run_id = ? AND i.business_id = ?),
+                  (SELECT count(*) FROM invoices i WHERE i.run_id = ? AND i.business_id = ?
+                     AND i.recurring_template_id IS NOT NULL)""",
+        [run_id, business_id, run_id, business_id, run_id, business_id],
     ).fetchone()
     charge_owners = customer_businesses(con, [p.customer_id for p in report.delayed_charges_pending])
     pending = [p for p in report.delayed_charges_pending if charge_owners.get(p.customer_id) == business_id]
@@ -50,6 +52,7 @@ def business_part(con: duckdb.DuckDBPyConnection, report: BillRunReport, busines
         update={
             "contracts_in_scope": sum(outcomes.values()),
             "drafted": outcomes.get("drafted", 0),
+            "recurring_drafted": int(recurring),
             "existing": outcomes.get("existing", 0),
             "nothing_to_bill": outcomes.get("nothing_to_bill", 0),
             "failed": failed,

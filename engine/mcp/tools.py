@@ -335,6 +335,20 @@ def build_server(backend: Backend) -> MCPServer:
             )
 
     @tool(
+        "getBillRun",
+        READ_ONLY,
+        "Read-only: changes nothing. A bill run of the business: its status (running, completed, failed, "
+        "interrupted) and, once completed, its report: contracts in scope, drafted, recurring_drafted (periods "
+        "of recurring templates the run drafted), existing, nothing_to_bill, failed (with reasons), finalized, "
+        "delayed charges swept and pending, totals per currency, resumed (the run went on after an interruption).",
+    )
+    def get_bill_run_tool(
+        ctx: Context, run_id: Annotated[str, Field(description="The bill run's id (run_…).")]
+    ) -> dict[str, Any]:
+        with backend.session(ctx) as s:
+            return bill_runs.status(s, run_id)
+
+    @tool(
         "approveInvoices",
         ADDITIVE,
         "Changes data: approves drafts (draft -> approved), so they can be finalized; recorded in the audit "

@@ -2,9 +2,10 @@
 answering; its progress (the engine's progress callback) is kept here while it runs, and its report in the
 bill_runs table when it is done (readable after a restart too).
 
-A run's id is chosen before it starts (engine.billing.bill_run.new_bill_run_id), so a start answers at once
-with it. A stored run that is 'running' but not in this process was cut off by a stop of the server: it is
-reported as interrupted (the engine resumes it when the same run is started again).
+A run is claimed before it starts (engine.billing.bill_run.claim_run: a new id, or the id of the unfinished run it
+resumes), so a start answers at once with the id the work runs under. A stored run that is 'running' but not in
+this process was cut off by a stop of the server: it is reported as interrupted (the engine resumes it, under its
+id, when the same run is started again).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ class BillRunJobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, run_id: str, business_id: str | None, work: RunWork) -> Job:
-        job = Job(run_id=run_id, business_id=business_id)
+    def start(self, run_id: str, business_id: str | None, work: RunWork, *, stage: str = "queued") -> Job:
+        job = Job(run_id=run_id, business_id=business_id, stage=stage)
         job.thread = threading.Thread(target=self._work, args=(job, work), name=run_id, daemon=True)
         with self._lock:
             self._jobs[run_id] = job

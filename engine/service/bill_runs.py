@@ -12,7 +12,7 @@ import duckdb
 
 from ..billing import ownership
 from ..billing.approval import approve_invoices_tx
-from ..billing.bill_run import bill_run, list_runs, new_bill_run_id, stored_run
+from ..billing.bill_run import RunClaim, bill_run, claim_run, list_runs, new_bill_run_id, release_run, stored_run
 from ..billing.ledger_queries import run_outcomes, run_totals_by_product
 from ..billing.run_part import business_part
 from ..errors import InvalidStateError, NotFoundError, ValidationError
@@ -35,10 +35,9 @@ def _scope(s: Session, req: BillRunRequest) -> Scope:
         return tenancy.scope(cur, s.caller, Scope.of(req.contract_ids, req.customer_ids, req.business_id))
 
 
-def _bill(cur: duckdb.DuckDBPyConnection, s: Session, req: BillRunRequest, scope: Scope, run_id, progress):
-    return bill_run(
-        cur,
-        req.period_date,
+def _arguments(s: Session, req: BillRunRequest, scope: Scope) -> dict:
+    """The run's arguments, the same for claiming it and for running it (so the claim is the run's own)."""
+    return dict(
         contract_ids=None if scope.contract_ids is None else list(scope.contract_ids),
         customer_ids=None if scope.customer_ids is None else list(scope.customer_ids),
         business_id=scope.business_id,
@@ -46,9 +45,11 @@ def _bill(cur: duckdb.DuckDBPyConnection, s: Session, req: BillRunRequest, scope
         finalize=req.finalize,
         catch_up=req.catch_up,
         requested_by=s.actor,
-        run_id=run_id,
-        progress=progress,
     )
+
+
+def _bill(cur: duckdb.DuckDBPyConnection, s: Session, req: BillRunRequest, scope: Scope, progress, claimed=None):
+    return bill_run(cur, req.period_date, **_arguments(s, req, scope), claimed=claimed, progress=progress)
 
 
 def run(s: Session, request: BillRunRequest | dict, *, progress: Progress | None = None) -> BillRunReport:
@@ -57,19 +58,25 @@ def run(s: Session, request: BillRunRequest | dict, *, progress: Progress | None
     req = parse(BillRunRequest, request)
     scope = _scope(s, req)
     with s.cursor() as cur:
-        return _bill(cur, s, req, scope, None, progress)
+        return _bill(cur, s, req, scope, progress)
 
 
 def start(s: Session, request: BillRunRequest | dict) -> BillRunStatus:
-    """The same run, in the background: answers at once with its id; follow it with `status`."""
+    """The same run, in the background: answers at once with the id it works under (an unfinished run of the same
+    scope, e.g. one a stop of the server cut off, is resumed under ITS id); follow it with `status`."""
     req = parse(BillRunRequest, request)
     scope = _scope(s, req)
-    job = s.app.jobs.start(
-        new_bill_run_id(),
-        s.caller.business_id,
-        lambda cur, run_id, progress: _bill(cur, s, req, scope, run_id, progress),
-    )
-    return job.view()
+    with s.cursor() as cur:
+        claim = claim_run(cur, req.period_date, **_arguments(s, req, scope), run_id=new_bill_run_id())
+
+    def work(cur: duckdb.DuckDBPyConnection, run_id: str, progress: Progress, claimed: RunClaim = claim):
+        try:
+            return _bill(cur, s, req, scope, progress, claimed)
+        finally:
+            release_run(run_id)  # also when the run never got to start (bill_run releases it itself otherwise)
+
+    stage = "resuming the interrupted run" if claim.resumed else "queued"
+    return s.app.jobs.start(claim.run_id, s.caller.business_id, work, stage=stage).view()
 
 
 def status(s: Session, run_id: str) -> BillRunStatus:

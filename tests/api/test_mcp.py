@@ -46,7 +46,7 @@ SPEC_TOOLS = {
     "simulateScenario",
 }
 READ_ONLY_TOOLS = {"getContractBillingCycles", "previewInvoice", "listInvoices", "getInvoice", "reviewBillRun"}
-READ_ONLY_TOOLS |= {"simulateScenario", "estimateCreditNote"}
+READ_ONLY_TOOLS |= {"simulateScenario", "estimateCreditNote", "getBillRun"}
 
 
 def _seed(path: Path) -> dict:

@@ -246,6 +246,8 @@ def test_a_refused_payment_goes_once_the_analyst_does_something_else(workbench_d
     box = [t for t in at.text_input if t.key.startswith(f"pay_amount_{inv.invoice_id}")][0]
     box.set_value("still not money")
     [b for b in at.button if b.key.startswith(f"FormSubmitter:pay_{inv.invoice_id}")][0].click().run()
-    assert [e.value for e in at.error] == ["Payment refused: payment: not a plain decimal amount: 'still not money' (write e.g. 12.50)"]
+    assert [e.value for e in at.error] == [
+        "Payment refused: payment: not a plain decimal amount: 'still not money' (write e.g. 12.50)"
+    ]
     widget(at.selectbox, "ledger_sort").set_value("newest").run()
     assert not [e.value for e in at.error]
