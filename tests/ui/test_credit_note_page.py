@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.money import tax_minor
 from engine.service import (
     Billsim,
     Caller,
@@ -21,7 +22,6 @@ from engine.service import (
     invoices,
     lifecycle,
 )
-from engine.money import tax_minor
 from engine.service.formats import MAX_TEXT
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
