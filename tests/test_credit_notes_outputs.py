@@ -166,6 +166,20 @@ def test_the_credit_note_document_is_headed_credit_note_names_the_invoice_its_li
         assert words in text, words
 
 
+def test_the_last_notes_tax_reads_as_what_is_left_of_the_invoices_tax_never_as_a_wrong_product(ledger):
+    """KJ (¥7,000, tax 10 % = ¥700): CN1 credits ¥5, tax round(0.5) = ¥1, "Tax (10 %) of ¥5"; CN2 credits the ¥6,995
+    left and takes the ¥699 left of the invoice's tax (spec section 12), where 10 % of ¥6,995 rounds to ¥700: its
+    document says what the tax is, not "10 % of ¥6,995" beside ¥699."""
+    con, _, jpy = ledger
+    first = _issue(con, jpy, {1: "5"})
+    last = _issue(con, jpy, {1: "6995"})
+    assert ([t.amount_minor for t in first.taxes], [t.amount_minor for t in last.taxes]) == ([1], [699])
+    assert "Tax (10 %) of ¥5</" in render_credit_note(con, first, "html")
+    html = render_credit_note(con, last, "html")
+    assert "Tax (10 %), what is left of the invoice&#39;s tax</" in html and "¥699" in html
+    assert "of ¥6,995" not in html
+
+
 def test_the_invoice_document_shows_the_credit_applied_its_credit_notes_and_the_balance_left(ledger):
     con, usd, _ = ledger
     note = _issue(con, usd, {1: "10.00"})

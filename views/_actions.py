@@ -78,6 +78,12 @@ def show_flash(where: str = PAGE) -> None:
             SHOW.get(kind, st.success)(text)
 
 
+def has_flash(where: str) -> bool:
+    """Whether the last action's messages are shown at `where` (e.g. to keep the expander holding them open)."""
+    fb = _feedback()
+    return fb["where"] == where and bool(fb["messages"])
+
+
 def data_changed() -> None:
     """After any write: every cached read may be stale, and a fragment that carried out the write draws the whole
     page again (the flag is dropped by every full run of app.py)."""

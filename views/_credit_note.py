@@ -13,16 +13,24 @@ callback carried out once (views._actions.run_action).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from engine.service import BillsimError, Caller, ValidationError, credit_notes
-from engine.service.formats import CREDIT_NOTE_REASONS, FINALIZED, MAX_TEXT, UNDER_REVIEW, CreditNote, Invoice
-from views._actions import run_action
+from engine.service import BillsimError, Caller, InvalidStateError, ValidationError, credit_notes, requests
+from engine.service.formats import (
+    CREDIT_NOTE_REASONS,
+    FINALIZED,
+    MAX_TEXT,
+    UNDER_REVIEW,
+    CreditNote,
+    Invoice,
+    credit_note_tax_label,
+)
+from views._actions import has_flash, run_action, show_flash
 from views._database import application, db_path, session
-from views._format import DATETIME_FORMAT, money
+from views._format import DATETIME_FORMAT, markdown_text, money
 
 _cached = st.cache_data(show_spinner=False, max_entries=256)  # cleared with every cached read after a write
 READER = Caller.local()  # reads change nothing: a local reader (every business), as views._reads
@@ -166,15 +174,50 @@ def _notes_table(inv: Invoice, notes: list[CreditNote], key: str) -> None:
 
 # --- "Credit note…": the form, the note it would make, the confirmation ----------------------------------------
 
+NOTHING_TO_CREDIT = "enter an amount for at least one line (or tick 'Everything left on every line')"
+CHANGED = (
+    "the form was changed after the review, so the note reviewed is not what the form holds now: review the credit "
+    "note again, then issue it"
+)
+
+
+def _place(key: str) -> str:
+    """Where the outcome of "Issue credit note …" is shown: under the form's buttons (views._actions)."""
+    return f"{key}_credit_note"
+
+
+def _field_keys(invoice_id: str, lines: list[int]) -> dict[str, object]:
+    """Every field of the form (its session key) and the value it starts with."""
+    return {
+        f"cn_all_{invoice_id}": False,
+        **{f"cn_line_{invoice_id}_{n}": "" for n in lines},
+        f"cn_reason_{invoice_id}": CREDIT_NOTE_REASONS[0],
+        f"cn_note_{invoice_id}": "",
+        f"cn_refund_{invoice_id}": "",
+        f"cn_credit_{invoice_id}": "",
+    }
+
+
+def _fields(invoice_id: str, lines: list[int]) -> dict:
+    """What the form holds now, as typed: a review is of these values and is void once any of them changes."""
+    s = st.session_state
+    return {k: s.get(k, start) for k, start in _field_keys(invoice_id, lines).items()}
+
+
+def _start_fresh(invoice_id: str, lines: list[int]) -> None:
+    """After a note is issued the form is empty again: no amount, split, reason or note of the last note is
+    carried into the next one."""
+    s = st.session_state
+    for k, start in _field_keys(invoice_id, lines).items():
+        s[k] = start
+    s.pop(f"cn_kept_{invoice_id}", None)
+    s.pop(f"cn_plan_{invoice_id}", None)
+
 
 def _amount(text: str, what: str) -> Decimal | None:
-    text = (text or "").strip().replace(",", "")
-    if not text:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(f"{what}: {text!r} is not an amount (write e.g. 12.50)") from None
+    """An amount typed in a box (requests.typed_amount: the rule of every typed amount); None when empty."""
+    text = (text or "").strip()
+    return None if not text else requests.typed_amount(text, what)
 
 
 def _form_body(invoice_id: str, lines: list[int]) -> dict:
@@ -189,12 +232,25 @@ def _form_body(invoice_id: str, lines: list[int]) -> dict:
             amount = _amount(s.get(f"cn_line_{invoice_id}_{n}", ""), f"line {n}")
             if amount is not None:
                 items.append({"line_no": n, "amount": amount})
+        if not items:
+            raise ValidationError(NOTHING_TO_CREDIT)
         body["items"] = items
     for name, words in (("refund", "Refund"), ("credit", "To the customer's credit")):
         value = _amount(s.get(f"cn_{name}_{invoice_id}", ""), words)
         if value is not None:
             body[name] = value
     return body
+
+
+def _note_text(invoice_id: str) -> str | None:
+    """The note typed, or None; one longer than a credit note keeps is refused (the box keeps what was typed)."""
+    note = (st.session_state.get(f"cn_note_{invoice_id}") or "").strip() or None
+    if note is not None and len(note) > MAX_TEXT:
+        raise ValidationError(
+            f"the note is {len(note):,} characters long; a credit note keeps at most {MAX_TEXT:,}: shorten it "
+            "(what you typed is still in the box)"
+        )
+    return note
 
 
 def _everything_toggled(invoice_id: str, lines: list[int]) -> None:
@@ -214,29 +270,55 @@ def _everything_toggled(invoice_id: str, lines: list[int]) -> None:
 
 
 def _review(invoice_id: str, lines: list[int]) -> None:
-    """'Review the credit note': the note the form's request makes (tax, total, split), nothing stored."""
+    """'Review the credit note': the note the form's request makes (tax, total, split), nothing stored. The review
+    keeps the fields it was made of: it is void once one of them changes."""
     plan_key = f"cn_plan_{invoice_id}"
+    fields = _fields(invoice_id, lines)
     st.session_state.pop(plan_key, None)
     try:
         body = _form_body(invoice_id, lines)
+        note = _note_text(invoice_id)
         estimate = credit_notes.estimate(session(), invoice_id, body)
+        if estimate.credit_note is None:
+            raise ValidationError(NOTHING_TO_CREDIT)
     except BillsimError as exc:
-        st.session_state[plan_key] = {"error": str(exc)}
+        st.session_state[plan_key] = {"error": str(exc), "fields": fields}
         return
     reason = st.session_state.get(f"cn_reason_{invoice_id}")
-    note = (st.session_state.get(f"cn_note_{invoice_id}") or "").strip() or None
-    st.session_state[plan_key] = {"body": body, "reason": reason, "note": note, "note_plan": estimate.credit_note}
+    st.session_state[plan_key] = {
+        "body": body,
+        "reason": reason,
+        "note": note,
+        "note_plan": estimate.credit_note,
+        "fields": fields,
+    }
 
 
-def _issue(invoice_id: str, token: tuple) -> None:
-    plan = st.session_state.get(f"cn_plan_{invoice_id}") or {}
+def _issue(invoice_id: str, lines: list[int], key: str, token: tuple) -> None:
+    """Issue exactly the note reviewed and shown: refused when the form changed since (the click carries what was
+    typed), and issued with the reviewed split, so a ledger changed meanwhile refuses it rather than issue another
+    note."""
+    s = st.session_state
+    plan_key = f"cn_plan_{invoice_id}"
+    plan = s.get(plan_key) or {}
 
     def work() -> str:
-        request = plan["body"] | {"reason": plan["reason"]}
+        if "note_plan" not in plan or plan["fields"] != _fields(invoice_id, lines):
+            s.pop(plan_key, None)
+            raise ValidationError(CHANGED)
+        shown: CreditNote = plan["note_plan"]
+        split = {"offset": shown.offset, "refund": shown.refund, "credit": shown.credit}
+        if credit_notes.estimate(session(), invoice_id, plan["body"] | split).credit_note != shown:
+            s.pop(plan_key, None)
+            raise InvalidStateError(
+                "the invoice changed since the review (another credit note or a payment): review the credit note "
+                "again, then issue it"
+            )
+        request = plan["body"] | split | {"reason": plan["reason"]}
         if plan.get("note"):
             request["note"] = plan["note"]
         note = credit_notes.create(session(), invoice_id, request)
-        st.session_state.pop(f"cn_plan_{invoice_id}", None)
+        _start_fresh(invoice_id, lines)
         cur = note.currency
         return (
             f"Issued credit note {note.number} of {money(note.total_minor, cur)}: {money(note.offset_minor, cur)} "
@@ -244,7 +326,8 @@ def _issue(invoice_id: str, token: tuple) -> None:
             "customer's credit."
         )
 
-    run_action(token, "Credit note", work)
+    # a click replayed after the note was issued finds its token done (run_action): "carried out once", not a refusal
+    run_action(token, "Credit note", work, where=_place(key))
 
 
 def _plan_view(plan: dict, cur: str) -> None:
@@ -266,20 +349,25 @@ def _plan_view(plan: dict, cur: str) -> None:
         placeholder="",
         column_config={c: st.column_config.TextColumn(alignment="right") for c in ("amount", "tax")},
     )
-    taxes = " · ".join(
-        f"{t.name if t.code is None else t.code} {t.rate} % of {money(t.base_minor, cur)}: {money(t.amount_minor, cur)}"
-        for t in note.taxes
+    # the engine's wording (the credit note's document says the same): a tax that is what is left of the
+    # invoice's tax is said so, never as a rate of a base it is not
+    taxes = " · ".join(f"{credit_note_tax_label(t, cur)}: {money(t.amount_minor, cur)}" for t in note.taxes)
+    st.markdown(
+        markdown_text(
+            f"Subtotal {money(note.subtotal_minor, cur)} · tax {money(note.tax_minor, cur)}"
+            + (f" ({taxes})" if taxes else "")
+            + f" · **total {money(note.total_minor, cur)}**"
+        )
     )
     st.markdown(
-        f"Subtotal {money(note.subtotal_minor, cur)} · tax {money(note.tax_minor, cur)}"
-        + (f" ({taxes})" if taxes else "")
-        + f" · **total {money(note.total_minor, cur)}**"
+        markdown_text(
+            f"Split: **{money(note.offset_minor, cur)}** off the balance due · **{money(note.refund_minor, cur)}** "
+            f"refunded · **{money(note.credit_minor, cur)}** to the customer's credit. Reason: "
+            f"{(plan['reason'] or '').replace('_', ' ')}."
+        )
     )
-    st.markdown(
-        f"Split: **{money(note.offset_minor, cur)}** off the balance due · **{money(note.refund_minor, cur)}** "
-        f"refunded · **{money(note.credit_minor, cur)}** to the customer's credit. Reason: "
-        f"{(plan['reason'] or '').replace('_', ' ')}."
-    )
+    if plan.get("note"):
+        st.text(f"Note: {plan['note']}")  # as typed: st.text reads no markdown
 
 
 def credit_note_form(inv: Invoice, key: str) -> None:
@@ -287,10 +375,18 @@ def credit_note_form(inv: Invoice, key: str) -> None:
     confirmation that issues it."""
     invoice_id, cur = inv.invoice_id, inv.currency
     estimate = _estimate(db_path(), invoice_id)
-    plan = st.session_state.get(f"cn_plan_{invoice_id}")
-    with st.expander("Credit note…", expanded=plan is not None):
-        if estimate.creditable_total_minor <= 0 or not any(ln.creditable_minor for ln in estimate.lines):
+    open_lines = [ln for ln in estimate.lines if ln.creditable_minor > 0]
+    line_nos = [ln.line_no for ln in open_lines]
+    plan_key = f"cn_plan_{invoice_id}"
+    plan = st.session_state.get(plan_key)
+    changed = plan is not None and plan["fields"] != _fields(invoice_id, line_nos)
+    if changed:  # a review (or a refusal) is of the form as it was: void once a field changes
+        st.session_state.pop(plan_key, None)
+        plan = None
+    with st.expander("Credit note…", expanded=plan is not None or changed or has_flash(_place(key))):
+        if estimate.creditable_total_minor <= 0 or not open_lines:
             st.caption("Everything on this invoice has been credited: nothing is left to credit.")
+            show_flash(_place(key))
             return
         most, offset, refund = (
             money(m, cur)
@@ -300,11 +396,11 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             f"At most {most} (tax included) can still be credited; up to {offset} off the balance due, up to "
             f"{refund} refunded (payments less refunds). Amounts are before tax, in {cur}."
         )
-        open_lines = [ln for ln in estimate.lines if ln.creditable_minor > 0]
-        line_nos = [ln.line_no for ln in open_lines]
         # No st.form: a form's boxes keep what is typed in the browser until it is submitted, so ticking the box
-        # below (a rerun) lost it. Every field commits without a rerun (on_change="ignore": the page does not rerun
-        # per field), and the values typed travel with the next rerun: the tick, or "Review the credit note".
+        # below (a rerun) lost it. Until a review is shown, the fields commit without a rerun (on_change="ignore":
+        # the page does not rerun per field) and the values typed travel with the next rerun: the tick, or
+        # "Review the credit note". Once a review is shown, a change reruns, and the review it voids goes at once.
+        change = "ignore" if plan is None else "rerun"
         everything = st.checkbox(
             "Everything left on every line",
             key=f"cn_all_{invoice_id}",
@@ -328,7 +424,7 @@ def credit_note_form(inv: Invoice, key: str) -> None:
                 help="untick 'Everything left on every line' to credit an amount (what you typed comes back)"
                 if everything
                 else None,
-                on_change="ignore",
+                on_change=change,
             )
         r1, r2 = st.columns(2)
         r1.selectbox(
@@ -336,37 +432,43 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             CREDIT_NOTE_REASONS,
             key=f"cn_reason_{invoice_id}",
             format_func=lambda r: r.replace("_", " "),
-            on_change="ignore",
+            on_change=change,
         )
+        # No max_chars: the browser drops a paste longer than the box's bound, and the note typed before with it;
+        # a longer note is kept in the box and refused by the review, with its length
         r2.text_input(
-            "Note (kept with the credit note)", key=f"cn_note_{invoice_id}", max_chars=MAX_TEXT, on_change="ignore"
+            "Note (kept with the credit note)",
+            key=f"cn_note_{invoice_id}",
+            help=f"at most {MAX_TEXT:,} characters",
+            on_change=change,
         )
         s1, s2 = st.columns(2)
-        s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00", on_change="ignore")
+        s1.text_input(f"Refund ({cur})", key=f"cn_refund_{invoice_id}", placeholder="0.00", on_change=change)
         s2.text_input(
             f"To the customer's credit ({cur})",
             key=f"cn_credit_{invoice_id}",
             placeholder="what the balance due cannot take",
-            on_change="ignore",
+            on_change=change,
         )
         st.button(
             "Review the credit note", key=f"{key}_cn_review_{invoice_id}", on_click=_review, args=(invoice_id, line_nos)
         )
-        if plan is None:
-            return
-        if "error" in plan:
+        if changed:
+            st.info("The form was changed after the review: review the credit note again to issue it.")
+        if plan is not None and "error" in plan:
             st.error(f"Credit note refused: {plan['error']}")
-            return
-        _plan_view(plan, cur)
-        token = ("credit_note", invoice_id, inv.credit_notes_total_minor, inv.total_paid_minor, repr(plan["body"]))
-        st.button(
-            f"Issue credit note {plan['note_plan'].invoice_number}-CN{plan['note_plan'].sequence}",
-            type="primary",
-            key=f"{key}_cn_issue_{invoice_id}",
-            on_click=_issue,
-            args=(invoice_id, token),
-            help="a credit note is final: never changed or deleted",
-        )
+        elif plan is not None:
+            _plan_view(plan, cur)
+            token = ("credit_note", invoice_id, inv.credit_notes_total_minor, inv.total_paid_minor, repr(plan["body"]))
+            st.button(
+                f"Issue credit note {plan['note_plan'].invoice_number}-CN{plan['note_plan'].sequence}",
+                type="primary",
+                key=f"{key}_cn_issue_{invoice_id}",
+                on_click=_issue,
+                args=(invoice_id, line_nos, key, token),
+                help="a credit note is final: never changed or deleted",
+            )
+        show_flash(_place(key))  # what "Issue credit note …" just did, under it
 
 
 def credit_section(inv: Invoice, key: str) -> None:

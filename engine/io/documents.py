@@ -24,6 +24,7 @@ from typing import Literal
 import duckdb
 import jinja2
 
+from ..billing.credit_note_text import credit_note_tax_label
 from ..billing.credit_notes import find_credit_notes, load_credit_notes, load_invoice_head
 from ..billing.invoice_store import load_invoice
 from ..errors import ValidationError
@@ -273,10 +274,7 @@ def credit_note_context(note: CreditNote, invoice: dict, seller: dict, customer:
     """Everything the credit note's template shows, as text already formatted. `invoice`: the corrected invoice's
     date, total and balance due now (minor units)."""
     cur = note.currency
-    taxes = []
-    for t in note.taxes:
-        label = f"Tax ({_number(t.rate)} %)" if t.code is None else f"{t.name} ({t.code}) {_number(t.rate)} %"
-        taxes.append((f"{label} of {format_money(t.base_minor, cur)}", format_money(t.amount_minor, cur)))
+    taxes = [(credit_note_tax_label(t, cur), format_money(t.amount_minor, cur)) for t in note.taxes]
     split = [
         ("Off the balance due of the invoice", note.offset_minor),
         ("Refunded to you", note.refund_minor),

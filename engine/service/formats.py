@@ -7,7 +7,8 @@ the value types the operations take and return, how money and statuses are writt
                 exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
                 (decimals); is_currency
     statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
-    credit      CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit (spec section 12)
+    credit      CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit (spec section 12);
+                credit_note_tax_label: a note's tax in words (its rate and base, or what is left of the invoice's)
     values      Invoice, BillingCycle, ReviewResult, ReviewColumns (a review as Arrow columns; exact_major reads
                 its money columns as Decimals), ReviewThresholds, ApprovalResult, ManualBatchResult,
                 Scope (what a run or a count covers), Scenario (a what-if)
@@ -17,6 +18,7 @@ the value types the operations take and return, how money and statuses are writt
 
 from __future__ import annotations
 
+from ..billing.credit_note_text import credit_note_tax_label
 from ..currencies import is_currency, minor_units
 from ..gc_pause import cyclic_gc_paused
 from ..limits import FIRST_DATE, LAST_DATE, MAX_RANGE_YEARS, MAX_TEXT
@@ -61,6 +63,7 @@ __all__ = [
     "ReviewThresholds",
     "Scenario",
     "Scope",
+    "credit_note_tax_label",
     "cyclic_gc_paused",
     "exact_major",
     "exact_minor",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.money import tax_minor
 from engine.service import (
     Billsim,
     Caller,
@@ -21,6 +22,7 @@ from engine.service import (
     invoices,
     lifecycle,
 )
+from engine.service.formats import MAX_TEXT
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 JUNE, JULY = dt.date(2026, 6, 15), dt.date(2026, 7, 15)
@@ -192,23 +194,39 @@ def test_the_payment_box_follows_the_balance_left_by_a_credit_note_and_goes_when
 
 
 def test_the_note_box_takes_exactly_what_the_service_takes(workbench_db):
-    """The Note box stops at the application layer's bound (not a copy of it): a note of that many characters is
-    issued, one more is refused by the service (the box would have let the review step accept it before)."""
+    """A note of the application layer's bound (MAX_TEXT, not a copy of it) is issued; one more is refused by the
+    service, and by the review with its length, the note kept in the box (nothing reviewed, nothing issued)."""
     inv = _open_invoice(workbench_db)
-    at = _ledger_with(inv)
-    box = widget(at.text_input, f"cn_note_{inv.invoice_id}")
-    assert box.proto.max_chars > 0
-    longest = "n" * box.proto.max_chars
+    longest = "n" * MAX_TEXT
     with Billsim.open(workbench_db) as app, pytest.raises(ValidationError, match="note"):
         credit_notes.create(
             app.session(Caller.local("ana")), inv.invoice_id, {"all": True, "reason": "other", "note": longest + "n"}
         )
+    at = _ledger_with(inv)
     widget(at.checkbox, f"cn_all_{inv.invoice_id}").check().run()
+    widget(at.text_input, f"cn_note_{inv.invoice_id}").set_value(longest + "n")
+    _review_button(at, inv.invoice_id).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"Credit note refused: the note is {MAX_TEXT + 1:,} characters long; a credit note keeps at most "
+        f"{MAX_TEXT:,}: shorten it (what you typed is still in the box)"
+    ]
+    assert widget(at.text_input, f"cn_note_{inv.invoice_id}").value == longest + "n"  # not lost
+    assert not [b for b in at.button if b.key == f"ledger_cn_issue_{inv.invoice_id}"]
     widget(at.text_input, f"cn_note_{inv.invoice_id}").set_value(longest)
     _review_button(at, inv.invoice_id).click().run()
     widget(at.button, f"ledger_cn_issue_{inv.invoice_id}").click().run()
     assert_clean(at)
     assert db_rows(workbench_db, "SELECT length(note) FROM credit_notes") == [(len(longest),)]
+
+
+def test_the_note_box_has_no_bound_the_browser_would_drop_a_longer_paste_by(workbench_db):
+    """Streamlit's browser side drops a change longer than a box's max_chars, so a paste of more than 2,000
+    characters left the box empty: the box has no max_chars (the review refuses a longer note, above)."""
+    at = _ledger_with(_open_invoice(workbench_db))
+    box = next(t for t in at.text_input if t.key.startswith("cn_note_"))
+    assert box.proto.max_chars == 0
+    assert f"{MAX_TEXT:,}" in box.proto.help
 
 
 def test_the_line_amounts_are_disabled_while_everything_left_is_ticked(workbench_db):
@@ -252,3 +270,161 @@ def test_amounts_typed_before_ticking_everything_left_come_back_when_it_is_untic
     plan = at.session_state[f"cn_plan_{inv.invoice_id}"]
     assert plan["body"] == {"items": [{"line_no": n, "amount": Decimal(a)} for n, a in typed.items()]}
     assert plan["note_plan"].subtotal_minor == 375  # 1.25 + 2.50 (demo currencies have 2 decimals)
+
+
+def _issue_button(at, invoice_id: str):
+    return [b for b in at.button if b.key == f"ledger_cn_issue_{invoice_id}"]
+
+
+def test_changing_a_field_after_the_review_voids_it_and_issue_issues_only_what_is_reviewed_and_shown(workbench_db):
+    """The analyst's trial: line 2 = 50.00 and 20 to credit, Review; line 2 changed to 150.00 and the credit box
+    cleared. The old review goes at once (no Issue until reviewed again); an Issue click that carries the changed
+    fields with it issues nothing; reviewed again, the note issued is the one shown: 150.00 and its tax, nothing
+    to credit."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    line, credit = f"cn_line_{inv.invoice_id}_2", f"cn_credit_{inv.invoice_id}"
+    widget(at.text_input, line).set_value("50.00")
+    widget(at.text_input, credit).set_value("20")
+    _review_button(at, inv.invoice_id).click().run()
+    assert_clean(at)
+    assert _issue_button(at, inv.invoice_id)
+    widget(at.text_input, line).set_value("150.00")
+    widget(at.text_input, credit).set_value("")
+    at.run()  # the change reruns once a review is shown
+    assert_clean(at)
+    assert not _issue_button(at, inv.invoice_id)
+    assert not [t for t in _texts(at) if "would be" in t]  # the old review is gone
+    assert any("changed after the review" in i.value for i in at.info)
+    # the Issue click of the old review, with the fields changed and sent together with it (no rerun between)
+    _review_button(at, inv.invoice_id).click().run()
+    issue = _issue_button(at, inv.invoice_id)[0]
+    widget(at.text_input, line).set_value("50.00")
+    issue.click().run()
+    assert db_rows(workbench_db, "SELECT count(*) FROM credit_notes") == [(0,)]
+    assert [e.value for e in at.error] == [
+        "Credit note refused: the form was changed after the review, so the note reviewed is not what the form "
+        "holds now: review the credit note again, then issue it"
+    ]
+    assert not _issue_button(at, inv.invoice_id)
+    widget(at.text_input, line).set_value("150.00")
+    _review_button(at, inv.invoice_id).click().run()
+    shown = at.session_state[f"cn_plan_{inv.invoice_id}"]["note_plan"]
+    assert (shown.subtotal_minor, shown.credit_minor) == (15000, 0)
+    _issue_button(at, inv.invoice_id)[0].click().run()
+    assert_clean(at)
+    assert db_rows(
+        workbench_db, "SELECT subtotal_minor, tax_minor, total_minor, offset_minor, credit_minor FROM credit_notes"
+    ) == [(15000, shown.tax_minor, shown.total_minor, shown.total_minor, 0)]
+
+
+def test_after_a_note_is_issued_the_form_starts_fresh(workbench_db):
+    """CN1 with 10.00 to the customer's credit, a reason and a note; the next note starts from an empty form, so
+    'Everything left' reviewed credits nothing to the customer (the balance due takes it all)."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    i = inv.invoice_id
+    widget(at.text_input, f"cn_line_{i}_1").set_value("50.00")
+    widget(at.text_input, f"cn_credit_{i}").set_value("10")
+    widget(at.selectbox, f"cn_reason_{i}").set_value("order_change")
+    widget(at.text_input, f"cn_note_{i}").set_value("first note")
+    _review_button(at, i).click().run()
+    _issue_button(at, i)[0].click().run()
+    assert_clean(at)
+    assert db_rows(workbench_db, "SELECT credit_minor, reason FROM credit_notes") == [(1000, "order_change")]
+    boxes = {t.key: t.value for t in at.text_input if t.key.startswith("cn_") and i in t.key}
+    assert {f"cn_line_{i}_1", f"cn_note_{i}", f"cn_refund_{i}", f"cn_credit_{i}"} <= set(boxes)
+    assert boxes and set(boxes.values()) == {""}, boxes
+    assert widget(at.selectbox, f"cn_reason_{i}").value == "duplicate"
+    assert widget(at.checkbox, f"cn_all_{i}").value is False
+    widget(at.checkbox, f"cn_all_{i}").check().run()
+    _review_button(at, i).click().run()
+    assert_clean(at)
+    plan = at.session_state[f"cn_plan_{i}"]
+    assert plan["body"] == {"all": True} and plan["note"] is None
+    assert plan["note_plan"].credit_minor == 0 and plan["note_plan"].offset_minor == plan["note_plan"].total_minor
+
+
+@pytest.mark.parametrize(
+    ("box", "typed"),
+    [
+        ("line", ""),
+        ("line", "   "),
+        ("line", "abc"),
+        ("line", "nan"),
+        ("line", "Infinity"),
+        ("line", "1e3"),
+        ("line", "12,50"),
+        ("line", "-5"),
+        ("line", "0"),
+        ("line", "1.234"),
+        ("line", "9" * 40),
+        ("refund", "nan"),
+        ("refund", "-1"),
+        ("credit", "1e9"),
+        ("credit", "9" * 40),
+    ],
+)
+def test_whatever_is_typed_the_review_says_what_is_wrong_and_shows_no_traceback(workbench_db, box, typed):
+    """Review with no amount (the analyst's AttributeError at _plan_view) or with an amount no request takes: a
+    refusal in words, nothing to issue, never a traceback."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    i = inv.invoice_id
+    if box == "line":
+        widget(at.text_input, f"cn_line_{i}_1").set_value(typed)
+    else:
+        widget(at.text_input, f"cn_line_{i}_1").set_value("1.00")
+        widget(at.text_input, f"cn_{box}_{i}").set_value(typed)
+    _review_button(at, i).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Credit note refused: ")
+    if not typed.strip():
+        assert (
+            error
+            == "Credit note refused: enter an amount for at least one line (or tick 'Everything left on every line')"
+        )
+    assert not _issue_button(at, i)
+
+
+def test_the_last_notes_tax_is_said_as_what_is_left_of_the_invoices_tax(workbench_db):
+    """GST 10 %: CN1 credits 0.05 of line 1 (tax round(0.5) = 0.01); everything left then takes what is left of the
+    invoice's tax, 370.34, where 10 % of the 3,703.45 credited would be 370.35: the review says so instead of
+    stating that arithmetic."""
+    inv = _open_invoice(workbench_db)
+    (gst,) = inv.taxes
+    with Billsim.open(workbench_db) as app:
+        credit_notes.create(
+            app.session(Caller.local("ana")),
+            inv.invoice_id,
+            {"items": [{"line_no": 1, "amount": "0.05"}], "reason": "other"},
+        )
+    at = _ledger_with(inv)
+    widget(at.checkbox, f"cn_all_{inv.invoice_id}").check().run()
+    _review_button(at, inv.invoice_id).click().run()
+    assert_clean(at)
+    note = at.session_state[f"cn_plan_{inv.invoice_id}"]["note_plan"]
+    left = gst.amount_minor - 1
+    assert note.tax_minor == left and note.subtotal_minor == gst.base_minor - 5
+    assert tax_minor(note.subtotal_minor, gst.rate) == left + 1  # 10 % of 3,703.45 = 370.345 -> 370.35
+    shown = " ".join(_texts(at)).replace("\\$", "$")
+    assert f"{gst.name} ({gst.code}) 10 %, what is left of the invoice's tax: A$370.34" in shown, shown
+    assert "10 % of" not in shown
+
+
+def test_the_issued_note_is_announced_under_the_form_not_at_the_top_of_the_page(workbench_db):
+    """Like every Ledger action, the outcome of "Issue credit note …" is shown under the buttons that made it: in
+    the Credit note… expander (kept open), not above the page's filters."""
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    widget(at.text_input, f"cn_line_{inv.invoice_id}_1").set_value("1.00")
+    _review_button(at, inv.invoice_id).click().run()
+    _issue_button(at, inv.invoice_id)[0].click().run()
+    assert_clean(at)
+    (form,) = [e for e in at.expander if e.label == "Credit note…"]
+    assert [s.value for s in form.success if s.value.startswith("Issued credit note")]
+    assert form.proto.expanded  # kept open: the message is not hidden in a closed expander
+    assert [s.value for s in at.success if s.value.startswith("Issued credit note")] == [
+        s.value for s in form.success if s.value.startswith("Issued credit note")
+    ]  # shown once, there
