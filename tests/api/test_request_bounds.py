@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from mcp import Client
 
 from engine.api.app import create_app, open_server_app
+from engine.ingest.demo import seed_demo
 from engine.mcp.backends import FixedBackend
 from engine.mcp.tools import build_server
-from engine.service import Billsim, Caller, TooMuchWorkError, ledger, whatif
+from engine.service import Billsim, Caller, TooMuchWorkError, whatif
 
 from .conftest import headers, make_database
 
@@ -26,8 +27,9 @@ def demo_db(tmp_path_factory):
     takes far longer than the tight deadline below)."""
     folder = tmp_path_factory.mktemp("bounds")
     db, tokens = make_database(folder)
-    with Billsim.open(db) as app:
-        ledger.seed(app.session(Caller.local("t")), contracts=300, usage_rows=30_000)
+    with Billsim.open(db) as app, app.database.cursor() as cur:
+        # the engine's seeding, below the application layer's rule that a user seeds only an empty database
+        seed_demo(cur, contracts=300, usage_rows=30_000)
     return db, tokens
 
 
