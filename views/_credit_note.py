@@ -410,11 +410,13 @@ def credit_note_form(inv: Invoice, key: str) -> None:
         for ln in open_lines:
             label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            c1.markdown(
-                f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
-                + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
-                + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
-                + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
+            c1.markdown(  # a '$' of a product's name or an amount is never the start of a formula
+                markdown_text(
+                    f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
+                    + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
+                    + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
+                    + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
+                )
             )
             c2.text_input(
                 f"Credit line {ln.line_no}",

@@ -428,3 +428,18 @@ def test_the_issued_note_is_announced_under_the_form_not_at_the_top_of_the_page(
     assert [s.value for s in at.success if s.value.startswith("Issued credit note")] == [
         s.value for s in form.success if s.value.startswith("Issued credit note")
     ]  # shown once, there
+
+
+def test_a_dollar_in_a_line_is_never_read_as_a_formula(workbench_db):
+    """The form's line labels carry the product's name and amounts in dollars: every '$' is escaped, so the
+    markdown never reads text between two of them as a LaTeX formula."""
+    with Billsim.open(workbench_db) as app, app.database.cursor() as cur:
+        cur.execute(
+            "UPDATE order_lines SET product = 'Seats $x$ plan' WHERE contract_id = ? AND kind = 'recurring'",
+            ["K-000001"],
+        )
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    lines = [t for t in _texts(at) if t.startswith("Line ")]
+    assert lines and all("$" not in t.replace("\\$", "") for t in lines), lines
+    assert any("Seats \\$x\\$ plan" in t for t in lines), lines
