@@ -313,7 +313,8 @@ def record_payment_tx(
     if minor > balance:  # the amount as given: a huge one has more digits than to_major can quantize
         raise ValidationError(
             f"payment {amount:f} {currency} exceeds the balance due "
-            f"{to_major(balance, currency)} {currency} of invoice {invoice_named(c, invoice_id)}"
+            f"{to_major(balance, currency)} {currency} of invoice {invoice_named(c, invoice_id)}",
+            code="payment_exceeds_balance",  # as a credit note's offset_exceeds_balance
         )
     new_status = "partially_paid" if minor < balance else PAID_STATUS[method]
     payment_id = "pay_" + uuid.uuid4().hex[:20]

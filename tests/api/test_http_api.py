@@ -287,7 +287,7 @@ def test_review_and_lifecycle(north):
     assert final["status"] == "open" and final["number"] is not None
     error(north.post(f"{base}/finalize"), 409, "invalid_state")
     assert north.post(f"{base}/payments", json={"amount": 0}).status_code == 422
-    error(north.post(f"{base}/payments", json={"amount": total + 1}), 400, "validation_error")
+    error(north.post(f"{base}/payments", json={"amount": total + 1}), 400, "payment_exceeds_balance")
     paid = north.post(f"{base}/payments", json={"amount": 1000})
     assert paid.status_code == 201 and paid.json()["status"] == "partially_paid"
     assert paid.json()["total_paid"] == 1000 and paid.json()["balance_due"] == total - 1000
