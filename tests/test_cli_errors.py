@@ -72,6 +72,8 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: 
         ("1e999", ["not a plain decimal amount"]),
         ("1" + "0" * 30, ["beyond the largest amount"]),
         ("1,000", ["exceeds the balance due"]),  # thousands grouped by commas: 1000
+        ("١٢", ["not a plain decimal amount"]),  # Arabic-Indic digits are never read as 12
+        ("５", ["not a plain decimal amount"]),  # nor fullwidth ones as 5
         ("10.001", ["decimals"]),
         ("10.01", ["exceeds the balance due"]),
     ],

@@ -63,7 +63,9 @@ def _not_blank(value: str) -> str:
     return value
 
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only: Python's \d and Decimal() also read other scripts' digits ('١٢' as 12), which no one checking
+# the amount on an invoice would read back as typed.
+_PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def _major(value):
@@ -92,7 +94,7 @@ def _major(value):
 
 # A person may group thousands with commas (1,244.10), in groups of three only: "12,50" is refused, never read as
 # 1250 (a European decimal comma taken for a separator would multiply the amount by a hundred).
-_GROUPED_DECIMAL = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUPED_DECIMAL = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 
 
 def typed_amount(text: str, what: str = "amount") -> Decimal:

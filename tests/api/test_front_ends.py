@@ -487,6 +487,23 @@ def test_a_refused_credit_note_line_is_named_as_the_user_counts_it_the_same_ever
     assert http.message == words
 
 
+@pytest.mark.parametrize("amount", ["١٢", "١٢.٠٠", "５"])
+def test_an_amount_in_digits_other_than_ascii_is_refused_everywhere_and_nothing_is_written(world, credited, amount):
+    """'١٢' (Arabic-Indic) or '５' (fullwidth) is never read as 12 or 5: refused as the amount rule's validation_error,
+    over HTTP and MCP (a credit note's line and refund); the CLI's `pay`: tests/test_cli_errors.py."""
+    before = world.count("SELECT count(*) FROM credit_notes"), world.count("SELECT count(*) FROM invoice_events")
+    for body in ({"items": [{"line_no": 1, "amount": amount}]}, {"all": True, "refund": amount}):
+        body = {"reason": "duplicate", **body}
+        http = world.post("biz-north", f"/api/v1/invoices/{credited['march']}/credit-notes", body)
+        mcp = world.mcp("biz-north", "createCreditNote", {"invoice_id": credited["march"], **body})
+        assert (http.status, http.code, mcp.code) == (422, "validation_error", "validation_error"), (http, mcp)
+        assert "not a plain decimal amount" in http.message and mcp.message == http.message
+    assert (
+        world.count("SELECT count(*) FROM credit_notes"),
+        world.count("SELECT count(*) FROM invoice_events"),
+    ) == before
+
+
 def test_a_refused_payment_names_the_invoice_number_not_the_internal_id(world, credited):
     number = world.get("biz-north", f"/api/v1/invoices/{credited['march']}").data["number"]
     assert number
