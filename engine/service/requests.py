@@ -68,9 +68,10 @@ def _not_blank(value: str) -> str:
 _PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
-def _major(value):
+def _major(value, shown: str | None = None):
     """An amount in major units: a decimal string ("12.50"), an integer or a Decimal; never a float (JSON 12.5
-    would already be inexact), a boolean, an exponent or a non-finite number."""
+    would already be inexact), a boolean, an exponent or a non-finite number. `shown`: the amount as the user typed
+    it, for the words of the money bound."""
     if isinstance(value, bool):
         raise ValueError(f"an amount is a number, not {str(value).lower()}")
     if isinstance(value, float):
@@ -87,7 +88,7 @@ def _major(value):
             raise ValueError(f"not a plain decimal amount: {value[:40]!r}") from None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError("an amount must be a finite decimal")
-    if beyond := limits.beyond_money_limit(value):
+    if beyond := limits.beyond_money_limit(value, shown):
         raise ValueError(beyond)
     return value
 
@@ -105,7 +106,7 @@ def typed_amount(text: str, what: str = "amount") -> Decimal:
     if _GROUPED_DECIMAL.fullmatch(plain):
         plain = plain.replace(",", "")
     try:
-        return _major(plain)
+        return _major(plain, text.strip())
     except ValueError as exc:
         raise ValidationError(f"{what}: {exc}") from None
 

@@ -10,6 +10,8 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pytest
+
 from engine.db import connect
 from engine.limits import MAX_NAME, MAX_TEXT, MAX_TOKEN_NAME, MONEY_LIMIT
 from engine.rating.targets import count_not_due
@@ -137,26 +139,57 @@ def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the
     assert db_rows(path, "SELECT status FROM invoices WHERE invoice_id = ?", [draft]) == [("draft",)]
 
 
-# --- 4. a unit price beyond the money bound, in the user's units -----------------------------------------------
+# --- 4. a unit price typed by the rule of every typed amount (requests.typed_amount) ------------------------------
 
 
-def test_a_unit_price_beyond_the_money_bound_is_refused_in_major_units_with_the_common_words(workbench_db):
+def _create_with_price(price: str):
     at = start_app()
     open_page(at, "views/manual_invoices.py")
-    customer = widget(at.selectbox, "manual_customer")
-    customer.set_value(customer.options[0]).run()
+    widget(at.selectbox, "manual_customer").set_value(USD_CUSTOMER).run()
     at.session_state["manual_lines_0"] = {
-        "edited_rows": {0: {"description": "Consulting", "unit_price": "1e30", "quantity": "1"}},
+        "edited_rows": {0: {"description": "Consulting", "unit_price": price, "quantity": "1"}},
         "added_rows": [],
         "deleted_rows": [],
     }
     widget(at.button, "manual_create").click().run()
-    (refusal,) = [e.value for e in at.error]
-    assert refusal == (
-        f"Create invoice refused: line 1: unit price 1e30 is beyond the largest amount ({MONEY_LIMIT:,} major units)"
-    )
-    assert "9223372036854775807" not in refusal
+    return at
+
+
+USD_CUSTOMER = "CUS-000003"  # the small demo's customer billed in USD
+BEYOND = f"is beyond the largest amount ({MONEY_LIMIT:,} major units)"
+
+
+@pytest.mark.parametrize(
+    ("price", "refusal"),
+    [
+        # an exponent is no amount anyone types: refused as such (it was read as 10^30, then refused as too large)
+        ("1e30", "line 1: unit price: not a plain decimal amount: '1e30' (write e.g. 12.50)"),
+        ("1e2", "line 1: unit price: not a plain decimal amount: '1e2' (write e.g. 12.50)"),  # it was 100.00
+        ("12,50", "line 1: unit price: not a plain decimal amount: '12,50' (write e.g. 12.50)"),  # never 1250
+        ("١٢", "line 1: unit price: not a plain decimal amount: '١٢' (write e.g. 12.50)"),  # never 12
+        # beyond the money bound: in the units and the form typed, with the words every page uses
+        (f"{MONEY_LIMIT:,}", f"line 1: unit price: {MONEY_LIMIT:,} {BEYOND}"),
+        (str(MONEY_LIMIT * 10), f"line 1: unit price: {MONEY_LIMIT * 10} {BEYOND}"),
+        ("12.505", "line 1: unit price 12.505 has more decimals than USD has"),
+    ],
+)
+def test_a_unit_price_is_refused_by_the_rule_of_every_typed_amount(workbench_db, price, refusal):
+    at = _create_with_price(price)
+    (shown,) = [e.value for e in at.error]
+    assert shown == f"Create invoice refused: {refusal}"
+    assert "9223372036854775807" not in shown
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+def test_a_unit_price_with_thousands_grouped_by_commas_is_read_exactly(workbench_db):
+    at = _create_with_price("1,244.10")
+    assert_clean(at)
+    (line,) = db_rows(
+        workbench_db,
+        "SELECT i.customer_id, i.currency, l.unit_price, l.amount_minor FROM invoice_lines l JOIN invoices i "
+        "USING (invoice_id) WHERE i.contract_id IS NULL",
+    )
+    assert line == (USD_CUSTOMER, "USD", Decimal("1244.10"), 124410)
 
 
 # --- 5. the What-if month chart: months, labelled bars ---------------------------------------------------------
