@@ -153,6 +153,17 @@ def parse(model: type[M], data) -> M:
         raise ValidationError(f"invalid request: {problems_text(exc.errors(), data)}") from None
 
 
+# --- who acts ------------------------------------------------------------------------------------------
+
+
+class ActorRequest(Request):
+    """Who acts: the name a session's caller records with every change it makes (the audit trail's actor, an
+    invoice's approved_by, a run's requested_by, a credit note's actor): a name like every other, bounded and
+    storable. Checked once, where a Caller is made (engine/service/caller.py)."""
+
+    actor: Id
+
+
 # --- contracts ----------------------------------------------------------------------------------------
 
 
