@@ -301,6 +301,32 @@ def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
     assert "1900-01-01 .. 2199-12-31" in mcp.message and "1900-01-01 .. 2199-12-31" in cli[2]
 
 
+def test_a_run_whose_drafts_would_be_dated_after_2199_is_refused_everywhere_and_nothing_is_written(world):
+    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole before anything is
+    written (engine/billing/run_dates.py), by the HTTP API's background start (its claim) and the CLI's run."""
+    before = world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")
+    http = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
+    assert (http.ok, http.status, http.code) == (False, 400, "draft_dates_out_of_range"), http
+    assert http.message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31")
+    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in http.message
+    code, out, err = world.cli("run", "--period-date", "2199-12-15", "--quiet")
+    assert code == 2 and out == "", err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("billsim: a bill run of 2199-12-15 would draft ") and "K-SOUTH" in line, line
+    assert (world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")) == before
+    assert world.count("SELECT count(*) FROM bill_runs WHERE status = 'running'") == 0
+
+
+def test_the_draft_of_a_cycle_due_after_2199_is_refused_everywhere_with_the_same_code(world):
+    before = world.count("SELECT count(*) FROM invoices")
+    http = world.post("biz-south", "/api/v1/contracts/K-SOUTH/generate-period-invoices", {"period_date": "2199-12-15"})
+    mcp = world.mcp("biz-south", "draftPeriodInvoice", {"contract_id": "K-SOUTH", "period_date": "2199-12-15"})
+    cli = world.cli("draft", "K-SOUTH", "--period-date", "2199-12-15")
+    _error_everywhere(world, http, mcp, cli, "draft_dates_out_of_range", 400)
+    assert "would be due 2200-01-31, after 2199-12-31" in http.message
+    assert world.count("SELECT count(*) FROM invoices") == before
+
+
 @pytest.mark.parametrize(
     "from_date, to_date, why",
     [("0001-01-01", "9999-12-31", "outside"), ("2000-01-01", "2030-12-31", "longer than 10 years")],
