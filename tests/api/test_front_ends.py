@@ -383,6 +383,27 @@ def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent
     assert "percent must be" in http.message
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "price", "percent": "١٠"},
+        {"type": "price", "product": "Platform", "unit_price": "٩٩.٠٠"},
+        {"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "１００"},
+    ],
+)
+def test_a_what_if_number_in_digits_other_than_ascii_is_refused_everywhere(world, tmp_path, change):
+    """A scenario's numbers follow the amount rule's digits: '١٠' is never read as 10."""
+    scenario = {"name": "x", "changes": [change]}
+    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert "not a plain decimal number" in http.message
+
+
 def test_a_bad_scenario_change_is_named_by_its_position_from_1_the_same_everywhere(world, tmp_path):
     scenario = {"name": "x", "changes": [{"type": "price", "percent": "10"}, {"type": "price", "percent": "ten"}]}
     body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
