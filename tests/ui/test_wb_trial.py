@@ -142,12 +142,12 @@ def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the
 # --- 4. a unit price typed by the rule of every typed amount (requests.typed_amount) ------------------------------
 
 
-def _create_with_price(price: str):
+def _create_with_price(price: str, quantity: str = "1"):
     at = start_app()
     open_page(at, "views/manual_invoices.py")
     widget(at.selectbox, "manual_customer").set_value(USD_CUSTOMER).run()
     at.session_state["manual_lines_0"] = {
-        "edited_rows": {0: {"description": "Consulting", "unit_price": price, "quantity": "1"}},
+        "edited_rows": {0: {"description": "Consulting", "unit_price": price, "quantity": quantity}},
         "added_rows": [],
         "deleted_rows": [],
     }
@@ -178,6 +178,15 @@ def test_a_unit_price_is_refused_by_the_rule_of_every_typed_amount(workbench_db,
     (shown,) = [e.value for e in at.error]
     assert shown == f"Create invoice refused: {refusal}"
     assert "9223372036854775807" not in shown
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+@pytest.mark.parametrize("quantity", ["٣", "３", "1_0"])
+def test_a_quantity_in_other_digits_is_refused_never_read_as_a_number(workbench_db, quantity):
+    at = _create_with_price("12.50", quantity)
+    assert [e.value for e in at.error] == [
+        f"Create invoice refused: line 1: quantity {quantity!r} is not a whole number (write e.g. 3)"
+    ]
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
 
 
