@@ -143,8 +143,12 @@ def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the
 
 
 def _create_with_price(price: str, quantity: str = "1"):
-    at = start_app()
-    open_page(at, "views/manual_invoices.py")
+    return _create_with_price_on(start_app(), price, quantity)
+
+
+def _create_with_price_on(at, price: str, quantity: str = "1"):
+    at.switch_page("views/manual_invoices.py").run()
+    assert not at.exception, [e.value for e in at.exception]
     widget(at.selectbox, "manual_customer").set_value(USD_CUSTOMER).run()
     at.session_state["manual_lines_0"] = {
         "edited_rows": {0: {"description": "Consulting", "unit_price": price, "quantity": quantity}},
@@ -293,3 +297,27 @@ def test_a_refused_payment_goes_once_the_analyst_does_something_else(workbench_d
     ]
     widget(at.selectbox, "ledger_sort").set_value("newest").run()
     assert not [e.value for e in at.error]
+
+
+# --- "Your name": the actor of every change, refused by the application layer as every name ---------------------
+
+
+def test_a_name_the_application_layer_refuses_is_said_in_the_sidebar_and_refuses_changes_never_a_page(workbench_db):
+    """A bidirectional override pasted into "Your name" (the box stops at MAX_NAME, not at control characters):
+    the sidebar says why, the pages still draw (their reads record no actor), and a change is refused in words
+    with nothing written."""
+    at = start_app()
+    at.sidebar.text_input(key="actor").set_value("ana\u202e").run()
+    (said,) = [e.value for e in at.sidebar.error]
+    assert said == (
+        "Your name cannot be recorded with a change: invalid request: actor: the text contains a control character "
+        "(U+202E)"
+    )
+    at.switch_page("views/scenarios.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at = _create_with_price_on(at, "12.50")
+    refusals = [e.value for e in at.main.error]
+    assert refusals == [
+        "Create invoice refused: invalid request: actor: the text contains a control character (U+202E)"
+    ]
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
