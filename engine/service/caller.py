@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import limits
 from ..billing.audit import default_actor, resolve_actor
 from .requests import ActorRequest, parse
 
@@ -26,7 +27,9 @@ class Caller:
         """The actor is a name like every other (limits.MAX_NAME, limits.text_problem): one too long, or holding a
         control character, is refused (validation_error) before anything is read or written, whichever front end
         named it (--actor, "Your name", a token's name, `billsim mcp --actor`)."""
-        parse(ActorRequest, {"actor": self.actor})
+        actor = self.actor
+        if not (isinstance(actor, str) and 1 <= len(actor) <= limits.MAX_NAME and limits.text_problem(actor) is None):
+            parse(ActorRequest, {"actor": actor})  # refused in the words of every request's names
 
     @classmethod
     def local(cls, actor: str | None = None) -> Caller:
