@@ -6,7 +6,7 @@ from engine.service import BillsimError, Caller
 from engine.service.limits import MAX_NAME
 from views import _reads
 from views._actions import clear_feedback, count_run
-from views._database import application, db_path, init_session
+from views._database import actor_problem, application, db_path, init_session
 from views._routing import PAGES
 
 st.set_page_config(page_icon=":material/receipt_long:", layout="wide")
@@ -41,6 +41,8 @@ st.session_state.setdefault("actor", Caller.local().actor)
 st.sidebar.text_input(
     "Your name", key="actor", help="recorded with every change you make to an invoice", max_chars=MAX_NAME
 )
+if problem := actor_problem():  # e.g. a pasted control character: every change would be refused, say why here
+    st.sidebar.error(f"Your name cannot be recorded with a change: {problem}")
 st.sidebar.caption(f"Database: `{db_path()}`")
 if goto := st.session_state.pop("goto", None):  # set by a button's callback (views._routing.go_to)
     st.switch_page(goto)

@@ -72,6 +72,8 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: 
         ("1e999", ["not a plain decimal amount"]),
         ("1" + "0" * 30, ["beyond the largest amount"]),
         ("1,000", ["exceeds the balance due"]),  # thousands grouped by commas: 1000
+        ("١٢", ["not a plain decimal amount"]),  # Arabic-Indic digits are never read as 12
+        ("５", ["not a plain decimal amount"]),  # nor fullwidth ones as 5
         ("10.001", ["decimals"]),
         ("10.01", ["exceeds the balance due"]),
     ],
@@ -153,3 +155,24 @@ def test_an_amount_given_as_a_boolean_is_told_so(value, words):
     with a fraction is inexact")."""
     with pytest.raises(ValidationError, match=words):
         parse(CreditNoteItemRequest, {"line_no": 1, "amount": value})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--actor", "a" * 201, "pay", "{invoice}", "1.00"],
+        ["pay", "{invoice}", "1.00", "--actor", "a" * 201],
+        ["--actor", "ana\x07", "run", "--period-date", "2026-04-15", "--quiet"],
+    ],
+)
+def test_an_actor_past_the_name_bound_is_one_line_and_exit_2_and_nothing_is_written(ledger, args):
+    """--actor is a name like every other (limits.MAX_NAME, storable): refused before the command writes anything."""
+    db, invoice_id = ledger
+    proc = billsim(db, *[a.replace("{invoice}", invoice_id) for a in args])
+    assert_one_line_error(proc, 2, "invalid request: actor: ")
+    con = connect(db)
+    try:
+        assert con.execute("SELECT count(*) FROM payments").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM bill_runs").fetchone()[0] == 0
+    finally:
+        con.close()

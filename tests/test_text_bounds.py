@@ -1,10 +1,12 @@
 """Names typed on the workbench have the application layer's bounds (engine/limits.py): a what-if scenario's name
-and a new coupon's id and name at MAX_NAME like every other id and name, an API token's name at MAX_TOKEN_NAME; an
-amount in major units beyond the money bound is refused in the one wording every front end shows."""
+and a new coupon's id and name at MAX_NAME like every other id and name, an API token's name at MAX_TOKEN_NAME, the
+actor's name (who acts: --actor, "Your name", a token's name) at MAX_NAME and storable; an amount in major units
+beyond the money bound is refused in the one wording every front end shows."""
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,9 +14,10 @@ import pytest
 from engine.errors import ScenarioError, ValidationError
 from engine.limits import MAX_NAME, MAX_TOKEN_NAME, beyond_money_limit
 from engine.money import MONEY_LIMIT
-from engine.service import Billsim, Caller, access
+from engine.service import Billsim, Caller, access, contracts, lifecycle
 from engine.service.requests import CreditNoteItemRequest, parse
 from engine.whatif.scenarios import parse_scenario
+from tests.helpers_data import add_contract, add_customer, add_line
 
 COUPON = {
     "type": "coupon",
@@ -57,3 +60,43 @@ def test_the_money_bound_is_said_in_one_wording():
         ValidationError, match=f"1000000000000000000000000000000 {words.replace('(', '[(]').replace(')', '[)]')}"
     ):
         parse(CreditNoteItemRequest, {"line_no": 1, "amount": "1000000000000000000000000000000"})
+
+
+@pytest.mark.parametrize(
+    ("actor", "words"),
+    [
+        ("a" * (MAX_NAME + 1), f"invalid request: actor: String should have at most {MAX_NAME} characters"),
+        ("ana\x00", "invalid request: actor: the text contains a NUL character"),
+        ("ana\u202e", "invalid request: actor: the text contains a control character (U+202E)"),
+    ],
+)
+def test_an_actor_past_the_name_bound_or_not_storable_is_refused_before_anything_is_written(tmp_path, actor, words):
+    """Who acts is recorded with every change (the audit trail, approved_by, a run's requested_by): a name like every
+    other, refused as validation_error whichever front end named it, before anything is read or written."""
+    with Billsim.open(tmp_path / "b.duckdb") as app:
+        with app.database.cursor() as cur:
+            add_customer(cur, "C1")
+            add_contract(cur, "K1", "C1", "2026-01-01")
+            add_line(cur, "L1", "K1", unit_price="10.00")
+        for make in (lambda: Caller.local(actor), lambda: Caller.of_business("default", actor)):
+            with pytest.raises(ValidationError) as refused:
+                contracts.draft(app.session(make()), "K1", dt.date(2026, 3, 15))
+            assert (refused.value.code, refused.value.message) == ("validation_error", words)
+        with app.database.cursor() as cur:
+            assert cur.execute("SELECT count(*) FROM invoices").fetchone()[0] == 0
+            assert cur.execute("SELECT count(*) FROM invoice_events").fetchone()[0] == 0
+
+
+def test_an_actor_at_the_name_bound_is_recorded_whole(tmp_path):
+    actor = "a" * MAX_NAME
+    with Billsim.open(tmp_path / "b.duckdb") as app:
+        with app.database.cursor() as cur:
+            add_customer(cur, "C1")
+            add_contract(cur, "K1", "C1", "2026-01-01")
+            add_line(cur, "L1", "K1", unit_price="10.00")
+        s = app.session(Caller.local(actor))
+        draft = contracts.draft(s, "K1", dt.date(2026, 3, 15)).invoice
+        (approved,) = lifecycle.approve(s, [draft.invoice_id]).approved
+        with app.database.cursor() as cur:
+            assert cur.execute("SELECT DISTINCT actor FROM invoice_events").fetchall() == [(actor,)]
+            assert cur.execute("SELECT approved_by FROM invoices").fetchall() == [(actor,)]

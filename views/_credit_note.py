@@ -8,7 +8,9 @@
     customer_credit_caption    the customer's credit balance, where the customer is shown
 
 Every read is one call of engine.service.credit_notes (cached, cleared after every write); issuing is a button
-callback carried out once (views._actions.run_action).
+callback carried out once (views._actions.run_action). Every text of the data (a product's name, an id, a tax's
+label, a refusal quoting what was typed) goes into markdown through `md` (views._format.markdown_escaped), every
+amount through `cash` ('$' escaped): shown as it is, never read as emphasis, a link, a heading or a formula.
 """
 
 from __future__ import annotations
@@ -31,9 +33,15 @@ from engine.service.formats import (
 from views._actions import has_flash, run_action, show_flash
 from views._database import application, db_path, session
 from views._format import DATETIME_FORMAT, markdown_text, money
+from views._format import markdown_escaped as md
 
 _cached = st.cache_data(show_spinner=False, max_entries=256)  # cleared with every cached read after a write
 READER = Caller.local()  # reads change nothing: a local reader (every business), as views._reads
+
+
+def cash(minor: int, currency: str) -> str:
+    """An amount for markdown: its '$' escaped (views._format.markdown_text), never the start of a formula."""
+    return markdown_text(money(minor, currency))
 
 
 # --- cached reads ------------------------------------------------------------------------------------------------
@@ -81,8 +89,8 @@ def customer_credit_caption(customer_id: str) -> None:
     """'Customer credit: $12.00 · €5.00' when the customer holds credit (nothing otherwise)."""
     held = _balances(db_path(), customer_id)
     if held:
-        text = " · ".join(money(b.balance_minor, b.currency) for b in held)
-        st.caption(f"Customer credit of {customer_id}: **{text}** (taken off its next invoices in that currency).")
+        text = " · ".join(cash(b.balance_minor, b.currency) for b in held)
+        st.caption(f"Customer credit of {md(customer_id)}: **{text}** (taken off its next invoices in that currency).")
 
 
 def credit_beside_total(inv: Invoice) -> None:
@@ -96,9 +104,9 @@ def credit_beside_total(inv: Invoice) -> None:
     applied = min(available, max(inv.total_minor, 0))
     cur = inv.currency
     st.info(
-        f"Total {money(inv.total_minor, cur)} · customer credit available **{money(available, cur)}** · once "
-        f"finalized the customer is asked for **{money(inv.total_minor - applied, cur)}** (the credit is applied at "
-        "finalize, to the invoices finalized first)."
+        f"Total {cash(inv.total_minor, cur)} · customer credit available **{cash(available, cur)}** · "
+        f"once finalized the customer is asked for **{cash(inv.total_minor - applied, cur)}** (the credit is "
+        "applied at finalize, to the invoices finalized first)."
     )
 
 
@@ -110,7 +118,7 @@ def _summary(inv: Invoice, notes: list[CreditNote]) -> None:
     c[2].metric(
         f"Credit notes ({len(notes)})",
         money(inv.credit_notes_total_minor, cur),
-        help=f"off the balance {money(inv.credit_offset_minor, cur)} · refunded {money(inv.refunded_minor, cur)}",
+        help=f"off the balance {cash(inv.credit_offset_minor, cur)} · refunded {cash(inv.refunded_minor, cur)}",
     )
     balance = "none (void)" if inv.status == "void" else money(inv.balance_due_minor, cur)
     c[3].metric("Balance due", balance, help="total − credit applied − paid − credit notes' offsets")
@@ -320,10 +328,10 @@ def _issue(invoice_id: str, lines: list[int], key: str, token: tuple) -> None:
         note = credit_notes.create(session(), invoice_id, request)
         _start_fresh(invoice_id, lines)
         cur = note.currency
-        return (
-            f"Issued credit note {note.number} of {money(note.total_minor, cur)}: {money(note.offset_minor, cur)} "
-            f"off the balance due, {money(note.refund_minor, cur)} refunded, {money(note.credit_minor, cur)} to the "
-            "customer's credit."
+        return (  # shown as markdown (views._actions): four amounts in dollars would make two formulas
+            f"Issued credit note {md(note.number)} of {cash(note.total_minor, cur)}: "
+            f"{cash(note.offset_minor, cur)} off the balance due, {cash(note.refund_minor, cur)} refunded, "
+            f"{cash(note.credit_minor, cur)} to the customer's credit."
         )
 
     # a click replayed after the note was issued finds its token done (run_action): "carried out once", not a refusal
@@ -332,7 +340,7 @@ def _issue(invoice_id: str, lines: list[int], key: str, token: tuple) -> None:
 
 def _plan_view(plan: dict, cur: str) -> None:
     note: CreditNote = plan["note_plan"]
-    st.markdown(f"**The credit note {note.invoice_number}-CN{note.sequence} would be:**")
+    st.markdown(f"**The credit note {md(f'{note.invoice_number}-CN{note.sequence}')} would be:**")
     st.dataframe(
         pd.DataFrame(
             [
@@ -351,20 +359,16 @@ def _plan_view(plan: dict, cur: str) -> None:
     )
     # the engine's wording (the credit note's document says the same): a tax that is what is left of the
     # invoice's tax is said so, never as a rate of a base it is not
-    taxes = " · ".join(f"{credit_note_tax_label(t, cur)}: {money(t.amount_minor, cur)}" for t in note.taxes)
+    taxes = " · ".join(f"{md(credit_note_tax_label(t, cur))}: {cash(t.amount_minor, cur)}" for t in note.taxes)
     st.markdown(
-        markdown_text(
-            f"Subtotal {money(note.subtotal_minor, cur)} · tax {money(note.tax_minor, cur)}"
-            + (f" ({taxes})" if taxes else "")
-            + f" · **total {money(note.total_minor, cur)}**"
-        )
+        f"Subtotal {cash(note.subtotal_minor, cur)} · tax {cash(note.tax_minor, cur)}"
+        + (f" ({taxes})" if taxes else "")
+        + f" · **total {cash(note.total_minor, cur)}**"
     )
     st.markdown(
-        markdown_text(
-            f"Split: **{money(note.offset_minor, cur)}** off the balance due · **{money(note.refund_minor, cur)}** "
-            f"refunded · **{money(note.credit_minor, cur)}** to the customer's credit. Reason: "
-            f"{(plan['reason'] or '').replace('_', ' ')}."
-        )
+        f"Split: **{cash(note.offset_minor, cur)}** off the balance due · "
+        f"**{cash(note.refund_minor, cur)}** refunded · **{cash(note.credit_minor, cur)}** to the "
+        f"customer's credit. Reason: {md((plan['reason'] or '').replace('_', ' '))}."
     )
     if plan.get("note"):
         st.text(f"Note: {plan['note']}")  # as typed: st.text reads no markdown
@@ -389,7 +393,7 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             show_flash(_place(key))
             return
         most, offset, refund = (
-            money(m, cur)
+            cash(m, cur)
             for m in (estimate.creditable_total_minor, estimate.max_offset_minor, estimate.max_refund_minor)
         )
         st.caption(
@@ -410,13 +414,11 @@ def credit_note_form(inv: Invoice, key: str) -> None:
         for ln in open_lines:
             label = " — ".join(x for x in (ln.product, ln.description) if x) or ln.kind.replace("_", " ")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            c1.markdown(  # a '$' of a product's name or an amount is never the start of a formula
-                markdown_text(
-                    f"Line {ln.line_no}: {label} · amount {money(ln.amount_minor, cur)}"
-                    + (f" − discount {money(ln.discount_minor, cur)}" if ln.discount_minor else "")
-                    + (f" − credited {money(ln.credited_minor, cur)}" if ln.credited_minor else "")
-                    + f" · **can still be credited {money(ln.creditable_minor, cur)}**"
-                )
+            c1.markdown(  # the product's name as it is: no '$' starts a formula, no '*' or '_' emphasis, no link
+                f"Line {ln.line_no}: {md(label)} · amount {cash(ln.amount_minor, cur)}"
+                + (f" − discount {cash(ln.discount_minor, cur)}" if ln.discount_minor else "")
+                + (f" − credited {cash(ln.credited_minor, cur)}" if ln.credited_minor else "")
+                + f" · **can still be credited {cash(ln.creditable_minor, cur)}**"
             )
             c2.text_input(
                 f"Credit line {ln.line_no}",
@@ -458,7 +460,7 @@ def credit_note_form(inv: Invoice, key: str) -> None:
         if changed:
             st.info("The form was changed after the review: review the credit note again to issue it.")
         if plan is not None and "error" in plan:
-            st.error(f"Credit note refused: {plan['error']}")
+            st.error(f"Credit note refused: {md(plan['error'])}")  # it may quote what was typed
         elif plan is not None:
             _plan_view(plan, cur)
             token = ("credit_note", invoice_id, inv.credit_notes_total_minor, inv.total_paid_minor, repr(plan["body"]))

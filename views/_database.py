@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from engine.service import Billsim, Caller, Session, ledger
+from engine.service import Billsim, BillsimError, Caller, Session, ledger
 from engine.service.application import default_path
 
 _opened: dict[str, Billsim] = {}  # path -> the application opened for it, so it can be closed (tests, a new file)
 _opened_lock = threading.Lock()
+READER = Caller.local()  # reads change nothing: the OS user, every business
 
 
 @st.cache_resource(show_spinner="Opening the workbench database…")
@@ -60,6 +61,21 @@ def db_path() -> str:
 def actor_name() -> str | None:
     """The name set in the sidebar ("Your name"); None: the OS user (Caller.local decides)."""
     return (st.session_state.get("actor") or "").strip() or None
+
+
+def reader() -> Session:
+    """A session that only reads (what a page draws), of every business: no actor is recorded, so it holds whatever
+    is typed in "Your name" (a name the application layer refuses refuses the actions, never the page)."""
+    return application(db_path()).session(READER)
+
+
+def actor_problem() -> str | None:
+    """Why the application layer refuses the sidebar's name as the actor of a change, or None."""
+    try:
+        Caller.local(actor_name())
+    except BillsimError as exc:
+        return str(exc)
+    return None
 
 
 def session() -> Session:

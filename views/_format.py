@@ -4,6 +4,7 @@ customers as "name (id)", and column headers in words rather than column names."
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -31,8 +32,22 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
 
 def markdown_text(text: str) -> str:
     """Text with amounts for st.markdown / st.caption: '$' escaped, so no dollar sign is ever read as the start
-    or the end of a LaTeX formula, whatever follows it."""
+    or the end of a LaTeX formula, whatever follows it. Its other markdown (`**bold**`) is meant: a user's text
+    goes in through markdown_escaped instead."""
     return text.replace("$", "\\$")
+
+
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and each may mean something to
+# Streamlit's markdown (emphasis * _, code `, links [ ] ( ), headings #, lists - + 1., quotes >, tables |,
+# strikethrough ~, HTML < > &, LaTeX $, directives :red[…] :material/…:, escapes \ themselves).
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_escaped(text: str) -> str:
+    """A user's text (a product's name, an id, a refusal quoting what was typed) or an amount, to be shown as it is
+    inside st.markdown / st.caption / st.info / st.error and widget labels: every markdown character escaped, and
+    line breaks as spaces (a line of its own could start a heading or a list). The one escape of the workbench."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def invoice_number_text(number) -> str:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from engine.service import BillsimError, ValidationError, invoices
+from engine.service import BillsimError, ValidationError, invoices, requests
 from engine.service.formats import exact_minor
-from engine.service.limits import MAX_NAME, MAX_TEXT, beyond_money_limit
+from engine.service.limits import MAX_NAME, MAX_TEXT
 from engine.service.seed_bodies import batch_from_csv
 from views import _reads
 from views._actions import drop_refusal, flash, run_action, show_flash
@@ -40,14 +41,12 @@ CSV_HELP = (
 )
 
 
-def _minor(text, currency: str, row: int) -> int:
-    try:
-        amount = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise ValidationError(f"line {row}: unit price {text!r} is not a number (write e.g. 12.50)") from None
-    if amount.is_finite() and (beyond := beyond_money_limit(amount, str(text).strip())):
-        raise ValidationError(f"line {row}: unit price {beyond}")  # typed in major units: said in them
-    minor = exact_minor(amount, currency) if amount.is_finite() else None
+def _minor(text: str, currency: str, row: int) -> int:
+    """A line's unit price, typed in major units by the rule of every typed amount (requests.typed_amount: ASCII
+    digits, thousands grouped by commas, no exponent, within the money bound), exactly in the currency's minor
+    units: more decimals than the currency has is refused, never rounded."""
+    amount = requests.typed_amount(text, f"line {row}: unit price")
+    minor = exact_minor(amount, currency)
     if minor is None:
         raise ValidationError(f"line {row}: unit price {text} has more decimals than {currency} has")
     return minor
@@ -67,11 +66,11 @@ def _editor_rows(edits: dict | None) -> list[dict]:
 
 
 def _quantity(text: str, row: int) -> int:
-    """A line's quantity: a whole number, 1 or more (a DayZero line item's quantity)."""
-    try:
-        quantity = int(text)
-    except ValueError:
-        raise ValidationError(f"line {row}: quantity {text!r} is not a whole number (write e.g. 3)") from None
+    """A line's quantity: a whole number in ASCII digits, 1 or more (a DayZero line item's quantity); int() alone
+    would read '١٢' as 12 and '1_000' as 1000."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ValidationError(f"line {row}: quantity {text!r} is not a whole number (write e.g. 3)")
+    quantity = int(text)
     if quantity < 1:
         raise ValidationError(f"line {row}: quantity must be 1 or more")
     return quantity
@@ -234,7 +233,9 @@ with one:
         width="stretch",
         column_config={
             "description": st.column_config.TextColumn("Description", required=True, max_chars=MAX_TEXT),
-            "unit_price": st.column_config.TextColumn("Unit price", help="major units, exact: 12.50"),
+            "unit_price": st.column_config.TextColumn(
+                "Unit price", help="major units, exact: 12.50 (thousands may be grouped: 1,250.00)"
+            ),
             "quantity": st.column_config.TextColumn("Quantity", help="a whole number, 1 or more"),
         },
     )

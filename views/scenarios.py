@@ -19,7 +19,7 @@ from engine.service import BillsimError, whatif
 from engine.service.limits import MAX_NAME
 from views import _reads
 from views._actions import clear_feedback, flash, run_action, show_flash
-from views._database import db_path, session
+from views._database import db_path, reader, session
 from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
 from views._whatif_adjustments import (
     coupon_change,
@@ -205,7 +205,7 @@ def _upload() -> None:
         flash("error", str(exc))
 
 
-choices = whatif.choices(session())
+choices = whatif.choices(reader())
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Scenario")
@@ -274,7 +274,7 @@ with right:
         )
 
     st.button("Save this scenario", on_click=_save, key="scn_save")
-    saved = whatif.saved(session())
+    saved = whatif.saved(reader())
     if saved:
         by_name = {s["name"]: s for s in saved}
         name = st.selectbox(

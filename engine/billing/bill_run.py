@@ -41,6 +41,7 @@ from .invoice_store import rows_as_dicts
 from .invoices import persist_rated, record_drafted
 from .lifecycle import finalize_invoices_tx
 from .manual_invoices import draft_recurring_tx
+from .run_dates import check_run_dates
 
 log = logging.getLogger("billsim.engine")
 
@@ -95,6 +96,7 @@ def claim_run(
     Pass the claim to `bill_run(…, claimed=)`; one never given to it is let go with `release_run`."""
     check_period_date(period_date, "period date")
     scope = Scope.of(contract_ids, customer_ids, business_id)
+    check_run_dates(con, period_date, scope, catch_up=catch_up)  # before the run is recorded: nothing written
     scope_json = json.dumps(stored_scope(scope, catch_up), sort_keys=True)
     return _start_run(
         con, period_date, scope_json, include_delayed_charges, finalize, resolve_actor(requested_by), run_id
@@ -380,6 +382,8 @@ def bill_run(
     t0 = time.perf_counter()
     check_period_date(period_date, "period date")
     scope = Scope.of(contract_ids, customer_ids, business_id)  # the one place a run's scope is spelled out
+    if claimed is None:  # a claim was checked when it was made (claim_run)
+        check_run_dates(con, period_date, scope, catch_up=catch_up)  # before the run is recorded: nothing written
     stored = stored_scope(scope, catch_up)
     scope_json = json.dumps(stored, sort_keys=True)
     progress(0.0, "starting bill run")

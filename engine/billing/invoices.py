@@ -38,6 +38,7 @@ from .invoice_store import (
     refresh_totals,
     rows_as_dicts,
 )
+from .run_dates import check_cycle_dates
 
 
 def _rate_one(con: duckdb.DuckDBPyConnection, contract_id: str, source: str = "main") -> RatedAdjustments:
@@ -190,6 +191,7 @@ def draft_period_invoice_tx(
                     f"{cycle.start_date} – {cycle.end_date}"
                 )
         return DraftResult(created=False, invoice=load_invoice(con, existing))
+    check_cycle_dates(cycle)  # a new draft carries no date beyond the bound (run_dates.py)
     targets_for_date(con, period_date, Scope.of([contract_id]))
     rated = _rate_one(con, contract_id)
     if persist_rated(con, rated) == 0:

@@ -63,12 +63,15 @@ def _not_blank(value: str) -> str:
     return value
 
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only: Python's \d and Decimal() also read other scripts' digits ('١٢' as 12), which no one checking
+# the amount on an invoice would read back as typed.
+_PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
-def _major(value):
+def _major(value, shown: str | None = None):
     """An amount in major units: a decimal string ("12.50"), an integer or a Decimal; never a float (JSON 12.5
-    would already be inexact), a boolean, an exponent or a non-finite number."""
+    would already be inexact), a boolean, an exponent or a non-finite number. `shown`: the amount as the user typed
+    it, for the words of the money bound."""
     if isinstance(value, bool):
         raise ValueError(f"an amount is a number, not {str(value).lower()}")
     if isinstance(value, float):
@@ -85,14 +88,14 @@ def _major(value):
             raise ValueError(f"not a plain decimal amount: {value[:40]!r}") from None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError("an amount must be a finite decimal")
-    if beyond := limits.beyond_money_limit(value):
+    if beyond := limits.beyond_money_limit(value, shown):
         raise ValueError(beyond)
     return value
 
 
 # A person may group thousands with commas (1,244.10), in groups of three only: "12,50" is refused, never read as
 # 1250 (a European decimal comma taken for a separator would multiply the amount by a hundred).
-_GROUPED_DECIMAL = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUPED_DECIMAL = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 
 
 def typed_amount(text: str, what: str = "amount") -> Decimal:
@@ -103,7 +106,7 @@ def typed_amount(text: str, what: str = "amount") -> Decimal:
     if _GROUPED_DECIMAL.fullmatch(plain):
         plain = plain.replace(",", "")
     try:
-        return _major(plain)
+        return _major(plain, text.strip())
     except ValueError as exc:
         raise ValidationError(f"{what}: {exc}") from None
 
@@ -148,6 +151,17 @@ def parse(model: type[M], data) -> M:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(f"invalid request: {problems_text(exc.errors(), data)}") from None
+
+
+# --- who acts ------------------------------------------------------------------------------------------
+
+
+class ActorRequest(Request):
+    """Who acts: the name a session's caller records with every change it makes (the audit trail's actor, an
+    invoice's approved_by, a run's requested_by, a credit note's actor): a name like every other, bounded and
+    storable. Checked once, where a Caller is made (engine/service/caller.py)."""
+
+    actor: Id
 
 
 # --- contracts ----------------------------------------------------------------------------------------

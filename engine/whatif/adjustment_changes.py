@@ -32,6 +32,7 @@ from .changes import (
     ChurnChange,
     KnownData,
     MinimumCommitmentChange,
+    Number,
     PriceChange,
     ProrationChange,
     TiersChange,
@@ -52,9 +53,9 @@ class CouponSpec(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     business_id: str | None = None
     kind: Literal["fixed", "percentage"]
-    amount: Decimal | None = None
+    amount: Number | None = None
     currency: str | None = None
-    percent: Decimal | None = None
+    percent: Number | None = None
     frequency: Literal["once", "recurring", "forever"]  # import_rules.COUPON_FREQUENCIES
     periods: int | None = Field(None, ge=1, le=MAX_COUPON_PERIODS)
     products: list[str] | None = None
@@ -177,7 +178,7 @@ class TaxChange(ChangeBase):
 
     type: Literal["tax"]
     tax_code: str
-    rate: Decimal
+    rate: Number
 
     @field_validator("rate")
     @classmethod

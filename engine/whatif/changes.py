@@ -18,9 +18,9 @@ Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ..money import MONEY_LIMIT, QTY_MAX_DIGITS
 from ..rating.pricing import tiered_models
@@ -34,6 +34,18 @@ PERCENT_LIMIT = Decimal(1_000_000)
 # Prices and quantities a change sets stay within the magnitude bounds every stored value keeps (money.py).
 MONEY_MAXIMUM = Decimal(MONEY_LIMIT) - Decimal(1).scaleb(-PRICE_DECIMALS)
 QTY_MAXIMUM = Decimal(10) ** QTY_MAX_DIGITS - Decimal(1).scaleb(-QTY_DECIMALS)
+
+
+def _ascii_digits(value):
+    """A number given as text is read in ASCII digits only: Python's Decimal reads '١٢' (Arabic-Indic) or '１２'
+    (fullwidth) as 12, a figure no one reads back as typed (the rule of every amount, engine/service/requests.py)."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"not a plain decimal number: {value[:40]!r} (ASCII digits, e.g. 12.50)")
+    return value
+
+
+# a scenario's numbers (percents, prices, fees, amounts, rates): a Decimal, in ASCII digits when given as text
+Number = Annotated[Decimal, BeforeValidator(_ascii_digits)]
 
 
 def decimal_places(value: Decimal) -> int:
@@ -119,8 +131,8 @@ class PriceChange(ChangeBase):
     type: Literal["price"]
     product: str | None = None
     line_id: str | None = None
-    percent: Decimal | None = None
-    unit_price: Decimal | None = None
+    percent: Number | None = None
+    unit_price: Number | None = None
 
     @field_validator("percent")
     @classmethod
@@ -175,7 +187,7 @@ class UsageChange(ChangeBase):
 
     type: Literal["usage"]
     metric: str | None = None
-    percent: Decimal
+    percent: Number
 
     @field_validator("percent")
     @classmethod
@@ -194,9 +206,9 @@ class UsageChange(ChangeBase):
 class Tier(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    up_to: Decimal | None
-    unit_price: Decimal
-    flat_fee: Decimal = Decimal(0)
+    up_to: Number | None
+    unit_price: Number
+    flat_fee: Number = Decimal(0)
 
     @field_validator("up_to")
     @classmethod
@@ -263,7 +275,7 @@ class MinimumCommitmentChange(ChangeBase):
 
     type: Literal["minimum_commitment"]
     contract_id: str
-    amount: Decimal | None
+    amount: Number | None
 
     @field_validator("amount")
     @classmethod

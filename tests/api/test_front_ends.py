@@ -301,6 +301,32 @@ def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
     assert "1900-01-01 .. 2199-12-31" in mcp.message and "1900-01-01 .. 2199-12-31" in cli[2]
 
 
+def test_a_run_whose_drafts_would_be_dated_after_2199_is_refused_everywhere_and_nothing_is_written(world):
+    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole before anything is
+    written (engine/billing/run_dates.py), by the HTTP API's background start (its claim) and the CLI's run."""
+    before = world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")
+    http = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
+    assert (http.ok, http.status, http.code) == (False, 400, "draft_dates_out_of_range"), http
+    assert http.message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31")
+    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in http.message
+    code, out, err = world.cli("run", "--period-date", "2199-12-15", "--quiet")
+    assert code == 2 and out == "", err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("billsim: a bill run of 2199-12-15 would draft ") and "K-SOUTH" in line, line
+    assert (world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")) == before
+    assert world.count("SELECT count(*) FROM bill_runs WHERE status = 'running'") == 0
+
+
+def test_the_draft_of_a_cycle_due_after_2199_is_refused_everywhere_with_the_same_code(world):
+    before = world.count("SELECT count(*) FROM invoices")
+    http = world.post("biz-south", "/api/v1/contracts/K-SOUTH/generate-period-invoices", {"period_date": "2199-12-15"})
+    mcp = world.mcp("biz-south", "draftPeriodInvoice", {"contract_id": "K-SOUTH", "period_date": "2199-12-15"})
+    cli = world.cli("draft", "K-SOUTH", "--period-date", "2199-12-15")
+    _error_everywhere(world, http, mcp, cli, "draft_dates_out_of_range", 400)
+    assert "would be due 2200-01-31, after 2199-12-31" in http.message
+    assert world.count("SELECT count(*) FROM invoices") == before
+
+
 @pytest.mark.parametrize(
     "from_date, to_date, why",
     [("0001-01-01", "9999-12-31", "outside"), ("2000-01-01", "2030-12-31", "longer than 10 years")],
@@ -355,6 +381,27 @@ def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent
     cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "percent must be" in http.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "price", "percent": "١٠"},
+        {"type": "price", "product": "Platform", "unit_price": "٩٩.٠٠"},
+        {"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "１００"},
+    ],
+)
+def test_a_what_if_number_in_digits_other_than_ascii_is_refused_everywhere(world, tmp_path, change):
+    """A scenario's numbers follow the amount rule's digits: '١٠' is never read as 10."""
+    scenario = {"name": "x", "changes": [change]}
+    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert "not a plain decimal number" in http.message
 
 
 def test_a_bad_scenario_change_is_named_by_its_position_from_1_the_same_everywhere(world, tmp_path):
@@ -485,6 +532,23 @@ def test_a_refused_credit_note_line_is_named_as_the_user_counts_it_the_same_ever
     cli = _cli_credit_note(world, credited["march"], body)
     _error_everywhere(world, http, mcp, cli, "validation_error", 422)
     assert http.message == words
+
+
+@pytest.mark.parametrize("amount", ["١٢", "١٢.٠٠", "５"])
+def test_an_amount_in_digits_other_than_ascii_is_refused_everywhere_and_nothing_is_written(world, credited, amount):
+    """'١٢' (Arabic-Indic) or '５' (fullwidth) is never read as 12 or 5: refused as the amount rule's validation_error,
+    over HTTP and MCP (a credit note's line and refund); the CLI's `pay`: tests/test_cli_errors.py."""
+    before = world.count("SELECT count(*) FROM credit_notes"), world.count("SELECT count(*) FROM invoice_events")
+    for body in ({"items": [{"line_no": 1, "amount": amount}]}, {"all": True, "refund": amount}):
+        body = {"reason": "duplicate", **body}
+        http = world.post("biz-north", f"/api/v1/invoices/{credited['march']}/credit-notes", body)
+        mcp = world.mcp("biz-north", "createCreditNote", {"invoice_id": credited["march"], **body})
+        assert (http.status, http.code, mcp.code) == (422, "validation_error", "validation_error"), (http, mcp)
+        assert "not a plain decimal amount" in http.message and mcp.message == http.message
+    assert (
+        world.count("SELECT count(*) FROM credit_notes"),
+        world.count("SELECT count(*) FROM invoice_events"),
+    ) == before
 
 
 def test_a_refused_payment_names_the_invoice_number_not_the_internal_id(world, credited):

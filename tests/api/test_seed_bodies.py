@@ -60,6 +60,13 @@ def test_batch_csv_groups_rows_by_invoice():
         ("customer_id,due_date\nC1,2026-05-01\n", "missing"),
         ("invoice,customer_id,due_date,line_description,unit_price,colour\n", "unknown CSV column"),
         ("invoice,customer_id,due_date,line_description,unit_price\n1,C1,2026-05-01,A,12.50\n", "line 2"),
+        # integer minor units in ASCII digits: int() would read '١٢٥٠' as 1250 and '1_250' as 1250
+        ("invoice,customer_id,due_date,line_description,unit_price\n1,C1,2026-05-01,A,١٢٥٠\n", "line 2: unit_price"),
+        ("invoice,customer_id,due_date,line_description,unit_price\n1,C1,2026-05-01,A,1_250\n", "line 2: unit_price"),
+        (
+            "invoice,customer_id,due_date,line_description,unit_price,quantity\n1,C1,2026-05-01,A,1250,３\n",
+            "line 2: unit_price",
+        ),
         ("invoice,customer_id,due_date,line_description,unit_price\n1,C1,2026-05-01,,100\n", "line_description"),
         (
             "invoice,customer_id,due_date,line_description,unit_price\n1,C1,2026-05-01,A,1\n1,C2,2026-05-01,B,1\n",

@@ -6,6 +6,7 @@ customer is, and a draft's credit available beside its total on the Invoice prev
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,8 +50,23 @@ def _customer_credit(path: Path, contract_id: str = "K-000001"):
     return inv, note
 
 
-def _texts(at) -> list[str]:
-    return [e.value for kind in ("markdown", "caption", "info", "warning", "success") for e in at.get(kind)]
+# CommonMark's backslash escapes (views._format.markdown_escaped): the character itself is what the page shows
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _shown(markdown: str) -> str:
+    """A markdown element's text as the page shows it: its backslash escapes read."""
+    return _ESCAPED.sub(r"\1", markdown)
+
+
+def _texts(at, *, raw: bool = False) -> list[str]:
+    """The markdown texts of the page (as shown; `raw`: as written, escapes and all)."""
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "success") for e in at.get(kind)]
+    return texts if raw else [_shown(t) for t in texts]
+
+
+def _errors(at) -> list[str]:
+    return [_shown(e.value) for e in at.error]
 
 
 def _ledger_with(inv):
@@ -104,7 +120,7 @@ def test_a_credit_note_is_reviewed_then_issued_from_the_ledger_and_the_invoice_s
             at.session_state["actor"],
         )
     ]
-    assert any(f"Issued credit note {expected.invoice_number}-CN1" in s.value for s in at.success)
+    assert any(f"Issued credit note {expected.invoice_number}-CN1" in _shown(s.value) for s in at.success)
     notes = [d.value for d in at.dataframe if "credit note" in d.value.columns]
     assert notes and list(notes[0]["credit note"]) == [f"{expected.invoice_number}-CN1"]
     balance = [m.value for m in at.metric if m.label == "Balance due"]
@@ -150,7 +166,7 @@ def test_the_customers_credit_shows_on_its_invoices_and_beside_a_drafts_total_on
     july_start = dt.date.fromisoformat(july[:10])
     widget(at.selectbox, "preview_cycle_K-000001").set_value(july_start).run()
     assert_clean(at)
-    info = [i.value for i in at.info if "customer credit available" in i.value]
+    info = [_shown(i.value) for i in at.info if "customer credit available" in i.value]
     assert info, [i.value for i in at.info]
     with Billsim.open(workbench_db) as app:
         preview = contracts.preview(app.session(Caller.local()), "K-000001", july_start)
@@ -207,7 +223,7 @@ def test_the_note_box_takes_exactly_what_the_service_takes(workbench_db):
     widget(at.text_input, f"cn_note_{inv.invoice_id}").set_value(longest + "n")
     _review_button(at, inv.invoice_id).click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert _errors(at) == [
         f"Credit note refused: the note is {MAX_TEXT + 1:,} characters long; a credit note keeps at most "
         f"{MAX_TEXT:,}: shorten it (what you typed is still in the box)"
     ]
@@ -302,7 +318,7 @@ def test_changing_a_field_after_the_review_voids_it_and_issue_issues_only_what_i
     widget(at.text_input, line).set_value("50.00")
     issue.click().run()
     assert db_rows(workbench_db, "SELECT count(*) FROM credit_notes") == [(0,)]
-    assert [e.value for e in at.error] == [
+    assert _errors(at) == [
         "Credit note refused: the form was changed after the review, so the note reviewed is not what the form "
         "holds now: review the credit note again, then issue it"
     ]
@@ -378,7 +394,7 @@ def test_whatever_is_typed_the_review_says_what_is_wrong_and_shows_no_traceback(
         widget(at.text_input, f"cn_{box}_{i}").set_value(typed)
     _review_button(at, i).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    (error,) = [e.value for e in at.error]
+    (error,) = _errors(at)
     assert error.startswith("Credit note refused: ")
     if not typed.strip():
         assert (
@@ -408,7 +424,7 @@ def test_the_last_notes_tax_is_said_as_what_is_left_of_the_invoices_tax(workbenc
     left = gst.amount_minor - 1
     assert note.tax_minor == left and note.subtotal_minor == gst.base_minor - 5
     assert tax_minor(note.subtotal_minor, gst.rate) == left + 1  # 10 % of 3,703.45 = 370.345 -> 370.35
-    shown = " ".join(_texts(at)).replace("\\$", "$")
+    shown = " ".join(_texts(at))
     assert f"{gst.name} ({gst.code}) 10 %, what is left of the invoice's tax: A$370.34" in shown, shown
     assert "10 % of" not in shown
 
@@ -430,6 +446,27 @@ def test_the_issued_note_is_announced_under_the_form_not_at_the_top_of_the_page(
     ]  # shown once, there
 
 
+def test_a_product_name_is_shown_as_it_is_never_read_as_markdown(workbench_db):
+    """A product's name is the user's text: its '*', '_', backticks, '[', '#' … are escaped in the line's label, so
+    the page shows the name as it is (no emphasis, code, link or heading), and only the label's own bold is bold."""
+    from markdown_it import MarkdownIt
+
+    name = "*Seats* __pro__ `v2` [docs](https://example.com) # 1 <b>x</b> ~~old~~ $5$"
+    with Billsim.open(workbench_db) as app, app.database.cursor() as cur:
+        cur.execute(
+            "UPDATE order_lines SET product = ? WHERE contract_id = ? AND kind = 'recurring'", [name, "K-000001"]
+        )
+    inv = _open_invoice(workbench_db)
+    at = _ledger_with(inv)
+    (label,) = [t for t in _texts(at, raw=True) if t.startswith("Line ") and "Seats" in t]
+    assert _shown(label).startswith(f"Line 1: {name} — "), _shown(label)
+    rendered = MarkdownIt("commonmark").enable("strikethrough").render(label)
+    assert rendered.count("<strong>") == 1 and "<strong>can still be credited " in rendered, rendered
+    for markup in ("<em>", "<code>", "<a ", "<h1>", "<b>", "<s>"):
+        assert markup not in rendered, rendered
+    assert "$" not in re.sub(r"\\.", "", label)  # every '$' escaped: no formula
+
+
 def test_a_dollar_in_a_line_is_never_read_as_a_formula(workbench_db):
     """The form's line labels carry the product's name and amounts in dollars: every '$' is escaped, so the
     markdown never reads text between two of them as a LaTeX formula."""
@@ -440,6 +477,6 @@ def test_a_dollar_in_a_line_is_never_read_as_a_formula(workbench_db):
         )
     inv = _open_invoice(workbench_db)
     at = _ledger_with(inv)
-    lines = [t for t in _texts(at) if t.startswith("Line ")]
+    lines = [t for t in _texts(at, raw=True) if t.startswith("Line ")]
     assert lines and all("$" not in t.replace("\\$", "") for t in lines), lines
     assert any("Seats \\$x\\$ plan" in t for t in lines), lines

@@ -1,6 +1,13 @@
-"""The workbench's words for stored values."""
+"""The workbench's words for stored values, and a user's text in markdown shown as it is."""
 
-from views._format import scope_text
+import html
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from views._format import markdown_escaped, scope_text
 
 
 def test_a_run_scope_names_every_restriction_and_an_empty_list_is_not_all_contracts():
@@ -9,3 +16,45 @@ def test_a_run_scope_names_every_restriction_and_an_empty_list_is_not_all_contra
     assert scope_text({"contract_ids": None, "customer_ids": ["C1", "C2"], "business_id": "acme"}) == (
         "business acme, 2 customer(s)"
     )
+
+
+# --- a user's text in markdown: views._format.markdown_escaped ---------------------------------------------------
+
+HOSTILE = [
+    "Seats *x* plan",
+    "__bold__ _it_ ~~gone~~",
+    "`code` and ``more``",
+    "[click](https://example.com) ![img](x.png) <https://example.com>",
+    "# heading",
+    "1. a list",
+    "- item",
+    "> a quote",
+    "| a | table |",
+    "<b>html</b> &amp; &#36;",
+    "$x$ and $$y$$",
+    ":red[colored] :material/home: :smile:",
+    "back\\slash\\*",
+    "line one\n# line two",
+    "a\\",
+]
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_users_text_is_shown_as_it_is_in_markdown(text):
+    escaped = markdown_escaped(text)
+    one_line = " ".join(text.splitlines())
+    assert _rendered(escaped) == f"<p>{html.escape(one_line, quote=False)}</p>\n"  # CommonMark: no markup at all
+    assert not re.search(r"[$:*_`\[#<]", re.sub(r"\\.", "", escaped))  # nor LaTeX or a Streamlit directive
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=40))
+def test_any_text_is_shown_as_it_is_in_markdown(text):
+    text = text.strip()
+    if text and not any(c.isspace() and c != " " for c in text):  # markdown trims and folds other whitespace
+        assert html.unescape(_rendered(markdown_escaped(text))) == f"<p>{text}</p>\n"

@@ -54,7 +54,7 @@ def test_a_refused_manual_invoice_leaves_no_error_once_the_form_is_changed_or_on
 
     at.session_state["manual_lines_0"] = _lines("12.5x")
     widget(at.button, "manual_create").click().run()
-    assert any("is not a number" in e for e in _errors(at))
+    assert any("unit price: not a plain decimal amount" in e for e in _errors(at))
     at.run()
     assert _errors(at), "the form has not changed: the refusal stays"
     at.session_state["manual_lines_0"] = _lines("12.50")

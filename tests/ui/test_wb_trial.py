@@ -10,6 +10,8 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pytest
+
 from engine.db import connect
 from engine.limits import MAX_NAME, MAX_TEXT, MAX_TOKEN_NAME, MONEY_LIMIT
 from engine.rating.targets import count_not_due
@@ -137,26 +139,70 @@ def test_a_refused_hold_is_said_inside_its_popover(mixed_db):  # noqa: F811 (the
     assert db_rows(path, "SELECT status FROM invoices WHERE invoice_id = ?", [draft]) == [("draft",)]
 
 
-# --- 4. a unit price beyond the money bound, in the user's units -----------------------------------------------
+# --- 4. a unit price typed by the rule of every typed amount (requests.typed_amount) ------------------------------
 
 
-def test_a_unit_price_beyond_the_money_bound_is_refused_in_major_units_with_the_common_words(workbench_db):
-    at = start_app()
-    open_page(at, "views/manual_invoices.py")
-    customer = widget(at.selectbox, "manual_customer")
-    customer.set_value(customer.options[0]).run()
+def _create_with_price(price: str, quantity: str = "1"):
+    return _create_with_price_on(start_app(), price, quantity)
+
+
+def _create_with_price_on(at, price: str, quantity: str = "1"):
+    at.switch_page("views/manual_invoices.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    widget(at.selectbox, "manual_customer").set_value(USD_CUSTOMER).run()
     at.session_state["manual_lines_0"] = {
-        "edited_rows": {0: {"description": "Consulting", "unit_price": "1e30", "quantity": "1"}},
+        "edited_rows": {0: {"description": "Consulting", "unit_price": price, "quantity": quantity}},
         "added_rows": [],
         "deleted_rows": [],
     }
     widget(at.button, "manual_create").click().run()
-    (refusal,) = [e.value for e in at.error]
-    assert refusal == (
-        f"Create invoice refused: line 1: unit price 1e30 is beyond the largest amount ({MONEY_LIMIT:,} major units)"
-    )
-    assert "9223372036854775807" not in refusal
+    return at
+
+
+USD_CUSTOMER = "CUS-000003"  # the small demo's customer billed in USD
+BEYOND = f"is beyond the largest amount ({MONEY_LIMIT:,} major units)"
+
+
+@pytest.mark.parametrize(
+    ("price", "refusal"),
+    [
+        # an exponent is no amount anyone types: refused as such (it was read as 10^30, then refused as too large)
+        ("1e30", "line 1: unit price: not a plain decimal amount: '1e30' (write e.g. 12.50)"),
+        ("1e2", "line 1: unit price: not a plain decimal amount: '1e2' (write e.g. 12.50)"),  # it was 100.00
+        ("12,50", "line 1: unit price: not a plain decimal amount: '12,50' (write e.g. 12.50)"),  # never 1250
+        ("١٢", "line 1: unit price: not a plain decimal amount: '١٢' (write e.g. 12.50)"),  # never 12
+        # beyond the money bound: in the units and the form typed, with the words every page uses
+        (f"{MONEY_LIMIT:,}", f"line 1: unit price: {MONEY_LIMIT:,} {BEYOND}"),
+        (str(MONEY_LIMIT * 10), f"line 1: unit price: {MONEY_LIMIT * 10} {BEYOND}"),
+        ("12.505", "line 1: unit price 12.505 has more decimals than USD has"),
+    ],
+)
+def test_a_unit_price_is_refused_by_the_rule_of_every_typed_amount(workbench_db, price, refusal):
+    at = _create_with_price(price)
+    (shown,) = [e.value for e in at.error]
+    assert shown == f"Create invoice refused: {refusal}"
+    assert "9223372036854775807" not in shown
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+@pytest.mark.parametrize("quantity", ["٣", "３", "1_0"])
+def test_a_quantity_in_other_digits_is_refused_never_read_as_a_number(workbench_db, quantity):
+    at = _create_with_price("12.50", quantity)
+    assert [e.value for e in at.error] == [
+        f"Create invoice refused: line 1: quantity {quantity!r} is not a whole number (write e.g. 3)"
+    ]
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+def test_a_unit_price_with_thousands_grouped_by_commas_is_read_exactly(workbench_db):
+    at = _create_with_price("1,244.10")
+    assert_clean(at)
+    (line,) = db_rows(
+        workbench_db,
+        "SELECT i.customer_id, i.currency, l.unit_price, l.amount_minor FROM invoice_lines l JOIN invoices i "
+        "USING (invoice_id) WHERE i.contract_id IS NULL",
+    )
+    assert line == (USD_CUSTOMER, "USD", Decimal("1244.10"), 124410)
 
 
 # --- 5. the What-if month chart: months, labelled bars ---------------------------------------------------------
@@ -251,3 +297,27 @@ def test_a_refused_payment_goes_once_the_analyst_does_something_else(workbench_d
     ]
     widget(at.selectbox, "ledger_sort").set_value("newest").run()
     assert not [e.value for e in at.error]
+
+
+# --- "Your name": the actor of every change, refused by the application layer as every name ---------------------
+
+
+def test_a_name_the_application_layer_refuses_is_said_in_the_sidebar_and_refuses_changes_never_a_page(workbench_db):
+    """A bidirectional override pasted into "Your name" (the box stops at MAX_NAME, not at control characters):
+    the sidebar says why, the pages still draw (their reads record no actor), and a change is refused in words
+    with nothing written."""
+    at = start_app()
+    at.sidebar.text_input(key="actor").set_value("ana\u202e").run()
+    (said,) = [e.value for e in at.sidebar.error]
+    assert said == (
+        "Your name cannot be recorded with a change: invalid request: actor: the text contains a control character "
+        "(U+202E)"
+    )
+    at.switch_page("views/scenarios.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at = _create_with_price_on(at, "12.50")
+    refusals = [e.value for e in at.main.error]
+    assert refusals == [
+        "Create invoice refused: invalid request: actor: the text contains a control character (U+202E)"
+    ]
+    assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
