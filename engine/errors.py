@@ -35,9 +35,22 @@ class BillsimError(Exception):
         return str(self)
 
 
-class DatabaseBusyError(BillsimError):
-    code = "database_busy"
+class BusyError(BillsimError):
+    """Too much is being done at once: nothing was done, try again in a moment (HTTP 503 with Retry-After, the
+    command line's exit 3)."""
+
+    code = "busy"
     status = 503
+
+
+class DatabaseBusyError(BusyError):
+    code = "database_busy"
+
+
+class PrinterBusyError(BusyError):
+    """Every PDF printing slot of the process stayed taken for as long as a request may wait for one."""
+
+    code = "documents_busy"
 
 
 class StorageError(BillsimError):

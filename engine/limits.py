@@ -44,6 +44,8 @@ MAX_QUANTITY = 10**15  # quantity of a line made by hand
 # before its query is interrupted (a bill run started over HTTP works in the background, without one).
 SERVER_MEMORY_LIMIT = "4GB"
 REQUEST_DEADLINE_S = 60.0
+PDF_SLOTS = 2  # documents printed to PDF at once in one process (service/printing.py)
+PDF_WAIT_S = 30.0  # the longest a request waits for a printing slot before it is refused as busy
 REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
 
 

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from ..server.client import run_cli as run_remote
 from ..server.lock import running_server
-from ..service import Billsim, BillsimError, Caller, DatabaseBusyError, StorageError
+from ..service import Billsim, BillsimError, BusyError, Caller, StorageError
 from ..service.application import default_path
 from . import credit, ledger, review, service, spark, whatif
 from .common import Context, _Parser, _seconds
@@ -87,7 +87,7 @@ def main(
     ctx = Context(args, stdout=out, stderr=err, tty=tty, given=app, cwd=cwd, main=main)
     try:
         return args.func(args, ctx)
-    except DatabaseBusyError as exc:
+    except BusyError as exc:  # the database held by another process, every printing slot taken
         ctx.print_error(str(exc))
         return 3
     except StorageError as exc:  # a database that cannot be read or written (corrupt file, disk full, …)

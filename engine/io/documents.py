@@ -247,23 +247,34 @@ def invoice_pdf(invoice: Invoice, seller: dict, customer: dict) -> bytes:
     return html_to_pdf(invoice_html(invoice, seller, customer))
 
 
-def render_document(con: duckdb.DuckDBPyConnection, invoice: Invoice, fmt: str) -> str | bytes:
-    """An invoice (stored or a preview) as `fmt`: HTML text or PDF bytes."""
+def check_format(fmt: str) -> str:
+    """`fmt` if it is a document format (html, pdf), else ValidationError."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
+    return fmt
+
+
+def document_html(con: duckdb.DuckDBPyConnection, invoice: Invoice) -> str:
+    """An invoice's (stored or a preview) document as HTML, with the parties and credit notes read from `con`: all
+    that needs the database (a PDF is this HTML printed, which does not)."""
     seller, customer = document_parties(con, invoice)
     notes = []
     if invoice.invoice_id is not None and invoice.credit_notes_total_minor:
         ids, _ = find_credit_notes(con, None, invoice_id=invoice.invoice_id, limit=10_000)
         notes = sorted(load_credit_notes(con, ids), key=lambda n: n.sequence)
-    html = invoice_html(invoice, seller, customer, notes)
+    return invoice_html(invoice, seller, customer, notes)
+
+
+def render_document(con: duckdb.DuckDBPyConnection, invoice: Invoice, fmt: str) -> str | bytes:
+    """An invoice (stored or a preview) as `fmt`: HTML text or PDF bytes."""
+    check_format(fmt)
+    html = document_html(con, invoice)
     return html if fmt == "html" else html_to_pdf(html)
 
 
 def render_invoice(con: duckdb.DuckDBPyConnection, invoice_id: str, fmt: str) -> str | bytes:
     """A stored invoice's document; an unknown invoice id is NotFoundError."""
-    if fmt not in FORMATS:
-        raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
+    check_format(fmt)
     return render_document(con, load_invoice(con, invoice_id), fmt)
 
 
@@ -313,10 +324,14 @@ def credit_note_html(note: CreditNote, invoice: dict, seller: dict, customer: di
     return _environment().get_template("credit_note.html.j2").render(**context)
 
 
+def credit_note_document_html(con: duckdb.DuckDBPyConnection, note: CreditNote) -> str:
+    """A credit note's document as HTML, with the parties and the corrected invoice read from `con`."""
+    seller, customer = document_parties(con, note)
+    return credit_note_html(note, load_invoice_head(con, note.invoice_id), seller, customer)
+
+
 def render_credit_note(con: duckdb.DuckDBPyConnection, note: CreditNote, fmt: str) -> str | bytes:
     """A credit note as `fmt`: HTML text or PDF bytes (the same HTML printed)."""
-    if fmt not in FORMATS:
-        raise ValidationError(f"unknown document format {fmt!r}: use html or pdf")
-    seller, customer = document_parties(con, note)
-    html = credit_note_html(note, load_invoice_head(con, note.invoice_id), seller, customer)
+    check_format(fmt)
+    html = credit_note_document_html(con, note)
     return html if fmt == "html" else html_to_pdf(html)

@@ -23,10 +23,15 @@ CALLER_KEY = "billsim_caller"  # the authenticated caller in the ASGI request's 
 
 
 class Backend(Protocol):
+    # whether work started in the background goes on after the call (the application outlives it)
+    background: bool
+
     def session(self, ctx: Context) -> contextlib.AbstractContextManager[Session]: ...
 
 
 class StdioBackend:
+    background = False  # the database is closed after each call: a run in the background would be interrupted
+
     def __init__(self, db_path: str | Path | None, caller: Caller, wait: float = 10.0):
         self.db_path, self.caller, self.wait = db_path, caller, wait
         self._lock = threading.Lock()  # one call at a time holds the file (DuckDB: one writing process)
@@ -45,6 +50,8 @@ class FixedBackend:
     """An application already open, for one caller: the tools of business B inside the server that holds the
     database (a `billsim mcp --business B` beside the server has its calls carried out here)."""
 
+    background = True
+
     def __init__(self, app: Billsim, caller: Caller):
         self.app, self.caller = app, caller
 
@@ -54,6 +61,8 @@ class FixedBackend:
 
 
 class SharedBackend:
+    background = True
+
     def __init__(self, app: Billsim):
         self.app = app
 

@@ -335,6 +335,47 @@ def build_server(backend: Backend) -> MCPServer:
             )
 
     @tool(
+        "startBillRun",
+        CHANGING,
+        "Changes data: a bill run of the business: drafts the invoice of every active contract (or of the given "
+        "contracts or customers) for the billing cycle containing period_date, and the recurring templates' "
+        "periods due by it, in one transaction (all or nothing). A cycle that already has an invoice is left as "
+        "it is (counted as existing), so calling it again drafts nothing twice; an unfinished run of the same "
+        "scope is resumed under its own id. With finalize=true every draft is also approved and finalized "
+        "(irreversible: review first with reviewBillRun instead). Answers {run_id, status, progress, stage, "
+        "report}: over `billsim mcp` (stdio) the run is done when the call returns (status completed, with the "
+        "report); over the server's /mcp it runs in the background (status queued or running): follow it with "
+        "getBillRun, then reviewBillRun.",
+    )
+    def start_bill_run_tool(
+        ctx: Context,
+        period_date: Annotated[DateText, Field(description="Any date inside the billing cycle to bill.")],
+        contract_ids: Annotated[
+            list[str] | None, Field(description="Only these contracts (default: every contract of the business).")
+        ] = None,
+        customer_ids: Annotated[list[str] | None, Field(description="Only these customers' contracts.")] = None,
+        include_delayed_charges: Annotated[
+            bool, Field(description="Also sweep the customers' delayed charges onto their drafts.")
+        ] = False,
+        catch_up: Annotated[bool, Field(description="Also draft every missed cycle before period_date.")] = False,
+        finalize: Annotated[
+            bool, Field(description="Approve and finalize every draft at once (irreversible; default false).")
+        ] = False,
+    ) -> dict[str, Any]:
+        request = {
+            "period_date": _required_date(period_date, "period_date"),
+            "contract_ids": contract_ids,
+            "customer_ids": customer_ids,
+            "include_delayed_charges": include_delayed_charges,
+            "catch_up": catch_up,
+            "finalize": finalize,
+        }
+        with backend.session(ctx) as s:
+            if backend.background:
+                return bill_runs.start(s, request)
+            return bill_runs.run_to_status(s, request)
+
+    @tool(
         "getBillRun",
         READ_ONLY,
         "Read-only: changes nothing. A bill run of the business: its status (running, completed, failed, "

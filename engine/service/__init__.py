@@ -20,6 +20,7 @@ The front ends import this package and nothing below it (an import-linter contra
 
 from ..errors import (
     BillsimError,
+    BusyError,
     DatabaseBusyError,
     ForbiddenError,
     ImportProblems,
@@ -38,6 +39,7 @@ from .session import Session
 __all__ = [
     "Billsim",
     "BillsimError",
+    "BusyError",
     "Caller",
     "DatabaseBusyError",
     "ForbiddenError",

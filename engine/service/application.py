@@ -6,7 +6,8 @@
 
 It holds what outlives one request: the database (one connection, cursors per unit of work), the bill runs
 working in the background (a server's), the queue that rates previews asked at the same time together (a
-server's), and the bounds of one request (a deadline; DuckDB's memory_limit for the process).
+server's), the slots documents are printed to PDF in, and the bounds of one request (a deadline; DuckDB's
+memory_limit for the process).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .bill_run_jobs import BillRunJobs
 from .caller import Caller
 from .database import Database
 from .preview_queue import PreviewQueue
+from .printing import Printer
 from .session import Session
 
 
@@ -42,6 +44,7 @@ class Billsim:
         self.deadline_s = deadline_s
         self.jobs = BillRunJobs(database)
         self.previews = PreviewQueue(database) if batch_previews else None
+        self.printer = Printer()  # PDF printing: a few documents at a time in the process
 
     @classmethod
     def open(

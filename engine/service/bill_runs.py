@@ -79,6 +79,14 @@ def start(s: Session, request: BillRunRequest | dict) -> BillRunStatus:
     return s.app.jobs.start(claim.run_id, s.caller.business_id, work, stage=stage).view()
 
 
+def run_to_status(s: Session, request: BillRunRequest | dict) -> BillRunStatus:
+    """`run` now, answered as `start` and `status` answer (status completed, with the report): for a front end
+    whose process does not outlive the call (`billsim mcp` over stdio opens the database for one call), where a
+    run in the background would be interrupted when the call ends."""
+    report = run(s, request)
+    return BillRunStatus(run_id=report.run_id, status="completed", progress=1.0, stage="done", report=report)
+
+
 def status(s: Session, run_id: str) -> BillRunStatus:
     """A run's progress while it works here; its report once done (only the caller's part of it)."""
     job = s.app.jobs.get(run_id)

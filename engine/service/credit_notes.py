@@ -23,7 +23,7 @@ from ..billing.credit_notes import (
     load_credit_notes,
 )
 from ..errors import NotFoundError
-from ..io.documents import render_credit_note
+from ..io.documents import check_format, credit_note_document_html
 from ..models import CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit
 from . import faults, tenancy
 from .requests import CreditNoteEstimateRequest, CreditNoteRequest, Id, ListCreditNotesRequest, Request, parse
@@ -133,9 +133,11 @@ def get(s: Session, credit_note_id: str) -> CreditNote:
 
 def document(s: Session, credit_note_id: str, fmt: str) -> str | bytes:
     """The credit note as its customer sees it (headed CREDIT NOTE, naming the invoice it corrects): HTML or PDF."""
+    check_format(fmt)
     with s.cursor() as cur:
         _visible(cur, s, credit_note_id)
-        return render_credit_note(cur, load_credit_note(cur, credit_note_id), fmt)
+        html = credit_note_document_html(cur, load_credit_note(cur, credit_note_id))
+    return s.app.printer.pdf(html) if fmt == "pdf" else html  # printed with the database free
 
 
 class BalancesRequest(Request):

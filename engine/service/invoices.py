@@ -19,7 +19,7 @@ from ..billing.invoices import preview_invoice, redraft_invoice_tx
 from ..billing.lifecycle import delete_draft_tx
 from ..billing.manual_invoices import batch_create, create_invoice_tx
 from ..errors import BillsimError, NotFoundError
-from ..io.documents import render_document
+from ..io.documents import check_format, document_html
 from ..models import Invoice, ManualBatchItem, ManualBatchRequest, ManualBatchResult
 from . import faults, idempotency, tenancy
 from .requests import BatchInvoiceRequest, InvoiceCreateRequest, ListInvoicesRequest, parse
@@ -259,13 +259,17 @@ def history(s: Session, invoice_id: str) -> list[dict]:
 
 def document(s: Session, invoice_id: str, fmt: str) -> str | bytes:
     """The invoice as its customer sees it: HTML text or PDF bytes (DRAFT mark until finalized, VOID when void)."""
+    check_format(fmt)
     with s.cursor() as cur:
         tenancy.invoices(cur, s.caller, [invoice_id])
-        return render_document(cur, load_invoice(cur, invoice_id), fmt)
+        html = document_html(cur, load_invoice(cur, invoice_id))
+    return s.app.printer.pdf(html) if fmt == "pdf" else html  # printed with the database free
 
 
 def preview_document(s: Session, contract_id: str, period_date: dt.date, fmt: str) -> str | bytes:
     """The document of the invoice a draft of the period of `period_date` would be (DRAFT mark)."""
+    check_format(fmt)
     with s.cursor() as cur:
         tenancy.contract(cur, s.caller, contract_id)
-        return render_document(cur, preview_invoice(cur, contract_id, period_date), fmt)
+        html = document_html(cur, preview_invoice(cur, contract_id, period_date))
+    return s.app.printer.pdf(html) if fmt == "pdf" else html
