@@ -18,6 +18,7 @@ import streamlit as st
 
 from engine.service import BillsimError
 from views import _reads
+from views._format import markdown_text
 
 PAGE = "page"  # the top of the page: what no button's place claims (a page-wide refusal, a finished import)
 RUNS, SHOWN_IN_RUN = "full_runs", "shown_in_run"  # count_run, refusal_until_next_action
@@ -71,11 +72,12 @@ def drop_stale_refusal(where: str) -> None:
 
 
 def show_flash(where: str = PAGE) -> None:
-    """The last action's messages, if it was made here (kept: shown again on every rerun until the next action)."""
+    """The last action's messages, if it was made here (kept: shown again on every rerun until the next action).
+    Their '$' are escaped (markdown_text): a message naming two amounts drew the text between them as a formula."""
     fb = _feedback()
     if fb["where"] == where:
         for kind, text in fb["messages"]:
-            SHOW.get(kind, st.success)(text)
+            SHOW.get(kind, st.success)(markdown_text(text))
 
 
 def has_flash(where: str) -> bool:

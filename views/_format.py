@@ -30,11 +30,16 @@ def money_of_major(amount: Decimal | str | None, currency: str) -> str:
     return format_major(Decimal(str(amount)), currency)
 
 
+# a '$' after an even number of backslashes (none, or escaped backslashes) is not escaped yet
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)((?:\\\\)*)\$")
+
+
 def markdown_text(text: str) -> str:
     """Text with amounts for st.markdown / st.caption: '$' escaped, so no dollar sign is ever read as the start
-    or the end of a LaTeX formula, whatever follows it. Its other markdown (`**bold**`) is meant: a user's text
-    goes in through markdown_escaped instead."""
-    return text.replace("$", "\\$")
+    or the end of a LaTeX formula, whatever follows it ("paid $5.00, balance due $0.00" drew a formula). A '$'
+    already escaped stays as it is, so text made of escaped parts may go through it again. Its other markdown
+    (`**bold**`) is meant: a user's text goes in through markdown_escaped instead."""
+    return _UNESCAPED_DOLLAR.sub(r"\1\\$", text)
 
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and each may mean something to

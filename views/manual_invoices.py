@@ -23,7 +23,7 @@ from engine.service.seed_bodies import batch_from_csv
 from views import _reads
 from views._actions import drop_refusal, flash, run_action, show_flash
 from views._database import db_path, session
-from views._format import DATE_FORMAT, customer, money
+from views._format import DATE_FORMAT, customer, markdown_text, money
 from views._invoice_adjustments import taxes_text
 from views._pickers import select_current
 
@@ -179,8 +179,10 @@ def estimate_panel(chosen: dict | None, currency: str | None, seen: int) -> None
         st.caption(f"Total before creating: not yet ({exc}).")
         return
     st.markdown(
-        f"**Total {money(inv.total_minor, inv.currency)}**: subtotal {money(inv.subtotal_minor, inv.currency)} + "
-        f"tax {money(inv.tax_minor, inv.currency)} ({taxes_text(inv)}, the customer's)"
+        markdown_text(
+            f"**Total {money(inv.total_minor, inv.currency)}**: subtotal {money(inv.subtotal_minor, inv.currency)} + "
+            f"tax {money(inv.tax_minor, inv.currency)} ({taxes_text(inv)}, the customer's)"
+        )
     )
 
 

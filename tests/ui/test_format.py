@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from views._format import markdown_escaped, scope_text
+from views._format import markdown_escaped, markdown_text, scope_text
 
 
 def test_a_run_scope_names_every_restriction_and_an_empty_list_is_not_all_contracts():
@@ -58,3 +58,19 @@ def test_any_text_is_shown_as_it_is_in_markdown(text):
     text = text.strip()
     if text and not any(c.isspace() and c != " " for c in text):  # markdown trims and folds other whitespace
         assert html.unescape(_rendered(markdown_escaped(text))) == f"<p>{text}</p>\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("paid $5.00, balance due $0.00", "paid $5.00, balance due $0.00"),  # two amounts: no formula between them
+        ("**Total A$110.00**: subtotal A$100.00", "<strong>Total A$110.00</strong>: subtotal A$100.00"),
+        ("already \\$5 and $6", "already $5 and $6"),  # an escaped '$' is left as it is
+        ("a backslash \\\\$5", "a backslash \\$5"),  # an escaped backslash, then a '$' not escaped
+    ],
+)
+def test_amounts_are_shown_as_written_and_escaping_twice_changes_nothing(text, shown):
+    once = markdown_text(text)
+    assert markdown_text(once) == once
+    assert not re.search(r"(?<!\\)((?:\\\\)*)\$", once)  # every '$' escaped: none starts a formula
+    assert html.unescape(_rendered(once)) == f"<p>{shown}</p>\n"
