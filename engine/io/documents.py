@@ -5,8 +5,10 @@ same HTML to PDF, so the two never disagree. Every amount is formatted here, in 
 `engine.money` (the currency's decimals and symbol); the template only places text.
 
 An invoice that is not finalized (draft, approved, held, or a preview) has no number: it shows DRAFT
-in its place and a DRAFT watermark; a void invoice shows a VOID watermark and its reason. A finalized invoice
-shows the customer credit applied to it and its credit notes (spec section 12).
+in its place and a DRAFT watermark, and the customer credit finalizing it would apply (`credit_available`, set by the
+application layer) with the balance due once finalized; a void invoice shows a VOID watermark and its reason, and the
+customer credit it took as returned. A finalized invoice shows the customer credit applied to it and its credit notes
+(spec section 12).
 
 A credit note (`templates/credit_note.html.j2`) is headed CREDIT NOTE and names the invoice it corrects; it
 shows the credited lines with their tax, each tax, the totals and how the total was split (off the invoice's
