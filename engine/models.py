@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .currencies import is_currency
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """The store's naive UTC timestamps as aware UTC, so JSON carries the offset (RFC 3339 date-time: ...Z)."""
-    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+from .utc_time import UtcDatetime
 
 
 class _Model(BaseModel):
@@ -141,11 +134,11 @@ class Invoice(_Model):
     description: str | None = None
     run_id: str | None = None
     recurring_template_id: str | None = None
-    created_at: dt.datetime | None = None
+    created_at: UtcDatetime | None = None
     void_reason: str | None = None
     hold_reason: str | None = None
     approved_by: str | None = None
-    approved_at: dt.datetime | None = None
+    approved_at: UtcDatetime | None = None
     lines: list[InvoiceLine] = []
     discount: Decimal = Field(Decimal(0), description="Σ coupons: total = subtotal − discount + tax")
     discount_minor: int = 0
@@ -163,6 +156,17 @@ class Invoice(_Model):
     credit_offset_minor: int = 0
     refunded: Decimal = Field(Decimal(0), description="Σ refunds of its credit notes (money paid back)")
     refunded_minor: int = 0
+    credits_returned: Decimal = Field(
+        Decimal(0), description="the customer credit given back when it was voided (all of credits_applied)"
+    )
+    credits_returned_minor: int = 0
+    # drafts and previews (spec section 12: they show the credit available, engine/service/credit_available.py)
+    credit_available: Decimal | None = Field(
+        None,
+        description="a draft's or preview's: the customer's credit in its currency that finalizing it now would apply, "
+        "min(credit, max(total, 0)); null once finalized (see credits_applied)",
+    )
+    credit_available_minor: int | None = None
 
 
 class ApprovalResult(_Model):
@@ -374,7 +378,7 @@ class ReviewThresholds(_Model):
         default_factory=dict, description="currency -> total above which a draft is flagged large_invoice"
     )
     updated_by: str | None = None
-    updated_at: dt.datetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 # --- credit notes and customer credit (spec section 12) ---------------------------------------------------------

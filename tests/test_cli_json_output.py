@@ -59,7 +59,7 @@ def _printed(obj) -> str:
     return out.getvalue()
 
 
-def test_decimals_inside_models_dataclasses_dicts_and_lists_are_plain_and_the_rest_is_as_pydantic_writes_it():
+def test_decimals_inside_models_dataclasses_dicts_and_lists_are_plain_times_utc_with_z_the_rest_as_pydantic_writes():
     invoice = _Invoice(
         tax_rate=Decimal("2E+1"),
         lines=[_Line(amount=Decimal("1E+9"), when=dt.datetime(2026, 11, 30, 8, 15))],
@@ -70,7 +70,7 @@ def test_decimals_inside_models_dataclasses_dicts_and_lists_are_plain_and_the_re
     assert json.loads(text) == {
         "invoice": {
             "tax_rate": "20",
-            "lines": [{"amount": "1000000000", "when": "2026-11-30T08:15:00"}],
+            "lines": [{"amount": "1000000000", "when": "2026-11-30T08:15:00.000000Z"}],
             "totals": {"tax": "0.000000000000"},
         },
         "figures": [{"factor": "300", "day": "2026-11-30"}],

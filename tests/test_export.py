@@ -119,18 +119,23 @@ def test_csv_header_rows_are_exactly_the_spec_columns(ledger, tmp_path):
         "invoice_adjustments": tmp_path / "invoice_adjustments.csv",
         "credit_notes": tmp_path / "credit_notes.csv",
         "credit_note_items": tmp_path / "credit_note_items.csv",
+        "customer_credit_movements": tmp_path / "customer_credit_movements.csv",
     }
     # then section 12's credit columns, then the project's invoice_number (docs/RULES.md): the number as the
     # customer sees it
     assert (
         paths["invoices"].read_text().splitlines()[0]
-        == SPEC_INVOICE_HEADER + ",discount,credit_notes_total,credits_applied,invoice_number"
+        == SPEC_INVOICE_HEADER + ",discount,credit_notes_total,credits_applied,invoice_number,credits_returned"
     )
     assert paths["credit_notes"].read_text().splitlines() == [
         "credit_note_id,number,invoice_id,invoice_number,customer_id,currency,reason,subtotal,tax,total,offset,"
         "refund,credit,created_at,actor"
     ]
     assert paths["credit_note_items"].read_text().splitlines() == ["credit_note_id,line_no,amount,tax"]
+    assert paths["customer_credit_movements"].read_text().splitlines() == [
+        "entry_id,occurred_at,business_id,customer_id,currency,kind,amount,balance_after,invoice_id,invoice_number,"
+        "credit_note_id,credit_note_number"
+    ]
     assert paths["invoice_lines"].read_text().splitlines()[0] == SPEC_LINE_HEADER + ",discount,tax_codes"
     assert paths["invoice_adjustments"].read_text().splitlines() == [
         "invoice_id,kind,code,name,rate_or_percent,base,amount"
@@ -154,7 +159,8 @@ def test_amounts_have_exactly_the_currency_decimals(ledger, tmp_path):
 def test_draft_number_is_blank_and_finalized_number_is_written(ledger, tmp_path):
     inv = _by_id(_read(export_ledger(ledger, tmp_path)["invoices"]))
     assert (inv["inv-usd"]["number"], inv["inv-jpy"]["number"]) == ("7", "")
-    assert inv["inv-usd"]["created_at"] == "2026-04-01 06:00:00"
+    # the one written form of a time (docs/RULES.md): ISO 8601 UTC, microseconds kept, Z
+    assert inv["inv-usd"]["created_at"] == "2026-04-01T06:00:00.123456Z"
 
 
 def test_line_values_quantities_prices_and_proration(ledger, tmp_path):
@@ -191,7 +197,17 @@ def test_text_starting_with_plus_or_carriage_return_in_any_text_column_is_guarde
 def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
     csv_paths = export_ledger(ledger, tmp_path / "csv")
     pq_paths = export_ledger(ledger, tmp_path / "pq", "parquet")
-    amounts = {"subtotal", "tax", "total", "total_paid", "balance_due", "amount", "discount", "base"}
+    amounts = {
+        "subtotal",
+        "tax",
+        "total",
+        "total_paid",
+        "balance_due",
+        "amount",
+        "discount",
+        "base",
+        "credits_returned",
+    }
     amounts |= {"credit_notes_total", "credits_applied"}
     numbers = {"quantity", "unit_price", "proration_factor", "rate_or_percent"}
     text_columns = {
@@ -217,6 +233,8 @@ def test_parquet_round_trips_the_same_rows_as_csv(ledger, tmp_path):
             return ""
         if name in amounts | numbers:
             return value  # compared as Decimals below: 35.4800 == 35.48
+        if isinstance(value, dt.datetime):  # typed in Parquet, the one written form in CSV
+            return value.isoformat(timespec="microseconds") + "Z"
         text = str(value)
         return "'" + text if name in text_columns and text[:1] in "=+-@\t\r" else text
 

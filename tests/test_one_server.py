@@ -210,6 +210,7 @@ def test_the_cli_beside_a_running_server_answers_as_without_it(data, tmp_path):
             "invoice_adjustments": "exp-served/invoice_adjustments.csv",
             "credit_notes": "exp-served/credit_notes.csv",
             "credit_note_items": "exp-served/credit_note_items.csv",
+            "customer_credit_movements": "exp-served/customer_credit_movements.csv",
         }  # the user's relative path, as without the server, written where the user is
         for table in ("invoices", "invoice_lines"):
             rows = [(work / f"exp-{n}" / f"{table}.csv").read_text().splitlines() for n in ("served", "alone")]

@@ -21,11 +21,6 @@ from .schemas import (
 PAID = ("manual_paid", "stripe_paid")
 
 
-def utc(t: dt.datetime | None) -> dt.datetime | None:
-    """The store's naive UTC timestamps as aware UTC (JSON: ...Z)."""
-    return None if t is None else (t if t.tzinfo else t.replace(tzinfo=dt.UTC))
-
-
 def plain(d: Decimal) -> str:
     """A decimal as plain digits (10, not 1E+1)."""
     return format(d, "f")
@@ -83,14 +78,14 @@ def coupons_of(inv: Invoice) -> list[InvoiceCouponResponse]:
 def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
     inv = detail.invoice
     invoice_id = inv.invoice_id
-    created = inv.created_at or dt.datetime(1970, 1, 1)
+    created = inv.created_at or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     base = base_url.rstrip("/")
     payments = detail.payments
     return InvoiceResponse(
         id=invoice_id,
         business_id=inv.business_id,
-        created_at=utc(created),
-        updated_at=utc(detail.updated_at),
+        created_at=created,
+        updated_at=detail.updated_at,
         status=inv.status,
         currency=inv.currency,
         total=inv.total_minor,
@@ -105,9 +100,9 @@ def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
         pdf_url=f"{base}/api/v1/invoices/{invoice_id}.pdf",
         hosted_invoice_url=f"{base}/api/v1/invoices/{invoice_id}.html",
         number=inv.invoice_number,  # the number as the customer sees it (N-2026-000001)
-        paid_on=utc(payments[-1].paid_at) if payments and inv.status in PAID else None,
+        paid_on=payments[-1].paid_at if payments and inv.status in PAID else None,
         payments=[
-            InvoicePaymentResponse(id=p.payment_id, amount=p.amount_minor, method=p.method, paid_at=utc(p.paid_at))
+            InvoicePaymentResponse(id=p.payment_id, amount=p.amount_minor, method=p.method, paid_at=p.paid_at)
             for p in payments
         ],
         recurring_template_id=inv.recurring_template_id,
@@ -123,11 +118,13 @@ def dayzero_invoice(detail: InvoiceDetail, base_url: str) -> InvoiceResponse:
         coupons=coupons_of(inv),
         run_id=inv.run_id,
         approved_by=inv.approved_by,
-        approved_at=utc(inv.approved_at),
+        approved_at=inv.approved_at,
         hold_reason=inv.hold_reason,
         void_reason=inv.void_reason,
         credits_applied=inv.credits_applied_minor,
         credit_notes_total=inv.credit_notes_total_minor,
+        credits_returned=inv.credits_returned_minor,
+        credit_available=inv.credit_available_minor,
     )
 
 
@@ -150,4 +147,5 @@ def preview_view(inv: Invoice) -> InvoicePreview:
         total=inv.total_minor,
         line_items=line_items("preview", inv.lines, inv.currency),
         pending_usage=inv.pending_usage,
+        credit_available=inv.credit_available_minor or 0,
     )

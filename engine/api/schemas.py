@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ..service.formats import UtcDatetime
 from ..service.models import CreditNote, CustomerCredit
 from ..service.results import ErrorInfo
 
@@ -80,7 +81,7 @@ class InvoicePaymentResponse(BaseModel):
     id: str
     amount: int = Field(description="minor units")
     method: str
-    paid_at: dt.datetime
+    paid_at: UtcDatetime
 
 
 class InvoiceResponse(BaseModel):
@@ -88,8 +89,8 @@ class InvoiceResponse(BaseModel):
 
     id: str = Field(description="Invoice id.")
     business_id: str
-    created_at: dt.datetime
-    updated_at: dt.datetime = Field(description="time of the invoice's last change (its last audit event)")
+    created_at: UtcDatetime
+    updated_at: UtcDatetime = Field(description="time of the invoice's last change (its last audit event)")
     status: str = Field(description="draft, approved, held, open, partially_paid, manual_paid, stripe_paid, void")
     currency: str
     stripe_invoice_id: str | None = None
@@ -107,9 +108,9 @@ class InvoiceResponse(BaseModel):
         None, description="Invoice number as the customer sees it, assigned on finalize: <prefix>-<year>-<6 digits>."
     )
     delivered: bool = False
-    delivered_on: dt.datetime | None = None
+    delivered_on: UtcDatetime | None = None
     hosted_invoice_url: str
-    paid_on: dt.datetime | None = None
+    paid_on: UtcDatetime | None = None
     journal_entries: list[dict] = []
     payments: list[InvoicePaymentResponse] = []
     recurring_template_id: str | None = None
@@ -126,12 +127,18 @@ class InvoiceResponse(BaseModel):
     coupons: list[InvoiceCouponResponse] = Field(default_factory=list, description="they sum to discount_amount")
     run_id: str | None = None
     approved_by: str | None = None
-    approved_at: dt.datetime | None = None
+    approved_at: UtcDatetime | None = None
     hold_reason: str | None = None
     void_reason: str | None = None
     # spec section 12: balance_due = total − credits_applied − total_paid − the offsets of its credit notes
     credits_applied: int = Field(0, description="the customer's credit applied at finalize, minor units")
     credit_notes_total: int = Field(0, description="Σ totals of its credit notes, minor units")
+    credits_returned: int = Field(0, description="the customer credit given back when it was voided, minor units")
+    credit_available: int | None = Field(
+        None,
+        description="a draft's: the customer's credit in its currency that finalizing it now would apply, "
+        "min(credit, max(total, 0)), minor units; null once finalized (see credits_applied)",
+    )
 
 
 class InvoicePreview(BaseModel):
@@ -155,6 +162,11 @@ class InvoicePreview(BaseModel):
     total: int
     line_items: list[LineItemResponse]
     pending_usage: list[dict] = Field(default_factory=list, description="pending usage in the cycle, never billed")
+    credit_available: int = Field(
+        0,
+        description="the customer's credit in its currency that finalizing the invoice now would apply, "
+        "min(credit, max(total, 0)), minor units",
+    )
 
 
 class InvoiceList(BaseModel):

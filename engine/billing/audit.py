@@ -21,6 +21,7 @@ import duckdb
 
 from ..db import transaction
 from ..io.csv_guard import guard_formula_sql
+from ..utc_time import utc_text_sql
 from .numbering import businesses_join, invoice_number_sql
 
 ACTIONS = (
@@ -58,6 +59,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def changes_json(changes: dict | None) -> str | None:
+    """An event's `changes` as stored: compact JSON (`{"number":7,"credits_applied_minor":100}`), as DuckDB's
+    json_object writes the events built in SQL, text as is (not \\u-escaped)."""
+    return None if changes is None else json.dumps(changes, separators=(",", ":"), ensure_ascii=False)
+
+
 def record_events(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -88,7 +95,7 @@ def record_events(
             return 0
         source = """SELECT unnest(?::VARCHAR[]) AS invoice_id, ?::VARCHAR AS status_before,
                            ?::VARCHAR AS status_after, ?::VARCHAR AS changes"""
-        params = [list(invoice_ids), status_before, status_after, None if changes is None else json.dumps(changes)]
+        params = [list(invoice_ids), status_before, status_after, changes_json(changes)]
     row = con.execute(
         f"""INSERT INTO invoice_events (invoice_id, occurred_at, actor, action, status_before, status_after,
                                         note, changes)
@@ -135,7 +142,7 @@ def _audit_sql() -> str:
     # A deleted invoice's row is gone: its 'deleted' event carries business and customer in `changes`.
     exprs = {
         "event_id": "e.event_id",
-        "occurred_at": "strftime(e.occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ')",
+        "occurred_at": utc_text_sql("e.occurred_at"),
         "invoice_id": "e.invoice_id",
         "number": "i.number",
         "business_id": "coalesce(i.business_id, d.business_id)",
@@ -145,8 +152,9 @@ def _audit_sql() -> str:
         "status_before": "e.status_before",
         "status_after": "e.status_after",
         "note": "e.note",
-        # JSON text starts with { or [, never a formula character; guarded anyway, one rule for all text
-        "changes": "e.changes",
+        # one style for every row, compact (`{"number":7}`), whoever wrote it and when (older rows were spaced): the
+        # file's one place. JSON text starts with { or [, never a formula character; guarded anyway, one rule for all
+        "changes": "json(e.changes)::VARCHAR",
         "invoice_number": invoice_number_sql("i", "bz"),
     }
     select = ",\n       ".join(

@@ -791,6 +791,23 @@ def credit_balances(
     ]
 
 
+def credit_to_apply(balance_minor: int, total_minor: int) -> int:
+    """What finalizing an invoice of `total_minor` takes of a credit of `balance_minor` (apply_customer_credit_tx's
+    rule for one invoice): min(balance, max(total, 0))."""
+    return min(max(balance_minor, 0), max(total_minor, 0))
+
+
+def credits_held(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> dict[tuple[str, str], int]:
+    """The credit of each of `customer_ids` per currency, {(customer_id, currency): minor} (balances above 0), in one
+    query."""
+    rows = con.execute(
+        """SELECT customer_id, currency, balance_minor FROM customer_credit
+           WHERE balance_minor > 0 AND list_contains(?::VARCHAR[], customer_id)""",
+        [sorted(set(customer_ids))],
+    ).fetchall()
+    return {(c, cur): int(m) for c, cur, m in rows}
+
+
 def credit_available_minor(con: duckdb.DuckDBPyConnection, customer_id: str, currency: str) -> int:
     """The customer's credit in `currency` now (what its next invoice in that currency takes when finalized)."""
     row = con.execute(

@@ -53,6 +53,18 @@ def balance_due_minor(head: dict) -> int:
     return total - applied - paid - offset
 
 
+# What a void gave back (spec section 12; docs/RULES.md): voiding returns ALL the customer credit the invoice took at
+# finalize (an entry `void_returned`), so a void invoice's credits_returned is its credits_applied; any other's is 0.
+def credits_returned_sql(alias: str = "i") -> str:
+    """SQL of credits_returned over invoices aliased `alias` (an engine alias)."""
+    return f"(CASE WHEN {alias}.status = 'void' THEN {alias}.credits_applied_minor ELSE 0 END)"
+
+
+def credits_returned_minor(head: dict) -> int:
+    """credits_returned of an invoice row (a dict of its columns)."""
+    return int(head.get("credits_applied_minor") or 0) if head.get("status") == "void" else 0
+
+
 def new_invoice_id() -> str:
     return "inv_" + uuid.uuid4().hex[:20]
 
@@ -217,6 +229,7 @@ def invoice_from_rows(
     balance = balance_due_minor(head)
     credit = {c: int(head.get(f"{c}_minor") or 0) for c in ("credits_applied", "credit_notes_total", "credit_offset")}
     credit["refunded"] = int(head.get("refunded_minor") or 0)
+    credit["credits_returned"] = credits_returned_minor(head)
     return Invoice(
         invoice_id=head.get("invoice_id"),
         business_id=head["business_id"],

@@ -205,12 +205,16 @@ def void_invoice_tx(
             "it; issue a credit note of everything left instead, refunding what was paid or keeping it as the "
             "customer's credit"
         )
-    return_applied_credit_tx(c, invoice_id)  # the customer's credit it took at finalize goes back
+    returned = return_applied_credit_tx(c, invoice_id)  # the customer's credit it took at finalize goes back
     c.execute(
         "UPDATE invoices SET status = 'void', voided_at = ?, void_reason = ? WHERE invoice_id = ?",
         [_utcnow(), reason, invoice_id],
     )
-    record_events(
+    c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
+    released = c.execute(
+        "DELETE FROM delayed_charge_sweeps WHERE invoice_id = ? RETURNING charge_id", [invoice_id]
+    ).fetchall()
+    record_events(  # what the void changed besides the status: the credit given back, the charges pending again
         c,
         action="voided",
         actor=actor,
@@ -218,9 +222,13 @@ def void_invoice_tx(
         status_before=status,
         status_after="void",
         note=reason,
+        changes={
+            "credits_returned": str(to_major(returned, currency)),
+            "credits_returned_minor": returned,
+            "currency": currency,
+            "released_delayed_charges": sorted(r[0] for r in released),
+        },
     )
-    c.execute("DELETE FROM invoice_cycle_claims WHERE invoice_id = ?", [invoice_id])
-    c.execute("DELETE FROM delayed_charge_sweeps WHERE invoice_id = ?", [invoice_id])
 
 
 def void_invoice(
@@ -231,7 +239,8 @@ def void_invoice(
     are released: a void invoice collects nothing, so the cycle may be drafted again and the
     charges billed on the next invoice that sweeps them. `reason` is kept with the invoice (a blank
     one counts as none). The customer credit it took at finalize goes back to the customer; an invoice
-    with credit notes cannot be voided (credit what is left instead)."""
+    with credit notes cannot be voided (credit what is left instead). The `voided` event's changes say what the void
+    gave back: the credit returned and the delayed charges pending again."""
     retry_on_conflict(con, lambda c: void_invoice_tx(c, invoice_id, reason, actor=actor))
     return load_invoice(con, invoice_id)
 

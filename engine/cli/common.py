@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from ..service import Billsim, Caller, DatabaseBusyError, Session, ValidationError, invoices, requests
+from ..service.formats import utc_text
 
 INVOICE_HELP = "the invoice's id or its number (e.g. N-2026-000001)"
 # The commands that create the database when the path holds none (docs/cli.md): every other one reads or changes an
@@ -73,10 +74,13 @@ def _seconds(text: str) -> float:
 def json_data(value):
     """`value` as JSON data, for the CLI's output: a Decimal as plain positional digits (`format(d, "f")`: 20,
     1000000000, 0.000000000000; never 2E+1, 1E+9 or 0E-12, and the same value), wherever it is (in a pydantic
-    model, a dataclass, a dict or a list); anything else as pydantic writes it in JSON mode (dates in ISO form,
-    enums as their values). Pydantic's own JSON mode writes a Decimal as str() does, exponent and all."""
+    model, a dataclass, a dict or a list); a time as every output writes it (`utc_text`: 2026-12-07T04:07:58.034409Z);
+    anything else as pydantic writes it in JSON mode (dates in ISO form, enums as their values). Pydantic's own JSON
+    mode writes a Decimal as str() does, exponent and all."""
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="python")
     elif is_dataclass(value) and not isinstance(value, type):

@@ -193,7 +193,9 @@ def add_parsers(sub) -> None:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser(
-        "export", help="write invoices, invoice_lines, invoice_adjustments, credit_notes and credit_note_items"
+        "export",
+        help="write invoices, invoice_lines, invoice_adjustments, credit_notes, credit_note_items and "
+        "customer_credit_movements",
     )
     s.add_argument("--out", required=True)
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")

@@ -5,8 +5,10 @@ same HTML to PDF, so the two never disagree. Every amount is formatted here, in 
 `engine.money` (the currency's decimals and symbol); the template only places text.
 
 An invoice that is not finalized (draft, approved, held, or a preview) has no number: it shows DRAFT
-in its place and a DRAFT watermark; a void invoice shows a VOID watermark and its reason. A finalized invoice
-shows the customer credit applied to it and its credit notes (spec section 12).
+in its place and a DRAFT watermark, and the customer credit finalizing it would apply (`credit_available`, set by the
+application layer) with the balance due once finalized; a void invoice shows a VOID watermark and its reason, and the
+customer credit it took as returned. A finalized invoice shows the customer credit applied to it and its credit notes
+(spec section 12).
 
 A credit note (`templates/credit_note.html.j2`) is headed CREDIT NOTE and names the invoice it corrects; it
 shows the credited lines with their tax, each tax, the totals and how the total was split (off the invoice's
@@ -154,12 +156,17 @@ def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
 
 
 def _credit_rows(inv: Invoice, notes: list[CreditNote]) -> tuple[list[tuple[str, str]], list[dict]]:
-    """(rows between the amount paid and the balance due: the customer credit applied, Σ offsets of its credit
-    notes; one entry per credit note: number, date, reason, total and its split)."""
+    """(rows between the amount paid and the balance due: the customer credit applied (and, on a void invoice, the same
+    credit given back), Σ offsets of its credit notes; or, on a draft, the credit finalizing it would apply; one entry
+    per credit note: number, date, reason, total and its split)."""
     cur = inv.currency
     rows = []
+    if inv.credit_available_minor and inv.status in NOT_FINALIZED:
+        rows.append(("Customer credit available (applied at finalize)", format_money(-inv.credit_available_minor, cur)))
     if inv.credits_applied_minor:
         rows.append(("Customer credit applied", format_money(-inv.credits_applied_minor, cur)))
+    if inv.credits_returned_minor:
+        rows.append(("Customer credit returned (invoice void)", format_money(inv.credits_returned_minor, cur)))
     if inv.credit_offset_minor:
         rows.append(("Credit notes (off the balance)", format_money(-inv.credit_offset_minor, cur)))
     listed = [
@@ -201,6 +208,12 @@ def document_context(invoice: Invoice, seller: dict, customer: dict, credit_note
         refs.append(("Reference", inv.invoice_id))
     status = {"preview": "not drafted (preview)"}.get(inv.status, inv.status.replace("_", " "))
     credit_rows, notes = _credit_rows(inv, list(credit_notes))
+    balance_label, balance = "Balance due", format_money(inv.balance_due_minor, cur)
+    if inv.status == "void":  # a void invoice is cancelled: an amount here would read as still owed
+        balance = "none (void)"
+    elif inv.credit_available_minor and not finalized:  # what the customer is asked for once it is finalized
+        balance_label = "Balance due once finalized"
+        balance = format_money(inv.balance_due_minor - inv.credit_available_minor, cur)
     return {
         "title": f"Invoice {number}" if finalized else "DRAFT invoice",
         "number": number,
@@ -222,8 +235,8 @@ def document_context(invoice: Invoice, seller: dict, customer: dict, credit_note
         "paid": format_money(inv.total_paid_minor, cur),
         "credit_rows": credit_rows,
         "credit_notes": notes,
-        # a void invoice is cancelled: an amount here would read as still owed
-        "balance_due": "none (void)" if inv.status == "void" else format_money(inv.balance_due_minor, cur),
+        "balance_label": balance_label,
+        "balance_due": balance,
     }
 
 

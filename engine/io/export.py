@@ -1,5 +1,5 @@
-"""Ledger export (spec sections 6, 11 and 12): invoices, invoice_lines, invoice_adjustments, credit_notes and
-credit_note_items as CSV or Parquet, written by DuckDB COPY.
+"""Ledger export (spec sections 6, 11 and 12): invoices, invoice_lines, invoice_adjustments, credit_notes,
+credit_note_items and customer_credit_movements as CSV or Parquet, written by DuckDB COPY.
 
 Amounts are integer minor units in the store; each row's currency decides its decimals, so they
 are formatted as text in SQL from the integer (never through a float):
@@ -8,8 +8,9 @@ are formatted as text in SQL from the integer (never through a float):
 
 CSV is for spreadsheets: a text cell starting with = + - @ TAB or CR gets a leading ' so it is never
 run as a formula (`csv_guard.py`); numeric columns (amounts, quantities) stay plain, negative ones included.
-Parquet is for data tools: typed columns (amounts DECIMAL(38,4)), text exactly as stored, and the
-lines file carries the invoice currency as a last extra column so an amount's precision is known.
+Parquet is for data tools: typed columns (amounts DECIMAL(38,4), times TIMESTAMP in UTC), text exactly as stored, and
+the lines file carries the invoice currency as a last extra column so an amount's precision is known. A time in a CSV
+is the one written form of engine/utc_time.py (2026-12-07T04:07:58.034409Z).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..billing.invoice_store import balance_due_sql
+from ..billing.invoice_store import balance_due_sql, credits_returned_sql
 from ..billing.numbering import businesses_join, invoice_number_sql
 from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
 from ..db import transaction
 from ..errors import ValidationError
 from ..money import sql_major_text, sql_round_minor
+from ..utc_time import utc_text_sql
 from .csv_guard import guard_formula_sql
 
 FORMATS = ("csv", "parquet")
@@ -52,6 +54,7 @@ INVOICE_COLUMNS = [
     "credit_notes_total",  # spec section 12: Σ totals of its credit notes
     "credits_applied",  # the customer credit applied when it was finalized (balance_due is net of both)
     "invoice_number",  # the number as the customer sees it (engine/billing/numbering.py), after every spec column
+    "credits_returned",  # the customer credit a void gave back (all it took: credits_applied), else 0
 ]
 LINE_COLUMNS = [
     "invoice_id",
@@ -92,6 +95,24 @@ CREDIT_NOTE_COLUMNS = [
     "actor",
 ]
 CREDIT_NOTE_ITEM_COLUMNS = ["credit_note_id", "line_no", "amount", "tax"]
+# Every movement of a customer's credit (customer_credit_entries), signed: a credit note's credit +, credit applied
+# at finalize −, credit a void gave back +. `balance_after` is the customer's balance in that currency right after it,
+# so a customer's movements sum to its balance (`billsim balances`). `invoice_id`: the invoice credited, the one the
+# credit was applied to, or the one voided.
+CREDIT_MOVEMENT_COLUMNS = [
+    "entry_id",
+    "occurred_at",
+    "business_id",
+    "customer_id",
+    "currency",
+    "kind",
+    "amount",
+    "balance_after",
+    "invoice_id",
+    "invoice_number",
+    "credit_note_id",
+    "credit_note_number",
+]
 _TEXT_COLUMNS = {
     "invoice_id",
     "business_id",
@@ -111,6 +132,7 @@ _TEXT_COLUMNS = {
     "invoice_number",
     "reason",
     "actor",
+    "credit_note_number",
 }
 _CREDIT_NOTE_TEXT = _TEXT_COLUMNS | {"number"}  # a credit note's number is text (an invoice's is an integer)
 _FILTERS = {"business_id", "status", "customer_id", "currency", "period_start_from", "period_start_to"}
@@ -130,6 +152,11 @@ def _trimmed(decimal: str, fmt: str) -> str:
     if fmt == "parquet":
         return decimal
     return f"rtrim(rtrim(({decimal})::VARCHAR, '0'), '.')"  # DECIMAL text always has a '.'
+
+
+def _time(stamp: str, fmt: str) -> str:
+    """A stored (UTC) time: typed in Parquet, the one written form in CSV (engine/utc_time.py)."""
+    return stamp if fmt == "parquet" else utc_text_sql(stamp)
 
 
 def _proration(fmt: str) -> str:
@@ -159,11 +186,13 @@ def _invoices_sql(fmt: str, where: str, guard: bool = True) -> str:
         "total": _money("i.total_minor", fmt),
         "total_paid": _money("i.total_paid_minor", fmt),
         "balance_due": _money(balance_due_sql("i"), fmt),
-        "created_at": "date_trunc('second', i.created_at)",
+        # the ledger page (guard off: shown, not written) keeps the typed time for its date column
+        "created_at": _time("i.created_at", fmt) if guard else "i.created_at",
         "discount": _money("i.discount_minor", fmt),
         "credit_notes_total": _money("i.credit_notes_total_minor", fmt),
         "credits_applied": _money("i.credits_applied_minor", fmt),
         "invoice_number": invoice_number_sql("i", "bz"),
+        "credits_returned": _money(credits_returned_sql("i"), fmt),
     }
     return f"""SELECT {_select_list(exprs, INVOICE_COLUMNS, fmt, guard)}
 FROM invoices i LEFT JOIN {_CURRENCIES} cu ON cu.code = i.currency {businesses_join("i", "bz")}
@@ -214,7 +243,7 @@ ORDER BY a.invoice_id, a.kind_order, a.position, a.code NULLS FIRST"""  # noqa: 
 def _credit_notes_sql(fmt: str, where: str) -> str:
     exprs = {c: f"n.{c}" for c in CREDIT_NOTE_COLUMNS}
     exprs |= {c: _money(f"n.{c}_minor", fmt) for c in ("subtotal", "tax", "total", "offset", "refund", "credit")}
-    exprs["created_at"] = "date_trunc('second', n.created_at)"
+    exprs["created_at"] = _time("n.created_at", fmt)
     columns = CREDIT_NOTE_COLUMNS + (["business_id"] if fmt == "parquet" else [])
     exprs["business_id"] = "n.business_id"
     return f"""SELECT {_select_list(exprs, columns, fmt, True, _CREDIT_NOTE_TEXT)}
@@ -237,6 +266,28 @@ FROM credit_note_items ci JOIN credit_notes n USING (credit_note_id) JOIN invoic
 LEFT JOIN {_CURRENCIES} cu ON cu.code = n.currency
 WHERE {where}
 ORDER BY n.invoice_id, n.sequence, ci.line_no"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+
+
+def _credit_movements_sql(fmt: str, where: str) -> str:
+    exprs = {c: f"e.{c}" for c in CREDIT_MOVEMENT_COLUMNS}
+    exprs |= {
+        "occurred_at": _time("e.occurred_at", fmt),
+        "business_id": "i.business_id",
+        "amount": _money("e.amount_minor", fmt),
+        "balance_after": _money("e.balance_after_minor", fmt),
+        "invoice_id": "i.invoice_id",
+        "invoice_number": invoice_number_sql("i", "bz"),
+        "credit_note_number": "n.number",
+    }
+    # the running balance over every movement of the customer and currency, before the filters pick rows
+    return f"""SELECT {_select_list(exprs, CREDIT_MOVEMENT_COLUMNS, fmt, True)}
+FROM (SELECT *, sum(amount_minor) OVER (PARTITION BY customer_id, currency ORDER BY entry_id) AS balance_after_minor
+      FROM customer_credit_entries) e
+LEFT JOIN credit_notes n ON n.credit_note_id = e.credit_note_id
+JOIN invoices i ON i.invoice_id = coalesce(e.invoice_id, n.invoice_id)
+LEFT JOIN {_CURRENCIES} cu ON cu.code = e.currency {businesses_join("i", "bz")}
+WHERE {where}
+ORDER BY e.customer_id, e.currency, e.entry_id"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
 
 
 def _where(filters: dict | None) -> tuple[str, list]:
@@ -277,7 +328,8 @@ def export_ledger(
     con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "csv", *, filters: dict | None = None
 ) -> dict[str, Path]:
     """Write invoices.{fmt}, invoice_lines.{fmt} (spec section 6), invoice_adjustments.{fmt} (section 11),
-    credit_notes.{fmt} and credit_note_items.{fmt} (section 12: the notes of the invoices selected) into `out_dir`;
+    credit_notes.{fmt}, credit_note_items.{fmt} (section 12: the notes of the invoices selected) and
+    customer_credit_movements.{fmt} (the customer credit movements of the invoices selected) into `out_dir`;
     returns their paths."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")
@@ -292,9 +344,10 @@ def export_ledger(
         "invoice_adjustments": _adjustments_sql(fmt, where),
         "credit_notes": _credit_notes_sql(fmt, where),
         "credit_note_items": _credit_note_items_sql(fmt, where),
+        "customer_credit_movements": _credit_movements_sql(fmt, where),
     }
     paths = {name: out_dir / f"{name}.{fmt}" for name in queries}
-    # One transaction: both files are the same snapshot of the ledger, even while a bill run commits.
+    # One transaction: every file is the same snapshot of the ledger, even while a bill run commits.
     with transaction(con):
         for name, query in queries.items():
             con.execute(f"COPY ({query}) TO ? ({options})", [*_currency_params(), *params, str(paths[name])])

@@ -29,6 +29,7 @@ from pydantic import ConfigDict, Field
 from pydantic_core import to_jsonable_python
 
 from ..service import BillsimError, ValidationError, bill_runs, contracts, credit_notes, invoices, lifecycle, whatif
+from ..service.formats import utc_text
 from ..service.requests import ListInvoicesRequest, parse, problems_text
 from ..service.results import InvoiceDetail
 from ..service.zenskar import cycle_date
@@ -84,7 +85,14 @@ SplitAmount = Annotated[str | int | None, Field(description='Major units as a de
 
 
 def _jsonable(obj: Any) -> Any:
-    """Pydantic models, dates and Decimals as JSON values (Decimal -> string: money is never a float)."""
+    """Pydantic models, dates and Decimals as JSON values (Decimal -> string: money is never a float); a time as
+    every output writes it (`utc_text`: 2026-12-07T04:07:58.034409Z; a model's time fields are UtcDatetime)."""
+    if isinstance(obj, dt.datetime):
+        return utc_text(obj)
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
     return to_jsonable_python(obj)
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
+
 from ..billing.invoices import draft_period_invoice_tx, preview_invoice
 from ..models import BillingCycle, DraftResult, Invoice
 from ..rating.cycles import billing_cycles
 from . import tenancy
+from .credit_available import invoice_with_credit_available
 from .requests import ContractCyclesRequest, CyclesRequest, GenerateInvoiceRequestSchema, PeriodDateRequest, parse
 from .session import Session
 from .zenskar import contract_cycles, cycle_date, generate_from_fields
@@ -50,8 +53,10 @@ def preview(s: Session, contract_id: str, period_date: dt.date) -> Invoice:
     with s.cursor() as cur:
         tenancy.contract(cur, s.caller, contract_id)
         if s.app.previews is None:
-            return preview_invoice(cur, contract_id, date)
-    return s.app.previews.preview(contract_id, date)
+            return invoice_with_credit_available(cur, preview_invoice(cur, contract_id, date))
+    invoice = s.app.previews.preview(contract_id, date)
+    with s.cursor() as cur:
+        return invoice_with_credit_available(cur, invoice)
 
 
 def draft(s: Session, contract_id: str, period_date: dt.date) -> DraftResult:
@@ -60,7 +65,7 @@ def draft(s: Session, contract_id: str, period_date: dt.date) -> DraftResult:
     date = _period_date(period_date)
     with s.cursor() as cur:
         tenancy.contract(cur, s.caller, contract_id)
-    return s.transaction(lambda cur: draft_period_invoice_tx(cur, contract_id, date, actor=s.actor))
+    return s.transaction(lambda cur: _shown(cur, draft_period_invoice_tx(cur, contract_id, date, actor=s.actor)))
 
 
 def generate(s: Session, request: GenerateInvoiceRequestSchema | dict) -> DraftResult:
@@ -70,4 +75,9 @@ def generate(s: Session, request: GenerateInvoiceRequestSchema | dict) -> DraftR
     req = parse(GenerateInvoiceRequestSchema, request)
     with s.cursor() as cur:
         tenancy.contract(cur, s.caller, req.contract_id)
-    return s.transaction(lambda cur: generate_from_fields(cur, **req.model_dump(), actor=s.actor))
+    return s.transaction(lambda cur: _shown(cur, generate_from_fields(cur, **req.model_dump(), actor=s.actor)))
+
+
+def _shown(cur: duckdb.DuckDBPyConnection, result: DraftResult) -> DraftResult:
+    """A draft as every answer shows it: with the customer's credit available."""
+    return result.model_copy(update={"invoice": invoice_with_credit_available(cur, result.invoice)})

@@ -12,6 +12,8 @@ the value types the operations take and return, how money and statuses are writt
     values      Invoice, BillingCycle, ReviewResult, ReviewColumns (a review as Arrow columns; exact_major reads
                 its money columns as Decimals), ReviewThresholds, ApprovalResult, ManualBatchResult,
                 Scope (what a run or a count covers), Scenario (a what-if)
+    times       utc_text: a time as every export and JSON output writes it (2026-12-07T04:07:58.034409Z, UTC);
+                UtcDatetime: a model's time field written that way (engine/utc_time.py)
     tables      cyclic_gc_paused: build a table of many small answers (a review of 50k drafts) without the
                 cyclic collector rescanning them (engine/gc_pause.py)
 """
@@ -38,6 +40,7 @@ from ..money import exact_minor, format_code, format_code_major, format_major, f
 from ..review import ReviewColumns, exact_major
 from ..scope import Scope
 from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
+from ..utc_time import UtcDatetime, utc_text
 from ..whatif.scenarios import Scenario
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "ReviewThresholds",
     "Scenario",
     "Scope",
+    "UtcDatetime",
     "credit_note_tax_label",
     "cyclic_gc_paused",
     "exact_major",
@@ -74,4 +78,5 @@ __all__ = [
     "is_currency",
     "minor_units",
     "to_major",
+    "utc_text",
 ]

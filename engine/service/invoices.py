@@ -21,11 +21,15 @@ from ..billing.manual_invoices import batch_create, create_invoice_tx
 from ..errors import BillsimError, NotFoundError
 from ..io.documents import check_format, document_html
 from ..models import Invoice, ManualBatchItem, ManualBatchRequest, ManualBatchResult
+from ..utc_time import as_utc
 from . import faults, idempotency, tenancy
+from .credit_available import invoice_with_credit_available, with_credit_available
 from .requests import BatchInvoiceRequest, InvoiceCreateRequest, ListInvoicesRequest, parse
 from .results import DeletedInvoice, InvoiceDetail, InvoicePage, Payment
 from .seed_bodies import create_request
 from .session import Session
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # an invoice stored without its creation time (older data)
 
 # Runs in the operation's own transaction, after its effect (the HTTP API stores its idempotent response there).
 Record = Callable[[duckdb.DuckDBPyConnection, InvoiceDetail], None]
@@ -33,13 +37,13 @@ Record = Callable[[duckdb.DuckDBPyConnection, InvoiceDetail], None]
 
 def details(cur: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> list[InvoiceDetail]:
     """The invoices with their customer, payments and last change, in a constant number of queries."""
-    found = load_invoices(cur, invoice_ids)
+    found = with_credit_available(cur, load_invoices(cur, invoice_ids))
     extras = invoice_extras(cur, [i.invoice_id for i in found])
     out = []
     for inv in found:
         extra = extras[inv.invoice_id]
-        created = inv.created_at or dt.datetime(1970, 1, 1)
-        last = extra["last_change"]
+        created = inv.created_at or EPOCH
+        last = extra["last_change"] and as_utc(extra["last_change"])
         out.append(
             InvoiceDetail(
                 invoice=inv,
@@ -56,7 +60,7 @@ def _detail(cur: duckdb.DuckDBPyConnection, invoice_id: str) -> InvoiceDetail:
     found = details(cur, [invoice_id])
     if not found:
         raise NotFoundError.of("invoice", invoice_id)
-    full = load_invoice(cur, invoice_id)  # with the pending usage of its cycle
+    full = invoice_with_credit_available(cur, load_invoice(cur, invoice_id))  # with its cycle's pending usage
     return found[0].model_copy(update={"invoice": full})
 
 
@@ -165,7 +169,7 @@ def estimate(s: Session, request: InvoiceCreateRequest | dict) -> Invoice:
         cur.execute("BEGIN TRANSACTION")
         try:
             invoice_id, _ = create_invoice_tx(cur, engine_req, actor=s.actor)
-            return load_invoice(cur, invoice_id)
+            return invoice_with_credit_available(cur, load_invoice(cur, invoice_id))
         finally:
             cur.execute("ROLLBACK")
 
@@ -219,7 +223,7 @@ def redraft(s: Session, invoice_id: str) -> Invoice:
 
     def work(cur: duckdb.DuckDBPyConnection) -> Invoice:
         redraft_invoice_tx(cur, invoice_id, actor=s.actor)
-        return load_invoice(cur, invoice_id)
+        return invoice_with_credit_available(cur, load_invoice(cur, invoice_id))
 
     return s.transaction(work)
 
@@ -262,7 +266,7 @@ def document(s: Session, invoice_id: str, fmt: str) -> str | bytes:
     check_format(fmt)
     with s.cursor() as cur:
         tenancy.invoices(cur, s.caller, [invoice_id])
-        html = document_html(cur, load_invoice(cur, invoice_id))
+        html = document_html(cur, invoice_with_credit_available(cur, load_invoice(cur, invoice_id)))
     return s.app.printer.pdf(html) if fmt == "pdf" else html  # printed with the database free
 
 
@@ -271,5 +275,5 @@ def preview_document(s: Session, contract_id: str, period_date: dt.date, fmt: st
     check_format(fmt)
     with s.cursor() as cur:
         tenancy.contract(cur, s.caller, contract_id)
-        html = document_html(cur, preview_invoice(cur, contract_id, period_date))
+        html = document_html(cur, invoice_with_credit_available(cur, preview_invoice(cur, contract_id, period_date)))
     return s.app.printer.pdf(html) if fmt == "pdf" else html

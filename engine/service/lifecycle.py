@@ -18,6 +18,7 @@ from ..errors import ValidationError
 from ..models import ApprovalResult, Invoice
 from ..money import to_major
 from . import faults, tenancy
+from .credit_available import with_credit_available
 from .invoices import Record, _detail
 from .requests import ApproveRequest, HoldRequest, ReleaseRequest, VoidRequest, parse
 from .session import Session
@@ -51,7 +52,7 @@ def hold(s: Session, invoice_ids: list[str], reason: str) -> list[Invoice]:
 
     def work(cur: duckdb.DuckDBPyConnection) -> list[Invoice]:
         hold_invoices_tx(cur, ids, reason=reason, actor=s.actor)
-        return load_invoices(cur, ids)
+        return with_credit_available(cur, load_invoices(cur, ids))
 
     return s.transaction(work)
 
@@ -64,7 +65,7 @@ def release(s: Session, invoice_ids: list[str], note: str | None = None) -> list
 
     def work(cur: duckdb.DuckDBPyConnection) -> list[Invoice]:
         release_invoices_tx(cur, ids, actor=s.actor, note=note)
-        return load_invoices(cur, ids)
+        return with_credit_available(cur, load_invoices(cur, ids))
 
     return s.transaction(work)
 

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..models import BillRunReport, CreditNote, Invoice
+from ..utc_time import UtcDatetime
 
 
 class ErrorInfo(BaseModel):
@@ -30,7 +31,7 @@ class Payment(BaseModel):
     amount: Decimal
     amount_minor: int
     method: str
-    paid_at: dt.datetime
+    paid_at: UtcDatetime
 
 
 class InvoiceDetail(BaseModel):
@@ -40,7 +41,7 @@ class InvoiceDetail(BaseModel):
     customer_name: str | None = None
     customer_email: str | None = None
     payments: list[Payment] = []
-    updated_at: dt.datetime
+    updated_at: UtcDatetime
 
 
 class DeletedInvoice(BaseModel):

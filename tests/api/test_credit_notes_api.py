@@ -8,6 +8,8 @@ and the CLI) are in test_front_ends.py.
 from __future__ import annotations
 
 import io
+import json
+import re
 import threading
 
 import anyio
@@ -167,3 +169,45 @@ def test_credit_goes_to_the_customers_balance_and_is_listed_per_currency(server)
         f"/api/v1/credit-notes/{note['credit_note_id']}.pdf", headers=headers(tokens["south"], "biz-south")
     )
     assert (other.status_code, other.json()["code"]) == (404, "credit_note_not_found")
+
+
+UTC_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def test_a_draft_and_a_preview_show_the_credit_finalizing_would_apply_over_http_mcp_and_the_cli(server):
+    """13.75 of March credited to the customer: April's preview and draft (185.90) show credit_available 13.75, one
+    figure from the application layer on every front end; March, finalized, shows none (its credits_applied is 0)."""
+    http, app, march, _ = server
+    body = {"items": [{"line_no": 2, "amount": "12.50"}], "reason": "order_change", "credit": "13.75"}
+    made = http.post(f"/api/v1/invoices/{march}/credit-notes", json=body)
+    assert made.status_code == 201 and made.json()["credit_minor"] == 1375, made.text
+
+    preview = http.post("/api/v1/contracts/K-FLAT/preview-invoice", json={"period_date": "2026-04-15"}).json()
+    assert (preview["total"], preview["credit_available"]) == (18590, 1375)
+    drafted = http.post("/api/v1/contracts/K-FLAT/generate-period-invoices", json={"period_date": "2026-04-15"})
+    april = drafted.json()["data"]["invoice"]
+    assert (april["status"], april["credit_available"], april["credits_applied"]) == ("draft", 1375, 0)
+    read = http.get(f"/api/v1/invoices/{april['id']}").json()
+    assert read["credit_available"] == 1375
+    assert UTC_TEXT.match(read["created_at"]) and UTC_TEXT.match(read["updated_at"]), read["created_at"]
+    assert http.get(f"/api/v1/invoices/{march}").json()["credit_available"] is None
+    page = http.get(f"/api/v1/invoices/{april['id']}.html").text
+    assert "Customer credit available (applied at finalize)" in page and "-$13.75" in page
+
+    _, got = _mcp(app, "biz-north", "getInvoice", {"invoice_id": april["id"]})
+    _, previewed = _mcp(app, "biz-north", "previewInvoice", {"contract_id": "K-FLAT", "period_date": "2026-04-15"})
+    assert not got.is_error and not previewed.is_error
+    assert (got.structured_content["credit_available"], previewed.structured_content["credit_available"]) == (
+        "13.75",
+        "13.75",
+    )
+    assert UTC_TEXT.match(got.structured_content["created_at"])
+
+    out = io.StringIO()
+    code = cli_main(
+        ["--db", "unused", "preview", "K-FLAT", "--period-date", "2026-04-15"],
+        app=app,
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert code == 0 and json.loads(out.getvalue())["credit_available_minor"] == 1375

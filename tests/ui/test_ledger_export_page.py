@@ -1,6 +1,6 @@
 """The Ledger page: its table (the columns an analyst scans first, first) and its export, every file `billsim
-export` writes (invoices, invoice_lines, invoice_adjustments, credit_notes, credit_note_items), byte for byte the
-CLI's, each on its own and all five in one zip."""
+export` writes (invoices, invoice_lines, invoice_adjustments, credit_notes, credit_note_items,
+customer_credit_movements), byte for byte the CLI's, each on its own and all six in one zip."""
 
 from __future__ import annotations
 
@@ -13,14 +13,24 @@ from engine.service import Billsim, Caller, credit_notes, ledger
 from tests.ui.test_credit_note_page import _open_invoice
 from tests.ui.test_pages import assert_clean, open_page, start_app, widget
 
-FILES = ("invoices", "invoice_lines", "invoice_adjustments", "credit_notes", "credit_note_items")
+FILES = (
+    "invoices",
+    "invoice_lines",
+    "invoice_adjustments",
+    "credit_notes",
+    "credit_note_items",
+    "customer_credit_movements",
+)
 
 
 def _with_a_credit_note(path: Path) -> None:
-    """A finalized invoice with a credit note of everything left: every file of the export has rows."""
+    """A finalized invoice with a credit note of everything left, 1.00 of it to the customer's credit: every file of
+    the export has rows (the credit movement too)."""
     inv = _open_invoice(path)
     with Billsim.open(path) as app:
-        credit_notes.create(app.session(Caller.local("ana")), inv.invoice_id, {"all": True, "reason": "other"})
+        credit_notes.create(
+            app.session(Caller.local("ana")), inv.invoice_id, {"all": True, "reason": "other", "credit": "1.00"}
+        )
 
 
 def _prepared():
@@ -35,7 +45,7 @@ def test_the_page_offers_every_file_of_billsim_export_byte_for_byte_and_all_of_t
     at, made = _prepared()
     buttons = {b.key: b for b in at.get("download_button")}  # what the user is offered
     assert list(buttons) == ["download_all", *(f"download_{name}" for name in FILES)]
-    assert buttons["download_all"].proto.label.startswith("Download all 5 files (ledger-export-csv-")
+    assert buttons["download_all"].proto.label.startswith("Download all 6 files (ledger-export-csv-")
     assert buttons["download_credit_note_items"].proto.label.startswith("credit_note_items.csv (")
     cli_out = tmp_path / "cli"
     assert billsim(["--db", str(workbench_db), "export", "--out", str(cli_out)], stdout=io.StringIO()) == 0

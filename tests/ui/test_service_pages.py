@@ -199,4 +199,5 @@ def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workben
         "download_invoice_adjustments",
         "download_credit_notes",
         "download_credit_note_items",
+        "download_customer_credit_movements",
     ]
