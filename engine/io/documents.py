@@ -110,7 +110,9 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         details.append(kind)
     if line.period_start and (line.period_start, line.period_end) != (inv.period_start, inv.period_end):
         details.append(f"{_date(line.period_start)} to {_date(line.period_end)}")
-    if line.active_days is not None and line.period_days and line.active_days != line.period_days:
+    # a true-up's explanation prorates the commitment itself
+    prorated = line.active_days is not None and line.period_days and line.active_days != line.period_days
+    if prorated and not (line.kind == "minimum_commitment_true_up" and line.explanation):
         details.append(f"prorated {line.active_days}/{line.period_days} days")
     if line.discount_percent:
         details.append(f"{_number(line.discount_percent)} % discount")
@@ -126,12 +128,15 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         for t in line.tiers or []
         if t.units or t.flat_fee
     ]
+    # a unit price only where quantity × unit price is the price: a package's is per pack, in its explanation
+    priced_by_unit = line.unit_price is not None and not line.tiers and not line.explanation
     return {
         "title": title or kind or f"line {line.line_no}",
         "details": " · ".join(details),
         "tiers": tiers,
+        "explanation": line.explanation,
         "quantity": _number(line.quantity),
-        "unit_price": "" if line.unit_price is None or line.tiers else format_major(line.unit_price, cur),
+        "unit_price": format_major(line.unit_price, cur) if priced_by_unit else "",
         "amount": format_money(line.amount_minor, cur),
     }
 
