@@ -144,7 +144,8 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
 def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
     """(label, amount) rows between the subtotal and the total (spec section 11): each coupon (minus what it
     took), then each tax with its rate and base. The customer's single tax_rate (no code) reads as before:
-    'Tax (8.25 %)'; an invoice with no tax shows 'Tax (0 %)'."""
+    'Tax (8.25 %)'. An invoice with no tax (no code, and the single rate 0, which is not listed) shows no tax row,
+    as invoice_adjustments.csv lists none (docs/RULES.md)."""
     cur = inv.currency
     rows = [(f"Discount: {c.name}", format_money(-c.amount_minor, cur)) for c in inv.coupons]
     for t in inv.taxes:
@@ -153,7 +154,7 @@ def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
         else:
             label = f"{t.name} ({t.code}) {_number(t.rate)} % of {format_money(t.base_minor, cur)}"
             rows.append((label, format_money(t.amount_minor, cur)))
-    if not inv.taxes:
+    if not inv.taxes and inv.tax_minor:  # never hide an amount (every tax is listed in `taxes`)
         rows.append((f"Tax ({_number(inv.tax_rate)} %)", format_money(inv.tax_minor, cur)))
     return rows
 
@@ -221,8 +222,6 @@ def document_context(invoice: Invoice, seller: dict, customer: dict, credit_note
         "lines": [_line(ln, inv) for ln in inv.lines],
         "subtotal": format_money(inv.subtotal_minor, cur),
         "adjustments": _adjustment_rows(inv),
-        "tax_label": f"Tax ({_number(inv.tax_rate)} %)",
-        "tax": format_money(inv.tax_minor, cur),
         "total": format_money(inv.total_minor, cur),
         "paid": format_money(inv.total_paid_minor, cur),
         "credit_rows": credit_rows,
