@@ -71,6 +71,26 @@ class InvoiceLine(_Model):
         None,
         description="the tax codes the line carries; [] = exempt; None = its customer's single tax_rate applies",
     )
+    # What the line's amount is made of, from its breakdown (engine/billing/line_explanation.py, docs/RULES.md
+    # "What a line shows"): the figures of a line that is not quantity × unit price, and the arithmetic in words.
+    package_size: Decimal | None = Field(None, description="package lines: units in one package")
+    free_units: Decimal | None = Field(None, description="package lines: units not billed")
+    packages: int | None = Field(
+        None, description="package lines: packages billed, ceil(max(0, quantity − free_units) / package_size)"
+    )
+    percentage_rate: Decimal | None = Field(None, description="percentage lines: percent of the quantity")
+    fixed_fee: Decimal | None = Field(None, description="percentage lines: fee per approved usage row (usage_rows)")
+    minimum_commitment: Decimal | None = Field(None, description="true-up: the contract's commitment per full cycle")
+    committed: Decimal | None = Field(None, description="true-up: the commitment for this cycle (prorated, rounded)")
+    committed_minor: int | None = None
+    order_lines_total: Decimal | None = Field(None, description="true-up: Σ the invoice's order-line amounts")
+    order_lines_total_minor: int | None = None
+    explanation: str | None = Field(
+        None,
+        description="how the amount is made, in words, for a line that is not quantity × unit price: "
+        "'5,710 units − 500 free = 5,210 → 6 packs of 1,000 × £39.50' (package), '715.61 × 2.9 % + fixed fee "
+        "CA$0.40 × 1 usage row' (percentage), 'commitment $500.00 − order lines $239.15 = $260.85' (true-up)",
+    )
 
 
 class InvoiceTax(_Model):

@@ -438,3 +438,54 @@ def held_by_another_process(db):
         if not holder.stdin.closed:
             holder.stdin.close()  # end of input: the holder exits and releases the file
         holder.wait(timeout=60)
+
+
+# What each line of `explained` shows as its explanation (engine/billing/line_explanation.py).
+PACKAGE = "5,710 units − 500 free = 5,210 → 6 packs of 1,000 × £39.50"
+PERCENTAGE = "715.61 × 2.9 % + fixed fee CA$0.40 × 1 usage row"
+TRUE_UP = "commitment $500.00 − order lines $239.15 = $260.85"
+
+
+def explained(con: duckdb.DuckDBPyConnection) -> None:
+    """Lines that are not quantity × unit price (tests/test_line_explanations.py), in March 2026:
+    KP (GBP, 20 %): package, 5,710 SMS, 500 free, packs of 1,000 at 39.50 -> 6 packs = 237.00;
+    KQ (CAD, no tax): percentage 2.9 % of 715.61 + 0.40 × 1 usage row = 21.15; delayed charge CH1 12.125 CAD;
+    KM (USD, 10 %): minimum commitment 500.00, platform 239.00 + 3 events × 0.05 -> true-up 260.85."""
+    add_customer(con, "CG", currency="GBP", tax_rate="20")
+    add_contract(con, "KP", "CG", "2026-01-01")
+    add_line(
+        con,
+        "LP",
+        "KP",
+        kind="usage",
+        pricing_model="package",
+        product="SMS",
+        metric="sms",
+        unit_price="39.50",
+        package_size="1000",
+        free_units="500",
+    )
+    add_usage(con, "KP", "sms", "2026-03-03", "5000")
+    add_usage(con, "KP", "sms", "2026-03-20", "710")
+    add_customer(con, "CC", currency="CAD")  # tax_rate 0: no tax
+    add_contract(con, "KQ", "CC", "2026-01-01")
+    add_line(
+        con,
+        "LQ",
+        "KQ",
+        kind="usage",
+        pricing_model="percentage",
+        product="Payments",
+        metric="payments",
+        percentage_rate="2.9",
+        fixed_fee="0.40",
+    )
+    add_usage(con, "KQ", "payments", "2026-03-05", "715.61")
+    add_charge(con, "CH1", "CC", "12.125", "2026-03-20", description="Courier")
+    add_customer(con, "CU", currency="USD", tax_rate="10")
+    add_contract(con, "KM", "CU", "2026-01-01", minimum_commitment="500")
+    add_line(con, "LM", "KM", product="Platform", unit_price="239.00")
+    add_line(
+        con, "LE", "KM", kind="usage", pricing_model="per_unit", product="Events", metric="events", unit_price="0.05"
+    )
+    add_usage(con, "KM", "events", "2026-03-07", "3")

@@ -23,7 +23,8 @@ from views._invoice_adjustments import line_adjustments, show_adjustments, tax_l
 from views._table_text import row_height_for, table_height
 
 PAYABLE = ("open", "partially_paid")
-LINE_PX, KIND_PX, COMPACT_LINE_PX, TEXT_LINES = 200, 130, 130, 4  # the lines' text columns (px), wrapped up to 4 lines
+# the lines' text columns (px), wrapped up to 4 lines
+LINE_PX, KIND_PX, EXPLANATION_PX, COMPACT_LINE_PX, COMPACT_PRICE_PX, TEXT_LINES = 200, 130, 240, 130, 170, 4
 KIND_NAMES = {
     "minimum_commitment_true_up": "min. commitment true-up",
     "delayed_charge": "delayed charge",
@@ -47,7 +48,10 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
     """One row per line: what was priced (quantity × unit price with its currency, the active days of the period's
     days, discount) and the amount rounded once to the currency, its share of the invoice's coupons (when it took
     any) and the taxes it carries (when the invoice has any). The line's own window is shown only when it differs
-    from the invoice period; a column no line fills (line discount %, usage rows) is left out."""
+    from the invoice period; a column no line fills (line discount %, usage rows, explanation) is left out.
+
+    A line that is not quantity × unit price (package, percentage, minimum-commitment true-up) shows its
+    `explanation`, the engine's (docs/RULES.md "What a line shows"), and no unit price: a package's is per pack."""
     cur = inv.currency
     rows = []
     for ln in inv.lines:
@@ -63,7 +67,8 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
                 "line": text,
                 "kind": KIND_NAMES.get(ln.kind, ln.kind) + (f" · {ln.pricing_model}" if ln.pricing_model else ""),
                 "quantity": plain_number(ln.quantity),
-                "unit price": money_of_major(ln.unit_price, cur),
+                "unit price": "" if ln.explanation else money_of_major(ln.unit_price, cur),
+                "explanation": ln.explanation or "",
                 # the proration once, in days: amount = price × active days / period days
                 "days": f"{ln.active_days} of {ln.period_days}" if ln.active_days is not None else "",
                 "line discount %": plain_number(ln.discount_percent),
@@ -79,7 +84,7 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
         return frame
     # a column no line fills says nothing and pushes the others out of view (the coupon discount stays when
     # the invoice took a coupon, the tax when it has any)
-    empty = [c for c in ("window", "line discount %", "usage rows") if not frame[c].any()]
+    empty = [c for c in ("window", "line discount %", "usage rows", "explanation") if not frame[c].any()]
     if not inv.coupons and not frame["coupon discount"].any():
         empty.append("coupon discount")
     if not inv.taxes and not frame["tax"].any():
@@ -89,9 +94,12 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
 
 def compact_lines_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The lines of `lines_frame` for half a page (the Review page's side by side): the line, quantity × unit
-    price, the amount, its coupon discount ('coupons') and its taxes when the invoice view shows them."""
+    price (or the line's explanation), the amount, its coupon discount ('coupons') and its taxes when the invoice
+    view shows them."""
+    explained = frame["explanation"] if "explanation" in frame else [""] * len(frame)
     priced = [
-        f"{q} × {p}" if q and p else (p or q) for q, p in zip(frame["quantity"], frame["unit price"], strict=True)
+        e or (f"{q} × {p}" if q and p else (p or q))
+        for q, p, e in zip(frame["quantity"], frame["unit price"], explained, strict=True)
     ]
     out = pd.DataFrame({"line": frame["line"], "quantity × price": priced, "amount": frame["amount"]})
     if "coupon discount" in frame:
@@ -106,7 +114,7 @@ def compact_line_columns() -> dict:
     right = st.column_config.TextColumn(alignment="right")
     return {
         "line": st.column_config.TextColumn(width=COMPACT_LINE_PX),
-        "quantity × price": right,
+        "quantity × price": st.column_config.TextColumn(alignment="right", width=COMPACT_PRICE_PX),
         "amount": right,
         "coupons": st.column_config.TextColumn(alignment="right", help="the line's share of the coupons"),
         "tax": st.column_config.TextColumn(help="the tax codes the line carries"),
@@ -114,8 +122,9 @@ def compact_line_columns() -> dict:
 
 
 def compact_row_height(frame: pd.DataFrame) -> int | None:
-    """compact_lines_frame's rows: as many lines as its longest line text needs (up to TEXT_LINES)."""
-    return row_height_for([(frame["line"], COMPACT_LINE_PX)], TEXT_LINES)
+    """compact_lines_frame's rows: as many lines as its longest line text (or explanation) needs (up to
+    TEXT_LINES)."""
+    return row_height_for([(frame["line"], COMPACT_LINE_PX), (frame["quantity × price"], COMPACT_PRICE_PX)], TEXT_LINES)
 
 
 def facts(pairs: list[tuple[str, str]]) -> None:
@@ -179,7 +188,10 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             return st.column_config.TextColumn(alignment="right", width=width, help=help_text)
 
         # a long line text (a manual invoice's description, a product's name) wraps in its column, never cut off
-        row_height = row_height_for([(frame["line"], LINE_PX), (frame["kind"], KIND_PX)], TEXT_LINES)
+        texts = [(frame["line"], LINE_PX), (frame["kind"], KIND_PX)]
+        if "explanation" in frame:
+            texts.append((frame["explanation"], EXPLANATION_PX))
+        row_height = row_height_for(texts, TEXT_LINES)
         st.dataframe(
             frame,
             hide_index=True,
@@ -193,6 +205,9 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
                 "kind": st.column_config.TextColumn(width=KIND_PX),
                 "quantity": right(80),
                 "unit price": right(95, "exact (more decimals than the currency has are kept)"),
+                "explanation": st.column_config.TextColumn(
+                    width=EXPLANATION_PX, help="how the amount is made, for a line that is not quantity × unit price"
+                ),
                 "days": right(
                     80,
                     "active days of the period's days: recurring lines and the minimum commitment are "

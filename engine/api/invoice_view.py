@@ -50,6 +50,17 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
             tax_codes=line.tax_codes,
             period_start=line.period_start,
             period_end=line.period_end,
+            pricing_model=line.pricing_model,
+            explanation=line.explanation,
+            package_size=line.package_size,
+            free_units=line.free_units,
+            packages=line.packages,
+            percentage_rate=line.percentage_rate,
+            fixed_fee_decimal=line.fixed_fee,
+            usage_rows=line.usage_rows,
+            minimum_commitment_decimal=line.minimum_commitment,
+            committed=line.committed_minor,
+            order_lines_total=line.order_lines_total_minor,
         )
         for line in lines
     ]

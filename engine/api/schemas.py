@@ -55,6 +55,26 @@ class LineItemResponse(BaseModel):
     tax_codes: list[str] | None = Field(None, description="the line's tax codes ([] exempt; null: the single rate)")
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    # how the amount is made (docs/RULES.md "What a line shows"), for a line that is not quantity × unit price
+    pricing_model: str | None = Field(None, description="flat, per_unit, graduated, volume, package or percentage")
+    explanation: str | None = Field(
+        None,
+        description="the amount's arithmetic in words, for a package, percentage or minimum-commitment true-up "
+        "line: '5,710 units − 500 free = 5,210 → 6 packs of 1,000 × £39.50'",
+    )
+    package_size: Decimal | None = Field(
+        None, description="package lines: units in one package (unit_price: its price)"
+    )
+    free_units: Decimal | None = Field(None, description="package lines: units not billed")
+    packages: int | None = Field(None, description="package lines: packages billed")
+    percentage_rate: Decimal | None = Field(None, description="percentage lines: percent of the quantity")
+    fixed_fee_decimal: Decimal | None = Field(None, description="percentage lines: fee per usage row, major units")
+    usage_rows: int | None = Field(None, description="usage lines: approved usage rows aggregated")
+    minimum_commitment_decimal: Decimal | None = Field(
+        None, description="true-up: the contract's commitment per full cycle, major units"
+    )
+    committed: int | None = Field(None, description="true-up: the commitment for this cycle (prorated), minor units")
+    order_lines_total: int | None = Field(None, description="true-up: Σ the order-line amounts, minor units")
 
 
 class InvoiceTaxResponse(BaseModel):

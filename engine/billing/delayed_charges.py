@@ -11,6 +11,9 @@ the one with the smallest contract_id (then period_start, invoice_id); a run's d
 
     amount_minor = round_half_away(amount × 10^exp)      (charge_minor_sql, the only place)
 
+The line is quantity 1 × unit price = the charge's amount as it was given (exact: 0.125 USD), so it reads as
+every priced line does; its amount is that rounded once (0.13).
+
 A charge is pending while it has no row in delayed_charge_sweeps. A charge that cannot be computed stays
 pending with its reason, and the rest goes on: an amount at or beyond money.MONEY_LIMIT, or one that would
 carry its invoice's subtotal or total past the largest storable amount (a draft takes its charges in
@@ -126,7 +129,7 @@ def attach_pending_charges(
            SELECT s.invoice_id,
                   coalesce(m.last_no, 0) + row_number() OVER (PARTITION BY s.invoice_id
                                                               ORDER BY s.charge_date, s.charge_id),
-                  NULL, 'delayed_charge', NULL, s.description, 1, NULL, NULL, NULL, s.amount_minor,
+                  NULL, 'delayed_charge', NULL, s.description, 1, s.amount, NULL, NULL, s.amount_minor,
                   s.charge_date, s.charge_date, s.charge_id, NULL, s.tax_codes
            FROM _charge_picks s
            LEFT JOIN (SELECT invoice_id, max(line_no) AS last_no FROM invoice_lines

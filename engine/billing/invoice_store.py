@@ -22,6 +22,7 @@ from ..models import Invoice, InvoiceCoupon, InvoiceLine, InvoiceTax, TierRow
 from ..money import sql_price_scaled, sql_tax_minor, to_major
 from ..rating.adjustments import NO_TAX, tax_rows_sql
 from ..rating.usage_aggregation import pending_usage
+from .line_explanation import explain_line
 from .numbering import businesses_join, invoice_number
 
 
@@ -150,6 +151,7 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
         TierRow(**{k: plain(v) if k not in ("tier_no",) else v for k, v in t.items()})
         for t in detail.get("tiers") or []
     ] or None
+    quantity, unit_price = plain(row.get("quantity")), plain(row.get("unit_price"))
     return InvoiceLine(
         line_no=row["line_no"],
         line_id=row.get("line_id"),
@@ -157,8 +159,8 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
         product=row.get("product"),
         description=row.get("description"),
         pricing_model=detail.get("pricing_model"),
-        quantity=plain(row.get("quantity")),
-        unit_price=plain(row.get("unit_price")),
+        quantity=quantity,
+        unit_price=unit_price,
         active_days=row.get("active_days"),
         period_days=row.get("period_days"),
         proration_factor=_fraction_text(row.get("active_days"), row.get("period_days")),
@@ -173,6 +175,15 @@ def line_from_row(row: dict, currency: str) -> InvoiceLine:
         discount=to_major(row.get("discount_minor") or 0, currency),
         discount_minor=row.get("discount_minor") or 0,
         tax_codes=tax_code_list(row.get("tax_codes")),
+        **explain_line(
+            row["kind"],
+            quantity,
+            unit_price,
+            row.get("active_days"),
+            row.get("period_days"),
+            detail,
+            currency,
+        ),
     )
 
 

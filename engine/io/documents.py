@@ -112,7 +112,9 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         details.append(kind)
     if line.period_start and (line.period_start, line.period_end) != (inv.period_start, inv.period_end):
         details.append(f"{_date(line.period_start)} to {_date(line.period_end)}")
-    if line.active_days is not None and line.period_days and line.active_days != line.period_days:
+    # a true-up's explanation prorates the commitment itself
+    prorated = line.active_days is not None and line.period_days and line.active_days != line.period_days
+    if prorated and not (line.kind == "minimum_commitment_true_up" and line.explanation):
         details.append(f"prorated {line.active_days}/{line.period_days} days")
     if line.discount_percent:
         details.append(f"{_number(line.discount_percent)} % discount")
@@ -128,12 +130,15 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
         for t in line.tiers or []
         if t.units or t.flat_fee
     ]
+    # a unit price only where quantity × unit price is the price: a package's is per pack, in its explanation
+    priced_by_unit = line.unit_price is not None and not line.tiers and not line.explanation
     return {
         "title": title or kind or f"line {line.line_no}",
         "details": " · ".join(details),
         "tiers": tiers,
+        "explanation": line.explanation,
         "quantity": _number(line.quantity),
-        "unit_price": "" if line.unit_price is None or line.tiers else format_major(line.unit_price, cur),
+        "unit_price": format_major(line.unit_price, cur) if priced_by_unit else "",
         "amount": format_money(line.amount_minor, cur),
     }
 
@@ -141,7 +146,8 @@ def _line(line: InvoiceLine, inv: Invoice) -> dict:
 def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
     """(label, amount) rows between the subtotal and the total (spec section 11): each coupon (minus what it
     took), then each tax with its rate and base. The customer's single tax_rate (no code) reads as before:
-    'Tax (8.25 %)'; an invoice with no tax shows 'Tax (0 %)'."""
+    'Tax (8.25 %)'. An invoice with no tax (no code, and the single rate 0, which is not listed) shows no tax row,
+    as invoice_adjustments.csv lists none (docs/RULES.md)."""
     cur = inv.currency
     rows = [(f"Discount: {c.name}", format_money(-c.amount_minor, cur)) for c in inv.coupons]
     for t in inv.taxes:
@@ -150,7 +156,7 @@ def _adjustment_rows(inv: Invoice) -> list[tuple[str, str]]:
         else:
             label = f"{t.name} ({t.code}) {_number(t.rate)} % of {format_money(t.base_minor, cur)}"
             rows.append((label, format_money(t.amount_minor, cur)))
-    if not inv.taxes:
+    if not inv.taxes and inv.tax_minor:  # never hide an amount (every tax is listed in `taxes`)
         rows.append((f"Tax ({_number(inv.tax_rate)} %)", format_money(inv.tax_minor, cur)))
     return rows
 
@@ -229,8 +235,6 @@ def document_context(invoice: Invoice, seller: dict, customer: dict, credit_note
         "lines": [_line(ln, inv) for ln in inv.lines],
         "subtotal": format_money(inv.subtotal_minor, cur),
         "adjustments": _adjustment_rows(inv),
-        "tax_label": f"Tax ({_number(inv.tax_rate)} %)",
-        "tax": format_money(inv.tax_minor, cur),
         "total": format_money(inv.total_minor, cur),
         "paid": format_money(inv.total_paid_minor, cur),
         "credit_rows": credit_rows,
