@@ -441,29 +441,8 @@ CREATE TABLE customer_credit_entries (
 # invoice: never two non-void invoices for one template period (DuckDB lets an unchanged value through unseen).
 _V9_RECURRING = "ALTER TABLE recurring_templates ADD COLUMN periods_drafted BIGINT DEFAULT 0;"
 
-# v10: a delayed-charge line is quantity 1 × unit price = the charge's amount as given (docs/RULES.md "What a line
-# shows"); the lines swept before had no unit price: theirs is the amount of the charge they were made from (the
-# line's own amount, rounded from it, is unchanged).
-_V10_CHARGE_PRICES = """
-UPDATE invoice_lines SET unit_price = dc.amount
-FROM delayed_charges dc
-WHERE invoice_lines.kind = 'delayed_charge' AND invoice_lines.unit_price IS NULL
-  AND invoice_lines.charge_id = dc.charge_id;
-"""
-
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [
-    _V1,
-    _V2,
-    _V3,
-    _V4,
-    _V5,
-    _V6,
-    _BUSINESSES,
-    _V8_CREDIT_NOTES,
-    _V9_RECURRING,
-    _V10_CHARGE_PRICES,
-]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES, _V8_CREDIT_NOTES, _V9_RECURRING]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the

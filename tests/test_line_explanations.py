@@ -190,22 +190,6 @@ def test_a_delayed_charge_line_is_one_times_the_charge_amount_everywhere(con, tm
     assert (exported["quantity"], exported["unit_price"], exported["amount"]) == ("1", "12.125", "12.13")
 
 
-def test_the_migration_gives_lines_swept_before_their_charge_amount_as_unit_price(tmp_path):
-    path = tmp_path / "old.duckdb"
-    con = connect(path)
-    explained(con)
-    bill_run(con, MARCH, contract_ids=["KQ"], include_delayed_charges=True)
-    # as a database of schema v9 held it: no unit price on the charge's line
-    con.execute("UPDATE invoice_lines SET unit_price = NULL WHERE kind = 'delayed_charge'")
-    con.execute("DELETE FROM schema_version WHERE version = 10")
-    con.close()
-    con = connect(path)  # migrates to v10
-    assert con.execute("SELECT unit_price FROM invoice_lines WHERE kind = 'delayed_charge'").fetchall() == [
-        (Decimal("12.125"),)
-    ]
-    con.close()
-
-
 def test_a_customer_without_tax_gets_no_tax_row_on_the_document(con):
     """RULES: the single tax_rate 0 is not listed (invoice_adjustments.csv has no row for it): nor on the document."""
     explained(con)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..money import exact_minor, format_major, format_money, to_major
-from ..rating.pricing import packages_billed
 
 
 def _count(value: Decimal | int) -> str:
@@ -40,13 +39,14 @@ def _decimal(value) -> Decimal | None:
     return Decimal(format(Decimal(value).normalize(), "f"))
 
 
-def _package(quantity: Decimal, unit_price: Decimal, size: Decimal, free: Decimal | None, currency: str) -> tuple:
-    packs = packages_billed(quantity, free, size)
+def _package(
+    quantity: Decimal, unit_price: Decimal, size: Decimal, free: Decimal | None, packs: int, currency: str
+) -> str:
     units = f"{_count(quantity)} units"
     if free:
         units += f" − {_count(free)} free = {_count(max(Decimal(0), quantity - free))}"
     text = f"{units} → {_plural(packs, 'pack', 'packs')} of {_count(size)} × {format_major(unit_price, currency)}"
-    return packs, text
+    return text
 
 
 def _percentage(quantity: Decimal, rate: Decimal, fee: Decimal | None, rows: int | None, currency: str) -> str:
@@ -86,15 +86,18 @@ def explain_line(
     currency: str,
 ) -> dict:
     """The explanation of one line (InvoiceLine's fields): the breakdown's figures a reader needs (package size,
-    free units and packs; percentage rate and fixed fee; the commitment, what it comes to for the cycle and the
-    order lines' total) and `explanation`, the arithmetic in words (None for a line that is quantity × unit price
-    or lists its tiers). `detail` is the decoded breakdown; a member it lacks is None (an older draft)."""
+    free units and the packs the rating billed; percentage rate and fixed fee; the commitment, what it comes to for
+    the cycle and the order lines' total) and `explanation`, the arithmetic in words (None for a line that is
+    quantity × unit price or lists its tiers). `detail` is the decoded breakdown; a member it lacks is None (an
+    older draft)."""
     model = detail.get("pricing_model")
     size, free = _decimal(detail.get("package_size")), _decimal(detail.get("free_units"))
     rate, fee = _decimal(detail.get("percentage_rate")), _decimal(detail.get("fixed_fee"))
     out: dict = {"package_size": size, "free_units": free, "percentage_rate": rate, "fixed_fee": fee}
-    if model == "package" and None not in (quantity, unit_price, size):
-        out["packages"], out["explanation"] = _package(quantity, unit_price, size, free, currency)
+    packs = detail.get("packages")  # the rating's own count (pricing.PACKAGES_SQL), never counted again here
+    if model == "package" and None not in (quantity, unit_price, size, packs):
+        out["packages"] = packs
+        out["explanation"] = _package(quantity, unit_price, size, free, packs, currency)
     elif model == "percentage" and None not in (quantity, rate):
         out["explanation"] = _percentage(quantity, rate, fee, detail.get("usage_rows"), currency)
     elif kind == "minimum_commitment_true_up":

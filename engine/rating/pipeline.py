@@ -37,6 +37,7 @@ from .adjustments import RatedAdjustments, rate_adjustments
 from .breakdown_json import json_object_sql, tier_json_sql
 from .id_filters import FEW_IDS
 from .pricing import (
+    PACKAGES_SQL,
     PRICING_MODELS,
     models_in_sql,
     price_case_sql,
@@ -237,6 +238,7 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
             ("fixed_fee", "fixed_fee", "decimal"),
             ("package_size", "package_size", "decimal"),
             ("free_units", "free_units", "decimal"),
+            ("packages", f"CASE WHEN pricing_model = 'package' THEN {PACKAGES_SQL} END", "integer"),
             ("tiers", "tiers", "json"),
         ]
     )

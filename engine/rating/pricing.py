@@ -21,11 +21,8 @@ up_to NULL when unbounded), t_upn and t_feen (its unit_price and flat_fee × 10^
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
 
 from ..errors import ValidationError
 from ..money import sql_qty_scaled
@@ -71,16 +68,9 @@ class PricingModel:
 # price = q × unit_price
 _PER_UNIT = PriceSQL("qn * upn")
 # price = ceil(max(0, q − free_units) / package_size) × unit_price; ceil(a/b) = (a + b − 1) // b
-_PACKAGE = PriceSQL(f"((greatest(qn - coalesce(freen, 0), 0) + pkgn - 1) // pkgn) * upn * {E6}")
-
-
-def packages_billed(quantity: Decimal, free_units: Decimal | None, package_size: Decimal) -> int:
-    """The number of packages a package line bills, ceil(max(0, q − free_units) / package_size): _PACKAGE's count,
-    for the line's explanation (exact Decimals, never a float)."""
-    billable = max(Decimal(0), quantity - (free_units or 0))
-    return math.ceil(Fraction(billable) / Fraction(package_size))
-
-
+# PACKAGES_SQL, the packs billed, is also a member of the line's breakdown (pipeline.py): its explanation reads it
+PACKAGES_SQL = "((greatest(qn - coalesce(freen, 0), 0) + pkgn - 1) // pkgn)"
+_PACKAGE = PriceSQL(f"{PACKAGES_SQL} * upn * {E6}")
 # price = q × rate / 100 + fixed_fee × rows  =  (q × rate + fixed_fee × rows × 100) / 100
 _PERCENTAGE = PriceSQL(f"qn * ratn + coalesce(feen, 0) * {E6} * n_rows * 100", extra_divisor=100)
 # graduated and volume: the tier stage has already summed the tier amounts (see tier_amount_sql)
