@@ -16,7 +16,7 @@ from ..limits import PDF_SLOTS, PDF_WAIT_S
 
 class Printer:
     def __init__(self, slots: int = PDF_SLOTS, wait_s: float = PDF_WAIT_S) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
+        self.slots, self._slots = slots, threading.BoundedSemaphore(slots)
         self.wait_s = wait_s
 
     def pdf(self, html: str) -> bytes:
