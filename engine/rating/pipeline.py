@@ -81,10 +81,11 @@ def _scaled_order_lines_sql(src: str) -> str:
            FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def _lines_sql(src: str, ahead: bool = True) -> str:
+def _lines_sql(src: str, ahead: bool = True, reuse: ReusedLines | None = None) -> str:
     """`ahead`: scale the unit prices of the targets' order lines ahead (a bulk rating); otherwise (a preview, a
     draft: a few contracts) `upn_within` is NULL and each rated line scales its own (the stages then plan and
-    run smaller)."""
+    run smaller). `reuse`: its kept lines are not rated (their amounts are taken as they are)."""
+    skip = f"AND ol.line_id NOT IN (SELECT line_id FROM {reuse.kept})" if reuse else ""  # noqa: S608 (engine table name)
     _, win_start, win_end = _window_sql("ol", "c", "t")
     order_lines = f"({_scaled_order_lines_sql(src)})" if ahead else f"{src}.order_lines"
     upn_within = "ol.upn_within" if ahead else "NULL::HUGEINT AS upn_within"
@@ -102,7 +103,7 @@ def _lines_sql(src: str, ahead: bool = True) -> str:
     JOIN {order_lines} ol USING (contract_id)
     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
-    WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+    WHERE {line_in_cycle_sql("ol", "c", "t")} {skip}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 def _priced_sql(numbered: bool) -> str:
@@ -177,6 +178,25 @@ def _tier_rows_per_line_sql(src: str, priced: str) -> str:
 
 
 @dataclass(frozen=True)
+class ReusedLines:
+    """Order lines whose amounts an earlier rating of the same cycles holds (the what-if's baseline, for the lines a
+    scenario leaves as they were: whatif.overlay.mark_affected_contracts): `lines`, a table of that rating's
+    `_rated_lines` (rated with the same `explain`), and `kept`, a table of the line_ids taken from it rather than
+    rated again. Each kept line's rows of the targets join the rated ones as line amounts (no discount yet): the
+    true-ups, coupons and taxes are rated on them all. Both names are the engine's own tables, never user text."""
+
+    lines: str
+    kept: str
+
+    def rows_sql(self) -> str:
+        """SELECT of the kept lines' amounts in the targets (order lines only: a true-up has no line_id)."""
+        return f"""SELECT * REPLACE (0::BIGINT AS discount_minor) FROM {self.lines} l
+            WHERE l.line_id IN (SELECT line_id FROM {self.kept})
+              AND EXISTS (SELECT 1 FROM _targets t
+                          WHERE t.contract_id = l.contract_id AND t.period_start = l.period_start)"""  # noqa: S608 (engine table names)
+
+
+@dataclass(frozen=True)
 class _Shape:
     """What the lines being rated hold: their pricing models, whether any target has a minimum commitment,
     a coupon that may cover it, a tax code (of its customer or of a line). The last stages are written for
@@ -198,7 +218,8 @@ class _Shape:
 _EVERY_SHAPE = _Shape(tuple(PRICING_MODELS), True)
 
 
-def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
+def _shape(con: duckdb.DuckDBPyConnection, src: str, reuse: ReusedLines | None = None) -> _Shape:
+    reused_codes = f"OR EXISTS (SELECT 1 FROM ({reuse.rows_sql()}) WHERE tax_codes IS NOT NULL)" if reuse else ""  # noqa: S608 (engine-built SQL)
     models, commitments, coupons, line_codes, customer_codes, single_rate = con.execute(
         f"""WITH owners AS (SELECT cu.tax_codes, cu.tax_rate FROM _targets t JOIN {src}.contracts c USING (contract_id)
                             JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
@@ -207,7 +228,7 @@ def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
                            WHERE c.minimum_commitment IS NOT NULL),
                    EXISTS (SELECT 1 FROM _targets t JOIN {src}.applied_coupons a USING (contract_id)
                            WHERE a.applied_on <= t.period_start),
-                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL),
+                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL) {reused_codes},
                    EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NOT NULL),
                    EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NULL AND tax_rate <> 0)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
     ).fetchone()
@@ -332,7 +353,12 @@ def _true_up_sql(src: str, order_lines: str, explain: bool = True) -> str:
 
 
 def rate_targets(
-    con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True, contract_ids: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    source: str = "main",
+    *,
+    explain: bool = True,
+    contract_ids: list[str] | None = None,
+    reuse: ReusedLines | None = None,
 ) -> RatedAdjustments:
     """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted); returns where
     the invoices' taxes and coupons are (adjustments.RatedAdjustments: what storing and previews read).
@@ -340,15 +366,19 @@ def rate_targets(
     `explain=False` leaves every line's `breakdown` and order lines' `line_no` NULL (same amounts): for
     what-if comparisons, which show amounts only; invoices, previews and bill runs always carry them.
     `contract_ids`, when the caller knows every target's contract (a preview, a draft), narrows the usage scan
-    without a query."""
+    without a query. `reuse`: order lines whose amounts are taken from an earlier rating of the same targets
+    (ReusedLines), not rated again."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     # a bulk rating scales prices ahead, once per order line and tier; a few contracts' lines each their own
     ahead = contract_ids is None or len(contract_ids) > FEW_IDS
-    lines = con.execute(_lines_sql(src, ahead)).fetchone()[0]  # CREATE … AS returns the rows it stored
+    lines = con.execute(_lines_sql(src, ahead, reuse)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
-    shape = _shape(con, src)
+    shape = _shape(con, src, reuse)
     con.execute(_rated_lines_sql(src, explain, shape, ahead))
+    if reuse:
+        table = _amounts_table(shape)
+        lines += con.execute(f"INSERT INTO {table} BY NAME {reuse.rows_sql()}").fetchone()[0]  # noqa: S608 (engine-built SQL)
     if shape.commitments:
         con.execute(_true_ups_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)
