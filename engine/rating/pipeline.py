@@ -179,21 +179,21 @@ def _tier_rows_per_line_sql(src: str, priced: str) -> str:
 
 @dataclass(frozen=True)
 class ReusedLines:
-    """Order lines whose amounts an earlier rating of the same cycles holds (the what-if's baseline, for the lines a
-    scenario leaves as they were: whatif.overlay.mark_affected_contracts): `lines`, a table of that rating's
-    `_rated_lines` (rated with the same `explain`), and `kept`, a table of the line_ids taken from it rather than
-    rated again. Each kept line's rows of the targets join the rated ones as line amounts (no discount yet): the
-    true-ups, coupons and taxes are rated on them all. Both names are the engine's own tables, never user text."""
+    """Order lines whose amounts an earlier rating holds (the what-if's baseline, for the lines a scenario leaves
+    as they were: whatif.overlay.mark_affected_contracts): `lines`, a table of that rating's `_rated_lines` (rated
+    with the same `explain`), and `kept`, a table of the line_ids taken from it rather than rated again. The
+    earlier rating rated the same cycles of the kept lines' contracts as `_targets` holds, so every row of a kept
+    line in `lines` is one of these targets (no join with them). The kept lines' rows join the rated ones as line
+    amounts (no discount yet): the true-ups, coupons and taxes are rated on them all. Both names are the engine's
+    own tables, never user text."""
 
     lines: str
     kept: str
 
     def rows_sql(self) -> str:
-        """SELECT of the kept lines' amounts in the targets (order lines only: a true-up has no line_id)."""
-        return f"""SELECT * REPLACE (0::BIGINT AS discount_minor) FROM {self.lines} l
-            WHERE l.line_id IN (SELECT line_id FROM {self.kept})
-              AND EXISTS (SELECT 1 FROM _targets t
-                          WHERE t.contract_id = l.contract_id AND t.period_start = l.period_start)"""  # noqa: S608 (engine table names)
+        """SELECT of the kept lines' amounts (order lines only: a true-up has no line_id)."""
+        return f"""SELECT * REPLACE (0::BIGINT AS discount_minor) FROM {self.lines}
+            WHERE line_id IN (SELECT line_id FROM {self.kept})"""  # noqa: S608 (engine table names)
 
 
 @dataclass(frozen=True)
