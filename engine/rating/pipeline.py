@@ -73,21 +73,23 @@ def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
                ELSE {win_start} <= {win_end} END"""
 
 
-def _scaled_order_lines_sql(src: str) -> str:
+def _scaled_order_lines_sql(order_lines: str) -> str:
     """The order lines with `upn_within`, their unit_price × 10^12 when within the money bound (else NULL; see
     money.sql_price_scaled_within): scaled once per order line, not once per cycle the line is rated in (a
     128-bit cast is the costliest step of a line's amount, and most lines have a unit price)."""
     return f"""SELECT *, {sql_price_scaled_within("unit_price")} AS upn_within
-           FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+           FROM {order_lines}"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
 def _lines_sql(src: str, ahead: bool = True, reuse: ReusedLines | None = None) -> str:
     """`ahead`: scale the unit prices of the targets' order lines ahead (a bulk rating); otherwise (a preview, a
     draft: a few contracts) `upn_within` is NULL and each rated line scales its own (the stages then plan and
     run smaller). `reuse`: its kept lines are not rated (their amounts are taken as they are)."""
-    skip = f"AND ol.line_id NOT IN (SELECT line_id FROM {reuse.kept})" if reuse else ""  # noqa: S608 (engine table name)
     _, win_start, win_end = _window_sql("ol", "c", "t")
-    order_lines = f"({_scaled_order_lines_sql(src)})" if ahead else f"{src}.order_lines"
+    order_lines = f"{src}.order_lines"
+    if reuse:  # left out before the lines meet their cycles (one row per line, not one per line and cycle)
+        order_lines = f"(SELECT o.* FROM {order_lines} o ANTI JOIN {reuse.kept} k ON k.line_id = o.line_id)"  # noqa: S608 (engine table names)
+    order_lines = f"({_scaled_order_lines_sql(order_lines)})" if ahead else order_lines
     upn_within = "ol.upn_within" if ahead else "NULL::HUGEINT AS upn_within"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
@@ -103,7 +105,7 @@ def _lines_sql(src: str, ahead: bool = True, reuse: ReusedLines | None = None) -
     JOIN {order_lines} ol USING (contract_id)
     JOIN {src}.customers cust ON cust.customer_id = c.customer_id
     JOIN {CURRENCY_UNITS_TABLE} cu ON cu.code = c.currency
-    WHERE {line_in_cycle_sql("ol", "c", "t")} {skip}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
+    WHERE {line_in_cycle_sql("ol", "c", "t")}"""  # noqa: S608 (schema name checked by rating.sources.check_source; values bound)
 
 
 def _priced_sql(numbered: bool) -> str:
