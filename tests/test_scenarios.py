@@ -449,9 +449,8 @@ def test_only_contracts_whose_inputs_change_are_rated_again(data, change, rerate
 def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_all(data, monkeypatch):
     import engine.whatif.scenarios as scenarios_module
 
-    def mark_all(con, scn, stored):  # every contract affected, none of its lines kept: every line rated again
+    def mark_all(con, scn, stored):
         con.execute("CREATE OR REPLACE TEMP TABLE _scenario_affected AS SELECT contract_id FROM contracts")
-        con.execute("CREATE OR REPLACE TEMP TABLE _scenario_kept_lines AS SELECT line_id FROM order_lines WHERE false")
 
     for changes in (SPEC_SCENARIO["changes"], [{"type": "price", "product": "Platform", "percent": 10}]):
         targeted = rows_of(data, *changes)
@@ -459,55 +458,6 @@ def test_rating_only_the_touched_contracts_gives_the_same_comparison_as_rating_a
             m.setattr(scenarios_module, "mark_affected_contracts", mark_all)
             everything = rows_of(data, *changes)
         assert targeted == everything
-
-
-def _scenario_rated_lines(con) -> set[str]:
-    """The order lines the scenario's rating rated (its `_rating_lines`, kept after a small rating)."""
-    return {r[0] for r in con.execute("SELECT DISTINCT line_id FROM _rating_lines").fetchall()}
-
-
-def test_a_line_the_changes_leave_as_it_was_keeps_its_baseline_amount_and_is_not_rated_again(data):
-    """Platform +10 %: the four contracts with a Platform line are rated again, but of their lines only the
-    Platform ones; L-SEATS (K-FLAT) and the one-time L-SETUP (K-STUB) keep their baseline amounts."""
-    rows = rows_of(data, {"type": "price", "product": "Platform", "percent": 10})
-    assert _scenario_rated_lines(data) == {"L-FLAT", "L-STUB", "L-31", "L-YEN"}
-    kept = {r[0] for r in data.execute("SELECT line_id FROM _scenario_kept_lines").fetchall()}
-    assert kept == {"L-SEATS", "L-SETUP"}
-    assert_only(rows, lambda r: r["product"] == "Platform")
-    # a usage change rates only the lines of its metric; a contract row's change, every line of the contract
-    rows_of(data, {"type": "usage", "metric": "events", "percent": 10})
-    assert _scenario_rated_lines(data) == {"L-HOURS"}
-    rows_of(data, {"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "1000"})
-    assert _scenario_rated_lines(data) == {"L-FLAT", "L-SEATS"}
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        SPEC_SCENARIO["changes"],
-        [{"type": "price", "product": "Platform", "percent": 10}],
-        [{"type": "usage", "metric": "events", "percent": 10}, {"type": "price", "line_id": "L-VOL", "percent": -5}],
-        [SPEC_SCENARIO["changes"][3]],  # tiers of L-GRAD only: K-TIERS' other lines kept
-        [{"type": "minimum_commitment", "contract_id": "K-FLAT", "amount": "1000"}],
-        [{"type": "churn", "contract_ids": ["K-STUB"]}, {"type": "price", "product": "Seats", "percent": 3}],
-    ],
-)
-def test_keeping_the_untouched_lines_gives_the_same_comparison_as_rating_every_line(data, monkeypatch, changes):
-    import engine.whatif.scenarios as scenarios_module
-
-    real = scenarios_module.mark_affected_contracts
-
-    def keep_none(con, scn, stored):  # the same affected contracts, every line of theirs rated again
-        n = real(con, scn, stored)
-        con.execute("DELETE FROM _scenario_kept_lines")
-        return n
-
-    kept = rows_of(data, *changes)
-    with monkeypatch.context() as m:
-        m.setattr(scenarios_module, "mark_affected_contracts", keep_none)
-        every = rows_of(data, *changes)
-    assert kept == every
-    assert any(r["scenario_minor"] != r["baseline_minor"] for r in kept)
 
 
 # --- aggregations --------------------------------------------------------------------------------------

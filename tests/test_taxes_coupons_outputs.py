@@ -266,39 +266,3 @@ def test_preview_draft_and_bill_run_agree_on_a_generated_ledger_with_taxes_and_c
         assert preview_invoice(con, contract_id, MARCH).model_dump(exclude=skip) == stored, contract_id
         again = draft_period_invoice(con, contract_id, MARCH)
         assert not again.created and again.invoice.model_dump(exclude=skip) == stored
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        [{"type": "price", "product": "Fee A", "percent": "50"}],  # b (T10;T12) kept: the coupon's shares move
-        [{"type": "usage", "metric": "calls", "percent": "40"}],  # c kept; d (exempt) grows
-        [_coupon_change(), {"type": "tax", "tax_code": "T12", "rate": "20"}],  # every line kept
-    ],
-)
-def test_a_scenario_keeping_untouched_lines_coupons_and_taxes_as_rating_every_line(adjustments, monkeypatch, changes):
-    """The lines a scenario leaves as they were keep their baseline amounts, but their invoices' coupons and taxes
-    are rated again on every line: the same comparison and tax rows as rating every line of the contract again."""
-    import engine.whatif.scenarios as scenarios_module
-
-    real = scenarios_module.mark_affected_contracts
-
-    def keep_none(con, scn, stored):
-        n = real(con, scn, stored)
-        con.execute("DELETE FROM _scenario_kept_lines")
-        return n
-
-    def result() -> tuple:
-        scenario = parse_scenario({"name": "x", "changes": changes})
-        summary = simulate(adjustments, scenario, dt.date(2026, 3, 1), dt.date(2026, 3, 31))
-        rows = adjustments.execute("SELECT * FROM _scenario_comparison ORDER BY ALL").fetchall()
-        taxes = adjustments.execute("SELECT * FROM _scenario_tax_comparison ORDER BY ALL").fetchall()
-        return summary["totals"], summary["tax_totals"], rows, taxes
-
-    kept = result()
-    assert adjustments.execute("SELECT count(*) FROM _scenario_kept_lines").fetchone()[0] > 0
-    with monkeypatch.context() as m:
-        m.setattr(scenarios_module, "mark_affected_contracts", keep_none)
-        every = result()
-    assert kept == every
-    assert any(r[-1] != 0 for r in kept[2] + kept[3])  # something moved

@@ -73,23 +73,20 @@ def line_in_cycle_sql(ol: str = "ol", c: str = "c", t: str = "t") -> str:
                ELSE {win_start} <= {win_end} END"""
 
 
-def _scaled_order_lines_sql(order_lines: str) -> str:
+def _scaled_order_lines_sql(src: str) -> str:
     """The order lines with `upn_within`, their unit_price × 10^12 when within the money bound (else NULL; see
     money.sql_price_scaled_within): scaled once per order line, not once per cycle the line is rated in (a
     128-bit cast is the costliest step of a line's amount, and most lines have a unit price)."""
     return f"""SELECT *, {sql_price_scaled_within("unit_price")} AS upn_within
-           FROM {order_lines}"""  # noqa: S608 (schema name checked by rating.sources.check_source)
+           FROM {src}.order_lines"""  # noqa: S608 (schema name checked by rating.sources.check_source)
 
 
-def _lines_sql(src: str, ahead: bool = True, reuse: ReusedLines | None = None) -> str:
+def _lines_sql(src: str, ahead: bool = True) -> str:
     """`ahead`: scale the unit prices of the targets' order lines ahead (a bulk rating); otherwise (a preview, a
     draft: a few contracts) `upn_within` is NULL and each rated line scales its own (the stages then plan and
-    run smaller). `reuse`: its kept lines are not rated (their amounts are taken as they are)."""
+    run smaller)."""
     _, win_start, win_end = _window_sql("ol", "c", "t")
-    order_lines = f"{src}.order_lines"
-    if reuse:  # left out before the lines meet their cycles (one row per line, not one per line and cycle)
-        order_lines = f"(SELECT o.* FROM {order_lines} o ANTI JOIN {reuse.kept} k ON k.line_id = o.line_id)"  # noqa: S608 (engine table names)
-    order_lines = f"({_scaled_order_lines_sql(order_lines)})" if ahead else order_lines
+    order_lines = f"({_scaled_order_lines_sql(src)})" if ahead else f"{src}.order_lines"
     upn_within = "ol.upn_within" if ahead else "NULL::HUGEINT AS upn_within"
     return f"""
     CREATE OR REPLACE TEMP TABLE _rating_lines AS
@@ -180,25 +177,6 @@ def _tier_rows_per_line_sql(src: str, priced: str) -> str:
 
 
 @dataclass(frozen=True)
-class ReusedLines:
-    """Order lines whose amounts an earlier rating holds (the what-if's baseline, for the lines a scenario leaves
-    as they were: whatif.overlay.mark_affected_contracts): `lines`, a table of that rating's `_rated_lines` (rated
-    with the same `explain`), and `kept`, a table of the line_ids taken from it rather than rated again. The
-    earlier rating rated the same cycles of the kept lines' contracts as `_targets` holds, so every row of a kept
-    line in `lines` is one of these targets (no join with them). The kept lines' rows join the rated ones as line
-    amounts (no discount yet): the true-ups, coupons and taxes are rated on them all. Both names are the engine's
-    own tables, never user text."""
-
-    lines: str
-    kept: str
-
-    def rows_sql(self) -> str:
-        """SELECT of the kept lines' amounts (order lines only: a true-up has no line_id)."""
-        return f"""SELECT * REPLACE (0::BIGINT AS discount_minor) FROM {self.lines}
-            WHERE line_id IN (SELECT line_id FROM {self.kept})"""  # noqa: S608 (engine table names)
-
-
-@dataclass(frozen=True)
 class _Shape:
     """What the lines being rated hold: their pricing models, whether any target has a minimum commitment,
     a coupon that may cover it, a tax code (of its customer or of a line). The last stages are written for
@@ -220,8 +198,7 @@ class _Shape:
 _EVERY_SHAPE = _Shape(tuple(PRICING_MODELS), True)
 
 
-def _shape(con: duckdb.DuckDBPyConnection, src: str, reuse: ReusedLines | None = None) -> _Shape:
-    reused_codes = f"OR EXISTS (SELECT 1 FROM ({reuse.rows_sql()}) WHERE tax_codes IS NOT NULL)" if reuse else ""  # noqa: S608 (engine-built SQL)
+def _shape(con: duckdb.DuckDBPyConnection, src: str) -> _Shape:
     models, commitments, coupons, line_codes, customer_codes, single_rate = con.execute(
         f"""WITH owners AS (SELECT cu.tax_codes, cu.tax_rate FROM _targets t JOIN {src}.contracts c USING (contract_id)
                             JOIN {src}.customers cu ON cu.customer_id = c.customer_id)
@@ -230,7 +207,7 @@ def _shape(con: duckdb.DuckDBPyConnection, src: str, reuse: ReusedLines | None =
                            WHERE c.minimum_commitment IS NOT NULL),
                    EXISTS (SELECT 1 FROM _targets t JOIN {src}.applied_coupons a USING (contract_id)
                            WHERE a.applied_on <= t.period_start),
-                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL) {reused_codes},
+                   EXISTS (SELECT 1 FROM _rating_lines WHERE tax_codes IS NOT NULL),
                    EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NOT NULL),
                    EXISTS (SELECT 1 FROM owners WHERE tax_codes IS NULL AND tax_rate <> 0)"""  # noqa: S608 (schema name checked by rating.sources.check_source)
     ).fetchone()
@@ -355,12 +332,7 @@ def _true_up_sql(src: str, order_lines: str, explain: bool = True) -> str:
 
 
 def rate_targets(
-    con: duckdb.DuckDBPyConnection,
-    source: str = "main",
-    *,
-    explain: bool = True,
-    contract_ids: list[str] | None = None,
-    reuse: ReusedLines | None = None,
+    con: duckdb.DuckDBPyConnection, source: str = "main", *, explain: bool = True, contract_ids: list[str] | None = None
 ) -> RatedAdjustments:
     """Rate every row of `_targets` into `_rated_lines` and `_rated_invoices` (nothing persisted); returns where
     the invoices' taxes and coupons are (adjustments.RatedAdjustments: what storing and previews read).
@@ -368,19 +340,15 @@ def rate_targets(
     `explain=False` leaves every line's `breakdown` and order lines' `line_no` NULL (same amounts): for
     what-if comparisons, which show amounts only; invoices, previews and bill runs always carry them.
     `contract_ids`, when the caller knows every target's contract (a preview, a draft), narrows the usage scan
-    without a query. `reuse`: order lines whose amounts are taken from an earlier rating of the same targets
-    (ReusedLines), not rated again."""
+    without a query."""
     src = check_source(source)
     currency_units_table(con)  # read as CURRENCY_UNITS_TABLE by the stages below
     # a bulk rating scales prices ahead, once per order line and tier; a few contracts' lines each their own
     ahead = contract_ids is None or len(contract_ids) > FEW_IDS
-    lines = con.execute(_lines_sql(src, ahead, reuse)).fetchone()[0]  # CREATE … AS returns the rows it stored
+    lines = con.execute(_lines_sql(src, ahead)).fetchone()[0]  # CREATE … AS returns the rows it stored
     aggregate_usage(con, src, contract_ids)
-    shape = _shape(con, src, reuse)
+    shape = _shape(con, src)
     con.execute(_rated_lines_sql(src, explain, shape, ahead))
-    if reuse:
-        table = _amounts_table(shape)
-        lines += con.execute(f"INSERT INTO {table} BY NAME {reuse.rows_sql()}").fetchone()[0]  # noqa: S608 (engine-built SQL)
     if shape.commitments:
         con.execute(_true_ups_sql(src, explain, shape))
     rated = rate_adjustments(con, src, coupons=shape.coupons, tax_codes=shape.tax_codes, single_rate=shape.single_rate)

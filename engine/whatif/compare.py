@@ -33,10 +33,6 @@ from ..rating.pipeline import KIND_ORDER
 
 BASELINE = "_scenario_baseline"
 AFFECTED = "_scenario_affected"  # contracts re-rated under the scenario (see mark_affected_contracts)
-CHANGED_CONTRACTS = "_scenario_changed_contracts"  # contracts whose own row the scenario changes (or removes)
-CHANGED_LINES = "_scenario_changed_lines"  # order lines whose amounts the scenario may change on their own
-KEPT_LINES = "_scenario_kept_lines"  # order lines of the affected contracts whose amounts are the baseline's
-BASELINE_LINES = "_scenario_baseline_lines"  # the baseline's rated lines, whose kept lines the scenario reuses
 COMPARISON = "_scenario_comparison"
 # rows in invoice order: contract, cycle, then the invoice's own line order
 ROW_ORDER = f"contract_id, period_start, {KIND_ORDER}, line_id"
@@ -59,12 +55,10 @@ def rated_rows_sql(rated: RatedAdjustments) -> str:
 
 
 def keep_baseline(con: duckdb.DuckDBPyConnection, rated: RatedAdjustments) -> None:
-    """Keep the baseline's rated rows (and its invoices' tax) before the scenario's rating replaces them, and its
-    rated lines themselves (`BASELINE_LINES`: renamed, not copied), whose kept lines the scenario reuses."""
+    """Keep the baseline's rated rows (and its invoices' tax) before the scenario's rating replaces them."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {BASELINE} AS {rated_rows_sql(rated)}")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {BASELINE_TAX} AS
                     SELECT contract_id, period_start, tax_minor FROM _rated_invoices""")  # noqa: S608 (engine constants)
-    con.execute(f"DROP TABLE IF EXISTS temp.{BASELINE_LINES}; ALTER TABLE temp._rated_lines RENAME TO {BASELINE_LINES}")
 
 
 def build_comparison(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> int:

@@ -36,7 +36,7 @@ from .changes import (
     UsageChange,
     factor_of,
 )
-from .compare import AFFECTED, CHANGED_CONTRACTS, CHANGED_LINES, KEPT_LINES
+from .compare import AFFECTED
 
 COPIED = ("contracts", "order_lines", "price_tiers", "taxes", "coupons", "applied_coupons")
 MAX_FACTOR_DECIMALS = 18
@@ -334,8 +334,7 @@ def _usage_view(con, scn: str, stored: str, factors: dict[str, Decimal]) -> None
 
 
 def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: str) -> int:
-    """`_scenario_affected(contract_id)`: the contracts whose rating inputs differ in the overlay, and
-    `_scenario_kept_lines(line_id)`: the order lines of those contracts whose own amounts cannot differ.
+    """`_scenario_affected(contract_id)`: the contracts whose rating inputs differ in the overlay.
 
     Rating is per contract: a contract's lines depend only on its contract row, its order lines, their
     tiers, its customer and its usage. A contract none of whose inputs the changes touched bills the
@@ -345,13 +344,7 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
         an order line changed (price)           a line's tiers changed (tiers, price)
         a line prices a metric whose usage is scaled (usage)
         a coupon applied to it, or a coupon it has changed (coupon)
-        a tax code its customer or one of its lines carries changed (tax)
-
-    Within an affected contract, an order line's amount in a cycle depends only on the cycle, the contract row,
-    the line, its tiers, its customer (its tax codes) and, for a usage line, the usage of its metric: a line
-    none of these changed for (the contract row the same, the line not among those of the first four bullets
-    above) has the same amount in both, and the scenario's rating takes it from the baseline
-    (`rating.pipeline.ReusedLines`); its invoice's true-up, coupons and taxes are still rated again."""
+        a tax code its customer or one of its lines carries changed (tax)"""
 
     def differ(table: str) -> str:  # rows on either side that the other side does not have
         return (
@@ -363,42 +356,25 @@ def mark_affected_contracts(con: duckdb.DuckDBPyConnection, scn: str, stored: st
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'usage_factors'", [scn]
     ).fetchone()[0]
     usage = (
-        f"UNION SELECT o.contract_id, o.line_id FROM {stored}.order_lines o JOIN {scn}.usage_factors f USING (metric)"  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+        f"UNION SELECT o.contract_id FROM {stored}.order_lines o JOIN {scn}.usage_factors f USING (metric)"  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
         if scaled
         else ""
-    )
-    # the contracts whose own row changed (every line of theirs is rated again) and the lines whose amounts may
-    # change on their own: each difference computed once, read by both tables below
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {CHANGED_CONTRACTS} AS
-            SELECT DISTINCT contract_id FROM {differ("contracts")}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {CHANGED_LINES} AS
-            SELECT contract_id, line_id FROM {differ("order_lines")}
-            UNION SELECT o.contract_id, o.line_id FROM {stored}.order_lines o
-                  WHERE o.line_id IN (SELECT line_id FROM {differ("price_tiers")})
-            {usage}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {AFFECTED} AS
             WITH taxes AS (SELECT DISTINCT tax_code FROM {differ("taxes")})
-            SELECT contract_id FROM {CHANGED_CONTRACTS}
-            UNION SELECT contract_id FROM {CHANGED_LINES}
+            SELECT contract_id FROM {differ("contracts")}
+            UNION SELECT contract_id FROM {differ("order_lines")}
+            UNION SELECT o.contract_id FROM {stored}.order_lines o
+                  WHERE o.line_id IN (SELECT line_id FROM {differ("price_tiers")})
             UNION SELECT contract_id FROM {differ("applied_coupons")}
             UNION SELECT a.contract_id FROM {scn}.applied_coupons a
                   WHERE a.coupon_id IN (SELECT coupon_id FROM {differ("coupons")})
             UNION SELECT o.contract_id FROM {stored}.order_lines o
                   WHERE list_has_any(string_split(o.tax_codes, ';'), (SELECT list(tax_code) FROM taxes))
             UNION SELECT c.contract_id FROM {stored}.contracts c JOIN {stored}.customers cu USING (customer_id)
-                  WHERE list_has_any(string_split(cu.tax_codes, ';'), (SELECT list(tax_code) FROM taxes))"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {KEPT_LINES} AS
-            SELECT o.line_id FROM {scn}.order_lines o
-            WHERE o.contract_id IN (SELECT contract_id FROM {AFFECTED})
-              AND o.contract_id NOT IN (SELECT contract_id FROM {CHANGED_CONTRACTS})
-              AND o.line_id NOT IN (SELECT line_id FROM {CHANGED_LINES})"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
+                  WHERE list_has_any(string_split(cu.tax_codes, ';'), (SELECT list(tax_code) FROM taxes))
+            {usage}"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
     )
     return con.execute(f"SELECT count(*) FROM {AFFECTED}").fetchone()[0]  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
 

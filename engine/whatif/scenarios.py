@@ -5,9 +5,7 @@
     baseline  = rate_targets(source='main')                               the stored data
     scenario  = rate_targets(source=<overlay>)                            the changes, in memory,
                 for the contracts whose inputs the changes touch; every other contract's inputs
-                are identical in both, so its scenario lines are its baseline lines; within those
-                contracts, a line whose own inputs are untouched keeps its baseline amount (its
-                invoice's true-up, coupons and taxes are rated again)
+                are identical in both, so its scenario lines are its baseline lines
     comparison: one row per invoice line of either side, delta = scenario − baseline
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
@@ -37,7 +35,7 @@ from ..limits import MAX_NAME
 from ..money import to_major
 from ..progress import Progress, no_progress
 from ..rating.adjustments import RatedAdjustments
-from ..rating.pipeline import ReusedLines, rate_targets
+from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
 from ..scope import Scope
 from ..text_files import read_request_text
@@ -47,9 +45,7 @@ from .changes import UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
-    BASELINE_LINES,
     BASELINE_TAX,
-    KEPT_LINES,
     TAX_COMPARISON,
     build_comparison,
     build_tax_comparison,
@@ -196,14 +192,13 @@ def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> i
 
 def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> tuple[int, RatedAdjustments]:
     """Rate `changes` over the kept targets: only the contracts whose inputs the changes touch are
-    rated again (the others bill exactly as the baseline), and of those only the lines whose inputs the changes
-    touch (the others' amounts are the baseline's: mark_affected_contracts). Returns the number of cycles rated
-    and where the rating left its invoices' taxes and coupons."""
+    rated again (the others bill exactly as the baseline). Returns the number of cycles rated and where the
+    rating left its invoices' taxes and coupons."""
     with scenario_overlay(con, changes, metrics) as scn:
         mark_affected_contracts(con, scn, stored)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _targets AS SELECT * FROM {ALL_TARGETS}
                         WHERE contract_id IN (SELECT contract_id FROM {AFFECTED})""")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
-        rated = rate_targets(con, source=scn, explain=False, reuse=ReusedLines(BASELINE_LINES, KEPT_LINES))
+        rated = rate_targets(con, source=scn, explain=False)
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0], rated
 
 
