@@ -70,6 +70,7 @@ def main() -> int:
                 invoices.document(s, invoice_id, "html")
                 html_runs.append(time.perf_counter() - t0)
             out["html_s"] = round(min(html_runs), 3)
+            out["html_bytes"] = len(invoices.document(s, invoice_id, "html").encode())
             log(f"html {out['html_s']} s")
             alone = []
             for _ in range(2):

@@ -44,8 +44,9 @@ MAX_QUANTITY = 10**15  # quantity of a line made by hand
 # before its query is interrupted (a bill run started over HTTP works in the background, without one).
 SERVER_MEMORY_LIMIT = "4GB"
 REQUEST_DEADLINE_S = 60.0
-PDF_SLOTS = 2  # documents printed to PDF at once in one process (service/printing.py)
-PDF_WAIT_S = 30.0  # the longest a request waits for a printing slot before it is refused as busy
+PDF_SLOTS = 1  # documents printed to PDF at once in one process (service/printing.py: they share its interpreter)
+PDF_WAIT_S = 10.0  # the longest a request waits for the printer before it is refused as busy
+PDF_MAX_HTML_BYTES = 2**20  # a document printed to PDF: at most this much HTML (about 26 s of printing)
 REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
 
 

@@ -121,5 +121,24 @@ def test_the_command_line_answers_a_busy_printer_with_exit_3(path, stand_still, 
         stand_still.release.set()
         holder.join(JOIN_S)
     assert code == 3, err.getvalue()
-    assert "documents_busy" in err.getvalue() or "printing slot" in err.getvalue()
+    assert "the PDF printer stayed busy" in err.getvalue()
     assert not (tmp_path / "i.pdf").exists()
+
+
+def test_a_document_too_large_to_print_within_a_request_is_413_and_its_html_is_still_served(path, stand_still):
+    """Printing time grows with the document (about 26 s per MiB of HTML): beyond the bound a PDF is refused at once,
+    before any wait for the printer, and the HTML (the same document) is served."""
+    db, invoice_id, token = path
+    app = open_server_app(db)
+    html = invoices.document(app.session(Caller.local("t")), invoice_id, "html")
+    app.printer = Printer(max_html_bytes=len(html.encode()) - 1)  # this invoice is one byte too large
+    auth = {"Authorization": f"Bearer {token}", "x-business-id": "B1"}
+    with TestClient(create_app(billsim=app)) as http:
+        refused = http.get(f"/api/v1/invoices/{invoice_id}.pdf", headers=auth)
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["code"] == "document_too_large" and "HTML" in refused.json()["message"]
+        assert http.get(f"/api/v1/invoices/{invoice_id}.html", headers=auth).status_code == 200
+    assert stand_still.started.acquire(timeout=0) is False  # nothing was printed
+    app.printer = Printer(max_html_bytes=len(html.encode()))  # at the bound: printed
+    stand_still.release.set()
+    assert invoices.document(app.session(Caller.local("t")), invoice_id, "pdf").startswith(b"%PDF")

@@ -1,30 +1,47 @@
-"""PDF printing, bounded for the whole process: a document is printed (WeasyPrint) in at most PDF_SLOTS at a time,
-and a request waits at most PDF_WAIT_S for a slot, then is refused as documents_busy (HTTP 503 with Retry-After;
-the command line's exit 3), nothing done. Printing is CPU- and memory-bound Python that no deadline can interrupt:
-the largest invoice a request may make (1,000 lines of 2,000 characters) prints in 17-19 s alone, and six printed
-at once took 116 s each. The database is not held while a document prints: its HTML is made first (a cursor),
-then printed (none)."""
+"""PDF printing, bounded for the whole process. Printing (WeasyPrint) is CPU-bound Python that no deadline can
+interrupt, and its time grows with the document: about 26 s per MiB of HTML on the 2-core development machine
+(benchmarks/pdf_printing.py; the largest invoice a request may make, 1,000 lines of 2,000 characters, is 2.1 MiB
+of HTML and took 57 s). Two printed at once in one process share its interpreter and each took 3 times as long.
+So:
+
+    a document whose HTML is beyond PDF_MAX_HTML_BYTES is not printed: document_too_large (HTTP 413; its HTML
+        document is always available, and a browser prints it)
+    one document prints at a time (PDF_SLOTS); a request waits at most PDF_WAIT_S for the printer, then is
+        refused as documents_busy (HTTP 503 with Retry-After; the command line's exit 3), nothing done
+
+so that a PDF is answered, or refused, within the request deadline (limits.REQUEST_DEADLINE_S). The database is not
+held while a document prints: its HTML is made first (a cursor), then printed (none)."""
 
 from __future__ import annotations
 
 import threading
 
-from ..errors import PrinterBusyError
+from ..errors import PrinterBusyError, TooMuchWorkError
 from ..io.documents import html_to_pdf
-from ..limits import PDF_SLOTS, PDF_WAIT_S
+from ..limits import PDF_MAX_HTML_BYTES, PDF_SLOTS, PDF_WAIT_S
 
 
 class Printer:
-    def __init__(self, slots: int = PDF_SLOTS, wait_s: float = PDF_WAIT_S) -> None:
+    def __init__(
+        self, slots: int = PDF_SLOTS, wait_s: float = PDF_WAIT_S, max_html_bytes: int = PDF_MAX_HTML_BYTES
+    ) -> None:
         self.slots, self._slots = slots, threading.BoundedSemaphore(slots)
-        self.wait_s = wait_s
+        self.wait_s, self.max_html_bytes = wait_s, max_html_bytes
 
     def pdf(self, html: str) -> bytes:
-        """`html` printed to PDF in a free slot (waiting up to wait_s for one), else PrinterBusyError."""
+        """`html` printed to PDF when the printer is free (waiting up to wait_s for it), else PrinterBusyError; a
+        document beyond max_html_bytes is TooMuchWorkError (document_too_large), before any wait."""
+        size = len(html.encode("utf-8"))
+        if size > self.max_html_bytes:
+            raise TooMuchWorkError(
+                f"this document is too large to print as a PDF within a request ({size / 2**20:.1f} MiB of HTML, "
+                f"at most {self.max_html_bytes / 2**20:.1f} MiB): ask for its HTML document and print that",
+                code="document_too_large",
+            )
         if not self._slots.acquire(timeout=self.wait_s):
             raise PrinterBusyError(
-                f"every PDF printing slot stayed taken for {self.wait_s:g} s (other documents are being printed); "
-                "try again in a moment, or ask for the HTML document"
+                f"the PDF printer stayed busy for {self.wait_s:g} s (other documents are being printed); try again "
+                "in a moment, or ask for the HTML document"
             )
         try:
             return html_to_pdf(html)
