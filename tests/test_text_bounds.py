@@ -68,6 +68,8 @@ def test_the_money_bound_is_said_in_one_wording():
         ("a" * (MAX_NAME + 1), f"invalid request: actor: String should have at most {MAX_NAME} characters"),
         ("ana\x00", "invalid request: actor: the text contains a NUL character"),
         ("ana\u202e", "invalid request: actor: the text contains a control character (U+202E)"),
+        ("eve\nmallory", "invalid request: actor: a name is one line: no tab or line break"),  # a two-line audit cell
+        ("bob\tx", "invalid request: actor: a name is one line: no tab or line break"),
     ],
 )
 def test_an_actor_past_the_name_bound_or_not_storable_is_refused_before_anything_is_written(tmp_path, actor, words):

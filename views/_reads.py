@@ -167,6 +167,11 @@ def preview_document_html(db: str, contract_id: str, period_date: dt.date) -> st
     return invoices.preview_document(_session(db), contract_id, period_date, "html")
 
 
+def pdf_refusal(db: str, html: str) -> str | None:
+    """Why this document's PDF would be refused (too large to print), or None: the page offers its HTML instead."""
+    return application(db).printer.refusal(html)
+
+
 def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None, period_date: dt.date | None):
     """A callable that makes the PDF when called (st.download_button calls it on click, on another thread).
     Not cached and free of Streamlit calls: it holds the application taken here, on the page's thread."""

@@ -351,9 +351,10 @@ def build_server(backend: Backend) -> MCPServer:
         "it is (counted as existing), so calling it again drafts nothing twice; an unfinished run of the same "
         "scope is resumed under its own id. With finalize=true every draft is also approved and finalized "
         "(irreversible: review first with reviewBillRun instead). Answers {run_id, status, progress, stage, "
-        "report}: over `billsim mcp` (stdio) the run is done when the call returns (status completed, with the "
-        "report); over the server's /mcp it runs in the background (status queued or running): follow it with "
-        "getBillRun, then reviewBillRun.",
+        "report}. Inside the server (its /mcp, or `billsim mcp` while `billsim serve` holds the database) it runs "
+        "in the background (status queued or running): follow it with getBillRun until completed, then "
+        "reviewBillRun. Over `billsim mcp` on its own it is done when the call returns (status completed, with the "
+        "report). Always read `status`.",
     )
     def start_bill_run_tool(
         ctx: Context,

@@ -24,11 +24,12 @@ class Caller:
     actor: str
 
     def __post_init__(self) -> None:
-        """The actor is a name like every other (limits.MAX_NAME, limits.text_problem): one too long, or holding a
-        control character, is refused (validation_error) before anything is read or written, whichever front end
-        named it (--actor, "Your name", a token's name, `billsim mcp --actor`)."""
+        """The actor is a name like every other (limits.MAX_NAME, limits.text_problem), on one line: one too long, or
+        holding a control character, a tab or a line break, is refused (validation_error) before anything is read or
+        written, whichever front end named it (--actor, "Your name", a token's name, `billsim mcp --actor`)."""
         actor = self.actor
-        if not (isinstance(actor, str) and 1 <= len(actor) <= limits.MAX_NAME and limits.text_problem(actor) is None):
+        plain = isinstance(actor, str) and 1 <= len(actor) <= limits.MAX_NAME and actor.isprintable()
+        if not (plain and limits.text_problem(actor) is None):
             parse(ActorRequest, {"actor": actor})  # refused in the words of every request's names
 
     @classmethod

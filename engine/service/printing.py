@@ -28,16 +28,23 @@ class Printer:
         self.slots, self._slots = slots, threading.BoundedSemaphore(slots)
         self.wait_s, self.max_html_bytes = wait_s, max_html_bytes
 
+    def refusal(self, html: str) -> str | None:
+        """Why `html` is not printed, whoever asks (it is beyond max_html_bytes); None when it is printed. A front
+        end offers the HTML instead of a PDF button that would fail (the workbench)."""
+        size = len(html.encode("utf-8"))
+        if size <= self.max_html_bytes:
+            return None
+        return (
+            f"this document is too large to print as a PDF ({size / 2**20:.1f} MiB of HTML, at most "
+            f"{self.max_html_bytes / 2**20:.1f} MiB: about half a minute of printing): take its HTML document, the "
+            "same document, and print that from a browser"
+        )
+
     def pdf(self, html: str) -> bytes:
         """`html` printed to PDF when the printer is free (waiting up to wait_s for it), else PrinterBusyError; a
         document beyond max_html_bytes is TooMuchWorkError (document_too_large), before any wait."""
-        size = len(html.encode("utf-8"))
-        if size > self.max_html_bytes:
-            raise TooMuchWorkError(
-                f"this document is too large to print as a PDF within a request ({size / 2**20:.1f} MiB of HTML, "
-                f"at most {self.max_html_bytes / 2**20:.1f} MiB): ask for its HTML document and print that",
-                code="document_too_large",
-            )
+        if (too_large := self.refusal(html)) is not None:
+            raise TooMuchWorkError(too_large, code="document_too_large")
         if not self._slots.acquire(timeout=self.wait_s):
             raise PrinterBusyError(
                 f"the PDF printer stayed busy for {self.wait_s:g} s (other documents are being printed); try again "

@@ -159,9 +159,17 @@ def parse(model: type[M], data) -> M:
 class ActorRequest(Request):
     """Who acts: the name a session's caller records with every change it makes (the audit trail's actor, an
     invoice's approved_by, a run's requested_by, a credit note's actor): a name like every other, bounded and
-    storable. Checked once, where a Caller is made (engine/service/caller.py)."""
+    storable, on one line: no tab or line break either (a text may hold them; a name in the audit trail's cell
+    may not). Checked once, where a Caller is made (engine/service/caller.py)."""
 
     actor: Id
+
+    @pydantic.field_validator("actor")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(c in value for c in "\t\n\r"):
+            raise ValueError("a name is one line: no tab or line break")
+        return value
 
 
 # --- contracts ----------------------------------------------------------------------------------------

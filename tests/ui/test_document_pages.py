@@ -62,3 +62,26 @@ def test_the_ledger_shows_a_finalized_invoice_document_with_its_number(workbench
     assert f"Invoice {inv.invoice_number}" in html and "DRAFT" not in html
     assert {m.label: m.value for m in at.metric}["Total"] in html
     assert [b.key for b in at.get("download_button")] == ["ledger_document_pdf"]
+
+
+def test_a_document_too_large_to_print_offers_its_html_and_says_why_before_any_click(workbench_db):
+    """A PDF button whose printing is refused showed only Streamlit's "Failed to generate file": the page says why
+    before the click and offers the same document as HTML."""
+    from engine.billing.manual_invoices import create_invoice
+    from engine.models import LineItem, ManualInvoiceRequest
+    from engine.service.limits import PDF_MAX_HTML_BYTES
+
+    con = connect(workbench_db)
+    customer = con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1").fetchone()[0]
+    text = "Consulting hours, itemised " * 60  # 1,620 characters a line: 700 lines are over 1 MiB of HTML
+    lines = [LineItem(description=f"{i} {text}", unit_price=100) for i in range(700)]
+    inv = create_invoice(con, ManualInvoiceRequest(customer_id=customer, line_items=lines))
+    con.close()
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    assert_clean(at)
+    html = document_of(at)
+    assert len(html.encode()) > PDF_MAX_HTML_BYTES
+    assert [b.key for b in at.get("download_button")] == ["ledger_document_html"]
+    assert any("No PDF: this document is too large to print as a PDF" in c.value for c in at.caption)
