@@ -23,7 +23,17 @@ import anyio
 import pypdf
 import pytest
 from fastapi.testclient import TestClient
-from helpers_data import PACKAGE, PERCENTAGE, TRUE_UP, add_contract, add_customer, add_line, add_usage, explained
+from helpers_data import (
+    PACKAGE,
+    PERCENTAGE,
+    TRUE_UP,
+    add_contract,
+    add_customer,
+    add_line,
+    add_tiers,
+    add_usage,
+    explained,
+)
 from mcp import Client
 
 from engine.access.tokens import create_token
@@ -290,3 +300,37 @@ def test_the_http_api_and_mcp_carry_each_lines_explanation(db):
         assert [ln["explanation"] for ln in got["lines"]] == [PACKAGE]
     finally:
         app.close()
+
+
+def test_over_http_a_prorated_discounted_or_tiered_line_carries_what_the_cli_shows(tmp_path):
+    """RULES "What a line shows": every front end lets its reader recompute a line. The HTTP line items had no
+    proration, no discount and no tiers (the CLI, MCP and the document had them): they carry the same figures now.
+    KR starts 2026-03-10 (a flat 31.00 line with 10 % off, prorated 22/31) and has a graduated usage line."""
+    path = tmp_path / "r.duckdb"
+    con = connect(path)
+    add_customer(con, "CR")
+    add_contract(con, "KR", "CR", "2026-03-10", billing_cycle_start_day=1)  # a stub: 03-10 .. 03-31
+    add_line(con, "LR", "KR", product="Seats", unit_price="31.00", discount_percent="10")
+    add_line(con, "LT", "KR", kind="usage", pricing_model="graduated", product="Calls", metric="calls")
+    add_tiers(con, "LT", [("1000", "0.01"), (None, "0.005")])
+    add_usage(con, "KR", "calls", "2026-03-20", "1500")
+    token = create_token(con, "default", "t")
+    con.close()
+    cli = {ln["line_id"]: ln for ln in _cli(path, "preview", "KR", "--period-date", "2026-03-15")["lines"]}
+    app = open_server_app(path)
+    try:
+        auth = {"Authorization": f"Bearer {token}", "x-business-id": "default"}
+        with TestClient(create_app(billsim=app)) as http:
+            body = http.post("/api/v1/contracts/KR/preview-invoice", json={"period_date": "2026-03-15"}, headers=auth)
+            items = {li["line_id"]: li for li in body.json()["line_items"]}
+    finally:
+        app.close()
+    seats, calls = items["LR"], items["LT"]
+    assert (seats["active_days"], seats["period_days"], seats["proration_factor"]) == (22, 31, "22/31")
+    assert seats["discount_percent"] == "10" and seats["amount"] == 1980  # 31.00 × 22/31 × 0.9
+    for field in ("active_days", "period_days", "proration_factor", "discount_percent"):
+        assert seats[field] == cli["LR"][field], field
+    assert [(t["units"], t["unit_price"], t["amount"]) for t in calls["tiers"]] == [
+        (t["units"], t["unit_price"], t["amount"]) for t in cli["LT"]["tiers"]
+    ]
+    assert sum(Decimal(t["amount"]) for t in calls["tiers"]) * 100 == calls["amount"]  # 10.00 + 2.50

@@ -61,6 +61,11 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
             minimum_commitment_decimal=line.minimum_commitment,
             committed=line.committed_minor,
             order_lines_total=line.order_lines_total_minor,
+            active_days=line.active_days,
+            period_days=line.period_days,
+            proration_factor=line.proration_factor,
+            discount_percent=line.discount_percent,
+            tiers=None if line.tiers is None else [t.model_dump() for t in line.tiers],
         )
         for line in lines
     ]

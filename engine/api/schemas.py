@@ -37,6 +37,19 @@ class SuccessEnvelope(BaseModel, Generic[T]):
 # --- DayZero invoices --------------------------------------------------------------------------------
 
 
+class LineTierResponse(BaseModel):
+    """A graduated or volume line's share of one tier: units in the tier × its unit price + its flat fee (exact
+    decimals, major units), as the line's breakdown stored it."""
+
+    tier_no: int
+    lower: Decimal
+    up_to: Decimal | None = Field(None, description="null: unbounded")
+    units: Decimal
+    unit_price: Decimal
+    flat_fee: Decimal
+    amount: Decimal
+
+
 class LineItemResponse(BaseModel):
     """One invoice line. `amount` is exact integer minor units; `unit_price` is minor units when the
     price is a whole number of them (a usage price like 0.0005 USD is not: then see unit_price_decimal)."""
@@ -75,6 +88,12 @@ class LineItemResponse(BaseModel):
     )
     committed: int | None = Field(None, description="true-up: the commitment for this cycle (prorated), minor units")
     order_lines_total: int | None = Field(None, description="true-up: Σ the order-line amounts, minor units")
+    # proration, the line's discount and its tiers: what the document and the CLI show beside a line
+    active_days: int | None = Field(None, description="recurring lines: the days of the cycle the line was active")
+    period_days: int | None = Field(None, description="recurring lines: the cycle's days")
+    proration_factor: str | None = Field(None, description="active_days/period_days as an exact fraction")
+    discount_percent: Decimal | None = Field(None, description="the order line's discount, percent")
+    tiers: list[LineTierResponse] | None = Field(None, description="graduated and volume lines: each applying tier")
 
 
 class InvoiceTaxResponse(BaseModel):
