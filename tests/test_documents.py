@@ -210,3 +210,16 @@ def test_cli_render_errors_are_one_line(ledger, tmp_path):
     assert not out.exists()
     proc = billsim(db, "render", invoice_id, "--out", str(tmp_path / "missing" / "x.html"))
     assert proc.returncode == 4 and len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_long_word_breaks_inside_its_cell_in_both_documents(con, usd):
+    """A 2,000-character description without a space ran off the right edge of the document (a trial): every line
+    cell, description and party breaks a long word (CSS overflow-wrap: anywhere), in invoices and credit notes."""
+    from engine.io.documents import credit_note_html
+
+    html = render_document(con, preview_invoice(con, "K1", MARCH), "html")
+    style = html.split("</style>")[0]
+    assert ".lines td {" in style and "overflow-wrap: anywhere" in style.split(".lines td {")[1].split("}")[0]
+    assert ".description, .parties td, .notice { overflow-wrap: anywhere; }" in style
+    template = Path(credit_note_html.__code__.co_filename).parent / "templates" / "credit_note.html.j2"
+    assert "overflow-wrap: anywhere" in template.read_text().split(".lines td {")[1].split("}")[0]

@@ -189,8 +189,9 @@ def _open_invoice(db: str, pick: str) -> None:
 
 def _label(number, customer_text: str, contract_id, period_start, total, currency: str, status: str) -> str:
     shown_number = invoice_number_text(number) or "draft"
+    contract = contract_id if isinstance(contract_id, str) and contract_id else "manual"  # NaN in a mixed frame
     return (
-        f"{shown_number} · {customer_text} · {contract_id or 'manual'} · {fmt_date(period_start)} · "
+        f"{shown_number} · {customer_text} · {contract} · {fmt_date(period_start)} · "
         f"{money_of_major(total, currency)} · {status.replace('_', ' ')}"
     )
 

@@ -193,6 +193,9 @@ def test_invoice_numbers_carry_the_business_prefix_and_year_on_the_ledger_and_in
     for invoice_id, number, year, prefix in rows:
         expected = "" if number is None else f"{prefix}-{year}-{number:06d}"
         assert table.loc[invoice_id, "number"] == expected
+    # the picker names a manual invoice's contract "manual", never the frame's NaN (a page of mixed invoices)
+    options = widget(at.selectbox, "ledger_pick").options
+    assert any(" · manual · " in o for o in options) and not any(" · nan · " in o for o in options), options
     assert {p for *_, p in rows} == {"N", "S"}  # the demo's businesses.csv
     widget(at.button, "export_prepare").click().run()
     with open(at.session_state["export_paths"]["files"]["invoices"], newline="") as f:
