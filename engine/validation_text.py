@@ -89,11 +89,35 @@ def problem_text(error: Mapping, data=_NOTHING, *, skip: Iterable[str] = ()) -> 
     return ": ".join(groups)
 
 
+# pydantic's names of a union's members when a value matches none of them (`period_date.str`, `period_date.int`)
+_MEMBER_TAGS = {"str", "int", "float", "bool", "list", "dict", "decimal", "date", "datetime", "none", "bytes"}
+_SHOULD = "Input should be "
+
+
+def _unions_merged(errors: list[Mapping]) -> list[Mapping]:
+    """A value that matches none of a union's members is one problem of its field, not one per member named by
+    pydantic's internal tag: `period_date.str: Input should be a valid string; period_date.int: Input should be a
+    valid integer` -> `period_date: Input should be a valid string or a valid integer`."""
+    merged: list[Mapping] = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        tagged = bool(loc) and loc[-1] in _MEMBER_TAGS
+        last = merged[-1] if merged else None
+        if tagged and last is not None and last.get("_union") == loc[:-1]:
+            more = str(error.get("msg", "")).removeprefix(_SHOULD)
+            merged[-1] = {**last, "msg": f"{last['msg']} or {more}"}
+        elif tagged:
+            merged.append({**error, "loc": loc[:-1], "_union": loc[:-1]})
+        else:
+            merged.append(error)
+    return merged
+
+
 def problems_text(
     errors: Iterable[Mapping], data=_NOTHING, *, skip: Iterable[str] = (), limit: int | None = None
 ) -> str:
     """Every problem (at most `limit`) as one line, separated by '; '."""
-    errors = list(errors)
+    errors = _unions_merged(list(errors))
     if limit is not None:
         errors = errors[:limit]
     return "; ".join(problem_text(e, data, skip=skip) for e in errors)

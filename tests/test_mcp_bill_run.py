@@ -102,3 +102,10 @@ def test_refusals_name_their_code_and_draft_nothing(path, args, code):
     result = _call(StdioBackend(path, Caller.of_business("B1", "mcp:B1")), "startBillRun", args)
     assert result.is_error and f"{code}:" in result.content[0].text, result.content
     assert _drafts(path) == []
+
+
+def test_a_null_date_is_refused_in_the_fields_words_not_the_schemas_branches(path):
+    result = _call(StdioBackend(path, Caller.of_business("B1", "mcp:B1")), "startBillRun", {"period_date": None})
+    text = result.content[0].text
+    assert result.is_error and "validation_error: invalid request: period_date: Input should be" in text, text
+    assert "period_date.str" not in text and "period_date.int" not in text

@@ -86,3 +86,18 @@ def test_a_body_that_is_not_json_is_said_so_at_its_character_not_as_a_list_posit
     assert (
         problem_text(error, skip=("body",)) == "the request body is not valid JSON (at character 29): JSON decode error"
     )
+
+
+def test_a_value_matching_no_member_of_a_union_is_one_problem_of_its_field():
+    """pydantic names each member of a union it tried by an internal tag (`period_date.str`, `period_date.int`):
+    the caller reads one problem of the field it sent, not the schema's branches (an MCP trial)."""
+
+    class Req(BaseModel):
+        period_date: str | int
+        days: int | None = None
+
+    with pytest.raises(pydantic.ValidationError) as exc:
+        Req.model_validate({"period_date": None, "days": "x"}, strict=True)
+    assert problems_text(exc.value.errors()) == (
+        "period_date: Input should be a valid string or a valid integer; days: Input should be a valid integer"
+    )
