@@ -30,9 +30,9 @@ from engine.service.formats import (
     Invoice,
     credit_note_tax_label,
 )
-from views import _reads
 from views._actions import has_flash, run_action, show_flash
 from views._database import application, db_path, session
+from views._document_download import document_download
 from views._format import DATETIME_FORMAT, markdown_text, money
 from views._format import markdown_escaped as md
 
@@ -170,26 +170,8 @@ def _notes_table(inv: Invoice, notes: list[CreditNote], key: str) -> None:
         if chosen:
             db = db_path()
             html = _document_html(db, chosen)
-            too_large = _reads.pdf_refusal(db, html)
-            if too_large is None:
-                st.download_button(
-                    "Download PDF",
-                    data=_pdf_later(db, chosen),
-                    file_name=f"credit-note-{by_id[chosen].number}.pdf",
-                    mime="application/pdf",
-                    key=f"{key}_cn_pdf_{chosen}",
-                    on_click="ignore",
-                )
-            else:  # said before the click: a PDF button that fails shows only "Failed to generate file"
-                st.caption(md(f"No PDF: {too_large}."))
-                st.download_button(
-                    "Download HTML",
-                    data=html,
-                    file_name=f"credit-note-{by_id[chosen].number}.html",
-                    mime="text/html",
-                    key=f"{key}_cn_html_{chosen}",
-                    on_click="ignore",
-                )
+            stem = f"credit-note-{by_id[chosen].number}"
+            document_download(db, html, _pdf_later(db, chosen), stem, f"{key}_cn_{chosen}")
             # the engine's template output: every text from the data is escaped there and it has no script
             st.iframe(html, height=700)
 

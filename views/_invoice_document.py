@@ -9,7 +9,7 @@ import streamlit as st
 from engine.service.formats import Invoice
 from views import _reads
 from views._database import db_path
-from views._format import markdown_text
+from views._document_download import document_download
 
 
 def _file_name(inv: Invoice, period_date: dt.date | None) -> str:
@@ -31,27 +31,8 @@ def show_document(inv: Invoice, key: str, period_date: dt.date | None = None) ->
     else:
         html = _reads.preview_document_html(db, inv.contract_id, period_date)
         make_pdf = _reads.document_pdf_later(db, None, inv.contract_id, period_date)
-    too_large = _reads.pdf_refusal(db, html)
     with st.expander("Document, as the customer sees it", expanded=False):
-        if too_large is None:
-            st.download_button(
-                "Download PDF",
-                data=make_pdf,
-                file_name=_file_name(inv, period_date),
-                mime="application/pdf",
-                key=f"{key}_document_pdf",
-                on_click="ignore",
-            )
-        else:  # said before the click: a PDF button that fails shows only "Failed to generate file"
-            st.caption(markdown_text(f"No PDF: {too_large}."))
-            st.download_button(
-                "Download HTML",
-                data=html,
-                file_name=_file_name(inv, period_date).removesuffix(".pdf") + ".html",
-                mime="text/html",
-                key=f"{key}_document_html",
-                on_click="ignore",
-            )
+        document_download(db, html, make_pdf, _file_name(inv, period_date).removesuffix(".pdf"), f"{key}_document")
         # The document's HTML is the engine's template output: every text from the data is escaped there
         # and it has no script, so showing it in an iframe runs nothing from the data.
         st.iframe(html, height=900)  # about one A4 page; a longer invoice scrolls inside
