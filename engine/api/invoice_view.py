@@ -65,7 +65,7 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
             period_days=line.period_days,
             proration_factor=line.proration_factor,
             discount_percent=line.discount_percent,
-            tiers=None if line.tiers is None else [t.model_dump() for t in line.tiers],
+            tiers=line.tiers,
         )
         for line in lines
     ]

@@ -15,7 +15,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from ..service.formats import UtcDatetime
-from ..service.models import CreditNote, CustomerCredit
+from ..service.models import CreditNote, CustomerCredit, TierRow
 from ..service.results import ErrorInfo
 
 T = TypeVar("T")
@@ -35,19 +35,6 @@ class SuccessEnvelope(BaseModel, Generic[T]):
 
 
 # --- DayZero invoices --------------------------------------------------------------------------------
-
-
-class LineTierResponse(BaseModel):
-    """A graduated or volume line's share of one tier: units in the tier × its unit price + its flat fee (exact
-    decimals, major units), as the line's breakdown stored it."""
-
-    tier_no: int
-    lower: Decimal
-    up_to: Decimal | None = Field(None, description="null: unbounded")
-    units: Decimal
-    unit_price: Decimal
-    flat_fee: Decimal
-    amount: Decimal
 
 
 class LineItemResponse(BaseModel):
@@ -93,7 +80,7 @@ class LineItemResponse(BaseModel):
     period_days: int | None = Field(None, description="recurring lines: the cycle's days")
     proration_factor: str | None = Field(None, description="active_days/period_days as an exact fraction")
     discount_percent: Decimal | None = Field(None, description="the order line's discount, percent")
-    tiers: list[LineTierResponse] | None = Field(None, description="graduated and volume lines: each applying tier")
+    tiers: list[TierRow] | None = Field(None, description="graduated and volume lines: each applying tier")
 
 
 class InvoiceTaxResponse(BaseModel):

@@ -45,8 +45,7 @@ def _package(
     units = f"{_count(quantity)} units"
     if free:
         units += f" − {_count(free)} free = {_count(max(Decimal(0), quantity - free))}"
-    text = f"{units} → {_plural(packs, 'pack', 'packs')} of {_count(size)} × {format_major(unit_price, currency)}"
-    return text
+    return f"{units} → {_plural(packs, 'pack', 'packs')} of {_count(size)} × {format_major(unit_price, currency)}"
 
 
 def _percentage(quantity: Decimal, rate: Decimal, fee: Decimal | None, rows: int | None, currency: str) -> str:
