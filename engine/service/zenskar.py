@@ -17,10 +17,17 @@ from ..errors import CycleMismatchError, ValidationError
 from ..limits import LAST_DATE, check_date
 from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
 from ..rating.cycles import billing_cycles, contract_window
+from .requests import whole_number
 
 DEFAULT_CYCLES_LIMIT = 12
 MAX_CYCLES_LIMIT = 500
 _UNIX_MAX = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _not_a_date(field: str, value: str) -> ValidationError:
+    return ValidationError(
+        f"{field}: not a date: {value[:40]!r} (use YYYY-MM-DD, an ISO-8601 date-time or UNIX seconds)"
+    )
 
 
 def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
@@ -33,22 +40,23 @@ def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
         return value
     if isinstance(value, bool):
         raise ValidationError(f"{field}: not a date: {value!r}")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        seconds = int(value)
+    # UNIX seconds as text are ASCII digits (requests.whole_number): int() alone would read '١٧٠٠٠٠٠٠٠٠' as seconds
+    seconds = value if isinstance(value, int) else whole_number(value) if isinstance(value, str) else None
+    if seconds is not None:
         if not 0 <= seconds <= _UNIX_MAX:
             raise ValidationError(f"{field}: UNIX seconds out of range: {value!r}")
         return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
     if not isinstance(value, str):
         raise ValidationError(f"{field}: not a date: {value!r}")
     text = value.strip()
+    if not text.isascii():  # a date's digits are ASCII too
+        raise _not_a_date(field, value)
     try:
         if len(text) == 10:
             return dt.date.fromisoformat(text)
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValidationError(
-            f"{field}: not a date: {value[:40]!r} (use YYYY-MM-DD, an ISO-8601 date-time or UNIX seconds)"
-        ) from None
+        raise _not_a_date(field, value) from None
     return (stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp).date()
 
 

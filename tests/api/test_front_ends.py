@@ -369,18 +369,37 @@ def test_a_request_body_beyond_the_bound_is_refused(world):
     assert (r.status, r.code) == (413, "request_too_large")
 
 
-@pytest.mark.parametrize("percent", ["1e308", "-1e308", "1e20"])
+@pytest.mark.parametrize("percent", ["1e308", "-1e308", "1e20", 10**20])
 def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent):
-    scenario = {"name": "x", "changes": [{"type": "price", "percent": float(percent)}]}
+    scenario = {"name": "x", "changes": [{"type": "price", "percent": percent}]}
     body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    raw = json.dumps(body).replace(json.dumps(float(percent)), percent).encode()
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", raw=raw)
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
     mcp = world.mcp("biz-north", "simulateScenario", body)
     path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario).replace(json.dumps(float(percent)), percent))
+    path.write_text(json.dumps(scenario))
     cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "percent must be" in http.message
+
+
+@pytest.mark.parametrize("number", ["10.5", "1e1", "-1E+1", "10.0", "0.1"])
+def test_a_what_if_number_given_as_a_json_number_with_a_fraction_or_an_exponent_is_refused_everywhere(
+    world, tmp_path, number
+):
+    """A scenario's decimals are strings, as every amount given over HTTP and MCP (docs/RULES.md "Digits are
+    ASCII"): a JSON 0.1 is already a float, not one tenth. The spec's example gives `"percent": 10` and
+    `"unit_price": "120.00"`; an integer stays welcome."""
+    text = '{"name": "x", "changes": [{"type": "price", "percent": NUMBER}]}'.replace("NUMBER", number)
+    raw = ('{"scenario": ' + text + ', "from_date": "2026-01-01", "to_date": "2026-03-31"}').encode()
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", raw=raw)
+    mcp = world.mcp("biz-north", "simulateScenario", json.loads(raw))
+    path = tmp_path / "scenario.json"
+    path.write_text(text)
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert http.message.startswith("scenario refused: change 1: percent: give the number as a decimal string"), http
+    as_text = {**json.loads(raw), "scenario": {"name": "x", "changes": [{"type": "price", "percent": number}]}}
+    assert world.post("biz-north", "/api/v1/scenarios/simulate", as_text).ok  # the same number as a string is taken
 
 
 @pytest.mark.parametrize(
@@ -717,6 +736,32 @@ def test_mcp_arguments_are_not_coerced_as_http_json_is_not(world, tool, args, na
     assert _invoices(world) == before
     if tool == "generateInvoice":  # the same body over HTTP: 422
         assert world.post("biz-north", "/invoices/generate_invoice", args).status == 422
+
+
+@pytest.mark.parametrize("seconds", ["١٧٧٢٣٢٣٢٠٠", "１７７２３２３２００", "1_772_323_200", "١٧٧٢٣٢٣٢٠٠ "])
+def test_zenskar_unix_seconds_as_text_are_ascii_digits_everywhere_and_nothing_is_drafted(world, seconds):
+    """int() read '١٧٧٢٣٢٣٢٠٠' (Arabic-Indic) as 1772323200, 2026-03-01: a date no one reads back as typed."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": seconds, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate",
+        "K-FLAT",
+        "--customer",
+        "CUS-ACME",
+        "--from",
+        seconds,
+        "--to",
+        "2026-03-31",
+        "--bill-for",
+        "2026-04-01",
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"from_date: not a date: {seconds!r}"), http
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": seconds})
+    assert (cycles.ok, cycles.code, cycles.message) == (False, "validation_error", http.message)
+    assert _invoices(world) == before
 
 
 def test_mcp_dates_still_take_what_seed_002_documents(world):
