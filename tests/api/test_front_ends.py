@@ -302,13 +302,19 @@ def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
 
 
 def test_a_run_whose_drafts_would_be_dated_after_2199_is_refused_everywhere_and_nothing_is_written(world):
-    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole before anything is
-    written (engine/billing/run_dates.py), by the HTTP API's background start (its claim) and the CLI's run."""
+    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole, in the run's own
+    transaction (engine/billing/run_dates.py): no invoice, and no run row left 'running'. The CLI's run says so at
+    once; the HTTP API's run, started in the background (202), reports it as the run's failure with the code."""
     before = world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")
-    http = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
-    assert (http.ok, http.status, http.code) == (False, 400, "draft_dates_out_of_range"), http
-    assert http.message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31")
-    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in http.message
+    started = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
+    assert started.status == 202, started
+    run_id = started.data["run_id"]
+    world.app.jobs.get(run_id).thread.join()
+    http = world.get("biz-south", f"/api/v1/bill-runs/{run_id}")
+    assert (http.data["status"], http.data["error"]["code"]) == ("failed", "draft_dates_out_of_range"), http
+    message = http.data["error"]["message"]
+    assert message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31"), message
+    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in message
     code, out, err = world.cli("run", "--period-date", "2199-12-15", "--quiet")
     assert code == 2 and out == "", err
     (line,) = err.strip().splitlines()
