@@ -764,9 +764,36 @@ def test_zenskar_unix_seconds_as_text_are_ascii_digits_everywhere_and_nothing_is
         "2026-04-01",
     )
     _error_everywhere(world, http, mcp, cli, "validation_error", 400)
-    assert http.message.startswith(f"from_date: not a date: {seconds!r}"), http
+    assert http.message.startswith(f"invalid request: from_date: not a date: {seconds!r}"), http
     cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": seconds})
     assert (cycles.ok, cycles.code, cycles.message) == (False, "validation_error", http.message)
+    assert _invoices(world) == before
+
+
+@pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01", "yesterday", "2026-03-01T25:00:00Z"])
+def test_an_impossible_date_is_an_invalid_request_in_the_same_words_everywhere(world, date):
+    """MCP's dates (and Zenskar's) are read in seed 002's forms by their own function; its refusal once lacked the
+    'invalid request:' of every other field refused (limits.invalid_request is the one wording)."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate", "K-FLAT", "--customer", "CUS-ACME", "--from", date, "--to", "2026-03-31", "--bill-for", "2026-04-01"
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+    for tool, args in (
+        ("previewInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("draftPeriodInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": date}),
+        ("listInvoices", {"period_date": date}),
+    ):
+        out = world.mcp("biz-north", tool, args)
+        assert (out.ok, out.code) == (False, "validation_error"), (tool, out)
+        assert out.message.startswith("invalid request: ") and "not a date" in out.message, (tool, out)
+    http_preview = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
+    assert http_preview.message.startswith("invalid request: period_date: "), http_preview
     assert _invoices(world) == before
 
 
