@@ -351,22 +351,38 @@ def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, 
 
 
 @pytest.mark.parametrize(
-    "raw",
+    "raw, why",
     [
-        b'{"period_date": NaN}',
-        b'{"period_date": "2026-03-15", "x": Infinity}',
-        b'{"period_date": -Infinity}',
-        b'{"period_date": "\\ud800"}',
-        b'{"customer_id": "CUS-ACME", "line_items": [{"description": "\\udfff", "unit_price": 1}], '
-        b'"due_date": "2026-07-31"}',
+        (b"{not json", " (at character 1): Expecting property name enclosed in double quotes"),
+        (b'{"period_date": "2026-03-15",}', " (at character 29): Expecting property name enclosed in double quotes"),
+        (b'{"period_date": NaN}', ": NaN is not a JSON number"),
+        (b'{"period_date": "2026-03-15", "x": Infinity}', ": Infinity is not a JSON number"),
+        (b'{"period_date": -Infinity}', ": -Infinity is not a JSON number"),
+        (b'{"period_date": "\\ud800"}', ": a text holds an unpaired surrogate (not a character)"),
+        (
+            b'{"customer_id": "CUS-ACME", "line_items": [{"description": "\\udfff", "unit_price": 1}], '
+            b'"due_date": "2026-07-31"}',
+            ": a text holds an unpaired surrogate (not a character)",
+        ),
+        (b"[" * 100 + b"]" * 100, ": nested deeper than 64 levels"),
     ],
 )
-def test_non_finite_numbers_and_unpaired_surrogates_are_refused_before_any_route(world, raw):
-    """They crashed the 422 handler (a 500); over /mcp (the same app) too."""
+def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(world, raw, why):
+    """One rule for "the body is not valid JSON" (engine/api/body_guard.py), as the seeds' FastAPI servers answer a
+    malformed body: 422 validation_error with an HTTPValidationError `detail` of type json_invalid. NaN and an
+    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own; over /mcp (the same app)
+    too."""
     before = _invoices(world)
-    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/mcp"):
-        r = world.post("biz-north", path, raw=raw)
-        assert (r.status, r.code) == (400, "invalid_json"), (path, r)
+    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice", "/mcp"):
+        h = headers(world.tokens["north"], "biz-north")
+        r = world.http.post(path, content=raw, headers={**h, "Content-Type": "application/json"})
+        assert r.status_code == 422, (path, r.text)
+        body = r.json()
+        assert (body["success"], body["code"]) == (False, "validation_error"), (path, body)
+        assert body["message"] == f"invalid request: the request body is not valid JSON{why}", (path, body)
+        assert [(d["type"], d["loc"][0], d["msg"]) for d in body["detail"]] == [
+            ("json_invalid", "body", "JSON decode error")
+        ], body
     assert _invoices(world) == before
 
 
