@@ -116,11 +116,13 @@ class Scenario(BaseModel):
         return [c.label() for c in self.changes]
 
 
-def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenario:
-    """A Scenario from JSON text or an already parsed dict; numbers are read as exact decimals."""
+def parse_scenario(data: dict | str | bytes, origin: str = "scenario", *, saved: bool = False) -> Scenario:
+    """A Scenario from JSON text or an already parsed dict. A number with a fraction or an exponent is refused
+    (changes.Number: decimals are given as strings, as a scenario is saved), except in a `saved` scenario's JSON,
+    the engine's own, read with such numbers as exact decimals so a scenario saved by any version loads."""
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data, parse_float=Decimal)
+            data = json.loads(data, parse_float=Decimal) if saved else json.loads(data)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{origin} is not valid JSON: {exc}") from None
     try:
@@ -423,7 +425,7 @@ def list_scenarios(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = con.execute("SELECT name, body, saved_at FROM scenarios ORDER BY saved_at DESC, name").fetchall()
     out = []
     for name, body, saved_at in rows:
-        scenario = parse_scenario(body, origin=f"saved scenario {name!r}")
+        scenario = parse_scenario(body, origin=f"saved scenario {name!r}", saved=True)
         out.append({"name": name, "saved_at": saved_at, "changes": scenario.labels()})
     return out
 
@@ -432,7 +434,7 @@ def get_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Scenario:
     row = con.execute("SELECT body FROM scenarios WHERE name = ?", [name]).fetchone()
     if row is None:
         raise NotFoundError(f"no saved scenario {name!r}")
-    return parse_scenario(row[0], origin=f"saved scenario {name!r}")
+    return parse_scenario(row[0], origin=f"saved scenario {name!r}", saved=True)
 
 
 def delete_scenario(con: duckdb.DuckDBPyConnection, name: str) -> None:
