@@ -336,8 +336,13 @@ def test_malformed_changes_are_rejected_with_a_clear_error(body, named):
 
 def test_load_scenario_reads_decimals_exactly(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text('{"name": "n", "changes": [{"type": "price", "percent": 10.1}]}')
-    assert load_scenario(path).changes[0].percent == Decimal("10.1")
+    path.write_text(
+        '{"name": "n", "changes": [{"type": "price", "percent": "10.1"}, {"type": "usage", "percent": 25}]}'
+    )
+    assert [c.percent for c in load_scenario(path).changes] == [Decimal("10.1"), Decimal(25)]
+    path.write_text('{"name": "n", "changes": [{"type": "price", "percent": 10.1}]}')  # a JSON number: inexact
+    with pytest.raises(ScenarioError, match="percent: give the number as a decimal string"):
+        load_scenario(path)
     path.write_text("{not json")
     with pytest.raises(ScenarioError, match="not valid JSON"):
         load_scenario(path)
@@ -555,6 +560,20 @@ def test_a_saved_scenario_keeps_its_range(data):
     with pytest.raises(ValidationError, match="both dates"):
         save_scenario(data, scenario({"type": "usage", "percent": "5"}, name="half"), FROM, None)
     assert {s["name"] for s in list_scenarios(data)} == {"with range", "no range"}
+
+
+def test_a_saved_scenario_with_json_numbers_loads_as_exact_decimals(data):
+    """Billsim saves decimals as strings (scenario_json); a stored row whose numbers are JSON numbers (written by
+    hand or another tool) still loads, read exactly: the rule against them is for what is given, not what is kept."""
+    body = '{"name": "old", "changes": [{"type": "price", "percent": 10.1}, {"type": "usage", "percent": 1e1}]}'
+    data.execute("INSERT INTO scenarios (name, body, saved_at) VALUES ('old', ?, ?)", [body, dt.datetime(2026, 1, 1)])
+    try:
+        assert [c.percent for c in get_scenario(data, "old").changes] == [Decimal("10.1"), Decimal(10)]
+        assert "old" in {s["name"] for s in list_scenarios(data)}
+    finally:
+        delete_scenario(data, "old")
+    with pytest.raises(ScenarioError, match="give the number as a decimal string"):
+        parse_scenario(body)  # the same JSON given (a file, a request) is refused
 
 
 def test_simulate_reports_progress_through_baseline_scenario_and_comparison(data):

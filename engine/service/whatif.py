@@ -36,8 +36,8 @@ from .session import Session
 
 
 def scenario_of(data: dict | str | bytes | Scenario, origin: str = "scenario") -> Scenario:
-    """A Scenario from its JSON text, or an already parsed dict (a float in it is read as the decimal it prints
-    as; a non-finite number is refused)."""
+    """A Scenario from its JSON text, or an already parsed dict: its numbers are integers or decimal strings (a
+    float, a JSON number with a fraction or an exponent, is refused: scenario_error)."""
     if isinstance(data, Scenario):
         return data
     return parse_scenario(data, origin=origin)
@@ -61,12 +61,11 @@ def _scope(s: Session, contract_ids: list[str] | None) -> tuple[list[str] | None
     return (contract_ids if contract_ids is not None else mine), mine
 
 
-def simulate_request(s: Session, request: SimulateRequest | dict, *, scenario_raw=None) -> dict:
+def simulate_request(s: Session, request: SimulateRequest | dict) -> dict:
     """Bill every cycle of the caller's contracts (or those named) starting in [from_date, to_date] twice, as
-    stored and with the scenario's changes; totals per currency as decimal strings (major units).
-    `scenario_raw`: the scenario as it came (e.g. re-read from the request body with exact decimals)."""
+    stored and with the scenario's changes; totals per currency as decimal strings (major units)."""
     req = parse(SimulateRequest, request)
-    scenario = scenario_of(req.scenario if scenario_raw is None else scenario_raw)
+    scenario = scenario_of(req.scenario)
     ids, within = _scope(s, req.contract_ids)
     with s.cursor() as cur:
         return simulate(cur, scenario, req.from_date, req.to_date, contract_ids=ids, within=within)

@@ -28,7 +28,7 @@ class SavedScenario:
 
 def _labels(con: duckdb.DuckDBPyConnection, name: str) -> list[str] | None:
     row = con.execute("SELECT body FROM scenarios WHERE name = ?", [name]).fetchone()
-    return None if row is None else parse_scenario(row[0], origin=f"saved scenario {name!r}").labels()
+    return None if row is None else parse_scenario(row[0], origin=f"saved scenario {name!r}", saved=True).labels()
 
 
 def save_scenario(
@@ -75,7 +75,7 @@ def list_scenarios(con: duckdb.DuckDBPyConnection) -> list[dict]:
         {
             "name": name,
             "saved_at": saved_at,
-            "changes": parse_scenario(body, origin=f"saved scenario {name!r}").labels(),
+            "changes": parse_scenario(body, origin=f"saved scenario {name!r}", saved=True).labels(),
             "from_date": from_date,
             "to_date": to_date,
         }
@@ -88,7 +88,9 @@ def get_saved_scenario(con: duckdb.DuckDBPyConnection, name: str) -> SavedScenar
     if row is None:
         raise NotFoundError(f"no saved scenario {name!r}")
     body, from_date, to_date, saved_at = row
-    return SavedScenario(parse_scenario(body, origin=f"saved scenario {name!r}"), from_date, to_date, saved_at)
+    return SavedScenario(
+        parse_scenario(body, origin=f"saved scenario {name!r}", saved=True), from_date, to_date, saved_at
+    )
 
 
 def get_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Scenario:

@@ -112,11 +112,13 @@ class Scenario(BaseModel):
         return [c.label() for c in self.changes]
 
 
-def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenario:
-    """A Scenario from JSON text or an already parsed dict; numbers are read as exact decimals."""
+def parse_scenario(data: dict | str | bytes, origin: str = "scenario", *, saved: bool = False) -> Scenario:
+    """A Scenario from JSON text or an already parsed dict. A number with a fraction or an exponent is refused
+    (changes.Number: decimals are given as strings, as a scenario is saved), except in a `saved` scenario's JSON,
+    the engine's own, read with such numbers as exact decimals so a scenario saved by any version loads."""
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data, parse_float=Decimal)
+            data = json.loads(data, parse_float=Decimal) if saved else json.loads(data)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{origin} is not valid JSON: {exc}") from None
     try:
