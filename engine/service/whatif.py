@@ -16,16 +16,13 @@ import pandas as pd
 from ..errors import ScenarioError
 from ..progress import Progress
 from ..rating.pricing import tiered_models
+from ..whatif.saved import SavedScenario, delete_scenario, get_saved_scenario, list_scenarios, save_scenario
 from ..whatif.scenarios import (
     Scenario,
     Simulation,
-    delete_scenario,
-    get_scenario,
-    list_scenarios,
     load_scenario,
     parse_scenario,
     run_simulation,
-    save_scenario,
     scenario_choices,
     scenario_json,
     simulate,
@@ -148,15 +145,26 @@ def saved(s: Session) -> list[dict]:
         return list_scenarios(cur)
 
 
-def save(s: Session, scenario: Scenario) -> dict:
+def save(
+    s: Session,
+    scenario: Scenario,
+    from_date: dt.date | None = None,
+    to_date: dt.date | None = None,
+    *,
+    replace: bool = False,
+) -> dict:
+    """Save a scenario with the range it is run over; a name already saved is `scenario_exists` unless `replace`."""
     tenancy.local_only(s.caller, "saved scenarios")
-    return s.transaction(lambda cur: save_scenario(cur, scenario))
+    if from_date is not None:
+        parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})  # the range's bounds
+    return s.transaction(lambda cur: save_scenario(cur, scenario, from_date, to_date, replace=replace))
 
 
-def load(s: Session, name: str) -> Scenario:
+def load(s: Session, name: str) -> SavedScenario:
+    """A saved scenario with its range (None where it was saved without one)."""
     tenancy.local_only(s.caller, "saved scenarios")
     with s.cursor() as cur:
-        return get_scenario(cur, name)
+        return get_saved_scenario(cur, name)
 
 
 def delete(s: Session, name: str) -> None:
@@ -166,6 +174,7 @@ def delete(s: Session, name: str) -> None:
 
 __all__ = [
     "Decimal",
+    "SavedScenario",
     "Scenario",
     "Simulation",
     "check",

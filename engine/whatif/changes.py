@@ -270,7 +270,8 @@ class ChurnChange(ChangeBase):
 
     def label(self) -> str:
         head = ", ".join(self.contract_ids[:3])
-        return f"churn {head}{f' +{len(self.contract_ids) - 3}' if len(self.contract_ids) > 3 else ''}"
+        more = len(self.contract_ids) - 3
+        return f"churn {head}{f' and {more:,} more' if more > 0 else ''}"
 
     def problems(self, known: KnownData) -> list[str]:
         unknown = known.unknown_contracts(self.contract_ids)

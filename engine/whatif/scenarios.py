@@ -30,7 +30,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import NotFoundError, ScenarioError, ValidationError
+from ..errors import ScenarioError, ValidationError
 from ..limits import MAX_NAME
 from ..money import to_major
 from ..progress import Progress, no_progress
@@ -73,15 +73,11 @@ __all__ = [
     "CHANGE_TYPES",
     "Scenario",
     "Simulation",
-    "delete_scenario",
     "delta_by_product",
-    "get_scenario",
-    "list_scenarios",
     "load_scenario",
     "parse_scenario",
     "revenue_by_month",
     "run_simulation",
-    "save_scenario",
     "scenario_choices",
     "scenario_json",
     "simulate",
@@ -405,39 +401,3 @@ def waterfall_by_change(
             steps.append(step(label, amounts[i] - amounts[i - 1], taxes[i] - taxes[i - 1], "relative"))
         steps.append(step("Scenario", amounts[-1], taxes[-1], "total"))
     return pd.DataFrame(steps, columns=["currency", "label", "amount", "tax", "measure"])
-
-
-# --- saved scenarios ---------------------------------------------------------------------------------
-
-
-def save_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> dict:
-    """Save (or replace) a scenario under its name."""
-    saved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(
-        "INSERT OR REPLACE INTO scenarios (name, body, saved_at) VALUES (?, ?, ?)",
-        [scenario.name, scenario_json(scenario), saved_at],
-    )
-    return {"name": scenario.name, "saved_at": saved_at, "changes": len(scenario.changes)}
-
-
-def list_scenarios(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Saved scenarios, most recently saved first: name, saved_at, changes (labels)."""
-    rows = con.execute("SELECT name, body, saved_at FROM scenarios ORDER BY saved_at DESC, name").fetchall()
-    out = []
-    for name, body, saved_at in rows:
-        scenario = parse_scenario(body, origin=f"saved scenario {name!r}", saved=True)
-        out.append({"name": name, "saved_at": saved_at, "changes": scenario.labels()})
-    return out
-
-
-def get_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Scenario:
-    row = con.execute("SELECT body FROM scenarios WHERE name = ?", [name]).fetchone()
-    if row is None:
-        raise NotFoundError(f"no saved scenario {name!r}")
-    return parse_scenario(row[0], origin=f"saved scenario {name!r}", saved=True)
-
-
-def delete_scenario(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    if con.execute("SELECT count(*) FROM scenarios WHERE name = ?", [name]).fetchone()[0] == 0:
-        raise NotFoundError(f"no saved scenario {name!r}")
-    con.execute("DELETE FROM scenarios WHERE name = ?", [name])
