@@ -242,6 +242,7 @@ print(_json.dumps({
 PRICE = {"name": "API calls +10%", "changes": [{"type": "price", "product": "API calls", "percent": "10"}]}
 GROWTH = {"name": "Usage +25%", "changes": [{"type": "usage", "percent": "25"}]}
 TRUE_UP = "Minimum commitment true-up"  # the notebook's product label of the true-up rows, which have none
+COUPON = "Coupon: "  # before a coupon's name among the products (docs/RULES.md "What-if by product")
 
 
 def _sums(rows: list[dict], group) -> dict:
@@ -305,12 +306,14 @@ def test_what_if_pricing_shows_the_simulated_figures(tmp_path, monkeypatch):
         p: major(s - b, cur)
         for p, (b, s, _) in _sums(
             [r for r in price if r["currency"] == cur],
-            lambda r: r["product"] if isinstance(r["product"], str) else TRUE_UP,
+            lambda r: (
+                (COUPON if r["kind"] == "coupon" else "") + (r["product"] if isinstance(r["product"], str) else TRUE_UP)
+            ),
         ).items()
     }
     assert dict(zip(by_product["y"], map(shown, by_product["x"]), strict=True)) == product_deltas
     # (a coupon of an invoice with API calls moves with them: a percentage of more is more; spec section 11)
-    coupons = {r["product"] for r in price if r["kind"] == "coupon"}
+    coupons = {COUPON + r["product"] for r in price if r["kind"] == "coupon"}
     others = {d for p, d in product_deltas.items() if p != "API calls" and p not in coupons}
     assert product_deltas["API calls"] > 0 and others == {0}
 

@@ -212,9 +212,9 @@ def test_usage_of_all_metrics_grows_approved_quantities_only(data):
 
 def test_usage_changes_compound_and_exact_percents_need_no_float(data):
     """api_calls +10% and every metric +10% again: March 1500 × 1.21 = 1815 → 555 + 815 × 0.10 = 636.50;
-    a percent written as 1E+1 is 10."""
+    a percent written as "10.0" is 10."""
     rows = by_key(
-        rows_of(data, {"type": "usage", "metric": "api_calls", "percent": "1E+1"}, {"type": "usage", "percent": 10})
+        rows_of(data, {"type": "usage", "metric": "api_calls", "percent": "10.0"}, {"type": "usage", "percent": 10})
     )
     assert rows[("K-TIERS", "2026-03-01", "L-GRAD", "usage")]["scenario_minor"] == 63650
 

@@ -17,10 +17,20 @@ Prices stay DECIMAL(38,12): a scaled price is exact, then rounded half away from
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..money import MONEY_LIMIT, QTY_MAX_DIGITS
 from ..rating.pricing import tiered_models
@@ -36,23 +46,43 @@ MONEY_MAXIMUM = Decimal(MONEY_LIMIT) - Decimal(1).scaleb(-PRICE_DECIMALS)
 QTY_MAXIMUM = Decimal(10) ** QTY_MAX_DIGITS - Decimal(1).scaleb(-QTY_DECIMALS)
 
 
-def _exact_number(value):
-    """A scenario's number as the rule of every amount given (engine/service/requests.py) has it: an integer, or a
-    decimal as text in ASCII digits; never a float. Python's Decimal reads '١٢' (Arabic-Indic), '１２' (fullwidth)
-    or '1_2' as 12, a figure no one reads back as typed; a JSON number with a fraction or an exponent (10.5, 1e1)
-    arrives as a float, already inexact (0.1 is not one tenth), and a non-finite one (NaN) as a float too."""
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+SAVED = "saved"  # the validation context of a saved scenario (parse_scenario(saved=True)): the engine's own JSON
+
+
+def _exact_number(value, info: ValidationInfo):
+    """A scenario's number as the rule of every amount given or typed (engine/service/requests.py) has it: an
+    integer, or a plain decimal as text (ASCII digits, a point, no exponent, no comma); never a float. Python's
+    Decimal reads '١٢' (Arabic-Indic), '１２' (fullwidth) or '1_2' as 12 and '1e3' as 1000, figures no one reads back
+    as typed; a JSON number with a fraction or an exponent (10.5, 1e1) arrives as a float, already inexact (0.1 is
+    not one tenth), and a non-finite one (NaN) as a float too. A saved scenario (the engine's own JSON, which
+    before 2026-12-07 could hold '1E-7' or JSON numbers) is read as it was saved."""
+    if info.context and info.context.get(SAVED):
+        return value
     if isinstance(value, float):
         raise ValueError(
             f'give the number as a decimal string, e.g. "12.50" (a JSON number with a fraction or an exponent is '
             f"inexact; got {value!r})"
         )
-    if isinstance(value, str) and (not value.isascii() or "_" in value):
-        raise ValueError(f"not a plain decimal number: {value[:40]!r} (ASCII digits, e.g. 12.50)")
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("a number is required (e.g. 12.50)")
+        if not PLAIN_DECIMAL.fullmatch(value.strip()):
+            raise ValueError(
+                f"not a plain decimal number: {value[:40]!r} (ASCII digits and a decimal point, e.g. 12.50; "
+                "no comma, no exponent)"
+            )
+        return value.strip()
     return value
 
 
-# a scenario's numbers (percents, prices, fees, amounts, rates): a Decimal from an integer or text, never a float
-Number = Annotated[Decimal, BeforeValidator(_exact_number)]
+# a scenario's numbers (percents, prices, fees, amounts, rates): a Decimal from an integer or plain decimal text,
+# never a float; written as plain decimal text (never '1E+3'), as it is read
+Number = Annotated[
+    Decimal,
+    BeforeValidator(_exact_number),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
 
 
 def decimal_places(value: Decimal) -> int:

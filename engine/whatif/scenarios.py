@@ -41,7 +41,7 @@ from ..scope import Scope
 from ..text_files import read_request_text
 from ..validation_text import problems_text
 from .adjustment_changes import CHANGE_TYPES, Change, CouponChange
-from .changes import UsageChange
+from .changes import SAVED, UsageChange
 from .compare import (
     AFFECTED,
     BASELINE,
@@ -122,7 +122,7 @@ def parse_scenario(data: dict | str | bytes, origin: str = "scenario", *, saved:
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{origin} is not valid JSON: {exc}") from None
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={SAVED: saved})
     except PydanticValidationError as exc:
         raise ScenarioError(f"{origin} refused: {problems_text(exc.errors(), data, skip=CHANGE_TYPES)}") from None
 
