@@ -55,26 +55,29 @@ REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
 # so the same input reads the same whichever check met it first: "invalid request: <field>: <what is wrong>".
 
 
-def _invalid(field: str, what: str) -> ValidationError:
+def invalid_request(field: str, what: str) -> ValidationError:
+    """The refusal of one field of a request, as the request models word it (engine/service/requests.parse)."""
     return ValidationError(f"invalid request: {field}: {what}")
 
 
 def check_date(value: dt.date, field: str = "date") -> dt.date:
     if not FIRST_DATE <= value <= LAST_DATE:
-        raise _invalid(field, f"{value} is outside {FIRST_DATE} .. {LAST_DATE}")
+        raise invalid_request(field, f"{value} is outside {FIRST_DATE} .. {LAST_DATE}")
     return value
 
 
 def check_range(first: dt.date, last: dt.date, what: str = "the range") -> None:
     """A what-if range: last on or after first, at most MAX_RANGE_YEARS long."""
     if last < first:
-        raise _invalid(what, f"to_date {last} is before from_date {first}")
+        raise invalid_request(what, f"to_date {last} is before from_date {first}")
     try:
         limit = first.replace(year=first.year + MAX_RANGE_YEARS)
     except ValueError:  # 29 February
         limit = first.replace(year=first.year + MAX_RANGE_YEARS, day=28)
     if last >= limit:
-        raise _invalid(what, f"{first} .. {last} is longer than {MAX_RANGE_YEARS} years; ask for a shorter range")
+        raise invalid_request(
+            what, f"{first} .. {last} is longer than {MAX_RANGE_YEARS} years; ask for a shorter range"
+        )
 
 
 # What a stored text may not hold: NUL; the other C0 controls but tab, line feed and carriage return; DEL and the
@@ -102,7 +105,7 @@ def text_problem(value: str) -> str | None:
 
 def check_minor(value: int, field: str = "amount") -> int:
     if not -MINOR_MAX <= value <= MINOR_MAX:
-        raise _invalid(field, f"{value} is beyond the largest storable amount")
+        raise invalid_request(field, f"{value} is beyond the largest storable amount")
     return value
 
 
@@ -118,6 +121,6 @@ def beyond_money_limit(amount: Decimal, shown: str | None = None) -> str | None:
 def check_demo_size(contracts: int, usage_rows: int | None) -> None:
     """The demo's size within MAX_DEMO_CONTRACTS and MAX_DEMO_USAGE_ROWS (validation_error before anything runs)."""
     if not 0 <= contracts <= MAX_DEMO_CONTRACTS:
-        raise _invalid("contracts", f"must be from 0 to {MAX_DEMO_CONTRACTS:,}, got {contracts:,}")
+        raise invalid_request("contracts", f"must be from 0 to {MAX_DEMO_CONTRACTS:,}, got {contracts:,}")
     if usage_rows is not None and not 0 <= usage_rows <= MAX_DEMO_USAGE_ROWS:
-        raise _invalid("usage_rows", f"must be from 0 to {MAX_DEMO_USAGE_ROWS:,}, got {usage_rows:,}")
+        raise invalid_request("usage_rows", f"must be from 0 to {MAX_DEMO_USAGE_ROWS:,}, got {usage_rows:,}")

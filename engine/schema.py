@@ -441,8 +441,24 @@ CREATE TABLE customer_credit_entries (
 # invoice: never two non-void invoices for one template period (DuckDB lets an unchanged value through unseen).
 _V9_RECURRING = "ALTER TABLE recurring_templates ADD COLUMN periods_drafted BIGINT DEFAULT 0;"
 
+# v10: a saved scenario keeps the range it was saved with, so Re-run bills the same cycles (NULL: saved before,
+# or without a range; the page's range is used).
+_V10_SCENARIO_RANGE = """ALTER TABLE scenarios ADD COLUMN from_date DATE;
+ALTER TABLE scenarios ADD COLUMN to_date DATE;"""
+
 # Forward migrations: append, never edit a released one.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _BUSINESSES, _V8_CREDIT_NOTES, _V9_RECURRING]
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _BUSINESSES,
+    _V8_CREDIT_NOTES,
+    _V9_RECURRING,
+    _V10_SCENARIO_RANGE,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables of spec sections 1 and 11 (import writes them in this order; its checks see every file staged), then the

@@ -61,7 +61,8 @@ def problem_text(error: Mapping, data=_NOTHING, *, skip: Iterable[str] = ()) -> 
     if error.get("type") == "json_invalid":  # its location is a character of the body, not a list position
         at = [p for p in error.get("loc", ()) if isinstance(p, int)]
         where = f" (at character {at[-1]})" if at else ""
-        return f"the request body is not valid JSON{where}: {error.get('msg', '')}"
+        why = (error.get("ctx") or {}).get("error")  # what the parser said (FastAPI's msg is only "JSON decode error")
+        return f"the request body is not valid JSON{where}: {why or error.get('msg', '')}"
     skipped = set(skip)
     groups: list[str] = []  # "change 1", "tier 2", ...
     fields: list[str] = []  # the field names since the last position

@@ -1,8 +1,9 @@
 """A bill run drafts no invoice dated after limits.LAST_DATE (2199-12-31), the last date every front end takes
 (engine/billing/run_dates.py): a run whose drafts would carry a later period end, bill-for date or due date is
-refused whole before anything is written (draft_dates_out_of_range: no run row, no invoice), naming the contracts;
-the draft of one cycle likewise. A run up to LAST_SAFE_RUN_DATE stays within the bound whatever it drafts.
-Through the CLI and the HTTP API: tests/api/test_front_ends.py."""
+refused whole in its own transaction (draft_dates_out_of_range: no invoice, no run row left), naming the contracts;
+only the drafts it would make count (a contract with nothing to bill does not refuse it; one added after the run was
+started does). The draft of one cycle likewise. A run up to LAST_SAFE_RUN_DATE stays within the bound whatever it
+drafts. Through the CLI and the HTTP API: tests/api/test_front_ends.py."""
 
 from __future__ import annotations
 
@@ -49,10 +50,41 @@ def test_a_run_whose_drafts_would_be_due_after_the_bound_is_refused_before_anyth
     assert "contract K1 (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in message  # K2, in advance, is due 12-01
     assert f"every run up to {LAST_SAFE_RUN_DATE} stays within it" in message
     assert _written(ledger) == (0, 0)  # no invoice, no run row left 'running'
+    claim = claim_run(ledger, LAST_MONTH)  # a background start claims first (its row is recorded), then runs
+    assert _written(ledger) == (0, 1)
     with pytest.raises(ValidationError) as refused:
-        claim_run(ledger, LAST_MONTH)  # a background start claims first: refused there, nothing recorded
+        bill_run(ledger, LAST_MONTH, claimed=claim)
     assert refused.value.code == CODE
+    assert _written(ledger) == (0, 0)  # the claimed run's row is gone with it
+
+
+def test_a_contract_with_nothing_to_bill_in_the_run_does_not_refuse_it(ledger):
+    """K9's December would be due in 2200, but K9 has no line: the run drafts nothing for it, so nothing of the
+    run is dated beyond the bound (the check is of the drafts the run makes, not of the cycles it looks at)."""
+    add_contract(ledger, "K9", "C1", "2199-01-01")  # monthly, in arrears, 30 days; no order line
+    report = bill_run(ledger, LAST_MONTH, contract_ids=["K2", "K9"])
+    assert (report.drafted, report.nothing_to_bill) == (1, 1)
+    assert ledger.execute("SELECT contract_id, due_date FROM invoices").fetchall() == [("K2", dt.date(2199, 12, 1))]
+
+
+def test_a_contract_added_after_the_run_was_started_is_checked_in_the_runs_transaction(ledger):
+    """Between the start of a run (its row recorded) and its transaction another writer adds K5, whose December
+    is due in 2200: the run, which sees K5 in its transaction, is refused; nothing is written."""
+    ledger.execute("DELETE FROM order_lines WHERE contract_id = 'K1'")  # K1 has nothing to bill: K2 alone is drafted
+    writer = ledger.cursor()
+
+    def progress(_done: float, label: str) -> None:
+        if label == "starting bill run":  # the run is being recorded, its transaction not begun
+            add_contract(writer, "K5", "C1", "2199-01-01")
+            add_line(writer, "L5", "K5", unit_price="3.00")
+
+    with pytest.raises(ValidationError) as refused:
+        bill_run(ledger, LAST_MONTH, progress=progress)
+    assert refused.value.code == CODE and "contract K5 (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in str(
+        refused.value
+    )
     assert _written(ledger) == (0, 0)
+    assert bill_run(ledger, LAST_MONTH, contract_ids=["K2"]).drafted == 1
 
 
 def test_the_run_of_the_month_before_is_drafted_with_every_date_within_the_bound(ledger):

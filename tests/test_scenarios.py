@@ -28,19 +28,16 @@ from helpers_data import SPEC_SCENARIO
 from engine.billing.invoice_store import line_from_row
 from engine.cli import main as cli_main
 from engine.db import connect
-from engine.errors import NotFoundError, ScenarioError
+from engine.errors import NotFoundError, ScenarioError, ValidationError
 from engine.ingest.importer import import_folder
 from engine.money import round_minor
 from engine.rating.pipeline import rate_targets
 from engine.rating.targets import targets_for_range
+from engine.whatif.saved import delete_scenario, get_saved_scenario, get_scenario, list_scenarios, save_scenario
 from engine.whatif.scenarios import (
-    delete_scenario,
-    get_scenario,
-    list_scenarios,
     load_scenario,
     parse_scenario,
     run_simulation,
-    save_scenario,
     simulate,
     waterfall_by_change,
 )
@@ -339,8 +336,13 @@ def test_malformed_changes_are_rejected_with_a_clear_error(body, named):
 
 def test_load_scenario_reads_decimals_exactly(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text('{"name": "n", "changes": [{"type": "price", "percent": 10.1}]}')
-    assert load_scenario(path).changes[0].percent == Decimal("10.1")
+    path.write_text(
+        '{"name": "n", "changes": [{"type": "price", "percent": "10.1"}, {"type": "usage", "percent": 25}]}'
+    )
+    assert [c.percent for c in load_scenario(path).changes] == [Decimal("10.1"), Decimal(25)]
+    path.write_text('{"name": "n", "changes": [{"type": "price", "percent": 10.1}]}')  # a JSON number: inexact
+    with pytest.raises(ScenarioError, match="percent: give the number as a decimal string"):
+        load_scenario(path)
     path.write_text("{not json")
     with pytest.raises(ScenarioError, match="not valid JSON"):
         load_scenario(path)
@@ -518,7 +520,7 @@ def test_saved_scenarios_are_listed_rerun_and_deleted(data):
     assert again == sc
     assert get_scenario(data, "growth").changes[0].percent == Decimal("12.5")
     assert simulate(data, again, FROM, TO)["totals"] == simulate(data, sc, FROM, TO)["totals"]
-    save_scenario(data, scenario({"type": "usage", "percent": "15"}, name="growth"))  # replaces
+    save_scenario(data, scenario({"type": "usage", "percent": "15"}, name="growth"), replace=True)
     assert get_scenario(data, "growth").changes[0].percent == Decimal("15")
     delete_scenario(data, "growth")
     assert [s["name"] for s in list_scenarios(data)] == [sc.name]
@@ -526,6 +528,52 @@ def test_saved_scenarios_are_listed_rerun_and_deleted(data):
         get_scenario(data, "growth")
     with pytest.raises(NotFoundError):
         delete_scenario(data, "growth")
+
+
+def test_saving_under_a_name_already_saved_is_refused_unless_replacing(data):
+    """A trial lost a saved 3-change scenario: Save under the same name overwrote it without a word."""
+    kept = scenario({"type": "usage", "percent": "12.5"}, {"type": "proration", "value": "none"}, name="FY27")
+    save_scenario(data, kept)
+    with pytest.raises(ScenarioError, match=r"'FY27' is already saved \(usage all metrics \+12.5%; proration") as exc:
+        save_scenario(data, scenario({"type": "price", "percent": "50"}, name="FY27"))
+    assert exc.value.code == "scenario_exists"
+    assert get_scenario(data, "FY27") == kept  # untouched
+    save_scenario(data, scenario({"type": "price", "percent": "50"}, name="FY27"), replace=True)
+    assert get_scenario(data, "FY27").changes[0].type == "price"
+
+
+def test_a_saved_scenario_keeps_its_range(data):
+    """Re-run of a saved scenario billed the page's default range, not the one it was run and saved with."""
+    sc = scenario({"type": "usage", "percent": "10"}, name="with range")
+    save_scenario(data, sc, FROM, TO)
+    save_scenario(data, scenario({"type": "usage", "percent": "5"}, name="no range"))
+    held = get_saved_scenario(data, "with range")
+    assert (held.scenario, held.from_date, held.to_date) == (sc, FROM, TO)
+    assert (get_saved_scenario(data, "no range").from_date, get_saved_scenario(data, "no range").to_date) == (
+        None,
+        None,
+    )
+    listed = {s["name"]: (s["from_date"], s["to_date"]) for s in list_scenarios(data)}
+    assert listed == {"with range": (FROM, TO), "no range": (None, None)}
+    with pytest.raises(ValidationError, match="before it starts"):
+        save_scenario(data, scenario({"type": "usage", "percent": "5"}, name="backwards"), TO, FROM)
+    with pytest.raises(ValidationError, match="both dates"):
+        save_scenario(data, scenario({"type": "usage", "percent": "5"}, name="half"), FROM, None)
+    assert {s["name"] for s in list_scenarios(data)} == {"with range", "no range"}
+
+
+def test_a_saved_scenario_with_json_numbers_loads_as_exact_decimals(data):
+    """Billsim saves decimals as strings (scenario_json); a stored row whose numbers are JSON numbers (written by
+    hand or another tool) still loads, read exactly: the rule against them is for what is given, not what is kept."""
+    body = '{"name": "old", "changes": [{"type": "price", "percent": 10.1}, {"type": "usage", "percent": 1e1}]}'
+    data.execute("INSERT INTO scenarios (name, body, saved_at) VALUES ('old', ?, ?)", [body, dt.datetime(2026, 1, 1)])
+    try:
+        assert [c.percent for c in get_scenario(data, "old").changes] == [Decimal("10.1"), Decimal(10)]
+        assert "old" in {s["name"] for s in list_scenarios(data)}
+    finally:
+        delete_scenario(data, "old")
+    with pytest.raises(ScenarioError, match="give the number as a decimal string"):
+        parse_scenario(body)  # the same JSON given (a file, a request) is refused
 
 
 def test_simulate_reports_progress_through_baseline_scenario_and_comparison(data):

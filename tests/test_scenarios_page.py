@@ -174,3 +174,77 @@ def test_run_scenario_rates_the_baseline_once_and_draws_the_same_waterfall_as_th
         assert trace["x"] == list(drawn["label"]) and len(trace["x"]) >= 3  # baseline, a change or more, scenario
         assert [Decimal(str(y)) for y in trace["y"]] == list(drawn["amount"])
         assert trace["measure"] == list(drawn["measure"])
+
+
+def _add_usage_change(at: AppTest, percent: str) -> AppTest:
+    by_key(at.selectbox, "scn_type").set_value("usage").run()
+    by_key(at.text_input, "scn_usage_percent").set_value(percent)
+    return clean(by_key(at.button, "scn_add").click().run())
+
+
+def test_saving_under_a_name_already_saved_asks_before_replacing_it(workbench_db):
+    """A trial lost a saved scenario: Save under the same name (every new scenario is "What-if") replaced it."""
+    at = start()
+    by_key(at.text_input, "scn_name").set_value("FY27")
+    at = _add_usage_change(at, "12")
+    clean(by_key(at.button, "scn_save").click().run())
+    clean(by_key(at.button, "scn_remove_0").click().run())
+    at = _add_usage_change(at, "50")
+    at = by_key(at.button, "scn_save").click().run()
+    assert any("'FY27' is already saved (usage all metrics +12%)" in e.value for e in at.error), at.error
+    assert at.caption and any(c.value.startswith("usage all metrics +12%") for c in at.caption)  # the saved one
+    at = clean(by_key(at.button, "scn_replace_it").click().run())
+    assert any(c.value.startswith("usage all metrics +50%") for c in at.caption)
+    assert not [b for b in at.button if b.key == "scn_replace_it"]
+
+
+def test_a_saved_scenario_runs_again_over_the_range_it_was_saved_with(workbench_db):
+    """Re-run billed the page's range of the moment, not the saved scenario's: other figures, the same name."""
+    import datetime as dt
+
+    at = start()  # cycles of 2025
+    by_key(at.text_input, "scn_name").set_value("Growth")
+    at = _add_usage_change(at, "20")
+    clean(by_key(at.button, "scn_save").click().run())
+    assert any("cycles from 2025-01-01 through 2025-12-31" in c.value for c in at.caption)
+    by_key(at.date_input, "scn_from").set_value(dt.date(2025, 6, 1))
+    by_key(at.date_input, "scn_to").set_value(dt.date(2025, 6, 30))
+    clean(by_key(at.button, "scn_rerun").click().run())
+    summary = at.session_state["scn_result"]["summary"]
+    assert (summary["from_date"], summary["to_date"]) == ("2025-01-01", "2025-12-31")
+    assert (by_key(at.date_input, "scn_from").value, by_key(at.date_input, "scn_to").value) == (
+        dt.date(2025, 1, 1),
+        dt.date(2025, 12, 31),
+    )
+
+
+def test_a_loaded_scenario_without_a_change_does_not_run_the_change_the_form_shows(workbench_db):
+    """An uploaded empty scenario ran "usage −100 %", typed in the form and never added, under its own name."""
+    from engine.whatif.saved import save_scenario
+    from engine.whatif.scenarios import parse_scenario
+
+    con = connect(workbench_db)
+    save_scenario(con, parse_scenario({"name": "empty", "changes": []}))
+    con.close()
+    at = start()
+    clean(by_key(at.button, "scn_load").click().run())
+    by_key(at.selectbox, "scn_type").set_value("usage").run()
+    by_key(at.text_input, "scn_usage_percent").set_value("-100")
+    at = clean(by_key(at.button, "scn_run").click().run())
+    assert at.session_state["scn_result"]["summary"]["changes"] == []  # not "usage all metrics -100%"
+    assert any("The scenario has no change" in i.value for i in at.info)
+    assert at.session_state["scn_changes"] == []
+
+
+def test_a_range_that_ends_before_it_starts_is_refused_in_the_pages_words(workbench_db):
+    import datetime as dt
+
+    at = start()
+    at = _add_usage_change(at, "10")
+    by_key(at.date_input, "scn_from").set_value(dt.date(2025, 12, 31))
+    by_key(at.date_input, "scn_to").set_value(dt.date(2025, 1, 1))
+    at = by_key(at.button, "scn_run").click().run()
+    assert [e.value for e in at.error] == [
+        "Scenario refused: “through” (2025-01-01) is before “Cycles starting from” (2025-12-31)"
+    ]
+    assert "scn_result" not in at.session_state

@@ -23,6 +23,23 @@ def test_the_served_workbench_does_not_watch_its_files(tmp_path):
         streamlit_config.set_option("server.fileWatcherType", before)
 
 
+def test_the_served_workbench_shows_no_deploy_button_and_sends_no_statistics_wherever_it_starts(tmp_path):
+    """.streamlit/config.toml is read from the working directory: a server started elsewhere showed Streamlit's
+    "Deploy" button. The server sets both options itself."""
+    names = ("client.toolbarMode", "browser.gatherUsageStats")
+    before = {n: streamlit_config.get_option(n) for n in names}
+    try:
+        streamlit_config.set_option("client.toolbarMode", "auto")
+        streamlit_config.set_option("browser.gatherUsageStats", True)
+        with Billsim.open(tmp_path / "s.duckdb") as app:
+            server_asgi(app, workbench=True)
+        assert streamlit_config.get_option("client.toolbarMode") == "minimal"
+        assert streamlit_config.get_option("browser.gatherUsageStats") is False
+    finally:
+        for n, v in before.items():
+            streamlit_config.set_option(n, v)
+
+
 def test_an_api_path_streamlit_would_refuse_gets_the_apis_json_error(tmp_path):
     """Streamlit's path check answered a bare text "Bad Request" (no code, no content type) to an API path holding
     %00 or an encoded `..`: the API's requests go to the API's app, which answers with its JSON error shape."""

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import pytest
 
+from engine.cli import build_parser
 from engine.errors import ScenarioError, ValidationError
 from engine.money import MONEY_LIMIT
-from engine.service.requests import CreditNoteItemRequest, CreditNoteRequest, parse, typed_amount
+from engine.service.requests import CreditNoteItemRequest, CreditNoteRequest, parse, typed_amount, whole_number
 from engine.whatif.scenarios import parse_scenario
 
 NOT_ASCII = ["١٢", "١٢.٥٠", "١,٢٣٤.٥", "12.٥", "１２", "१२", "۱۲"]
@@ -102,3 +103,49 @@ def _in_ascii(value):
     if isinstance(value, str):
         return "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in value)
     return value
+
+
+# --- whole numbers a person types (requests.whole_number: the CLI's counts, the workbench's quantity, the CSV's) ----
+
+
+@pytest.mark.parametrize(("typed", "number"), [("12", 12), (" 12 ", 12), ("-3", -3), ("+7", 7), ("0", 0)])
+def test_a_typed_whole_number_in_ascii_digits_is_read(typed, number):
+    assert whole_number(typed) == number
+
+
+@pytest.mark.parametrize("typed", [*NOT_ASCII, "1_000", "1 000", "12.0", "1e3", "", "+", "0x10"])
+def test_a_typed_whole_number_in_other_digits_or_with_separators_is_not_one(typed):
+    assert whole_number(typed) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["credit-note", "list", "--limit", "١٢"],
+        ["credit-note", "list", "--offset", "1_000"],
+        ["init", "--contracts", "１２"],
+        ["init", "--seed", "१२"],
+        ["generate", "K1", "--customer", "C1", "--from", "2026-03-01", "--to", "2026-03-31",
+         "--billing-cycle-start-day", "١"],
+        ["credit-note", "create", "INV", "--reason", "other", "--line", "١=5"],
+        ["serve", "--port", "8_000"],
+        ["--wait", "١", "balances"],
+    ],
+)  # fmt: skip
+def test_the_clis_whole_numbers_are_ascii_digits_else_a_usage_error_naming_the_option(argv, capsys):
+    """int() alone read '١٢' as 12 and '1_000' as 1000 (float() the same for --wait): exit 2, the option named."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    option = next((a for a in reversed(argv) if a.startswith("--")), None)
+    assert f"argument {option}" in line and ("not a whole number" in line or "not LINE_NO=AMOUNT" in line
+                                              or "not a number of seconds" in line), line  # fmt: skip
+
+
+def test_the_clis_whole_numbers_in_ascii_digits_are_taken():
+    args = build_parser().parse_args(["credit-note", "list", "--limit", " 12 ", "--offset", "+3"])
+    assert (args.limit, args.offset) == (12, 3)
+    assert build_parser().parse_args(["credit-note", "create", "INV", "--reason", "other", "--line", "2=5"]).line == [
+        (2, Decimal(5))
+    ]

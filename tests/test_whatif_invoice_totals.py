@@ -158,3 +158,22 @@ def test_a_coupon_changes_label_names_its_terms():
         "coupon NEW10 (10 % off, forever) on KA-2 from 2026-03-01",
         "coupon F (€2.00 off, recurring 3 cycles, Hosting only) on contracts with Hosting from 2026-03-01",
     ]
+
+
+def test_coupons_are_named_as_coupons_in_the_rows_by_product(adjustments):
+    """A trial read "Loyalty 5 %" among the products of "Change by product": a coupon's row says it is one."""
+    sim = run_simulation(adjustments, parse_scenario({"name": "x", "changes": [COUPON]}), FROM, TO)
+    coupons = set(sim.rows.loc[sim.rows["kind"] == "coupon", "product"])
+    assert "New 10 %" in coupons
+    products = set(sim.by_product()["product"])
+    assert {f"Coupon: {name}" for name in coupons} <= products
+    assert not coupons & products
+    assert set(sim.rows.loc[sim.rows["kind"] != "coupon", "product"].dropna()) <= products
+
+
+def test_a_long_churn_list_is_labelled_with_how_many_more_it_holds():
+    """ "churn K-1, K-2, K-3 +375" read as a change of +375."""
+    ids = [f"K-{i}" for i in range(1, 379)]
+    assert parse_scenario({"name": "x", "changes": [{"type": "churn", "contract_ids": ids}]}).labels() == [
+        "churn K-1, K-2, K-3 and 375 more"
+    ]

@@ -145,7 +145,7 @@ def months_table(months: pd.DataFrame, cur: str) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "month": [str(v) for v in part["month"]],
+            "month": list(part["month"]),  # dates: the table shows them as the chart does (MONTH_COLUMN)
             "before tax, baseline": m("baseline"),
             "before tax, scenario": m("scenario"),
             "coupons, baseline": m("discount_baseline"),

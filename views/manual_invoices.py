@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from decimal import Decimal
 
 import pandas as pd
@@ -66,11 +65,11 @@ def _editor_rows(edits: dict | None) -> list[dict]:
 
 
 def _quantity(text: str, row: int) -> int:
-    """A line's quantity: a whole number in ASCII digits, 1 or more (a DayZero line item's quantity); int() alone
-    would read '١٢' as 12 and '1_000' as 1000."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
+    """A line's quantity: a whole number by the rule of every typed whole number (requests.whole_number: ASCII
+    digits; int() alone would read '١٢' as 12 and '1_000' as 1000), 1 or more (a DayZero line item's quantity)."""
+    quantity = requests.whole_number(text)
+    if quantity is None:
         raise ValidationError(f"line {row}: quantity {text!r} is not a whole number (write e.g. 3)")
-    quantity = int(text)
     if quantity < 1:
         raise ValidationError(f"line {row}: quantity must be 1 or more")
     return quantity

@@ -51,13 +51,15 @@ TYPES = {
     "coupon": "Coupon",
     "tax": "Tax rate",
 }
-BUILD_WHERE, RUN_WHERE = "scn_build", "scn_run"  # where each action's outcome is shown: under its button
+BUILD_WHERE, RUN_WHERE, SAVE_WHERE = "scn_build", "scn_run", "scn_saving"  # each action's outcome: under its button
 
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
 today = dt.date.today()
 this_month = today.replace(day=1)
 default_from = this_month.replace(year=this_month.year - 1)
+ss.setdefault("scn_from", default_from)  # the range's widgets take their value from here (a saved scenario's range)
+ss.setdefault("scn_to", this_month - dt.timedelta(days=1))
 st.title("What-if scenarios")
 st.caption(
     "Changes applied on top of the stored data, never to it: every cycle starting in the range is "
@@ -152,11 +154,25 @@ def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
 
 def _changes_to_run() -> list[dict]:
     """The changes a run bills: those added, or (none added yet) the change the form shows, so a pre-filled
-    change is never silently left out."""
-    return ss["scn_changes"] or [_change_from_widgets()]
+    change is never silently left out. A scenario loaded or uploaded runs as it is, even with no change: the form
+    may still show a change the user never meant for it."""
+    if ss["scn_changes"] or ss.get("scn_loaded"):
+        return ss["scn_changes"]
+    return [_change_from_widgets()]
+
+
+def _range_refusal() -> str | None:
+    """The range in the page's own words when it ends before it starts (the service says it for other callers)."""
+    start, end = ss.get("scn_from"), ss.get("scn_to")
+    if start and end and end < start:
+        return f"“through” ({end}) is before “Cycles starting from” ({start})"
+    return None
 
 
 def _request_run() -> None:
+    if refusal := _range_refusal():
+        flash("error", f"Scenario refused: {refusal}", RUN_WHERE)
+        return
     changes = _changes_to_run()
     if missing := next(filter(None, map(missing_in_coupon, changes)), None):
         flash("error", f"Scenario refused: {missing}", RUN_WHERE)
@@ -173,6 +189,7 @@ def _request_run() -> None:
 
 def _remove_change(i: int) -> None:
     ss["scn_changes"] = [c for j, c in enumerate(ss["scn_changes"]) if j != i]
+    ss.pop("scn_loaded", None)  # the list is being built again: an empty one runs the change the form shows
     clear_feedback()
 
 
@@ -180,18 +197,43 @@ def _use(scenario) -> None:
     """A scenario loaded or uploaded into the builder (a refusal shown before is no longer this page's state)."""
     ss["scn_name"] = scenario.name
     ss["scn_changes"] = [c.model_dump(mode="json") for c in scenario.changes]
+    ss["scn_loaded"] = True
+    ss.pop("scn_replace", None)
     clear_feedback()
 
 
 def _load(name: str, run: bool = False) -> None:
-    """A saved scenario into the builder (and run it); one deleted meanwhile (another tab) is said so."""
+    """A saved scenario into the builder with the range it was saved with (and run it); one deleted meanwhile
+    (another tab) is said so."""
     try:
-        _use(whatif.load(session(), name))
+        saved = whatif.load(session(), name)
     except BillsimError as exc:
         flash("error", str(exc))
         return
+    _use(saved.scenario)
+    if saved.from_date is not None:
+        ss["scn_from"], ss["scn_to"] = saved.from_date, saved.to_date
     if run:
         ss["scn_run_requested"] = True
+
+
+def _save(replace: bool = False) -> None:
+    """Save the scenario with the page's range. A name already saved is refused and the page offers to replace it
+    (`scn_replace`): saving never overwrites another scenario unasked."""
+    scenario = _scenario()
+    start, end = ss.get("scn_from"), ss.get("scn_to")
+    ss.pop("scn_replace", None)
+
+    def work() -> str:
+        try:
+            done = whatif.save(session(), scenario, start, end, replace=replace)
+        except BillsimError as exc:
+            if exc.code == "scenario_exists":
+                ss["scn_replace"] = scenario.name
+            raise
+        return f"{'Replaced' if replace else 'Saved'} {done['name']!r} (cycles from {start} through {end})."
+
+    run_action(("scn_save", whatif.scenario_json(scenario), start, end, replace), "Save", work, where=SAVE_WHERE)
 
 
 def _upload() -> None:
@@ -249,7 +291,9 @@ with left:
         c1, c2 = st.columns([4, 1])
         c1.markdown(f"{i + 1}. {_scenario([change]).changes[0].label()}")
         c2.button("✕", key=f"scn_remove_{i}", help="Remove this change", on_click=_remove_change, args=(i,))
-    if not ss["scn_changes"]:
+    if not ss["scn_changes"] and ss.get("scn_loaded"):
+        st.caption("The scenario loaded has no change: add one above (**Run scenario** runs the scenario as listed).")
+    elif not ss["scn_changes"]:
         st.caption("No change added yet: **Run scenario** runs the change shown above (it is added when run).")
 
 with right:
@@ -264,15 +308,10 @@ with right:
     )
     st.subheader("Saved scenarios")
 
-    def _save() -> None:
-        scenario = _scenario()
-        run_action(
-            ("scn_save", whatif.scenario_json(scenario)),
-            "Save",
-            lambda: f"Saved {whatif.save(session(), scenario)['name']!r}.",
-        )
-
-    st.button("Save this scenario", on_click=_save, key="scn_save")
+    st.button("Save this scenario", on_click=_save, key="scn_save", help="with the range of cycles below")
+    if ss.get("scn_replace") and ss["scn_replace"] == (ss["scn_name"].strip() or "What-if"):
+        st.button(f"Replace the saved {ss['scn_replace']!r}", key="scn_replace_it", on_click=_save, args=(True,))
+    show_flash(SAVE_WHERE)
     saved = whatif.saved(reader())
     if saved:
         by_name = {s["name"]: s for s in saved}
@@ -282,7 +321,9 @@ with right:
             key="scn_saved",
             format_func=lambda n: f"{n} · {len(by_name[n]['changes'])} change(s)",
         )
-        st.caption("; ".join(by_name[name]["changes"]) or "no change")
+        held = by_name[name]
+        kept_range = f" · cycles from {held['from_date']} through {held['to_date']}" if held["from_date"] else ""
+        st.caption(("; ".join(held["changes"]) or "no change") + kept_range)
         b1, b2, b3 = st.columns(3)
         b1.button("Load", key="scn_load", on_click=_load, args=(name,))
         b2.button("Re-run", key="scn_rerun", on_click=_load, args=(name,), kwargs={"run": True})
@@ -302,8 +343,8 @@ with right:
 # --- running it -----------------------------------------------------------------------------------
 
 c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
-from_date = c1.date_input("Cycles starting from", value=default_from, key="scn_from", format=DATE_FORMAT)
-to_date = c2.date_input("through", value=this_month - dt.timedelta(days=1), key="scn_to", format=DATE_FORMAT)
+from_date = c1.date_input("Cycles starting from", key="scn_from", format=DATE_FORMAT)
+to_date = c2.date_input("through", key="scn_to", format=DATE_FORMAT)
 c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:", on_click=_request_run)
 show_flash(RUN_WHERE)
 
@@ -517,7 +558,13 @@ def _show(result: dict) -> None:
     customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
     with st.expander("Tables: by product (before tax), by month"):
         st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
-        st.dataframe(months_table(effects["months"], cur), hide_index=True, placeholder="", key="scn_months")
+        st.dataframe(
+            months_table(effects["months"], cur),
+            hide_index=True,
+            placeholder="",
+            key="scn_months",
+            column_config={"month": st.column_config.DateColumn("month", format="MMM YYYY")},  # "Nov 2026"
+        )
 
 
 if ss.get("scn_result"):

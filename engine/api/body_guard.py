@@ -1,21 +1,24 @@
 """Every request body is read whole, bounded, and checked before a route sees it (hostile input is normal input):
 
     more than REQUEST_BODY_MAX bytes                     413 request_too_large
-    JSON with NaN, Infinity or -Infinity                 400 invalid_json   (not JSON; Python's parser takes them)
-    JSON text with an unpaired surrogate ("\\ud800")      400 invalid_json   (not storable text)
-    JSON nested deeper than Python can read              400 invalid_json
+    not valid JSON: malformed, NaN / Infinity (which     422 validation_error, the seeds' HTTPValidationError
+    Python's parser takes), a text with an unpaired          with one `detail` of type `json_invalid`, as FastAPI
+    surrogate ("\\ud800"), nested deeper than 64 levels     (the seeds' own servers) answers a malformed body
 
-Anything else malformed is the route's 422. Over /mcp the same checks hold (it is served by the same app).
+ONE rule for "the body is not valid JSON", answered here for every path (the API's routes and /mcp, served by the
+same app): a route never sees such a body, so no route answers it otherwise.
 """
 
 from __future__ import annotations
 
 import json
 
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from ..service.limits import REQUEST_BODY_MAX
+from .errors import validation_response
 
 _METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MAX_DEPTH = 64
@@ -52,18 +55,32 @@ def _bad_text(value, depth: int = 0) -> str | None:
     return None
 
 
-def check_json(body: bytes) -> str | None:
-    """Why `body` (sent as JSON) is refused before any route reads it; None when it is JSON a route may read
-    (or not JSON at all: the route answers that with its 422)."""
+def check_json(body: bytes) -> tuple[int | None, str] | None:
+    """Why `body` (sent as JSON) is not valid JSON, as (the character where it went wrong, when known; the reason);
+    None when it is JSON a route may read."""
     try:
         parsed = json.loads(body, parse_constant=_reject_constant)
     except RecursionError:
-        return f"nested deeper than {_MAX_DEPTH} levels"
-    except ValueError as exc:
-        if "is not a JSON number" in str(exc):
-            return str(exc)
-        return None  # not JSON: the route's own 422
-    return _bad_text(parsed)
+        return None, f"nested deeper than {_MAX_DEPTH} levels"
+    except json.JSONDecodeError as exc:
+        return exc.pos, exc.msg
+    except ValueError as exc:  # a constant refused (NaN, Infinity), or bytes that are not UTF-8, -16 or -32 text
+        return None, str(exc)
+    why = _bad_text(parsed)
+    return None if why is None else (None, why)
+
+
+def not_json_response(position: int | None, why: str) -> JSONResponse:
+    """422 `validation_error`: the seeds' HTTPValidationError, worded as every refused request is
+    (`invalid request: the request body is not valid JSON (at character 1): …`)."""
+    error = {
+        "type": "json_invalid",
+        "loc": ("body",) if position is None else ("body", position),
+        "msg": "JSON decode error",
+        "input": {},
+        "ctx": {"error": why},
+    }
+    return validation_response(RequestValidationError([error]))
 
 
 class BodyGuard:
@@ -98,11 +115,9 @@ class BodyGuard:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body:
-            why = check_json(body)
-            if why:
-                await _refuse(400, "invalid_json", f"the request body is not acceptable JSON: {why}")(
-                    scope, receive, send
-                )
+            problem = check_json(body)
+            if problem:
+                await not_json_response(*problem)(scope, receive, send)
                 return
         sent = False
 

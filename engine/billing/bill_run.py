@@ -26,6 +26,7 @@ import duckdb
 import pydantic
 
 from ..db import retry_write_conflicts, transaction
+from ..errors import BillsimError
 from ..models import BillRunReport, CurrencyTotals, FailedContract
 from ..money import to_major
 from ..progress import Progress, no_progress
@@ -41,7 +42,7 @@ from .invoice_store import rows_as_dicts
 from .invoices import persist_rated, record_drafted
 from .lifecycle import finalize_invoices_tx
 from .manual_invoices import draft_recurring_tx
-from .run_dates import check_run_dates
+from .run_dates import check_run_drafts, refused_for_dates
 
 log = logging.getLogger("billsim.engine")
 
@@ -96,7 +97,6 @@ def claim_run(
     Pass the claim to `bill_run(…, claimed=)`; one never given to it is let go with `release_run`."""
     check_period_date(period_date, "period date")
     scope = Scope.of(contract_ids, customer_ids, business_id)
-    check_run_dates(con, period_date, scope, catch_up=catch_up)  # before the run is recorded: nothing written
     scope_json = json.dumps(stored_scope(scope, catch_up), sort_keys=True)
     return _start_run(
         con, period_date, scope_json, include_delayed_charges, finalize, resolve_actor(requested_by), run_id
@@ -237,6 +237,8 @@ def _run_once(
         )
         # the recurring templates' periods due by the date, of the scope's customers (none for named contracts)
         recurring = draft_recurring_tx(con, period_date, scope=scope, run_id=run_id)
+        # no draft dated after 2199-12-31, of the drafts just made (in this transaction: rolled back if refused)
+        check_run_drafts(con, run_id, period_date)
         swept, pending = 0, []
         if include:
             progress(0.75, "sweeping delayed charges")
@@ -382,8 +384,6 @@ def bill_run(
     t0 = time.perf_counter()
     check_period_date(period_date, "period date")
     scope = Scope.of(contract_ids, customer_ids, business_id)  # the one place a run's scope is spelled out
-    if claimed is None:  # a claim was checked when it was made (claim_run)
-        check_run_dates(con, period_date, scope, catch_up=catch_up)  # before the run is recorded: nothing written
     stored = stored_scope(scope, catch_up)
     scope_json = json.dumps(stored, sort_keys=True)
     progress(0.0, "starting bill run")
@@ -402,6 +402,10 @@ def bill_run(
             requested_by,
             claim.resumed,
         )
+    except BillsimError as exc:
+        if refused_for_dates(exc):  # refused whole: its transaction rolled back, and no run is left 'running'
+            con.execute("DELETE FROM bill_runs WHERE run_id = ? AND status = 'running'", [run_id])
+        raise
     finally:
         release_run(run_id)
     progress(1.0, "done")

@@ -533,17 +533,3 @@ def batch_create(
             results.append(ManualBatchItem(index=index, ok=True, invoice=load_invoice(con, out), code=code, error=note))
     ok = sum(r.ok for r in results)
     return ManualBatchResult(results=results, created=ok, failed=len(results) - ok)
-
-
-def recurring_periods_to_draft(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, scope: Scope | None = None
-) -> list[tuple[str, dt.date, dt.date, dt.date]]:
-    """(template_id, period_start, period_end, due_date) of every period a bill run of `as_of` with this scope would
-    draft (draft_recurring_tx), nothing written: what the run's date bound is checked on (run_dates.py)."""
-    terms = {r[0]: r[5] for r in _templates_in_scope(con, scope)}
-    if not terms:
-        return []
-    return [
-        (template_id, start, end, start + dt.timedelta(days=terms[template_id]))
-        for template_id, start, end in _template_periods(con, as_of, list(terms), missing_only=True)
-    ]

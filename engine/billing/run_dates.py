@@ -5,7 +5,9 @@ its period (start and end), its bill-for date and its due date. A run of a perio
 D (ending at most a year after), billed for by the day after its end and due up to 3,650 days later (the longest
 payment terms); with catch-up also the missed cycles before D; and the recurring templates' periods starting by D.
 So a run of D up to LAST_SAFE_RUN_DATE stays within the bound whatever it drafts (no query); a later one is checked
-on the cycles it would draft and refused whole, before anything is written (no run row, no invoice), naming the
+inside the run's own transaction, on the drafts it made there (check_run_drafts: of the contracts in scope as that
+transaction sees them, only those with something to bill, recurring periods too), and refused whole: the
+transaction is rolled back (no invoice) and the run's row removed (bill_run: no run left 'running'), naming the
 contracts (or templates) whose invoice would leave the bound. The draft of one contract's cycle (`billsim draft`,
 generate-period-invoices, Zenskar generate_invoice) is refused the same way (check_cycle_dates); a preview, which
 stores nothing, still shows the cycle's dates.
@@ -20,9 +22,6 @@ import duckdb
 from ..errors import ValidationError
 from ..limits import LAST_DATE
 from ..models import BillingCycle
-from ..rating.targets import cycles_of_date_sql, missed_cycles_sql
-from ..scope import Scope
-from .manual_invoices import recurring_periods_to_draft
 
 LONGEST_TERMS_DAYS = 3650  # payment_terms_days: the import rule's bound and a recurring template's
 # a cycle containing D ends by D + 365 and is billed for by the day after; then its payment terms
@@ -31,49 +30,41 @@ SHOWN = 5  # contracts named in the refusal
 CODE = "draft_dates_out_of_range"
 
 
-def _cycles_beyond(con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope, catch_up: bool) -> list[tuple]:
-    """(contract_id, period_start, period_end, due_date) of the cycles the run would draft with a date beyond
-    LAST_DATE (those of the date, and with catch-up the missed ones), not yet invoiced; the first SHOWN and a count."""
-    cycles, params = cycles_of_date_sql(period_date, scope)
-    columns = "contract_id, period_start, period_end, bill_for_date, due_date"
-    parts = [f"SELECT {columns} FROM ({cycles})"]  # noqa: S608 (cycle SQL built by the engine; values bound)
-    if catch_up:
-        missed, missed_params = missed_cycles_sql(period_date, scope)
-        parts.append(f"SELECT {columns} FROM ({missed})")  # noqa: S608 (cycle SQL built by the engine; values bound)
-        params = [*params, *missed_params]
-    return con.execute(
-        f"""SELECT contract_id, period_start, period_end, due_date, count(*) OVER () AS n
-            FROM ({" UNION ALL ".join(parts)}) t
-            ANTI JOIN main.invoice_cycle_claims cl
-                   ON cl.contract_id = t.contract_id AND cl.period_start = t.period_start
-            WHERE t.period_start <= t.period_end AND greatest(t.period_end, t.bill_for_date, t.due_date) > ?
-            ORDER BY contract_id, period_start LIMIT ?""",  # noqa: S608 (cycle SQL built by the engine; values bound)
-        [*params, LAST_DATE, SHOWN],
-    ).fetchall()
-
-
-def check_run_dates(
-    con: duckdb.DuckDBPyConnection, period_date: dt.date, scope: Scope, *, catch_up: bool = False
-) -> None:
-    """ValidationError (code draft_dates_out_of_range) when an invoice the run of `period_date` would draft carries a
-    date after LAST_DATE (see module doc); nothing is read for a date up to LAST_SAFE_RUN_DATE."""
+def check_run_drafts(con: duckdb.DuckDBPyConnection, run_id: str, period_date: dt.date) -> None:
+    """ValidationError (code draft_dates_out_of_range) when a draft the run `run_id` made in the caller's transaction
+    (not committed yet: the caller rolls it back) carries a date after LAST_DATE; nothing is read for a run of a date
+    up to LAST_SAFE_RUN_DATE."""
     if period_date <= LAST_SAFE_RUN_DATE:
         return
-    cycles = _cycles_beyond(con, period_date, scope, catch_up)
-    templates = [p for p in recurring_periods_to_draft(con, period_date, scope) if max(p[2], p[3]) > LAST_DATE]
-    if not cycles and not templates:
+    beyond = con.execute(
+        """SELECT contract_id, recurring_template_id, period_start, period_end, due_date, count(*) OVER () AS n
+           FROM invoices
+           WHERE run_id = ? AND greatest(period_end, bill_for_date, due_date) > ?
+           ORDER BY recurring_template_id NULLS FIRST, contract_id, recurring_template_id, period_start
+           LIMIT ?""",
+        [run_id, LAST_DATE, SHOWN],
+    ).fetchall()
+    if not beyond:
         return
-    named = [f"contract {cid} (cycle {start} .. {end}, due {due})" for cid, start, end, due, _ in cycles] + [
-        f"recurring template {tid} (period {start} .. {end}, due {due})" for tid, start, end, due in templates
+    named = [
+        f"contract {contract} (cycle {start} .. {end}, due {due})"
+        if template is None
+        else f"recurring template {template} (period {start} .. {end}, due {due})"
+        for contract, template, start, end, due, _ in beyond
     ]
-    count = (cycles[0][4] if cycles else 0) + len(templates)
+    count = beyond[0][5]
     more = f" and {count - SHOWN:,} more" if count > SHOWN else ""
     raise ValidationError(
         f"a bill run of {period_date} would draft {count:,} invoice(s) dated after {LAST_DATE}, the last date "
-        f"accepted: {', '.join(named[:SHOWN])}{more}; nothing was run. Run an earlier period date (every run up to "
+        f"accepted: {', '.join(named)}{more}; nothing was run. Run an earlier period date (every run up to "
         f"{LAST_SAFE_RUN_DATE} stays within it, whatever the contracts' payment terms)",
         code=CODE,
     )
+
+
+def refused_for_dates(exc: BaseException) -> bool:
+    """Whether `exc` is check_run_drafts' refusal."""
+    return isinstance(exc, ValidationError) and exc.code == CODE
 
 
 def check_cycle_dates(cycle: BillingCycle) -> None:

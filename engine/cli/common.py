@@ -50,25 +50,28 @@ def _amount(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _whole(text: str) -> int:
+    """A whole number by the application layer's rule for typed whole numbers (ASCII digits, an optional sign):
+    int() alone would read '١٢' as 12 and '1_000' as 1000. argparse names the option in its usage error (exit 2)."""
+    value = requests.whole_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r} (ASCII digits, e.g. 12)")
+    return value
+
+
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"cannot be negative: {value}")
     return value
 
 
 def _seconds(text: str) -> float:
-    # a waiting time, not money: a float is fine here
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
-    return value
+    """A waiting time in plain ASCII digits (float() alone reads '١٢', '1_0', '1e3' and 'inf')."""
+    value = requests.plain_decimal(text)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r} (ASCII digits, e.g. 2.5)")
+    return float(value)  # a waiting time, not money: a float is fine here
 
 
 def json_data(value):

@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from ..service import credit_notes
+from ..service import credit_notes, requests
 from .common import INVOICE_HELP, Context, _amount, _count, _Parser
 
 
 def _line(text: str) -> tuple[int, Decimal]:
     """LINE_NO=AMOUNT, e.g. 2=12.50 (major units before tax)."""
     number, sep, amount = text.partition("=")
-    try:
-        line_no = int(number)
-    except ValueError:
-        line_no = None
+    line_no = requests.whole_number(number)  # ASCII digits: int() alone reads '١٢' as 12
     if not sep or line_no is None:
         raise argparse.ArgumentTypeError(f"not LINE_NO=AMOUNT: {text!r} (e.g. 2=12.50)")
     return line_no, _amount(amount)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 from ..service import ImportProblems, bill_runs, contracts, invoices, ledger, lifecycle, reads
-from .common import INVOICE_HELP, Context, _amount, _count, _date
+from .common import INVOICE_HELP, Context, _amount, _count, _date, _whole
 
 
 def cmd_init(args, ctx: Context) -> int:
@@ -152,7 +152,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--demo", action="store_true")
     s.add_argument("--contracts", type=_count, default=50)
     s.add_argument("--usage-rows", type=_count, default=None)
-    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--seed", type=_whole, default=7)
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("import", help="import a data folder of CSV files (all-or-nothing)")
@@ -163,7 +163,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", required=True)
     s.add_argument("--contracts", type=_count, default=50)
     s.add_argument("--usage-rows", type=_count, default=None)
-    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--seed", type=_whole, default=7)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("cycles", help="print a contract's billing cycles overlapping [from, to] as CSV")

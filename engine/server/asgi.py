@@ -53,6 +53,10 @@ def server_asgi(billsim: Billsim, *, workbench: bool = True, log_level: str | No
     # on every load ("Can't pickle <class 'engine.models.Invoice'>: it's not the same object") until a restart,
     # and its inotify queue overflowed into the log.
     streamlit_config.set_option("server.fileWatcherType", "none", where_defined="billsim serve")
+    # .streamlit/config.toml says the same, but Streamlit reads it from the working directory: a server started
+    # elsewhere showed Streamlit's "Deploy" button and would send usage statistics.
+    streamlit_config.set_option("client.toolbarMode", "minimal", where_defined="billsim serve")
+    streamlit_config.set_option("browser.gatherUsageStats", False, where_defined="billsim serve")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

@@ -111,6 +111,25 @@ def typed_amount(text: str, what: str = "amount") -> Decimal:
         raise ValidationError(f"{what}: {exc}") from None
 
 
+# A whole number a person types or uploads (the CLI's counts, a manual invoice's quantity, a batch CSV's integer minor
+# units): ASCII digits with an optional sign, spaces around ignored as for typed amounts; int() alone also reads '١٢'
+# (Arabic-Indic) as 12 and '1_000' as 1000.
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def plain_decimal(text: str) -> Decimal | None:
+    """`text` as a decimal in plain ASCII digits (no exponent, no grouping, spaces around ignored), or None; what
+    is not money (a waiting time) by the digits rule of every amount."""
+    plain = text.strip()
+    return Decimal(plain) if _PLAIN_DECIMAL.fullmatch(plain) else None
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number by the rule of every typed whole number, or None when it is not one."""
+    plain = text.strip()
+    return int(plain) if _WHOLE.fullmatch(plain) else None
+
+
 def _positive(value: Decimal) -> Decimal:
     if value <= 0:
         raise ValueError(f"must be more than 0, got {value}")

@@ -9,7 +9,6 @@ else is checked by the engine's models, once, as for the workbench and the HTTP 
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,13 +18,7 @@ from ..errors import ValidationError
 from ..models import ManualInvoiceRequest
 from ..text_files import read_request_text
 from ..validation_text import problems_text
-
-_WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits: Python's int() also reads '١٢٥٠' as 1250, and '1_250'
-
-
-def _whole(text: str) -> int | None:
-    """A whole number written in ASCII digits (an optional sign), or None."""
-    return int(text) if _WHOLE.fullmatch(text) else None
+from .requests import whole_number
 
 
 def _line(item):
@@ -136,7 +129,7 @@ def batch_from_csv(text: str, *, include_delayed_charges: bool = False, finalize
         for column in _REQUIRED_CSV:
             if not row.get(column):
                 raise ValidationError(f"line {n}: {column} is empty")
-        price, quantity = _whole(row["unit_price"]), _whole(row.get("quantity") or "1")
+        price, quantity = whole_number(row["unit_price"]), whole_number(row.get("quantity") or "1")
         if price is None or quantity is None:
             raise ValidationError(
                 f"line {n}: unit_price (integer minor units, e.g. 1250 for 12.50) and quantity must be whole numbers"

@@ -17,16 +17,13 @@ from ..errors import ScenarioError
 from ..limits import MAX_WATERFALL_CHANGES
 from ..progress import Progress
 from ..rating.pricing import tiered_models
+from ..whatif.saved import SavedScenario, delete_scenario, get_saved_scenario, list_scenarios, save_scenario
 from ..whatif.scenarios import (
     Scenario,
     Simulation,
-    delete_scenario,
-    get_scenario,
-    list_scenarios,
     load_scenario,
     parse_scenario,
     run_simulation,
-    save_scenario,
     scenario_choices,
     scenario_json,
     simulate,
@@ -40,8 +37,8 @@ from .session import Session
 
 
 def scenario_of(data: dict | str | bytes | Scenario, origin: str = "scenario") -> Scenario:
-    """A Scenario from its JSON text, or an already parsed dict (a float in it is read as the decimal it prints
-    as; a non-finite number is refused)."""
+    """A Scenario from its JSON text, or an already parsed dict: its numbers are integers or decimal strings (a
+    float, a JSON number with a fraction or an exponent, is refused: scenario_error)."""
     if isinstance(data, Scenario):
         return data
     return parse_scenario(data, origin=origin)
@@ -65,12 +62,11 @@ def _scope(s: Session, contract_ids: list[str] | None) -> tuple[list[str] | None
     return (contract_ids if contract_ids is not None else mine), mine
 
 
-def simulate_request(s: Session, request: SimulateRequest | dict, *, scenario_raw=None) -> dict:
+def simulate_request(s: Session, request: SimulateRequest | dict) -> dict:
     """Bill every cycle of the caller's contracts (or those named) starting in [from_date, to_date] twice, as
-    stored and with the scenario's changes; totals per currency as decimal strings (major units).
-    `scenario_raw`: the scenario as it came (e.g. re-read from the request body with exact decimals)."""
+    stored and with the scenario's changes; totals per currency as decimal strings (major units)."""
     req = parse(SimulateRequest, request)
-    scenario = scenario_of(req.scenario if scenario_raw is None else scenario_raw)
+    scenario = scenario_of(req.scenario)
     ids, within = _scope(s, req.contract_ids)
     with s.cursor() as cur:
         return simulate(cur, scenario, req.from_date, req.to_date, contract_ids=ids, within=within)
@@ -163,15 +159,26 @@ def saved(s: Session) -> list[dict]:
         return list_scenarios(cur)
 
 
-def save(s: Session, scenario: Scenario) -> dict:
+def save(
+    s: Session,
+    scenario: Scenario,
+    from_date: dt.date | None = None,
+    to_date: dt.date | None = None,
+    *,
+    replace: bool = False,
+) -> dict:
+    """Save a scenario with the range it is run over; a name already saved is `scenario_exists` unless `replace`."""
     tenancy.local_only(s.caller, "saved scenarios")
-    return s.transaction(lambda cur: save_scenario(cur, scenario))
+    if from_date is not None:
+        parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})  # the range's bounds
+    return s.transaction(lambda cur: save_scenario(cur, scenario, from_date, to_date, replace=replace))
 
 
-def load(s: Session, name: str) -> Scenario:
+def load(s: Session, name: str) -> SavedScenario:
+    """A saved scenario with its range (None where it was saved without one)."""
     tenancy.local_only(s.caller, "saved scenarios")
     with s.cursor() as cur:
-        return get_scenario(cur, name)
+        return get_saved_scenario(cur, name)
 
 
 def delete(s: Session, name: str) -> None:
@@ -181,6 +188,7 @@ def delete(s: Session, name: str) -> None:
 
 __all__ = [
     "Decimal",
+    "SavedScenario",
     "Scenario",
     "Simulation",
     "check",

@@ -14,13 +14,21 @@ import duckdb
 
 from ..billing.invoices import generate_invoice_tx
 from ..errors import CycleMismatchError, ValidationError
-from ..limits import LAST_DATE, check_date
+from ..limits import LAST_DATE, check_date, invalid_request
 from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
 from ..rating.cycles import billing_cycles, contract_window
+from .requests import whole_number
 
 DEFAULT_CYCLES_LIMIT = 12
 MAX_CYCLES_LIMIT = 500
 _UNIX_MAX = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _not_a_date(field: str, value: object) -> ValidationError:
+    """A date in none of the forms taken: refused as every request's field is (limits.invalid_request), whichever
+    front end and whichever tool or endpoint read it (MCP's dates, Zenskar's, `billsim generate`'s)."""
+    shown = value[:40] if isinstance(value, str) else value
+    return invalid_request(field, f"not a date: {shown!r} (use YYYY-MM-DD, an ISO-8601 date-time or UNIX seconds)")
 
 
 def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
@@ -32,23 +40,24 @@ def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, bool):
-        raise ValidationError(f"{field}: not a date: {value!r}")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        seconds = int(value)
+        raise _not_a_date(field, value)
+    # UNIX seconds as text are ASCII digits (requests.whole_number): int() alone would read '١٧٠٠٠٠٠٠٠٠' as seconds
+    seconds = value if isinstance(value, int) else whole_number(value) if isinstance(value, str) else None
+    if seconds is not None:
         if not 0 <= seconds <= _UNIX_MAX:
-            raise ValidationError(f"{field}: UNIX seconds out of range: {value!r}")
+            raise invalid_request(field, f"UNIX seconds out of range: {value!r}")
         return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
     if not isinstance(value, str):
-        raise ValidationError(f"{field}: not a date: {value!r}")
+        raise _not_a_date(field, value)
     text = value.strip()
+    if not text.isascii():  # a date's digits are ASCII too
+        raise _not_a_date(field, value)
     try:
         if len(text) == 10:
             return dt.date.fromisoformat(text)
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValidationError(
-            f"{field}: not a date: {value[:40]!r} (use YYYY-MM-DD, an ISO-8601 date-time or UNIX seconds)"
-        ) from None
+        raise _not_a_date(field, value) from None
     return (stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp).date()
 
 
@@ -80,7 +89,7 @@ def contract_cycles(
     so an assistant sees the cycles that can be invoiced now and the ones just before."""
     limit = DEFAULT_CYCLES_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_CYCLES_LIMIT:
-        raise ValidationError(f"limit must be between 1 and {MAX_CYCLES_LIMIT} (got {limit})")
+        raise invalid_request("limit", f"must be between 1 and {MAX_CYCLES_LIMIT} (got {limit})")
     for field, value in (("from_date", from_date), ("to_date", to_date)):
         if value is not None:
             check_date(value, field)
@@ -151,8 +160,8 @@ def generate_from_fields(
     if isinstance(billing_cycle_start_day, bool) or (
         billing_cycle_start_day is not None and not 1 <= billing_cycle_start_day <= 31
     ):
-        raise ValidationError(
-            f"billing_cycle_start_day must be a day of the month, 1-31 (got {billing_cycle_start_day})"
+        raise invalid_request(
+            "billing_cycle_start_day", f"must be a day of the month, 1-31 (got {billing_cycle_start_day})"
         )
     for field, value in dates.items():
         check_date(value, field)

@@ -36,16 +36,23 @@ MONEY_MAXIMUM = Decimal(MONEY_LIMIT) - Decimal(1).scaleb(-PRICE_DECIMALS)
 QTY_MAXIMUM = Decimal(10) ** QTY_MAX_DIGITS - Decimal(1).scaleb(-QTY_DECIMALS)
 
 
-def _ascii_digits(value):
-    """A number given as text is read in ASCII digits only: Python's Decimal reads '١٢' (Arabic-Indic) or '１２'
-    (fullwidth) as 12, a figure no one reads back as typed (the rule of every amount, engine/service/requests.py)."""
-    if isinstance(value, str) and not value.isascii():
+def _exact_number(value):
+    """A scenario's number as the rule of every amount given (engine/service/requests.py) has it: an integer, or a
+    decimal as text in ASCII digits; never a float. Python's Decimal reads '١٢' (Arabic-Indic), '１２' (fullwidth)
+    or '1_2' as 12, a figure no one reads back as typed; a JSON number with a fraction or an exponent (10.5, 1e1)
+    arrives as a float, already inexact (0.1 is not one tenth), and a non-finite one (NaN) as a float too."""
+    if isinstance(value, float):
+        raise ValueError(
+            f'give the number as a decimal string, e.g. "12.50" (a JSON number with a fraction or an exponent is '
+            f"inexact; got {value!r})"
+        )
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
         raise ValueError(f"not a plain decimal number: {value[:40]!r} (ASCII digits, e.g. 12.50)")
     return value
 
 
-# a scenario's numbers (percents, prices, fees, amounts, rates): a Decimal, in ASCII digits when given as text
-Number = Annotated[Decimal, BeforeValidator(_ascii_digits)]
+# a scenario's numbers (percents, prices, fees, amounts, rates): a Decimal from an integer or text, never a float
+Number = Annotated[Decimal, BeforeValidator(_exact_number)]
 
 
 def decimal_places(value: Decimal) -> int:
@@ -263,7 +270,8 @@ class ChurnChange(ChangeBase):
 
     def label(self) -> str:
         head = ", ".join(self.contract_ids[:3])
-        return f"churn {head}{f' +{len(self.contract_ids) - 3}' if len(self.contract_ids) > 3 else ''}"
+        more = len(self.contract_ids) - 3
+        return f"churn {head}{f' and {more:,} more' if more > 0 else ''}"
 
     def problems(self, known: KnownData) -> list[str]:
         unknown = known.unknown_contracts(self.contract_ids)

@@ -38,6 +38,7 @@ COMPARISON = "_scenario_comparison"
 ROW_ORDER = f"contract_id, period_start, {KIND_ORDER}, line_id"
 TRUE_UP = "minimum_commitment_true_up"
 TRUE_UP_LABEL = "Minimum commitment true-up"
+COUPON_LABEL = "Coupon: "  # before a coupon's name, in the rows by product
 
 
 BASELINE_TAX = "_scenario_baseline_tax"
@@ -218,7 +219,9 @@ def _sum_by(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _product_label(rows: pd.DataFrame) -> pd.Series:
-    return rows["product"].where(rows["product"].notna(), TRUE_UP_LABEL)
+    """A line's product; a true-up and a coupon (what it took, a negative amount) say what they are."""
+    labels = rows["product"].where(rows["product"].notna(), TRUE_UP_LABEL)
+    return labels.where(rows["kind"] != "coupon", COUPON_LABEL + labels)
 
 
 def revenue_by_month(rows: pd.DataFrame) -> pd.DataFrame:

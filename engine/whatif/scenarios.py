@@ -33,7 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import NotFoundError, ScenarioError, ValidationError
+from ..errors import ScenarioError, ValidationError
 from ..limits import MAX_NAME
 from ..money import to_major
 from ..progress import Progress, no_progress
@@ -77,15 +77,11 @@ __all__ = [
     "CHANGE_TYPES",
     "Scenario",
     "Simulation",
-    "delete_scenario",
     "delta_by_product",
-    "get_scenario",
-    "list_scenarios",
     "load_scenario",
     "parse_scenario",
     "revenue_by_month",
     "run_simulation",
-    "save_scenario",
     "scenario_choices",
     "scenario_json",
     "simulate",
@@ -120,11 +116,13 @@ class Scenario(BaseModel):
         return [c.label() for c in self.changes]
 
 
-def parse_scenario(data: dict | str | bytes, origin: str = "scenario") -> Scenario:
-    """A Scenario from JSON text or an already parsed dict; numbers are read as exact decimals."""
+def parse_scenario(data: dict | str | bytes, origin: str = "scenario", *, saved: bool = False) -> Scenario:
+    """A Scenario from JSON text or an already parsed dict. A number with a fraction or an exponent is refused
+    (changes.Number: decimals are given as strings, as a scenario is saved), except in a `saved` scenario's JSON,
+    the engine's own, read with such numbers as exact decimals so a scenario saved by any version loads."""
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data, parse_float=Decimal)
+            data = json.loads(data, parse_float=Decimal) if saved else json.loads(data)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{origin} is not valid JSON: {exc}") from None
     try:
@@ -484,39 +482,3 @@ def waterfall_by_change(
     known = validate_scenario(con, scenario, contract_ids)
     done = _rate_baseline_and_scenario(con, scenario, known.metrics, from_date, to_date, contract_ids, steps=True)
     return _waterfall_frame(scenario, done.steps)
-
-
-# --- saved scenarios ---------------------------------------------------------------------------------
-
-
-def save_scenario(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> dict:
-    """Save (or replace) a scenario under its name."""
-    saved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute(
-        "INSERT OR REPLACE INTO scenarios (name, body, saved_at) VALUES (?, ?, ?)",
-        [scenario.name, scenario_json(scenario), saved_at],
-    )
-    return {"name": scenario.name, "saved_at": saved_at, "changes": len(scenario.changes)}
-
-
-def list_scenarios(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Saved scenarios, most recently saved first: name, saved_at, changes (labels)."""
-    rows = con.execute("SELECT name, body, saved_at FROM scenarios ORDER BY saved_at DESC, name").fetchall()
-    out = []
-    for name, body, saved_at in rows:
-        scenario = parse_scenario(body, origin=f"saved scenario {name!r}")
-        out.append({"name": name, "saved_at": saved_at, "changes": scenario.labels()})
-    return out
-
-
-def get_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Scenario:
-    row = con.execute("SELECT body FROM scenarios WHERE name = ?", [name]).fetchone()
-    if row is None:
-        raise NotFoundError(f"no saved scenario {name!r}")
-    return parse_scenario(row[0], origin=f"saved scenario {name!r}")
-
-
-def delete_scenario(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    if con.execute("SELECT count(*) FROM scenarios WHERE name = ?", [name]).fetchone()[0] == 0:
-        raise NotFoundError(f"no saved scenario {name!r}")
-    con.execute("DELETE FROM scenarios WHERE name = ?", [name])

@@ -302,13 +302,19 @@ def test_a_date_outside_1900_to_2199_is_refused_everywhere(world, date):
 
 
 def test_a_run_whose_drafts_would_be_dated_after_2199_is_refused_everywhere_and_nothing_is_written(world):
-    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole before anything is
-    written (engine/billing/run_dates.py), by the HTTP API's background start (its claim) and the CLI's run."""
+    """A bill run of 2199-12-15 would draft K-SOUTH's December, due 2200-01-31: refused whole, in the run's own
+    transaction (engine/billing/run_dates.py): no invoice, and no run row left 'running'. The CLI's run says so at
+    once; the HTTP API's run, started in the background (202), reports it as the run's failure with the code."""
     before = world.count("SELECT count(*) FROM bill_runs"), world.count("SELECT count(*) FROM invoices")
-    http = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
-    assert (http.ok, http.status, http.code) == (False, 400, "draft_dates_out_of_range"), http
-    assert http.message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31")
-    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in http.message
+    started = world.post("biz-south", "/api/v1/bill-runs", {"period_date": "2199-12-15"})
+    assert started.status == 202, started
+    run_id = started.data["run_id"]
+    world.app.jobs.get(run_id).thread.join()
+    http = world.get("biz-south", f"/api/v1/bill-runs/{run_id}")
+    assert (http.data["status"], http.data["error"]["code"]) == ("failed", "draft_dates_out_of_range"), http
+    message = http.data["error"]["message"]
+    assert message.startswith("a bill run of 2199-12-15 would draft 1 invoice(s) dated after 2199-12-31"), message
+    assert "contract K-SOUTH (cycle 2199-12-01 .. 2199-12-31, due 2200-01-31)" in message
     code, out, err = world.cli("run", "--period-date", "2199-12-15", "--quiet")
     assert code == 2 and out == "", err
     (line,) = err.strip().splitlines()
@@ -345,22 +351,38 @@ def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, 
 
 
 @pytest.mark.parametrize(
-    "raw",
+    "raw, why",
     [
-        b'{"period_date": NaN}',
-        b'{"period_date": "2026-03-15", "x": Infinity}',
-        b'{"period_date": -Infinity}',
-        b'{"period_date": "\\ud800"}',
-        b'{"customer_id": "CUS-ACME", "line_items": [{"description": "\\udfff", "unit_price": 1}], '
-        b'"due_date": "2026-07-31"}',
+        (b"{not json", " (at character 1): Expecting property name enclosed in double quotes"),
+        (b'{"period_date": "2026-03-15",}', " (at character 29): Expecting property name enclosed in double quotes"),
+        (b'{"period_date": NaN}', ": NaN is not a JSON number"),
+        (b'{"period_date": "2026-03-15", "x": Infinity}', ": Infinity is not a JSON number"),
+        (b'{"period_date": -Infinity}', ": -Infinity is not a JSON number"),
+        (b'{"period_date": "\\ud800"}', ": a text holds an unpaired surrogate (not a character)"),
+        (
+            b'{"customer_id": "CUS-ACME", "line_items": [{"description": "\\udfff", "unit_price": 1}], '
+            b'"due_date": "2026-07-31"}',
+            ": a text holds an unpaired surrogate (not a character)",
+        ),
+        (b"[" * 100 + b"]" * 100, ": nested deeper than 64 levels"),
     ],
 )
-def test_non_finite_numbers_and_unpaired_surrogates_are_refused_before_any_route(world, raw):
-    """They crashed the 422 handler (a 500); over /mcp (the same app) too."""
+def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(world, raw, why):
+    """One rule for "the body is not valid JSON" (engine/api/body_guard.py), as the seeds' FastAPI servers answer a
+    malformed body: 422 validation_error with an HTTPValidationError `detail` of type json_invalid. NaN and an
+    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own; over /mcp (the same app)
+    too."""
     before = _invoices(world)
-    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/mcp"):
-        r = world.post("biz-north", path, raw=raw)
-        assert (r.status, r.code) == (400, "invalid_json"), (path, r)
+    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice", "/mcp"):
+        h = headers(world.tokens["north"], "biz-north")
+        r = world.http.post(path, content=raw, headers={**h, "Content-Type": "application/json"})
+        assert r.status_code == 422, (path, r.text)
+        body = r.json()
+        assert (body["success"], body["code"]) == (False, "validation_error"), (path, body)
+        assert body["message"] == f"invalid request: the request body is not valid JSON{why}", (path, body)
+        assert [(d["type"], d["loc"][0], d["msg"]) for d in body["detail"]] == [
+            ("json_invalid", "body", "JSON decode error")
+        ], body
     assert _invoices(world) == before
 
 
@@ -369,18 +391,37 @@ def test_a_request_body_beyond_the_bound_is_refused(world):
     assert (r.status, r.code) == (413, "request_too_large")
 
 
-@pytest.mark.parametrize("percent", ["1e308", "-1e308", "1e20"])
+@pytest.mark.parametrize("percent", ["1e308", "-1e308", "1e20", 10**20])
 def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent):
-    scenario = {"name": "x", "changes": [{"type": "price", "percent": float(percent)}]}
+    scenario = {"name": "x", "changes": [{"type": "price", "percent": percent}]}
     body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    raw = json.dumps(body).replace(json.dumps(float(percent)), percent).encode()
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", raw=raw)
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
     mcp = world.mcp("biz-north", "simulateScenario", body)
     path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario).replace(json.dumps(float(percent)), percent))
+    path.write_text(json.dumps(scenario))
     cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "percent must be" in http.message
+
+
+@pytest.mark.parametrize("number", ["10.5", "1e1", "-1E+1", "10.0", "0.1"])
+def test_a_what_if_number_given_as_a_json_number_with_a_fraction_or_an_exponent_is_refused_everywhere(
+    world, tmp_path, number
+):
+    """A scenario's decimals are strings, as every amount given over HTTP and MCP (docs/RULES.md "Digits are
+    ASCII"): a JSON 0.1 is already a float, not one tenth. The spec's example gives `"percent": 10` and
+    `"unit_price": "120.00"`; an integer stays welcome."""
+    text = '{"name": "x", "changes": [{"type": "price", "percent": NUMBER}]}'.replace("NUMBER", number)
+    raw = ('{"scenario": ' + text + ', "from_date": "2026-01-01", "to_date": "2026-03-31"}').encode()
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", raw=raw)
+    mcp = world.mcp("biz-north", "simulateScenario", json.loads(raw))
+    path = tmp_path / "scenario.json"
+    path.write_text(text)
+    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
+    assert http.message.startswith("scenario refused: change 1: percent: give the number as a decimal string"), http
+    as_text = {**json.loads(raw), "scenario": {"name": "x", "changes": [{"type": "price", "percent": number}]}}
+    assert world.post("biz-north", "/api/v1/scenarios/simulate", as_text).ok  # the same number as a string is taken
 
 
 @pytest.mark.parametrize(
@@ -717,6 +758,59 @@ def test_mcp_arguments_are_not_coerced_as_http_json_is_not(world, tool, args, na
     assert _invoices(world) == before
     if tool == "generateInvoice":  # the same body over HTTP: 422
         assert world.post("biz-north", "/invoices/generate_invoice", args).status == 422
+
+
+@pytest.mark.parametrize("seconds", ["١٧٧٢٣٢٣٢٠٠", "１７７２３２３２００", "1_772_323_200", "١٧٧٢٣٢٣٢٠٠ "])
+def test_zenskar_unix_seconds_as_text_are_ascii_digits_everywhere_and_nothing_is_drafted(world, seconds):
+    """int() read '١٧٧٢٣٢٣٢٠٠' (Arabic-Indic) as 1772323200, 2026-03-01: a date no one reads back as typed."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": seconds, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate",
+        "K-FLAT",
+        "--customer",
+        "CUS-ACME",
+        "--from",
+        seconds,
+        "--to",
+        "2026-03-31",
+        "--bill-for",
+        "2026-04-01",
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"invalid request: from_date: not a date: {seconds!r}"), http
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": seconds})
+    assert (cycles.ok, cycles.code, cycles.message) == (False, "validation_error", http.message)
+    assert _invoices(world) == before
+
+
+@pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01", "yesterday", "2026-03-01T25:00:00Z"])
+def test_an_impossible_date_is_an_invalid_request_in_the_same_words_everywhere(world, date):
+    """MCP's dates (and Zenskar's) are read in seed 002's forms by their own function; its refusal once lacked the
+    'invalid request:' of every other field refused (limits.invalid_request is the one wording)."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate", "K-FLAT", "--customer", "CUS-ACME", "--from", date, "--to", "2026-03-31", "--bill-for", "2026-04-01"
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+    for tool, args in (
+        ("previewInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("draftPeriodInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": date}),
+        ("listInvoices", {"period_date": date}),
+    ):
+        out = world.mcp("biz-north", tool, args)
+        assert (out.ok, out.code) == (False, "validation_error"), (tool, out)
+        assert out.message.startswith("invalid request: ") and "not a date" in out.message, (tool, out)
+    http_preview = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
+    assert http_preview.message.startswith("invalid request: period_date: "), http_preview
+    assert _invoices(world) == before
 
 
 def test_mcp_dates_still_take_what_seed_002_documents(world):

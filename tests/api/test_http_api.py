@@ -376,7 +376,7 @@ def test_bill_run_in_the_background_progress_report_and_review(north, south):
 
 def test_simulate_covers_only_the_callers_contracts(north, south):
     body = {
-        "scenario": {"name": "+10%", "changes": [{"type": "price", "percent": 10.5}]},
+        "scenario": {"name": "+10%", "changes": [{"type": "price", "percent": "10.5"}]},
         "from_date": "2026-03-01",
         "to_date": "2026-03-31",
     }

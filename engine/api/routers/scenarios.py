@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
-from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...service import whatif
@@ -17,9 +13,8 @@ router = new_router("scenarios")
 
 
 @router.post("/api/v1/scenarios/simulate", summary="Simulate a what-if scenario")
-async def simulate_scenario(request: Request, body: SimulateRequest, s: Sess):
+async def simulate_scenario(body: SimulateRequest, s: Sess):
     """Bill every cycle of the business's contracts starting in [from_date, to_date] (at most 10 years) as stored
-    and with the scenario's changes; nothing stored changes. Totals per currency as decimal strings (major units)."""
-    # the scenario's numbers are read again from the raw body as exact decimals (never through a float)
-    raw = json.loads(await request.body(), parse_float=Decimal)
-    return await run_in_threadpool(whatif.simulate_request, s, body, scenario_raw=raw["scenario"])
+    and with the scenario's changes; nothing stored changes. Totals per currency as decimal strings (major units).
+    The scenario's decimals are strings (a JSON number with a fraction or an exponent is scenario_error)."""
+    return await run_in_threadpool(whatif.simulate_request, s, body)
