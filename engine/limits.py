@@ -4,7 +4,7 @@ The application layer (engine/service) checks requests against these before the 
 workbench, the command line, the HTTP API and the MCP tools refuse the same input with the same code.
 
     dates                1900-01-01 .. 2199-12-31
-    a what-if range      at most 10 years
+    a what-if range      at most 10 years; its waterfall by change (one rating per change) of at most 8 changes
     lines of an invoice  at most 1,000 (items of a batch: 1,000)
     texts                ids and names 200 characters, descriptions / notes / reasons 2,000; no NUL or
                          other control character (tab and line breaks allowed), no bidirectional override,
@@ -26,6 +26,7 @@ from .money import BIGINT_MAX, MONEY_LIMIT
 FIRST_DATE = dt.date(1900, 1, 1)
 LAST_DATE = dt.date(2199, 12, 31)
 MAX_RANGE_YEARS = 10  # a what-if bills every cycle starting in its range: at most this many years of them
+MAX_WATERFALL_CHANGES = 8  # a simulation's waterfall by change re-rates once per change: asked with more, none
 MAX_LINES = 1000  # lines of one invoice made by hand
 MAX_ITEMS = 1000  # invoices of one batch
 MAX_NAME = 200  # an id or a name

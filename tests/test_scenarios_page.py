@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import engine.whatif.scenarios as scenarios_module
 from engine.db import connect
+from engine.whatif.scenarios import parse_scenario, waterfall_by_change
+from views._whatif_waterfall import steps_of_currency
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the page imports `views._database`, as `streamlit run app.py` allows
@@ -118,6 +124,56 @@ def test_saved_scenarios_are_saved_rerun_and_deleted(workbench_db):
     assert len(at.get("plotly_chart")) == 4
     clean(by_key(at.button, "scn_delete").click().run())
     assert not [s for s in at.selectbox if s.key == "scn_saved"]
+
+
+def test_run_scenario_rates_the_baseline_once_and_draws_the_same_waterfall_as_the_waterfall_alone(
+    workbench_db, monkeypatch
+):
+    """One click, one baseline (issue 22): the page's waterfall by change is `waterfall_by_change`'s, step for
+    step, though the page rated the baseline once and each change once (main's page: twice, and N + 1)."""
+    con = connect(workbench_db)
+    churned = con.execute("SELECT min(contract_id) FROM contracts").fetchone()[0]
+    changes = [
+        {"type": "price", "product": "API calls", "percent": "10"},
+        {"type": "usage", "percent": "25"},
+        {"type": "churn", "contract_ids": [churned]},
+    ]
+    dates = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # start()'s range
+    expected = waterfall_by_change(con, parse_scenario({"name": "three", "changes": changes}), *dates)
+    con.close()
+    calls = {"baseline": 0, "scenario": 0}
+    rate_baseline, rate_scenario = scenarios_module._rate_baseline, scenarios_module._rate_scenario
+
+    def baseline(*args, **kw):
+        calls["baseline"] += 1
+        return rate_baseline(*args, **kw)
+
+    def scenario(*args, **kw):
+        calls["scenario"] += 1
+        return rate_scenario(*args, **kw)
+
+    monkeypatch.setattr(scenarios_module, "_rate_baseline", baseline)
+    monkeypatch.setattr(scenarios_module, "_rate_scenario", scenario)
+    at = start()
+    at.session_state["scn_changes"] = changes
+    clean(by_key(at.button, "scn_run").click().run())
+    assert calls == {"baseline": 1, "scenario": 3}
+
+    result = at.session_state["scn_result"]
+    pd.testing.assert_frame_equal(result["by_change"], expected)
+    clean(by_key(at.radio, "scn_measure").set_value("before_tax").run())
+    choice = [r for r in at.radio if r.key == "scn_currency"]  # none when one currency
+    currencies = list(choice[0].options) if choice else list(expected["currency"].unique())
+    assert sorted(currencies) == sorted(expected["currency"].unique())
+    for cur in currencies:
+        if choice:
+            clean(by_key(at.radio, "scn_currency").set_value(cur).run())
+        drawn, _ = steps_of_currency(expected, cur, "before_tax")
+        spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_waterfall"].spec)
+        (trace,) = spec["data"]
+        assert trace["x"] == list(drawn["label"]) and len(trace["x"]) >= 3  # baseline, a change or more, scenario
+        assert [Decimal(str(y)) for y in trace["y"]] == list(drawn["amount"])
+        assert trace["measure"] == list(drawn["measure"])
 
 
 def _add_usage_change(at: AppTest, percent: str) -> AppTest:

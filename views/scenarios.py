@@ -51,7 +51,6 @@ TYPES = {
     "coupon": "Coupon",
     "tax": "Tax rate",
 }
-MAX_WATERFALL_CHANGES = 8  # the by-change waterfall re-rates once per change
 BUILD_WHERE, RUN_WHERE, SAVE_WHERE = "scn_build", "scn_run", "scn_saving"  # each action's outcome: under its button
 
 ss.setdefault("scn_changes", [])
@@ -358,19 +357,18 @@ if ss.pop("scn_run_requested", False):
                 def progress(_done: float, label: str) -> None:
                     status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
-                sim = whatif.simulation(session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp))
+                # one call: the baseline is rated once for the comparison and the waterfall by change (none beyond
+                # whatif's limit of changes); its progress labels name each rating
+                sim = whatif.simulation(
+                    session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp), waterfall=True
+                )
                 csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
-            status.update(label="Working out what drives the change…")
-            if len(scenario.changes) <= MAX_WATERFALL_CHANGES:
-                by_change = whatif.waterfall(session(), scenario, from_date, to_date)
-            else:
-                by_change = None
             ss.pop("scn_measure", None)  # a new result: its amounts shown as default_measure says
             ss["scn_result"] = {
                 "summary": sim.summary,
                 "sim": sim,
                 "csv": csv_bytes,
-                "by_change": by_change,
+                "by_change": sim.waterfall,
                 "made_of": _made_of(scenario, from_date, to_date),
             }
             done = f"Billed {sim.summary['cycles']:,} cycles twice in {sim.summary['seconds']} s"

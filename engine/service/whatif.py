@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ScenarioError
+from ..limits import MAX_WATERFALL_CHANGES
 from ..progress import Progress
 from ..rating.pricing import tiered_models
 from ..whatif.saved import SavedScenario, delete_scenario, get_saved_scenario, list_scenarios, save_scenario
@@ -105,21 +106,34 @@ def simulation(
     contract_ids: list[str] | None = None,
     progress: Progress | None = None,
     out_dir: Path | None = None,
+    waterfall: bool = False,
 ) -> Simulation:
     """The simulation with its comparison rows, for the workbench and the notebooks (by month, product, movers);
-    with `out_dir`, also its comparison.csv there (the summary's `comparison_csv`)."""
+    with `out_dir`, also its comparison.csv there (the summary's `comparison_csv`). With `waterfall`, also what
+    drives the change (`Simulation.waterfall`, the steps by change) from the SAME baseline, rated once, when the
+    scenario has at most MAX_WATERFALL_CHANGES changes (it rates once per change; beyond, `waterfall` is None).
+    The summary's `seconds` cover the whole call."""
     tenancy.local_only(s.caller, "a simulation with every comparison row")
     parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
+    by_change = waterfall and len(scenario.changes) <= MAX_WATERFALL_CHANGES
     with s.cursor() as cur:
         return run_simulation(
-            cur, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress
+            cur,
+            scenario,
+            from_date,
+            to_date,
+            out_dir=out_dir,
+            contract_ids=contract_ids,
+            progress=progress,
+            by_change=by_change,
         )
 
 
 def waterfall(
     s: Session, scenario: Scenario, from_date: dt.date, to_date: dt.date, *, contract_ids: list[str] | None = None
 ) -> pd.DataFrame:
-    """What drives the change: the scenario's changes applied one after another, per currency."""
+    """What drives the change: the scenario's changes applied one after another, per currency (alone: with the
+    simulation, `simulation(..., waterfall=True)` rates the baseline once for both)."""
     tenancy.local_only(s.caller, "the waterfall of a simulation")
     parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
     with s.cursor() as cur:

@@ -7,6 +7,9 @@
                 for the contracts whose inputs the changes touch; every other contract's inputs
                 are identical in both, so its scenario lines are its baseline lines
     comparison: one row per invoice line of either side, delta = scenario − baseline
+    waterfall by change: between baseline and scenario, changes 1..i for i = 1..N−1 (totals only); the
+                scenario is always rated last, so the comparison is built from its rating; one baseline for
+                both when asked together (run_simulation(by_change=True): the workbench's Run scenario)
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
 to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
@@ -68,6 +71,7 @@ from .compare import (
 from .overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
 
 ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
+Totals = dict[str, tuple[int, int]]  # per currency: (before tax, tax) of a side's invoices, minor units
 
 __all__ = [
     "CHANGE_TYPES",
@@ -200,6 +204,94 @@ def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> 
     return con.execute("SELECT count(*) FROM _targets").fetchone()[0], rated
 
 
+def _totals(con: duckdb.DuckDBPyConnection, stored: str, lines: str, taxes: str) -> Totals:
+    """Per currency: (before tax, tax) of the rows `lines` (contract_id, amount_minor) and `taxes` (contract_id,
+    tax_minor), both SELECTs built by the engine."""
+    found: dict[str, list[int]] = {}
+    for part, (rows, column) in enumerate(((lines, "amount_minor"), (taxes, "tax_minor"))):
+        sums = con.execute(
+            f"""SELECT c.currency, sum(r.{column})::HUGEINT FROM ({rows}) r
+                JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names and SELECTs made by the engine, never user text; values bound)
+        ).fetchall()
+        for cur, total in sums:
+            found.setdefault(cur, [0, 0])[part] = int(total or 0)
+    return {cur: (before, tax) for cur, (before, tax) in found.items()}
+
+
+def _baseline_totals(con: duckdb.DuckDBPyConnection, stored: str) -> Totals:
+    """Per currency: (before tax, tax) of the baseline's invoices, as kept (keep_baseline)."""
+    return _totals(
+        con,
+        stored,
+        f"SELECT contract_id, amount_minor FROM {BASELINE}",  # noqa: S608 (engine constants)
+        f"SELECT contract_id, tax_minor FROM {BASELINE_TAX}",  # noqa: S608 (engine constants)
+    )
+
+
+def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments) -> Totals:
+    """Per currency: (before tax, tax) of the re-rated contracts' invoices + the baseline's of every other
+    contract."""
+    return _totals(
+        con,
+        stored,
+        f"""SELECT contract_id, amount_minor FROM ({rated_rows_sql(rated)})
+            UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
+            WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})""",  # noqa: S608 (SQL built by the engine from its own names)
+        f"""SELECT contract_id, tax_minor FROM _rated_invoices
+            UNION ALL SELECT contract_id, tax_minor FROM {BASELINE_TAX}
+            WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})""",  # noqa: S608 (engine constants)
+    )
+
+
+@dataclass(frozen=True)
+class _Rated:
+    """What `_rate_baseline_and_scenario` rated. The temp tables it leaves hold the baseline (`_scenario_baseline`,
+    `_scenario_baseline_tax`) and the FULL scenario's rating (`_rated_lines`, `_rated_invoices`, `_scenario_affected`),
+    whatever steps were rated before it: the comparison is built from them."""
+
+    stored: str
+    cycles: int  # cycles in the range (the baseline's)
+    rerated: int  # cycles the full scenario rated again
+    rated: RatedAdjustments  # where the full scenario's rating left its taxes and coupons
+    steps: list[Totals] | None  # with steps: totals after changes 1..i, i = 0 (the baseline) .. N (the scenario)
+
+
+def _rate_baseline_and_scenario(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    metrics: frozenset[str],
+    from_date: dt.date,
+    to_date: dt.date,
+    contract_ids: list[str] | None,
+    *,
+    steps: bool = False,
+    progress: Progress = no_progress,
+) -> _Rated:
+    """THE rating sequence of a simulation (and of its waterfall by change): the baseline once, then with `steps`
+    the changes 1..i cumulatively for i = 1..N−1 (their totals only), then the full scenario, LAST, so that what it
+    leaves in the temp tables is the scenario's. Step N's totals are the full scenario's, read from that same
+    state; step 0's are the baseline's. Progress from 0.05 to 0.9, one share per rating."""
+    stored = stored_schema(con)
+    n = len(scenario.changes)
+    ratings = 1 + (n if steps and n else 1)  # the baseline, the steps 1..N−1 and the scenario
+
+    def at(k: int) -> float:
+        return 0.05 + 0.85 * k / ratings
+
+    progress(at(0), "billing the baseline")
+    cycles = _rate_baseline(con, from_date, to_date, contract_ids)
+    totals = [_baseline_totals(con, stored)] if steps else None
+    for i in range(1, n if steps else 0):
+        progress(at(i), f"working out what drives the change ({i} of {n} changes applied)")
+        _, rated = _rate_scenario(con, scenario.changes[:i], metrics, stored)
+        totals.append(_scenario_totals(con, stored, rated))
+    progress(at(ratings - 1), f"billing the scenario ({cycles:,} cycles in the range)")
+    rerated, rated = _rate_scenario(con, scenario.changes, metrics, stored)
+    if totals is not None and n:
+        totals.append(_scenario_totals(con, stored, rated))
+    return _Rated(stored=stored, cycles=cycles, rerated=rerated, rated=rated, steps=totals)
+
+
 def _compare(
     con: duckdb.DuckDBPyConnection,
     scenario: Scenario,
@@ -208,35 +300,37 @@ def _compare(
     contract_ids: list[str] | None,
     progress: Progress | None = None,
     within: list[str] | None = None,
-) -> dict:
-    """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`."""
+    *,
+    steps: bool = False,
+) -> tuple[dict, list[Totals] | None]:
+    """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`. Returns the summary and,
+    with `steps`, the totals of the waterfall's steps (from the same baseline)."""
     progress = progress or no_progress
     t0 = time.perf_counter()
     progress(0.0, "checking the scenario")
     known = validate_scenario(con, scenario, contract_ids, within=within)
-    stored = stored_schema(con)
-    progress(0.05, "billing the baseline")
-    cycles = _rate_baseline(con, from_date, to_date, contract_ids)
-    progress(0.5, f"billing the scenario ({cycles:,} cycles in the range)")
-    rerated, rated = _rate_scenario(con, scenario.changes, known.metrics, stored)
+    done = _rate_baseline_and_scenario(
+        con, scenario, known.metrics, from_date, to_date, contract_ids, steps=steps, progress=progress
+    )
     progress(0.9, "comparing line by line")
-    rows = build_comparison(con, stored, rated)
-    build_tax_comparison(con, stored)
+    rows = build_comparison(con, done.stored, done.rated)
+    build_tax_comparison(con, done.stored)
     taxes = tax_totals(con)
     progress(1.0, "compared")
-    return {
+    summary = {
         "scenario": scenario.name,
         "changes": scenario.labels(),
         "from_date": from_date.isoformat(),
         "to_date": to_date.isoformat(),
-        "cycles": cycles,
-        "cycles_rerated": rerated,
+        "cycles": done.cycles,
+        "cycles_rerated": done.rerated,
         "rows": rows,
         "totals": comparison_totals(con),
         "tax_totals": taxes,
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    return summary, done.steps
 
 
 def compare_checked(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date) -> int:
@@ -246,11 +340,9 @@ def compare_checked(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_dat
     of rows of the first."""
     metrics = [c.metric for c in scenario.changes if isinstance(c, UsageChange) and c.metric is not None]
     known = StoredData(con, metrics)
-    stored = stored_schema(con)
-    _rate_baseline(con, from_date, to_date, None)
-    _, rated = _rate_scenario(con, scenario.changes, known.metrics, stored)
-    build_tax_comparison(con, stored)
-    return build_comparison(con, stored, rated)
+    done = _rate_baseline_and_scenario(con, scenario, known.metrics, from_date, to_date, None)
+    build_tax_comparison(con, done.stored)
+    return build_comparison(con, done.stored, done.rated)
 
 
 def simulate(
@@ -269,7 +361,7 @@ def simulate(
     currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path.
     `within`: the contracts whose data the scenario's names are checked against (the API: the caller's
     business's); None: all stored data."""
-    summary = _compare(con, scenario, from_date, to_date, contract_ids, progress, within)
+    summary, _ = _compare(con, scenario, from_date, to_date, contract_ids, progress, within)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
     return summary
@@ -283,6 +375,7 @@ class Simulation:
     summary: dict
     rows: pd.DataFrame = field(repr=False)
     tax_rows: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    waterfall: pd.DataFrame | None = field(repr=False, default=None)  # by change, when asked (waterfall_by_change)
     _customers: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_month(self) -> pd.DataFrame:
@@ -326,62 +419,31 @@ def run_simulation(
     out_dir: Path | None = None,
     contract_ids: list[str] | None = None,
     progress: Progress | None = None,
+    *,
+    by_change: bool = False,
 ) -> Simulation:
-    """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks)."""
-    summary = simulate(con, scenario, from_date, to_date, out_dir=out_dir, contract_ids=contract_ids, progress=progress)
+    """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks).
+
+    `by_change`: also the waterfall by change (`Simulation.waterfall`, as `waterfall_by_change` gives it) from the
+    same baseline, rated once: only the changes 1..i for i < N are rated beyond the simulation itself.
+    The summary's `seconds` cover all of it: checking, the ratings, the comparison, comparison.csv, the frames."""
+    t0 = time.perf_counter()
+    summary, totals = _compare(con, scenario, from_date, to_date, contract_ids, progress, steps=by_change)
+    if out_dir is not None:
+        summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
     stored = stored_schema(con)
-    return Simulation(
-        summary=summary, rows=comparison_frame(con, stored), tax_rows=comparison_frame(con, stored, TAX_COMPARISON)
+    sim = Simulation(
+        summary=summary,
+        rows=comparison_frame(con, stored),
+        tax_rows=comparison_frame(con, stored, TAX_COMPARISON),
+        waterfall=None if totals is None else _waterfall_frame(scenario, totals),
     )
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return sim
 
 
-def _scenario_totals(
-    con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAdjustments
-) -> dict[str, tuple[int, int]]:
-    """Per currency: (before tax, tax) of the re-rated contracts' invoices + the baseline's of every other
-    contract."""
-    found: dict[str, list[int]] = {}
-    lines = con.execute(
-        f"""SELECT c.currency, sum(l.amount_minor)::HUGEINT
-            FROM (SELECT contract_id, amount_minor FROM ({rated_rows_sql(rated)})
-                  UNION ALL SELECT contract_id, amount_minor FROM {BASELINE}
-                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) l
-            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
-    ).fetchall()
-    taxes = con.execute(
-        f"""SELECT c.currency, sum(t.tax_minor)::HUGEINT
-            FROM (SELECT contract_id, tax_minor FROM _rated_invoices
-                  UNION ALL SELECT contract_id, tax_minor FROM {BASELINE_TAX}
-                  WHERE contract_id NOT IN (SELECT contract_id FROM {AFFECTED})) t
-            JOIN {stored}.contracts c USING (contract_id) GROUP BY c.currency"""  # noqa: S608 (overlay schema names made by the engine, never user text; values bound)
-    ).fetchall()
-    for part, rows in enumerate((lines, taxes)):
-        for cur, total in rows:
-            found.setdefault(cur, [0, 0])[part] = int(total or 0)
-    return {cur: (before, tax) for cur, (before, tax) in found.items()}
-
-
-def waterfall_by_change(
-    con: duckdb.DuckDBPyConnection,
-    scenario: Scenario,
-    from_date: dt.date,
-    to_date: dt.date,
-    contract_ids: list[str] | None = None,
-) -> pd.DataFrame:
-    """What drives the change: the changes applied cumulatively, in their order.
-
-    Step i = total(changes 1..i) − total(changes 1..i−1), per currency; the steps add up exactly to
-    scenario − baseline. An interaction (a price rise on grown usage) counts for the later change.
-    Columns: currency, label, amount (before tax), tax (the invoices' tax: the baseline's, the step's change, the
-    scenario's), both Decimal major units, and measure ('absolute'|'relative'|'total'). A step that moves nothing
-    in a currency (a change of another currency's prices, coupons or taxes) is 0 there in both amount and tax."""
-    known = validate_scenario(con, scenario, contract_ids)
-    stored = stored_schema(con)
-    _rate_baseline(con, from_date, to_date, contract_ids)
-    totals = []
-    for i in range(len(scenario.changes) + 1):
-        _, rated = _rate_scenario(con, scenario.changes[:i], known.metrics, stored)  # i = 0: nothing re-rated
-        totals.append(_scenario_totals(con, stored, rated))
+def _waterfall_frame(scenario: Scenario, totals: list[Totals]) -> pd.DataFrame:
+    """The steps of the waterfall by change from the totals after changes 1..i, i = 0..N (see waterfall_by_change)."""
     steps = []
     for cur in sorted(set().union(*totals)):
         amounts = [t.get(cur, (0, 0))[0] for t in totals]
@@ -401,3 +463,22 @@ def waterfall_by_change(
             steps.append(step(label, amounts[i] - amounts[i - 1], taxes[i] - taxes[i - 1], "relative"))
         steps.append(step("Scenario", amounts[-1], taxes[-1], "total"))
     return pd.DataFrame(steps, columns=["currency", "label", "amount", "tax", "measure"])
+
+
+def waterfall_by_change(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    contract_ids: list[str] | None = None,
+) -> pd.DataFrame:
+    """What drives the change: the changes applied cumulatively, in their order.
+
+    Step i = total(changes 1..i) − total(changes 1..i−1), per currency; the steps add up exactly to
+    scenario − baseline. An interaction (a price rise on grown usage) counts for the later change.
+    Columns: currency, label, amount (before tax), tax (the invoices' tax: the baseline's, the step's change, the
+    scenario's), both Decimal major units, and measure ('absolute'|'relative'|'total'). A step that moves nothing
+    in a currency (a change of another currency's prices, coupons or taxes) is 0 there in both amount and tax."""
+    known = validate_scenario(con, scenario, contract_ids)
+    done = _rate_baseline_and_scenario(con, scenario, known.metrics, from_date, to_date, contract_ids, steps=True)
+    return _waterfall_frame(scenario, done.steps)

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""What one "Run scenario" of the What-if page costs (issue 22): before, the simulation then the waterfall by change
+(two calls, each rating the baseline; main's page), and after, the one call that rates the baseline once.
+
+    .venv/bin/python benchmarks/whatif_run.py                       # 100,000 contracts, cycles of 2026, 3 pairs
+    .venv/bin/python benchmarks/whatif_run.py --contracts 2000      # a quick run
+    BILLSIM_ROOT=/work/main /work/main/.venv/bin/python benchmarks/whatif_run.py --only before   # main's code
+
+The demo database and the scenario are the backtest's (benchmarks/backtest.py: cached, opened READ-ONLY; the broad
+scenario: API calls +10 %, usage +25 %, 1 % of the contracts churned). In ONE process, before and after alternate
+`--pairs` times (before, after, before, after, ...), each timed in wall and CPU seconds (the process's, every
+DuckDB thread included), both writing comparison.csv as the page does; the results of each pair are checked equal
+(summary, comparison rows, tax rows, every waterfall step, comparison.csv) outside the timing. Printed: one JSON line
+per run, then one with the best of each and their ratio. `BILLSIM_ROOT` times another checkout's engine with this
+script (`--only before` for a checkout without the one call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("BILLSIM_ROOT") or Path(__file__).resolve().parent.parent).resolve()
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import pandas as pd  # noqa: E402 - after the path set-up, so the script times the chosen checkout
+from backtest import demo_database, scenarios  # noqa: E402
+
+from engine.db import connect  # noqa: E402
+from engine.whatif.scenarios import run_simulation, waterfall_by_change  # noqa: E402
+
+
+def before(con, sc, from_date, to_date, out: Path):
+    """Main's page: the simulation (with comparison.csv), then the waterfall by change, each from its own baseline."""
+    sim = run_simulation(con, sc, from_date, to_date, out_dir=out)
+    return sim, waterfall_by_change(con, sc, from_date, to_date)
+
+
+def after(con, sc, from_date, to_date, out: Path):
+    """The one call: one baseline, the steps 1..N−1, the scenario (its rating read by the comparison and step N)."""
+    sim = run_simulation(con, sc, from_date, to_date, out_dir=out, by_change=True)
+    return sim, sim.waterfall
+
+
+def timed(f):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = f()
+    return out, round(time.perf_counter() - wall, 2), round(time.process_time() - cpu, 2)
+
+
+def same(a, b) -> bool:
+    """Equal figures: the summary but its seconds and csv path, the rows, the tax rows, the steps, the csv."""
+    (sim_a, steps_a, csv_a), (sim_b, steps_b, csv_b) = a, b
+    drop = ("seconds", "comparison_csv")
+    if {k: v for k, v in sim_a.summary.items() if k not in drop} != {
+        k: v for k, v in sim_b.summary.items() if k not in drop
+    }:
+        return False
+    try:
+        pd.testing.assert_frame_equal(sim_a.rows, sim_b.rows)
+        pd.testing.assert_frame_equal(sim_a.tax_rows, sim_b.tax_rows)
+        pd.testing.assert_frame_equal(steps_a, steps_b)
+    except AssertionError:
+        return False
+    return csv_a == csv_b
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--contracts", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--from", dest="from_date", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
+    p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
+    p.add_argument("--pairs", type=int, default=3, help="before/after alternations in this process")
+    p.add_argument("--only", choices=("before", "after"), help="time one side only (e.g. main's code: before)")
+    args = p.parse_args(argv)
+
+    path, _ = demo_database(args.contracts, args.seed, rebuild=False)
+    con = connect(path, read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    churned = [
+        r[0]
+        for r in con.execute(
+            "SELECT contract_id FROM contracts ORDER BY contract_id LIMIT ?", [max(1, args.contracts // 100)]
+        ).fetchall()
+    ]
+    sc = scenarios(churned)["broad"]
+    sides = {"before": before, "after": after}
+    order = [args.only] if args.only else list(sides)
+    best: dict[str, list[float]] = {}
+    equal = True
+    with tempfile.TemporaryDirectory(prefix="whatif-run-") as tmp:
+        for pair in range(args.pairs):
+            results = {}
+            for side in order:
+                out = Path(tmp) / f"{side}{pair}"
+                (sim, steps), wall, cpu = timed(lambda side=side, out=out: sides[side](con, sc, *dates(args), out))
+                results[side] = (sim, steps, (out / "comparison.csv").read_bytes())
+                print(
+                    json.dumps(
+                        {
+                            "benchmark": "whatif_run",
+                            "side": side,
+                            "pair": pair,
+                            "root": str(ROOT),
+                            "wall_s": wall,
+                            "cpu_s": cpu,
+                            "summary_seconds": sim.summary["seconds"],
+                            "load_average_1m": round(os.getloadavg()[0], 2),
+                        }
+                    ),
+                    flush=True,
+                )
+                best[side] = [min(wall, best.get(side, [wall, cpu])[0]), min(cpu, best.get(side, [wall, cpu])[1])]
+            if len(results) == 2:
+                equal = equal and same(results["before"], results["after"])
+    result = {
+        "benchmark": "whatif_run",
+        "contracts": args.contracts,
+        "cycles": sim.summary["cycles"],
+        "changes": len(sc.changes),
+        "comparison_rows": sim.summary["rows"],
+        "pairs": args.pairs,
+        "best_wall_cpu_s": best,
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "threads": int(con.execute("SELECT current_setting('threads')").fetchone()[0]),
+    }
+    if len(best) == 2:
+        result["after_over_before_wall"] = round(best["after"][0] / best["before"][0], 3)
+        result["after_over_before_cpu"] = round(best["after"][1] / best["before"][1], 3)
+        result["same_figures"] = equal
+    con.close()
+    print(json.dumps(result))
+    return 0 if equal else 1
+
+
+def dates(args) -> tuple[dt.date, dt.date]:
+    return args.from_date, args.to_date
+
+
+if __name__ == "__main__":
+    sys.exit(main())

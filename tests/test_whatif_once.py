@@ -1,0 +1,198 @@
+"""One Run scenario, one baseline (issue 22): the simulation and its waterfall by change asked together
+(`run_simulation(by_change=True)`, the application layer's `whatif.simulation(..., waterfall=True)`) give exactly
+what `run_simulation` and `waterfall_by_change` give run apart, from ONE rating of the baseline and one rating per
+change (the waterfall's steps 1..N−1, then the scenario, whose rating the comparison is built from).
+
+On the spec's worked 'basics' case (prices, usage, churn, tiers, minimum commitment, proration) and 'adjustments'
+case (taxes and coupons), billed 2026-01-01 .. 2026-04-30. Counted, never timed: the calls of the module's baseline
+and scenario ratings, through a spy that still rates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers_data import SPEC_SCENARIO
+
+import engine.whatif.scenarios as scenarios_module
+from engine.db import connect
+from engine.ingest.importer import import_folder
+from engine.service import Billsim, Caller, whatif
+from engine.service.limits import MAX_WATERFALL_CHANGES
+from engine.whatif.scenarios import parse_scenario, run_simulation, waterfall_by_change
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+FROM, TO = dt.date(2026, 1, 1), dt.date(2026, 4, 30)
+
+ONE = [{"type": "price", "product": "API calls", "percent": "10"}]
+THREE = [  # each touches other contracts: every step leaves other re-rated contracts in the temp tables
+    {"type": "price", "product": "Platform", "percent": "10"},
+    {"type": "usage", "metric": "api_calls", "percent": "25"},
+    {"type": "churn", "contract_ids": ["K-MIN"]},
+]
+TAX_AND_COUPON = [
+    {"type": "tax", "tax_code": "VAT19", "rate": "21"},
+    {
+        "type": "coupon",
+        "coupon": {
+            "coupon_id": "NEW10",
+            "name": "New 10 %",
+            "kind": "percentage",
+            "percent": "10",
+            "frequency": "forever",
+        },
+        "contract_ids": ["KA-2"],
+        "applied_on": "2026-03-01",
+    },
+    {"type": "price", "line_id": "b", "unit_price": "25"},
+]
+CASES = {
+    "one change": ("basics", ONE),
+    "price, usage, churn": ("basics", THREE),
+    "the spec's seven": ("basics", SPEC_SCENARIO["changes"]),
+    "tax, coupon, price": ("adjustments", TAX_AND_COUPON),
+}
+
+
+def _import(con, case: str, tmp_path: Path):
+    folder = tmp_path / case
+    shutil.copytree(EXAMPLES / case, folder)
+    import_folder(con, folder)
+    return con
+
+
+@pytest.fixture
+def count_ratings(monkeypatch):
+    """How many times the baseline and the scenario were rated since the fixture was made (the module's own
+    functions, called through)."""
+    calls = {"baseline": 0, "scenario": 0}
+    rate_baseline, rate_scenario = scenarios_module._rate_baseline, scenarios_module._rate_scenario
+
+    def baseline(*args, **kw):
+        calls["baseline"] += 1
+        return rate_baseline(*args, **kw)
+
+    def scenario(*args, **kw):
+        calls["scenario"] += 1
+        return rate_scenario(*args, **kw)
+
+    monkeypatch.setattr(scenarios_module, "_rate_baseline", baseline)
+    monkeypatch.setattr(scenarios_module, "_rate_scenario", scenario)
+    return calls
+
+
+def _summary(sim) -> dict:
+    return {k: v for k, v in sim.summary.items() if k not in ("seconds", "comparison_csv")}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_together_equals_apart_summary_rows_taxes_and_every_waterfall_step(con, tmp_path, case, count_ratings):
+    data, changes = CASES[case]
+    _import(con, data, tmp_path)
+    sc = parse_scenario({"name": case, "changes": changes})
+
+    apart = run_simulation(con, sc, FROM, TO, out_dir=tmp_path / "apart")
+    steps = waterfall_by_change(con, sc, FROM, TO)
+    assert apart.waterfall is None  # not asked
+    assert count_ratings == {"baseline": 2, "scenario": 1 + len(changes)}
+    together = run_simulation(con, sc, FROM, TO, out_dir=tmp_path / "together", by_change=True)
+    assert count_ratings == {"baseline": 3, "scenario": 1 + len(changes) + len(changes)}  # one baseline more, N
+
+    assert any(t["delta"] != "0" and t["delta"] != "0.00" for t in apart.summary["totals"])  # the scenario moves
+    assert _summary(together) == _summary(apart)
+    pd.testing.assert_frame_equal(together.rows, apart.rows)
+    pd.testing.assert_frame_equal(together.tax_rows, apart.tax_rows)
+    pd.testing.assert_frame_equal(together.waterfall, steps)
+    assert list(steps[steps["measure"] == "relative"]["label"].unique()) == sc.labels()
+    assert (tmp_path / "together" / "comparison.csv").read_bytes() == (
+        tmp_path / "apart" / "comparison.csv"
+    ).read_bytes()
+
+
+def test_the_waterfalls_last_step_and_the_comparison_are_the_full_scenarios(con, tmp_path):
+    """The steps rated before the scenario leave their own ratings in the temp tables: the comparison and the
+    scenario's bar are the full scenario's (the summary's totals), each step what its change adds."""
+    _import(con, "basics", tmp_path)
+    sim = run_simulation(con, parse_scenario({"name": "three", "changes": THREE}), FROM, TO, by_change=True)
+    totals = {t["currency"]: t for t in sim.summary["totals"]}
+    taxes = {t["currency"]: t for t in sim.summary["tax_totals"]}
+    for cur, part in sim.waterfall.groupby("currency"):
+        by_measure = part.set_index("measure")
+        assert str(by_measure.loc["absolute", "amount"]) == totals[cur]["baseline"]
+        assert str(by_measure.loc["total", "amount"]) == totals[cur]["scenario"]
+        assert str(by_measure.loc["total", "tax"]) == taxes[cur]["scenario"]
+        assert (
+            by_measure.loc["absolute", "amount"] + part[part["measure"] == "relative"]["amount"].sum()
+            == (by_measure.loc["total", "amount"])
+        )
+    # the churned contract's rows are 0 in the scenario: the comparison is not that of changes 1..2
+    churned = sim.rows[sim.rows["contract_id"] == "K-MIN"]
+    assert len(churned) and (churned["scenario_minor"] == 0).all() and (churned["baseline_minor"] != 0).any()
+    platform = sim.rows[(sim.rows["product"] == "Platform") & (sim.rows["contract_id"] != "K-MIN")]
+    assert (platform["scenario_minor"] != platform["baseline_minor"]).any()
+
+
+def test_the_waterfall_alone_rates_the_baseline_once_and_each_change_once(con, tmp_path, count_ratings):
+    _import(con, "basics", tmp_path)
+    waterfall_by_change(con, parse_scenario({"name": "three", "changes": THREE}), FROM, TO)
+    assert count_ratings == {"baseline": 1, "scenario": 3}  # steps 1, 2 and the scenario (step 0: the baseline)
+
+
+def test_a_scenario_without_change_has_a_waterfall_of_its_baseline(con, tmp_path, count_ratings):
+    _import(con, "basics", tmp_path)
+    sc = parse_scenario({"name": "nothing", "changes": []})
+    sim = run_simulation(con, sc, FROM, TO, by_change=True)
+    assert count_ratings == {"baseline": 1, "scenario": 1}
+    pd.testing.assert_frame_equal(sim.waterfall, waterfall_by_change(con, sc, FROM, TO))
+    assert list(sim.waterfall["measure"]) == ["absolute", "total"] * 3  # CAD, JPY, USD
+    totals = {t["currency"]: t["baseline"] for t in sim.summary["totals"]}
+    assert {c: str(a) for c, a in zip(sim.waterfall["currency"], sim.waterfall["amount"], strict=True)} == totals
+
+
+@pytest.fixture
+def app(db_path, tmp_path):
+    con = connect(db_path)
+    _import(con, "basics", tmp_path)
+    con.close()
+    with Billsim.open(db_path) as opened:
+        yield opened
+
+
+def test_the_application_layers_one_call_rates_the_baseline_once_and_reports_each_rating(app, count_ratings):
+    s = app.session(Caller.local("t"))
+    seen = []
+    sc = parse_scenario({"name": "three", "changes": THREE})
+    sim = whatif.simulation(s, sc, FROM, TO, waterfall=True, progress=lambda done, label: seen.append((done, label)))
+    assert count_ratings == {"baseline": 1, "scenario": 3}  # main's page: simulation + waterfall = 2 and 5
+    assert sim.waterfall is not None and set(sim.waterfall["label"]) >= set(sc.labels())
+    fractions = [d for d, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert [label.split(" (")[0] for _, label in seen] == [
+        "checking the scenario",
+        "billing the baseline",
+        "working out what drives the change",
+        "working out what drives the change",
+        "billing the scenario",
+        "comparing line by line",
+        "compared",
+    ]
+    assert [label for _, label in seen][2:4] == [
+        "working out what drives the change (1 of 3 changes applied)",
+        "working out what drives the change (2 of 3 changes applied)",
+    ]
+
+
+def test_beyond_the_limit_of_changes_the_one_call_rates_no_step(app, count_ratings):
+    """More changes than MAX_WATERFALL_CHANGES: no waterfall by change, the simulation alone (two ratings)."""
+    s = app.session(Caller.local("t"))
+    many = [{"type": "price", "product": "Platform", "percent": str(i)} for i in range(1, MAX_WATERFALL_CHANGES + 2)]
+    sim = whatif.simulation(s, parse_scenario({"name": "many", "changes": many}), FROM, TO, waterfall=True)
+    assert sim.waterfall is None and count_ratings == {"baseline": 1, "scenario": 1}
+    at_limit = parse_scenario({"name": "eight", "changes": many[:MAX_WATERFALL_CHANGES]})
+    sim = whatif.simulation(s, at_limit, FROM, TO, waterfall=True)
+    assert list(sim.waterfall[sim.waterfall["currency"] == "USD"]["label"])[1:-1] == at_limit.labels()
+    assert count_ratings == {"baseline": 2, "scenario": 1 + MAX_WATERFALL_CHANGES}
