@@ -583,3 +583,12 @@ def test_simulate_reports_progress_through_baseline_scenario_and_comparison(data
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     labels = [label for _, label in seen]
     assert labels[1] == "billing the baseline" and labels[2].startswith("billing the scenario (")
+
+
+def test_the_summary_says_through_which_day_usage_is_recorded(data):
+    """A trial simulated next year: every usage line billed 0 and "usage +20 %" moved nothing, unwarned. The
+    summary names the last day with usage of the simulated contracts, so every front end can say so."""
+    growth = scenario({"type": "usage", "percent": "20"})
+    assert simulate(data, growth, FROM, TO)["usage_through"] == "2026-04-01"  # every contract: K-TIERS's last
+    assert simulate(data, growth, FROM, TO, contract_ids=["K-MIN"])["usage_through"] == "2026-03-12"
+    assert simulate(data, growth, FROM, TO, contract_ids=["K-FLAT"])["usage_through"] is None  # none recorded

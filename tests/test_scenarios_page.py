@@ -248,3 +248,41 @@ def test_a_range_that_ends_before_it_starts_is_refused_in_the_pages_words(workbe
         "Scenario refused: “through” (2025-01-01) is before “Cycles starting from” (2025-12-31)"
     ]
     assert "scn_result" not in at.session_state
+
+
+def test_a_run_refused_says_why_in_the_open_not_inside_the_collapsed_status(workbench_db):
+    """The reason was inside the collapsed "Scenario refused" box: a trial saw no reason until it opened it."""
+    import datetime as dt
+
+    at = start()
+    at = _add_usage_change(at, "10")
+    by_key(at.date_input, "scn_from").set_value(dt.date(2015, 1, 1))
+    by_key(at.date_input, "scn_to").set_value(dt.date(2025, 12, 31))
+    at = by_key(at.button, "scn_run").click().run()
+    top = [c for c in at.main.children.values() if type(c).__name__ == "Error"]
+    assert [e.value for e in top] == [
+        "Scenario refused: invalid request: 2015-01-01 .. 2025-12-31 is longer than 10 years; ask for a shorter range"
+    ]
+
+
+def test_a_range_past_the_last_usage_is_said_to_bill_no_usage(workbench_db):
+    """Next year's figures had no usage at all and "usage +20 %" moved nothing: the page says why."""
+    import datetime as dt
+
+    con = connect(workbench_db)
+    last = con.execute("SELECT max(usage_date) FROM usage").fetchone()[0]
+    con.close()
+    at = start()
+    at = _add_usage_change(at, "20")
+    by_key(at.date_input, "scn_from").set_value(last.replace(day=1))
+    by_key(at.date_input, "scn_to").set_value(last + dt.timedelta(days=90))
+    at = clean(by_key(at.button, "scn_run").click().run())
+    assert at.session_state["scn_result"]["summary"]["usage_through"] == last.isoformat()
+    assert [w.value for w in at.warning if "No usage is recorded" in w.value] == [
+        f"No usage is recorded after {last} for these contracts: cycles after that bill no usage, in the baseline and "
+        "in the scenario, and a usage change moves nothing there. A what-if bills the recorded data again with the "
+        "changes; it does not forecast usage."
+    ]
+    by_key(at.date_input, "scn_to").set_value(last)
+    at = clean(by_key(at.button, "scn_run").click().run())
+    assert not [w for w in at.warning if "No usage is recorded" in w.value]

@@ -349,6 +349,7 @@ c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_ar
 show_flash(RUN_WHERE)
 
 if ss.pop("scn_run_requested", False):
+    refused = None
     with st.status("Billing the cycles twice…", expanded=False) as status:
         try:
             scenario = _scenario()
@@ -376,10 +377,26 @@ if ss.pop("scn_run_requested", False):
         except BillsimError as exc:
             ss.pop("scn_result", None)
             status.update(label="Scenario refused", state="error")
-            st.error(str(exc))
+            refused = str(exc)
+    if refused:  # in the open, under the button: the status box is collapsed
+        st.error(f"Scenario refused: {refused}")
 
 
 # --- results --------------------------------------------------------------------------------------
+
+
+def _usage_notice(summary: dict) -> str | None:
+    """Said when the range runs past the last usage recorded: those cycles bill no usage in either run, so a usage
+    change moves nothing there (a trial read next year's "revenue" without any usage, unwarned)."""
+    through = summary.get("usage_through")
+    if through is not None and through >= summary["to_date"]:
+        return None
+    recorded = f"after {through}" if through else "at all"
+    return (
+        f"No usage is recorded {recorded} for these contracts: cycles after that bill no usage, in the baseline and "
+        "in the scenario, and a usage change moves nothing there. A what-if bills the recorded data again with the "
+        "changes; it does not forecast usage."
+    )
 
 
 def _bars(frame: pd.DataFrame, x: str, cur: str, title: str) -> go.Figure:
@@ -466,6 +483,8 @@ def _show(result: dict) -> None:
     if not totals:
         st.info("No cycle starts in this range.")
         return
+    if notice := _usage_notice(summary):
+        st.warning(notice, icon=":material/event_busy:")
     if not summary["changes"]:
         st.info("The scenario has no change: it equals the baseline, there is nothing to chart.")
         return

@@ -316,6 +316,7 @@ def _compare(
     rows = build_comparison(con, done.stored, done.rated)
     build_tax_comparison(con, done.stored)
     taxes = tax_totals(con)
+    through = _usage_through(con, done.stored, every_contract=contract_ids is None)
     progress(1.0, "compared")
     summary = {
         "scenario": scenario.name,
@@ -327,10 +328,24 @@ def _compare(
         "rows": rows,
         "totals": comparison_totals(con),
         "tax_totals": taxes,
+        "usage_through": None if through is None else through.isoformat(),
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return summary, done.steps
+
+
+def _usage_through(con: duckdb.DuckDBPyConnection, stored: str, *, every_contract: bool) -> dt.date | None:
+    """The last day with usage recorded for the simulated contracts (None: none). Cycles after it bill no usage in
+    either run, so a usage change moves nothing there: a what-if re-bills recorded data, it forecasts none.
+    `every_contract`: the simulation covers every stored contract (its max is read from the row groups' bounds;
+    a scope's costs a semi join of the usage, ≈ 0.1 s for 10M rows)."""
+    if every_contract:
+        return con.execute(f"SELECT max(usage_date) FROM {stored}.usage").fetchone()[0]  # noqa: S608 (engine names)
+    return con.execute(
+        f"""SELECT max(u.usage_date) FROM {stored}.usage u
+            WHERE u.contract_id IN (SELECT DISTINCT contract_id FROM {ALL_TARGETS})"""  # noqa: S608 (engine names)
+    ).fetchone()[0]
 
 
 def compare_checked(con: duckdb.DuckDBPyConnection, scenario: Scenario, from_date: dt.date, to_date: dt.date) -> int:
