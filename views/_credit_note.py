@@ -74,7 +74,7 @@ def _document_html(db: str, credit_note_id: str) -> str:
 
 
 def _pdf_later(db: str, credit_note_id: str):
-    """Makes the PDF when Download is clicked (on another thread: holds the application taken here)."""
+    """Makes the PDF when Make PDF is clicked (views._document_download; holds the application taken here)."""
     app = application(db)
 
     def make() -> bytes:
