@@ -93,10 +93,49 @@ def test_the_credit_movements_export_sums_to_the_balance_and_shows_the_void_givi
     assert typed == [("credit_note", Decimal("60")), ("applied", Decimal("-60")), ("void_returned", Decimal("60"))]
 
 
-def test_a_filtered_export_keeps_the_movements_of_the_invoices_selected(voided, tmp_path):
-    con, march, _ = voided
-    moves = _rows(export_ledger(con, tmp_path, filters={"status": ["manual_paid"]})["customer_credit_movements"])
-    assert [(m["kind"], m["invoice_id"], m["balance_after"]) for m in moves] == [("credit_note", march, "60.00")]
+def _credit_of(con, customer_id: str) -> Decimal:
+    held = credit_balances(con, None, customer_id=customer_id)
+    return sum((b.balance for b in held), Decimal(0))
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"status": ["manual_paid"]},  # March alone: its credit note
+        {"status": ["void"]},  # April alone: the credit it took, and gave back
+        {"period_start_from": "2026-04-01", "customer_id": ["C1"]},
+        {"currency": ["USD"], "period_start_to": "2026-03-31"},
+    ],
+)
+def test_a_filtered_export_holds_the_whole_credit_ledger_of_each_customer_selected(voided, tmp_path, filters):
+    """A filter on status or period kept only the movements of the invoices it selected, which summed to no balance
+    (the March invoice alone: +60.00 of a ledger that ended at 60.00 after -60.00 and +60.00 on April). The file is
+    the whole ledger of each customer and currency an invoice selected belongs to: it sums to the balance."""
+    con, march, april = voided
+    add_customer(con, "C2", tax_rate="0")  # another customer with credit, whose invoices no filter here selects
+    add_contract(con, "K2", "C2", "2026-05-01", billing_cycle_start_day=1)
+    add_line(con, "L2", "K2", unit_price="50.00")
+    bill_run(con, dt.date(2026, 5, 15), contract_ids=["K2"], finalize=True)
+    may = con.execute("SELECT invoice_id FROM invoices WHERE customer_id = 'C2'").fetchone()[0]
+    credit = Decimal("50.00")  # all of it to the customer's credit; the invoice stays open (unpaid)
+    retry_on_conflict(
+        con, lambda c: create_credit_note_tx(c, may, reason="other", everything=True, credit=credit, actor="ana")
+    )
+    assert _credit_of(con, "C2") == Decimal("50.00")
+
+    moves = _rows(export_ledger(con, tmp_path, filters=filters)["customer_credit_movements"])
+    assert {(m["customer_id"], m["currency"]) for m in moves} == {("C1", "USD")}  # C2's ledger is not selected
+    assert [(m["kind"], m["invoice_id"]) for m in moves] == [
+        ("credit_note", march),
+        ("applied", april),
+        ("void_returned", april),
+    ]
+    assert sum(Decimal(m["amount"]) for m in moves) == Decimal(moves[-1]["balance_after"]) == _credit_of(con, "C1")
+
+    everyone = _rows(export_ledger(con, tmp_path / "all")["customer_credit_movements"])
+    for customer in ("C1", "C2"):  # unfiltered: every ledger, each summing to its balance
+        assert sum(Decimal(m["amount"]) for m in everyone if m["customer_id"] == customer) == _credit_of(con, customer)
+    assert not _rows(export_ledger(con, tmp_path / "none", filters={"status": ["draft"]})["customer_credit_movements"])
 
 
 def test_the_voided_event_records_the_credit_returned_and_the_charges_released(voided, tmp_path):

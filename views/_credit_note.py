@@ -2,9 +2,9 @@
 
     credit_section(inv, key)   Ledger: a finalized invoice's credit notes, balance and "Credit note…" (its lines with
                                what each can still be credited, amounts or everything left, the reason, the split, the
-                               resulting tax and total shown before the confirmation); a draft's credit available
-    credit_beside_total(inv)   Invoice preview, Review: the customer's credit beside a draft's (or preview's) total,
-                               and what the customer is asked to pay once it is finalized
+                               resulting tax and total shown before the confirmation)
+    credit_beside_total(inv)   the invoice view (Invoice preview, Ledger) and Review: the customer's credit beside a
+                               draft's (or preview's) total, and what the customer is asked to pay once it is finalized
     customer_credit_caption    the customer's credit balance, where the customer is shown
 
 Every read is one call of engine.service.credit_notes (cached, cleared after every write); issuing is a button
@@ -74,7 +74,7 @@ def _document_html(db: str, credit_note_id: str) -> str:
 
 
 def _pdf_later(db: str, credit_note_id: str):
-    """Makes the PDF when Download is clicked (on another thread: holds the application taken here)."""
+    """Makes the PDF when Make PDF is clicked (views._document_download; holds the application taken here)."""
     app = application(db)
 
     def make() -> bytes:
@@ -475,8 +475,7 @@ def credit_section(inv: Invoice, key: str) -> None:
     """What the Ledger shows of credit for an opened invoice (module doc)."""
     customer_credit_caption(inv.customer_id)
     if inv.status in (*UNDER_REVIEW, "preview"):
-        credit_beside_total(inv)
-        return
+        return  # its credit available is shown beside its total (views._invoice_view.show_invoice)
     notes = _notes(db_path(), inv.invoice_id)
     if not notes and not inv.credits_applied_minor and inv.status not in FINALIZED:
         return

@@ -93,6 +93,15 @@ def dates_as_dates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def grouped_number(value) -> str:
+    """An exact decimal as amounts are written, for reading (a quantity, a tier's bounds): thousands grouped, no
+    trailing zeros, every decimal kept ('5,710', '1,234.5', '0.000125'); '' for none. A value typed back into a
+    box is written with plain_number instead."""
+    if value is None:
+        return ""
+    return format(Decimal(str(value)).normalize(), ",f")
+
+
 def plain_number(value) -> str:
     """An exact decimal without trailing zeros, as text ('' for none)."""
     if value is None:

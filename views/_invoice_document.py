@@ -23,7 +23,7 @@ def _file_name(inv: Invoice, period_date: dt.date | None) -> str:
 def show_document(inv: Invoice, key: str, period_date: dt.date | None = None) -> None:
     """The document of a stored invoice, or of a preview (then `period_date` picks its cycle).
 
-    The PDF is made only when Download PDF is clicked: printing takes a moment, and most visits only look."""
+    The PDF is made only when Make PDF is clicked: printing takes a moment, and most visits only look."""
     db = db_path()
     if inv.invoice_id is not None:
         html = _reads.invoice_document_html(db, inv.invoice_id)

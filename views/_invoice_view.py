@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.service.formats import Invoice
 from views import _reads
+from views._credit_note import credit_beside_total
 from views._database import db_path
 from views._format import (
     DATE_FORMAT,
@@ -14,6 +15,7 @@ from views._format import (
     business,
     customer,
     fmt_date,
+    grouped_number,
     labelled,
     money,
     money_of_major,
@@ -66,7 +68,7 @@ def lines_frame(inv: Invoice) -> pd.DataFrame:
                 "#": ln.line_no,
                 "line": text,
                 "kind": KIND_NAMES.get(ln.kind, ln.kind) + (f" · {ln.pricing_model}" if ln.pricing_model else ""),
-                "quantity": plain_number(ln.quantity),
+                "quantity": grouped_number(ln.quantity),  # '5,710', as the line's explanation writes it
                 "unit price": "" if ln.explanation else money_of_major(ln.unit_price, cur),
                 "explanation": ln.explanation or "",
                 # the proration once, in days: amount = price × active days / period days
@@ -140,12 +142,12 @@ def tiers_frame(line, currency: str) -> pd.DataFrame:
         [
             {
                 "tier": t.tier_no,
-                "above": plain_number(t.lower),
-                "up to": plain_number(t.up_to) if t.up_to is not None else "∞",
-                "units": plain_number(t.units),
-                f"unit price ({currency})": plain_number(t.unit_price),
-                f"flat fee ({currency})": plain_number(t.flat_fee),
-                f"amount ({currency}, exact)": plain_number(t.amount),
+                "above": grouped_number(t.lower),
+                "up to": grouped_number(t.up_to) if t.up_to is not None else "∞",
+                "units": grouped_number(t.units),
+                f"unit price ({currency})": grouped_number(t.unit_price),
+                f"flat fee ({currency})": grouped_number(t.flat_fee),
+                f"amount ({currency}, exact)": grouped_number(t.amount),
             }
             for t in line.tiers or []
         ]
@@ -227,7 +229,7 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
     for ln in inv.lines:
         if ln.tiers:
             with st.expander(
-                f"Tiers of line {ln.line_no}: {ln.product} ({ln.pricing_model}, quantity {plain_number(ln.quantity)})"
+                f"Tiers of line {ln.line_no}: {ln.product} ({ln.pricing_model}, quantity {grouped_number(ln.quantity)})"
             ):
                 st.dataframe(tiers_frame(ln, cur), hide_index=True, key=f"{key}_tiers_{ln.line_no}", placeholder="")
 
@@ -241,12 +243,13 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
     t4.metric("Total", money(inv.total_minor, cur))
     t5.metric("Paid", money(inv.total_paid_minor, cur))
     t6.metric("Balance due", balance_text(inv.balance_due_minor, cur, inv.status))
+    credit_beside_total(inv)  # a draft's or a preview's: the customer's credit and what is asked once finalized
 
     pending = inv.pending_usage if pending_usage is None else pending_usage
     if pending:
         st.warning(f"{len(pending)} pending usage row(s) in this cycle are NOT billed (only approved usage is).")
         shown = pd.DataFrame(pending)
-        shown["quantity"] = shown["quantity"].map(plain_number)
+        shown["quantity"] = shown["quantity"].map(grouped_number)
         st.dataframe(
             labelled(shown),
             hide_index=True,

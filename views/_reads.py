@@ -173,8 +173,8 @@ def pdf_refusal(db: str, html: str) -> str | None:
 
 
 def document_pdf_later(db: str, invoice_id: str | None, contract_id: str | None, period_date: dt.date | None):
-    """A callable that makes the PDF when called (st.download_button calls it on click, on another thread).
-    Not cached and free of Streamlit calls: it holds the application taken here, on the page's thread."""
+    """A callable that makes the PDF when called (views._document_download calls it when Make PDF is clicked).
+    Not cached and free of Streamlit calls: it holds the application taken here."""
     app = application(db)
 
     def make() -> bytes:

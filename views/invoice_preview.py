@@ -13,7 +13,6 @@ import streamlit as st
 from engine.service import BillsimError, contracts, invoices
 from views import _reads
 from views._actions import run_action, show_flash
-from views._credit_note import credit_beside_total
 from views._database import db_path, session
 from views._format import money
 from views._invoice_actions import history_panel, place, review_controls, void_control
@@ -126,8 +125,6 @@ else:
         show_invoice(preview, key="preview")
         show_document(preview, key="preview", period_date=start)
 
-if stored is not None or preview is not None:
-    credit_beside_total(stored or preview)  # the customer's credit, applied once it is finalized
 if voided:
     st.caption(
         "Voided invoices of this cycle: "

@@ -98,7 +98,9 @@ CREDIT_NOTE_ITEM_COLUMNS = ["credit_note_id", "line_no", "amount", "tax"]
 # Every movement of a customer's credit (customer_credit_entries), signed: a credit note's credit +, credit applied
 # at finalize −, credit a void gave back +. `balance_after` is the customer's balance in that currency right after it,
 # so a customer's movements sum to its balance (`billsim balances`). `invoice_id`: the invoice credited, the one the
-# credit was applied to, or the one voided.
+# credit was applied to, or the one voided. The file holds the WHOLE ledger of each customer and currency that an
+# invoice the filters select belongs to (docs/RULES.md "Credit notes and customer credit", Exports): a filter picks
+# whose credit is in the file, never some of its movements, so each ledger in it sums to the balance.
 CREDIT_MOVEMENT_COLUMNS = [
     "entry_id",
     "occurred_at",
@@ -279,15 +281,24 @@ def _credit_movements_sql(fmt: str, where: str) -> str:
         "invoice_number": invoice_number_sql("i", "bz"),
         "credit_note_number": "n.number",
     }
-    # the running balance over every movement of the customer and currency, before the filters pick rows
+    # the running balance over every movement of the customer and currency; the filters pick the (customer, currency)
+    # ledgers through the invoices they select (`where` is over invoices `i`: here the subquery's own `i`). Unfiltered,
+    # every ledger is in (each movement has an invoice of its customer and currency): no semi-join over the invoices.
+    ledgers = "TRUE"
+    if where != _NO_FILTER:
+        ledgers = f"""EXISTS (SELECT 1 FROM invoices i
+    WHERE i.customer_id = e.customer_id AND i.currency = e.currency AND {where})"""  # noqa: S608 (conditions built by _where with ? placeholders; values bound)
     return f"""SELECT {_select_list(exprs, CREDIT_MOVEMENT_COLUMNS, fmt, True)}
 FROM (SELECT *, sum(amount_minor) OVER (PARTITION BY customer_id, currency ORDER BY entry_id) AS balance_after_minor
       FROM customer_credit_entries) e
 LEFT JOIN credit_notes n ON n.credit_note_id = e.credit_note_id
 JOIN invoices i ON i.invoice_id = coalesce(e.invoice_id, n.invoice_id)
 LEFT JOIN {_CURRENCIES} cu ON cu.code = e.currency {businesses_join("i", "bz")}
-WHERE {where}
+WHERE {ledgers}
 ORDER BY e.customer_id, e.currency, e.entry_id"""  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
+
+
+_NO_FILTER = "TRUE"
 
 
 def _where(filters: dict | None) -> tuple[str, list]:
@@ -296,7 +307,7 @@ def _where(filters: dict | None) -> tuple[str, list]:
     unknown = set(filters) - _FILTERS
     if unknown:
         raise ValidationError(f"unknown ledger filter(s): {', '.join(sorted(unknown))}")
-    clauses, params = ["TRUE"], []
+    clauses, params = [_NO_FILTER], []
     for key, value in filters.items():
         if key in ("period_start_from", "period_start_to"):
             clauses.append(f"i.period_start {'>=' if key.endswith('from') else '<='} ?")
@@ -329,7 +340,8 @@ def export_ledger(
 ) -> dict[str, Path]:
     """Write invoices.{fmt}, invoice_lines.{fmt} (spec section 6), invoice_adjustments.{fmt} (section 11),
     credit_notes.{fmt}, credit_note_items.{fmt} (section 12: the notes of the invoices selected) and
-    customer_credit_movements.{fmt} (the customer credit movements of the invoices selected) into `out_dir`;
+    customer_credit_movements.{fmt} (the whole credit ledger of each customer and currency of the invoices selected)
+    into `out_dir`;
     returns their paths."""
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}: use csv or parquet")

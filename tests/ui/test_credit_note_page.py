@@ -69,6 +69,25 @@ def _errors(at) -> list[str]:
     return [_shown(e.value) for e in at.error]
 
 
+def _page_order(node) -> list[str]:
+    """The page's metrics, notices and expanders, top to bottom, as 'kind: label or text'."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        kind = getattr(child, "type", "")
+        if kind in ("metric", "expander", "info"):
+            out.append(f"{kind}: {getattr(child, 'label', None) or getattr(child, 'value', '')}")
+        out.extend(_page_order(child))
+    return out
+
+
+def _credit_is_beside_the_total(at) -> None:
+    """The credit notice comes right after the totals (Balance due, the last metric), before the expanders that
+    follow them (history, the document): a user reading the draft's total reads the credit next."""
+    order = _page_order(at.main)
+    after = order[order.index("metric: Balance due") + 1]
+    assert after.startswith("info: Total") and "customer credit available" in after, order
+
+
 def _ledger_with(inv):
     at = start_app()
     open_page(at, "views/ledger.py")
@@ -174,6 +193,17 @@ def test_the_customers_credit_shows_on_its_invoices_and_beside_a_drafts_total_on
     assert "once finalized the customer is asked for" in info[0]
     assert f"{Decimal(preview.total_minor).scaleb(-2):,}" in info[0]  # beside its total
     assert f"{Decimal(asked).scaleb(-2):,}**" in info[0]
+    _credit_is_beside_the_total(at)
+
+    widget(at.button, "draft_K-000001_" + str(july_start)).click().run()  # the stored draft: the same place
+    assert_clean(at)
+    _credit_is_beside_the_total(at)
+    july_draft = db_rows(workbench_db, "SELECT invoice_id FROM invoices WHERE status = 'draft'")[0][0]
+    with Billsim.open(workbench_db) as app:
+        draft = invoices.get_invoice(app.session(Caller.local()), july_draft)
+    at = _ledger_with(draft)
+    _credit_is_beside_the_total(at)  # the Ledger's opened draft too, once
+    assert sum("customer credit available" in i.value for i in at.info) == 1
 
 
 def test_the_review_page_shows_a_drafts_customer_credit_beside_its_total(workbench_db):

@@ -11,6 +11,8 @@ import pypdf
 
 from engine.db import connect
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
+from views._document_download import BUSY
+from views._format import markdown_escaped
 
 
 def document_of(at) -> str:
@@ -20,6 +22,13 @@ def document_of(at) -> str:
     return frames[0].proto.srcdoc
 
 
+def pdf_made(at) -> bytes:
+    """The PDF the page printed and offers under Download PDF (kept in the session for that button)."""
+    from views._document_download import PDF_STATE
+
+    return at.session_state[PDF_STATE]["pdf"]
+
+
 def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     at = start_app()
     open_page(at, "views/invoice_preview.py")
@@ -27,7 +36,8 @@ def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     total = {m.label: m.value for m in at.metric}["Total"]
     html = document_of(at)
     assert "DRAFT invoice" in html and total in html and "not drafted (preview)" in html
-    assert [b.key for b in at.get("download_button")] == ["preview_document_pdf"]
+    assert not at.get("download_button")  # nothing printed until asked
+    assert [b.label for b in at.button if b.key == "preview_document_make_pdf"] == ["Make PDF"]
 
     chosen = widget(at.selectbox, f"preview_cycle_{cid}").value
     widget(at.button, f"draft_{cid}_{chosen}").click().run()
@@ -35,12 +45,11 @@ def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     invoice_id = db_rows(workbench_db, "SELECT invoice_id FROM invoices WHERE contract_id = ?", [cid])[0][0]
     html = document_of(at)
     assert "DRAFT invoice" in html and total in html and invoice_id in html  # the stored draft's own document
+    widget(at.button, "stored_document_make_pdf").click().run()  # printed on the page's run, then offered
+    assert_clean(at)
     assert [b.key for b in at.get("download_button")] == ["stored_document_pdf"]
-
-    from views import _reads  # the Download PDF button's callable, as the button calls it
-
-    pdf = _reads.document_pdf_later(str(workbench_db), invoice_id, None, None)()
-    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert not [b for b in at.button if b.key == "stored_document_make_pdf"]  # Download PDF took its place
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf_made(at))).pages)
     assert "DRAFT" in text and total in text
 
 
@@ -62,7 +71,10 @@ def test_the_ledger_shows_a_finalized_invoice_document_with_its_number(workbench
     assert inv.invoice_number.endswith(f"-{inv.number:06d}")
     assert f"Invoice {inv.invoice_number}" in html and "DRAFT" not in html
     assert {m.label: m.value for m in at.metric}["Total"] in html
+    assert not at.get("download_button")
+    widget(at.button, "ledger_document_make_pdf").click().run()
     assert [b.key for b in at.get("download_button")] == ["ledger_document_pdf"]
+    assert inv.invoice_number in pypdf.PdfReader(io.BytesIO(pdf_made(at))).pages[0].extract_text()
 
 
 def test_a_document_too_large_to_print_offers_its_html_and_says_why_before_any_click(workbench_db):
@@ -87,3 +99,29 @@ def test_a_document_too_large_to_print_offers_its_html_and_says_why_before_any_c
     assert [b.key for b in at.get("download_button")] == ["ledger_document_html"]
     shown = [re.sub(r"\\(.)", r"\1", c.value) for c in at.caption]  # markdown escapes read
     assert any("No PDF: this document is too large to print as a PDF" in c for c in shown), shown
+
+
+def test_a_pdf_refused_while_another_document_prints_says_so_and_offers_the_html(workbench_db, monkeypatch):
+    """Download PDF printed inside Streamlit's download button: a busy printer (documents_busy) showed only "Failed
+    to generate file". Make PDF prints on the page's run: the refusal is said in words, with the HTML document."""
+    from engine.service.printing import Printer
+    from views._database import application
+
+    at = start_app()
+    open_page(at, "views/invoice_preview.py")
+    printer = Printer(slots=1, wait_s=0)  # another document holds the one slot; no wait in a test
+    monkeypatch.setattr(application(str(workbench_db)), "printer", printer)
+    assert printer._slots.acquire(blocking=False)
+    widget(at.button, "preview_document_make_pdf").click().run()
+    assert_clean(at)
+    assert [w.value for w in at.warning] == [markdown_escaped(BUSY)]
+    assert "Another document is being printed right now" in BUSY
+    assert [b.key for b in at.get("download_button")] == ["preview_document_html"]
+    assert [b.label for b in at.button if b.key == "preview_document_make_pdf"] == ["Make PDF"]  # to try again
+
+    printer._slots.release()  # the other document is printed: trying again makes this one
+    widget(at.button, "preview_document_make_pdf").click().run()
+    assert_clean(at)
+    assert not at.warning
+    assert [b.key for b in at.get("download_button")] == ["preview_document_pdf"]
+    assert pdf_made(at).startswith(b"%PDF")

@@ -2,12 +2,13 @@
 
 import html
 import re
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from views._format import markdown_escaped, markdown_text, scope_text
+from views._format import grouped_number, markdown_escaped, markdown_text, plain_number, scope_text
 
 
 def test_a_run_scope_names_every_restriction_and_an_empty_list_is_not_all_contracts():
@@ -16,6 +17,23 @@ def test_a_run_scope_names_every_restriction_and_an_empty_list_is_not_all_contra
     assert scope_text({"contract_ids": None, "customer_ids": ["C1", "C2"], "business_id": "acme"}) == (
         "business acme, 2 customer(s)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("5710.000000", "5,710"),  # as a line's explanation writes it ('5,710 units')
+        ("1234.500000", "1,234.5"),
+        ("0.000125", "0.000125"),
+        ("1E+3", "1,000"),  # normalized, never in exponent form
+        ("-1234567.25", "-1,234,567.25"),
+        ("12345678901234567890.123456", "12,345,678,901,234,567,890.123456"),  # exact: no float on the way
+        (None, ""),
+    ],
+)
+def test_a_quantity_is_grouped_like_amounts_and_keeps_every_decimal(value, shown):
+    assert grouped_number(None if value is None else Decimal(value)) == shown
+    assert plain_number(value).replace("-", "") == shown.replace(",", "").replace("-", "")  # typed back: ungrouped
 
 
 # --- a user's text in markdown: views._format.markdown_escaped ---------------------------------------------------

@@ -61,3 +61,10 @@ def test_the_review_pages_compact_lines_show_the_explanation_in_place_of_quantit
     compact = compact_lines_frame(lines_frame(inv)).set_index("line")
     assert compact.loc["Platform", "quantity × price"] == "1 × $239.00"
     assert compact.loc["Minimum commitment true-up", "quantity × price"] == TRUE_UP
+
+
+def test_a_lines_quantity_is_grouped_as_its_explanation_writes_it(explained_db):
+    """The table read `5710` beside an explanation of `5,710 units`: quantities are grouped like amounts, exact."""
+    lines = _lines("KP").set_index("line")
+    assert lines.loc["SMS", "quantity"] == "5,710" and PACKAGE.startswith("5,710 units")
+    assert _lines("KQ").set_index("line").loc["Payments", "quantity"] == "715.61"  # every decimal kept
