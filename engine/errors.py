@@ -61,6 +61,14 @@ class StorageError(BillsimError):
     status = 500
 
 
+class PrintError(BillsimError):
+    """A PDF printer's child process ended without a PDF (its reason is in the log): the HTML document is still
+    there. HTTP 500."""
+
+    code = "print_failed"
+    status = 500
+
+
 class SchemaError(BillsimError):
     code = "schema_error"
 

@@ -47,7 +47,9 @@ SERVER_MEMORY_LIMIT = "4GB"
 REQUEST_DEADLINE_S = 60.0
 PDF_SLOTS = 1  # documents printed to PDF at once in one process (service/printing.py: they share its interpreter)
 PDF_WAIT_S = 10.0  # the longest a request waits for the printer before it is refused as busy
-PDF_MAX_HTML_BYTES = 2**20  # a document printed to PDF: at most this much HTML (about 26 s of printing)
+PDF_MAX_HTML_BYTES = 2**20  # a document printed to PDF: at most this much HTML (about 16 s of printing)
+PDF_PRINT_S = 40.0  # the longest one document prints (a child process, then stopped): with PDF_WAIT_S, within
+# REQUEST_DEADLINE_S
 REQUEST_BODY_MAX = 8 * 1024 * 1024  # bytes of one HTTP request body
 
 

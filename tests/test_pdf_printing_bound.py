@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import subprocess
 import threading
 from pathlib import Path
 
+import pypdf
 import pytest
 from fastapi.testclient import TestClient
 from helpers_data import add_contract, add_customer, add_line
@@ -23,7 +25,8 @@ from engine.api.app import create_app, open_server_app
 from engine.billing.invoices import draft_period_invoice
 from engine.cli import main as cli_main
 from engine.db import connect
-from engine.errors import PrinterBusyError
+from engine.errors import PrinterBusyError, PrintError, TooMuchWorkError
+from engine.io import pdf_process
 from engine.service import Billsim, Caller, invoices, lifecycle
 from engine.service import printing as printing_module
 from engine.service.printing import Printer
@@ -45,13 +48,13 @@ def path(tmp_path) -> tuple[Path, str, str]:
 
 
 class StandStill:
-    """html_to_pdf replaced: each call says it started and waits until released, then answers a tiny PDF."""
+    """printed_pdf replaced: each call says it started and waits until released, then answers a tiny PDF."""
 
     def __init__(self) -> None:
         self.started = threading.Semaphore(0)
         self.release = threading.Event()
 
-    def __call__(self, html: str) -> bytes:
+    def __call__(self, html: str, timeout_s: float) -> bytes:
         self.started.release()
         assert self.release.wait(JOIN_S)
         return b"%PDF-1.7 " + str(len(html)).encode()
@@ -60,7 +63,7 @@ class StandStill:
 @pytest.fixture
 def stand_still(monkeypatch):
     printer = StandStill()
-    monkeypatch.setattr(printing_module, "html_to_pdf", printer)
+    monkeypatch.setattr(printing_module, "printed_pdf", printer)
     yield printer
     printer.release.set()  # a failed assertion never leaves a print waiting
 
@@ -142,3 +145,35 @@ def test_a_document_too_large_to_print_within_a_request_is_413_and_its_html_is_s
     app.printer = Printer(max_html_bytes=len(html.encode()))  # at the bound: printed
     stand_still.release.set()
     assert invoices.document(app.session(Caller.local("t")), invoice_id, "pdf").startswith(b"%PDF")
+
+
+SLOW_HTML = (  # long unbroken words print slowly: about 0.1 s a row on the development machine, 100 rows
+    "<html><body><table style='width:100%;table-layout:fixed'>"
+    + "".join(f"<tr><td>{i}</td><td>{'x' * 1620}</td></tr>" for i in range(100))
+    + "</table></body></html>"
+)
+
+
+def test_a_document_printing_past_the_bound_is_stopped_refused_as_too_large_and_frees_the_printer():
+    """500 lines of one 1,620-character word (0.88 MiB, under the size bound) did not print in 300 s and held a
+    server's printer for 18 minutes. Printing is now a child process stopped at the bound (here 0.2 s, for a
+    document that takes seconds): refused as document_too_large, and the next document prints."""
+    printer = Printer(slots=1, wait_s=0, print_s=0.2)
+    with pytest.raises(TooMuchWorkError, match="takes more than 0.2 s to print as a PDF") as exc:
+        printer.pdf(SLOW_HTML)
+    assert exc.value.code == "document_too_large"
+    small = Printer(slots=1, wait_s=0).pdf("<html><body><p>Invoice INV-1</p></body></html>")  # a slot, a PDF
+    assert small.startswith(b"%PDF")
+    assert "Invoice INV-1" in pypdf.PdfReader(io.BytesIO(small)).pages[0].extract_text()
+    assert printer._slots.acquire(timeout=0)  # the stopped print gave its slot back
+
+
+def test_a_printer_that_ends_without_a_pdf_is_print_failed_and_says_nothing_of_its_insides(monkeypatch):
+    def failing_child(*args, **kwargs):
+        return subprocess.CompletedProcess(args, 1, stdout=b"", stderr=b"Traceback ... pango ... secret path")
+
+    monkeypatch.setattr(pdf_process.subprocess, "run", failing_child)
+    with pytest.raises(PrintError) as exc:
+        Printer(slots=1, wait_s=0).pdf("<p>x</p>")
+    assert exc.value.code == "print_failed" and exc.value.status == 500
+    assert "Traceback" not in str(exc.value) and "secret" not in str(exc.value)
