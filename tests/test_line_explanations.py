@@ -60,7 +60,7 @@ def _line(invoice, key: str):
 
 def _cells(html: str) -> list[list[str]]:
     """The lines table's rows as the text of their cells (markup dropped)."""
-    body = html[html.index('<table class="lines">') : html.index('<table class="totals">')]
+    body = html[html.index('<table class="lines items">') : html.index('<table class="totals">')]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
     return [
         [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td.*?>(.*?)</td>", r, re.S)]

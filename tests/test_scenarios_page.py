@@ -286,3 +286,19 @@ def test_a_range_past_the_last_usage_is_said_to_bill_no_usage(workbench_db):
     by_key(at.date_input, "scn_to").set_value(last)
     at = clean(by_key(at.button, "scn_run").click().run())
     assert not [w for w in at.warning if "No usage is recorded" in w.value]
+
+
+def test_a_scenario_beyond_the_waterfalls_limit_says_why_it_is_shown_by_product(workbench_db):
+    """Beyond MAX_WATERFALL_CHANGES changes the run works out no waterfall by change: the page said nothing."""
+    from engine.service.limits import MAX_WATERFALL_CHANGES
+
+    at = start()
+    at.session_state["scn_changes"] = [
+        {"type": "usage", "percent": str(i + 1)} for i in range(MAX_WATERFALL_CHANGES + 1)
+    ]
+    at = clean(by_key(at.button, "scn_run").click().run())
+    assert at.session_state["scn_result"]["by_change"] is None
+    assert [c.value for c in at.caption if c.value.startswith("By change is worked out")] == [
+        f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change is billed "
+        f"once more); this one has {MAX_WATERFALL_CHANGES + 1}: shown by product."
+    ]

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.service import BillsimError, whatif
-from engine.service.limits import MAX_NAME
+from engine.service.limits import MAX_NAME, MAX_WATERFALL_CHANGES
 from views import _reads
 from views._actions import clear_feedback, flash, run_action, show_flash
 from views._database import db_path, reader, session
@@ -560,6 +560,11 @@ def _show(result: dict) -> None:
     )
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
+    if view == "By change" and steps is None:  # beyond the limit the run drew no waterfall by change
+        st.caption(
+            f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change is "
+            f"billed once more); this one has {len(summary['changes'])}: shown by product."
+        )
     if view == "By product" or steps is None:
         steps, view, shown_as = whatif.waterfall_by_product(sim.rows), "By product", "before_tax"
     else:  # the changes' steps carry their tax: in the amounts chosen above
