@@ -842,6 +842,107 @@ def test_mcp_dates_still_take_what_seed_002_documents(world):
         assert out.data["billing_cycles"][0]["end_date"] >= "2026-03-01"
 
 
+# ISO-8601's other forms of a day, which date.fromisoformat (Python 3.11) read: a week date (2026-W01-1 is
+# 2025-12-29, not 1 January), the basic forms (20260101, 2026W011), and a date-time in those forms
+OTHER_ISO_FORMS = ["2026-W01-1", "2026W011", "20260101", "2026-W10-1T00:00:00Z", "20260301T000000Z", "2026-03-01T00"]
+
+
+@pytest.mark.parametrize("date", OTHER_ISO_FORMS)
+def test_a_date_in_another_iso_form_is_refused_by_every_front_end_not_read_as_a_day(world, capsys, date):
+    """HTTP, MCP and the CLI take a date as YYYY-MM-DD (Zenskar's dates also as seed 002's date-time and UNIX
+    seconds); fromisoformat alone read '2026-W01-1' as 2025-12-29 and the CLI's '20260101' as 1 January."""
+    before = _invoices(world)
+    http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
+    assert (http.status, http.code) == (422, "validation_error"), http
+    assert http.message.startswith("invalid request: period_date: ") and "YYYY-MM-DD" in http.message, http
+    listed = world.get("biz-north", "/api/v1/invoices", params={"period_date": date})
+    assert (listed.status, listed.code) == (422, "validation_error"), listed
+    for tool, args in (
+        ("previewInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("draftPeriodInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("listInvoices", {"period_date": date}),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": date}),
+    ):
+        out = world.mcp("biz-north", tool, args)
+        assert (out.ok, out.code) == (False, "validation_error"), (tool, out)
+        assert out.message.startswith(f"invalid request: {next(k for k in args if k.endswith('date'))}: not a date: ")
+    for option, argv in (
+        ("--period-date", ["preview", "K-FLAT", "--period-date", date]),
+        ("--period-date", ["draft", "K-FLAT", "--period-date", date]),
+        ("--period-date", ["run", "--period-date", date]),
+        ("--from", ["cycles", "K-FLAT", "--from", date, "--to", "2026-12-31"]),
+    ):
+        with pytest.raises(SystemExit) as exited:  # argparse's usage error (the real command: exit 2, one line)
+            world.cli(*argv)
+        err = capsys.readouterr().err
+        assert exited.value.code == 2, (argv, err)
+        assert f"error: argument {option}: not a date (YYYY-MM-DD): {date!r}" in err, (argv, err)
+    args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate", "K-FLAT", "--customer", "CUS-ACME", "--from", date, "--to", "2026-03-31", "--bill-for", "2026-04-01"
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+    assert _invoices(world) == before
+
+
+@pytest.mark.parametrize("value", [20260101, "20260101", "19991231"])
+def test_eight_digits_spelling_a_date_are_not_read_as_unix_seconds_of_1970(world, value):
+    """Zenskar's dates take UNIX seconds; 20260101 read as seconds was 1970-08-23, not the date its writer meant."""
+    args = {**GENERATE, "from_date": value, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    assert (http.status, http.code, mcp.code) == (400, "validation_error", "validation_error"), (http, mcp)
+    written = f"{str(value)[:4]}-{str(value)[4:6]}-{str(value)[6:]}"
+    assert http.message == mcp.message, (http, mcp)
+    assert f"not a date: {value!r} (write {written} as YYYY-MM-DD; as UNIX seconds it would be 1970-" in http.message
+    if isinstance(value, str):  # the CLI's arguments are text
+        cli = world.cli(
+            "generate",
+            "K-FLAT",
+            "--customer",
+            "CUS-ACME",
+            "--from",
+            value,
+            "--to",
+            "2026-03-31",
+            "--bill-for",
+            "2026-04-01",
+        )
+        _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
+    assert (cycles.ok, cycles.code) == (False, "validation_error"), cycles
+
+
+def test_an_unix_timestamp_is_not_a_date_of_the_invoice_list_over_http(world):
+    """GET /api/v1/invoices?period_date= was a plain date query, which pydantic also read as UNIX seconds."""
+    listed = world.get("biz-north", "/api/v1/invoices", params={"period_date": "1772323200"})
+    assert (listed.status, listed.code) == (422, "validation_error"), listed
+    assert world.get("biz-north", "/api/v1/invoices", params={"period_date": "2026-03-01"}).ok
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-03-01T00:00:00Z", "2026-03-01t00:00z", "2026-03-01T09:30:00.250+02:00", "2026-02-28T23:00:00-01:00"],
+)
+def test_zenskar_date_times_in_seed_002s_form_still_name_their_utc_day(world, value):
+    """Read as a day on every front end: generate_invoice without bill_for_date then names the valid cycles (not
+    'not a date'); the MCP cycles from that date-time are the cycles from its UTC day."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": value}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli("generate", "K-FLAT", "--customer", "CUS-ACME", "--from", value, "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "no_matching_cycle", 400)
+    assert http.message.startswith("bill_for_date missing"), http
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
+    day = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": "2026-03-01"})
+    assert cycles.ok and cycles.data == day.data, cycles
+    assert _invoices(world) == before
+
+
 def test_deleting_a_keyed_draft_frees_its_key_for_every_front_end(world, tmp_path):
     body = _create_body(description="deleted later")
     made = _create_with_key(world, tmp_path, "mcp", "freed-key", body)
