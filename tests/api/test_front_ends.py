@@ -386,6 +386,38 @@ def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(
     assert _invoices(world) == before
 
 
+SECRET = "sk_live_" + "Q7" * 20  # a value sent in the wrong field, which a refusal must not carry back
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("currency", SECRET),  # too long for a currency
+        ("due_date", SECRET),  # not a date
+        ("api_key", SECRET),  # no such field
+        ("description", "x" * 1990 + SECRET),  # 2,038 characters: beyond a description's 2,000
+        ("description", SECRET + "\x00\x01\x7f\u202e"),  # control characters and a bidi override
+        ("customer_id", {"token": SECRET}),  # an object for a text
+    ],
+)
+def test_a_refused_value_is_not_echoed_back_by_any_front_end(world, tmp_path, field, value):
+    """A 422's detail had FastAPI's default `input`: the value refused came back in the answer (a token or a
+    password sent in the wrong field, logged by the client with the error). loc, msg and type say what and where."""
+    body = {**_create_body(), field: value}
+    r = world.http.post("/api/v1/invoices", json=body, headers=headers(world.tokens["north"], "biz-north"))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error"), r.text
+    assert SECRET not in r.text and "Q7Q7" not in r.text, r.text
+    detail = r.json()["detail"]
+    assert detail and all(set(d) <= {"loc", "msg", "type", "ctx"} for d in detail), detail
+    assert any(field in d["loc"] for d in detail), detail
+    mcp = world.mcp("biz-north", "createInvoice", body)
+    assert (mcp.ok, mcp.code) == (False, "validation_error") and "Q7Q7" not in mcp.message, mcp
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    code, out, err = world.cli("create", str(path))
+    assert (code, out) == (2, "") and "Q7Q7" not in err and field in err, err
+
+
 def test_a_request_body_beyond_the_bound_is_refused(world):
     r = world.post("biz-north", "/api/v1/invoices", raw=b'{"x": "' + b"a" * (9 * 1024 * 1024) + b'"}')
     assert (r.status, r.code) == (413, "request_too_large")
