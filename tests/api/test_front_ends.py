@@ -370,10 +370,10 @@ def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, 
 def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(world, raw, why):
     """One rule for "the body is not valid JSON" (engine/api/body_guard.py), as the seeds' FastAPI servers answer a
     malformed body: 422 validation_error with an HTTPValidationError `detail` of type json_invalid. NaN and an
-    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own; over /mcp (the same app)
-    too."""
+    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own. /mcp (the same app) answers
+    the same body in its own protocol: the next test."""
     before = _invoices(world)
-    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice", "/mcp"):
+    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice"):
         h = headers(world.tokens["north"], "biz-north")
         r = world.http.post(path, content=raw, headers={**h, "Content-Type": "application/json"})
         assert r.status_code == 422, (path, r.text)
@@ -416,6 +416,53 @@ def test_a_refused_value_is_not_echoed_back_by_any_front_end(world, tmp_path, fi
     path.write_text(json.dumps(body))
     code, out, err = world.cli("create", str(path))
     assert (code, out) == (2, "") and "Q7Q7" not in err and field in err, err
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (b"{not json", " (at character 1): Expecting property name enclosed in double quotes"),
+        (
+            b'{"jsonrpc": "2.0", "method": "tools/list", "id": 1,}',
+            " (at character 51): Expecting property name enclosed in double quotes",
+        ),
+        (b'{"jsonrpc": "2.0", "id": NaN}', ": NaN is not a JSON number"),
+        (b'{"jsonrpc": "2.0", "method": "\\ud800", "id": 1}', ": a text holds an unpaired surrogate (not a character)"),
+        (b"[" * 100 + b"]" * 100, ": nested deeper than 64 levels"),
+    ],
+)
+@pytest.mark.parametrize("authorized", [True, False])
+def test_a_body_to_mcp_that_is_not_json_is_a_json_rpc_parse_error(world, raw, why, authorized):
+    """An MCP client expects JSON-RPC's parse error (-32700, id null) for a malformed body, as the MCP SDK answers
+    one; /mcp once answered it the API's 422 validation_error (one guard for every path, engine/api/body_guard.py).
+    The API's routes keep their 422 for the same body, with the same reason."""
+    h = headers(world.tokens["north"], "biz-north") if authorized else {}
+    h = {**h, "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    for path in ("/mcp", "/mcp/"):
+        r = world.http.post(path, content=raw, headers=h, follow_redirects=False)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/json"), (path, r.text)
+        assert r.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32700, "message": f"Parse error: the request body is not valid JSON{why}"},
+        }, r.json()
+    api = world.http.post("/api/v1/invoices", content=raw, headers=h)
+    assert api.status_code == 422 and api.json()["code"] == "validation_error", api.text
+    assert api.json()["message"].startswith(f"invalid request: the request body is not valid JSON{why}"), api.text
+
+
+def test_a_json_body_to_mcp_still_reaches_the_mcp_server(world):
+    h = {**headers(world.tokens["north"], "biz-north"), "Accept": "application/json, text/event-stream"}
+    h["Host"] = "127.0.0.1:8000"  # the SDK's DNS-rebinding check takes the server's own host only
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    r = world.http.post("/mcp", json=hello, headers=h)
+    assert r.status_code == 200, r.text
+    assert '"serverInfo"' in r.text and '"billsim"' in r.text, r.text
 
 
 def test_a_request_body_beyond_the_bound_is_refused(world):
