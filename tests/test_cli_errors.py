@@ -93,6 +93,8 @@ def test_a_bad_payment_amount_is_one_line_and_exit_2(ledger, amount, words):
         (["preview", "K-NOPE", "--period-date", "2026-03-01"], ["unknown contract"]),
         (["draft", "K1", "--period-date", "2026-02-30"], ["not a date"]),
         (["run", "--period-date", "yesterday"], ["not a date"]),
+        (["draft", "K1", "--period-date", "2026-W01-1"], ["--period-date: not a date (YYYY-MM-DD)"]),  # 2025-12-29
+        (["cycles", "K1", "--from", "20260101", "--to", "2026-03-01"], ["--from: not a date (YYYY-MM-DD)"]),
         (["cycles", "K1", "--from", "2026-03-01", "--to", "2026-01-01"], ["before"]),
         (["cycles", "K1", "--from", "2026-01-01"], ["--to"]),
         (["preview", "K1", "--period-date", "9999-12-31"], ["9999"]),

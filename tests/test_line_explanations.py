@@ -255,6 +255,58 @@ def test_the_cli_json_carries_each_lines_explanation_and_figures(db):
     assert true_up["order_lines_total_minor"] == 23915
 
 
+def test_a_dayzero_line_items_quantity_is_an_integer_when_whole_and_its_exact_decimal_beside_it(db):
+    """Seed 004 gives a line item's `quantity` as an integer; the HTTP answer wrote it as a string ("5710"). Whole:
+    the integer (and quantity_decimal); a usage quantity of 715.61: null and its exact decimal, never a float. MCP
+    and the CLI keep their own shape (exact decimal strings) and the same quantity."""
+    path, token = db
+    app = open_server_app(path)
+    try:
+        auth = {"Authorization": f"Bearer {token}", "x-business-id": "default"}
+        with TestClient(create_app(billsim=app)) as http:
+            got = {}
+            for contract in ("KP", "KQ"):
+                r = http.post(
+                    f"/api/v1/contracts/{contract}/preview-invoice", json={"period_date": "2026-03-15"}, headers=auth
+                )
+                (got[contract],) = [(i["quantity"], i["quantity_decimal"]) for i in r.json()["line_items"]]
+            assert got == {"KP": (5710, "5710"), "KQ": (None, "715.61")}, got
+            assert type(got["KP"][0]) is int
+            made = http.post(
+                "/api/v1/invoices",
+                json={
+                    "customer_id": "CG",
+                    "line_items": [{"description": "Setup", "unit_price": 1250, "quantity": 3}],
+                    "due_date": "2026-07-31",
+                },
+                headers=auth,
+            )
+            assert made.status_code == 201, made.text
+            (item,) = made.json()["line_items"]
+            assert (item["quantity"], item["quantity_decimal"], item["amount"]) == (3, "3", 3750)  # as it was sent
+            (listed,) = [
+                i["line_items"]
+                for i in http.get("/api/v1/invoices", params={"customer_id": "CG"}, headers=auth).json()["data"]
+                if i["id"] == made.json()["id"]
+            ]
+            assert [li["quantity"] for li in listed] == [3]
+        server = build_server(FixedBackend(app, Caller.of_business("default", "mcp")))
+
+        async def call(tool: str, args: dict):
+            async with Client(server) as client:
+                return (await client.call_tool(tool, args)).structured_content
+
+        for contract, (_, exact) in got.items():
+            mcp = anyio.run(call, "previewInvoice", {"contract_id": contract, "period_date": "2026-03-15"})
+            assert [ln["quantity"] for ln in mcp["lines"]] == [exact]
+    finally:
+        app.close()
+    for contract, (_, exact) in got.items():
+        assert [ln["quantity"] for ln in _cli(path, "preview", contract, "--period-date", "2026-03-15")["lines"]] == [
+            exact
+        ]
+
+
 def test_the_http_api_and_mcp_carry_each_lines_explanation(db):
     path, token = db
     app = open_server_app(path)

@@ -6,7 +6,10 @@
     surrogate ("\\ud800"), nested deeper than 64 levels     (the seeds' own servers) answers a malformed body
 
 ONE rule for "the body is not valid JSON", answered here for every path (the API's routes and /mcp, served by the
-same app): a route never sees such a body, so no route answers it otherwise.
+same app): a route never sees such a body, so no route answers it otherwise. Each path answers it in its own
+protocol: the API's routes the 422 above; /mcp, whose clients speak JSON-RPC, the JSON-RPC parse error an MCP
+client expects, as the MCP SDK's streamable HTTP transport answers one (400, `{"jsonrpc": "2.0", "id": null,
+"error": {"code": -32700, "message": "Parse error: …"}}`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import json
 
 from fastapi.exceptions import RequestValidationError
+from mcp.types import PARSE_ERROR
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
+from ..mcp.http import MCP_PATH
 from ..service.limits import REQUEST_BODY_MAX
 from .errors import validation_response
 
@@ -83,6 +88,18 @@ def not_json_response(position: int | None, why: str) -> JSONResponse:
     return validation_response(RequestValidationError([error]))
 
 
+def not_json_rpc_response(position: int | None, why: str) -> JSONResponse:
+    """400 with JSON-RPC's parse error (-32700, id null): what an MCP client expects of a body that is not JSON,
+    worded as the 422's message (`Parse error: the request body is not valid JSON (at character 1): …`)."""
+    where = "" if position is None else f" (at character {position})"
+    error = {"code": PARSE_ERROR, "message": f"Parse error: the request body is not valid JSON{where}: {why}"}
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=400)
+
+
+def is_mcp(path: str) -> bool:
+    return path.rstrip("/") == MCP_PATH
+
+
 class BodyGuard:
     """ASGI middleware: reads the body of a request (at most REQUEST_BODY_MAX bytes), checks it, replays it."""
 
@@ -117,7 +134,8 @@ class BodyGuard:
         if body:
             problem = check_json(body)
             if problem:
-                await not_json_response(*problem)(scope, receive, send)
+                answer = not_json_rpc_response if is_mcp(scope.get("path", "")) else not_json_response
+                await answer(*problem)(scope, receive, send)
                 return
         sent = False
 

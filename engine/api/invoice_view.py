@@ -33,6 +33,13 @@ def _unit_minor(unit_price: Decimal | None, currency: str) -> int | None:
     return int(scaled) if scaled == scaled.to_integral_value() else None
 
 
+def _whole(quantity: Decimal | None) -> int | None:
+    """A quantity as DayZero's integer, when it is whole (a usage quantity of 715.61 is not: None)."""
+    if quantity is None or quantity != quantity.to_integral_value():
+        return None
+    return int(quantity)
+
+
 def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> list[LineItemResponse]:
     return [
         LineItemResponse(
@@ -42,7 +49,8 @@ def line_items(invoice_key: str, lines: list[InvoiceLine], currency: str) -> lis
             kind=line.kind,
             product=line.product,
             description=line.description,
-            quantity=line.quantity,
+            quantity=_whole(line.quantity),
+            quantity_decimal=line.quantity,
             unit_price=_unit_minor(line.unit_price, currency),
             unit_price_decimal=line.unit_price,
             amount=line.amount_minor,

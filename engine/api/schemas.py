@@ -39,7 +39,9 @@ class SuccessEnvelope(BaseModel, Generic[T]):
 
 class LineItemResponse(BaseModel):
     """One invoice line. `amount` is exact integer minor units; `unit_price` is minor units when the
-    price is a whole number of them (a usage price like 0.0005 USD is not: then see unit_price_decimal)."""
+    price is a whole number of them (a usage price like 0.0005 USD is not: then see unit_price_decimal); `quantity`
+    is an integer, as DayZero's line item gives it (seed 004), when the quantity is whole (a usage quantity like
+    715.61 is not: then see quantity_decimal)."""
 
     id: str = Field(description="invoice id and line number")
     line_no: int
@@ -47,7 +49,8 @@ class LineItemResponse(BaseModel):
     kind: str = Field(description="recurring, usage, one_time, minimum_commitment_true_up, delayed_charge or custom")
     product: str | None = None
     description: str | None = None
-    quantity: Decimal | None = Field(None, description="exact decimal, as a string")
+    quantity: int | None = Field(None, description="the quantity, when a whole number (else null: quantity_decimal)")
+    quantity_decimal: Decimal | None = Field(None, description="the quantity, exact, as a decimal string")
     unit_price: int | None = Field(None, description="price per unit in minor units, when whole")
     unit_price_decimal: Decimal | None = Field(None, description="price per unit in major units, exact")
     amount: int = Field(description="line amount in minor units (rounded once)")

@@ -35,10 +35,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    """A date as YYYY-MM-DD, by the application layer's rule (requests.iso_day): date.fromisoformat alone also read
+    '20260101' and the ISO week date '2026-W01-1' (2025-12-29). argparse names the option in its usage error."""
+    day = requests.iso_day(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text[:40]!r}")
+    return day
 
 
 def _amount(text: str) -> Decimal:

@@ -2,7 +2,8 @@
 generate_invoice from raw fields (seed 002/003).
 
 Dates arrive as `YYYY-MM-DD`, ISO-8601 date-times (`2026-04-28T00:00:00Z`) or integer UNIX seconds; a
-date-time names its UTC day. A missing `bill_for_date` is not "no cycle" or a $0 invoice: it is
+date-time names its UTC day. No other ISO-8601 form: a week date (`2026-W01-1`) or the basic form (`20260101`) is
+refused, not read as a day. A missing `bill_for_date` is not "no cycle" or a $0 invoice: it is
 CycleMismatchError naming the contract's valid cycles, like dates that match no cycle.
 """
 
@@ -17,7 +18,7 @@ from ..errors import CycleMismatchError, ValidationError
 from ..limits import LAST_DATE, check_date, invalid_request
 from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
 from ..rating.cycles import billing_cycles, contract_window
-from .requests import whole_number
+from .requests import iso_date_time_day, iso_day, whole_number
 
 DEFAULT_CYCLES_LIMIT = 12
 MAX_CYCLES_LIMIT = 500
@@ -29,6 +30,14 @@ def _not_a_date(field: str, value: object) -> ValidationError:
     front end and whichever tool or endpoint read it (MCP's dates, Zenskar's, `billsim generate`'s)."""
     shown = value[:40] if isinstance(value, str) else value
     return invalid_request(field, f"not a date: {shown!r} (use YYYY-MM-DD, an ISO-8601 date-time or UNIX seconds)")
+
+
+def _spelt_day(seconds: int) -> dt.date | None:
+    """The day that 8 digits spell as YYYYMMDD (20260101: 2026-01-01), or None. Read as UNIX seconds they are a
+    moment of August or September 1970: a date typed without its dashes is far likelier, so they are refused
+    (naming both readings), never read as either."""
+    text = str(seconds)
+    return iso_day(f"{text[:4]}-{text[4:6]}-{text[6:]}") if len(text) == 8 else None
 
 
 def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
@@ -46,19 +55,21 @@ def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
     if seconds is not None:
         if not 0 <= seconds <= _UNIX_MAX:
             raise invalid_request(field, f"UNIX seconds out of range: {value!r}")
-        return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
+        day = dt.datetime.fromtimestamp(seconds, dt.UTC).date()
+        if written := _spelt_day(seconds):
+            raise invalid_request(
+                field, f"not a date: {value!r} (write {written} as YYYY-MM-DD; as UNIX seconds it would be {day})"
+            )
+        return day
     if not isinstance(value, str):
         raise _not_a_date(field, value)
+    # in these forms only, ASCII digits (requests.iso_day, iso_date_time_day): never an ISO week date ('2026-W01-1')
+    # or the basic form ('20260101'), which fromisoformat alone also read
     text = value.strip()
-    if not text.isascii():  # a date's digits are ASCII too
+    day = iso_day(text) or iso_date_time_day(text)
+    if day is None:
         raise _not_a_date(field, value)
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise _not_a_date(field, value) from None
-    return (stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp).date()
+    return day
 
 
 def cycle_row(c: BillingCycle) -> dict:

@@ -370,10 +370,10 @@ def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, 
 def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(world, raw, why):
     """One rule for "the body is not valid JSON" (engine/api/body_guard.py), as the seeds' FastAPI servers answer a
     malformed body: 422 validation_error with an HTTPValidationError `detail` of type json_invalid. NaN and an
-    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own; over /mcp (the same app)
-    too."""
+    unpaired surrogate once crashed the 422 handler (a 500), then were a 400 of their own. /mcp (the same app) answers
+    the same body in its own protocol: the next test."""
     before = _invoices(world)
-    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice", "/mcp"):
+    for path in ("/api/v1/contracts/K-FLAT/preview-invoice", "/api/v1/invoices", "/invoices/generate_invoice"):
         h = headers(world.tokens["north"], "biz-north")
         r = world.http.post(path, content=raw, headers={**h, "Content-Type": "application/json"})
         assert r.status_code == 422, (path, r.text)
@@ -384,6 +384,85 @@ def test_a_body_that_is_not_valid_json_is_one_422_json_invalid_before_any_route(
             ("json_invalid", "body", "JSON decode error")
         ], body
     assert _invoices(world) == before
+
+
+SECRET = "sk_live_" + "Q7" * 20  # a value sent in the wrong field, which a refusal must not carry back
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("currency", SECRET),  # too long for a currency
+        ("due_date", SECRET),  # not a date
+        ("api_key", SECRET),  # no such field
+        ("description", "x" * 1990 + SECRET),  # 2,038 characters: beyond a description's 2,000
+        ("description", SECRET + "\x00\x01\x7f\u202e"),  # control characters and a bidi override
+        ("customer_id", {"token": SECRET}),  # an object for a text
+    ],
+)
+def test_a_refused_value_is_not_echoed_back_by_any_front_end(world, tmp_path, field, value):
+    """A 422's detail had FastAPI's default `input`: the value refused came back in the answer (a token or a
+    password sent in the wrong field, logged by the client with the error). loc, msg and type say what and where."""
+    body = {**_create_body(), field: value}
+    r = world.http.post("/api/v1/invoices", json=body, headers=headers(world.tokens["north"], "biz-north"))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error"), r.text
+    assert SECRET not in r.text and "Q7Q7" not in r.text, r.text
+    detail = r.json()["detail"]
+    assert detail and all(set(d) <= {"loc", "msg", "type", "ctx"} for d in detail), detail
+    assert any(field in d["loc"] for d in detail), detail
+    mcp = world.mcp("biz-north", "createInvoice", body)
+    assert (mcp.ok, mcp.code) == (False, "validation_error") and "Q7Q7" not in mcp.message, mcp
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    code, out, err = world.cli("create", str(path))
+    assert (code, out) == (2, "") and "Q7Q7" not in err and field in err, err
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (b"{not json", " (at character 1): Expecting property name enclosed in double quotes"),
+        (
+            b'{"jsonrpc": "2.0", "method": "tools/list", "id": 1,}',
+            " (at character 51): Expecting property name enclosed in double quotes",
+        ),
+        (b'{"jsonrpc": "2.0", "id": NaN}', ": NaN is not a JSON number"),
+        (b'{"jsonrpc": "2.0", "method": "\\ud800", "id": 1}', ": a text holds an unpaired surrogate (not a character)"),
+        (b"[" * 100 + b"]" * 100, ": nested deeper than 64 levels"),
+    ],
+)
+@pytest.mark.parametrize("authorized", [True, False])
+def test_a_body_to_mcp_that_is_not_json_is_a_json_rpc_parse_error(world, raw, why, authorized):
+    """An MCP client expects JSON-RPC's parse error (-32700, id null) for a malformed body, as the MCP SDK answers
+    one; /mcp once answered it the API's 422 validation_error (one guard for every path, engine/api/body_guard.py).
+    The API's routes keep their 422 for the same body, with the same reason."""
+    h = headers(world.tokens["north"], "biz-north") if authorized else {}
+    h = {**h, "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    for path in ("/mcp", "/mcp/"):
+        r = world.http.post(path, content=raw, headers=h, follow_redirects=False)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/json"), (path, r.text)
+        assert r.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32700, "message": f"Parse error: the request body is not valid JSON{why}"},
+        }, r.json()
+    api = world.http.post("/api/v1/invoices", content=raw, headers=h)
+    assert api.status_code == 422 and api.json()["code"] == "validation_error", api.text
+    assert api.json()["message"].startswith(f"invalid request: the request body is not valid JSON{why}"), api.text
+
+
+def test_a_json_body_to_mcp_still_reaches_the_mcp_server(world):
+    h = {**headers(world.tokens["north"], "biz-north"), "Accept": "application/json, text/event-stream"}
+    h["Host"] = "127.0.0.1:8000"  # the SDK's DNS-rebinding check takes the server's own host only
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    r = world.http.post("/mcp", json=hello, headers=h)
+    assert r.status_code == 200, r.text
+    assert '"serverInfo"' in r.text and '"billsim"' in r.text, r.text
 
 
 def test_a_request_body_beyond_the_bound_is_refused(world):
@@ -840,6 +919,107 @@ def test_mcp_dates_still_take_what_seed_002_documents(world):
         out = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
         assert out.ok, (value, out)
         assert out.data["billing_cycles"][0]["end_date"] >= "2026-03-01"
+
+
+# ISO-8601's other forms of a day, which date.fromisoformat (Python 3.11) read: a week date (2026-W01-1 is
+# 2025-12-29, not 1 January), the basic forms (20260101, 2026W011), and a date-time in those forms
+OTHER_ISO_FORMS = ["2026-W01-1", "2026W011", "20260101", "2026-W10-1T00:00:00Z", "20260301T000000Z", "2026-03-01T00"]
+
+
+@pytest.mark.parametrize("date", OTHER_ISO_FORMS)
+def test_a_date_in_another_iso_form_is_refused_by_every_front_end_not_read_as_a_day(world, capsys, date):
+    """HTTP, MCP and the CLI take a date as YYYY-MM-DD (Zenskar's dates also as seed 002's date-time and UNIX
+    seconds); fromisoformat alone read '2026-W01-1' as 2025-12-29 and the CLI's '20260101' as 1 January."""
+    before = _invoices(world)
+    http = world.post("biz-north", "/api/v1/contracts/K-FLAT/preview-invoice", {"period_date": date})
+    assert (http.status, http.code) == (422, "validation_error"), http
+    assert http.message.startswith("invalid request: period_date: ") and "YYYY-MM-DD" in http.message, http
+    listed = world.get("biz-north", "/api/v1/invoices", params={"period_date": date})
+    assert (listed.status, listed.code) == (422, "validation_error"), listed
+    for tool, args in (
+        ("previewInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("draftPeriodInvoice", {"contract_id": "K-FLAT", "period_date": date}),
+        ("listInvoices", {"period_date": date}),
+        ("getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": date}),
+    ):
+        out = world.mcp("biz-north", tool, args)
+        assert (out.ok, out.code) == (False, "validation_error"), (tool, out)
+        assert out.message.startswith(f"invalid request: {next(k for k in args if k.endswith('date'))}: not a date: ")
+    for option, argv in (
+        ("--period-date", ["preview", "K-FLAT", "--period-date", date]),
+        ("--period-date", ["draft", "K-FLAT", "--period-date", date]),
+        ("--period-date", ["run", "--period-date", date]),
+        ("--from", ["cycles", "K-FLAT", "--from", date, "--to", "2026-12-31"]),
+    ):
+        with pytest.raises(SystemExit) as exited:  # argparse's usage error (the real command: exit 2, one line)
+            world.cli(*argv)
+        err = capsys.readouterr().err
+        assert exited.value.code == 2, (argv, err)
+        assert f"error: argument {option}: not a date (YYYY-MM-DD): {date!r}" in err, (argv, err)
+    args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli(
+        "generate", "K-FLAT", "--customer", "CUS-ACME", "--from", date, "--to", "2026-03-31", "--bill-for", "2026-04-01"
+    )
+    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+    assert _invoices(world) == before
+
+
+@pytest.mark.parametrize("value", [20260101, "20260101", "19991231"])
+def test_eight_digits_spelling_a_date_are_not_read_as_unix_seconds_of_1970(world, value):
+    """Zenskar's dates take UNIX seconds; 20260101 read as seconds was 1970-08-23, not the date its writer meant."""
+    args = {**GENERATE, "from_date": value, "bill_for_date": "2026-04-01"}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    assert (http.status, http.code, mcp.code) == (400, "validation_error", "validation_error"), (http, mcp)
+    written = f"{str(value)[:4]}-{str(value)[4:6]}-{str(value)[6:]}"
+    assert http.message == mcp.message, (http, mcp)
+    assert f"not a date: {value!r} (write {written} as YYYY-MM-DD; as UNIX seconds it would be 1970-" in http.message
+    if isinstance(value, str):  # the CLI's arguments are text
+        cli = world.cli(
+            "generate",
+            "K-FLAT",
+            "--customer",
+            "CUS-ACME",
+            "--from",
+            value,
+            "--to",
+            "2026-03-31",
+            "--bill-for",
+            "2026-04-01",
+        )
+        _error_everywhere(world, http, mcp, cli, "validation_error", 400)
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
+    assert (cycles.ok, cycles.code) == (False, "validation_error"), cycles
+
+
+def test_an_unix_timestamp_is_not_a_date_of_the_invoice_list_over_http(world):
+    """GET /api/v1/invoices?period_date= was a plain date query, which pydantic also read as UNIX seconds."""
+    listed = world.get("biz-north", "/api/v1/invoices", params={"period_date": "1772323200"})
+    assert (listed.status, listed.code) == (422, "validation_error"), listed
+    assert world.get("biz-north", "/api/v1/invoices", params={"period_date": "2026-03-01"}).ok
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-03-01T00:00:00Z", "2026-03-01t00:00z", "2026-03-01T09:30:00.250+02:00", "2026-02-28T23:00:00-01:00"],
+)
+def test_zenskar_date_times_in_seed_002s_form_still_name_their_utc_day(world, value):
+    """Read as a day on every front end: generate_invoice without bill_for_date then names the valid cycles (not
+    'not a date'); the MCP cycles from that date-time are the cycles from its UTC day."""
+    before = _invoices(world)
+    args = {**GENERATE, "from_date": value}
+    http = world.post("biz-north", "/invoices/generate_invoice", args)
+    mcp = world.mcp("biz-north", "generateInvoice", args)
+    cli = world.cli("generate", "K-FLAT", "--customer", "CUS-ACME", "--from", value, "--to", "2026-03-31")
+    _error_everywhere(world, http, mcp, cli, "no_matching_cycle", 400)
+    assert http.message.startswith("bill_for_date missing"), http
+    cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
+    day = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": "2026-03-01"})
+    assert cycles.ok and cycles.data == day.data, cycles
+    assert _invoices(world) == before
 
 
 def test_deleting_a_keyed_draft_frees_its_key_for_every_front_end(world, tmp_path):

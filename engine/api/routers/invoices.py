@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -15,6 +14,7 @@ from ...service.idempotency import ReplayedRefusal
 from ...service.requests import (
     ApproveRequest,
     BatchInvoiceRequest,
+    Day,
     FinalizeRequest,
     HoldRequest,
     InvoiceCreateRequest,
@@ -86,7 +86,10 @@ def list_invoices(
     customer_id: Annotated[str | None, Query(max_length=200)] = None,
     contract_id: Annotated[str | None, Query(max_length=200)] = None,
     run_id: Annotated[str | None, Query(max_length=200)] = None,
-    period_date: Annotated[dt.date | None, Query(description="the invoice's period contains this date")] = None,
+    # the service's Day (YYYY-MM-DD only): a plain date query also took UNIX seconds (?period_date=1772323200)
+    period_date: Annotated[
+        Day | None, Query(description="the invoice's period contains this date (YYYY-MM-DD)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ):
