@@ -592,3 +592,7 @@ def test_the_summary_says_through_which_day_usage_is_recorded(data):
     assert simulate(data, growth, FROM, TO)["usage_through"] == "2026-04-01"  # every contract: K-TIERS's last
     assert simulate(data, growth, FROM, TO, contract_ids=["K-MIN"])["usage_through"] == "2026-03-12"
     assert simulate(data, growth, FROM, TO, contract_ids=["K-FLAT"])["usage_through"] is None  # none recorded
+    # and the last day the range's cycles run to: the page warns when it is after usage_through
+    assert simulate(data, growth, FROM, TO, contract_ids=["K-MIN"])["cycles_end"] == "2026-04-30"  # monthly cycles
+    before_any = simulate(data, growth, dt.date(2020, 1, 1), dt.date(2020, 1, 31))  # no contract had started
+    assert (before_any["cycles"], before_any["cycles_end"]) == (0, None)

@@ -122,6 +122,11 @@ def test_saved_scenarios_are_saved_rerun_and_deleted(workbench_db):
     clean(by_key(at.button, "scn_rerun").click().run())
     assert at.session_state["scn_result"]["summary"]["scenario"] == "Proration off"
     assert len(at.get("plotly_chart")) == 4
+    # Delete asks first (one click beside Load and Re-run deleted it for good): the button is in a confirmation
+    assert [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("Delete the saved scenario")] == [
+        "Delete the saved scenario 'Proration off'? It cannot be brought back."
+    ]
+    assert by_key(at.button, "scn_delete").label == "Delete it"
     clean(by_key(at.button, "scn_delete").click().run())
     assert not [s for s in at.selectbox if s.key == "scn_saved"]
 
@@ -265,8 +270,10 @@ def test_a_run_refused_says_why_in_the_open_not_inside_the_collapsed_status(work
     ]
 
 
-def test_a_range_past_the_last_usage_is_said_to_bill_no_usage(workbench_db):
-    """Next year's figures had no usage at all and "usage +20 %" moved nothing: the page says why."""
+def test_a_range_whose_cycles_run_past_the_last_usage_is_said_to_bill_no_usage_there(workbench_db):
+    """Next year's figures had no usage at all and "usage +20 %" moved nothing; and a range ending on the last usage
+    day drew its last month at half, its cycles running past it: the page says why, whenever the range's cycles
+    end after the last usage recorded."""
     import datetime as dt
 
     con = connect(workbench_db)
@@ -274,17 +281,24 @@ def test_a_range_past_the_last_usage_is_said_to_bill_no_usage(workbench_db):
     con.close()
     at = start()
     at = _add_usage_change(at, "20")
-    by_key(at.date_input, "scn_from").set_value(last.replace(day=1))
-    by_key(at.date_input, "scn_to").set_value(last + dt.timedelta(days=90))
+    for end in (last + dt.timedelta(days=90), last):  # past it; on it (the cycles of its month end after it)
+        by_key(at.date_input, "scn_from").set_value(last.replace(day=1))
+        by_key(at.date_input, "scn_to").set_value(end)
+        at = clean(by_key(at.button, "scn_run").click().run())
+        summary = at.session_state["scn_result"]["summary"]
+        assert summary["usage_through"] == last.isoformat() and summary["cycles_end"] > last.isoformat()
+        assert [w.value for w in at.warning if "No usage is recorded" in w.value] == [
+            f"No usage is recorded after {last} for these contracts, and the range's cycles run to "
+            f"{summary['cycles_end']}: their days after it bill no usage, in the baseline and in the scenario (so the "
+            "last months look smaller), and a usage change moves nothing there. A what-if bills the recorded data "
+            "again with the changes; it does not forecast usage."
+        ]
+    early = last - dt.timedelta(days=400)  # cycles that all end long before the last usage
+    by_key(at.date_input, "scn_from").set_value(early)
+    by_key(at.date_input, "scn_to").set_value(early + dt.timedelta(days=5))
     at = clean(by_key(at.button, "scn_run").click().run())
-    assert at.session_state["scn_result"]["summary"]["usage_through"] == last.isoformat()
-    assert [w.value for w in at.warning if "No usage is recorded" in w.value] == [
-        f"No usage is recorded after {last} for these contracts: cycles after that bill no usage, in the baseline and "
-        "in the scenario, and a usage change moves nothing there. A what-if bills the recorded data again with the "
-        "changes; it does not forecast usage."
-    ]
-    by_key(at.date_input, "scn_to").set_value(last)
-    at = clean(by_key(at.button, "scn_run").click().run())
+    summary = at.session_state["scn_result"]["summary"]
+    assert summary["cycles_end"] is None or summary["cycles_end"] <= last.isoformat()
     assert not [w for w in at.warning if "No usage is recorded" in w.value]
 
 
@@ -302,3 +316,28 @@ def test_a_scenario_beyond_the_waterfalls_limit_says_why_it_is_shown_by_product(
         f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change is billed "
         f"once more); this one has {MAX_WATERFALL_CHANGES + 1}: shown by product."
     ]
+
+
+def test_a_refused_run_says_scenario_refused_once_and_the_done_label_counts_every_billing(workbench_db):
+    """ "Scenario refused: scenario refused: change 1: …" read twice; "Billed N cycles twice" undercounted a
+    3-change run, billed four times (baseline, scenario, two more steps of the waterfall by change)."""
+    at = start()
+    by_key(at.selectbox, "scn_type").set_value("usage").run()
+    by_key(at.text_input, "scn_usage_percent").set_value("7,5")
+    at = by_key(at.button, "scn_run").click().run()
+    assert [e.value for e in at.error] == [
+        "Scenario refused: change 1: percent: not a plain decimal number: '7,5' (ASCII digits and a decimal point, "
+        "e.g. 12.50; no comma, no exponent)"
+    ]
+    by_key(at.text_input, "scn_usage_percent").set_value("10")
+    for percent in ("10", "20", "30"):
+        at = _add_usage_change(at, percent)
+    at = clean(by_key(at.button, "scn_run").click().run())
+    cycles = at.session_state["scn_result"]["summary"]["cycles"]
+    labels = [c.label for c in at.main.children.values() if type(c).__name__ == "Status"]
+    assert any(
+        label.startswith(
+            f"Billed {cycles:,} cycles as stored and with the changes, and 2 more times for the waterfall by change in "
+        )
+        for label in labels
+    ), labels

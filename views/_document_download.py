@@ -59,7 +59,7 @@ def _html_button(html: str, stem: str, key: str) -> None:
 
 
 def document_download(db: str, html: str, make_pdf: Callable[[], bytes], stem: str, key: str) -> None:
-    """Make PDF (`make_pdf` runs on click) then Download PDF; or, when printing is refused, why and Download HTML.
+    """Make PDF (`make_pdf` runs on click) then Download PDF, or why printing was refused; Download HTML always.
     Files named `stem`.pdf/.html; the buttons keyed `key`_make_pdf, `key`_pdf and `key`_html."""
     too_large = _reads.pdf_refusal(db, html)
     if too_large is not None:
@@ -81,6 +81,6 @@ def document_download(db: str, html: str, make_pdf: Callable[[], bytes], stem: s
             key=f"{key}_pdf",
             on_click="ignore",
         )
-    elif made is not None:
+    if made is not None and "pdf" not in made:
         st.warning(markdown_escaped(made["refused"]))
-        _html_button(html, stem, key)
+    _html_button(html, stem, key)  # the same document, always at hand (a trial wanted it beside a PDF made)

@@ -18,9 +18,9 @@ import streamlit as st
 from engine.service import BillsimError, whatif
 from engine.service.limits import MAX_NAME, MAX_WATERFALL_CHANGES
 from views import _reads
-from views._actions import clear_feedback, flash, run_action, show_flash
+from views._actions import action_popover, clear_feedback, flash, run_action, show_flash
 from views._database import db_path, reader, session
-from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, money_of_major
+from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, markdown_escaped, money_of_major
 from views._whatif_adjustments import (
     coupon_change,
     coupon_form,
@@ -169,6 +169,12 @@ def _range_refusal() -> str | None:
     return None
 
 
+def _refused(exc: Exception) -> str:
+    """ "Scenario refused: …" once (the engine's own refusal of a scenario's shape already begins so)."""
+    text = str(exc)
+    return f"Scenario refused: {text.removeprefix('scenario refused: ')}"
+
+
 def _request_run() -> None:
     if refusal := _range_refusal():
         flash("error", f"Scenario refused: {refusal}", RUN_WHERE)
@@ -180,7 +186,7 @@ def _request_run() -> None:
     try:
         whatif.check(session(), _scenario(changes))
     except BillsimError as exc:
-        flash("error", f"Scenario refused: {exc}", RUN_WHERE)
+        flash("error", _refused(exc), RUN_WHERE)
         return
     ss["scn_changes"] = changes  # what was run is what the list shows
     ss["scn_run_requested"] = True
@@ -327,15 +333,21 @@ with right:
         b1, b2, b3 = st.columns(3)
         b1.button("Load", key="scn_load", on_click=_load, args=(name,))
         b2.button("Re-run", key="scn_rerun", on_click=_load, args=(name,), kwargs={"run": True})
-        b3.button(
-            "Delete",
-            key="scn_delete",
-            on_click=lambda: run_action(
-                ("scn_delete", name, str(by_name[name]["saved_at"])),
-                "Delete",
-                lambda: whatif.delete(session(), name) or f"Deleted {name!r}.",
-            ),
-        )
+        with b3, action_popover("Delete…", "scn_delete_popover", help="remove this saved scenario"):
+            # one click next to Load and Re-run deleted it for good: a confirmation names what goes
+            st.markdown(markdown_escaped(f"Delete the saved scenario {name!r}? It cannot be brought back."))
+            st.button(
+                "Delete it",
+                type="primary",
+                key="scn_delete",
+                on_click=lambda: run_action(
+                    ("scn_delete", name, str(by_name[name]["saved_at"])),
+                    "Delete",
+                    lambda: whatif.delete(session(), name) or f"Deleted {name!r}.",
+                    where=SAVE_WHERE,
+                    close="scn_delete_popover",
+                ),
+            )
     else:
         st.caption("None saved yet.")
 
@@ -347,6 +359,15 @@ from_date = c1.date_input("Cycles starting from", key="scn_from", format=DATE_FO
 to_date = c2.date_input("through", key="scn_to", format=DATE_FORMAT)
 c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:", on_click=_request_run)
 show_flash(RUN_WHERE)
+
+
+def _billed(cycles: int, changes: int, waterfall: bool) -> str:
+    """How often the run billed the cycles: as stored, with the changes, and once more per change but the last for
+    the waterfall by change ("twice" undercounted a 3-change run, billed four times)."""
+    steps = changes - 1 if waterfall and changes > 1 else 0
+    more = f", and {steps} more time{'s' if steps != 1 else ''} for the waterfall by change" if steps else ""
+    return f"Billed {cycles:,} cycles as stored and with the changes{more}"
+
 
 if ss.pop("scn_run_requested", False):
     refused = None
@@ -372,30 +393,38 @@ if ss.pop("scn_run_requested", False):
                 "by_change": sim.waterfall,
                 "made_of": _made_of(scenario, from_date, to_date),
             }
-            done = f"Billed {sim.summary['cycles']:,} cycles twice in {sim.summary['seconds']} s"
+            billed = _billed(sim.summary["cycles"], len(scenario.changes), sim.waterfall is not None)
+            done = f"{billed} in {sim.summary['seconds']} s"
             status.update(label=done, state="complete")
         except BillsimError as exc:
             ss.pop("scn_result", None)
             status.update(label="Scenario refused", state="error")
-            refused = str(exc)
+            refused = exc
     if refused:  # in the open, under the button: the status box is collapsed
-        st.error(f"Scenario refused: {refused}")
+        st.error(_refused(refused))
 
 
 # --- results --------------------------------------------------------------------------------------
 
 
 def _usage_notice(summary: dict) -> str | None:
-    """Said when the range runs past the last usage recorded: those cycles bill no usage in either run, so a usage
-    change moves nothing there (a trial read next year's "revenue" without any usage, unwarned)."""
-    through = summary.get("usage_through")
-    if through is not None and through >= summary["to_date"]:
+    """Said when the range's cycles run past the last usage recorded: their days after it bill no usage, in either
+    run, so a usage change moves nothing there (a trial read next year's "revenue" without any usage, and the last
+    month of a range ending on the last usage day as a halving of revenue, unwarned)."""
+    through, end = summary.get("usage_through"), summary.get("cycles_end")
+    if end is None or (through is not None and through >= end):
         return None
-    recorded = f"after {through}" if through else "at all"
+    if through is None:
+        return (
+            "No usage is recorded for these contracts: their cycles bill no usage, in the baseline and in the "
+            "scenario, and a usage change moves nothing. A what-if bills the recorded data again with the changes; "
+            "it does not forecast usage."
+        )
     return (
-        f"No usage is recorded {recorded} for these contracts: cycles after that bill no usage, in the baseline and "
-        "in the scenario, and a usage change moves nothing there. A what-if bills the recorded data again with the "
-        "changes; it does not forecast usage."
+        f"No usage is recorded after {through} for these contracts, and the range's cycles run to {end}: their days "
+        "after it bill no usage, in the baseline and in the scenario (so the last months look smaller), and a usage "
+        "change moves nothing there. A what-if bills the recorded data again with the changes; it does not forecast "
+        "usage."
     )
 
 

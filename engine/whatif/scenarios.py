@@ -317,6 +317,7 @@ def _compare(
     build_tax_comparison(con, done.stored)
     taxes = tax_totals(con)
     through = _usage_through(con, done.stored, every_contract=contract_ids is None)
+    last_end = con.execute(f"SELECT max(period_end) FROM {ALL_TARGETS}").fetchone()[0]  # noqa: S608 (engine name)
     progress(1.0, "compared")
     summary = {
         "scenario": scenario.name,
@@ -329,6 +330,7 @@ def _compare(
         "totals": comparison_totals(con),
         "tax_totals": taxes,
         "usage_through": None if through is None else through.isoformat(),
+        "cycles_end": None if last_end is None else last_end.isoformat(),
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -36,7 +36,7 @@ def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     total = {m.label: m.value for m in at.metric}["Total"]
     html = document_of(at)
     assert "DRAFT invoice" in html and total in html and "not drafted (preview)" in html
-    assert not at.get("download_button")  # nothing printed until asked
+    assert [b.key for b in at.get("download_button")] == ["preview_document_html"]  # nothing printed until asked
     assert [b.label for b in at.button if b.key == "preview_document_make_pdf"] == ["Make PDF"]
 
     chosen = widget(at.selectbox, f"preview_cycle_{cid}").value
@@ -47,7 +47,7 @@ def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     assert "DRAFT invoice" in html and total in html and invoice_id in html  # the stored draft's own document
     widget(at.button, "stored_document_make_pdf").click().run()  # printed on the page's run, then offered
     assert_clean(at)
-    assert [b.key for b in at.get("download_button")] == ["stored_document_pdf"]
+    assert [b.key for b in at.get("download_button")] == ["stored_document_pdf", "stored_document_html"]
     assert not [b for b in at.button if b.key == "stored_document_make_pdf"]  # Download PDF took its place
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf_made(at))).pages)
     assert "DRAFT" in text and total in text
@@ -71,9 +71,9 @@ def test_the_ledger_shows_a_finalized_invoice_document_with_its_number(workbench
     assert inv.invoice_number.endswith(f"-{inv.number:06d}")
     assert f"Invoice {inv.invoice_number}" in html and "DRAFT" not in html
     assert {m.label: m.value for m in at.metric}["Total"] in html
-    assert not at.get("download_button")
+    assert [b.key for b in at.get("download_button")] == ["ledger_document_html"]
     widget(at.button, "ledger_document_make_pdf").click().run()
-    assert [b.key for b in at.get("download_button")] == ["ledger_document_pdf"]
+    assert [b.key for b in at.get("download_button")] == ["ledger_document_pdf", "ledger_document_html"]
     assert inv.invoice_number in pypdf.PdfReader(io.BytesIO(pdf_made(at))).pages[0].extract_text()
 
 
@@ -123,5 +123,5 @@ def test_a_pdf_refused_while_another_document_prints_says_so_and_offers_the_html
     widget(at.button, "preview_document_make_pdf").click().run()
     assert_clean(at)
     assert not at.warning
-    assert [b.key for b in at.get("download_button")] == ["preview_document_pdf"]
+    assert [b.key for b in at.get("download_button")] == ["preview_document_pdf", "preview_document_html"]
     assert pdf_made(at).startswith(b"%PDF")

@@ -193,6 +193,7 @@ def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workben
     assert_clean(at)
     assert widget(at.button, "ledger_document_make_pdf").label == "Make PDF"  # the document's PDF, printed on click
     assert [b.key for b in at.get("download_button")] == [
+        "ledger_document_html",  # the document's HTML, always at hand
         "download_all",
         "download_invoices",
         "download_invoice_lines",
