@@ -487,8 +487,9 @@ class CreditableLine(_Model):
 
 class CreditNoteEstimate(_Model):
     """What an invoice can still be credited (nothing changes): each line's creditable amount, the most the
-    next notes may total (`creditable_total`), offset (`max_offset`, the balance due) and refund (`max_refund`,
-    the payments less earlier refunds); with a request, the note it would make (`credit_note`)."""
+    next notes may total (`creditable_total`), the most the next note may offset (`max_offset`: the balance due, at
+    most `creditable_total`) and refund (`max_refund`: the payments less earlier refunds, `paid_less_refunds`, at
+    most `creditable_total`); with a request, the note it would make (`credit_note`)."""
 
     invoice_id: str
     invoice_number: str | None
@@ -500,12 +501,14 @@ class CreditNoteEstimate(_Model):
     balance_due: Decimal
     max_offset: Decimal
     max_refund: Decimal
+    paid_less_refunds: Decimal
     total_minor: int
     credit_notes_total_minor: int
     creditable_total_minor: int
     balance_due_minor: int
     max_offset_minor: int
     max_refund_minor: int
+    paid_less_refunds_minor: int
     lines: list[CreditableLine]
     credit_note: CreditNote | None = None
 

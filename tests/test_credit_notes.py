@@ -274,6 +274,37 @@ def test_a_refund_needs_payments_and_earlier_refunds_count(con):
     assert refused.value.code == "refund_exceeds_payments" and "refunded 11.00 USD" in str(refused.value)
 
 
+def test_the_estimates_refund_and_offset_are_what_the_next_note_can_take_never_beyond_what_is_left(con):
+    """Invoice 110.00 paid in full, a note of 55.00 (credited) already: 55.00 is left to credit, so the next note
+    refunds at most 55.00 (of the 110.00 paid), and that refund is accepted. Unpaid with a note of 55.00 to the
+    customer's credit: the balance due stays 110.00, the next note offsets at most 55.00."""
+    inv_id = simple(con, "50.00", "50.00")
+    record_payment(con, inv_id, Decimal("110.00"))
+    issue(con, inv_id, lines={1: "50.00"}, credit="55.00")
+    est = estimate_credit_note(con, inv_id)
+    assert (est.creditable_total_minor, est.paid_less_refunds_minor, est.max_refund_minor) == (5500, 11000, 5500)
+    assert est.max_refund == Decimal("55.00") and est.paid_less_refunds == Decimal("110.00")
+    note = issue(con, inv_id, everything=True, refund=str(est.max_refund))
+    assert (note.total_minor, note.refund_minor) == (5500, 5500)
+    assert estimate_credit_note(con, inv_id).paid_less_refunds_minor == 5500  # what is left of the payments
+
+    other = simple_second_invoice(con)
+    issue(con, other, lines={1: "50.00"}, credit="55.00")
+    est = estimate_credit_note(con, other)
+    assert (est.balance_due_minor, est.creditable_total_minor, est.max_offset_minor) == (11000, 5500, 5500)
+    assert (est.max_refund_minor, est.paid_less_refunds_minor) == (0, 0)  # nothing paid
+
+
+def simple_second_invoice(con) -> str:
+    """A second customer and contract like `simple`'s (two flat lines of 50.00, tax 10 %): March's invoice of K2,
+    finalized."""
+    add_customer(con, "C2", tax_rate="10")
+    add_contract(con, "K2", "C2", "2026-01-01", billing_cycle_start_day=1)
+    for k in (1, 2):
+        add_line(con, f"M{k}", "K2", unit_price="50.00")
+    return march_invoice(con, "K2")
+
+
 # --- which invoices can be credited -------------------------------------------------------------------------------
 
 

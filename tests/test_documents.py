@@ -124,7 +124,19 @@ def test_payments_show_in_paid_and_balance_due(con, usd):
     record_payment(con, usd, Decimal("21.78"))
     html = render_invoice(con, usd, "html")
     assert "$21.78" in html and "$100.00" in html  # paid and the balance due (also the platform line)
-    assert "partially paid" in html
+    assert "<th>Status</th><td>Partially paid</td>" in html
+
+
+@pytest.mark.parametrize("method", ["manual", "stripe"])
+def test_a_paid_invoice_says_Paid_never_the_stored_status_name(con, usd, method):
+    """The customer reads "Paid", whichever way it was recorded; manual_paid / stripe_paid stay in the data."""
+    finalize(con, usd)
+    record_payment(con, usd, Decimal("121.78"), method)
+    assert load_invoice(con, usd).status == f"{method}_paid"
+    html = render_invoice(con, usd, "html")
+    assert "<th>Status</th><td>Paid</td>" in html
+    assert "manual" not in html.lower() and "stripe" not in html.lower() and "_paid" not in html
+    assert "Status Paid" in pdf_text(render_invoice(con, usd, "pdf"))
 
 
 def test_a_void_invoice_shows_VOID_and_its_reason(con, usd):
@@ -141,7 +153,7 @@ def test_a_preview_renders_as_a_draft(con):
     preview = preview_invoice(con, "K1", MARCH)
     assert preview.invoice_id is None
     html = render_document(con, preview, "html")
-    assert "DRAFT" in html and "not drafted (preview)" in html and "$121.78" in html
+    assert "DRAFT" in html and "<th>Status</th><td>Not drafted (preview)</td>" in html and "$121.78" in html
 
 
 @pytest.mark.parametrize(

@@ -388,13 +388,24 @@ def credit_note_form(inv: Invoice, key: str) -> None:
             st.caption("Everything on this invoice has been credited: nothing is left to credit.")
             show_flash(_place(key))
             return
-        most, offset, refund = (
+        most, offset, refund, paid = (
             cash(m, cur)
-            for m in (estimate.creditable_total_minor, estimate.max_offset_minor, estimate.max_refund_minor)
+            for m in (
+                estimate.creditable_total_minor,
+                estimate.max_offset_minor,
+                estimate.max_refund_minor,
+                estimate.paid_less_refunds_minor,
+            )
         )
+        # each part of a note is at most what can still be credited: the estimate's limits are the next note's
+        paid_words = "paid, less refunds" if inv.refunded_minor else "paid"
+        if estimate.paid_less_refunds_minor:
+            refunds = f"up to {refund} refunded (of {paid} {paid_words})"
+        else:
+            refunds = "nothing to refund (" + ("every payment refunded)" if inv.total_paid_minor else "nothing paid)")
         st.caption(
-            f"At most {most} (tax included) can still be credited; up to {offset} off the balance due, up to "
-            f"{refund} refunded (payments less refunds). Amounts are before tax, in {cur}."
+            f"At most {most} (tax included) can still be credited; up to {offset} off the balance due, {refunds}. "
+            f"Amounts are before tax, in {cur}."
         )
         # No st.form: a form's boxes keep what is typed in the browser until it is submitted, so ticking the box
         # below (a rerun) lost it. Until a review is shown, the fields commit without a rerun (on_change="ignore":

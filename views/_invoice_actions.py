@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.service import invoices, lifecycle
-from engine.service.formats import MAX_TEXT, Invoice
+from engine.service.formats import MAX_TEXT, Invoice, status_text
 from views import _reads
 from views._actions import action_popover, flash, run_action, show_flash
 from views._database import db_path, session
@@ -284,7 +284,10 @@ def history_panel(inv: Invoice, key: str) -> None:
                     "when (UTC)": e["occurred_at"],
                     "who": e["actor"],
                     "action": e["action"].replace("_", " "),
-                    "status": f"{e['status_before'] or '–'} → {e['status_after'] or 'deleted'}",
+                    "status": (
+                        f"{status_text(e['status_before'], paid_by=True) if e['status_before'] else '–'} → "
+                        f"{status_text(e['status_after'], paid_by=True) if e['status_after'] else 'deleted'}"
+                    ),
                     "note": e["note"] or "",
                 }
                 for e in events

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine.service.formats import Invoice
+from engine.service.formats import Invoice, status_text
 from views import _reads
 from views._credit_note import credit_beside_total
 from views._database import db_path
@@ -38,7 +38,7 @@ def title_of(inv: Invoice) -> str:
     if inv.invoice_id is None:
         return "Preview (nothing stored)"
     number = f"{inv.invoice_number} " if inv.invoice_number else ""
-    return f"Invoice {number}· {inv.status.replace('_', ' ')}"
+    return f"Invoice {number}· {status_text(inv.status, paid_by=True)}"
 
 
 def customer_of(inv: Invoice) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine.service.formats import MAX_RANGE_YEARS
+from engine.service.formats import MAX_RANGE_YEARS, status_text
 from engine.service.limits import MAX_NAME
 from views import _reads
 from views._database import db_path
@@ -113,7 +113,7 @@ def cycle_label(cycle, invoice: dict | None = None) -> str:
     text += ", stub)" if cycle.is_stub else ")"
     if invoice:
         number = f" {invoice['invoice_number']}" if invoice.get("invoice_number") else ""
-        text += f" · invoice{number} {invoice['status'].replace('_', ' ')}"
+        text += f" · invoice{number} {status_text(invoice['status'], paid_by=True)}"
     return text
 
 

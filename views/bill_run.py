@@ -17,7 +17,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from engine.service import BillsimError, bill_runs
-from engine.service.formats import FIRST_DATE, LAST_DATE, to_major
+from engine.service.formats import FIRST_DATE, LAST_DATE, status_text, to_major
 from engine.service.limits import MAX_NAME
 from views import _reads
 from views._actions import data_changed, flash, show_flash
@@ -264,7 +264,7 @@ def _invoice_text(row: dict) -> str:
     if row["invoice_id"] is None:
         return ""
     number = row["invoice_number"] or "draft"
-    return f"{number} · {row['status'].replace('_', ' ')} · {row['invoice_id']}"
+    return f"{number} · {status_text(row['status'], paid_by=True)} · {row['invoice_id']}"
 
 
 def show_outcomes(run_id: str, limit: int = 1000) -> None:

@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine.service import BillsimError
+from engine.service.formats import status_text
 from views import _reads
 from views._actions import show_flash
 from views._database import db_path
@@ -19,7 +20,7 @@ from views._routing import PAGES, go_to
 
 MAX_CYCLES = 240  # 20 years of monthly cycles; a longer window shows its latest cycles
 
-COLORS = {
+COLORS = {  # by what the legend shows: a cycle's kind, an invoice's status in words (status_text)
     "full cycle": "#4C78A8",
     "stub": "#9ecae9",
     "anchor clamped": "#F58518",
@@ -27,9 +28,9 @@ COLORS = {
     "approved": "#B279A2",
     "held": "#E45756",
     "open": "#54A24B",
-    "partially_paid": "#88D27A",
-    "manual_paid": "#2E7D32",
-    "stripe_paid": "#1B5E20",
+    "partially paid": "#88D27A",
+    "paid (manual)": "#2E7D32",
+    "paid (Stripe)": "#1B5E20",
     "void": "#BAB0AC",
 }
 
@@ -37,7 +38,7 @@ COLORS = {
 def invoice_text(inv: dict | None) -> str:
     if inv is None:
         return ""
-    return (f"{inv['invoice_number']} " if inv["invoice_number"] else "") + inv["status"].replace("_", " ")
+    return (f"{inv['invoice_number']} " if inv["invoice_number"] else "") + status_text(inv["status"], paid_by=True)
 
 
 def anchor_clamped(cycle) -> bool:
@@ -79,12 +80,12 @@ def timeline(cycles, invoices: list[dict], pending: dict, chosen_start: dt.date 
         rows.append(
             {
                 "lane": "Invoices",
-                "what": inv["status"],
+                "what": status_text(inv["status"], paid_by=True),
                 "start": inv["period_start"],
                 "end": inv["period_end"] + dt.timedelta(days=1),
                 "key": inv["period_start"].isoformat(),
                 "detail": (
-                    f"invoice {number}{inv['invoice_id']}<br>{inv['status']}, total "
+                    f"invoice {number}{inv['invoice_id']}<br>{status_text(inv['status'], paid_by=True)}, total "
                     f"{money(inv['total_minor'], inv['currency'])}"
                 ),
             }
@@ -260,7 +261,7 @@ inv = holder.get(cycle.start_date)
 if inv:
     number = f" {inv['invoice_number']}" if inv["invoice_number"] else ""
     st.info(
-        f"Invoice{number} `{inv['invoice_id']}` ({inv['status']}, "
+        f"Invoice{number} `{inv['invoice_id']}` ({status_text(inv['status'], paid_by=True)}, "
         f"{money(inv['total_minor'], inv['currency'])}) holds this cycle."
     )
 st.button(

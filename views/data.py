@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import ImportProblems, ledger
+from engine.service.formats import status_text
 from engine.service.reads import BROWSABLE_TABLES, DATA_FILES
 from views import _reads
 from views._actions import flash, run_action, show_flash
@@ -284,7 +285,7 @@ with tab_tables:
                         {
                             "business": business(sellers, r["business_id"]),
                             "currency": r["currency"],
-                            "status": r["status"].replace("_", " "),
+                            "status": status_text(r["status"], paid_by=True),
                             "invoices": r["invoices"],
                             "total": money(r["total_minor"], r["currency"]),
                             "balance due": balance_text(r["balance_minor"], r["currency"], r["status"]),

@@ -11,6 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from engine.service import BillsimError, contracts, invoices
+from engine.service.formats import status_text
 from views import _reads
 from views._actions import run_action, show_flash
 from views._database import db_path, session
@@ -27,7 +28,8 @@ def _draft(contract_id: str, period_start: dt.date, seen: int) -> None:
         inv = res.invoice
         if res.created:
             return f"Drafted invoice `{inv.invoice_id}` for {money(inv.total_minor, inv.currency)}."
-        return f"The cycle already had invoice `{inv.invoice_id}` ({inv.status}); nothing changed."
+        held = status_text(inv.status, paid_by=True)
+        return f"The cycle already had invoice `{inv.invoice_id}` ({held}); nothing changed."
 
     run_action(("draft", contract_id, period_start, seen), "Draft", work, where=place("preview"))
 

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ledger, lifecycle, requests
+from engine.service.formats import status_text
 from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
 from views import _reads
@@ -49,6 +50,7 @@ ORDER_NAMES = {
 }
 DATES = ("period start", "period end", "due date")
 NUMBER_WIDTH = 150  # px: the invoice number column
+STATUS_WIDTH = 120  # px: the status column, wide enough for its longest words ('partially paid', 'paid (Stripe)')
 EXPORT_WHERE = "ledger_export"
 
 
@@ -61,7 +63,7 @@ def _pay(invoice_id: str, paid_seen: str) -> None:
         inv = lifecycle.pay(session(), invoice_id, amount=amount, method=method)
         return (
             f"Recorded a {method} payment of {money_of_major(amount, inv.currency)}: invoice is "
-            f"{inv.status.replace('_', ' ')}, balance due {money(inv.balance_due_minor, inv.currency)}."
+            f"{status_text(inv.status)}, balance due {money(inv.balance_due_minor, inv.currency)}."
         )
 
     # The amount paid when the form was drawn: the same click replayed finds its token done. The
@@ -115,7 +117,7 @@ def _table(frame: pd.DataFrame, names: dict[str, str], sellers: dict[str, str]) 
         {
             "number": [invoice_number_text(n) for n in frame["invoice_number"]],
             "customer": [customer(names.get(c), c) for c in frame["customer_id"]],
-            "status": frame["status"].str.replace("_", " "),
+            "status": [status_text(s, paid_by=True) for s in frame["status"]],
             "total": [money_of_major(v, c) for v, c in zip(frame["total"], frame["currency"], strict=True)],
             "balance due": [
                 _balance(v, c, s)
@@ -187,13 +189,22 @@ def _open_invoice(db: str, pick: str) -> None:
             )
 
 
-def _label(number, customer_text: str, contract_id, period_start, total, currency: str, status: str) -> str:
-    shown_number = invoice_number_text(number) or "draft"
+def _label(
+    invoice_id: str, number, customer_text: str, contract_id, period_start, total, currency: str, status: str
+) -> str:
+    """What tells invoices apart: the number, or the invoice's id before it has one (two drafts of one customer and
+    amount differ by it), then customer, contract, period, total and the status in words; no empty field (a
+    manual invoice has no period), nothing said twice."""
     contract = contract_id if isinstance(contract_id, str) and contract_id else "manual"  # NaN in a mixed frame
-    return (
-        f"{shown_number} · {customer_text} · {contract} · {fmt_date(period_start)} · "
-        f"{money_of_major(total, currency)} · {status.replace('_', ' ')}"
+    fields = (
+        invoice_number_text(number) or invoice_id,
+        customer_text,
+        contract,
+        fmt_date(period_start),
+        money_of_major(total, currency),
+        status_text(status, paid_by=True),
     )
+    return " · ".join(f for f in fields if f)
 
 
 st.title("Ledger & export")
@@ -211,7 +222,7 @@ with st.container(border=True):
         "Status",
         INVOICE_STATUSES,
         key="ledger_status",
-        format_func=lambda s: "open (partly paid included)" if s == "open" else s.replace("_", " "),
+        format_func=lambda s: "open (partly paid included)" if s == "open" else status_text(s, paid_by=True),
         help="'open': every invoice still to be paid, also after a first payment",
     )
     currency = f3.multiselect("Currency", _reads.invoice_currencies(db), key="ledger_currency")
@@ -279,6 +290,7 @@ else:
             **{c: st.column_config.DateColumn(format=DATE_FORMAT) for c in DATES},
             # wide enough for a whole number (N-2026-000001, a longer prefix too): cut, it reads as another number
             "number": st.column_config.TextColumn(width=NUMBER_WIDTH),
+            "status": st.column_config.TextColumn(width=STATUS_WIDTH),  # cut, 'paid (manual)' read 'paid'
             "total": st.column_config.TextColumn(help=amount, alignment="right"),
             "balance due": st.column_config.TextColumn(help=amount, alignment="right"),
             "created (UTC)": st.column_config.DatetimeColumn(format=DATETIME_FORMAT),
@@ -288,6 +300,7 @@ else:
 # --- one invoice ------------------------------------------------------------------------------------
 labels = {
     r.invoice_id: _label(
+        r.invoice_id,
         r.invoice_number,
         customer(names.get(r.customer_id), r.customer_id),
         r.contract_id,
@@ -310,6 +323,7 @@ if opened and opened not in labels:  # opened from another page, or on another p
         )
         labels = {
             opened: _label(
+                other.invoice_id,
                 other.invoice_number,
                 other_customer,
                 other.contract_id,

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.service import BillsimError, ValidationError, invoices, requests
-from engine.service.formats import exact_minor
+from engine.service.formats import exact_minor, status_text
 from engine.service.limits import MAX_NAME, MAX_TEXT
 from engine.service.seed_bodies import batch_from_csv
 from views import _reads
@@ -265,7 +265,7 @@ with one:
     if invoice_id := st.session_state.get(CREATED):
         inv = _reads.load_invoice(db, invoice_id)
         st.caption(
-            f"Last created: `{inv.invoice_id}` · {inv.status} · {money(inv.total_minor, inv.currency)} · "
+            f"Last created: `{inv.invoice_id}` · {status_text(inv.status)} · {money(inv.total_minor, inv.currency)} · "
             f"due {inv.due_date}" + (f" · template `{inv.recurring_template_id}`" if inv.recurring_template_id else "")
         )
 
@@ -296,7 +296,7 @@ with batch:
                 "Result": "created" if r.ok else "refused",
                 "Invoice": r.invoice.invoice_id if r.invoice else "",
                 "Customer": r.invoice.customer_id if r.invoice else "",
-                "Status": r.invoice.status if r.invoice else "",
+                "Status": status_text(r.invoice.status) if r.invoice else "",
                 "Total": money(r.invoice.total_minor, r.invoice.currency) if r.invoice else "",
                 "Error": r.error or "",
             }

@@ -427,13 +427,17 @@ def estimate_credit_note(
     if items or everything:
         note = _plan(inv, items, everything, refund, credit, offset)
     cur = inv.currency
+    # The most the NEXT note may offset / refund: each part of a note is at most the note's total, which is at most
+    # what is left to credit; so never more than that, whatever the balance due or the payments (a paid $103.99
+    # invoice with $54.07 left to credit refunds at most $54.07, not $103.99).
     figures = {
         "total": inv.total,
         "credit_notes_total": inv.notes_total,
         "creditable_total": inv.creditable_total,
         "balance_due": inv.balance,
-        "max_offset": inv.max_offset,
-        "max_refund": inv.max_refund,
+        "max_offset": min(inv.max_offset, inv.creditable_total),
+        "max_refund": min(inv.max_refund, inv.creditable_total),
+        "paid_less_refunds": inv.max_refund,
     }
     return CreditNoteEstimate(
         invoice_id=invoice_id,

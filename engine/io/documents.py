@@ -32,6 +32,7 @@ from ..billing.invoice_store import load_invoice
 from ..errors import ValidationError
 from ..models import CreditNote, Invoice, InvoiceLine
 from ..money import format_major, format_money
+from ..statuses import status_text
 from .logos import logo_data_uri
 
 Format = Literal["html", "pdf"]
@@ -212,7 +213,7 @@ def document_context(invoice: Invoice, seller: dict, customer: dict, credit_note
         refs.append(("Contract", inv.contract_id))
     if inv.invoice_id:
         refs.append(("Reference", inv.invoice_id))
-    status = {"preview": "not drafted (preview)"}.get(inv.status, inv.status.replace("_", " "))
+    status = status_text(inv.status, capital=True)  # 'Paid', never the stored name (manual_paid)
     credit_rows, notes = _credit_rows(inv, list(credit_notes))
     balance_label, balance = "Balance due", format_money(inv.balance_due_minor, cur)
     if inv.status == "void":  # a void invoice is cancelled: an amount here would read as still owed

@@ -551,7 +551,8 @@ def build_server(backend: Backend) -> MCPServer:
         READ_ONLY,
         "Read-only: changes nothing. What a finalized invoice can still be credited: each line's creditable amount "
         "(amount − discount − earlier credit notes), creditable_total (the most all further notes may total, tax "
-        "included), max_offset (the balance due) and max_refund (payments less refunds). With items (or all), also "
+        "included), max_offset (the balance due) and max_refund (the payments less refunds, paid_less_refunds), each "
+        "at most creditable_total: what the next note may offset or refund. With items (or all), also "
         "credit_note: the note they would make (its tax per code, total, and split into offset, refund and credit). "
         "Call it before createCreditNote.",
     )

@@ -6,7 +6,8 @@ the value types the operations take and return, how money and statuses are writt
                 Review page's amounts, beside them);
                 exact_minor (major -> minor units, None when only rounding could make it); to_major; minor_units
                 (decimals); is_currency
-    statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE
+    statuses    InvoiceStatus, STATUSES, UNDER_REVIEW, FINALIZED, PAYABLE; status_text: a status in words ('paid',
+                'paid (manual)', 'partially paid'), wherever a person reads one (never the stored name)
     credit      CREDIT_NOTE_REASONS, CreditNote, CreditNoteEstimate, CustomerCredit (spec section 12);
                 credit_note_tax_label: a note's tax in words (its rate and base, or what is left of the invoice's)
     values      Invoice, BillingCycle, ReviewResult, ReviewColumns (a review as Arrow columns; exact_major reads
@@ -39,7 +40,7 @@ from ..models import (
 from ..money import exact_minor, format_code, format_code_major, format_major, format_money, to_major
 from ..review import ReviewColumns, exact_major
 from ..scope import Scope
-from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus
+from ..statuses import FINALIZED, PAYABLE, STATUSES, UNDER_REVIEW, InvoiceStatus, status_text
 from ..utc_time import UtcDatetime, utc_text
 from ..whatif.scenarios import Scenario
 
@@ -77,6 +78,7 @@ __all__ = [
     "format_money",
     "is_currency",
     "minor_units",
+    "status_text",
     "to_major",
     "utc_text",
 ]

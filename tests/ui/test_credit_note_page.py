@@ -23,7 +23,7 @@ from engine.service import (
     invoices,
     lifecycle,
 )
-from engine.service.formats import MAX_TEXT
+from engine.service.formats import MAX_TEXT, format_money
 from tests.ui.test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 JUNE, JULY = dt.date(2026, 6, 15), dt.date(2026, 7, 15)
@@ -217,6 +217,27 @@ def test_the_review_page_shows_a_drafts_customer_credit_beside_its_total(workben
     at.run()
     assert_clean(at)
     assert any("customer credit available" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_the_form_offers_no_more_refund_than_can_still_be_credited_and_says_what_was_paid(workbench_db):
+    """The analyst's trial: a paid invoice with a credit note of about half already offered a refund of the whole
+    payment, more than could still be credited. The refund offered is what is left, of the amount paid."""
+    inv = _open_invoice(workbench_db, paid=True)
+    line = max(inv.lines, key=lambda ln: ln.amount_minor)
+    with Billsim.open(workbench_db) as app:
+        s = app.session(Caller.local("ana"))
+        half = Decimal(line.amount_minor // 2).scaleb(-2)
+        # paid in full, nothing due: the note goes to the customer's credit
+        credit_notes.create(
+            s, inv.invoice_id, {"items": [{"line_no": line.line_no, "amount": str(half)}], "reason": "other"}
+        )
+        left = credit_notes.estimate(s, inv.invoice_id, {}).creditable_total_minor
+    assert 0 < left < inv.total_minor
+    at = _ledger_with(inv)
+    (limits,) = [t for t in _texts(at) if t.startswith("At most ")]
+    left_text, paid_text = format_money(left, inv.currency), format_money(inv.total_minor, inv.currency)
+    assert f"At most {left_text} (tax included) can still be credited" in limits, limits
+    assert f"up to {left_text} refunded (of {paid_text} paid)" in limits, limits
 
 
 def test_the_payment_box_follows_the_balance_left_by_a_credit_note_and_goes_when_nothing_is_due(workbench_db):

@@ -35,7 +35,7 @@ def test_the_preview_page_shows_the_draft_document_and_its_pdf(workbench_db):
     cid = widget(at.selectbox, "preview_contract").value
     total = {m.label: m.value for m in at.metric}["Total"]
     html = document_of(at)
-    assert "DRAFT invoice" in html and total in html and "not drafted (preview)" in html
+    assert "DRAFT invoice" in html and total in html and "Not drafted (preview)" in html
     assert [b.key for b in at.get("download_button")] == ["preview_document_html"]  # nothing printed until asked
     assert [b.label for b in at.button if b.key == "preview_document_make_pdf"] == ["Make PDF"]
 

@@ -183,7 +183,8 @@ def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workben
     row = table[table["invoice"] == manual.invoice_id].iloc[0]
     assert row["contract"] == "manual" and pd.isna(row["period start"])  # shown blank
     picker = widget(at.selectbox, "ledger_pick")
-    assert any(o.startswith("draft · ") and " · manual · " in o for o in picker.options), picker.options
+    mine = [o for o in picker.options if o.startswith(f"{manual.invoice_id} · ")]  # a draft: its id, no number yet
+    assert len(mine) == 1 and " · manual · " in mine[0] and mine[0].endswith(" · draft"), picker.options
     picker.set_value(manual.invoice_id).run()
     assert_clean(at)
     assert [h.value for h in at.subheader] == ["Invoice", "Export"]
