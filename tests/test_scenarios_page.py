@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import engine.whatif.scenarios as scenarios_module
 from engine.db import connect
 from engine.whatif.scenarios import parse_scenario, waterfall_by_change
 from views._whatif_waterfall import steps_of_currency
@@ -132,7 +131,7 @@ def test_saved_scenarios_are_saved_rerun_and_deleted(workbench_db):
 
 
 def test_run_scenario_rates_the_baseline_once_and_draws_the_same_waterfall_as_the_waterfall_alone(
-    workbench_db, monkeypatch
+    workbench_db, count_ratings
 ):
     """One click, one baseline (issue 22): the page's waterfall by change is `waterfall_by_change`'s, step for
     step, though the page rated the baseline once and each change once (main's page: twice, and N + 1)."""
@@ -146,23 +145,11 @@ def test_run_scenario_rates_the_baseline_once_and_draws_the_same_waterfall_as_th
     dates = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # start()'s range
     expected = waterfall_by_change(con, parse_scenario({"name": "three", "changes": changes}), *dates)
     con.close()
-    calls = {"baseline": 0, "scenario": 0}
-    rate_baseline, rate_scenario = scenarios_module._rate_baseline, scenarios_module._rate_scenario
-
-    def baseline(*args, **kw):
-        calls["baseline"] += 1
-        return rate_baseline(*args, **kw)
-
-    def scenario(*args, **kw):
-        calls["scenario"] += 1
-        return rate_scenario(*args, **kw)
-
-    monkeypatch.setattr(scenarios_module, "_rate_baseline", baseline)
-    monkeypatch.setattr(scenarios_module, "_rate_scenario", scenario)
+    count_ratings.update(baseline=0, scenario=0)  # the page's ratings only, not those of `expected`
     at = start()
     at.session_state["scn_changes"] = changes
     clean(by_key(at.button, "scn_run").click().run())
-    assert calls == {"baseline": 1, "scenario": 3}
+    assert count_ratings == {"baseline": 1, "scenario": 3}
 
     result = at.session_state["scn_result"]
     pd.testing.assert_frame_equal(result["by_change"], expected)

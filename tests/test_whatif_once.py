@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 from helpers_data import SPEC_SCENARIO
 
-import engine.whatif.scenarios as scenarios_module
 from engine.db import connect
 from engine.ingest.importer import import_folder
 from engine.service import Billsim, Caller, whatif
@@ -63,26 +62,6 @@ def _import(con, case: str, tmp_path: Path):
     shutil.copytree(EXAMPLES / case, folder)
     import_folder(con, folder)
     return con
-
-
-@pytest.fixture
-def count_ratings(monkeypatch):
-    """How many times the baseline and the scenario were rated since the fixture was made (the module's own
-    functions, called through)."""
-    calls = {"baseline": 0, "scenario": 0}
-    rate_baseline, rate_scenario = scenarios_module._rate_baseline, scenarios_module._rate_scenario
-
-    def baseline(*args, **kw):
-        calls["baseline"] += 1
-        return rate_baseline(*args, **kw)
-
-    def scenario(*args, **kw):
-        calls["scenario"] += 1
-        return rate_scenario(*args, **kw)
-
-    monkeypatch.setattr(scenarios_module, "_rate_baseline", baseline)
-    monkeypatch.setattr(scenarios_module, "_rate_scenario", scenario)
-    return calls
 
 
 def _summary(sim) -> dict:

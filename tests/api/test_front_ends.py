@@ -107,6 +107,16 @@ def world(tmp_path_factory):
     app.close()
 
 
+def _simulated_everywhere(world, tmp_path, scenario: dict, from_date="2026-01-01", to_date="2026-03-31"):
+    """The same scenario simulated over HTTP, MCP and the CLI (a scenario file): (http, mcp, cli, the file's path)."""
+    body = {"scenario": scenario, "from_date": from_date, "to_date": to_date}
+    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    mcp = world.mcp("biz-north", "simulateScenario", body)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    return http, mcp, world.cli("simulate", str(path), "--from", from_date, "--to", to_date), path
+
+
 def _error_everywhere(
     world: World, http: Outcome, mcp: Outcome, cli: tuple[int, str, str], code: str, status: int, origin: str = ""
 ):
@@ -340,12 +350,7 @@ def test_the_draft_of_a_cycle_due_after_2199_is_refused_everywhere_with_the_same
 def test_a_what_if_range_beyond_the_limits_is_refused_everywhere_at_once(world, tmp_path, from_date, to_date, why):
     """It once grew the server to 19 GB: now it is refused before any work."""
     scenario = {"name": "x", "changes": [{"type": "price", "percent": 10}]}
-    body = {"scenario": scenario, "from_date": from_date, "to_date": to_date}
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
-    mcp = world.mcp("biz-north", "simulateScenario", body)
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario))
-    cli = world.cli("simulate", str(path), "--from", from_date, "--to", to_date)
+    http, mcp, cli, _ = _simulated_everywhere(world, tmp_path, scenario, from_date, to_date)
     _error_everywhere(world, http, mcp, cli, "validation_error", 422)
     assert why in http.message and why in mcp.message and why in cli[2]
 
@@ -472,13 +477,9 @@ def test_a_request_body_beyond_the_bound_is_refused(world):
 
 @pytest.mark.parametrize("percent", ["100000000000000000000", "-100000000000000000000.5", 10**20])
 def test_absurd_what_if_percents_are_refused_everywhere(world, tmp_path, percent):
-    scenario = {"name": "x", "changes": [{"type": "price", "percent": percent}]}
-    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
-    mcp = world.mcp("biz-north", "simulateScenario", body)
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario))
-    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    http, mcp, cli, path = _simulated_everywhere(
+        world, tmp_path, {"name": "x", "changes": [{"type": "price", "percent": percent}]}
+    )
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "percent must be" in http.message
 
@@ -511,13 +512,9 @@ def test_a_what_if_number_given_as_a_json_number_with_a_fraction_or_an_exponent_
 def test_a_what_if_number_as_text_is_a_plain_decimal_everywhere(world, tmp_path, text):
     """A trial typed "1e3" and got +1000 %, and "7,5" got pydantic's "Input should be a valid decimal": a scenario's
     number as text is a plain decimal (ASCII digits, a point), as every amount typed; each front end says so."""
-    scenario = {"name": "x", "changes": [{"type": "price", "percent": text}]}
-    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
-    mcp = world.mcp("biz-north", "simulateScenario", body)
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario))
-    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    http, mcp, cli, path = _simulated_everywhere(
+        world, tmp_path, {"name": "x", "changes": [{"type": "price", "percent": text}]}
+    )
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     expected = "a number is required" if not text.strip() else "not a plain decimal number"
     assert http.message.startswith(f"scenario refused: change 1: percent: {expected}"), http
@@ -533,25 +530,17 @@ def test_a_what_if_number_as_text_is_a_plain_decimal_everywhere(world, tmp_path,
 )
 def test_a_what_if_number_in_digits_other_than_ascii_is_refused_everywhere(world, tmp_path, change):
     """A scenario's numbers follow the amount rule's digits: '١٠' is never read as 10."""
-    scenario = {"name": "x", "changes": [change]}
-    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
-    mcp = world.mcp("biz-north", "simulateScenario", body)
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario), encoding="utf-8")
-    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    http, mcp, cli, path = _simulated_everywhere(world, tmp_path, {"name": "x", "changes": [change]})
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert "not a plain decimal number" in http.message
 
 
 def test_a_bad_scenario_change_is_named_by_its_position_from_1_the_same_everywhere(world, tmp_path):
-    scenario = {"name": "x", "changes": [{"type": "price", "percent": "10"}, {"type": "price", "percent": "ten"}]}
-    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
-    http = world.post("biz-north", "/api/v1/scenarios/simulate", body)
-    mcp = world.mcp("biz-north", "simulateScenario", body)
-    path = tmp_path / "scenario.json"
-    path.write_text(json.dumps(scenario))
-    cli = world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31")
+    http, mcp, cli, path = _simulated_everywhere(
+        world,
+        tmp_path,
+        {"name": "x", "changes": [{"type": "price", "percent": "10"}, {"type": "price", "percent": "ten"}]},
+    )
     _error_everywhere(world, http, mcp, cli, "scenario_error", 400, origin=f"scenario file {path} ")
     assert http.message.startswith("scenario refused: change 2: percent: not a plain decimal number: 'ten'"), (
         http.message
@@ -887,11 +876,8 @@ def test_zenskar_unix_seconds_as_text_are_ascii_digits_everywhere_and_nothing_is
     assert _invoices(world) == before
 
 
-@pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01", "yesterday", "2026-03-01T25:00:00Z"])
-def test_an_impossible_date_is_an_invalid_request_in_the_same_words_everywhere(world, date):
-    """MCP's dates (and Zenskar's) are read in seed 002's forms by their own function; its refusal once lacked the
-    'invalid request:' of every other field refused (limits.invalid_request is the one wording)."""
-    before = _invoices(world)
+def _from_date_refused_everywhere(world, date: str) -> None:
+    """generate_invoice with `date` as its from_date over HTTP, MCP and the CLI: the same 'not a date' everywhere."""
     args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
     http = world.post("biz-north", "/invoices/generate_invoice", args)
     mcp = world.mcp("biz-north", "generateInvoice", args)
@@ -900,6 +886,14 @@ def test_an_impossible_date_is_an_invalid_request_in_the_same_words_everywhere(w
     )
     _error_everywhere(world, http, mcp, cli, "validation_error", 400)
     assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+
+
+@pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01", "yesterday", "2026-03-01T25:00:00Z"])
+def test_an_impossible_date_is_an_invalid_request_in_the_same_words_everywhere(world, date):
+    """MCP's dates (and Zenskar's) are read in seed 002's forms by their own function; its refusal once lacked the
+    'invalid request:' of every other field refused (limits.invalid_request is the one wording)."""
+    before = _invoices(world)
+    _from_date_refused_everywhere(world, date)
     for tool, args in (
         ("previewInvoice", {"contract_id": "K-FLAT", "period_date": date}),
         ("draftPeriodInvoice", {"contract_id": "K-FLAT", "period_date": date}),
@@ -956,14 +950,7 @@ def test_a_date_in_another_iso_form_is_refused_by_every_front_end_not_read_as_a_
         err = capsys.readouterr().err
         assert exited.value.code == 2, (argv, err)
         assert f"error: argument {option}: not a date (YYYY-MM-DD): {date!r}" in err, (argv, err)
-    args = {**GENERATE, "from_date": date, "bill_for_date": "2026-04-01"}
-    http = world.post("biz-north", "/invoices/generate_invoice", args)
-    mcp = world.mcp("biz-north", "generateInvoice", args)
-    cli = world.cli(
-        "generate", "K-FLAT", "--customer", "CUS-ACME", "--from", date, "--to", "2026-03-31", "--bill-for", "2026-04-01"
-    )
-    _error_everywhere(world, http, mcp, cli, "validation_error", 400)
-    assert http.message.startswith(f"invalid request: from_date: not a date: {date!r}"), http
+    _from_date_refused_everywhere(world, date)
     assert _invoices(world) == before
 
 
