@@ -54,6 +54,9 @@ STATUS_WIDTH = 120  # px: the status column, wide enough for its longest words (
 EXPORT_WHERE = "ledger_export"
 
 
+METHOD_WORDS = {"manual": "manual", "stripe": "Stripe"}  # a payment method as a person reads it (a name: Stripe)
+
+
 def _pay(invoice_id: str, paid_seen: str) -> None:
     text = (st.session_state.get(f"pay_amount_{invoice_id}_{paid_seen}") or "").strip()
     method = st.session_state.get(f"pay_method_{invoice_id}", "manual")
@@ -62,7 +65,7 @@ def _pay(invoice_id: str, paid_seen: str) -> None:
         amount = requests.typed_amount(text, "payment")
         inv = lifecycle.pay(session(), invoice_id, amount=amount, method=method)
         return (
-            f"Recorded a {method} payment of {money_of_major(amount, inv.currency)}: invoice is "
+            f"Recorded a {METHOD_WORDS[method]} payment of {money_of_major(amount, inv.currency)}: invoice is "
             f"{status_text(inv.status)}, balance due {money(inv.balance_due_minor, inv.currency)}."
         )
 
@@ -155,7 +158,7 @@ def _open_invoice(db: str, pick: str) -> None:
                     p1.text_input(
                         f"Payment amount ({inv.currency})", value=str(inv.balance_due), key=f"pay_amount_{pick}_{seen}"
                     )
-                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}")
+                    p2.selectbox("Method", ["manual", "stripe"], key=f"pay_method_{pick}", format_func=METHOD_WORDS.get)
                     p3.form_submit_button("Record payment", type="primary", on_click=_pay, args=(pick, seen))
             void_control(inv, "ledger")
         drop_stale_refusal(place("ledger"))  # a refusal of a payment goes once the analyst did something else

@@ -23,6 +23,7 @@ def test_a_manual_payment_says_paid_in_the_message_the_table_the_picker_and_the_
     assert status_of(workbench_db, inv.invoice_id) == "manual_paid"  # the data keeps the spec's name
     message = [s.value for s in at.success]
     assert len(message) == 1 and ": invoice is paid, balance due " in message[0], message
+    assert message[0].startswith("Recorded a manual payment of "), message
     shown = ledger_table(at).set_index("invoice").loc[inv.invoice_id, "status"]
     assert shown == "paid (manual)"
     label = widget(at.selectbox, "ledger_pick")
@@ -53,3 +54,18 @@ def test_the_picker_tells_two_manual_drafts_of_one_customer_and_amount_apart(wor
         assert all(f.strip() for f in fields), label  # no empty field (a manual invoice has no period)
         assert label.count("draft") == 1 and fields[-1] == "draft", label  # the status, said once
         assert "manual" in fields, label
+
+
+def test_a_stripe_payment_is_named_stripe_in_the_form_and_the_message(workbench_db):
+    """ "Recorded a stripe payment": the method's value read as a word; Stripe is a name."""
+    inv = _open_invoice(workbench_db)
+    at = start_app()
+    open_page(at, "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(inv.invoice_id).run()
+    method = widget(at.selectbox, f"pay_method_{inv.invoice_id}")
+    assert list(method.options) == ["manual", "Stripe"]  # as shown
+    method.set_value("stripe")  # in the payment form: sent with its submit
+    widget(at.text_input, f"pay_amount_{inv.invoice_id}_0_{inv.balance_due_minor}").set_value("1.00")
+    widget(at.button, f"FormSubmitter:pay_{inv.invoice_id}-Record payment").click().run()
+    assert_clean(at)
+    assert [s.value.split(" of ")[0] for s in at.success] == ["Recorded a Stripe payment"]
