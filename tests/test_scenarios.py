@@ -21,10 +21,12 @@ import hashlib
 import json
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from helpers_data import SPEC_SCENARIO
 
+import engine.whatif.scenarios as scenarios_module
 from engine.billing.invoice_store import line_from_row
 from engine.cli import main as cli_main
 from engine.db import connect
@@ -596,3 +598,19 @@ def test_the_summary_says_through_which_day_usage_is_recorded(data):
     assert simulate(data, growth, FROM, TO, contract_ids=["K-MIN"])["cycles_end"] == "2026-04-30"  # monthly cycles
     before_any = simulate(data, growth, dt.date(2020, 1, 1), dt.date(2020, 1, 31))  # no contract had started
     assert (before_any["cycles"], before_any["cycles_end"]) == (0, None)
+
+
+def test_simulate_seconds_cover_writing_comparison_csv(data, tmp_path, monkeypatch):
+    """The CLI's and HTTP's `seconds` left out writing comparison.csv. A clock that moves only while the file is
+    written (100 s of it) shows the summary counting it."""
+    clock = [0.0]
+    write = scenarios_module.write_comparison_csv
+
+    def slow_write(con, out_dir):
+        clock[0] += 100.0
+        return write(con, out_dir)
+
+    monkeypatch.setattr(scenarios_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(scenarios_module, "write_comparison_csv", slow_write)
+    summary = simulate(data, scenario({"type": "usage", "percent": "10"}), FROM, TO, out_dir=tmp_path)
+    assert summary["seconds"] == 100.0 and Path(summary["comparison_csv"]).exists()
