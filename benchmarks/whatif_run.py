@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """What one "Run scenario" of the What-if page costs (issue 22): before, the simulation then the waterfall by change
-(two calls, each rating the baseline; main's page), and after, the one call that rates the baseline once.
+(two calls, each rating the baseline), after, the one call that rates the baseline once, and staged, that call in
+two stages as the page makes it now (the results first, then the waterfall's steps), with its wait for the results.
 
     .venv/bin/python benchmarks/whatif_run.py                       # 100,000 contracts, cycles of 2026, 3 pairs
     .venv/bin/python benchmarks/whatif_run.py --contracts 2000      # a quick run
-    BILLSIM_ROOT=/work/main /work/main/.venv/bin/python benchmarks/whatif_run.py --only before   # main's code
+    BILLSIM_ROOT=../other /path/to/.venv/bin/python benchmarks/whatif_run.py --sides before   # another checkout
 
 The demo database and the scenario are the backtest's (benchmarks/backtest.py: cached, opened READ-ONLY; the broad
-scenario: API calls +10 %, usage +25 %, 1 % of the contracts churned). In ONE process, before and after alternate
-`--pairs` times (before, after, before, after, ...), each timed in wall and CPU seconds (the process's, every
+scenario: API calls +10 %, usage +25 %, 1 % of the contracts churned). In ONE process, the sides alternate
+`--pairs` times (before, after, staged, before, ...), each timed in wall and CPU seconds (the process's, every
 DuckDB thread included), both writing comparison.csv as the page does; the results of each pair are checked equal
 (summary, comparison rows, tax rows, every waterfall step, comparison.csv) outside the timing. Printed: one JSON line
 per run, then one with the best of each and their ratio. `BILLSIM_ROOT` times another checkout's engine with this
-script (`--only before` for a checkout without the one call).
+script (`--sides before` for a checkout without the one call).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pandas as pd  # noqa: E402 - after the path set-up, so the script times t
 from backtest import demo_database, scenarios  # noqa: E402
 
 from engine.db import connect  # noqa: E402
-from engine.whatif.scenarios import run_simulation, waterfall_by_change  # noqa: E402
+from engine.whatif.scenarios import run_simulation, simulation_stages, waterfall_by_change  # noqa: E402
 
 
 def before(con, sc, from_date, to_date, out: Path):
@@ -46,6 +47,19 @@ def before(con, sc, from_date, to_date, out: Path):
 def after(con, sc, from_date, to_date, out: Path):
     """The one call: one baseline, the steps 1..N−1, the scenario (its rating read by the comparison and step N)."""
     sim = run_simulation(con, sc, from_date, to_date, out_dir=out, by_change=True)
+    return sim, sim.waterfall
+
+
+FIRST: dict[str, float] = {}  # the staged side's wall seconds to its first stage (the results on the page)
+
+
+def staged(con, sc, from_date, to_date, out: Path):
+    """The page since the results come first: the comparison (first stage, timed), then the waterfall's steps."""
+    t0 = time.perf_counter()
+    stages = simulation_stages(con, sc, from_date, to_date, out_dir=out, by_change=True)
+    next(stages)
+    FIRST["wall_s"] = round(time.perf_counter() - t0, 2)
+    *_, sim = stages
     return sim, sim.waterfall
 
 
@@ -79,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="from_date", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
     p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
     p.add_argument("--pairs", type=int, default=3, help="before/after alternations in this process")
-    p.add_argument("--only", choices=("before", "after"), help="time one side only (e.g. main's code: before)")
+    p.add_argument(
+        "--sides",
+        default="before,after,staged",
+        help="the sides to alternate, of before, after, staged (main's code before the one call: --sides before)",
+    )
     args = p.parse_args(argv)
 
     path, _ = demo_database(args.contracts, args.seed, rebuild=False)
@@ -92,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         ).fetchall()
     ]
     sc = scenarios(churned)["broad"]
-    sides = {"before": before, "after": after}
-    order = [args.only] if args.only else list(sides)
+    sides = {"before": before, "after": after, "staged": staged}
+    order = [side for side in args.sides.split(",") if side in sides]
     best: dict[str, list[float]] = {}
     equal = True
     with tempfile.TemporaryDirectory(prefix="whatif-run-") as tmp:
@@ -113,14 +131,16 @@ def main(argv: list[str] | None = None) -> int:
                             "wall_s": wall,
                             "cpu_s": cpu,
                             "summary_seconds": sim.summary["seconds"],
+                            **({"first_results_s": FIRST["wall_s"]} if side == "staged" else {}),
                             "load_average_1m": round(os.getloadavg()[0], 2),
                         }
                     ),
                     flush=True,
                 )
                 best[side] = [min(wall, best.get(side, [wall, cpu])[0]), min(cpu, best.get(side, [wall, cpu])[1])]
-            if len(results) == 2:
-                equal = equal and same(results["before"], results["after"])
+                if side == "staged":
+                    best["staged_first_results"] = [min(FIRST["wall_s"], best.get("staged_first_results", [99e9])[0])]
+            equal = equal and all(same(results[order[0]], results[side]) for side in order[1:])
     result = {
         "benchmark": "whatif_run",
         "contracts": args.contracts,
@@ -133,9 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "threads": int(con.execute("SELECT current_setting('threads')").fetchone()[0]),
     }
-    if len(best) == 2:
+    if "before" in best and "after" in best:
         result["after_over_before_wall"] = round(best["after"][0] / best["before"][0], 3)
         result["after_over_before_cpu"] = round(best["after"][1] / best["before"][1], 3)
+    if "staged" in best:
+        # the page's wait for its results, to the whole one call's and to the two calls' of main's page before
+        for side in ("after", "before"):
+            if side in best:
+                result[f"first_results_over_{side}_wall"] = round(best["staged_first_results"][0] / best[side][0], 3)
+    if len(order) > 1:
         result["same_figures"] = equal
     con.close()
     print(json.dumps(result))

@@ -328,3 +328,51 @@ def test_a_refused_run_says_scenario_refused_once_and_the_done_label_counts_ever
         )
         for label in labels
     ), labels
+
+
+THREE_USAGE = [{"type": "usage", "percent": p} for p in ("10", "20", "30")]
+
+
+def _drawn_figures(at: AppTest) -> set[str]:
+    return {c.key for c in at.get("plotly_chart")}
+
+
+def test_the_results_stand_when_the_waterfall_by_change_cannot_be_worked_out(workbench_db, monkeypatch):
+    """The results come first, the waterfall by change after (its steps bill the cycles once more per change): a
+    refusal while working it out (the database busy) leaves every result of the run on the page, the waterfall
+    by product, and says why. Before, the whole run was one call: the same refusal lost the results."""
+    from engine.errors import DatabaseBusyError
+    from engine.whatif import scenarios as scenarios_module
+
+    def busy(*_args, **_kw):
+        raise DatabaseBusyError("the database is busy: try again")
+
+    monkeypatch.setattr(scenarios_module, "_rate_steps", busy)
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE
+    at = clean(by_key(at.button, "scn_run").click().run())
+    result = at.session_state["scn_result"]
+    assert result["by_change"] is None and result["summary"]["totals"]
+    assert {"scn_chart_month", "scn_chart_waterfall"} <= _drawn_figures(at)
+    assert [c.value for c in at.caption if c.value.startswith("By change was not worked out")] == [
+        "By change was not worked out: the database is busy: try again. Shown by product."
+    ]
+    spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_waterfall"].spec)
+    assert "by product" in spec["layout"]["title"]["text"]
+    labels = [c.label for c in at.main.children.values() if type(c).__name__ == "Status"]
+    assert any(label.startswith("Billed") and "working out what drives the change" in label for label in labels)
+
+
+def test_a_run_whose_waterfall_was_left_unfinished_says_so_on_the_next_rerun(workbench_db):
+    """A click while the waterfall is worked out stops the script that works it out: the next rerun has the run's
+    results but no waterfall by change, and says why instead of waiting for one that never comes."""
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE
+    at = clean(by_key(at.button, "scn_run").click().run())
+    assert at.session_state["scn_result"]["by_change"] is not None  # worked out in the same run
+    at.session_state["scn_result"].update(by_change=None, by_change_due=True)  # as a stopped script leaves it
+    at = clean(at.run())
+    assert "scn_chart_waterfall" in _drawn_figures(at)
+    assert [c.value for c in at.caption if c.value.startswith("By change was not worked out")] == [
+        "By change was not worked out: the page was used while it was worked out. Shown by product."
+    ]

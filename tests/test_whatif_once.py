@@ -1,7 +1,8 @@
 """One Run scenario, one baseline (issue 22): the simulation and its waterfall by change asked together
 (`run_simulation(by_change=True)`, the application layer's `whatif.simulation(..., waterfall=True)`) give exactly
 what `run_simulation` and `waterfall_by_change` give run apart, from ONE rating of the baseline and one rating per
-change (the waterfall's steps 1..N−1, then the scenario, whose rating the comparison is built from).
+change (the scenario, whose rating the comparison is built from, then the waterfall's steps 1..N−1). In two
+stages (`simulation_stages`, the workbench's Run scenario) the comparison comes before any step is rated.
 
 On the spec's worked 'basics' case (prices, usage, churn, tiers, minimum commitment, proration) and 'adjustments'
 case (taxes and coupons), billed 2026-01-01 .. 2026-04-30. Counted, never timed: the calls of the module's baseline
@@ -22,7 +23,7 @@ from engine.db import connect
 from engine.ingest.importer import import_folder
 from engine.service import Billsim, Caller, whatif
 from engine.service.limits import MAX_WATERFALL_CHANGES
-from engine.whatif.scenarios import parse_scenario, run_simulation, waterfall_by_change
+from engine.whatif.scenarios import parse_scenario, run_simulation, simulation_stages, waterfall_by_change
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 FROM, TO = dt.date(2026, 1, 1), dt.date(2026, 4, 30)
@@ -153,13 +154,14 @@ def test_the_application_layers_one_call_rates_the_baseline_once_and_reports_eac
     assert [label.split(" (")[0] for _, label in seen] == [
         "checking the scenario",
         "billing the baseline",
-        "working out what drives the change",
-        "working out what drives the change",
         "billing the scenario",
         "comparing line by line",
         "compared",
+        "working out what drives the change",
+        "working out what drives the change",
+        "worked out what drives the change",
     ]
-    assert [label for _, label in seen][2:4] == [
+    assert [label for _, label in seen][5:7] == [
         "working out what drives the change (1 of 3 changes applied)",
         "working out what drives the change (2 of 3 changes applied)",
     ]
@@ -175,3 +177,36 @@ def test_beyond_the_limit_of_changes_the_one_call_rates_no_step(app, count_ratin
     sim = whatif.simulation(s, at_limit, FROM, TO, waterfall=True)
     assert list(sim.waterfall[sim.waterfall["currency"] == "USD"]["label"])[1:-1] == at_limit.labels()
     assert count_ratings == {"baseline": 2, "scenario": 1 + MAX_WATERFALL_CHANGES}
+
+
+def test_in_two_stages_the_comparison_comes_before_any_step_is_rated(con, tmp_path, count_ratings):
+    """The What-if page shows the results while the waterfall is worked out: the first stage has rated the
+    baseline and the scenario only; the second rates the steps 1..N−1 from the same baseline, and both together
+    give what the one call gives."""
+    _import(con, "basics", tmp_path)
+    sc = parse_scenario({"name": "three", "changes": THREE})
+    seen = []
+    stages = simulation_stages(
+        con, sc, FROM, TO, out_dir=tmp_path / "staged", by_change=True, steps_progress=lambda d, _: seen.append(d)
+    )
+    first = next(stages)
+    assert first.waterfall is None and first.waterfall_seconds is None
+    assert count_ratings == {"baseline": 1, "scenario": 1}  # nothing rated for the steps yet
+    rows, csv = first.rows.copy(), (tmp_path / "staged" / "comparison.csv").read_bytes()
+    second = next(stages)
+    assert second is first and count_ratings == {"baseline": 1, "scenario": 3}
+    assert second.waterfall_seconds is not None and seen[-1] == 1.0
+    assert next(stages, None) is None
+    pd.testing.assert_frame_equal(second.rows, rows)  # the steps replaced the temp tables, not the results
+
+    together = run_simulation(con, sc, FROM, TO, out_dir=tmp_path / "together", by_change=True)
+    assert _summary(together) == _summary(second)
+    pd.testing.assert_frame_equal(together.rows, rows)
+    pd.testing.assert_frame_equal(together.waterfall, second.waterfall)
+    assert (tmp_path / "together" / "comparison.csv").read_bytes() == csv
+
+
+def test_without_by_change_there_is_one_stage(con, tmp_path, count_ratings):
+    _import(con, "basics", tmp_path)
+    stages = list(simulation_stages(con, parse_scenario({"name": "three", "changes": THREE}), FROM, TO))
+    assert len(stages) == 1 and stages[0].waterfall is None and count_ratings == {"baseline": 1, "scenario": 1}

@@ -369,36 +369,45 @@ def _billed(cycles: int, changes: int, waterfall: bool) -> str:
     return f"Billed {cycles:,} cycles as stored and with the changes{more}"
 
 
+stages = None  # this script run's simulation, when its waterfall by change is still to be worked out (below)
 if ss.pop("scn_run_requested", False):
     refused = None
-    with st.status("Billing the cycles twice…", expanded=False) as status:
+    with st.status("Billing the cycles twice…", expanded=False) as run_status:
         try:
             scenario = _scenario()
             with tempfile.TemporaryDirectory(prefix="billsim-scenario-") as tmp:
 
                 def progress(_done: float, label: str) -> None:
-                    status.update(label=f"{label[:1].upper()}{label[1:]}…")
+                    run_status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
-                # one call: the baseline is rated once for the comparison and the waterfall by change (none beyond
-                # whatif's limit of changes); its progress labels name each rating
-                sim = whatif.simulation(
+                # the results first: the baseline and the scenario are billed and compared, and shown; then the
+                # waterfall by change is worked out from the same baseline (each change but the last billed once
+                # more) while the analyst reads them, in its place on the page (_finish_waterfall)
+                stages = whatif.simulation_stages(
                     session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp), waterfall=True
                 )
+                sim = next(stages)
                 csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
             ss.pop("scn_measure", None)  # a new result: its amounts shown as default_measure says
+            steps_due = len(scenario.changes) <= MAX_WATERFALL_CHANGES
             ss["scn_result"] = {
                 "summary": sim.summary,
                 "sim": sim,
                 "csv": csv_bytes,
-                "by_change": sim.waterfall,
+                "by_change": None,
+                "by_change_due": steps_due,  # until _finish_waterfall has it
                 "made_of": _made_of(scenario, from_date, to_date),
             }
-            billed = _billed(sim.summary["cycles"], len(scenario.changes), sim.waterfall is not None)
-            done = f"{billed} in {sim.summary['seconds']} s"
-            status.update(label=done, state="complete")
+            if not steps_due:
+                stages.close()
+                stages = None
+            billed = _billed(sim.summary["cycles"], 0, False)
+            more = ", working out what drives the change" if steps_due else ""
+            run_status.update(label=f"{billed} in {sim.summary['seconds']} s{more}", state="complete")
         except BillsimError as exc:
             ss.pop("scn_result", None)
-            status.update(label="Scenario refused", state="error")
+            stages = None
+            run_status.update(label="Scenario refused", state="error")
             refused = exc
     if refused:  # in the open, under the button: the status box is collapsed
         st.error(_refused(refused))
@@ -500,7 +509,9 @@ def _share(total: dict):
     return Decimal(total["delta"]) / base if base else Decimal(0)
 
 
-def _show(result: dict) -> None:
+def _show(result: dict) -> tuple | None:
+    """The results; returns where the waterfall goes, with the currency and the amounts shown, when it is still to
+    be drawn (_finish_waterfall)."""
     summary, sim = result["summary"], result["sim"]
     st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
     st.caption(
@@ -511,12 +522,12 @@ def _show(result: dict) -> None:
     totals = {t["currency"]: t for t in summary["totals"]}
     if not totals:
         st.info("No cycle starts in this range.")
-        return
+        return None
     if notice := _usage_notice(summary):
         st.warning(notice, icon=":material/event_busy:")
     if not summary["changes"]:
         st.info("The scenario has no change: it equals the baseline, there is nothing to chart.")
-        return
+        return None
     # the currency that moves most first (relative to its baseline): that is where the story is
     order = sorted(totals, key=lambda c: (-abs(_share(totals[c])), c))
     if len(totals) > 1:
@@ -587,13 +598,36 @@ def _show(result: dict) -> None:
         key="scn_chart_movers",
         config=CHART_CONFIG,
     )
+    waterfall = st.empty()  # drawn now, or once worked out (_finish_waterfall), above the customers
+    if not result.get("by_change_due"):
+        with waterfall.container():
+            _waterfall_section(result, cur, measure)
+    customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
+    with st.expander("Tables: by product (before tax), by month"):
+        st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
+        st.dataframe(
+            months_table(effects["months"], cur),
+            hide_index=True,
+            placeholder="",
+            key="scn_months",
+            column_config={"month": st.column_config.DateColumn("month", format="MMM YYYY")},  # "Nov 2026"
+        )
+    return (waterfall, cur, measure) if result.get("by_change_due") else None
+
+
+def _waterfall_section(result: dict, cur: str, measure: str) -> None:
+    """What drives the change, by change (the steps the run worked out) or by product (from the comparison rows)."""
+    summary, sim = result["summary"], result["sim"]
     view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
-    if view == "By change" and steps is None:  # beyond the limit the run drew no waterfall by change
-        st.caption(
-            f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change is "
-            f"billed once more); this one has {len(summary['changes'])}: shown by product."
-        )
+    if view == "By change" and steps is None:  # beyond the limit, or not finished, the run has no waterfall by change
+        if result.get("by_change_unfinished"):
+            st.caption(f"By change was not worked out: {result['by_change_unfinished']} Shown by product.")
+        else:
+            st.caption(
+                f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change "
+                f"is billed once more); this one has {len(summary['changes'])}: shown by product."
+            )
     if view == "By product" or steps is None:
         steps, view, shown_as = whatif.waterfall_by_product(sim.rows), "By product", "before_tax"
     else:  # the changes' steps carry their tax: in the amounts chosen above
@@ -608,23 +642,42 @@ def _show(result: dict) -> None:
     caption = left_out_caption(left_out, cur, shown_words)
     if caption:
         st.caption(caption)
-    customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
-    with st.expander("Tables: by product (before tax), by month"):
-        st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
-        st.dataframe(
-            months_table(effects["months"], cur),
-            hide_index=True,
-            placeholder="",
-            key="scn_months",
-            column_config={"month": st.column_config.DateColumn("month", format="MMM YYYY")},  # "Nov 2026"
-        )
+
+
+def _finish_waterfall(result: dict, drawn: tuple | None) -> None:
+    """The waterfall by change of the run this script made, worked out in its place while the results above are
+    read; the run's status then says how often the cycles were billed."""
+    if stages is None:
+        return
+    if drawn is None:  # nothing to draw it in (no change, no cycle): finish the run quietly
+        stages.close()
+        result["by_change_due"] = False
+        return
+    slot, cur, measure = drawn
+    n = len(result["summary"]["changes"])
+    try:
+        with slot.container(), st.spinner(f"Working out what drives the change: {n} changes, one after another…"):
+            sim = next(stages)
+            result.update(by_change=sim.waterfall, by_change_due=False)  # kept before anything else is drawn
+    except BillsimError as exc:
+        result.update(by_change_due=False, by_change_unfinished=f"{exc.message}.")
+    finally:
+        stages.close()
+    with slot.container():
+        _waterfall_section(result, cur, measure)
+    if result["by_change"] is not None:
+        billed = _billed(result["summary"]["cycles"], n, True)
+        run_status.update(label=f"{billed} in {result['summary']['seconds']} s", state="complete")
 
 
 if ss.get("scn_result"):
+    if ss["scn_result"].get("by_change_due") and stages is None:
+        # the script that ran it was stopped before the waterfall was worked out (the page was used meanwhile)
+        ss["scn_result"].update(by_change_due=False, by_change_unfinished="the page was used while it was worked out.")
     if ss["scn_result"].get("made_of") != _made_of(_scenario(), from_date, to_date):
         st.warning(
             "Stale: the scenario or the range changed since these results were computed. Run the scenario again "
             "to see the changes now shown above.",
             icon=":material/history:",
         )
-    _show(ss["scn_result"])
+    _finish_waterfall(ss["scn_result"], _show(ss["scn_result"]))

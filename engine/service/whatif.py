@@ -8,6 +8,7 @@ against the caller's business's data only (a name only another business has is u
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from ..whatif.scenarios import (
     validate_scenario,
     waterfall_by_change,
     waterfall_by_product,
+)
+from ..whatif.scenarios import (
+    simulation_stages as engine_simulation_stages,
 )
 from . import tenancy
 from .requests import SimulateRequest, parse
@@ -115,7 +119,6 @@ def simulation(
     The summary's `seconds` cover the whole call."""
     tenancy.local_only(s.caller, "a simulation with every comparison row")
     parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
-    by_change = waterfall and len(scenario.changes) <= MAX_WATERFALL_CHANGES
     with s.cursor() as cur:
         return run_simulation(
             cur,
@@ -125,8 +128,46 @@ def simulation(
             out_dir=out_dir,
             contract_ids=contract_ids,
             progress=progress,
-            by_change=by_change,
+            by_change=_by_change(scenario, waterfall),
         )
+
+
+def simulation_stages(
+    s: Session,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    *,
+    contract_ids: list[str] | None = None,
+    progress: Progress | None = None,
+    steps_progress: Progress | None = None,
+    out_dir: Path | None = None,
+    waterfall: bool = False,
+) -> Iterator[Simulation]:
+    """`simulation` in two stages, for the page that shows the results while it works out what drives the change:
+    the Simulation as soon as it is compared, then (with `waterfall`, within MAX_WATERFALL_CHANGES) the same one
+    with its `waterfall`, rated from the baseline of the first stage on the same cursor, held open between the two
+    (closed when the iterator is finished or dropped). `progress` reports the first stage, `steps_progress` the
+    second."""
+    tenancy.local_only(s.caller, "a simulation with every comparison row")
+    parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
+    with s.cursor() as cur:
+        yield from engine_simulation_stages(
+            cur,
+            scenario,
+            from_date,
+            to_date,
+            out_dir=out_dir,
+            contract_ids=contract_ids,
+            progress=progress,
+            by_change=_by_change(scenario, waterfall),
+            steps_progress=steps_progress,
+        )
+
+
+def _by_change(scenario: Scenario, waterfall: bool) -> bool:
+    """The waterfall by change is worked out when asked, for at most MAX_WATERFALL_CHANGES changes."""
+    return waterfall and len(scenario.changes) <= MAX_WATERFALL_CHANGES
 
 
 def waterfall(
@@ -203,6 +244,7 @@ __all__ = [
     "simulate_file",
     "simulate_request",
     "simulation",
+    "simulation_stages",
     "tiered_models",
     "waterfall",
     "waterfall_by_product",

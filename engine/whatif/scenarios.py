@@ -7,9 +7,10 @@
                 for the contracts whose inputs the changes touch; every other contract's inputs
                 are identical in both, so its scenario lines are its baseline lines
     comparison: one row per invoice line of either side, delta = scenario − baseline
-    waterfall by change: between baseline and scenario, changes 1..i for i = 1..N−1 (totals only); the
-                scenario is always rated last, so the comparison is built from its rating; one baseline for
-                both when asked together (run_simulation(by_change=True): the workbench's Run scenario)
+    waterfall by change: between baseline and scenario, changes 1..i for i = 1..N−1 (totals only), rated
+                after the comparison is built from the full scenario's rating; one baseline for both when
+                asked together (run_simulation(by_change=True); simulation_stages, the workbench's Run
+                scenario, gives the comparison before the steps are rated)
 
 Both sides are rated by the same engine as real invoices, over the same targets; nothing is written
 to the database (the overlay is an attached in-memory catalog, everything else is a temp table).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +38,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ..errors import ScenarioError, ValidationError
 from ..limits import MAX_NAME
 from ..money import to_major
-from ..progress import Progress, no_progress
+from ..progress import Progress, no_progress, within
 from ..rating.adjustments import RatedAdjustments
 from ..rating.pipeline import rate_targets
 from ..rating.targets import targets_for_range
@@ -85,6 +87,7 @@ __all__ = [
     "scenario_choices",
     "scenario_json",
     "simulate",
+    "simulation_stages",
     "top_movers",
     "validate_scenario",
     "waterfall_by_change",
@@ -246,14 +249,15 @@ def _scenario_totals(con: duckdb.DuckDBPyConnection, stored: str, rated: RatedAd
 @dataclass(frozen=True)
 class _Rated:
     """What `_rate_baseline_and_scenario` rated. The temp tables it leaves hold the baseline (`_scenario_baseline`,
-    `_scenario_baseline_tax`) and the FULL scenario's rating (`_rated_lines`, `_rated_invoices`, `_scenario_affected`),
-    whatever steps were rated before it: the comparison is built from them."""
+    `_scenario_baseline_tax`) and the FULL scenario's rating (`_rated_lines`, `_rated_invoices`, `_scenario_affected`):
+    the comparison is built from them, before any step of the waterfall is rated (`_rate_steps` replaces them)."""
 
     stored: str
+    metrics: frozenset[str]
     cycles: int  # cycles in the range (the baseline's)
     rerated: int  # cycles the full scenario rated again
     rated: RatedAdjustments  # where the full scenario's rating left its taxes and coupons
-    steps: list[Totals] | None  # with steps: totals after changes 1..i, i = 0 (the baseline) .. N (the scenario)
+    ends: tuple[Totals, Totals] | None  # with steps: the totals of the baseline and of the full scenario
 
 
 def _rate_baseline_and_scenario(
@@ -267,29 +271,34 @@ def _rate_baseline_and_scenario(
     steps: bool = False,
     progress: Progress = no_progress,
 ) -> _Rated:
-    """THE rating sequence of a simulation (and of its waterfall by change): the baseline once, then with `steps`
-    the changes 1..i cumulatively for i = 1..N−1 (their totals only), then the full scenario, LAST, so that what it
-    leaves in the temp tables is the scenario's. Step N's totals are the full scenario's, read from that same
-    state; step 0's are the baseline's. Progress from 0.05 to 0.9, one share per rating."""
+    """THE rating sequence of a simulation: the baseline once, then the full scenario; with `steps`, also the totals
+    of both (the waterfall's first and last steps; `_rate_steps` rates those between, from the same baseline).
+    Progress from 0.05 to 0.9, one share per rating."""
     stored = stored_schema(con)
-    n = len(scenario.changes)
-    ratings = 1 + (n if steps and n else 1)  # the baseline, the steps 1..N−1 and the scenario
-
-    def at(k: int) -> float:
-        return 0.05 + 0.85 * k / ratings
-
-    progress(at(0), "billing the baseline")
+    progress(0.05, "billing the baseline")
     cycles = _rate_baseline(con, from_date, to_date, contract_ids)
-    totals = [_baseline_totals(con, stored)] if steps else None
-    for i in range(1, n if steps else 0):
-        progress(at(i), f"working out what drives the change ({i} of {n} changes applied)")
-        _, rated = _rate_scenario(con, scenario.changes[:i], metrics, stored)
-        totals.append(_scenario_totals(con, stored, rated))
-    progress(at(ratings - 1), f"billing the scenario ({cycles:,} cycles in the range)")
+    progress(0.475, f"billing the scenario ({cycles:,} cycles in the range)")
     rerated, rated = _rate_scenario(con, scenario.changes, metrics, stored)
-    if totals is not None and n:
-        totals.append(_scenario_totals(con, stored, rated))
-    return _Rated(stored=stored, cycles=cycles, rerated=rerated, rated=rated, steps=totals)
+    ends = (_baseline_totals(con, stored), _scenario_totals(con, stored, rated)) if steps else None
+    return _Rated(stored=stored, metrics=metrics, cycles=cycles, rerated=rerated, rated=rated, ends=ends)
+
+
+def _rate_steps(
+    con: duckdb.DuckDBPyConnection, scenario: Scenario, done: _Rated, progress: Progress = no_progress
+) -> list[Totals]:
+    """The waterfall's steps from the baseline `done` kept: the totals after changes 1..i, i = 0 (the baseline) ..
+    N (the full scenario, as `done` rated it). Rates changes 1..i for i = 1..N−1 only, each over the kept targets,
+    replacing the scenario's rating in the temp tables (build the comparison before). Progress from 0 to 1."""
+    assert done.ends is not None, "rated without steps"
+    baseline, full = done.ends
+    n = len(scenario.changes)
+    between = []
+    for i in range(1, n):
+        progress((i - 1) / (n - 1), f"working out what drives the change ({i} of {n} changes applied)")
+        _, rated = _rate_scenario(con, scenario.changes[:i], done.metrics, done.stored)
+        between.append(_scenario_totals(con, done.stored, rated))
+    progress(1.0, "worked out what drives the change")
+    return [baseline, *between, full] if n else [baseline]
 
 
 def _compare(
@@ -302,9 +311,9 @@ def _compare(
     within: list[str] | None = None,
     *,
     steps: bool = False,
-) -> tuple[dict, list[Totals] | None]:
-    """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`. Returns the summary and,
-    with `steps`, the totals of the waterfall's steps (from the same baseline)."""
+) -> tuple[dict, _Rated]:
+    """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`. Returns the summary and
+    what was rated (with `steps`, ready for `_rate_steps`)."""
     progress = progress or no_progress
     t0 = time.perf_counter()
     progress(0.0, "checking the scenario")
@@ -334,7 +343,7 @@ def _compare(
         "comparison_csv": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    return summary, done.steps
+    return summary, done
 
 
 def _usage_through(con: duckdb.DuckDBPyConnection, stored: str, *, every_contract: bool) -> dt.date | None:
@@ -395,6 +404,7 @@ class Simulation:
     rows: pd.DataFrame = field(repr=False)
     tax_rows: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     waterfall: pd.DataFrame | None = field(repr=False, default=None)  # by change, when asked (waterfall_by_change)
+    waterfall_seconds: float | None = None  # what working out the waterfall took, beyond the comparison
     _customers: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     def by_month(self) -> pd.DataFrame:
@@ -446,19 +456,57 @@ def run_simulation(
     `by_change`: also the waterfall by change (`Simulation.waterfall`, as `waterfall_by_change` gives it) from the
     same baseline, rated once: only the changes 1..i for i < N are rated beyond the simulation itself.
     The summary's `seconds` cover all of it: checking, the ratings, the comparison, comparison.csv, the frames."""
+    n = len(scenario.changes)
+    first = 2 / (1 + n) if by_change and n > 1 else 1.0  # the simulation's share of the ratings
+    *_, sim = simulation_stages(
+        con,
+        scenario,
+        from_date,
+        to_date,
+        out_dir,
+        contract_ids,
+        within(progress, 0.0, first),
+        by_change=by_change,
+        steps_progress=within(progress, first, 1.0),
+    )
+    return sim
+
+
+def simulation_stages(
+    con: duckdb.DuckDBPyConnection,
+    scenario: Scenario,
+    from_date: dt.date,
+    to_date: dt.date,
+    out_dir: Path | None = None,
+    contract_ids: list[str] | None = None,
+    progress: Progress | None = None,
+    *,
+    by_change: bool = False,
+    steps_progress: Progress | None = None,
+) -> Iterator[Simulation]:
+    """`run_simulation` in its two stages, for a caller that shows the results while the waterfall is worked out
+    (the What-if page): first the Simulation as soon as it is compared (`waterfall` None), then, with `by_change`,
+    the SAME Simulation again with its `waterfall` and `waterfall_seconds` set, its steps rated from the baseline
+    the first stage kept (so `con`'s temp tables must be left alone between the two). The summary's `seconds`
+    cover the first stage; after the second, the whole. `progress` goes 0 → 1 in the first stage,
+    `steps_progress` in the second."""
     t0 = time.perf_counter()
-    summary, totals = _compare(con, scenario, from_date, to_date, contract_ids, progress, steps=by_change)
+    summary, done = _compare(con, scenario, from_date, to_date, contract_ids, progress, steps=by_change)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
-    stored = stored_schema(con)
     sim = Simulation(
         summary=summary,
-        rows=comparison_frame(con, stored),
-        tax_rows=comparison_frame(con, stored, TAX_COMPARISON),
-        waterfall=None if totals is None else _waterfall_frame(scenario, totals),
+        rows=comparison_frame(con, done.stored),
+        tax_rows=comparison_frame(con, done.stored, TAX_COMPARISON),
     )
     summary["seconds"] = round(time.perf_counter() - t0, 3)
-    return sim
+    yield sim
+    if by_change:
+        t1 = time.perf_counter()
+        sim.waterfall = _waterfall_frame(scenario, _rate_steps(con, scenario, done, steps_progress or no_progress))
+        sim.waterfall_seconds = round(time.perf_counter() - t1, 3)
+        summary["seconds"] = round(time.perf_counter() - t0, 3)
+        yield sim
 
 
 def _waterfall_frame(scenario: Scenario, totals: list[Totals]) -> pd.DataFrame:
@@ -500,4 +548,4 @@ def waterfall_by_change(
     in a currency (a change of another currency's prices, coupons or taxes) is 0 there in both amount and tax."""
     known = validate_scenario(con, scenario, contract_ids)
     done = _rate_baseline_and_scenario(con, scenario, known.metrics, from_date, to_date, contract_ids, steps=True)
-    return _waterfall_frame(scenario, done.steps)
+    return _waterfall_frame(scenario, _rate_steps(con, scenario, done))
