@@ -62,6 +62,34 @@ def test_create_one_invoice_from_the_form(workbench_db):
     assert count == [(1,)]
 
 
+def test_a_line_added_with_plus_starts_with_quantity_1_and_empty_cells_never_none(workbench_db):
+    """The editor's "+" fills a new row from each column's `default`: quantity 1, description and unit price
+    empty (no default: None, which the editor shows as the text "None"). The row, filled in, is a line of 1."""
+    customer_id, _ = _a_customer(workbench_db)
+    at = open_page(start_app(), "views/manual_invoices.py")
+    (editor,) = [d for d in at.dataframe if d.proto.id.endswith("-manual_lines_0")]
+    columns = json.loads(editor.proto.columns)
+    defaults = {name: columns[name].get("default") for name in ("description", "unit_price", "quantity")}
+    assert defaults == {"description": "", "unit_price": "", "quantity": "1"}
+    assert editor.value.to_dict("records") == [defaults]  # a new row starts as the first row does
+
+    widget(at.selectbox, "manual_customer").set_value(customer_id).run()
+    at.session_state["manual_lines_0"] = {
+        "edited_rows": {0: {"description": "Consulting", "unit_price": "100"}},
+        "added_rows": [{**defaults, "description": "Travel", "unit_price": "20"}],  # "+", then two cells typed
+        "deleted_rows": [],
+    }
+    widget(at.button, "manual_create").click().run()
+    assert_clean(at)
+    lines = db_rows(
+        workbench_db,
+        """SELECT l.description, l.quantity, l.amount_minor FROM invoice_lines l JOIN invoices i USING (invoice_id)
+           WHERE i.customer_id = ? AND i.contract_id IS NULL ORDER BY l.line_no""",
+        [customer_id],
+    )
+    assert [(d, int(q), a) for d, q, a in lines] == [("Consulting", 1, 10000), ("Travel", 1, 2000)]
+
+
 def test_a_price_with_too_many_decimals_is_refused_not_rounded(workbench_db):
     customer_id, _ = _a_customer(workbench_db)
     at = open_page(start_app(), "views/manual_invoices.py")
