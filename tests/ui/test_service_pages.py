@@ -193,6 +193,26 @@ def test_api_tokens_are_shown_once_listed_and_revoked(workbench_db):
     assert db_rows(workbench_db, "SELECT revoked_at IS NOT NULL FROM api_tokens") == [(True,)]
 
 
+def test_the_ledger_shows_what_was_typed_on_a_manual_invoice_its_description_and_its_lines(workbench_db):
+    """The Manual invoices form's Description ("shown on the invoice") and each line's description are on the
+    Ledger's opened invoice, as on its document: the analyst sees what they typed."""
+    customer_id, _ = _a_customer(workbench_db)
+    with Billsim.open(workbench_db) as app:
+        body = {
+            "customer_id": customer_id,
+            "line_items": [{"description": "Onsite workshop", "unit_price": 5000}],
+            "due_date": "2026-07-01",
+            "description": "March consulting for ACME",
+        }
+        manual = invoices.create(app.session(Caller.local("test")), body).invoice
+    at = open_page(start_app(), "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(manual.invoice_id).run()
+    assert_clean(at)
+    assert "**Description:** March consulting for ACME" in [m.value for m in at.markdown]
+    (lines,) = [d.value for d in at.dataframe if "line" in d.value.columns and "amount" in d.value.columns]
+    assert lines["line"].tolist() == ["Onsite workshop"]
+
+
 def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workbench_db):
     """A manual invoice has no period: the ledger's table, its picker label, the opened invoice and the export
     section all render (a missing period start once crashed the page: NaTType does not support strftime)."""
