@@ -17,6 +17,8 @@ from engine.db import connect
 from engine.errors import ValidationError
 from engine.io.export import ADJUSTMENT_COLUMNS, INVOICE_COLUMNS, LINE_COLUMNS, export_ledger, ledger_frames
 from engine.models import LineItem, ManualInvoiceRequest
+from engine.service import Billsim, Caller
+from engine.service import ledger as service_ledger
 
 SPEC_INVOICE_HEADER = (
     "invoice_id,business_id,customer_id,contract_id,number,status,currency,period_start,"
@@ -322,6 +324,52 @@ def test_filters_select_invoices_and_their_lines_with_bound_values(ledger, tmp_p
         export_ledger(ledger, tmp_path, filters={"1=1; DROP TABLE invoices; --": "x"})
     with pytest.raises(ValidationError, match="not a date"):
         export_ledger(ledger, tmp_path, filters={"period_start_to": "March"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-W11-2",  # an ISO week date: date.fromisoformat reads it as 2026-03-10
+        "20260310",  # the basic form: also 2026-03-10 to date.fromisoformat
+        "２０２６-03-10",  # not ASCII digits
+        " 2026-03-10",
+        "2026-03-10T00:00",
+    ],
+)
+def test_a_period_filter_given_as_text_is_a_date_by_the_one_rule_yyyy_mm_dd(ledger, tmp_path, text):
+    """The export's period filters read text as every front end reads a date (date_text.iso_day): YYYY-MM-DD in
+    ASCII digits. Another ISO-8601 form is refused (validation_error, one line naming the filter), never read as the
+    day it might spell; the same day written YYYY-MM-DD selects."""
+    for key in ("period_start_from", "period_start_to"):
+        with pytest.raises(ValidationError) as refused:
+            export_ledger(ledger, tmp_path, filters={key: text})
+        assert refused.value.code == "validation_error"
+        assert str(refused.value) == f"ledger filter {key}: not a date (YYYY-MM-DD): {text!r}"
+        with pytest.raises(ValidationError, match=f"ledger filter {key}: not a date"):
+            ledger_frames(ledger, filters={key: text})
+    day = dt.date(2026, 3, 10)
+    as_text = ledger_frames(ledger, filters={"period_start_from": "2026-03-10", "period_start_to": "2026-03-10"})
+    as_date = ledger_frames(ledger, filters={"period_start_from": day, "period_start_to": day})
+    assert sorted(as_text[0]["invoice_id"]) == sorted(as_date[0]["invoice_id"]) and as_text[1] == as_date[1] > 0
+
+
+def test_a_period_filter_is_a_date_not_a_date_time(ledger, tmp_path):
+    """A date-time is refused as the requests refuse one: `period_start_from` 2026-03-10 12:00 would leave out the
+    invoices of 10 March (DuckDB compares the period's day as its midnight)."""
+    with pytest.raises(ValidationError, match="ledger filter period_start_from: not a date"):
+        export_ledger(ledger, tmp_path, filters={"period_start_from": dt.datetime(2026, 3, 10, 12)})
+
+
+def test_the_service_layers_export_and_ledger_pages_refuse_a_date_in_another_form(tmp_path):
+    """Every front end reaches the filter through engine/service/ledger (the workbench's Ledger; `billsim export`
+    and the HTTP API give it no date): a refused date is the application layer's validation_error."""
+    with Billsim.open(tmp_path / "ledger.duckdb") as app:
+        s = app.session(Caller.local("test"))
+        with pytest.raises(ValidationError, match="ledger filter period_start_to: not a date") as refused:
+            service_ledger.export(s, tmp_path / "out", filters={"period_start_to": "20260310"})
+        assert refused.value.code == "validation_error"
+        with pytest.raises(ValidationError, match="ledger filter period_start_from: not a date"):
+            service_ledger.ledger_page(s, {"period_start_from": "2026-W11-2"}, "number", 50, 0)
 
 
 def test_output_directory_with_quotes_in_its_name_is_written(ledger, tmp_path):

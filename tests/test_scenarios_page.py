@@ -376,3 +376,27 @@ def test_a_run_whose_waterfall_was_left_unfinished_says_so_on_the_next_rerun(wor
     assert [c.value for c in at.caption if c.value.startswith("By change was not worked out")] == [
         "By change was not worked out: the page was used while it was worked out. Shown by product."
     ]
+
+
+def test_the_totals_table_lists_its_currencies_by_code_and_the_charts_open_on_the_one_that_moves(workbench_db):
+    """Every run lists its currencies in one order, by code (the totals table and the currency picker), never by
+    what moved most: a table read run after run keeps its rows where they were. The charts still open on the
+    currency that moves most (a churned USD contract: USD), where the story is."""
+    con = connect(workbench_db)
+    churned = con.execute(  # a USD contract billing in start()'s range, 2025
+        "SELECT contract_id FROM contracts WHERE currency = 'USD' ORDER BY start_date, contract_id LIMIT 1"
+    ).fetchone()[0]
+    con.close()
+    at = start()
+    at.session_state["scn_changes"] = [{"type": "churn", "contract_ids": [churned]}]
+    clean(by_key(at.button, "scn_run").click().run())
+    summary = at.session_state["scn_result"]["summary"]
+    listed = [t["currency"] for t in summary["totals"]]
+    assert listed == sorted(listed) and len(listed) >= 3 and listed[-1] == "USD"
+    # the totals table (a table without selection has no key under AppTest): its columns
+    (table,) = [
+        d.value for d in at.dataframe if list(d.value.columns) == ["currency", "baseline", "scenario", "change"]
+    ]
+    assert list(table["currency"]) == listed
+    picker = by_key(at.radio, "scn_currency")
+    assert list(picker.options) == listed and picker.value == "USD"

@@ -16,6 +16,7 @@ from helpers_data import add_coupon, apply_coupon
 
 from engine.billing.invoices import preview_invoice
 from engine.errors import ScenarioError
+from engine.ingest.demo import seed_demo
 from engine.ingest.importer import import_folder
 from engine.money import to_major
 from engine.whatif.compare import INVOICE_COLUMNS
@@ -177,3 +178,36 @@ def test_a_long_churn_list_is_labelled_with_how_many_more_it_holds():
     assert parse_scenario({"name": "x", "changes": [{"type": "churn", "contract_ids": ids}]}).labels() == [
         "churn K-1, K-2, K-3 and 375 more"
     ]
+
+
+def test_every_per_currency_table_and_summary_list_comes_by_currency_code(con):
+    """Per-currency tables and lists are built in one order, by currency code, whatever moves most: the demo's
+    2025 cycles in AUD, CAD, EUR and USD, a usage change moving every currency and a churned USD contract moving USD
+    most (so an order by the change, or by what a join met first, would differ from run to run)."""
+    seed_demo(con, contracts=16, usage_rows=800, seed=7)
+    churned = con.execute(  # a USD contract billing in 2025
+        "SELECT contract_id FROM contracts WHERE currency = 'USD' ORDER BY start_date, contract_id LIMIT 1"
+    ).fetchone()[0]
+    changes = [{"type": "usage", "percent": "25"}, {"type": "churn", "contract_ids": [churned]}]
+    sim = run_simulation(
+        con,
+        parse_scenario({"name": "two", "changes": changes}),
+        dt.date(2025, 1, 1),
+        dt.date(2025, 12, 31),
+        by_change=True,
+    )
+
+    def in_code_order(currencies) -> list[str]:
+        currencies = list(currencies)
+        assert currencies == sorted(currencies)
+        return currencies
+
+    listed = in_code_order(t["currency"] for t in sim.summary["totals"])
+    assert len(listed) >= 3 and in_code_order(t["currency"] for t in sim.summary["tax_totals"]) == listed
+    assert in_code_order(sim.invoice_totals()["currency"]) == listed
+    months = sim.totals_by_month()
+    keys = list(zip(months["currency"], months["month"], strict=True))
+    assert keys == sorted(keys)
+    assert len(set(in_code_order(sim.customers_changed()))) >= 2
+    for frame in (sim.by_customer(), sim.by_customer(2), sim.by_product(), sim.by_month(), sim.movers(), sim.waterfall):
+        assert len(set(in_code_order(frame["currency"]))) >= 2

@@ -17,6 +17,7 @@ from views._format import (
     fmt_date,
     grouped_number,
     labelled,
+    markdown_escaped,
     money,
     money_of_major,
     plain_number,
@@ -172,6 +173,8 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
             ("Contract", inv.contract_id or "manual invoice"),
         ]
     )
+    if inv.description:  # the invoice's own (a manual invoice's, typed on its form), as its document shows it
+        st.markdown(f"**Description:** {markdown_escaped(inv.description)}")
     details = [f"currency {cur}", taxes_text(inv)]
     if inv.period_days:
         details.append(f"full period {inv.period_days} days")

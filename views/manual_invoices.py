@@ -32,7 +32,10 @@ LINES_KEY = "manual_lines"
 CREATE_WHERE, BATCH_WHERE = "manual_create", "manual_batch"  # where each button's outcome is shown
 COUNT = "manual_created_count"  # invoices created on this page in this session: part of the button's token
 CLICKED = "manual_clicked_with"  # what the form held when Create was last clicked (views: _form_now)
-START_LINES = [{"description": "", "unit_price": "", "quantity": "1"}]
+# A line as the editor starts it, and as its "+" adds one (each column's `default`; without one the new row's cells
+# are None, which the editor shows as the text "None"): no description or price yet, quantity 1.
+NEW_LINE = {"description": "", "unit_price": "", "quantity": "1"}
+START_LINES = [NEW_LINE]
 CSV_HELP = (
     "One row per line item; rows with the same `invoice` make one invoice. Columns: `invoice` (any key), "
     "`customer_id`, `currency` (optional), `due_date` (YYYY-MM-DD), `description` (optional, of the invoice), "
@@ -233,11 +236,17 @@ with one:
         hide_index=True,
         width="stretch",
         column_config={
-            "description": st.column_config.TextColumn("Description", required=True, max_chars=MAX_TEXT),
-            "unit_price": st.column_config.TextColumn(
-                "Unit price", help="major units, exact: 12.50 (thousands may be grouped: 1,250.00)"
+            "description": st.column_config.TextColumn(
+                "Description", required=True, max_chars=MAX_TEXT, default=NEW_LINE["description"]
             ),
-            "quantity": st.column_config.TextColumn("Quantity", help="a whole number, 1 or more"),
+            "unit_price": st.column_config.TextColumn(
+                "Unit price",
+                help="major units, exact: 12.50 (thousands may be grouped: 1,250.00)",
+                default=NEW_LINE["unit_price"],
+            ),
+            "quantity": st.column_config.TextColumn(
+                "Quantity", help="a whole number, 1 or more", default=NEW_LINE["quantity"]
+            ),
         },
     )
     recurring = st.checkbox(

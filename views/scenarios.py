@@ -528,8 +528,10 @@ def _show(result: dict) -> tuple | None:
     if not summary["changes"]:
         st.info("The scenario has no change: it equals the baseline, there is nothing to chart.")
         return None
-    # the currency that moves most first (relative to its baseline): that is where the story is
-    order = sorted(totals, key=lambda c: (-abs(_share(totals[c])), c))
+    # every run lists its currencies in one order, the engine's (by code), so a table reads the same from run to run;
+    # the charts open on the currency that moves most (relative to its baseline): that is where the story is
+    order = list(totals)
+    story = min(order, key=lambda c: (-abs(_share(totals[c])), c))
     if len(totals) > 1:
         # amounts of two currencies never add up: every currency side by side, exact, then its charts
         st.dataframe(
@@ -551,9 +553,9 @@ def _show(result: dict) -> tuple | None:
                 c: st.column_config.TextColumn(alignment="right") for c in ("baseline", "scenario", "change")
             },
         )
-        cur = st.radio("Charts and totals of", order, horizontal=True, key="scn_currency")
+        cur = st.radio("Charts and totals of", order, index=order.index(story), horizontal=True, key="scn_currency")
     else:
-        cur = order[0]
+        cur = story
     effects = effects_of(result)
     m1, m2, m3 = st.columns(3)
     m1.metric(f"Baseline ({cur}, before tax)", money_of_major(totals[cur]["baseline"], cur))

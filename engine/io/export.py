@@ -24,6 +24,7 @@ import pandas as pd
 from ..billing.invoice_store import balance_due_sql, credits_returned_sql
 from ..billing.numbering import businesses_join, invoice_number_sql
 from ..currencies import CURRENCY_UNITS_SQL, MINOR_UNITS, currency_units_params
+from ..date_text import iso_day
 from ..db import transaction
 from ..errors import ValidationError
 from ..money import sql_major_text, sql_round_minor
@@ -320,12 +321,14 @@ def _where(filters: dict | None) -> tuple[str, list]:
 
 
 def _as_date(key: str, value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.date):
+    """A period filter's date: a date, or text by the one rule of a date given as text (date_text.iso_day:
+    YYYY-MM-DD in ASCII digits; never a week date '2026-W01-1', the basic form '20260101' or a date-time)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(f"ledger filter {key}: not a date (YYYY-MM-DD): {value!r}") from None
+    day = iso_day(value) if isinstance(value, str) else None
+    if day is None:
+        raise ValidationError(f"ledger filter {key}: not a date (YYYY-MM-DD): {value!r}")
+    return day
 
 
 def _check_currencies(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,11 +14,12 @@ import datetime as dt
 import duckdb
 
 from ..billing.invoices import generate_invoice_tx
+from ..date_text import iso_date_time_day, iso_day
 from ..errors import CycleMismatchError, ValidationError
 from ..limits import LAST_DATE, check_date, invalid_request
 from ..models import BillingCycle, DraftResult, GenerateInvoiceRequest
 from ..rating.cycles import billing_cycles, contract_window
-from .requests import iso_date_time_day, iso_day, whole_number
+from .requests import whole_number
 
 DEFAULT_CYCLES_LIMIT = 12
 MAX_CYCLES_LIMIT = 500
@@ -63,7 +64,7 @@ def cycle_date(value: str | int | dt.date | None, field: str) -> dt.date | None:
         return day
     if not isinstance(value, str):
         raise _not_a_date(field, value)
-    # in these forms only, ASCII digits (requests.iso_day, iso_date_time_day): never an ISO week date ('2026-W01-1')
+    # in these forms only, ASCII digits (date_text.iso_day, iso_date_time_day): never an ISO week date ('2026-W01-1')
     # or the basic form ('20260101'), which fromisoformat alone also read
     text = value.strip()
     day = iso_day(text) or iso_date_time_day(text)

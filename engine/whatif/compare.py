@@ -316,14 +316,16 @@ def _sums(rows: pd.DataFrame, keys: list[str], part: str) -> pd.DataFrame:
 
 
 def _invoice_totals_minor(rows: pd.DataFrame, tax_rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per `keys`: before tax, coupons, tax and total in minor units (columns `<part><side>_minor`)."""
+    """Per `keys`: before tax, coupons, tax and total in minor units (columns `<part><side>_minor`), sorted by `keys`
+    (currency first): every table built from it lists its currencies in one order, run after run (an outer join's
+    order is pandas' business, not a promise)."""
     before = _sums(rows, keys, "")
     coupons = -_sums(rows[rows["kind"] == "coupon"], keys, "discount_")
     tax = _sums(tax_rows, keys, "tax_")
     out = before.join([coupons, tax], how="outer").fillna(0).astype("int64")
     for side in SIDES:
         out[f"total_{side}_minor"] = out[f"{side}_minor"] + out[f"tax_{side}_minor"]
-    return out.reset_index()
+    return out.reset_index().sort_values(keys, ignore_index=True)
 
 
 def totals_by_currency(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
@@ -353,7 +355,7 @@ def totals_by_month(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
 
 def customers_that_change(rows: pd.DataFrame, tax_rows: pd.DataFrame) -> pd.DataFrame:
     """The customers whose invoices change (before tax, in their coupons or in their tax): currency, customer_id,
-    customer_name and the INVOICE_COLUMNS in minor units (`<column>_minor`), in no particular order. The work of
+    customer_name and the INVOICE_COLUMNS in minor units (`<column>_minor`), by currency and customer. The work of
     totals_by_customer and customers_changed, done once (a simulation keeps it)."""
     keys = ["currency", "customer_id"]
     minor = [f"{c}_minor" for c in INVOICE_COLUMNS]

@@ -62,6 +62,34 @@ def test_create_one_invoice_from_the_form(workbench_db):
     assert count == [(1,)]
 
 
+def test_a_line_added_with_plus_starts_with_quantity_1_and_empty_cells_never_none(workbench_db):
+    """The editor's "+" fills a new row from each column's `default`: quantity 1, description and unit price
+    empty (no default: None, which the editor shows as the text "None"). The row, filled in, is a line of 1."""
+    customer_id, _ = _a_customer(workbench_db)
+    at = open_page(start_app(), "views/manual_invoices.py")
+    (editor,) = [d for d in at.dataframe if d.proto.id.endswith("-manual_lines_0")]
+    columns = json.loads(editor.proto.columns)
+    defaults = {name: columns[name].get("default") for name in ("description", "unit_price", "quantity")}
+    assert defaults == {"description": "", "unit_price": "", "quantity": "1"}
+    assert editor.value.to_dict("records") == [defaults]  # a new row starts as the first row does
+
+    widget(at.selectbox, "manual_customer").set_value(customer_id).run()
+    at.session_state["manual_lines_0"] = {
+        "edited_rows": {0: {"description": "Consulting", "unit_price": "100"}},
+        "added_rows": [{**defaults, "description": "Travel", "unit_price": "20"}],  # "+", then two cells typed
+        "deleted_rows": [],
+    }
+    widget(at.button, "manual_create").click().run()
+    assert_clean(at)
+    lines = db_rows(
+        workbench_db,
+        """SELECT l.description, l.quantity, l.amount_minor FROM invoice_lines l JOIN invoices i USING (invoice_id)
+           WHERE i.customer_id = ? AND i.contract_id IS NULL ORDER BY l.line_no""",
+        [customer_id],
+    )
+    assert [(d, int(q), a) for d, q, a in lines] == [("Consulting", 1, 10000), ("Travel", 1, 2000)]
+
+
 def test_a_price_with_too_many_decimals_is_refused_not_rounded(workbench_db):
     customer_id, _ = _a_customer(workbench_db)
     at = open_page(start_app(), "views/manual_invoices.py")
@@ -163,6 +191,26 @@ def test_api_tokens_are_shown_once_listed_and_revoked(workbench_db):
     assert_clean(at)
     assert list(at.dataframe[0].value["Status"]) == ["revoked"]
     assert db_rows(workbench_db, "SELECT revoked_at IS NOT NULL FROM api_tokens") == [(True,)]
+
+
+def test_the_ledger_shows_what_was_typed_on_a_manual_invoice_its_description_and_its_lines(workbench_db):
+    """The Manual invoices form's Description ("shown on the invoice") and each line's description are on the
+    Ledger's opened invoice, as on its document: the analyst sees what they typed."""
+    customer_id, _ = _a_customer(workbench_db)
+    with Billsim.open(workbench_db) as app:
+        body = {
+            "customer_id": customer_id,
+            "line_items": [{"description": "Onsite workshop", "unit_price": 5000}],
+            "due_date": "2026-07-01",
+            "description": "March consulting for ACME",
+        }
+        manual = invoices.create(app.session(Caller.local("test")), body).invoice
+    at = open_page(start_app(), "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(manual.invoice_id).run()
+    assert_clean(at)
+    assert "**Description:** March consulting for ACME" in [m.value for m in at.markdown]
+    (lines,) = [d.value for d in at.dataframe if "line" in d.value.columns and "amount" in d.value.columns]
+    assert lines["line"].tolist() == ["Onsite workshop"]
 
 
 def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workbench_db):
