@@ -161,7 +161,7 @@ def show_invoice(inv: Invoice, key: str, pending_usage: list[dict] | None = None
     A stored invoice does not carry its cycle's pending usage; pass the preview's `pending_usage`."""
     cur = inv.currency
     if inv.status == "void":
-        st.warning("Voided" + (f": {inv.void_reason}" if inv.void_reason else " (no reason given)"))
+        st.warning("Voided" + (f": {markdown_escaped(inv.void_reason)}" if inv.void_reason else " (no reason given)"))
     period = f"{fmt_date(inv.period_start)} → {fmt_date(inv.period_end)}" if inv.period_start else "—"
     facts(
         [

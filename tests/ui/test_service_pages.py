@@ -10,7 +10,7 @@ import pandas as pd
 from test_pages import assert_clean, db_rows, open_page, start_app, widget
 
 from engine.access.tokens import business_of_token
-from engine.service import Billsim, Caller, invoices
+from engine.service import Billsim, Caller, invoices, lifecycle
 
 
 def _a_customer(path) -> tuple[str, str]:
@@ -211,6 +211,28 @@ def test_the_ledger_shows_what_was_typed_on_a_manual_invoice_its_description_and
     assert "**Description:** March consulting for ACME" in [m.value for m in at.markdown]
     (lines,) = [d.value for d in at.dataframe if "line" in d.value.columns and "amount" in d.value.columns]
     assert lines["line"].tolist() == ["Onsite workshop"]
+
+
+def test_a_void_reason_reads_as_typed_never_as_markdown(workbench_db):
+    """A void reason is the analyst's text: '*' or a '$' in it were rendered as emphasis or the start of a formula."""
+    customer_id, _ = _a_customer(workbench_db)
+    with Billsim.open(workbench_db) as app:
+        s = app.session(Caller.local("test"))
+        body = {
+            "customer_id": customer_id,
+            "line_items": [{"description": "Setup", "unit_price": 5000}],
+            "due_date": "2026-07-01",
+        }
+        draft = invoices.create(s, body).invoice
+        lifecycle.approve(s, [draft.invoice_id])
+        lifecycle.finalize(s, [draft.invoice_id])
+        lifecycle.void(s, draft.invoice_id, "billed *twice*: $50 and $50")
+    at = open_page(start_app(), "views/ledger.py")
+    widget(at.selectbox, "ledger_pick").set_value(draft.invoice_id).run()
+    assert_clean(at)
+    assert [w.value for w in at.warning if w.value.startswith("Voided")] == [
+        "Voided: billed \\*twice\\*\\: \\$50 and \\$50"
+    ]
 
 
 def test_the_ledger_shows_a_manual_invoice_with_its_panel_and_the_export(workbench_db):
