@@ -210,3 +210,19 @@ def test_without_by_change_there_is_one_stage(con, tmp_path, count_ratings):
     _import(con, "basics", tmp_path)
     stages = list(simulation_stages(con, parse_scenario({"name": "three", "changes": THREE}), FROM, TO))
     assert len(stages) == 1 and stages[0].waterfall is None and count_ratings == {"baseline": 1, "scenario": 1}
+
+
+def test_the_comparison_frames_carry_dates_text_and_exact_minor_units(con, tmp_path):
+    """The page's aggregations read the frames: a cycle starts on a date (never a timestamp at midnight), the
+    amounts are integers of minor units, the names are text."""
+    _import(con, "adjustments", tmp_path)
+    sim = run_simulation(con, parse_scenario({"name": "tax, coupon, price", "changes": TAX_AND_COUPON}), FROM, TO)
+    for frame in (sim.rows, sim.tax_rows):
+        assert len(frame)
+        starts = set(frame["period_start"])
+        assert all(type(d) is dt.date for d in starts) and min(starts) >= FROM
+        for column in ("baseline_minor", "scenario_minor", "delta_minor"):
+            assert pd.api.types.is_integer_dtype(frame[column]), column
+        assert (frame["delta_minor"] == frame["scenario_minor"] - frame["baseline_minor"]).all()
+    for column in ("contract_id", "line_id", "kind", "currency", "customer_name"):
+        assert sim.rows[column].dropna().map(type).eq(str).all() and "None" not in set(sim.rows[column]), column

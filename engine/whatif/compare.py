@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from ..currencies import currency_units_table
+from ..db import arrow_table
 from ..io.csv_guard import guard_formula_sql
 from ..money import sql_major_text, to_major
 from ..rating.adjustments import RatedAdjustments
@@ -192,12 +193,13 @@ def comparison_frame(con: duckdb.DuckDBPyConnection, stored: str, table: str = C
     """The comparison rows (minor units, plus the customer's name) as a DataFrame, for the aggregations;
     `table` TAX_COMPARISON: the invoices' tax rows (kind 'tax', one per invoice)."""
     order = ROW_ORDER if table == COMPARISON else "contract_id, period_start"
-    frame = con.execute(
+    # through Arrow: DuckDB's own DataFrame conversion took 1.5-2.0 s for the 1.4M rows of a 100k-contract year,
+    # Arrow and its conversion 0.6 s, and Arrow's dates come as dates (a cycle starts on a date, not at midnight)
+    return arrow_table(
+        con,
         f"""SELECT x.*, cu.name AS customer_name FROM {table} x
-            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {order}"""  # noqa: S608 (overlay schema and table names made by the engine, never user text; values bound)
-    ).df()
-    frame["period_start"] = frame["period_start"].dt.date  # a cycle starts on a date, not at midnight
-    return frame
+            LEFT JOIN {stored}.customers cu USING (customer_id) ORDER BY {order}""",  # noqa: S608 (overlay schema and table names made by the engine, never user text; values bound)
+    ).to_pandas()
 
 
 # --- aggregations: DataFrame of comparison rows in -> Decimal major units out -----------------------------
