@@ -24,10 +24,10 @@ from ..whatif.scenarios import (
     Simulation,
     load_scenario,
     parse_scenario,
-    run_simulation,
     scenario_choices,
     scenario_json,
     simulate,
+    stage_progress,
     validate_scenario,
     waterfall_by_change,
     waterfall_by_product,
@@ -117,19 +117,19 @@ def simulation(
     drives the change (`Simulation.waterfall`, the steps by change) from the SAME baseline, rated once, when the
     scenario has at most MAX_WATERFALL_CHANGES changes (it rates once per change; beyond, `waterfall` is None).
     The summary's `seconds` cover the whole call."""
-    tenancy.local_only(s.caller, "a simulation with every comparison row")
-    parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
-    with s.cursor() as cur:
-        return run_simulation(
-            cur,
-            scenario,
-            from_date,
-            to_date,
-            out_dir=out_dir,
-            contract_ids=contract_ids,
-            progress=progress,
-            by_change=_by_change(scenario, waterfall),
-        )
+    first, second = stage_progress(scenario, _by_change(scenario, waterfall), progress)
+    *_, sim = simulation_stages(
+        s,
+        scenario,
+        from_date,
+        to_date,
+        contract_ids=contract_ids,
+        progress=first,
+        steps_progress=second,
+        out_dir=out_dir,
+        waterfall=waterfall,
+    )
+    return sim
 
 
 def simulation_stages(

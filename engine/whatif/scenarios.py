@@ -88,6 +88,7 @@ __all__ = [
     "scenario_json",
     "simulate",
     "simulation_stages",
+    "stage_progress",
     "top_movers",
     "validate_scenario",
     "waterfall_by_change",
@@ -456,20 +457,19 @@ def run_simulation(
     `by_change`: also the waterfall by change (`Simulation.waterfall`, as `waterfall_by_change` gives it) from the
     same baseline, rated once: only the changes 1..i for i < N are rated beyond the simulation itself.
     The summary's `seconds` cover all of it: checking, the ratings, the comparison, comparison.csv, the frames."""
-    n = len(scenario.changes)
-    first = 2 / (1 + n) if by_change and n > 1 else 1.0  # the simulation's share of the ratings
+    first, second = stage_progress(scenario, by_change, progress)
     *_, sim = simulation_stages(
-        con,
-        scenario,
-        from_date,
-        to_date,
-        out_dir,
-        contract_ids,
-        within(progress, 0.0, first),
-        by_change=by_change,
-        steps_progress=within(progress, first, 1.0),
+        con, scenario, from_date, to_date, out_dir, contract_ids, first, by_change=by_change, steps_progress=second
     )
     return sim
+
+
+def stage_progress(scenario: Scenario, by_change: bool, progress: Progress | None) -> tuple[Progress, Progress]:
+    """One `progress` from 0 to 1 over both stages of `simulation_stages`, each its share of the ratings: the
+    simulation's 2 (the baseline, the scenario) of the 1 + N of a waterfall by change of N changes."""
+    n = len(scenario.changes)
+    first = 2 / (1 + n) if by_change and n > 1 else 1.0
+    return within(progress, 0.0, first), within(progress, first, 1.0)
 
 
 def simulation_stages(
