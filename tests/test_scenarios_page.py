@@ -66,6 +66,15 @@ def by_key(items, key):
     return found[0]
 
 
+def steps_done(at: AppTest) -> AppTest:
+    """The run's waterfall by change is worked out by a worker thread after the results are shown: wait for it, then
+    rerun the page, as the page's polling fragment does once it is done."""
+    job = at.session_state["scn_result"]["by_change_job"] if "scn_result" in at.session_state else None
+    if job is not None:
+        job.result(timeout=120)
+    return clean(at.run())
+
+
 def test_page_renders_on_the_demo_database(workbench_db):
     at = start()
     assert [t.value for t in at.title] == ["What-if scenarios"]
@@ -148,7 +157,7 @@ def test_run_scenario_rates_the_baseline_once_and_draws_the_same_waterfall_as_th
     count_ratings.update(baseline=0, scenario=0)  # the page's ratings only, not those of `expected`
     at = start()
     at.session_state["scn_changes"] = changes
-    clean(by_key(at.button, "scn_run").click().run())
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
     assert count_ratings == {"baseline": 1, "scenario": 3}
 
     result = at.session_state["scn_result"]
@@ -323,11 +332,18 @@ def test_a_refused_run_says_scenario_refused_once_and_the_done_label_counts_ever
     cycles = at.session_state["scn_result"]["summary"]["cycles"]
     labels = [c.label for c in at.main.children.values() if type(c).__name__ == "Status"]
     assert any(
-        label.startswith(
-            f"Billed {cycles:,} cycles as stored and with the changes, and 2 more times for the waterfall by change in "
-        )
+        label.startswith("Compared in ")
+        and label.endswith(f"s: billed {cycles:,} cycles as stored and with the changes")
         for label in labels
     ), labels
+    at = steps_done(at)  # then the waterfall by change: the run's time with the results says every billing
+    assert [
+        c.value
+        for c in at.caption
+        if c.value.startswith(
+            f"Billed {cycles:,} cycles as stored and with the changes, and 2 more times for the waterfall by change in "
+        )
+    ], [c.value for c in at.caption]
 
 
 THREE_USAGE = [{"type": "usage", "percent": p} for p in ("10", "20", "30")]
@@ -350,32 +366,56 @@ def test_the_results_stand_when_the_waterfall_by_change_cannot_be_worked_out(wor
     monkeypatch.setattr(scenarios_module, "_rate_steps", busy)
     at = start()
     at.session_state["scn_changes"] = THREE_USAGE
-    at = clean(by_key(at.button, "scn_run").click().run())
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
     result = at.session_state["scn_result"]
     assert result["by_change"] is None and result["summary"]["totals"]
     assert {"scn_chart_month", "scn_chart_waterfall"} <= _drawn_figures(at)
     assert [c.value for c in at.caption if c.value.startswith("By change was not worked out")] == [
         "By change was not worked out: the database is busy: try again. Shown by product."
     ]
+    assert not [r for r in at.radio if r.key == "scn_wf_view"]  # no "By change" to pick over a chart by product
     spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_waterfall"].spec)
     assert "by product" in spec["layout"]["title"]["text"]
-    labels = [c.label for c in at.main.children.values() if type(c).__name__ == "Status"]
-    assert any(label.startswith("Billed") and "working out what drives the change" in label for label in labels)
+    cycles = result["summary"]["cycles"]
+    assert [
+        c.value
+        for c in at.caption
+        if c.value.startswith(f"Billed {cycles:,} cycles as stored and with the changes in ")
+    ]
 
 
-def test_a_run_whose_waterfall_was_left_unfinished_says_so_on_the_next_rerun(workbench_db):
-    """A click while the waterfall is worked out stops the script that works it out: the next rerun has the run's
-    results but no waterfall by change, and says why instead of waiting for one that never comes."""
+def test_the_page_is_usable_while_the_waterfall_is_worked_out_and_keeps_it(workbench_db, monkeypatch):
+    """A trial: Download comparison.csv or a measure picked while the waterfall by change was worked out threw it
+    away (the page's click reran the script that worked it out). A worker thread works it out now: the results
+    are shown and used meanwhile, the waterfall's place says what is happening, and it is drawn once done."""
+    import threading
+
+    from engine.whatif import scenarios as scenarios_module
+
+    release, rate_steps = threading.Event(), scenarios_module._rate_steps
+
+    def held(*args, **kw):  # the steps wait until the test has used the page
+        assert release.wait(timeout=120)
+        return rate_steps(*args, **kw)
+
+    monkeypatch.setattr(scenarios_module, "_rate_steps", held)
     at = start()
     at.session_state["scn_changes"] = THREE_USAGE
     at = clean(by_key(at.button, "scn_run").click().run())
-    assert at.session_state["scn_result"]["by_change"] is not None  # worked out in the same run
-    at.session_state["scn_result"].update(by_change=None, by_change_due=True)  # as a stopped script leaves it
-    at = clean(at.run())
-    assert "scn_chart_waterfall" in _drawn_figures(at)
-    assert [c.value for c in at.caption if c.value.startswith("By change was not worked out")] == [
-        "By change was not worked out: the page was used while it was worked out. Shown by product."
-    ]
+    waiting = [i.value for i in at.info if i.value.startswith("Working out what drives the change")]
+    assert waiting and "scn_chart_month" in _drawn_figures(at) and "scn_chart_waterfall" not in _drawn_figures(at)
+    assert [c.value for c in at.caption if c.value.endswith("working out what drives the change…")]
+    for measure in ("tax", "before_tax"):  # the page used meanwhile: each click reruns it
+        at = clean(by_key(at.radio, "scn_measure").set_value(measure).run())
+        assert at.session_state["scn_result"]["by_change_job"] is not None and "scn_chart_month" in _drawn_figures(at)
+    release.set()
+    at = steps_done(at)
+    result = at.session_state["scn_result"]
+    assert result["by_change"] is not None and not result.get("by_change_unfinished")
+    assert by_key(at.radio, "scn_wf_view").value == "By change"
+    spec = json.loads({c.key: c.proto for c in at.get("plotly_chart")}["scn_chart_waterfall"].spec)
+    assert "by change" in spec["layout"]["title"]["text"]
+    assert not [i for i in at.info if i.value.startswith("Working out what drives the change")]
 
 
 def test_the_totals_table_lists_its_currencies_by_code_and_the_charts_open_on_the_one_that_moves(workbench_db):
@@ -400,3 +440,45 @@ def test_the_totals_table_lists_its_currencies_by_code_and_the_charts_open_on_th
     assert list(table["currency"]) == listed
     picker = by_key(at.radio, "scn_currency")
     assert list(picker.options) == listed and picker.value == "USD"
+
+
+def test_a_comparison_csv_beyond_a_spreadsheets_rows_says_so(workbench_db, monkeypatch):
+    """A trial's 100k-contract year made 1,437,137 lines of comparison.csv, beyond Excel's 1,048,576, unsaid."""
+    import views._format
+
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    rows = at.session_state["scn_result"]["summary"]["rows"]
+    assert not [c for c in at.caption if c.value.startswith("comparison.csv has")]  # within the limit: nothing said
+    monkeypatch.setattr(views._format, "SPREADSHEET_ROWS", rows)  # the header makes it one row too many
+    at = clean(at.run())
+    assert [c.value for c in at.caption if c.value.startswith("comparison.csv has")] == [
+        f"comparison.csv has {rows:,} rows, more than a spreadsheet opens ({rows:,} rows in Excel): open it with "
+        "DuckDB, pandas or a notebook; the tables on this page sum it up."
+    ]
+
+
+def test_the_bar_charts_leave_room_for_the_labels_outside_their_bars(workbench_db):
+    """Labels outside the shorter bars ran past the chart's right edge, or over the customers' names on the left
+    (a trial: 'A$24,538.5', '-A$109,326.30' over a name): a bar long enough holds its label inside, and the axis
+    runs well beyond the longest bar on each side that has bars."""
+    con = connect(workbench_db)
+    churned = con.execute("SELECT min(contract_id) FROM contracts").fetchone()[0]
+    con.close()
+    at = start()
+    at.session_state["scn_changes"] = [*THREE_USAGE[:1], {"type": "churn", "contract_ids": [churned]}]
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    specs = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert "scn_chart_movers" in specs  # a customer churned: one falls, others grow
+    for key in ("scn_chart_product", "scn_chart_movers"):
+        if key not in specs:
+            continue
+        (trace,) = specs[key]["data"]
+        assert trace["textposition"] == "auto" and trace["orientation"] == "h"
+        low, high = min(0, *trace["x"]), max(0, *trace["x"])
+        start_at, end_at = specs[key]["layout"]["xaxis"]["range"]
+        if high > 0:
+            assert end_at - high >= (high - low) / 2, (key, start_at, end_at, low, high)
+        if low < 0:
+            assert low - start_at >= (high - low) / 2, (key, start_at, end_at, low, high)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from engine.service import Billsim, BillsimError, Caller, Session, ledger
 from engine.service.application import default_path
+from views import _whatif_steps as steps
 
 _opened: dict[str, Billsim] = {}  # path -> the application opened for it, so it can be closed (tests, a new file)
 _opened_lock = threading.Lock()
@@ -37,7 +38,9 @@ def application(path: str) -> Billsim:
 
 
 def forget_database(path: str) -> None:
-    """Close the application of `path` if one is open (tests, a replaced file; the server keeps it for its life)."""
+    """Close the application of `path` if one is open (tests, a replaced file; the server keeps it for its life),
+    once no What-if waterfall is being worked out on one of its cursors."""
+    steps.wait_idle()
     with _opened_lock:
         app = _opened.pop(path, None)
     if app is not None:

@@ -16,6 +16,7 @@ DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"  # every DatetimeColumn (times are UTC)
 # Every plotly chart: Streamlit's own element toolbar (full screen) is enough; plotly's would sit over
 # the chart's title.
 CHART_CONFIG = {"displayModeBar": False, "displaylogo": False}
+SPREADSHEET_ROWS = 1_048_576  # the most rows a spreadsheet opens (Excel, LibreOffice Calc), its header included
 
 
 def money(minor: int | None, currency: str) -> str:

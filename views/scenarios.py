@@ -18,9 +18,18 @@ import streamlit as st
 from engine.service import BillsimError, whatif
 from engine.service.limits import MAX_NAME, MAX_WATERFALL_CHANGES
 from views import _reads
+from views import _whatif_steps as steps
 from views._actions import action_popover, clear_feedback, flash, run_action, show_flash
 from views._database import db_path, reader, session
-from views._format import CHART_CONFIG, DATE_FORMAT, customer, labelled, markdown_escaped, money_of_major
+from views._format import (
+    CHART_CONFIG,
+    DATE_FORMAT,
+    SPREADSHEET_ROWS,
+    customer,
+    labelled,
+    markdown_escaped,
+    money_of_major,
+)
 from views._whatif_adjustments import (
     coupon_change,
     coupon_form,
@@ -369,7 +378,6 @@ def _billed(cycles: int, changes: int, waterfall: bool) -> str:
     return f"Billed {cycles:,} cycles as stored and with the changes{more}"
 
 
-stages = None  # this script run's simulation, when its waterfall by change is still to be worked out (below)
 if ss.pop("scn_run_requested", False):
     refused = None
     with st.status("Billing the cycles twice…", expanded=False) as run_status:
@@ -380,33 +388,33 @@ if ss.pop("scn_run_requested", False):
                 def progress(_done: float, label: str) -> None:
                     run_status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
-                # the results first: the baseline and the scenario are billed and compared, and shown; then the
-                # waterfall by change is worked out from the same baseline (each change but the last billed once
-                # more) while the analyst reads them, in its place on the page (_finish_waterfall)
+                # the results first: the baseline and the scenario are billed and compared, and shown; the waterfall
+                # by change is then worked out from the same baseline (each change but the last billed once more)
+                # by a worker thread while the analyst reads and uses them (views/_whatif_steps.py)
                 stages = whatif.simulation_stages(
                     session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp), waterfall=True
                 )
                 sim = next(stages)
                 csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
             ss.pop("scn_measure", None)  # a new result: its amounts shown as default_measure says
-            steps_due = len(scenario.changes) <= MAX_WATERFALL_CHANGES
+            steps_due = 0 < len(scenario.changes) <= MAX_WATERFALL_CHANGES
+            if not steps_due:
+                stages.close()
             ss["scn_result"] = {
                 "summary": sim.summary,
                 "sim": sim,
                 "csv": csv_bytes,
                 "by_change": None,
-                "by_change_due": steps_due,  # until _finish_waterfall has it
+                "by_change_job": steps.start(stages) if steps_due else None,  # until _collect_steps has it
+                "compared_in": sim.summary["seconds"],
                 "made_of": _made_of(scenario, from_date, to_date),
             }
-            if not steps_due:
-                stages.close()
-                stages = None
-            billed = _billed(sim.summary["cycles"], 0, False)
-            more = ", working out what drives the change" if steps_due else ""
-            run_status.update(label=f"{billed} in {sim.summary['seconds']} s{more}", state="complete")
+            run_status.update(
+                label=f"Compared in {sim.summary['seconds']} s: {_billed(sim.summary['cycles'], 0, False).lower()}",
+                state="complete",
+            )
         except BillsimError as exc:
             ss.pop("scn_result", None)
-            stages = None
             run_status.update(label="Scenario refused", state="error")
             refused = exc
     if refused:  # in the open, under the button: the status box is collapsed
@@ -422,7 +430,7 @@ def _usage_notice(summary: dict) -> str | None:
     month of a range ending on the last usage day as a halving of revenue, unwarned)."""
     through, end = summary.get("usage_through"), summary.get("cycles_end")
     if end is None or (through is not None and through >= end):
-        return None
+        return
     if through is None:
         return (
             "No usage is recorded for these contracts: their cycles bill no usage, in the baseline and in the "
@@ -483,7 +491,8 @@ def _hbar(x, y, cur: str, title: str) -> go.Figure:
             y=[b for _, b in kept],
             orientation="h",
             text=[money_of_major(a, cur) for a, _ in kept],
-            textposition="outside",
+            textposition="auto",  # inside a bar long enough to hold it, outside the others
+            insidetextanchor="end",
             cliponaxis=False,
         )
     )
@@ -491,10 +500,11 @@ def _hbar(x, y, cur: str, title: str) -> go.Figure:
         title=title, xaxis_title=cur, height=360, margin={"t": 48, "b": 8}, yaxis={"autorange": "reversed"}
     )
     if kept:
-        # room beyond the longest bar on each side for its label: a label outside a falling bar (a coupon's, a
-        # customer who pays less) would otherwise sit over the names at the left
+        # room beyond the longest bar on each side for the labels outside the shorter ones: a label outside a falling
+        # bar (a coupon's, a customer who pays less) would otherwise sit over the names at the left, and one outside
+        # a rising bar ran past the chart's right edge in a half-page column ('A$24,538.5', a trial)
         low, high = min(0, *(a for a, _ in kept)), max(0, *(a for a, _ in kept))
-        pad = (high - low) / 3
+        pad = (high - low) * 3 / 5
         fig.update_xaxes(range=[low - pad if low < 0 else 0, high + pad if high > 0 else 0])
     return fig
 
@@ -509,9 +519,7 @@ def _share(total: dict):
     return Decimal(total["delta"]) / base if base else Decimal(0)
 
 
-def _show(result: dict) -> tuple | None:
-    """The results; returns where the waterfall goes, with the currency and the amounts shown, when it is still to
-    be drawn (_finish_waterfall)."""
+def _show(result: dict) -> None:
     summary, sim = result["summary"], result["sim"]
     st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
     st.caption(
@@ -519,15 +527,16 @@ def _show(result: dict) -> tuple | None:
         + "; ".join(summary["changes"] or ["no change"])
         + " · amounts before tax (the lines less the coupons) unless said"
     )
+    st.caption(_timing(result))
     totals = {t["currency"]: t for t in summary["totals"]}
     if not totals:
         st.info("No cycle starts in this range.")
-        return None
+        return
     if notice := _usage_notice(summary):
         st.warning(notice, icon=":material/event_busy:")
     if not summary["changes"]:
         st.info("The scenario has no change: it equals the baseline, there is nothing to chart.")
-        return None
+        return
     # every run lists its currencies in one order, the engine's (by code), so a table reads the same from run to run;
     # the charts open on the currency that moves most (relative to its baseline): that is where the story is
     order = list(totals)
@@ -570,6 +579,11 @@ def _show(result: dict) -> tuple | None:
         key="scn_download_csv",
         icon=":material/download:",
     )
+    if summary["rows"] + 1 > SPREADSHEET_ROWS:  # its header is a row too
+        st.caption(
+            f"comparison.csv has {summary['rows']:,} rows, more than a spreadsheet opens ({SPREADSHEET_ROWS:,} rows "
+            "in Excel): open it with DuckDB, pandas or a notebook; the tables on this page sum it up."
+        )
     measure = measure_picker(summary)
     words = MEASURES[measure][0]
     months = for_measure(effects["months"].query("currency == @cur"), measure)
@@ -600,10 +614,10 @@ def _show(result: dict) -> tuple | None:
         key="scn_chart_movers",
         config=CHART_CONFIG,
     )
-    waterfall = st.empty()  # drawn now, or once worked out (_finish_waterfall), above the customers
-    if not result.get("by_change_due"):
-        with waterfall.container():
-            _waterfall_section(result, cur, measure)
+    if result.get("by_change_job") is not None:
+        _waiting_for_steps(result["by_change_job"], len(summary["changes"]))
+    else:
+        _waterfall_section(result, cur, measure)
     customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
     with st.expander("Tables: by product (before tax), by month"):
         st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
@@ -614,15 +628,14 @@ def _show(result: dict) -> tuple | None:
             key="scn_months",
             column_config={"month": st.column_config.DateColumn("month", format="MMM YYYY")},  # "Nov 2026"
         )
-    return (waterfall, cur, measure) if result.get("by_change_due") else None
 
 
 def _waterfall_section(result: dict, cur: str, measure: str) -> None:
     """What drives the change, by change (the steps the run worked out) or by product (from the comparison rows)."""
     summary, sim = result["summary"], result["sim"]
-    view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     steps = result["by_change"]
-    if view == "By change" and steps is None:  # beyond the limit, or not finished, the run has no waterfall by change
+    if steps is None:  # beyond the limit, or it could not be worked out: by product, and why (no choice to offer)
+        st.markdown("**What drives the change**")
         if result.get("by_change_unfinished"):
             st.caption(f"By change was not worked out: {result['by_change_unfinished']} Shown by product.")
         else:
@@ -630,8 +643,11 @@ def _waterfall_section(result: dict, cur: str, measure: str) -> None:
                 f"By change is worked out for a scenario of at most {MAX_WATERFALL_CHANGES} changes (each change "
                 f"is billed once more); this one has {len(summary['changes'])}: shown by product."
             )
-    if view == "By product" or steps is None:
-        steps, view, shown_as = whatif.waterfall_by_product(sim.rows), "By product", "before_tax"
+        view = "By product"
+    else:
+        view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
+    if view == "By product":
+        steps, shown_as = whatif.waterfall_by_product(sim.rows), "before_tax"
     else:  # the changes' steps carry their tax: in the amounts chosen above
         shown_as = measure
     drawn, left_out = steps_of_currency(steps, cur, shown_as)
@@ -644,42 +660,51 @@ def _waterfall_section(result: dict, cur: str, measure: str) -> None:
     caption = left_out_caption(left_out, cur, shown_words)
     if caption:
         st.caption(caption)
+    if view == "By product" and measure != "before_tax":
+        st.caption("By product is drawn before tax: the invoices' tax is not split by product.")
 
 
-def _finish_waterfall(result: dict, drawn: tuple | None) -> None:
-    """The waterfall by change of the run this script made, worked out in its place while the results above are
-    read; the run's status then says how often the cycles were billed."""
-    if stages is None:
+def _timing(result: dict) -> str:
+    """How often the run billed the cycles and how long it took: the comparison, then (once worked out) everything,
+    the waterfall by change included. Kept with the results, so it stays after the run's status is gone."""
+    summary = result["summary"]
+    if result.get("by_change_job") is not None:
+        return (
+            f"{_billed(summary['cycles'], 0, False)}: compared in {result['compared_in']} s; working out what drives "
+            "the change…"
+        )
+    billed = _billed(summary["cycles"], len(summary["changes"]), result["by_change"] is not None)
+    return f"{billed} in {summary['seconds']} s"
+
+
+@st.fragment(run_every=1.0)
+def _waiting_for_steps(job, changes: int) -> None:
+    """In the waterfall's place while a worker works it out: looks every second, and reruns the page once it is done
+    (_collect_steps takes it). The rest of the page is usable meanwhile: a click reruns the page, not the work."""
+    if job.done():
+        st.rerun()
+    st.info(
+        f"Working out what drives the change: the {changes} changes applied one after another, each billed from the "
+        "same baseline. The results above are complete; use them meanwhile.",
+        icon=":material/hourglass_top:",
+    )
+
+
+def _collect_steps(result: dict) -> None:
+    """The worker's waterfall by change (or why there is none) into the result, once it is done."""
+    job = result.get("by_change_job")
+    if job is None or (done := steps.outcome(job)) is None:
         return
-    if drawn is None:  # nothing to draw it in (no change, no cycle): finish the run quietly
-        stages.close()
-        result["by_change_due"] = False
-        return
-    slot, cur, measure = drawn
-    n = len(result["summary"]["changes"])
-    try:
-        with slot.container(), st.spinner(f"Working out what drives the change: {n} changes, one after another…"):
-            sim = next(stages)
-            result.update(by_change=sim.waterfall, by_change_due=False)  # kept before anything else is drawn
-    except BillsimError as exc:
-        result.update(by_change_due=False, by_change_unfinished=f"{exc.message}.")
-    finally:
-        stages.close()
-    with slot.container():
-        _waterfall_section(result, cur, measure)
-    if result["by_change"] is not None:
-        billed = _billed(result["summary"]["cycles"], n, True)
-        run_status.update(label=f"{billed} in {result['summary']['seconds']} s", state="complete")
+    waterfall, problem = done
+    result.update(by_change=waterfall, by_change_unfinished=problem, by_change_job=None)
 
 
 if ss.get("scn_result"):
-    if ss["scn_result"].get("by_change_due") and stages is None:
-        # the script that ran it was stopped before the waterfall was worked out (the page was used meanwhile)
-        ss["scn_result"].update(by_change_due=False, by_change_unfinished="the page was used while it was worked out.")
+    _collect_steps(ss["scn_result"])
     if ss["scn_result"].get("made_of") != _made_of(_scenario(), from_date, to_date):
         st.warning(
             "Stale: the scenario or the range changed since these results were computed. Run the scenario again "
             "to see the changes now shown above.",
             icon=":material/history:",
         )
-    _finish_waterfall(ss["scn_result"], _show(ss["scn_result"]))
+    _show(ss["scn_result"])
