@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 import engine.whatif.scenarios as scenarios_module
+import views._whatif_steps as whatif_steps
 from engine.db import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+class _AtOnce:
+    """An executor that works a job out as it is handed over: its Future is done when `submit` returns."""
+
+    def submit(self, fn, *args) -> Future:
+        job: Future = Future()
+        try:
+            job.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 (handed to the Future, as an executor does)
+            job.set_exception(exc)
+        return job
+
+
+@pytest.fixture(autouse=True)
+def _whatif_steps_at_once(request, monkeypatch):
+    """The What-if page hands its waterfall by change to a worker thread after the results are shown; a page test
+    reads the page right after its run, so the worker would race it. Here the waterfall is worked out when handed
+    over, unless the test is marked `steps_in_background` (the page used while the worker works)."""
+    if request.node.get_closest_marker("steps_in_background") is None:
+        monkeypatch.setattr(whatif_steps, "_WORKERS", _AtOnce())
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_building_and_running_a_scenario_shows_the_charts_and_a_comparison_downl
     downloads = at.get("download_button")
     assert any("comparison.csv" in str(d.proto) for d in downloads)
     result = at.session_state["scn_result"]
-    text = result["csv"].decode()
+    text = result["csv"].read_text()
     assert text.splitlines()[0] == HEADER
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == result["summary"]["rows"] > 0
@@ -384,6 +384,7 @@ def test_the_results_stand_when_the_waterfall_by_change_cannot_be_worked_out(wor
     ]
 
 
+@pytest.mark.steps_in_background
 def test_the_page_is_usable_while_the_waterfall_is_worked_out_and_keeps_it(workbench_db, monkeypatch):
     """A trial: Download comparison.csv or a measure picked while the waterfall by change was worked out threw it
     away (the page's click reran the script that worked it out). A worker thread works it out now: the results

@@ -383,19 +383,24 @@ if ss.pop("scn_run_requested", False):
     with st.status("Billing the cycles twice…", expanded=False) as run_status:
         try:
             scenario = _scenario()
-            with tempfile.TemporaryDirectory(prefix="billsim-scenario-") as tmp:
+            # comparison.csv stays on disk with the result and is read when downloaded (a 100k-contract year: 116 MB,
+            # held in memory twice per browser tab when given to the button as bytes); removed with the result
+            csv_dir = tempfile.TemporaryDirectory(prefix="billsim-scenario-")
 
-                def progress(_done: float, label: str) -> None:
-                    run_status.update(label=f"{label[:1].upper()}{label[1:]}…")
+            def progress(_done: float, label: str) -> None:
+                run_status.update(label=f"{label[:1].upper()}{label[1:]}…")
 
-                # the results first: the baseline and the scenario are billed and compared, and shown; the waterfall
-                # by change is then worked out from the same baseline (each change but the last billed once more)
-                # by a worker thread while the analyst reads and uses them (views/_whatif_steps.py)
-                stages = whatif.simulation_stages(
-                    session(), scenario, from_date, to_date, progress=progress, out_dir=Path(tmp), waterfall=True
-                )
+            # the results first: the baseline and the scenario are billed and compared, and shown; the waterfall by
+            # change is then worked out from the same baseline (each change but the last billed once more) by a
+            # worker thread while the analyst reads and uses them (views/_whatif_steps.py)
+            stages = whatif.simulation_stages(
+                session(), scenario, from_date, to_date, progress=progress, out_dir=Path(csv_dir.name), waterfall=True
+            )
+            try:
                 sim = next(stages)
-                csv_bytes = Path(sim.summary["comparison_csv"]).read_bytes()
+            except BillsimError:
+                csv_dir.cleanup()
+                raise
             ss.pop("scn_measure", None)  # a new result: its amounts shown as default_measure says
             steps_due = 0 < len(scenario.changes) <= MAX_WATERFALL_CHANGES
             if not steps_due:
@@ -403,7 +408,8 @@ if ss.pop("scn_run_requested", False):
             ss["scn_result"] = {
                 "summary": sim.summary,
                 "sim": sim,
-                "csv": csv_bytes,
+                "csv": Path(sim.summary["comparison_csv"]),
+                "csv_dir": csv_dir,
                 "by_change": None,
                 "by_change_job": steps.start(stages) if steps_due else None,  # until _collect_steps has it
                 "compared_in": sim.summary["seconds"],
@@ -573,7 +579,7 @@ def _show(result: dict) -> None:
     invoice_totals_table(effects["totals"], cur)
     st.download_button(
         "Download comparison.csv",
-        result["csv"],
+        result["csv"].read_bytes,  # read when clicked
         file_name="comparison.csv",
         mime="text/csv",
         key="scn_download_csv",
