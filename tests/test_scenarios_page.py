@@ -341,7 +341,7 @@ def test_a_refused_run_says_scenario_refused_once_and_the_done_label_counts_ever
         c.value
         for c in at.caption
         if c.value.startswith(
-            f"Billed {cycles:,} cycles as stored and with the changes, and 2 more times for the waterfall by change in "
+            f"Billed {cycles:,} cycles as stored and with the changes, and 2 more times for the waterfall by change: "
         )
     ], [c.value for c in at.caption]
 
@@ -380,7 +380,7 @@ def test_the_results_stand_when_the_waterfall_by_change_cannot_be_worked_out(wor
     assert [
         c.value
         for c in at.caption
-        if c.value.startswith(f"Billed {cycles:,} cycles as stored and with the changes in ")
+        if c.value.startswith(f"Billed {cycles:,} cycles as stored and with the changes: ")
     ]
 
 

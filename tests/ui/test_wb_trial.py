@@ -321,3 +321,22 @@ def test_a_name_the_application_layer_refuses_is_said_in_the_sidebar_and_refuses
         "Create invoice refused: invalid request: actor: the text contains a control character (U+202E)"
     ]
     assert db_rows(workbench_db, "SELECT count(*) FROM invoices WHERE contract_id IS NULL") == [(0,)]
+
+
+def test_the_what_if_name_and_range_survive_a_visit_to_another_page(workbench_db):
+    """A trial left the What-if page for Billing cycles and came back to the default name and range (Streamlit
+    forgets a widget it did not draw), beside the changes and results it had kept: Run would have billed another
+    range, unsaid. The name and the range are kept now; a new session still starts from the defaults."""
+    at = open_page(start_app(), "views/scenarios.py")
+    defaults = (at.session_state["scn_name"], at.session_state["scn_from"], at.session_state["scn_to"])
+    widget(at.text_input, "scn_name").set_value("Q3 price rise")
+    widget(at.date_input, "scn_from").set_value(dt.date(2026, 1, 1))
+    widget(at.date_input, "scn_to").set_value(dt.date(2026, 6, 30))
+    at.run()
+    open_page(at, "views/billing_cycles.py")
+    open_page(at, "views/scenarios.py")
+    assert widget(at.text_input, "scn_name").value == "Q3 price rise"
+    assert widget(at.date_input, "scn_from").value == dt.date(2026, 1, 1)
+    assert widget(at.date_input, "scn_to").value == dt.date(2026, 6, 30)
+    fresh = open_page(start_app(), "views/scenarios.py")
+    assert (fresh.session_state["scn_name"], fresh.session_state["scn_from"], fresh.session_state["scn_to"]) == defaults
