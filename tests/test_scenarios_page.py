@@ -378,9 +378,7 @@ def test_the_results_stand_when_the_waterfall_by_change_cannot_be_worked_out(wor
     assert "by product" in spec["layout"]["title"]["text"]
     cycles = result["summary"]["cycles"]
     assert [
-        c.value
-        for c in at.caption
-        if c.value.startswith(f"Billed {cycles:,} cycles as stored and with the changes: ")
+        c.value for c in at.caption if c.value.startswith(f"Billed {cycles:,} cycles as stored and with the changes: ")
     ]
 
 

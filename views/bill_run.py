@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from engine.service import BillsimError, bill_runs
 from engine.service.formats import FIRST_DATE, LAST_DATE, status_text, to_major
 from engine.service.limits import MAX_NAME
+from views import _kept as kept
 from views import _reads
 from views._actions import data_changed, flash, show_flash
 from views._database import db_path, session
@@ -37,6 +38,8 @@ from views._pickers import select_current
 from views._routing import PAGES, go_to
 
 SCOPES = ("All contracts", "One business", "Chosen customers")
+# the scope and the options as an analyst left them, kept across a visit to another page (views/_kept.py)
+KEPT = ("run_scope", "run_business", "run_customers", "run_delayed", "run_finalize", "run_catch_up")
 RUN_WHERE = "run_start"  # the run's outcome is shown under its button
 
 
@@ -341,10 +344,13 @@ period_date = st.date_input(
     ),
 )
 st.session_state["run_period_date"] = period_date
+kept.restore(KEPT)  # the scope and the options as left on another page's visit (a scope back at "All", unsaid)
 scope = st.radio("Scope", SCOPES, horizontal=True, key="run_scope")
 business_id, customer_ids = None, None
 if scope == "One business":
     options = _reads.businesses(db)
+    if st.session_state.get("run_business") not in options:  # kept from a database since replaced
+        st.session_state.pop("run_business", None)
     business_id = st.selectbox("Business", options, key="run_business") if options else None
 elif scope == "Chosen customers":
     search = st.text_input(
@@ -373,6 +379,7 @@ catch_up = o3.checkbox(
     key="run_catch_up",
     help="also draft every earlier cycle that ended with no invoice (the Review page lists them as unbilled)",
 )
+kept.remember(KEPT)
 
 if scope != "Chosen customers":
     customer_ids = None

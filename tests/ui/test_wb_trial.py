@@ -340,3 +340,21 @@ def test_the_what_if_name_and_range_survive_a_visit_to_another_page(workbench_db
     assert widget(at.date_input, "scn_to").value == dt.date(2026, 6, 30)
     fresh = open_page(start_app(), "views/scenarios.py")
     assert (fresh.session_state["scn_name"], fresh.session_state["scn_from"], fresh.session_state["scn_to"]) == defaults
+
+
+def test_the_bill_runs_scope_and_options_survive_a_visit_to_another_page(workbench_db):
+    """Back from another page, the Bill run page's scope was "All contracts" again and its options off (Streamlit
+    forgets a widget it did not draw): Start would have billed every contract, without the delayed charges asked."""
+    at = open_page(start_app(), "views/bill_run.py")
+    widget(at.radio, "run_scope").set_value("One business").run()
+    business = widget(at.selectbox, "run_business").options[-1]
+    widget(at.selectbox, "run_business").set_value(business)
+    widget(at.checkbox, "run_delayed").check()
+    widget(at.checkbox, "run_catch_up").check()
+    at.run()
+    open_page(at, "views/review.py")
+    open_page(at, "views/bill_run.py")
+    assert widget(at.radio, "run_scope").value == "One business"
+    assert widget(at.selectbox, "run_business").value == business
+    assert widget(at.checkbox, "run_delayed").value and widget(at.checkbox, "run_catch_up").value
+    assert not widget(at.checkbox, "run_finalize").value
