@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.db import connect
 from engine.whatif.scenarios import parse_scenario, waterfall_by_change
+from views._format import money_of_major
 from views._whatif_waterfall import steps_of_currency
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -481,3 +482,26 @@ def test_the_bar_charts_leave_room_for_the_labels_outside_their_bars(workbench_d
             assert end_at - high >= (high - low) / 2, (key, start_at, end_at, low, high)
         if low < 0:
             assert low - start_at >= (high - low) / 2, (key, start_at, end_at, low, high)
+
+
+def test_the_tiles_follow_the_amounts_chosen_and_give_the_change_as_a_share(workbench_db):
+    """A trial read tiles before tax beside a month chart and top movers of the total with tax: one screen, two
+    bases. The tiles now show the measure the charts show, and the change as a share of the baseline."""
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    totals = at.session_state["scn_result"]["effects"]["totals"]
+    for measure, words, (baseline, scenario, delta) in (
+        ("before_tax", "before tax", ("baseline", "scenario", "delta")),
+        ("total", "total with tax", ("total_baseline", "total_scenario", "total_delta")),
+    ):
+        at = clean(by_key(at.radio, "scn_measure").set_value(measure).run())
+        tiles = {m.label.split(" (")[0]: m for m in at.metric}
+        (cur,) = {m.label.split(" (")[1].split(",")[0] for m in at.metric}
+        row = totals[totals["currency"] == cur].iloc[0]
+        assert {m.label for m in at.metric} == {f"{t} ({cur}, {words})" for t in ("Baseline", "Scenario", "Change")}
+        assert tiles["Baseline"].value == money_of_major(row[baseline], cur)
+        assert tiles["Scenario"].value == money_of_major(row[scenario], cur)
+        assert tiles["Change"].value == money_of_major(row[delta], cur)
+        share = Decimal(row[delta]) / Decimal(row[baseline]) * 100
+        assert tiles["Change"].delta == f"{share:+.2f} % of the baseline"

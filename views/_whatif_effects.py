@@ -51,10 +51,11 @@ def default_measure(summary: dict) -> str:
 
 
 def measure_picker(summary: dict) -> str:
-    """The measure of the month and customers' charts (a new result starts from default_measure)."""
+    """The measure of the tiles, the month chart and the customers' chart and table (a new result starts from
+    default_measure)."""
     options = list(MEASURES)
     return st.radio(
-        "Amounts shown per month and per customer",
+        "Amounts shown",
         options,
         index=options.index(default_measure(summary)),
         format_func=lambda m: MEASURES[m][0],

@@ -529,6 +529,19 @@ def _share(total: dict):
     return Decimal(total["delta"]) / base if base else Decimal(0)
 
 
+def _tiles(totals: pd.DataFrame, cur: str, measure: str) -> None:
+    """Baseline, scenario and change of `cur`'s invoices in the measure chosen, the change also as a share of the
+    baseline."""
+    words, (baseline, scenario, delta) = MEASURES[measure]
+    row = totals[totals["currency"] == cur].iloc[0]
+    base, change = Decimal(row[baseline]), Decimal(row[delta])
+    share = f"{change / base * 100:+.2f} % of the baseline" if base else None
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"Baseline ({cur}, {words})", money_of_major(row[baseline], cur))
+    m2.metric(f"Scenario ({cur}, {words})", money_of_major(row[scenario], cur))
+    m3.metric(f"Change ({cur}, {words})", money_of_major(row[delta], cur), delta=share, delta_color="off")
+
+
 def _show(result: dict) -> None:
     summary, sim = result["summary"], result["sim"]
     st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
@@ -576,10 +589,11 @@ def _show(result: dict) -> None:
     else:
         cur = story
     effects = effects_of(result)
-    m1, m2, m3 = st.columns(3)
-    m1.metric(f"Baseline ({cur}, before tax)", money_of_major(totals[cur]["baseline"], cur))
-    m2.metric(f"Scenario ({cur}, before tax)", money_of_major(totals[cur]["scenario"], cur))
-    m3.metric(f"Change ({cur}, before tax)", money_of_major(totals[cur]["delta"], cur))
+    # one measure for the tiles, the month chart and the customers (a trial read tiles before tax beside charts of
+    # the total with tax, one screen and two bases); the invoice totals below show every part
+    measure = measure_picker(summary)
+    words = MEASURES[measure][0]
+    _tiles(effects["totals"], cur, measure)
     invoice_totals_table(effects["totals"], cur)
     st.download_button(
         "Download comparison.csv",
@@ -594,8 +608,6 @@ def _show(result: dict) -> None:
             f"comparison.csv has {summary['rows']:,} rows, more than a spreadsheet opens ({SPREADSHEET_ROWS:,} rows "
             "in Excel): open it with DuckDB, pandas or a notebook; the tables on this page sum it up."
         )
-    measure = measure_picker(summary)
-    words = MEASURES[measure][0]
     months = for_measure(effects["months"].query("currency == @cur"), measure)
     st.plotly_chart(
         _bars(
