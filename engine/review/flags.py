@@ -97,12 +97,16 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
     q, q_prev = "(q * 1000000)::HUGEINT", "(q_prev * 1000000)::HUGEINT"  # exact integers (quantities: 6 decimals)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _review AS
-        WITH limits AS (
+        -- the drafts read through a MATERIALIZED copy: the temp table is one row group, and every pipeline
+        -- reading it (the builds of the joins below, the final row per draft and its insert) would run on one
+        -- thread; a CTE's rows are read on every thread (benchmarks/README.md, issue 22, 2026-12-07 afternoon)
+        WITH drafts AS MATERIALIZED (SELECT * FROM _review_drafts),
+        limits AS (
             SELECT b.business_id,
                    coalesce(t.total_change_percent, ?)::DECIMAL(38,6) AS pct,
                    coalesce(t.total_change_min, ?)::DECIMAL(38,12) AS min_change,
                    coalesce(t.usage_spike_factor, ?)::DECIMAL(38,6) AS factor
-            FROM (SELECT DISTINCT business_id FROM _review_drafts) b
+            FROM (SELECT DISTINCT business_id FROM drafts) b
             LEFT JOIN review_thresholds t USING (business_id)),
         cur AS (
             SELECT p.invoice_id, p.factor_micro, l.line_id, l.kind, l.product, l.quantity
@@ -143,7 +147,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                    sum(l.amount_minor) FILTER (WHERE l.kind = 'minimum_commitment_true_up') AS true_up_minor,
                    count(*) FILTER (WHERE l.kind = 'delayed_charge') AS charges,
                    sum(l.amount_minor) FILTER (WHERE l.kind = 'delayed_charge') AS charges_minor
-            FROM _review_drafts d JOIN invoice_lines l USING (invoice_id)
+            FROM drafts d JOIN invoice_lines l USING (invoice_id)
             WHERE l.kind IN ('minimum_commitment_true_up', 'delayed_charge')
             GROUP BY l.invoice_id),
         -- coupons the previous invoice took and this draft does not (spec section 11: the step up coming)
@@ -157,7 +161,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
             GROUP BY p.invoice_id),
         pend AS (
             SELECT d.invoice_id, count(*) AS pending_rows
-            FROM _review_drafts d
+            FROM drafts d
             JOIN usage u ON u.contract_id = d.contract_id AND u.usage_date BETWEEN d.period_start AND d.period_end
             WHERE u.status = 'pending'
             GROUP BY d.invoice_id),
@@ -174,7 +178,7 @@ def compute_review(con: duckdb.DuckDBPyConnection, where: str, params: list) -> 
                    coalesce(o.charges_minor, 0) AS charges_minor, coalesce(pe.pending_rows, 0) AS pending_rows,
                    coalesce(en.coupons_ended, []) AS coupons_ended, coalesce(en.ended_names, []) AS ended_names,
                    li.above AS large_above
-            FROM _review_drafts d
+            FROM drafts d
             JOIN customers cu ON cu.customer_id = d.customer_id
             JOIN {CURRENCY_UNITS_TABLE} u ON u.code = d.currency
             JOIN _review_prev p USING (invoice_id)

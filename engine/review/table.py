@@ -88,11 +88,14 @@ def _select(decimals: int, where: str) -> str:
     thresholds' texts are written once per business and currency."""
     flag_columns = ", ".join(f"f_{f}" for f in FLAGS)
     texts = ", ".join(f"{sql} AS {name}" for name, sql in THRESHOLD_TEXTS.items())
+    # `r`, the rows of _review shown, MATERIALIZED: read from the temp table (one row group) the reasons would be
+    # written on one thread, read from a CTE on every thread.
     return f"""
-        WITH shown AS (
+        WITH r AS MATERIALIZED (SELECT * FROM _review WHERE {where}),
+        shown AS (
             SELECT business_id, currency, {texts}
             FROM (SELECT DISTINCT business_id, currency, exp, scale, per_minor_12, pct, min_change, factor, large_above
-                  FROM _review))
+                  FROM r))
         SELECT invoice_id, contract_id, customer_id, customer_name, business_id, currency, exp AS decimals, status,
             hold_reason, period_start, period_end, {_major("total_minor", decimals)} AS total,
             prev_id AS previous_invoice_id,
@@ -101,8 +104,7 @@ def _select(decimals: int, where: str) -> str:
             {flags_sql()} AS flags, {reasons_sql()} AS reasons, {flag_columns},
             added, removed, spikes, pending_rows, {_major("true_up_minor", decimals)} AS true_up, charges,
             {_major("charges_minor", decimals)} AS charges_amount, coupons_ended
-        FROM _review JOIN shown USING (business_id, currency)
-        WHERE {where}
+        FROM r JOIN shown USING (business_id, currency)
         {ORDER}"""  # noqa: S608 (SQL expressions built by the engine from its own column names and constants)
 
 

@@ -34,10 +34,12 @@ def unbilled_cycles_table(
     table of COLUMNS; how many there are in all). `limit=None` lists every one."""
     sql, params = missed_cycles_sql(period_date, scope)
     lim = "" if limit is None else f"LIMIT {int(limit)}"
+    # The cycles once (MATERIALIZED), counted by an aggregate and listed by a top-N, both on every thread (a
+    # window count over all of them runs on one).
     rows = arrow_table(
         con,
-        f"""WITH m AS ({sql})
-            SELECT {", ".join(COLUMNS)}, count(*) OVER () AS n
+        f"""WITH m AS MATERIALIZED ({sql})
+            SELECT {", ".join(COLUMNS)}, (SELECT count(*) FROM m) AS n
             FROM m ORDER BY contract_id, period_start {lim}""",  # noqa: S608 (conditions and subqueries built by the engine with ? placeholders; values bound)
         params,
     )
