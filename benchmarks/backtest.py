@@ -86,12 +86,17 @@ def results_digest(con) -> str:
     return h.hexdigest()[:16]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def demo_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The demo's size and seed and the range of cycles, as every what-if benchmark takes them."""
     p.add_argument("--contracts", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--from", dest="from_date", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
     p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = demo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     p.add_argument("--rebuild", action="store_true", help="regenerate the cached demo database")
     p.add_argument("--csv", action="store_true", help="also write and time comparison.csv")
     p.add_argument(

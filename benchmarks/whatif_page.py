@@ -14,7 +14,6 @@ many move, the top movers by each measure. Printed: one JSON line with the sizes
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from backtest import demo_database  # noqa: E402 - after the path set-up, so the script runs from anywhere
+from backtest import demo_arguments, demo_database  # noqa: E402 - after the path set-up, so the script runs from anywhere
 
 from engine.db import connect  # noqa: E402
 from engine.whatif.compare import TAX_COMPARISON, comparison_frame  # noqa: E402
@@ -59,11 +58,7 @@ def timed(f):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--contracts", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--from", dest="from_date", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
-    p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
+    p = demo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     args = p.parse_args(argv)
 
     path, _ = demo_database(args.contracts, args.seed, rebuild=False)

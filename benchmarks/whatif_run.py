@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pandas as pd  # noqa: E402 - after the path set-up, so the script times the chosen checkout
-from backtest import demo_database, scenarios  # noqa: E402
+from backtest import demo_arguments, demo_database, scenarios  # noqa: E402
 
 from engine.db import connect  # noqa: E402
 from engine.whatif.scenarios import run_simulation, simulation_stages, waterfall_by_change  # noqa: E402
@@ -87,12 +87,8 @@ def same(a, b) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--contracts", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--from", dest="from_date", type=dt.date.fromisoformat, default=dt.date(2026, 1, 1))
-    p.add_argument("--to", dest="to_date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
-    p.add_argument("--pairs", type=int, default=3, help="before/after alternations in this process")
+    p = demo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p.add_argument("--pairs", type=int, default=3, help="alternations of the sides in this process")
     p.add_argument(
         "--sides",
         default="before,after,staged",
