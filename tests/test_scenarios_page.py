@@ -505,3 +505,16 @@ def test_the_tiles_follow_the_amounts_chosen_and_give_the_change_as_a_share(work
         assert tiles["Change"].value == money_of_major(row[delta], cur)
         share = Decimal(row[delta]) / Decimal(row[baseline]) * 100
         assert tiles["Change"].delta == f"{share:+.2f} % of the baseline"
+
+
+def test_the_currencies_table_says_its_amounts_are_before_tax(workbench_db):
+    """The tiles follow the amounts chosen (total with tax by default when a tax moves); the table of every
+    currency above them is before tax, and its headers say so."""
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    (table,) = [d for d in at.dataframe if list(d.value.columns) == ["currency", "baseline", "scenario", "change"]]
+    config = json.loads(table.proto.columns)
+    assert {c: config[c]["label"] for c in ("baseline", "scenario", "change")} == {
+        c: f"{c}, before tax" for c in ("baseline", "scenario", "change")
+    }

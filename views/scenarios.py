@@ -581,8 +581,9 @@ def _show(result: dict) -> None:
             hide_index=True,
             key="scn_totals",
             placeholder="",
-            column_config={
-                c: st.column_config.TextColumn(alignment="right") for c in ("baseline", "scenario", "change")
+            column_config={  # before tax, as the summary's totals; the tiles below follow the amounts chosen
+                c: st.column_config.TextColumn(f"{c}, before tax", alignment="right")
+                for c in ("baseline", "scenario", "change")
             },
         )
         cur = st.radio("Charts and totals of", order, index=order.index(story), horizontal=True, key="scn_currency")
