@@ -246,9 +246,13 @@ def _rated_lines_sql(src: str, explain: bool = True, shape: _Shape = _EVERY_SHAP
         tiers_json, breakdown = "NULL", "NULL::VARCHAR"
     untiered = "SELECT p.*, NULL::HUGEINT AS tier_pn, NULL::VARCHAR AS tiers FROM priced_lines p"
     # only the lines of tiered models meet their tier sums: a join probed by every line costs as much as the rest
-    # priced_lines is read three times, each for other lines (the tiered ones, the others): inlined, not materialized
-    # (a copy of every line's columns cost as much as the stage itself)
-    tiers = f"""priced_lines AS NOT MATERIALIZED ({_priced_sql(numbered=explain)}),
+    # priced_lines is read three times, each for other lines (the tiered ones, the others). Numbered (explain), it is
+    # MATERIALIZED: its window then runs once, not once per read, and the stages above read a CTE, which every thread
+    # scans, not _rating_lines, whose rows at the 100k demo (126,817) are one full row group and a sliver, so one
+    # thread (benchmarks/README.md, issue 22, "both cores in the rating": 0.29 -> 0.23 s). Amounts alone (what-if,
+    # no window, 1.35M lines in the backtest) stay inlined: there the copy of every line's columns costs more.
+    materialized = "MATERIALIZED" if explain else "NOT MATERIALIZED"
+    tiers = f"""priced_lines AS {materialized} ({_priced_sql(numbered=explain)}),
     tier_rows AS ({_tier_rows_sql(src, "priced_lines", ahead)}),
     tier_sums AS (
         SELECT contract_id, period_start, line_id, sum(tier_pn) AS tier_pn, {tiers_json} AS tiers
