@@ -827,6 +827,22 @@ def test_an_unknown_mcp_argument_is_refused_and_nothing_changes(world, tool, arg
 GENERATE = {"contract_id": "K-FLAT", "customer_id": "CUS-ACME", "from_date": "2026-03-01", "to_date": "2026-03-31"}
 
 
+def _cli_generate(world: World, from_date: str):
+    """`billsim generate` of GENERATE's cycle, billed for 2026-04-01, with `from_date` as typed."""
+    return world.cli(
+        "generate",
+        "K-FLAT",
+        "--customer",
+        "CUS-ACME",
+        "--from",
+        from_date,
+        "--to",
+        "2026-03-31",
+        "--bill-for",
+        "2026-04-01",
+    )
+
+
 @pytest.mark.parametrize(
     "tool, args, named",
     [
@@ -857,18 +873,7 @@ def test_zenskar_unix_seconds_as_text_are_ascii_digits_everywhere_and_nothing_is
     args = {**GENERATE, "from_date": seconds, "bill_for_date": "2026-04-01"}
     http = world.post("biz-north", "/invoices/generate_invoice", args)
     mcp = world.mcp("biz-north", "generateInvoice", args)
-    cli = world.cli(
-        "generate",
-        "K-FLAT",
-        "--customer",
-        "CUS-ACME",
-        "--from",
-        seconds,
-        "--to",
-        "2026-03-31",
-        "--bill-for",
-        "2026-04-01",
-    )
+    cli = _cli_generate(world, seconds)
     _error_everywhere(world, http, mcp, cli, "validation_error", 400)
     assert http.message.startswith(f"invalid request: from_date: not a date: {seconds!r}"), http
     cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": seconds})
@@ -965,18 +970,7 @@ def test_eight_digits_spelling_a_date_are_not_read_as_unix_seconds_of_1970(world
     assert http.message == mcp.message, (http, mcp)
     assert f"not a date: {value!r} (write {written} as YYYY-MM-DD; as UNIX seconds it would be 1970-" in http.message
     if isinstance(value, str):  # the CLI's arguments are text
-        cli = world.cli(
-            "generate",
-            "K-FLAT",
-            "--customer",
-            "CUS-ACME",
-            "--from",
-            value,
-            "--to",
-            "2026-03-31",
-            "--bill-for",
-            "2026-04-01",
-        )
+        cli = _cli_generate(world, value)
         _error_everywhere(world, http, mcp, cli, "validation_error", 400)
     cycles = world.mcp("biz-north", "getContractBillingCycles", {"contract_id": "K-FLAT", "from_date": value})
     assert (cycles.ok, cycles.code) == (False, "validation_error"), cycles
