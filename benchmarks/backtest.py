@@ -9,8 +9,10 @@ benchmarks/out/backtest_demo_c<contracts>_s<seed>_<hash>.duckdb (git-ignored; th
 generator, importer and schema code, as for the bill-run benchmark). It is then opened READ-ONLY
 and `engine.whatif.scenarios.simulate` bills every cycle starting in [--from, --to] twice, baseline and
 scenario. Printed: one JSON line with the sizes and the seconds (target: ≤ 10 s for the simulation
-on the 2-core machine); `--csv` also times writing comparison.csv; `--digest` adds `broad_digest`, a hash of the
-broad run's comparison and tax rows (outside the timing), to check that a change kept every result.
+on the 2-core machine); `--kept N` also times N rounds with a kept baseline (a simulation run again over the
+same data and range, as the server and the workbench keep it); `--csv` also times writing comparison.csv;
+`--digest` adds `broad_digest`, a hash of the broad run's comparison and tax rows (outside the timing), to check
+that a change kept every result.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.db import connect  # noqa: E402 - after the path set-up, so the script runs from anywhere
 from engine.ingest.demo import seed_demo  # noqa: E402
+from engine.whatif.kept_baseline import KeptBaseline  # noqa: E402
 from engine.whatif.scenarios import parse_scenario, simulate  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -95,12 +98,44 @@ def demo_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def kept_rounds(con, runs: dict, args) -> dict:
+    """`--kept`: per round, the broad scenario without a store (as the CLI), then a new KeptBaseline and the broad
+    scenario (its baseline rated, keyed and kept: what keeping costs a first run), the broad scenario again and the
+    targeted one (their baseline restored). Seconds per run, each on its own cursor as the server's requests are;
+    with --digest, the digest of every broad run (one: the same results)."""
+    names = ("plain_broad_s", "first_broad_s", "again_broad_s", "targeted_s")
+    out: dict = {**{name: [] for name in names}, "baseline_kept": [], "digests": set()}
+    for _ in range(args.kept):
+        kept = KeptBaseline()
+        for name, kind in zip(names, ("broad", "broad", "broad", "targeted"), strict=True):
+            cur = con.cursor()
+            t = time.perf_counter()
+            store = None if name == "plain_broad_s" else kept
+            summary = simulate(cur, runs[kind], args.from_date, args.to_date, kept=store)
+            out[name].append(round(time.perf_counter() - t, 2))
+            out["baseline_kept"].append(summary["baseline_kept"])
+            if args.digest and kind == "broad":
+                out["digests"].add(results_digest(cur))
+            cur.close()
+        kept.forget(con)
+    out["digests"] = sorted(out["digests"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = demo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     p.add_argument("--rebuild", action="store_true", help="regenerate the cached demo database")
     p.add_argument("--csv", action="store_true", help="also write and time comparison.csv")
     p.add_argument(
         "--digest", action="store_true", help="also print a hash of the broad run's comparison and tax rows, ordered"
+    )
+    p.add_argument(
+        "--kept",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N rounds with a kept baseline (engine/whatif/kept_baseline.py, as the server and the workbench "
+        "keep one): each a new store, then broad (rated and kept), broad again and targeted (both from the kept one)",
     )
     args = p.parse_args(argv)
 
@@ -157,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if digest is not None:
         result["broad_digest"] = digest
+    if args.kept:
+        result["kept"] = kept_rounds(con, scenarios(churned), args)
     if args.csv:
         t2 = time.perf_counter()
         simulate(con, scenarios(churned)["broad"], args.from_date, args.to_date, out_dir=OUT / "backtest_comparison")

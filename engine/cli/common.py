@@ -147,14 +147,14 @@ class Context:
             db, wait = self.args.db, self.args.wait
             create = self.args.command in CREATES_DATABASE
             try:
-                self._opened = Billsim.open(db, create=create)
+                self._opened = Billsim.open(db, create=create, keep_baselines=False)  # one command: none to keep
             except DatabaseBusyError:
                 if wait <= 0:
                     raise
                 # one line when the wait begins, so a person (or a script) knows why nothing happens yet
                 print(f"billsim: the database is in use by another process; waiting up to {wait:g} s", file=self.stderr)
                 self.stderr.flush()
-                self._opened = Billsim.open(db, wait_seconds=wait, create=create)
+                self._opened = Billsim.open(db, wait_seconds=wait, create=create, keep_baselines=False)
         return self._opened
 
     def session(self) -> Session:

@@ -6,7 +6,8 @@
 
 It holds what outlives one request: the database (one connection, cursors per unit of work), the bill runs
 working in the background (a server's), the queue that rates previews asked at the same time together (a
-server's), the slots documents are printed to PDF in, and the bounds of one request (a deadline; DuckDB's
+server's), the slots documents are printed to PDF in, the last what-if baseline (for the next simulation of the same
+data), and the bounds of one request (a deadline; DuckDB's
 memory_limit for the process).
 """
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from ..db import default_db_path
+from ..whatif.kept_baseline import KeptBaseline
 from .bill_run_jobs import BillRunJobs
 from .caller import Caller
 from .database import Database
@@ -39,12 +41,22 @@ def _key(path: str | Path) -> str:
 
 
 class Billsim:
-    def __init__(self, database: Database, *, deadline_s: float | None = None, batch_previews: bool = False) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        deadline_s: float | None = None,
+        batch_previews: bool = False,
+        keep_baselines: bool = True,
+    ) -> None:
         self.database = database
         self.deadline_s = deadline_s
         self.jobs = BillRunJobs(database)
         self.previews = PreviewQueue(database) if batch_previews else None
         self.printer = Printer()  # PDF printing: a few documents at a time in the process
+        # the last what-if baseline, for the next simulation of the same data, range and contracts (None: the CLI's
+        # application, which lives for one command)
+        self.kept_baseline = KeptBaseline() if keep_baselines else None
 
     @classmethod
     def open(
@@ -57,13 +69,14 @@ class Billsim:
         deadline_s: float | None = None,
         batch_previews: bool = False,
         create: bool = True,
+        keep_baselines: bool = True,
     ) -> Billsim:
         """Open (migrating if needed) the database at `path` (default: the workbench's); create it when there is none,
         or, with `create=False`, refuse a path where no database file exists (database_not_found)."""
         database = Database(
             path, wait_seconds=wait_seconds, read_only=read_only, memory_limit=memory_limit, create=create
         )
-        return cls(database, deadline_s=deadline_s, batch_previews=batch_previews)
+        return cls(database, deadline_s=deadline_s, batch_previews=batch_previews, keep_baselines=keep_baselines)
 
     @property
     def path(self) -> str:

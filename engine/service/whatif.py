@@ -73,7 +73,9 @@ def simulate_request(s: Session, request: SimulateRequest | dict) -> dict:
     scenario = scenario_of(req.scenario)
     ids, within = _scope(s, req.contract_ids)
     with s.cursor() as cur:
-        return simulate(cur, scenario, req.from_date, req.to_date, contract_ids=ids, within=within)
+        return simulate(
+            cur, scenario, req.from_date, req.to_date, contract_ids=ids, within=within, kept=s.app.kept_baseline
+        )
 
 
 def simulate_file(
@@ -98,6 +100,7 @@ def simulate_file(
             contract_ids=ids,
             progress=progress,
             within=within,
+            kept=s.app.kept_baseline,
         )
 
 
@@ -162,6 +165,7 @@ def simulation_stages(
             progress=progress,
             by_change=_by_change(scenario, waterfall),
             steps_progress=steps_progress,
+            kept=s.app.kept_baseline,
         )
 
 
@@ -178,7 +182,9 @@ def waterfall(
     tenancy.local_only(s.caller, "the waterfall of a simulation")
     parse(SimulateRequest, {"scenario": {}, "from_date": from_date, "to_date": to_date})
     with s.cursor() as cur:
-        return waterfall_by_change(cur, scenario, from_date, to_date, contract_ids=contract_ids)
+        return waterfall_by_change(
+            cur, scenario, from_date, to_date, contract_ids=contract_ids, kept=s.app.kept_baseline
+        )
 
 
 def check(s: Session, scenario: Scenario, contract_ids: list[str] | None = None) -> None:

@@ -44,6 +44,7 @@ COUPON_LABEL = "Coupon: "  # before a coupon's name, in the rows by product
 
 
 BASELINE_TAX = "_scenario_baseline_tax"
+ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
 
 
 def rated_rows_sql(rated: RatedAdjustments) -> str:

@@ -49,6 +49,7 @@ from .adjustment_changes import CHANGE_TYPES, Change, CouponChange
 from .changes import SAVED, UsageChange
 from .compare import (
     AFFECTED,
+    ALL_TARGETS,
     BASELINE,
     BASELINE_TAX,
     TAX_COMPARISON,
@@ -70,9 +71,9 @@ from .compare import (
     waterfall_by_product,
     write_comparison_csv,
 )
+from .kept_baseline import KeptBaseline, baseline_key
 from .overlay import StoredData, mark_affected_contracts, scenario_overlay, stored_schema
 
-ALL_TARGETS = "_scenario_targets"  # every target cycle of the simulation (the scenario rates a subset)
 Totals = dict[str, tuple[int, int]]  # per currency: (before tax, tax) of a side's invoices, minor units
 
 __all__ = [
@@ -182,18 +183,23 @@ def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     }
 
 
-def _target_range(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
+def _rate_baseline(
+    con, stored: str, from_date: dt.date, to_date: dt.date, contract_ids, kept: KeptBaseline | None = None
+) -> tuple[int, bool]:
+    """Target every cycle starting in the range, rate it as stored, keep targets and lines in temp tables; with
+    `kept`, restore them from the baseline kept for the same data, range and contracts instead when there is one,
+    else keep this one there. Returns the number of cycles and whether the baseline was restored."""
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
-    return targets_for_range(con, from_date, to_date, Scope.of(contract_ids))
-
-
-def _rate_baseline(con, from_date: dt.date, to_date: dt.date, contract_ids) -> int:
-    """Target every cycle starting in the range, rate it as stored, keep targets and lines."""
-    cycles = _target_range(con, from_date, to_date, contract_ids)
+    key = None if kept is None else baseline_key(con, stored, from_date, to_date, contract_ids)
+    if key is not None and (cycles := kept.restore(con, key)) is not None:
+        return cycles, True
+    cycles = targets_for_range(con, from_date, to_date, Scope.of(contract_ids))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
     keep_baseline(con, rate_targets(con, explain=False))
-    return cycles
+    if key is not None and baseline_key(con, stored, from_date, to_date, contract_ids) == key:
+        kept.keep(con, key, cycles)  # the data read the same before and after: this baseline is the key's
+    return cycles, False
 
 
 def _rate_scenario(con, changes: list, metrics: frozenset[str], stored: str) -> tuple[int, RatedAdjustments]:
@@ -256,6 +262,7 @@ class _Rated:
     stored: str
     metrics: frozenset[str]
     cycles: int  # cycles in the range (the baseline's)
+    restored: bool  # the baseline was the one kept for the same data, range and contracts (not rated again)
     rerated: int  # cycles the full scenario rated again
     rated: RatedAdjustments  # where the full scenario's rating left its taxes and coupons
     ends: tuple[Totals, Totals] | None  # with steps: the totals of the baseline and of the full scenario
@@ -271,17 +278,20 @@ def _rate_baseline_and_scenario(
     *,
     steps: bool = False,
     progress: Progress = no_progress,
+    kept: KeptBaseline | None = None,
 ) -> _Rated:
     """THE rating sequence of a simulation: the baseline once, then the full scenario; with `steps`, also the totals
     of both (the waterfall's first and last steps; `_rate_steps` rates those between, from the same baseline).
-    Progress from 0.05 to 0.9, one share per rating."""
+    Progress from 0.05 to 0.9, one share per rating. `kept`: the application's kept baseline (kept_baseline.py)."""
     stored = stored_schema(con)
     progress(0.05, "billing the baseline")
-    cycles = _rate_baseline(con, from_date, to_date, contract_ids)
+    cycles, restored = _rate_baseline(con, stored, from_date, to_date, contract_ids, kept)
     progress(0.475, f"billing the scenario ({cycles:,} cycles in the range)")
     rerated, rated = _rate_scenario(con, scenario.changes, metrics, stored)
     ends = (_baseline_totals(con, stored), _scenario_totals(con, stored, rated)) if steps else None
-    return _Rated(stored=stored, metrics=metrics, cycles=cycles, rerated=rerated, rated=rated, ends=ends)
+    return _Rated(
+        stored=stored, metrics=metrics, cycles=cycles, restored=restored, rerated=rerated, rated=rated, ends=ends
+    )
 
 
 def _rate_steps(
@@ -312,15 +322,16 @@ def _compare(
     within: list[str] | None = None,
     *,
     steps: bool = False,
+    kept: KeptBaseline | None = None,
 ) -> tuple[dict, _Rated]:
     """Rate baseline and scenario over the same targets; leaves `_scenario_comparison`. Returns the summary and
-    what was rated (with `steps`, ready for `_rate_steps`)."""
+    what was rated (with `steps`, ready for `_rate_steps`). `kept`: where the baseline is kept between simulations."""
     progress = progress or no_progress
     t0 = time.perf_counter()
     progress(0.0, "checking the scenario")
     known = validate_scenario(con, scenario, contract_ids, within=within)
     done = _rate_baseline_and_scenario(
-        con, scenario, known.metrics, from_date, to_date, contract_ids, steps=steps, progress=progress
+        con, scenario, known.metrics, from_date, to_date, contract_ids, steps=steps, progress=progress, kept=kept
     )
     progress(0.9, "comparing line by line")
     rows = build_comparison(con, done.stored, done.rated)
@@ -336,6 +347,7 @@ def _compare(
         "to_date": to_date.isoformat(),
         "cycles": done.cycles,
         "cycles_rerated": done.rerated,
+        "baseline_kept": done.restored,  # the baseline of an earlier simulation of the same data, range, contracts
         "rows": rows,
         "totals": comparison_totals(con),
         "tax_totals": taxes,
@@ -381,15 +393,18 @@ def simulate(
     contract_ids: list[str] | None = None,
     progress: Progress | None = None,
     within: list[str] | None = None,
+    kept: KeptBaseline | None = None,
 ) -> dict:
     """Bill every cycle starting in [from_date, to_date] twice, baseline and scenario, and compare.
 
     Writes out_dir/comparison.csv when out_dir is given. Returns a JSON-able summary: totals per
     currency (baseline, scenario, delta as decimal strings in major units, rows), the csv path.
     `within`: the contracts whose data the scenario's names are checked against (the API: the caller's
-    business's); None: all stored data. Its `seconds` cover all of it, comparison.csv included."""
+    business's); None: all stored data. Its `seconds` cover all of it, comparison.csv included. `kept`: the
+    application's kept baseline (kept_baseline.py): the baseline is taken from it when it holds the one of the same
+    data, range and contracts (the summary's `baseline_kept`), else rated and kept there."""
     t0 = time.perf_counter()
-    summary, _ = _compare(con, scenario, from_date, to_date, contract_ids, progress, within)
+    summary, _ = _compare(con, scenario, from_date, to_date, contract_ids, progress, within, kept=kept)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
         summary["seconds"] = round(time.perf_counter() - t0, 3)
@@ -451,6 +466,7 @@ def run_simulation(
     progress: Progress | None = None,
     *,
     by_change: bool = False,
+    kept: KeptBaseline | None = None,
 ) -> Simulation:
     """`simulate`, keeping the comparison rows as a DataFrame (for the page and the notebooks).
 
@@ -459,7 +475,16 @@ def run_simulation(
     The summary's `seconds` cover all of it: checking, the ratings, the comparison, comparison.csv, the frames."""
     first, second = stage_progress(scenario, by_change, progress)
     *_, sim = simulation_stages(
-        con, scenario, from_date, to_date, out_dir, contract_ids, first, by_change=by_change, steps_progress=second
+        con,
+        scenario,
+        from_date,
+        to_date,
+        out_dir,
+        contract_ids,
+        first,
+        by_change=by_change,
+        steps_progress=second,
+        kept=kept,
     )
     return sim
 
@@ -483,6 +508,7 @@ def simulation_stages(
     *,
     by_change: bool = False,
     steps_progress: Progress | None = None,
+    kept: KeptBaseline | None = None,
 ) -> Iterator[Simulation]:
     """`run_simulation` in its two stages, for a caller that shows the results while the waterfall is worked out
     (the What-if page): first the Simulation as soon as it is compared (`waterfall` None), then, with `by_change`,
@@ -491,7 +517,7 @@ def simulation_stages(
     cover the first stage; after the second, the whole. `progress` goes 0 → 1 in the first stage,
     `steps_progress` in the second."""
     t0 = time.perf_counter()
-    summary, done = _compare(con, scenario, from_date, to_date, contract_ids, progress, steps=by_change)
+    summary, done = _compare(con, scenario, from_date, to_date, contract_ids, progress, steps=by_change, kept=kept)
     if out_dir is not None:
         summary["comparison_csv"] = str(write_comparison_csv(con, Path(out_dir)))
     sim = Simulation(
@@ -538,6 +564,7 @@ def waterfall_by_change(
     from_date: dt.date,
     to_date: dt.date,
     contract_ids: list[str] | None = None,
+    kept: KeptBaseline | None = None,
 ) -> pd.DataFrame:
     """What drives the change: the changes applied cumulatively, in their order.
 
@@ -547,5 +574,7 @@ def waterfall_by_change(
     scenario's), both Decimal major units, and measure ('absolute'|'relative'|'total'). A step that moves nothing
     in a currency (a change of another currency's prices, coupons or taxes) is 0 there in both amount and tax."""
     known = validate_scenario(con, scenario, contract_ids)
-    done = _rate_baseline_and_scenario(con, scenario, known.metrics, from_date, to_date, contract_ids, steps=True)
+    done = _rate_baseline_and_scenario(
+        con, scenario, known.metrics, from_date, to_date, contract_ids, steps=True, kept=kept
+    )
     return _waterfall_frame(scenario, _rate_steps(con, scenario, done))

@@ -1010,3 +1010,26 @@ def test_deleting_a_keyed_draft_frees_its_key_for_every_front_end(world, tmp_pat
     invoices.delete(world.app.session(Caller.local("test")), made.data["invoice_id"])
     again = _create_with_key(world, tmp_path, "http", "freed-key", body)
     assert again.ok and again.data["invoice_id"] != made.data["invoice_id"] and again.data["replayed"] is False
+
+
+def test_a_what_if_run_again_keeps_its_baseline_in_every_front_end_and_only_for_the_same_contracts(world, tmp_path):
+    """Issue 22: a simulation of the same data, range and contracts as the last one takes its baseline (rated once)
+    instead of rating it again, whichever front end asks (one application, one kept baseline): the same answer, with
+    `baseline_kept`. Another business's contracts (another key: the contracts are in it) rate their own."""
+    with world.app.database.cursor() as cur:
+        world.app.kept_baseline.forget(cur)
+    scenario = {"name": "kept", "changes": [{"type": "usage", "percent": "25"}]}
+    body = {"scenario": scenario, "from_date": "2026-01-01", "to_date": "2026-03-31"}
+    first = world.post("biz-north", "/api/v1/scenarios/simulate", body)
+    again = world.mcp("biz-north", "simulateScenario", body)
+    assert (first.data["baseline_kept"], again.data["baseline_kept"]) == (False, True)
+    for key in ("cycles", "cycles_rerated", "rows", "totals", "tax_totals"):
+        assert again.data[key] == first.data[key], key
+    south = world.post("biz-south", "/api/v1/scenarios/simulate", body)
+    assert south.data["baseline_kept"] is False
+    assert {t["currency"] for t in south.data["totals"]} == {"USD"} and south.data["cycles"] == 3  # K-SOUTH's only
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    runs = [world.cli("simulate", str(path), "--from", "2026-01-01", "--to", "2026-03-31") for _ in range(2)]
+    assert [(code, json.loads(out)["baseline_kept"]) for code, out, _ in runs] == [(0, False), (0, True)]
+    assert json.loads(runs[1][1])["totals"] == json.loads(runs[0][1])["totals"]
