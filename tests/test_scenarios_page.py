@@ -518,3 +518,54 @@ def test_the_currencies_table_says_its_amounts_are_before_tax(workbench_db):
     assert {c: config[c]["label"] for c in ("baseline", "scenario", "change")} == {
         c: f"{c}, before tax" for c in ("baseline", "scenario", "change")
     }
+
+
+def test_a_second_run_over_the_same_data_and_range_says_it_kept_the_billing_as_stored(workbench_db):
+    """Issue 22: Run again with another change over the same data and range takes the last run's billing as stored
+    (the baseline) instead of billing it again, and the run's time says so; its baseline totals are the first's."""
+    at = start()
+    at.session_state["scn_changes"] = [{"type": "usage", "percent": "10"}]
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    first = at.session_state["scn_result"]["summary"]
+    assert first["baseline_kept"] is False
+    at.session_state["scn_changes"] = [{"type": "usage", "percent": "20"}]
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    second = at.session_state["scn_result"]["summary"]
+    assert second["baseline_kept"] is True
+    assert [t["baseline"] for t in second["totals"]] == [t["baseline"] for t in first["totals"]]
+    assert [t["scenario"] for t in second["totals"]] != [t["scenario"] for t in first["totals"]]
+    cycles = second["cycles"]
+    assert [
+        c.value
+        for c in at.caption
+        if c.value.startswith(
+            f"Billed {cycles:,} cycles with the changes (as stored: the billing of the last run over the same data "
+            "and range, kept): "
+        )
+    ], [c.value for c in at.caption]
+
+
+def test_the_customers_table_follows_the_amounts_chosen(workbench_db, demo_template):
+    """A trial chose "tax" and read a customers' table still ordered by the total with tax: the table now puts the
+    customers whose chosen amounts move most first, and its caption says by what."""
+    from views._format import customer
+
+    con = connect(demo_template, read_only=True)  # in USD, two customers are taxed by the state's code
+    (code,) = con.execute("SELECT tax_code FROM taxes WHERE tax_code LIKE '%US-STATE'").fetchone()
+    con.close()
+    at = start()
+    at.session_state["scn_changes"] = [*THREE_USAGE, {"type": "tax", "tax_code": code, "rate": "100"}]
+    at = steps_done(clean(by_key(at.button, "scn_run").click().run()))
+    at = clean(by_key(at.radio, "scn_currency").set_value("USD").run())
+    by_measure = at.session_state["scn_result"]["effects"]["customers"]
+    shown = {}
+    for measure, words in (("tax", "tax"), ("before_tax", "before tax"), ("total", "total with tax")):
+        at = clean(by_key(at.radio, "scn_measure").set_value(measure).run())
+        (caption,) = [c.value for c in at.caption if " customer(s) whose invoices change in USD" in c.value]
+        assert caption.endswith(f", largest change of the {words} first."), caption
+        (table,) = [d for d in at.dataframe if {"customer", "total change"} <= set(d.value.columns)]
+        expected = by_measure[measure][by_measure[measure]["currency"] == "USD"]
+        labels = [customer(n, c) for n, c in zip(expected["customer_name"], expected["customer_id"], strict=True)]
+        shown[measure] = list(table.value["customer"])
+        assert shown[measure] == labels, measure
+    assert len({tuple(order) for order in shown.values()}) > 1, shown  # the orders differ here: the choice counts

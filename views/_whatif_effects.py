@@ -30,14 +30,14 @@ CUSTOMERS_SHOWN = 200  # the customers that move most; comparison.csv has every 
 
 def effects_of(result: dict) -> dict:
     """The figures of a result beyond its lines, computed once per result (kept in it: every rerun of the page
-    reads them): invoice totals per currency, per month, the customers that move most (by the total) and how many
-    move, and the ten top movers by each measure."""
+    reads them): invoice totals per currency, per month, the customers that move most and the ten top movers, each
+    by every measure, and how many move."""
     if "effects" not in result:
         sim = result["sim"]
         result["effects"] = {
             "totals": sim.invoice_totals(),
             "months": sim.totals_by_month(),
-            "customers": sim.by_customer(CUSTOMERS_SHOWN),
+            "customers": {m: sim.by_customer(CUSTOMERS_SHOWN, by=m) for m in MEASURES},
             "changed": sim.customers_changed(),
             "movers": {m: sim.by_customer(10, by=m) for m in MEASURES},
         }
@@ -99,18 +99,19 @@ def invoice_totals_table(totals: pd.DataFrame, cur: str) -> None:
     )
 
 
-def customers_table(customers: pd.DataFrame, changed: int, cur: str) -> None:
-    """Every customer whose invoices change (the CUSTOMERS_SHOWN that move most): the total with tax first, then
-    before tax, coupons and tax, baseline and scenario."""
+def customers_table(customers: pd.DataFrame, changed: int, cur: str, measure: str = "total") -> None:
+    """Every customer whose invoices change (the CUSTOMERS_SHOWN that move most by `measure`, the amounts shown: a
+    trial chose "tax" and read a table still ordered by the total), largest change of the measure first: the total
+    with tax, then before tax, coupons and tax, baseline and scenario."""
     st.subheader("Per customer")
     if customers.empty:
         st.caption(f"No customer's invoices change in {cur}.")
         return
-    shown = len(customers)
+    shown, words = len(customers), MEASURES[measure][0]
     st.caption(
         f"{changed:,} customer(s) whose invoices change in {cur}"
-        + (f"; the {shown:,} whose total moves most are shown" if shown < changed else "")
-        + ", largest change of the total with tax first."
+        + (f"; the {shown:,} whose {words} moves most are shown" if shown < changed else "")
+        + f", largest change of the {words} first."
     )
 
     def m(col: str) -> list[str]:

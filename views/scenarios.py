@@ -374,12 +374,23 @@ c3.button("Run scenario", type="primary", key="scn_run", icon=":material/play_ar
 show_flash(RUN_WHERE)
 
 
-def _billed(cycles: int, changes: int, waterfall: bool) -> str:
-    """How often the run billed the cycles: as stored, with the changes, and once more per change but the last for
-    the waterfall by change ("twice" undercounted a 3-change run, billed four times)."""
+def _lowered(sentence: str) -> str:
+    """A sentence continued after a colon: its first letter in lower case."""
+    return sentence[:1].lower() + sentence[1:]
+
+
+def _billed(summary: dict, changes: int, waterfall: bool) -> str:
+    """How often the run billed the cycles: as stored (unless the last run's billing as stored was kept: the same
+    data, range and contracts), with the changes, and once more per change but the last for the waterfall by change
+    ("twice" undercounted a 3-change run, billed four times)."""
     steps = changes - 1 if waterfall and changes > 1 else 0
     more = f", and {steps} more time{'s' if steps != 1 else ''} for the waterfall by change" if steps else ""
-    return f"Billed {cycles:,} cycles as stored and with the changes{more}"
+    if summary.get("baseline_kept"):
+        return (
+            f"Billed {summary['cycles']:,} cycles with the changes{more} (as stored: the billing of the last run "
+            "over the same data and range, kept)"
+        )
+    return f"Billed {summary['cycles']:,} cycles as stored and with the changes{more}"
 
 
 if ss.pop("scn_run_requested", False):
@@ -420,7 +431,7 @@ if ss.pop("scn_run_requested", False):
                 "made_of": _made_of(scenario, from_date, to_date),
             }
             run_status.update(
-                label=f"Compared in {sim.summary['seconds']} s: {_billed(sim.summary['cycles'], 0, False).lower()}",
+                label=f"Compared in {sim.summary['seconds']} s: {_lowered(_billed(sim.summary, 0, False))}",
                 state="complete",
             )
         except BillsimError as exc:
@@ -641,7 +652,9 @@ def _show(result: dict) -> None:
         _waiting_for_steps(result["by_change_job"], len(summary["changes"]))
     else:
         _waterfall_section(result, cur, measure)
-    customers_table(effects["customers"].query("currency == @cur"), effects["changed"].get(cur, 0), cur)
+    customers_table(
+        effects["customers"][measure].query("currency == @cur"), effects["changed"].get(cur, 0), cur, measure
+    )
     with st.expander("Tables: by product (before tax), by month"):
         st.dataframe(labelled(_money_columns(products, cur)), hide_index=True, placeholder="")
         st.dataframe(
@@ -693,10 +706,9 @@ def _timing(result: dict) -> str:
     summary = result["summary"]
     if result.get("by_change_job") is not None:
         return (
-            f"{_billed(summary['cycles'], 0, False)}: compared in {result['compared_in']} s; working out what drives "
-            "the change…"
+            f"{_billed(summary, 0, False)}: compared in {result['compared_in']} s; working out what drives the change…"
         )
-    billed = _billed(summary["cycles"], len(summary["changes"]), result["by_change"] is not None)
+    billed = _billed(summary, len(summary["changes"]), result["by_change"] is not None)
     return f"{billed}: {summary['seconds']} s in all"  # the waterfall's share is not its own figure (a trial)
 
 
