@@ -16,6 +16,7 @@ from engine.service import BillsimError, ledger, lifecycle, requests
 from engine.service.formats import status_text
 from engine.service.ledger import LEDGER_ORDERS
 from engine.service.reads import INVOICE_STATUSES
+from views import _kept as kept
 from views import _reads
 from views._actions import drop_stale_refusal, flash, refusal_until_next_action, run_action, show_flash
 from views._credit_note import credit_section
@@ -37,6 +38,18 @@ from views._invoice_view import PAYABLE, show_invoice, title_of
 from views._pickers import select_current
 
 PAGE_SIZES = (25, 50, 100, 250)
+# the filters, the order and the page size as an analyst left them, kept across a visit to another page
+# (views/_kept.py): back from an invoice's preview, the ledger still shows what it showed
+KEPT = (
+    "ledger_business",
+    "ledger_status",
+    "ledger_currency",
+    "ledger_customer",
+    "ledger_from",
+    "ledger_to",
+    "ledger_sort",
+    "ledger_page_size",
+)
 ORDER_NAMES = {
     "newest": "newest first",
     "total_desc": "total, highest first",
@@ -215,6 +228,12 @@ st.caption("Every stored invoice. Filters narrow the table and the export; the t
 show_flash()
 
 db = db_path()
+kept.restore(KEPT)
+for key, known in (("ledger_business", _reads.businesses(db)), ("ledger_currency", _reads.invoice_currencies(db))):
+    if key in st.session_state:  # kept from a database since replaced: only what the data still holds
+        st.session_state[key] = [v for v in st.session_state[key] if v in known]
+for key, default in (("ledger_from", None), ("ledger_to", None), ("ledger_page_size", PAGE_SIZES[1])):
+    st.session_state.setdefault(key, default)  # the widget's default, set here: a kept value may replace it
 with st.container(border=True):
     f1, f2, f3 = st.columns(3)
     sellers = _reads.business_names(db)
@@ -231,8 +250,8 @@ with st.container(border=True):
     currency = f3.multiselect("Currency", _reads.invoice_currencies(db), key="ledger_currency")
     f4, f5, f6 = st.columns(3)
     customers = f4.text_input("Customer id(s)", key="ledger_customer", placeholder="CUS-1, CUS-2")
-    start_from = f5.date_input("Period start from", value=None, key="ledger_from", format=DATE_FORMAT)
-    start_to = f6.date_input("Period start to", value=None, key="ledger_to", format=DATE_FORMAT)
+    start_from = f5.date_input("Period start from", key="ledger_from", format=DATE_FORMAT)
+    start_to = f6.date_input("Period start to", key="ledger_to", format=DATE_FORMAT)
 filters = {
     k: v
     for k, v in {
@@ -246,7 +265,7 @@ filters = {
     if v
 }
 
-size = st.session_state.get("ledger_page_size", PAGE_SIZES[1])
+size = st.session_state["ledger_page_size"]
 order = st.session_state.get("ledger_sort", "newest")
 page_key = "ledger_page_" + repr(sorted((k, str(v)) for k, v in filters.items())) + f"_{size}_{order}"
 page = max(1, int(st.session_state.get(page_key) or 1))
@@ -270,7 +289,8 @@ top_m.selectbox(
     format_func=ORDER_NAMES.get,
     help="sorts every matching invoice, then shows one page",
 )
-top_r.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size), key="ledger_page_size")
+top_r.selectbox("Per page", PAGE_SIZES, key="ledger_page_size")
+kept.remember(KEPT)  # every widget of KEPT is drawn by now
 if pages > 1:
     st.pagination(pages, default=page, key=page_key)
 top_l.markdown(

@@ -18,6 +18,7 @@ import streamlit as st
 from engine.service import BillsimError, ValidationError, bill_runs, lifecycle
 from engine.service.formats import MAX_TEXT, format_code, format_code_major
 from engine.service.reads import REVIEW_FLAGS
+from views import _kept as kept
 from views import _reads
 from views._actions import action_popover, close_popover, flash, run_action, show_flash
 from views._credit_note import credit_beside_total
@@ -37,6 +38,10 @@ from views._review_table import ORDERS, flag_words, totals_by_currency, view
 from views._table_text import row_height_for, table_height
 
 MODES = ("A bill run", "A period date")
+# what the analyst chose to review and how, kept across a visit to another page (views/_kept.py): back from the
+# Ledger, the same run with the same flags picked, not the newest run with every draft
+KEPT_SCOPE = ("rv_mode", "rv_run")
+KEPT_VIEW = ("rv_flags", "rv_statuses", "rv_order")
 WHERE = "rv_actions"  # the action buttons' place: their outcome is shown right under them
 HOLD_WHERE, HOLD_POPOVER, FINALIZE_POPOVER = "rv_hold", "rv_hold_popover", "rv_finalize_popover"
 STATUSES = ("draft", "approved", "held")
@@ -494,7 +499,9 @@ st.caption(
 show_flash()
 
 db = db_path()
+kept.restore((*KEPT_SCOPE, *KEPT_VIEW))  # a run picked on the Bill run page (go_to) wins over the one kept
 run_id, period_date = pick_scope(db)
+kept.remember(KEPT_SCOPE)
 version = _reads.review_version(db)
 try:
     table = _reads.review_table(db, run_id, period_date, version)
@@ -535,6 +542,7 @@ order = st.selectbox(
     help="amounts of two currencies are never compared: an amount sorts within each currency (currencies in "
     "alphabetical order); the change % sorts every draft at once. Kept after every action.",
 )
+kept.remember(KEPT_VIEW)
 
 
 @st.fragment

@@ -358,3 +358,65 @@ def test_the_bill_runs_scope_and_options_survive_a_visit_to_another_page(workben
     assert widget(at.selectbox, "run_business").value == business
     assert widget(at.checkbox, "run_delayed").value and widget(at.checkbox, "run_catch_up").value
     assert not widget(at.checkbox, "run_finalize").value
+
+
+def test_the_ledgers_filters_order_and_page_size_survive_a_visit_to_another_page(workbench_db):
+    """Back from an invoice's preview, the Ledger showed every invoice again, newest first, 50 a page (Streamlit
+    forgets a widget it did not draw): its filters, order and page size are kept now; a new session starts clean."""
+    with Billsim.open(workbench_db) as app:
+        bill_runs.run(app.session(Caller.local("ana")), {"period_date": dt.date(2026, 9, 15)})
+    at = open_page(start_app(), "views/ledger.py")
+    currency = widget(at.multiselect, "ledger_currency").options[0]
+    widget(at.multiselect, "ledger_status").select("draft")
+    widget(at.multiselect, "ledger_currency").select(currency)
+    widget(at.text_input, "ledger_customer").set_value("CUS-000001, CUS-000002")
+    widget(at.date_input, "ledger_from").set_value(dt.date(2026, 9, 1))
+    widget(at.selectbox, "ledger_sort").set_value("total_desc")
+    widget(at.selectbox, "ledger_page_size").set_value(100)
+    at.run()
+    shown = at.markdown
+    open_page(at, "views/invoice_preview.py")
+    open_page(at, "views/ledger.py")
+    assert widget(at.multiselect, "ledger_status").value == ["draft"]
+    assert widget(at.multiselect, "ledger_currency").value == [currency]
+    assert widget(at.text_input, "ledger_customer").value == "CUS-000001, CUS-000002"
+    assert widget(at.date_input, "ledger_from").value == dt.date(2026, 9, 1)
+    assert widget(at.date_input, "ledger_to").value is None
+    assert (widget(at.selectbox, "ledger_sort").value, widget(at.selectbox, "ledger_page_size").value) == (
+        "total_desc",
+        100,
+    )
+    assert [m.value for m in at.markdown if "invoice(s)" in m.value] == [
+        m.value for m in shown if "invoice(s)" in m.value
+    ]
+    fresh = open_page(start_app(), "views/ledger.py")
+    assert widget(fresh.multiselect, "ledger_status").value == []
+    assert (
+        widget(fresh.selectbox, "ledger_page_size").value == 50
+        and widget(fresh.date_input, "ledger_from").value is None
+    )
+
+
+def test_the_review_pages_run_flags_and_order_survive_a_visit_to_another_page(workbench_db):
+    """Back from the Ledger, Review showed the newest run with every draft again: the run, the flags, the statuses and
+    the order picked are kept now, and a run chosen on the Bill run page ("Review this run") still wins."""
+    with Billsim.open(workbench_db) as app:
+        s = app.session(Caller.local("ana"))
+        older = bill_runs.run(s, {"period_date": dt.date(2026, 8, 15)}).run_id
+        newer = bill_runs.run(s, {"period_date": dt.date(2026, 9, 15)}).run_id
+    at = open_page(start_app(), "views/review.py")
+    assert widget(at.selectbox, "rv_run").value == newer  # the newest by default
+    widget(at.selectbox, "rv_run").set_value(older).run()
+    widget(at.pills, "rv_flags").set_value(["total_change", "first_invoice"])
+    widget(at.pills, "rv_statuses").set_value(["draft"])
+    order = widget(at.selectbox, "rv_order").options[-1]
+    widget(at.selectbox, "rv_order").set_value(order).run()
+    open_page(at, "views/ledger.py")
+    open_page(at, "views/review.py")
+    assert widget(at.selectbox, "rv_run").value == older
+    assert widget(at.pills, "rv_flags").value == ["total_change", "first_invoice"]
+    assert widget(at.pills, "rv_statuses").value == ["draft"]
+    assert widget(at.selectbox, "rv_order").value == order
+    at.session_state["rv_run"] = newer  # what the Bill run page's "Review this run" sets (views/_routing.go_to)
+    at.run()
+    assert widget(at.selectbox, "rv_run").value == newer
