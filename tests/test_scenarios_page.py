@@ -559,7 +559,7 @@ def test_the_customers_table_follows_the_amounts_chosen(workbench_db, demo_templ
     at = clean(by_key(at.radio, "scn_currency").set_value("USD").run())
     by_measure = at.session_state["scn_result"]["effects"]["customers"]
     shown = {}
-    for measure, words in (("tax", "tax"), ("before_tax", "before tax"), ("total", "total with tax")):
+    for measure, words in (("tax", "tax"), ("before_tax", "amount before tax"), ("total", "total with tax")):
         at = clean(by_key(at.radio, "scn_measure").set_value(measure).run())
         (caption,) = [c.value for c in at.caption if " customer(s) whose invoices change in USD" in c.value]
         assert caption.endswith(f", largest change of the {words} first."), caption
@@ -568,4 +568,6 @@ def test_the_customers_table_follows_the_amounts_chosen(workbench_db, demo_templ
         labels = [customer(n, c) for n, c in zip(expected["customer_name"], expected["customer_id"], strict=True)]
         shown[measure] = list(table.value["customer"])
         assert shown[measure] == labels, measure
+        beside = {"tax": "tax change", "before_tax": "before tax change", "total": "total, baseline"}[measure]
+        assert list(table.value.columns[:2]) == ["customer", beside]  # the change the rows are ordered by, first
     assert len({tuple(order) for order in shown.values()}) > 1, shown  # the orders differ here: the choice counts

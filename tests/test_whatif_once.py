@@ -153,6 +153,7 @@ def test_the_application_layers_one_call_rates_the_baseline_once_and_reports_eac
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert [label.split(" (")[0] for _, label in seen] == [
         "checking the scenario",
+        "looking for the billing as stored of the last run over the same data and range",
         "billing the baseline",
         "billing the scenario",
         "comparing line by line",
@@ -161,10 +162,30 @@ def test_the_application_layers_one_call_rates_the_baseline_once_and_reports_eac
         "working out what drives the change",
         "worked out what drives the change",
     ]
-    assert [label for _, label in seen][5:7] == [
+    assert [label for _, label in seen][6:8] == [
         "working out what drives the change (1 of 3 changes applied)",
         "working out what drives the change (2 of 3 changes applied)",
     ]
+
+
+def test_the_application_layers_second_call_over_the_same_data_rates_the_scenario_only_and_says_so(app, count_ratings):
+    """Issue 22: the application keeps the last baseline (engine/whatif/kept_baseline.py): run again over the same
+    data and range, only the scenario and its steps are rated, and the progress says the billing as stored is the
+    last run's."""
+    s = app.session(Caller.local("t"))
+    sc = parse_scenario({"name": "three", "changes": THREE})
+    first = whatif.simulation(s, sc, FROM, TO, waterfall=True)
+    assert count_ratings == {"baseline": 1, "scenario": 3}
+    seen = []
+    again = whatif.simulation(s, sc, FROM, TO, waterfall=True, progress=lambda done, label: seen.append(label))
+    assert count_ratings == {"baseline": 1, "scenario": 6}  # no second baseline
+    assert again.summary["baseline_kept"] and not first.summary["baseline_kept"]
+    assert "billing the baseline" not in seen
+    assert [label for label in seen if label.startswith("billing the scenario")] == [
+        "billing the scenario (20 cycles in the range; as stored: the billing of the last run, kept)"
+    ]
+    pd.testing.assert_frame_equal(again.waterfall, first.waterfall)
+    pd.testing.assert_frame_equal(again.rows, first.rows)
 
 
 def test_beyond_the_limit_of_changes_the_one_call_rates_no_step(app, count_ratings):
@@ -176,7 +197,8 @@ def test_beyond_the_limit_of_changes_the_one_call_rates_no_step(app, count_ratin
     at_limit = parse_scenario({"name": "eight", "changes": many[:MAX_WATERFALL_CHANGES]})
     sim = whatif.simulation(s, at_limit, FROM, TO, waterfall=True)
     assert list(sim.waterfall[sim.waterfall["currency"] == "USD"]["label"])[1:-1] == at_limit.labels()
-    assert count_ratings == {"baseline": 2, "scenario": 1 + MAX_WATERFALL_CHANGES}
+    # the same data and range: the application's kept baseline, not a second rating of it
+    assert count_ratings == {"baseline": 1, "scenario": 1 + MAX_WATERFALL_CHANGES}
 
 
 def test_in_two_stages_the_comparison_comes_before_any_step_is_rated(con, tmp_path, count_ratings):

@@ -25,6 +25,8 @@ PARTS = (
     ("Tax", "tax_"),
     ("Total with tax", "total_"),
 )
+# a measure in the customers table's caption ("the 200 whose tax moves most", "largest change of the tax first")
+ORDER_WORDS = {"before_tax": "amount before tax", "tax": "tax", "total": "total with tax"}
 CUSTOMERS_SHOWN = 200  # the customers that move most; comparison.csv has every row
 
 
@@ -107,7 +109,7 @@ def customers_table(customers: pd.DataFrame, changed: int, cur: str, measure: st
     if customers.empty:
         st.caption(f"No customer's invoices change in {cur}.")
         return
-    shown, words = len(customers), MEASURES[measure][0]
+    shown, words = len(customers), ORDER_WORDS[measure]
     st.caption(
         f"{changed:,} customer(s) whose invoices change in {cur}"
         + (f"; the {shown:,} whose {words} moves most are shown" if shown < changed else "")
@@ -117,11 +119,14 @@ def customers_table(customers: pd.DataFrame, changed: int, cur: str, measure: st
     def m(col: str) -> list[str]:
         return [money_of_major(v, cur) for v in customers[col]]
 
+    # the change the rows are ordered by, beside the customer (a trial read "total change" out of order under "tax")
+    ordered_by = {} if measure == "total" else {f"{MEASURES[measure][0]} change": m(MEASURES[measure][1][2])}
     frame = pd.DataFrame(
         {
             "customer": [
                 customer(n, c) for n, c in zip(customers["customer_name"], customers["customer_id"], strict=True)
             ],
+            **ordered_by,
             "total, baseline": m("total_baseline"),
             "total, scenario": m("total_scenario"),
             "total change": m("total_delta"),

@@ -268,6 +268,7 @@ filters = {
 size = st.session_state["ledger_page_size"]
 order = st.session_state.get("ledger_sort", "newest")
 page_key = "ledger_page_" + repr(sorted((k, str(v)) for k, v in filters.items())) + f"_{size}_{order}"
+kept.restore([page_key])  # the page of these filters shown before a visit to another page
 page = max(1, int(st.session_state.get(page_key) or 1))
 try:
     frame, total = _reads.ledger_page(db, filters, order, size, (page - 1) * size)
@@ -292,7 +293,9 @@ top_m.selectbox(
 top_r.selectbox("Per page", PAGE_SIZES, key="ledger_page_size")
 kept.remember(KEPT)  # every widget of KEPT is drawn by now
 if pages > 1:
-    st.pagination(pages, default=page, key=page_key)
+    # its page from the session state when it is there (kept, or clicked): a default beside it is refused
+    st.pagination(pages, key=page_key, **({} if page_key in st.session_state else {"default": page}))
+    kept.remember([page_key])
 top_l.markdown(
     f"**{total:,}** invoice(s)"
     + (" matching the filters" if filters else "")

@@ -395,7 +395,7 @@ def _billed(summary: dict, changes: int, waterfall: bool) -> str:
 
 if ss.pop("scn_run_requested", False):
     refused = None
-    with st.status("Billing the cycles twice…", expanded=False) as run_status:
+    with st.status("Running the scenario…", expanded=False) as run_status:
         try:
             scenario = _scenario()
             # comparison.csv stays on disk with the result and is read when downloaded (a 100k-contract year: 116 MB,

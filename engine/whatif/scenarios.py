@@ -184,16 +184,26 @@ def scenario_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 
 def _rate_baseline(
-    con, stored: str, from_date: dt.date, to_date: dt.date, contract_ids, kept: KeptBaseline | None = None
+    con,
+    stored: str,
+    from_date: dt.date,
+    to_date: dt.date,
+    contract_ids,
+    kept: KeptBaseline | None = None,
+    progress: Progress = no_progress,
 ) -> tuple[int, bool]:
     """Target every cycle starting in the range, rate it as stored, keep targets and lines in temp tables; with
     `kept`, restore them from the baseline kept for the same data, range and contracts instead when there is one,
     else keep this one there. Returns the number of cycles and whether the baseline was restored."""
     if to_date < from_date:
         raise ValidationError(f"--to {to_date} is before --from {from_date}")
-    key = None if kept is None else baseline_key(con, stored, from_date, to_date, contract_ids)
-    if key is not None and (cycles := kept.restore(con, key)) is not None:
-        return cycles, True
+    key = None
+    if kept is not None:
+        progress(0.05, "looking for the billing as stored of the last run over the same data and range")
+        key = baseline_key(con, stored, from_date, to_date, contract_ids)
+        if (cycles := kept.restore(con, key)) is not None:
+            return cycles, True
+    progress(0.05, "billing the baseline")
     cycles = targets_for_range(con, from_date, to_date, Scope.of(contract_ids))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
     keep_baseline(con, rate_targets(con, explain=False))
@@ -284,9 +294,9 @@ def _rate_baseline_and_scenario(
     of both (the waterfall's first and last steps; `_rate_steps` rates those between, from the same baseline).
     Progress from 0.05 to 0.9, one share per rating. `kept`: the application's kept baseline (kept_baseline.py)."""
     stored = stored_schema(con)
-    progress(0.05, "billing the baseline")
-    cycles, restored = _rate_baseline(con, stored, from_date, to_date, contract_ids, kept)
-    progress(0.475, f"billing the scenario ({cycles:,} cycles in the range)")
+    cycles, restored = _rate_baseline(con, stored, from_date, to_date, contract_ids, kept, progress)
+    kept_words = "; as stored: the billing of the last run, kept" if restored else ""
+    progress(0.475, f"billing the scenario ({cycles:,} cycles in the range{kept_words})")
     rerated, rated = _rate_scenario(con, scenario.changes, metrics, stored)
     ends = (_baseline_totals(con, stored), _scenario_totals(con, stored, rated)) if steps else None
     return _Rated(
