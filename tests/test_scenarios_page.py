@@ -571,3 +571,26 @@ def test_the_customers_table_follows_the_amounts_chosen(workbench_db, demo_templ
         beside = {"tax": "tax change", "before_tax": "before tax change", "total": "total, baseline"}[measure]
         assert list(table.value.columns[:2]) == ["customer", beside]  # the change the rows are ordered by, first
     assert len({tuple(order) for order in shown.values()}) > 1, shown  # the orders differ here: the choice counts
+
+
+def test_a_change_edited_in_the_form_but_not_added_is_said_not_to_be_in_the_scenario(workbench_db):
+    """A trial added usage +10 %, typed 20 over the 10 and ran: the run billed +10 % (the form is where a change is
+    made before it is added), unsaid. Under the list, the page now says the change shown is not in the scenario."""
+    at = _add_usage_change(start(), "10")
+    pending = [c.value for c in at.caption if c.value.startswith("The change shown above")]
+    assert pending == []  # the form shows the change just added
+    by_key(at.text_input, "scn_usage_percent").set_value("20")
+    at = clean(at.run())
+    assert [c.value for c in at.caption if c.value.startswith("The change shown above")] == [
+        "The change shown above (usage all metrics +20%) is not in the scenario: **Add change** to include it "
+        "(**Run scenario** runs the 1 change(s) listed)."
+    ]
+    by_key(at.text_input, "scn_usage_percent").set_value("twenty")
+    at = clean(at.run())
+    assert [c.value for c in at.caption if c.value.startswith("The change shown above")] == [
+        "The change shown above is not in the scenario: **Add change** to include it (**Run scenario** runs the 1 "
+        "change(s) listed)."
+    ]
+    at = _add_usage_change(at, "20")
+    assert [c.value for c in at.caption if c.value.startswith("The change shown above")] == []
+    assert len(at.session_state["scn_changes"]) == 2

@@ -158,6 +158,24 @@ def _add_change() -> None:
     flash("success", f"Added change {len(ss['scn_changes'])}: {_scenario([change]).changes[0].label()}", BUILD_WHERE)
 
 
+def _pending_change() -> str | None:
+    """When changes are listed and the form shows one that is not among them (a trial typed 20 over the 10 of the
+    change it had added and ran the 10 unawares): its label in brackets ('' while the form does not make a valid
+    change yet); None when it is listed. A new coupon's form never matches: it offers the next coupon id."""
+    if ss.get("scn_type") == "coupon":
+        return None
+    try:
+        change = _change_from_widgets()
+    except KeyError:  # a field of the form not drawn in this run (none to choose from): no change shown
+        return None
+    if change in ss["scn_changes"]:
+        return None
+    try:
+        return f" ({_scenario([change]).changes[0].label()})"
+    except BillsimError:
+        return ""
+
+
 def _made_of(scenario, from_date: dt.date, to_date: dt.date) -> tuple:
     """What a result was computed from: the scenario's changes and the range (others make the result stale; a new
     name alone does not change a figure)."""
@@ -313,6 +331,11 @@ with left:
         st.caption("The scenario loaded has no change: add one above (**Run scenario** runs the scenario as listed).")
     elif not ss["scn_changes"]:
         st.caption("No change added yet: **Run scenario** runs the change shown above (it is added when run).")
+    elif (pending := _pending_change()) is not None:
+        st.caption(
+            f"The change shown above{pending} is not in the scenario: **Add change** to include it (**Run scenario** "
+            f"runs the {len(ss['scn_changes'])} change(s) listed)."
+        )
 
 with right:
     st.subheader("Upload or download")
