@@ -27,6 +27,9 @@ FIRST_DATE = dt.date(1900, 1, 1)
 LAST_DATE = dt.date(2199, 12, 31)
 MAX_RANGE_YEARS = 10  # a what-if bills every cycle starting in its range: at most this many years of them
 MAX_WATERFALL_CHANGES = 8  # a simulation's waterfall by change re-rates once per change: asked with more, none
+# a what-if baseline kept in memory for the next simulation of the same data (whatif/kept_baseline.py): at most this
+# many rated rows (≈ 94 bytes a row with its targets and taxes: ≈ 0.5 GB; a year of 100k contracts is 1.44M rows)
+KEPT_BASELINE_MAX_ROWS = 5_000_000
 MAX_LINES = 1000  # lines of one invoice made by hand
 MAX_ITEMS = 1000  # invoices of one batch
 MAX_NAME = 200  # an id or a name

@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 
+import engine.whatif.kept_baseline as kept_module
 import engine.whatif.scenarios as scenarios_module
 from engine.ingest.importer import import_folder
 from engine.whatif.kept_baseline import INPUTS, KeptBaseline, baseline_key
@@ -150,3 +151,17 @@ def test_forget_drops_what_is_kept(data):
     simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)
     kept.forget(data)
     assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False
+
+
+def test_a_baseline_beyond_the_rows_limit_is_not_kept_and_the_one_before_stays(data, monkeypatch):
+    """A year of a million contracts would hold ≈ 14M rows (≈ 1.3 GB) in the server's memory: beyond
+    KEPT_BASELINE_MAX_ROWS the baseline is rated each time, and the smaller one kept before is kept."""
+    kept = KeptBaseline()
+    cur = data.cursor()
+    simulate(cur, scenario(PRICE), FROM, TO, kept=kept)
+    rows = cur.execute("SELECT count(*) FROM _scenario_baseline").fetchone()[0]
+    monkeypatch.setattr(kept_module, "KEPT_BASELINE_MAX_ROWS", rows - 1)
+    simulate(data.cursor(), scenario(PRICE), FROM, dt.date(2026, 3, 31), kept=kept)  # fewer rows: kept
+    assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False  # too many
+    assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False  # not kept
+    assert simulate(data.cursor(), scenario(PRICE), FROM, dt.date(2026, 3, 31), kept=kept)["baseline_kept"] is True

@@ -14,8 +14,9 @@ is another key: nothing has to remember to forget a baseline. Rating code and cu
 own, so a store lives no longer than its process.
 
 The store is an in-memory catalog ATTACHed to the database instance (`kept_<hex>`), so every cursor of one
-application sees it (temp tables are per cursor). It holds one baseline, the latest kept; a lock makes a copy in or
-out whole. Its memory counts against DuckDB's `memory_limit` like any table's (spilled past it).
+application sees it (temp tables are per cursor). It holds one baseline, the latest kept, of at most
+KEPT_BASELINE_MAX_ROWS rows (a larger one is rated each time); a lock makes a copy in or out whole. Its memory counts
+against DuckDB's `memory_limit` like any table's (spilled past it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import uuid
 
 import duckdb
 
+from ..limits import KEPT_BASELINE_MAX_ROWS
 from .compare import ALL_TARGETS, BASELINE, BASELINE_TAX
 from .overlay import COPIED
 
@@ -74,8 +76,11 @@ class KeptBaseline:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT * FROM {self._catalog}.{kept}")  # noqa: S608 (engine names)
             return self._cycles
 
-    def keep(self, con: duckdb.DuckDBPyConnection, key: str, cycles: int) -> None:
-        """Keep the baseline `con`'s temp tables hold under `key`, replacing the one kept before."""
+    def keep(self, con: duckdb.DuckDBPyConnection, key: str, cycles: int) -> bool:
+        """Keep the baseline `con`'s temp tables hold under `key`, replacing the one kept before; one of more than
+        KEPT_BASELINE_MAX_ROWS rows is not kept (the one before stays). Whether it was kept."""
+        if con.execute(f"SELECT count(*) FROM {BASELINE}").fetchone()[0] > KEPT_BASELINE_MAX_ROWS:  # noqa: S608 (engine name)
+            return False
         with self._lock:
             if not self._attached(con):
                 self._catalog = f"kept_{uuid.uuid4().hex[:12]}"
@@ -84,6 +89,7 @@ class KeptBaseline:
             for temp, kept in KEPT.items():
                 con.execute(f"CREATE OR REPLACE TABLE {self._catalog}.{kept} AS SELECT * FROM {temp}")  # noqa: S608 (engine names)
             self._key, self._cycles = key, cycles
+        return True
 
     def forget(self, con: duckdb.DuckDBPyConnection) -> None:
         """Drop what is kept (its memory too)."""
