@@ -64,7 +64,33 @@ TYPES = {
 BUILD_WHERE, RUN_WHERE, SAVE_WHERE = "scn_build", "scn_run", "scn_saving"  # each action's outcome: under its button
 
 KEPT = ("scn_name", "scn_from", "scn_to")  # the scenario's name and range, as left on another page's visit
-kept.restore(KEPT)
+# the change the form shows, as left on another page's visit (a trial came back to Price / A product / 10 %)
+FORM = (
+    "scn_type",
+    "scn_price_scope",
+    "scn_price_product",
+    "scn_price_line",
+    "scn_price_mode",
+    "scn_price_percent",
+    "scn_price_unit",
+    "scn_usage_metric",
+    "scn_usage_percent",
+    "scn_tiers_line",
+    "scn_tiers_text",
+    "scn_churn_ids",
+    "scn_min_contract",
+    "scn_min_amount",
+    "scn_proration",
+)
+kept.restore((*KEPT, *FORM))
+
+
+def _initial(key: str, value: str) -> dict:
+    """A form widget's `value` argument: its default, unless the session state holds its value (kept, or typed):
+    Streamlit refuses a default beside a value set through the session state."""
+    return {} if key in ss else {"value": value}
+
+
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
 today = dt.date.today()
@@ -283,6 +309,9 @@ def _upload() -> None:
 
 
 choices = whatif.choices(reader())
+for _key, _known in (("scn_price_product", choices["products"]), ("scn_usage_metric", choices["metrics"])):
+    if _key in ss and ss[_key] not in _known and ss[_key] != "All metrics":  # kept from a database since replaced
+        del ss[_key]
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Scenario")
@@ -296,18 +325,18 @@ with left:
             st.text_input("Line id", key="scn_price_line", placeholder="L-000001-1", max_chars=MAX_NAME)
         mode = st.radio("Change", ["By percent", "Set the unit price"], horizontal=True, key="scn_price_mode")
         if mode == "By percent":
-            st.text_input("Percent (e.g. 10 or -5.5)", value="10", key="scn_price_percent")
+            st.text_input("Percent (e.g. 10 or -5.5)", key="scn_price_percent", **_initial("scn_price_percent", "10"))
         else:
-            st.text_input("Unit price (major units)", value="", key="scn_price_unit")
+            st.text_input("Unit price (major units)", key="scn_price_unit")
     elif kind == "usage":
         st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
-        st.text_input("Percent", value="25", key="scn_usage_percent")
+        st.text_input("Percent", key="scn_usage_percent", **_initial("scn_usage_percent", "25"))
     elif kind == "tiers":
         st.text_input(f"Line id ({' or '.join(whatif.tiered_models())})", key="scn_tiers_line", max_chars=MAX_NAME)
         st.text_area(
             "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
-            value="500, 0.90\n, 0.05",
             key="scn_tiers_text",
+            **_initial("scn_tiers_text", "500, 0.90\n, 0.05"),
         )
     elif kind == "churn":
         st.text_area("Contract ids (comma or line separated)", key="scn_churn_ids")
@@ -321,6 +350,7 @@ with left:
     else:
         st.radio("Proration of every contract", ["none", "actual"], horizontal=True, key="scn_proration")
     st.button("Add change", on_click=_add_change, key="scn_add", icon=":material/add:")
+    kept.remember(FORM)  # the form's widgets drawn in this run
     show_flash(BUILD_WHERE)
 
     for i, change in enumerate(ss["scn_changes"]):

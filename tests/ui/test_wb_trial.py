@@ -427,3 +427,24 @@ def test_the_review_pages_run_flags_and_order_survive_a_visit_to_another_page(wo
     at.session_state["rv_run"] = newer  # what the Bill run page's "Review this run" sets (views/_routing.go_to)
     at.run()
     assert widget(at.selectbox, "rv_run").value == newer
+
+
+def test_the_what_if_forms_change_survives_a_visit_to_another_page(workbench_db):
+    """A trial came back to the What-if page to find the form at Price / A product / 10 % again, the usage change it
+    was making gone (Streamlit forgets a widget it did not draw): the form's change is kept now."""
+    at = open_page(start_app(), "views/scenarios.py")
+    widget(at.selectbox, "scn_type").set_value("usage").run()
+    metric = widget(at.selectbox, "scn_usage_metric").options[-1]
+    widget(at.selectbox, "scn_usage_metric").set_value(metric)
+    widget(at.text_input, "scn_usage_percent").set_value("40")
+    at.run()
+    open_page(at, "views/billing_cycles.py")
+    open_page(at, "views/scenarios.py")
+    assert widget(at.selectbox, "scn_type").value == "usage"
+    assert widget(at.selectbox, "scn_usage_metric").value == metric
+    assert widget(at.text_input, "scn_usage_percent").value == "40"
+    assert not at.warning, [w.value for w in at.warning]
+    widget(at.selectbox, "scn_type").set_value("price").run()  # the price form's own defaults
+    assert widget(at.text_input, "scn_price_percent").value == "10"
+    fresh = open_page(start_app(), "views/scenarios.py")
+    assert widget(fresh.selectbox, "scn_type").value == "price"
