@@ -39,7 +39,8 @@ class StdioBackend:
     @contextlib.contextmanager
     def session(self, ctx: Context) -> Iterator[Session]:
         with self._lock:
-            app = Billsim.open(self.db_path, wait_seconds=self.wait, create=False)
+            # opened for one call: no what-if baseline to keep for the next
+            app = Billsim.open(self.db_path, wait_seconds=self.wait, create=False, keep_baselines=False)
             try:
                 yield app.session(self.caller)
             finally:
