@@ -104,6 +104,18 @@ def test_another_range_or_other_contracts_rate_the_baseline_again(data):
     assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False  # one is kept
 
 
+def test_the_contracts_are_in_the_key_unambiguously(data):
+    """All contracts (None) is never the key of some contracts, whatever their ids (a contract named 'all'), nor are
+    two lists of ids one key when joined alike."""
+    stored = stored_schema(data)
+
+    def key(ids):
+        return baseline_key(data, stored, FROM, TO, ids)
+
+    assert len({key(None), key(["all"]), key(["null"]), key([]), key(["a,b"]), key(["a", "b"])}) == 6
+    assert key(["K-1", "K-2"]) == key(["K-2", "K-1", "K-1"])  # a set of contracts: order and repeats do not count
+
+
 def test_every_input_table_the_rating_reads_is_in_the_key(data):
     """A row changed in any input table is another key (the key reads them all, not a list of writes to forget)."""
     stored = stored_schema(data)

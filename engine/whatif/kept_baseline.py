@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import threading
 import uuid
 
@@ -46,10 +47,9 @@ def baseline_key(
 ) -> str:
     """What a baseline depends on: the range, the contracts (None: all) and every row of every input table."""
     h = hashlib.sha256()
-    scope = "all" if contract_ids is None else "\x1f".join(sorted(set(contract_ids)))
-    for part in (from_date.isoformat(), to_date.isoformat(), scope):
-        h.update(part.encode())
-        h.update(b"\x1e")
+    scope = None if contract_ids is None else sorted(set(contract_ids))  # as JSON: null is never a list of ids
+    h.update(json.dumps([from_date.isoformat(), to_date.isoformat(), scope]).encode())
+    h.update(b"\x1e")
     for table in INPUTS:
         rows, digest = con.execute(f"SELECT count(*), sum(hash(t))::HUGEINT FROM {stored}.{table} t").fetchone()  # noqa: S608 (the engine's own schema and table names)
         h.update(f"{table}:{rows}:{digest}".encode())
