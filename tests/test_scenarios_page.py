@@ -594,3 +594,37 @@ def test_a_change_edited_in_the_form_but_not_added_is_said_not_to_be_in_the_scen
     at = _add_usage_change(at, "20")
     assert [c.value for c in at.caption if c.value.startswith("The change shown above")] == []
     assert len(at.session_state["scn_changes"]) == 2
+
+
+@pytest.mark.steps_in_background
+def test_a_new_run_stops_the_waterfall_still_worked_out_for_the_run_before(workbench_db, monkeypatch):
+    """Run again while the last run's waterfall by change was still worked out: it went on beside the new run, on
+    the same two cores, for a result no longer shown. It now stops before its next step."""
+    import threading
+
+    from engine.whatif import scenarios as scenarios_module
+    from views import _whatif_steps
+
+    release, rate_scenario, calls = threading.Event(), scenarios_module._rate_scenario, []
+
+    def counted(*args, **kw):  # the first step of the first run's waterfall waits until the second run has started
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            assert release.wait(timeout=120)
+        return rate_scenario(*args, **kw)
+
+    monkeypatch.setattr(scenarios_module, "_rate_scenario", counted)
+    at = start()
+    at.session_state["scn_changes"] = THREE_USAGE  # its waterfall rates two steps after the scenario
+    at = clean(by_key(at.button, "scn_run").click().run())
+    first_job = at.session_state["scn_result"]["by_change_job"]
+    at.session_state["scn_changes"] = [{"type": "usage", "percent": "5"}]  # a waterfall of no step
+    at = clean(by_key(at.button, "scn_run").click().run())
+    release.set()
+    waterfall, problem = first_job.result(timeout=120)
+    assert waterfall is None and problem == _whatif_steps.CANCELLED
+    at = steps_done(at)
+    # the first run: the scenario and its first step (the second was never rated); the second run: its scenario
+    assert len(calls) == 3, calls
+    result = at.session_state["scn_result"]
+    assert result["summary"]["changes"] == ["usage all metrics +5%"] and result["by_change"] is not None

@@ -448,6 +448,8 @@ def _billed(summary: dict, changes: int, waterfall: bool) -> str:
 
 if ss.pop("scn_run_requested", False):
     refused = None
+    if (before := ss.get("scn_result")) and before.get("by_change_job") is not None:
+        steps.cancel(before["by_change_job"])  # its waterfall is not wanted any more: the cores go to this run
     with st.status("Running the scenario…", expanded=False) as run_status:
         try:
             scenario = _scenario()
@@ -461,8 +463,16 @@ if ss.pop("scn_run_requested", False):
             # the results first: the baseline and the scenario are billed and compared, and shown; the waterfall by
             # change is then worked out from the same baseline (each change but the last billed once more) by a
             # worker thread while the analyst reads and uses them (views/_whatif_steps.py)
+            stop = steps.Stop()
             stages = whatif.simulation_stages(
-                session(), scenario, from_date, to_date, progress=progress, out_dir=Path(csv_dir.name), waterfall=True
+                session(),
+                scenario,
+                from_date,
+                to_date,
+                progress=progress,
+                steps_progress=stop.check,
+                out_dir=Path(csv_dir.name),
+                waterfall=True,
             )
             try:
                 sim = next(stages)
@@ -479,7 +489,7 @@ if ss.pop("scn_run_requested", False):
                 "csv": Path(sim.summary["comparison_csv"]),
                 "csv_dir": csv_dir,
                 "by_change": None,
-                "by_change_job": steps.start(stages) if steps_due else None,  # until _collect_steps has it
+                "by_change_job": steps.start(stages, stop) if steps_due else None,  # until _collect_steps has it
                 "compared_in": sim.summary["seconds"],
                 "made_of": _made_of(scenario, from_date, to_date),
             }
