@@ -47,6 +47,7 @@ from views._whatif_effects import (
     invoice_totals_table,
     measure_picker,
     months_table,
+    product_steps,
 )
 from views._whatif_waterfall import left_out_caption, steps_of_currency, waterfall_figure
 
@@ -617,7 +618,7 @@ def _tiles(totals: pd.DataFrame, cur: str, measure: str) -> None:
 
 
 def _show(result: dict) -> None:
-    summary, sim = result["summary"], result["sim"]
+    summary = result["summary"]
     st.subheader(f"{summary['scenario']}: {summary['from_date']} → {summary['to_date']}")
     st.caption(
         f"{summary['cycles']:,} cycles, {summary['rows']:,} invoice lines compared · "
@@ -695,7 +696,7 @@ def _show(result: dict) -> None:
         config=CHART_CONFIG,
     )
     g1, g2 = st.columns(2)
-    products = sim.by_product().query("currency == @cur")
+    products = effects["products"].query("currency == @cur")
     if (products["delta"] != 0).any():
         g1.plotly_chart(
             _hbar(products["delta"], products["product"], cur, "Change by product (before tax)"),
@@ -731,7 +732,7 @@ def _show(result: dict) -> None:
 
 def _waterfall_section(result: dict, cur: str, measure: str) -> None:
     """What drives the change, by change (the steps the run worked out) or by product (from the comparison rows)."""
-    summary, sim = result["summary"], result["sim"]
+    summary = result["summary"]
     steps = result["by_change"]
     if steps is None:  # beyond the limit, or it could not be worked out: by product, and why (no choice to offer)
         st.markdown("**What drives the change**")
@@ -746,7 +747,7 @@ def _waterfall_section(result: dict, cur: str, measure: str) -> None:
     else:
         view = st.radio("What drives the change", ["By change", "By product"], horizontal=True, key="scn_wf_view")
     if view == "By product":
-        steps, shown_as = whatif.waterfall_by_product(sim.rows), "before_tax"
+        steps, shown_as = product_steps(result), "before_tax"
     else:  # the changes' steps carry their tax: in the amounts chosen above
         shown_as = measure
     drawn, left_out = steps_of_currency(steps, cur, shown_as)
