@@ -191,6 +191,14 @@ def main() -> int:
                 [args.business, args.period_date, args.period_date, args.requests + 1],
             ).fetchall()
         ]
+        # generate's contract: open-ended, with a recurring line, so it bills a cycle 400 days on (below)
+        (generated,) = con.execute(
+            """SELECT k.contract_id FROM contracts k JOIN customers c USING (customer_id)
+               WHERE c.business_id = ? AND k.start_date <= ?::DATE AND k.end_date IS NULL
+                 AND k.contract_id IN (SELECT contract_id FROM order_lines WHERE kind = 'recurring')
+               ORDER BY hash(k.contract_id) LIMIT 1""",
+            [args.business, args.period_date],
+        ).fetchone()
         log(f"bill run of {args.period_date} for the list pages")
         bill_run(con, dt.date.fromisoformat(args.period_date), business_id=args.business)
         con.close()
@@ -207,9 +215,11 @@ def main() -> int:
                 log(f"preview: {preview}")
             lists = list_pages(url, auth, args.list_repeats)
             log(f"lists: {lists}")
-            # the next period: this one's cycles were drafted by the bill run made for the list pages
-            later = (dt.date.fromisoformat(args.period_date) + dt.timedelta(days=31)).isoformat()
-            generate = concurrent_generate(url, auth, active[-1], later, args.concurrent)
+            # 400 days on: a cycle the bill run made for the list pages did not draft, whether the contract bills by
+            # month, quarter or year (31 days on, a quarterly or yearly contract's cycle was that run's: all 50 calls
+            # answered created: false)
+            later = (dt.date.fromisoformat(args.period_date) + dt.timedelta(days=400)).isoformat()
+            generate = concurrent_generate(url, auth, generated, later, args.concurrent)
             log(f"generate: {generate}")
         finally:
             proc.terminate()
