@@ -5,12 +5,14 @@ page): back on the page, the widget starts again from its default. A What-if tri
 back to the default name and range, beside its changes and results: Run scenario would have billed another range,
 unsaid. A page names the values it keeps: `restore(keys)` before its widgets are drawn puts back what
 `remember(keys)` copied after they were drawn the last time. Only widgets drawn without a default argument (their
-value comes from the session state), which Streamlit lets a page set.
+value comes from the session state), which Streamlit lets a page set; a widget that needs a default gets it through
+`initial`, never through the session state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import streamlit as st
 
@@ -29,3 +31,11 @@ def remember(keys: Iterable[str]) -> None:
     for key in keys:
         if key in st.session_state:
             st.session_state[_PREFIX + key] = st.session_state[key]
+
+
+def initial(key: str, value: Any, argument: str = "value") -> dict:
+    """A kept widget's default, as its keyword `argument` (value, index, default): given only while the session state
+    holds no value of the widget (none kept, none chosen), since Streamlit refuses a default beside a value set through
+    the session state. A default set in the session state instead would outlive a run that does not draw the widget
+    and then stand in the way of the value `restore` puts back."""
+    return {} if key in st.session_state else {argument: value}

@@ -232,8 +232,6 @@ kept.restore(KEPT)
 for key, known in (("ledger_business", _reads.businesses(db)), ("ledger_currency", _reads.invoice_currencies(db))):
     if key in st.session_state:  # kept from a database since replaced: only what the data still holds
         st.session_state[key] = [v for v in st.session_state[key] if v in known]
-for key, default in (("ledger_from", None), ("ledger_to", None), ("ledger_page_size", PAGE_SIZES[1])):
-    st.session_state.setdefault(key, default)  # the widget's default, set here: a kept value may replace it
 with st.container(border=True):
     f1, f2, f3 = st.columns(3)
     sellers = _reads.business_names(db)
@@ -250,8 +248,10 @@ with st.container(border=True):
     currency = f3.multiselect("Currency", _reads.invoice_currencies(db), key="ledger_currency")
     f4, f5, f6 = st.columns(3)
     customers = f4.text_input("Customer id(s)", key="ledger_customer", placeholder="CUS-1, CUS-2")
-    start_from = f5.date_input("Period start from", key="ledger_from", format=DATE_FORMAT)
-    start_to = f6.date_input("Period start to", key="ledger_to", format=DATE_FORMAT)
+    start_from = f5.date_input(
+        "Period start from", key="ledger_from", format=DATE_FORMAT, **kept.initial("ledger_from", None)
+    )
+    start_to = f6.date_input("Period start to", key="ledger_to", format=DATE_FORMAT, **kept.initial("ledger_to", None))
 filters = {
     k: v
     for k, v in {
@@ -265,7 +265,7 @@ filters = {
     if v
 }
 
-size = st.session_state["ledger_page_size"]
+size = st.session_state.get("ledger_page_size", PAGE_SIZES[1])
 order = st.session_state.get("ledger_sort", "newest")
 page_key = "ledger_page_" + repr(sorted((k, str(v)) for k, v in filters.items())) + f"_{size}_{order}"
 kept.restore([page_key])  # the page of these filters shown before a visit to another page
@@ -290,11 +290,12 @@ top_m.selectbox(
     format_func=ORDER_NAMES.get,
     help="sorts every matching invoice, then shows one page",
 )
-top_r.selectbox("Per page", PAGE_SIZES, key="ledger_page_size")
+top_r.selectbox(
+    "Per page", PAGE_SIZES, key="ledger_page_size", **kept.initial("ledger_page_size", PAGE_SIZES.index(size), "index")
+)
 kept.remember(KEPT)  # every widget of KEPT is drawn by now
 if pages > 1:
-    # its page from the session state when it is there (kept, or clicked): a default beside it is refused
-    st.pagination(pages, key=page_key, **({} if page_key in st.session_state else {"default": page}))
+    st.pagination(pages, key=page_key, **kept.initial(page_key, page, "default"))
     kept.remember([page_key])
 top_l.markdown(
     f"**{total:,}** invoice(s)"

@@ -86,12 +86,6 @@ FORM = (
 kept.restore((*KEPT, *FORM))
 
 
-def _initial(key: str, value: str) -> dict:
-    """A form widget's `value` argument: its default, unless the session state holds its value (kept, or typed):
-    Streamlit refuses a default beside a value set through the session state."""
-    return {} if key in ss else {"value": value}
-
-
 ss.setdefault("scn_changes", [])
 ss.setdefault("scn_name", "What-if")
 today = dt.date.today()
@@ -326,18 +320,20 @@ with left:
             st.text_input("Line id", key="scn_price_line", placeholder="L-000001-1", max_chars=MAX_NAME)
         mode = st.radio("Change", ["By percent", "Set the unit price"], horizontal=True, key="scn_price_mode")
         if mode == "By percent":
-            st.text_input("Percent (e.g. 10 or -5.5)", key="scn_price_percent", **_initial("scn_price_percent", "10"))
+            st.text_input(
+                "Percent (e.g. 10 or -5.5)", key="scn_price_percent", **kept.initial("scn_price_percent", "10")
+            )
         else:
             st.text_input("Unit price (major units)", key="scn_price_unit")
     elif kind == "usage":
         st.selectbox("Metric", ["All metrics", *choices["metrics"]], key="scn_usage_metric")
-        st.text_input("Percent", key="scn_usage_percent", **_initial("scn_usage_percent", "25"))
+        st.text_input("Percent", key="scn_usage_percent", **kept.initial("scn_usage_percent", "25"))
     elif kind == "tiers":
         st.text_input(f"Line id ({' or '.join(whatif.tiered_models())})", key="scn_tiers_line", max_chars=MAX_NAME)
         st.text_area(
             "Tiers: up_to, unit_price[, flat_fee] per line; leave up_to blank on the last",
             key="scn_tiers_text",
-            **_initial("scn_tiers_text", "500, 0.90\n, 0.05"),
+            **kept.initial("scn_tiers_text", "500, 0.90\n, 0.05"),
         )
     elif kind == "churn":
         st.text_area("Contract ids (comma or line separated)", key="scn_churn_ids")
