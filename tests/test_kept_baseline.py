@@ -174,6 +174,9 @@ def test_a_baseline_beyond_the_rows_limit_is_not_kept_and_the_one_before_stays(d
     rows = cur.execute("SELECT count(*) FROM _scenario_baseline").fetchone()[0]
     monkeypatch.setattr(kept_module, "KEPT_BASELINE_MAX_ROWS", rows - 1)
     simulate(data.cursor(), scenario(PRICE), FROM, dt.date(2026, 3, 31), kept=kept)  # fewer rows: kept
+    keys = []
+    monkeypatch.setattr(scenarios_module, "baseline_key", lambda *a: keys.append(1) or baseline_key(*a))
     assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False  # too many
+    assert len(keys) == 1  # a baseline too large to keep: the data is not read again to check it
     assert simulate(data.cursor(), scenario(PRICE), FROM, TO, kept=kept)["baseline_kept"] is False  # not kept
     assert simulate(data.cursor(), scenario(PRICE), FROM, dt.date(2026, 3, 31), kept=kept)["baseline_kept"] is True

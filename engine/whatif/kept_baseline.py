@@ -26,6 +26,7 @@ import hashlib
 import json
 import threading
 import uuid
+from collections.abc import Callable
 
 import duckdb
 
@@ -76,10 +77,15 @@ class KeptBaseline:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT * FROM {self._catalog}.{kept}")  # noqa: S608 (engine names)
             return self._cycles
 
-    def keep(self, con: duckdb.DuckDBPyConnection, key: str, cycles: int) -> bool:
-        """Keep the baseline `con`'s temp tables hold under `key`, replacing the one kept before; one of more than
-        KEPT_BASELINE_MAX_ROWS rows is not kept (the one before stays). Whether it was kept."""
+    def keep(
+        self, con: duckdb.DuckDBPyConnection, key: str, cycles: int, unchanged: Callable[[], bool] = lambda: True
+    ) -> bool:
+        """Keep the baseline `con`'s temp tables hold under `key`, replacing the one kept before, unless it has more
+        than KEPT_BASELINE_MAX_ROWS rows or `unchanged()` (asked only when it fits: it reads the data again) says the
+        data changed while it was rated; then the one kept before stays. Whether it was kept."""
         if con.execute(f"SELECT count(*) FROM {BASELINE}").fetchone()[0] > KEPT_BASELINE_MAX_ROWS:  # noqa: S608 (engine name)
+            return False
+        if not unchanged():
             return False
         with self._lock:
             if not self._attached(con):

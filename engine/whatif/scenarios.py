@@ -207,8 +207,10 @@ def _rate_baseline(
     cycles = targets_for_range(con, from_date, to_date, Scope.of(contract_ids))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {ALL_TARGETS} AS SELECT * FROM _targets")  # noqa: S608 (SQL expressions built by the engine from its own column names and constants; values bound)
     keep_baseline(con, rate_targets(con, explain=False))
-    if key is not None and baseline_key(con, stored, from_date, to_date, contract_ids) == key:
-        kept.keep(con, key, cycles)  # the data read the same before and after: this baseline is the key's
+    if key is not None:  # kept when the data read the same before and after: this baseline is the key's
+        kept.keep(
+            con, key, cycles, unchanged=lambda: baseline_key(con, stored, from_date, to_date, contract_ids) == key
+        )
     return cycles, False
 
 
